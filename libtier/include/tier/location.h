@@ -1,0 +1,166 @@
+/*
+ * Tier URLs and tier locations.
+ *
+ * A tier is one storage location of a vault, named by a URL:
+ *   file:///abs/path          local disk or a mounted network share
+ *   ftp://user:pw@host:port/path, ftps:// (explicit TLS), sftp://
+ *   s3://bucket/prefix?endpoint=...&region=...
+ *   fault+<url>?fault=/path/to/control   failure injection around any tier
+ * optionally prefixed by a name: "NAME=URL" (names are [A-Za-z0-9_.-]+).
+ *
+ * A tier_location is an opened tier: its URL, its driver, and the reconnect
+ * layer (R1) through which every call goes.  Paths given to location calls
+ * are relative to the tier root, '/'-separated, without "." or ".." parts.
+ */
+#ifndef TIER_LOCATION_H
+#define TIER_LOCATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A parsed tier URL.  All strings are owned by the struct; NULL if absent. */
+typedef struct tier_url {
+	char *name;     /**< "NAME=" part, or a name derived from the URL */
+	char *scheme;   /**< "file", "ftp", "ftps", "sftp", "s3", "fault" */
+	char *user;     /**< decoded */
+	char *password; /**< decoded; never printed */
+	char *host;
+	int port;       /**< 0 when not given */
+	char *path;     /**< decoded, absolute ("/..."), no trailing '/' except "/" */
+	char *query;    /**< raw query string without '?', or NULL */
+	struct tier_url *inner; /**< for fault+URL: the wrapped URL */
+	char *fault_control;    /**< for fault+URL: path of the control file */
+} tier_url;
+
+/**
+ * Parse "NAME=URL" or "URL".  On a bad URL returns TIER_EUSAGE with a
+ * message naming the problem (unknown scheme, relative file path, bad port,
+ * missing host...), never echoing a password.
+ */
+int tier_url_parse(tier_url **out, const char *spec);
+
+/** The URL as text with the password replaced by "***"; caller frees. */
+char *tier_url_redacted(const tier_url *url);
+
+/** Deep copy. */
+int tier_url_dup(tier_url **out, const tier_url *url);
+
+void tier_url_free(tier_url *url);
+
+/* ------------------------------------------------------------------ */
+
+typedef struct tier_location tier_location;
+
+/** Metadata of one object on a tier. */
+typedef struct {
+	uint64_t size;
+	int64_t mtime; /**< seconds since the epoch, 0 if unknown */
+	int is_dir;
+} tier_stat;
+
+/**
+ * Where put() takes its bytes from: memory (data != NULL) or a file
+ * descriptor read with pread() from offset 0.  Either can be read again,
+ * which is how the reconnect layer retries an upload.
+ */
+typedef struct {
+	const void *data;
+	int fd;
+	uint64_t size;
+} tier_source;
+
+/** Receives a streamed get(); non-zero return aborts with TIER_EABORTED. */
+typedef int (*tier_sink_cb)(const void *data, size_t len, void *payload);
+/** One name in a directory listing (not "." or ".."). */
+typedef int (*tier_list_cb)(const char *name, const tier_stat *st, void *payload);
+
+/** Flags for put(). */
+#define TIER_PUT_EXCLUSIVE 0x1u /**< fail with TIER_ECONFLICT if it exists */
+
+/**
+ * Sleep hook of the reconnect layer: called between attempts.  Returning
+ * non-zero cancels the operation (TIER_EABORTED).  Tests use it as a fake
+ * clock; sync uses it to stop waiting when a write starts.
+ */
+typedef int (*tier_sleep_cb)(unsigned int ms, void *payload);
+
+/** Trace hook: one line per retry / state change, for -v. */
+typedef void (*tier_trace_cb)(const char *line, void *payload);
+
+typedef struct {
+	unsigned int version;
+	unsigned int retries;      /**< attempts per call, default 10 */
+	unsigned int retry_delay;  /**< base back-off in ms, default 200 */
+	unsigned int retry_cap;    /**< back-off cap in ms, default 30000 */
+	unsigned int timeout;      /**< connect / low-speed timeout in s, default 30 */
+	uint64_t max_send_speed;   /**< bytes/s, 0 = unlimited */
+	uint64_t max_recv_speed;
+	const char *cacert;        /**< CA file for ftps:// */
+	int insecure;              /**< skip TLS / host key verification */
+	const char *netrc;         /**< netrc file for credentials */
+	tier_sleep_cb sleep;       /**< NULL = nanosleep */
+	tier_trace_cb trace;
+	void *payload;             /**< passed to sleep and trace */
+} tier_location_options;
+
+#define TIER_LOCATION_OPTIONS_VERSION 1
+#define TIER_LOCATION_OPTIONS_INIT \
+	{TIER_LOCATION_OPTIONS_VERSION, 10, 200, 30000, 30, 0, 0, NULL, 0, NULL, NULL, NULL, NULL}
+
+/**
+ * Open a tier from "NAME=URL" (or a bare URL).  Does not contact the tier:
+ * a tier that is away opens fine and is found offline on first use.  Fails
+ * only for a bad URL or an unknown scheme.
+ */
+int tier_location_open(tier_location **out, const char *spec,
+                       const tier_location_options *opts);
+void tier_location_free(tier_location *loc);
+
+const char *tier_location_name(const tier_location *loc);
+/** URL with the password removed (borrowed). */
+const char *tier_location_display(const tier_location *loc);
+const tier_url *tier_location_url(const tier_location *loc);
+
+/** Whether the reconnect layer has given up on this tier in this process. */
+int tier_location_is_offline(const tier_location *loc);
+/** Forget an offline verdict (before probing again). */
+void tier_location_reset(tier_location *loc);
+/** Number of attempts made so far (all calls), for tests and stats. */
+uint64_t tier_location_attempts(const tier_location *loc);
+
+/*
+ * The primitives.  Each goes through the reconnect layer: transient
+ * failures are retried with back-off; once attempts run out the call
+ * returns TIER_EOFFLINE and the tier stays offline (later calls fail at
+ * once) until tier_location_reset().
+ */
+int tier_location_ping(tier_location *loc);
+int tier_location_stat(tier_location *loc, const char *path, tier_stat *out);
+/** Stream bytes [offset, offset+len) (len UINT64_MAX = to the end). */
+int tier_location_get(tier_location *loc, const char *path, uint64_t offset,
+                      uint64_t len, tier_sink_cb sink, void *payload);
+/** Read a whole (small) object into memory; caller frees *out. */
+int tier_location_get_all(tier_location *loc, const char *path, char **out,
+                          size_t *out_len, size_t max_len);
+/** Atomic put: the object appears whole under its name, or not at all. */
+int tier_location_put(tier_location *loc, const char *path,
+                      const tier_source *src, unsigned int flags);
+int tier_location_put_mem(tier_location *loc, const char *path,
+                          const void *data, size_t len, unsigned int flags);
+int tier_location_rename(tier_location *loc, const char *from, const char *to);
+int tier_location_list(tier_location *loc, const char *dir, tier_list_cb cb,
+                       void *payload);
+int tier_location_remove(tier_location *loc, const char *path);
+int tier_location_mkdir_p(tier_location *loc, const char *path);
+
+/** Capabilities of the underlying driver (TIER_DRIVER_CAP_* in sys/driver.h). */
+unsigned int tier_location_caps(const tier_location *loc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
