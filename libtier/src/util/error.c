@@ -51,14 +51,28 @@ static void one_line(char *s)
 			*s = ' ';
 }
 
+/* Append to dst (size MSG_MAX) without overflowing, truncating quietly. */
+static void append(char *dst, const char *src)
+{
+	size_t n = strlen(dst), m = strlen(src);
+	if (n >= MSG_MAX - 1)
+		return;
+	if (m > MSG_MAX - 1 - n)
+		m = MSG_MAX - 1 - n;
+	memcpy(dst + n, src, m);
+	dst[n + m] = '\0';
+}
+
 static int vset(int code, const char *suffix, const char *fmt, va_list ap)
 {
 	char tmp[MSG_MAX];
 	vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	if (suffix)
-		snprintf(last_msg, sizeof(last_msg), "%s: %s", tmp, suffix);
-	else
-		snprintf(last_msg, sizeof(last_msg), "%s", tmp);
+	last_msg[0] = '\0';
+	append(last_msg, tmp);
+	if (suffix) {
+		append(last_msg, ": ");
+		append(last_msg, suffix);
+	}
 	one_line(last_msg);
 	last_code = code;
 	return code;
@@ -113,8 +127,11 @@ int tier_error_prefix(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pre, sizeof(pre), fmt, ap);
 	va_end(ap);
-	snprintf(old, sizeof(old), "%s", last_msg);
-	snprintf(last_msg, sizeof(last_msg), "%s: %s", pre, old);
+	memcpy(old, last_msg, sizeof(old));
+	last_msg[0] = '\0';
+	append(last_msg, pre);
+	append(last_msg, ": ");
+	append(last_msg, old);
 	one_line(last_msg);
 	return last_code;
 }

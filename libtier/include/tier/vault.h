@@ -1,0 +1,179 @@
+/*
+ * Vaults and installations.
+ *
+ * A vault is one backup set; it lives on every tier of an installation.
+ * An installation is one client's state directory: its id, the vault id,
+ * the ordered tier list, a local git cache of the log with one ref per tier
+ * (what this installation last saw or wrote there) and the intent journal.
+ *
+ * Opening a vault probes every tier (SPEC R5, R8, R9): reads its head,
+ * mirrors its log into the cache, finishes or forgets an interrupted write
+ * of ours, and classifies the tier (see tier_tier_state).
+ */
+#ifndef TIER_VAULT_H
+#define TIER_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tier/location.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tier_vault tier_vault;
+
+/** What the probe found on one tier. */
+typedef enum {
+	TIER_STATE_UNKNOWN = 0,
+	/** Online, log consistent with this installation. */
+	TIER_STATE_OK = 1,
+	/** Did not answer (retries ran out). */
+	TIER_STATE_OFFLINE = 2,
+	/** Another installation wrote there (ahead of, or diverged from, our ref). */
+	TIER_STATE_FOREIGN = 3,
+	/** Behind what this installation wrote there (an old disk image). */
+	TIER_STATE_ROLLED_BACK = 4,
+	/** The tier holds another vault. */
+	TIER_STATE_OTHER_VAULT = 5,
+	/** The log could not be read (corrupt head, missing objects). */
+	TIER_STATE_DAMAGED = 6,
+} tier_tier_state;
+
+typedef struct {
+	const char *name;      /**< tier name */
+	const char *url;       /**< URL without password */
+	tier_tier_state state;
+	int online;
+	int has_log;           /**< 0: empty tier, revision 0 */
+	uint64_t revision;
+	char head[41];         /**< hex commit id, "" when none */
+	int synchronized;      /**< online, OK and at the maximum revision */
+	uint64_t stored_revision; /**< what this installation last saw/wrote (0: none) */
+	char stored_head[41];
+	const char *problem;   /**< one-line explanation for a non-OK state, or NULL */
+} tier_tier_info;
+
+/** How tier_vault_init treats the tiers. */
+typedef enum {
+	TIER_INIT_NEW = 0,       /**< create a new vault on empty tiers */
+	TIER_INIT_ADOPT = 1,     /**< take over an existing vault (logged as an 'adopt' revision) */
+	TIER_INIT_READ_ONLY = 2, /**< follow an existing vault for restores only */
+} tier_init_mode;
+
+typedef struct {
+	unsigned int version;
+	/** Installation state directory; NULL = none (reading tools given -t only). */
+	const char *state_dir;
+	/** Tier specs "[NAME=]URL" in read order; with a state dir they
+	 *  replace its list for this run only.  Required by init. */
+	const char *const *tiers;
+	size_t ntiers;
+	tier_location_options location;
+	/** tier_vault_init only */
+	tier_init_mode mode;
+	/** Open without probing the tiers (tier_vault_probe later). */
+	int no_probe;
+} tier_vault_options;
+
+#define TIER_VAULT_OPTIONS_VERSION 1
+#define TIER_VAULT_OPTIONS_INIT \
+	{TIER_VAULT_OPTIONS_VERSION, NULL, NULL, 0, TIER_LOCATION_OPTIONS_INIT, TIER_INIT_NEW, 0}
+
+/**
+ * Create the installation (and, with TIER_INIT_NEW, the vault on every
+ * tier: each must be empty or refused with TIER_ECONFLICT).  Every tier
+ * must be online for init.  The state directory must not hold an
+ * installation yet.
+ */
+int tier_vault_init(tier_vault **out, const tier_vault_options *opts);
+
+/** Open an installation (or tiers alone) and probe every tier. */
+int tier_vault_open(tier_vault **out, const tier_vault_options *opts);
+
+/** Probe every tier again (R5: at start, and when an offline tier answers). */
+int tier_vault_probe(tier_vault *v);
+
+void tier_vault_free(tier_vault *v);
+
+const char *tier_vault_id(const tier_vault *v);
+const char *tier_vault_installation_id(const tier_vault *v);
+int tier_vault_is_read_only(const tier_vault *v);
+uint64_t tier_vault_max_revision(const tier_vault *v);
+size_t tier_vault_tier_count(const tier_vault *v);
+const tier_tier_info *tier_vault_tier_info(const tier_vault *v, size_t i);
+tier_location *tier_vault_location(tier_vault *v, size_t i);
+
+/**
+ * R8: 0 when no tier is foreign or rolled back; else TIER_EFOREIGN or
+ * TIER_EROLLEDBACK (foreign wins) with a message that names the tier, both
+ * revisions, who wrote the foreign revision and when, and what to do.
+ * A read-only installation and a vault opened without a state dir never trip it.
+ */
+int tier_vault_check(const tier_vault *v);
+
+/**
+ * Accept that tier `name` is behind what this installation wrote there
+ * (an old disk image, a replaced disk): forget the stored ref so that the
+ * tier counts as merely unsynchronised and tier-sync brings it level.
+ */
+int tier_vault_accept_rollback(tier_vault *v, const char *name);
+
+/* ---- write results ------------------------------------------------- */
+
+typedef enum {
+	TIER_WRITE_WRITTEN = 0,
+	TIER_WRITE_SKIPPED_OFFLINE = 1,
+	TIER_WRITE_SKIPPED_UNSYNCHRONIZED = 2,
+	TIER_WRITE_FAILED = 3,
+} tier_write_outcome;
+
+typedef struct {
+	const char *name;
+	tier_write_outcome outcome;
+	char error[512];
+} tier_write_tier;
+
+typedef struct {
+	uint64_t revision;
+	char commit[41];
+	size_t ntiers;
+	tier_write_tier *tiers;
+} tier_write_result;
+
+/** "written", "skipped-offline", "skipped-unsynchronized", "failed". */
+const char *tier_write_outcome_name(tier_write_outcome o);
+void tier_write_result_free(tier_write_result *r);
+
+/**
+ * Write an archive mark: a revision that changes no data, labelled.
+ * (Also the simplest write operation, used by tests of the log.)
+ */
+int tier_vault_mark(tier_write_result **out, tier_vault *v, const char *label);
+
+/* ---- history ---------------------------------------------------------- */
+
+typedef struct {
+	uint64_t revision;
+	char commit[41];
+	int64_t time;
+	int time_offset; /**< minutes east of UTC */
+	char op[32];
+	char installation[65];
+	char host[128];
+	char user[128];
+	char summary[256];
+	int64_t files, bytes, new_bytes, packs; /**< -1 when not recorded */
+} tier_log_entry;
+
+/**
+ * History from the newest revision of the first readable tier at the
+ * maximum revision, newest first, at most `max` entries (0 = all).
+ */
+int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v, size_t max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

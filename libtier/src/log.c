@@ -1,0 +1,456 @@
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tier/sys/driver.h"
+#include "util/error.h"
+
+static void copy_field(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static int64_t parse_i64(const char *s)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end)
+		return -1;
+	return v;
+}
+
+int tier_commit_info_read(tier_commit_info *out, git_repository *repo,
+                          const git_oid *id)
+{
+	git_commit *c = NULL;
+	git_message_trailer_array tr = {0};
+	char hex[GIT_OID_HEXSZ + 1];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->files = out->bytes = out->new_bytes = out->packs = -1;
+	git_oid_tostr(hex, sizeof(hex), id);
+	if ((rc = git_commit_lookup(&c, repo, id)) < 0)
+		return tier_error_from_git(rc, "cannot read log commit %s", hex);
+	git_oid_cpy(&out->id, id);
+	out->time = (int64_t)git_commit_time(c);
+	out->time_offset = git_commit_time_offset(c);
+	copy_field(out->summary, sizeof(out->summary), git_commit_summary(c));
+	if ((rc = git_message_trailers(&tr, git_commit_message(c))) < 0) {
+		git_commit_free(c);
+		return tier_error_from_git(rc, "cannot parse trailers of log commit %s", hex);
+	}
+	int have_rev = 0;
+	for (size_t i = 0; i < tr.count; i++) {
+		const char *k = tr.trailers[i].key, *v = tr.trailers[i].value;
+		if (!strcmp(k, TIER_TRAILER_REVISION)) {
+			int64_t r = parse_i64(v);
+			if (r > 0) {
+				out->revision = (uint64_t)r;
+				have_rev = 1;
+			}
+		} else if (!strcmp(k, TIER_TRAILER_OP))
+			copy_field(out->op, sizeof(out->op), v);
+		else if (!strcmp(k, TIER_TRAILER_VAULT))
+			copy_field(out->vault, sizeof(out->vault), v);
+		else if (!strcmp(k, TIER_TRAILER_INSTALLATION))
+			copy_field(out->installation, sizeof(out->installation), v);
+		else if (!strcmp(k, TIER_TRAILER_HOST))
+			copy_field(out->host, sizeof(out->host), v);
+		else if (!strcmp(k, TIER_TRAILER_USER))
+			copy_field(out->user, sizeof(out->user), v);
+		else if (!strcmp(k, "Tier-Files"))
+			out->files = parse_i64(v);
+		else if (!strcmp(k, "Tier-Bytes"))
+			out->bytes = parse_i64(v);
+		else if (!strcmp(k, "Tier-New-Bytes"))
+			out->new_bytes = parse_i64(v);
+		else if (!strcmp(k, "Tier-Packs"))
+			out->packs = parse_i64(v);
+	}
+	git_message_trailer_array_free(&tr);
+	git_commit_free(c);
+	if (!have_rev)
+		return tier_error_set(TIER_ECORRUPT,
+		                      "log commit %s has no valid %s trailer", hex,
+		                      TIER_TRAILER_REVISION);
+	return 0;
+}
+
+static int parse_head(git_oid *out, const char *text, size_t len, const char *what)
+{
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+		len--;
+	if (len != GIT_OID_HEXSZ || git_oid_fromstrn(out, text, len) < 0)
+		return tier_error_set(TIER_ECORRUPT, "tier head '%s' is not a commit id", what);
+	return 0;
+}
+
+int tier_log_head_read(tier_location *loc, git_oid *out, int *exists)
+{
+	static const char *const names[] = {TIER_LOG_HEAD_REF, TIER_LOG_HEAD_NEXT};
+	*exists = 0;
+	for (size_t i = 0; i < 2; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		int rc = tier_location_get_all(loc, names[i], &text, &len, 256);
+		if (rc == TIER_ENOTFOUND)
+			continue;
+		if (rc < 0)
+			return rc;
+		rc = parse_head(out, text, len, names[i]);
+		free(text);
+		if (rc < 0)
+			return tier_error_prefix("tier '%s'", tier_location_name(loc));
+		*exists = 1;
+		return 0;
+	}
+	tier_error_clear();
+	return 0;
+}
+
+int tier_log_head_write(tier_location *loc, const git_oid *id)
+{
+	char line[GIT_OID_HEXSZ + 2];
+	git_oid_tostr(line, sizeof(line), id);
+	line[GIT_OID_HEXSZ] = '\n';
+	line[GIT_OID_HEXSZ + 1] = '\0';
+
+	/* Where put() can replace atomically, the head is one atomic put. */
+	if (tier_location_caps(loc) & TIER_DRIVER_CAP_RENAME_OVERWRITE ||
+	    !(tier_location_caps(loc) & TIER_DRIVER_CAP_RENAME))
+		return tier_location_put_mem(loc, TIER_LOG_HEAD_REF, line,
+		                             GIT_OID_HEXSZ + 1, 0);
+
+	/*
+	 * No rename over an existing file (OpenSSH SFTP): publish main.next,
+	 * then swap.  Readers take main, else main.next, so at every instant
+	 * they see the old head or the new one (docs/format.md).
+	 */
+	int rc = tier_location_remove(loc, TIER_LOG_HEAD_NEXT);
+	if (rc < 0 && rc != TIER_ENOTFOUND)
+		return rc;
+	if ((rc = tier_location_put_mem(loc, TIER_LOG_HEAD_NEXT, line,
+	                                GIT_OID_HEXSZ + 1, 0)) < 0)
+		return rc;
+	rc = tier_location_remove(loc, TIER_LOG_HEAD_REF);
+	if (rc < 0 && rc != TIER_ENOTFOUND)
+		return rc;
+	return tier_location_rename(loc, TIER_LOG_HEAD_NEXT, TIER_LOG_HEAD_REF);
+}
+
+int tier_log_create(tier_location *loc)
+{
+	static const char head[] = "ref: refs/heads/main\n";
+	static const char config[] = "[core]\n\trepositoryformatversion = 0\n"
+	                             "\tfilemode = true\n\tbare = true\n";
+	static const char desc[] = "libtier operation log\n";
+	static const char *const dirs[] = {"log.git/objects/pack", "log.git/objects/info",
+	                                   "log.git/refs/heads", "log.git/refs/tags"};
+	int rc;
+	if (tier_location_caps(loc) & TIER_DRIVER_CAP_DIRS)
+		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+			if ((rc = tier_location_mkdir_p(loc, dirs[i])) < 0)
+				return rc;
+	if ((rc = tier_location_put_mem(loc, "log.git/config", config, sizeof(config) - 1, 0)) < 0 ||
+	    (rc = tier_location_put_mem(loc, "log.git/description", desc, sizeof(desc) - 1, 0)) < 0)
+		return rc;
+	/* HEAD last: it is what makes the directory a repository */
+	return tier_location_put_mem(loc, "log.git/HEAD", head, sizeof(head) - 1, 0);
+}
+
+struct empty_check {
+	int entries;
+};
+
+static int count_entry(const char *name, const tier_stat *st, void *payload)
+{
+	struct empty_check *e = payload;
+	(void)st;
+	/* a freshly formatted disk has lost+found; it holds no vault */
+	if (strcmp(name, "lost+found") != 0)
+		e->entries++;
+	return 0;
+}
+
+int tier_log_tier_is_empty(tier_location *loc, int *empty)
+{
+	struct empty_check e = {0};
+	int rc = tier_location_list(loc, "", count_entry, &e);
+	if (rc == TIER_ENOTFOUND) {
+		*empty = 1;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	*empty = e.entries == 0;
+	return 0;
+}
+
+/* ---- fetch ---------------------------------------------------------- */
+
+struct name_list {
+	tier_vec names;
+};
+
+static int collect_pack(const char *name, const tier_stat *st, void *payload)
+{
+	struct name_list *l = payload;
+	size_t n = strlen(name);
+	(void)st;
+	if (n > 10 && !strncmp(name, "pack-", 5) && !strcmp(name + n - 5, ".pack")) {
+		char *dup = tier_strndup(name, n - 5);
+		if (!dup || tier_vec_push(&l->names, dup) < 0) {
+			free(dup);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int list_packs(tier_location *loc, tier_vec *out)
+{
+	struct name_list l = {TIER_VEC_INIT};
+	int rc = tier_location_list(loc, TIER_LOG_PACK_DIR, collect_pack, &l);
+	if (rc == TIER_ENOTFOUND)
+		rc = 0;
+	if (rc < 0) {
+		tier_vec_dispose(&l.names, free);
+		return rc;
+	}
+	*out = l.names;
+	return 0;
+}
+
+struct pack_sink {
+	git_odb_writepack *wp;
+	git_indexer_progress stats;
+	int git_rc;
+};
+
+static int pack_sink_cb(const void *data, size_t len, void *payload)
+{
+	struct pack_sink *s = payload;
+	s->git_rc = s->wp->append(s->wp, data, len, &s->stats);
+	return s->git_rc < 0 ? -1 : 0;
+}
+
+static int cache_has_pack(git_repository *cache, const char *name)
+{
+	char path[4096];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/objects/pack/%s.pack", git_repository_path(cache), name);
+	return stat(path, &st) == 0;
+}
+
+static int fetch_one(git_repository *cache, tier_location *loc, const char *name)
+{
+	git_odb *odb = NULL;
+	struct pack_sink s = {0};
+	char path[256];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s.pack", TIER_LOG_PACK_DIR, name);
+	if ((rc = git_repository_odb(&odb, cache)) < 0)
+		return tier_error_from_git(rc, "cannot open the local log cache");
+	if ((rc = git_odb_write_pack(&s.wp, odb, NULL, NULL)) < 0) {
+		git_odb_free(odb);
+		return tier_error_from_git(rc, "cannot index log pack");
+	}
+	rc = tier_location_get(loc, path, 0, UINT64_MAX, pack_sink_cb, &s);
+	if (rc == TIER_EABORTED && s.git_rc < 0)
+		rc = tier_error_from_git(s.git_rc, "tier '%s': log pack '%s' is damaged",
+		                         tier_location_name(loc), path);
+	if (rc == 0 && (rc = s.wp->commit(s.wp, &s.stats)) < 0)
+		rc = tier_error_from_git(rc, "tier '%s': log pack '%s' is damaged",
+		                         tier_location_name(loc), path);
+	if (rc == TIER_ERROR)
+		rc = TIER_ECORRUPT;
+	s.wp->free(s.wp);
+	git_odb_free(odb);
+	return rc;
+}
+
+int tier_log_fetch(git_repository *cache, tier_location *loc, const git_oid *head)
+{
+	git_odb *odb = NULL;
+	tier_vec packs = TIER_VEC_INIT;
+	int rc, have = 0;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	if ((rc = git_repository_odb(&odb, cache)) < 0)
+		return tier_error_from_git(rc, "cannot open the local log cache");
+	have = git_odb_exists(odb, head);
+	git_odb_free(odb);
+	if (have)
+		return 0;
+
+	/* Two rounds: a consolidation may remove a pack between list and get. */
+	for (int round = 0; round < 2 && !have; round++) {
+		if ((rc = list_packs(loc, &packs)) < 0)
+			return rc;
+		rc = 0;
+		for (size_t i = 0; i < packs.length && rc == 0; i++)
+			if (!cache_has_pack(cache, packs.ptr[i]))
+				rc = fetch_one(cache, loc, packs.ptr[i]);
+		tier_vec_dispose(&packs, free);
+		if (rc == TIER_ENOTFOUND && round == 0)
+			continue;
+		if (rc < 0)
+			return rc;
+		if ((rc = git_repository_odb(&odb, cache)) < 0)
+			return tier_error_from_git(rc, "cannot open the local log cache");
+		git_odb_refresh(odb);
+		have = git_odb_exists(odb, head);
+		git_odb_free(odb);
+	}
+	if (!have) {
+		git_oid_tostr(hex, sizeof(hex), head);
+		return tier_error_set(TIER_ECORRUPT,
+		                      "tier '%s': head %s is missing from its log packs",
+		                      tier_location_name(loc), hex);
+	}
+	return 0;
+}
+
+/* ---- upload --------------------------------------------------------- */
+
+static int put_file(tier_location *loc, const char *dst, const char *src)
+{
+	int fd = open(src, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return tier_error_set_errno(TIER_ERROR, errno, "cannot open '%s'", src);
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return tier_error_set_errno(TIER_ERROR, errno, "cannot stat '%s'", src);
+	}
+	tier_source s = {NULL, fd, (uint64_t)st.st_size};
+	int rc = tier_location_put(loc, dst, &s, 0);
+	close(fd);
+	return rc;
+}
+
+static int make_tmpdir(char *out, size_t cap)
+{
+	const char *base = getenv("TMPDIR");
+	snprintf(out, cap, "%s/tier-pack-XXXXXX", base && *base ? base : "/tmp");
+	if (!mkdtemp(out))
+		return tier_error_set_errno(TIER_ERROR, errno, "cannot create a temporary directory");
+	return 0;
+}
+
+int tier_log_upload(git_repository *repo, tier_location *loc,
+                    const git_oid *tip, const git_oid *hide, tier_buf *name)
+{
+	git_packbuilder *pb = NULL;
+	git_revwalk *walk = NULL;
+	char dir[4096], src[4200], dst[256];
+	int rc;
+
+	if (name)
+		tier_buf_clear(name);
+	if ((rc = git_packbuilder_new(&pb, repo)) < 0)
+		return tier_error_from_git(rc, "cannot build log pack");
+	git_packbuilder_set_threads(pb, 1);
+	if ((rc = git_revwalk_new(&walk, repo)) < 0 ||
+	    (rc = git_revwalk_push(walk, tip)) < 0 ||
+	    (hide && (rc = git_revwalk_hide(walk, hide)) < 0) ||
+	    (rc = git_packbuilder_insert_walk(pb, walk)) < 0) {
+		rc = tier_error_from_git(rc, "cannot collect log objects");
+		goto out;
+	}
+	if (git_packbuilder_object_count(pb) == 0)
+		goto out;
+	if ((rc = make_tmpdir(dir, sizeof(dir))) < 0)
+		goto out;
+	if ((rc = git_packbuilder_write(pb, dir, 0, NULL, NULL)) < 0) {
+		rc = tier_error_from_git(rc, "cannot write log pack");
+		goto cleanup;
+	}
+	const char *pname = git_packbuilder_name(pb);
+	/* pack before idx: git considers a pack only once its idx exists */
+	snprintf(src, sizeof(src), "%s/pack-%s.pack", dir, pname);
+	snprintf(dst, sizeof(dst), "%s/pack-%s.pack", TIER_LOG_PACK_DIR, pname);
+	if ((rc = put_file(loc, dst, src)) < 0)
+		goto cleanup;
+	snprintf(src, sizeof(src), "%s/pack-%s.idx", dir, pname);
+	snprintf(dst, sizeof(dst), "%s/pack-%s.idx", TIER_LOG_PACK_DIR, pname);
+	if ((rc = put_file(loc, dst, src)) < 0)
+		goto cleanup;
+	if (name)
+		tier_buf_printf(name, "pack-%s", pname);
+cleanup:
+	snprintf(src, sizeof(src), "%s/pack-%s.pack", dir, git_packbuilder_name(pb) ? git_packbuilder_name(pb) : "x");
+	unlink(src);
+	snprintf(src, sizeof(src), "%s/pack-%s.idx", dir, git_packbuilder_name(pb) ? git_packbuilder_name(pb) : "x");
+	unlink(src);
+	rmdir(dir);
+out:
+	git_revwalk_free(walk);
+	git_packbuilder_free(pb);
+	return rc;
+}
+
+int tier_log_consolidate(git_repository *repo, tier_location *loc,
+                         const git_oid *head, unsigned int max_packs)
+{
+	tier_vec packs = TIER_VEC_INIT;
+	tier_buf keep = TIER_BUF_INIT;
+	char path[256];
+	int rc;
+
+	if ((rc = list_packs(loc, &packs)) < 0)
+		return rc;
+	if (packs.length <= max_packs)
+		goto out;
+	if ((rc = tier_log_upload(repo, loc, head, NULL, &keep)) < 0)
+		goto out;
+	for (size_t i = 0; i < packs.length; i++) {
+		const char *n = packs.ptr[i];
+		if (!strcmp(n, tier_buf_cstr(&keep)))
+			continue;
+		/* idx first: a pack without its idx is invisible to git */
+		snprintf(path, sizeof(path), "%s/%s.idx", TIER_LOG_PACK_DIR, n);
+		rc = tier_location_remove(loc, path);
+		if (rc < 0 && rc != TIER_ENOTFOUND)
+			goto out;
+		snprintf(path, sizeof(path), "%s/%s.pack", TIER_LOG_PACK_DIR, n);
+		rc = tier_location_remove(loc, path);
+		if (rc < 0 && rc != TIER_ENOTFOUND)
+			goto out;
+		rc = 0;
+	}
+out:
+	tier_vec_dispose(&packs, free);
+	tier_buf_dispose(&keep);
+	return rc;
+}
+
+int tier_log_count(uint64_t *out, git_repository *repo, const git_oid *id)
+{
+	git_revwalk *walk = NULL;
+	git_oid oid;
+	uint64_t n = 0;
+	int rc;
+	if ((rc = git_revwalk_new(&walk, repo)) < 0 ||
+	    (rc = git_revwalk_push(walk, id)) < 0) {
+		git_revwalk_free(walk);
+		return tier_error_from_git(rc, "cannot walk the log");
+	}
+	git_revwalk_simplify_first_parent(walk);
+	while ((rc = git_revwalk_next(&oid, walk)) == 0)
+		n++;
+	git_revwalk_free(walk);
+	if (rc != GIT_ITEROVER)
+		return tier_error_from_git(rc, "cannot walk the log");
+	*out = n;
+	return 0;
+}

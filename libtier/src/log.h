@@ -1,0 +1,93 @@
+/*
+ * The operation log of one tier: a bare git repository at <tier>/log.git,
+ * reached only through the tier's driver (remote tiers cannot be opened by
+ * libgit2).  See docs/format.md for the layout and the head protocol.
+ *
+ * Locally the log is mirrored into the installation's cache repository
+ * (a bare repo); everything graph-shaped (revisions, ancestry, history) is
+ * answered from there.
+ */
+#ifndef TIER_LOG_H
+#define TIER_LOG_H
+
+#include <git2.h>
+#include <stdint.h>
+
+#include "tier/location.h"
+#include "util/buf.h"
+
+#define TIER_LOG_DIR "log.git"
+#define TIER_LOG_HEAD_REF "log.git/refs/heads/main"
+#define TIER_LOG_HEAD_NEXT "log.git/refs/heads/main.next"
+#define TIER_LOG_PACK_DIR "log.git/objects/pack"
+
+/* Trailer keys written on every commit. */
+#define TIER_TRAILER_REVISION "Tier-Revision"
+#define TIER_TRAILER_OP "Tier-Op"
+#define TIER_TRAILER_VAULT "Tier-Vault"
+#define TIER_TRAILER_INSTALLATION "Tier-Installation"
+#define TIER_TRAILER_HOST "Tier-Host"
+#define TIER_TRAILER_USER "Tier-User"
+
+/** What a commit says about itself (parsed from its trailers). */
+typedef struct {
+	git_oid id;
+	uint64_t revision;
+	int64_t time;          /* committer time, seconds */
+	int time_offset;       /* minutes */
+	char op[32];
+	char vault[65];
+	char installation[65];
+	char host[128];
+	char user[128];
+	char summary[256];
+	/* optional stats trailers, -1 when absent */
+	int64_t files, bytes, new_bytes, packs;
+} tier_commit_info;
+
+/** Parse the trailers of a commit (TIER_ECORRUPT if Tier-Revision is missing). */
+int tier_commit_info_read(tier_commit_info *out, git_repository *repo,
+                          const git_oid *id);
+
+/**
+ * Read the tier's head.  *exists = 0 for a tier with no log (revision 0).
+ * Implements the reader side of the head protocol (main, else main.next).
+ */
+int tier_log_head_read(tier_location *loc, git_oid *out, int *exists);
+
+/** Move the tier's head to id (the last step of a write). */
+int tier_log_head_write(tier_location *loc, const git_oid *id);
+
+/** Create the skeleton of log.git (HEAD, config, dirs) on an empty tier. */
+int tier_log_create(tier_location *loc);
+
+/** Whether the tier holds anything (log.git or data/), for init's emptiness check. */
+int tier_log_tier_is_empty(tier_location *loc, int *empty);
+
+/**
+ * Make sure every object reachable from `head` is in the cache repository:
+ * downloads the tier's log packs that the cache lacks and indexes them.
+ */
+int tier_log_fetch(git_repository *cache, tier_location *loc, const git_oid *head);
+
+/**
+ * Upload to the tier one pack with the objects reachable from `tip` but
+ * not from `hide` (NULL: everything).  Objects are read from `repo`.
+ * The .pack goes first, the .idx last: git only sees a pack once its idx
+ * is there.  Returns the pack name ("pack-<hex>") in *name if non-NULL.
+ */
+int tier_log_upload(git_repository *repo, tier_location *loc,
+                    const git_oid *tip, const git_oid *hide, tier_buf *name);
+
+/**
+ * Consolidate the tier's log packs into one when there are more than
+ * `max_packs` (see docs/format.md).  Safe against concurrent readers: the
+ * new pack is complete before any old one is removed.
+ */
+int tier_log_consolidate(git_repository *repo, tier_location *loc,
+                         const git_oid *head, unsigned int max_packs);
+
+/** Count first-parent commits from id (the revision by definition). */
+int tier_log_count(uint64_t *out, git_repository *repo, const git_oid *id);
+
+#endif

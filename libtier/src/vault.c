@@ -1,0 +1,1301 @@
+#include "vault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <git2/sys/mempack.h>
+
+#include "log.h"
+#include "util/error.h"
+#include "util/posix.h"
+
+/* Consolidate a tier's log packs every this many revisions (docs/format.md). */
+#define LOG_CONSOLIDATE_EVERY 32
+#define LOG_MAX_PACKS 8
+
+struct vtier {
+	tier_location *loc;
+	tier_tier_info info;
+	tier_buf problem;
+	git_oid head;
+	int has_head;
+	git_oid stored;
+	int has_stored;
+};
+
+struct tier_vault {
+	char *state_dir;        /* NULL: no installation */
+	char *tmp_cache;        /* ad-hoc cache dir to remove at free */
+	int read_only;
+	char vault_id[65];
+	char inst_id[65];
+	git_repository *cache;
+	size_t n;
+	struct vtier *t;
+	uint64_t max_rev;
+	int lock_fd;
+	tier_location_options lopts;
+};
+
+/* ---- small helpers -------------------------------------------------- */
+
+static pthread_once_t git_once = PTHREAD_ONCE_INIT;
+static void git_init_once(void) { git_libgit2_init(); }
+
+void tier_test_crashpoint(const char *point)
+{
+	static _Thread_local unsigned hits;
+	const char *spec = getenv("TIER_TEST_CRASH");
+	if (!spec || !*spec)
+		return;
+	size_t plen = strcspn(spec, ":");
+	if (strlen(point) != plen || strncmp(spec, point, plen) != 0)
+		return;
+	unsigned n = spec[plen] == ':' ? (unsigned)strtoul(spec + plen + 1, NULL, 10) : 1;
+	if (++hits >= (n ? n : 1))
+		_exit(137);
+}
+
+static int random_hex(char *out, size_t nbytes)
+{
+	unsigned char raw[32];
+	if (nbytes > sizeof(raw))
+		nbytes = sizeof(raw);
+	if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes)
+		return tier_error_set_errno(TIER_ERROR, errno, "cannot get random bytes");
+	for (size_t i = 0; i < nbytes; i++)
+		sprintf(out + 2 * i, "%02x", raw[i]);
+	return 0;
+}
+
+static void who(char *user, size_t ucap, char *host, size_t hcap)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	const char *u = pw ? pw->pw_name : getenv("USER");
+	snprintf(user, ucap, "%s", u && *u ? u : "unknown");
+	if (gethostname(host, hcap) != 0)
+		snprintf(host, hcap, "unknown");
+	host[hcap - 1] = '\0';
+}
+
+static void info_set_problem(struct vtier *t, tier_tier_state st, const char *msg)
+{
+	t->info.state = st;
+	tier_buf_sets(&t->problem, msg);
+	t->info.problem = tier_buf_cstr(&t->problem);
+}
+
+/* ---- installation config (git-config format, read with libgit2) ---- */
+
+static int config_open(git_config **cfg, const char *state_dir)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/config", state_dir);
+	int rc = git_config_open_ondisk(cfg, path);
+	if (rc < 0)
+		return tier_error_from_git(rc, "cannot read installation config '%s'", path);
+	return 0;
+}
+
+static int config_get(git_config *cfg, const char *key, char *out, size_t cap,
+                      const char *state_dir)
+{
+	git_buf b = {0};
+	int rc = git_config_get_string_buf(&b, cfg, key);
+	if (rc < 0) {
+		git_buf_dispose(&b);
+		return tier_error_set(TIER_EUSAGE,
+		                      "installation '%s' has no '%s' in its config", state_dir, key);
+	}
+	snprintf(out, cap, "%s", b.ptr);
+	git_buf_dispose(&b);
+	return 0;
+}
+
+/* ---- opening --------------------------------------------------------- */
+
+static int open_cache(tier_vault *v, int create)
+{
+	char path[PATH_MAX];
+	int rc;
+	if (v->state_dir) {
+		snprintf(path, sizeof(path), "%s/cache.git", v->state_dir);
+	} else {
+		const char *base = getenv("TMPDIR");
+		snprintf(path, sizeof(path), "%s/tier-cache-XXXXXX", base && *base ? base : "/tmp");
+		if (!mkdtemp(path))
+			return tier_error_set_errno(TIER_ERROR, errno, "cannot create a temporary log cache");
+		v->tmp_cache = tier_strdup(path);
+		create = 1;
+	}
+	if (create)
+		rc = git_repository_init(&v->cache, path, 1);
+	else
+		rc = git_repository_open_bare(&v->cache, path);
+	if (rc < 0)
+		return tier_error_from_git(rc, "cannot open log cache '%s'", path);
+	return 0;
+}
+
+static int add_tier(tier_vault *v, const char *spec)
+{
+	struct vtier *nt = tier_realloc(v->t, (v->n + 1) * sizeof(*v->t));
+	if (!nt)
+		return TIER_ERROR;
+	v->t = nt;
+	struct vtier *t = &v->t[v->n];
+	memset(t, 0, sizeof(*t));
+	int rc = tier_location_open(&t->loc, spec, &v->lopts);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < v->n; i++)
+		if (!strcmp(tier_location_name(v->t[i].loc), tier_location_name(t->loc))) {
+			rc = tier_error_set(TIER_EUSAGE,
+			                    "two tiers are named '%s': name them with NAME=URL",
+			                    tier_location_name(t->loc));
+			tier_location_free(t->loc);
+			return rc;
+		}
+	t->info.name = tier_location_name(t->loc);
+	t->info.url = tier_location_display(t->loc);
+	v->n++;
+	return 0;
+}
+
+static int load_tiers_from_config(tier_vault *v, git_config *cfg)
+{
+	char order[4096], key[256], url[4096];
+	int rc;
+	if ((rc = config_get(cfg, "installation.tiers", order, sizeof(order), v->state_dir)) < 0)
+		return rc;
+	char *save = NULL;
+	for (char *name = strtok_r(order, " ,", &save); name; name = strtok_r(NULL, " ,", &save)) {
+		snprintf(key, sizeof(key), "tier.%s.url", name);
+		if ((rc = config_get(cfg, key, url, sizeof(url), v->state_dir)) < 0)
+			return rc;
+		tier_buf spec = TIER_BUF_INIT;
+		tier_buf_printf(&spec, "%s=%s", name, url);
+		rc = add_tier(v, tier_buf_cstr(&spec));
+		tier_buf_dispose(&spec);
+		if (rc < 0)
+			return rc;
+	}
+	if (v->n == 0)
+		return tier_error_set(TIER_EUSAGE, "installation '%s' lists no tiers", v->state_dir);
+	return 0;
+}
+
+static int vault_alloc(tier_vault **out, const tier_vault_options *opts)
+{
+	pthread_once(&git_once, git_init_once);
+	tier_vault *v = tier_calloc(1, sizeof(*v));
+	if (!v)
+		return TIER_ERROR;
+	v->lock_fd = -1;
+	tier_location_options def = TIER_LOCATION_OPTIONS_INIT;
+	v->lopts = opts ? opts->location : def;
+	if (opts && opts->state_dir && *opts->state_dir &&
+	    !(v->state_dir = tier_strdup(opts->state_dir))) {
+		free(v);
+		return TIER_ERROR;
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- refs and intents ---------------------------------------------- */
+
+static int ref_name(char *out, size_t cap, const char *tier)
+{
+	int valid = 0;
+	snprintf(out, cap, "refs/tiers/%s", tier);
+	if (git_reference_name_is_valid(&valid, out) < 0 || !valid)
+		return tier_error_set(TIER_EUSAGE, "tier name '%s' cannot be used as a ref", tier);
+	return 0;
+}
+
+static int ref_read(tier_vault *v, struct vtier *t)
+{
+	char name[256];
+	int rc;
+	t->has_stored = 0;
+	if (!v->state_dir)
+		return 0;
+	if ((rc = ref_name(name, sizeof(name), t->info.name)) < 0)
+		return rc;
+	rc = git_reference_name_to_id(&t->stored, v->cache, name);
+	if (rc == GIT_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return tier_error_from_git(rc, "cannot read ref '%s'", name);
+	t->has_stored = 1;
+	return 0;
+}
+
+static int ref_write(tier_vault *v, struct vtier *t, const git_oid *id)
+{
+	char name[256];
+	git_reference *ref = NULL;
+	int rc;
+	if (!v->state_dir)
+		return 0;
+	if ((rc = ref_name(name, sizeof(name), t->info.name)) < 0)
+		return rc;
+	if (id)
+		rc = git_reference_create(&ref, v->cache, name, id, 1, "tier write");
+	else {
+		rc = git_reference_remove(v->cache, name);
+		if (rc == GIT_ENOTFOUND)
+			rc = 0;
+	}
+	git_reference_free(ref);
+	if (rc < 0)
+		return tier_error_from_git(rc, "cannot update ref '%s'", name);
+	if (id) {
+		git_oid_cpy(&t->stored, id);
+		t->has_stored = 1;
+	} else
+		t->has_stored = 0;
+	return 0;
+}
+
+struct intent {
+	int present;
+	int has_from;
+	git_oid from, to;
+};
+
+static int intent_path(tier_vault *v, const char *tier, tier_buf *b)
+{
+	tier_buf_clear(b);
+	return tier_buf_printf(b, "%s/intent/%s", v->state_dir, tier);
+}
+
+static int intent_read(tier_vault *v, struct vtier *t, struct intent *in)
+{
+	tier_buf p = TIER_BUF_INIT;
+	char text[256] = {0}, from[64], to[64];
+	memset(in, 0, sizeof(*in));
+	intent_path(v, t->info.name, &p);
+	FILE *f = fopen(tier_buf_cstr(&p), "r");
+	tier_buf_dispose(&p);
+	if (!f)
+		return 0;
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	/* atomic writes mean the file is either whole or absent */
+	if (sscanf(text, "from %63s %*s\nto %63s", from, to) != 2 ||
+	    git_oid_fromstr(&in->to, to) < 0)
+		return tier_error_set(TIER_ECORRUPT, "intent journal of tier '%s' is unreadable",
+		                      t->info.name);
+	in->has_from = strcmp(from, "none") != 0;
+	if (in->has_from && git_oid_fromstr(&in->from, from) < 0)
+		return tier_error_set(TIER_ECORRUPT, "intent journal of tier '%s' is unreadable",
+		                      t->info.name);
+	in->present = 1;
+	return 0;
+}
+
+static int intent_write(tier_vault *v, struct vtier *t, const git_oid *from,
+                        uint64_t from_rev, const git_oid *to, uint64_t to_rev)
+{
+	tier_buf p = TIER_BUF_INIT, text = TIER_BUF_INIT;
+	char fh[41] = "none", th[41];
+	if (from)
+		git_oid_tostr(fh, sizeof(fh), from);
+	git_oid_tostr(th, sizeof(th), to);
+	intent_path(v, t->info.name, &p);
+	tier_buf_printf(&text, "from %s %llu\nto %s %llu\n", fh, (unsigned long long)from_rev, th,
+	                (unsigned long long)to_rev);
+	int rc = tier_atomic_write(tier_buf_cstr(&p), text.ptr, text.size);
+	tier_buf_dispose(&p);
+	tier_buf_dispose(&text);
+	return rc;
+}
+
+static int intent_clear(tier_vault *v, struct vtier *t)
+{
+	tier_buf p = TIER_BUF_INIT;
+	intent_path(v, t->info.name, &p);
+	int rc = 0;
+	if (unlink(tier_buf_cstr(&p)) < 0 && errno != ENOENT)
+		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot remove '%s'", tier_buf_cstr(&p));
+	tier_buf_dispose(&p);
+	return rc;
+}
+
+/* ---- probing (R5, R8, R9) ------------------------------------------ */
+
+static void fmt_time(char *out, size_t cap, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* Describe the first commit on head's first-parent chain after `base`. */
+static void describe_foreign(tier_vault *v, struct vtier *t, const git_oid *base)
+{
+	git_revwalk *walk = NULL;
+	git_oid oid, first;
+	int found = 0;
+	tier_commit_info ci;
+	tier_buf msg = TIER_BUF_INIT;
+
+	if (git_revwalk_new(&walk, v->cache) == 0 && git_revwalk_push(walk, &t->head) == 0) {
+		git_revwalk_simplify_first_parent(walk);
+		if (base)
+			git_revwalk_hide(walk, base);
+		while (git_revwalk_next(&oid, walk) == 0) {
+			git_oid_cpy(&first, &oid);
+			found = 1;
+		}
+	}
+	git_revwalk_free(walk);
+	tier_buf_printf(&msg,
+	                "tier '%s' is at revision %llu but this installation last saw revision %llu "
+	                "there: another installation is writing to this vault",
+	                t->info.name, (unsigned long long)t->info.revision,
+	                (unsigned long long)t->info.stored_revision);
+	if (found && tier_commit_info_read(&ci, v->cache, &first) == 0) {
+		char when[64];
+		fmt_time(when, sizeof(when), ci.time);
+		tier_buf_printf(&msg, " (revision %llu was written by installation %.12s as %s@%s at %s)",
+		                (unsigned long long)ci.revision, ci.installation, ci.user, ci.host, when);
+	}
+	tier_buf_puts(&msg,
+	              "; if this machine replaced that one, run 'tier-init --adopt'; if both must back "
+	              "up, give this one a vault of its own; to follow the vault for restores only, "
+	              "use 'tier-init --read-only'");
+	info_set_problem(t, TIER_STATE_FOREIGN, tier_buf_cstr(&msg));
+	tier_buf_dispose(&msg);
+}
+
+static void describe_rolled_back(struct vtier *t)
+{
+	tier_buf msg = TIER_BUF_INIT;
+	if (t->has_head)
+		tier_buf_printf(&msg, "tier '%s' is at revision %llu but this installation wrote "
+		                      "revision %llu there: it was rolled back (restored from an older copy?)",
+		                t->info.name, (unsigned long long)t->info.revision,
+		                (unsigned long long)t->info.stored_revision);
+	else
+		tier_buf_printf(&msg, "tier '%s' is empty but this installation wrote revision %llu "
+		                      "there: is the share mounted? if the disk was replaced",
+		                t->info.name, (unsigned long long)t->info.stored_revision);
+	tier_buf_printf(&msg, "%s run 'tier-sync --accept-rollback %s' to bring it level again",
+	                t->has_head ? "; if that is intended," : ",", t->info.name);
+	info_set_problem(t, TIER_STATE_ROLLED_BACK, tier_buf_cstr(&msg));
+	tier_buf_dispose(&msg);
+}
+
+static int probe_one(tier_vault *v, struct vtier *t)
+{
+	tier_commit_info ci;
+	struct intent in;
+	int rc;
+
+	tier_buf_clear(&t->problem);
+	t->info.problem = NULL;
+	t->info.state = TIER_STATE_UNKNOWN;
+	t->info.online = 0;
+	t->info.has_log = 0;
+	t->info.revision = 0;
+	t->info.head[0] = '\0';
+	t->info.synchronized = 0;
+	t->has_head = 0;
+
+	if ((rc = ref_read(v, t)) < 0)
+		return rc;
+	t->info.stored_revision = 0;
+	t->info.stored_head[0] = '\0';
+	if (t->has_stored) {
+		git_oid_tostr(t->info.stored_head, sizeof(t->info.stored_head), &t->stored);
+		if (tier_commit_info_read(&ci, v->cache, &t->stored) == 0)
+			t->info.stored_revision = ci.revision;
+	}
+
+	rc = tier_log_head_read(t->loc, &t->head, &t->has_head);
+	if (rc == TIER_EOFFLINE || tier_location_is_offline(t->loc)) {
+		info_set_problem(t, TIER_STATE_OFFLINE, tier_error_last());
+		return 0;
+	}
+	if (rc < 0) {
+		info_set_problem(t, TIER_STATE_DAMAGED, tier_error_last());
+		return 0;
+	}
+	t->info.online = 1;
+	if (t->has_head) {
+		rc = tier_log_fetch(v->cache, t->loc, &t->head);
+		if (rc == 0)
+			rc = tier_commit_info_read(&ci, v->cache, &t->head);
+		if (rc < 0) {
+			int off = rc == TIER_EOFFLINE;
+			t->info.online = !off;
+			info_set_problem(t, off ? TIER_STATE_OFFLINE : TIER_STATE_DAMAGED,
+			                 tier_error_last());
+			return 0;
+		}
+		t->info.has_log = 1;
+		t->info.revision = ci.revision;
+		git_oid_tostr(t->info.head, sizeof(t->info.head), &t->head);
+		if (v->vault_id[0] && strcmp(ci.vault, v->vault_id) != 0) {
+			tier_buf m = TIER_BUF_INIT;
+			tier_buf_printf(&m, "tier '%s' holds vault %.12s, not this installation's vault %.12s",
+			                t->info.name, ci.vault, v->vault_id);
+			info_set_problem(t, TIER_STATE_OTHER_VAULT, tier_buf_cstr(&m));
+			tier_buf_dispose(&m);
+			return 0;
+		}
+		if (!v->vault_id[0])
+			snprintf(v->vault_id, sizeof(v->vault_id), "%s", ci.vault);
+	}
+
+	/* R9: an interrupted write of ours is recognised, never taken as foreign. */
+	if (v->state_dir && !v->read_only) {
+		if ((rc = intent_read(v, t, &in)) < 0)
+			return rc;
+		if (in.present) {
+			if (t->has_head && git_oid_equal(&t->head, &in.to)) {
+				if ((rc = ref_write(v, t, &in.to)) < 0)
+					return rc;
+				t->info.stored_revision = t->info.revision;
+				git_oid_tostr(t->info.stored_head, sizeof(t->info.stored_head), &in.to);
+			}
+			if ((t->has_head && git_oid_equal(&t->head, &in.to)) ||
+			    (t->has_head && in.has_from && git_oid_equal(&t->head, &in.from)) ||
+			    (!t->has_head && !in.has_from))
+				if ((rc = intent_clear(v, t)) < 0)
+					return rc;
+		}
+	}
+
+	t->info.state = TIER_STATE_OK;
+	if (!v->state_dir)
+		return 0;
+	if (v->read_only) {
+		/* a follower records what it saw and never judges */
+		return t->has_head ? ref_write(v, t, &t->head) : 0;
+	}
+	if (!t->has_stored)
+		return 0; /* a tier new to this installation: merely unsynchronised */
+	if (!t->has_head) {
+		describe_rolled_back(t);
+		return 0;
+	}
+	if (git_oid_equal(&t->head, &t->stored))
+		return 0;
+	if (git_graph_descendant_of(v->cache, &t->head, &t->stored) == 1) {
+		describe_foreign(v, t, &t->stored);
+		return 0;
+	}
+	if (git_graph_descendant_of(v->cache, &t->stored, &t->head) == 1) {
+		describe_rolled_back(t);
+		return 0;
+	}
+	describe_foreign(v, t, &t->stored); /* diverged */
+	return 0;
+}
+
+int tier_vault_probe(tier_vault *v)
+{
+	int rc;
+	v->max_rev = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		if ((rc = probe_one(v, &v->t[i])) < 0)
+			return rc;
+		if (v->t[i].info.online && v->t[i].info.state != TIER_STATE_OTHER_VAULT &&
+		    v->t[i].info.state != TIER_STATE_DAMAGED && v->t[i].info.revision > v->max_rev)
+			v->max_rev = v->t[i].info.revision;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		tier_tier_info *in = &v->t[i].info;
+		in->synchronized = in->online && in->state == TIER_STATE_OK && in->revision == v->max_rev;
+	}
+	return 0;
+}
+
+/* ---- public open/init ----------------------------------------------- */
+
+static int lock_state(tier_vault *v)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/lock", v->state_dir);
+	v->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (v->lock_fd < 0)
+		return tier_error_set_errno(TIER_ERROR, errno, "cannot open lock '%s'", path);
+	if (flock(v->lock_fd, LOCK_EX) < 0)
+		return tier_error_set_errno(TIER_ERROR, errno, "cannot lock '%s'", path);
+	return 0;
+}
+
+static void unlock_state(tier_vault *v)
+{
+	if (v->lock_fd >= 0) {
+		close(v->lock_fd);
+		v->lock_fd = -1;
+	}
+}
+
+int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
+{
+	tier_vault *v = NULL;
+	git_config *cfg = NULL;
+	int rc;
+	struct stat st;
+
+	*out = NULL;
+	if (opts && opts->version != TIER_VAULT_OPTIONS_VERSION)
+		return tier_error_set(TIER_EUSAGE, "unsupported vault options version");
+	if ((rc = vault_alloc(&v, opts)) < 0)
+		return rc;
+	if (v->state_dir) {
+		char cpath[PATH_MAX];
+		snprintf(cpath, sizeof(cpath), "%s/config", v->state_dir);
+		if (stat(cpath, &st) < 0) {
+			rc = tier_error_set(TIER_EUSAGE,
+			                    "'%s' is not an installation (no config): run tier-init first",
+			                    v->state_dir);
+			goto fail;
+		}
+		if ((rc = config_open(&cfg, v->state_dir)) < 0 ||
+		    (rc = config_get(cfg, "vault.id", v->vault_id, sizeof(v->vault_id), v->state_dir)) < 0 ||
+		    (rc = config_get(cfg, "installation.id", v->inst_id, sizeof(v->inst_id), v->state_dir)) < 0)
+			goto fail;
+		int ro = 0;
+		if (git_config_get_bool(&ro, cfg, "installation.readonly") == 0)
+			v->read_only = ro;
+		if (opts->ntiers == 0 && (rc = load_tiers_from_config(v, cfg)) < 0)
+			goto fail;
+		if ((rc = open_cache(v, 0)) < 0)
+			goto fail;
+	} else {
+		if (!opts || opts->ntiers == 0) {
+			rc = tier_error_set(TIER_EUSAGE,
+			                    "no installation and no tier: give -s DIR or -t URL");
+			goto fail;
+		}
+		v->read_only = 1;
+		if ((rc = open_cache(v, 1)) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; opts && i < opts->ntiers; i++)
+		if ((rc = add_tier(v, opts->tiers[i])) < 0)
+			goto fail;
+	if (!opts->no_probe && (rc = tier_vault_probe(v)) < 0)
+		goto fail;
+	git_config_free(cfg);
+	*out = v;
+	return 0;
+fail:
+	git_config_free(cfg);
+	tier_vault_free(v);
+	return rc;
+}
+
+static int make_root_commit(tier_vault *v, git_oid *out, const char *op, uint64_t rev,
+                            const git_oid *parent, const git_oid *tree_in, const char *summary,
+                            const char *extra, git_repository *repo);
+
+int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
+{
+	tier_vault *v = NULL;
+	git_config *cfg = NULL;
+	int rc;
+	char path[PATH_MAX], host[128], user[128];
+	struct stat st;
+
+	*out = NULL;
+	if (!opts || opts->version != TIER_VAULT_OPTIONS_VERSION)
+		return tier_error_set(TIER_EUSAGE, "unsupported vault options version");
+	if (!opts->state_dir || !*opts->state_dir)
+		return tier_error_set(TIER_EUSAGE, "tier-init needs a state directory (-s DIR)");
+	if (opts->ntiers == 0)
+		return tier_error_set(TIER_EUSAGE, "tier-init needs at least one tier (-t URL)");
+	snprintf(path, sizeof(path), "%s/config", opts->state_dir);
+	if (stat(path, &st) == 0)
+		return tier_error_set(TIER_ECONFLICT,
+		                      "'%s' already holds an installation; use another state directory",
+		                      opts->state_dir);
+	if ((rc = vault_alloc(&v, opts)) < 0)
+		return rc;
+	v->read_only = opts->mode == TIER_INIT_READ_ONLY;
+	for (size_t i = 0; i < opts->ntiers; i++)
+		if ((rc = add_tier(v, opts->tiers[i])) < 0)
+			goto fail;
+
+	/* a local tier root is created if its parent exists (not a whole path:
+	 * that would hide an unmounted share under a fresh directory tree) */
+	for (size_t i = 0; i < v->n; i++) {
+		const tier_url *u = tier_location_url(v->t[i].loc);
+		if (!strcmp(u->scheme, "fault") && u->inner)
+			u = u->inner;
+		if (!strcmp(u->scheme, "file") && stat(u->path, &st) < 0 && errno == ENOENT &&
+		    mkdir(u->path, 0755) < 0) {
+			rc = tier_error_set_errno(TIER_EOFFLINE, errno, "cannot create tier root '%s'",
+			                          u->path);
+			goto fail;
+		}
+	}
+
+	if (tier_mkdir_p(opts->state_dir, 0700) < 0) {
+		rc = tier_error_last_code();
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/intent", opts->state_dir);
+	if (tier_mkdir_p(path, 0700) < 0) {
+		rc = tier_error_last_code();
+		goto fail;
+	}
+	if ((rc = open_cache(v, 1)) < 0)
+		goto fail;
+
+	if (opts->mode == TIER_INIT_NEW) {
+		for (size_t i = 0; i < v->n; i++) {
+			int empty = 0;
+			if ((rc = tier_log_tier_is_empty(v->t[i].loc, &empty)) < 0) {
+				tier_error_prefix("cannot create the vault on tier '%s'", v->t[i].info.name);
+				goto fail;
+			}
+			if (!empty) {
+				rc = tier_error_set(TIER_ECONFLICT,
+				                    "tier '%s' (%s) is not empty: tier-init creates a vault only on "
+				                    "empty tiers (use --adopt to take over an existing vault)",
+				                    v->t[i].info.name, v->t[i].info.url);
+				goto fail;
+			}
+		}
+		if ((rc = random_hex(v->vault_id, 16)) < 0)
+			goto fail;
+	}
+	if ((rc = random_hex(v->inst_id, 16)) < 0)
+		goto fail;
+
+	/* write the installation config before touching any tier */
+	who(user, sizeof(user), host, sizeof(host));
+	snprintf(path, sizeof(path), "%s/config", opts->state_dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot create '%s'", path);
+		goto fail;
+	}
+	close(fd);
+	tier_buf order = TIER_BUF_INIT;
+	for (size_t i = 0; i < v->n; i++)
+		tier_buf_printf(&order, "%s%s", i ? " " : "", v->t[i].info.name);
+	if ((rc = config_open(&cfg, opts->state_dir)) < 0)
+		goto fail_order;
+	if ((rc = git_config_set_string(cfg, "installation.id", v->inst_id)) < 0 ||
+	    (rc = git_config_set_string(cfg, "installation.host", host)) < 0 ||
+	    (rc = git_config_set_string(cfg, "installation.user", user)) < 0 ||
+	    (rc = git_config_set_bool(cfg, "installation.readonly", v->read_only)) < 0 ||
+	    (rc = git_config_set_string(cfg, "installation.tiers", tier_buf_cstr(&order))) < 0) {
+		rc = tier_error_from_git(rc, "cannot write installation config");
+		goto fail_order;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		char key[256], *url;
+		const tier_url *u = tier_location_url(v->t[i].loc);
+		/* keep the URL as given (with its credentials, mode 0600) */
+		url = tier_url_redacted(u);
+		const char *spec = opts->tiers[i];
+		const char *eq = strchr(spec, '=');
+		const char *colon = strchr(spec, ':');
+		if (eq && (!colon || eq < colon))
+			spec = eq + 1;
+		snprintf(key, sizeof(key), "tier.%s.url", v->t[i].info.name);
+		rc = git_config_set_string(cfg, key, spec);
+		free(url);
+		if (rc < 0) {
+			rc = tier_error_from_git(rc, "cannot write installation config");
+			goto fail_order;
+		}
+	}
+
+	if (opts->mode == TIER_INIT_NEW) {
+		if ((rc = git_config_set_string(cfg, "vault.id", v->vault_id)) < 0) {
+			rc = tier_error_from_git(rc, "cannot write installation config");
+			goto fail_order;
+		}
+		tier_buf_dispose(&order);
+		git_config_free(cfg);
+		cfg = NULL;
+		/* revision 1: the vault's birth, the same commit on every tier */
+		for (size_t i = 0; i < v->n; i++)
+			if ((rc = tier_log_create(v->t[i].loc)) < 0) {
+				tier_error_prefix("cannot create the vault on tier '%s'", v->t[i].info.name);
+				goto fail;
+			}
+		if ((rc = tier_vault_probe(v)) < 0)
+			goto fail;
+		tier_write_result *res = NULL;
+		tier_write *w = NULL;
+		if ((rc = tier_write_begin(&w, v, "init")) < 0)
+			goto fail;
+		rc = tier_write_commit(w, NULL, "init: new vault", NULL, &res);
+		tier_write_free(w);
+		if (rc == 0 && res) {
+			for (size_t i = 0; i < res->ntiers; i++)
+				if (res->tiers[i].outcome != TIER_WRITE_WRITTEN) {
+					rc = tier_error_set(TIER_EOFFLINE, "cannot create the vault on tier '%s': %s",
+					                    res->tiers[i].name, res->tiers[i].error);
+					break;
+				}
+		}
+		tier_write_result_free(res);
+		if (rc < 0)
+			goto fail;
+	} else {
+		tier_buf_dispose(&order);
+		/* adopt / follow: learn the vault from the tiers */
+		if ((rc = tier_vault_probe(v)) < 0)
+			goto fail;
+		if (!v->vault_id[0]) {
+			rc = tier_error_set(TIER_ENOTFOUND,
+			                    "no tier holds a vault to %s (are they online?)",
+			                    opts->mode == TIER_INIT_ADOPT ? "adopt" : "follow");
+			goto fail;
+		}
+		if ((rc = git_config_set_string(cfg, "vault.id", v->vault_id)) < 0) {
+			rc = tier_error_from_git(rc, "cannot write installation config");
+			goto fail;
+		}
+		git_config_free(cfg);
+		cfg = NULL;
+		if (opts->mode == TIER_INIT_ADOPT) {
+			/* our refs start at what the tiers hold now */
+			for (size_t i = 0; i < v->n; i++)
+				if (v->t[i].has_head && v->t[i].info.state == TIER_STATE_OK &&
+				    (rc = ref_write(v, &v->t[i], &v->t[i].head)) < 0)
+					goto fail;
+			if ((rc = tier_vault_probe(v)) < 0)
+				goto fail;
+			/* the take-over is itself logged, so the old machine sees it */
+			tier_write_result *res = NULL;
+			tier_write *w = NULL;
+			char summary[256];
+			snprintf(summary, sizeof(summary), "adopt: installation %.12s on %s takes over",
+			         v->inst_id, host);
+			if ((rc = tier_write_begin(&w, v, "adopt")) < 0)
+				goto fail;
+			rc = tier_write_commit(w, NULL, summary, NULL, &res);
+			tier_write_free(w);
+			tier_write_result_free(res);
+			if (rc < 0)
+				goto fail;
+		}
+	}
+	git_config_free(cfg);
+	*out = v;
+	return 0;
+fail_order:
+	tier_buf_dispose(&order);
+fail:
+	git_config_free(cfg);
+	/* an installation that failed to come into being must not linger */
+	if (v && v->state_dir) {
+		char cpath[PATH_MAX];
+		snprintf(cpath, sizeof(cpath), "%s/config", v->state_dir);
+		unlink(cpath);
+	}
+	tier_vault_free(v);
+	return rc;
+}
+
+void tier_vault_free(tier_vault *v)
+{
+	if (!v)
+		return;
+	unlock_state(v);
+	for (size_t i = 0; i < v->n; i++) {
+		tier_location_free(v->t[i].loc);
+		tier_buf_dispose(&v->t[i].problem);
+	}
+	free(v->t);
+	git_repository_free(v->cache);
+	if (v->tmp_cache) {
+		tier_rm_rf(v->tmp_cache);
+		free(v->tmp_cache);
+	}
+	free(v->state_dir);
+	free(v);
+}
+
+const char *tier_vault_id(const tier_vault *v) { return v->vault_id; }
+const char *tier_vault_installation_id(const tier_vault *v) { return v->inst_id; }
+int tier_vault_is_read_only(const tier_vault *v) { return v->read_only; }
+uint64_t tier_vault_max_revision(const tier_vault *v) { return v->max_rev; }
+size_t tier_vault_tier_count(const tier_vault *v) { return v->n; }
+git_repository *tier_vault_cache(tier_vault *v) { return v->cache; }
+
+const tier_tier_info *tier_vault_tier_info(const tier_vault *v, size_t i)
+{
+	return i < v->n ? &v->t[i].info : NULL;
+}
+
+tier_location *tier_vault_location(tier_vault *v, size_t i)
+{
+	return i < v->n ? v->t[i].loc : NULL;
+}
+
+int tier_vault_check(const tier_vault *v)
+{
+	const struct vtier *rolled = NULL;
+	if (!v->state_dir || v->read_only)
+		return 0;
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->t[i].info.state == TIER_STATE_FOREIGN)
+			return tier_error_set(TIER_EFOREIGN, "%s", v->t[i].info.problem);
+		if (v->t[i].info.state == TIER_STATE_ROLLED_BACK && !rolled)
+			rolled = &v->t[i];
+	}
+	if (rolled)
+		return tier_error_set(TIER_EROLLEDBACK, "%s", rolled->info.problem);
+	for (size_t i = 0; i < v->n; i++)
+		if (v->t[i].info.state == TIER_STATE_OTHER_VAULT)
+			return tier_error_set(TIER_EUSAGE, "%s", v->t[i].info.problem);
+	return 0;
+}
+
+int tier_vault_accept_rollback(tier_vault *v, const char *name)
+{
+	if (!v->state_dir || v->read_only)
+		return tier_error_set(TIER_EUSAGE, "accepting a rollback needs a writing installation");
+	for (size_t i = 0; i < v->n; i++) {
+		struct vtier *t = &v->t[i];
+		if (strcmp(t->info.name, name) != 0)
+			continue;
+		if (t->info.state != TIER_STATE_ROLLED_BACK)
+			return tier_error_set(TIER_EUSAGE, "tier '%s' is not rolled back", name);
+		int rc = ref_write(v, t, t->has_head ? &t->head : NULL);
+		if (rc < 0)
+			return rc;
+		return tier_vault_probe(v);
+	}
+	return tier_error_set(TIER_EUSAGE, "no tier named '%s'", name);
+}
+
+int tier_vault_best_head(tier_vault *v, git_oid *out, size_t *idx)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (v->t[i].info.synchronized && v->t[i].has_head) {
+			git_oid_cpy(out, &v->t[i].head);
+			if (idx)
+				*idx = i;
+			return 0;
+		}
+	for (size_t i = 0; i < v->n; i++)
+		if (v->t[i].info.state == TIER_STATE_OFFLINE)
+			return tier_error_set(TIER_EOFFLINE, "no tier of the vault is readable: %s",
+			                      v->t[i].info.problem ? v->t[i].info.problem : "offline");
+	return tier_error_set(TIER_ENOTFOUND, "the vault has no revision yet");
+}
+
+/* ---- writing -------------------------------------------------------- */
+
+struct tier_write {
+	tier_vault *v;
+	char op[32];
+	git_repository *repo;     /* the cache, opened again with a mempack on top */
+	git_odb_backend *mempack;
+	git_oid parent;
+	int has_parent;
+	uint64_t revision;
+	size_t n;
+	tier_write_outcome *outcome;
+	tier_buf *error;
+};
+
+int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
+{
+	tier_write *w;
+	git_odb *odb = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!v->state_dir)
+		return tier_error_set(TIER_EUSAGE, "writing needs an installation (-s DIR)");
+	if (v->read_only)
+		return tier_error_set(TIER_EUSAGE,
+		                      "this installation is read-only: it follows the vault for restores");
+	if ((rc = lock_state(v)) < 0)
+		return rc;
+	/* R8 before any write: what we saw at open may be stale */
+	if ((rc = tier_vault_probe(v)) < 0 || (rc = tier_vault_check(v)) < 0) {
+		unlock_state(v);
+		return rc;
+	}
+	if (!(w = tier_calloc(1, sizeof(*w)))) {
+		unlock_state(v);
+		return TIER_ERROR;
+	}
+	w->v = v;
+	snprintf(w->op, sizeof(w->op), "%s", op);
+	w->n = v->n;
+	w->outcome = tier_calloc(v->n, sizeof(*w->outcome));
+	w->error = tier_calloc(v->n, sizeof(*w->error));
+	if (!w->outcome || !w->error) {
+		rc = TIER_ERROR;
+		goto fail;
+	}
+	size_t targets = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		tier_tier_info *in = &v->t[i].info;
+		if (!in->online || in->state == TIER_STATE_OFFLINE) {
+			w->outcome[i] = TIER_WRITE_SKIPPED_OFFLINE;
+			tier_buf_sets(&w->error[i], in->problem ? in->problem : "offline");
+		} else if (!in->synchronized) {
+			w->outcome[i] = TIER_WRITE_SKIPPED_UNSYNCHRONIZED;
+			tier_buf_printf(&w->error[i], "at revision %llu of %llu",
+			                (unsigned long long)in->revision, (unsigned long long)v->max_rev);
+		} else {
+			w->outcome[i] = TIER_WRITE_WRITTEN;
+			if (!targets && v->t[i].has_head) {
+				git_oid_cpy(&w->parent, &v->t[i].head);
+				w->has_parent = 1;
+			}
+			targets++;
+		}
+	}
+	/* synchronised tiers share a revision; they must share the commit too */
+	for (size_t i = 0; i < v->n && w->has_parent; i++)
+		if (w->outcome[i] == TIER_WRITE_WRITTEN &&
+		    (!v->t[i].has_head || !git_oid_equal(&v->t[i].head, &w->parent))) {
+			w->outcome[i] = TIER_WRITE_SKIPPED_UNSYNCHRONIZED;
+			tier_buf_sets(&w->error[i], "its head differs from the other tiers'");
+			targets--;
+		}
+	if (!targets) {
+		rc = tier_error_set(TIER_EOFFLINE, "no tier can take the write: %s",
+		                    v->n ? tier_buf_cstr(&w->error[0]) : "no tiers");
+		goto fail;
+	}
+	w->revision = v->max_rev + 1;
+
+	if ((rc = git_repository_open_bare(&w->repo, git_repository_path(v->cache))) < 0 ||
+	    (rc = git_mempack_new(&w->mempack)) < 0 ||
+	    (rc = git_repository_odb(&odb, w->repo)) < 0 ||
+	    (rc = git_odb_add_backend(odb, w->mempack, 1000)) < 0) {
+		rc = tier_error_from_git(rc, "cannot prepare the new revision");
+		git_odb_free(odb);
+		goto fail;
+	}
+	git_odb_free(odb);
+	*out = w;
+	return 0;
+fail:
+	tier_write_free(w);
+	unlock_state(v);
+	return rc;
+}
+
+git_repository *tier_write_repo(tier_write *w) { return w->repo; }
+const git_oid *tier_write_parent(const tier_write *w) { return w->has_parent ? &w->parent : NULL; }
+uint64_t tier_write_revision(const tier_write *w) { return w->revision; }
+
+size_t tier_write_target_count(const tier_write *w)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < w->n; i++)
+		n += w->outcome[i] == TIER_WRITE_WRITTEN;
+	return n;
+}
+
+static void drop_target(tier_write *w, size_t i)
+{
+	w->outcome[i] = TIER_WRITE_FAILED;
+	tier_buf_sets(&w->error[i], tier_error_last());
+}
+
+int tier_write_put(tier_write *w, const char *path, const tier_source *src)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->outcome[i] != TIER_WRITE_WRITTEN)
+			continue;
+		if (tier_location_put(w->v->t[i].loc, path, src, 0) < 0)
+			drop_target(w, i);
+	}
+	if (!tier_write_target_count(w))
+		return tier_error_set(TIER_EOFFLINE, "no tier took '%s': %s", path,
+		                      tier_error_last());
+	return 0;
+}
+
+static int make_root_commit(tier_vault *v, git_oid *out, const char *op, uint64_t rev,
+                            const git_oid *parent, const git_oid *tree_in, const char *summary,
+                            const char *extra, git_repository *repo)
+{
+	git_signature *sig = NULL;
+	git_tree *tree = NULL;
+	git_commit *pc = NULL;
+	git_treebuilder *tb = NULL;
+	git_oid tree_id;
+	tier_buf msg = TIER_BUF_INIT, name = TIER_BUF_INIT;
+	char user[128], host[128];
+	int rc;
+
+	who(user, sizeof(user), host, sizeof(host));
+	tier_buf_printf(&name, "%s@%s", user, host);
+	if (tree_in)
+		git_oid_cpy(&tree_id, tree_in);
+	else if (parent) {
+		if ((rc = git_commit_lookup(&pc, repo, parent)) < 0) {
+			rc = tier_error_from_git(rc, "cannot read the parent revision");
+			goto out;
+		}
+		git_oid_cpy(&tree_id, git_commit_tree_id(pc));
+	} else {
+		if ((rc = git_treebuilder_new(&tb, repo, NULL)) < 0 ||
+		    (rc = git_treebuilder_write(&tree_id, tb)) < 0) {
+			rc = tier_error_from_git(rc, "cannot write an empty tree");
+			goto out;
+		}
+	}
+	if ((rc = git_tree_lookup(&tree, repo, &tree_id)) < 0) {
+		rc = tier_error_from_git(rc, "cannot read the revision's tree");
+		goto out;
+	}
+	if (!pc && parent && (rc = git_commit_lookup(&pc, repo, parent)) < 0) {
+		rc = tier_error_from_git(rc, "cannot read the parent revision");
+		goto out;
+	}
+	tier_buf_printf(&msg, "%s\n\n", summary);
+	if (extra && *extra)
+		tier_buf_puts(&msg, extra);
+	tier_buf_printf(&msg, "%s: %llu\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n",
+	                TIER_TRAILER_REVISION, (unsigned long long)rev, TIER_TRAILER_OP, op,
+	                TIER_TRAILER_VAULT, v->vault_id, TIER_TRAILER_INSTALLATION, v->inst_id,
+	                TIER_TRAILER_HOST, host, TIER_TRAILER_USER, user);
+	if ((rc = git_signature_now(&sig, tier_buf_cstr(&name), tier_buf_cstr(&name))) < 0) {
+		rc = tier_error_from_git(rc, "cannot make the commit signature");
+		goto out;
+	}
+	const git_commit *parents[1] = {pc};
+	if ((rc = git_commit_create(out, repo, NULL, sig, sig, NULL, tier_buf_cstr(&msg), tree,
+	                            pc ? 1 : 0, parents)) < 0)
+		rc = tier_error_from_git(rc, "cannot write the revision's commit");
+out:
+	git_treebuilder_free(tb);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_commit_free(pc);
+	tier_buf_dispose(&msg);
+	tier_buf_dispose(&name);
+	return rc;
+}
+
+/* Move the objects built in memory into the cache as one pack. */
+static int persist_objects(tier_write *w)
+{
+	git_buf pack = {0};
+	git_odb *odb = NULL;
+	git_odb_writepack *wp = NULL;
+	git_indexer_progress stats = {0};
+	int rc;
+	if ((rc = git_mempack_dump(&pack, w->repo, w->mempack)) < 0)
+		return tier_error_from_git(rc, "cannot pack the new revision");
+	if ((rc = git_repository_odb(&odb, w->v->cache)) < 0 ||
+	    (rc = git_odb_write_pack(&wp, odb, NULL, NULL)) < 0 ||
+	    (rc = wp->append(wp, pack.ptr, pack.size, &stats)) < 0 ||
+	    (rc = wp->commit(wp, &stats)) < 0)
+		rc = tier_error_from_git(rc, "cannot store the new revision in the log cache");
+	if (wp)
+		wp->free(wp);
+	git_odb_free(odb);
+	git_buf_dispose(&pack);
+	return rc;
+}
+
+int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
+                      const char *extra_trailers, tier_write_result **out)
+{
+	tier_vault *v = w->v;
+	git_oid id;
+	int rc;
+	uint64_t from_rev = w->revision - 1;
+
+	*out = NULL;
+	if ((rc = make_root_commit(v, &id, w->op, w->revision, tier_write_parent(w), tree, summary,
+	                           extra_trailers, w->repo)) < 0)
+		return rc;
+	if ((rc = persist_objects(w)) < 0)
+		return rc;
+	tier_test_crashpoint("write.persisted");
+
+	for (size_t i = 0; i < w->n; i++) {
+		struct vtier *t = &v->t[i];
+		if (w->outcome[i] != TIER_WRITE_WRITTEN)
+			continue;
+		/* R9: the intent is on disk before the tier can change */
+		if ((rc = intent_write(v, t, tier_write_parent(w), from_rev, &id, w->revision)) < 0)
+			return rc;
+		tier_test_crashpoint("write.intent");
+		if ((rc = tier_log_upload(v->cache, t->loc, &id, tier_write_parent(w), NULL)) < 0) {
+			drop_target(w, i);
+			intent_clear(v, t);
+			continue;
+		}
+		tier_test_crashpoint("write.pack");
+		if ((rc = tier_log_head_write(t->loc, &id)) < 0) {
+			drop_target(w, i);
+			/* the head may or may not have moved: keep the intent, the
+			 * next probe reads the tier and decides */
+			continue;
+		}
+		tier_test_crashpoint("write.head");
+		if ((rc = ref_write(v, t, &id)) < 0)
+			return rc;
+		tier_test_crashpoint("write.ref");
+		if ((rc = intent_clear(v, t)) < 0)
+			return rc;
+		git_oid_cpy(&t->head, &id);
+		t->has_head = 1;
+		if (w->revision % LOG_CONSOLIDATE_EVERY == 0)
+			tier_log_consolidate(v->cache, t->loc, &id, LOG_MAX_PACKS);
+	}
+
+	tier_write_result *r = tier_calloc(1, sizeof(*r));
+	if (!r || !(r->tiers = tier_calloc(w->n, sizeof(*r->tiers)))) {
+		free(r);
+		return TIER_ERROR;
+	}
+	r->revision = w->revision;
+	git_oid_tostr(r->commit, sizeof(r->commit), &id);
+	r->ntiers = w->n;
+	for (size_t i = 0; i < w->n; i++) {
+		r->tiers[i].name = v->t[i].info.name;
+		r->tiers[i].outcome = w->outcome[i];
+		snprintf(r->tiers[i].error, sizeof(r->tiers[i].error), "%s",
+		         w->outcome[i] == TIER_WRITE_WRITTEN ? "" : tier_buf_cstr(&w->error[i]));
+	}
+	*out = r;
+	/* refresh what the vault knows of every tier */
+	tier_vault_probe(v);
+	if (!tier_write_target_count(w))
+		return tier_error_set(TIER_EOFFLINE, "no tier took revision %llu: %s",
+		                      (unsigned long long)w->revision, r->tiers[0].error);
+	return 0;
+}
+
+void tier_write_free(tier_write *w)
+{
+	if (!w)
+		return;
+	/* mempack belongs to the odb once added; freeing the repo frees it */
+	git_repository_free(w->repo);
+	if (w->error)
+		for (size_t i = 0; i < w->n; i++)
+			tier_buf_dispose(&w->error[i]);
+	free(w->error);
+	free(w->outcome);
+	unlock_state(w->v);
+	free(w);
+}
+
+const char *tier_write_outcome_name(tier_write_outcome o)
+{
+	switch (o) {
+	case TIER_WRITE_WRITTEN: return "written";
+	case TIER_WRITE_SKIPPED_OFFLINE: return "skipped-offline";
+	case TIER_WRITE_SKIPPED_UNSYNCHRONIZED: return "skipped-unsynchronized";
+	case TIER_WRITE_FAILED: return "failed";
+	}
+	return "failed";
+}
+
+void tier_write_result_free(tier_write_result *r)
+{
+	if (!r)
+		return;
+	free(r->tiers);
+	free(r);
+}
+
+int tier_vault_mark(tier_write_result **out, tier_vault *v, const char *label)
+{
+	tier_write *w = NULL;
+	char summary[256];
+	int rc;
+	*out = NULL;
+	if ((rc = tier_write_begin(&w, v, "mark")) < 0)
+		return rc;
+	snprintf(summary, sizeof(summary), "mark: %s", label && *label ? label : "(no label)");
+	rc = tier_write_commit(w, NULL, summary, NULL, out);
+	tier_write_free(w);
+	return rc;
+}
+
+/* ---- history -------------------------------------------------------- */
+
+int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v, size_t max)
+{
+	git_oid head, oid;
+	git_revwalk *walk = NULL;
+	tier_log_entry *e = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*count = 0;
+	if ((rc = tier_vault_best_head(v, &head, NULL)) < 0)
+		return rc == TIER_ENOTFOUND ? 0 : rc;
+	if ((rc = git_revwalk_new(&walk, v->cache)) < 0 || (rc = git_revwalk_push(walk, &head)) < 0) {
+		git_revwalk_free(walk);
+		return tier_error_from_git(rc, "cannot walk the log");
+	}
+	git_revwalk_simplify_first_parent(walk);
+	while ((!max || n < max) && (rc = git_revwalk_next(&oid, walk)) == 0) {
+		tier_commit_info ci;
+		if ((rc = tier_commit_info_read(&ci, v->cache, &oid)) < 0)
+			goto fail;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			tier_log_entry *ne = tier_realloc(e, cap * sizeof(*e));
+			if (!ne) {
+				rc = TIER_ERROR;
+				goto fail;
+			}
+			e = ne;
+		}
+		tier_log_entry *x = &e[n++];
+		memset(x, 0, sizeof(*x));
+		x->revision = ci.revision;
+		git_oid_tostr(x->commit, sizeof(x->commit), &oid);
+		x->time = ci.time;
+		x->time_offset = ci.time_offset;
+		memcpy(x->op, ci.op, sizeof(x->op));
+		memcpy(x->installation, ci.installation, sizeof(x->installation));
+		memcpy(x->host, ci.host, sizeof(x->host));
+		memcpy(x->user, ci.user, sizeof(x->user));
+		memcpy(x->summary, ci.summary, sizeof(x->summary));
+		x->files = ci.files;
+		x->bytes = ci.bytes;
+		x->new_bytes = ci.new_bytes;
+		x->packs = ci.packs;
+	}
+	if (rc != 0 && rc != GIT_ITEROVER) {
+		rc = tier_error_from_git(rc, "cannot walk the log");
+		goto fail;
+	}
+	git_revwalk_free(walk);
+	*out = e;
+	*count = n;
+	return 0;
+fail:
+	git_revwalk_free(walk);
+	free(e);
+	return rc;
+}
