@@ -1,0 +1,461 @@
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "helpers.h"
+#include "pack.h"
+#include "tier/errors.h"
+
+static uint64_t rng_state = 88172645463325252ull;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static unsigned char *random_bytes(size_t len)
+{
+	unsigned char *p = malloc(len ? len : 1);
+	for (size_t i = 0; i < len; i++)
+		p[i] = (unsigned char)rnd();
+	return p;
+}
+
+static unsigned char *text_bytes(size_t len)
+{
+	static const char *words[] = {"backup ", "tier ", "revision ", "pack ",
+	                              "chunk ", "vault ", "log\n", "the "};
+	unsigned char *p = malloc(len ? len : 1);
+	size_t i = 0;
+	while (i < len) {
+		const char *w = words[rnd() % 8];
+		for (; *w && i < len; w++)
+			p[i++] = (unsigned char)*w;
+	}
+	return p;
+}
+
+static const char *hexof(const unsigned char *id)
+{
+	static char hex[4][TIER_HASH_HEXLEN + 1];
+	static int n;
+	return tier_hex(hex[n++ % 4], id, TIER_HASH_LEN);
+}
+
+typedef struct {
+	unsigned char id[TIER_HASH_LEN];
+	unsigned char *data;
+	size_t len;
+} chunk;
+
+/* A pack of n chunks alternating random and text; returns its path. */
+static char *make_pack(const char *dir, chunk *ch, size_t n, unsigned char pack_id[32])
+{
+	tier_pack_writer *w;
+	char *path;
+	cr_assert_eq(tier_pack_writer_new(&w, dir), 0, "%s", tier_error_last());
+	for (size_t i = 0; i < n; i++) {
+		ch[i].len = 1000 + rnd() % 70000;
+		ch[i].data = i % 2 ? text_bytes(ch[i].len) : random_bytes(ch[i].len);
+		cr_assert_eq(tier_sha256(ch[i].id, ch[i].data, ch[i].len), 0);
+		if (i % 3 == 2) {
+			/* The two-thread path: compress first, hand over after. */
+			unsigned char *out = malloc(ch[i].len);
+			size_t out_len;
+			unsigned int flags;
+			cr_assert_eq(tier_chunk_compress(ch[i].data, ch[i].len, out, ch[i].len,
+			                                 &out_len, &flags), 0);
+			cr_assert_eq(tier_pack_writer_add_compressed(w, ch[i].id, out, out_len,
+			                                             ch[i].len, flags), 0);
+			free(out);
+		} else {
+			cr_assert_eq(tier_pack_writer_add(w, ch[i].id, ch[i].data, ch[i].len), 0,
+			             "%s", tier_error_last());
+		}
+		cr_assert_eq(tier_pack_writer_count(w), i + 1);
+	}
+	uint64_t expect_size = tier_pack_writer_size(w);
+	cr_assert_eq(tier_pack_writer_finish(w, pack_id, &path), 0, "%s", tier_error_last());
+	tier_pack_writer_free(w);
+	size_t len;
+	char *all = tt_read_file(path, &len);
+	cr_assert_not_null(all);
+	cr_assert_eq(len, expect_size, "size %zu, writer said %llu", len,
+	             (unsigned long long)expect_size);
+	free(all);
+	return path;
+}
+
+static void free_chunks(chunk *ch, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ch[i].data);
+}
+
+static size_t count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+Test(pack, round_trip)
+{
+	const char *dir = tt_tmpdir();
+	chunk ch[12];
+	unsigned char pid[32];
+	char *path = make_pack(dir, ch, 12, pid);
+	cr_assert(strstr(path, hexof(pid)) != NULL, "path %s", path);
+	cr_assert_eq(count_files(dir), 1, "temporary file left behind");
+
+	tier_pack_index *idx;
+	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0, "%s", tier_error_last());
+	cr_assert_eq(idx->count, 12);
+	size_t len;
+	unsigned char *file = (unsigned char *)tt_read_file(path, &len);
+	int saw_lz4 = 0;
+	for (size_t i = 0; i < 12; i++) {
+		const tier_pack_entry *e = tier_pack_index_find(idx, ch[i].id);
+		cr_assert_not_null(e);
+		cr_assert_eq(e, &idx->entries[i], "index keeps file order");
+		cr_assert_eq(e->raw_len, ch[i].len);
+		saw_lz4 |= e->flags == TIER_CHUNK_LZ4;
+		unsigned char *out = malloc(e->raw_len);
+		cr_assert_eq(tier_pack_chunk_decode(e, pid, file + e->offset, e->stored_len,
+		                                    out, e->raw_len), 0, "%s", tier_error_last());
+		cr_assert_eq(memcmp(out, ch[i].data, ch[i].len), 0);
+		free(out);
+	}
+	cr_assert(saw_lz4);
+	unsigned char absent[32] = {0};
+	cr_assert_null(tier_pack_index_find(idx, absent));
+
+	unsigned char got[32];
+	cr_assert_eq(tier_pack_verify(path, NULL, got), 0, "%s", tier_error_last());
+	cr_assert_eq(memcmp(got, pid, 32), 0);
+	cr_assert_eq(tier_pack_verify(path, pid, NULL), 0);
+	tier_pack_index_free(idx);
+	free(file);
+	free(path);
+	free_chunks(ch, 12);
+	tt_rmrf(dir);
+}
+
+Test(pack, raw_fallback_for_incompressible)
+{
+	size_t len = 100000, out_len;
+	unsigned int flags;
+	unsigned char *r = random_bytes(len), *t = text_bytes(len);
+	unsigned char *out = malloc(len);
+
+	cr_assert_eq(tier_chunk_compress(r, len, out, len, &out_len, &flags), 0);
+	cr_assert_eq(flags, TIER_CHUNK_RAW);
+	cr_assert_eq(out_len, len);
+	cr_assert_eq(memcmp(out, r, len), 0);
+
+	cr_assert_eq(tier_chunk_compress(t, len, out, len, &out_len, &flags), 0);
+	cr_assert_eq(flags, TIER_CHUNK_LZ4);
+	cr_assert_lt(out_len, len / 2);
+
+	/* Tiny chunks: one byte cannot shrink. */
+	cr_assert_eq(tier_chunk_compress("x", 1, out, 1, &out_len, &flags), 0);
+	cr_assert_eq(flags, TIER_CHUNK_RAW);
+	cr_assert_eq(out_len, 1);
+	cr_assert_eq(tier_chunk_compress(t, len, out, len - 1, &out_len, &flags), TIER_EUSAGE);
+
+	/* Through the writer, the entry says raw and keeps the bytes as they are. */
+	const char *dir = tt_tmpdir();
+	tier_pack_writer *w;
+	unsigned char id[32], pid[32];
+	char *path;
+	tier_pack_index *idx;
+	tier_sha256(id, r, len);
+	cr_assert_eq(tier_pack_writer_new(&w, dir), 0);
+	cr_assert_eq(tier_pack_writer_add(w, id, r, len), 0);
+	cr_assert_eq(tier_pack_writer_finish(w, pid, &path), 0);
+	tier_pack_writer_free(w);
+	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0);
+	cr_assert_eq(idx->entries[0].flags, TIER_CHUNK_RAW);
+	cr_assert_eq(idx->entries[0].stored_len, len);
+	size_t flen;
+	unsigned char *file = (unsigned char *)tt_read_file(path, &flen);
+	cr_assert_eq(memcmp(file + TIER_PACK_HEADER_SIZE, r, len), 0);
+	cr_assert_eq(flen, TIER_PACK_HEADER_SIZE + len + TIER_PACK_ENTRY_SIZE + TIER_PACK_TRAILER_SIZE);
+	tier_pack_index_free(idx);
+	free(file);
+	free(path);
+	free(r);
+	free(t);
+	free(out);
+	tt_rmrf(dir);
+}
+
+Test(pack, truncated_pack_rejected)
+{
+	const char *dir = tt_tmpdir();
+	chunk ch[4];
+	unsigned char pid[32];
+	char *path = make_pack(dir, ch, 4, pid);
+	size_t len;
+	unsigned char *file = (unsigned char *)tt_read_file(path, &len);
+
+	/* Every tail of every prefix: an exact-size copy so ASan sees overreads. */
+	for (size_t cut = 0; cut < len; cut += (cut < 400 || len - cut < 400) ? 1 : 997) {
+		for (size_t tl = cut < 300 ? 0 : cut - 300; tl <= cut; tl += 37) {
+			unsigned char *tail = malloc(tl ? tl : 1);
+			memcpy(tail, file + cut - tl, tl);
+			tier_pack_index *idx = NULL;
+			uint64_t need = 0;
+			int rc = tier_pack_index_parse(&idx, &need, tail, tl, cut, "t");
+			cr_assert(rc == TIER_ECORRUPT, "prefix %zu tail %zu: rc %d need %llu",
+			          cut, tl, rc, (unsigned long long)need);
+			cr_assert_null(idx);
+			free(tail);
+		}
+		cr_assert_eq(tt_write_file(tt_path("%s/short", dir), file, cut), 0);
+		cr_assert_eq(tier_pack_verify(tt_path("%s/short", dir), NULL, NULL), TIER_ECORRUPT,
+		             "prefix %zu", cut);
+		cr_assert(strstr(tier_error_last(), "short") != NULL, "%s", tier_error_last());
+	}
+	free(file);
+	free(path);
+	free_chunks(ch, 4);
+	tt_rmrf(dir);
+}
+
+Test(pack, flipped_chunk_byte_names_the_chunk)
+{
+	const char *dir = tt_tmpdir();
+	chunk ch[5];
+	unsigned char pid[32];
+	char *path = make_pack(dir, ch, 5, pid);
+	tier_pack_index *idx;
+	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0);
+	size_t len;
+	unsigned char *file = (unsigned char *)tt_read_file(path, &len);
+
+	for (size_t k = 0; k < 5; k++) {
+		const tier_pack_entry *e = &idx->entries[k];
+		for (int trial = 0; trial < 3; trial++) {
+			size_t at = e->offset + rnd() % e->stored_len;
+			file[at] ^= 0x40;
+			cr_assert_eq(tt_write_file(path, file, len), 0);
+			cr_assert_eq(tier_pack_verify(path, NULL, NULL), TIER_ECORRUPT);
+			cr_assert(strstr(tier_error_last(), hexof(e->id)) != NULL,
+			          "chunk %zu: %s", k, tier_error_last());
+			cr_assert(strstr(tier_error_last(), hexof(pid)) != NULL, "%s", tier_error_last());
+
+			unsigned char *out = malloc(e->raw_len);
+			int rc = tier_pack_chunk_decode(e, pid, file + e->offset, e->stored_len,
+			                                out, e->raw_len);
+			cr_assert_eq(rc, TIER_ECORRUPT);
+			if (e->flags == TIER_CHUNK_RAW)
+				cr_assert(strstr(tier_error_last(), "fails its hash") != NULL);
+			char want[200];
+			snprintf(want, sizeof(want), "chunk %s in pack %s", hexof(e->id), hexof(pid));
+			cr_assert(strstr(tier_error_last(), want) != NULL, "%s", tier_error_last());
+			free(out);
+			file[at] ^= 0x40;
+		}
+	}
+	cr_assert_eq(tt_write_file(path, file, len), 0);
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s", tier_error_last());
+	tier_pack_index_free(idx);
+	free(file);
+	free(path);
+	free_chunks(ch, 5);
+	tt_rmrf(dir);
+}
+
+Test(pack, flipped_index_byte_rejected)
+{
+	const char *dir = tt_tmpdir();
+	chunk ch[3];
+	unsigned char pid[32];
+	char *path = make_pack(dir, ch, 3, pid);
+	size_t len;
+	unsigned char *file = (unsigned char *)tt_read_file(path, &len);
+	size_t from = len - TIER_PACK_TRAILER_SIZE - 3 * TIER_PACK_ENTRY_SIZE;
+
+	/* Every byte of index and trailer, every bit. */
+	for (size_t at = from; at < len; at++) {
+		for (int bit = 0; bit < 8; bit++) {
+			file[at] ^= (unsigned char)(1 << bit);
+			tier_pack_index *idx = NULL;
+			int rc = tier_pack_index_parse(&idx, NULL, file, len, len, path);
+			size_t t = at - (len - TIER_PACK_TRAILER_SIZE);
+			int version_or_cipher = at >= len - TIER_PACK_TRAILER_SIZE && t >= 20 && t < 24;
+			cr_assert_eq(rc, version_or_cipher ? TIER_EUNSUPPORTED : TIER_ECORRUPT,
+			             "byte %zu bit %d: rc %d", at, bit, rc);
+			cr_assert_null(idx);
+			file[at] ^= (unsigned char)(1 << bit);
+		}
+	}
+	/* And a verifier on the file says so too. */
+	file[from + 40] ^= 1;
+	cr_assert_eq(tt_write_file(path, file, len), 0);
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL), TIER_ECORRUPT);
+	cr_assert(strstr(tier_error_last(), "index") != NULL, "%s", tier_error_last());
+	/* A flipped header byte is caught as well. */
+	file[from + 40] ^= 1;
+	file[3] ^= 1;
+	cr_assert_eq(tt_write_file(path, file, len), 0);
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL), TIER_ECORRUPT);
+	cr_assert(strstr(tier_error_last(), "header") != NULL, "%s", tier_error_last());
+	free(file);
+	free(path);
+	free_chunks(ch, 3);
+	tt_rmrf(dir);
+}
+
+Test(pack, id_is_sha256_of_file)
+{
+	const char *dir = tt_tmpdir();
+	chunk ch[6];
+	unsigned char pid[32], sum[32];
+	char *path = make_pack(dir, ch, 6, pid);
+	size_t len;
+	char *file = tt_read_file(path, &len);
+	cr_assert_eq(tier_sha256(sum, file, len), 0);
+	cr_assert_eq(memcmp(sum, pid, 32), 0);
+	cr_assert(strstr(path, tt_path("/%s.pack", hexof(pid))) != NULL);
+
+	/* A pack stored under the wrong id fails verification, naming the pack. */
+	const char *other = tt_path("%s/%s.pack", dir,
+		"00000000000000000000000000000000000000000000000000000000000000aa");
+	cr_assert_eq(tt_write_file(other, file, len), 0);
+	cr_assert_eq(tier_pack_verify(other, NULL, NULL), TIER_ECORRUPT);
+	cr_assert(strstr(tier_error_last(), "fails its hash") != NULL, "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), hexof(pid)) != NULL, "%s", tier_error_last());
+	/* Without an id in the name, nothing to compare: the content is fine. */
+	cr_assert_eq(tt_write_file(tt_path("%s/copy", dir), file, len), 0);
+	cr_assert_eq(tier_pack_verify(tt_path("%s/copy", dir), NULL, sum), 0);
+	cr_assert_eq(memcmp(sum, pid, 32), 0);
+	free(file);
+	free(path);
+	free_chunks(ch, 6);
+	tt_rmrf(dir);
+}
+
+Test(pack, empty_pack)
+{
+	const char *dir = tt_tmpdir();
+	tier_pack_writer *w;
+	unsigned char pid[32], sum[32];
+	char *path;
+	cr_assert_eq(tier_pack_writer_new(&w, dir), 0);
+	cr_assert_eq(tier_pack_writer_count(w), 0);
+	cr_assert_eq(tier_pack_writer_size(w), TIER_PACK_HEADER_SIZE + TIER_PACK_TRAILER_SIZE);
+	cr_assert_eq(tier_pack_writer_finish(w, pid, &path), 0);
+	/* Finished is final. */
+	cr_assert_eq(tier_pack_writer_add(w, pid, "x", 1), TIER_EUSAGE);
+	tier_pack_writer_free(w);
+
+	size_t len;
+	char *file = tt_read_file(path, &len);
+	cr_assert_eq(len, TIER_PACK_HEADER_SIZE + TIER_PACK_TRAILER_SIZE);
+	cr_assert_eq(memcmp(file, "TIERPACK", 8), 0);
+	cr_assert_eq(memcmp(file + len - 8, "TIERPACK", 8), 0);
+	tier_sha256(sum, file, len);
+	cr_assert_eq(memcmp(sum, pid, 32), 0);
+	tier_pack_index *idx;
+	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0);
+	cr_assert_eq(idx->count, 0);
+	cr_assert_eq(idx->trailer.pack_size, len);
+	tier_pack_index_free(idx);
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s", tier_error_last());
+	free(file);
+	free(path);
+	tt_rmrf(dir);
+}
+
+Test(pack, abort_leaves_nothing)
+{
+	const char *dir = tt_tmpdir();
+	tier_pack_writer *w;
+	unsigned char id[32] = {1};
+	cr_assert_eq(tier_pack_writer_new(&w, dir), 0);
+	cr_assert_eq(tier_pack_writer_add(w, id, "hello hello hello hello", 23), 0);
+	cr_assert_eq(count_files(dir), 1);
+	tier_pack_writer_abort(w);
+	cr_assert_eq(count_files(dir), 0);
+	tier_pack_writer_free(NULL);
+	tier_pack_writer_abort(NULL);
+
+	cr_assert_eq(tier_pack_writer_new(&w, tt_path("%s/missing", dir)), TIER_ENOTFOUND);
+	cr_assert(strstr(tier_error_last(), "missing") != NULL, "%s", tier_error_last());
+	cr_assert_null(w);
+	tt_rmrf(dir);
+}
+
+Test(pack, large_index_needs_second_read)
+{
+	/* Many tiny chunks: the index is bigger than the first tail guess. */
+	const char *dir = tt_tmpdir();
+	size_t n = TIER_PACK_TAIL_GUESS / TIER_PACK_ENTRY_SIZE + 100;
+	tier_pack_writer *w;
+	unsigned char pid[32];
+	char *path;
+	cr_assert_eq(tier_pack_writer_new(&w, dir), 0);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char id[32];
+		uint64_t v = i;
+		tier_sha256(id, &v, sizeof(v));
+		cr_assert_eq(tier_pack_writer_add(w, id, &v, sizeof(v)), 0);
+	}
+	cr_assert_eq(tier_pack_writer_finish(w, pid, &path), 0);
+	tier_pack_writer_free(w);
+
+	size_t len;
+	unsigned char *file = (unsigned char *)tt_read_file(path, &len);
+	tier_pack_index *idx = NULL;
+	uint64_t need = 0;
+	cr_assert_eq(tier_pack_index_parse(&idx, &need, file + len - 4096, 4096, len, "p"), 0);
+	cr_assert_null(idx);
+	cr_assert_eq(need, n * TIER_PACK_ENTRY_SIZE + TIER_PACK_TRAILER_SIZE);
+	cr_assert_eq(tier_pack_index_parse(&idx, &need, file + len - need, need, len, "p"), 0);
+	cr_assert_not_null(idx);
+	cr_assert_eq(idx->count, n);
+	tier_pack_index_free(idx);
+	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0);
+	cr_assert_eq(idx->count, n);
+	tier_pack_index_free(idx);
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s", tier_error_last());
+	free(file);
+	free(path);
+	tt_rmrf(dir);
+}
+
+Test(pack, garbage_never_parses)
+{
+	/* Random buffers, some with a plausible magic at the end. */
+	for (int round = 0; round < 2000; round++) {
+		size_t len = rnd() % 600;
+		unsigned char *b = random_bytes(len);
+		if (round % 2 && len >= 8)
+			memcpy(b + len - 8, "TIERPACK", 8);
+		if (round % 4 == 1 && len >= 64) {
+			memset(b + len - 44, 0, 4); /* version 1, cipher 0 */
+			b[len - 44] = 1;
+		}
+		tier_pack_index *idx = NULL;
+		uint64_t need;
+		int rc = tier_pack_index_parse(&idx, &need, b, len, 0, "g");
+		cr_assert(rc < 0 || (idx == NULL && need > len), "round %d parsed", round);
+		tier_pack_index_free(idx);
+		free(b);
+	}
+}
