@@ -115,23 +115,25 @@ static int range_match(const char *s, uint64_t n, int *bad)
 	return n == lo;
 }
 
-static int kind_code(const char *kind)
+static const struct {
+	const char *name;
+	int code;
+} kinds[] = {
+	{"transient", TIER_EOFFLINE}, {"auth", TIER_EAUTH},
+	{"corrupt", TIER_ECORRUPT},   {"enospc", TIER_ENOSPC},
+	{"notfound", TIER_ENOTFOUND}, {"conflict", TIER_ECONFLICT},
+	{"error", TIER_ERROR},
+};
+
+/* Index into kinds[] (no kind: transient), -1 if unknown. */
+static int parse_kind(const char *kind)
 {
-	if (!kind || !strcmp(kind, "transient"))
-		return TIER_EOFFLINE;
-	if (!strcmp(kind, "auth"))
-		return TIER_EAUTH;
-	if (!strcmp(kind, "corrupt"))
-		return TIER_ECORRUPT;
-	if (!strcmp(kind, "enospc"))
-		return TIER_ENOSPC;
-	if (!strcmp(kind, "notfound"))
-		return TIER_ENOTFOUND;
-	if (!strcmp(kind, "conflict"))
-		return TIER_ECONFLICT;
-	if (!strcmp(kind, "error"))
-		return TIER_ERROR;
-	return 0;
+	if (!kind)
+		return 0;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(kind, kinds[i].name))
+			return (int)i;
+	return -1;
 }
 
 /* Does rule op `rop` (an op or OP_ANY) cover this call?  Sets the number to compare. */
@@ -170,10 +172,11 @@ static void apply_line(const fault_driver *f, plan *pl, char *line, int op,
 	} else if (!strcmp(w[0], "fail")) {
 		if ((rop = parse_op(w[1])) < 0 || !op_applies(f, rop, op, &n))
 			return;
-		int code = kind_code(w[3]);
-		if (code && range_match(w[2], n, &bad) && !bad && !pl->fail_code) {
-			pl->fail_code = code;
-			pl->fail_kind = w[3] ? w[3] : "transient";
+		int k = parse_kind(w[3]);
+		if (k >= 0 && range_match(w[2], n, &bad) && !bad && !pl->fail_code) {
+			/* Static strings: the control text is freed before the message is made. */
+			pl->fail_code = kinds[k].code;
+			pl->fail_kind = kinds[k].name;
 		}
 	} else if (!strcmp(w[0], "crash")) {
 		if ((rop = parse_op(w[1])) >= 0 && op_applies(f, rop, op, &n) &&
