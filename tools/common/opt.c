@@ -1,0 +1,576 @@
+#include "opt.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tier.h"
+
+#include "exitcodes.h"
+#include "output.h"
+
+#define HELP_WIDTH   79 /* wrap --help here: fits an 80-column terminal */
+#define HELP_MAX_COL 30 /* help text starts at most here */
+
+/* The common options point into a tool_common and a few locals. */
+struct common_table {
+	struct tool_opt opts[11];
+	int help, version;
+	char retries_help[96], delay_help[96];
+};
+
+static void common_table_init(struct common_table *t, struct tool_common *c)
+{
+	tier_location_options d = TIER_LOCATION_OPTIONS_INIT;
+	int i = 0;
+
+	t->help = t->version = 0;
+	snprintf(t->retries_help, sizeof(t->retries_help),
+	         "attempts per tier call before the tier counts as offline "
+	         "(default %u)",
+	         d.retries);
+	snprintf(t->delay_help, sizeof(t->delay_help),
+	         "base back-off between attempts, in milliseconds "
+	         "(default %u)",
+	         d.retry_delay);
+
+	t->opts[i++] = (struct tool_opt)TOOL_STRING(
+	        's', "state", "DIR", &c->state_dir,
+	        "installation state directory (default: $TIER_STATE_DIR)");
+	t->opts[i++] = (struct tool_opt)TOOL_LIST(
+	        't', "tier", "[NAME=]URL", &c->tiers,
+	        "a tier of the vault; repeat for each tier, in read order "
+	        "(default: the tiers the installation remembers)");
+	t->opts[i++] = (struct tool_opt)TOOL_FLAG(
+	        0, "json", &c->json,
+	        "print one JSON object on stdout instead of text");
+	t->opts[i++] = (struct tool_opt)TOOL_FLAG(
+	        'q', "quiet", &c->quiet,
+	        "no progress line or informational messages");
+	t->opts[i++] = (struct tool_opt)TOOL_FLAG(
+	        'v', "verbose", &c->verbose,
+	        "say more on stderr (retries, tier state); repeatable");
+	t->opts[i++] = (struct tool_opt)TOOL_UINT(
+	        0, "retries", "N", &c->retries, 1, 0, t->retries_help);
+	t->opts[i++] = (struct tool_opt)TOOL_UINT(
+	        0, "retry-delay", "MS", &c->retry_delay, 0, 0, t->delay_help);
+	t->opts[i++] = (struct tool_opt)TOOL_FLAG(0, "help", &t->help,
+	                                          "show this help and exit");
+	t->opts[i++] = (struct tool_opt)TOOL_FLAG(0, "version", &t->version,
+	                                          "show the version and exit");
+	t->opts[i++] = (struct tool_opt)TOOL_OPTS_END;
+}
+
+/* ---- parsing ----------------------------------------------------------- */
+
+static const struct tool_opt *find_long(const struct tool_opt *tab,
+                                        const char *name, size_t len)
+{
+	for (; tab && tab->type != TOOL_OPT_END; tab++)
+		if (strlen(tab->long_name) == len &&
+		    memcmp(tab->long_name, name, len) == 0)
+			return tab;
+	return NULL;
+}
+
+static const struct tool_opt *find_short(const struct tool_opt *tab, char ch)
+{
+	for (; tab && tab->type != TOOL_OPT_END; tab++)
+		if (tab->short_name && tab->short_name == ch)
+			return tab;
+	return NULL;
+}
+
+/* Digits only: strtoull alone would take "-1", " 5" and "0x10". */
+static int parse_number(const char *s, uint64_t min, uint64_t max,
+                        uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		unsigned int d;
+		if (*s < '0' || *s > '9')
+			return -1;
+		d = (unsigned int)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -2;
+		v = v * 10 + d;
+	}
+	if (v < min || v > max)
+		return -2;
+	*out = v;
+	return 0;
+}
+
+static void list_push(struct tool_list *l, const char *item)
+{
+	l->items = tool_xrealloc(l->items, (l->count + 1) * sizeof(*l->items));
+	l->items[l->count++] = item;
+}
+
+static int range_error(const struct tool_opt *o, const char *spelled,
+                       const char *value, uint64_t max)
+{
+	uint64_t type_max = o->type == TOOL_OPT_UINT ? UINT_MAX : UINT64_MAX;
+	char range[64];
+
+	if (max == type_max && o->min == 0)
+		snprintf(range, sizeof(range), "at most %llu",
+		         (unsigned long long)max);
+	else if (max == type_max)
+		snprintf(range, sizeof(range), "at least %llu",
+		         (unsigned long long)o->min);
+	else
+		snprintf(range, sizeof(range), "%llu to %llu",
+		         (unsigned long long)o->min, (unsigned long long)max);
+	return tool_usage_error("number '%s' out of range for option '%s' (%s)",
+	                        value, spelled, range);
+}
+
+static int apply(const struct tool_opt *o, const char *spelled,
+                 const char *value)
+{
+	uint64_t n, max;
+	int rc;
+
+	switch (o->type) {
+	case TOOL_OPT_FLAG:
+		(*(int *)o->value)++;
+		break;
+	case TOOL_OPT_STRING:
+		*(const char **)o->value = value;
+		break;
+	case TOOL_OPT_LIST:
+		list_push(o->value, value);
+		break;
+	case TOOL_OPT_UINT:
+	case TOOL_OPT_U64:
+		max = o->type == TOOL_OPT_UINT ? UINT_MAX : UINT64_MAX;
+		if (o->max && o->max < max)
+			max = o->max;
+		rc = parse_number(value, o->min, max, &n);
+		if (rc == -1)
+			return tool_usage_error(
+			        "invalid number '%s' for option '%s'", value,
+			        spelled);
+		if (rc == -2)
+			return range_error(o, spelled, value, max);
+		if (o->type == TOOL_OPT_UINT)
+			*(unsigned int *)o->value = (unsigned int)n;
+		else
+			*(uint64_t *)o->value = n;
+		break;
+	case TOOL_OPT_END:
+		break;
+	}
+	if (o->seen)
+		(*o->seen)++;
+	return 0;
+}
+
+/* Programming errors in a tool's table are caught on the first run. */
+static int check_table(const struct tool_opt *tool,
+                       const struct tool_opt *common)
+{
+	const struct tool_opt *o;
+
+	for (o = tool; o && o->type != TOOL_OPT_END; o++) {
+		const char *bad = NULL;
+		if (!o->long_name || !*o->long_name || !o->value)
+			bad = "an entry without a long name or a value";
+		else if (find_long(common, o->long_name,
+		                   strlen(o->long_name)) ||
+		         find_long(o + 1, o->long_name, strlen(o->long_name)))
+			bad = "a long name given twice";
+		else if (o->short_name && (find_short(common, o->short_name) ||
+		                           find_short(o + 1, o->short_name)))
+			bad = "a short name given twice";
+		if (bad) {
+			tool_error("internal error: option table has %s "
+			           "('%s')",
+			           bad, o->long_name ? o->long_name : "");
+			return TOOL_EXIT_ERROR;
+		}
+	}
+	return 0;
+}
+
+static void print_version(const struct tool_def *def)
+{
+	printf("%s (libtier) %s\n", def->name, tier_version());
+}
+
+int tool_opt_parse(struct tool_common *out, const struct tool_def *def,
+                   int argc, char **argv)
+{
+	struct common_table ct;
+	const struct tool_opt *tabs[2];
+	tier_location_options defaults = TIER_LOCATION_OPTIONS_INIT;
+	const char *env;
+	int only_args = 0, w = 1, i, rc;
+	size_t nargs;
+
+	memset(out, 0, sizeof(*out));
+	out->def = def;
+	out->retries = defaults.retries;
+	out->retry_delay = defaults.retry_delay;
+	env = getenv("TIER_STATE_DIR");
+	if (env && *env)
+		out->state_dir = env;
+	tool_set_name(def->name);
+
+	common_table_init(&ct, out);
+	tabs[0] = def->options;
+	tabs[1] = ct.opts;
+	if ((rc = check_table(def->options, ct.opts)) != 0)
+		return rc;
+
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const struct tool_opt *o = NULL;
+		char spelled[128];
+
+		if (only_args || arg[0] != '-' || arg[1] == '\0') {
+			/* w <= i: moving arguments forward never clobbers
+			 * an element not read yet. */
+			argv[w++] = argv[i];
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			only_args = 1;
+			continue;
+		}
+
+		if (arg[1] == '-') {
+			const char *name = arg + 2;
+			const char *eq = strchr(name, '=');
+			size_t len = eq ? (size_t)(eq - name) : strlen(name);
+			const char *value = NULL;
+
+			snprintf(spelled, sizeof(spelled), "--%.*s",
+			         (int)(len < 100 ? len : 100), name);
+			if (!(o = find_long(tabs[0], name, len)))
+				o = find_long(tabs[1], name, len);
+			if (!o)
+				return tool_usage_error("unknown option '%s'",
+				                        spelled);
+			if (o->type == TOOL_OPT_FLAG) {
+				if (eq)
+					return tool_usage_error(
+					        "option '%s' takes no value",
+					        spelled);
+			} else if (eq) {
+				value = eq + 1;
+			} else if (i + 1 < argc) {
+				value = argv[++i];
+			}
+			if (o->type != TOOL_OPT_FLAG && (!value || !*value))
+				return tool_usage_error(
+				        "option '%s' needs a value", spelled);
+			if ((rc = apply(o, spelled, value)) != 0)
+				return rc;
+		} else {
+			const char *p;
+			for (p = arg + 1; *p; p++) {
+				const char *value = NULL;
+
+				snprintf(spelled, sizeof(spelled), "-%c", *p);
+				if (!(o = find_short(tabs[0], *p)))
+					o = find_short(tabs[1], *p);
+				if (!o)
+					return tool_usage_error(
+					        "unknown option '%s'", spelled);
+				if (o->type != TOOL_OPT_FLAG) {
+					/* "-sDIR" or "-s DIR" */
+					if (p[1])
+						value = p + 1;
+					else if (i + 1 < argc)
+						value = argv[++i];
+					if (!value || !*value)
+						return tool_usage_error(
+						        "option '%s' needs a "
+						        "value",
+						        spelled);
+				}
+				if ((rc = apply(o, spelled, value)) != 0)
+					return rc;
+				if (value)
+					break;
+			}
+		}
+		/* --help and --version win over what follows them. */
+		if (ct.help) {
+			tool_opt_help(def);
+			return TOOL_EXIT_OK;
+		}
+		if (ct.version) {
+			print_version(def);
+			return TOOL_EXIT_OK;
+		}
+	}
+
+	nargs = (size_t)(w - 1);
+	out->args.items = (const char **)argv + 1;
+	out->args.count = nargs;
+	if (nargs < def->min_args)
+		return tool_usage_error("missing argument: %s",
+		                        def->args ? def->args : "");
+	if (def->max_args != TOOL_ARGS_MANY && nargs > def->max_args)
+		return tool_usage_error("unexpected argument '%s'",
+		                        argv[1 + def->max_args]);
+	tool_output_setup(out);
+	return TOOL_OPT_CONTINUE;
+}
+
+void tool_common_dispose(struct tool_common *c)
+{
+	const struct tool_opt *o;
+
+	free(c->tiers.items);
+	c->tiers.items = NULL;
+	c->tiers.count = 0;
+	for (o = c->def ? c->def->options : NULL; o && o->type != TOOL_OPT_END;
+	     o++) {
+		if (o->type == TOOL_OPT_LIST && o->value) {
+			struct tool_list *l = o->value;
+			free(l->items);
+			l->items = NULL;
+			l->count = 0;
+		}
+	}
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+static volatile sig_atomic_t g_interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_interrupted = 1;
+}
+
+int tool_interrupted(void)
+{
+	return g_interrupted != 0;
+}
+
+static void install_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* The first signal asks the operation to stop cleanly (exit 6);
+	 * SA_RESETHAND lets a second one kill the tool at once. */
+	sa.sa_flags = SA_RESTART | SA_RESETHAND;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+void tool_init(struct tool_common *out, const struct tool_def *def, int argc,
+               char **argv)
+{
+	int rc = tool_opt_parse(out, def, argc, argv);
+
+	if (rc != TOOL_OPT_CONTINUE) {
+		if (fflush(stdout) != 0 && rc == TOOL_EXIT_OK)
+			rc = TOOL_EXIT_ERROR;
+		tool_common_dispose(out);
+		exit(rc);
+	}
+	install_signals();
+}
+
+int tool_finish(struct tool_common *c, int exit_code)
+{
+	tool_progress_done();
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		tool_error("cannot write to stdout: %s", strerror(errno));
+		if (exit_code == TOOL_EXIT_OK)
+			exit_code = TOOL_EXIT_ERROR;
+	}
+	tool_common_dispose(c);
+	return exit_code;
+}
+
+/* ---- location options -------------------------------------------------- */
+
+static void trace_line(const char *line, void *payload)
+{
+	(void)payload;
+	tool_verbose(1, "%s", line);
+}
+
+void tool_location_options(const struct tool_common *c,
+                           tier_location_options *opts)
+{
+	opts->retries = c->retries;
+	opts->retry_delay = c->retry_delay;
+	if (c->verbose > 0) {
+		opts->trace = trace_line;
+		/* The payload is shared with the sleep hook: keep the
+		 * caller's. */
+	}
+}
+
+/* ---- --help ------------------------------------------------------------ */
+
+static void spaces(size_t n)
+{
+	while (n--)
+		putchar(' ');
+}
+
+/* Print text from column col, wrapping at HELP_WIDTH to column indent. */
+static void wrap(const char *text, size_t col, size_t indent)
+{
+	const char *p = text;
+
+	while (*p) {
+		size_t len;
+
+		if (*p == '\n') {
+			putchar('\n');
+			col = 0;
+			p++;
+			continue;
+		}
+		if (*p == ' ') {
+			p++;
+			continue;
+		}
+		len = strcspn(p, " \n");
+		if (col < indent) {
+			spaces(indent - col);
+			col = indent;
+		} else if (col > indent && col + 1 + len > HELP_WIDTH) {
+			putchar('\n');
+			spaces(indent);
+			col = indent;
+		} else if (col > indent) {
+			putchar(' ');
+			col++;
+		}
+		fwrite(p, 1, len, stdout);
+		col += len;
+		p += len;
+	}
+	putchar('\n');
+}
+
+/* "  -s, --state DIR" */
+static size_t option_left(const struct tool_opt *o, int print)
+{
+	size_t n = 2 + 4 + 2 + strlen(o->long_name);
+
+	if (o->arg_name)
+		n += 1 + strlen(o->arg_name);
+	if (print) {
+		if (o->short_name)
+			printf("  -%c, ", o->short_name);
+		else
+			printf("      ");
+		printf("--%s", o->long_name);
+		if (o->arg_name)
+			printf(" %s", o->arg_name);
+	}
+	return n;
+}
+
+static size_t help_column(const struct tool_opt *tab, size_t col)
+{
+	for (; tab && tab->type != TOOL_OPT_END; tab++) {
+		size_t w = option_left(tab, 0) + 2;
+		if (w > col)
+			col = w;
+	}
+	return col > HELP_MAX_COL ? HELP_MAX_COL : col;
+}
+
+static void print_options(const char *title, const struct tool_opt *tab,
+                          size_t col)
+{
+	printf("\n%s\n", title);
+	for (; tab && tab->type != TOOL_OPT_END; tab++) {
+		size_t w = option_left(tab, 1);
+		if (!tab->help || !*tab->help) {
+			putchar('\n');
+			continue;
+		}
+		if (w + 2 > col) {
+			putchar('\n');
+			w = 0;
+		}
+		wrap(tab->help, w, col);
+	}
+}
+
+static const char *exit_override(const struct tool_def *def, int code)
+{
+	const struct tool_exit_doc *e;
+
+	for (e = def->exits; e && e->code >= 0; e++)
+		if (e->code == code)
+			return e->meaning;
+	return NULL;
+}
+
+static void print_exit(int code, const char *meaning)
+{
+	if (!meaning)
+		meaning = tool_exit_meaning(code);
+	printf("  %-4d", code);
+	wrap(meaning ? meaning : "", 6, 6);
+}
+
+static void print_exits(const struct tool_def *def)
+{
+	const struct tool_exit_doc *e;
+	int code, last = 2;
+
+	printf("\nEXIT STATUS\n");
+	for (code = 0; code <= 2; code++)
+		print_exit(code, exit_override(def, code));
+	/* The table need not be sorted; print in ascending order. */
+	for (;;) {
+		const struct tool_exit_doc *next = NULL;
+		for (e = def->exits; e && e->code >= 0; e++)
+			if (e->code > last && (!next || e->code < next->code))
+				next = e;
+		if (!next)
+			break;
+		print_exit(next->code, next->meaning);
+		last = next->code;
+	}
+}
+
+void tool_opt_help(const struct tool_def *def)
+{
+	struct tool_common dummy;
+	struct common_table ct;
+	size_t col;
+
+	memset(&dummy, 0, sizeof(dummy));
+	common_table_init(&ct, &dummy);
+	col = help_column(ct.opts, help_column(def->options, 0));
+
+	printf("usage: %s [options]%s%s\n", def->name, def->args ? " " : "",
+	       def->args ? def->args : "");
+	if (def->description && *def->description) {
+		putchar('\n');
+		wrap(def->description, 0, 0);
+	}
+	if (def->options && def->options->type != TOOL_OPT_END)
+		print_options("OPTIONS", def->options, col);
+	print_options("COMMON OPTIONS", ct.opts, col);
+	print_exits(def);
+}
