@@ -392,9 +392,15 @@ void tool_init(struct tool_common *out, const struct tool_def *def, int argc,
 
 int tool_finish(struct tool_common *c, int exit_code)
 {
+	int failed;
+
 	tool_progress_done();
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		tool_error("cannot write to stdout: %s", strerror(errno));
+	errno = 0;
+	failed = fflush(stdout) != 0 || ferror(stdout);
+	if (failed) {
+		/* errno is only meaningful when fflush itself failed. */
+		tool_error("cannot write to stdout%s%s", errno ? ": " : "",
+		           errno ? strerror(errno) : "");
 		if (exit_code == TOOL_EXIT_OK)
 			exit_code = TOOL_EXIT_ERROR;
 	}
