@@ -17,6 +17,7 @@
 #include <git2/sys/mempack.h>
 
 #include "log.h"
+#include "snapshot.h"
 #include "util/error.h"
 #include "util/posix.h"
 
@@ -743,9 +744,12 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 			goto fail;
 		tier_write_result *res = NULL;
 		tier_write *w = NULL;
+		git_oid tree;
 		if ((rc = tier_write_begin(&w, v, "init")) < 0)
 			goto fail;
-		rc = tier_write_commit(w, NULL, "init: new vault", NULL, &res);
+		rc = tier_snap_initial_tree(&tree, tier_write_repo(w), v->vault_id);
+		if (rc == 0)
+			rc = tier_write_commit(w, &tree, "init: new vault", NULL, &res);
 		tier_write_free(w);
 		if (rc == 0 && res) {
 			for (size_t i = 0; i < res->ntiers; i++)

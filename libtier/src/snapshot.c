@@ -1,0 +1,512 @@
+#include "snapshot.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunker.h"
+#include "pack.h"
+#include "util/error.h"
+
+void tier_data_pack_path(char out[80], const unsigned char id[TIER_HASH_LEN])
+{
+	char hex[TIER_HASH_HEXLEN + 1];
+	tier_hex(hex, id, TIER_HASH_LEN);
+	snprintf(out, 80, "data/%.2s/%s", hex, hex);
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+static int inner_safe(unsigned char c)
+{
+	return (c >= 0x20 && c < 0x7f && c != '%' && c != '~') || c >= 0x80;
+}
+
+int tier_snap_name_encode(tier_buf *out, const char *name, size_t len)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	const unsigned char *s = (const unsigned char *)name;
+	int escape = 0;
+
+	tier_buf_clear(out);
+	if (len == 0)
+		return tier_error_set(TIER_EUSAGE, "empty file name");
+	if (s[0] == '.' || s[0] >= 0x80 || s[0] == ' ')
+		escape = 1;
+	for (size_t i = 0; i < len && !escape; i++)
+		if (!inner_safe(s[i]) || s[i] == '/')
+			escape = 1;
+	if (!escape)
+		return tier_buf_put(out, name, len);
+	if (tier_buf_putc(out, '%') < 0)
+		return TIER_ERROR;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = s[i];
+		/* only printable ASCII stays; bytes >= 0x80 too, but not first */
+		int keep = c > 0x20 && c < 0x7f && c != '%' && c != '~' && c != '/' &&
+		           !(i == 0 && c == '.');
+		if (c >= 0x80 && i > 0)
+			keep = 1;
+		if (keep) {
+			if (tier_buf_putc(out, (char)c) < 0)
+				return TIER_ERROR;
+		} else {
+			char e[3] = {'%', hexd[c >> 4], hexd[c & 15]};
+			if (tier_buf_put(out, e, 3) < 0)
+				return TIER_ERROR;
+		}
+	}
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int tier_snap_name_decode(tier_buf *out, const char *entry)
+{
+	tier_buf_clear(out);
+	if (entry[0] != '%')
+		return tier_buf_puts(out, entry);
+	if (entry[1] == '\0')
+		return tier_error_set(TIER_ECORRUPT, "tree entry '%%' is not a file name");
+	for (const char *p = entry + 1; *p; p++) {
+		if (*p != '%') {
+			if (tier_buf_putc(out, *p) < 0)
+				return TIER_ERROR;
+			continue;
+		}
+		int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+		if (hi < 0 || lo < 0)
+			return tier_error_set(TIER_ECORRUPT, "tree entry '%s' is badly escaped", entry);
+		char c = (char)(hi << 4 | lo);
+		if (c == '\0' || c == '/')
+			return tier_error_set(TIER_ECORRUPT, "tree entry '%s' escapes a forbidden byte", entry);
+		if (tier_buf_putc(out, c) < 0)
+			return TIER_ERROR;
+		p += 2;
+	}
+	if (out->size == 0)
+		return tier_error_set(TIER_ECORRUPT, "tree entry '%s' is empty", entry);
+	return 0;
+}
+
+/* ---- nodes -------------------------------------------------------------- */
+
+static const char *const type_names[] = {"file", "dir", "symlink", "fifo", "char", "block", "socket"};
+
+const char *tier_node_type_name(tier_node_type t)
+{
+	return (unsigned)t < sizeof(type_names) / sizeof(type_names[0]) ? type_names[t] : "unknown";
+}
+
+int tier_node_encode(tier_buf *out, const tier_node *n)
+{
+	char hex[TIER_HASH_HEXLEN + 1];
+	tier_buf_clear(out);
+	tier_buf_printf(out,
+	                "tier-node 1\ntype %s\nmode %o\nuid %" PRIu32 "\ngid %" PRIu32 "\nsize %" PRIu64
+	                "\nmtime %" PRId64 ".%09" PRIu32 "\nctime %" PRId64 ".%09" PRIu32
+	                "\nino %" PRIu64 "\ndev %" PRIu64 "\n",
+	                tier_node_type_name(n->type), n->mode & 07777, n->uid, n->gid, n->size,
+	                n->mtime_sec, n->mtime_nsec, n->ctime_sec, n->ctime_nsec, n->ino, n->dev);
+	if (n->type == TIER_NODE_CHAR || n->type == TIER_NODE_BLOCK)
+		tier_buf_printf(out, "rdev %" PRIu64 "\n", n->rdev);
+	if (n->type == TIER_NODE_SYMLINK) {
+		tier_buf_puts(out, "target ");
+		for (size_t i = 0; i < n->target_len; i++) {
+			unsigned char c = (unsigned char)n->target[i];
+			if (c <= 0x20 || c == '%' || c == 0x7f)
+				tier_buf_printf(out, "%%%02X", c);
+			else
+				tier_buf_putc(out, (char)c);
+		}
+		tier_buf_putc(out, '\n');
+	}
+	for (size_t i = 0; i < n->nchunks; i++) {
+		tier_hex(hex, n->chunks[i].id, TIER_HASH_LEN);
+		tier_buf_printf(out, "chunk %s %" PRIu32 "\n", hex, n->chunks[i].len);
+	}
+	return out->ptr ? 0 : TIER_ERROR;
+}
+
+static int bad_node(const char *why)
+{
+	return tier_error_set(TIER_ECORRUPT, "file metadata blob is damaged: %s", why);
+}
+
+int tier_node_decode(tier_node *out, const char *data, size_t len)
+{
+	size_t cap = 0;
+	const char *p = data, *end = data + len;
+	int saw_type = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (len < 12 || memcmp(data, "tier-node 1\n", 12) != 0)
+		return bad_node("no 'tier-node 1' header");
+	p += 12;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			goto bad;
+		size_t ll = (size_t)(nl - p);
+		char line[200];
+		const char *sp = memchr(p, ' ', ll);
+		if (!sp)
+			goto bad;
+		size_t kl = (size_t)(sp - p);
+		const char *val = sp + 1;
+		size_t vl = (size_t)(nl - val);
+		if (kl == 6 && !memcmp(p, "target", 6)) {
+			tier_buf t = TIER_BUF_INIT;
+			for (size_t i = 0; i < vl; i++) {
+				if (val[i] != '%') {
+					tier_buf_putc(&t, val[i]);
+					continue;
+				}
+				int hi = i + 2 < vl ? hexval(val[i + 1]) : -1;
+				int lo = hi >= 0 ? hexval(val[i + 2]) : -1;
+				if (hi < 0 || lo < 0) {
+					tier_buf_dispose(&t);
+					goto bad;
+				}
+				tier_buf_putc(&t, (char)(hi << 4 | lo));
+				i += 2;
+			}
+			out->target_len = t.size;
+			out->target = tier_buf_detach(&t);
+			p = nl + 1;
+			continue;
+		}
+		if (ll >= sizeof(line))
+			goto bad;
+		memcpy(line, p, ll);
+		line[ll] = '\0';
+		line[kl] = '\0';
+		char *v = line + kl + 1;
+		unsigned long long a;
+		long long s;
+		unsigned ns;
+		if (!strcmp(line, "type")) {
+			size_t i;
+			for (i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
+				if (!strcmp(v, type_names[i]))
+					break;
+			if (i == sizeof(type_names) / sizeof(type_names[0]))
+				goto bad;
+			out->type = (tier_node_type)i;
+			saw_type = 1;
+		} else if (!strcmp(line, "mode") && sscanf(v, "%llo", &a) == 1)
+			out->mode = (uint32_t)a & 07777;
+		else if (!strcmp(line, "uid") && sscanf(v, "%llu", &a) == 1)
+			out->uid = (uint32_t)a;
+		else if (!strcmp(line, "gid") && sscanf(v, "%llu", &a) == 1)
+			out->gid = (uint32_t)a;
+		else if (!strcmp(line, "size") && sscanf(v, "%llu", &a) == 1)
+			out->size = a;
+		else if (!strcmp(line, "mtime") && sscanf(v, "%lld.%u", &s, &ns) == 2) {
+			out->mtime_sec = s;
+			out->mtime_nsec = ns;
+		} else if (!strcmp(line, "ctime") && sscanf(v, "%lld.%u", &s, &ns) == 2) {
+			out->ctime_sec = s;
+			out->ctime_nsec = ns;
+		} else if (!strcmp(line, "ino") && sscanf(v, "%llu", &a) == 1)
+			out->ino = a;
+		else if (!strcmp(line, "dev") && sscanf(v, "%llu", &a) == 1)
+			out->dev = a;
+		else if (!strcmp(line, "rdev") && sscanf(v, "%llu", &a) == 1)
+			out->rdev = a;
+		else if (!strcmp(line, "chunk")) {
+			char hx[TIER_HASH_HEXLEN + 1];
+			unsigned long cl;
+			if (sscanf(v, "%64s %lu", hx, &cl) != 2 || cl > TIER_PACK_CHUNK_MAX)
+				goto bad;
+			if (out->nchunks == cap) {
+				cap = cap ? cap * 2 : 8;
+				tier_chunk_ref *nc = tier_realloc(out->chunks, cap * sizeof(*nc));
+				if (!nc)
+					goto oom;
+				out->chunks = nc;
+			}
+			if (tier_unhex(out->chunks[out->nchunks].id, TIER_HASH_LEN, hx) < 0)
+				goto bad;
+			out->chunks[out->nchunks++].len = (uint32_t)cl;
+		}
+		/* unknown keys are skipped: a later version may add some */
+		p = nl + 1;
+	}
+	if (!saw_type)
+		goto bad;
+	return 0;
+bad:
+	tier_node_dispose(out);
+	return bad_node("a line does not parse");
+oom:
+	tier_node_dispose(out);
+	return TIER_ERROR;
+}
+
+void tier_node_dispose(tier_node *n)
+{
+	free(n->target);
+	free(n->chunks);
+	n->target = NULL;
+	n->chunks = NULL;
+	n->nchunks = 0;
+	n->target_len = 0;
+}
+
+/* ---- vault blob and revision trees ------------------------------------ */
+
+int tier_snap_initial_tree(git_oid *out, git_repository *repo, const char *vault_id)
+{
+	tier_buf b = TIER_BUF_INIT;
+	tier_chunker_params p = TIER_CHUNKER_PARAMS_INIT;
+	git_oid blob;
+	int rc;
+	tier_buf_printf(&b,
+	                "libtier-vault 1\nid %s\nhash %s\nchunker %s min=%u avg=%u max=%u norm=%u\n"
+	                "compression lz4\ncipher none\npack-version %d\n",
+	                vault_id, TIER_HASH_ALGO, TIER_CHUNKER_ALGO, p.min, p.avg, p.max, p.norm,
+	                TIER_PACK_VERSION);
+	rc = git_blob_create_from_buffer(&blob, repo, b.ptr, b.size);
+	tier_buf_dispose(&b);
+	if (rc < 0)
+		return tier_error_from_git(rc, "cannot write the vault description");
+	return tier_snap_compose(out, repo, &blob, NULL, NULL);
+}
+
+int tier_snap_compose(git_oid *out, git_repository *repo, const git_oid *vault_blob,
+                      const git_oid *root, const git_oid *index)
+{
+	git_treebuilder *tb = NULL;
+	int rc;
+	if ((rc = git_treebuilder_new(&tb, repo, NULL)) < 0 ||
+	    (vault_blob && (rc = git_treebuilder_insert(NULL, tb, TIER_SNAP_VAULT, vault_blob,
+	                                                GIT_FILEMODE_BLOB)) < 0) ||
+	    (root && (rc = git_treebuilder_insert(NULL, tb, TIER_SNAP_ROOT, root, GIT_FILEMODE_TREE)) < 0) ||
+	    (index && (rc = git_treebuilder_insert(NULL, tb, TIER_SNAP_INDEX, index, GIT_FILEMODE_TREE)) < 0) ||
+	    (rc = git_treebuilder_write(out, tb)) < 0)
+		rc = tier_error_from_git(rc, "cannot write the revision tree");
+	git_treebuilder_free(tb);
+	return rc;
+}
+
+int tier_snap_part(git_oid *out, const git_tree *rev_tree, const char *part)
+{
+	const git_tree_entry *e = rev_tree ? git_tree_entry_byname(rev_tree, part) : NULL;
+	if (!e)
+		return TIER_ENOTFOUND;
+	git_oid_cpy(out, git_tree_entry_id(e));
+	return 0;
+}
+
+/* ---- chunk map ------------------------------------------------------------ */
+
+struct tier_chunkmap {
+	tier_chunk_loc *locs;
+	size_t n, cap;
+	unsigned char (*packs)[TIER_HASH_LEN];
+	size_t npacks, packcap;
+};
+
+static int cmp_loc(const void *a, const void *b)
+{
+	return memcmp(((const tier_chunk_loc *)a)->id, ((const tier_chunk_loc *)b)->id, TIER_HASH_LEN);
+}
+
+static int map_add_pack(tier_chunkmap *m, const unsigned char *pack_id, const char *data,
+                        size_t len, const char *name)
+{
+	tier_pack_index *idx = NULL;
+	uint64_t need = 0;
+	int rc = tier_pack_index_parse(&idx, &need, data, len, 0, name);
+	if (rc < 0)
+		return rc;
+	if (!idx)
+		return tier_error_set(TIER_ECORRUPT, "index of pack %s in the log is incomplete", name);
+	if (m->npacks == m->packcap) {
+		m->packcap = m->packcap ? m->packcap * 2 : 64;
+		void *np = tier_realloc(m->packs, m->packcap * sizeof(*m->packs));
+		if (!np)
+			goto oom;
+		m->packs = np;
+	}
+	memcpy(m->packs[m->npacks], pack_id, TIER_HASH_LEN);
+	for (size_t i = 0; i < idx->count; i++) {
+		if (m->n == m->cap) {
+			m->cap = m->cap ? m->cap * 2 : 1024;
+			void *nl = tier_realloc(m->locs, m->cap * sizeof(*m->locs));
+			if (!nl)
+				goto oom;
+			m->locs = nl;
+		}
+		tier_chunk_loc *l = &m->locs[m->n++];
+		memcpy(l->id, idx->entries[i].id, TIER_HASH_LEN);
+		l->pack = (uint32_t)m->npacks;
+		l->offset = idx->entries[i].offset;
+		l->stored_len = idx->entries[i].stored_len;
+		l->raw_len = idx->entries[i].raw_len;
+		l->flags = idx->entries[i].flags;
+	}
+	m->npacks++;
+	tier_pack_index_free(idx);
+	return 0;
+oom:
+	tier_pack_index_free(idx);
+	return TIER_ERROR;
+}
+
+struct walk_ctx {
+	tier_chunkmap *m;
+	git_repository *repo;
+	int rc;
+};
+
+static int walk_index(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct walk_ctx *w = payload;
+	unsigned char id[TIER_HASH_LEN];
+	git_blob *blob = NULL;
+	(void)root;
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+		return 0;
+	const char *name = git_tree_entry_name(e);
+	if (strlen(name) != TIER_HASH_HEXLEN || tier_unhex(id, TIER_HASH_LEN, name) < 0) {
+		w->rc = tier_error_set(TIER_ECORRUPT, "log index entry '%s' is not a pack id", name);
+		return -1;
+	}
+	int rc = git_blob_lookup(&blob, w->repo, git_tree_entry_id(e));
+	if (rc < 0) {
+		w->rc = tier_error_from_git(rc, "cannot read the index of pack %s", name);
+		return -1;
+	}
+	rc = map_add_pack(w->m, id, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), name);
+	git_blob_free(blob);
+	if (rc < 0) {
+		w->rc = rc;
+		return -1;
+	}
+	return 0;
+}
+
+int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo, const git_tree *tree)
+{
+	tier_chunkmap *m = tier_calloc(1, sizeof(*m));
+	git_tree *index = NULL;
+	git_oid iid;
+	int rc = 0;
+
+	*out = NULL;
+	if (!m)
+		return TIER_ERROR;
+	if (tree && tier_snap_part(&iid, tree, TIER_SNAP_INDEX) == 0) {
+		if ((rc = git_tree_lookup(&index, repo, &iid)) < 0) {
+			rc = tier_error_from_git(rc, "cannot read the pack index tree");
+			goto fail;
+		}
+		struct walk_ctx w = {m, repo, 0};
+		rc = git_tree_walk(index, GIT_TREEWALK_PRE, walk_index, &w);
+		git_tree_free(index);
+		if (rc < 0) {
+			rc = w.rc ? w.rc : tier_error_from_git(rc, "cannot walk the pack index tree");
+			goto fail;
+		}
+	}
+	if (m->n > 1) {
+		qsort(m->locs, m->n, sizeof(*m->locs), cmp_loc);
+		/* a chunk stored twice (two pushes racing on tiers) keeps one home */
+		size_t k = 1;
+		for (size_t i = 1; i < m->n; i++)
+			if (memcmp(m->locs[i].id, m->locs[k - 1].id, TIER_HASH_LEN) != 0)
+				m->locs[k++] = m->locs[i];
+		m->n = k;
+	}
+	*out = m;
+	return 0;
+fail:
+	tier_chunkmap_free(m);
+	return rc;
+}
+
+const tier_chunk_loc *tier_chunkmap_find(const tier_chunkmap *m, const unsigned char id[TIER_HASH_LEN])
+{
+	size_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(m->locs[mid].id, id, TIER_HASH_LEN);
+		if (c == 0)
+			return &m->locs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+size_t tier_chunkmap_count(const tier_chunkmap *m) { return m->n; }
+size_t tier_chunkmap_pack_count(const tier_chunkmap *m) { return m->npacks; }
+const unsigned char *tier_chunkmap_pack_id(const tier_chunkmap *m, size_t i)
+{
+	return i < m->npacks ? m->packs[i] : NULL;
+}
+
+void tier_chunkmap_free(tier_chunkmap *m)
+{
+	if (!m)
+		return;
+	free(m->locs);
+	free(m->packs);
+	free(m);
+}
+
+/* ---- index tree ------------------------------------------------------------ */
+
+int tier_snap_index_add(git_oid *out, git_repository *repo, const git_tree *base_index,
+                        size_t n, const unsigned char (*ids)[TIER_HASH_LEN], const tier_buf *tails)
+{
+	git_treebuilder *top = NULL;
+	int rc;
+	if ((rc = git_treebuilder_new(&top, repo, base_index)) < 0)
+		return tier_error_from_git(rc, "cannot update the pack index");
+	for (size_t i = 0; i < n; i++) {
+		char hex[TIER_HASH_HEXLEN + 1], fan[3];
+		git_treebuilder *sub = NULL;
+		git_tree *subtree = NULL;
+		git_oid blob, subid;
+		tier_hex(hex, ids[i], TIER_HASH_LEN);
+		memcpy(fan, hex, 2);
+		fan[2] = '\0';
+		const git_tree_entry *e = git_treebuilder_get(top, fan);
+		if (e && (rc = git_tree_lookup(&subtree, repo, git_tree_entry_id(e))) < 0)
+			goto gitfail;
+		rc = git_treebuilder_new(&sub, repo, subtree);
+		git_tree_free(subtree);
+		if (rc < 0)
+			goto gitfail;
+		if ((rc = git_blob_create_from_buffer(&blob, repo, tails[i].ptr, tails[i].size)) < 0 ||
+		    (rc = git_treebuilder_insert(NULL, sub, hex, &blob, GIT_FILEMODE_BLOB)) < 0 ||
+		    (rc = git_treebuilder_write(&subid, sub)) < 0 ||
+		    (rc = git_treebuilder_insert(NULL, top, fan, &subid, GIT_FILEMODE_TREE)) < 0) {
+			git_treebuilder_free(sub);
+			goto gitfail;
+		}
+		git_treebuilder_free(sub);
+	}
+	if ((rc = git_treebuilder_write(out, top)) < 0)
+		goto gitfail;
+	git_treebuilder_free(top);
+	return 0;
+gitfail:
+	git_treebuilder_free(top);
+	return tier_error_from_git(rc, "cannot update the pack index");
+}

@@ -1,0 +1,134 @@
+/*
+ * How a revision describes its data inside the git log (docs/format.md).
+ *
+ * The tree of every commit:
+ *   vault                  blob: the vault's parameters (id, hash, chunker,
+ *                          compression, cipher); the same blob every revision
+ *   root/                  tree: the snapshot; one entry per file, the
+ *                          directory's own metadata in the entry "%"
+ *   index/<xx>/<pack-hex>  blob: the tail (index + trailer) of every data
+ *                          pack of the vault, so the log alone says where
+ *                          each chunk lives and which packs a tier must hold
+ *
+ * Entry names are escaped (tier_snap_name_encode) so that any file name
+ * round-trips and git (fsck --strict) accepts every tree.
+ */
+#ifndef TIER_SNAPSHOT_H
+#define TIER_SNAPSHOT_H
+
+#include <git2.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "util/buf.h"
+
+#define TIER_SNAP_VAULT "vault"
+#define TIER_SNAP_ROOT "root"
+#define TIER_SNAP_INDEX "index"
+/** The entry of a snapshot tree that holds the directory's own metadata. */
+#define TIER_SNAP_DIRMETA "%"
+
+/** Data pack path on a tier: "data/<xx>/<64 hex>". */
+void tier_data_pack_path(char out[80], const unsigned char id[TIER_HASH_LEN]);
+
+/* ---- names ---------------------------------------------------------- */
+
+/**
+ * A file name (any bytes but '/' and NUL) as a git tree entry name: kept as
+ * is when safe, else "%" + percent-encoding.  Unsafe: a leading '.', a
+ * leading non-ASCII byte, any '~', '%', control byte, or DEL (this keeps
+ * clear of every ".git" spelling git fsck rejects, NTFS and HFS ones too).
+ */
+int tier_snap_name_encode(tier_buf *out, const char *name, size_t len);
+/** Inverse of encode; TIER_ECORRUPT on a malformed name. */
+int tier_snap_name_decode(tier_buf *out, const char *entry);
+
+/* ---- nodes ---------------------------------------------------------- */
+
+typedef enum {
+	TIER_NODE_FILE = 0,
+	TIER_NODE_DIR,
+	TIER_NODE_SYMLINK,
+	TIER_NODE_FIFO,
+	TIER_NODE_CHAR,
+	TIER_NODE_BLOCK,
+	TIER_NODE_SOCKET,
+} tier_node_type;
+
+typedef struct {
+	unsigned char id[TIER_HASH_LEN];
+	uint32_t len; /* raw length */
+} tier_chunk_ref;
+
+/** Metadata of one file system object, and a file's chunk list. */
+typedef struct {
+	tier_node_type type;
+	uint32_t mode; /**< permission bits, 07777 */
+	uint32_t uid, gid;
+	uint64_t size;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	int64_t ctime_sec;
+	uint32_t ctime_nsec;
+	uint64_t ino, dev, rdev;
+	char *target;       /**< symlink target (bytes), else NULL */
+	size_t target_len;
+	size_t nchunks;
+	tier_chunk_ref *chunks;
+} tier_node;
+
+/** Text form of a node (the blob content).  Stable: see docs/format.md. */
+int tier_node_encode(tier_buf *out, const tier_node *n);
+/** Parse a node blob; allocates target and chunks (tier_node_dispose). */
+int tier_node_decode(tier_node *out, const char *data, size_t len);
+void tier_node_dispose(tier_node *n);
+const char *tier_node_type_name(tier_node_type t);
+
+/* ---- vault blob ------------------------------------------------------ */
+
+/** Build the tree of revision 1: just the vault blob. */
+int tier_snap_initial_tree(git_oid *out, git_repository *repo, const char *vault_id);
+
+/* ---- chunk map ------------------------------------------------------- */
+
+/** Where one chunk lives. */
+typedef struct {
+	unsigned char id[TIER_HASH_LEN];
+	uint32_t pack;       /**< index into the map's pack list */
+	uint32_t stored_len;
+	uint32_t raw_len;
+	uint32_t flags;
+	uint64_t offset;
+} tier_chunk_loc;
+
+typedef struct tier_chunkmap tier_chunkmap;
+
+/**
+ * Load the map of every chunk of the vault from a revision's tree (the
+ * index/ subtree).  tree may be NULL (empty map).
+ */
+int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo, const git_tree *tree);
+const tier_chunk_loc *tier_chunkmap_find(const tier_chunkmap *m,
+                                         const unsigned char id[TIER_HASH_LEN]);
+size_t tier_chunkmap_count(const tier_chunkmap *m);
+size_t tier_chunkmap_pack_count(const tier_chunkmap *m);
+const unsigned char *tier_chunkmap_pack_id(const tier_chunkmap *m, size_t i);
+void tier_chunkmap_free(tier_chunkmap *m);
+
+/**
+ * Add pack tails to the index/ subtree of base (a revision's tree, or
+ * NULL) and write the new index tree; *out is the new index tree id.
+ * tails[i] is the index+trailer of pack ids[i].
+ */
+int tier_snap_index_add(git_oid *out, git_repository *repo, const git_tree *base_index,
+                        size_t n, const unsigned char (*ids)[TIER_HASH_LEN],
+                        const tier_buf *tails);
+
+/** Compose a revision tree from the parts (NULL oids are left out). */
+int tier_snap_compose(git_oid *out, git_repository *repo, const git_oid *vault_blob,
+                      const git_oid *root, const git_oid *index);
+
+/** Look up a top-level entry ("vault", "root", "index") of a revision tree. */
+int tier_snap_part(git_oid *out, const git_tree *rev_tree, const char *part);
+
+#endif
