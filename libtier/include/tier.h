@@ -4,6 +4,9 @@
 
 #include "tier/errors.h"
 #include "tier/location.h"
+#include "tier/push.h"
+#include "tier/restore.h"
+#include "tier/vault.h"
 
 /** Library version, "MAJOR.MINOR.PATCH". */
 const char *tier_version(void);
