@@ -35,7 +35,8 @@ static void setup(void)
 	outer.scheme = "fault";
 	outer.inner = &inner;
 	outer.fault_control = control;
-	cr_assert_eq(tier_driver_open(&drv, &outer, NULL), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_driver_open(&drv, &outer, NULL), 0, "%s",
+	             tier_error_last());
 }
 
 static void teardown(void)
@@ -93,7 +94,8 @@ static int count_entries(const char *path, const char *needle)
 	if (!d)
 		return 0;
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && (!needle || strstr(de->d_name, needle)))
+		if (de->d_name[0] != '.' &&
+		    (!needle || strstr(de->d_name, needle)))
 			n++;
 	closedir(d);
 	return n;
@@ -103,15 +105,18 @@ Test(driver_fault, pass_through)
 {
 	tier_buf b = TIER_BUF_INIT;
 	/* No control file at all: nothing injected. */
-	cr_assert_eq(drv->caps, TIER_DRIVER_CAP_RENAME_OVERWRITE | TIER_DRIVER_CAP_EXCLUSIVE |
-	                        TIER_DRIVER_CAP_DIRS | TIER_DRIVER_CAP_RENAME,
+	cr_assert_eq(drv->caps,
+	             TIER_DRIVER_CAP_RENAME_OVERWRITE |
+	                     TIER_DRIVER_CAP_EXCLUSIVE | TIER_DRIVER_CAP_DIRS |
+	                     TIER_DRIVER_CAP_RENAME,
 	             "caps are the inner driver's");
 	cr_assert_eq(drv->ping(drv), 0, "%s", tier_error_last());
 	cr_assert_eq(put("a/b", "hello"), 0, "%s", tier_error_last());
 	cr_assert_eq(get("a/b", &b), 0);
 	cr_assert_str_eq(tier_buf_cstr(&b), "hello");
 	cr_assert_eq(drv->rename(drv, "a/b", "a/c"), 0);
-	cr_assert_eq(stat_of("a/b"), TIER_ENOTFOUND, "inner errors pass through");
+	cr_assert_eq(stat_of("a/b"), TIER_ENOTFOUND,
+	             "inner errors pass through");
 	cr_assert_eq(drv->mkdir_p(drv, "m/n"), 0);
 	int n = 0;
 	cr_assert_eq(drv->list(drv, "a", count_cb, &n), 0);
@@ -136,7 +141,8 @@ Test(driver_fault, offline_and_back)
 	cr_assert_eq(drv->list(drv, "", NULL, NULL), TIER_EOFFLINE);
 	cr_assert_eq(drv->remove(drv, "x"), TIER_EOFFLINE);
 	cr_assert_eq(drv->mkdir_p(drv, "d"), TIER_EOFFLINE);
-	cr_assert_eq(count_entries(root, NULL), 1, "nothing reached the inner tier");
+	cr_assert_eq(count_entries(root, NULL), 1,
+	             "nothing reached the inner tier");
 
 	/* The control file is read on every call: removing it brings the tier back. */
 	cr_assert_eq(unlink(control), 0);
@@ -155,7 +161,8 @@ Test(driver_fault, fail_nth_call)
 	cr_assert_eq(stat_of("p1"), 0, "other ops do not count as puts");
 	cr_assert_eq(put("p2", "2"), TIER_EOFFLINE);
 	cr_assert(strstr(tier_error_last(), "p2"), "%s", tier_error_last());
-	cr_assert_eq(stat_of("p2"), TIER_ENOTFOUND, "a failed put wrote nothing");
+	cr_assert_eq(stat_of("p2"), TIER_ENOTFOUND,
+	             "a failed put wrote nothing");
 	cr_assert_eq(put("p3", "3"), 0, "only the 2nd call fails");
 	cr_assert_eq(put("p2", "2"), 0);
 }
@@ -192,21 +199,21 @@ Test(driver_fault, fail_kinds)
 		const char *kind;
 		int code;
 	} kinds[] = {
-		{"", TIER_EOFFLINE},
-		{"transient", TIER_EOFFLINE},
-		{"auth", TIER_EAUTH},
-		{"corrupt", TIER_ECORRUPT},
-		{"enospc", TIER_ENOSPC},
-		{"notfound", TIER_ENOTFOUND},
+	        {"", TIER_EOFFLINE},     {"transient", TIER_EOFFLINE},
+	        {"auth", TIER_EAUTH},    {"corrupt", TIER_ECORRUPT},
+	        {"enospc", TIER_ENOSPC}, {"notfound", TIER_ENOTFOUND},
 	};
 	char text[128];
 	cr_assert_eq(put("o", "x"), 0);
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		snprintf(text, sizeof(text), "fail stat every %s\n", kinds[i].kind);
+		snprintf(text, sizeof(text), "fail stat every %s\n",
+		         kinds[i].kind);
 		ctl(text);
-		cr_assert_eq(stat_of("o"), kinds[i].code, "kind '%s'", kinds[i].kind);
+		cr_assert_eq(stat_of("o"), kinds[i].code, "kind '%s'",
+		             kinds[i].kind);
 		cr_assert_eq(tier_error_last_code(), kinds[i].code);
-		cr_assert(strstr(tier_error_last(), "injected"), "%s", tier_error_last());
+		cr_assert(strstr(tier_error_last(), "injected"), "%s",
+		          tier_error_last());
 	}
 	/* Unknown verbs, kinds and ops are ignored, not fatal. */
 	ctl("frobnicate 3\nfail stat every sometimes\nfail teleport every\nfail stat\n"
@@ -220,8 +227,10 @@ Test(driver_fault, torn_drop)
 	cr_assert_eq(put("d/one", "first object"), 0);
 	cr_assert_eq(put("d/two", "second object"), TIER_EOFFLINE);
 	cr_assert(strstr(tier_error_last(), "torn"), "%s", tier_error_last());
-	cr_assert_eq(count_entries(tt_path("%s/d", root), NULL), 1, "nothing of 'two'");
-	cr_assert_eq(put("d/two", "second object"), 0, "the 3rd put goes through");
+	cr_assert_eq(count_entries(tt_path("%s/d", root), NULL), 1,
+	             "nothing of 'two'");
+	cr_assert_eq(put("d/two", "second object"), 0,
+	             "the 3rd put goes through");
 }
 
 Test(driver_fault, torn_keep)
@@ -238,7 +247,8 @@ Test(driver_fault, torn_keep)
 	while ((de = readdir(d)))
 		if (strstr(de->d_name, "obj.tmp-")) {
 			size_t len;
-			char *c = tt_read_file(tt_path("%s/d/%s", root, de->d_name), &len);
+			char *c = tt_read_file(
+			        tt_path("%s/d/%s", root, de->d_name), &len);
 			cr_assert_eq(len, 10, "truncated to half");
 			cr_assert_eq(memcmp(c, text, 10), 0);
 			free(c);
@@ -275,7 +285,8 @@ Test(driver_fault, enospc_quota)
 
 	ctl("enospc\n");
 	cr_assert_eq(put("a", "x"), TIER_ENOSPC);
-	cr_assert_eq(stat_of("a"), TIER_ENOTFOUND, "nothing written, other ops fine");
+	cr_assert_eq(stat_of("a"), TIER_ENOTFOUND,
+	             "nothing written, other ops fine");
 
 	ctl("enospc 100\n");
 	cr_assert_eq(put("b", sixty), 0, "%s", tier_error_last());
@@ -294,7 +305,8 @@ Test(driver_fault, delay)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_assert_eq(drv->ping(drv), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	          (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	cr_assert_geq(ms, 30, "took %ld ms", ms);
 }
 
@@ -312,12 +324,11 @@ Test(driver_fault, log_lines)
 	size_t len;
 	char *log = tt_read_file(logp, &len);
 	cr_assert_not_null(log);
-	cr_assert_str_eq(log,
-	                 "ping / -> ok\n"
-	                 "put a/b -> ok\n"
-	                 "get a/b -> not found\n"
-	                 "rename a/b a/c -> ok\n"
-	                 "stat a/b -> not found\n");
+	cr_assert_str_eq(log, "ping / -> ok\n"
+	                      "put a/b -> ok\n"
+	                      "get a/b -> not found\n"
+	                      "rename a/b a/c -> ok\n"
+	                      "stat a/b -> not found\n");
 	free(log);
 }
 
@@ -341,7 +352,8 @@ Test(driver_fault, crash_in_child)
 	cr_assert(WIFEXITED(status));
 	cr_assert_eq(WEXITSTATUS(status), 137);
 	cr_assert_eq(access(tt_path("%s/one", root), F_OK), 0);
-	cr_assert_neq(access(tt_path("%s/two", root), F_OK), 0, "crashed before the inner put");
+	cr_assert_neq(access(tt_path("%s/two", root), F_OK), 0,
+	              "crashed before the inner put");
 	char *log = tt_read_file(logp, NULL);
 	cr_assert_str_eq(log, "put one -> ok\nput two -> crash\n");
 	free(log);
@@ -353,7 +365,8 @@ Test(driver_fault, control_from_environment)
 	tier_url u = outer;
 	u.fault_control = NULL;
 	cr_assert_eq(setenv("TIER_FAULT_CONTROL", control, 1), 0);
-	cr_assert_eq(tier_driver_open(&d, &u, NULL), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_driver_open(&d, &u, NULL), 0, "%s",
+	             tier_error_last());
 	ctl("offline\n");
 	cr_assert_eq(d->ping(d), TIER_EOFFLINE);
 	d->free(d);

@@ -28,7 +28,8 @@ static void setup(void)
 	memset(&url, 0, sizeof(url));
 	url.scheme = "file";
 	url.path = root;
-	cr_assert_eq(tier_driver_file_open(&drv, &url, NULL), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_driver_file_open(&drv, &url, NULL), 0, "%s",
+	             tier_error_last());
 }
 
 static void teardown(void)
@@ -70,7 +71,8 @@ static int sink(const void *data, size_t len, void *payload)
 	return tier_buf_put(&s->buf, data, len);
 }
 
-static int put_mem(const char *path, const void *data, size_t len, unsigned int flags)
+static int put_mem(const char *path, const void *data, size_t len,
+                   unsigned int flags)
 {
 	tier_source src = {data, -1, len};
 	return drv->put(drv, path, &src, flags);
@@ -107,8 +109,10 @@ static int count_temps(const char *path)
 Test(driver_file, caps_and_ping)
 {
 	cr_assert_eq(drv->version, TIER_DRIVER_VERSION);
-	cr_assert_eq(drv->caps, TIER_DRIVER_CAP_RENAME_OVERWRITE | TIER_DRIVER_CAP_EXCLUSIVE |
-	                        TIER_DRIVER_CAP_DIRS | TIER_DRIVER_CAP_RENAME);
+	cr_assert_eq(drv->caps, TIER_DRIVER_CAP_RENAME_OVERWRITE |
+	                                TIER_DRIVER_CAP_EXCLUSIVE |
+	                                TIER_DRIVER_CAP_DIRS |
+	                                TIER_DRIVER_CAP_RENAME);
 	cr_assert_eq(drv->ping(drv), 0, "%s", tier_error_last());
 }
 
@@ -125,11 +129,13 @@ Test(driver_file, open_needs_absolute_path)
 
 Test(driver_file, put_get_round_trip)
 {
-	size_t n = 700 * 1024 + 13; /* several 256 KiB blocks and a ragged end */
+	size_t n =
+	        700 * 1024 + 13; /* several 256 KiB blocks and a ragged end */
 	char *data = make_data(n, 7);
 	tier_buf got;
 
-	cr_assert_eq(put_mem("data/3f/pack1", data, n, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(put_mem("data/3f/pack1", data, n, 0), 0, "%s",
+	             tier_error_last());
 	size_t flen;
 	char *disk = tt_read_file(tt_path("%s/data/3f/pack1", root), &flen);
 	cr_assert_not_null(disk);
@@ -137,7 +143,8 @@ Test(driver_file, put_get_round_trip)
 	cr_assert_eq(memcmp(disk, data, n), 0);
 	free(disk);
 
-	cr_assert_eq(get_all("data/3f/pack1", 0, UINT64_MAX, &got), 0, "%s", tier_error_last());
+	cr_assert_eq(get_all("data/3f/pack1", 0, UINT64_MAX, &got), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(got.size, n);
 	cr_assert_eq(memcmp(got.ptr, data, n), 0);
 	tier_buf_dispose(&got);
@@ -193,9 +200,11 @@ Test(driver_file, put_from_fd)
 	/* pread from 0: where the fd's own offset stands does not matter. */
 	cr_assert_eq(lseek(fd, 1000, SEEK_SET), 1000);
 	tier_source src = {NULL, fd, n};
-	cr_assert_eq(drv->put(drv, "objects/x", &src, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(drv->put(drv, "objects/x", &src, 0), 0, "%s",
+	             tier_error_last());
 	/* And again, as a retry would. */
-	cr_assert_eq(drv->put(drv, "objects/y", &src, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(drv->put(drv, "objects/y", &src, 0), 0, "%s",
+	             tier_error_last());
 	close(fd);
 
 	tier_buf got;
@@ -210,7 +219,8 @@ Test(driver_file, no_temp_files_left)
 {
 	char *data = make_data(4096, 3);
 	for (int i = 0; i < 5; i++)
-		cr_assert_eq(put_mem(tt_path("a/b/obj%d", i), data, 4096, 0), 0);
+		cr_assert_eq(put_mem(tt_path("a/b/obj%d", i), data, 4096, 0),
+		             0);
 	cr_assert_eq(count_temps(root), 0);
 
 	/* The source is shorter than announced: fails, nothing under the name, no temp. */
@@ -221,7 +231,8 @@ Test(driver_file, no_temp_files_left)
 	int rc = drv->put(drv, "a/b/truncated", &src, 0);
 	close(fd);
 	cr_assert_eq(rc, TIER_ERROR, "%d %s", rc, tier_error_last());
-	cr_assert(strstr(tier_error_last(), "a/b/truncated"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "a/b/truncated"), "%s",
+	          tier_error_last());
 	cr_assert_neq(access(tt_path("%s/a/b/truncated", root), F_OK), 0);
 	cr_assert_eq(count_temps(root), 0);
 
@@ -229,11 +240,13 @@ Test(driver_file, no_temp_files_left)
 	cr_assert_eq(mkdir(tt_path("%s/a/b/isdir", root), 0777), 0);
 	rc = put_mem("a/b/isdir", data, 4096, 0);
 	cr_assert_lt(rc, 0);
-	cr_assert_neq(rc, TIER_EOFFLINE, "a permanent problem must not be retried");
+	cr_assert_neq(rc, TIER_EOFFLINE,
+	              "a permanent problem must not be retried");
 	cr_assert_eq(count_temps(root), 0);
 
 	/* Exclusive conflict cleans up too. */
-	cr_assert_eq(put_mem("a/b/obj0", data, 4096, TIER_PUT_EXCLUSIVE), TIER_ECONFLICT);
+	cr_assert_eq(put_mem("a/b/obj0", data, 4096, TIER_PUT_EXCLUSIVE),
+	             TIER_ECONFLICT);
 	cr_assert_eq(count_temps(root), 0);
 	free(data);
 }
@@ -243,9 +256,11 @@ Test(driver_file, exclusive_put)
 	tier_buf got;
 	cr_assert_eq(put_mem("refs/lock", "first", 5, TIER_PUT_EXCLUSIVE), 0,
 	             "%s", tier_error_last());
-	cr_assert_eq(put_mem("refs/lock", "second", 6, TIER_PUT_EXCLUSIVE), TIER_ECONFLICT);
+	cr_assert_eq(put_mem("refs/lock", "second", 6, TIER_PUT_EXCLUSIVE),
+	             TIER_ECONFLICT);
 	cr_assert_eq(tier_error_last_code(), TIER_ECONFLICT);
-	cr_assert(strstr(tier_error_last(), "refs/lock"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "refs/lock"), "%s",
+	          tier_error_last());
 	cr_assert_eq(get_all("refs/lock", 0, UINT64_MAX, &got), 0);
 	cr_assert_eq(got.size, 5);
 	cr_assert_eq(memcmp(got.ptr, "first", 5), 0);
@@ -270,7 +285,8 @@ static void assert_all_offline(void)
 	cr_assert_eq(drv->stat(drv, "missing", &st), TIER_EOFFLINE);
 	cr_assert_eq(get_all("obj", 0, UINT64_MAX, &got), TIER_EOFFLINE);
 	tier_buf_dispose(&got);
-	cr_assert_eq(put_mem("new/deep/obj", "x", 1, 0), TIER_EOFFLINE, "%s", tier_error_last());
+	cr_assert_eq(put_mem("new/deep/obj", "x", 1, 0), TIER_EOFFLINE, "%s",
+	             tier_error_last());
 	cr_assert_eq(put_mem("top", "x", 1, TIER_PUT_EXCLUSIVE), TIER_EOFFLINE);
 	cr_assert_eq(drv->mkdir_p(drv, "some/dir"), TIER_EOFFLINE);
 	cr_assert_eq(drv->mkdir_p(drv, ""), TIER_EOFFLINE);
@@ -331,10 +347,13 @@ Test(driver_file, missing_object_is_not_found)
 Test(driver_file, bad_paths_refused)
 {
 	tier_stat st;
-	const char *bad[] = {"../escape", "a/../../b", "/abs", "a//b", "a/./b", "a/", "."};
+	const char *bad[] = {"../escape", "a/../../b", "/abs", "a//b",
+	                     "a/./b",     "a/",        "."};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cr_assert_eq(drv->stat(drv, bad[i], &st), TIER_EUSAGE, "%s", bad[i]);
-		cr_assert_eq(put_mem(bad[i], "x", 1, 0), TIER_EUSAGE, "%s", bad[i]);
+		cr_assert_eq(drv->stat(drv, bad[i], &st), TIER_EUSAGE, "%s",
+		             bad[i]);
+		cr_assert_eq(put_mem(bad[i], "x", 1, 0), TIER_EUSAGE, "%s",
+		             bad[i]);
 	}
 	cr_assert_eq(put_mem("", "x", 1, 0), TIER_EUSAGE);
 	cr_assert_eq(drv->remove(drv, ""), TIER_EUSAGE);
@@ -366,11 +385,15 @@ Test(driver_file, list)
 	cr_assert_eq(put_mem("d/a", "a", 1, 0), 0);
 	cr_assert_eq(put_mem("d/c/inner", "i", 1, 0), 0);
 	/* A crash leftover of ours is not an object. */
-	cr_assert_eq(tt_write_file(tt_path("%s/d/a.tmp-123-00ff00ff00ff00ff", root), "t", 1), 0);
+	cr_assert_eq(
+	        tt_write_file(tt_path("%s/d/a.tmp-123-00ff00ff00ff00ff", root),
+	                      "t", 1),
+	        0);
 	/* But a name that merely mentions tmp is. */
 	cr_assert_eq(put_mem("d/x.tmp-notours", "z", 1, 0), 0);
 
-	cr_assert_eq(drv->list(drv, "d", list_cb, &s), 0, "%s", tier_error_last());
+	cr_assert_eq(drv->list(drv, "d", list_cb, &s), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(s.n, 4);
 	cr_assert_str_eq(s.names[0], "a");
 	cr_assert_str_eq(s.names[1], "b");
@@ -404,14 +427,17 @@ Test(driver_file, remove_and_mkdir)
 {
 	tier_stat st;
 	cr_assert_eq(drv->mkdir_p(drv, "x/y/z"), 0, "%s", tier_error_last());
-	cr_assert_eq(drv->mkdir_p(drv, "x/y/z"), 0, "mkdir_p of an existing dir is fine");
+	cr_assert_eq(drv->mkdir_p(drv, "x/y/z"), 0,
+	             "mkdir_p of an existing dir is fine");
 	cr_assert_eq(drv->stat(drv, "x/y/z", &st), 0);
 	cr_assert_eq(st.is_dir, 1);
 	cr_assert_eq(put_mem("x/y/file", "f", 1, 0), 0);
 	cr_assert_eq(drv->mkdir_p(drv, "x/y/file/sub"), TIER_ECONFLICT);
 
-	cr_assert_eq(drv->remove(drv, "x/y"), TIER_ECONFLICT, "a full directory stays");
-	cr_assert(strstr(tier_error_last(), "not empty"), "%s", tier_error_last());
+	cr_assert_eq(drv->remove(drv, "x/y"), TIER_ECONFLICT,
+	             "a full directory stays");
+	cr_assert(strstr(tier_error_last(), "not empty"), "%s",
+	          tier_error_last());
 	cr_assert_eq(drv->remove(drv, "x/y/file"), 0, "%s", tier_error_last());
 	cr_assert_eq(drv->stat(drv, "x/y/file", &st), TIER_ENOTFOUND);
 	cr_assert_eq(drv->remove(drv, "x/y/z"), 0, "%s", tier_error_last());
@@ -426,7 +452,8 @@ Test(driver_file, rename_overwrites)
 	tier_stat st;
 	cr_assert_eq(put_mem("incoming/p1", "new content", 11, 0), 0);
 	cr_assert_eq(put_mem("data/p1", "old", 3, 0), 0);
-	cr_assert_eq(drv->rename(drv, "incoming/p1", "data/p1"), 0, "%s", tier_error_last());
+	cr_assert_eq(drv->rename(drv, "incoming/p1", "data/p1"), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(drv->stat(drv, "incoming/p1", &st), TIER_ENOTFOUND);
 	cr_assert_eq(get_all("data/p1", 0, UINT64_MAX, &got), 0);
 	cr_assert_eq(got.size, 11);
@@ -434,7 +461,8 @@ Test(driver_file, rename_overwrites)
 	tier_buf_dispose(&got);
 
 	/* The target's directories are created as needed. */
-	cr_assert_eq(drv->rename(drv, "data/p1", "deep/er/p1"), 0, "%s", tier_error_last());
+	cr_assert_eq(drv->rename(drv, "data/p1", "deep/er/p1"), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(drv->stat(drv, "deep/er/p1", &st), 0);
 	cr_assert_eq(st.size, 11);
 }
@@ -445,7 +473,8 @@ Test(driver_file, get_aborted_by_sink)
 	char *data = make_data(n, 5);
 	sink_state s = {TIER_BUF_INIT, 0, 2};
 	cr_assert_eq(put_mem("big", data, n, 0), 0);
-	cr_assert_eq(drv->get(drv, "big", 0, UINT64_MAX, sink, &s), TIER_EABORTED);
+	cr_assert_eq(drv->get(drv, "big", 0, UINT64_MAX, sink, &s),
+	             TIER_EABORTED);
 	cr_assert_eq(tier_error_last_code(), TIER_EABORTED);
 	cr_assert(strstr(tier_error_last(), "big"), "%s", tier_error_last());
 	cr_assert_eq(s.calls, 2, "no block after the sink said stop");
@@ -471,7 +500,8 @@ Test(driver_file, permission_denied_is_auth)
 Test(driver_file, open_through_registry)
 {
 	tier_driver *d = NULL;
-	cr_assert_eq(tier_driver_open(&d, &url, NULL), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_driver_open(&d, &url, NULL), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(d->ping(d), 0);
 	d->free(d);
 }

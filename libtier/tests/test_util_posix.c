@@ -21,7 +21,10 @@ static void setup(void)
 	strcpy(dir, d);
 }
 
-static void teardown(void) { tt_rmrf(dir); }
+static void teardown(void)
+{
+	tt_rmrf(dir);
+}
 
 TestSuite(posix, .init = setup, .fini = teardown);
 
@@ -43,7 +46,8 @@ Test(posix, atomic_write_replaces)
 {
 	const char *p = tt_path("%s/state", dir);
 	size_t len;
-	cr_assert_eq(tier_atomic_write(p, "one", 3), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_atomic_write(p, "one", 3), 0, "%s",
+	             tier_error_last());
 	char *c = tt_read_file(p, &len);
 	cr_assert_eq(len, 3);
 	cr_assert_eq(memcmp(c, "one", 3), 0);
@@ -55,7 +59,9 @@ Test(posix, atomic_write_replaces)
 	free(c);
 	cr_assert_eq(entries(dir), 1, "no temp file left");
 
-	cr_assert_eq(tier_atomic_write_mode(tt_path("%s/secret", dir), "pw", 2, 0600), 0);
+	cr_assert_eq(tier_atomic_write_mode(tt_path("%s/secret", dir), "pw", 2,
+	                                    0600),
+	             0);
 	struct stat st;
 	cr_assert_eq(stat(tt_path("%s/secret", dir), &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600);
@@ -72,7 +78,8 @@ Test(posix, atomic_write_failure_leaves_old_content)
 	cr_assert(strstr(tier_error_last(), "adir"), "%s", tier_error_last());
 	cr_assert_eq(entries(dir), 2);
 	/* Missing directory: not found, named. */
-	cr_assert_eq(tier_atomic_write(tt_path("%s/no/such", dir), "x", 1), TIER_ENOTFOUND);
+	cr_assert_eq(tier_atomic_write(tt_path("%s/no/such", dir), "x", 1),
+	             TIER_ENOTFOUND);
 	size_t len;
 	char *c = tt_read_file(p, &len);
 	cr_assert_eq(len, 3);
@@ -86,21 +93,26 @@ Test(posix, mkdir_p_and_rm_rf)
 	cr_assert_eq(tier_mkdir_p(deep, 0777), 0, "%s", tier_error_last());
 	cr_assert_eq(stat(tt_path("%s/a/b/c/d", dir), &st), 0);
 	cr_assert(S_ISDIR(st.st_mode));
-	cr_assert_eq(tier_mkdir_p(tt_path("%s/a/b", dir), 0777), 0, "existing is fine");
+	cr_assert_eq(tier_mkdir_p(tt_path("%s/a/b", dir), 0777), 0,
+	             "existing is fine");
 	cr_assert_eq(tt_write_file(tt_path("%s/a/file", dir), "f", 1), 0);
-	cr_assert_eq(tier_mkdir_p(tt_path("%s/a/file", dir), 0777), TIER_ECONFLICT);
-	cr_assert_eq(tier_mkdir_p(tt_path("%s/a/file/sub", dir), 0777), TIER_ECONFLICT);
+	cr_assert_eq(tier_mkdir_p(tt_path("%s/a/file", dir), 0777),
+	             TIER_ECONFLICT);
+	cr_assert_eq(tier_mkdir_p(tt_path("%s/a/file/sub", dir), 0777),
+	             TIER_ECONFLICT);
 
 	/* rm_rf removes the tree but does not follow a symlink out of it. */
 	const char *outside = tt_path("%s/outside", dir);
 	cr_assert_eq(mkdir(outside, 0777), 0);
 	cr_assert_eq(tt_write_file(tt_path("%s/keep", outside), "k", 1), 0);
 	cr_assert_eq(symlink(outside, tt_path("%s/a/b/link", dir)), 0);
-	cr_assert_eq(tier_rm_rf(tt_path("%s/a", dir)), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_rm_rf(tt_path("%s/a", dir)), 0, "%s",
+	             tier_error_last());
 	cr_assert_neq(access(tt_path("%s/a", dir), F_OK), 0);
 	cr_assert_eq(access(tt_path("%s/keep", outside), F_OK), 0);
 	cr_assert_eq(tier_rm_rf(tt_path("%s/a", dir)), 0, "missing is fine");
-	cr_assert_eq(tier_rm_rf(tt_path("%s/keep", outside)), 0, "a plain file");
+	cr_assert_eq(tier_rm_rf(tt_path("%s/keep", outside)), 0,
+	             "a plain file");
 	cr_assert_neq(access(tt_path("%s/keep", outside), F_OK), 0);
 }
 
@@ -137,7 +149,8 @@ Test(posix, write_all_and_pread_all)
 	cr_assert_eq(tier_pread_all(fd, buf, 4, 3, &got, p), 0);
 	cr_assert_eq(got, 4);
 	cr_assert_eq(memcmp(buf, "3456", 4), 0);
-	cr_assert_eq(tier_pread_all(fd, buf, 16, 8, &got, p), 0, "short at the end");
+	cr_assert_eq(tier_pread_all(fd, buf, 16, 8, &got, p), 0,
+	             "short at the end");
 	cr_assert_eq(got, 2);
 	cr_assert_eq(tier_pread_all(fd, buf, 16, 8, NULL, p), TIER_ECORRUPT,
 	             "without got a short read is an error");

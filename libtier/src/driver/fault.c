@@ -18,14 +18,24 @@
 #include "util/buf.h"
 #include "util/posix.h"
 
-#define CONTROL_MAX (1024 * 1024)
+#define CONTROL_MAX  (1024 * 1024)
 #define CRASH_STATUS 137
 
-enum { OP_PING, OP_STAT, OP_GET, OP_PUT, OP_RENAME, OP_LIST, OP_REMOVE, OP_MKDIR,
-       OP_COUNT, OP_ANY = OP_COUNT };
+enum {
+	OP_PING,
+	OP_STAT,
+	OP_GET,
+	OP_PUT,
+	OP_RENAME,
+	OP_LIST,
+	OP_REMOVE,
+	OP_MKDIR,
+	OP_COUNT,
+	OP_ANY = OP_COUNT
+};
 
 static const char *const op_names[OP_COUNT] = {
-	"ping", "stat", "get", "put", "rename", "list", "remove", "mkdir",
+        "ping", "stat", "get", "put", "rename", "list", "remove", "mkdir",
 };
 
 enum { TORN_NONE, TORN_DROP, TORN_KEEP, TORN_GARBLE };
@@ -48,11 +58,14 @@ typedef struct {
 	const char *fail_kind;
 	int enospc;
 	int torn;
-	char *log; /* owned */
+	char *log;  /* owned */
 	uint64_t n; /* this call's number for its op */
 } plan;
 
-static fault_driver *fault_of(tier_driver *drv) { return (fault_driver *)drv; }
+static fault_driver *fault_of(tier_driver *drv)
+{
+	return (fault_driver *)drv;
+}
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -119,10 +132,10 @@ static const struct {
 	const char *name;
 	int code;
 } kinds[] = {
-	{"transient", TIER_EOFFLINE}, {"auth", TIER_EAUTH},
-	{"corrupt", TIER_ECORRUPT},   {"enospc", TIER_ENOSPC},
-	{"notfound", TIER_ENOTFOUND}, {"conflict", TIER_ECONFLICT},
-	{"error", TIER_ERROR},
+        {"transient", TIER_EOFFLINE}, {"auth", TIER_EAUTH},
+        {"corrupt", TIER_ECORRUPT},   {"enospc", TIER_ENOSPC},
+        {"notfound", TIER_ENOTFOUND}, {"conflict", TIER_ECONFLICT},
+        {"error", TIER_ERROR},
 };
 
 /* Index into kinds[] (no kind: transient), -1 if unknown. */
@@ -173,7 +186,8 @@ static void apply_line(const fault_driver *f, plan *pl, char *line, int op,
 		if ((rop = parse_op(w[1])) < 0 || !op_applies(f, rop, op, &n))
 			return;
 		int k = parse_kind(w[3]);
-		if (k >= 0 && range_match(w[2], n, &bad) && !bad && !pl->fail_code) {
+		if (k >= 0 && range_match(w[2], n, &bad) && !bad &&
+		    !pl->fail_code) {
 			/* Static strings: the control text is freed before the message is made. */
 			pl->fail_code = kinds[k].code;
 			pl->fail_kind = kinds[k].name;
@@ -185,12 +199,14 @@ static void apply_line(const fault_driver *f, plan *pl, char *line, int op,
 	} else if (!strcmp(w[0], "torn")) {
 		/* "torn <n> mode", or "torn put <n> mode": only puts can tear. */
 		int i = (w[1] && !strcmp(w[1], "put")) ? 2 : 1;
-		int mode = !w[i + 1] ? TORN_NONE
-		         : !strcmp(w[i + 1], "drop") ? TORN_DROP
-		         : !strcmp(w[i + 1], "keep") ? TORN_KEEP
-		         : !strcmp(w[i + 1], "garble") ? TORN_GARBLE : TORN_NONE;
-		if (op == OP_PUT && mode != TORN_NONE && parse_u64(w[i], &v) == 0 &&
-		    f->calls[OP_PUT] == v && !pl->torn)
+		int mode = !w[i + 1]                     ? TORN_NONE
+		           : !strcmp(w[i + 1], "drop")   ? TORN_DROP
+		           : !strcmp(w[i + 1], "keep")   ? TORN_KEEP
+		           : !strcmp(w[i + 1], "garble") ? TORN_GARBLE
+		                                         : TORN_NONE;
+		if (op == OP_PUT && mode != TORN_NONE &&
+		    parse_u64(w[i], &v) == 0 && f->calls[OP_PUT] == v &&
+		    !pl->torn)
 			pl->torn = mode;
 	} else if (!strcmp(w[0], "enospc")) {
 		if (op != OP_PUT)
@@ -245,8 +261,8 @@ static int read_plan(const fault_driver *f, plan *pl, int op, uint64_t size)
 	return 0;
 }
 
-static void log_call(const plan *pl, int op, const char *path, const char *path2,
-                     const char *result)
+static void log_call(const plan *pl, int op, const char *path,
+                     const char *path2, const char *result)
 {
 	if (!pl->log)
 		return;
@@ -283,13 +299,16 @@ static int begin(fault_driver *f, plan *pl, int op, const char *path,
 	}
 	const char *what = path && *path ? path : "/";
 	if (pl->offline)
-		return tier_error_set(TIER_EOFFLINE, "injected fault: tier is offline");
+		return tier_error_set(TIER_EOFFLINE,
+		                      "injected fault: tier is offline");
 	if (pl->fail_code)
-		return tier_error_set(pl->fail_code, "injected fault: %s '%s' (call %llu): %s",
-		                      op_names[op], what, (unsigned long long)pl->n,
-		                      pl->fail_kind);
+		return tier_error_set(pl->fail_code,
+		                      "injected fault: %s '%s' (call %llu): %s",
+		                      op_names[op], what,
+		                      (unsigned long long)pl->n, pl->fail_kind);
 	if (pl->enospc)
-		return tier_error_set(TIER_ENOSPC, "injected fault: no space left for '%s'",
+		return tier_error_set(TIER_ENOSPC,
+		                      "injected fault: no space left for '%s'",
 		                      what);
 	return 0;
 }
@@ -358,10 +377,12 @@ static int source_bytes(char **out, const tier_source *src, size_t want)
 static int torn_put(fault_driver *f, int mode, const char *path,
                     const tier_source *src, unsigned int flags)
 {
-	const char *mode_name = mode == TORN_DROP ? "drop" : mode == TORN_KEEP ? "keep"
-	                                                                       : "garble";
+	const char *mode_name = mode == TORN_DROP   ? "drop"
+	                        : mode == TORN_KEEP ? "keep"
+	                                            : "garble";
 	if (src->size > SIZE_MAX)
-		return tier_error_set(TIER_EUSAGE, "source for '%s' too large", path);
+		return tier_error_set(TIER_EUSAGE, "source for '%s' too large",
+		                      path);
 	size_t size = (size_t)src->size;
 	if (mode != TORN_DROP) {
 		tier_buf name = TIER_BUF_INIT;
@@ -380,14 +401,16 @@ static int torn_put(fault_driver *f, int mode, const char *path,
 		if (mode == TORN_KEEP)
 			rc = tier_temp_name(&name, path);
 		if (rc == 0)
-			rc = f->inner->put(f->inner, mode == TORN_KEEP ? name.ptr : path, &part,
-			                   mode == TORN_KEEP ? 0 : flags);
+			rc = f->inner->put(
+			        f->inner, mode == TORN_KEEP ? name.ptr : path,
+			        &part, mode == TORN_KEEP ? 0 : flags);
 		free(bytes);
 		tier_buf_dispose(&name);
 		if (rc < 0)
 			return rc;
 	}
-	return tier_error_set(TIER_EOFFLINE, "injected fault: put '%s' torn (%s): link lost",
+	return tier_error_set(TIER_EOFFLINE,
+	                      "injected fault: put '%s' torn (%s): link lost",
 	                      path, mode_name);
 }
 
@@ -464,7 +487,8 @@ int tier_driver_fault_open(tier_driver **out, const tier_url *url,
 {
 	*out = NULL;
 	if (!url->inner)
-		return tier_error_set(TIER_EUSAGE, "fault tier without an inner url");
+		return tier_error_set(TIER_EUSAGE,
+		                      "fault tier without an inner url");
 	fault_driver *f = tier_calloc(1, sizeof(*f));
 	if (!f)
 		return TIER_ERROR;

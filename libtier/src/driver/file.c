@@ -22,7 +22,7 @@
 #include "util/buf.h"
 #include "util/posix.h"
 
-#define GET_BLOCK (256 * 1024)
+#define GET_BLOCK  (256 * 1024)
 #define COPY_BLOCK (256 * 1024)
 
 typedef struct {
@@ -30,7 +30,10 @@ typedef struct {
 	char *root; /* absolute, no trailing '/' (except "/" itself) */
 } file_driver;
 
-static file_driver *fd_of(tier_driver *drv) { return (file_driver *)drv; }
+static file_driver *fd_of(tier_driver *drv)
+{
+	return (file_driver *)drv;
+}
 
 /* Is the root there and a directory?  Sets the offline message if not. */
 static int root_check(file_driver *f)
@@ -39,18 +42,23 @@ static int root_check(file_driver *f)
 	if (stat(f->root, &st) < 0) {
 		int e = errno;
 		if (e == EACCES || e == EPERM)
-			return tier_error_set_errno(TIER_EAUTH, e, "cannot reach tier root '%s'",
-			                            f->root);
+			return tier_error_set_errno(
+			        TIER_EAUTH, e, "cannot reach tier root '%s'",
+			        f->root);
 		if (e == ENOENT || e == ENOTDIR)
-			return tier_error_set(TIER_EOFFLINE,
-			                      "tier root '%s' is not there (unmounted?)", f->root);
-		return tier_error_set_errno(TIER_EOFFLINE, e, "tier root '%s' does not answer",
+			return tier_error_set(
+			        TIER_EOFFLINE,
+			        "tier root '%s' is not there (unmounted?)",
+			        f->root);
+		return tier_error_set_errno(TIER_EOFFLINE, e,
+		                            "tier root '%s' does not answer",
 		                            f->root);
 	}
 	if (!S_ISDIR(st.st_mode))
-		return tier_error_set(TIER_EOFFLINE,
-		                      "tier root '%s' is not there (unmounted?): not a directory",
-		                      f->root);
+		return tier_error_set(
+		        TIER_EOFFLINE,
+		        "tier root '%s' is not there (unmounted?): not a directory",
+		        f->root);
 	return 0;
 }
 
@@ -69,22 +77,42 @@ static int fail(file_driver *f, int e, const char *verb, const char *rel)
 			return tier_error_last_code();
 		code = TIER_ENOTFOUND;
 		break;
-	case EIO: case ESTALE: case ENOTCONN: case ETIMEDOUT: case ECONNRESET:
-	case ECONNABORTED: case EHOSTDOWN: case EHOSTUNREACH: case ENETDOWN:
-	case ENETUNREACH: case ENODEV: case ENXIO: case EAGAIN: case EINTR:
-	case ENOLINK: case EREMOTEIO:
+	case EIO:
+	case ESTALE:
+	case ENOTCONN:
+	case ETIMEDOUT:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EHOSTDOWN:
+	case EHOSTUNREACH:
+	case ENETDOWN:
+	case ENETUNREACH:
+	case ENODEV:
+	case ENXIO:
+	case EAGAIN:
+	case EINTR:
+	case ENOLINK:
+	case EREMOTEIO:
 		code = TIER_EOFFLINE;
 		break;
-	case ENOSPC: case EDQUOT: case EFBIG:
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
 		code = TIER_ENOSPC;
 		break;
-	case EACCES: case EPERM: case EROFS:
+	case EACCES:
+	case EPERM:
+	case EROFS:
 		code = TIER_EAUTH;
 		break;
-	case EEXIST: case ENOTEMPTY:
+	case EEXIST:
+	case ENOTEMPTY:
 		code = TIER_ECONFLICT;
 		break;
-	case EISDIR: case ENAMETOOLONG: case EINVAL: case ELOOP:
+	case EISDIR:
+	case ENAMETOOLONG:
+	case EINVAL:
+	case ELOOP:
 		code = TIER_EUSAGE;
 		break;
 	default:
@@ -103,14 +131,18 @@ static int check_rel(const char *rel, int allow_root)
 	if (!rel || (!*rel && !allow_root))
 		return tier_error_set(TIER_EUSAGE, "empty tier path");
 	if (rel[0] == '/')
-		return tier_error_set(TIER_EUSAGE, "tier path '%s' is not relative", rel);
+		return tier_error_set(TIER_EUSAGE,
+		                      "tier path '%s' is not relative", rel);
 	for (const char *p = rel; *p;) {
 		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'", rel);
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'",
+			                      rel);
 		p += n;
 		if (*p == '/' && !*++p)
-			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'", rel);
+			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'",
+			                      rel);
 	}
 	return 0;
 }
@@ -154,9 +186,10 @@ static int make_dirs(file_driver *f, const char *rel, size_t prefix_len)
 		} else if (errno == EEXIST) {
 			struct stat st;
 			if (stat(p.ptr, &st) == 0 && !S_ISDIR(st.st_mode))
-				rc = tier_error_set(TIER_ECONFLICT,
-				                    "'%s' in '%s' exists and is not a directory",
-				                    sub, f->root);
+				rc = tier_error_set(
+				        TIER_ECONFLICT,
+				        "'%s' in '%s' exists and is not a directory",
+				        sub, f->root);
 		} else {
 			rc = fail(f, errno, "create directory", sub);
 		}
@@ -257,7 +290,8 @@ static int file_get(tier_driver *drv, const char *path, uint64_t offset,
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		rc = tier_error_set(TIER_EUSAGE, "cannot read '%s' in '%s': is a directory",
+		rc = tier_error_set(TIER_EUSAGE,
+		                    "cannot read '%s' in '%s': is a directory",
 		                    path, f->root);
 		goto out;
 	}
@@ -266,13 +300,15 @@ static int file_get(tier_driver *drv, const char *path, uint64_t offset,
 	 * the end means the object is not what the caller's index says it is.
 	 */
 	uint64_t size = (uint64_t)st.st_size;
-	uint64_t end = len == UINT64_MAX || len > UINT64_MAX - offset ? UINT64_MAX
-	                                                              : offset + len;
+	uint64_t end = len == UINT64_MAX || len > UINT64_MAX - offset
+	                       ? UINT64_MAX
+	                       : offset + len;
 	if (offset > size || (end != UINT64_MAX && end > size)) {
-		rc = tier_error_set(TIER_ECORRUPT,
-		                    "'%s' in '%s' has %llu bytes, less than the %llu asked for",
-		                    path, f->root, (unsigned long long)size,
-		                    (unsigned long long)(end == UINT64_MAX ? offset : end));
+		rc = tier_error_set(
+		        TIER_ECORRUPT,
+		        "'%s' in '%s' has %llu bytes, less than the %llu asked for",
+		        path, f->root, (unsigned long long)size,
+		        (unsigned long long)(end == UINT64_MAX ? offset : end));
 		goto out;
 	}
 	if (end == UINT64_MAX)
@@ -282,20 +318,25 @@ static int file_get(tier_driver *drv, const char *path, uint64_t offset,
 		goto out;
 	}
 	for (uint64_t pos = offset; pos < end;) {
-		size_t want = end - pos < GET_BLOCK ? (size_t)(end - pos) : GET_BLOCK;
+		size_t want =
+		        end - pos < GET_BLOCK ? (size_t)(end - pos) : GET_BLOCK;
 		size_t got = 0;
 		if (tier_pread_all(fd, block, want, pos, &got, path) < 0) {
 			rc = fail(f, errno, "read", path);
 			goto out;
 		}
 		if (got == 0) {
-			rc = tier_error_set(TIER_ECORRUPT, "'%s' in '%s' shrank while being read",
-			                    path, f->root);
+			rc = tier_error_set(
+			        TIER_ECORRUPT,
+			        "'%s' in '%s' shrank while being read", path,
+			        f->root);
 			goto out;
 		}
 		if (sink(block, got, payload) != 0) {
-			rc = tier_error_set(TIER_EABORTED, "reading '%s' in '%s' was cancelled",
-			                    path, f->root);
+			rc = tier_error_set(
+			        TIER_EABORTED,
+			        "reading '%s' in '%s' was cancelled", path,
+			        f->root);
 			goto out;
 		}
 		pos += got;
@@ -314,7 +355,8 @@ static int copy_source(file_driver *f, int fd, const tier_source *src,
 {
 	if (src->data) {
 		if (src->size > SIZE_MAX)
-			return tier_error_set(TIER_EUSAGE, "source for '%s' too large", rel);
+			return tier_error_set(TIER_EUSAGE,
+			                      "source for '%s' too large", rel);
 		if (tier_write_all(fd, src->data, (size_t)src->size, rel) < 0)
 			return fail(f, errno, "write", rel);
 		return 0;
@@ -324,19 +366,23 @@ static int copy_source(file_driver *f, int fd, const tier_source *src,
 	if (!block)
 		return TIER_ERROR;
 	for (uint64_t pos = 0; pos < src->size;) {
-		size_t want = src->size - pos < COPY_BLOCK ? (size_t)(src->size - pos)
-		                                           : COPY_BLOCK;
+		size_t want = src->size - pos < COPY_BLOCK
+		                      ? (size_t)(src->size - pos)
+		                      : COPY_BLOCK;
 		size_t got = 0;
-		if (tier_pread_all(src->fd, block, want, pos, &got, "source") < 0) {
-			rc = tier_error_set_errno(TIER_ERROR, errno,
-			                          "cannot read the source of '%s'", rel);
+		if (tier_pread_all(src->fd, block, want, pos, &got, "source") <
+		    0) {
+			rc = tier_error_set_errno(
+			        TIER_ERROR, errno,
+			        "cannot read the source of '%s'", rel);
 			break;
 		}
 		if (got < want) {
-			rc = tier_error_set(TIER_ERROR,
-			                    "source of '%s' ended at %llu of %llu bytes", rel,
-			                    (unsigned long long)(pos + got),
-			                    (unsigned long long)src->size);
+			rc = tier_error_set(
+			        TIER_ERROR,
+			        "source of '%s' ended at %llu of %llu bytes",
+			        rel, (unsigned long long)(pos + got),
+			        (unsigned long long)src->size);
 			break;
 		}
 		if (tier_write_all(fd, block, got, rel) < 0) {
@@ -356,9 +402,11 @@ static int publish_exclusive(file_driver *f, const char *tmp, const char *dst,
 	if (link(tmp, dst) == 0)
 		return 0;
 	int e = errno;
-	if (e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == ENOSYS || e == EMLINK) {
+	if (e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == ENOSYS ||
+	    e == EMLINK) {
 		/* No hard links here (vfat, some SMB shares): try the rename form. */
-		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) ==
+		    0)
 			return 0;
 		if (errno == EEXIST)
 			e = EEXIST;
@@ -366,7 +414,8 @@ static int publish_exclusive(file_driver *f, const char *tmp, const char *dst,
 			e = errno;
 	}
 	if (e == EEXIST)
-		return tier_error_set(TIER_ECONFLICT, "'%s' in '%s' exists already", rel,
+		return tier_error_set(TIER_ECONFLICT,
+		                      "'%s' in '%s' exists already", rel,
 		                      f->root);
 	return fail(f, e, "create", rel);
 }
@@ -386,7 +435,8 @@ static int file_put(tier_driver *drv, const char *path, const tier_source *src,
 		return TIER_ERROR;
 	/* Cheap early answer; link() below is what makes it atomic. */
 	if ((flags & TIER_PUT_EXCLUSIVE) && lstat(dst.ptr, &st) == 0) {
-		rc = tier_error_set(TIER_ECONFLICT, "'%s' in '%s' exists already", path,
+		rc = tier_error_set(TIER_ECONFLICT,
+		                    "'%s' in '%s' exists already", path,
 		                    f->root);
 		goto out;
 	}
@@ -395,7 +445,8 @@ static int file_put(tier_driver *drv, const char *path, const tier_source *src,
 			rc = TIER_ERROR;
 			goto out;
 		}
-		fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		          0666);
 		if (fd >= 0)
 			break;
 		if (errno == EEXIST && ++tries < 10)
@@ -465,14 +516,16 @@ static int file_rename(tier_driver *drv, const char *from, const char *to)
 		}
 		rc = fail(f, e, "rename", from);
 		if (e == EEXIST || e == ENOTEMPTY || e == EISDIR)
-			rc = tier_error_set_errno(e == EISDIR ? TIER_EUSAGE : TIER_ECONFLICT, e,
-			                          "cannot rename '%s' to '%s' in '%s'", from, to,
-			                          f->root);
+			rc = tier_error_set_errno(
+			        e == EISDIR ? TIER_EUSAGE : TIER_ECONFLICT, e,
+			        "cannot rename '%s' to '%s' in '%s'", from, to,
+			        f->root);
 		goto out;
 	}
 synced:
 	rc = sync_dir_of(f, to);
-	if (rc == 0 && (dir_len(from) != dir_len(to) || strncmp(from, to, dir_len(to))))
+	if (rc == 0 &&
+	    (dir_len(from) != dir_len(to) || strncmp(from, to, dir_len(to))))
 		rc = sync_dir_of(f, from);
 out:
 	tier_buf_dispose(&a);
@@ -533,8 +586,10 @@ static int file_list(tier_driver *drv, const char *dir, tier_list_cb cb,
 		}
 		fill_stat(&ts, &st);
 		if (cb(name, &ts, payload) != 0)
-			rc = tier_error_set(TIER_EABORTED, "listing '%s' in '%s' was cancelled",
-			                    *dir ? dir : ".", f->root);
+			rc = tier_error_set(
+			        TIER_EABORTED,
+			        "listing '%s' in '%s' was cancelled",
+			        *dir ? dir : ".", f->root);
 	}
 	closedir(d);
 out:
@@ -561,9 +616,10 @@ static int file_remove(tier_driver *drv, const char *path)
 				goto removed;
 			e = errno;
 			if (e == ENOTEMPTY || e == EEXIST) {
-				rc = tier_error_set(TIER_ECONFLICT,
-				                    "cannot remove directory '%s' in '%s': not empty",
-				                    path, f->root);
+				rc = tier_error_set(
+				        TIER_ECONFLICT,
+				        "cannot remove directory '%s' in '%s': not empty",
+				        path, f->root);
 				goto out;
 			}
 		}
@@ -603,8 +659,10 @@ int tier_driver_file_open(tier_driver **out, const tier_url *url,
 	(void)opts;
 	*out = NULL;
 	if (!url->path || url->path[0] != '/')
-		return tier_error_set(TIER_EUSAGE, "file tier needs an absolute path, not '%s'",
-		                      url->path ? url->path : "");
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "file tier needs an absolute path, not '%s'",
+		        url->path ? url->path : "");
 	file_driver *f = tier_calloc(1, sizeof(*f));
 	if (!f)
 		return TIER_ERROR;
@@ -616,8 +674,9 @@ int tier_driver_file_open(tier_driver **out, const tier_url *url,
 		return TIER_ERROR;
 	}
 	f->base.version = TIER_DRIVER_VERSION;
-	f->base.caps = TIER_DRIVER_CAP_RENAME_OVERWRITE | TIER_DRIVER_CAP_EXCLUSIVE |
-	               TIER_DRIVER_CAP_DIRS | TIER_DRIVER_CAP_RENAME;
+	f->base.caps = TIER_DRIVER_CAP_RENAME_OVERWRITE |
+	               TIER_DRIVER_CAP_EXCLUSIVE | TIER_DRIVER_CAP_DIRS |
+	               TIER_DRIVER_CAP_RENAME;
 	f->base.ping = file_ping;
 	f->base.stat = file_stat;
 	f->base.get = file_get;

@@ -31,8 +31,9 @@ int tier_write_all(int fd, const void *data, size_t len, const char *what)
 			int e = errno;
 			if (what)
 				return fail_errno(e, "cannot write '%s'", what);
-			int rc = tier_error_set_errno(tier_error_from_errno(e), e,
-			                              "cannot write file descriptor %d", fd);
+			int rc = tier_error_set_errno(
+			        tier_error_from_errno(e), e,
+			        "cannot write file descriptor %d", fd);
 			errno = e;
 			return rc;
 		}
@@ -50,17 +51,20 @@ int tier_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got,
 	if (got)
 		*got = 0;
 	if (off > (uint64_t)INT64_MAX)
-		return tier_error_set(TIER_EUSAGE, "offset %llu out of range reading '%s'",
-		                      (unsigned long long)off, what ? what : "file");
+		return tier_error_set(
+		        TIER_EUSAGE, "offset %llu out of range reading '%s'",
+		        (unsigned long long)off, what ? what : "file");
 	while (done < len) {
-		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
+		ssize_t n =
+		        pread(fd, p + done, len - done, (off_t)(off + done));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			int e = errno;
 			if (got)
 				*got = done;
-			return fail_errno(e, "cannot read '%s'", what ? what : "file");
+			return fail_errno(e, "cannot read '%s'",
+			                  what ? what : "file");
 		}
 		if (n == 0)
 			break;
@@ -69,7 +73,8 @@ int tier_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got,
 	if (got)
 		*got = done;
 	else if (done < len)
-		return tier_error_set(TIER_ECORRUPT, "'%s' is truncated: %zu of %zu bytes",
+		return tier_error_set(TIER_ECORRUPT,
+		                      "'%s' is truncated: %zu of %zu bytes",
 		                      what ? what : "file", done, len);
 	return 0;
 }
@@ -81,7 +86,8 @@ int tier_fsync_dir(const char *dir)
 		return fail_errno(errno, "cannot open directory '%s'", dir);
 	int rc = 0;
 	/* Some file systems cannot fsync a directory; there is nothing better. */
-	if (fsync(fd) < 0 && errno != EINVAL && errno != ENOTSUP && errno != EROFS) {
+	if (fsync(fd) < 0 && errno != EINVAL && errno != ENOTSUP &&
+	    errno != EROFS) {
 		int e = errno;
 		rc = fail_errno(e, "cannot sync directory '%s'", dir);
 		close(fd);
@@ -121,12 +127,16 @@ int tier_mkdir_p(const char *path, mode_t mode)
 	int rc = 0;
 
 	if (!*path)
-		return tier_error_set(TIER_EUSAGE, "cannot create a directory with an empty name");
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "cannot create a directory with an empty name");
 	if (stat(path, &st) == 0) {
 		if (S_ISDIR(st.st_mode))
 			return 0;
 		errno = ENOTDIR;
-		return tier_error_set(TIER_ECONFLICT, "'%s' exists and is not a directory", path);
+		return tier_error_set(TIER_ECONFLICT,
+		                      "'%s' exists and is not a directory",
+		                      path);
 	}
 	if (tier_buf_sets(&b, path) < 0)
 		return TIER_ERROR;
@@ -141,13 +151,16 @@ int tier_mkdir_p(const char *path, mode_t mode)
 				break;
 		} else if (errno == EEXIST) {
 			if (stat(b.ptr, &st) < 0 || !S_ISDIR(st.st_mode)) {
-				rc = tier_error_set(TIER_ECONFLICT,
-				                    "'%s' exists and is not a directory", b.ptr);
+				rc = tier_error_set(
+				        TIER_ECONFLICT,
+				        "'%s' exists and is not a directory",
+				        b.ptr);
 				errno = ENOTDIR;
 				break;
 			}
 		} else {
-			rc = fail_errno(errno, "cannot create directory '%s'", b.ptr);
+			rc = fail_errno(errno, "cannot create directory '%s'",
+			                b.ptr);
 			break;
 		}
 		*p = saved;
@@ -177,7 +190,9 @@ static int rm_rf_in(int dfd, const char *path)
 		errno = 0;
 		if (!(de = readdir(d))) {
 			if (errno)
-				rc = fail_errno(errno, "cannot read directory '%s'", path);
+				rc = fail_errno(errno,
+				                "cannot read directory '%s'",
+				                path);
 			break;
 		}
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -185,13 +200,16 @@ static int rm_rf_in(int dfd, const char *path)
 		if (unlinkat(dirfd(d), de->d_name, 0) == 0 || errno == ENOENT)
 			continue;
 		if (errno != EISDIR && errno != EPERM) {
-			rc = fail_errno(errno, "cannot remove '%s'", de->d_name);
+			rc = fail_errno(errno, "cannot remove '%s'",
+			                de->d_name);
 			break;
 		}
-		int sub = openat(dirfd(d), de->d_name,
-		                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int sub =
+		        openat(dirfd(d), de->d_name,
+		               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0) {
-			rc = fail_errno(errno, "cannot open directory '%s'", de->d_name);
+			rc = fail_errno(errno, "cannot open directory '%s'",
+			                de->d_name);
 			break;
 		}
 		tier_buf sp = TIER_BUF_INIT;
@@ -202,9 +220,11 @@ static int rm_rf_in(int dfd, const char *path)
 		}
 		rc = rm_rf_in(sub, sp.ptr);
 		tier_buf_dispose(&sp);
-		if (rc == 0 && unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 &&
+		if (rc == 0 &&
+		    unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 &&
 		    errno != ENOENT)
-			rc = fail_errno(errno, "cannot remove directory '%s'", de->d_name);
+			rc = fail_errno(errno, "cannot remove directory '%s'",
+			                de->d_name);
 	}
 	closedir(d);
 	return rc;
@@ -214,7 +234,9 @@ int tier_rm_rf(const char *path)
 {
 	struct stat st;
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : fail_errno(errno, "cannot remove '%s'", path);
+		return errno == ENOENT
+		               ? 0
+		               : fail_errno(errno, "cannot remove '%s'", path);
 	if (!S_ISDIR(st.st_mode)) {
 		if (unlink(path) < 0 && errno != ENOENT)
 			return fail_errno(errno, "cannot remove '%s'", path);
@@ -271,7 +293,8 @@ int tier_atomic_write_mode(const char *path, const void *data, size_t len,
 	do {
 		if (tier_temp_name(&tmp, path) < 0)
 			return TIER_ERROR;
-		fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+		fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		          mode);
 	} while (fd < 0 && errno == EEXIST && ++tries < 10);
 	if (fd < 0) {
 		rc = fail_errno(errno, "cannot create '%s'", tmp.ptr);
@@ -335,8 +358,10 @@ int tier_read_file(tier_buf *out, const char *path, size_t max_len)
 			rc = TIER_ERROR;
 			goto out;
 		}
-		out->ptr[out->size] = '\0'; /* grow leaves new memory as it was */
-		ssize_t n = read(fd, out->ptr + out->size, out->asize - out->size - 1);
+		out->ptr[out->size] =
+		        '\0'; /* grow leaves new memory as it was */
+		ssize_t n = read(fd, out->ptr + out->size,
+		                 out->asize - out->size - 1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -348,7 +373,8 @@ int tier_read_file(tier_buf *out, const char *path, size_t max_len)
 		out->size += (size_t)n;
 		out->ptr[out->size] = '\0';
 		if (max_len && out->size > max_len) {
-			rc = tier_error_set(TIER_ECORRUPT, "'%s' is larger than %zu bytes",
+			rc = tier_error_set(TIER_ECORRUPT,
+			                    "'%s' is larger than %zu bytes",
 			                    path, max_len);
 			goto out;
 		}
