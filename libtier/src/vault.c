@@ -52,7 +52,16 @@ struct tier_vault {
 /* ---- small helpers -------------------------------------------------- */
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
-static void git_init_once(void) { git_libgit2_init(); }
+static void git_init_once(void)
+{
+	git_libgit2_init();
+	/* our repositories must not depend on the user's git configuration
+	 * (nor fail when $HOME is unreadable, as for a backup run as 'nobody') */
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_PROGRAMDATA, "");
+}
 
 void tier_test_crashpoint(const char *point)
 {
@@ -1026,15 +1035,19 @@ static void drop_target(tier_write *w, size_t i)
 
 int tier_write_put(tier_write *w, const char *path, const tier_source *src)
 {
+	int last = TIER_EOFFLINE;
 	for (size_t i = 0; i < w->n; i++) {
 		if (w->outcome[i] != TIER_WRITE_WRITTEN)
 			continue;
-		if (tier_location_put(w->v->t[i].loc, path, src, 0) < 0)
+		int rc = tier_location_put(w->v->t[i].loc, path, src, 0);
+		if (rc < 0) {
+			last = rc;
 			drop_target(w, i);
+		}
 	}
+	/* keep the cause (no space, permission) when the last tier is gone */
 	if (!tier_write_target_count(w))
-		return tier_error_set(TIER_EOFFLINE, "no tier took '%s': %s", path,
-		                      tier_error_last());
+		return tier_error_set(last, "no tier took '%s': %s", path, tier_error_last());
 	return 0;
 }
 

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tier/errors.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
