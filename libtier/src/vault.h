@@ -49,6 +49,12 @@ git_repository *tier_vault_cache(tier_vault *v);
 /** Head commit of the first online tier at the maximum revision. */
 int tier_vault_best_head(tier_vault *v, git_oid *out, size_t *tier_index);
 
+/**
+ * The commit of revision `rev` on the first-parent chain of the best head
+ * (rev 0: the best head itself).  TIER_ENOTFOUND naming the latest one.
+ */
+int tier_vault_find_revision(tier_vault *v, uint64_t rev, git_oid *out);
+
 /** Test hook: TIER_TEST_CRASH=point[:n] exits with 137 at the n-th hit. */
 void tier_test_crashpoint(const char *point);
 

@@ -173,6 +173,23 @@ typedef struct {
  */
 int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v, size_t max);
 
+/** One difference between two snapshots. */
+typedef struct {
+	char status;          /**< 'A' added, 'D' deleted, 'M' modified (data or metadata) */
+	const char *path;     /**< "/home/u/file" */
+	uint64_t old_size, new_size;
+} tier_diff_entry;
+
+typedef int (*tier_diff_cb)(const tier_diff_entry *e, void *payload);
+
+/**
+ * What changed between the snapshots of revisions `from` and `to` (from 0:
+ * the empty snapshot), file by file in path order.  Directories' own
+ * metadata changes are not reported.  cb returning non-zero stops
+ * (TIER_EABORTED).  TIER_ENOTFOUND for a revision that does not exist.
+ */
+int tier_vault_diff(tier_vault *v, uint64_t from, uint64_t to, tier_diff_cb cb, void *payload);
+
 #ifdef __cplusplus
 }
 #endif

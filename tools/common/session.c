@@ -1,0 +1,98 @@
+#include "session.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "exitcodes.h"
+#include "output.h"
+
+int tool_vault_open(tier_vault **out, const struct tool_common *c, enum tool_access access,
+                    int check)
+{
+	tier_vault_options o = TIER_VAULT_OPTIONS_INIT;
+	int rc;
+
+	*out = NULL;
+	tool_location_options(c, &o.location);
+	o.state_dir = c->state_dir;
+	o.tiers = c->tiers.items;
+	o.ntiers = c->tiers.count;
+	if (access == TOOL_WRITE && !o.state_dir)
+		return tool_usage_error("this tool writes: give the installation with -s DIR or TIER_STATE_DIR"),
+		       TIER_EUSAGE;
+	if ((rc = tier_vault_open(out, &o)) < 0)
+		return rc;
+	if (!c->json)
+		tool_vault_report(*out);
+	if (check && (rc = tier_vault_check(*out)) < 0) {
+		tier_vault_free(*out);
+		*out = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+void tool_vault_report(const tier_vault *v)
+{
+	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
+		const tier_tier_info *in = tier_vault_tier_info(v, i);
+		if (in->state == TIER_STATE_OFFLINE)
+			tool_warning("tier '%s' is offline: %s", in->name,
+			             in->problem ? in->problem : "no answer");
+		else if (in->state == TIER_STATE_DAMAGED || in->state == TIER_STATE_OTHER_VAULT)
+			tool_warning("%s", in->problem ? in->problem : "tier unusable");
+		else if (in->state == TIER_STATE_OK && !in->synchronized)
+			tool_info("tier '%s' is behind: revision %llu of %llu (tier-sync brings it level)",
+			          in->name, (unsigned long long)in->revision,
+			          (unsigned long long)tier_vault_max_revision(v));
+	}
+}
+
+const char *tool_size(uint64_t bytes, char buf[32])
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	double x = (double)bytes;
+	size_t u = 0;
+	while (x >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		x /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, 32, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, 32, "%.1f %s", x, units[u]);
+	return buf;
+}
+
+json_t *tool_write_result_json(const tier_write_result *r)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; r && i < r->ntiers; i++) {
+		json_t *t = json_pack("{s:s, s:s}", "name", r->tiers[i].name, "result",
+		                      tier_write_outcome_name(r->tiers[i].outcome));
+		if (r->tiers[i].outcome != TIER_WRITE_WRITTEN && r->tiers[i].error[0])
+			json_object_set_new(t, "error", json_string(r->tiers[i].error));
+		json_array_append_new(arr, t);
+	}
+	return arr;
+}
+
+void tool_write_result_report(const tier_write_result *r)
+{
+	for (size_t i = 0; r && i < r->ntiers; i++) {
+		switch (r->tiers[i].outcome) {
+		case TIER_WRITE_WRITTEN:
+			break;
+		case TIER_WRITE_SKIPPED_OFFLINE:
+			tool_warning("tier '%s' skipped (offline): %s", r->tiers[i].name, r->tiers[i].error);
+			break;
+		case TIER_WRITE_SKIPPED_UNSYNCHRONIZED:
+			tool_warning("tier '%s' skipped (unsynchronised, %s): run tier-sync", r->tiers[i].name,
+			             r->tiers[i].error);
+			break;
+		case TIER_WRITE_FAILED:
+			tool_warning("tier '%s' failed: %s", r->tiers[i].name, r->tiers[i].error);
+			break;
+		}
+	}
+}
