@@ -38,9 +38,9 @@ typedef struct {
 } tier_chunker_params;
 
 /* Chosen by measurement, see docs/format-pack.md. */
-#define TIER_CHUNKER_MIN_DEFAULT (512u * 1024)
-#define TIER_CHUNKER_AVG_DEFAULT (1024u * 1024)
-#define TIER_CHUNKER_MAX_DEFAULT (8u * 1024 * 1024)
+#define TIER_CHUNKER_MIN_DEFAULT (256u * 1024)
+#define TIER_CHUNKER_AVG_DEFAULT (512u * 1024)
+#define TIER_CHUNKER_MAX_DEFAULT (4u * 1024 * 1024)
 #define TIER_CHUNKER_NORM_DEFAULT 2
 
 #define TIER_CHUNKER_PARAMS_INIT                                      \
