@@ -262,7 +262,9 @@ int tier_pack_writer_add(tier_pack_writer *w, const unsigned char id[TIER_HASH_L
 	if ((rc = writer_usable(w)) < 0)
 		return rc;
 	if (len > TIER_PACK_CHUNK_MAX)
-		return tier_chunk_compress(raw, len, NULL, 0, NULL, NULL);
+		return tier_error_set(TIER_EUSAGE,
+			"chunk of %zu bytes is larger than the pack limit %u",
+			len, TIER_PACK_CHUNK_MAX);
 	if (w->scratch_cap < len) {
 		unsigned char *p = tier_realloc(w->scratch, len);
 		if (!p)
@@ -365,8 +367,8 @@ void tier_pack_writer_free(tier_pack_writer *w)
 
 void tier_pack_writer_abort(tier_pack_writer *w)
 {
-	if (w)
-		w->finished = 0;
+	/* free() already discards an unfinished pack; a finished one is the
+	 * caller's file now and stays. */
 	tier_pack_writer_free(w);
 }
 
@@ -383,7 +385,7 @@ int tier_pack_trailer_parse(tier_pack_trailer *out, const void *buf, size_t len,
 	const unsigned char *t;
 	tier_pack_trailer tr;
 
-	if (len < TIER_PACK_HEADER_SIZE + TIER_PACK_TRAILER_SIZE)
+	if (len < TIER_PACK_TRAILER_SIZE)
 		return tier_error_set(TIER_ECORRUPT,
 			"pack '%s' is truncated: %zu bytes", nm(name), len);
 	t = (const unsigned char *)buf + len - TIER_PACK_TRAILER_SIZE;
@@ -617,6 +619,14 @@ static int chunk_decode(const tier_pack_entry *e, const char *what,
 		return tier_error_set(TIER_EUSAGE,
 			"chunk %s: got %zu stored bytes and %zu of room, need %u and %u",
 			hex, stored_len, out_cap, e->stored_len, e->raw_len);
+	/* Entries may come from elsewhere than a parsed index: check again. */
+	if (e->raw_len > TIER_PACK_CHUNK_MAX ||
+	    (e->flags == TIER_CHUNK_RAW && e->stored_len != e->raw_len) ||
+	    (e->flags == TIER_CHUNK_LZ4 && (e->stored_len == 0 || e->stored_len >= e->raw_len)))
+		return tier_error_set(TIER_ECORRUPT,
+			"chunk %s%s%s has an inconsistent entry (flags %u, %u stored, %u raw)",
+			hex, what ? " in " : "", what ? what : "", e->flags, e->stored_len,
+			e->raw_len);
 	if (e->flags == TIER_CHUNK_LZ4) {
 		int n = LZ4_decompress_safe(stored, out, (int)stored_len, (int)e->raw_len);
 		if (n < 0 || (uint32_t)n != e->raw_len)

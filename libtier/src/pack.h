@@ -116,7 +116,8 @@ size_t tier_pack_writer_count(const tier_pack_writer *w);
 int tier_pack_writer_finish(tier_pack_writer *w, unsigned char pack_id[TIER_HASH_LEN],
                             char **path);
 
-/** Discard an unfinished pack (temporary file removed) and free. */
+/** Discard an unfinished pack (temporary file removed) and free; after
+ *  finish the pack file stays (same as free). */
 void tier_pack_writer_abort(tier_pack_writer *w);
 /** Free; an unfinished pack is discarded as by abort.  NULL: no-op. */
 void tier_pack_writer_free(tier_pack_writer *w);
@@ -126,7 +127,8 @@ void tier_pack_writer_free(tier_pack_writer *w);
 /* TIER_ECORRUPT and never reads outside the buffer it was given.       */
 
 /**
- * Parse the trailer from the last TIER_PACK_TRAILER_SIZE bytes of buf.
+ * Parse the trailer from the last TIER_PACK_TRAILER_SIZE bytes of buf
+ * (len >= TIER_PACK_TRAILER_SIZE).
  * Checks magic, version (TIER_EUNSUPPORTED when newer), cipher and that
  * the sizes agree with each other; the index hash is checked by
  * tier_pack_index_parse.  name (may be NULL) is used in messages.

@@ -377,9 +377,38 @@ Test(pack, empty_pack)
 	cr_assert_eq(idx->trailer.pack_size, len);
 	tier_pack_index_free(idx);
 	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s", tier_error_last());
+	/* The trailer alone is the whole tail of an empty pack. */
+	cr_assert_eq(tier_pack_index_parse(&idx, NULL, file + len - 64, 64, len, "e"), 0,
+	             "%s", tier_error_last());
+	cr_assert_eq(idx->count, 0);
+	tier_pack_index_free(idx);
 	free(file);
 	free(path);
 	tt_rmrf(dir);
+}
+
+Test(pack, decode_rejects_inconsistent_entry)
+{
+	/* An entry from a caller's own index, not a parsed one: still checked. */
+	unsigned char stored[10] = "abcdefghi", out[100];
+	tier_pack_entry e;
+	memset(&e, 0, sizeof(e));
+	tier_sha256(e.id, stored, 10);
+	e.stored_len = 10;
+	e.raw_len = 100; /* raw, but longer than what is stored */
+	e.flags = TIER_CHUNK_RAW;
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100), TIER_ECORRUPT);
+	e.flags = TIER_CHUNK_LZ4; /* garbage lz4 stream */
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100), TIER_ECORRUPT);
+	cr_assert(strstr(tier_error_last(), "fails to decompress") != NULL, "%s", tier_error_last());
+	e.flags = 7;
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100), TIER_ECORRUPT);
+	e.flags = TIER_CHUNK_RAW;
+	e.raw_len = 10;
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100), 0, "%s", tier_error_last());
+	cr_assert_eq(memcmp(out, stored, 10), 0);
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 9, out, 100), TIER_EUSAGE);
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 9), TIER_EUSAGE);
 }
 
 Test(pack, abort_leaves_nothing)
