@@ -1,0 +1,151 @@
+/* tier-restore: write a revision of the vault (or part of it) back to disk. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "exitcodes.h"
+#include "opt.h"
+#include "output.h"
+#include "tier/errors.h"
+#include "tier/restore.h"
+#include "tier/vault.h"
+
+static uint64_t opt_revision;
+static int opt_overwrite;
+
+static const struct tool_opt options[] = {
+	TOOL_U64('r', "revision", "N", &opt_revision, 1, 0,
+	         "restore revision N (default: the latest)"),
+	TOOL_FLAG(0, "overwrite", &opt_overwrite,
+	          "replace files and symlinks that exist in DEST (default: refuse)"),
+	TOOL_OPTS_END,
+};
+
+static const struct tool_exit_doc exits[] = {
+	{TOOL_EXIT_ERROR, "error, e.g. a chunk damaged on every tier, or a file in DEST "
+	                  "that --overwrite would replace; the message says which"},
+	{TOOL_EXIT_FOREIGN, NULL},
+	{TOOL_EXIT_ROLLEDBACK, NULL},
+	{TOOL_EXIT_INTERRUPTED, "interrupted; no half-written file is left under its name"},
+	TOOL_EXITS_END,
+};
+
+static const struct tool_def def = {
+	.name = "tier-restore",
+	.args = "DEST [PATH...]",
+	.description =
+		"Restore a revision of the vault (default: the latest) into the directory DEST. "
+		"A file backed up as /home/u/a.txt is written to DEST/home/u/a.txt. PATH "
+		"arguments are paths in the snapshot (\"/home/u/docs\" or \"home/u/docs\"): only "
+		"those files and directories are restored. Contents, modes, mtimes, symlinks, "
+		"empty directories and (as root) owners are restored. Data is read from the "
+		"first online tier; a pack missing or damaged there is read from the next tier "
+		"and the damage reported. Works with an installation (-s) or with only -t URL.",
+	.options = options,
+	.min_args = 1,
+	.max_args = TOOL_ARGS_MANY,
+	.exits = exits,
+};
+
+static void human_bytes(char *out, size_t cap, uint64_t n)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)n;
+	size_t u = 0;
+	if (n < 1024) {
+		snprintf(out, cap, "%" PRIu64 " B", n);
+		return;
+	}
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, cap, "%.1f %s", v, units[u]);
+}
+
+static int on_progress(const tier_restore_stats *s, const char *current, void *payload)
+{
+	char b[32];
+	(void)payload;
+	if (tool_progress_enabled()) {
+		human_bytes(b, sizeof(b), s->bytes);
+		tool_progress("restoring revision %" PRIu64 ": %" PRIu64 " files, %s  %s", s->revision,
+		              s->files, b, current ? current : "");
+	}
+	return tool_interrupted();
+}
+
+static void on_warning(const char *msg, void *payload)
+{
+	(void)payload;
+	tool_warning("%s", msg);
+}
+
+static json_t *json_path(const char *s)
+{
+	json_t *j = json_string(s);
+	return j ? j : json_null(); /* a name that is not UTF-8 */
+}
+
+int main(int argc, char **argv)
+{
+	struct tool_common c;
+	tier_vault_options vo = TIER_VAULT_OPTIONS_INIT;
+	tier_restore_options ro = TIER_RESTORE_OPTIONS_INIT;
+	tier_restore_stats st = {0};
+	tier_vault *v = NULL;
+	const char *dest;
+	int rc;
+
+	tool_init(&c, &def, argc, argv);
+	dest = c.args.items[0];
+	vo.state_dir = c.state_dir;
+	vo.tiers = c.tiers.items;
+	vo.ntiers = c.tiers.count;
+	tool_location_options(&c, &vo.location);
+
+	rc = tier_vault_open(&v, &vo);
+	/* R8: a foreign or rolled-back tier stops every tool of an installation */
+	if (rc == 0 && c.state_dir)
+		rc = tier_vault_check(v);
+	if (rc < 0) {
+		tier_vault_free(v);
+		return tool_finish(&c, tool_fail(rc));
+	}
+
+	ro.revision = opt_revision;
+	ro.dest = dest;
+	ro.paths = c.args.count > 1 ? c.args.items + 1 : NULL;
+	ro.npaths = c.args.count - 1;
+	ro.overwrite = opt_overwrite;
+	ro.progress = on_progress;
+	ro.warning = on_warning;
+	rc = tier_restore_run(&st, v, &ro);
+	tier_vault_free(v);
+	if (rc < 0)
+		return tool_finish(&c, tool_fail(rc));
+
+	if (c.json) {
+		json_t *o = json_object();
+		if (o) {
+			json_object_set_new(o, "revision", json_integer((json_int_t)st.revision));
+			json_object_set_new(o, "files", json_integer((json_int_t)st.files));
+			json_object_set_new(o, "dirs", json_integer((json_int_t)st.dirs));
+			json_object_set_new(o, "others", json_integer((json_int_t)st.others));
+			json_object_set_new(o, "bytes", json_integer((json_int_t)st.bytes));
+			json_object_set_new(o, "chunks", json_integer((json_int_t)st.chunks));
+			json_object_set_new(o, "damaged", json_integer((json_int_t)st.damaged));
+			json_object_set_new(o, "errors", json_integer((json_int_t)st.errors));
+			json_object_set_new(o, "dest", json_path(dest));
+		}
+		return tool_finish(&c, tool_json_emit(o));
+	}
+	char b[32];
+	human_bytes(b, sizeof(b), st.bytes);
+	tool_info("restored revision %" PRIu64 ": %" PRIu64 " file%s, %s into %s%s", st.revision,
+	          st.files, st.files == 1 ? "" : "s", b, dest,
+	          st.damaged ? " (damage found on a tier: see the warnings, then run tier-fsck)" : "");
+	if (st.errors)
+		tool_warning("%" PRIu64 " entr%s could not be restored completely (see above)",
+		             st.errors, st.errors == 1 ? "y" : "ies");
+	return tool_finish(&c, TOOL_EXIT_OK);
+}
