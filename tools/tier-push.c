@@ -8,11 +8,17 @@
 
 static int opt_reread;
 static unsigned int opt_threads;
+static unsigned int opt_wait_timeout;
+static int opt_wait_timeout_seen;
 
 static const struct tool_opt options[] = {
 	TOOL_FLAG(0, "reread", &opt_reread,
 	          "read every file, even those whose size, times and inode are unchanged"),
 	TOOL_UINT(0, "threads", "N", &opt_threads, 1, 16, "worker threads (default: one per CPU)"),
+	{TOOL_OPT_UINT, 0, "wait-timeout", "S",
+	 "when no tier can take the push, wait at most S seconds for one (default: wait for ever); "
+	 "exit 75 when it runs out",
+	 &opt_wait_timeout, 0, 0, &opt_wait_timeout_seen},
 	TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {
@@ -20,6 +26,7 @@ static const struct tool_exit_doc exits[] = {
 	{TOOL_EXIT_FOREIGN, NULL},
 	{TOOL_EXIT_ROLLEDBACK, NULL},
 	{TOOL_EXIT_INTERRUPTED, NULL},
+	{TOOL_EXIT_TIMEOUT, NULL},
 	TOOL_EXITS_END};
 
 static const struct tool_def def = {
@@ -70,6 +77,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	tool_init(&c, &def, argc, argv);
+	if (opt_wait_timeout_seen)
+		tool_vault_set_wait((int64_t)opt_wait_timeout * 1000);
 	if ((rc = tool_vault_open(&v, &c, TOOL_WRITE, 1)) < 0)
 		return tool_finish(&c, tool_fail(rc));
 

@@ -6,6 +6,7 @@
 #include "tier/location.h"
 #include "tier/push.h"
 #include "tier/restore.h"
+#include "tier/sync.h"
 #include "tier/vault.h"
 
 /** Library version, "MAJOR.MINOR.PATCH". */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include <git2/sys/mempack.h>
 
 #include "log.h"
+#include "retry.h"
 #include "snapshot.h"
 #include "util/error.h"
 #include "util/posix.h"
@@ -46,7 +48,11 @@ struct tier_vault {
 	struct vtier *t;
 	uint64_t max_rev;
 	int lock_fd;
+	int lock_depth;
 	tier_location_options lopts;
+	int64_t wait_timeout_ms;
+	tier_trace_cb notice;
+	void *notice_payload;
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -215,6 +221,9 @@ static int vault_alloc(tier_vault **out, const tier_vault_options *opts)
 	v->lock_fd = -1;
 	tier_location_options def = TIER_LOCATION_OPTIONS_INIT;
 	v->lopts = opts ? opts->location : def;
+	v->wait_timeout_ms = opts ? opts->wait_timeout_ms : -1;
+	v->notice = opts ? opts->notice : NULL;
+	v->notice_payload = opts ? opts->notice_payload : NULL;
 	if (opts && opts->state_dir && *opts->state_dir &&
 	    !(v->state_dir = tier_strdup(opts->state_dir))) {
 		free(v);
@@ -540,24 +549,100 @@ int tier_vault_probe(tier_vault *v)
 
 /* ---- public open/init ----------------------------------------------- */
 
-static int lock_state(tier_vault *v)
+/*
+ * The installation's write lock (flock on <state>/lock) serialises writes
+ * and syncs.  A writer that finds it taken announces itself in
+ * <state>/write-wanted (its pid) so that a running sync stops within a
+ * second (R7); the writer removes the announcement once it has the lock.
+ */
+static int state_file(char *out, size_t cap, const tier_vault *v, const char *name)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/lock", v->state_dir);
-	v->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (v->lock_fd < 0)
-		return tier_error_set_errno(TIER_ERROR, errno, "cannot open lock '%s'", path);
-	if (flock(v->lock_fd, LOCK_EX) < 0)
-		return tier_error_set_errno(TIER_ERROR, errno, "cannot lock '%s'", path);
+	snprintf(out, cap, "%s/%s", v->state_dir, name);
 	return 0;
 }
 
-static void unlock_state(tier_vault *v)
+static int lock_state_mode(tier_vault *v, int nonblock)
 {
+	char path[PATH_MAX], want[PATH_MAX];
 	if (v->lock_fd >= 0) {
+		v->lock_depth++;
+		return 0;
+	}
+	state_file(path, sizeof(path), v, "lock");
+	v->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (v->lock_fd < 0)
+		return tier_error_set_errno(TIER_ERROR, errno, "cannot open lock '%s'", path);
+	if (flock(v->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+		v->lock_depth = 1;
+		return 0;
+	}
+	if (errno != EWOULDBLOCK) {
+		int e = errno;
 		close(v->lock_fd);
 		v->lock_fd = -1;
+		return tier_error_set_errno(TIER_ERROR, e, "cannot lock '%s'", path);
 	}
+	if (nonblock) {
+		close(v->lock_fd);
+		v->lock_fd = -1;
+		return tier_error_set(TIER_ECONFLICT, "the installation is busy (a write or a sync runs)");
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	state_file(want, sizeof(want), v, "write-wanted");
+	tier_atomic_write(want, pid, (size_t)n);
+	while (flock(v->lock_fd, LOCK_EX) < 0) {
+		if (errno == EINTR)
+			continue;
+		int e = errno;
+		close(v->lock_fd);
+		v->lock_fd = -1;
+		return tier_error_set_errno(TIER_ERROR, e, "cannot lock '%s'", path);
+	}
+	unlink(want);
+	v->lock_depth = 1;
+	return 0;
+}
+
+static int lock_state(tier_vault *v) { return lock_state_mode(v, 0); }
+
+static void unlock_state(tier_vault *v)
+{
+	if (v->lock_fd >= 0 && --v->lock_depth <= 0) {
+		close(v->lock_fd);
+		v->lock_fd = -1;
+		v->lock_depth = 0;
+	}
+}
+
+int tier_vault_lock_sync(tier_vault *v)
+{
+	if (!v->state_dir)
+		return tier_error_set(TIER_EUSAGE, "syncing needs an installation (-s DIR)");
+	if (v->read_only)
+		return tier_error_set(TIER_EUSAGE, "this installation is read-only: it never writes");
+	return lock_state_mode(v, 1);
+}
+
+void tier_vault_unlock(tier_vault *v) { unlock_state(v); }
+
+int tier_vault_write_wanted(const tier_vault *v)
+{
+	char want[PATH_MAX], text[32] = {0};
+	if (!v->state_dir)
+		return 0;
+	state_file(want, sizeof(want), v, "write-wanted");
+	FILE *f = fopen(want, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	long pid = strtol(text, NULL, 10);
+	/* an announcement left by a writer that died does not count */
+	if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return 0;
+	return 1;
 }
 
 int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
@@ -901,6 +986,38 @@ int tier_vault_accept_rollback(tier_vault *v, const char *name)
 	return tier_error_set(TIER_EUSAGE, "no tier named '%s'", name);
 }
 
+int tier_vault_tier_head(const tier_vault *v, size_t i, git_oid *out)
+{
+	if (i >= v->n || !v->t[i].has_head)
+		return TIER_ENOTFOUND;
+	git_oid_cpy(out, &v->t[i].head);
+	return 0;
+}
+
+int tier_vault_advance(tier_vault *v, size_t i, const git_oid *to, uint64_t to_rev)
+{
+	struct vtier *t = &v->t[i];
+	int rc;
+	/* R9 holds for sync too: our intent is on disk before the head moves */
+	if ((rc = intent_write(v, t, t->has_head ? &t->head : NULL, t->info.revision, to, to_rev)) < 0)
+		return rc;
+	tier_test_crashpoint("sync.intent");
+	if ((rc = tier_log_head_write(t->loc, to)) < 0)
+		return rc; /* intent kept: the next probe reads the tier and decides */
+	tier_test_crashpoint("sync.head");
+	if ((rc = ref_write(v, t, to)) < 0 || (rc = intent_clear(v, t)) < 0)
+		return rc;
+	git_oid_cpy(&t->head, to);
+	t->has_head = 1;
+	t->info.has_log = 1;
+	t->info.revision = to_rev;
+	t->info.stored_revision = to_rev;
+	git_oid_tostr(t->info.head, sizeof(t->info.head), to);
+	memcpy(t->info.stored_head, t->info.head, sizeof(t->info.head));
+	t->info.synchronized = to_rev == v->max_rev;
+	return 0;
+}
+
 int tier_vault_best_head(tier_vault *v, git_oid *out, size_t *idx)
 {
 	for (size_t i = 0; i < v->n; i++)
@@ -931,6 +1048,113 @@ struct tier_write {
 	tier_write_outcome *outcome;
 	tier_buf *error;
 };
+
+static size_t pick_targets(tier_write *w)
+{
+	tier_vault *v = w->v;
+	size_t targets = 0;
+	w->has_parent = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		tier_tier_info *in = &v->t[i].info;
+		tier_buf_clear(&w->error[i]);
+		if (!in->online || in->state == TIER_STATE_OFFLINE) {
+			w->outcome[i] = TIER_WRITE_SKIPPED_OFFLINE;
+			tier_buf_sets(&w->error[i], in->problem ? in->problem : "offline");
+		} else if (!in->synchronized) {
+			w->outcome[i] = TIER_WRITE_SKIPPED_UNSYNCHRONIZED;
+			tier_buf_printf(&w->error[i], "at revision %llu of %llu",
+			                (unsigned long long)in->revision, (unsigned long long)v->max_rev);
+		} else {
+			w->outcome[i] = TIER_WRITE_WRITTEN;
+			if (!targets && v->t[i].has_head) {
+				git_oid_cpy(&w->parent, &v->t[i].head);
+				w->has_parent = 1;
+			}
+			targets++;
+		}
+	}
+	/* synchronised tiers share a revision; they must share the commit too */
+	for (size_t i = 0; i < v->n && w->has_parent; i++)
+		if (w->outcome[i] == TIER_WRITE_WRITTEN &&
+		    (!v->t[i].has_head || !git_oid_equal(&v->t[i].head, &w->parent))) {
+			w->outcome[i] = TIER_WRITE_SKIPPED_UNSYNCHRONIZED;
+			tier_buf_sets(&w->error[i], "its head differs from the other tiers'");
+			targets--;
+		}
+	return targets;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * R3: no tier can take the write.  Probe with back-off until one can, or
+ * until the wait times out.  Says once what it waits for.
+ */
+static int wait_for_target(tier_write *w)
+{
+	tier_vault *v = w->v;
+	tier_retry_policy pol = {UINT_MAX, v->lopts.retry_delay ? v->lopts.retry_delay : 200,
+	                         v->lopts.retry_cap ? v->lopts.retry_cap : 30000};
+	uint64_t rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull;
+	int64_t start = now_ms();
+	tier_buf why = TIER_BUF_INIT;
+	int rc;
+
+	for (size_t i = 0; i < v->n; i++)
+		tier_buf_printf(&why, "%s%s", i ? "; " : "", tier_buf_cstr(&w->error[i]));
+	if (v->wait_timeout_ms == 0) {
+		rc = tier_error_set(TIER_EOFFLINE, "no tier can take the write: %s", tier_buf_cstr(&why));
+		tier_buf_dispose(&why);
+		return rc;
+	}
+	if (v->notice) {
+		tier_buf msg = TIER_BUF_INIT;
+		tier_buf_printf(&msg, "no tier can take the write now (%s); waiting for one to come back%s",
+		                tier_buf_cstr(&why),
+		                v->wait_timeout_ms < 0 ? " (for ever; --wait-timeout bounds it)" : "");
+		v->notice(tier_buf_cstr(&msg), v->notice_payload);
+		tier_buf_dispose(&msg);
+	}
+	for (unsigned attempt = 0;; attempt++) {
+		unsigned int d = tier_retry_delay(&pol, attempt < 20 ? attempt : 20, &rng);
+		if (v->wait_timeout_ms > 0) {
+			int64_t left = start + v->wait_timeout_ms - now_ms();
+			if (left <= 0) {
+				rc = tier_error_set(TIER_ETIMEOUT,
+				                    "gave up waiting for a tier after %lld s: %s",
+				                    (long long)(v->wait_timeout_ms / 1000), tier_buf_cstr(&why));
+				break;
+			}
+			if ((int64_t)d > left)
+				d = (unsigned int)left;
+		}
+		if (v->lopts.sleep ? v->lopts.sleep(d, v->lopts.payload) : tier_retry_nanosleep(d, NULL)) {
+			rc = tier_error_set(TIER_EABORTED, "cancelled while waiting for a tier");
+			break;
+		}
+		for (size_t i = 0; i < v->n; i++)
+			tier_location_reset(v->t[i].loc);
+		/* R5 and R8 again: whoever came back may have moved on */
+		if ((rc = tier_vault_probe(v)) < 0 || (rc = tier_vault_check(v)) < 0)
+			break;
+		if (pick_targets(w)) {
+			if (v->notice)
+				v->notice("a tier is back; writing", v->notice_payload);
+			rc = 0;
+			break;
+		}
+		tier_buf_clear(&why);
+		for (size_t i = 0; i < v->n; i++)
+			tier_buf_printf(&why, "%s%s", i ? "; " : "", tier_buf_cstr(&w->error[i]));
+	}
+	tier_buf_dispose(&why);
+	return rc;
+}
 
 int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 {
@@ -964,38 +1188,8 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 		rc = TIER_ERROR;
 		goto fail;
 	}
-	size_t targets = 0;
-	for (size_t i = 0; i < v->n; i++) {
-		tier_tier_info *in = &v->t[i].info;
-		if (!in->online || in->state == TIER_STATE_OFFLINE) {
-			w->outcome[i] = TIER_WRITE_SKIPPED_OFFLINE;
-			tier_buf_sets(&w->error[i], in->problem ? in->problem : "offline");
-		} else if (!in->synchronized) {
-			w->outcome[i] = TIER_WRITE_SKIPPED_UNSYNCHRONIZED;
-			tier_buf_printf(&w->error[i], "at revision %llu of %llu",
-			                (unsigned long long)in->revision, (unsigned long long)v->max_rev);
-		} else {
-			w->outcome[i] = TIER_WRITE_WRITTEN;
-			if (!targets && v->t[i].has_head) {
-				git_oid_cpy(&w->parent, &v->t[i].head);
-				w->has_parent = 1;
-			}
-			targets++;
-		}
-	}
-	/* synchronised tiers share a revision; they must share the commit too */
-	for (size_t i = 0; i < v->n && w->has_parent; i++)
-		if (w->outcome[i] == TIER_WRITE_WRITTEN &&
-		    (!v->t[i].has_head || !git_oid_equal(&v->t[i].head, &w->parent))) {
-			w->outcome[i] = TIER_WRITE_SKIPPED_UNSYNCHRONIZED;
-			tier_buf_sets(&w->error[i], "its head differs from the other tiers'");
-			targets--;
-		}
-	if (!targets) {
-		rc = tier_error_set(TIER_EOFFLINE, "no tier can take the write: %s",
-		                    v->n ? tier_buf_cstr(&w->error[0]) : "no tiers");
+	if (!pick_targets(w) && (rc = wait_for_target(w)) < 0)
 		goto fail;
-	}
 	w->revision = v->max_rev + 1;
 
 	if ((rc = git_repository_open_bare(&w->repo, git_repository_path(v->cache))) < 0 ||
@@ -1011,7 +1205,6 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 	return 0;
 fail:
 	tier_write_free(w);
-	unlock_state(v);
 	return rc;
 }
 

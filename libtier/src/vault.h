@@ -55,6 +55,24 @@ int tier_vault_best_head(tier_vault *v, git_oid *out, size_t *tier_index);
  */
 int tier_vault_find_revision(tier_vault *v, uint64_t rev, git_oid *out);
 
+/**
+ * Locking for sync: takes the installation's write lock without waiting
+ * (TIER_ECONFLICT when a write or another sync holds it).
+ */
+int tier_vault_lock_sync(tier_vault *v);
+void tier_vault_unlock(tier_vault *v);
+/** R7: whether a writer (any process of the installation) waits for the lock. */
+int tier_vault_write_wanted(const tier_vault *v);
+
+/** Head of tier i as last probed; TIER_ENOTFOUND for an empty tier. */
+int tier_vault_tier_head(const tier_vault *v, size_t i, git_oid *out);
+
+/**
+ * Move tier i's head to `to` (revision to_rev) the way a write does: intent,
+ * head, ref, intent cleared.  The objects and data must be there already.
+ */
+int tier_vault_advance(tier_vault *v, size_t i, const git_oid *to, uint64_t to_rev);
+
 /** Test hook: TIER_TEST_CRASH=point[:n] exits with 137 at the n-th hit. */
 void tier_test_crashpoint(const char *point);
 

@@ -6,6 +6,16 @@
 #include "exitcodes.h"
 #include "output.h"
 
+static int64_t wait_ms = -1;
+
+void tool_vault_set_wait(int64_t ms) { wait_ms = ms; }
+
+static void on_notice(const char *line, void *payload)
+{
+	(void)payload;
+	tool_warning("%s", line);
+}
+
 int tool_vault_open(tier_vault **out, const struct tool_common *c, enum tool_access access,
                     int check)
 {
@@ -17,12 +27,15 @@ int tool_vault_open(tier_vault **out, const struct tool_common *c, enum tool_acc
 	o.state_dir = c->state_dir;
 	o.tiers = c->tiers.items;
 	o.ntiers = c->tiers.count;
+	o.wait_timeout_ms = wait_ms;
+	o.notice = on_notice;
 	if (access == TOOL_WRITE && !o.state_dir)
 		return tool_usage_error("this tool writes: give the installation with -s DIR or TIER_STATE_DIR"),
 		       TIER_EUSAGE;
 	if ((rc = tier_vault_open(out, &o)) < 0)
 		return rc;
-	if (!c->json)
+	/* writing tools report per tier in their result instead */
+	if (!c->json && access == TOOL_READ)
 		tool_vault_report(*out);
 	if (check && (rc = tier_vault_check(*out)) < 0) {
 		tier_vault_free(*out);

@@ -26,6 +26,12 @@ enum tool_access {
 int tool_vault_open(tier_vault **out, const struct tool_common *c, enum tool_access access,
                     int check);
 
+/**
+ * For writing tools: how long a write waits for a tier when none can take
+ * it (R3); -1 (the default) for ever, as --wait-timeout is absent.
+ */
+void tool_vault_set_wait(int64_t ms);
+
 /** Warn on stderr about every tier that is offline or not usable. */
 void tool_vault_report(const tier_vault *v);
 

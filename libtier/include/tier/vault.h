@@ -75,11 +75,21 @@ typedef struct {
 	tier_init_mode mode;
 	/** Open without probing the tiers (tier_vault_probe later). */
 	int no_probe;
+	/**
+	 * R3: a write that finds no tier to write to waits, probing with
+	 * back-off, until one is back.  -1 (default): for ever; 0: fail at
+	 * once (TIER_EOFFLINE); else give up after this many ms (TIER_ETIMEOUT).
+	 */
+	int64_t wait_timeout_ms;
+	/** Said once when a write starts waiting, and when it goes on. */
+	tier_trace_cb notice;
+	void *notice_payload;
 } tier_vault_options;
 
 #define TIER_VAULT_OPTIONS_VERSION 1
 #define TIER_VAULT_OPTIONS_INIT \
-	{TIER_VAULT_OPTIONS_VERSION, NULL, NULL, 0, TIER_LOCATION_OPTIONS_INIT, TIER_INIT_NEW, 0}
+	{TIER_VAULT_OPTIONS_VERSION, NULL, NULL, 0, TIER_LOCATION_OPTIONS_INIT, TIER_INIT_NEW, 0, \
+	 -1, NULL, NULL}
 
 /**
  * Create the installation (and, with TIER_INIT_NEW, the vault on every

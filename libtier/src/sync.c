@@ -1,0 +1,419 @@
+/* Sync (R6) by log replay, aborted by writes (R7). */
+#include "tier/sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hash.h"
+#include "log.h"
+#include "pack.h"
+#include "snapshot.h"
+#include "util/error.h"
+#include "util/posix.h"
+#include "vault.h"
+
+struct sync {
+	tier_vault *v;
+	const tier_sync_options *opts;
+	tier_sync_stats st;
+	char tmpdir[PATH_MAX];
+	const char *tier;     /* being synced, for progress */
+	uint64_t revision;
+};
+
+static int should_stop(struct sync *s)
+{
+	if (tier_vault_write_wanted(s->v))
+		return tier_error_set(TIER_EABORTED,
+		                      "sync of tier '%s' stopped at revision %llu: a write started "
+		                      "(run tier-sync again when it is done)",
+		                      s->tier, (unsigned long long)s->revision);
+	if (s->opts->progress && s->opts->progress(&s->st, s->tier, s->revision, s->opts->payload))
+		return tier_error_set(TIER_EABORTED, "sync of tier '%s' cancelled at revision %llu",
+		                      s->tier, (unsigned long long)s->revision);
+	return 0;
+}
+
+static void warn(struct sync *s, const char *msg)
+{
+	if (s->opts->warning)
+		s->opts->warning(msg, s->opts->payload);
+}
+
+/* ---- packs a revision added: the index/ entries its parent lacks ---- */
+
+static int index_tree(git_tree **out, git_repository *repo, const git_oid *commit)
+{
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	git_oid id;
+	int rc;
+	*out = NULL;
+	if (!commit)
+		return 0;
+	if ((rc = git_commit_lookup(&c, repo, commit)) < 0 || (rc = git_commit_tree(&t, c)) < 0) {
+		git_commit_free(c);
+		return tier_error_from_git(rc, "cannot read a log entry");
+	}
+	git_commit_free(c);
+	if (tier_snap_part(&id, t, TIER_SNAP_INDEX) == 0 && (rc = git_tree_lookup(out, repo, &id)) < 0)
+		rc = tier_error_from_git(rc, "cannot read a pack index tree");
+	git_tree_free(t);
+	return rc < 0 ? rc : 0;
+}
+
+struct added_pack {
+	unsigned char id[TIER_HASH_LEN];
+	uint64_t size;
+};
+
+/* Packs in the index of `to` but not of `from` (from NULL: all). */
+static int added_packs(struct added_pack **out, size_t *n, git_repository *repo,
+                       const git_oid *from, const git_oid *to)
+{
+	git_tree *a = NULL, *b = NULL;
+	git_diff *diff = NULL;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	if ((rc = index_tree(&a, repo, from)) < 0 || (rc = index_tree(&b, repo, to)) < 0)
+		goto out;
+	git_diff_options o;
+	git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
+	if ((rc = git_diff_tree_to_tree(&diff, repo, a, b, &o)) < 0) {
+		rc = tier_error_from_git(rc, "cannot compare pack indexes");
+		goto out;
+	}
+	size_t nd = git_diff_num_deltas(diff);
+	struct added_pack *p = tier_calloc(nd ? nd : 1, sizeof(*p));
+	if (!p) {
+		rc = TIER_ERROR;
+		goto out;
+	}
+	for (size_t i = 0; i < nd; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		if (d->status != GIT_DELTA_ADDED)
+			continue;
+		const char *name = strrchr(d->new_file.path, '/');
+		name = name ? name + 1 : d->new_file.path;
+		if (strlen(name) != TIER_HASH_HEXLEN || tier_unhex(p[*n].id, TIER_HASH_LEN, name) < 0)
+			continue;
+		/* the trailer at the end of the stored tail gives the pack's size */
+		git_blob *blob = NULL;
+		tier_pack_trailer tr;
+		if (git_blob_lookup(&blob, repo, &d->new_file.id) == 0) {
+			size_t bl = (size_t)git_blob_rawsize(blob);
+			if (bl >= TIER_PACK_TRAILER_SIZE &&
+			    tier_pack_trailer_parse(&tr, git_blob_rawcontent(blob), bl, name) == 0)
+				p[*n].size = tr.pack_size;
+			git_blob_free(blob);
+		}
+		(*n)++;
+	}
+	*out = p;
+	rc = 0;
+out:
+	git_diff_free(diff);
+	git_tree_free(a);
+	git_tree_free(b);
+	return rc;
+}
+
+/* ---- copying one data pack ------------------------------------------- */
+
+struct copy_sink {
+	struct sync *s;
+	int fd;
+	tier_sha256_ctx sha;
+	uint64_t got;
+	int rc;
+};
+
+static int copy_sink_cb(const void *data, size_t len, void *payload)
+{
+	struct copy_sink *c = payload;
+	if ((c->got & ((1u << 22) - 1)) + len >= (1u << 22) && (c->rc = should_stop(c->s)) < 0)
+		return -1; /* checked every 4 MiB: well within a second */
+	if ((c->rc = tier_write_all(c->fd, data, len, "sync temporary file")) < 0 ||
+	    (c->rc = tier_sha256_update(&c->sha, data, len)) < 0)
+		return -1;
+	c->got += len;
+	return 0;
+}
+
+/* Fetch pack `id` from tier src into a verified temp file (fd open at *fd). */
+static int fetch_pack(struct sync *s, tier_location *src, const struct added_pack *p, int *fd,
+                      char *tmppath, size_t cap)
+{
+	char path[80], hex[TIER_HASH_HEXLEN + 1];
+	unsigned char got[TIER_HASH_LEN];
+	int rc;
+
+	tier_data_pack_path(path, p->id);
+	tier_hex(hex, p->id, TIER_HASH_LEN);
+	snprintf(tmppath, cap, "%s/sync-XXXXXX", s->tmpdir);
+	*fd = mkstemp(tmppath);
+	if (*fd < 0)
+		return tier_error_set_errno(TIER_ERROR, errno, "cannot create a temporary file in '%s'",
+		                            s->tmpdir);
+	struct copy_sink c = {s, *fd, TIER_SHA256_CTX_INIT, 0, 0};
+	if ((rc = tier_sha256_init(&c.sha)) < 0)
+		goto fail;
+	rc = tier_location_get(src, path, 0, UINT64_MAX, copy_sink_cb, &c);
+	if (rc == TIER_EABORTED && c.rc < 0)
+		rc = tier_error_set(c.rc, "%s", tier_error_last());
+	if (rc < 0) {
+		tier_sha256_dispose(&c.sha);
+		goto fail;
+	}
+	if ((rc = tier_sha256_final(&c.sha, got)) < 0)
+		goto fail;
+	tier_sha256_dispose(&c.sha);
+	if (memcmp(got, p->id, TIER_HASH_LEN) != 0 || (p->size && c.got != p->size)) {
+		rc = tier_error_set(TIER_ECORRUPT, "tier '%s': pack %s is damaged (its hash does not match)",
+		                    tier_location_name(src), path);
+		goto fail;
+	}
+	return 0;
+fail:
+	close(*fd);
+	*fd = -1;
+	unlink(tmppath);
+	return rc;
+}
+
+static int copy_pack(struct sync *s, size_t dst_i, size_t src_i, const struct added_pack *p)
+{
+	tier_vault *v = s->v;
+	tier_location *dst = tier_vault_location(v, dst_i);
+	char path[80], tmp[PATH_MAX];
+	tier_stat st;
+	int rc, fd = -1;
+
+	tier_data_pack_path(path, p->id);
+	/* resumed sync: a pack put whole before the interruption is kept */
+	rc = tier_location_stat(dst, path, &st);
+	if (rc == 0 && (!p->size || st.size == p->size)) {
+		s->st.skipped++;
+		return 0;
+	}
+	if (rc < 0 && rc != TIER_ENOTFOUND)
+		return rc;
+
+	/* from the source, else from any other tier at a revision that has it */
+	size_t n = tier_vault_tier_count(v);
+	int last = TIER_ENOTFOUND;
+	for (size_t k = 0; k <= n; k++) {
+		size_t i = k == 0 ? src_i : k - 1;
+		if ((k > 0 && i == src_i) || i == dst_i)
+			continue;
+		const tier_tier_info *in = tier_vault_tier_info(v, i);
+		if (!in->online || in->state != TIER_STATE_OK)
+			continue;
+		rc = fetch_pack(s, tier_vault_location(v, i), p, &fd, tmp, sizeof(tmp));
+		if (rc == TIER_EABORTED)
+			return rc;
+		if (rc == 0)
+			break;
+		last = rc;
+		if (rc == TIER_ECORRUPT || rc == TIER_ENOTFOUND) {
+			char msg[1024];
+			snprintf(msg, sizeof(msg), "%s; trying another tier", tier_error_last());
+			warn(s, msg);
+			s->st.damaged++;
+		}
+	}
+	if (fd < 0)
+		return tier_error_set(last, "no tier has pack %s intact for tier '%s': %s", path,
+		                      tier_location_name(dst), tier_error_last());
+	struct stat sb;
+	if (fstat(fd, &sb) < 0) {
+		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot stat '%s'", tmp);
+	} else {
+		tier_source src = {NULL, fd, (uint64_t)sb.st_size};
+		rc = tier_location_put(dst, path, &src, 0);
+		if (rc == 0) {
+			s->st.packs++;
+			s->st.bytes += (uint64_t)sb.st_size;
+		}
+	}
+	close(fd);
+	unlink(tmp);
+	return rc;
+}
+
+/* ---- replaying one tier ------------------------------------------------ */
+
+static int sync_tier(struct sync *s, size_t i, size_t src_i, const git_oid *src_head)
+{
+	tier_vault *v = s->v;
+	git_repository *repo = tier_vault_cache(v);
+	tier_location *dst = tier_vault_location(v, i);
+	git_oid cur, oid;
+	int has_cur = tier_vault_tier_head(v, i, &cur) == 0;
+	git_revwalk *walk = NULL;
+	tier_vec todo = TIER_VEC_INIT;
+	int rc;
+
+	s->tier = tier_location_name(dst);
+	if ((rc = git_revwalk_new(&walk, repo)) < 0 || (rc = git_revwalk_push(walk, src_head)) < 0 ||
+	    (has_cur && (rc = git_revwalk_hide(walk, &cur)) < 0)) {
+		rc = tier_error_from_git(rc, "cannot list the revisions tier '%s' lacks", s->tier);
+		goto out;
+	}
+	git_revwalk_simplify_first_parent(walk);
+	git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
+	while ((rc = git_revwalk_next(&oid, walk)) == 0) {
+		git_oid *k = tier_malloc(sizeof(*k));
+		if (!k || tier_vec_push(&todo, k) < 0) {
+			free(k);
+			rc = TIER_ERROR;
+			goto out;
+		}
+		git_oid_cpy(k, &oid);
+	}
+	if (rc != GIT_ITEROVER) {
+		rc = tier_error_from_git(rc, "cannot list the revisions tier '%s' lacks", s->tier);
+		goto out;
+	}
+	if (!has_cur && (rc = tier_log_create(dst)) < 0)
+		goto out;
+
+	for (size_t k = 0; k < todo.length; k++) {
+		const git_oid *c = todo.ptr[k];
+		tier_commit_info ci;
+		struct added_pack *packs = NULL;
+		size_t np = 0;
+		if ((rc = tier_commit_info_read(&ci, repo, c)) < 0)
+			goto out;
+		s->revision = ci.revision;
+		if ((rc = should_stop(s)) < 0)
+			goto out;
+		/* data first, then the log objects, then the head: the tier never
+		 * points at data it lacks */
+		if ((rc = added_packs(&packs, &np, repo, has_cur ? &cur : NULL, c)) < 0)
+			goto out;
+		for (size_t j = 0; j < np && rc == 0; j++) {
+			if ((rc = should_stop(s)) == 0)
+				rc = copy_pack(s, i, src_i, &packs[j]);
+		}
+		free(packs);
+		if (rc < 0)
+			goto out;
+		if ((rc = tier_log_upload(repo, dst, c, has_cur ? &cur : NULL, NULL)) < 0)
+			goto out;
+		tier_test_crashpoint("sync.pack");
+		if ((rc = tier_vault_advance(v, i, c, ci.revision)) < 0)
+			goto out;
+		git_oid_cpy(&cur, c);
+		has_cur = 1;
+		s->st.revisions++;
+	}
+	/* one log pack per replayed entry adds up: fold them */
+	if (todo.length > 1)
+		tier_log_consolidate(repo, dst, &cur, 1);
+	s->st.tiers++;
+	rc = 0;
+out:
+	git_revwalk_free(walk);
+	tier_vec_dispose(&todo, free);
+	return rc;
+}
+
+static int find_source(tier_vault *v, size_t *src_i, git_oid *head)
+{
+	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
+		const tier_tier_info *in = tier_vault_tier_info(v, i);
+		if (in->synchronized && tier_vault_tier_head(v, i, head) == 0) {
+			*src_i = i;
+			return 0;
+		}
+	}
+	return tier_error_set(TIER_EOFFLINE, "no tier at the newest revision (%llu) is online",
+	                      (unsigned long long)tier_vault_max_revision(v));
+}
+
+int tier_sync_run(tier_sync_stats *stats, tier_vault *v, const tier_sync_options *opts)
+{
+	struct sync s;
+	tier_sync_options def = TIER_SYNC_OPTIONS_INIT;
+	int rc;
+
+	if (!opts)
+		opts = &def;
+	if (opts->version != TIER_SYNC_OPTIONS_VERSION)
+		return tier_error_set(TIER_EUSAGE, "unsupported sync options version");
+	memset(&s, 0, sizeof(s));
+	s.v = v;
+	s.opts = opts;
+	s.tier = "";
+
+	/* R6: only when the installation is idle; a write always wins */
+	while ((rc = tier_vault_lock_sync(v)) == TIER_ECONFLICT && opts->wait_idle) {
+		struct timespec ts = {0, 200 * 1000000L};
+		nanosleep(&ts, NULL);
+		if ((rc = should_stop(&s)) < 0)
+			return rc;
+	}
+	if (rc < 0)
+		return rc;
+	snprintf(s.tmpdir, sizeof(s.tmpdir), "%s/tmp", git_repository_path(tier_vault_cache(v)));
+	if ((rc = tier_mkdir_p(s.tmpdir, 0700)) < 0)
+		goto out;
+	/* R5: fresh revisions of every tier, R8 before writing anything */
+	for (size_t i = 0; i < tier_vault_tier_count(v); i++)
+		tier_location_reset(tier_vault_location(v, i));
+	if ((rc = tier_vault_probe(v)) < 0 || (rc = tier_vault_check(v)) < 0)
+		goto out;
+	size_t src_i;
+	git_oid head;
+	int need = 0;
+	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
+		const tier_tier_info *in = tier_vault_tier_info(v, i);
+		need |= in->online && in->state == TIER_STATE_OK && !in->synchronized;
+	}
+	if (!need)
+		goto out;
+	if ((rc = find_source(v, &src_i, &head)) < 0)
+		goto out;
+	for (size_t i = 0; i < tier_vault_tier_count(v) && rc == 0; i++) {
+		const tier_tier_info *in = tier_vault_tier_info(v, i);
+		if (in->online && in->state == TIER_STATE_OK && !in->synchronized)
+			rc = sync_tier(&s, i, src_i, &head);
+	}
+out:
+	tier_vault_unlock(v);
+	if (stats)
+		*stats = s.st;
+	return rc;
+}
+
+int tier_sync_plan(tier_vault *v, size_t i, uint64_t *revisions, uint64_t *bytes)
+{
+	const tier_tier_info *in = tier_vault_tier_info(v, i);
+	git_oid head, cur;
+	size_t src_i;
+	struct added_pack *p = NULL;
+	size_t n = 0;
+	int rc;
+	*revisions = *bytes = 0;
+	if (!in || !in->online || in->state != TIER_STATE_OK || in->synchronized)
+		return 0;
+	if ((rc = find_source(v, &src_i, &head)) < 0)
+		return rc;
+	int has_cur = tier_vault_tier_head(v, i, &cur) == 0;
+	*revisions = tier_vault_max_revision(v) - in->revision;
+	if ((rc = added_packs(&p, &n, tier_vault_cache(v), has_cur ? &cur : NULL, &head)) < 0)
+		return rc;
+	for (size_t k = 0; k < n; k++)
+		*bytes += p[k].size;
+	free(p);
+	return 0;
+}
