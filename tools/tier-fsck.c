@@ -1,0 +1,183 @@
+/* tier-fsck: verify every tier of the vault, and mend packs from another tier. */
+#include <stdio.h>
+#include <string.h>
+
+#include "exitcodes.h"
+#include "opt.h"
+#include "output.h"
+#include "session.h"
+#include "tier/fsck.h"
+
+static int opt_read_data;
+static int opt_repair;
+
+static const struct tool_opt options[] = {
+	TOOL_FLAG(0, "read-data", &opt_read_data,
+	          "download every pack and hash every chunk (reads all the data of every tier)"),
+	TOOL_FLAG(0, "repair", &opt_repair,
+	          "copy each missing, truncated or corrupt pack from another tier where it verifies; "
+	          "never changes a log"),
+	TOOL_OPTS_END};
+
+static const struct tool_exit_doc exits[] = {
+	{TOOL_EXIT_FOREIGN, "no damage, but another installation is writing to this vault"},
+	{TOOL_EXIT_ROLLEDBACK, "no damage, but a tier is behind what this installation wrote there"},
+	{TOOL_EXIT_DAMAGE, "damage found (with --repair: damage that could not be mended)"},
+	{TOOL_EXIT_INTERRUPTED, NULL},
+	TOOL_EXITS_END};
+
+static const struct tool_def def = {
+	.name = "tier-fsck",
+	.args = "",
+	.description = "Verify every tier of the vault: the log of each tier (every revision "
+	               "readable and numbered right), every pack its newest revision lists present "
+	               "with the right size (with --read-data: every chunk hashed), every chunk of "
+	               "the newest snapshot held by a pack, tiers at the same revision agreeing, "
+	               "and the installation's view of each tier.  Prints one line per problem and "
+	               "a summary.  Works with an installation (-s) or with tiers alone (-t).",
+	.options = options,
+	.min_args = 0,
+	.max_args = 0,
+	.exits = exits,
+};
+
+static const char *state_word(tier_tier_state s)
+{
+	switch (s) {
+	case TIER_STATE_OK: return "ok";
+	case TIER_STATE_OFFLINE: return "offline";
+	case TIER_STATE_FOREIGN: return "foreign";
+	case TIER_STATE_ROLLED_BACK: return "rolled-back";
+	case TIER_STATE_OTHER_VAULT: return "other-vault";
+	case TIER_STATE_DAMAGED: return "damaged";
+	default: return "unknown";
+	}
+}
+
+static int on_problem(const tier_fsck_problem *p, void *payload)
+{
+	const struct tool_common *c = payload;
+	enum tool_color col = p->repaired                       ? TOOL_COLOR_GREEN
+	                      : p->severity == TIER_FSCK_ERROR   ? TOOL_COLOR_RED
+	                      : p->severity == TIER_FSCK_WARNING ? TOOL_COLOR_YELLOW
+	                                                         : TOOL_COLOR_DIM;
+	if (c->json)
+		return tool_interrupted();
+	if (p->severity == TIER_FSCK_INFO && c->quiet)
+		return tool_interrupted();
+	tool_progress_done();
+	printf("%s%s%s [%s] %s\n", tool_color(stdout, col),
+	       p->repaired ? "repaired" : tier_fsck_severity_name(p->severity),
+	       tool_color(stdout, TOOL_COLOR_RESET), p->id, p->message);
+	fflush(stdout);
+	return tool_interrupted();
+}
+
+static int on_progress(const char *tier, uint64_t done, uint64_t total, uint64_t bytes,
+                       void *payload)
+{
+	char b[32];
+	(void)payload;
+	tool_progress("tier '%s': pack %llu of %llu, %s read", tier, (unsigned long long)done,
+	              (unsigned long long)total, tool_size(bytes, b));
+	return tool_interrupted();
+}
+
+static json_t *report_json(tier_vault *v, const tier_fsck_report *r)
+{
+	json_t *tiers = json_array(), *problems = json_array();
+	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
+		const tier_tier_info *in = tier_vault_tier_info(v, i);
+		json_array_append_new(
+			tiers, json_pack("{s:s, s:s, s:s, s:b, s:I, s:o}", "name", in->name, "url", in->url,
+		                     "state", state_word(in->state), "online", in->online, "revision",
+		                     (json_int_t)in->revision, "head",
+		                     in->head[0] ? json_string(in->head) : json_null()));
+	}
+	for (size_t i = 0; i < r->nproblems; i++) {
+		const tier_fsck_problem *p = &r->problems[i];
+		json_array_append_new(
+			problems,
+			json_pack("{s:s, s:s, s:o, s:o, s:s, s:b}", "id", p->id, "severity",
+		              tier_fsck_severity_name(p->severity), "tier",
+		              p->tier ? json_string(p->tier) : json_null(), "object",
+		              p->object ? json_string(p->object) : json_null(), "message", p->message,
+		              "repaired", p->repaired));
+	}
+	return json_pack("{s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "vault",
+	                 tier_vault_id(v), "tiers", tiers, "problems", problems, "errors",
+	                 (json_int_t)r->errors, "warnings", (json_int_t)r->warnings, "infos",
+	                 (json_int_t)r->infos, "repaired", (json_int_t)r->repaired, "packs_checked",
+	                 (json_int_t)r->packs_checked, "packs_read", (json_int_t)r->packs_read,
+	                 "chunks_checked", (json_int_t)r->chunks_checked, "bytes_read",
+	                 (json_int_t)r->bytes_read);
+}
+
+static void summary(tier_vault *v, const tier_fsck_report *r)
+{
+	char b[32];
+	printf("checked %zu of %zu tier%s, %llu pack%s", r->tiers_checked, tier_vault_tier_count(v),
+	       tier_vault_tier_count(v) == 1 ? "" : "s", (unsigned long long)r->packs_checked,
+	       r->packs_checked == 1 ? "" : "s");
+	if (opt_read_data)
+		printf(" (%llu read, %s)", (unsigned long long)r->packs_read,
+		       tool_size(r->bytes_read, b));
+	printf(": %zu error%s, %zu warning%s", r->errors, r->errors == 1 ? "" : "s", r->warnings,
+	       r->warnings == 1 ? "" : "s");
+	if (opt_repair || r->repaired)
+		printf(", %zu repaired", r->repaired);
+	printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct tool_common c;
+	tier_vault *v = NULL;
+	tier_fsck_report *r = NULL;
+	int rc;
+
+	tool_init(&c, &def, argc, argv);
+	/* not tool_vault_open: every tier problem is an fsck line of its own */
+	tier_vault_options vo = TIER_VAULT_OPTIONS_INIT;
+	tool_location_options(&c, &vo.location);
+	vo.state_dir = c.state_dir;
+	vo.tiers = c.tiers.items;
+	vo.ntiers = c.tiers.count;
+	if ((rc = tier_vault_open(&v, &vo)) < 0)
+		return tool_finish(&c, tool_fail(rc));
+
+	tier_fsck_options fo = TIER_FSCK_OPTIONS_INIT;
+	fo.read_data = opt_read_data;
+	fo.repair = opt_repair;
+	fo.problem = on_problem;
+	fo.progress = on_progress;
+	fo.payload = &c;
+	rc = tier_fsck_run(&r, v, &fo);
+	tool_progress_done();
+	if (rc < 0 && !r) {
+		tier_vault_free(v);
+		return tool_finish(&c, tool_fail(rc));
+	}
+
+	int exit_code = TOOL_EXIT_OK;
+	if (c.json)
+		exit_code = tool_json_emit(report_json(v, r));
+	else
+		summary(v, r);
+	if (rc < 0)
+		exit_code = tool_fail(rc); /* interrupted: what was found is printed */
+	else if (exit_code == TOOL_EXIT_OK && r->errors)
+		exit_code = TOOL_EXIT_DAMAGE;
+	else if (exit_code == TOOL_EXIT_OK) {
+		/* no damage: the R8 verdict decides, as for every other tool */
+		int check = tier_vault_check(v);
+		if (check == TIER_EFOREIGN || check == TIER_EROLLEDBACK) {
+			if (!c.json)
+				tool_error("%s", tier_error_last());
+			exit_code = tool_exit_from_error(check);
+		}
+	}
+	tier_fsck_report_free(r);
+	tier_vault_free(v);
+	return tool_finish(&c, exit_code);
+}
