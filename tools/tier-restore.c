@@ -5,9 +5,7 @@
 #include "exitcodes.h"
 #include "opt.h"
 #include "output.h"
-#include "tier/errors.h"
-#include "tier/restore.h"
-#include "tier/vault.h"
+#include "session.h"
 
 static uint64_t opt_revision;
 static int opt_overwrite;
@@ -46,30 +44,13 @@ static const struct tool_def def = {
 	.exits = exits,
 };
 
-static void human_bytes(char *out, size_t cap, uint64_t n)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-	double v = (double)n;
-	size_t u = 0;
-	if (n < 1024) {
-		snprintf(out, cap, "%" PRIu64 " B", n);
-		return;
-	}
-	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(out, cap, "%.1f %s", v, units[u]);
-}
-
 static int on_progress(const tier_restore_stats *s, const char *current, void *payload)
 {
 	char b[32];
 	(void)payload;
 	if (tool_progress_enabled()) {
-		human_bytes(b, sizeof(b), s->bytes);
 		tool_progress("restoring revision %" PRIu64 ": %" PRIu64 " files, %s  %s", s->revision,
-		              s->files, b, current ? current : "");
+		              s->files, tool_size(s->bytes, b), current ? current : "");
 	}
 	return tool_interrupted();
 }
@@ -89,7 +70,6 @@ static json_t *json_path(const char *s)
 int main(int argc, char **argv)
 {
 	struct tool_common c;
-	tier_vault_options vo = TIER_VAULT_OPTIONS_INIT;
 	tier_restore_options ro = TIER_RESTORE_OPTIONS_INIT;
 	tier_restore_stats st = {0};
 	tier_vault *v = NULL;
@@ -98,19 +78,9 @@ int main(int argc, char **argv)
 
 	tool_init(&c, &def, argc, argv);
 	dest = c.args.items[0];
-	vo.state_dir = c.state_dir;
-	vo.tiers = c.tiers.items;
-	vo.ntiers = c.tiers.count;
-	tool_location_options(&c, &vo.location);
-
-	rc = tier_vault_open(&v, &vo);
-	/* R8: a foreign or rolled-back tier stops every tool of an installation */
-	if (rc == 0 && c.state_dir)
-		rc = tier_vault_check(v);
-	if (rc < 0) {
-		tier_vault_free(v);
+	/* an installation or -t alone; R8 (exit 3/4) is checked before reading */
+	if ((rc = tool_vault_open(&v, &c, TOOL_READ, 1)) < 0)
 		return tool_finish(&c, tool_fail(rc));
-	}
 
 	ro.revision = opt_revision;
 	ro.dest = dest;
@@ -140,7 +110,7 @@ int main(int argc, char **argv)
 		return tool_finish(&c, tool_json_emit(o));
 	}
 	char b[32];
-	human_bytes(b, sizeof(b), st.bytes);
+	tool_size(st.bytes, b);
 	tool_info("restored revision %" PRIu64 ": %" PRIu64 " file%s, %s into %s%s", st.revision,
 	          st.files, st.files == 1 ? "" : "s", b, dest,
 	          st.damaged ? " (damage found on a tier: see the warnings, then run tier-fsck)" : "");

@@ -1420,16 +1420,8 @@ static int pick_tiers(struct run *r, const git_oid *commit)
 		t->name = in->name;
 		if (!(t->bad = tier_calloc(npacks ? npacks : 1, 1)))
 			return TIER_ERROR;
-		if (!in->online) {
-			warn(r, "tier '%s' is offline, not read", in->name);
-			continue;
-		}
-		if (in->state != TIER_STATE_OK) {
-			warn(r, "tier '%s' is not read: %s", in->name,
-			     in->problem ? in->problem : "its log is not in a good state");
-			continue;
-		}
-		if (!in->has_log || in->revision < r->rev ||
+		/* tiers away or unusable at open are in the vault's tier info (tools report them) */
+		if (!in->online || in->state != TIER_STATE_OK || !in->has_log || in->revision < r->rev ||
 		    git_oid_fromstr(&head, in->head) < 0)
 			continue;
 		if (!git_oid_equal(&head, commit) &&
