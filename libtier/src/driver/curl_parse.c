@@ -1,0 +1,203 @@
+/* Parsers of the libcurl driver: URL query options and "ls -l" listings. */
+#include "driver/curl_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode s[0..n); a bad escape or a NUL byte is refused (NULL, *bad set). */
+static char *decode(const char *s, size_t n, int *bad)
+{
+	char *out = tier_malloc(n + 1), *o = out;
+	*bad = 0;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '%') {
+			*o++ = s[i];
+			continue;
+		}
+		if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0 ||
+		    (hexval(s[i + 1]) == 0 && hexval(s[i + 2]) == 0)) {
+			*bad = 1;
+			free(out);
+			return NULL;
+		}
+		*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		i += 2;
+	}
+	*o = '\0';
+	return out;
+}
+
+void curl_query_dispose(curl_query *q)
+{
+	free(q->key);
+	free(q->known_hosts);
+	free(q->hostkey);
+	memset(q, 0, sizeof(*q));
+}
+
+int curl_query_parse(curl_query *out, const char *query, int sftp, const char *where)
+{
+	memset(out, 0, sizeof(*out));
+	for (const char *p = query; p && *p;) {
+		size_t n = strcspn(p, "&");
+		size_t klen = strcspn(p, "=");
+		char **slot = NULL;
+		int bad = 0;
+		if (klen > n)
+			klen = n;
+		if (n == 0) {
+			p++;
+			continue;
+		}
+		if (sftp && klen == 3 && !strncmp(p, "key", 3))
+			slot = &out->key;
+		else if (sftp && klen == 11 && !strncmp(p, "known_hosts", 11))
+			slot = &out->known_hosts;
+		else if (sftp && klen == 7 && !strncmp(p, "hostkey", 7))
+			slot = &out->hostkey;
+		if (!slot) {
+			curl_query_dispose(out);
+			return tier_error_set(TIER_EUSAGE,
+			                      "unknown option '%.*s' in tier url %s (%s)", (int)klen, p,
+			                      where,
+			                      sftp ? "sftp takes key=, known_hosts=, hostkey="
+			                           : "ftp takes no options in the url");
+		}
+		if (klen == n || klen + 1 == n) {
+			curl_query_dispose(out);
+			return tier_error_set(TIER_EUSAGE, "option '%.*s' in tier url %s needs a value",
+			                      (int)klen, p, where);
+		}
+		free(*slot);
+		*slot = decode(p + klen + 1, n - klen - 1, &bad);
+		if (!*slot) {
+			curl_query_dispose(out);
+			if (bad)
+				return tier_error_set(TIER_EUSAGE,
+				                      "bad %%-escape in option '%.*s' of tier url %s",
+				                      (int)klen, p, where);
+			return TIER_ERROR;
+		}
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	return 0;
+}
+
+/* ---- listings ---------------------------------------------------------- */
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+static int month_of(const char *s)
+{
+	static const char *const m[] = {"jan", "feb", "mar", "apr", "may", "jun",
+	                                "jul", "aug", "sep", "oct", "nov", "dec"};
+	if (strlen(s) != 3)
+		return -1;
+	for (int i = 0; i < 12; i++)
+		if (!strcasecmp(s, m[i]))
+			return i;
+	return -1;
+}
+
+#define MAX_TOKENS 9
+
+int curl_parse_ls_line(char *line, const char **name, tier_stat *st, time_t now)
+{
+	char *tok[MAX_TOKENS];
+	int ntok = 0, mon = -1, m = -1;
+	char *p = line;
+
+	memset(st, 0, sizeof(*st));
+	if (!strchr("-dlbcps", line[0]) || strlen(line) < 10)
+		return -1;
+	/*
+	 * perms links owner [group] size month day time-or-year name: the
+	 * group is missing on some servers, so the month anchors the parse.
+	 */
+	while (ntok < MAX_TOKENS) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return -1;
+		tok[ntok++] = p;
+		p += strcspn(p, " ");
+		if (!*p)
+			return -1;
+		*p++ = '\0';
+		/* the month is token 5 (with a group) or 4 (without) */
+		if (ntok - 1 >= 4 && mon < 0 && (mon = month_of(tok[ntok - 1])) >= 0) {
+			m = ntok - 1;
+			if (m > 5) {
+				mon = -1;
+				m = -1;
+			}
+		}
+		if (m >= 0 && ntok == m + 3)
+			break;
+	}
+	if (m < 0 || ntok != m + 3)
+		return -1;
+	/* the name follows after one space; more would be part of the name */
+	if (!*p)
+		return -1;
+	*name = p;
+	if (line[0] == 'l') {
+		char *arrow = strstr(p, " -> ");
+		if (arrow)
+			*arrow = '\0';
+	}
+	if (!all_digits(tok[m - 1]) || !all_digits(tok[m + 1]))
+		return -1;
+	st->size = strtoull(tok[m - 1], NULL, 10);
+	st->is_dir = line[0] == 'd';
+
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mon = mon;
+	tm.tm_mday = atoi(tok[m + 1]);
+	const char *ty = tok[m + 2];
+	if (strchr(ty, ':')) {
+		/* "HH:MM": within the last six months or so, year not shown */
+		struct tm nowtm;
+		gmtime_r(&now, &nowtm);
+		tm.tm_hour = atoi(ty);
+		tm.tm_min = atoi(strchr(ty, ':') + 1);
+		tm.tm_year = nowtm.tm_year;
+		time_t t = timegm(&tm);
+		if (t > now + 86400) {
+			tm.tm_year--;
+			t = timegm(&tm);
+		}
+		st->mtime = (int64_t)t;
+	} else if (all_digits(ty)) {
+		tm.tm_year = atoi(ty) - 1900;
+		st->mtime = (int64_t)timegm(&tm);
+	} else {
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,747 @@
+/*
+ * The ftp://, ftps:// and sftp:// driver against real servers on loopback
+ * (vsftpd and OpenSSH sshd started by ci/servers.sh):
+ *
+ *   ci/servers.sh start && eval "$(ci/servers.sh env)" && ctest -R driver_curl
+ *
+ * Without TIER_TEST_FTP_URL / TIER_TEST_SFTP_URL the tests skip.  Every test
+ * works in a fresh directory below the server's test root.  The servers are
+ * shared: tests hold a shared lock on them, the outage tests (which kill a
+ * server) an exclusive one.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "driver/drivers.h"
+#include "helpers.h"
+#include "tier/errors.h"
+#include "tier/location.h"
+#include "util/buf.h"
+
+enum { FTP, FTPS, SFTP };
+static const char *const proto_names[] = {"ftp", "ftps", "sftp"};
+
+static int lock_fd = -1;
+static char sub[128];       /* this test's directory below the test root */
+static char local[4096];    /* the same directory on the local disk */
+static int killed = -1;     /* server killed by this test, restarted at the end */
+static int leftover_listener = -1;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *base_url(int proto)
+{
+	const char *v = getenv(proto == FTP ? "TIER_TEST_FTP_URL"
+	                       : proto == FTPS ? "TIER_TEST_FTPS_URL"
+	                                       : "TIER_TEST_SFTP_URL");
+	return v && *v ? v : NULL;
+}
+
+static const char *base_dir(int proto)
+{
+	return getenv(proto == SFTP ? "TIER_TEST_SFTP_DIR" : "TIER_TEST_FTP_DIR");
+}
+
+static void need(int proto)
+{
+	if (!base_url(proto) || !base_dir(proto))
+		cr_skip_test("%s server not configured: run ci/servers.sh start and "
+		             "eval \"$(ci/servers.sh env)\"",
+		             proto_names[proto]);
+}
+
+static void take_lock(int how)
+{
+	const char *dir = getenv("TIER_SERVERS_DIR");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests.lock", dir && *dir ? dir : "/tmp");
+	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	cr_assert_geq(lock_fd, 0);
+	cr_assert_eq(flock(lock_fd, how), 0);
+}
+
+/* URL with "/extra" appended to the path (before any query). */
+static char *url_with(const char *url, const char *extra)
+{
+	tier_buf b = TIER_BUF_INIT;
+	const char *q = strchr(url, '?');
+	size_t n = q ? (size_t)(q - url) : strlen(url);
+	tier_buf_put(&b, url, n);
+	if (extra && *extra)
+		tier_buf_printf(&b, "/%s", extra);
+	if (q)
+		tier_buf_puts(&b, q);
+	return tier_buf_detach(&b);
+}
+
+/* Replace the first "from" in s by "to". */
+static char *replace(const char *s, const char *from, const char *to)
+{
+	tier_buf b = TIER_BUF_INIT;
+	const char *hit = strstr(s, from);
+	cr_assert_not_null(hit, "'%s' not in '%s'", from, s);
+	tier_buf_put(&b, s, (size_t)(hit - s));
+	tier_buf_puts(&b, to);
+	tier_buf_puts(&b, hit + strlen(from));
+	return tier_buf_detach(&b);
+}
+
+static tier_location_options test_opts(void)
+{
+	tier_location_options o = TIER_LOCATION_OPTIONS_INIT;
+	o.timeout = 5;
+	o.cacert = getenv("TIER_TEST_CACERT");
+	return o;
+}
+
+typedef struct {
+	tier_url *url;
+	tier_driver *drv;
+} conn;
+
+static int open_url(conn *c, const char *spec, const tier_location_options *o)
+{
+	memset(c, 0, sizeof(*c));
+	int rc = tier_url_parse(&c->url, spec);
+	if (rc < 0)
+		return rc;
+	return tier_driver_curl_open(&c->drv, c->url, o);
+}
+
+static void close_conn(conn *c)
+{
+	if (c->drv)
+		c->drv->free(c->drv);
+	tier_url_free(c->url);
+	memset(c, 0, sizeof(*c));
+}
+
+/* A driver on this test's fresh directory. */
+static void open_test(conn *c, int proto)
+{
+	tier_location_options o = test_opts();
+	conn top;
+	char *u;
+	cr_assert_eq(open_url(&top, base_url(proto), &o), 0, "%s", tier_error_last());
+	cr_assert_eq(top.drv->mkdir_p(top.drv, sub), 0, "%s", tier_error_last());
+	close_conn(&top);
+	u = url_with(base_url(proto), sub);
+	cr_assert_eq(open_url(c, u, &o), 0, "%s", tier_error_last());
+	free(u);
+}
+
+static void setup(void)
+{
+	static int counter;
+	uint64_t r = ((uint64_t)getpid() << 20) ^ now_ms() ^ (uint64_t)++counter * 7919;
+	snprintf(sub, sizeof(sub), "t-%d-%llx", (int)getpid(), (unsigned long long)r);
+	local[0] = '\0';
+	killed = -1;
+}
+
+static void teardown(void)
+{
+	if (killed >= 0)
+		tt_sh("%s >/dev/null 2>&1", getenv(killed == SFTP ? "TIER_TEST_SFTP_RESTART"
+		                                                   : "TIER_TEST_FTP_RESTART"));
+	if (leftover_listener >= 0)
+		close(leftover_listener);
+	leftover_listener = -1;
+	for (int p = FTP; p <= SFTP; p += SFTP - FTP) {
+		const char *d = base_dir(p);
+		if (d && *sub)
+			tt_rmrf(tt_path("%s/%s", d, sub));
+	}
+	if (lock_fd >= 0)
+		close(lock_fd);
+	lock_fd = -1;
+}
+
+TestSuite(driver_curl, .init = setup, .fini = teardown, .timeout = 120);
+
+static void begin(int proto, conn *c)
+{
+	need(proto);
+	if (lock_fd < 0)
+		take_lock(LOCK_SH);
+	snprintf(local, sizeof(local), "%s/%s", base_dir(proto), sub);
+	open_test(c, proto);
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static char *make_data(size_t n, uint32_t seed)
+{
+	char *p = malloc(n ? n : 1);
+	uint32_t x = seed ? seed : 1;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (char)x;
+	}
+	return p;
+}
+
+static int put_mem(conn *c, const char *path, const void *data, size_t len, unsigned flags)
+{
+	tier_source src = {data, -1, len};
+	return c->drv->put(c->drv, path, &src, flags);
+}
+
+typedef struct {
+	tier_buf buf;
+	size_t stop_at; /* abort once this many bytes arrived (0: never) */
+} sink_state;
+
+static int sink(const void *data, size_t len, void *payload)
+{
+	sink_state *s = payload;
+	if (tier_buf_put(&s->buf, data, len) < 0)
+		return 1;
+	return s->stop_at && s->buf.size >= s->stop_at;
+}
+
+static int get_range(conn *c, const char *path, uint64_t off, uint64_t len, tier_buf *out)
+{
+	sink_state s = {TIER_BUF_INIT, 0};
+	int rc = c->drv->get(c->drv, path, off, len, sink, &s);
+	*out = s.buf;
+	return rc;
+}
+
+static void expect_content(conn *c, const char *path, const void *data, size_t len)
+{
+	tier_buf got;
+	int rc = get_range(c, path, 0, UINT64_MAX, &got);
+	cr_assert_eq(rc, 0, "get %s: %s", path, tier_error_last());
+	cr_assert_eq(got.size, len, "%s: %zu bytes, want %zu", path, got.size, len);
+	cr_assert(len == 0 || !memcmp(got.ptr, data, len), "%s: content differs", path);
+	tier_buf_dispose(&got);
+}
+
+/* Names in a local directory, sorted, joined by ' ' (includes dot files). */
+static char *local_names(const char *dir)
+{
+	char cmd[4200];
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | tr '\\n' ' '", dir);
+	FILE *f = popen(cmd, "r");
+	char *line = calloc(1, 65536);
+	cr_assert_not_null(f);
+	if (!fgets(line, 65536, f))
+		line[0] = '\0';
+	pclose(f);
+	return line;
+}
+
+typedef struct {
+	tier_buf names;
+	int dirs;
+	uint64_t sizes;
+} list_state;
+
+static int collect(const char *name, const tier_stat *st, void *payload)
+{
+	list_state *l = payload;
+	tier_buf_printf(&l->names, "%s%s", l->names.size ? " " : "", name);
+	l->dirs += st->is_dir;
+	l->sizes += st->is_dir ? 0 : st->size;
+	return 0;
+}
+
+static void no_password_in(const char *msg)
+{
+	cr_assert_null(strstr(msg, "tierpass"), "password in message: %s", msg);
+	cr_assert_null(strstr(msg, "wrongpass"), "password in message: %s", msg);
+}
+
+/* ---- the tests, once per protocol ------------------------------------- */
+
+static void t_roundtrip(int proto)
+{
+	conn c;
+	tier_buf got;
+	begin(proto, &c);
+	size_t n = 100000;
+	char *data = make_data(n, 7);
+
+	cr_assert_eq(put_mem(&c, "a/b/c.bin", data, n, 0), 0, "%s", tier_error_last());
+	expect_content(&c, "a/b/c.bin", data, n);
+
+	cr_assert_eq(get_range(&c, "a/b/c.bin", 1000, 5000, &got), 0, "%s", tier_error_last());
+	cr_assert_eq(got.size, 5000);
+	cr_assert(!memcmp(got.ptr, data + 1000, 5000));
+	tier_buf_dispose(&got);
+
+	cr_assert_eq(get_range(&c, "a/b/c.bin", 99990, UINT64_MAX, &got), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(got.size, 10);
+	cr_assert(!memcmp(got.ptr, data + 99990, 10));
+	tier_buf_dispose(&got);
+
+	/* the connection survived the early end of the range above */
+	cr_assert_eq(get_range(&c, "a/b/c.bin", 0, 1, &got), 0, "%s", tier_error_last());
+	cr_assert_eq(got.size, 1);
+	cr_assert_eq(got.ptr[0], data[0]);
+	tier_buf_dispose(&got);
+
+	/* a range past the end: not the object the caller thinks */
+	cr_assert_eq(get_range(&c, "a/b/c.bin", 99990, 20, &got), TIER_ECORRUPT);
+	tier_buf_dispose(&got);
+
+	/* empty object */
+	cr_assert_eq(put_mem(&c, "empty", "", 0, 0), 0, "%s", tier_error_last());
+	expect_content(&c, "empty", "", 0);
+
+	/* the bytes on the server's disk */
+	size_t flen = 0;
+	char *file = tt_read_file(tt_path("%s/a/b/c.bin", local), &flen);
+	cr_assert_not_null(file);
+	cr_assert_eq(flen, n);
+	cr_assert(!memcmp(file, data, n));
+	free(file);
+	free(data);
+	close_conn(&c);
+}
+
+static void t_replace(int proto)
+{
+	conn c;
+	begin(proto, &c);
+	cr_assert_eq(put_mem(&c, "d/x", "first version", 13, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(put_mem(&c, "d/x", "v2", 2, 0), 0, "%s", tier_error_last());
+	expect_content(&c, "d/x", "v2", 2);
+	cr_assert_eq(put_mem(&c, "d/x", "third, longer than the first", 28, 0), 0, "%s",
+	             tier_error_last());
+	expect_content(&c, "d/x", "third, longer than the first", 28);
+	/* no temp file left beside it */
+	char *names = local_names(tt_path("%s/d", local));
+	cr_assert_str_eq(names, "x ");
+	free(names);
+
+	/* exclusive create */
+	cr_assert_eq(put_mem(&c, "d/x", "no", 2, TIER_PUT_EXCLUSIVE), TIER_ECONFLICT);
+	expect_content(&c, "d/x", "third, longer than the first", 28);
+	cr_assert_eq(put_mem(&c, "d/y", "yes", 3, TIER_PUT_EXCLUSIVE), 0, "%s",
+	             tier_error_last());
+	expect_content(&c, "d/y", "yes", 3);
+	names = local_names(tt_path("%s/d", local));
+	cr_assert_str_eq(names, "x y ");
+	free(names);
+	close_conn(&c);
+}
+
+static void t_list(int proto)
+{
+	conn c;
+	list_state l = {TIER_BUF_INIT, 0, 0};
+	begin(proto, &c);
+	cr_assert_eq(put_mem(&c, "l/b", "12345", 5, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(put_mem(&c, "l/a", "1", 1, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(put_mem(&c, "l/name with space", "12", 2, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->mkdir_p(c.drv, "l/sub"), 0, "%s", tier_error_last());
+	/* a stray temp file of an interrupted put is not listed */
+	cr_assert_eq(tt_write_file(tt_path("%s/l/.a.tmp-12-00ff", local), "x", 1), 0);
+
+	cr_assert_eq(c.drv->list(c.drv, "l", collect, &l), 0, "%s", tier_error_last());
+	cr_assert_str_eq(tier_buf_cstr(&l.names), "a b name with space sub");
+	cr_assert_eq(l.dirs, 1);
+	cr_assert_eq(l.sizes, 8);
+	tier_buf_dispose(&l.names);
+
+	/* the root lists too */
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(c.drv->list(c.drv, "", collect, &l), 0, "%s", tier_error_last());
+	cr_assert_str_eq(tier_buf_cstr(&l.names), "l");
+	tier_buf_dispose(&l.names);
+
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(c.drv->list(c.drv, "nope", collect, &l), TIER_ENOTFOUND, "%s",
+	             tier_error_last());
+	tier_buf_dispose(&l.names);
+	close_conn(&c);
+}
+
+static void t_remove_mkdir(int proto)
+{
+	conn c;
+	tier_stat st;
+	begin(proto, &c);
+	cr_assert_eq(c.drv->mkdir_p(c.drv, "p/q/r"), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->mkdir_p(c.drv, "p/q/r"), 0, "again: %s", tier_error_last());
+	cr_assert_eq(c.drv->mkdir_p(c.drv, "p/q"), 0, "%s", tier_error_last());
+	struct stat ls;
+	cr_assert_eq(stat(tt_path("%s/p/q/r", local), &ls), 0);
+	cr_assert(S_ISDIR(ls.st_mode));
+	cr_assert_eq(c.drv->stat(c.drv, "p/q/r", &st), 0, "%s", tier_error_last());
+	cr_assert_eq(st.is_dir, 1);
+
+	/* a file in the way */
+	cr_assert_eq(put_mem(&c, "p/f", "f", 1, 0), 0, "%s", tier_error_last());
+	cr_assert_lt(c.drv->mkdir_p(c.drv, "p/f/g"), 0);
+
+	cr_assert_eq(c.drv->remove(c.drv, "p/f"), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->stat(c.drv, "p/f", &st), TIER_ENOTFOUND);
+	cr_assert_eq(c.drv->remove(c.drv, "p/f"), TIER_ENOTFOUND, "%s", tier_error_last());
+	cr_assert_eq(c.drv->remove(c.drv, "nodir/f"), TIER_ENOTFOUND, "%s", tier_error_last());
+	/* directories: not while full, then when empty */
+	cr_assert_eq(c.drv->remove(c.drv, "p/q"), TIER_ECONFLICT, "%s", tier_error_last());
+	cr_assert_eq(c.drv->remove(c.drv, "p/q/r"), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->remove(c.drv, "p/q"), 0, "%s", tier_error_last());
+	cr_assert_neq(stat(tt_path("%s/p/q", local), &ls), 0);
+	close_conn(&c);
+}
+
+static void t_stat_missing(int proto)
+{
+	conn c;
+	tier_stat st;
+	tier_buf got;
+	begin(proto, &c);
+	size_t n = 12345;
+	char *data = make_data(n, 3);
+	cr_assert_eq(put_mem(&c, "s/obj", data, n, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->stat(c.drv, "s/obj", &st), 0, "%s", tier_error_last());
+	cr_assert_eq(st.size, n);
+	cr_assert_eq(st.is_dir, 0);
+	int64_t now = (int64_t)time(NULL);
+	cr_assert(st.mtime > now - 600 && st.mtime < now + 600, "mtime %lld now %lld",
+	          (long long)st.mtime, (long long)now);
+	cr_assert_eq(c.drv->stat(c.drv, "", &st), 0, "%s", tier_error_last());
+	cr_assert_eq(st.is_dir, 1);
+
+	cr_assert_eq(c.drv->stat(c.drv, "s/nope", &st), TIER_ENOTFOUND, "%s", tier_error_last());
+	cr_assert_eq(get_range(&c, "s/nope", 0, UINT64_MAX, &got), TIER_ENOTFOUND, "%s",
+	             tier_error_last());
+	tier_buf_dispose(&got);
+	cr_assert_eq(get_range(&c, "nodir/nope", 0, 10, &got), TIER_ENOTFOUND, "%s",
+	             tier_error_last());
+	tier_buf_dispose(&got);
+	cr_assert(strstr(tier_error_last(), "nodir/nope"), "%s", tier_error_last());
+
+	/* rename: a to b, missing source, onto an existing target */
+	cr_assert_eq(c.drv->rename(c.drv, "s/obj", "s/obj2"), 0, "%s", tier_error_last());
+	expect_content(&c, "s/obj2", data, n);
+	cr_assert_eq(c.drv->rename(c.drv, "s/obj", "s/obj3"), TIER_ENOTFOUND, "%s",
+	             tier_error_last());
+	cr_assert_eq(put_mem(&c, "s/other", "o", 1, 0), 0, "%s", tier_error_last());
+	int rc = c.drv->rename(c.drv, "s/other", "s/obj2");
+	if (c.drv->caps & TIER_DRIVER_CAP_RENAME_OVERWRITE) {
+		cr_assert_eq(rc, 0, "%s", tier_error_last());
+		expect_content(&c, "s/obj2", "o", 1);
+	} else {
+		cr_assert_eq(rc, TIER_ECONFLICT, "%s", tier_error_last());
+		expect_content(&c, "s/obj2", data, n);
+	}
+
+	/* a receiver that stops */
+	cr_assert_eq(put_mem(&c, "s/long", data, n, 0), 0, "%s", tier_error_last());
+	sink_state s = {TIER_BUF_INIT, 100};
+	cr_assert_eq(c.drv->get(c.drv, "s/long", 0, UINT64_MAX, sink, &s), TIER_EABORTED, "%s",
+	             tier_error_last());
+	tier_buf_dispose(&s.buf);
+	free(data);
+
+	cr_assert_eq(c.drv->ping(c.drv), 0, "%s", tier_error_last());
+	close_conn(&c);
+}
+
+static void t_missing_root(int proto)
+{
+	conn c;
+	tier_location_options o = test_opts();
+	need(proto);
+	take_lock(LOCK_SH);
+	char *u = url_with(base_url(proto), "no-such-root-dir");
+	cr_assert_eq(open_url(&c, u, &o), 0, "%s", tier_error_last());
+	free(u);
+	cr_assert_eq(c.drv->ping(c.drv), TIER_ENOTFOUND, "%s", tier_error_last());
+	/* and nothing creates it */
+	cr_assert_eq(c.drv->mkdir_p(c.drv, "x/y"), TIER_ENOTFOUND, "%s", tier_error_last());
+	struct stat ls;
+	cr_assert_neq(stat(tt_path("%s/no-such-root-dir", base_dir(proto)), &ls), 0);
+	close_conn(&c);
+}
+
+static void t_wrong_login(int proto)
+{
+	conn c;
+	tier_location_options o = test_opts();
+	char *u;
+	need(proto);
+	take_lock(LOCK_SH);
+	if (proto == SFTP) {
+		/* a valid key the server does not know: its own host key */
+		const char *dir = getenv("TIER_SERVERS_DIR");
+		cr_assert_not_null(dir);
+		char *k = replace(base_url(proto), "client_ed25519", "host_ed25519");
+		u = k;
+	} else {
+		u = replace(base_url(proto), "tierpass", "wrongpass");
+	}
+	uint64_t t0 = now_ms();
+	cr_assert_eq(open_url(&c, u, &o), 0, "%s", tier_error_last());
+	free(u);
+	int rc = c.drv->ping(c.drv);
+	cr_assert_eq(rc, TIER_EAUTH, "%d: %s", rc, tier_error_last());
+	cr_assert(strstr(tier_error_last(), "login refused for user"), "%s", tier_error_last());
+	no_password_in(tier_error_last());
+	cr_assert_lt(now_ms() - t0, 4000);
+	close_conn(&c);
+}
+
+/* A port where nothing listens. */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t al = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+/* A server that accepts connections (the kernel does) and never says a word. */
+static int silent_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t al = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(s, 16), 0);
+	cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+	leftover_listener = s;
+	return ntohs(a.sin_port);
+}
+
+static char *with_port(int proto, int port)
+{
+	const char *u = base_url(proto);
+	char p[16];
+	snprintf(p, sizeof(p), ":%d/", port);
+	return replace(u, proto == SFTP ? ":2222/" : ":2121/", p);
+}
+
+static void t_offline(int proto)
+{
+	conn c;
+	tier_location_options o = test_opts();
+	need(proto);
+	o.timeout = 2;
+
+	char *u = with_port(proto, free_port());
+	cr_assert_eq(open_url(&c, u, &o), 0, "%s", tier_error_last());
+	free(u);
+	uint64_t t0 = now_ms();
+	cr_assert_eq(c.drv->ping(c.drv), TIER_EOFFLINE, "%s", tier_error_last());
+	cr_assert_lt(now_ms() - t0, 1000);
+	no_password_in(tier_error_last());
+	close_conn(&c);
+
+	u = with_port(proto, silent_port());
+	cr_assert_eq(open_url(&c, u, &o), 0, "%s", tier_error_last());
+	free(u);
+	t0 = now_ms();
+	tier_buf got;
+	cr_assert_eq(get_range(&c, "x", 0, UINT64_MAX, &got), TIER_EOFFLINE, "%s",
+	             tier_error_last());
+	tier_buf_dispose(&got);
+	uint64_t took = now_ms() - t0;
+	cr_assert(took >= 1500 && took < 5000, "took %llu ms", (unsigned long long)took);
+	no_password_in(tier_error_last());
+	close_conn(&c);
+}
+
+#define BIG (50u * 1024 * 1024)
+
+/* A 50 MiB file on the local disk to upload from (fd source). */
+static int big_source(const char *data)
+{
+	const char *tmp = tt_tmpdir();
+	cr_assert_not_null(tmp);
+	const char *path = tt_path("%s/big", tmp);
+	cr_assert_eq(tt_write_file(path, data, BIG), 0);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	unlink(path);
+	rmdir(tmp);
+	return fd;
+}
+
+static void t_large(int proto)
+{
+	conn c;
+	tier_buf got;
+	begin(proto, &c);
+	char *data = make_data(BIG, 11);
+	int fd = big_source(data);
+	tier_source src = {NULL, fd, BIG};
+	cr_assert_eq(c.drv->put(c.drv, "big/b50", &src, 0), 0, "%s", tier_error_last());
+	close(fd);
+	cr_assert_eq(get_range(&c, "big/b50", 0, UINT64_MAX, &got), 0, "%s", tier_error_last());
+	cr_assert_eq(got.size, BIG);
+	cr_assert(!memcmp(got.ptr, data, BIG), "50 MiB differ");
+	tier_buf_dispose(&got);
+	free(data);
+	close_conn(&c);
+}
+
+#define PROTO_TESTS(name)                                      \
+	Test(driver_curl, ftp_##name) { t_##name(FTP); }       \
+	Test(driver_curl, ftps_##name) { t_##name(FTPS); }     \
+	Test(driver_curl, sftp_##name) { t_##name(SFTP); }
+
+PROTO_TESTS(roundtrip)
+PROTO_TESTS(replace)
+PROTO_TESTS(list)
+PROTO_TESTS(remove_mkdir)
+PROTO_TESTS(stat_missing)
+PROTO_TESTS(missing_root)
+PROTO_TESTS(wrong_login)
+PROTO_TESTS(offline)
+PROTO_TESTS(large)
+
+/* ---- security options ---------------------------------------------------- */
+
+Test(driver_curl, ftps_untrusted_certificate)
+{
+	conn c;
+	tier_location_options o = test_opts();
+	need(FTPS);
+	take_lock(LOCK_SH);
+	o.cacert = "/dev/null/none"; /* not the test CA: the self-signed cert fails */
+	cr_assert_eq(open_url(&c, base_url(FTPS), &o), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->ping(c.drv), TIER_EAUTH, "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "permanent"), "%s", tier_error_last());
+	no_password_in(tier_error_last());
+	close_conn(&c);
+
+	o.insecure = 1;
+	cr_assert_eq(open_url(&c, base_url(FTPS), &o), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->ping(c.drv), 0, "%s", tier_error_last());
+	close_conn(&c);
+}
+
+Test(driver_curl, sftp_pinned_host_key)
+{
+	conn c;
+	tier_location_options o = test_opts();
+	const char *pin = getenv("TIER_TEST_SFTP_HOSTKEY");
+	need(SFTP);
+	take_lock(LOCK_SH);
+	cr_assert(pin && *pin);
+	const char *q = strchr(base_url(SFTP), '&');
+	cr_assert_not_null(q);
+	/* drop known_hosts=, pin the key instead */
+	char *plain = tier_strndup(base_url(SFTP), (size_t)(q - base_url(SFTP)));
+	char *u = NULL;
+	tier_buf b = TIER_BUF_INIT;
+	tier_buf_printf(&b, "%s&hostkey=%s", plain, pin);
+	u = tier_buf_detach(&b);
+	cr_assert_eq(open_url(&c, u, &o), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->ping(c.drv), 0, "%s", tier_error_last());
+	close_conn(&c);
+	free(u);
+
+	tier_buf_printf(&b, "%s&hostkey=SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", plain);
+	u = tier_buf_detach(&b);
+	cr_assert_eq(open_url(&c, u, &o), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->ping(c.drv), TIER_EAUTH, "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "host key"), "%s", tier_error_last());
+	close_conn(&c);
+	free(u);
+
+	/* a typo in an option is an error, not a silently skipped check */
+	tier_buf_printf(&b, "%s&hostkye=SHA256:x", plain);
+	u = tier_buf_detach(&b);
+	cr_assert_eq(open_url(&c, u, &o), TIER_EUSAGE);
+	close_conn(&c);
+	free(u);
+	free(plain);
+}
+
+/* ---- outage through the reconnect layer ------------------------------- */
+
+typedef struct {
+	tier_buf buf;
+	int proto;
+	int done;
+} outage_state;
+
+static int outage_sink(const void *data, size_t len, void *payload)
+{
+	outage_state *s = payload;
+	if (tier_buf_put(&s->buf, data, len) < 0)
+		return 1;
+	if (!s->done && s->buf.size >= 10u * 1024 * 1024) {
+		s->done = 1;
+		killed = s->proto;
+		/* the whole server tree dies mid-transfer; it is back a little later */
+		cr_assert_eq(tt_sh("%s", getenv(s->proto == SFTP ? "TIER_TEST_SFTP_KILL"
+		                                                 : "TIER_TEST_FTP_KILL")),
+		             0);
+		tt_sh("(sleep 0.3; %s) >/dev/null 2>&1 &",
+		      getenv(s->proto == SFTP ? "TIER_TEST_SFTP_RESTART" : "TIER_TEST_FTP_RESTART"));
+	}
+	return 0;
+}
+
+static void t_outage(int proto)
+{
+	tier_location *loc;
+	conn c;
+	need(proto);
+	cr_assert_not_null(getenv("TIER_TEST_FTP_KILL"));
+	take_lock(LOCK_EX); /* nobody else may use the servers while one dies */
+	begin(proto, &c);
+	char *data = make_data(BIG, 5);
+	int fd = big_source(data);
+	tier_source src = {NULL, fd, BIG};
+	cr_assert_eq(c.drv->put(c.drv, "o/b50", &src, 0), 0, "%s", tier_error_last());
+	close(fd);
+	close_conn(&c);
+
+	tier_location_options o = test_opts();
+	o.retries = 10;
+	o.retry_delay = 50;
+	o.retry_cap = 1000;
+	char *u = url_with(base_url(proto), sub);
+	cr_assert_eq(tier_location_open(&loc, u, &o), 0, "%s", tier_error_last());
+	free(u);
+	outage_state s = {TIER_BUF_INIT, proto, 0};
+	int rc = tier_location_get(loc, "o/b50", 0, UINT64_MAX, outage_sink, &s);
+	cr_assert_eq(rc, 0, "%s", tier_error_last());
+	cr_assert(s.done);
+	cr_assert_gt(tier_location_attempts(loc), 1, "the kill did not interrupt the get");
+	cr_assert_eq(s.buf.size, BIG);
+	cr_assert(!memcmp(s.buf.ptr, data, BIG), "bytes differ after the resume");
+	tier_buf_dispose(&s.buf);
+	tier_location_free(loc);
+	free(data);
+	/* the server runs again (restarted in the background) */
+	tt_sh("%s >/dev/null 2>&1", getenv(proto == SFTP ? "TIER_TEST_SFTP_RESTART"
+	                                                 : "TIER_TEST_FTP_RESTART"));
+	killed = -1;
+}
+
+Test(driver_curl, ftp_outage_mid_get) { t_outage(FTP); }
+Test(driver_curl, sftp_outage_mid_get) { t_outage(SFTP); }
