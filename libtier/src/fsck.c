@@ -267,11 +267,12 @@ static int check_git_files(struct run *r, tier_location *loc, const char *tier)
 			return rc;
 		if (rc == 0 && !st.is_dir)
 			continue;
+		int is_dir = rc == 0; /* a directory in the way: not ours to remove */
 		if ((rc = add_problem(r, &idx, "log-file-missing", TIER_FSCK_ERROR, tier, files[i].path,
 		                      "tier '%s': '%s' is missing, stock git cannot read the log",
 		                      tier, files[i].path)) < 0)
 			return rc;
-		if (!r->o->repair || (rc == 0 && st.is_dir))
+		if (!r->o->repair || is_dir)
 			continue;
 		/* the content is the same on every tier: write it again */
 		rc = tier_location_put_mem(loc, files[i].path, files[i].content,
