@@ -686,6 +686,16 @@ static int ensure_open(struct run *r, struct rfile *f)
 	return rc;
 }
 
+static int any_usable(struct run *r)
+{
+	int any = 0;
+	pthread_mutex_lock(&r->io);
+	for (size_t i = 0; i < r->ntiers; i++)
+		any |= r->t[i].usable;
+	pthread_mutex_unlock(&r->io);
+	return any;
+}
+
 static void job_free(struct job *j)
 {
 	if (j) {
@@ -727,11 +737,15 @@ static void run_job(struct worker *w, struct job *j)
 		if (src < 0) {
 			char ch[SHORT_HEX + 1], ph[SHORT_HEX + 1];
 			tier_buf m = TIER_BUF_INIT;
+			/* no reason this time: every usable tier was found without the pack before */
+			int damage = why.any_damage || (!why.text.size && any_usable(r));
 			tier_buf_printf(&m, "cannot restore '%s': pack %s of chunk %s cannot be read from "
 			                "any tier (%s)", p->f->snap, short_hex(ph, pid),
 			                short_hex(ch, l->id),
-			                why.text.size ? why.text.ptr : "no tier holds the revision");
-			entry_failed(r, why.any_damage ? TIER_ECORRUPT : TIER_EOFFLINE, tier_buf_cstr(&m));
+			                why.text.size ? why.text.ptr
+			                : damage ? "missing or damaged on every tier"
+			                         : "every tier is offline");
+			entry_failed(r, damage ? TIER_ECORRUPT : TIER_EOFFLINE, tier_buf_cstr(&m));
 			tier_buf_dispose(&m);
 			piece_done(r, p->f, 0);
 			continue;
@@ -942,6 +956,8 @@ static int make_dir(struct run *r, const char *path, const tier_node *meta, int 
 {
 	struct stat st;
 	int rc;
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && !count)
+		return 0; /* an ancestor already there ("/home" when restoring into /) keeps its own */
 	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		if ((rc = clear_path(r, path)) < 0)
 			return rc;

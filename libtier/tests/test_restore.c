@@ -628,3 +628,26 @@ Test(restore, progress_can_cancel)
 	cr_assert(no_temp_files(out));
 	tier_vault_free(v);
 }
+
+Test(restore, pack_missing_on_every_tier)
+{
+	char pa[64][4200], pb[64][4200];
+	make_small_tree();
+	tier_vault *v = init_vault();
+	push(v, src);
+	size_t na = list_packs(path_a, pa, 64), nb = list_packs(path_b, pb, 64);
+	cr_assert_gt(na, 0);
+	for (size_t i = 0; i < na; i++)
+		unlink(pa[i]);
+	for (size_t i = 0; i < nb; i++)
+		unlink(pb[i]);
+
+	tier_restore_stats st;
+	int rc = restore(v, &st, 0, out, NULL, 0, 0);
+	cr_assert_eq(rc, TIER_ECORRUPT, "rc %d: %s", rc, tier_error_last());
+	cr_assert(strstr(tier_error_last(), "cannot be read from any tier"), "message: %s",
+	          tier_error_last());
+	cr_assert(!exists(restored(out, "a.txt")), "a file without data was restored");
+	cr_assert(no_temp_files(out));
+	tier_vault_free(v);
+}
