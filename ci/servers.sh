@@ -126,7 +126,7 @@ prepare() {
 	# vsftpd: a real login shell (pam_shells refuses nologin with 530)
 	id -u "$ftp_user" >/dev/null 2>&1 ||
 		useradd -M -d "$run/ftp/root" -s /bin/bash "$ftp_user"
-	usermod -d "$run/ftp/root" "$ftp_user" 2>/dev/null || true
+	usermod -d "$run/ftp/root" "$ftp_user" >/dev/null 2>&1 || true
 	echo "$ftp_user:$ftp_pass" | chpasswd
 	chown -R "$ftp_user:" "$run/ftp/root"
 
@@ -134,7 +134,7 @@ prepare() {
 	# yet has no password
 	id -u "$sftp_user" >/dev/null 2>&1 ||
 		useradd -M -d "$run/sftp/home" -s /bin/bash "$sftp_user"
-	usermod -d "$run/sftp/home" -p '*' "$sftp_user" 2>/dev/null || true
+	usermod -d "$run/sftp/home" -p '*' "$sftp_user" >/dev/null 2>&1 || true
 	chown -R "$sftp_user:" "$run/sftp/home" "$run/sftp/data"
 
 	if [ ! -s "$run/tls/cert.pem" ]; then

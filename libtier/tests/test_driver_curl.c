@@ -745,3 +745,100 @@ static void t_outage(int proto)
 
 Test(driver_curl, ftp_outage_mid_get) { t_outage(FTP); }
 Test(driver_curl, sftp_outage_mid_get) { t_outage(SFTP); }
+
+/* ---- parsers and open-time checks (no server needed) ------------------ */
+
+#include "driver/curl_impl.h"
+
+Test(driver_curl_parse, ls_lines)
+{
+	const char *name;
+	tier_stat st;
+	time_t now = 1795000000; /* 2026-11-18 11:06 UTC */
+
+	/* vsftpd: numeric owner and group */
+	char l1[] = "-rw-r--r--    1 1001     1001         4096 Nov 16 03:51 a b.txt";
+	cr_assert_eq(curl_parse_ls_line(l1, &name, &st, now), 0);
+	cr_assert_str_eq(name, "a b.txt");
+	cr_assert_eq(st.size, 4096);
+	cr_assert_eq(st.is_dir, 0);
+	cr_assert_eq(st.mtime, 1794801060, "mtime %lld", (long long)st.mtime);
+
+	/* OpenSSH long name of a directory; a date in the "future" is last year's */
+	char l2[] = "drwxr-xr-x    2 tiersftp tiersftp     4096 Dec 24 10:00 sub";
+	cr_assert_eq(curl_parse_ls_line(l2, &name, &st, now), 0);
+	cr_assert_str_eq(name, "sub");
+	cr_assert_eq(st.is_dir, 1);
+	cr_assert_eq(st.mtime, 1766570400, "mtime %lld", (long long)st.mtime);
+
+	/* no group column, a year instead of a time, a symlink */
+	char l3[] = "lrwxrwxrwx 1 owner 7 Mar  5  2019 link -> target";
+	cr_assert_eq(curl_parse_ls_line(l3, &name, &st, now), 0);
+	cr_assert_str_eq(name, "link");
+	cr_assert_eq(st.size, 7);
+	cr_assert_eq(st.mtime, 1551744000);
+
+	/* other formats are refused (the driver falls back to names only) */
+	char l4[] = "11-26-26  03:51AM       <DIR>          sub";
+	cr_assert_lt(curl_parse_ls_line(l4, &name, &st, now), 0);
+	char l5[] = "total 12";
+	cr_assert_lt(curl_parse_ls_line(l5, &name, &st, now), 0);
+	char l6[] = "-rw-r--r--    1 1001     1001         4096 Nov 16 03:51";
+	cr_assert_lt(curl_parse_ls_line(l6, &name, &st, now), 0);
+}
+
+Test(driver_curl_parse, query)
+{
+	curl_query q;
+	cr_assert_eq(curl_query_parse(&q, "key=/k%20ey&known_hosts=/kh&hostkey=SHA256:abc", 1,
+	                              "x"),
+	             0);
+	cr_assert_str_eq(q.key, "/k ey");
+	cr_assert_str_eq(q.known_hosts, "/kh");
+	cr_assert_str_eq(q.hostkey, "SHA256:abc");
+	curl_query_dispose(&q);
+	cr_assert_eq(curl_query_parse(&q, NULL, 0, "x"), 0);
+	cr_assert_eq(curl_query_parse(&q, "key=/a", 0, "x"), TIER_EUSAGE);
+	cr_assert_eq(curl_query_parse(&q, "kee=/a", 1, "x"), TIER_EUSAGE);
+	cr_assert(strstr(tier_error_last(), "kee"), "%s", tier_error_last());
+	cr_assert_eq(curl_query_parse(&q, "key=", 1, "x"), TIER_EUSAGE);
+	cr_assert_eq(curl_query_parse(&q, "key=%zz", 1, "x"), TIER_EUSAGE);
+	cr_assert_eq(curl_query_parse(&q, "key=a%00b", 1, "x"), TIER_EUSAGE);
+}
+
+Test(driver_curl_parse, open_checks)
+{
+	conn c;
+	tier_location_options o = TIER_LOCATION_OPTIONS_INIT;
+	const char *home = tt_tmpdir();
+	cr_assert_not_null(home);
+	setenv("HOME", home, 1);
+	unsetenv("TIER_SFTP_KEY");
+
+	/* no known_hosts anywhere and no pin: refused before any connection */
+	cr_assert_eq(open_url(&c, "sftp://u@127.0.0.1:1/data?key=/k", &o), TIER_EUSAGE);
+	cr_assert(strstr(tier_error_last(), "known_hosts"), "%s", tier_error_last());
+	close_conn(&c);
+	/* ...unless told not to check */
+	o.insecure = 1;
+	cr_assert_eq(open_url(&c, "sftp://u@127.0.0.1:1/data", &o), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->caps & TIER_DRIVER_CAP_RENAME_OVERWRITE, 0);
+	cr_assert(c.drv->caps & TIER_DRIVER_CAP_RENAME);
+	close_conn(&c);
+	o.insecure = 0;
+	cr_assert_eq(open_url(&c, "sftp://u@127.0.0.1:1/d?hostkey=SHA256:short", &o), TIER_EUSAGE);
+	close_conn(&c);
+
+	/* ftp: rename replaces; the password stays out of every message */
+	cr_assert_eq(open_url(&c, "ftp://u:s3cret@127.0.0.1:1/d", &o), 0, "%s", tier_error_last());
+	cr_assert(c.drv->caps & TIER_DRIVER_CAP_RENAME_OVERWRITE);
+	cr_assert_eq(c.drv->ping(c.drv), TIER_EOFFLINE);
+	cr_assert_null(strstr(tier_error_last(), "s3cret"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "ftp://u@127.0.0.1:1/d"), "%s", tier_error_last());
+	/* paths that would escape the tier or inject a command */
+	tier_stat st;
+	cr_assert_eq(c.drv->stat(c.drv, "../x", &st), TIER_EUSAGE);
+	cr_assert_eq(c.drv->stat(c.drv, "a\r\nDELE b", &st), TIER_EUSAGE);
+	close_conn(&c);
+	tt_rmrf(home);
+}
