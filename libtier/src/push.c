@@ -801,6 +801,7 @@ static int add_entry(struct push *p, struct dirjob *d, const char *path, const c
 	tier_buf en = TIER_BUF_INIT;
 	tier_node n, old;
 	git_oid id, oldid;
+	char target[PATH_MAX + 1]; /* outlives the symlink branch: write_node reads it */
 	int rc;
 
 	if ((rc = tier_snap_name_encode(&en, name, strlen(name))) < 0)
@@ -856,7 +857,6 @@ static int add_entry(struct push *p, struct dirjob *d, const char *path, const c
 	}
 	node_from_stat(&n, st);
 	if (S_ISLNK(st->st_mode)) {
-		char target[PATH_MAX + 1];
 		ssize_t tl = readlink(path, target, PATH_MAX);
 		if (tl < 0) {
 			warn(p, "cannot read symlink '%s': %s (skipped)", path, strerror(errno));
