@@ -119,7 +119,7 @@ prepare() {
 	for b in /usr/sbin/vsftpd /usr/sbin/sshd openssl ssh-keygen; do
 		command -v "$b" >/dev/null || die "missing $b: run ci/install-deps.sh"
 	done
-	mkdir -p -m 755 "$run" "$run/tls" "$run/ftp" "$run/ftp/empty" "$run/sftp"
+	mkdir -p "$run" "$run/tls" "$run/ftp" "$run/ftp/empty" "$run/sftp"
 	mkdir -p "$run/ftp/root/tiers" "$run/sftp/home" "$run/sftp/data" /run/sshd
 	chmod 755 "$run" "$run/ftp" "$run/sftp"
 
@@ -182,7 +182,7 @@ start_one() {
 	fi
 	log="$run/$name/server.log"
 	(
-		for fd in /proc/$BASHPID/fd/*; do
+		for fd in "/proc/$BASHPID/fd/"*; do
 			fd=${fd##*/}
 			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
 		done
@@ -201,9 +201,10 @@ start_one() {
 	echo "servers: $name listening on 127.0.0.1:$port (pid $pid)"
 }
 
+q() { printf '%q' "$1"; }
+
 print_env() {
-	local q hostkey
-	q() { printf '%q' "$1"; }
+	local hostkey
 	hostkey=$(ssh-keygen -lf "$run/sftp/host_ed25519.pub" 2>/dev/null | awk '{print $2}' || true)
 	[ -n "$(live_pid ftp)" ] || echo "servers: warning: ftp is not running" >&2
 	[ -n "$(live_pid sftp)" ] || echo "servers: warning: sftp is not running" >&2
