@@ -347,21 +347,19 @@ static int make_tmpdir(char *out, size_t cap)
 	return 0;
 }
 
-int tier_log_upload(git_repository *repo, tier_location *loc,
-                    const git_oid *tip, const git_oid *hide, tier_buf *name)
+int tier_log_pack_build(git_repository *repo, const git_oid *tip, const git_oid *hide,
+                        const char *dir, tier_buf *name)
 {
 	git_packbuilder *pb = NULL;
 	git_revwalk *walk = NULL;
-	char dir[4096], src[4200], dst[256];
 	int rc;
 
-	if (name)
-		tier_buf_clear(name);
+	tier_buf_clear(name);
 	if ((rc = git_packbuilder_new(&pb, repo)) < 0)
 		return tier_error_from_git(rc, "cannot build log pack");
-	git_packbuilder_set_threads(pb, 1);
-	if ((rc = git_revwalk_new(&walk, repo)) < 0 ||
-	    (rc = git_revwalk_push(walk, tip)) < 0 ||
+	/* delta search over many similar metadata blobs is the costly part */
+	git_packbuilder_set_threads(pb, 2);
+	if ((rc = git_revwalk_new(&walk, repo)) < 0 || (rc = git_revwalk_push(walk, tip)) < 0 ||
 	    (hide && (rc = git_revwalk_hide(walk, hide)) < 0) ||
 	    (rc = git_packbuilder_insert_walk(pb, walk)) < 0) {
 		rc = tier_error_from_git(rc, "cannot collect log objects");
@@ -369,33 +367,55 @@ int tier_log_upload(git_repository *repo, tier_location *loc,
 	}
 	if (git_packbuilder_object_count(pb) == 0)
 		goto out;
-	if ((rc = make_tmpdir(dir, sizeof(dir))) < 0)
-		goto out;
 	if ((rc = git_packbuilder_write(pb, dir, 0, NULL, NULL)) < 0) {
 		rc = tier_error_from_git(rc, "cannot write log pack");
-		goto cleanup;
+		goto out;
 	}
-	const char *pname = git_packbuilder_name(pb);
-	/* pack before idx: git considers a pack only once its idx exists */
-	snprintf(src, sizeof(src), "%s/pack-%s.pack", dir, pname);
-	snprintf(dst, sizeof(dst), "%s/pack-%s.pack", TIER_LOG_PACK_DIR, pname);
-	if ((rc = put_file(loc, dst, src)) < 0)
-		goto cleanup;
-	snprintf(src, sizeof(src), "%s/pack-%s.idx", dir, pname);
-	snprintf(dst, sizeof(dst), "%s/pack-%s.idx", TIER_LOG_PACK_DIR, pname);
-	if ((rc = put_file(loc, dst, src)) < 0)
-		goto cleanup;
-	if (name)
-		tier_buf_printf(name, "pack-%s", pname);
-cleanup:
-	snprintf(src, sizeof(src), "%s/pack-%s.pack", dir, git_packbuilder_name(pb) ? git_packbuilder_name(pb) : "x");
-	unlink(src);
-	snprintf(src, sizeof(src), "%s/pack-%s.idx", dir, git_packbuilder_name(pb) ? git_packbuilder_name(pb) : "x");
-	unlink(src);
-	rmdir(dir);
+	tier_buf_printf(name, "pack-%s", git_packbuilder_name(pb));
 out:
 	git_revwalk_free(walk);
 	git_packbuilder_free(pb);
+	return rc;
+}
+
+int tier_log_pack_put(tier_location *loc, const char *dir, const char *name)
+{
+	char src[4200], dst[256];
+	int rc;
+	if (!name || !*name)
+		return 0;
+	/* pack before idx: git considers a pack only once its idx exists */
+	snprintf(src, sizeof(src), "%s/%s.pack", dir, name);
+	snprintf(dst, sizeof(dst), "%s/%s.pack", TIER_LOG_PACK_DIR, name);
+	if ((rc = put_file(loc, dst, src)) < 0)
+		return rc;
+	snprintf(src, sizeof(src), "%s/%s.idx", dir, name);
+	snprintf(dst, sizeof(dst), "%s/%s.idx", TIER_LOG_PACK_DIR, name);
+	return put_file(loc, dst, src);
+}
+
+int tier_log_upload(git_repository *repo, tier_location *loc,
+                    const git_oid *tip, const git_oid *hide, tier_buf *name)
+{
+	char dir[4096], path[4200];
+	tier_buf n = TIER_BUF_INIT;
+	int rc;
+
+	if (name)
+		tier_buf_clear(name);
+	if ((rc = make_tmpdir(dir, sizeof(dir))) < 0)
+		return rc;
+	if ((rc = tier_log_pack_build(repo, tip, hide, dir, &n)) == 0 &&
+	    (rc = tier_log_pack_put(loc, dir, tier_buf_cstr(&n))) == 0 && name)
+		tier_buf_puts(name, tier_buf_cstr(&n));
+	if (n.size) {
+		snprintf(path, sizeof(path), "%s/%s.pack", dir, n.ptr);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s.idx", dir, n.ptr);
+		unlink(path);
+	}
+	rmdir(dir);
+	tier_buf_dispose(&n);
 	return rc;
 }
 

@@ -80,6 +80,16 @@ int tier_log_upload(git_repository *repo, tier_location *loc,
                     const git_oid *tip, const git_oid *hide, tier_buf *name);
 
 /**
+ * The two halves of tier_log_upload, for a write that sends the same pack
+ * to several tiers: build it once into the local directory `dir`
+ * ("<dir>/pack-<hex>.pack" and ".idx"; *name = "pack-<hex>", empty when
+ * there was nothing to pack), then put it on each tier.
+ */
+int tier_log_pack_build(git_repository *repo, const git_oid *tip, const git_oid *hide,
+                        const char *dir, tier_buf *name);
+int tier_log_pack_put(tier_location *loc, const char *dir, const char *name);
+
+/**
  * Consolidate the tier's log packs into one when there are more than
  * `max_packs` (see docs/format.md).  Safe against concurrent readers: the
  * new pack is complete before any old one is removed.

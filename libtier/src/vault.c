@@ -1307,26 +1307,52 @@ out:
 	return rc;
 }
 
-/* Move the objects built in memory into the cache as one pack. */
-static int persist_objects(tier_write *w)
+/*
+ * Pack the new revision's objects once: the same pack goes into the cache
+ * (pack + idx moved in: no second indexing) and to every target.
+ */
+static int build_revision_pack(tier_write *w, const git_oid *id, char *dir, size_t cap,
+                               tier_buf *name)
 {
-	git_buf pack = {0};
+	char src[PATH_MAX], dst[PATH_MAX], cdir[PATH_MAX];
 	git_odb *odb = NULL;
-	git_odb_writepack *wp = NULL;
-	git_indexer_progress stats = {0};
 	int rc;
-	if ((rc = git_mempack_dump(&pack, w->repo, w->mempack)) < 0)
-		return tier_error_from_git(rc, "cannot pack the new revision");
-	if ((rc = git_repository_odb(&odb, w->v->cache)) < 0 ||
-	    (rc = git_odb_write_pack(&wp, odb, NULL, NULL)) < 0 ||
-	    (rc = wp->append(wp, pack.ptr, pack.size, &stats)) < 0 ||
-	    (rc = wp->commit(wp, &stats)) < 0)
-		rc = tier_error_from_git(rc, "cannot store the new revision in the log cache");
-	if (wp)
-		wp->free(wp);
+	snprintf(cdir, sizeof(cdir), "%s/objects/pack", git_repository_path(w->v->cache));
+	snprintf(dir, cap, "%s/tmp/logpack-XXXXXX", git_repository_path(w->v->cache));
+	snprintf(src, sizeof(src), "%s/tmp", git_repository_path(w->v->cache));
+	if ((rc = tier_mkdir_p(src, 0700)) < 0)
+		return rc;
+	if (!mkdtemp(dir))
+		return tier_error_set_errno(TIER_ERROR, errno, "cannot create '%s'", dir);
+	if ((rc = tier_log_pack_build(w->repo, id, tier_write_parent(w), dir, name)) < 0 || !name->size)
+		return rc;
+	/* hard links keep the copy in dir for the uploads; idx last, as git expects */
+	static const char *const ext[] = {"pack", "idx"};
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(src, sizeof(src), "%s/%s.%s", dir, name->ptr, ext[i]);
+		snprintf(dst, sizeof(dst), "%s/%s.%s", cdir, name->ptr, ext[i]);
+		if (link(src, dst) < 0 && errno != EEXIST)
+			return tier_error_set_errno(TIER_ERROR, errno, "cannot store the new revision in '%s'",
+			                            dst);
+	}
+	if ((rc = tier_fsync_dir(cdir)) < 0)
+		return rc;
+	if ((rc = git_repository_odb(&odb, w->v->cache)) < 0 || (rc = git_odb_refresh(odb)) < 0)
+		rc = tier_error_from_git(rc, "cannot refresh the log cache");
 	git_odb_free(odb);
-	git_buf_dispose(&pack);
 	return rc;
+}
+
+static void remove_pack_dir(const char *dir, const tier_buf *name)
+{
+	char p[PATH_MAX];
+	if (name->size) {
+		snprintf(p, sizeof(p), "%s/%s.pack", dir, name->ptr);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/%s.idx", dir, name->ptr);
+		unlink(p);
+	}
+	rmdir(dir);
 }
 
 int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
@@ -1338,11 +1364,14 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 	uint64_t from_rev = w->revision - 1;
 
 	*out = NULL;
+	char packdir[PATH_MAX];
+	tier_buf packname = TIER_BUF_INIT;
+	packdir[0] = '\0';
 	if ((rc = make_root_commit(v, &id, w->op, w->revision, tier_write_parent(w), tree, summary,
 	                           extra_trailers, w->repo)) < 0)
 		return rc;
-	if ((rc = persist_objects(w)) < 0)
-		return rc;
+	if ((rc = build_revision_pack(w, &id, packdir, sizeof(packdir), &packname)) < 0)
+		goto out;
 	tier_test_crashpoint("write.persisted");
 
 	for (size_t i = 0; i < w->n; i++) {
@@ -1351,9 +1380,9 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 			continue;
 		/* R9: the intent is on disk before the tier can change */
 		if ((rc = intent_write(v, t, tier_write_parent(w), from_rev, &id, w->revision)) < 0)
-			return rc;
+			goto out;
 		tier_test_crashpoint("write.intent");
-		if ((rc = tier_log_upload(v->cache, t->loc, &id, tier_write_parent(w), NULL)) < 0) {
+		if ((rc = tier_log_pack_put(t->loc, packdir, tier_buf_cstr(&packname))) < 0) {
 			drop_target(w, i);
 			intent_clear(v, t);
 			continue;
@@ -1367,16 +1396,19 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 		}
 		tier_test_crashpoint("write.head");
 		if ((rc = ref_write(v, t, &id)) < 0)
-			return rc;
+			goto out;
 		tier_test_crashpoint("write.ref");
 		if ((rc = intent_clear(v, t)) < 0)
-			return rc;
+			goto out;
 		git_oid_cpy(&t->head, &id);
 		t->has_head = 1;
 		if (w->revision % LOG_CONSOLIDATE_EVERY == 0)
 			tier_log_consolidate(v->cache, t->loc, &id, LOG_MAX_PACKS);
 	}
 
+	remove_pack_dir(packdir, &packname);
+	packdir[0] = '\0';
+	tier_buf_dispose(&packname);
 	tier_write_result *r = tier_calloc(1, sizeof(*r));
 	if (!r || !(r->tiers = tier_calloc(w->n, sizeof(*r->tiers)))) {
 		free(r);
@@ -1398,6 +1430,11 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 		return tier_error_set(TIER_EOFFLINE, "no tier took revision %llu: %s",
 		                      (unsigned long long)w->revision, r->tiers[0].error);
 	return 0;
+out:
+	if (packdir[0])
+		remove_pack_dir(packdir, &packname);
+	tier_buf_dispose(&packname);
+	return rc;
 }
 
 void tier_write_free(tier_write *w)
