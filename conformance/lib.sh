@@ -72,7 +72,9 @@ _tt_count() {
 _tt_where() {
 	local i
 	for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
-		if [ "${BASH_SOURCE[$i]}" != "$TT_LIB" ]; then
+		# conf.sh (the conformance helpers) is a library too
+		if [ "${BASH_SOURCE[$i]}" != "$TT_LIB" ] &&
+			[ "${BASH_SOURCE[$i]}" != "${TT_CONF_LIB:-}" ]; then
 			echo "$(basename "${BASH_SOURCE[$i]}"):${BASH_LINENO[$((i - 1))]}"
 			return
 		fi
@@ -236,10 +238,33 @@ file_tier() {
 	echo "file://$TT_TMP/tiers/$1"
 }
 
+# skip REASON: the scenario does not apply here (e.g. a wrong password on a
+# file:// tier); it ends at once with status 77 (ctest SKIP_RETURN_CODE)
+# unless a check failed before.
+skip() {
+	TT_SKIP_REASON=$*
+	echo "SKIP  $*" >&3
+	exit 77
+}
+
+# tt_at_exit COMMAND: run COMMAND (eval'd) when the scenario ends, before the
+# temporary directory goes (cleaning up storage outside $TT_TMP).
+TT_AT_EXIT=()
+tt_at_exit() { TT_AT_EXIT+=("$*"); }
+
 _tt_finish() {
-	local status=$? passed failed
+	local status=$? passed failed c
 	trap - EXIT
 	cd / || true
+	for c in "${TT_AT_EXIT[@]}"; do
+		eval "$c" || true
+	done
+	if [ -n "${TT_SKIP_REASON:-}" ] && [ "$(_tt_count failed)" -eq 0 ]; then
+		[ "${TT_KEEP:-0}" = 1 ] && echo "kept $TT_TMP" || rm -rf "$TT_TMP"
+		echo "skipped: $TT_SKIP_REASON"
+		exit 77
+	fi
+	[ -n "${TT_SKIP_REASON:-}" ] && status=0
 	if [ "$status" -ne 0 ]; then
 		_tt_record failed "script stopped with status $status"
 		echo "FAIL  $TT_SCENARIO stopped with status $status"
