@@ -33,7 +33,14 @@
 #include "util/posix.h"
 #include "vault.h"
 
-#define QUEUE_MAX 64            /* files handed to workers, not yet done */
+#define QUEUE_MAX 512           /* files handed to workers, not yet done */
+/*
+ * Small files go to the workers in batches: one lock and one wake-up per
+ * batch instead of per file (per-file hand-offs cost more than reading a
+ * file of a few KiB).
+ */
+#define BATCH_FILES 32
+#define BATCH_BYTES (4u << 20)
 #define READ_BLOCK (1u << 20)
 
 /* ---- directories and files in flight ------------------------------------ */
@@ -64,6 +71,7 @@ struct filejob {
 	char errmsg[512];
 	int changed;
 	uint64_t read_bytes;
+	uint64_t nchunk_refs, new_chunks, new_bytes; /* merged into the stats once done */
 };
 
 /* ---- the set of chunks added by this push ------------------------------- */
@@ -138,6 +146,10 @@ struct push {
 	pthread_mutex_t lock;       /* queues, stats, idset, pack writer */
 	pthread_cond_t work_cv, done_cv, up_cv;
 	struct filejob *todo_head, *todo_tail, *done_head;
+	struct filejob *batch_head, *batch_tail; /* main thread only */
+	size_t batch_files;
+	uint64_t batch_bytes;
+	int main_waiting;
 	int in_flight;              /* submitted, not yet drained by main */
 	int stop;                   /* no more work will come */
 	int cancel;
@@ -146,6 +158,10 @@ struct push {
 	int fatal_code;
 
 	struct idset added;
+	/* pack_lock: the pack writer, its outputs and the upload queue, so
+	 * that writing chunk data never holds up the workers' bookkeeping */
+	pthread_mutex_t pack_lock;
+	uint64_t packs_done, stored_done;
 	tier_pack_writer *pw;
 	tier_vec pack_ids;          /* unsigned char[32] each */
 	tier_vec pack_tails;        /* tier_buf * each */
@@ -183,7 +199,7 @@ static void warn(struct push *p, const char *fmt, ...)
 
 /* ---- packs ------------------------------------------------------------------ */
 
-/* Called with p->lock held. */
+/* Called with p->pack_lock held. */
 static int pack_finish_locked(struct push *p)
 {
 	unsigned char id[TIER_HASH_LEN];
@@ -233,8 +249,8 @@ static int pack_finish_locked(struct push *p)
 		goto fail;
 	}
 	tail = NULL;
-	p->st.packs++;
-	p->st.stored_bytes += size;
+	p->packs_done++;
+	p->stored_done += size;
 	u->path = path;
 	if (p->up_tail)
 		p->up_tail->next = u;
@@ -259,17 +275,17 @@ fail:
 static void *uploader(void *arg)
 {
 	struct push *p = arg;
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->pack_lock);
 	for (;;) {
 		while (!p->up_head && !p->up_stop)
-			pthread_cond_wait(&p->up_cv, &p->lock);
+			pthread_cond_wait(&p->up_cv, &p->pack_lock);
 		struct upload *u = p->up_head;
 		if (!u)
 			break;
 		p->up_head = u->next;
 		if (!p->up_head)
 			p->up_tail = NULL;
-		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_unlock(&p->pack_lock);
 
 		int rc = 0;
 		if (!p->up_failed) {
@@ -293,19 +309,25 @@ static void *uploader(void *arg)
 		unlink(u->path);
 		free(u->path);
 		free(u);
-		pthread_mutex_lock(&p->lock);
+		pthread_mutex_lock(&p->pack_lock);
 		if (rc < 0 && !p->up_failed) {
 			p->up_failed = 1;
 			p->up_code = rc;
 			snprintf(p->up_msg, sizeof(p->up_msg), "%s", tier_error_last());
 			/* nothing can be stored any more: stop the walk early */
-			p->fatal = 1;
-			p->fatal_code = rc;
-			snprintf(p->fatal_msg, sizeof(p->fatal_msg), "%s", p->up_msg);
+			pthread_mutex_unlock(&p->pack_lock);
+			pthread_mutex_lock(&p->lock);
+			if (!p->fatal) {
+				p->fatal = 1;
+				p->fatal_code = rc;
+				snprintf(p->fatal_msg, sizeof(p->fatal_msg), "%s", p->up_msg);
+			}
 			pthread_cond_broadcast(&p->done_cv);
+			pthread_mutex_unlock(&p->lock);
+			pthread_mutex_lock(&p->pack_lock);
 		}
 	}
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->pack_lock);
 	return NULL;
 }
 
@@ -342,14 +364,10 @@ static int store_chunk(struct push *p, struct worker_buf *wb, const unsigned cha
 		return rc;
 	if ((rc = add_chunk_ref(f, id, len)) < 0)
 		return rc;
-	if (tier_chunkmap_find(p->map, id)) {
-		pthread_mutex_lock(&p->lock);
-		p->st.chunks++;
-		pthread_mutex_unlock(&p->lock);
+	f->nchunk_refs++;
+	if (tier_chunkmap_find(p->map, id))
 		return 0;
-	}
 	pthread_mutex_lock(&p->lock);
-	p->st.chunks++;
 	rc = idset_insert(&p->added, id, &inserted);
 	pthread_mutex_unlock(&p->lock);
 	if (rc < 0 || !inserted)
@@ -359,17 +377,17 @@ static int store_chunk(struct push *p, struct worker_buf *wb, const unsigned cha
 	unsigned int flags = 0;
 	if ((rc = tier_chunk_compress(data, len, wb->out, wb->out_cap, &out_len, &flags)) < 0)
 		return rc;
-	pthread_mutex_lock(&p->lock);
+	f->new_chunks++;
+	f->new_bytes += len;
+	pthread_mutex_lock(&p->pack_lock);
 	if (!p->pw && (rc = tier_pack_writer_new(&p->pw, p->tmpdir)) < 0)
 		goto out;
 	if ((rc = tier_pack_writer_add_compressed(p->pw, id, wb->out, out_len, len, flags)) < 0)
 		goto out;
-	p->st.new_chunks++;
-	p->st.new_bytes += len;
 	if (tier_pack_writer_size(p->pw) >= TIER_PACK_TARGET_SIZE)
 		rc = pack_finish_locked(p);
 out:
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->pack_lock);
 	return rc;
 }
 
@@ -471,22 +489,44 @@ static void *worker(void *arg)
 	for (;;) {
 		while (!p->todo_head && !p->stop)
 			pthread_cond_wait(&p->work_cv, &p->lock);
-		struct filejob *f = p->todo_head;
-		if (!f)
+		if (!p->todo_head)
 			break;
-		p->todo_head = f->next;
+		/* take a batch: up to BATCH_FILES files or BATCH_BYTES of data */
+		struct filejob *mine = NULL, **tail = &mine;
+		size_t nf = 0;
+		uint64_t nb = 0;
+		while (p->todo_head && nf < BATCH_FILES && nb < BATCH_BYTES) {
+			struct filejob *f = p->todo_head;
+			p->todo_head = f->next;
+			f->next = NULL;
+			*tail = f;
+			tail = &f->next;
+			nf++;
+			nb += (uint64_t)f->st.st_size;
+		}
 		if (!p->todo_head)
 			p->todo_tail = NULL;
 		int skip = p->fatal || p->cancel;
 		pthread_mutex_unlock(&p->lock);
-		int rc = skip ? 0 : process_file(p, &wb, f);
+		int rc = 0;
+		for (struct filejob *f = mine; f && rc == 0; f = f->next)
+			if (!skip && !p->fatal && !p->cancel)
+				rc = process_file(p, &wb, f);
 		pthread_mutex_lock(&p->lock);
 		if (rc < 0)
 			set_fatal(p, rc);
-		p->st.read_bytes += f->read_bytes;
-		f->next = p->done_head;
-		p->done_head = f;
-		pthread_cond_broadcast(&p->done_cv);
+		while (mine) {
+			struct filejob *f = mine;
+			mine = f->next;
+			p->st.read_bytes += f->read_bytes;
+			p->st.chunks += f->nchunk_refs;
+			p->st.new_chunks += f->new_chunks;
+			p->st.new_bytes += f->new_bytes;
+			f->next = p->done_head;
+			p->done_head = f;
+		}
+		if (p->main_waiting)
+			pthread_cond_broadcast(&p->done_cv);
 	}
 	pthread_mutex_unlock(&p->lock);
 	free(wb.buf);
@@ -641,6 +681,10 @@ static int progress(struct push *p, int force)
 	pthread_mutex_lock(&p->lock);
 	snap = p->st;
 	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_lock(&p->pack_lock);
+	snap.packs = p->packs_done;
+	snap.stored_bytes = p->stored_done;
+	pthread_mutex_unlock(&p->pack_lock);
 	if (p->opts->progress(&snap, p->current, p->opts->payload)) {
 		p->cancel = 1;
 		return tier_error_set(TIER_EABORTED, "push cancelled");
@@ -648,14 +692,36 @@ static int progress(struct push *p, int force)
 	return 0;
 }
 
+/* Hand the files batched by the main thread to the workers. */
+static void flush_batch(struct push *p)
+{
+	if (!p->batch_head)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (p->todo_tail)
+		p->todo_tail->next = p->batch_head;
+	else
+		p->todo_head = p->batch_head;
+	p->todo_tail = p->batch_tail;
+	pthread_cond_broadcast(&p->work_cv);
+	pthread_mutex_unlock(&p->lock);
+	p->batch_head = p->batch_tail = NULL;
+	p->batch_files = 0;
+	p->batch_bytes = 0;
+}
+
 /* Handle finished files; with wait, block until at least one is done. */
 static int drain(struct push *p, int wait)
 {
 	struct filejob *list;
 	int rc = 0;
+	if (wait)
+		flush_batch(p);
 	pthread_mutex_lock(&p->lock);
-	while (wait && !p->done_head && p->in_flight > 0)
+	p->main_waiting = 1;
+	while (wait && !p->done_head && p->in_flight > 0 && !p->fatal)
 		pthread_cond_wait(&p->done_cv, &p->lock);
+	p->main_waiting = 0;
 	list = p->done_head;
 	p->done_head = NULL;
 	pthread_mutex_unlock(&p->lock);
@@ -680,16 +746,20 @@ static int submit(struct push *p, struct filejob *f)
 	while (p->in_flight >= QUEUE_MAX)
 		if ((rc = drain(p, 1)) < 0)
 			return rc;
-	pthread_mutex_lock(&p->lock);
 	f->next = NULL;
-	if (p->todo_tail)
-		p->todo_tail->next = f;
+	if (p->batch_tail)
+		p->batch_tail->next = f;
 	else
-		p->todo_head = f;
-	p->todo_tail = f;
+		p->batch_head = f;
+	p->batch_tail = f;
 	p->in_flight++;
-	pthread_cond_signal(&p->work_cv);
-	pthread_mutex_unlock(&p->lock);
+	p->batch_files++;
+	p->batch_bytes += (uint64_t)f->st.st_size;
+	if (p->batch_files >= BATCH_FILES || p->batch_bytes >= BATCH_BYTES)
+		flush_batch(p);
+	/* pick up finished work now and then without waiting */
+	if ((p->in_flight & 63) == 0)
+		return drain(p, 0);
 	return 0;
 }
 
@@ -1042,12 +1112,14 @@ static void stop_threads(struct push *p, pthread_t *workers, size_t nw, pthread_
 	for (size_t i = 0; i < nw; i++)
 		pthread_join(workers[i], NULL);
 	if (have_up) {
-		pthread_mutex_lock(&p->lock);
+		pthread_mutex_lock(&p->pack_lock);
 		p->up_stop = 1;
 		pthread_cond_broadcast(&p->up_cv);
-		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_unlock(&p->pack_lock);
 		pthread_join(up, NULL);
 	}
+	p->st.packs = p->packs_done;
+	p->st.stored_bytes = p->stored_done;
 }
 
 static void summary_line(char *out, size_t cap, const tier_push_stats *s, size_t npaths,
@@ -1082,6 +1154,7 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats, tier_vault *v
 	p.v = v;
 	p.opts = opts;
 	pthread_mutex_init(&p.lock, NULL);
+	pthread_mutex_init(&p.pack_lock, NULL);
 	pthread_cond_init(&p.work_cv, NULL);
 	pthread_cond_init(&p.done_cv, NULL);
 	pthread_cond_init(&p.up_cv, NULL);
@@ -1144,14 +1217,15 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats, tier_vault *v
 	if (rc == 0 && p.fatal)
 		rc = tier_error_set(p.fatal_code, "%s", p.fatal_msg);
 	if (rc == 0) {
-		pthread_mutex_lock(&p.lock);
+		pthread_mutex_lock(&p.pack_lock);
 		rc = pack_finish_locked(&p);
-		pthread_mutex_unlock(&p.lock);
+		pthread_mutex_unlock(&p.pack_lock);
 	}
 stop:
 	/* on error, drain what workers still hand back so nothing leaks */
 	if (rc < 0) {
 		p.cancel = 1;
+		flush_batch(&p);
 		pthread_mutex_lock(&p.lock);
 		for (struct filejob *f = p.todo_head, *n; f; f = n) {
 			n = f->next;
@@ -1242,6 +1316,7 @@ done:
 	git_commit_free(parent);
 	tier_write_free(p.w);
 	pthread_mutex_destroy(&p.lock);
+	pthread_mutex_destroy(&p.pack_lock);
 	pthread_cond_destroy(&p.work_cv);
 	pthread_cond_destroy(&p.done_cv);
 	pthread_cond_destroy(&p.up_cv);

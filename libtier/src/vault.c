@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
 
 #include "log.h"
 #include "retry.h"
@@ -1192,11 +1193,22 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 		goto fail;
 	w->revision = v->max_rev + 1;
 
-	if ((rc = git_repository_open_bare(&w->repo, git_repository_path(v->cache))) < 0 ||
+	/*
+	 * New objects go to memory; old ones are read from the cache's packs.
+	 * No loose-object backend: the cache holds packs only, and without it
+	 * libgit2 does not probe the disk for every object it writes.
+	 */
+	char objdir[PATH_MAX];
+	git_odb_backend *packs = NULL;
+	snprintf(objdir, sizeof(objdir), "%s/objects", git_repository_path(v->cache));
+	if ((rc = git_odb_new(&odb)) < 0 || (rc = git_odb_backend_pack(&packs, objdir)) < 0 ||
+	    (rc = git_odb_add_backend(odb, packs, 1)) < 0 || (packs = NULL, 0) ||
 	    (rc = git_mempack_new(&w->mempack)) < 0 ||
-	    (rc = git_repository_odb(&odb, w->repo)) < 0 ||
-	    (rc = git_odb_add_backend(odb, w->mempack, 1000)) < 0) {
+	    (rc = git_odb_add_backend(odb, w->mempack, 1000)) < 0 ||
+	    (rc = git_repository_wrap_odb(&w->repo, odb)) < 0) {
 		rc = tier_error_from_git(rc, "cannot prepare the new revision");
+		if (packs)
+			packs->free(packs);
 		git_odb_free(odb);
 		goto fail;
 	}
