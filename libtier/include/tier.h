@@ -3,6 +3,7 @@
 #define TIER_H
 
 #include "tier/errors.h"
+#include "tier/fsck.h"
 #include "tier/location.h"
 #include "tier/push.h"
 #include "tier/restore.h"
