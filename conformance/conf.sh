@@ -260,3 +260,26 @@ check() {
 
 # remote: the tier under test is not file://.
 remote() { [ "$CONF_SCHEME" != file ]; }
+
+# expect_exit_in "N M ...": the last run exited with one of these statuses.
+expect_exit_in() {
+	local c
+	for c in $1; do
+		if [ "$TT_EXIT" = "$c" ]; then
+			pass "$TT_CMD: exit $TT_EXIT (one of $1)"
+			return 0
+		fi
+	done
+	fail "expected exit in ($1), got $TT_EXIT"
+}
+
+# expect_error_one_line: stderr holds exactly one line that is not a warning.
+expect_error_one_line() {
+	local n
+	n=$(grep -vc '^[a-z-]*: warning: ' "$TT_STDERR" || true)
+	if [ "$n" = 1 ]; then
+		pass "one error line on stderr"
+	else
+		fail "stderr has $n error lines (not warnings), expected one"
+	fi
+}

@@ -65,5 +65,5 @@ expect_rev server "$max"
 kill -TERM "$watcher" 2>/dev/null
 wait "$watcher"
 rc=$?
-check "tier-sync --watch stops on SIGTERM (exit $rc)" [ "$rc" = 0 ] || [ "$rc" = 143 ]
+TT_EXIT=$rc TT_CMD="tier-sync --watch (SIGTERM)" expect_exit_in "0 143"
 git_fsck_both
