@@ -101,6 +101,8 @@ _conf_server() {
 		tt_at_exit "rm -rf '$SRV_DIR'"
 	elif [ -n "${TIER_CONF_DIR:-}" ]; then
 		SRV_DIR=${TIER_CONF_DIR%/}/$CONF_PREFIX
+		# tier-init creates no remote tier root: make it, owned like its parent
+		mkdir -p "$SRV_DIR" && chown --reference="$TIER_CONF_DIR" "$SRV_DIR" 2>/dev/null
 		tt_at_exit "rm -rf '$SRV_DIR'"
 	fi
 }

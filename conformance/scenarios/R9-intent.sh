@@ -16,15 +16,13 @@ WRITTEN=()
 recover() {
 	local label=$1 r
 	srv_ok
-	tool tier-status -s state
-	case $TT_EXIT in
-	3 | 4) fail "$label: tier-status says exit $TT_EXIT (a crash of ours taken as foreign or rollback): $(head -c 300 "$TT_STDERR")" ;;
-	0 | 7) pass "$label: tier-status recognises the state as its own (exit $TT_EXIT)" ;;
-	*) fail "$label: tier-status exit $TT_EXIT" ;;
-	esac
 	echo "$label" >"$SRC/r9-last.txt"
 	tool tier-push -s state "$SRC"
-	expect_exit 0
+	case $TT_EXIT in
+	0) pass "$label: the next push takes the state as its own and completes" ;;
+	3 | 4) fail "$label: the next push says exit $TT_EXIT (our own crash taken as foreign or rollback): $(head -c 300 "$TT_STDERR")" ;;
+	*) fail "$label: the next push exits $TT_EXIT: $(head -c 300 "$TT_STDERR")" ;;
+	esac
 	r=
 	[ "$TT_EXIT" = 0 ] && r=$(head -n 1 "$TT_STDOUT")
 	tool tier-sync -s state
@@ -68,7 +66,7 @@ for n in $(seq 1 12); do
 done
 
 step "real kill -9 of tier-push at many instants (slow server)"
-for ms in 5 20 40 60 90 120 160 220 300; do
+for ms in 10 40 90 160 300; do
 	echo "kill $ms" >"$SRC/r9-kill.txt"
 	head -c 20000 /dev/urandom >"$SRC/r9-kill.bin"
 	srv_fault "delay 10"
