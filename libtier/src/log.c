@@ -119,30 +119,38 @@ int tier_log_head_read(tier_location *loc, git_oid *out, int *exists)
 int tier_log_head_write(tier_location *loc, const git_oid *id)
 {
 	char line[GIT_OID_HEXSZ + 2];
+	unsigned int caps = tier_location_caps(loc);
+	int rc;
 	git_oid_tostr(line, sizeof(line), id);
 	line[GIT_OID_HEXSZ] = '\n';
 	line[GIT_OID_HEXSZ + 1] = '\0';
 
-	/* Where put() can replace atomically, the head is one atomic put. */
-	if (tier_location_caps(loc) & TIER_DRIVER_CAP_RENAME_OVERWRITE ||
-	    !(tier_location_caps(loc) & TIER_DRIVER_CAP_RENAME))
-		return tier_location_put_mem(loc, TIER_LOG_HEAD_REF, line,
-		                             GIT_OID_HEXSZ + 1, 0);
+	/* no rename at all (S3): one PUT replaces the object atomically */
+	if (!(caps & TIER_DRIVER_CAP_RENAME))
+		return tier_location_put_mem(loc, TIER_LOG_HEAD_REF, line, GIT_OID_HEXSZ + 1, 0);
 
 	/*
-	 * No rename over an existing file (OpenSSH SFTP): publish main.next,
-	 * then swap.  Readers take main, else main.next, so at every instant
-	 * they see the old head or the new one (docs/format.md).
+	 * Stage the head in head.next (outside refs/: a put killed half way
+	 * leaves its temporary file there, where git does not look for
+	 * branches), then rename it into refs/heads/main.
 	 */
-	int rc = tier_location_remove(loc, TIER_LOG_HEAD_NEXT);
-	if (rc < 0 && rc != TIER_ENOTFOUND)
+	if (!(caps & TIER_DRIVER_CAP_RENAME_OVERWRITE)) {
+		rc = tier_location_remove(loc, TIER_LOG_HEAD_NEXT);
+		if (rc < 0 && rc != TIER_ENOTFOUND)
+			return rc;
+	}
+	if ((rc = tier_location_put_mem(loc, TIER_LOG_HEAD_NEXT, line, GIT_OID_HEXSZ + 1, 0)) < 0)
 		return rc;
-	if ((rc = tier_location_put_mem(loc, TIER_LOG_HEAD_NEXT, line,
-	                                GIT_OID_HEXSZ + 1, 0)) < 0)
-		return rc;
-	rc = tier_location_remove(loc, TIER_LOG_HEAD_REF);
-	if (rc < 0 && rc != TIER_ENOTFOUND)
-		return rc;
+	if (!(caps & TIER_DRIVER_CAP_RENAME_OVERWRITE)) {
+		/*
+		 * OpenSSH SFTP cannot rename over a file: remove main first.
+		 * Readers take main, else head.next, so at every instant they
+		 * see the old head or the new one (docs/format.md).
+		 */
+		rc = tier_location_remove(loc, TIER_LOG_HEAD_REF);
+		if (rc < 0 && rc != TIER_ENOTFOUND)
+			return rc;
+	}
 	return tier_location_rename(loc, TIER_LOG_HEAD_NEXT, TIER_LOG_HEAD_REF);
 }
 

@@ -18,7 +18,9 @@
 
 #define TIER_LOG_DIR "log.git"
 #define TIER_LOG_HEAD_REF "log.git/refs/heads/main"
-#define TIER_LOG_HEAD_NEXT "log.git/refs/heads/main.next"
+/* The head being published; outside refs/ so that git never takes it, or a
+ * leftover temporary file of its put, for a branch. */
+#define TIER_LOG_HEAD_NEXT "log.git/head.next"
 #define TIER_LOG_PACK_DIR "log.git/objects/pack"
 
 /* Trailer keys written on every commit. */
@@ -51,7 +53,7 @@ int tier_commit_info_read(tier_commit_info *out, git_repository *repo,
 
 /**
  * Read the tier's head.  *exists = 0 for a tier with no log (revision 0).
- * Implements the reader side of the head protocol (main, else main.next).
+ * Implements the reader side of the head protocol (refs/heads/main, else head.next).
  */
 int tier_log_head_read(tier_location *loc, git_oid *out, int *exists);
 

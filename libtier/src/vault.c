@@ -19,6 +19,7 @@
 #include <git2/sys/odb_backend.h>
 
 #include "log.h"
+#include "tier/sys/driver.h"
 #include "retry.h"
 #include "snapshot.h"
 #include "util/error.h"
@@ -50,6 +51,7 @@ struct tier_vault {
 	uint64_t max_rev;
 	int lock_fd;
 	int lock_depth;
+	char *cacert_conf;       /* tls.cacert from the config, owned */
 	tier_location_options lopts;
 	int64_t wait_timeout_ms;
 	tier_trace_cb notice;
@@ -272,14 +274,26 @@ static int ref_write(tier_vault *v, struct vtier *t, const git_oid *id)
 		return 0;
 	if ((rc = ref_name(name, sizeof(name), t->info.name)) < 0)
 		return rc;
-	if (id)
-		rc = git_reference_create(&ref, v->cache, name, id, 1, "tier write");
-	else {
-		rc = git_reference_remove(v->cache, name);
-		if (rc == GIT_ENOTFOUND)
-			rc = 0;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (id)
+			rc = git_reference_create(&ref, v->cache, name, id, 1, "tier write");
+		else {
+			rc = git_reference_remove(v->cache, name);
+			if (rc == GIT_ENOTFOUND)
+				rc = 0;
+		}
+		git_reference_free(ref);
+		ref = NULL;
+		if (rc != GIT_ELOCKED || v->lock_fd < 0 || attempt)
+			break;
+		/*
+		 * We hold the installation's lock, so nobody else of ours is
+		 * writing this ref: its .lock is what a killed process left.
+		 */
+		char lock[PATH_MAX];
+		snprintf(lock, sizeof(lock), "%s%s.lock", git_repository_path(v->cache), name);
+		unlink(lock);
 	}
-	git_reference_free(ref);
 	if (rc < 0)
 		return tier_error_from_git(rc, "cannot update ref '%s'", name);
 	if (id) {
@@ -355,6 +369,9 @@ static int intent_clear(tier_vault *v, struct vtier *t)
 	tier_buf_dispose(&p);
 	return rc;
 }
+
+static int lock_state_mode(tier_vault *v, int nonblock);
+static void unlock_state(tier_vault *v);
 
 /* ---- probing (R5, R8, R9) ------------------------------------------ */
 
@@ -489,17 +506,29 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		if ((rc = intent_read(v, t, &in)) < 0)
 			return rc;
 		if (in.present) {
+			/* only one of us mends the state: a writer that runs now
+			 * owns this intent, and we merely read it */
+			int locked = lock_state_mode(v, 1) == 0;
+			tier_error_clear();
 			if (t->has_head && git_oid_equal(&t->head, &in.to)) {
-				if ((rc = ref_write(v, t, &in.to)) < 0)
+				if (locked && (rc = ref_write(v, t, &in.to)) < 0) {
+					unlock_state(v);
 					return rc;
+				}
+				git_oid_cpy(&t->stored, &in.to);
+				t->has_stored = 1;
 				t->info.stored_revision = t->info.revision;
 				git_oid_tostr(t->info.stored_head, sizeof(t->info.stored_head), &in.to);
 			}
-			if ((t->has_head && git_oid_equal(&t->head, &in.to)) ||
-			    (t->has_head && in.has_from && git_oid_equal(&t->head, &in.from)) ||
-			    (!t->has_head && !in.has_from))
-				if ((rc = intent_clear(v, t)) < 0)
-					return rc;
+			if (locked && ((t->has_head && git_oid_equal(&t->head, &in.to)) ||
+			               (t->has_head && in.has_from && git_oid_equal(&t->head, &in.from)) ||
+			               (!t->has_head && !in.has_from)) &&
+			    (rc = intent_clear(v, t)) < 0) {
+				unlock_state(v);
+				return rc;
+			}
+			if (locked)
+				unlock_state(v);
 		}
 	}
 
@@ -508,7 +537,13 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		return 0;
 	if (v->read_only) {
 		/* a follower records what it saw and never judges */
-		return t->has_head ? ref_write(v, t, &t->head) : 0;
+		if (!t->has_head || lock_state_mode(v, 1) < 0) {
+			tier_error_clear();
+			return 0;
+		}
+		rc = ref_write(v, t, &t->head);
+		unlock_state(v);
+		return rc;
 	}
 	if (!t->has_stored)
 		return 0; /* a tier new to this installation: merely unsynchronised */
@@ -674,6 +709,15 @@ int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 		int ro = 0;
 		if (git_config_get_bool(&ro, cfg, "installation.readonly") == 0)
 			v->read_only = ro;
+		/* connection settings remembered by tier-init, unless given now */
+		git_buf ca = {0};
+		if (!v->lopts.cacert && git_config_get_string_buf(&ca, cfg, "tls.cacert") == 0 &&
+		    (v->cacert_conf = tier_strdup(ca.ptr)))
+			v->lopts.cacert = v->cacert_conf;
+		git_buf_dispose(&ca);
+		int insecure = 0;
+		if (!v->lopts.insecure && git_config_get_bool(&insecure, cfg, "tls.insecure") == 0)
+			v->lopts.insecure = insecure;
 		if (opts->ntiers == 0 && (rc = load_tiers_from_config(v, cfg)) < 0)
 			goto fail;
 		if ((rc = open_cache(v, 0)) < 0)
@@ -706,6 +750,44 @@ static int make_root_commit(tier_vault *v, git_oid *out, const char *op, uint64_
                             const git_oid *parent, const git_oid *tree_in, const char *summary,
                             const char *extra, git_repository *repo);
 
+/* Create the last component of a tier's root, through its parent. */
+static int create_root(tier_location *loc, const tier_location_options *lopts)
+{
+	const tier_url *u = tier_location_url(loc);
+	struct stat st;
+	int rc;
+	if (!strcmp(u->scheme, "fault") && u->inner)
+		u = u->inner;
+	if (!strcmp(u->scheme, "file")) {
+		if (stat(u->path, &st) < 0 && errno == ENOENT && mkdir(u->path, 0755) < 0)
+			return tier_error_set_errno(TIER_EOFFLINE, errno, "cannot create tier root '%s'",
+			                            u->path);
+		return 0;
+	}
+	if (!(tier_location_caps(loc) & TIER_DRIVER_CAP_DIRS))
+		return 0; /* object stores have no directories */
+	rc = tier_location_stat(loc, "", &(tier_stat){0});
+	if (rc != TIER_ENOTFOUND)
+		return 0; /* there, or the tier will say what is wrong on first use */
+	tier_error_clear();
+	const char *slash = strrchr(u->path, '/');
+	if (!slash || !slash[1] || slash == u->path)
+		return 0;
+	tier_url *parent = NULL;
+	tier_driver *drv = NULL;
+	if ((rc = tier_url_dup(&parent, u)) < 0)
+		return rc;
+	parent->path[slash - u->path] = '\0';
+	if ((rc = tier_driver_open(&drv, parent, lopts)) == 0) {
+		rc = drv->mkdir_p(drv, slash + 1);
+		drv->free(drv);
+	}
+	tier_url_free(parent);
+	if (rc < 0)
+		tier_error_prefix("cannot create the root of tier '%s'", tier_location_name(loc));
+	return rc;
+}
+
 int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 {
 	tier_vault *v = NULL;
@@ -733,19 +815,11 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 		if ((rc = add_tier(v, opts->tiers[i])) < 0)
 			goto fail;
 
-	/* a local tier root is created if its parent exists (not a whole path:
+	/* a tier root is created if its parent exists (not a whole path:
 	 * that would hide an unmounted share under a fresh directory tree) */
-	for (size_t i = 0; i < v->n; i++) {
-		const tier_url *u = tier_location_url(v->t[i].loc);
-		if (!strcmp(u->scheme, "fault") && u->inner)
-			u = u->inner;
-		if (!strcmp(u->scheme, "file") && stat(u->path, &st) < 0 && errno == ENOENT &&
-		    mkdir(u->path, 0755) < 0) {
-			rc = tier_error_set_errno(TIER_EOFFLINE, errno, "cannot create tier root '%s'",
-			                          u->path);
+	for (size_t i = 0; i < v->n; i++)
+		if ((rc = create_root(v->t[i].loc, &v->lopts)) < 0)
 			goto fail;
-		}
-	}
 
 	if (tier_mkdir_p(opts->state_dir, 0700) < 0) {
 		rc = tier_error_last_code();
@@ -798,7 +872,9 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 	    (rc = git_config_set_string(cfg, "installation.host", host)) < 0 ||
 	    (rc = git_config_set_string(cfg, "installation.user", user)) < 0 ||
 	    (rc = git_config_set_bool(cfg, "installation.readonly", v->read_only)) < 0 ||
-	    (rc = git_config_set_string(cfg, "installation.tiers", tier_buf_cstr(&order))) < 0) {
+	    (rc = git_config_set_string(cfg, "installation.tiers", tier_buf_cstr(&order))) < 0 ||
+	    (v->lopts.cacert && (rc = git_config_set_string(cfg, "tls.cacert", v->lopts.cacert)) < 0) ||
+	    (v->lopts.insecure && (rc = git_config_set_bool(cfg, "tls.insecure", 1)) < 0)) {
 		rc = tier_error_from_git(rc, "cannot write installation config");
 		goto fail_order;
 	}
@@ -924,6 +1000,7 @@ void tier_vault_free(tier_vault *v)
 		tier_buf_dispose(&v->t[i].problem);
 	}
 	free(v->t);
+	free(v->cacert_conf);
 	git_repository_free(v->cache);
 	if (v->tmp_cache) {
 		tier_rm_rf(v->tmp_cache);
