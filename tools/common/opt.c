@@ -17,7 +17,7 @@
 
 /* The common options point into a tool_common and a few locals. */
 struct common_table {
-	struct tool_opt opts[11];
+	struct tool_opt opts[14];
 	int help, version;
 	char retries_help[96], delay_help[96];
 };
@@ -57,6 +57,18 @@ static void common_table_init(struct common_table *t, struct tool_common *c)
 	        0, "retries", "N", &c->retries, 1, 0, t->retries_help);
 	t->opts[i++] = (struct tool_opt)TOOL_UINT(
 	        0, "retry-delay", "MS", &c->retry_delay, 0, 0, t->delay_help);
+	t->opts[i++] = (struct tool_opt)TOOL_UINT(
+	        0, "timeout", "S", &c->timeout, 1, 3600,
+	        "seconds a remote tier may stay silent (connecting, a reply, a "
+	        "transfer) before the attempt counts as failed (default 30)");
+	t->opts[i++] = (struct tool_opt)TOOL_STRING(
+	        0, "cacert", "FILE",
+	        &c->cacert,
+	        "CA certificates to verify ftps:// servers and https S3 endpoints "
+	        "(remembered by tier-init)");
+	t->opts[i++] = (struct tool_opt)TOOL_FLAG(
+	        0, "insecure", &c->insecure,
+	        "do not verify TLS certificates or SSH host keys (for tests only)");
 	t->opts[i++] = (struct tool_opt)TOOL_FLAG(0, "help", &t->help,
 	                                          "show this help and exit");
 	t->opts[i++] = (struct tool_opt)TOOL_FLAG(0, "version", &t->version,
@@ -421,6 +433,15 @@ void tool_location_options(const struct tool_common *c,
 {
 	opts->retries = c->retries;
 	opts->retry_delay = c->retry_delay;
+	/* a long base delay must not be cut down by the default cap */
+	if (opts->retry_cap < c->retry_delay)
+		opts->retry_cap = c->retry_delay;
+	if (c->timeout)
+		opts->timeout = c->timeout;
+	if (c->cacert)
+		opts->cacert = c->cacert;
+	if (c->insecure)
+		opts->insecure = 1;
 	if (c->verbose > 0) {
 		opts->trace = trace_line;
 		/* The payload is shared with the sleep hook: keep the

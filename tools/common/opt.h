@@ -134,6 +134,12 @@ struct tool_common {
 	unsigned int retries;
 	/** --retry-delay MS (base of the back-off), default from libtier. */
 	unsigned int retry_delay;
+	/** --timeout S: connect / silence timeout of remote tiers (0 = default). */
+	unsigned int timeout;
+	/** --cacert FILE: CA certificates for ftps:// and https S3 endpoints. */
+	const char *cacert;
+	/** --insecure: no TLS certificate or SSH host key check (tests only). */
+	int insecure;
 	/** Positional arguments, in order (options removed). */
 	struct tool_list args;
 

@@ -16,9 +16,6 @@ static size_t nregistry;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
 
-/* Weak so that a driver not yet built (or left out) is simply absent. */
-#pragma weak tier_driver_curl_open
-#pragma weak tier_driver_s3_open
 
 static int put_locked(const char *scheme, tier_driver_open_fn open)
 {
@@ -39,13 +36,11 @@ static void register_builtin(void)
 	pthread_mutex_lock(&registry_lock);
 	put_locked("file", tier_driver_file_open);
 	put_locked("fault", tier_driver_fault_open);
-	if (tier_driver_curl_open) {
-		put_locked("ftp", tier_driver_curl_open);
-		put_locked("ftps", tier_driver_curl_open);
-		put_locked("sftp", tier_driver_curl_open);
-	}
-	if (tier_driver_s3_open)
-		put_locked("s3", tier_driver_s3_open);
+	/* strong references: a static link must pull every driver in */
+	put_locked("ftp", tier_driver_curl_open);
+	put_locked("ftps", tier_driver_curl_open);
+	put_locked("sftp", tier_driver_curl_open);
+	put_locked("s3", tier_driver_s3_open);
 	pthread_mutex_unlock(&registry_lock);
 }
 
