@@ -439,6 +439,8 @@ static void describe_rolled_back(struct vtier *t)
 	tier_buf_dispose(&msg);
 }
 
+#define PROBE_AGAIN 1
+
 static int probe_one(tier_vault *v, struct vtier *t)
 {
 	tier_commit_info ci;
@@ -457,6 +459,8 @@ static int probe_one(tier_vault *v, struct vtier *t)
 
 	if ((rc = ref_read(v, t)) < 0)
 		return rc;
+	git_oid ref0 = t->stored;
+	int had0 = t->has_stored;
 	t->info.stored_revision = 0;
 	t->info.stored_head[0] = '\0';
 	if (t->has_stored) {
@@ -532,6 +536,24 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		}
 	}
 
+	/*
+	 * A write or sync of ours may have moved the head and the ref while
+	 * we looked (we hold no lock here): if the ref changed since we read
+	 * it, the pair we saw may be torn; look again (R8 must never mistake
+	 * our own write for a foreign one).
+	 */
+	if (v->state_dir) {
+		git_oid now = t->stored;
+		int has_now = t->has_stored;
+		struct vtier peek = *t;
+		if ((rc = ref_read(v, &peek)) < 0)
+			return rc;
+		if (peek.has_stored != had0 || (had0 && !git_oid_equal(&peek.stored, &ref0)))
+			return PROBE_AGAIN;
+		t->stored = now;
+		t->has_stored = has_now;
+	}
+
 	t->info.state = TIER_STATE_OK;
 	if (!v->state_dir)
 		return 0;
@@ -570,7 +592,12 @@ int tier_vault_probe(tier_vault *v)
 	int rc;
 	v->max_rev = 0;
 	for (size_t i = 0; i < v->n; i++) {
-		if ((rc = probe_one(v, &v->t[i])) < 0)
+		for (int attempt = 0; (rc = probe_one(v, &v->t[i])) == PROBE_AGAIN && attempt < 20;
+		     attempt++)
+			;
+		if (rc == PROBE_AGAIN)
+			rc = 0; /* still moving: neither ours nor foreign for now */
+		if (rc < 0)
 			return rc;
 		if (v->t[i].info.online && v->t[i].info.state != TIER_STATE_OTHER_VAULT &&
 		    v->t[i].info.state != TIER_STATE_DAMAGED && v->t[i].info.revision > v->max_rev)
