@@ -141,7 +141,7 @@ static int copy_sink_cb(const void *data, size_t len, void *payload)
 	struct copy_sink *c = payload;
 	if ((c->got & ((1u << 22) - 1)) + len >= (1u << 22) && (c->rc = should_stop(c->s)) < 0)
 		return -1; /* checked every 4 MiB: well within a second */
-	if ((c->rc = tier_write_all(c->fd, data, len, "sync temporary file")) < 0 ||
+	if ((c->fd >= 0 && (c->rc = tier_write_all(c->fd, data, len, "sync temporary file")) < 0) ||
 	    (c->rc = tier_sha256_update(&c->sha, data, len)) < 0)
 		return -1;
 	c->got += len;
@@ -189,6 +189,32 @@ fail:
 	return rc;
 }
 
+/*
+ * Whether the pack already on the target is the real one.  It can only be
+ * there from an interrupted sync or a failed write; on an honest store an
+ * atomic put makes it whole, but a store that tore or garbled it must not
+ * end up referenced (read back and hashed: reading costs less than writing).
+ */
+static int existing_pack_ok(struct sync *s, tier_location *dst, const struct added_pack *p)
+{
+	char path[80];
+	unsigned char got[TIER_HASH_LEN];
+	struct copy_sink c = {s, -1, TIER_SHA256_CTX_INIT, 0, 0};
+	int rc;
+	tier_data_pack_path(path, p->id);
+	if ((rc = tier_sha256_init(&c.sha)) < 0)
+		return rc;
+	rc = tier_location_get(dst, path, 0, UINT64_MAX, copy_sink_cb, &c);
+	if (rc == TIER_EABORTED && c.rc < 0)
+		rc = tier_error_set(c.rc, "%s", tier_error_last());
+	if (rc == 0)
+		rc = tier_sha256_final(&c.sha, got);
+	tier_sha256_dispose(&c.sha);
+	if (rc < 0)
+		return rc;
+	return memcmp(got, p->id, TIER_HASH_LEN) == 0;
+}
+
 static int copy_pack(struct sync *s, size_t dst_i, size_t src_i, const struct added_pack *p)
 {
 	tier_vault *v = s->v;
@@ -198,13 +224,23 @@ static int copy_pack(struct sync *s, size_t dst_i, size_t src_i, const struct ad
 	int rc, fd = -1;
 
 	tier_data_pack_path(path, p->id);
-	/* resumed sync: a pack put whole before the interruption is kept */
+	/* resumed sync: a pack put whole before the interruption is kept,
+	 * once it proves to be the pack its name says */
 	rc = tier_location_stat(dst, path, &st);
 	if (rc == 0 && (!p->size || st.size == p->size)) {
-		s->st.skipped++;
-		return 0;
-	}
-	if (rc < 0 && rc != TIER_ENOTFOUND)
+		int ok = existing_pack_ok(s, dst, p);
+		if (ok < 0 && ok != TIER_ECORRUPT && ok != TIER_ENOTFOUND)
+			return ok;
+		if (ok == 1) {
+			s->st.skipped++;
+			return 0;
+		}
+		char msg[512];
+		snprintf(msg, sizeof(msg), "tier '%s': pack %s there is damaged; copying it again",
+		         tier_location_name(dst), path);
+		warn(s, msg);
+		s->st.damaged++;
+	} else if (rc < 0 && rc != TIER_ENOTFOUND)
 		return rc;
 
 	/* from the source, else from any other tier at a revision that has it */
