@@ -65,7 +65,7 @@ static void common_table_init(struct common_table *t, struct tool_common *c)
 	        0, "cacert", "FILE",
 	        &c->cacert,
 	        "CA certificates to verify ftps:// servers and https S3 endpoints "
-	        "(remembered by tier-init)");
+	        "(default: $TIER_CACERT; remembered by tier-init)");
 	t->opts[i++] = (struct tool_opt)TOOL_FLAG(
 	        0, "insecure", &c->insecure,
 	        "do not verify TLS certificates or SSH host keys (for tests only)");
@@ -234,6 +234,9 @@ int tool_opt_parse(struct tool_common *out, const struct tool_def *def,
 	env = getenv("TIER_STATE_DIR");
 	if (env && *env)
 		out->state_dir = env;
+	env = getenv("TIER_CACERT");
+	if (env && *env)
+		out->cacert = env;
 	tool_set_name(def->name);
 
 	common_table_init(&ct, out);
