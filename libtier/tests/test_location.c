@@ -603,3 +603,66 @@ Test(location, file_tier_root_gone_is_offline)
 	tier_location_free(loc);
 	tt_rmrf(dir);
 }
+
+/*
+ * A fault+ tier goes offline while a put runs and comes back during the
+ * back-off: the reconnect layer retries, the put completes, the tier is
+ * online, and the trace shows each failed attempt.
+ */
+struct flip {
+	char ctl[4096];
+	unsigned sleeps;
+	unsigned back_after;
+	char trace[8192];
+};
+
+static int flip_sleep(unsigned int ms, void *payload)
+{
+	struct flip *f = payload;
+	(void)ms;
+	if (++f->sleeps == f->back_after)
+		tt_write_file(f->ctl, "", 0); /* the share is mounted again */
+	return 0;
+}
+
+static void flip_trace(const char *line, void *payload)
+{
+	struct flip *f = payload;
+	size_t n = strlen(f->trace);
+	snprintf(f->trace + n, sizeof(f->trace) - n, "%s\n", line);
+}
+
+Test(location, fault_tier_offline_and_back_during_a_put)
+{
+	const char *dir = tt_tmpdir();
+	struct flip f = {.back_after = 3};
+	char spec[8400];
+	snprintf(f.ctl, sizeof(f.ctl), "%s/ctl", dir);
+	tt_sh("mkdir -p %s/root", dir);
+	tt_write_file(f.ctl, "offline\n", 8);
+	snprintf(spec, sizeof(spec), "x=fault+file://%s/root?fault=%s", dir, f.ctl);
+	tier_location_options o = TIER_LOCATION_OPTIONS_INIT;
+	o.retry_delay = 1;
+	o.sleep = flip_sleep;
+	o.trace = flip_trace;
+	o.payload = &f;
+	tier_location *loc = NULL;
+	cr_assert_eq(tier_location_open(&loc, spec, &o), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_put_mem(loc, "d/obj", "payload", 7, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(f.sleeps, 3, "three back-offs while it was away");
+	cr_assert_eq(tier_location_attempts(loc), 4, "three failed attempts and the good one");
+	cr_assert_not(tier_location_is_offline(loc));
+	cr_assert(strstr(f.trace, "attempt 1/10") && strstr(f.trace, "attempt 3/10"), "%s", f.trace);
+	size_t n = 0;
+	char *back = tt_read_file(tt_path("%s/root/d/obj", dir), &n);
+	cr_assert(back && n == 7 && !memcmp(back, "payload", 7));
+	free(back);
+	/* and when it stays away, the tier is offline after the last attempt */
+	tt_write_file(f.ctl, "offline\n", 8);
+	f.back_after = 1000;
+	cr_assert_eq(tier_location_put_mem(loc, "d/obj2", "x", 1, 0), TIER_EOFFLINE);
+	cr_assert(tier_location_is_offline(loc));
+	cr_assert(strstr(tier_error_last(), "offline after 10 attempts") != NULL, "%s", tier_error_last());
+	tier_location_free(loc);
+	tt_rmrf(dir);
+}
