@@ -67,16 +67,21 @@ int main(int argc, char **argv)
 				json_object_set_new(t, "problem", json_string(in->problem));
 			if (in->stored_head[0])
 				json_object_set_new(t, "stored_revision", json_integer((json_int_t)in->stored_revision));
+			uint64_t revs = 0, bytes = 0;
+			if (in->online && in->state == TIER_STATE_OK && !in->synchronized &&
+			    tier_sync_plan(v, i, &revs, &bytes) == 0)
+				json_object_set_new(t, "sync", json_pack("{s:I, s:I}", "revisions", (json_int_t)revs,
+				                                         "bytes", (json_int_t)bytes));
 			json_array_append_new(tiers, t);
 		}
 		rc = tool_json_emit(json_pack("{s:s, s:I, s:b, s:o}", "vault", tier_vault_id(v),
 		                              "max_revision", (json_int_t)tier_vault_max_revision(v),
 		                              "read_only", tier_vault_is_read_only(v), "tiers", tiers));
 	} else {
-		tool_table *t = tool_table_new(6);
+		tool_table *t = tool_table_new(7);
 		tool_table_align_right(t, 3);
-		const char *hdr[] = {"TIER", "URL", "STATE", "REVISION", "HEAD", "SYNCHRONISED"};
-		for (size_t i = 0; i < 6; i++)
+		const char *hdr[] = {"TIER", "URL", "STATE", "REVISION", "HEAD", "SYNCHRONISED", "SYNC WOULD MOVE"};
+		for (size_t i = 0; i < 7; i++)
 			tool_table_cell(t, hdr[i]);
 		for (size_t i = 0; i < n; i++) {
 			const tier_tier_info *in = tier_vault_tier_info(v, i);
@@ -93,6 +98,14 @@ int main(int argc, char **argv)
 				tool_table_cell(t, "-");
 			tool_table_add(t, "%.12s", in->head[0] ? in->head : "-");
 			tool_table_cell(t, in->synchronized ? "yes" : "no");
+			uint64_t revs = 0, bytes = 0;
+			char b[32];
+			if (in->online && in->state == TIER_STATE_OK && !in->synchronized &&
+			    tier_sync_plan(v, i, &revs, &bytes) == 0)
+				tool_table_add(t, "%llu revision%s, %s", (unsigned long long)revs,
+				               revs == 1 ? "" : "s", tool_size(bytes, b));
+			else
+				tool_table_cell(t, "-");
 		}
 		printf("vault %s, newest revision %llu%s\n", tier_vault_id(v)[0] ? tier_vault_id(v) : "(none)",
 		       (unsigned long long)tier_vault_max_revision(v),
