@@ -306,6 +306,14 @@ static int buf_sink(const void *data, size_t len, void *payload)
 	return tier_buf_put(payload, data, len) < 0;
 }
 
+static int stop_sink(const void *data, size_t len, void *payload)
+{
+	(void)data;
+	(void)len;
+	(void)payload;
+	return 1;
+}
+
 static char *get_range(tier_location *loc, const char *path, uint64_t off, uint64_t len,
                        int *rc)
 {
@@ -349,6 +357,9 @@ Test(s3, round_trip_ranged_get_replace_stat_remove)
 	cr_assert_eq(rc, TIER_ECORRUPT, "range after the end");
 	free(s);
 
+	/* a receiver that stops the get; the next call is not affected */
+	cr_assert_eq(tier_location_get(loc, "d1/d2/a.txt", 0, UINT64_MAX, stop_sink, NULL),
+	             TIER_EABORTED);
 	cr_assert_eq(tier_location_stat(loc, "d1/d2/a.txt", &st), 0, "%s", tier_error_last());
 	cr_assert_eq(st.size, 11);
 	cr_assert_eq(st.is_dir, 0);

@@ -387,6 +387,8 @@ static int request(s3_driver *d, const s3_req *r, const char *verb, const char *
 	d->body_overflow = 0;
 	d->body_max = r->stream ? ERROR_BODY_MAX : BODY_MAX;
 	d->streaming = r->stream;
+	if (!r->stream) /* what a get left behind must not fail this request */
+		d->get_stopped = d->get_enough = 0;
 	d->src = r->src;
 	d->src_base = r->off;
 	d->src_len = r->len;
