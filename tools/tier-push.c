@@ -100,6 +100,8 @@ int main(int argc, char **argv)
 	}
 
 	int exit_code = TOOL_EXIT_OK;
+	/* skipped tiers are said on stderr whatever the output format */
+	tool_write_result_report(res);
 	if (c.json) {
 		json_t *o = json_pack("{s:I, s:s, s:o, s:o}", "revision", (json_int_t)res->revision,
 		                      "commit", res->commit, "tiers", tool_write_result_json(res), "stats",
@@ -107,7 +109,6 @@ int main(int argc, char **argv)
 		exit_code = tool_json_emit(o);
 	} else {
 		char a[32], b[32], d[32];
-		tool_write_result_report(res);
 		printf("%llu\n", (unsigned long long)res->revision);
 		size_t written = 0;
 		for (size_t i = 0; i < res->ntiers; i++)
