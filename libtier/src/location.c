@@ -331,6 +331,36 @@ fail:
 	return rc;
 }
 
+int tier_location_clone(tier_location **out, const tier_location *src)
+{
+	tier_location *loc;
+	int rc;
+	*out = NULL;
+	if (!(loc = tier_calloc(1, sizeof(*loc))))
+		return TIER_ERROR;
+	loc->opts = src->opts;
+	loc->policy = src->policy;
+	loc->rng = src->rng ^ ((uint64_t)(uintptr_t)loc << 7);
+	loc->offline = src->offline;
+	memcpy(loc->offline_why, src->offline_why, sizeof(loc->offline_why));
+	if ((rc = tier_url_dup(&loc->url, src->url)) < 0)
+		goto fail;
+	if (!(loc->display = tier_strdup(src->display))) {
+		rc = TIER_ERROR;
+		goto fail;
+	}
+	if ((rc = tier_driver_open(&loc->drv, loc->url, &loc->opts)) < 0) {
+		scrub_password(loc, rc);
+		tier_error_prefix("cannot open tier '%s'", loc_name(loc));
+		goto fail;
+	}
+	*out = loc;
+	return 0;
+fail:
+	tier_location_free(loc);
+	return rc;
+}
+
 void tier_location_free(tier_location *loc)
 {
 	if (!loc)

@@ -139,6 +139,9 @@ struct run {
 struct worker {
 	struct run *r;
 	pthread_t th;
+	/* the worker's own connection to each tier (NULL: share r->t[i].loc
+	 * under r->io), so that two workers read at once */
+	tier_location **locs;
 	unsigned char *buf;
 	size_t buf_cap;
 	unsigned char *raw;
@@ -556,26 +559,53 @@ static void read_failed(struct run *r, size_t i, uint32_t pack, int rc, struct r
  * without the pack before the one that served is reported as damage.
  * Caller holds r->io.
  */
-static long fetch(struct run *r, uint32_t pack, uint64_t off, size_t len, unsigned char *buf,
+static tier_location *loc_of(struct worker *w, size_t i)
+{
+	return w && w->locs && w->locs[i] ? w->locs[i] : w->r->t[i].loc;
+}
+
+/* Callers of fetch/chunk_fallback hold r->io only when w has no own
+ * connections; the bookkeeping below is short and takes r->io itself
+ * otherwise. */
+static void io_lock(struct worker *w)
+{
+	if (w->locs)
+		pthread_mutex_lock(&w->r->io);
+}
+
+static void io_unlock(struct worker *w)
+{
+	if (w->locs)
+		pthread_mutex_unlock(&w->r->io);
+}
+
+static long fetch(struct worker *w, uint32_t pack, uint64_t off, size_t len, unsigned char *buf,
                   struct reasons *why)
 {
+	struct run *r = w->r;
 	const unsigned char *pid = tier_chunkmap_pack_id(r->map, pack);
 	char path[80], ph[SHORT_HEX + 1];
 	tier_data_pack_path(path, pid);
 	for (size_t i = 0; i < r->ntiers; i++) {
 		struct rtier *t = &r->t[i];
 		struct sink s = {buf, len, 0};
-		if (!t->usable || t->bad[pack])
+		io_lock(w);
+		int skip = !t->usable || t->bad[pack];
+		io_unlock(w);
+		if (skip)
 			continue;
-		int rc = tier_location_get(t->loc, path, off, len, sink_cb, &s);
+		int rc = tier_location_get(loc_of(w, i), path, off, len, sink_cb, &s);
 		if (rc == 0 && s.got != len)
 			rc = tier_error_set(TIER_ECORRUPT, "pack %s on tier '%s' is truncated",
 			                    short_hex(ph, pid), t->name);
-		if (rc == 0) {
+		io_lock(w);
+		if (rc == 0)
 			reasons_served(r, why, t->name);
+		else
+			read_failed(r, i, pack, rc, why);
+		io_unlock(w);
+		if (rc == 0)
 			return (long)i;
-		}
-		read_failed(r, i, pack, rc, why);
 	}
 	return -1;
 }
@@ -624,7 +654,7 @@ static int chunk_fallback(struct worker *w, const tier_chunk_loc *l, size_t src,
 		struct sink s = {stored, l->stored_len, 0};
 		if (i == src || !t->usable || t->bad[l->pack])
 			continue;
-		rc = tier_location_get(t->loc, path, l->offset, l->stored_len, sink_cb, &s);
+		rc = tier_location_get(loc_of(w, i), path, l->offset, l->stored_len, sink_cb, &s);
 		if (rc == 0 && s.got != l->stored_len)
 			rc = tier_error_set(TIER_ECORRUPT, "pack is truncated");
 		if (rc < 0) {
@@ -721,9 +751,11 @@ static void run_job(struct worker *w, struct job *j)
 		set_fatal(r, TIER_ERROR);
 		return;
 	}
-	pthread_mutex_lock(&r->io);
-	src = fetch(r, j->pack, j->start, len, w->buf, &why);
-	pthread_mutex_unlock(&r->io);
+	if (!w->locs)
+		pthread_mutex_lock(&r->io);
+	src = fetch(w, j->pack, j->start, len, w->buf, &why);
+	if (!w->locs)
+		pthread_mutex_unlock(&r->io);
 
 	for (size_t i = 0; i < j->n; i++) {
 		struct piece *p = &j->p[i];
@@ -1548,6 +1580,16 @@ static int run_restore(struct run *r)
 
 	for (started = 0; started < NWORKERS; started++) {
 		w[started].r = r;
+		/* own connections, so that reads overlap; shared ones if not */
+		w[started].locs = tier_calloc(r->ntiers, sizeof(tier_location *));
+		for (size_t i = 0; w[started].locs && i < r->ntiers; i++)
+			if (r->t[i].usable && tier_location_clone(&w[started].locs[i], r->t[i].loc) < 0) {
+				for (size_t k = 0; k < i; k++)
+					tier_location_free(w[started].locs[k]);
+				free(w[started].locs);
+				w[started].locs = NULL;
+				tier_error_clear();
+			}
 		if (pthread_create(&w[started].th, NULL, worker_main, &w[started]) != 0) {
 			rc = tier_error_set(TIER_ERROR, "cannot start a restore thread");
 			set_fatal(r, rc);
@@ -1590,6 +1632,12 @@ static int run_restore(struct run *r)
 	}
 	for (size_t i = 0; i < started; i++)
 		pthread_join(w[i].th, NULL);
+	for (size_t i = 0; i < NWORKERS; i++) {
+		for (size_t k = 0; w[i].locs && k < r->ntiers; k++)
+			tier_location_free(w[i].locs[k]);
+		free(w[i].locs);
+		w[i].locs = NULL;
+	}
 
 	/* whatever is left was interrupted: no half file stays behind */
 	while (r->live) {

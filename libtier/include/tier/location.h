@@ -122,6 +122,13 @@ int tier_location_open(tier_location **out, const char *spec,
                        const tier_location_options *opts);
 void tier_location_free(tier_location *loc);
 
+/**
+ * A second, independent connection to the same tier (same URL, options and
+ * offline verdict): one location must not be used by two threads at once,
+ * so a thread that wants its own opens a clone.
+ */
+int tier_location_clone(tier_location **out, const tier_location *loc);
+
 const char *tier_location_name(const tier_location *loc);
 /** URL with the password removed (borrowed). */
 const char *tier_location_display(const tier_location *loc);
