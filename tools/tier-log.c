@@ -17,8 +17,15 @@ static const struct tool_opt options[] = {
 	TOOL_FLAG(0, "stat", &opt_stat, "with each revision, count the files it added, changed, deleted"),
 	TOOL_OPTS_END};
 
+static const struct tool_exit_doc exits[] = {
+	{TOOL_EXIT_FOREIGN, NULL},
+	{TOOL_EXIT_ROLLEDBACK, NULL},
+	{TOOL_EXIT_INTERRUPTED, NULL},
+	TOOL_EXITS_END};
+
 static const struct tool_def def = {
 	.name = "tier-log",
+	.exits = exits,
 	.args = "[REV [REV2]]",
 	.description = "Show the history of the vault, newest first: revision, time, operation, who "
 	               "(user@host and installation) and what (files, bytes, new data).  With REV, that "

@@ -33,6 +33,7 @@ static const char *state_word(const tier_tier_info *in)
 	case TIER_STATE_ROLLED_BACK: return "rolled-back";
 	case TIER_STATE_OTHER_VAULT: return "other-vault";
 	case TIER_STATE_DAMAGED: return "damaged";
+	case TIER_STATE_REFUSED: return "refused";
 	default: return "unknown";
 	}
 }
@@ -109,12 +110,14 @@ int main(int argc, char **argv)
 		}
 		printf("vault %s, newest revision %llu%s\n", tier_vault_id(v)[0] ? tier_vault_id(v) : "(none)",
 		       (unsigned long long)tier_vault_max_revision(v),
-		       tier_vault_is_read_only(v) ? " (read-only installation)" : "");
+		       c.state_dir && tier_vault_is_read_only(v) ? " (read-only installation)" : "");
 		tool_table_print(t, stdout);
 		tool_table_free(t);
 		for (size_t i = 0; i < n; i++) {
 			const tier_tier_info *in = tier_vault_tier_info(v, i);
-			if (in->problem && in->state != TIER_STATE_OFFLINE)
+			/* offline, damaged and other-vault tiers were reported on open */
+			if (in->problem && (in->state == TIER_STATE_FOREIGN ||
+			                    in->state == TIER_STATE_ROLLED_BACK))
 				tool_warning("%s", in->problem);
 		}
 	}

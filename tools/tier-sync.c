@@ -1,5 +1,6 @@
 /* tier-sync: bring unsynchronised tiers to the newest revision. */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "exitcodes.h"
@@ -93,8 +94,10 @@ int main(int argc, char **argv)
 			tier_vault_free(v);
 			return tool_finish(&c, tool_fail(rc));
 		}
-		tool_info("tier '%s' accepted at revision %llu; bringing it level", opt_accept,
-		          (unsigned long long)tier_vault_tier_info(v, 0)->revision);
+		for (size_t i = 0; i < tier_vault_tier_count(v); i++)
+			if (!strcmp(tier_vault_tier_info(v, i)->name, opt_accept))
+				tool_info("tier '%s' accepted at revision %llu; bringing it level", opt_accept,
+				          (unsigned long long)tier_vault_tier_info(v, i)->revision);
 	}
 
 	tier_sync_options so = TIER_SYNC_OPTIONS_INIT;
@@ -153,12 +156,13 @@ int main(int argc, char **argv)
 			          (unsigned long long)st.tiers, (unsigned long long)st.packs, tool_size(st.bytes, b));
 		else
 			tool_info("every online tier is at revision %llu", (unsigned long long)tier_vault_max_revision(v));
-		if (lagging(v))
-			exit_code = TOOL_EXIT_ERROR;
 		for (size_t i = 0; i < tier_vault_tier_count(v); i++)
 			if (tier_vault_tier_info(v, i)->state == TIER_STATE_OFFLINE)
 				tool_warning("tier '%s' is offline: not synced", tier_vault_tier_info(v, i)->name);
 	}
+	/* a tier still behind (it went away during the sync) is a failure */
+	if (exit_code == TOOL_EXIT_OK && lagging(v))
+		exit_code = TOOL_EXIT_ERROR;
 	tier_vault_free(v);
 	return tool_finish(&c, exit_code);
 }

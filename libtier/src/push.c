@@ -185,6 +185,16 @@ static void set_fatal(struct push *p, int code)
 	}
 }
 
+/* strerror() as our messages spell it: lowercase */
+static const char *lc_strerror(int errnum)
+{
+	static _Thread_local char buf[128];
+	snprintf(buf, sizeof(buf), "%s", strerror(errnum));
+	if (buf[0] >= 'A' && buf[0] <= 'Z')
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
 static void warn(struct push *p, const char *fmt, ...) TIER_PRINTF(2, 3);
 static void warn(struct push *p, const char *fmt, ...)
 {
@@ -424,7 +434,7 @@ static int process_file(struct push *p, struct worker_buf *wb, struct filejob *f
 		fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		f->error = errno;
-		snprintf(f->errmsg, sizeof(f->errmsg), "cannot read '%s': %s", f->path, strerror(errno));
+		snprintf(f->errmsg, sizeof(f->errmsg), "cannot read '%s': %s", f->path, lc_strerror(errno));
 		return 0;
 	}
 	tier_chunker_init(&ch, NULL);
@@ -437,7 +447,7 @@ static int process_file(struct push *p, struct worker_buf *wb, struct filejob *f
 				continue;
 			f->error = errno;
 			snprintf(f->errmsg, sizeof(f->errmsg), "cannot read '%s': %s", f->path,
-			         strerror(errno));
+			         lc_strerror(errno));
 			break;
 		}
 		if (n == 0) {
@@ -798,7 +808,7 @@ static int walk_dir(struct push *p, struct dirjob *d, const char *path)
 	int rc = 0;
 	if (!dir) {
 		warn(p, "cannot read directory '%s': %s (its contents are skipped)", path,
-		     strerror(errno));
+		     lc_strerror(errno));
 		p->st.errors++;
 		return 0;
 	}
@@ -810,7 +820,7 @@ static int walk_dir(struct push *p, struct dirjob *d, const char *path)
 		struct stat st;
 		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno != ENOENT) { /* vanished since readdir: nothing to back up */
-				warn(p, "cannot stat '%s/%s': %s (skipped)", path, de->d_name, strerror(errno));
+				warn(p, "cannot stat '%s/%s': %s (skipped)", path, de->d_name, lc_strerror(errno));
 				p->st.errors++;
 			}
 			continue;
@@ -822,7 +832,7 @@ static int walk_dir(struct push *p, struct dirjob *d, const char *path)
 		errno = 0;
 	}
 	if (rc == 0 && errno) {
-		warn(p, "cannot read directory '%s': %s (partly skipped)", path, strerror(errno));
+		warn(p, "cannot read directory '%s': %s (partly skipped)", path, lc_strerror(errno));
 		p->st.errors++;
 	}
 	closedir(dir);
@@ -929,7 +939,7 @@ static int add_entry(struct push *p, struct dirjob *d, const char *path, const c
 	if (S_ISLNK(st->st_mode)) {
 		ssize_t tl = readlink(path, target, PATH_MAX);
 		if (tl < 0) {
-			warn(p, "cannot read symlink '%s': %s (skipped)", path, strerror(errno));
+			warn(p, "cannot read symlink '%s': %s (skipped)", path, lc_strerror(errno));
 			p->st.errors++;
 			goto out;
 		}

@@ -475,7 +475,8 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		return 0;
 	}
 	if (rc < 0) {
-		info_set_problem(t, TIER_STATE_DAMAGED, tier_error_last());
+		info_set_problem(t, rc == TIER_EAUTH ? TIER_STATE_REFUSED : TIER_STATE_DAMAGED,
+		                 tier_error_last());
 		return 0;
 	}
 	t->info.online = 1;
@@ -924,6 +925,9 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 		}
 	}
 
+	/* libgit2 rewrites the file through a lock file: make it private again
+	 * (it may hold tier passwords) */
+	chmod(path, 0600);
 	if (opts->mode == TIER_INIT_NEW) {
 		if ((rc = git_config_set_string(cfg, "vault.id", v->vault_id)) < 0) {
 			rc = tier_error_from_git(rc, "cannot write installation config");
@@ -932,6 +936,7 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 		tier_buf_dispose(&order);
 		git_config_free(cfg);
 		cfg = NULL;
+		chmod(path, 0600);
 		/* revision 1: the vault's birth, the same commit on every tier */
 		for (size_t i = 0; i < v->n; i++)
 			if ((rc = tier_log_create(v->t[i].loc)) < 0) {
@@ -977,6 +982,7 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 		}
 		git_config_free(cfg);
 		cfg = NULL;
+		chmod(path, 0600);
 		if (opts->mode == TIER_INIT_ADOPT) {
 			/* our refs start at what the tiers hold now */
 			for (size_t i = 0; i < v->n; i++)
@@ -1012,6 +1018,16 @@ fail:
 		char cpath[PATH_MAX];
 		snprintf(cpath, sizeof(cpath), "%s/config", v->state_dir);
 		unlink(cpath);
+		/* and what init made beside it: a retry starts clean */
+		git_repository_free(v->cache);
+		v->cache = NULL;
+		snprintf(cpath, sizeof(cpath), "%s/cache.git", v->state_dir);
+		tier_rm_rf(cpath);
+		snprintf(cpath, sizeof(cpath), "%s/intent", v->state_dir);
+		tier_rm_rf(cpath);
+		snprintf(cpath, sizeof(cpath), "%s/lock", v->state_dir);
+		unlink(cpath);
+		rmdir(v->state_dir); /* only if it is empty now */
 	}
 	tier_vault_free(v);
 	return rc;
@@ -1132,10 +1148,16 @@ int tier_vault_best_head(tier_vault *v, git_oid *out, size_t *idx)
 				*idx = i;
 			return 0;
 		}
-	for (size_t i = 0; i < v->n; i++)
-		if (v->t[i].info.state == TIER_STATE_OFFLINE)
-			return tier_error_set(TIER_EOFFLINE, "no tier of the vault is readable: %s",
-			                      v->t[i].info.problem ? v->t[i].info.problem : "offline");
+	for (size_t i = 0; i < v->n; i++) {
+		tier_tier_state st = v->t[i].info.state;
+		const char *why = v->t[i].info.problem ? v->t[i].info.problem : "unreadable";
+		if (st == TIER_STATE_OFFLINE)
+			return tier_error_set(TIER_EOFFLINE, "no tier of the vault is readable: %s", why);
+		if (st == TIER_STATE_REFUSED)
+			return tier_error_set(TIER_EAUTH, "no tier of the vault is readable: %s", why);
+		if (st == TIER_STATE_DAMAGED || st == TIER_STATE_OTHER_VAULT)
+			return tier_error_set(TIER_ECORRUPT, "no tier of the vault is readable: %s", why);
+	}
 	return tier_error_set(TIER_ENOTFOUND, "the vault has no revision yet");
 }
 

@@ -29,9 +29,9 @@ int tool_vault_open(tier_vault **out, const struct tool_common *c, enum tool_acc
 	o.ntiers = c->tiers.count;
 	o.wait_timeout_ms = wait_ms;
 	o.notice = on_notice;
-	if (access == TOOL_WRITE && !o.state_dir)
-		return tool_usage_error("this tool writes: give the installation with -s DIR or TIER_STATE_DIR"),
-		       TIER_EUSAGE;
+	/* a writing tool without an installation fails in the library, with a
+	 * message that says what to give */
+	(void)access;
 	if ((rc = tier_vault_open(out, &o)) < 0)
 		return rc;
 	/* writing tools report per tier in their result instead */
@@ -52,7 +52,8 @@ void tool_vault_report(const tier_vault *v)
 		if (in->state == TIER_STATE_OFFLINE)
 			tool_warning("tier '%s' is offline: %s", in->name,
 			             in->problem ? in->problem : "no answer");
-		else if (in->state == TIER_STATE_DAMAGED || in->state == TIER_STATE_OTHER_VAULT)
+		else if (in->state == TIER_STATE_DAMAGED || in->state == TIER_STATE_OTHER_VAULT ||
+		         in->state == TIER_STATE_REFUSED)
 			tool_warning("%s", in->problem ? in->problem : "tier unusable");
 		else if (in->state == TIER_STATE_OK && !in->synchronized)
 			tool_info("tier '%s' is behind: revision %llu of %llu (tier-sync brings it level)",

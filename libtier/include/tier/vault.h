@@ -39,6 +39,8 @@ typedef enum {
 	TIER_STATE_OTHER_VAULT = 5,
 	/** The log could not be read (corrupt head, missing objects). */
 	TIER_STATE_DAMAGED = 6,
+	/** The tier refused us: wrong password or key, permission denied. */
+	TIER_STATE_REFUSED = 7,
 } tier_tier_state;
 
 typedef struct {
