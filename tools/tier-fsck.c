@@ -12,12 +12,15 @@ static int opt_read_data;
 static int opt_repair;
 
 static const struct tool_opt options[] = {
-	TOOL_FLAG(0, "read-data", &opt_read_data,
-	          "download every pack and hash every chunk (reads all the data of every tier)"),
-	TOOL_FLAG(0, "repair", &opt_repair,
-	          "copy each missing, truncated or corrupt pack from another tier where it verifies; "
-	          "never changes a log"),
-	TOOL_OPTS_END};
+        TOOL_FLAG(
+                0, "read-data", &opt_read_data,
+                "download every pack and hash every chunk (reads all the data of every tier)"),
+        TOOL_FLAG(
+                0, "repair", &opt_repair,
+                "copy each missing, truncated or corrupt pack from another tier where it verifies; "
+                "copy or rebuild a damaged log pack; write a garbled head again from the "
+                "installation's record of it; never writes a commit"),
+        TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {
 	{TOOL_EXIT_FOREIGN, "no damage, but another installation is writing to this vault"},
@@ -27,18 +30,20 @@ static const struct tool_exit_doc exits[] = {
 	TOOL_EXITS_END};
 
 static const struct tool_def def = {
-	.name = "tier-fsck",
-	.args = "",
-	.description = "Verify every tier of the vault: the log of each tier (every revision "
-	               "readable and numbered right), every pack its newest revision lists present "
-	               "with the right size (with --read-data: every chunk hashed), every chunk of "
-	               "the newest snapshot held by a pack, tiers at the same revision agreeing, "
-	               "and the installation's view of each tier.  Prints one line per problem and "
-	               "a summary.  Works with an installation (-s) or with tiers alone (-t).",
-	.options = options,
-	.min_args = 0,
-	.max_args = 0,
-	.exits = exits,
+        .name = "tier-fsck",
+        .args = "",
+        .description =
+                "Verify every tier of the vault: the log of each tier (every revision "
+                "readable and numbered right, every log pack on the tier whole), every pack "
+                "its newest revision lists present "
+                "with the right size (with --read-data: every chunk hashed), every chunk of "
+                "the newest snapshot held by a pack, tiers at the same revision agreeing, "
+                "and the installation's view of each tier.  Prints one line per problem and "
+                "a summary.  Works with an installation (-s) or with tiers alone (-t).",
+        .options = options,
+        .min_args = 0,
+        .max_args = 0,
+        .exits = exits,
 };
 
 static const char *state_word(tier_tier_state s)

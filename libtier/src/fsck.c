@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsck_log.h"
 #include "hash.h"
 #include "log.h"
 #include "pack.h"
@@ -222,7 +223,7 @@ static void discard(tier_buf *path, int *fd)
 
 /* ---- installation state ------------------------------------------------ */
 
-static int check_state(struct run *r, const tier_tier_info *in)
+static int check_state(struct run *r, const tier_tier_info *in, size_t *damaged)
 {
 	const char *why = in->problem ? in->problem : "";
 	switch (in->state) {
@@ -239,8 +240,10 @@ static int check_state(struct run *r, const tier_tier_info *in)
 	case TIER_STATE_OTHER_VAULT:
 		return add_problem(r, NULL, "other-vault", TIER_FSCK_ERROR, in->name, NULL, "%s", why);
 	case TIER_STATE_DAMAGED:
-		return add_problem(r, NULL, "log-damaged", TIER_FSCK_ERROR, in->name, TIER_LOG_DIR,
-		                   "tier '%s': its log cannot be read: %s", in->name, why);
+		return add_problem(r, damaged, "log-damaged", TIER_FSCK_ERROR,
+		                   in->name, TIER_LOG_DIR,
+		                   "tier '%s': its log cannot be read: %s",
+		                   in->name, why);
 	default:
 		return 0;
 	}
@@ -908,7 +911,848 @@ static int check_packs(struct run *r, size_t ti, const char *tier, tier_vec *pac
 	return rc;
 }
 
+/* ---- log packs on the tier ---------------------------------------------- */
+
+/*
+ * The graph checks above read the local cache, which may hold a sound copy
+ * of a pack that is damaged on the tier: the tier's own files are checked
+ * here, pack by pack.
+ */
+enum logpack_state {
+	LP_OK = 0,
+	LP_DAMAGED,
+	LP_UNPAIRED,
+	LP_UNINDEXED,
+	LP_UNREADABLE
+};
+
+struct logpack {
+	char name[64]; /* "pack-<hex>" */
+	int has_pack, has_idx;
+	char *idx; /* the idx bytes (ix points into them) */
+	size_t idx_len;
+	tier_logidx ix;
+	int ix_ok;
+	int sound; /* passed the check (or was mended) */
+};
+
+static void logpack_free(void *p)
+{
+	struct logpack *lp = p;
+	if (lp)
+		free(lp->idx);
+	free(lp);
+}
+
+static int cmp_logpack(const void *a, const void *b)
+{
+	const struct logpack *x = *(const struct logpack *const *)a;
+	const struct logpack *y = *(const struct logpack *const *)b;
+	return strcmp(x->name, y->name);
+}
+
+static int collect_logpack(const char *name, const tier_stat *st, void *payload)
+{
+	tier_vec *v = payload;
+	size_t n = strlen(name), base;
+	int is_idx;
+	if (st->is_dir || strncmp(name, "pack-", 5) != 0)
+		return 0;
+	if (n > 5 && !strcmp(name + n - 5, ".pack"))
+		base = n - 5, is_idx = 0;
+	else if (n > 4 && !strcmp(name + n - 4, ".idx"))
+		base = n - 4, is_idx = 1;
+	else
+		return 0; /* a .keep, a temporary file of a put under way */
+	if (base >= sizeof(((struct logpack *)0)->name))
+		return 0;
+	struct logpack *lp = NULL;
+	for (size_t i = 0; i < v->length && !lp; i++) {
+		struct logpack *x = v->ptr[i];
+		if (strlen(x->name) == base && !strncmp(x->name, name, base))
+			lp = x;
+	}
+	if (!lp) {
+		if (!(lp = tier_calloc(1, sizeof(*lp))) ||
+		    tier_vec_push(v, lp) < 0) {
+			free(lp);
+			return 1;
+		}
+		memcpy(lp->name, name, base);
+	}
+	if (is_idx)
+		lp->has_idx = 1;
+	else
+		lp->has_pack = 1;
+	return 0;
+}
+
+/* The .pack/.idx pairs in the tier's log.git/objects/pack, by name. */
+static int list_logpacks(tier_location *loc, tier_vec *out)
+{
+	int rc = tier_location_list(loc, TIER_LOG_PACK_DIR, collect_logpack,
+	                            out);
+	if (rc == TIER_ENOTFOUND) {
+		tier_error_clear();
+		rc = 0;
+	}
+	if (rc == 0 && out->length)
+		tier_vec_sort(out, cmp_logpack);
+	return rc;
+}
+
+static void logpack_path(char *out, size_t cap, const char *name,
+                         const char *ext)
+{
+	snprintf(out, cap, "%s/%s.%s", TIER_LOG_PACK_DIR, name, ext);
+}
+
+/*
+ * Check one log pack on a tier: its idx sound, its size, header and
+ * checksum agreeing with idx and name; with read_data downloaded through
+ * the indexer.  Returns its state, or a negative code when the tier went
+ * offline or fsck cannot go on.  *why gets the reason.
+ */
+static int logpack_probe(struct run *r, tier_location *loc, struct logpack *lp,
+                         int read_data, tier_buf *why)
+{
+	char path[160];
+	tier_stat st;
+	int rc;
+
+	free(lp->idx);
+	lp->idx = NULL;
+	lp->ix_ok = 0;
+	tier_buf_clear(why);
+	r->r->log_packs_checked++;
+	if (lp->has_idx) {
+		logpack_path(path, sizeof(path), lp->name, "idx");
+		rc = tier_location_get_all(loc, path, &lp->idx, &lp->idx_len,
+		                           TIER_LOGPACK_IDX_MAX);
+		if (rc == TIER_ENOTFOUND) {
+			lp->has_idx = 0; /* gone since the listing */
+		} else if (rc == TIER_EOFFLINE || rc == TIER_EABORTED) {
+			return rc;
+		} else if (rc < 0) {
+			tier_buf_sets(why, tier_error_last());
+			return rc == TIER_ECORRUPT ? LP_DAMAGED : LP_UNREADABLE;
+		} else if (tier_logidx_parse(&lp->ix,
+		                             (const unsigned char *)lp->idx,
+		                             lp->idx_len) < 0) {
+			tier_buf_sets(why, tier_error_last());
+			return LP_DAMAGED;
+		} else {
+			r->r->bytes_read += lp->idx_len;
+			lp->ix_ok = 1;
+		}
+	}
+	if (!lp->has_pack)
+		return lp->has_idx ? LP_UNPAIRED : LP_OK;
+	logpack_path(path, sizeof(path), lp->name, "pack");
+	rc = tier_location_stat(loc, path, &st);
+	if (rc == TIER_ENOTFOUND) {
+		lp->has_pack = 0;
+		return lp->has_idx ? LP_UNPAIRED : LP_OK;
+	}
+	if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
+		return rc;
+	if (rc < 0) {
+		tier_buf_sets(why, tier_error_last());
+		return LP_UNREADABLE;
+	}
+	rc = tier_logpack_check(loc, path, lp->name, st.size,
+	                        lp->ix_ok ? &lp->ix : NULL, why);
+	if (rc == TIER_ECORRUPT)
+		return LP_DAMAGED;
+	if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
+		return rc;
+	if (rc < 0) {
+		tier_buf_sets(why, tier_error_last());
+		return LP_UNREADABLE;
+	}
+	if (read_data) {
+		tier_buf tmp = TIER_BUF_INIT, got = TIER_BUF_INIT;
+		uint32_t objects = 0;
+		if ((rc = tier_logpack_tmpdir(&tmp)) < 0) {
+			tier_buf_dispose(&tmp);
+			return rc; /* our side: no point going on */
+		}
+		rc = tier_logpack_index(loc, path, tmp.ptr, &got, &objects,
+		                        &r->r->bytes_read, why);
+		tier_rm_rf(tmp.ptr);
+		tier_buf_dispose(&tmp);
+		if (rc == 0) {
+			r->r->log_packs_read++;
+			if (strlen(lp->name) == 45 &&
+			    strcmp(tier_buf_cstr(&got), lp->name) != 0) {
+				tier_buf_printf(
+				        why,
+				        "its content is %s, not what its name says",
+				        tier_buf_cstr(&got));
+				rc = TIER_ECORRUPT;
+			} else if (lp->ix_ok && objects != lp->ix.count) {
+				tier_buf_printf(
+				        why,
+				        "it holds %u objects, its idx lists %u",
+				        objects, lp->ix.count);
+				rc = TIER_ECORRUPT;
+			}
+		}
+		tier_buf_dispose(&got);
+		if (rc == TIER_ECORRUPT)
+			return LP_DAMAGED;
+		if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
+			return rc;
+		if (rc < 0) {
+			if (!why->size)
+				tier_buf_sets(why, tier_error_last());
+			return LP_UNREADABLE;
+		}
+	}
+	return lp->has_idx ? LP_OK : LP_UNINDEXED;
+}
+
+static int logpack_problem(struct run *r, size_t *index, const char *tier,
+                           struct logpack *lp, int state, const char *why)
+{
+	char path[160];
+	logpack_path(path, sizeof(path), lp->name,
+	             lp->has_pack ? "pack" : "idx");
+	switch (state) {
+	case LP_DAMAGED:
+		return add_problem(
+		        r, index, "log-pack-damaged", TIER_FSCK_ERROR, tier,
+		        path, "tier '%s': log pack %.17s... is damaged: %s",
+		        tier, lp->name, why);
+	case LP_UNPAIRED:
+		return add_problem(
+		        r, index, "log-pack-unpaired", TIER_FSCK_ERROR, tier,
+		        path,
+		        "tier '%s': log pack %.17s... has an idx but no pack: the log "
+		        "objects it held are gone from the tier",
+		        tier, lp->name);
+	case LP_UNINDEXED:
+		return add_problem(
+		        r, index, "log-pack-unindexed", TIER_FSCK_INFO, tier,
+		        path,
+		        "tier '%s': log pack %.17s... has no idx (left by an interrupted "
+		        "upload; git does not see it)",
+		        tier, lp->name);
+	case LP_UNREADABLE:
+		return add_problem(
+		        r, index, "pack-unreadable", TIER_FSCK_ERROR, tier,
+		        path, "tier '%s': log pack %.17s... cannot be read: %s",
+		        tier, lp->name, why);
+	default:
+		return 0;
+	}
+}
+
+/* Whether tier j may serve a copy (it answered, and holds this vault). */
+static int source_ok(struct run *r, size_t j)
+{
+	const tier_tier_info *in = tier_vault_tier_info(r->v, j);
+	return in->state != TIER_STATE_OFFLINE &&
+	       in->state != TIER_STATE_OTHER_VAULT &&
+	       in->state != TIER_STATE_UNKNOWN &&
+	       !tier_location_is_offline(tier_vault_location(r->v, j));
+}
+
+/* The commit the tier's history is rebuilt from: its head, else the
+ * installation's record of it; it must be in the cache. */
+static int rebuild_head(struct run *r, size_t ti, git_oid *out)
+{
+	const tier_tier_info *in = tier_vault_tier_info(r->v, ti);
+	git_odb *odb = NULL;
+	int found = 0;
+	if (git_repository_odb(&odb, r->cache) < 0)
+		return 0;
+	if (tier_vault_tier_head(r->v, ti, out) == 0 &&
+	    git_odb_exists(odb, out))
+		found = 1;
+	else if (in->stored_head[0] &&
+	         git_oid_fromstr(out, in->stored_head) == 0 &&
+	         git_odb_exists(odb, out))
+		found = 1;
+	git_odb_free(odb);
+	tier_error_clear();
+	return found;
+}
+
+/*
+ * Mend a damaged or unpaired log pack on tier ti: copy the same pack (the
+ * same name is the same content) from another tier where it indexes
+ * whole; else upload a fresh pack of the tier's history from the cache
+ * and remove the damaged one.  *changed is set when the tier was written.
+ */
+static int logpack_repair(struct run *r, size_t ti, struct logpack *lp,
+                          size_t problem, int *changed)
+{
+	tier_location *dst = tier_vault_location(r->v, ti);
+	tier_buf tmp = TIER_BUF_INIT, got = TIER_BUF_INIT, why = TIER_BUF_INIT,
+	         tried = TIER_BUF_INIT;
+	char path[160];
+	int rc = 0;
+
+	logpack_path(path, sizeof(path), lp->name, "pack");
+	for (size_t j = 0; j < tier_vault_tier_count(r->v); j++) {
+		const tier_tier_info *in = tier_vault_tier_info(r->v, j);
+		tier_location *src = tier_vault_location(r->v, j);
+		tier_stat st;
+		uint32_t objects = 0;
+		if (j == ti || !source_ok(r, j))
+			continue;
+		if ((rc = tier_location_stat(src, path, &st)) < 0) {
+			if (rc == TIER_EABORTED)
+				goto out;
+			tier_buf_printf(&tried, "%s'%s' has none",
+			                tried.size ? ", " : "", in->name);
+			rc = 0;
+			continue;
+		}
+		if ((rc = tier_logpack_tmpdir(&tmp)) < 0)
+			goto out;
+		rc = tier_logpack_index(src, path, tmp.ptr, &got, &objects,
+		                        &r->r->bytes_read, &why);
+		if (rc == TIER_EABORTED)
+			goto out;
+		if (rc < 0 || strcmp(tier_buf_cstr(&got), lp->name) != 0) {
+			tier_buf_printf(&tried, "%s'%s' has a bad copy too",
+			                tried.size ? ", " : "", in->name);
+			tier_rm_rf(tmp.ptr);
+			rc = 0;
+			continue;
+		}
+		/* pack first, then the idx the indexer made of it: git sees it whole */
+		rc = tier_log_pack_put(dst, tmp.ptr, lp->name);
+		tier_rm_rf(tmp.ptr);
+		if (rc < 0) {
+			if (rc == TIER_EABORTED || rc == TIER_EOFFLINE)
+				goto out;
+			problem_note(r, problem,
+			             "; cannot copy it from tier '%s': %s",
+			             in->name, tier_error_last());
+			rc = 0;
+			goto out;
+		}
+		*changed = 1;
+		lp->has_pack = lp->has_idx = 1;
+		int st2 = logpack_probe(r, dst, lp, r->o->read_data, &why);
+		if (st2 < 0) {
+			rc = st2;
+			goto out;
+		}
+		if (st2 == LP_OK) {
+			lp->sound = 1;
+			((tier_fsck_problem *)r->problems.ptr[problem])
+			        ->repaired = 1;
+			problem_note(r, problem, "; repaired from tier '%s'",
+			             in->name);
+		} else {
+			problem_note(
+			        r, problem,
+			        "; copied from tier '%s' but still bad: %s",
+			        in->name, tier_buf_cstr(&why));
+		}
+		goto out;
+	}
+
+	/* nowhere else: the cache holds the history the tier needs */
+	git_oid head;
+	char sh[SHORT + 1];
+	if (!rebuild_head(r, ti, &head)) {
+		problem_note(
+		        r, problem,
+		        "; cannot repair: no other tier holds it%s%s%s, and the tier's history is "
+		        "not in the local log cache",
+		        tried.size ? " (" : "", tier_buf_cstr(&tried),
+		        tried.size ? ")" : "");
+		goto out;
+	}
+	if ((rc = tier_log_upload(r->cache, dst, &head, NULL, &got)) < 0) {
+		if (rc == TIER_EABORTED || rc == TIER_EOFFLINE)
+			goto out;
+		problem_note(r, problem,
+		             "; cannot rebuild it from the local log cache: %s",
+		             tier_error_last());
+		rc = 0;
+		goto out;
+	}
+	*changed = 1;
+	if (strcmp(tier_buf_cstr(&got), lp->name) != 0) {
+		/* idx first: a pack without its idx is invisible to git */
+		static const char *const ext[] = {"idx", "pack"};
+		for (size_t k = 0; k < 2; k++) {
+			logpack_path(path, sizeof(path), lp->name, ext[k]);
+			rc = tier_location_remove(dst, path);
+			if (rc < 0 && rc != TIER_ENOTFOUND) {
+				if (rc == TIER_EABORTED || rc == TIER_EOFFLINE)
+					goto out;
+				problem_note(
+				        r, problem,
+				        "; rebuilt as %.17s... from the local log cache, but cannot "
+				        "remove the damaged one: %s",
+				        tier_buf_cstr(&got), tier_error_last());
+				rc = 0;
+				goto out;
+			}
+		}
+		rc = 0;
+	}
+	/* check what landed: the new pack (or the old name, now whole) */
+	struct logpack fresh;
+	memset(&fresh, 0, sizeof(fresh));
+	snprintf(fresh.name, sizeof(fresh.name), "%s", tier_buf_cstr(&got));
+	fresh.has_pack = fresh.has_idx = 1;
+	int st2 = logpack_probe(r, dst, &fresh, r->o->read_data, &why);
+	free(fresh.idx);
+	if (st2 < 0) {
+		rc = st2;
+		goto out;
+	}
+	if (st2 == LP_OK) {
+		((tier_fsck_problem *)r->problems.ptr[problem])->repaired = 1;
+		if (!strcmp(fresh.name, lp->name))
+			problem_note(
+			        r, problem,
+			        "; rebuilt from the local log cache (head %s)",
+			        short_oid(sh, &head));
+		else
+			problem_note(
+			        r, problem,
+			        "; replaced by %.17s..., rebuilt from the local log cache (head %s)",
+			        fresh.name, short_oid(sh, &head));
+	} else {
+		problem_note(
+		        r, problem,
+		        "; rebuilt from the local log cache but still bad: %s",
+		        tier_buf_cstr(&why));
+	}
+out:
+	if (tmp.size)
+		tier_rm_rf(tmp.ptr);
+	tier_buf_dispose(&tmp);
+	tier_buf_dispose(&got);
+	tier_buf_dispose(&why);
+	tier_buf_dispose(&tried);
+	return rc;
+}
+
+/*
+ * Index into the cache the sound log packs of the tier that it lacks.  The
+ * graph checks read the cache, and a probe takes a cache holding the
+ * tier's head for one holding all its history: after a fetch that stopped
+ * at a damaged pack, objects behind the head can be missing.
+ */
+static int cache_has_all(struct run *r, const tier_logidx *ix)
+{
+	git_odb *odb = NULL;
+	git_oid id;
+	int all = 1;
+	if (git_repository_odb(&odb, r->cache) < 0)
+		return 0;
+	for (uint32_t i = 0; i < ix->count && all; i++) {
+		git_oid_fromraw(&id, ix->names + (size_t)i * GIT_OID_RAWSZ);
+		all = git_odb_exists(odb, &id);
+	}
+	git_odb_free(odb);
+	return all;
+}
+
+static int cache_complete(struct run *r, tier_location *loc,
+                          const tier_vec *packs)
+{
+	char path[160], local[4200];
+	tier_buf got = TIER_BUF_INIT, why = TIER_BUF_INIT;
+	struct stat st;
+	int rc = 0, added = 0;
+
+	for (size_t k = 0; k < packs->length && rc == 0; k++) {
+		const struct logpack *lp = packs->ptr[k];
+		uint32_t objects = 0;
+		if (!lp->sound || !lp->has_pack)
+			continue;
+		snprintf(local, sizeof(local), "%sobjects/pack/%s.pack",
+		         git_repository_path(r->cache), lp->name);
+		if (stat(local, &st) == 0 ||
+		    (lp->ix_ok && cache_has_all(r, &lp->ix)))
+			continue; /* a consolidated pack of objects the cache has: not again */
+		snprintf(local, sizeof(local), "%sobjects/pack",
+		         git_repository_path(r->cache));
+		logpack_path(path, sizeof(path), lp->name, "pack");
+		rc = tier_logpack_index(loc, path, local, &got, &objects,
+		                        &r->r->bytes_read, &why);
+		if (rc == 0)
+			added = 1;
+		else if (rc != TIER_EOFFLINE && rc != TIER_EABORTED)
+			rc = 0; /* the checks that follow say what is missing */
+	}
+	if (added) {
+		git_odb *odb = NULL;
+		if (git_repository_odb(&odb, r->cache) == 0)
+			git_odb_refresh(odb);
+		git_odb_free(odb);
+	}
+	tier_buf_dispose(&got);
+	tier_buf_dispose(&why);
+	return rc;
+}
+
+/* Every log pack on tier ti; *changed when repair wrote to the tier. */
+static int check_logpacks(struct run *r, size_t ti, const char *tier,
+                          int *changed)
+{
+	tier_location *loc = tier_vault_location(r->v, ti);
+	tier_vec packs = TIER_VEC_INIT;
+	tier_buf why = TIER_BUF_INIT;
+	int rc = list_logpacks(loc, &packs);
+
+	if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
+		goto out;
+	if (rc < 0) {
+		rc = add_problem(
+		        r, NULL, "pack-unreadable", TIER_FSCK_ERROR, tier,
+		        TIER_LOG_PACK_DIR,
+		        "tier '%s': its log packs cannot be listed: %s", tier,
+		        tier_error_last());
+		goto out;
+	}
+	for (size_t k = 0; k < packs.length && rc == 0; k++) {
+		struct logpack *lp = packs.ptr[k];
+		size_t problem = 0;
+		int st = logpack_probe(r, loc, lp, r->o->read_data, &why);
+		if (st < 0) {
+			rc = st;
+			break;
+		}
+		lp->sound = st == LP_OK;
+		if (st == LP_OK)
+			continue;
+		if ((rc = logpack_problem(r, &problem, tier, lp, st,
+		                          tier_buf_cstr(&why))) < 0)
+			break;
+		if (r->o->repair && (st == LP_DAMAGED || st == LP_UNPAIRED))
+			rc = logpack_repair(r, ti, lp, problem, changed);
+	}
+	if (rc == 0)
+		rc = cache_complete(r, loc, &packs);
+out:
+	tier_vec_dispose(&packs, logpack_free);
+	tier_buf_dispose(&why);
+	return rc;
+}
+
+/* ---- a garbled head ------------------------------------------------------ */
+
+/* A set of object ids (open addressing; the zero id marks a free slot). */
+struct oidset {
+	git_oid *slot;
+	size_t cap, n;
+};
+
+static size_t oid_hash(const git_oid *id)
+{
+	size_t h;
+	memcpy(&h, id->id, sizeof(h)); /* ids are hashes already */
+	return h;
+}
+
+static int oidset_has(const struct oidset *s, const git_oid *id)
+{
+	static const git_oid zero;
+	if (!s->cap)
+		return 0;
+	for (size_t k = oid_hash(id) & (s->cap - 1);
+	     memcmp(&s->slot[k], &zero, sizeof(zero));
+	     k = (k + 1) & (s->cap - 1))
+		if (git_oid_equal(&s->slot[k], id))
+			return 1;
+	return 0;
+}
+
+/* Add id (not in the set yet); <0 out of memory. */
+static int oidset_add(struct oidset *s, const git_oid *id)
+{
+	static const git_oid zero;
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 1024;
+		git_oid *ns = tier_calloc(ncap, sizeof(*ns));
+		if (!ns)
+			return TIER_ERROR;
+		for (size_t i = 0; i < s->cap; i++) {
+			if (!memcmp(&s->slot[i], &zero, sizeof(zero)))
+				continue;
+			size_t k = oid_hash(&s->slot[i]) & (ncap - 1);
+			while (memcmp(&ns[k], &zero, sizeof(zero)))
+				k = (k + 1) & (ncap - 1);
+			ns[k] = s->slot[i];
+		}
+		free(s->slot);
+		s->slot = ns;
+		s->cap = ncap;
+	}
+	size_t k = oid_hash(id) & (s->cap - 1);
+	while (memcmp(&s->slot[k], &zero, sizeof(zero)))
+		k = (k + 1) & (s->cap - 1);
+	git_oid_cpy(&s->slot[k], id);
+	s->n++;
+	return 0;
+}
+
+struct ontier {
+	struct run *r;
+	const tier_vec *packs; /* struct logpack * with ix_ok */
+	struct oidset trees;
+	git_oid missing;
+	int has_missing;
+};
+
+static int on_tier(struct ontier *o, const git_oid *id)
+{
+	for (size_t i = 0; i < o->packs->length; i++) {
+		const struct logpack *lp = o->packs->ptr[i];
+		if (lp->ix_ok && tier_logidx_has(&lp->ix, id))
+			return 1;
+	}
+	if (!o->has_missing) {
+		git_oid_cpy(&o->missing, id);
+		o->has_missing = 1;
+	}
+	return 0;
+}
+
+/* 1: the tree and all below it are on the tier; 0: not; <0: out of memory */
+static int tree_on_tier(struct ontier *o, const git_oid *id)
+{
+	git_tree *t = NULL;
+	int rc = 1;
+	/* only trees found whole are remembered: a later candidate asks again */
+	if (oidset_has(&o->trees, id))
+		return 1;
+	if (!on_tier(o, id) || git_tree_lookup(&t, o->r->cache, id) < 0)
+		return 0;
+	for (size_t i = 0; i < git_tree_entrycount(t) && rc == 1; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+		if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+			rc = tree_on_tier(o, git_tree_entry_id(e));
+		else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+			rc = on_tier(o, git_tree_entry_id(e));
+	}
+	git_tree_free(t);
+	if (rc == 1 && oidset_add(&o->trees, id) < 0)
+		return TIER_ERROR;
+	return rc;
+}
+
+/* Whether every object reachable from commit id is in the tier's log packs
+ * (1, else 0; <0 out of memory). */
+static int history_on_tier(struct ontier *o, const git_oid *id)
+{
+	git_revwalk *walk = NULL;
+	git_oid c;
+	int rc, result = 0;
+	if (git_revwalk_new(&walk, o->r->cache) < 0 ||
+	    git_revwalk_push(walk, id) < 0) {
+		git_revwalk_free(walk);
+		tier_error_clear();
+		return 0; /* not in the cache either */
+	}
+	while ((rc = git_revwalk_next(&c, walk)) == 0) {
+		git_commit *cm = NULL;
+		if (!on_tier(o, &c) ||
+		    git_commit_lookup(&cm, o->r->cache, &c) < 0)
+			goto done;
+		rc = tree_on_tier(o, git_commit_tree_id(cm));
+		git_commit_free(cm);
+		if (rc != 1) {
+			result = rc < 0 ? rc : 0;
+			goto done;
+		}
+	}
+	result = rc == GIT_ITEROVER;
+done:
+	git_revwalk_free(walk);
+	return result;
+}
+
+/*
+ * A head that is garbage: write it again from the head this installation
+ * last wrote on the tier, when all its objects are in the tier's log packs
+ * (its previous or current head); else from the newest earlier first-parent
+ * ancestor that is (the tier is then rolled back: the user accepts that).
+ */
+static int repair_head(struct run *r, size_t ti, size_t problem, int *changed)
+{
+	const tier_tier_info *in = tier_vault_tier_info(r->v, ti);
+	tier_location *loc = tier_vault_location(r->v, ti);
+	const char *name = in->name;
+	tier_vec packs = TIER_VEC_INIT;
+	tier_buf why = TIER_BUF_INIT;
+	struct ontier o;
+	git_oid head, stored, cand;
+	char sh[SHORT + 1], sh2[SHORT + 1];
+	int exists = 0, rc, found = 0;
+	uint64_t steps = 0;
+
+	memset(&o, 0, sizeof(o));
+	rc = tier_log_head_read(loc, &head, &exists);
+	if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
+		return rc;
+	if (rc != TIER_ECORRUPT) {
+		tier_error_clear();
+		return 0; /* the head reads: the damage is elsewhere */
+	}
+	if (!in->stored_head[0] ||
+	    git_oid_fromstr(&stored, in->stored_head) < 0) {
+		if (tier_vault_installation_id(r->v) &&
+		    tier_vault_installation_id(r->v)[0])
+			problem_note(
+			        r, problem,
+			        "; cannot repair the head: this installation has no "
+			        "record of what it wrote there");
+		else
+			problem_note(
+			        r, problem,
+			        "; the head can be written again only with the "
+			        "installation that writes to this tier (tier-fsck -s DIR "
+			        "--repair)");
+		return 0;
+	}
+	if (tier_vault_is_read_only(r->v)) {
+		problem_note(r, problem,
+		             "; a read-only installation does not write heads");
+		return 0;
+	}
+	/* the tier's log packs as they are now (after any repair above) */
+	if ((rc = list_logpacks(loc, &packs)) < 0)
+		goto out;
+	for (size_t k = 0; k < packs.length; k++) {
+		struct logpack *lp = packs.ptr[k];
+		int st = logpack_probe(r, loc, lp, 0, &why);
+		if (st < 0) {
+			rc = st;
+			goto out;
+		}
+		if (st != LP_OK)
+			lp->ix_ok =
+			        0; /* a damaged pack holds nothing we count on */
+	}
+	o.r = r;
+	o.packs = &packs;
+	/* the last head we wrote, else its ancestors, newest first */
+	git_oid_cpy(&cand, &stored);
+	for (steps = 0; steps < 64; steps++) {
+		o.has_missing = 0;
+		if ((rc = history_on_tier(&o, &cand)) < 0)
+			goto out;
+		if (rc == 1) {
+			found = 1;
+			break;
+		}
+		git_commit *c = NULL, *p = NULL;
+		rc = git_commit_lookup(&c, r->cache, &cand) == 0 &&
+		     git_commit_parentcount(c) > 0 &&
+		     git_commit_parent(&p, c, 0) == 0;
+		if (rc)
+			git_oid_cpy(&cand, git_commit_id(p));
+		git_commit_free(p);
+		git_commit_free(c);
+		if (!rc)
+			break;
+	}
+	rc = 0;
+	if (!found) {
+		problem_note(
+		        r, problem,
+		        "; cannot repair the head: the last head this installation wrote there "
+		        "(%s) is not whole in the tier's log packs, nor an earlier one",
+		        short_oid(sh, &stored));
+		goto out;
+	}
+	/* a write or sync of ours moves heads under this lock: not now */
+	if ((rc = tier_vault_lock_sync(r->v)) < 0) {
+		if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
+			goto out;
+		problem_note(r, problem, "; cannot repair the head now: %s",
+		             tier_error_last());
+		rc = 0;
+		goto out;
+	}
+	if (steps == 0)
+		rc = tier_vault_advance(r->v, ti, &stored, in->stored_revision);
+	else
+		rc = tier_log_head_write(
+		        loc,
+		        &cand); /* the ref keeps the newer head: rolled back */
+	tier_vault_unlock(r->v);
+	if (rc < 0) {
+		if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
+			goto out;
+		problem_note(r, problem, "; cannot write the head: %s",
+		             tier_error_last());
+		rc = 0;
+		goto out;
+	}
+	*changed = 1;
+	((tier_fsck_problem *)r->problems.ptr[problem])->repaired = 1;
+	if (steps == 0)
+		problem_note(
+		        r, problem,
+		        "; head written again as %s, the last head this installation wrote there",
+		        short_oid(sh, &stored));
+	else
+		problem_note(
+		        r, problem,
+		        "; head written again as %s, %llu revision%s before %s (the last head this "
+		        "installation wrote there, not whole on the tier): the tier is rolled "
+		        "back, tier-sync --accept-rollback %s then brings it level",
+		        short_oid(sh, &cand), (unsigned long long)steps,
+		        steps == 1 ? "" : "s", short_oid(sh2, &stored), name);
+out:
+	free(o.trees.slot);
+	tier_vec_dispose(&packs, logpack_free);
+	tier_buf_dispose(&why);
+	return rc;
+}
+
 /* ---- one tier ----------------------------------------------------------- */
+
+/*
+ * A tier whose log cannot be read: its log packs are checked as they are
+ * on the tier, and with repair mended (and a garbled head written again).
+ * Returns 1 when the log reads again (the problem at index `damaged` is
+ * then repaired and the tier's info fresh), 0 when it stays damaged.
+ */
+static int mend_damaged(struct run *r, size_t ti, size_t damaged)
+{
+	const tier_tier_info *in = tier_vault_tier_info(r->v, ti);
+	int changed = 0, rc;
+
+	if ((rc = check_logpacks(r, ti, in->name, &changed)) < 0)
+		return rc;
+	if (r->o->repair && (rc = repair_head(r, ti, damaged, &changed)) < 0)
+		return rc;
+	if (!changed)
+		return 0;
+	/* look at the tier again the way every tool does (R5, R8) */
+	if ((rc = tier_vault_probe(r->v)) < 0) {
+		problem_note(r, damaged, "; probing the tiers again failed: %s",
+		             tier_error_last());
+		return 0;
+	}
+	in = tier_vault_tier_info(r->v, ti);
+	if (in->state == TIER_STATE_DAMAGED) {
+		((tier_fsck_problem *)r->problems.ptr[damaged])->repaired = 0;
+		problem_note(r, damaged, "; the log still cannot be read: %s",
+		             in->problem ? in->problem : "unknown error");
+		return 0;
+	}
+	if (!((tier_fsck_problem *)r->problems.ptr[damaged])->repaired) {
+		((tier_fsck_problem *)r->problems.ptr[damaged])->repaired = 1;
+		problem_note(r, damaged, "; the log reads again");
+	}
+	return 1;
+}
 
 static int check_tier(struct run *r, size_t ti)
 {
@@ -917,10 +1761,22 @@ static int check_tier(struct run *r, size_t ti)
 	tier_vec packs = TIER_VEC_INIT;
 	struct headcheck *h = NULL;
 	git_oid head;
-	int rc;
+	size_t damaged = 0;
+	int rc, logpacks_done = 0, changed = 0;
 
-	if ((rc = check_state(r, in)) < 0)
+	if ((rc = check_state(r, in, &damaged)) < 0)
 		return rc;
+	if (in->state == TIER_STATE_DAMAGED) {
+		/* it answered (else it would be offline): what is wrong is on it */
+		if ((rc = mend_damaged(r, ti, damaged)) <= 0)
+			goto out;
+		in = tier_vault_tier_info(r->v, ti);
+		logpacks_done = 1;
+		size_t ignored;
+		if (in->state != TIER_STATE_OK &&
+		    (rc = check_state(r, in, &ignored)) < 0)
+			goto out;
+	}
 	if (!in->online || in->state == TIER_STATE_OFFLINE || in->state == TIER_STATE_OTHER_VAULT ||
 	    in->state == TIER_STATE_DAMAGED)
 		return flush(r);
@@ -929,10 +1785,14 @@ static int check_tier(struct run *r, size_t ti)
 	if (git_oid_fromstr(&head, in->head) < 0)
 		return tier_error_set(TIER_ERROR, "tier '%s': head '%s' is not a commit id", in->name,
 		                      in->head);
-	if ((rc = check_git_files(r, loc, in->name)) < 0 || (rc = check_chain(r, in->name, &head)) < 0 ||
-	    (rc = flush(r)) < 0 || (rc = load_packs(r, in->name, &head, &packs)) < 0 ||
-	    (rc = snapshot_check(r, &head, &h)) < 0 || (rc = report_snapshot(r, in->name, h)) < 0 ||
-	    (rc = flush(r)) < 0 || (rc = check_packs(r, ti, in->name, &packs)) < 0)
+	if ((rc = check_git_files(r, loc, in->name)) < 0 ||
+	    (!logpacks_done &&
+	     (rc = check_logpacks(r, ti, in->name, &changed)) < 0) ||
+	    (rc = check_chain(r, in->name, &head)) < 0 || (rc = flush(r)) < 0 ||
+	    (rc = load_packs(r, in->name, &head, &packs)) < 0 ||
+	    (rc = snapshot_check(r, &head, &h)) < 0 ||
+	    (rc = report_snapshot(r, in->name, h)) < 0 || (rc = flush(r)) < 0 ||
+	    (rc = check_packs(r, ti, in->name, &packs)) < 0)
 		goto out;
 	r->r->tiers_checked++;
 out:

@@ -428,3 +428,271 @@ Test(fsck, a_callback_sees_each_problem_and_can_stop)
 	cr_assert_null(r);
 	tier_vault_free(v);
 }
+
+/* ---- log packs as they are on the tier, and a garbled head ---------------- */
+
+/* Name (relative to the tier) of the largest log pack on a tier. */
+static const char *big_log_pack(const char *tier)
+{
+	static char rel[256];
+	char *out = NULL;
+	size_t len = 0;
+	tt_sh("cd %s/%s && ls -S log.git/objects/pack/*.pack | head -n 1 > %s/lpack.txt",
+	      dir, tier, dir);
+	out = tt_read_file(tt_path("%s/lpack.txt", dir), &len);
+	cr_assert(out && len > 10, "no log pack on tier %s", tier);
+	out[strcspn(out, "\n")] = '\0';
+	snprintf(rel, sizeof(rel), "%s", out);
+	free(out);
+	return rel;
+}
+
+static void git_fsck_clean(const char *tier)
+{
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/%s/log.git fsck --strict >%s/gitfsck.txt 2>&1",
+	              dir, tier, dir),
+	        0, "git fsck --strict of tier %s: %s", tier,
+	        tt_read_file(tt_path("%s/gitfsck.txt", dir), NULL));
+}
+
+Test(fsck, a_truncated_log_pack_on_the_tier_is_found_though_the_cache_is_sound)
+{
+	make_vault();
+	const char *lp = big_log_pack("a");
+	cr_assert_eq(tt_sh("test -f %s/b/%s", dir, lp), 0,
+	             "b holds the same log pack");
+	tt_sh("f=%s/a/%s; truncate -s $(( $(stat -c %%s $f) / 2 )) $f", dir,
+	      lp);
+
+	/* the installation reads its cache: only a look at the tier finds it */
+	tier_fsck_report *r = fsck(1, 0, 0);
+	const tier_fsck_problem *p = find(r, "log-pack-damaged", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->severity, TIER_FSCK_ERROR);
+	cr_assert_str_eq(p->object, lp);
+	cr_assert(strstr(p->message, "tier 'a'") &&
+	                  strstr(p->message, "truncated"),
+	          "%s", p->message);
+	cr_assert_null(find(r, "log-pack-damaged", "b"));
+	cr_assert_eq(r->errors, 1, "%s", all_messages(r));
+	cr_assert_gt(r->log_packs_checked, 0);
+	cr_assert_eq(r->log_packs_read, 0);
+	tier_fsck_report_free(r);
+
+	/* without the installation the log of a does not even read */
+	r = fsck(0, 0, 0);
+	cr_assert_not_null(find(r, "log-damaged", "a"), "%s", all_messages(r));
+	cr_assert_not_null(find(r, "log-pack-damaged", "a"), "%s",
+	                   all_messages(r));
+	tier_fsck_report_free(r);
+
+	r = fsck(1, 0, 1);
+	p = find(r, "log-pack-damaged", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->repaired, 1, "%s", p->message);
+	cr_assert(strstr(p->message, "repaired from tier 'b'"), "%s",
+	          p->message);
+	cr_assert_eq(r->errors, 0, "%s", all_messages(r));
+	tier_fsck_report_free(r);
+
+	cr_assert_eq(tt_sh("cmp -s %s/a/%s %s/b/%s", dir, lp, dir, lp), 0,
+	             "same bytes again");
+	r = fsck(0, 1, 0);
+	cr_assert_eq(r->nproblems, 0, "clean after repair: %s",
+	             all_messages(r));
+	cr_assert_gt(r->log_packs_read, 0);
+	tier_fsck_report_free(r);
+	git_fsck_clean("a");
+}
+
+Test(fsck, without_the_installation_repair_makes_a_log_readable_again)
+{
+	make_vault();
+	const char *lp = big_log_pack("a");
+	tt_sh("f=%s/a/%s; truncate -s $(( $(stat -c %%s $f) / 2 )) $f", dir,
+	      lp);
+	tier_fsck_report *r = fsck(0, 0, 1);
+	const tier_fsck_problem *p = find(r, "log-damaged", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->repaired, 1, "%s", all_messages(r));
+	cr_assert(strstr(p->message, "reads again"), "%s", p->message);
+	cr_assert_eq(r->errors, 0, "%s", all_messages(r));
+	cr_assert_eq(r->tiers_checked, 2, "a checked in full once it reads: %s",
+	             all_messages(r));
+	tier_fsck_report_free(r);
+	r = fsck(0, 0, 0);
+	cr_assert_eq(r->nproblems, 0, "%s", all_messages(r));
+	tier_fsck_report_free(r);
+	git_fsck_clean("a");
+}
+
+Test(fsck, a_garbled_log_pack_is_found_by_read_data_and_rebuilt_from_the_cache)
+{
+	make_vault();
+	const char *lp = big_log_pack("a");
+	tt_sh("f=%s/a/%s; printf 'XXXX' | dd of=$f bs=1 seek=$(( $(stat -c %%s $f) / 2 )) "
+	      "conv=notrunc 2>/dev/null",
+	      dir, lp);
+	cr_assert_neq(tt_sh("cmp -s %s/a/%s %s/b/%s", dir, lp, dir, lp), 0);
+
+	tier_fsck_report *r = fsck(1, 0, 0);
+	cr_assert_eq(r->errors, 0, "size and checksum field are right: %s",
+	             all_messages(r));
+	tier_fsck_report_free(r);
+
+	r = fsck(1, 1, 0);
+	const tier_fsck_problem *p = find(r, "log-pack-damaged", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_str_eq(p->object, lp);
+	cr_assert_eq(r->errors, 1, "%s", all_messages(r));
+	tier_fsck_report_free(r);
+
+	/* b away: no tier holds the same pack, the cache rebuilds the history */
+	tt_write_file(ctl, "offline\n", 8);
+	r = fsck(1, 1, 1);
+	p = find(r, "log-pack-damaged", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->repaired, 1, "%s", p->message);
+	cr_assert(strstr(p->message, "local log cache"), "%s", p->message);
+	cr_assert_eq(r->errors, 0, "%s", all_messages(r));
+	tier_fsck_report_free(r);
+	tt_write_file(ctl, "", 0);
+	cr_assert_neq(tt_sh("test -f %s/a/%s", dir, lp), 0,
+	              "the damaged pack is gone");
+
+	r = fsck(1, 1, 0);
+	cr_assert_eq(r->nproblems, 0, "clean after repair: %s",
+	             all_messages(r));
+	tier_fsck_report_free(r);
+	r = fsck(0, 1, 0);
+	cr_assert_eq(r->nproblems, 0, "clean from the tiers alone: %s",
+	             all_messages(r));
+	tier_fsck_report_free(r);
+	git_fsck_clean("a");
+}
+
+Test(fsck,
+     an_idx_without_its_pack_is_unpaired_and_a_pack_without_idx_is_worth_knowing)
+{
+	make_vault();
+	const char *lp = big_log_pack("a");
+	char base[256];
+	snprintf(base, sizeof(base), "%.*s", (int)(strlen(lp) - 5), lp);
+	tt_sh("rm %s/a/%s.pack", dir, base);
+	tt_sh("cp %s/b/%s.pack %s/a/log.git/objects/pack/pack-0000000000000000000000000000000000000000.pack",
+	      dir, base, dir);
+	tier_fsck_report *r = fsck(1, 0, 0);
+	const tier_fsck_problem *p = find(r, "log-pack-unpaired", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->severity, TIER_FSCK_ERROR);
+	/* a pack whose name is not its checksum is damaged, wherever it came from */
+	cr_assert_not_null(find(r, "log-pack-damaged", "a"), "%s",
+	                   all_messages(r));
+	tier_fsck_report_free(r);
+	tt_sh("rm %s/a/log.git/objects/pack/pack-0000000000000000000000000000000000000000.pack",
+	      dir);
+
+	r = fsck(1, 0, 1);
+	p = find(r, "log-pack-unpaired", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->repaired, 1, "%s", p->message);
+	tier_fsck_report_free(r);
+	cr_assert_eq(
+	        tt_sh("cmp -s %s/a/%s.pack %s/b/%s.pack", dir, base, dir, base),
+	        0);
+
+	/* an interrupted upload leaves a pack without its idx: info only */
+	tt_sh("rm %s/a/%s.idx", dir, base);
+	r = fsck(1, 0, 0);
+	p = find(r, "log-pack-unindexed", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->severity, TIER_FSCK_INFO);
+	cr_assert_eq(r->errors, 0, "%s", all_messages(r));
+	tier_fsck_report_free(r);
+}
+
+static void garble_head(const char *tier)
+{
+	tt_sh("printf 'this is not a commit id\\n' > %s/%s/log.git/refs/heads/main",
+	      dir, tier);
+}
+
+Test(fsck, a_garbled_head_is_written_again_from_the_installation)
+{
+	make_vault();
+	garble_head("a");
+	tier_fsck_report *r = fsck(1, 0, 0);
+	const tier_fsck_problem *p = find(r, "log-damaged", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(r->errors, 1, "%s", all_messages(r));
+	tier_fsck_report_free(r);
+
+	/* the tiers alone do not know what the head was */
+	r = fsck(0, 0, 1);
+	p = find(r, "log-damaged", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->repaired, 0);
+	cr_assert(strstr(p->message, "-s DIR --repair"), "%s", p->message);
+	tier_fsck_report_free(r);
+
+	r = fsck(1, 0, 1);
+	p = find(r, "log-damaged", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->repaired, 1, "%s", p->message);
+	cr_assert(strstr(p->message, "head written again"), "%s", p->message);
+	cr_assert_eq(r->errors, 0, "%s", all_messages(r));
+	cr_assert_eq(r->tiers_checked, 2, "%s", all_messages(r));
+	tier_fsck_report_free(r);
+
+	cr_assert_eq(
+	        tt_sh("cmp -s %s/a/log.git/refs/heads/main %s/b/log.git/refs/heads/main",
+	              dir, dir),
+	        0, "the head it had");
+	r = fsck(1, 1, 0);
+	cr_assert_eq(r->nproblems, 0, "%s", all_messages(r));
+	tier_fsck_report_free(r);
+	git_fsck_clean("a");
+}
+
+Test(fsck, a_garbled_head_whose_last_revision_is_lost_goes_back_and_says_so)
+{
+	make_vault();
+	tier_vault *v = open_vault(1);
+	tt_write_file(ctl, "offline\n", 8);
+	tt_sh("head -c 50000 /dev/urandom > %s/third.bin", src);
+	push(v); /* revision 4, on a alone */
+	tier_vault_free(v);
+	tt_write_file(ctl, "", 0);
+	/* the log pack of revision 4 (the newest) goes, and the head is garbage */
+	cr_assert_eq(
+	        tt_sh("cd %s/a/log.git/objects/pack && n=$(ls -t *.idx | head -n 1) && "
+	              "rm $n ${n%%.idx}.pack",
+	              dir),
+	        0);
+	garble_head("a");
+
+	tier_fsck_report *r = fsck(1, 0, 1);
+	const tier_fsck_problem *p = find(r, "log-damaged", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->repaired, 1, "%s", p->message);
+	cr_assert(strstr(p->message, "tier-sync --accept-rollback a"), "%s",
+	          p->message);
+	cr_assert_not_null(find(r, "rolled-back", "a"), "%s", all_messages(r));
+	cr_assert_eq(r->errors, 0, "%s", all_messages(r));
+	tier_fsck_report_free(r);
+	cr_assert_eq(
+	        tt_sh("cmp -s %s/a/log.git/refs/heads/main %s/b/log.git/refs/heads/main",
+	              dir, dir),
+	        0, "revision 3, the head b has");
+
+	v = open_vault(1);
+	const tier_tier_info *in = tier_vault_tier_info(v, 0);
+	cr_assert_eq(in->state, TIER_STATE_ROLLED_BACK, "%s",
+	             in->problem ? in->problem : "");
+	cr_assert_eq(in->revision, 3);
+	cr_assert_eq(tier_vault_accept_rollback(v, "a"), 0, "%s",
+	             tier_error_last());
+	tier_vault_free(v);
+	git_fsck_clean("a");
+}

@@ -7,6 +7,11 @@
  *     each commit's Tier-Revision trailer equal to its position on the
  *     chain (SPEC R4), its Tier-Vault trailer equal to the vault's id,
  *     log.git/HEAD and log.git/config present so that stock git reads it;
+ *     and the log packs as they are ON the tier (not the local cache the
+ *     graph checks read): every .pack with its .idx and the other way
+ *     round, each idx sound, each pack's size, header and trailing
+ *     checksum agreeing with its idx and its name; with read_data each
+ *     log pack downloaded through libgit2's indexer (every object hashed);
  *   - the data: every pack the head revision's index/ tree lists is on the
  *     tier with the size its trailer gives; with read_data each pack is
  *     downloaded (to a temporary file: memory stays bounded) and every
@@ -23,8 +28,14 @@
  * docs/fsck.md; ids are never renamed, only added) and a severity.  With
  * repair, a pack that is missing, truncated or corrupt on one tier is
  * copied from another online tier where it verifies, then checked again.
- * Repair writes data packs only (content-addressed: the same bytes on
- * every tier); it never moves a log head and never writes a commit.
+ * A damaged or lost log pack is copied from a tier holding the same pack
+ * name (a git pack is named by its checksum), else rebuilt from the local
+ * log cache and the damaged one removed.  Repair never writes a commit.
+ * It moves a log head in one case only: a head that is garbage (not a
+ * commit id) is written again, with the installation, from the head this
+ * installation last wrote there when its objects are on the tier (or the
+ * newest earlier one that is: the tier then counts as rolled back, and
+ * tier-sync --accept-rollback NAME levels it).
  */
 #ifndef TIER_FSCK_H
 #define TIER_FSCK_H
@@ -79,7 +90,8 @@ typedef struct {
 	unsigned int version;
 	/** Download every pack and hash every chunk (slow: reads all data). */
 	int read_data;
-	/** Mend missing, truncated and corrupt packs from another tier. */
+	/** Mend missing, truncated and corrupt packs from another tier, damaged
+	 *  log packs, and a garbled head (see above). */
 	int repair;
 	tier_fsck_problem_cb problem;
 	tier_fsck_progress_cb progress;
@@ -102,6 +114,10 @@ typedef struct {
 	uint64_t packs_read;         /**< packs downloaded and verified (read_data) */
 	uint64_t chunks_checked;     /**< chunk references of the snapshots checked */
 	uint64_t bytes_read;         /**< bytes downloaded */
+	uint64_t
+	        log_packs_checked; /**< log packs checked on the tiers (size, header, checksum) */
+	uint64_t
+	        log_packs_read; /**< log packs downloaded and indexed (read_data) */
 } tier_fsck_report;
 
 /**
