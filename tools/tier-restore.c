@@ -1,6 +1,10 @@
 /* tier-restore: write a revision of the vault (or part of it) back to disk. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "exitcodes.h"
 #include "opt.h"
@@ -44,10 +48,13 @@ static const struct tool_def def = {
 	.exits = exits,
 };
 
+static void flush_old_warning(void);
+
 static int on_progress(const tier_restore_stats *s, const char *current, void *payload)
 {
 	char b[32];
 	(void)payload;
+	flush_old_warning();
 	if (tool_progress_enabled()) {
 		tool_progress("restoring revision %" PRIu64 ": %" PRIu64 " files, %s  %s", s->revision,
 		              s->files, tool_size(s->bytes, b), current ? current : "");
@@ -55,10 +62,118 @@ static int on_progress(const tier_restore_stats *s, const char *current, void *p
 	return tool_interrupted();
 }
 
+/*
+ * A restore that fails reports, as its error, the first entry it could not
+ * restore, which it also passed to on_warning: printed both ways it is the
+ * same line twice.  So the latest warning is held back a moment (until the
+ * next one, a second, or the end): when it is the error it is printed once,
+ * as the error.  Warnings printed earlier are remembered by hash, so that
+ * an error repeating one of them becomes a count instead.
+ */
+static pthread_mutex_t warn_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *held; /* the latest warning, not printed yet */
+static struct timespec held_at;
+static uint64_t *printed; /* hashes of the warnings printed */
+static size_t nprinted, cprinted;
+
+static uint64_t msg_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static void remember(const char *msg)
+{
+	if (nprinted == cprinted) {
+		size_t n = cprinted ? cprinted * 2 : 64;
+		uint64_t *p = n <= (1u << 22) ? realloc(printed, n * sizeof(*p))
+		                              : NULL;
+		if (!p)
+			return; /* then an error may repeat a warning: no harm */
+		printed = p;
+		cprinted = n;
+	}
+	printed[nprinted++] = msg_hash(msg);
+}
+
+static int was_printed(const char *msg)
+{
+	uint64_t h = msg_hash(msg);
+	for (size_t i = 0; i < nprinted; i++)
+		if (printed[i] == h)
+			return 1;
+	return 0;
+}
+
+/* Called with warn_lock held. */
+static void print_held(void)
+{
+	if (!held)
+		return;
+	tool_progress_done();
+	tool_warning("%s", held);
+	remember(held);
+	free(held);
+	held = NULL;
+}
+
 static void on_warning(const char *msg, void *payload)
 {
 	(void)payload;
-	tool_warning("%s", msg);
+	pthread_mutex_lock(&warn_lock);
+	print_held();
+	if ((held = strdup(msg)) != NULL) {
+		clock_gettime(CLOCK_MONOTONIC, &held_at);
+	} else {
+		tool_warning("%s", msg);
+		remember(msg);
+	}
+	pthread_mutex_unlock(&warn_lock);
+}
+
+/* From the progress callback: a warning held for a second is printed. */
+static void flush_old_warning(void)
+{
+	struct timespec now;
+	pthread_mutex_lock(&warn_lock);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (held && (now.tv_sec - held_at.tv_sec) * 1000 +
+	                            (now.tv_nsec - held_at.tv_nsec) / 1000000 >=
+	                    1000)
+		print_held();
+	pthread_mutex_unlock(&warn_lock);
+}
+
+/* The end of a failed restore: its error printed once. */
+static int restore_failed(int rc, const tier_restore_stats *st)
+{
+	const char *msg = tier_error_last();
+	int code;
+
+	pthread_mutex_lock(&warn_lock);
+	if (held && !strcmp(held, msg)) {
+		free(held); /* the error says it */
+		held = NULL;
+	}
+	print_held();
+	int repeat = *msg && was_printed(msg);
+	pthread_mutex_unlock(&warn_lock);
+	if (!repeat)
+		return tool_fail(rc);
+	code = tool_exit_from_error(rc);
+	tool_error(
+	        "%" PRIu64
+	        " entr%s could not be restored (named in the warnings above)",
+	        st->errors ? st->errors : 1, st->errors == 1 ? "y" : "ies");
+	if (tool_json_emitted())
+		return code;
+	json_t *err = json_pack("{s:{s:s, s:s, s:i}}", "error", "message", msg,
+	                        "code", tier_error_name(rc), "exit", code);
+	if (err)
+		tool_json_emit(err);
+	return code;
 }
 
 static json_t *json_path(const char *s)
@@ -92,7 +207,10 @@ int main(int argc, char **argv)
 	rc = tier_restore_run(&st, v, &ro);
 	tier_vault_free(v);
 	if (rc < 0)
-		return tool_finish(&c, tool_fail(rc));
+		return tool_finish(&c, restore_failed(rc, &st));
+	pthread_mutex_lock(&warn_lock);
+	print_held();
+	pthread_mutex_unlock(&warn_lock);
 
 	if (c.json) {
 		json_t *o = json_object();
