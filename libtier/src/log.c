@@ -286,22 +286,36 @@ static int fetch_one(git_repository *cache, tier_location *loc, const char *name
 	return rc;
 }
 
+/*
+ * A fetch that failed half way (one pack damaged) may leave the head commit
+ * in the cache without all of its history.  This marker makes the next
+ * fetch, from whichever tier, look at every pack instead of trusting "the
+ * head is here"; a fetch that completes removes it.
+ */
+static void incomplete_path(char *out, size_t cap, git_repository *cache)
+{
+	snprintf(out, cap, "%s/tier-fetch-incomplete", git_repository_path(cache));
+}
+
 int tier_log_fetch(git_repository *cache, tier_location *loc, const git_oid *head)
 {
 	git_odb *odb = NULL;
 	tier_vec packs = TIER_VEC_INIT;
 	int rc, have = 0;
-	char hex[GIT_OID_HEXSZ + 1];
+	char hex[GIT_OID_HEXSZ + 1], marker[4200];
+	struct stat st;
 
+	incomplete_path(marker, sizeof(marker), cache);
+	int incomplete = stat(marker, &st) == 0;
 	if ((rc = git_repository_odb(&odb, cache)) < 0)
 		return tier_error_from_git(rc, "cannot open the local log cache");
 	have = git_odb_exists(odb, head);
 	git_odb_free(odb);
-	if (have)
+	if (have && !incomplete)
 		return 0;
 
 	/* Two rounds: a consolidation may remove a pack between list and get. */
-	for (int round = 0; round < 2 && !have; round++) {
+	for (int round = 0; round < 2 && (!have || incomplete); round++) {
 		if ((rc = list_packs(loc, &packs)) < 0)
 			return rc;
 		rc = 0;
@@ -311,13 +325,21 @@ int tier_log_fetch(git_repository *cache, tier_location *loc, const git_oid *hea
 		tier_vec_dispose(&packs, free);
 		if (rc == TIER_ENOTFOUND && round == 0)
 			continue;
-		if (rc < 0)
+		if (rc < 0) {
+			int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+			if (fd >= 0)
+				close(fd);
 			return rc;
+		}
 		if ((rc = git_repository_odb(&odb, cache)) < 0)
 			return tier_error_from_git(rc, "cannot open the local log cache");
 		git_odb_refresh(odb);
 		have = git_odb_exists(odb, head);
 		git_odb_free(odb);
+		if (have && incomplete) {
+			unlink(marker);
+			incomplete = 0;
+		}
 	}
 	if (!have) {
 		git_oid_tostr(hex, sizeof(hex), head);
