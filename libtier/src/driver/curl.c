@@ -198,6 +198,7 @@ static int set_common(curl_driver *d)
 	d->last_dl = d->last_ul = 0;
 	d->last_move = 0;
 	d->stalled = 0;
+	d->moved = 0;
 
 #define SET(opt, val) \
 	do { \
@@ -358,6 +359,31 @@ static int sftp_status_code(const char *msg)
 }
 
 /*
+ * A failed SSH session start ("Failure establishing ssh session: <libssh2
+ * code>, <text>", curl's CURLE_FAILED_INIT) with a socket or key exchange
+ * code: the server hung up or went silent during the handshake.  Other
+ * codes (no common algorithm, a bad host key signature) are not the
+ * network's doing.
+ */
+static int ssh_startup_lost(const char *msg)
+{
+	static const int lost[] = {-1, -2, -3, -7, -8, -9, -13, -30, -43};
+	const char *p = strstr(msg, "Failure establishing ssh session: ");
+	char *end;
+	long code;
+	if (!p)
+		return 0;
+	p += strlen("Failure establishing ssh session: ");
+	code = strtol(p, &end, 10);
+	if (end == p || *end != ',')
+		return 0;
+	for (size_t i = 0; i < sizeof(lost) / sizeof(lost[0]); i++)
+		if (code == lost[i])
+			return 1;
+	return 0;
+}
+
+/*
  * Classify a failed transfer.  The codes are the driver contract: only
  * what may pass by itself is TIER_EOFFLINE (the reconnect layer retries
  * it); a full disk, a refused login or a certificate problem fail at once.
@@ -376,6 +402,9 @@ static int fail(curl_driver *d, CURLcode rc, const char *verb, const char *rel)
 		                      d->where, d->timeout);
 	detail(d, rc, det, sizeof(det));
 
+	if (rc == CURLE_FAILED_INIT && d->proto == PROTO_SFTP && ssh_startup_lost(det))
+		return tier_error_set(TIER_EOFFLINE, "cannot %s '%s' on %s: %s", verb, shown,
+		                      d->where, det);
 	switch (rc) {
 	case CURLE_LOGIN_DENIED:
 		if (d->proto == PROTO_SFTP)
@@ -499,7 +528,7 @@ static int fail(curl_driver *d, CURLcode rc, const char *verb, const char *rel)
  */
 #define POLL_CAP_MS 10
 
-static CURLcode perform(curl_driver *d)
+static CURLcode perform_once(curl_driver *d)
 {
 	CURLcode result = CURLE_OK;
 	CURLMcode mc;
@@ -534,6 +563,31 @@ static CURLcode perform(curl_driver *d)
 	return result;
 }
 
+/*
+ * libssh2 words a server that hangs up during the SSH handshake or the
+ * login like a refusal: "Authentication failure" (a lost connection while
+ * waiting for the public-key answer becomes PUBLICKEY_UNVERIFIED inside
+ * libssh2) or a failed session start.  So on SFTP such a failure counts
+ * only once a fresh connection confirms it; a real refusal costs one more
+ * login, a restarting server gets its answer from the second try.  Both
+ * happen before any byte of the transfer moved, so it simply runs again.
+ */
+static CURLcode perform(curl_driver *d)
+{
+	CURLcode c = perform_once(d);
+	int setup = c == CURLE_LOGIN_DENIED ||
+	            (c == CURLE_FAILED_INIT &&
+	             (strstr(d->errbuf, "Failure establishing ssh session") ||
+	              strstr(d->errbuf, "Failure initializing sftp session")));
+	if (d->proto == PROTO_SFTP && setup && !d->moved) {
+		d->errbuf[0] = '\0';
+		d->last_dl = d->last_ul = 0;
+		d->last_move = 0;
+		c = perform_once(d);
+	}
+	return c;
+}
+
 /* ---- small operations ------------------------------------------------- */
 
 /* Stops a listing after its first bytes: enough to know the directory exists. */
@@ -544,6 +598,7 @@ static size_t on_probe_data(char *p, size_t size, size_t n, void *ud)
 	(void)size;
 	(void)n;
 	d->probe_hit = 1;
+	d->moved = 1;
 	return 0;
 }
 
@@ -656,6 +711,7 @@ static size_t on_get_data(char *p, size_t size, size_t n, void *ud)
 {
 	curl_driver *d = ud;
 	size_t len = size * n;
+	d->moved = 1;
 	if (d->get_left != UINT64_MAX && len > d->get_left) {
 		/* a server ignoring the range: take what was asked and stop */
 		len = (size_t)d->get_left;
@@ -730,6 +786,7 @@ static size_t on_read(char *p, size_t size, size_t n, void *ud)
 	curl_driver *d = ud;
 	const tier_source *src = d->put_src;
 	size_t want = size * n;
+	d->moved = 1;
 	if (d->put_pos >= src->size)
 		return 0;
 	if (want > src->size - d->put_pos)
@@ -1131,6 +1188,7 @@ static int cd_mkdir_p(tier_driver *drv, const char *path)
 static size_t on_list_data(char *p, size_t size, size_t n, void *ud)
 {
 	curl_driver *d = ud;
+	d->moved = 1;
 	if (tier_buf_put(&d->listing, p, size * n) < 0)
 		return 0;
 	return size * n;

@@ -36,6 +36,7 @@ typedef struct {
 	curl_off_t last_dl, last_ul;
 	time_t last_move;
 	int stalled;
+	int moved; /* a data callback ran: the transfer cannot simply run again */
 	int probe_hit;
 	tier_buf listing;
 	/* get */
