@@ -3,7 +3,8 @@
 # remote-tier tests.  Run as root (it creates two local users).
 #
 #   ci/servers.sh start            generate configs, create users, start both
-#   ci/servers.sh stop             stop both (and their session processes)
+#   ci/servers.sh stop             stop both (and their session processes),
+#                                  once no test holds the servers' lock
 #   ci/servers.sh env              shell exports for the tests:
 #                                    eval "$(ci/servers.sh env)"
 #   ci/servers.sh status           which servers run
@@ -111,6 +112,20 @@ kill_server() {
 		wait_gone $pids || die "cannot stop $name (pid $pid)"
 	fi
 	rm -f "$(pid_file "$name")"
+}
+
+# Tests hold $run/tests.lock shared while they use the servers, outage
+# tests (which kill one) exclusively.  A stop takes it exclusively first, so
+# that a run ending elsewhere on the machine (its exit trap stops the
+# servers) does not pull them from under tests still logging in: those see
+# the connection drop mid-login.  kill and restart do not lock: outage tests
+# call them while they hold the lock.
+lock_tests() {
+	local lock=$run/tests.lock fd
+	[ -d "$run" ] && command -v flock >/dev/null || return 0
+	exec {fd}>>"$lock"
+	flock -x -w "${TIER_SERVERS_STOP_WAIT:-120}" "$fd" ||
+		echo "servers: tests still hold $lock: stopping anyway" >&2
 }
 
 # Users and files that survive between runs; every step is idempotent.
@@ -230,6 +245,7 @@ start)
 	start_one sftp
 	;;
 stop)
+	lock_tests
 	kill_server ftp TERM
 	kill_server sftp TERM
 	echo "servers: stopped"
