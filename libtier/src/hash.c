@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "util/error.h"
+#include "util/text.h"
 
 /*
  * Fetch the digest once: with OpenSSL 3 every EVP_sha256()-based call does
@@ -88,17 +89,6 @@ char *tier_hex(char *out, const unsigned char *bin, size_t len)
 	return out;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int tier_unhexn(unsigned char *out, size_t len, const char *hex, size_t hexlen)
 {
 	/* Quote at most a screenful of the bad input, and never a newline. */
@@ -113,13 +103,13 @@ int tier_unhexn(unsigned char *out, size_t len, const char *hex, size_t hexlen)
 			"invalid id '%.*s%s': expected %zu hex digits, got %zu",
 			shown, hex, (size_t)shown < hexlen ? "..." : "", 2 * len, hexlen);
 	for (size_t i = 0; i < hexlen; i++)
-		if (hexval((unsigned char)hex[i]) < 0)
+		if (tier_hexval((unsigned char)hex[i]) < 0)
 			return tier_error_set(TIER_EUSAGE,
 				"invalid id '%.*s%s': not a hex digit at position %zu",
 				shown, hex, (size_t)shown < hexlen ? "..." : "", i + 1);
 	for (size_t i = 0; i < len; i++)
-		out[i] = (unsigned char)(hexval((unsigned char)hex[2 * i]) << 4 |
-		                         hexval((unsigned char)hex[2 * i + 1]));
+		out[i] = (unsigned char)(tier_hexval((unsigned char)hex[2 * i]) << 4 |
+		                         tier_hexval((unsigned char)hex[2 * i + 1]));
 	return 0;
 }
 

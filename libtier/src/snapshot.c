@@ -1,4 +1,5 @@
 #include "snapshot.h"
+#include "util/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -60,17 +61,6 @@ int tier_snap_name_encode(tier_buf *out, const char *name, size_t len)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int tier_snap_name_decode(tier_buf *out, const char *entry)
 {
 	tier_buf_clear(out);
@@ -84,7 +74,7 @@ int tier_snap_name_decode(tier_buf *out, const char *entry)
 				return TIER_ERROR;
 			continue;
 		}
-		int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+		int hi = tier_hexval(p[1]), lo = hi < 0 ? -1 : tier_hexval(p[2]);
 		if (hi < 0 || lo < 0)
 			return tier_error_set(TIER_ECORRUPT, "tree entry '%s' is badly escaped", entry);
 		char c = (char)(hi << 4 | lo);
@@ -172,8 +162,8 @@ int tier_node_decode(tier_node *out, const char *data, size_t len)
 					tier_buf_putc(&t, val[i]);
 					continue;
 				}
-				int hi = i + 2 < vl ? hexval(val[i + 1]) : -1;
-				int lo = hi >= 0 ? hexval(val[i + 2]) : -1;
+				int hi = i + 2 < vl ? tier_hexval(val[i + 1]) : -1;
+				int lo = hi >= 0 ? tier_hexval(val[i + 2]) : -1;
 				if (hi < 0 || lo < 0) {
 					tier_buf_dispose(&t);
 					goto bad;

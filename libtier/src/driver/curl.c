@@ -20,6 +20,7 @@
  * and the caps say so (docs/remote-tiers.md).
  */
 #include "driver/curl_impl.h"
+#include "driver/listing.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -1194,24 +1195,6 @@ static size_t on_list_data(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-typedef struct {
-	char *name;
-	tier_stat st;
-} list_item;
-
-static int cmp_items(const void *a, const void *b)
-{
-	const list_item *x = *(list_item *const *)a, *y = *(list_item *const *)b;
-	return strcmp(x->name, y->name);
-}
-
-static void free_item(void *p)
-{
-	list_item *it = p;
-	if (it)
-		free(it->name);
-	free(it);
-}
 
 static int fetch_listing(curl_driver *d, const char *dir, int names_only)
 {
@@ -1232,7 +1215,7 @@ static int fetch_listing(curl_driver *d, const char *dir, int names_only)
 static int cd_list(tier_driver *drv, const char *dir, tier_list_cb cb, void *payload)
 {
 	curl_driver *d = cd_of(drv);
-	tier_vec items = TIER_VEC_INIT;
+	tier_listing items = TIER_LISTING_INIT;
 	int rc = check_rel(dir, 1), names_only = 0;
 	if (rc < 0)
 		return rc;
@@ -1263,38 +1246,26 @@ static int cd_list(tier_driver *drv, const char *dir, tier_list_cb cb, void *pay
 				break;
 			}
 			if (strcmp(name, ".") && strcmp(name, "..") && !tier_is_temp_name(name)) {
-				list_item *it = tier_calloc(1, sizeof(*it));
-				if (!it || !(it->name = tier_strdup(name)) || tier_vec_push(&items, it) < 0) {
-					free_item(it);
+				if (tier_listing_add(&items, name, strlen(name), &st) < 0) {
 					rc = TIER_ERROR;
 					goto out;
 				}
-				it->st = st;
 			}
 			p = next;
 		}
 		if (!unparsed)
 			break;
 		/* a listing format we do not know: names only (sizes unknown) */
-		tier_vec_dispose(&items, free_item);
-		items = (tier_vec)TIER_VEC_INIT;
+		tier_listing_dispose(&items);
+		items = (tier_listing)TIER_LISTING_INIT;
 		names_only = 1;
 		if ((rc = fetch_listing(d, dir, 1)) < 0)
 			goto out;
 	}
 
-	/* sorted, like the file driver, so that listings of two tiers compare */
-	tier_vec_sort(&items, cmp_items);
-	for (size_t i = 0; i < items.length; i++) {
-		list_item *it = items.ptr[i];
-		if (cb(it->name, &it->st, payload)) {
-			rc = tier_error_set(TIER_EABORTED, "listing '%s' on %s was cancelled",
-			                    *dir ? dir : ".", d->where);
-			break;
-		}
-	}
+	rc = tier_listing_deliver(&items, cb, payload, dir, d->where);
 out:
-	tier_vec_dispose(&items, free_item);
+	tier_listing_dispose(&items);
 	tier_buf_clear(&d->listing);
 	return rc;
 }

@@ -1,45 +1,10 @@
 /* Parsers of the libcurl driver: URL query options and "ls -l" listings. */
 #include "driver/curl_impl.h"
+#include "util/text.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode s[0..n); a bad escape or a NUL byte is refused (NULL, *bad set). */
-static char *decode(const char *s, size_t n, int *bad)
-{
-	char *out = tier_malloc(n + 1), *o = out;
-	*bad = 0;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			*o++ = s[i];
-			continue;
-		}
-		if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0 ||
-		    (hexval(s[i + 1]) == 0 && hexval(s[i + 2]) == 0)) {
-			*bad = 1;
-			free(out);
-			return NULL;
-		}
-		*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-		i += 2;
-	}
-	*o = '\0';
-	return out;
-}
 
 void curl_query_dispose(curl_query *q)
 {
@@ -83,7 +48,7 @@ int curl_query_parse(curl_query *out, const char *query, int sftp, const char *w
 			                      (int)klen, p, where);
 		}
 		free(*slot);
-		*slot = decode(p + klen + 1, n - klen - 1, &bad);
+		*slot = tier_percent_decode(p + klen + 1, n - klen - 1, TIER_DECODE_STRICT, &bad);
 		if (!*slot) {
 			curl_query_dispose(out);
 			if (bad)

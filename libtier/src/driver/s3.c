@@ -21,6 +21,7 @@
  * of a later run (tier_s3_abort_stale_uploads).
  */
 #include "driver/s3_impl.h"
+#include "driver/listing.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -897,43 +898,17 @@ static int s3_mkdir_p(tier_driver *drv, const char *path)
 
 /* ---- list --------------------------------------------------------------- */
 
-typedef struct {
-	char *name;
-	tier_stat st;
-} list_item;
-
-static int cmp_items(const void *a, const void *b)
+static int add_item(tier_listing *items, const char *name, size_t n, const tier_stat *st)
 {
-	const list_item *x = *(list_item *const *)a, *y = *(list_item *const *)b;
-	return strcmp(x->name, y->name);
-}
-
-static void free_item(void *p)
-{
-	list_item *it = p;
-	if (it)
-		free(it->name);
-	free(it);
-}
-
-static int add_item(tier_vec *items, const char *name, size_t n, const tier_stat *st)
-{
-	list_item *it;
 	if (n == 0 || memchr(name, '/', n)) /* a "dir/" marker object, or odd keys */
 		return 0;
-	if (!(it = tier_calloc(1, sizeof(*it))) || !(it->name = tier_strndup(name, n)) ||
-	    tier_vec_push(items, it) < 0) {
-		free_item(it);
-		return TIER_ERROR;
-	}
-	it->st = *st;
-	return 0;
+	return tier_listing_add(items, name, n, st);
 }
 
 static int s3_list(tier_driver *drv, const char *dir, tier_list_cb cb, void *payload)
 {
 	s3_driver *d = sd_of(drv);
-	tier_vec items = TIER_VEC_INIT;
+	tier_listing items = TIER_LISTING_INIT;
 	tier_buf prefix = TIER_BUF_INIT, token = TIER_BUF_INIT, text = TIER_BUF_INIT,
 	         val = TIER_BUF_INIT;
 	char maxk[16];
@@ -1004,18 +979,9 @@ static int s3_list(tier_driver *drv, const char *dir, tier_list_cb cb, void *pay
 		goto out;
 	}
 
-	/* sorted, like the file driver, so that listings of two tiers compare */
-	tier_vec_sort(&items, cmp_items);
-	for (size_t i = 0; i < items.length; i++) {
-		list_item *it = items.ptr[i];
-		if (cb(it->name, &it->st, payload)) {
-			rc = tier_error_set(TIER_EABORTED, "listing '%s' on %s was cancelled",
-			                    *dir ? dir : ".", d->where);
-			break;
-		}
-	}
+	rc = tier_listing_deliver(&items, cb, payload, dir, d->where);
 out:
-	tier_vec_dispose(&items, free_item);
+	tier_listing_dispose(&items);
 	tier_buf_dispose(&prefix);
 	tier_buf_dispose(&token);
 	tier_buf_dispose(&text);

@@ -4,6 +4,7 @@
  * error table.  No network here, so the unit tests run them without a server.
  */
 #include "driver/s3_impl.h"
+#include "util/text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,39 +17,6 @@
 #include "util/posix.h"
 
 /* ---- URL options ------------------------------------------------------ */
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode a query value ('+' is a space, as in forms). */
-static char *unescape(const char *s, size_t n)
-{
-	tier_buf b = TIER_BUF_INIT;
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-		if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
-			i += 2;
-		} else if (c == '+') {
-			c = ' ';
-		}
-		if (c == 0 || tier_buf_putc(&b, (char)c) < 0) {
-			tier_buf_dispose(&b);
-			return NULL;
-		}
-	}
-	if (!b.ptr)
-		return tier_strdup("");
-	return tier_buf_detach(&b);
-}
 
 void s3_query_dispose(s3_query *q)
 {
@@ -67,7 +35,9 @@ int s3_query_parse(s3_query *out, const char *query, const char *where)
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 		const char *eq = memchr(p, '=', n);
 		size_t kn = eq ? (size_t)(eq - p) : n;
-		char *val = eq ? unescape(eq + 1, n - kn - 1) : tier_strdup("");
+		int bad_esc = 0;
+		char *val = eq ? tier_percent_decode(eq + 1, n - kn - 1, TIER_DECODE_PLUS_SPACE, &bad_esc)
+		               : tier_strdup("");
 		char **slot = NULL;
 		int rc = 0;
 
