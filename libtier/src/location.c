@@ -32,6 +32,10 @@ struct tier_location {
 	uint64_t attempts;
 	int offline;
 	char offline_why[MSG_MAX]; /* last driver error when it went offline */
+	/* a refused login stays refused for this process: asking again costs
+	 * the server's failed-login delay each time (seconds on PAM) */
+	int refused;
+	char refused_why[MSG_MAX];
 };
 
 enum op {
@@ -239,6 +243,8 @@ static int run(struct call *c)
 	if (loc->offline)
 		return tier_error_set(TIER_EOFFLINE, "tier '%s' is offline: %s",
 		                      loc_name(loc), loc->offline_why);
+	if (loc->refused)
+		return tier_error_set(TIER_EAUTH, "%s", loc->refused_why);
 
 	if (c->path2)
 		snprintf(what, sizeof(what), "tier '%s': %s '%s' to '%s'",
@@ -261,6 +267,12 @@ static int run(struct call *c)
 		tier_error_set(TIER_EOFFLINE, "tier '%s' (%s) offline after %u attempt%s: %s",
 		               loc_name(loc), loc->display, made, made == 1 ? "" : "s",
 		               loc->offline_why);
+	} else if (rc == TIER_EAUTH && c->op != OP_PUT && c->op != OP_REMOVE &&
+	           c->op != OP_RENAME) {
+		/* refused to read: the login itself, for all we can tell (a
+		 * read-only account may still be refused writes alone) */
+		loc->refused = 1;
+		snprintf(loc->refused_why, sizeof(loc->refused_why), "%s", tier_error_last());
 	} else if (rc == 0 && made > 1) {
 		trace(loc, "%s succeeded on attempt %u/%u", what, made,
 		      tier_retry_attempts(&loc->policy));
@@ -396,6 +408,8 @@ void tier_location_reset(tier_location *loc)
 {
 	loc->offline = 0;
 	loc->offline_why[0] = '\0';
+	loc->refused = 0;
+	loc->refused_why[0] = '\0';
 }
 
 uint64_t tier_location_attempts(const tier_location *loc)

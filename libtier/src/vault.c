@@ -1267,7 +1267,11 @@ static size_t pick_targets(tier_write *w)
 	for (size_t i = 0; i < v->n; i++) {
 		tier_tier_info *in = &v->t[i].info;
 		tier_buf_clear(&w->error[i]);
-		if (!in->online || in->state == TIER_STATE_OFFLINE) {
+		if (in->state == TIER_STATE_REFUSED || in->state == TIER_STATE_DAMAGED) {
+			/* not away: broken or refusing us; waiting would not help */
+			w->outcome[i] = TIER_WRITE_FAILED;
+			tier_buf_sets(&w->error[i], in->problem ? in->problem : "unusable");
+		} else if (!in->online || in->state == TIER_STATE_OFFLINE) {
 			w->outcome[i] = TIER_WRITE_SKIPPED_OFFLINE;
 			tier_buf_sets(&w->error[i], in->problem ? in->problem : "offline");
 		} else if (!in->synchronized) {
@@ -1317,6 +1321,20 @@ static int wait_for_target(tier_write *w)
 
 	for (size_t i = 0; i < v->n; i++)
 		tier_buf_printf(&why, "%s%s", i ? "; " : "", tier_buf_cstr(&w->error[i]));
+	/* R3 waits for tiers that are away; with none away there is nothing to
+	 * wait for (a refused login, a damaged log): fail at once */
+	int away = 0, refused = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		away |= v->t[i].info.state == TIER_STATE_OFFLINE ||
+		        (v->t[i].info.state == TIER_STATE_OK && !v->t[i].info.synchronized);
+		refused |= v->t[i].info.state == TIER_STATE_REFUSED;
+	}
+	if (!away) {
+		rc = tier_error_set(refused ? TIER_EAUTH : TIER_ECORRUPT, "no tier can take the write: %s",
+		                    tier_buf_cstr(&why));
+		tier_buf_dispose(&why);
+		return rc;
+	}
 	if (v->wait_timeout_ms == 0) {
 		rc = tier_error_set(TIER_EOFFLINE, "no tier can take the write: %s", tier_buf_cstr(&why));
 		tier_buf_dispose(&why);
