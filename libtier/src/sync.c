@@ -321,7 +321,15 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i, const git_oid *src_
 	}
 	if (!has_cur && (rc = tier_log_create(dst)) < 0)
 		goto out;
-
+	/*
+	 * The log objects of every missing entry in one pack, put once (a
+	 * pack per entry costs a pack build each); objects that no head points
+	 * at yet are harmless.  Put even when a pack of that name is there: it
+	 * may be the torn leftover of a failed write.  Only the heads below
+	 * move entry by entry.
+	 */
+	if (todo.length && (rc = tier_log_upload(repo, dst, src_head, has_cur ? &cur : NULL, NULL)) < 0)
+		goto out;
 	for (size_t k = 0; k < todo.length; k++) {
 		const git_oid *c = todo.ptr[k];
 		tier_commit_info ci;
@@ -343,8 +351,6 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i, const git_oid *src_
 		free(packs);
 		if (rc < 0)
 			goto out;
-		if ((rc = tier_log_upload(repo, dst, c, has_cur ? &cur : NULL, NULL)) < 0)
-			goto out;
 		tier_test_crashpoint("sync.pack");
 		if ((rc = tier_vault_advance(v, i, c, ci.revision)) < 0)
 			goto out;
@@ -352,9 +358,9 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i, const git_oid *src_
 		has_cur = 1;
 		s->st.revisions++;
 	}
-	/* one log pack per replayed entry adds up: fold them */
+	/* packs add up over many syncs: fold them past the writers' limit */
 	if (todo.length > 1)
-		tier_log_consolidate(repo, dst, &cur, 1);
+		tier_log_consolidate(repo, dst, &cur, 8);
 	s->st.tiers++;
 	rc = 0;
 out:
