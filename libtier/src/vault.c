@@ -1465,21 +1465,66 @@ static void drop_target(tier_write *w, size_t i)
 	tier_buf_sets(&w->error[i], tier_error_last());
 }
 
+struct put_job {
+	tier_location *loc;
+	const char *path;
+	const tier_source *src;
+	int rc;
+	char msg[512];
+	pthread_t th;
+	int started;
+};
+
+static void *put_thread(void *arg)
+{
+	struct put_job *j = arg;
+	j->rc = tier_location_put(j->loc, j->path, j->src, 0);
+	if (j->rc < 0)
+		snprintf(j->msg, sizeof(j->msg), "%s", tier_error_last());
+	return NULL;
+}
+
 int tier_write_put(tier_write *w, const char *path, const tier_source *src)
 {
 	int last = TIER_EOFFLINE;
+	char last_msg[512] = "";
+	struct put_job *jobs = tier_calloc(w->n, sizeof(*jobs));
+	if (!jobs)
+		return TIER_ERROR;
+	/*
+	 * The tiers are independent: one thread per target beyond the first
+	 * (each location is used by one thread only; a tier_source is read
+	 * with pread or from memory, so sharing it is safe).
+	 */
+	size_t first = w->n;
 	for (size_t i = 0; i < w->n; i++) {
 		if (w->outcome[i] != TIER_WRITE_WRITTEN)
 			continue;
-		int rc = tier_location_put(w->v->t[i].loc, path, src, 0);
-		if (rc < 0) {
-			last = rc;
-			drop_target(w, i);
+		jobs[i] = (struct put_job){w->v->t[i].loc, path, src, 0, "", 0, 0};
+		if (first == w->n) {
+			first = i;
+			continue;
+		}
+		jobs[i].started = pthread_create(&jobs[i].th, NULL, put_thread, &jobs[i]) == 0;
+		if (!jobs[i].started)
+			put_thread(&jobs[i]);
+	}
+	if (first < w->n)
+		put_thread(&jobs[first]);
+	for (size_t i = 0; i < w->n; i++) {
+		if (jobs[i].started)
+			pthread_join(jobs[i].th, NULL);
+		if (w->outcome[i] == TIER_WRITE_WRITTEN && jobs[i].loc && jobs[i].rc < 0) {
+			last = jobs[i].rc;
+			snprintf(last_msg, sizeof(last_msg), "%s", jobs[i].msg);
+			w->outcome[i] = TIER_WRITE_FAILED;
+			tier_buf_sets(&w->error[i], jobs[i].msg);
 		}
 	}
+	free(jobs);
 	/* keep the cause (no space, permission) when the last tier is gone */
 	if (!tier_write_target_count(w))
-		return tier_error_set(last, "no tier took '%s': %s", path, tier_error_last());
+		return tier_error_set(last, "no tier took '%s': %s", path, last_msg);
 	return 0;
 }
 
