@@ -79,6 +79,7 @@ int main(int argc, char **argv)
 	tool_init(&c, &def, argc, argv);
 	if (opt_wait_timeout_seen)
 		tool_vault_set_wait((int64_t)opt_wait_timeout * 1000);
+	tool_vault_set_intend_write(1);
 	if ((rc = tool_vault_open(&v, &c, TOOL_WRITE, 1)) < 0)
 		return tool_finish(&c, tool_fail(rc));
 

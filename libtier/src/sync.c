@@ -139,8 +139,8 @@ struct copy_sink {
 static int copy_sink_cb(const void *data, size_t len, void *payload)
 {
 	struct copy_sink *c = payload;
-	if ((c->got & ((1u << 22) - 1)) + len >= (1u << 22) && (c->rc = should_stop(c->s)) < 0)
-		return -1; /* checked every 4 MiB: well within a second */
+	if ((c->got & ((1u << 20) - 1)) + len >= (1u << 20) && (c->rc = should_stop(c->s)) < 0)
+		return -1; /* checked every MiB: well within a second */
 	if ((c->fd >= 0 && (c->rc = tier_write_all(c->fd, data, len, "sync temporary file")) < 0) ||
 	    (c->rc = tier_sha256_update(&c->sha, data, len)) < 0)
 		return -1;

@@ -52,6 +52,7 @@ struct tier_vault {
 	int lock_fd;
 	int lock_depth;
 	char *cacert_conf;       /* tls.cacert from the config, owned */
+	int announced;           /* we wrote <state>/write-wanted at open */
 	tier_location_options lopts;
 	int64_t wait_timeout_ms;
 	tier_trace_cb notice;
@@ -703,8 +704,8 @@ int tier_vault_write_wanted(const tier_vault *v)
 	fclose(f);
 	text[n] = '\0';
 	long pid = strtol(text, NULL, 10);
-	/* an announcement left by a writer that died does not count */
-	if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+	/* an announcement left by a writer that died does not count, nor our own */
+	if (pid == (long)getpid() || (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH))
 		return 0;
 	return 1;
 }
@@ -763,6 +764,13 @@ int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 	for (size_t i = 0; opts && i < opts->ntiers; i++)
 		if ((rc = add_tier(v, opts->tiers[i])) < 0)
 			goto fail;
+	if (opts->intend_write && v->state_dir && !v->read_only) {
+		char want[PATH_MAX], pid[32];
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		state_file(want, sizeof(want), v, "write-wanted");
+		v->announced = tier_atomic_write(want, pid, (size_t)n) == 0;
+		tier_error_clear();
+	}
 	if (!opts->no_probe && (rc = tier_vault_probe(v)) < 0)
 		goto fail;
 	git_config_free(cfg);
@@ -1038,6 +1046,19 @@ void tier_vault_free(tier_vault *v)
 	if (!v)
 		return;
 	unlock_state(v);
+	if (v->announced) {
+		/* only our own announcement: another writer may have made its own */
+		char want[PATH_MAX], text[32] = {0};
+		state_file(want, sizeof(want), v, "write-wanted");
+		FILE *f = fopen(want, "r");
+		if (f) {
+			size_t n = fread(text, 1, sizeof(text) - 1, f);
+			fclose(f);
+			text[n] = '\0';
+			if (strtol(text, NULL, 10) == (long)getpid())
+				unlink(want);
+		}
+	}
 	for (size_t i = 0; i < v->n; i++) {
 		tier_location_free(v->t[i].loc);
 		tier_buf_dispose(&v->t[i].problem);

@@ -10,6 +10,10 @@ static int64_t wait_ms = -1;
 
 void tool_vault_set_wait(int64_t ms) { wait_ms = ms; }
 
+static int intend_write;
+
+void tool_vault_set_intend_write(int on) { intend_write = on; }
+
 static void on_notice(const char *line, void *payload)
 {
 	(void)payload;
@@ -29,6 +33,7 @@ int tool_vault_open(tier_vault **out, const struct tool_common *c, enum tool_acc
 	o.ntiers = c->tiers.count;
 	o.wait_timeout_ms = wait_ms;
 	o.notice = on_notice;
+	o.intend_write = intend_write;
 	/* a writing tool without an installation fails in the library, with a
 	 * message that says what to give */
 	(void)access;

@@ -32,6 +32,9 @@ int tool_vault_open(tier_vault **out, const struct tool_common *c, enum tool_acc
  */
 void tool_vault_set_wait(int64_t ms);
 
+/** tier-push: announce the write before probing (a running sync stops at once, R7). */
+void tool_vault_set_intend_write(int on);
+
 /** Warn on stderr about every tier that is offline or not usable. */
 void tool_vault_report(const tier_vault *v);
 

@@ -86,12 +86,18 @@ typedef struct {
 	/** Said once when a write starts waiting, and when it goes on. */
 	tier_trace_cb notice;
 	void *notice_payload;
+	/**
+	 * The caller is about to write (tier-push): say so in the state
+	 * directory before probing the tiers, so that a running sync stops
+	 * at once (R7) instead of after this process's probe.
+	 */
+	int intend_write;
 } tier_vault_options;
 
 #define TIER_VAULT_OPTIONS_VERSION 1
 #define TIER_VAULT_OPTIONS_INIT \
 	{TIER_VAULT_OPTIONS_VERSION, NULL, NULL, 0, TIER_LOCATION_OPTIONS_INIT, TIER_INIT_NEW, 0, \
-	 -1, NULL, NULL}
+	 -1, NULL, NULL, 0}
 
 /**
  * Create the installation (and, with TIER_INIT_NEW, the vault on every
