@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include "tier/sys/driver.h"
+#include "hash.h"
 #include "util/error.h"
+#include "util/posix.h"
+#include <openssl/evp.h>
 
 static void copy_field(char *dst, size_t cap, const char *src)
 {
@@ -446,6 +449,169 @@ int tier_log_upload(git_repository *repo, tier_location *loc,
 	}
 	rmdir(dir);
 	tier_buf_dispose(&n);
+	return rc;
+}
+
+/* ---- copying log packs between tiers (sync) -------------------------- */
+
+struct all_names {
+	tier_vec names;
+	tier_vec sizes; /* uint64_t * per name */
+};
+
+static int collect_any(const char *name, const tier_stat *st, void *payload)
+{
+	struct all_names *l = payload;
+	char *dup = tier_strdup(name);
+	uint64_t *sz = tier_malloc(sizeof(*sz));
+	if (!dup || !sz || tier_vec_push(&l->names, dup) < 0) {
+		free(dup);
+		free(sz);
+		return -1;
+	}
+	*sz = st ? st->size : 0;
+	if (tier_vec_push(&l->sizes, sz) < 0)
+		return -1;
+	return 0;
+}
+
+static long find_name(const struct all_names *l, const char *name)
+{
+	for (size_t i = 0; i < l->names.length; i++)
+		if (!strcmp(l->names.ptr[i], name))
+			return (long)i;
+	return -1;
+}
+
+static int sha1_of(unsigned char out[20], const void *data, size_t len)
+{
+	unsigned int n = 0;
+	return EVP_Digest(data, len, out, &n, EVP_sha1(), NULL) && n == 20 ? 0 : -1;
+}
+
+/* A git pack ends with the SHA-1 of all before it, and is named by it. */
+static int check_pack_file(const char *file, const char *base)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	unsigned char buf[65536], md[EVP_MAX_MD_SIZE], tail[20];
+	unsigned int mdlen = 0;
+	char hex[41];
+	int ok = 0;
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= 32) {
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+		uint64_t left = (uint64_t)st.st_size - 20;
+		ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+		while (ok && left) {
+			ssize_t n = read(fd, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf));
+			ok = n > 0 && EVP_DigestUpdate(ctx, buf, (size_t)n);
+			left -= n > 0 ? (uint64_t)n : 0;
+		}
+		ok = ok && read(fd, tail, 20) == 20 && EVP_DigestFinal_ex(ctx, md, &mdlen) &&
+		     mdlen == 20 && !memcmp(md, tail, 20);
+		EVP_MD_CTX_free(ctx);
+	}
+	if (fd >= 0)
+		close(fd);
+	for (int i = 0; ok && i < 20; i++)
+		sprintf(hex + 2 * i, "%02x", md[i]);
+	if (!ok || strncmp(base, "pack-", 5) != 0 || strncmp(base + 5, hex, 40) != 0)
+		return tier_error_set(TIER_ECORRUPT, "log pack '%s' does not hash to its name", base);
+	return 0;
+}
+
+/* The idx on dst is whole (its own SHA-1 trailer) and names this pack. */
+static int idx_ok(tier_location *dst, const char *path, const char *base)
+{
+	char *data = NULL;
+	size_t len = 0;
+	unsigned char md[20], want[20];
+	int ok = 0;
+	if (tier_location_get_all(dst, path, &data, &len, 256u << 20) == 0 && len >= 40 &&
+	    sha1_of(md, data, len - 20) == 0 && !memcmp(md, data + len - 20, 20) &&
+	    tier_unhexn(want, 20, base + 5, 40) == 0 && !memcmp(want, data + len - 40, 20))
+		ok = 1;
+	free(data);
+	tier_error_clear();
+	return ok;
+}
+
+struct fd_sink {
+	int fd;
+	int rc;
+};
+
+static int fd_sink_cb(const void *data, size_t len, void *payload)
+{
+	struct fd_sink *s = payload;
+	return (s->rc = tier_write_all(s->fd, data, len, "log pack copy")) < 0 ? -1 : 0;
+}
+
+static int copy_one(tier_location *src, tier_location *dst, const char *tmpdir,
+                    const char *dir, const char *name, int check, uint64_t *bytes)
+{
+	char tmp[4200], path[512];
+	int rc;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/logcopy-XXXXXX", tmpdir);
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return tier_error_set_errno(TIER_ERROR, errno, "cannot create a file in '%s'", tmpdir);
+	struct fd_sink s = {fd, 0};
+	rc = tier_location_get(src, path, 0, UINT64_MAX, fd_sink_cb, &s);
+	if (rc == TIER_EABORTED && s.rc < 0)
+		rc = s.rc;
+	close(fd);
+	if (rc == 0 && check)
+		rc = check_pack_file(tmp, name);
+	if (rc == 0) {
+		struct stat st;
+		if (bytes && stat(tmp, &st) == 0)
+			*bytes += (uint64_t)st.st_size;
+		rc = put_file(dst, path, tmp);
+	}
+	unlink(tmp);
+	return rc;
+}
+
+int tier_log_copy_packs(tier_location *src, tier_location *dst, const char *tmpdir,
+                        int (*stop)(void *payload), void *payload, uint64_t *bytes)
+{
+	struct all_names have = {TIER_VEC_INIT, TIER_VEC_INIT}, want = {TIER_VEC_INIT, TIER_VEC_INIT};
+	char idx[256], path[512];
+	int rc;
+	if ((rc = tier_location_list(src, TIER_LOG_PACK_DIR, collect_any, &want)) < 0)
+		goto out;
+	rc = tier_location_list(dst, TIER_LOG_PACK_DIR, collect_any, &have);
+	if (rc < 0 && rc != TIER_ENOTFOUND)
+		goto out;
+	rc = 0;
+	for (size_t i = 0; i < want.names.length && rc == 0; i++) {
+		const char *n = want.names.ptr[i];
+		size_t len = strlen(n);
+		if (len < 10 || strncmp(n, "pack-", 5) != 0 || strcmp(n + len - 5, ".pack") != 0)
+			continue;
+		snprintf(idx, sizeof(idx), "%.*s.idx", (int)(len - 5), n);
+		if (find_name(&want, idx) < 0)
+			continue; /* an upload the source never finished */
+		long hp = find_name(&have, n), hi = find_name(&have, idx);
+		if (hp >= 0 && hi >= 0) {
+			snprintf(path, sizeof(path), "%s/%s", TIER_LOG_PACK_DIR, idx);
+			if (*(uint64_t *)have.sizes.ptr[hp] == *(uint64_t *)want.sizes.ptr[i] &&
+			    idx_ok(dst, path, n))
+				continue;
+		}
+		if (stop && (rc = stop(payload)) < 0)
+			break;
+		/* .pack first, .idx last: git sees a pack only once its idx is there */
+		if ((rc = copy_one(src, dst, tmpdir, TIER_LOG_PACK_DIR, n, 1, bytes)) == 0)
+			rc = copy_one(src, dst, tmpdir, TIER_LOG_PACK_DIR, idx, 0, bytes);
+	}
+out:
+	tier_vec_dispose(&have.names, free);
+	tier_vec_dispose(&have.sizes, free);
+	tier_vec_dispose(&want.names, free);
+	tier_vec_dispose(&want.sizes, free);
 	return rc;
 }
 

@@ -92,6 +92,17 @@ int tier_log_pack_build(git_repository *repo, const git_oid *tip, const git_oid 
 int tier_log_pack_put(tier_location *loc, const char *dir, const char *name);
 
 /**
+ * Copy to `dst` the complete log packs (.pack with its .idx) of `src` that
+ * `dst` lacks, byte for byte through a file in `tmpdir`: sync needs no pack
+ * build (the packs are the ones the writes made).  A pack of the same name
+ * already on `dst` is kept only if its idx checks out and its size matches
+ * (it may be the torn leftover of a failed write).  TIER_ECORRUPT when a
+ * source pack does not hash to its name.  `stop` is asked between packs.
+ */
+int tier_log_copy_packs(tier_location *src, tier_location *dst, const char *tmpdir,
+                        int (*stop)(void *payload), void *payload, uint64_t *bytes);
+
+/**
  * Consolidate the tier's log packs into one when there are more than
  * `max_packs` (see docs/format.md).  Safe against concurrent readers: the
  * new pack is complete before any old one is removed.

@@ -41,6 +41,11 @@ static int should_stop(struct sync *s)
 	return 0;
 }
 
+static int stop_cb(void *payload)
+{
+	return should_stop(payload);
+}
+
 static void warn(struct sync *s, const char *msg)
 {
 	if (s->opts->warning)
@@ -322,14 +327,21 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i, const git_oid *src_
 	if (!has_cur && (rc = tier_log_create(dst)) < 0)
 		goto out;
 	/*
-	 * The log objects of every missing entry in one pack, put once (a
-	 * pack per entry costs a pack build each); objects that no head points
-	 * at yet are harmless.  Put even when a pack of that name is there: it
-	 * may be the torn leftover of a failed write.  Only the heads below
-	 * move entry by entry.
+	 * The log objects of every missing entry first (objects that no head
+	 * points at yet are harmless): the source's log packs, copied as they
+	 * are.  A source whose pack does not hash to its name: one pack built
+	 * from the cache instead.  Only the heads below move entry by entry.
 	 */
-	if (todo.length && (rc = tier_log_upload(repo, dst, src_head, has_cur ? &cur : NULL, NULL)) < 0)
-		goto out;
+	if (todo.length) {
+		rc = tier_log_copy_packs(tier_vault_location(v, src_i), dst, s->tmpdir, stop_cb, s,
+		                         &s->st.bytes);
+		if (rc == TIER_ECORRUPT) {
+			warn(s, tier_error_last());
+			rc = tier_log_upload(repo, dst, src_head, has_cur ? &cur : NULL, NULL);
+		}
+		if (rc < 0)
+			goto out;
+	}
 	for (size_t k = 0; k < todo.length; k++) {
 		const git_oid *c = todo.ptr[k];
 		tier_commit_info ci;
