@@ -69,7 +69,8 @@ static void add_path(file_list *l, const char *path)
 {
 	struct stat st;
 	if (lstat(path, &st) < 0) {
-		fprintf(stderr, "cdcspeed: cannot stat '%s': %s\n", path, strerror(errno));
+		fprintf(stderr, "cdcspeed: cannot stat '%s': %s\n", path,
+		        strerror(errno));
 		return;
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -78,10 +79,13 @@ static void add_path(file_list *l, const char *path)
 		if (n < 0)
 			return;
 		for (int i = 0; i < n; i++) {
-			if (strcmp(ents[i]->d_name, ".") && strcmp(ents[i]->d_name, "..")) {
-				size_t len = strlen(path) + strlen(ents[i]->d_name) + 2;
+			if (strcmp(ents[i]->d_name, ".") &&
+			    strcmp(ents[i]->d_name, "..")) {
+				size_t len = strlen(path) +
+				             strlen(ents[i]->d_name) + 2;
 				char *p = malloc(len);
-				snprintf(p, len, "%s/%s", path, ents[i]->d_name);
+				snprintf(p, len, "%s/%s", path,
+				         ents[i]->d_name);
 				add_path(l, p);
 				free(p);
 			}
@@ -122,7 +126,8 @@ static void worker_init(worker *w)
 		die("out of memory");
 }
 
-static void process_chunk(worker *w, const unsigned char *data, size_t len, int timed)
+static void process_chunk(worker *w, const unsigned char *data, size_t len,
+                          int timed)
 {
 	unsigned char id[TIER_HASH_LEN];
 	size_t out_len;
@@ -132,7 +137,8 @@ static void process_chunk(worker *w, const unsigned char *data, size_t len, int 
 		die("sha256 failed");
 	if (timed)
 		t1 = now();
-	if (tier_chunk_compress(data, len, w->out, params.max, &out_len, &flags) < 0)
+	if (tier_chunk_compress(data, len, w->out, params.max, &out_len,
+	                        &flags) < 0)
 		die("compress failed");
 	if (timed) {
 		w->st.t_sha += t1 - t0;
@@ -148,30 +154,34 @@ static void process_chunk(worker *w, const unsigned char *data, size_t len, int 
 				die("out of memory");
 		}
 		memcpy(w->ids + w->n_ids++ * TIER_HASH_LEN, id, TIER_HASH_LEN);
-	} else if (ref_ids && !bsearch(id, ref_ids, ref_n, TIER_HASH_LEN, cmp_id)) {
+	} else if (ref_ids &&
+	           !bsearch(id, ref_ids, ref_n, TIER_HASH_LEN, cmp_id)) {
 		w->st.new_chunks++;
 		w->st.new_bytes += len;
 		w->st.new_stored += out_len;
 	}
 }
 
-typedef void (*chunk_sink)(void *payload, const unsigned char *data, size_t len);
+typedef void (*chunk_sink)(void *payload, const unsigned char *data,
+                           size_t len);
 
 /* Read a file and cut it into chunks; buf holds params.max bytes. */
-static void chunk_file(const char *path, unsigned char *buf, stats *st, int timed,
-                       chunk_sink sink, void *payload)
+static void chunk_file(const char *path, unsigned char *buf, stats *st,
+                       int timed, chunk_sink sink, void *payload)
 {
 	tier_chunker c;
 	size_t fill = 0, scanned = 0;
 	int fd = open(path, O_RDONLY);
 	if (fd < 0) {
-		fprintf(stderr, "cdcspeed: cannot open '%s': %s\n", path, strerror(errno));
+		fprintf(stderr, "cdcspeed: cannot open '%s': %s\n", path,
+		        strerror(errno));
 		return;
 	}
 	tier_chunker_init(&c, &params);
 	for (;;) {
 		size_t room = params.max - fill;
-		ssize_t n = read(fd, buf + fill, room < READ_SIZE ? room : READ_SIZE);
+		ssize_t n = read(fd, buf + fill,
+		                 room < READ_SIZE ? room : READ_SIZE);
 		if (n < 0)
 			die("read failed");
 		if (n == 0)
@@ -181,7 +191,8 @@ static void chunk_file(const char *path, unsigned char *buf, stats *st, int time
 		while (scanned < fill) {
 			int cut;
 			double t0 = timed ? now() : 0;
-			size_t used = tier_chunker_scan(&c, buf + scanned, fill - scanned, &cut);
+			size_t used = tier_chunker_scan(&c, buf + scanned,
+			                                fill - scanned, &cut);
 			if (timed)
 				st->t_chunk += now() - t0;
 			scanned += used;
@@ -205,7 +216,8 @@ static void sink_direct(void *payload, const unsigned char *data, size_t len)
 	process_chunk(payload, data, len, 1);
 }
 
-static void sink_direct_untimed(void *payload, const unsigned char *data, size_t len)
+static void sink_direct_untimed(void *payload, const unsigned char *data,
+                                size_t len)
 {
 	process_chunk(payload, data, len, 0);
 }
@@ -443,8 +455,8 @@ int main(int argc, char **argv)
 	if (tier_chunker_params_check(&params) < 0)
 		die(tier_error_last());
 
-	printf("params: min %u avg %u max %u norm %u (%s)\n", params.min, params.avg,
-	       params.max, params.norm, TIER_CHUNKER_ALGO);
+	printf("params: min %u avg %u max %u norm %u (%s)\n", params.min,
+	       params.avg, params.max, params.norm, TIER_CHUNKER_ALGO);
 	if (compare) {
 		worker w;
 		stats st = {0};
@@ -453,23 +465,28 @@ int main(int argc, char **argv)
 		worker_init(&w);
 		w.collect = 1;
 		for (size_t i = 0; i < ref.n; i++)
-			chunk_file(ref.path[i], buf, &st, 0, sink_direct_untimed, &w);
+			chunk_file(ref.path[i], buf, &st, 0,
+			           sink_direct_untimed, &w);
 		qsort(w.ids, w.n_ids, TIER_HASH_LEN, cmp_id);
 		size_t uniq = 0;
 		for (size_t i = 0; i < w.n_ids; i++)
-			if (!uniq || memcmp(w.ids + (uniq - 1) * TIER_HASH_LEN,
-			                    w.ids + i * TIER_HASH_LEN, TIER_HASH_LEN))
-				memmove(w.ids + uniq++ * TIER_HASH_LEN, w.ids + i * TIER_HASH_LEN,
+			if (!uniq ||
+			    memcmp(w.ids + (uniq - 1) * TIER_HASH_LEN,
+			           w.ids + i * TIER_HASH_LEN, TIER_HASH_LEN))
+				memmove(w.ids + uniq++ * TIER_HASH_LEN,
+				        w.ids + i * TIER_HASH_LEN,
 				        TIER_HASH_LEN);
 		ref_ids = w.ids;
 		ref_n = uniq;
 		printf("reference: %zu files, %llu bytes, %llu chunks (%zu distinct), %llu stored\n",
-		       ref.n, (unsigned long long)st.bytes, (unsigned long long)w.st.chunks,
-		       uniq, (unsigned long long)w.st.stored);
+		       ref.n, (unsigned long long)st.bytes,
+		       (unsigned long long)w.st.chunks, uniq,
+		       (unsigned long long)w.st.stored);
 		free(buf);
 		free(w.out);
 	}
-	printf("data: %zu files, %llu bytes\n", files.n, (unsigned long long)files.bytes);
+	printf("data: %zu files, %llu bytes\n", files.n,
+	       (unsigned long long)files.bytes);
 	if (do_warm)
 		warm(&files);
 
@@ -489,31 +506,39 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.chunks,
 	       st.chunks ? (double)st.bytes / (double)st.chunks : 0.0,
 	       (unsigned long long)st.cut_chunks,
-	       st.cut_chunks ? (double)st.cut_bytes / (double)st.cut_chunks : 0.0,
+	       st.cut_chunks ? (double)st.cut_bytes / (double)st.cut_chunks
+	                     : 0.0,
 	       st.bytes ? 100.0 * (double)st.stored / (double)st.bytes : 0.0);
 	printf("stages alone: chunk %.0f MB/s, sha256 %.0f MB/s, lz4 %.0f MB/s\n",
-	       mbs(st.bytes, st.t_chunk), mbs(st.bytes, st.t_sha), mbs(st.bytes, st.t_lz4));
-	printf("1 thread:             chunk+sha256+lz4 %.0f MB/s\n", mbs(st.bytes, t1 - t0));
+	       mbs(st.bytes, st.t_chunk), mbs(st.bytes, st.t_sha),
+	       mbs(st.bytes, st.t_lz4));
+	printf("1 thread:             chunk+sha256+lz4 %.0f MB/s\n",
+	       mbs(st.bytes, t1 - t0));
 	if (compare)
 		printf("new data vs reference: %llu of %llu chunks, %llu bytes (%.2f%%), "
 		       "%llu stored\n",
-		       (unsigned long long)st.new_chunks, (unsigned long long)st.chunks,
+		       (unsigned long long)st.new_chunks,
+		       (unsigned long long)st.chunks,
 		       (unsigned long long)st.new_bytes,
-		       st.bytes ? 100.0 * (double)st.new_bytes / (double)st.bytes : 0.0,
+		       st.bytes
+		               ? 100.0 * (double)st.new_bytes / (double)st.bytes
+		               : 0.0,
 		       (unsigned long long)st.new_stored);
 
 	t0 = now();
 	stats f = run_by_file(&files, 2);
 	t1 = now();
-	printf("2 threads by file:    chunk+sha256+lz4 %.0f MB/s\n", mbs(f.bytes, t1 - t0));
+	printf("2 threads by file:    chunk+sha256+lz4 %.0f MB/s\n",
+	       mbs(f.bytes, t1 - t0));
 
 	t0 = now();
 	stats c = run_by_chunk(&files);
 	t1 = now();
 	printf("2 workers by chunk:   chunk+sha256+lz4 %.0f MB/s (1 reader/chunker thread"
-	       " feeding 2 hash+lz4 threads)\n", mbs(c.bytes, t1 - t0));
-	if (f.chunks != st.chunks || c.chunks != st.chunks || f.stored != st.stored ||
-	    c.stored != st.stored)
+	       " feeding 2 hash+lz4 threads)\n",
+	       mbs(c.bytes, t1 - t0));
+	if (f.chunks != st.chunks || c.chunks != st.chunks ||
+	    f.stored != st.stored || c.stored != st.stored)
 		die("threaded runs disagree with the single-thread run");
 
 	free(buf);

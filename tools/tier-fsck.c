@@ -23,11 +23,14 @@ static const struct tool_opt options[] = {
         TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {
-	{TOOL_EXIT_FOREIGN, "no damage, but another installation is writing to this vault"},
-	{TOOL_EXIT_ROLLEDBACK, "no damage, but a tier is behind what this installation wrote there"},
-	{TOOL_EXIT_DAMAGE, "damage found (with --repair: damage that could not be mended)"},
-	{TOOL_EXIT_INTERRUPTED, NULL},
-	TOOL_EXITS_END};
+        {TOOL_EXIT_FOREIGN,
+         "no damage, but another installation is writing to this vault"},
+        {TOOL_EXIT_ROLLEDBACK,
+         "no damage, but a tier is behind what this installation wrote there"},
+        {TOOL_EXIT_DAMAGE,
+         "damage found (with --repair: damage that could not be mended)"},
+        {TOOL_EXIT_INTERRUPTED, NULL},
+        TOOL_EXITS_END};
 
 static const struct tool_def def = {
         .name = "tier-fsck",
@@ -49,23 +52,31 @@ static const struct tool_def def = {
 static const char *state_word(tier_tier_state s)
 {
 	switch (s) {
-	case TIER_STATE_OK: return "ok";
-	case TIER_STATE_OFFLINE: return "offline";
-	case TIER_STATE_FOREIGN: return "foreign";
-	case TIER_STATE_ROLLED_BACK: return "rolled-back";
-	case TIER_STATE_OTHER_VAULT: return "other-vault";
-	case TIER_STATE_DAMAGED: return "damaged";
-	default: return "unknown";
+	case TIER_STATE_OK:
+		return "ok";
+	case TIER_STATE_OFFLINE:
+		return "offline";
+	case TIER_STATE_FOREIGN:
+		return "foreign";
+	case TIER_STATE_ROLLED_BACK:
+		return "rolled-back";
+	case TIER_STATE_OTHER_VAULT:
+		return "other-vault";
+	case TIER_STATE_DAMAGED:
+		return "damaged";
+	default:
+		return "unknown";
 	}
 }
 
 static int on_problem(const tier_fsck_problem *p, void *payload)
 {
 	const struct tool_common *c = payload;
-	enum tool_color col = p->repaired                       ? TOOL_COLOR_GREEN
-	                      : p->severity == TIER_FSCK_ERROR   ? TOOL_COLOR_RED
-	                      : p->severity == TIER_FSCK_WARNING ? TOOL_COLOR_YELLOW
-	                                                         : TOOL_COLOR_DIM;
+	enum tool_color col = p->repaired ? TOOL_COLOR_GREEN
+	                      : p->severity == TIER_FSCK_ERROR ? TOOL_COLOR_RED
+	                      : p->severity == TIER_FSCK_WARNING
+	                              ? TOOL_COLOR_YELLOW
+	                              : TOOL_COLOR_DIM;
 	if (c->json)
 		return tool_interrupted();
 	if (p->severity == TIER_FSCK_INFO && c->quiet)
@@ -78,13 +89,14 @@ static int on_problem(const tier_fsck_problem *p, void *payload)
 	return tool_interrupted();
 }
 
-static int on_progress(const char *tier, uint64_t done, uint64_t total, uint64_t bytes,
-                       void *payload)
+static int on_progress(const char *tier, uint64_t done, uint64_t total,
+                       uint64_t bytes, void *payload)
 {
 	char b[32];
 	(void)payload;
-	tool_progress("tier '%s': pack %llu of %llu, %s read", tier, (unsigned long long)done,
-	              (unsigned long long)total, tool_size(bytes, b));
+	tool_progress("tier '%s': pack %llu of %llu, %s read", tier,
+	              (unsigned long long)done, (unsigned long long)total,
+	              tool_size(bytes, b));
 	return tool_interrupted();
 }
 
@@ -94,40 +106,53 @@ static json_t *report_json(tier_vault *v, const tier_fsck_report *r)
 	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
 		const tier_tier_info *in = tier_vault_tier_info(v, i);
 		json_array_append_new(
-			tiers, json_pack("{s:s, s:s, s:s, s:b, s:I, s:o}", "name", in->name, "url", in->url,
-		                     "state", state_word(in->state), "online", in->online, "revision",
-		                     (json_int_t)in->revision, "head",
-		                     in->head[0] ? json_string(in->head) : json_null()));
+		        tiers,
+		        json_pack("{s:s, s:s, s:s, s:b, s:I, s:o}", "name",
+		                  in->name, "url", in->url, "state",
+		                  state_word(in->state), "online", in->online,
+		                  "revision", (json_int_t)in->revision, "head",
+		                  in->head[0] ? json_string(in->head)
+		                              : json_null()));
 	}
 	for (size_t i = 0; i < r->nproblems; i++) {
 		const tier_fsck_problem *p = &r->problems[i];
 		json_array_append_new(
-			problems,
-			json_pack("{s:s, s:s, s:o, s:o, s:s, s:b}", "id", p->id, "severity",
-		              tier_fsck_severity_name(p->severity), "tier",
-		              p->tier ? json_string(p->tier) : json_null(), "object",
-		              p->object ? json_string(p->object) : json_null(), "message", p->message,
-		              "repaired", p->repaired));
+		        problems,
+		        json_pack("{s:s, s:s, s:o, s:o, s:s, s:b}", "id", p->id,
+		                  "severity",
+		                  tier_fsck_severity_name(p->severity), "tier",
+		                  p->tier ? json_string(p->tier) : json_null(),
+		                  "object",
+		                  p->object ? json_string(p->object)
+		                            : json_null(),
+		                  "message", p->message, "repaired",
+		                  p->repaired));
 	}
-	return json_pack("{s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "vault",
-	                 tier_vault_id(v), "tiers", tiers, "problems", problems, "errors",
-	                 (json_int_t)r->errors, "warnings", (json_int_t)r->warnings, "infos",
-	                 (json_int_t)r->infos, "repaired", (json_int_t)r->repaired, "packs_checked",
-	                 (json_int_t)r->packs_checked, "packs_read", (json_int_t)r->packs_read,
-	                 "chunks_checked", (json_int_t)r->chunks_checked, "bytes_read",
-	                 (json_int_t)r->bytes_read);
+	return json_pack(
+	        "{s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	        "vault", tier_vault_id(v), "tiers", tiers, "problems", problems,
+	        "errors", (json_int_t)r->errors, "warnings",
+	        (json_int_t)r->warnings, "infos", (json_int_t)r->infos,
+	        "repaired", (json_int_t)r->repaired, "packs_checked",
+	        (json_int_t)r->packs_checked, "packs_read",
+	        (json_int_t)r->packs_read, "chunks_checked",
+	        (json_int_t)r->chunks_checked, "bytes_read",
+	        (json_int_t)r->bytes_read);
 }
 
 static void summary(tier_vault *v, const tier_fsck_report *r)
 {
 	char b[32];
-	printf("checked %zu of %zu tier%s, %llu pack%s", r->tiers_checked, tier_vault_tier_count(v),
-	       tier_vault_tier_count(v) == 1 ? "" : "s", (unsigned long long)r->packs_checked,
+	printf("checked %zu of %zu tier%s, %llu pack%s", r->tiers_checked,
+	       tier_vault_tier_count(v),
+	       tier_vault_tier_count(v) == 1 ? "" : "s",
+	       (unsigned long long)r->packs_checked,
 	       r->packs_checked == 1 ? "" : "s");
 	if (opt_read_data)
 		printf(" (%llu read, %s)", (unsigned long long)r->packs_read,
 		       tool_size(r->bytes_read, b));
-	printf(": %zu error%s, %zu warning%s", r->errors, r->errors == 1 ? "" : "s", r->warnings,
+	printf(": %zu error%s, %zu warning%s", r->errors,
+	       r->errors == 1 ? "" : "s", r->warnings,
 	       r->warnings == 1 ? "" : "s");
 	if (opt_repair || r->repaired)
 		printf(", %zu repaired", r->repaired);
@@ -170,7 +195,8 @@ int main(int argc, char **argv)
 	else
 		summary(v, r);
 	if (rc < 0)
-		exit_code = tool_fail(rc); /* interrupted: what was found is printed */
+		exit_code = tool_fail(
+		        rc); /* interrupted: what was found is printed */
 	else if (exit_code == TOOL_EXIT_OK && r->errors)
 		exit_code = TOOL_EXIT_DAMAGE;
 	else if (exit_code == TOOL_EXIT_OK) {

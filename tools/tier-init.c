@@ -9,21 +9,24 @@
 static int opt_adopt, opt_read_only;
 
 static const struct tool_opt options[] = {
-	TOOL_FLAG(0, "adopt", &opt_adopt,
-	          "take over the vault on the tiers (this machine replaces the one that wrote it); "
-	          "logged as a revision, the old installation then refuses to write"),
-	TOOL_FLAG(0, "read-only", &opt_read_only,
-	          "follow the vault on the tiers for restores only; never writes"),
-	TOOL_OPTS_END};
+        TOOL_FLAG(
+                0, "adopt", &opt_adopt,
+                "take over the vault on the tiers (this machine replaces the one that wrote it); "
+                "logged as a revision, the old installation then refuses to write"),
+        TOOL_FLAG(
+                0, "read-only", &opt_read_only,
+                "follow the vault on the tiers for restores only; never writes"),
+        TOOL_OPTS_END};
 
 static const struct tool_def def = {
-	.name = "tier-init",
-	.args = "",
-	.description = "Create a new vault on every tier given with -t (each must be empty) and the "
-	               "installation in the state directory -s.  The tier order is the read order.",
-	.options = options,
-	.min_args = 0,
-	.max_args = 0,
+        .name = "tier-init",
+        .args = "",
+        .description =
+                "Create a new vault on every tier given with -t (each must be empty) and the "
+                "installation in the state directory -s.  The tier order is the read order.",
+        .options = options,
+        .min_args = 0,
+        .max_args = 0,
 };
 
 int main(int argc, char **argv)
@@ -34,18 +37,29 @@ int main(int argc, char **argv)
 
 	tool_init(&c, &def, argc, argv);
 	if (opt_adopt && opt_read_only)
-		return tool_finish(&c, tool_usage_error("--adopt and --read-only exclude each other"));
+		return tool_finish(
+		        &c,
+		        tool_usage_error(
+		                "--adopt and --read-only exclude each other"));
 	if (!c.state_dir)
-		return tool_finish(&c, tool_usage_error("give the installation's state directory with -s DIR"));
+		return tool_finish(
+		        &c,
+		        tool_usage_error(
+		                "give the installation's state directory with -s DIR"));
 	if (!c.tiers.count)
-		return tool_finish(&c, tool_usage_error("give at least one tier with -t [NAME=]URL"));
+		return tool_finish(
+		        &c,
+		        tool_usage_error(
+		                "give at least one tier with -t [NAME=]URL"));
 
 	tier_vault_options o = TIER_VAULT_OPTIONS_INIT;
 	tool_location_options(&c, &o.location);
 	o.state_dir = c.state_dir;
 	o.tiers = c.tiers.items;
 	o.ntiers = c.tiers.count;
-	o.mode = opt_adopt ? TIER_INIT_ADOPT : opt_read_only ? TIER_INIT_READ_ONLY : TIER_INIT_NEW;
+	o.mode = opt_adopt       ? TIER_INIT_ADOPT
+	         : opt_read_only ? TIER_INIT_READ_ONLY
+	                         : TIER_INIT_NEW;
 	if ((rc = tier_vault_init(&v, &o)) < 0)
 		return tool_finish(&c, tool_fail(rc));
 
@@ -53,20 +67,30 @@ int main(int argc, char **argv)
 		json_t *tiers = json_array();
 		for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
 			const tier_tier_info *in = tier_vault_tier_info(v, i);
-			json_array_append_new(tiers, json_pack("{s:s, s:s, s:I, s:b}", "name", in->name, "url",
-			                                       in->url, "revision", (json_int_t)in->revision,
-			                                       "online", in->online));
+			json_array_append_new(
+			        tiers,
+			        json_pack("{s:s, s:s, s:I, s:b}", "name",
+			                  in->name, "url", in->url, "revision",
+			                  (json_int_t)in->revision, "online",
+			                  in->online));
 		}
-		rc = tool_json_emit(json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "vault", tier_vault_id(v),
-		                              "installation", tier_vault_installation_id(v), "state",
-		                              c.state_dir, "mode",
-		                              opt_adopt ? "adopt" : opt_read_only ? "read-only" : "new",
-		                              "revision", (json_int_t)tier_vault_max_revision(v), "tiers",
-		                              tiers));
+		rc = tool_json_emit(json_pack(
+		        "{s:s, s:s, s:s, s:s, s:I, s:o}", "vault",
+		        tier_vault_id(v), "installation",
+		        tier_vault_installation_id(v), "state", c.state_dir,
+		        "mode",
+		        opt_adopt       ? "adopt"
+		        : opt_read_only ? "read-only"
+		                        : "new",
+		        "revision", (json_int_t)tier_vault_max_revision(v),
+		        "tiers", tiers));
 	} else {
 		printf("%s vault %s on %zu tier%s, installation %s in %s\n",
-		       opt_adopt ? "adopted" : opt_read_only ? "following" : "created", tier_vault_id(v),
-		       tier_vault_tier_count(v), tier_vault_tier_count(v) == 1 ? "" : "s",
+		       opt_adopt       ? "adopted"
+		       : opt_read_only ? "following"
+		                       : "created",
+		       tier_vault_id(v), tier_vault_tier_count(v),
+		       tier_vault_tier_count(v) == 1 ? "" : "s",
 		       tier_vault_installation_id(v), c.state_dir);
 		tool_vault_report(v);
 	}

@@ -12,41 +12,47 @@ static unsigned int opt_wait_timeout;
 static int opt_wait_timeout_seen;
 
 static const struct tool_opt options[] = {
-	TOOL_FLAG(0, "reread", &opt_reread,
-	          "read every file, even those whose size, times and inode are unchanged"),
-	TOOL_UINT(0, "threads", "N", &opt_threads, 1, 16, "worker threads (default: one per CPU)"),
-	{TOOL_OPT_UINT, 0, "wait-timeout", "S",
-	 "when no tier can take the push, wait at most S seconds for one (default: wait for ever); "
-	 "exit 75 when it runs out",
-	 &opt_wait_timeout, 0, 0, &opt_wait_timeout_seen},
-	TOOL_OPTS_END};
+        TOOL_FLAG(
+                0, "reread", &opt_reread,
+                "read every file, even those whose size, times and inode are unchanged"),
+        TOOL_UINT(0, "threads", "N", &opt_threads, 1, 16,
+                  "worker threads (default: one per CPU)"),
+        {TOOL_OPT_UINT, 0, "wait-timeout", "S",
+         "when no tier can take the push, wait at most S seconds for one (default: wait for ever); "
+         "exit 75 when it runs out",
+         &opt_wait_timeout, 0, 0, &opt_wait_timeout_seen},
+        TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {
-	{TOOL_EXIT_ERROR, "error; also: the revision was written but some files could not be read"},
-	{TOOL_EXIT_FOREIGN, NULL},
-	{TOOL_EXIT_ROLLEDBACK, NULL},
-	{TOOL_EXIT_INTERRUPTED, NULL},
-	{TOOL_EXIT_TIMEOUT, NULL},
-	TOOL_EXITS_END};
+        {TOOL_EXIT_ERROR,
+         "error; also: the revision was written but some files could not be read"},
+        {TOOL_EXIT_FOREIGN, NULL},
+        {TOOL_EXIT_ROLLEDBACK, NULL},
+        {TOOL_EXIT_INTERRUPTED, NULL},
+        {TOOL_EXIT_TIMEOUT, NULL},
+        TOOL_EXITS_END};
 
 static const struct tool_def def = {
-	.name = "tier-push",
-	.args = "PATH...",
-	.description = "Back up PATHs as one new revision on every online, synchronised tier of the "
-	               "installation, and print the revision on stdout.  Tiers that are offline or "
-	               "behind are skipped and reported; the push succeeds when one tier took it.",
-	.options = options,
-	.min_args = 1,
-	.max_args = TOOL_ARGS_MANY,
-	.exits = exits,
+        .name = "tier-push",
+        .args = "PATH...",
+        .description =
+                "Back up PATHs as one new revision on every online, synchronised tier of the "
+                "installation, and print the revision on stdout.  Tiers that are offline or "
+                "behind are skipped and reported; the push succeeds when one tier took it.",
+        .options = options,
+        .min_args = 1,
+        .max_args = TOOL_ARGS_MANY,
+        .exits = exits,
 };
 
-static int on_progress(const tier_push_stats *s, const char *current, void *payload)
+static int on_progress(const tier_push_stats *s, const char *current,
+                       void *payload)
 {
 	char a[32], b[32];
 	(void)payload;
-	tool_progress("%llu files, %s read, %s new  %s", (unsigned long long)s->files,
-	              tool_size(s->read_bytes, a), tool_size(s->new_bytes, b), current ? current : "");
+	tool_progress("%llu files, %s read, %s new  %s",
+	              (unsigned long long)s->files, tool_size(s->read_bytes, a),
+	              tool_size(s->new_bytes, b), current ? current : "");
 	return tool_interrupted();
 }
 
@@ -58,14 +64,17 @@ static void on_warning(const char *msg, void *payload)
 
 static json_t *stats_json(const tier_push_stats *s)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "files",
-	                 (json_int_t)s->files, "dirs", (json_int_t)s->dirs, "others",
-	                 (json_int_t)s->others, "bytes", (json_int_t)s->bytes, "unchanged_files",
-	                 (json_int_t)s->unchanged_files, "read_bytes", (json_int_t)s->read_bytes,
-	                 "chunks", (json_int_t)s->chunks, "new_chunks", (json_int_t)s->new_chunks,
-	                 "new_bytes", (json_int_t)s->new_bytes, "stored_bytes",
-	                 (json_int_t)s->stored_bytes, "packs", (json_int_t)s->packs, "errors",
-	                 (json_int_t)s->errors, "changed", (json_int_t)s->changed);
+	return json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	        "files", (json_int_t)s->files, "dirs", (json_int_t)s->dirs,
+	        "others", (json_int_t)s->others, "bytes", (json_int_t)s->bytes,
+	        "unchanged_files", (json_int_t)s->unchanged_files, "read_bytes",
+	        (json_int_t)s->read_bytes, "chunks", (json_int_t)s->chunks,
+	        "new_chunks", (json_int_t)s->new_chunks, "new_bytes",
+	        (json_int_t)s->new_bytes, "stored_bytes",
+	        (json_int_t)s->stored_bytes, "packs", (json_int_t)s->packs,
+	        "errors", (json_int_t)s->errors, "changed",
+	        (json_int_t)s->changed);
 }
 
 int main(int argc, char **argv)
@@ -104,8 +113,10 @@ int main(int argc, char **argv)
 	/* skipped tiers are said on stderr whatever the output format */
 	tool_write_result_report(res);
 	if (c.json) {
-		json_t *o = json_pack("{s:I, s:s, s:o, s:o}", "revision", (json_int_t)res->revision,
-		                      "commit", res->commit, "tiers", tool_write_result_json(res), "stats",
+		json_t *o = json_pack("{s:I, s:s, s:o, s:o}", "revision",
+		                      (json_int_t)res->revision, "commit",
+		                      res->commit, "tiers",
+		                      tool_write_result_json(res), "stats",
 		                      stats_json(&st));
 		exit_code = tool_json_emit(o);
 	} else {
@@ -114,17 +125,23 @@ int main(int argc, char **argv)
 		size_t written = 0;
 		for (size_t i = 0; i < res->ntiers; i++)
 			written += res->tiers[i].outcome == TIER_WRITE_WRITTEN;
-		tool_info("revision %llu on %zu of %zu tiers: %llu files, %s (%s new, %s stored), "
-		          "%llu unchanged",
-		          (unsigned long long)res->revision, written, res->ntiers,
-		          (unsigned long long)st.files, tool_size(st.bytes, a), tool_size(st.new_bytes, b),
-		          tool_size(st.stored_bytes, d), (unsigned long long)st.unchanged_files);
+		tool_info(
+		        "revision %llu on %zu of %zu tiers: %llu files, %s (%s new, %s stored), "
+		        "%llu unchanged",
+		        (unsigned long long)res->revision, written, res->ntiers,
+		        (unsigned long long)st.files, tool_size(st.bytes, a),
+		        tool_size(st.new_bytes, b),
+		        tool_size(st.stored_bytes, d),
+		        (unsigned long long)st.unchanged_files);
 	}
 	if (st.errors && exit_code == TOOL_EXIT_OK) {
-		tool_error("revision %llu was written, but %llu file%s or director%s could not be read "
-		           "(see above)",
-		           (unsigned long long)res->revision, (unsigned long long)st.errors,
-		           st.errors == 1 ? "" : "s", st.errors == 1 ? "y" : "ies");
+		tool_error(
+		        "revision %llu was written, but %llu file%s or director%s could not be read "
+		        "(see above)",
+		        (unsigned long long)res->revision,
+		        (unsigned long long)st.errors,
+		        st.errors == 1 ? "" : "s",
+		        st.errors == 1 ? "y" : "ies");
 		exit_code = TOOL_EXIT_ERROR;
 	}
 	tier_write_result_free(res);

@@ -15,49 +15,55 @@ static uint64_t opt_revision;
 static int opt_overwrite;
 
 static const struct tool_opt options[] = {
-	TOOL_U64('r', "revision", "N", &opt_revision, 1, 0,
-	         "restore revision N (default: the latest)"),
-	TOOL_FLAG(0, "overwrite", &opt_overwrite,
-	          "replace files and symlinks that exist in DEST (default: refuse)"),
-	TOOL_OPTS_END,
+        TOOL_U64('r', "revision", "N", &opt_revision, 1, 0,
+                 "restore revision N (default: the latest)"),
+        TOOL_FLAG(
+                0, "overwrite", &opt_overwrite,
+                "replace files and symlinks that exist in DEST (default: refuse)"),
+        TOOL_OPTS_END,
 };
 
 static const struct tool_exit_doc exits[] = {
-	{TOOL_EXIT_ERROR, "error, e.g. a chunk damaged on every tier, or a file in DEST "
-	                  "that --overwrite would replace; the message says which"},
-	{TOOL_EXIT_FOREIGN, NULL},
-	{TOOL_EXIT_ROLLEDBACK, NULL},
-	{TOOL_EXIT_INTERRUPTED, "interrupted; no half-written file is left under its name"},
-	TOOL_EXITS_END,
+        {TOOL_EXIT_ERROR,
+         "error, e.g. a chunk damaged on every tier, or a file in DEST "
+         "that --overwrite would replace; the message says which"},
+        {TOOL_EXIT_FOREIGN, NULL},
+        {TOOL_EXIT_ROLLEDBACK, NULL},
+        {TOOL_EXIT_INTERRUPTED,
+         "interrupted; no half-written file is left under its name"},
+        TOOL_EXITS_END,
 };
 
 static const struct tool_def def = {
-	.name = "tier-restore",
-	.args = "DEST [PATH...]",
-	.description =
-		"Restore a revision of the vault (default: the latest) into the directory DEST. "
-		"A file backed up as /home/u/a.txt is written to DEST/home/u/a.txt. PATH "
-		"arguments are paths in the snapshot (\"/home/u/docs\" or \"home/u/docs\"): only "
-		"those files and directories are restored. Contents, modes, mtimes, symlinks, "
-		"empty directories and (as root) owners are restored. Data is read from the "
-		"first online tier; a pack missing or damaged there is read from the next tier "
-		"and the damage reported. Works with an installation (-s) or with only -t URL.",
-	.options = options,
-	.min_args = 1,
-	.max_args = TOOL_ARGS_MANY,
-	.exits = exits,
+        .name = "tier-restore",
+        .args = "DEST [PATH...]",
+        .description =
+                "Restore a revision of the vault (default: the latest) into the directory DEST. "
+                "A file backed up as /home/u/a.txt is written to DEST/home/u/a.txt. PATH "
+                "arguments are paths in the snapshot (\"/home/u/docs\" or \"home/u/docs\"): only "
+                "those files and directories are restored. Contents, modes, mtimes, symlinks, "
+                "empty directories and (as root) owners are restored. Data is read from the "
+                "first online tier; a pack missing or damaged there is read from the next tier "
+                "and the damage reported. Works with an installation (-s) or with only -t URL.",
+        .options = options,
+        .min_args = 1,
+        .max_args = TOOL_ARGS_MANY,
+        .exits = exits,
 };
 
 static void flush_old_warning(void);
 
-static int on_progress(const tier_restore_stats *s, const char *current, void *payload)
+static int on_progress(const tier_restore_stats *s, const char *current,
+                       void *payload)
 {
 	char b[32];
 	(void)payload;
 	flush_old_warning();
 	if (tool_progress_enabled()) {
-		tool_progress("restoring revision %" PRIu64 ": %" PRIu64 " files, %s  %s", s->revision,
-		              s->files, tool_size(s->bytes, b), current ? current : "");
+		tool_progress("restoring revision %" PRIu64 ": %" PRIu64
+		              " files, %s  %s",
+		              s->revision, s->files, tool_size(s->bytes, b),
+		              current ? current : "");
 	}
 	return tool_interrupted();
 }
@@ -215,25 +221,44 @@ int main(int argc, char **argv)
 	if (c.json) {
 		json_t *o = json_object();
 		if (o) {
-			json_object_set_new(o, "revision", json_integer((json_int_t)st.revision));
-			json_object_set_new(o, "files", json_integer((json_int_t)st.files));
-			json_object_set_new(o, "dirs", json_integer((json_int_t)st.dirs));
-			json_object_set_new(o, "others", json_integer((json_int_t)st.others));
-			json_object_set_new(o, "bytes", json_integer((json_int_t)st.bytes));
-			json_object_set_new(o, "chunks", json_integer((json_int_t)st.chunks));
-			json_object_set_new(o, "damaged", json_integer((json_int_t)st.damaged));
-			json_object_set_new(o, "errors", json_integer((json_int_t)st.errors));
+			json_object_set_new(
+			        o, "revision",
+			        json_integer((json_int_t)st.revision));
+			json_object_set_new(o, "files",
+			                    json_integer((json_int_t)st.files));
+			json_object_set_new(o, "dirs",
+			                    json_integer((json_int_t)st.dirs));
+			json_object_set_new(
+			        o, "others",
+			        json_integer((json_int_t)st.others));
+			json_object_set_new(o, "bytes",
+			                    json_integer((json_int_t)st.bytes));
+			json_object_set_new(
+			        o, "chunks",
+			        json_integer((json_int_t)st.chunks));
+			json_object_set_new(
+			        o, "damaged",
+			        json_integer((json_int_t)st.damaged));
+			json_object_set_new(
+			        o, "errors",
+			        json_integer((json_int_t)st.errors));
 			json_object_set_new(o, "dest", json_path(dest));
 		}
 		return tool_finish(&c, tool_json_emit(o));
 	}
 	char b[32];
 	tool_size(st.bytes, b);
-	tool_info("restored revision %" PRIu64 ": %" PRIu64 " file%s, %s into %s%s", st.revision,
-	          st.files, st.files == 1 ? "" : "s", b, dest,
-	          st.damaged ? " (damage found on a tier: see the warnings, then run tier-fsck)" : "");
+	tool_info(
+	        "restored revision %" PRIu64 ": %" PRIu64
+	        " file%s, %s into %s%s",
+	        st.revision, st.files, st.files == 1 ? "" : "s", b, dest,
+	        st.damaged
+	                ? " (damage found on a tier: see the warnings, then run tier-fsck)"
+	                : "");
 	if (st.errors)
-		tool_warning("%" PRIu64 " entr%s could not be restored completely (see above)",
-		             st.errors, st.errors == 1 ? "y" : "ies");
+		tool_warning(
+		        "%" PRIu64
+		        " entr%s could not be restored completely (see above)",
+		        st.errors, st.errors == 1 ? "y" : "ies");
 	return tool_finish(&c, TOOL_EXIT_OK);
 }

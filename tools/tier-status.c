@@ -8,33 +8,42 @@
 #include "session.h"
 
 static const struct tool_exit_doc exits[] = {
-	{TOOL_EXIT_FOREIGN, NULL},
-	{TOOL_EXIT_ROLLEDBACK, NULL},
-	{TOOL_EXIT_DEGRADED, "a tier is offline, behind, or unusable"},
-	TOOL_EXITS_END};
+        {TOOL_EXIT_FOREIGN, NULL},
+        {TOOL_EXIT_ROLLEDBACK, NULL},
+        {TOOL_EXIT_DEGRADED, "a tier is offline, behind, or unusable"},
+        TOOL_EXITS_END};
 
 static const struct tool_def def = {
-	.name = "tier-status",
-	.args = "",
-	.description = "Show every tier of the vault: online or not, its revision and head, and whether "
-	               "it is synchronised with the newest tier.  Works with an installation (-s) or "
-	               "with tiers alone (-t).",
-	.min_args = 0,
-	.max_args = 0,
-	.exits = exits,
+        .name = "tier-status",
+        .args = "",
+        .description =
+                "Show every tier of the vault: online or not, its revision and head, and whether "
+                "it is synchronised with the newest tier.  Works with an installation (-s) or "
+                "with tiers alone (-t).",
+        .min_args = 0,
+        .max_args = 0,
+        .exits = exits,
 };
 
 static const char *state_word(const tier_tier_info *in)
 {
 	switch (in->state) {
-	case TIER_STATE_OK: return in->synchronized ? "ok" : "behind";
-	case TIER_STATE_OFFLINE: return "offline";
-	case TIER_STATE_FOREIGN: return "foreign";
-	case TIER_STATE_ROLLED_BACK: return "rolled-back";
-	case TIER_STATE_OTHER_VAULT: return "other-vault";
-	case TIER_STATE_DAMAGED: return "damaged";
-	case TIER_STATE_REFUSED: return "refused";
-	default: return "unknown";
+	case TIER_STATE_OK:
+		return in->synchronized ? "ok" : "behind";
+	case TIER_STATE_OFFLINE:
+		return "offline";
+	case TIER_STATE_FOREIGN:
+		return "foreign";
+	case TIER_STATE_ROLLED_BACK:
+		return "rolled-back";
+	case TIER_STATE_OTHER_VAULT:
+		return "other-vault";
+	case TIER_STATE_DAMAGED:
+		return "damaged";
+	case TIER_STATE_REFUSED:
+		return "refused";
+	default:
+		return "unknown";
 	}
 }
 
@@ -59,65 +68,93 @@ int main(int argc, char **argv)
 		json_t *tiers = json_array();
 		for (size_t i = 0; i < n; i++) {
 			const tier_tier_info *in = tier_vault_tier_info(v, i);
-			json_t *t = json_pack("{s:s, s:s, s:b, s:I, s:o, s:b, s:s}", "name", in->name, "url",
-			                      in->url, "online", in->online, "revision",
-			                      (json_int_t)in->revision,
-			                      "head", in->head[0] ? json_string(in->head) : json_null(),
-			                      "synchronized", in->synchronized, "state", state_word(in));
+			json_t *t = json_pack(
+			        "{s:s, s:s, s:b, s:I, s:o, s:b, s:s}", "name",
+			        in->name, "url", in->url, "online", in->online,
+			        "revision", (json_int_t)in->revision, "head",
+			        in->head[0] ? json_string(in->head)
+			                    : json_null(),
+			        "synchronized", in->synchronized, "state",
+			        state_word(in));
 			if (in->problem)
-				json_object_set_new(t, "problem", json_string(in->problem));
+				json_object_set_new(t, "problem",
+				                    json_string(in->problem));
 			if (in->stored_head[0])
-				json_object_set_new(t, "stored_revision", json_integer((json_int_t)in->stored_revision));
+				json_object_set_new(
+				        t, "stored_revision",
+				        json_integer(
+				                (json_int_t)
+				                        in->stored_revision));
 			uint64_t revs = 0, bytes = 0;
-			if (in->online && in->state == TIER_STATE_OK && !in->synchronized &&
+			if (in->online && in->state == TIER_STATE_OK &&
+			    !in->synchronized &&
 			    tier_sync_plan(v, i, &revs, &bytes) == 0)
-				json_object_set_new(t, "sync", json_pack("{s:I, s:I}", "revisions", (json_int_t)revs,
-				                                         "bytes", (json_int_t)bytes));
+				json_object_set_new(
+				        t, "sync",
+				        json_pack("{s:I, s:I}", "revisions",
+				                  (json_int_t)revs, "bytes",
+				                  (json_int_t)bytes));
 			json_array_append_new(tiers, t);
 		}
-		rc = tool_json_emit(json_pack("{s:s, s:I, s:b, s:o}", "vault", tier_vault_id(v),
-		                              "max_revision", (json_int_t)tier_vault_max_revision(v),
-		                              "read_only", tier_vault_is_read_only(v), "tiers", tiers));
+		rc = tool_json_emit(json_pack(
+		        "{s:s, s:I, s:b, s:o}", "vault", tier_vault_id(v),
+		        "max_revision", (json_int_t)tier_vault_max_revision(v),
+		        "read_only", tier_vault_is_read_only(v), "tiers",
+		        tiers));
 	} else {
 		tool_table *t = tool_table_new(7);
 		tool_table_align_right(t, 3);
-		const char *hdr[] = {"TIER", "URL", "STATE", "REVISION", "HEAD", "SYNCHRONISED", "SYNC WOULD MOVE"};
+		const char *hdr[] = {"TIER",           "URL",  "STATE",
+		                     "REVISION",       "HEAD", "SYNCHRONISED",
+		                     "SYNC WOULD MOVE"};
 		for (size_t i = 0; i < 7; i++)
 			tool_table_cell(t, hdr[i]);
 		for (size_t i = 0; i < n; i++) {
 			const tier_tier_info *in = tier_vault_tier_info(v, i);
-			enum tool_color col = in->synchronized ? TOOL_COLOR_GREEN
-			                      : in->state == TIER_STATE_OK ? TOOL_COLOR_YELLOW
-			                                                   : TOOL_COLOR_RED;
+			enum tool_color col =
+			        in->synchronized             ? TOOL_COLOR_GREEN
+			        : in->state == TIER_STATE_OK ? TOOL_COLOR_YELLOW
+			                                     : TOOL_COLOR_RED;
 			tool_table_cell(t, in->name);
 			tool_table_cell(t, in->url);
-			tool_table_add(t, "%s%s%s", tool_color(stdout, col), state_word(in),
+			tool_table_add(t, "%s%s%s", tool_color(stdout, col),
+			               state_word(in),
 			               tool_color(stdout, TOOL_COLOR_RESET));
 			if (in->online && in->state != TIER_STATE_DAMAGED)
-				tool_table_add(t, "%llu", (unsigned long long)in->revision);
+				tool_table_add(
+				        t, "%llu",
+				        (unsigned long long)in->revision);
 			else
 				tool_table_cell(t, "-");
-			tool_table_add(t, "%.12s", in->head[0] ? in->head : "-");
+			tool_table_add(t, "%.12s",
+			               in->head[0] ? in->head : "-");
 			tool_table_cell(t, in->synchronized ? "yes" : "no");
 			uint64_t revs = 0, bytes = 0;
 			char b[32];
-			if (in->online && in->state == TIER_STATE_OK && !in->synchronized &&
+			if (in->online && in->state == TIER_STATE_OK &&
+			    !in->synchronized &&
 			    tier_sync_plan(v, i, &revs, &bytes) == 0)
-				tool_table_add(t, "%llu revision%s, %s", (unsigned long long)revs,
-				               revs == 1 ? "" : "s", tool_size(bytes, b));
+				tool_table_add(t, "%llu revision%s, %s",
+				               (unsigned long long)revs,
+				               revs == 1 ? "" : "s",
+				               tool_size(bytes, b));
 			else
 				tool_table_cell(t, "-");
 		}
-		printf("vault %s, newest revision %llu%s\n", tier_vault_id(v)[0] ? tier_vault_id(v) : "(none)",
+		printf("vault %s, newest revision %llu%s\n",
+		       tier_vault_id(v)[0] ? tier_vault_id(v) : "(none)",
 		       (unsigned long long)tier_vault_max_revision(v),
-		       c.state_dir && tier_vault_is_read_only(v) ? " (read-only installation)" : "");
+		       c.state_dir && tier_vault_is_read_only(v)
+		               ? " (read-only installation)"
+		               : "");
 		tool_table_print(t, stdout);
 		tool_table_free(t);
 		for (size_t i = 0; i < n; i++) {
 			const tier_tier_info *in = tier_vault_tier_info(v, i);
 			/* offline, damaged and other-vault tiers were reported on open */
-			if (in->problem && (in->state == TIER_STATE_FOREIGN ||
-			                    in->state == TIER_STATE_ROLLED_BACK))
+			if (in->problem &&
+			    (in->state == TIER_STATE_FOREIGN ||
+			     in->state == TIER_STATE_ROLLED_BACK))
 				tool_warning("%s", in->problem);
 		}
 	}

@@ -13,42 +13,48 @@ static unsigned int opt_interval = 60000;
 static const char *opt_accept;
 
 static const struct tool_opt options[] = {
-	TOOL_FLAG(0, "watch", &opt_watch,
-	          "keep going: probe the tiers every interval and sync whenever one lags and no "
-	          "write runs (stops on SIGINT/SIGTERM)"),
-	TOOL_UINT(0, "interval", "MS", &opt_interval, 1, 0,
-	          "with --watch, milliseconds between probes (default 60000)"),
-	TOOL_STRING(0, "accept-rollback", "NAME", &opt_accept,
-	            "accept that tier NAME is behind what this installation wrote there (restored "
-	            "from an old image, or a new disk) and bring it level"),
-	TOOL_OPTS_END};
+        TOOL_FLAG(
+                0, "watch", &opt_watch,
+                "keep going: probe the tiers every interval and sync whenever one lags and no "
+                "write runs (stops on SIGINT/SIGTERM)"),
+        TOOL_UINT(0, "interval", "MS", &opt_interval, 1, 0,
+                  "with --watch, milliseconds between probes (default 60000)"),
+        TOOL_STRING(
+                0, "accept-rollback", "NAME", &opt_accept,
+                "accept that tier NAME is behind what this installation wrote there (restored "
+                "from an old image, or a new disk) and bring it level"),
+        TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {
-	{TOOL_EXIT_FOREIGN, NULL},
-	{TOOL_EXIT_ROLLEDBACK, NULL},
-	{TOOL_EXIT_INTERRUPTED, "a write started and stopped the sync (run it again later); "
-	                        "the tier stays at its last fully replayed revision"},
-	TOOL_EXITS_END};
+        {TOOL_EXIT_FOREIGN, NULL},
+        {TOOL_EXIT_ROLLEDBACK, NULL},
+        {TOOL_EXIT_INTERRUPTED,
+         "a write started and stopped the sync (run it again later); "
+         "the tier stays at its last fully replayed revision"},
+        TOOL_EXITS_END};
 
 static const struct tool_def def = {
-	.name = "tier-sync",
-	.args = "",
-	.description = "Replay onto every online tier that lags the log entries it lacks: data packs, "
-	               "then log objects, then its head, entry by entry, from a tier at the newest "
-	               "revision.  Interrupted, it resumes where it stopped.  A write starting in the "
-	               "installation stops it within a second.",
-	.options = options,
-	.min_args = 0,
-	.max_args = 0,
-	.exits = exits,
+        .name = "tier-sync",
+        .args = "",
+        .description =
+                "Replay onto every online tier that lags the log entries it lacks: data packs, "
+                "then log objects, then its head, entry by entry, from a tier at the newest "
+                "revision.  Interrupted, it resumes where it stopped.  A write starting in the "
+                "installation stops it within a second.",
+        .options = options,
+        .min_args = 0,
+        .max_args = 0,
+        .exits = exits,
 };
 
-static int on_progress(const tier_sync_stats *s, const char *tier, uint64_t rev, void *payload)
+static int on_progress(const tier_sync_stats *s, const char *tier, uint64_t rev,
+                       void *payload)
 {
 	char b[32];
 	(void)payload;
-	tool_progress("tier '%s': revision %llu, %llu packs (%s) copied", tier, (unsigned long long)rev,
-	              (unsigned long long)s->packs, tool_size(s->bytes, b));
+	tool_progress("tier '%s': revision %llu, %llu packs (%s) copied", tier,
+	              (unsigned long long)rev, (unsigned long long)s->packs,
+	              tool_size(s->bytes, b));
 	return tool_interrupted();
 }
 
@@ -62,7 +68,8 @@ static int lagging(const tier_vault *v)
 {
 	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
 		const tier_tier_info *in = tier_vault_tier_info(v, i);
-		if (in->online && in->state == TIER_STATE_OK && !in->synchronized)
+		if (in->online && in->state == TIER_STATE_OK &&
+		    !in->synchronized)
 			return 1;
 	}
 	return 0;
@@ -73,7 +80,8 @@ static void sleep_ms(unsigned int ms)
 	/* in small steps so that a signal ends the watch promptly */
 	while (ms && !tool_interrupted()) {
 		unsigned int step = ms < 100 ? ms : 100;
-		struct timespec ts = {step / 1000, (long)(step % 1000) * 1000000L};
+		struct timespec ts = {step / 1000,
+		                      (long)(step % 1000) * 1000000L};
 		nanosleep(&ts, NULL);
 		ms -= step;
 	}
@@ -90,14 +98,20 @@ int main(int argc, char **argv)
 	if ((rc = tool_vault_open(&v, &c, TOOL_WRITE, opt_accept ? 0 : 1)) < 0)
 		return tool_finish(&c, tool_fail(rc));
 	if (opt_accept) {
-		if ((rc = tier_vault_accept_rollback(v, opt_accept)) < 0 || (rc = tier_vault_check(v)) < 0) {
+		if ((rc = tier_vault_accept_rollback(v, opt_accept)) < 0 ||
+		    (rc = tier_vault_check(v)) < 0) {
 			tier_vault_free(v);
 			return tool_finish(&c, tool_fail(rc));
 		}
 		for (size_t i = 0; i < tier_vault_tier_count(v); i++)
-			if (!strcmp(tier_vault_tier_info(v, i)->name, opt_accept))
-				tool_info("tier '%s' accepted at revision %llu; bringing it level", opt_accept,
-				          (unsigned long long)tier_vault_tier_info(v, i)->revision);
+			if (!strcmp(tier_vault_tier_info(v, i)->name,
+			            opt_accept))
+				tool_info(
+				        "tier '%s' accepted at revision %llu; bringing it level",
+				        opt_accept,
+				        (unsigned long long)
+				                tier_vault_tier_info(v, i)
+				                        ->revision);
 	}
 
 	tier_sync_options so = TIER_SYNC_OPTIONS_INIT;
@@ -116,13 +130,15 @@ int main(int argc, char **argv)
 			st.revisions += one.revisions;
 			st.packs += one.packs;
 			st.bytes += one.bytes;
-			if (rc == TIER_EABORTED || rc == TIER_ECONFLICT || rc == TIER_EOFFLINE) {
+			if (rc == TIER_EABORTED || rc == TIER_ECONFLICT ||
+			    rc == TIER_EOFFLINE) {
 				tool_verbose(1, "%s", tier_error_last());
 				rc = 0;
 			} else if (rc < 0)
 				break;
 			if (one.revisions)
-				tool_info("synced %llu revisions to %llu tiers", (unsigned long long)one.revisions,
+				tool_info("synced %llu revisions to %llu tiers",
+				          (unsigned long long)one.revisions,
 				          (unsigned long long)one.tiers);
 			sleep_ms(opt_interval);
 		}
@@ -139,26 +155,38 @@ int main(int argc, char **argv)
 		json_t *tiers = json_array();
 		for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
 			const tier_tier_info *in = tier_vault_tier_info(v, i);
-			json_array_append_new(tiers, json_pack("{s:s, s:b, s:I, s:b}", "name", in->name,
-			                                       "online", in->online, "revision",
-			                                       (json_int_t)in->revision, "synchronized",
-			                                       in->synchronized));
+			json_array_append_new(
+			        tiers,
+			        json_pack("{s:s, s:b, s:I, s:b}", "name",
+			                  in->name, "online", in->online,
+			                  "revision", (json_int_t)in->revision,
+			                  "synchronized", in->synchronized));
 		}
 		exit_code = tool_json_emit(json_pack(
-			"{s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I}}", "max_revision",
-			(json_int_t)tier_vault_max_revision(v), "tiers", tiers, "stats", "tiers",
-			(json_int_t)st.tiers, "revisions", (json_int_t)st.revisions, "packs",
-			(json_int_t)st.packs, "bytes", (json_int_t)st.bytes, "skipped", (json_int_t)st.skipped));
+		        "{s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I}}",
+		        "max_revision", (json_int_t)tier_vault_max_revision(v),
+		        "tiers", tiers, "stats", "tiers", (json_int_t)st.tiers,
+		        "revisions", (json_int_t)st.revisions, "packs",
+		        (json_int_t)st.packs, "bytes", (json_int_t)st.bytes,
+		        "skipped", (json_int_t)st.skipped));
 	} else {
 		char b[32];
 		if (st.revisions)
-			tool_info("replayed %llu revisions onto %llu tiers: %llu packs, %s", (unsigned long long)st.revisions,
-			          (unsigned long long)st.tiers, (unsigned long long)st.packs, tool_size(st.bytes, b));
+			tool_info(
+			        "replayed %llu revisions onto %llu tiers: %llu packs, %s",
+			        (unsigned long long)st.revisions,
+			        (unsigned long long)st.tiers,
+			        (unsigned long long)st.packs,
+			        tool_size(st.bytes, b));
 		else
-			tool_info("every online tier is at revision %llu", (unsigned long long)tier_vault_max_revision(v));
+			tool_info(
+			        "every online tier is at revision %llu",
+			        (unsigned long long)tier_vault_max_revision(v));
 		for (size_t i = 0; i < tier_vault_tier_count(v); i++)
-			if (tier_vault_tier_info(v, i)->state == TIER_STATE_OFFLINE)
-				tool_warning("tier '%s' is offline: not synced", tier_vault_tier_info(v, i)->name);
+			if (tier_vault_tier_info(v, i)->state ==
+			    TIER_STATE_OFFLINE)
+				tool_warning("tier '%s' is offline: not synced",
+				             tier_vault_tier_info(v, i)->name);
 	}
 	/* a tier still behind (it went away during the sync) is a failure */
 	if (exit_code == TOOL_EXIT_OK && lagging(v))

@@ -27,9 +27,9 @@
 #define TIER_CHUNKER_LIMIT (64u * 1024 * 1024)
 
 typedef struct {
-	uint32_t min;  /**< shortest chunk (bytes), >= 64 */
-	uint32_t avg;  /**< target average, a power of two, > min */
-	uint32_t max;  /**< longest chunk, >= avg, <= TIER_CHUNKER_LIMIT */
+	uint32_t min; /**< shortest chunk (bytes), >= 64 */
+	uint32_t avg; /**< target average, a power of two, > min */
+	uint32_t max; /**< longest chunk, >= avg, <= TIER_CHUNKER_LIMIT */
 	/**
 	 * Normalisation level: the mask below avg has log2(avg) + norm bits,
 	 * the one above log2(avg) - norm.  0 is plain gear CDC; 1..3.
@@ -38,14 +38,16 @@ typedef struct {
 } tier_chunker_params;
 
 /* Chosen by measurement, see docs/format-pack.md. */
-#define TIER_CHUNKER_MIN_DEFAULT (256u * 1024)
-#define TIER_CHUNKER_AVG_DEFAULT (512u * 1024)
-#define TIER_CHUNKER_MAX_DEFAULT (4u * 1024 * 1024)
+#define TIER_CHUNKER_MIN_DEFAULT  (256u * 1024)
+#define TIER_CHUNKER_AVG_DEFAULT  (512u * 1024)
+#define TIER_CHUNKER_MAX_DEFAULT  (4u * 1024 * 1024)
 #define TIER_CHUNKER_NORM_DEFAULT 2
 
-#define TIER_CHUNKER_PARAMS_INIT                                      \
-	{TIER_CHUNKER_MIN_DEFAULT, TIER_CHUNKER_AVG_DEFAULT,          \
-	 TIER_CHUNKER_MAX_DEFAULT, TIER_CHUNKER_NORM_DEFAULT}
+#define TIER_CHUNKER_PARAMS_INIT                                            \
+	{                                                                   \
+		TIER_CHUNKER_MIN_DEFAULT, TIER_CHUNKER_AVG_DEFAULT,         \
+		        TIER_CHUNKER_MAX_DEFAULT, TIER_CHUNKER_NORM_DEFAULT \
+	}
 
 /** Streaming state.  Plain struct: lives on the stack, no allocation. */
 typedef struct {

@@ -26,7 +26,13 @@
 #define SHORT 12 /* hex digits of an id in messages */
 
 /* What the head revision says about one data pack. */
-enum pack_state { PACK_OK = 0, PACK_MISSING, PACK_SIZE, PACK_CORRUPT, PACK_UNREADABLE };
+enum pack_state {
+	PACK_OK = 0,
+	PACK_MISSING,
+	PACK_SIZE,
+	PACK_CORRUPT,
+	PACK_UNREADABLE
+};
 
 struct packref {
 	unsigned char id[TIER_HASH_LEN];
@@ -46,29 +52,32 @@ struct missing {
 /* The snapshot check of one head, shared by every tier at that head. */
 struct headcheck {
 	git_oid head;
-	int failed;           /* the snapshot could not be read: msg */
+	int failed; /* the snapshot could not be read: msg */
 	char *msg;
 	const char *fail_id;
-	tier_vec missing;     /* struct missing * */
+	tier_vec missing; /* struct missing * */
 };
 
 struct run {
 	tier_vault *v;
 	git_repository *cache;
 	const tier_fsck_options *o;
-	tier_vec problems;    /* tier_fsck_problem * */
-	size_t emitted;       /* problems[0..emitted) went to the callback */
-	tier_vec heads;       /* struct headcheck * */
+	tier_vec problems; /* tier_fsck_problem * */
+	size_t emitted;    /* problems[0..emitted) went to the callback */
+	tier_vec heads;    /* struct headcheck * */
 	tier_fsck_report *r;
-	int stop;             /* a callback asked to stop */
+	int stop; /* a callback asked to stop */
 };
 
 const char *tier_fsck_severity_name(tier_fsck_severity s)
 {
 	switch (s) {
-	case TIER_FSCK_INFO: return "info";
-	case TIER_FSCK_WARNING: return "warning";
-	case TIER_FSCK_ERROR: return "error";
+	case TIER_FSCK_INFO:
+		return "info";
+	case TIER_FSCK_WARNING:
+		return "warning";
+	case TIER_FSCK_ERROR:
+		return "error";
 	}
 	return "error";
 }
@@ -86,12 +95,14 @@ static void problem_free(void *p)
 	free(x);
 }
 
-static int add_problem(struct run *r, size_t *index, const char *id, tier_fsck_severity sev,
-                       const char *tier, const char *object, const char *fmt, ...)
-	TIER_PRINTF(7, 8);
+static int add_problem(struct run *r, size_t *index, const char *id,
+                       tier_fsck_severity sev, const char *tier,
+                       const char *object, const char *fmt, ...)
+        TIER_PRINTF(7, 8);
 
-static int add_problem(struct run *r, size_t *index, const char *id, tier_fsck_severity sev,
-                       const char *tier, const char *object, const char *fmt, ...)
+static int add_problem(struct run *r, size_t *index, const char *id,
+                       tier_fsck_severity sev, const char *tier,
+                       const char *object, const char *fmt, ...)
 {
 	tier_buf msg = TIER_BUF_INIT;
 	va_list ap;
@@ -110,8 +121,8 @@ static int add_problem(struct run *r, size_t *index, const char *id, tier_fsck_s
 		if (msg.ptr[i] == '\n' || msg.ptr[i] == '\r')
 			msg.ptr[i] = ' ';
 	p->message = tier_buf_detach(&msg);
-	if (rc < 0 || !p->message || (tier && !p->tier) || (object && !p->object) ||
-	    tier_vec_push(&r->problems, p) < 0) {
+	if (rc < 0 || !p->message || (tier && !p->tier) ||
+	    (object && !p->object) || tier_vec_push(&r->problems, p) < 0) {
 		problem_free(p);
 		return TIER_ERROR;
 	}
@@ -121,7 +132,8 @@ static int add_problem(struct run *r, size_t *index, const char *id, tier_fsck_s
 }
 
 /* Append text to a problem's message (what repair did about it). */
-static int problem_note(struct run *r, size_t index, const char *fmt, ...) TIER_PRINTF(3, 4);
+static int problem_note(struct run *r, size_t index, const char *fmt, ...)
+        TIER_PRINTF(3, 4);
 static int problem_note(struct run *r, size_t index, const char *fmt, ...)
 {
 	tier_fsck_problem *p = r->problems.ptr[index];
@@ -144,14 +156,16 @@ static int problem_note(struct run *r, size_t index, const char *fmt, ...)
 static int flush(struct run *r)
 {
 	for (; r->emitted < r->problems.length; r->emitted++)
-		if (r->o->problem && !r->stop && r->o->problem(r->problems.ptr[r->emitted], r->o->payload))
+		if (r->o->problem && !r->stop &&
+		    r->o->problem(r->problems.ptr[r->emitted], r->o->payload))
 			r->stop = 1;
 	if (r->stop)
 		return tier_error_set(TIER_EABORTED, "fsck cancelled");
 	return 0;
 }
 
-static int progress(struct run *r, const char *tier, uint64_t done, uint64_t total)
+static int progress(struct run *r, const char *tier, uint64_t done,
+                    uint64_t total)
 {
 	if (r->o->progress && !r->stop &&
 	    r->o->progress(tier, done, total, r->r->bytes_read, r->o->payload))
@@ -191,15 +205,19 @@ static int fd_sink(const void *data, size_t len, void *payload)
  * Download an object to a new temporary file; *fd stays open (for a put),
  * the caller unlinks path and closes fd.  A whole pack never sits in memory.
  */
-static int download(struct run *r, tier_location *loc, const char *obj, tier_buf *path, int *fd)
+static int download(struct run *r, tier_location *loc, const char *obj,
+                    tier_buf *path, int *fd)
 {
 	const char *base = getenv("TMPDIR");
 	tier_buf_clear(path);
-	if (tier_buf_printf(path, "%s/tier-fsck-XXXXXX", base && *base ? base : "/tmp") < 0)
+	if (tier_buf_printf(path, "%s/tier-fsck-XXXXXX",
+	                    base && *base ? base : "/tmp") < 0)
 		return TIER_ERROR;
 	if ((*fd = mkstemp(path->ptr)) < 0)
-		return tier_error_set_errno(TIER_ERROR, errno, "cannot create a temporary file in '%s'",
-		                            base && *base ? base : "/tmp");
+		return tier_error_set_errno(
+		        TIER_ERROR, errno,
+		        "cannot create a temporary file in '%s'",
+		        base && *base ? base : "/tmp");
 	struct fdsink s = {*fd, path->ptr, r, 0};
 	int rc = tier_location_get(loc, obj, 0, UINT64_MAX, fd_sink, &s);
 	if (rc == TIER_EABORTED && s.rc < 0)
@@ -228,17 +246,21 @@ static int check_state(struct run *r, const tier_tier_info *in, size_t *damaged)
 	const char *why = in->problem ? in->problem : "";
 	switch (in->state) {
 	case TIER_STATE_OFFLINE:
-		return add_problem(r, NULL, "tier-offline", TIER_FSCK_WARNING, in->name, NULL,
-		                   "tier '%s' is offline, fsck cannot vouch for it: %s", in->name,
-		                   *why ? why : "no answer");
+		return add_problem(
+		        r, NULL, "tier-offline", TIER_FSCK_WARNING, in->name,
+		        NULL,
+		        "tier '%s' is offline, fsck cannot vouch for it: %s",
+		        in->name, *why ? why : "no answer");
 	case TIER_STATE_FOREIGN:
-		return add_problem(r, NULL, "foreign-writer", TIER_FSCK_WARNING, in->name, in->head,
-		                   "%s", why);
+		return add_problem(r, NULL, "foreign-writer", TIER_FSCK_WARNING,
+		                   in->name, in->head, "%s", why);
 	case TIER_STATE_ROLLED_BACK:
-		return add_problem(r, NULL, "rolled-back", TIER_FSCK_WARNING, in->name,
-		                   in->head[0] ? in->head : NULL, "%s", why);
+		return add_problem(r, NULL, "rolled-back", TIER_FSCK_WARNING,
+		                   in->name, in->head[0] ? in->head : NULL,
+		                   "%s", why);
 	case TIER_STATE_OTHER_VAULT:
-		return add_problem(r, NULL, "other-vault", TIER_FSCK_ERROR, in->name, NULL, "%s", why);
+		return add_problem(r, NULL, "other-vault", TIER_FSCK_ERROR,
+		                   in->name, NULL, "%s", why);
 	case TIER_STATE_DAMAGED:
 		return add_problem(r, damaged, "log-damaged", TIER_FSCK_ERROR,
 		                   in->name, TIER_LOG_DIR,
@@ -261,7 +283,8 @@ static int check_git_files(struct run *r, tier_location *loc, const char *tier)
 	static const struct {
 		const char *path;
 		const char *content;
-	} files[] = {{"log.git/HEAD", GIT_HEAD}, {"log.git/config", GIT_CONFIG}};
+	} files[] = {{"log.git/HEAD", GIT_HEAD},
+	             {"log.git/config", GIT_CONFIG}};
 	for (size_t i = 0; i < 2; i++) {
 		tier_stat st;
 		size_t idx;
@@ -270,21 +293,28 @@ static int check_git_files(struct run *r, tier_location *loc, const char *tier)
 			return rc;
 		if (rc == 0 && !st.is_dir)
 			continue;
-		int is_dir = rc == 0; /* a directory in the way: not ours to remove */
-		if ((rc = add_problem(r, &idx, "log-file-missing", TIER_FSCK_ERROR, tier, files[i].path,
-		                      "tier '%s': '%s' is missing, stock git cannot read the log",
-		                      tier, files[i].path)) < 0)
+		int is_dir = rc ==
+		             0; /* a directory in the way: not ours to remove */
+		if ((rc = add_problem(
+		             r, &idx, "log-file-missing", TIER_FSCK_ERROR, tier,
+		             files[i].path,
+		             "tier '%s': '%s' is missing, stock git cannot read the log",
+		             tier, files[i].path)) < 0)
 			return rc;
 		if (!r->o->repair || is_dir)
 			continue;
 		/* the content is the same on every tier: write it again */
 		rc = tier_location_put_mem(loc, files[i].path, files[i].content,
 		                           strlen(files[i].content), 0);
-		if (rc == 0 && tier_location_stat(loc, files[i].path, &st) == 0 && !st.is_dir) {
-			((tier_fsck_problem *)r->problems.ptr[idx])->repaired = 1;
+		if (rc == 0 &&
+		    tier_location_stat(loc, files[i].path, &st) == 0 &&
+		    !st.is_dir) {
+			((tier_fsck_problem *)r->problems.ptr[idx])->repaired =
+			        1;
 			problem_note(r, idx, "; written again");
 		} else if (rc < 0) {
-			problem_note(r, idx, "; cannot write it: %s", tier_error_last());
+			problem_note(r, idx, "; cannot write it: %s",
+			             tier_error_last());
 		}
 	}
 	return 0;
@@ -304,7 +334,8 @@ static int check_chain(struct run *r, const char *tier, const git_oid *head)
 	int rc;
 
 	git_oid_tostr(hex, sizeof(hex), head);
-	if ((rc = git_revwalk_new(&walk, r->cache)) < 0 || (rc = git_revwalk_push(walk, head)) < 0)
+	if ((rc = git_revwalk_new(&walk, r->cache)) < 0 ||
+	    (rc = git_revwalk_push(walk, head)) < 0)
 		goto broken;
 	git_revwalk_simplify_first_parent(walk);
 	while ((rc = git_revwalk_next(&oid, walk)) == 0) {
@@ -329,34 +360,45 @@ static int check_chain(struct run *r, const char *tier, const git_oid *head)
 		git_oid_tostr(hex, sizeof(hex), &ids[k]);
 		if (tier_commit_info_read(&ci, r->cache, &ids[k]) < 0) {
 			if (tier_error_last_code() == TIER_ECORRUPT)
-				rc = add_problem(r, NULL, "revision-mismatch", TIER_FSCK_ERROR, tier, hex,
-				                 "tier '%s': commit %s (revision %llu of its log) has no valid "
-				                 "Tier-Revision trailer",
-				                 tier, short_oid(sh, &ids[k]), (unsigned long long)pos);
+				rc = add_problem(
+				        r, NULL, "revision-mismatch",
+				        TIER_FSCK_ERROR, tier, hex,
+				        "tier '%s': commit %s (revision %llu of its log) has no valid "
+				        "Tier-Revision trailer",
+				        tier, short_oid(sh, &ids[k]),
+				        (unsigned long long)pos);
 			else
-				rc = add_problem(r, NULL, "commit-unreadable", TIER_FSCK_ERROR, tier, hex,
-				                 "tier '%s': %s", tier, tier_error_last());
+				rc = add_problem(r, NULL, "commit-unreadable",
+				                 TIER_FSCK_ERROR, tier, hex,
+				                 "tier '%s': %s", tier,
+				                 tier_error_last());
 			continue;
 		}
 		if (ci.revision != pos)
-			rc = add_problem(r, NULL, "revision-mismatch", TIER_FSCK_ERROR, tier, hex,
-			                 "tier '%s': commit %s says Tier-Revision %llu but is revision %llu "
-			                 "of the log",
-			                 tier, short_oid(sh, &ids[k]), (unsigned long long)ci.revision,
-			                 (unsigned long long)pos);
+			rc = add_problem(
+			        r, NULL, "revision-mismatch", TIER_FSCK_ERROR,
+			        tier, hex,
+			        "tier '%s': commit %s says Tier-Revision %llu but is revision %llu "
+			        "of the log",
+			        tier, short_oid(sh, &ids[k]),
+			        (unsigned long long)ci.revision,
+			        (unsigned long long)pos);
 		if (rc == 0 && vault[0] && strcmp(ci.vault, vault) != 0)
-			rc = add_problem(r, NULL, "vault-mismatch", TIER_FSCK_ERROR, tier, hex,
-			                 "tier '%s': commit %s belongs to vault '%.12s', not to vault %.12s",
-			                 tier, short_oid(sh, &ids[k]), ci.vault, vault);
+			rc = add_problem(
+			        r, NULL, "vault-mismatch", TIER_FSCK_ERROR,
+			        tier, hex,
+			        "tier '%s': commit %s belongs to vault '%.12s', not to vault %.12s",
+			        tier, short_oid(sh, &ids[k]), ci.vault, vault);
 	}
 	goto out;
-broken:
-	{
-		const git_error *e = git_error_last();
-		rc = add_problem(r, NULL, "commit-unreadable", TIER_FSCK_ERROR, tier, hex,
-		                 "tier '%s': the log below head %s cannot be walked: %s", tier,
-		                 short_oid(sh, head), e && e->message ? e->message : "unknown error");
-	}
+broken : {
+	const git_error *e = git_error_last();
+	rc = add_problem(
+	        r, NULL, "commit-unreadable", TIER_FSCK_ERROR, tier, hex,
+	        "tier '%s': the log below head %s cannot be walked: %s", tier,
+	        short_oid(sh, head),
+	        e && e->message ? e->message : "unknown error");
+}
 out:
 	git_revwalk_free(walk);
 	free(ids);
@@ -394,19 +436,27 @@ static int index_entry(const char *root, const git_tree_entry *e, void *payload)
 		return -1;
 	}
 	int rc = 0;
-	if (strlen(name) != TIER_HASH_HEXLEN || tier_unhex(p->id, TIER_HASH_LEN, name) < 0)
-		rc = add_problem(w->r, NULL, "index-corrupt", TIER_FSCK_ERROR, w->tier, name,
-		                 "tier '%s': pack index entry '%s' in the log is not a pack id", w->tier,
-		                 name);
+	if (strlen(name) != TIER_HASH_HEXLEN ||
+	    tier_unhex(p->id, TIER_HASH_LEN, name) < 0)
+		rc = add_problem(
+		        w->r, NULL, "index-corrupt", TIER_FSCK_ERROR, w->tier,
+		        name,
+		        "tier '%s': pack index entry '%s' in the log is not a pack id",
+		        w->tier, name);
 	else if (git_blob_lookup(&blob, w->r->cache, git_tree_entry_id(e)) < 0)
-		rc = add_problem(w->r, NULL, "index-corrupt", TIER_FSCK_ERROR, w->tier, name,
-		                 "tier '%s': the index of pack %.12s is missing from the log", w->tier,
-		                 name);
+		rc = add_problem(
+		        w->r, NULL, "index-corrupt", TIER_FSCK_ERROR, w->tier,
+		        name,
+		        "tier '%s': the index of pack %.12s is missing from the log",
+		        w->tier, name);
 	else if (tier_pack_trailer_parse(&tr, git_blob_rawcontent(blob),
-	                                 (size_t)git_blob_rawsize(blob), name) < 0)
-		rc = add_problem(w->r, NULL, "index-corrupt", TIER_FSCK_ERROR, w->tier, name,
-		                 "tier '%s': the index of pack %.12s in the log is unreadable: %s",
-		                 w->tier, name, tier_error_last());
+	                                 (size_t)git_blob_rawsize(blob),
+	                                 name) < 0)
+		rc = add_problem(
+		        w->r, NULL, "index-corrupt", TIER_FSCK_ERROR, w->tier,
+		        name,
+		        "tier '%s': the index of pack %.12s in the log is unreadable: %s",
+		        w->tier, name, tier_error_last());
 	else {
 		p->size = tr.pack_size;
 		tier_data_pack_path(p->path, p->id);
@@ -428,7 +478,8 @@ static int index_entry(const char *root, const git_tree_entry *e, void *payload)
 }
 
 /* The packs of the revision at head, sorted by id. */
-static int load_packs(struct run *r, const char *tier, const git_oid *head, tier_vec *packs)
+static int load_packs(struct run *r, const char *tier, const git_oid *head,
+                      tier_vec *packs)
 {
 	git_commit *c = NULL;
 	git_tree *tree = NULL, *index = NULL;
@@ -438,25 +489,30 @@ static int load_packs(struct run *r, const char *tier, const git_oid *head, tier
 
 	if ((rc = git_commit_lookup(&c, r->cache, head)) < 0 ||
 	    (rc = git_commit_tree(&tree, c)) < 0) {
-		rc = add_problem(r, NULL, "commit-unreadable", TIER_FSCK_ERROR, tier, NULL,
-		                 "tier '%s': the tree of head %s cannot be read", tier,
-		                 short_oid(sh, head));
+		rc = add_problem(
+		        r, NULL, "commit-unreadable", TIER_FSCK_ERROR, tier,
+		        NULL, "tier '%s': the tree of head %s cannot be read",
+		        tier, short_oid(sh, head));
 		goto out;
 	}
 	if (tier_snap_part(&iid, tree, TIER_SNAP_INDEX) < 0)
 		goto out; /* no data yet */
 	if (git_tree_lookup(&index, r->cache, &iid) < 0) {
-		rc = add_problem(r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier, "index",
-		                 "tier '%s': the pack index tree of head %s is missing from the log",
-		                 tier, short_oid(sh, head));
+		rc = add_problem(
+		        r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier,
+		        "index",
+		        "tier '%s': the pack index tree of head %s is missing from the log",
+		        tier, short_oid(sh, head));
 		goto out;
 	}
 	struct index_walk w = {r, tier, packs, 0};
 	if ((rc = git_tree_walk(index, GIT_TREEWALK_PRE, index_entry, &w)) < 0)
 		rc = w.rc ? w.rc
-		          : add_problem(r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier, "index",
-		                        "tier '%s': the pack index tree of head %s is unreadable", tier,
-		                        short_oid(sh, head));
+		          : add_problem(
+		                    r, NULL, "index-corrupt", TIER_FSCK_ERROR,
+		                    tier, "index",
+		                    "tier '%s': the pack index tree of head %s is unreadable",
+		                    tier, short_oid(sh, head));
 	tier_vec_sort(packs, cmp_pack);
 out:
 	git_tree_free(index);
@@ -484,9 +540,12 @@ static int snap_entry(struct snapwalk *s, const git_tree_entry *e)
 
 	if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
 		git_tree *sub = NULL;
-		if (git_tree_lookup(&sub, s->r->cache, git_tree_entry_id(e)) < 0)
-			return tier_error_set(TIER_ECORRUPT, "directory '%s' of the snapshot is missing",
-			                      tier_buf_cstr(&s->path));
+		if (git_tree_lookup(&sub, s->r->cache, git_tree_entry_id(e)) <
+		    0)
+			return tier_error_set(
+			        TIER_ECORRUPT,
+			        "directory '%s' of the snapshot is missing",
+			        tier_buf_cstr(&s->path));
 		rc = snap_tree(s, sub);
 		git_tree_free(sub);
 		return rc;
@@ -494,12 +553,15 @@ static int snap_entry(struct snapwalk *s, const git_tree_entry *e)
 	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 		return 0;
 	if (git_blob_lookup(&blob, s->r->cache, git_tree_entry_id(e)) < 0)
-		return tier_error_set(TIER_ECORRUPT, "entry '%s' of the snapshot is missing",
+		return tier_error_set(TIER_ECORRUPT,
+		                      "entry '%s' of the snapshot is missing",
 		                      tier_buf_cstr(&s->path));
-	rc = tier_node_decode(&n, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+	rc = tier_node_decode(&n, git_blob_rawcontent(blob),
+	                      (size_t)git_blob_rawsize(blob));
 	git_blob_free(blob);
 	if (rc < 0)
-		return tier_error_prefix("entry '%s' of the snapshot", tier_buf_cstr(&s->path));
+		return tier_error_prefix("entry '%s' of the snapshot",
+		                         tier_buf_cstr(&s->path));
 	struct missing *m = NULL;
 	for (size_t i = 0; i < n.nchunks; i++) {
 		s->r->r->chunks_checked++;
@@ -509,7 +571,8 @@ static int snap_entry(struct snapwalk *s, const git_tree_entry *e)
 			m->count++;
 			continue;
 		}
-		if (!(m = tier_calloc(1, sizeof(*m))) || !(m->path = tier_strdup(tier_buf_cstr(&s->path))) ||
+		if (!(m = tier_calloc(1, sizeof(*m))) ||
+		    !(m->path = tier_strdup(tier_buf_cstr(&s->path))) ||
 		    tier_vec_push(&s->h->missing, m) < 0) {
 			if (m)
 				free(m->path);
@@ -533,7 +596,8 @@ static int snap_tree(struct snapwalk *s, const git_tree *tree)
 		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
 		if (!strcmp(git_tree_entry_name(e), TIER_SNAP_DIRMETA))
 			continue; /* a directory's own metadata: no chunks */
-		if ((rc = tier_snap_name_decode(&name, git_tree_entry_name(e))) < 0)
+		if ((rc = tier_snap_name_decode(&name,
+		                                git_tree_entry_name(e))) < 0)
 			break;
 		if ((rc = tier_buf_putc(&s->path, '/')) < 0 ||
 		    (rc = tier_buf_put(&s->path, name.ptr, name.size)) < 0)
@@ -562,7 +626,8 @@ static void headcheck_free(void *p)
 }
 
 /* Check the snapshot of head once; every tier at that head shares the verdict. */
-static int snapshot_check(struct run *r, const git_oid *head, struct headcheck **out)
+static int snapshot_check(struct run *r, const git_oid *head,
+                          struct headcheck **out)
 {
 	for (size_t i = 0; i < r->heads.length; i++) {
 		struct headcheck *h = r->heads.ptr[i];
@@ -584,7 +649,8 @@ static int snapshot_check(struct run *r, const git_oid *head, struct headcheck *
 	tier_chunkmap *map = NULL;
 	git_oid rid;
 	int rc;
-	if (git_commit_lookup(&c, r->cache, head) < 0 || git_commit_tree(&tree, c) < 0) {
+	if (git_commit_lookup(&c, r->cache, head) < 0 ||
+	    git_commit_tree(&tree, c) < 0) {
 		git_commit_free(c);
 		return 0; /* reported by load_packs already */
 	}
@@ -598,7 +664,9 @@ static int snapshot_check(struct run *r, const git_oid *head, struct headcheck *
 		goto out; /* nothing backed up yet */
 	struct snapwalk s = {r, h, map, TIER_BUF_INIT};
 	if (git_tree_lookup(&root, r->cache, &rid) < 0)
-		rc = tier_error_set(TIER_ECORRUPT, "the snapshot tree is missing from the log");
+		rc = tier_error_set(
+		        TIER_ECORRUPT,
+		        "the snapshot tree is missing from the log");
 	else
 		rc = snap_tree(&s, root);
 	tier_buf_dispose(&s.path);
@@ -623,26 +691,33 @@ oom:
 	return TIER_ERROR;
 }
 
-static int report_snapshot(struct run *r, const char *tier, const struct headcheck *h)
+static int report_snapshot(struct run *r, const char *tier,
+                           const struct headcheck *h)
 {
 	int rc = 0;
 	char sh[SHORT + 1];
 	if (h->failed)
-		rc = add_problem(r, NULL, h->fail_id, TIER_FSCK_ERROR, tier, NULL,
-		                 "tier '%s': the snapshot of head %s is unreadable: %s", tier,
-		                 short_oid(sh, &h->head), h->msg ? h->msg : "out of memory");
+		rc = add_problem(
+		        r, NULL, h->fail_id, TIER_FSCK_ERROR, tier, NULL,
+		        "tier '%s': the snapshot of head %s is unreadable: %s",
+		        tier, short_oid(sh, &h->head),
+		        h->msg ? h->msg : "out of memory");
 	for (size_t i = 0; i < h->missing.length && rc == 0; i++) {
 		const struct missing *m = h->missing.ptr[i];
 		if (m->count > 1)
-			rc = add_problem(r, NULL, "chunk-missing", TIER_FSCK_ERROR, tier, m->path,
-			                 "tier '%s': file '%s' names chunk %.12s and %zu more that no pack "
-			                 "of the vault holds",
-			                 tier, m->path, m->chunk, m->count - 1);
+			rc = add_problem(
+			        r, NULL, "chunk-missing", TIER_FSCK_ERROR, tier,
+			        m->path,
+			        "tier '%s': file '%s' names chunk %.12s and %zu more that no pack "
+			        "of the vault holds",
+			        tier, m->path, m->chunk, m->count - 1);
 		else
-			rc = add_problem(r, NULL, "chunk-missing", TIER_FSCK_ERROR, tier, m->path,
-			                 "tier '%s': file '%s' names chunk %.12s that no pack of the vault "
-			                 "holds",
-			                 tier, m->path, m->chunk);
+			rc = add_problem(
+			        r, NULL, "chunk-missing", TIER_FSCK_ERROR, tier,
+			        m->path,
+			        "tier '%s': file '%s' names chunk %.12s that no pack of the vault "
+			        "holds",
+			        tier, m->path, m->chunk);
 	}
 	return rc;
 }
@@ -654,8 +729,8 @@ static int report_snapshot(struct run *r, const char *tier, const struct headche
  * read_data whole and sound.  Returns its state, or a negative code when
  * the tier went offline (or fsck cannot go on).  *why gets the reason.
  */
-static int pack_probe(struct run *r, tier_location *loc, const struct packref *p, int read_data,
-                      tier_buf *why)
+static int pack_probe(struct run *r, tier_location *loc,
+                      const struct packref *p, int read_data, tier_buf *why)
 {
 	tier_stat st;
 	tier_buf tmp = TIER_BUF_INIT;
@@ -671,8 +746,10 @@ static int pack_probe(struct run *r, tier_location *loc, const struct packref *p
 		return PACK_UNREADABLE;
 	}
 	if (st.size != p->size) {
-		tier_buf_printf(why, "%llu bytes, its trailer in the log says %llu",
-		                (unsigned long long)st.size, (unsigned long long)p->size);
+		tier_buf_printf(why,
+		                "%llu bytes, its trailer in the log says %llu",
+		                (unsigned long long)st.size,
+		                (unsigned long long)p->size);
 		return PACK_SIZE;
 	}
 	if (!read_data)
@@ -683,7 +760,9 @@ static int pack_probe(struct run *r, tier_location *loc, const struct packref *p
 			return rc;
 		if (rc == TIER_ENOTFOUND)
 			return PACK_MISSING;
-		if (rc == TIER_ERROR && !strncmp(tier_error_last(), "cannot create a temporary", 25))
+		if (rc == TIER_ERROR &&
+		    !strncmp(tier_error_last(), "cannot create a temporary",
+		             25))
 			return rc; /* our side: no point going on */
 		tier_buf_sets(why, tier_error_last());
 		return PACK_UNREADABLE;
@@ -701,19 +780,25 @@ static int pack_probe(struct run *r, tier_location *loc, const struct packref *p
 	return PACK_OK;
 }
 
-static int pack_problem(struct run *r, struct packref *p, const char *tier, const char *why)
+static int pack_problem(struct run *r, struct packref *p, const char *tier,
+                        const char *why)
 {
 	char hex[TIER_HASH_HEXLEN + 1];
 	const char *id = NULL;
 	tier_hex(hex, p->id, TIER_HASH_LEN);
 	switch (p->state) {
 	case PACK_MISSING:
-		return add_problem(r, &p->problem, "pack-missing", TIER_FSCK_ERROR, tier, p->path,
-		                   "tier '%s': pack data/%.2s/%.12s... is missing", tier, hex, hex);
+		return add_problem(
+		        r, &p->problem, "pack-missing", TIER_FSCK_ERROR, tier,
+		        p->path,
+		        "tier '%s': pack data/%.2s/%.12s... is missing", tier,
+		        hex, hex);
 	case PACK_SIZE:
-		return add_problem(r, &p->problem, "pack-size", TIER_FSCK_ERROR, tier, p->path,
-		                   "tier '%s': pack data/%.2s/%.12s... is truncated or overlong: %s", tier,
-		                   hex, hex, why);
+		return add_problem(
+		        r, &p->problem, "pack-size", TIER_FSCK_ERROR, tier,
+		        p->path,
+		        "tier '%s': pack data/%.2s/%.12s... is truncated or overlong: %s",
+		        tier, hex, hex, why);
 	case PACK_CORRUPT:
 		id = "pack-corrupt";
 		break;
@@ -724,15 +809,18 @@ static int pack_problem(struct run *r, struct packref *p, const char *tier, cons
 		return 0;
 	}
 	/* tier_pack_verify names the damaged chunk in full: keep it short */
-	if (p->state == PACK_CORRUPT && !strncmp(why, "chunk ", 6) && strlen(why) > 6 + SHORT &&
-	    strstr(why, "fails its hash"))
-		return add_problem(r, &p->problem, id, TIER_FSCK_ERROR, tier, p->path,
-		                   "tier '%s': pack data/%.2s/%.12s... fails its hash (chunk %.12s... "
-		                   "damaged)",
-		                   tier, hex, hex, why + 6);
-	return add_problem(r, &p->problem, id, TIER_FSCK_ERROR, tier, p->path,
-	                   "tier '%s': pack data/%.2s/%.12s... %s: %s", tier, hex, hex,
-	                   p->state == PACK_CORRUPT ? "fails its check" : "cannot be read", why);
+	if (p->state == PACK_CORRUPT && !strncmp(why, "chunk ", 6) &&
+	    strlen(why) > 6 + SHORT && strstr(why, "fails its hash"))
+		return add_problem(
+		        r, &p->problem, id, TIER_FSCK_ERROR, tier, p->path,
+		        "tier '%s': pack data/%.2s/%.12s... fails its hash (chunk %.12s... "
+		        "damaged)",
+		        tier, hex, hex, why + 6);
+	return add_problem(
+	        r, &p->problem, id, TIER_FSCK_ERROR, tier, p->path,
+	        "tier '%s': pack data/%.2s/%.12s... %s: %s", tier, hex, hex,
+	        p->state == PACK_CORRUPT ? "fails its check" : "cannot be read",
+	        why);
 }
 
 /*
@@ -742,7 +830,8 @@ static int pack_problem(struct run *r, struct packref *p, const char *tier, cons
 static int repair_pack(struct run *r, size_t ti, struct packref *p)
 {
 	tier_location *dst = tier_vault_location(r->v, ti);
-	tier_buf tmp = TIER_BUF_INIT, why = TIER_BUF_INIT, tried = TIER_BUF_INIT;
+	tier_buf tmp = TIER_BUF_INIT, why = TIER_BUF_INIT,
+	         tried = TIER_BUF_INIT;
 	int fd = -1, rc = 0, done = 0;
 
 	for (size_t j = 0; j < tier_vault_tier_count(r->v) && !done; j++) {
@@ -750,27 +839,32 @@ static int repair_pack(struct run *r, size_t ti, struct packref *p)
 		tier_location *src = tier_vault_location(r->v, j);
 		tier_stat st;
 		if (j == ti || !in->online || in->state == TIER_STATE_OFFLINE ||
-		    in->state == TIER_STATE_OTHER_VAULT || tier_location_is_offline(src))
+		    in->state == TIER_STATE_OTHER_VAULT ||
+		    tier_location_is_offline(src))
 			continue;
-		if ((rc = tier_location_stat(src, p->path, &st)) < 0 || st.size != p->size) {
+		if ((rc = tier_location_stat(src, p->path, &st)) < 0 ||
+		    st.size != p->size) {
 			if (rc == TIER_EABORTED)
 				goto out;
-			tier_buf_printf(&tried, "%s'%s' %s", tried.size ? ", " : "", in->name,
-			                rc == 0 ? "has a bad copy too" : "has none");
+			tier_buf_printf(&tried, "%s'%s' %s",
+			                tried.size ? ", " : "", in->name,
+			                rc == 0 ? "has a bad copy too"
+			                        : "has none");
 			rc = 0;
 			continue;
 		}
 		if ((rc = download(r, src, p->path, &tmp, &fd)) < 0) {
 			if (rc == TIER_EABORTED)
 				goto out;
-			tier_buf_printf(&tried, "%s'%s': %s", tried.size ? ", " : "", in->name,
+			tier_buf_printf(&tried, "%s'%s': %s",
+			                tried.size ? ", " : "", in->name,
 			                tier_error_last());
 			rc = 0;
 			continue;
 		}
 		if (tier_pack_verify(tmp.ptr, p->id, NULL) < 0) {
-			tier_buf_printf(&tried, "%s'%s' has a bad copy too", tried.size ? ", " : "",
-			                in->name);
+			tier_buf_printf(&tried, "%s'%s' has a bad copy too",
+			                tried.size ? ", " : "", in->name);
 			discard(&tmp, &fd);
 			continue;
 		}
@@ -780,8 +874,9 @@ static int repair_pack(struct run *r, size_t ti, struct packref *p)
 		if (rc < 0) {
 			if (rc == TIER_EABORTED)
 				goto out;
-			problem_note(r, p->problem, "; cannot copy it from tier '%s': %s", in->name,
-			             tier_error_last());
+			problem_note(r, p->problem,
+			             "; cannot copy it from tier '%s': %s",
+			             in->name, tier_error_last());
 			rc = 0;
 			goto out;
 		}
@@ -792,17 +887,24 @@ static int repair_pack(struct run *r, size_t ti, struct packref *p)
 			goto out;
 		}
 		if (st2 == PACK_OK) {
-			((tier_fsck_problem *)r->problems.ptr[p->problem])->repaired = 1;
-			problem_note(r, p->problem, "; repaired from tier '%s'", in->name);
+			((tier_fsck_problem *)r->problems.ptr[p->problem])
+			        ->repaired = 1;
+			problem_note(r, p->problem, "; repaired from tier '%s'",
+			             in->name);
 		} else {
-			problem_note(r, p->problem, "; copied from tier '%s' but still bad: %s", in->name,
-			             tier_buf_cstr(&why));
+			problem_note(
+			        r, p->problem,
+			        "; copied from tier '%s' but still bad: %s",
+			        in->name, tier_buf_cstr(&why));
 		}
 		done = 1;
 	}
 	if (!done)
-		problem_note(r, p->problem, "; cannot repair: no other tier holds a good copy%s%s%s",
-		             tried.size ? " (" : "", tier_buf_cstr(&tried), tried.size ? ")" : "");
+		problem_note(
+		        r, p->problem,
+		        "; cannot repair: no other tier holds a good copy%s%s%s",
+		        tried.size ? " (" : "", tier_buf_cstr(&tried),
+		        tried.size ? ")" : "");
 out:
 	discard(&tmp, &fd);
 	tier_buf_dispose(&tmp);
@@ -832,14 +934,16 @@ static int list_pack(const char *name, const tier_stat *st, void *payload)
 		tier_error_clear();
 		return 0;
 	}
-	if (l->packs->length &&
-	    bsearch(&kp, l->packs->ptr, l->packs->length, sizeof(void *), cmp_pack))
+	if (l->packs->length && bsearch(&kp, l->packs->ptr, l->packs->length,
+	                                sizeof(void *), cmp_pack))
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", l->dir, name);
-	if ((l->rc = add_problem(l->r, NULL, "pack-unreferenced", TIER_FSCK_INFO, l->tier, path,
-	                         "tier '%s': pack data/%.2s/%.12s... is not listed by the tier's "
-	                         "head revision",
-	                         l->tier, name, name)) < 0)
+	if ((l->rc = add_problem(
+	             l->r, NULL, "pack-unreferenced", TIER_FSCK_INFO, l->tier,
+	             path,
+	             "tier '%s': pack data/%.2s/%.12s... is not listed by the tier's "
+	             "head revision",
+	             l->tier, name, name)) < 0)
 		return 1;
 	return 0;
 }
@@ -866,8 +970,8 @@ static int list_fan(const char *name, const tier_stat *st, void *payload)
 	return 0;
 }
 
-static int check_unreferenced(struct run *r, tier_location *loc, const char *tier,
-                              const tier_vec *packs)
+static int check_unreferenced(struct run *r, tier_location *loc,
+                              const char *tier, const tier_vec *packs)
 {
 	struct listing l = {r, loc, packs, tier, "data", 0};
 	int rc = tier_location_list(loc, "data", list_fan, &l);
@@ -878,7 +982,8 @@ static int check_unreferenced(struct run *r, tier_location *loc, const char *tie
 	return rc;
 }
 
-static int check_packs(struct run *r, size_t ti, const char *tier, tier_vec *packs)
+static int check_packs(struct run *r, size_t ti, const char *tier,
+                       tier_vec *packs)
 {
 	tier_location *loc = tier_vault_location(r->v, ti);
 	tier_buf why = TIER_BUF_INIT;
@@ -1777,14 +1882,16 @@ static int check_tier(struct run *r, size_t ti)
 		    (rc = check_state(r, in, &ignored)) < 0)
 			goto out;
 	}
-	if (!in->online || in->state == TIER_STATE_OFFLINE || in->state == TIER_STATE_OTHER_VAULT ||
+	if (!in->online || in->state == TIER_STATE_OFFLINE ||
+	    in->state == TIER_STATE_OTHER_VAULT ||
 	    in->state == TIER_STATE_DAMAGED)
 		return flush(r);
 	if (!in->has_log || !in->head[0])
 		return flush(r); /* an empty tier: nothing to verify yet */
 	if (git_oid_fromstr(&head, in->head) < 0)
-		return tier_error_set(TIER_ERROR, "tier '%s': head '%s' is not a commit id", in->name,
-		                      in->head);
+		return tier_error_set(TIER_ERROR,
+		                      "tier '%s': head '%s' is not a commit id",
+		                      in->name, in->head);
 	if ((rc = check_git_files(r, loc, in->name)) < 0 ||
 	    (!logpacks_done &&
 	     (rc = check_logpacks(r, ti, in->name, &changed)) < 0) ||
@@ -1798,9 +1905,11 @@ static int check_tier(struct run *r, size_t ti)
 out:
 	if (rc == TIER_EOFFLINE) {
 		/* it answered at open and went away during the check */
-		rc = add_problem(r, NULL, "tier-offline", TIER_FSCK_WARNING, in->name, NULL,
-		                 "tier '%s' went offline during the check, fsck cannot vouch for it: %s",
-		                 in->name, tier_error_last());
+		rc = add_problem(
+		        r, NULL, "tier-offline", TIER_FSCK_WARNING, in->name,
+		        NULL,
+		        "tier '%s' went offline during the check, fsck cannot vouch for it: %s",
+		        in->name, tier_error_last());
 	}
 	tier_vec_dispose(&packs, free);
 	if (rc == 0)
@@ -1812,8 +1921,9 @@ out:
 
 static int usable(const tier_tier_info *in)
 {
-	return in->online && (in->state == TIER_STATE_OK || in->state == TIER_STATE_FOREIGN ||
-	                      in->state == TIER_STATE_ROLLED_BACK);
+	return in->online &&
+	       (in->state == TIER_STATE_OK || in->state == TIER_STATE_FOREIGN ||
+	        in->state == TIER_STATE_ROLLED_BACK);
 }
 
 static int check_across(struct run *r)
@@ -1831,21 +1941,27 @@ static int check_across(struct run *r)
 		if (!usable(in))
 			continue;
 		if (in->revision < max) {
-			rc = add_problem(r, NULL, "tier-behind", TIER_FSCK_WARNING, in->name,
-			                 in->head[0] ? in->head : NULL,
-			                 "tier '%s' is behind: revision %llu of %llu (tier-sync brings it "
-			                 "level)",
-			                 in->name, (unsigned long long)in->revision, (unsigned long long)max);
+			rc = add_problem(
+			        r, NULL, "tier-behind", TIER_FSCK_WARNING,
+			        in->name, in->head[0] ? in->head : NULL,
+			        "tier '%s' is behind: revision %llu of %llu (tier-sync brings it "
+			        "level)",
+			        in->name, (unsigned long long)in->revision,
+			        (unsigned long long)max);
 			continue;
 		}
 		for (size_t j = 0; j < i; j++) {
 			const tier_tier_info *o = tier_vault_tier_info(r->v, j);
-			if (usable(o) && o->revision == in->revision && strcmp(o->head, in->head) != 0) {
-				rc = add_problem(r, NULL, "tier-disagree", TIER_FSCK_ERROR, in->name, in->head,
-				                 "tier '%s': head %.12s at revision %llu differs from head "
-				                 "%.12s of tier '%s' at the same revision",
-				                 in->name, in->head, (unsigned long long)in->revision, o->head,
-				                 o->name);
+			if (usable(o) && o->revision == in->revision &&
+			    strcmp(o->head, in->head) != 0) {
+				rc = add_problem(
+				        r, NULL, "tier-disagree",
+				        TIER_FSCK_ERROR, in->name, in->head,
+				        "tier '%s': head %.12s at revision %llu differs from head "
+				        "%.12s of tier '%s' at the same revision",
+				        in->name, in->head,
+				        (unsigned long long)in->revision,
+				        o->head, o->name);
 				break;
 			}
 		}
@@ -1870,7 +1986,8 @@ void tier_fsck_report_free(tier_fsck_report *rep)
 	free(rep);
 }
 
-int tier_fsck_run(tier_fsck_report **out, tier_vault *v, const tier_fsck_options *opts)
+int tier_fsck_run(tier_fsck_report **out, tier_vault *v,
+                  const tier_fsck_options *opts)
 {
 	tier_fsck_options defaults = TIER_FSCK_OPTIONS_INIT;
 	struct run r;
@@ -1880,7 +1997,9 @@ int tier_fsck_run(tier_fsck_report **out, tier_vault *v, const tier_fsck_options
 	if (!v)
 		return tier_error_set(TIER_EUSAGE, "fsck needs a vault");
 	if (opts && opts->version != TIER_FSCK_OPTIONS_VERSION)
-		return tier_error_set(TIER_EUSAGE, "unsupported fsck options version %u", opts->version);
+		return tier_error_set(TIER_EUSAGE,
+		                      "unsupported fsck options version %u",
+		                      opts->version);
 	memset(&r, 0, sizeof(r));
 	r.v = v;
 	r.cache = tier_vault_cache(v);
@@ -1896,7 +2015,8 @@ int tier_fsck_run(tier_fsck_report **out, tier_vault *v, const tier_fsck_options
 	if (rc == 0 || rc == TIER_EABORTED) {
 		tier_fsck_report *rep = r.r;
 		if (r.problems.length &&
-		    !(rep->problems = tier_calloc(r.problems.length, sizeof(*rep->problems)))) {
+		    !(rep->problems = tier_calloc(r.problems.length,
+		                                  sizeof(*rep->problems)))) {
 			rc = TIER_ERROR;
 			goto fail;
 		}

@@ -47,16 +47,19 @@ int tier_sha256_init(tier_sha256_ctx *ctx)
 	if (!ctx->md && !(ctx->md = EVP_MD_CTX_new()))
 		return tier_error_set(TIER_ERROR, "out of memory");
 	if (!EVP_DigestInit_ex(ctx->md, md, NULL))
-		return tier_error_set(TIER_ERROR, "sha256 init failed in libcrypto");
+		return tier_error_set(TIER_ERROR,
+		                      "sha256 init failed in libcrypto");
 	return 0;
 }
 
 int tier_sha256_update(tier_sha256_ctx *ctx, const void *data, size_t len)
 {
 	if (!ctx->md)
-		return tier_error_set(TIER_ERROR, "sha256 context used before init");
+		return tier_error_set(TIER_ERROR,
+		                      "sha256 context used before init");
 	if (len && !EVP_DigestUpdate(ctx->md, data, len))
-		return tier_error_set(TIER_ERROR, "sha256 update failed in libcrypto");
+		return tier_error_set(TIER_ERROR,
+		                      "sha256 update failed in libcrypto");
 	return 0;
 }
 
@@ -64,9 +67,11 @@ int tier_sha256_final(tier_sha256_ctx *ctx, unsigned char out[TIER_HASH_LEN])
 {
 	unsigned int n = 0;
 	if (!ctx->md)
-		return tier_error_set(TIER_ERROR, "sha256 context used before init");
+		return tier_error_set(TIER_ERROR,
+		                      "sha256 context used before init");
 	if (!EVP_DigestFinal_ex(ctx->md, out, &n) || n != TIER_HASH_LEN)
-		return tier_error_set(TIER_ERROR, "sha256 final failed in libcrypto");
+		return tier_error_set(TIER_ERROR,
+		                      "sha256 final failed in libcrypto");
 	return 0;
 }
 
@@ -99,17 +104,23 @@ int tier_unhexn(unsigned char *out, size_t len, const char *hex, size_t hexlen)
 			break;
 		}
 	if (hexlen != 2 * len)
-		return tier_error_set(TIER_EUSAGE,
-			"invalid id '%.*s%s': expected %zu hex digits, got %zu",
-			shown, hex, (size_t)shown < hexlen ? "..." : "", 2 * len, hexlen);
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "invalid id '%.*s%s': expected %zu hex digits, got %zu",
+		        shown, hex, (size_t)shown < hexlen ? "..." : "",
+		        2 * len, hexlen);
 	for (size_t i = 0; i < hexlen; i++)
 		if (tier_hexval((unsigned char)hex[i]) < 0)
-			return tier_error_set(TIER_EUSAGE,
-				"invalid id '%.*s%s': not a hex digit at position %zu",
-				shown, hex, (size_t)shown < hexlen ? "..." : "", i + 1);
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "invalid id '%.*s%s': not a hex digit at position %zu",
+			        shown, hex, (size_t)shown < hexlen ? "..." : "",
+			        i + 1);
 	for (size_t i = 0; i < len; i++)
-		out[i] = (unsigned char)(tier_hexval((unsigned char)hex[2 * i]) << 4 |
-		                         tier_hexval((unsigned char)hex[2 * i + 1]));
+		out[i] = (unsigned char)(tier_hexval((unsigned char)hex[2 * i])
+		                                 << 4 |
+		                         tier_hexval((
+		                                 unsigned char)hex[2 * i + 1]));
 	return 0;
 }
 

@@ -30,7 +30,10 @@ typedef struct {
 	void *md; /* EVP_MD_CTX, allocated by the first init() */
 } tier_sha256_ctx;
 
-#define TIER_SHA256_CTX_INIT {NULL}
+#define TIER_SHA256_CTX_INIT \
+	{                    \
+		NULL         \
+	}
 
 int tier_sha256_init(tier_sha256_ctx *ctx);
 int tier_sha256_update(tier_sha256_ctx *ctx, const void *data, size_t len);

@@ -26,7 +26,8 @@ struct tier_location {
 	tier_url *url;
 	char *display;
 	tier_driver *drv;
-	tier_location_options opts; /* callbacks and payload; strings unused after open */
+	tier_location_options
+	        opts; /* callbacks and payload; strings unused after open */
 	tier_retry_policy policy;
 	uint64_t rng;
 	uint64_t attempts;
@@ -50,7 +51,7 @@ enum op {
 };
 
 static const char *const op_names[] = {
-	"ping", "stat", "get", "put", "rename", "list", "remove", "mkdir",
+        "ping", "stat", "get", "put", "rename", "list", "remove", "mkdir",
 };
 
 /* One listed name, buffered until the listing completed. */
@@ -108,7 +109,8 @@ static void scrub_password(const tier_location *loc, int code)
 	return;
 fail:
 	tier_buf_dispose(&b);
-	tier_error_set(code, "tier '%s': error message withheld", loc_name(loc));
+	tier_error_set(code, "tier '%s': error message withheld",
+	               loc_name(loc));
 }
 
 static void free_entries(struct call *c)
@@ -121,7 +123,8 @@ static int get_sink(const void *data, size_t len, void *payload)
 {
 	struct call *c = payload;
 	if (c->len != UINT64_MAX && len > c->len - c->delivered)
-		len = (size_t)(c->len - c->delivered); /* a driver sending too much */
+		len = (size_t)(c->len -
+		               c->delivered); /* a driver sending too much */
 	if (len == 0)
 		return 0;
 	c->delivered += len;
@@ -137,7 +140,8 @@ static int list_collect(const char *name, const tier_stat *st, void *payload)
 	struct call *c = payload;
 	size_t n = strlen(name), sz;
 	list_entry *e;
-	if (tier_add_overflow(&sz, sizeof(*e) + 1, n) < 0 || !(e = tier_malloc(sz))) {
+	if (tier_add_overflow(&sz, sizeof(*e) + 1, n) < 0 ||
+	    !(e = tier_malloc(sz))) {
 		c->list_oom = 1;
 		return 1;
 	}
@@ -174,15 +178,19 @@ static int attempt(void *arg)
 		break;
 	case OP_GET: {
 		uint64_t off = c->offset + c->delivered;
-		uint64_t len = c->len == UINT64_MAX ? UINT64_MAX : c->len - c->delivered;
+		uint64_t len = c->len == UINT64_MAX ? UINT64_MAX
+		                                    : c->len - c->delivered;
 		if (off < c->offset)
-			return tier_error_set(TIER_EUSAGE, "tier '%s': get '%s': offset overflow",
-			                      loc_name(loc), c->path);
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "tier '%s': get '%s': offset overflow",
+			        loc_name(loc), c->path);
 		rc = d->get(d, c->path, off, len, get_sink, c);
 		if (c->sink_stopped)
-			return tier_error_set(TIER_EABORTED,
-			                      "tier '%s': get '%s' stopped by the receiver",
-			                      loc_name(loc), c->path);
+			return tier_error_set(
+			        TIER_EABORTED,
+			        "tier '%s': get '%s' stopped by the receiver",
+			        loc_name(loc), c->path);
 		break;
 	}
 	case OP_PUT:
@@ -206,8 +214,10 @@ static int attempt(void *arg)
 		rc = d->mkdir_p(d, c->path);
 		break;
 	}
-	if (rc > 0) /* not in the driver contract; do not let it pass as success */
-		rc = tier_error_set(TIER_ERROR, "tier '%s': driver returned %d", loc_name(loc), rc);
+	if (rc >
+	    0) /* not in the driver contract; do not let it pass as success */
+		rc = tier_error_set(TIER_ERROR, "tier '%s': driver returned %d",
+		                    loc_name(loc), rc);
 	if (rc < 0) {
 		if (!*tier_error_last())
 			tier_error_set(rc, "%s", tier_error_name(rc));
@@ -250,8 +260,8 @@ static int run(struct call *c)
 		snprintf(what, sizeof(what), "tier '%s': %s '%s' to '%s'",
 		         loc_name(loc), op_names[c->op], c->path, c->path2);
 	else if (c->path)
-		snprintf(what, sizeof(what), "tier '%s': %s '%s'", loc_name(loc),
-		         op_names[c->op], c->path);
+		snprintf(what, sizeof(what), "tier '%s': %s '%s'",
+		         loc_name(loc), op_names[c->op], c->path);
 	else
 		snprintf(what, sizeof(what), "tier '%s': %s", loc_name(loc),
 		         op_names[c->op]);
@@ -264,15 +274,17 @@ static int run(struct call *c)
 		loc->offline = 1;
 		snprintf(loc->offline_why, sizeof(loc->offline_why), "%s",
 		         tier_error_last());
-		tier_error_set(TIER_EOFFLINE, "tier '%s' (%s) offline after %u attempt%s: %s",
-		               loc_name(loc), loc->display, made, made == 1 ? "" : "s",
-		               loc->offline_why);
+		tier_error_set(TIER_EOFFLINE,
+		               "tier '%s' (%s) offline after %u attempt%s: %s",
+		               loc_name(loc), loc->display, made,
+		               made == 1 ? "" : "s", loc->offline_why);
 	} else if (rc == TIER_EAUTH && c->op != OP_PUT && c->op != OP_REMOVE &&
 	           c->op != OP_RENAME) {
 		/* refused to read: the login itself, for all we can tell (a
 		 * read-only account may still be refused writes alone) */
 		loc->refused = 1;
-		snprintf(loc->refused_why, sizeof(loc->refused_why), "%s", tier_error_last());
+		snprintf(loc->refused_why, sizeof(loc->refused_why), "%s",
+		         tier_error_last());
 	} else if (rc == 0 && made > 1) {
 		trace(loc, "%s succeeded on attempt %u/%u", what, made,
 		      tier_retry_attempts(&loc->policy));
@@ -289,7 +301,8 @@ static int unsupported(const tier_location *loc, enum op op)
 int tier_location_open(tier_location **out, const char *spec,
                        const tier_location_options *opts)
 {
-	static const tier_location_options defaults = TIER_LOCATION_OPTIONS_INIT;
+	static const tier_location_options defaults =
+	        TIER_LOCATION_OPTIONS_INIT;
 	tier_location *loc;
 	struct timespec ts;
 	int rc;
@@ -300,9 +313,10 @@ int tier_location_open(tier_location **out, const char *spec,
 	if (!opts)
 		opts = &defaults;
 	else if (opts->version != TIER_LOCATION_OPTIONS_VERSION)
-		return tier_error_set(TIER_EUSAGE,
-		                      "unsupported tier_location_options version %u (expected %d)",
-		                      opts->version, TIER_LOCATION_OPTIONS_VERSION);
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "unsupported tier_location_options version %u (expected %d)",
+		        opts->version, TIER_LOCATION_OPTIONS_VERSION);
 
 	if (!(loc = tier_calloc(1, sizeof(*loc))))
 		return TIER_ERROR;
@@ -322,12 +336,14 @@ int tier_location_open(tier_location **out, const char *spec,
 		tier_error_prefix("cannot open tier '%s'", loc_name(loc));
 		goto fail;
 	}
-	if (!loc->drv || loc->drv->version < 1 || loc->drv->version > TIER_DRIVER_VERSION) {
-		rc = tier_error_set(TIER_EUNSUPPORTED,
-		                    "cannot open tier '%s': driver for '%s://' has version %u, "
-		                    "this library knows up to %d",
-		                    loc_name(loc), loc->url->scheme,
-		                    loc->drv ? loc->drv->version : 0u, TIER_DRIVER_VERSION);
+	if (!loc->drv || loc->drv->version < 1 ||
+	    loc->drv->version > TIER_DRIVER_VERSION) {
+		rc = tier_error_set(
+		        TIER_EUNSUPPORTED,
+		        "cannot open tier '%s': driver for '%s://' has version %u, "
+		        "this library knows up to %d",
+		        loc_name(loc), loc->url->scheme,
+		        loc->drv ? loc->drv->version : 0u, TIER_DRIVER_VERSION);
 		goto fail;
 	}
 
@@ -441,8 +457,13 @@ int tier_location_stat(tier_location *loc, const char *path, tier_stat *out)
 int tier_location_get(tier_location *loc, const char *path, uint64_t offset,
                       uint64_t len, tier_sink_cb sink, void *payload)
 {
-	struct call c = {.loc = loc, .op = OP_GET, .path = path, .offset = offset,
-	                 .len = len, .sink = sink, .sink_payload = payload};
+	struct call c = {.loc = loc,
+	                 .op = OP_GET,
+	                 .path = path,
+	                 .offset = offset,
+	                 .len = len,
+	                 .sink = sink,
+	                 .sink_payload = payload};
 	if (!loc->drv->get)
 		return unsupported(loc, OP_GET);
 	return run(&c);
@@ -484,17 +505,20 @@ int tier_location_get_all(tier_location *loc, const char *path, char **out,
 	 */
 	rc = tier_location_get(loc, path, 0, UINT64_MAX, get_all_sink, &a);
 	if (a.too_big)
-		rc = tier_error_set(TIER_ECORRUPT,
-		                    "object '%s' on tier '%s' is larger than %zu bytes",
-		                    path, loc_name(loc), max_len);
+		rc = tier_error_set(
+		        TIER_ECORRUPT,
+		        "object '%s' on tier '%s' is larger than %zu bytes",
+		        path, loc_name(loc), max_len);
 	else if (a.oom)
-		rc = tier_error_set(TIER_ERROR, "out of memory reading '%s' from tier '%s'",
+		rc = tier_error_set(TIER_ERROR,
+		                    "out of memory reading '%s' from tier '%s'",
 		                    path, loc_name(loc));
 	if (rc < 0) {
 		tier_buf_dispose(&a.buf);
 		return rc;
 	}
-	if (!a.buf.ptr && tier_buf_grow(&a.buf, 0) < 0) /* empty object: still a string */
+	if (!a.buf.ptr &&
+	    tier_buf_grow(&a.buf, 0) < 0) /* empty object: still a string */
 		return TIER_ERROR;
 	a.buf.ptr[a.buf.size] = '\0';
 	if (out_len)
@@ -506,7 +530,10 @@ int tier_location_get_all(tier_location *loc, const char *path, char **out,
 int tier_location_put(tier_location *loc, const char *path,
                       const tier_source *src, unsigned int flags)
 {
-	struct call c = {.loc = loc, .op = OP_PUT, .path = path, .src = src,
+	struct call c = {.loc = loc,
+	                 .op = OP_PUT,
+	                 .path = path,
+	                 .src = src,
 	                 .flags = flags};
 	if (!loc->drv->put)
 		return unsupported(loc, OP_PUT);
@@ -523,7 +550,8 @@ int tier_location_put_mem(tier_location *loc, const char *path,
 
 int tier_location_rename(tier_location *loc, const char *from, const char *to)
 {
-	struct call c = {.loc = loc, .op = OP_RENAME, .path = from, .path2 = to};
+	struct call c = {
+	        .loc = loc, .op = OP_RENAME, .path = from, .path2 = to};
 	if (!loc->drv->rename)
 		return unsupported(loc, OP_RENAME);
 	return run(&c);
@@ -544,8 +572,10 @@ int tier_location_list(tier_location *loc, const char *dir, tier_list_cb cb,
 	for (size_t i = 0; rc == 0 && i < c.entries.length; i++) {
 		list_entry *e = c.entries.ptr[i];
 		if (cb(e->name, &e->st, payload))
-			rc = tier_error_set(TIER_EABORTED, "tier '%s': list '%s' stopped by the receiver",
-			                    loc_name(loc), dir);
+			rc = tier_error_set(
+			        TIER_EABORTED,
+			        "tier '%s': list '%s' stopped by the receiver",
+			        loc_name(loc), dir);
 	}
 	free_entries(&c);
 	return rc;

@@ -41,14 +41,16 @@ int tier_commit_info_read(tier_commit_info *out, git_repository *repo,
 	out->files = out->bytes = out->new_bytes = out->packs = -1;
 	git_oid_tostr(hex, sizeof(hex), id);
 	if ((rc = git_commit_lookup(&c, repo, id)) < 0)
-		return tier_error_from_git(rc, "cannot read log commit %s", hex);
+		return tier_error_from_git(rc, "cannot read log commit %s",
+		                           hex);
 	git_oid_cpy(&out->id, id);
 	out->time = (int64_t)git_commit_time(c);
 	out->time_offset = git_commit_time_offset(c);
 	copy_field(out->summary, sizeof(out->summary), git_commit_summary(c));
 	if ((rc = git_message_trailers(&tr, git_commit_message(c))) < 0) {
 		git_commit_free(c);
-		return tier_error_from_git(rc, "cannot parse trailers of log commit %s", hex);
+		return tier_error_from_git(
+		        rc, "cannot parse trailers of log commit %s", hex);
 	}
 	int have_rev = 0;
 	for (size_t i = 0; i < tr.count; i++) {
@@ -64,7 +66,8 @@ int tier_commit_info_read(tier_commit_info *out, git_repository *repo,
 		else if (!strcmp(k, TIER_TRAILER_VAULT))
 			copy_field(out->vault, sizeof(out->vault), v);
 		else if (!strcmp(k, TIER_TRAILER_INSTALLATION))
-			copy_field(out->installation, sizeof(out->installation), v);
+			copy_field(out->installation, sizeof(out->installation),
+			           v);
 		else if (!strcmp(k, TIER_TRAILER_HOST))
 			copy_field(out->host, sizeof(out->host), v);
 		else if (!strcmp(k, TIER_TRAILER_USER))
@@ -82,23 +85,28 @@ int tier_commit_info_read(tier_commit_info *out, git_repository *repo,
 	git_commit_free(c);
 	if (!have_rev)
 		return tier_error_set(TIER_ECORRUPT,
-		                      "log commit %s has no valid %s trailer", hex,
-		                      TIER_TRAILER_REVISION);
+		                      "log commit %s has no valid %s trailer",
+		                      hex, TIER_TRAILER_REVISION);
 	return 0;
 }
 
-static int parse_head(git_oid *out, const char *text, size_t len, const char *what)
+static int parse_head(git_oid *out, const char *text, size_t len,
+                      const char *what)
 {
-	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' ||
+	               text[len - 1] == ' '))
 		len--;
 	if (len != GIT_OID_HEXSZ || git_oid_fromstrn(out, text, len) < 0)
-		return tier_error_set(TIER_ECORRUPT, "tier head '%s' is not a commit id", what);
+		return tier_error_set(TIER_ECORRUPT,
+		                      "tier head '%s' is not a commit id",
+		                      what);
 	return 0;
 }
 
 int tier_log_head_read(tier_location *loc, git_oid *out, int *exists)
 {
-	static const char *const names[] = {TIER_LOG_HEAD_REF, TIER_LOG_HEAD_NEXT};
+	static const char *const names[] = {TIER_LOG_HEAD_REF,
+	                                    TIER_LOG_HEAD_NEXT};
 	*exists = 0;
 	for (size_t i = 0; i < 2; i++) {
 		char *text = NULL;
@@ -111,7 +119,8 @@ int tier_log_head_read(tier_location *loc, git_oid *out, int *exists)
 		rc = parse_head(out, text, len, names[i]);
 		free(text);
 		if (rc < 0)
-			return tier_error_prefix("tier '%s'", tier_location_name(loc));
+			return tier_error_prefix("tier '%s'",
+			                         tier_location_name(loc));
 		*exists = 1;
 		return 0;
 	}
@@ -130,7 +139,8 @@ int tier_log_head_write(tier_location *loc, const git_oid *id)
 
 	/* no rename at all (S3): one PUT replaces the object atomically */
 	if (!(caps & TIER_DRIVER_CAP_RENAME))
-		return tier_location_put_mem(loc, TIER_LOG_HEAD_REF, line, GIT_OID_HEXSZ + 1, 0);
+		return tier_location_put_mem(loc, TIER_LOG_HEAD_REF, line,
+		                             GIT_OID_HEXSZ + 1, 0);
 
 	/*
 	 * Stage the head in head.next (outside refs/: a put killed half way
@@ -142,7 +152,8 @@ int tier_log_head_write(tier_location *loc, const git_oid *id)
 		if (rc < 0 && rc != TIER_ENOTFOUND)
 			return rc;
 	}
-	if ((rc = tier_location_put_mem(loc, TIER_LOG_HEAD_NEXT, line, GIT_OID_HEXSZ + 1, 0)) < 0)
+	if ((rc = tier_location_put_mem(loc, TIER_LOG_HEAD_NEXT, line,
+	                                GIT_OID_HEXSZ + 1, 0)) < 0)
 		return rc;
 	if (!(caps & TIER_DRIVER_CAP_RENAME_OVERWRITE)) {
 		/*
@@ -163,18 +174,22 @@ int tier_log_create(tier_location *loc)
 	static const char config[] = "[core]\n\trepositoryformatversion = 0\n"
 	                             "\tfilemode = true\n\tbare = true\n";
 	static const char desc[] = "libtier operation log\n";
-	static const char *const dirs[] = {"log.git/objects/pack", "log.git/objects/info",
-	                                   "log.git/refs/heads", "log.git/refs/tags"};
+	static const char *const dirs[] = {
+	        "log.git/objects/pack", "log.git/objects/info",
+	        "log.git/refs/heads", "log.git/refs/tags"};
 	int rc;
 	if (tier_location_caps(loc) & TIER_DRIVER_CAP_DIRS)
 		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 			if ((rc = tier_location_mkdir_p(loc, dirs[i])) < 0)
 				return rc;
-	if ((rc = tier_location_put_mem(loc, "log.git/config", config, sizeof(config) - 1, 0)) < 0 ||
-	    (rc = tier_location_put_mem(loc, "log.git/description", desc, sizeof(desc) - 1, 0)) < 0)
+	if ((rc = tier_location_put_mem(loc, "log.git/config", config,
+	                                sizeof(config) - 1, 0)) < 0 ||
+	    (rc = tier_location_put_mem(loc, "log.git/description", desc,
+	                                sizeof(desc) - 1, 0)) < 0)
 		return rc;
 	/* HEAD last: it is what makes the directory a repository */
-	return tier_location_put_mem(loc, "log.git/HEAD", head, sizeof(head) - 1, 0);
+	return tier_location_put_mem(loc, "log.git/HEAD", head,
+	                             sizeof(head) - 1, 0);
 }
 
 struct empty_check {
@@ -216,7 +231,8 @@ static int collect_pack(const char *name, const tier_stat *st, void *payload)
 	struct name_list *l = payload;
 	size_t n = strlen(name);
 	(void)st;
-	if (n > 10 && !strncmp(name, "pack-", 5) && !strcmp(name + n - 5, ".pack")) {
+	if (n > 10 && !strncmp(name, "pack-", 5) &&
+	    !strcmp(name + n - 5, ".pack")) {
 		char *dup = tier_strndup(name, n - 5);
 		if (!dup || tier_vec_push(&l->names, dup) < 0) {
 			free(dup);
@@ -257,11 +273,13 @@ static int cache_has_pack(git_repository *cache, const char *name)
 {
 	char path[4096];
 	struct stat st;
-	snprintf(path, sizeof(path), "%s/objects/pack/%s.pack", git_repository_path(cache), name);
+	snprintf(path, sizeof(path), "%s/objects/pack/%s.pack",
+	         git_repository_path(cache), name);
 	return stat(path, &st) == 0;
 }
 
-static int fetch_one(git_repository *cache, tier_location *loc, const char *name)
+static int fetch_one(git_repository *cache, tier_location *loc,
+                     const char *name)
 {
 	git_odb *odb = NULL;
 	struct pack_sink s = {0};
@@ -270,17 +288,20 @@ static int fetch_one(git_repository *cache, tier_location *loc, const char *name
 
 	snprintf(path, sizeof(path), "%s/%s.pack", TIER_LOG_PACK_DIR, name);
 	if ((rc = git_repository_odb(&odb, cache)) < 0)
-		return tier_error_from_git(rc, "cannot open the local log cache");
+		return tier_error_from_git(rc,
+		                           "cannot open the local log cache");
 	if ((rc = git_odb_write_pack(&s.wp, odb, NULL, NULL)) < 0) {
 		git_odb_free(odb);
 		return tier_error_from_git(rc, "cannot index log pack");
 	}
 	rc = tier_location_get(loc, path, 0, UINT64_MAX, pack_sink_cb, &s);
 	if (rc == TIER_EABORTED && s.git_rc < 0)
-		rc = tier_error_from_git(s.git_rc, "tier '%s': log pack '%s' is damaged",
+		rc = tier_error_from_git(s.git_rc,
+		                         "tier '%s': log pack '%s' is damaged",
 		                         tier_location_name(loc), path);
 	if (rc == 0 && (rc = s.wp->commit(s.wp, &s.stats)) < 0)
-		rc = tier_error_from_git(rc, "tier '%s': log pack '%s' is damaged",
+		rc = tier_error_from_git(rc,
+		                         "tier '%s': log pack '%s' is damaged",
 		                         tier_location_name(loc), path);
 	if (rc == TIER_ERROR)
 		rc = TIER_ECORRUPT;
@@ -297,10 +318,12 @@ static int fetch_one(git_repository *cache, tier_location *loc, const char *name
  */
 static void incomplete_path(char *out, size_t cap, git_repository *cache)
 {
-	snprintf(out, cap, "%s/tier-fetch-incomplete", git_repository_path(cache));
+	snprintf(out, cap, "%s/tier-fetch-incomplete",
+	         git_repository_path(cache));
 }
 
-int tier_log_fetch(git_repository *cache, tier_location *loc, const git_oid *head)
+int tier_log_fetch(git_repository *cache, tier_location *loc,
+                   const git_oid *head)
 {
 	git_odb *odb = NULL;
 	tier_vec packs = TIER_VEC_INIT;
@@ -311,7 +334,8 @@ int tier_log_fetch(git_repository *cache, tier_location *loc, const git_oid *hea
 	incomplete_path(marker, sizeof(marker), cache);
 	int incomplete = stat(marker, &st) == 0;
 	if ((rc = git_repository_odb(&odb, cache)) < 0)
-		return tier_error_from_git(rc, "cannot open the local log cache");
+		return tier_error_from_git(rc,
+		                           "cannot open the local log cache");
 	have = git_odb_exists(odb, head);
 	git_odb_free(odb);
 	if (have && !incomplete)
@@ -329,13 +353,15 @@ int tier_log_fetch(git_repository *cache, tier_location *loc, const git_oid *hea
 		if (rc == TIER_ENOTFOUND && round == 0)
 			continue;
 		if (rc < 0) {
-			int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+			int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC,
+			              0600);
 			if (fd >= 0)
 				close(fd);
 			return rc;
 		}
 		if ((rc = git_repository_odb(&odb, cache)) < 0)
-			return tier_error_from_git(rc, "cannot open the local log cache");
+			return tier_error_from_git(
+			        rc, "cannot open the local log cache");
 		git_odb_refresh(odb);
 		have = git_odb_exists(odb, head);
 		git_odb_free(odb);
@@ -346,9 +372,10 @@ int tier_log_fetch(git_repository *cache, tier_location *loc, const git_oid *hea
 	}
 	if (!have) {
 		git_oid_tostr(hex, sizeof(hex), head);
-		return tier_error_set(TIER_ECORRUPT,
-		                      "tier '%s': head %s is missing from its log packs",
-		                      tier_location_name(loc), hex);
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "tier '%s': head %s is missing from its log packs",
+		        tier_location_name(loc), hex);
 	}
 	return 0;
 }
@@ -360,10 +387,12 @@ static int put_file(tier_location *loc, const char *dst, const char *src)
 	int fd = open(src, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0)
-		return tier_error_set_errno(TIER_ERROR, errno, "cannot open '%s'", src);
+		return tier_error_set_errno(TIER_ERROR, errno,
+		                            "cannot open '%s'", src);
 	if (fstat(fd, &st) < 0) {
 		close(fd);
-		return tier_error_set_errno(TIER_ERROR, errno, "cannot stat '%s'", src);
+		return tier_error_set_errno(TIER_ERROR, errno,
+		                            "cannot stat '%s'", src);
 	}
 	tier_source s = {NULL, fd, (uint64_t)st.st_size};
 	int rc = tier_location_put(loc, dst, &s, 0);
@@ -374,14 +403,17 @@ static int put_file(tier_location *loc, const char *dst, const char *src)
 static int make_tmpdir(char *out, size_t cap)
 {
 	const char *base = getenv("TMPDIR");
-	snprintf(out, cap, "%s/tier-pack-XXXXXX", base && *base ? base : "/tmp");
+	snprintf(out, cap, "%s/tier-pack-XXXXXX",
+	         base && *base ? base : "/tmp");
 	if (!mkdtemp(out))
-		return tier_error_set_errno(TIER_ERROR, errno, "cannot create a temporary directory");
+		return tier_error_set_errno(
+		        TIER_ERROR, errno,
+		        "cannot create a temporary directory");
 	return 0;
 }
 
-int tier_log_pack_build(git_repository *repo, const git_oid *tip, const git_oid *hide,
-                        const char *dir, tier_buf *name)
+int tier_log_pack_build(git_repository *repo, const git_oid *tip,
+                        const git_oid *hide, const char *dir, tier_buf *name)
 {
 	git_packbuilder *pb = NULL;
 	git_revwalk *walk = NULL;
@@ -392,7 +424,8 @@ int tier_log_pack_build(git_repository *repo, const git_oid *tip, const git_oid 
 		return tier_error_from_git(rc, "cannot build log pack");
 	/* delta search over many similar metadata blobs is the costly part */
 	git_packbuilder_set_threads(pb, 2);
-	if ((rc = git_revwalk_new(&walk, repo)) < 0 || (rc = git_revwalk_push(walk, tip)) < 0 ||
+	if ((rc = git_revwalk_new(&walk, repo)) < 0 ||
+	    (rc = git_revwalk_push(walk, tip)) < 0 ||
 	    (hide && (rc = git_revwalk_hide(walk, hide)) < 0) ||
 	    (rc = git_packbuilder_insert_walk(pb, walk)) < 0) {
 		rc = tier_error_from_git(rc, "cannot collect log objects");
@@ -486,7 +519,8 @@ static long find_name(const struct all_names *l, const char *name)
 static int sha1_of(unsigned char out[20], const void *data, size_t len)
 {
 	unsigned int n = 0;
-	return EVP_Digest(data, len, out, &n, EVP_sha1(), NULL) && n == 20 ? 0 : -1;
+	return EVP_Digest(data, len, out, &n, EVP_sha1(), NULL) && n == 20 ? 0
+	                                                                   : -1;
 }
 
 /* A git pack ends with the SHA-1 of all before it, and is named by it. */
@@ -503,20 +537,26 @@ static int check_pack_file(const char *file, const char *base)
 		uint64_t left = (uint64_t)st.st_size - 20;
 		ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
 		while (ok && left) {
-			ssize_t n = read(fd, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf));
+			ssize_t n = read(fd, buf,
+			                 left < sizeof(buf) ? (size_t)left
+			                                    : sizeof(buf));
 			ok = n > 0 && EVP_DigestUpdate(ctx, buf, (size_t)n);
 			left -= n > 0 ? (uint64_t)n : 0;
 		}
-		ok = ok && read(fd, tail, 20) == 20 && EVP_DigestFinal_ex(ctx, md, &mdlen) &&
-		     mdlen == 20 && !memcmp(md, tail, 20);
+		ok = ok && read(fd, tail, 20) == 20 &&
+		     EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 20 &&
+		     !memcmp(md, tail, 20);
 		EVP_MD_CTX_free(ctx);
 	}
 	if (fd >= 0)
 		close(fd);
 	for (int i = 0; ok && i < 20; i++)
 		sprintf(hex + 2 * i, "%02x", md[i]);
-	if (!ok || strncmp(base, "pack-", 5) != 0 || strncmp(base + 5, hex, 40) != 0)
-		return tier_error_set(TIER_ECORRUPT, "log pack '%s' does not hash to its name", base);
+	if (!ok || strncmp(base, "pack-", 5) != 0 ||
+	    strncmp(base + 5, hex, 40) != 0)
+		return tier_error_set(TIER_ECORRUPT,
+		                      "log pack '%s' does not hash to its name",
+		                      base);
 	return 0;
 }
 
@@ -527,9 +567,11 @@ static int idx_ok(tier_location *dst, const char *path, const char *base)
 	size_t len = 0;
 	unsigned char md[20], want[20];
 	int ok = 0;
-	if (tier_location_get_all(dst, path, &data, &len, 256u << 20) == 0 && len >= 40 &&
-	    sha1_of(md, data, len - 20) == 0 && !memcmp(md, data + len - 20, 20) &&
-	    tier_unhexn(want, 20, base + 5, 40) == 0 && !memcmp(want, data + len - 40, 20))
+	if (tier_location_get_all(dst, path, &data, &len, 256u << 20) == 0 &&
+	    len >= 40 && sha1_of(md, data, len - 20) == 0 &&
+	    !memcmp(md, data + len - 20, 20) &&
+	    tier_unhexn(want, 20, base + 5, 40) == 0 &&
+	    !memcmp(want, data + len - 40, 20))
 		ok = 1;
 	free(data);
 	tier_error_clear();
@@ -544,11 +586,14 @@ struct fd_sink {
 static int fd_sink_cb(const void *data, size_t len, void *payload)
 {
 	struct fd_sink *s = payload;
-	return (s->rc = tier_write_all(s->fd, data, len, "log pack copy")) < 0 ? -1 : 0;
+	return (s->rc = tier_write_all(s->fd, data, len, "log pack copy")) < 0
+	               ? -1
+	               : 0;
 }
 
 static int copy_one(tier_location *src, tier_location *dst, const char *tmpdir,
-                    const char *dir, const char *name, int check, uint64_t *bytes)
+                    const char *dir, const char *name, int check,
+                    uint64_t *bytes)
 {
 	char tmp[4200], path[512];
 	int rc;
@@ -556,7 +601,9 @@ static int copy_one(tier_location *src, tier_location *dst, const char *tmpdir,
 	snprintf(tmp, sizeof(tmp), "%s/logcopy-XXXXXX", tmpdir);
 	int fd = mkstemp(tmp);
 	if (fd < 0)
-		return tier_error_set_errno(TIER_ERROR, errno, "cannot create a file in '%s'", tmpdir);
+		return tier_error_set_errno(TIER_ERROR, errno,
+		                            "cannot create a file in '%s'",
+		                            tmpdir);
 	struct fd_sink s = {fd, 0};
 	rc = tier_location_get(src, path, 0, UINT64_MAX, fd_sink_cb, &s);
 	if (rc == TIER_EABORTED && s.rc < 0)
@@ -574,13 +621,16 @@ static int copy_one(tier_location *src, tier_location *dst, const char *tmpdir,
 	return rc;
 }
 
-int tier_log_copy_packs(tier_location *src, tier_location *dst, const char *tmpdir,
-                        int (*stop)(void *payload), void *payload, uint64_t *bytes)
+int tier_log_copy_packs(tier_location *src, tier_location *dst,
+                        const char *tmpdir, int (*stop)(void *payload),
+                        void *payload, uint64_t *bytes)
 {
-	struct all_names have = {TIER_VEC_INIT, TIER_VEC_INIT}, want = {TIER_VEC_INIT, TIER_VEC_INIT};
+	struct all_names have = {TIER_VEC_INIT, TIER_VEC_INIT},
+	                 want = {TIER_VEC_INIT, TIER_VEC_INIT};
 	char idx[256], path[512];
 	int rc;
-	if ((rc = tier_location_list(src, TIER_LOG_PACK_DIR, collect_any, &want)) < 0)
+	if ((rc = tier_location_list(src, TIER_LOG_PACK_DIR, collect_any,
+	                             &want)) < 0)
 		goto out;
 	rc = tier_location_list(dst, TIER_LOG_PACK_DIR, collect_any, &have);
 	if (rc < 0 && rc != TIER_ENOTFOUND)
@@ -589,23 +639,28 @@ int tier_log_copy_packs(tier_location *src, tier_location *dst, const char *tmpd
 	for (size_t i = 0; i < want.names.length && rc == 0; i++) {
 		const char *n = want.names.ptr[i];
 		size_t len = strlen(n);
-		if (len < 10 || strncmp(n, "pack-", 5) != 0 || strcmp(n + len - 5, ".pack") != 0)
+		if (len < 10 || strncmp(n, "pack-", 5) != 0 ||
+		    strcmp(n + len - 5, ".pack") != 0)
 			continue;
 		snprintf(idx, sizeof(idx), "%.*s.idx", (int)(len - 5), n);
 		if (find_name(&want, idx) < 0)
 			continue; /* an upload the source never finished */
 		long hp = find_name(&have, n), hi = find_name(&have, idx);
 		if (hp >= 0 && hi >= 0) {
-			snprintf(path, sizeof(path), "%s/%s", TIER_LOG_PACK_DIR, idx);
-			if (*(uint64_t *)have.sizes.ptr[hp] == *(uint64_t *)want.sizes.ptr[i] &&
+			snprintf(path, sizeof(path), "%s/%s", TIER_LOG_PACK_DIR,
+			         idx);
+			if (*(uint64_t *)have.sizes.ptr[hp] ==
+			            *(uint64_t *)want.sizes.ptr[i] &&
 			    idx_ok(dst, path, n))
 				continue;
 		}
 		if (stop && (rc = stop(payload)) < 0)
 			break;
 		/* .pack first, .idx last: git sees a pack only once its idx is there */
-		if ((rc = copy_one(src, dst, tmpdir, TIER_LOG_PACK_DIR, n, 1, bytes)) == 0)
-			rc = copy_one(src, dst, tmpdir, TIER_LOG_PACK_DIR, idx, 0, bytes);
+		if ((rc = copy_one(src, dst, tmpdir, TIER_LOG_PACK_DIR, n, 1,
+		                   bytes)) == 0)
+			rc = copy_one(src, dst, tmpdir, TIER_LOG_PACK_DIR, idx,
+			              0, bytes);
 	}
 out:
 	tier_vec_dispose(&have.names, free);
@@ -638,7 +693,8 @@ int tier_log_consolidate(git_repository *repo, tier_location *loc,
 		rc = tier_location_remove(loc, path);
 		if (rc < 0 && rc != TIER_ENOTFOUND)
 			goto out;
-		snprintf(path, sizeof(path), "%s/%s.pack", TIER_LOG_PACK_DIR, n);
+		snprintf(path, sizeof(path), "%s/%s.pack", TIER_LOG_PACK_DIR,
+		         n);
 		rc = tier_location_remove(loc, path);
 		if (rc < 0 && rc != TIER_ENOTFOUND)
 			goto out;

@@ -16,27 +16,27 @@
 #include "tier/location.h"
 #include "util/buf.h"
 
-#define TIER_LOG_DIR "log.git"
+#define TIER_LOG_DIR      "log.git"
 #define TIER_LOG_HEAD_REF "log.git/refs/heads/main"
 /* The head being published; outside refs/ so that git never takes it, or a
  * leftover temporary file of its put, for a branch. */
 #define TIER_LOG_HEAD_NEXT "log.git/head.next"
-#define TIER_LOG_PACK_DIR "log.git/objects/pack"
+#define TIER_LOG_PACK_DIR  "log.git/objects/pack"
 
 /* Trailer keys written on every commit. */
-#define TIER_TRAILER_REVISION "Tier-Revision"
-#define TIER_TRAILER_OP "Tier-Op"
-#define TIER_TRAILER_VAULT "Tier-Vault"
+#define TIER_TRAILER_REVISION     "Tier-Revision"
+#define TIER_TRAILER_OP           "Tier-Op"
+#define TIER_TRAILER_VAULT        "Tier-Vault"
 #define TIER_TRAILER_INSTALLATION "Tier-Installation"
-#define TIER_TRAILER_HOST "Tier-Host"
-#define TIER_TRAILER_USER "Tier-User"
+#define TIER_TRAILER_HOST         "Tier-Host"
+#define TIER_TRAILER_USER         "Tier-User"
 
 /** What a commit says about itself (parsed from its trailers). */
 typedef struct {
 	git_oid id;
 	uint64_t revision;
-	int64_t time;          /* committer time, seconds */
-	int time_offset;       /* minutes */
+	int64_t time;    /* committer time, seconds */
+	int time_offset; /* minutes */
 	char op[32];
 	char vault[65];
 	char installation[65];
@@ -70,7 +70,8 @@ int tier_log_tier_is_empty(tier_location *loc, int *empty);
  * Make sure every object reachable from `head` is in the cache repository:
  * downloads the tier's log packs that the cache lacks and indexes them.
  */
-int tier_log_fetch(git_repository *cache, tier_location *loc, const git_oid *head);
+int tier_log_fetch(git_repository *cache, tier_location *loc,
+                   const git_oid *head);
 
 /**
  * Upload to the tier one pack with the objects reachable from `tip` but
@@ -87,8 +88,8 @@ int tier_log_upload(git_repository *repo, tier_location *loc,
  * ("<dir>/pack-<hex>.pack" and ".idx"; *name = "pack-<hex>", empty when
  * there was nothing to pack), then put it on each tier.
  */
-int tier_log_pack_build(git_repository *repo, const git_oid *tip, const git_oid *hide,
-                        const char *dir, tier_buf *name);
+int tier_log_pack_build(git_repository *repo, const git_oid *tip,
+                        const git_oid *hide, const char *dir, tier_buf *name);
 int tier_log_pack_put(tier_location *loc, const char *dir, const char *name);
 
 /**
@@ -99,8 +100,9 @@ int tier_log_pack_put(tier_location *loc, const char *dir, const char *name);
  * (it may be the torn leftover of a failed write).  TIER_ECORRUPT when a
  * source pack does not hash to its name.  `stop` is asked between packs.
  */
-int tier_log_copy_packs(tier_location *src, tier_location *dst, const char *tmpdir,
-                        int (*stop)(void *payload), void *payload, uint64_t *bytes);
+int tier_log_copy_packs(tier_location *src, tier_location *dst,
+                        const char *tmpdir, int (*stop)(void *payload),
+                        void *payload, uint64_t *bytes);
 
 /**
  * Consolidate the tier's log packs into one when there are more than

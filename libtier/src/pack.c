@@ -104,19 +104,22 @@ int tier_chunk_compress(const void *raw, size_t len, void *out, size_t out_cap,
                         size_t *out_len, unsigned int *flags)
 {
 	if (len > TIER_PACK_CHUNK_MAX)
-		return tier_error_set(TIER_EUSAGE,
-			"chunk of %zu bytes is larger than the pack limit %u",
-			len, TIER_PACK_CHUNK_MAX);
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "chunk of %zu bytes is larger than the pack limit %u",
+		        len, TIER_PACK_CHUNK_MAX);
 	if (out_cap < len)
-		return tier_error_set(TIER_EUSAGE,
-			"compression buffer of %zu bytes is smaller than the chunk (%zu)",
-			out_cap, len);
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "compression buffer of %zu bytes is smaller than the chunk (%zu)",
+		        out_cap, len);
 	/*
 	 * Give lz4 one byte less than the input: it gives up as soon as the
 	 * output cannot shrink, and the buffer never needs the worst-case
 	 * bound.
 	 */
-	int n = len > 1 ? LZ4_compress_default(raw, out, (int)len, (int)len - 1) : 0;
+	int n = len > 1 ? LZ4_compress_default(raw, out, (int)len, (int)len - 1)
+	                : 0;
 	if (n > 0) {
 		*out_len = (size_t)n;
 		*flags = TIER_CHUNK_LZ4;
@@ -135,13 +138,13 @@ struct tier_pack_writer {
 	char *dir;
 	char *tmp_path;
 	int fd;
-	int dead;     /* a write failed: only free() is allowed */
+	int dead; /* a write failed: only free() is allowed */
 	int finished;
-	uint64_t offset;          /* bytes written so far */
+	uint64_t offset; /* bytes written so far */
 	uint64_t count;
 	tier_sha256_ctx file_hash;
-	tier_buf index;           /* encoded entries */
-	unsigned char *scratch;   /* compression output, reused */
+	tier_buf index;         /* encoded entries */
+	unsigned char *scratch; /* compression output, reused */
 	size_t scratch_cap;
 };
 
@@ -159,7 +162,8 @@ static int write_all(tier_pack_writer *w, const void *data, size_t len)
 			int e = errno;
 			w->dead = 1;
 			return tier_error_set_errno(tier_error_from_errno(e), e,
-				"cannot write pack '%s'", w->tmp_path);
+			                            "cannot write pack '%s'",
+			                            w->tmp_path);
 		}
 		p += n;
 		len -= (size_t)n;
@@ -188,7 +192,7 @@ int tier_pack_writer_new(tier_pack_writer **out, const char *dir)
 	if ((w->fd = mkstemps(w->tmp_path, 4)) < 0) {
 		int e = errno;
 		rc = tier_error_set_errno(tier_error_from_errno(e), e,
-			"cannot create pack in '%s'", dir);
+		                          "cannot create pack in '%s'", dir);
 		free(w->tmp_path);
 		w->tmp_path = NULL;
 		goto fail;
@@ -208,8 +212,10 @@ fail:
 static int writer_usable(tier_pack_writer *w)
 {
 	if (w->dead || w->finished)
-		return tier_error_set(TIER_EUSAGE, "pack '%s' is %s", w->tmp_path,
-			w->finished ? "finished already" : "unusable after an error");
+		return tier_error_set(TIER_EUSAGE, "pack '%s' is %s",
+		                      w->tmp_path,
+		                      w->finished ? "finished already"
+		                                  : "unusable after an error");
 	return 0;
 }
 
@@ -227,13 +233,17 @@ int tier_pack_writer_add_compressed(tier_pack_writer *w,
 		return rc;
 	if (raw_len > TIER_PACK_CHUNK_MAX ||
 	    (flags == TIER_CHUNK_RAW && stored_len != raw_len) ||
-	    (flags == TIER_CHUNK_LZ4 && (stored_len == 0 || stored_len >= raw_len)) ||
+	    (flags == TIER_CHUNK_LZ4 &&
+	     (stored_len == 0 || stored_len >= raw_len)) ||
 	    (flags != TIER_CHUNK_RAW && flags != TIER_CHUNK_LZ4))
-		return tier_error_set(TIER_EUSAGE,
-			"chunk %s: inconsistent stored form (flags %u, %zu stored, %zu raw)",
-			tier_hex(hex, id, TIER_HASH_LEN), flags, stored_len, raw_len);
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "chunk %s: inconsistent stored form (flags %u, %zu stored, %zu raw)",
+		        tier_hex(hex, id, TIER_HASH_LEN), flags, stored_len,
+		        raw_len);
 	if (w->count >= UINT32_MAX)
-		return tier_error_set(TIER_EUSAGE, "pack '%s' is full", w->tmp_path);
+		return tier_error_set(TIER_EUSAGE, "pack '%s' is full",
+		                      w->tmp_path);
 
 	memcpy(ent.id, id, TIER_HASH_LEN);
 	ent.offset = w->offset;
@@ -252,8 +262,9 @@ int tier_pack_writer_add_compressed(tier_pack_writer *w,
 	return 0;
 }
 
-int tier_pack_writer_add(tier_pack_writer *w, const unsigned char id[TIER_HASH_LEN],
-                         const void *raw, size_t len)
+int tier_pack_writer_add(tier_pack_writer *w,
+                         const unsigned char id[TIER_HASH_LEN], const void *raw,
+                         size_t len)
 {
 	size_t stored_len;
 	unsigned int flags;
@@ -262,9 +273,10 @@ int tier_pack_writer_add(tier_pack_writer *w, const unsigned char id[TIER_HASH_L
 	if ((rc = writer_usable(w)) < 0)
 		return rc;
 	if (len > TIER_PACK_CHUNK_MAX)
-		return tier_error_set(TIER_EUSAGE,
-			"chunk of %zu bytes is larger than the pack limit %u",
-			len, TIER_PACK_CHUNK_MAX);
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "chunk of %zu bytes is larger than the pack limit %u",
+		        len, TIER_PACK_CHUNK_MAX);
 	if (w->scratch_cap < len) {
 		unsigned char *p = tier_realloc(w->scratch, len);
 		if (!p)
@@ -275,7 +287,8 @@ int tier_pack_writer_add(tier_pack_writer *w, const unsigned char id[TIER_HASH_L
 	if ((rc = tier_chunk_compress(raw, len, w->scratch, w->scratch_cap,
 	                              &stored_len, &flags)) < 0)
 		return rc;
-	return tier_pack_writer_add_compressed(w, id, w->scratch, stored_len, len, flags);
+	return tier_pack_writer_add_compressed(w, id, w->scratch, stored_len,
+	                                       len, flags);
 }
 
 uint64_t tier_pack_writer_size(const tier_pack_writer *w)
@@ -288,8 +301,8 @@ size_t tier_pack_writer_count(const tier_pack_writer *w)
 	return (size_t)w->count;
 }
 
-int tier_pack_writer_finish(tier_pack_writer *w, unsigned char pack_id[TIER_HASH_LEN],
-                            char **path)
+int tier_pack_writer_finish(tier_pack_writer *w,
+                            unsigned char pack_id[TIER_HASH_LEN], char **path)
 {
 	unsigned char trailer[TIER_PACK_TRAILER_SIZE];
 	unsigned char id[TIER_HASH_LEN];
@@ -307,12 +320,13 @@ int tier_pack_writer_finish(tier_pack_writer *w, unsigned char pack_id[TIER_HASH
 	put_u32(trailer + 16, (uint32_t)w->count);
 	put_u16(trailer + 20, TIER_PACK_VERSION);
 	put_u16(trailer + 22, TIER_PACK_CIPHER_NONE);
-	if ((rc = index_hash(trailer + TRAILER_HASHED, w->index.ptr, w->index.size,
-	                     trailer)) < 0)
+	if ((rc = index_hash(trailer + TRAILER_HASHED, w->index.ptr,
+	                     w->index.size, trailer)) < 0)
 		goto dead;
 	memcpy(trailer + 56, TIER_PACK_MAGIC, 8);
 
-	if ((w->index.size && (rc = write_all(w, w->index.ptr, w->index.size)) < 0) ||
+	if ((w->index.size &&
+	     (rc = write_all(w, w->index.ptr, w->index.size)) < 0) ||
 	    (rc = write_all(w, trailer, sizeof(trailer))) < 0)
 		goto dead;
 	if ((rc = tier_sha256_final(&w->file_hash, id)) < 0)
@@ -321,7 +335,8 @@ int tier_pack_writer_finish(tier_pack_writer *w, unsigned char pack_id[TIER_HASH
 		int e = errno;
 		w->fd = -1;
 		rc = tier_error_set_errno(tier_error_from_errno(e), e,
-			"cannot write pack '%s'", w->tmp_path);
+		                          "cannot write pack '%s'",
+		                          w->tmp_path);
 		goto dead;
 	}
 	w->fd = -1;
@@ -332,7 +347,8 @@ int tier_pack_writer_finish(tier_pack_writer *w, unsigned char pack_id[TIER_HASH
 	if (rename(w->tmp_path, final.ptr) < 0) {
 		int e = errno;
 		rc = tier_error_set_errno(tier_error_from_errno(e), e,
-			"cannot rename pack '%s' to '%s'", w->tmp_path, final.ptr);
+		                          "cannot rename pack '%s' to '%s'",
+		                          w->tmp_path, final.ptr);
 		tier_buf_dispose(&final);
 		goto dead;
 	}
@@ -387,11 +403,14 @@ int tier_pack_trailer_parse(tier_pack_trailer *out, const void *buf, size_t len,
 
 	if (len < TIER_PACK_TRAILER_SIZE)
 		return tier_error_set(TIER_ECORRUPT,
-			"pack '%s' is truncated: %zu bytes", nm(name), len);
+		                      "pack '%s' is truncated: %zu bytes",
+		                      nm(name), len);
 	t = (const unsigned char *)buf + len - TIER_PACK_TRAILER_SIZE;
 	if (memcmp(t + 56, TIER_PACK_MAGIC, 8) != 0)
-		return tier_error_set(TIER_ECORRUPT,
-			"pack '%s' is truncated or corrupt: no trailer", nm(name));
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "pack '%s' is truncated or corrupt: no trailer",
+		        nm(name));
 	tr.index_offset = get_u64(t);
 	tr.index_len = get_u64(t + 8);
 	tr.count = get_u32(t + 16);
@@ -400,18 +419,21 @@ int tier_pack_trailer_parse(tier_pack_trailer *out, const void *buf, size_t len,
 	memcpy(tr.index_hash, t + TRAILER_HASHED, TIER_HASH_LEN);
 
 	if (tr.version != TIER_PACK_VERSION)
-		return tier_error_set(TIER_EUNSUPPORTED,
-			"pack '%s' has format version %u; this build reads version %u",
-			nm(name), tr.version, TIER_PACK_VERSION);
+		return tier_error_set(
+		        TIER_EUNSUPPORTED,
+		        "pack '%s' has format version %u; this build reads version %u",
+		        nm(name), tr.version, TIER_PACK_VERSION);
 	if (tr.cipher != TIER_PACK_CIPHER_NONE)
-		return tier_error_set(TIER_EUNSUPPORTED,
-			"pack '%s' is encrypted with cipher %u, which this build cannot read",
-			nm(name), tr.cipher);
+		return tier_error_set(
+		        TIER_EUNSUPPORTED,
+		        "pack '%s' is encrypted with cipher %u, which this build cannot read",
+		        nm(name), tr.cipher);
 	if (tr.index_len != (uint64_t)tr.count * TIER_PACK_ENTRY_SIZE ||
 	    tr.index_offset < TIER_PACK_HEADER_SIZE ||
 	    tr.index_offset > UINT64_MAX / 4 || tr.index_len > UINT64_MAX / 4)
 		return tier_error_set(TIER_ECORRUPT,
-			"pack '%s' has a corrupt trailer", nm(name));
+		                      "pack '%s' has a corrupt trailer",
+		                      nm(name));
 	tr.pack_size = tr.index_offset + tr.index_len + TIER_PACK_TRAILER_SIZE;
 	*out = tr;
 	return 0;
@@ -432,26 +454,30 @@ int tier_pack_index_parse(tier_pack_index **out, uint64_t *need,
 	if (need)
 		*need = 0;
 	if (pack_size && tail_len > pack_size)
-		return tier_error_set(TIER_EUSAGE,
-			"pack '%s': tail of %zu bytes is longer than the pack (%llu)",
-			nm(name), tail_len, (unsigned long long)pack_size);
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "pack '%s': tail of %zu bytes is longer than the pack (%llu)",
+		        nm(name), tail_len, (unsigned long long)pack_size);
 	if ((rc = tier_pack_trailer_parse(&tr, tail, tail_len, name)) < 0)
 		return rc;
 	if (pack_size && pack_size != tr.pack_size)
-		return tier_error_set(TIER_ECORRUPT,
-			"pack '%s' is %llu bytes but its trailer says %llu",
-			nm(name), (unsigned long long)pack_size,
-			(unsigned long long)tr.pack_size);
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "pack '%s' is %llu bytes but its trailer says %llu",
+		        nm(name), (unsigned long long)pack_size,
+		        (unsigned long long)tr.pack_size);
 	if (tail_len > tr.pack_size)
-		return tier_error_set(TIER_ECORRUPT,
-			"pack '%s' is longer than its trailer says (%llu bytes)",
-			nm(name), (unsigned long long)tr.pack_size);
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "pack '%s' is longer than its trailer says (%llu bytes)",
+		        nm(name), (unsigned long long)tr.pack_size);
 	want = tr.index_len + TIER_PACK_TRAILER_SIZE;
 	if (tail_len < want) {
 		if (!need)
-			return tier_error_set(TIER_EUSAGE,
-				"pack '%s': index needs the last %llu bytes, have %zu",
-				nm(name), (unsigned long long)want, tail_len);
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "pack '%s': index needs the last %llu bytes, have %zu",
+			        nm(name), (unsigned long long)want, tail_len);
 		*need = want;
 		return 0;
 	}
@@ -461,14 +487,17 @@ int tier_pack_index_parse(tier_pack_index **out, uint64_t *need,
 	if ((rc = index_hash(hash, ip, (size_t)tr.index_len, t)) < 0)
 		return rc;
 	if (memcmp(hash, tr.index_hash, TIER_HASH_LEN) != 0)
-		return tier_error_set(TIER_ECORRUPT,
-			"pack '%s' has a corrupt index: it fails its hash", nm(name));
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "pack '%s' has a corrupt index: it fails its hash",
+		        nm(name));
 
 	if (!(idx = tier_calloc(1, sizeof(*idx))))
 		return TIER_ERROR;
 	idx->trailer = tr;
 	idx->count = tr.count;
-	if (tr.count && !(idx->entries = tier_calloc(tr.count, sizeof(tier_pack_entry)))) {
+	if (tr.count &&
+	    !(idx->entries = tier_calloc(tr.count, sizeof(tier_pack_entry)))) {
 		free(idx);
 		return TIER_ERROR;
 	}
@@ -478,15 +507,19 @@ int tier_pack_index_parse(tier_pack_index **out, uint64_t *need,
 		tier_pack_entry *e = &idx->entries[i];
 		char hex[TIER_HASH_HEXLEN + 1];
 		decode_entry(e, ip + i * TIER_PACK_ENTRY_SIZE);
-		if (e->offset != expect_off || e->raw_len > TIER_PACK_CHUNK_MAX ||
+		if (e->offset != expect_off ||
+		    e->raw_len > TIER_PACK_CHUNK_MAX ||
 		    e->stored_len > tr.index_offset - expect_off ||
-		    (e->flags == TIER_CHUNK_RAW && e->stored_len != e->raw_len) ||
+		    (e->flags == TIER_CHUNK_RAW &&
+		     e->stored_len != e->raw_len) ||
 		    (e->flags == TIER_CHUNK_LZ4 &&
 		     (e->stored_len == 0 || e->stored_len >= e->raw_len)) ||
-		    (e->flags != TIER_CHUNK_RAW && e->flags != TIER_CHUNK_LZ4)) {
-			rc = tier_error_set(TIER_ECORRUPT,
-				"pack '%s' has a corrupt index entry for chunk %s",
-				nm(name), tier_hex(hex, e->id, TIER_HASH_LEN));
+		    (e->flags != TIER_CHUNK_RAW &&
+		     e->flags != TIER_CHUNK_LZ4)) {
+			rc = tier_error_set(
+			        TIER_ECORRUPT,
+			        "pack '%s' has a corrupt index entry for chunk %s",
+			        nm(name), tier_hex(hex, e->id, TIER_HASH_LEN));
 			tier_pack_index_free(idx);
 			return rc;
 		}
@@ -494,17 +527,19 @@ int tier_pack_index_parse(tier_pack_index **out, uint64_t *need,
 	}
 	if (expect_off != tr.index_offset) {
 		tier_pack_index_free(idx);
-		return tier_error_set(TIER_ECORRUPT,
-			"pack '%s' has a corrupt index: chunks end at %llu, index starts at %llu",
-			nm(name), (unsigned long long)expect_off,
-			(unsigned long long)tr.index_offset);
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "pack '%s' has a corrupt index: chunks end at %llu, index starts at %llu",
+		        nm(name), (unsigned long long)expect_off,
+		        (unsigned long long)tr.index_offset);
 	}
 	*out = idx;
 	return 0;
 }
 
-const tier_pack_entry *tier_pack_index_find(const tier_pack_index *idx,
-                                            const unsigned char id[TIER_HASH_LEN])
+const tier_pack_entry *
+tier_pack_index_find(const tier_pack_index *idx,
+                     const unsigned char id[TIER_HASH_LEN])
 {
 	for (size_t i = 0; i < idx->count; i++)
 		if (memcmp(idx->entries[i].id, id, TIER_HASH_LEN) == 0)
@@ -521,7 +556,8 @@ void tier_pack_index_free(tier_pack_index *idx)
 }
 
 /* pread exactly len bytes; a short file is corruption (it shrank or lies). */
-static int pread_all(int fd, void *buf, size_t len, uint64_t off, const char *path)
+static int pread_all(int fd, void *buf, size_t len, uint64_t off,
+                     const char *path)
 {
 	char *p = buf;
 	while (len) {
@@ -531,12 +567,14 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off, const char *pa
 				continue;
 			int e = errno;
 			return tier_error_set_errno(tier_error_from_errno(e), e,
-				"cannot read pack '%s'", path);
+			                            "cannot read pack '%s'",
+			                            path);
 		}
 		if (n == 0)
-			return tier_error_set(TIER_ECORRUPT,
-				"pack '%s' is truncated at %llu bytes", path,
-				(unsigned long long)off);
+			return tier_error_set(
+			        TIER_ECORRUPT,
+			        "pack '%s' is truncated at %llu bytes", path,
+			        (unsigned long long)off);
 		p += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;
@@ -544,9 +582,11 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off, const char *pa
 	return 0;
 }
 
-static int index_read_fd(tier_pack_index **out, int fd, uint64_t size, const char *path)
+static int index_read_fd(tier_pack_index **out, int fd, uint64_t size,
+                         const char *path)
 {
-	uint64_t want = size < TIER_PACK_TAIL_GUESS ? size : TIER_PACK_TAIL_GUESS;
+	uint64_t want =
+	        size < TIER_PACK_TAIL_GUESS ? size : TIER_PACK_TAIL_GUESS;
 	unsigned char *tail = NULL;
 	int rc;
 
@@ -554,16 +594,20 @@ static int index_read_fd(tier_pack_index **out, int fd, uint64_t size, const cha
 		uint64_t need = 0;
 		unsigned char *p;
 		if (want > size || want > SIZE_MAX)
-			return tier_error_set(TIER_ECORRUPT,
-				"pack '%s' is truncated: index needs %llu bytes, file has %llu",
-				path, (unsigned long long)want, (unsigned long long)size);
+			return tier_error_set(
+			        TIER_ECORRUPT,
+			        "pack '%s' is truncated: index needs %llu bytes, file has %llu",
+			        path, (unsigned long long)want,
+			        (unsigned long long)size);
 		if (!(p = tier_realloc(tail, want ? (size_t)want : 1))) {
 			free(tail);
 			return TIER_ERROR;
 		}
 		tail = p;
-		if ((rc = pread_all(fd, tail, (size_t)want, size - want, path)) < 0 ||
-		    (rc = tier_pack_index_parse(out, &need, tail, (size_t)want, size, path)) < 0 ||
+		if ((rc = pread_all(fd, tail, (size_t)want, size - want,
+		                    path)) < 0 ||
+		    (rc = tier_pack_index_parse(out, &need, tail, (size_t)want,
+		                                size, path)) < 0 ||
 		    *out) {
 			free(tail);
 			return rc;
@@ -571,7 +615,8 @@ static int index_read_fd(tier_pack_index **out, int fd, uint64_t size, const cha
 		want = need;
 	}
 	free(tail);
-	return tier_error_set(TIER_ECORRUPT, "pack '%s' has a corrupt trailer", path);
+	return tier_error_set(TIER_ECORRUPT, "pack '%s' has a corrupt trailer",
+	                      path);
 }
 
 static int open_pack(const char *path, uint64_t *size)
@@ -581,13 +626,13 @@ static int open_pack(const char *path, uint64_t *size)
 	if (fd < 0) {
 		int e = errno;
 		return tier_error_set_errno(tier_error_from_errno(e), e,
-			"cannot open pack '%s'", path);
+		                            "cannot open pack '%s'", path);
 	}
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
 		close(fd);
 		return tier_error_set_errno(tier_error_from_errno(e), e,
-			"cannot stat pack '%s'", path);
+		                            "cannot stat pack '%s'", path);
 	}
 	*size = (uint64_t)st.st_size;
 	return fd;
@@ -607,8 +652,8 @@ int tier_pack_index_read_file(tier_pack_index **out, const char *path)
 
 /* what: "pack <hex>" or "pack '<path>'" or NULL. */
 static int chunk_decode(const tier_pack_entry *e, const char *what,
-                        const void *stored, size_t stored_len,
-                        void *out, size_t out_cap)
+                        const void *stored, size_t stored_len, void *out,
+                        size_t out_cap)
 {
 	char hex[TIER_HASH_HEXLEN + 1];
 	unsigned char got[TIER_HASH_LEN];
@@ -616,49 +661,56 @@ static int chunk_decode(const tier_pack_entry *e, const char *what,
 
 	tier_hex(hex, e->id, TIER_HASH_LEN);
 	if (stored_len != e->stored_len || out_cap < e->raw_len)
-		return tier_error_set(TIER_EUSAGE,
-			"chunk %s: got %zu stored bytes and %zu of room, need %u and %u",
-			hex, stored_len, out_cap, e->stored_len, e->raw_len);
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "chunk %s: got %zu stored bytes and %zu of room, need %u and %u",
+		        hex, stored_len, out_cap, e->stored_len, e->raw_len);
 	/* Entries may come from elsewhere than a parsed index: check again. */
 	if (e->raw_len > TIER_PACK_CHUNK_MAX ||
 	    (e->flags == TIER_CHUNK_RAW && e->stored_len != e->raw_len) ||
-	    (e->flags == TIER_CHUNK_LZ4 && (e->stored_len == 0 || e->stored_len >= e->raw_len)))
-		return tier_error_set(TIER_ECORRUPT,
-			"chunk %s%s%s has an inconsistent entry (flags %u, %u stored, %u raw)",
-			hex, what ? " in " : "", what ? what : "", e->flags, e->stored_len,
-			e->raw_len);
+	    (e->flags == TIER_CHUNK_LZ4 &&
+	     (e->stored_len == 0 || e->stored_len >= e->raw_len)))
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "chunk %s%s%s has an inconsistent entry (flags %u, %u stored, %u raw)",
+		        hex, what ? " in " : "", what ? what : "", e->flags,
+		        e->stored_len, e->raw_len);
 	if (e->flags == TIER_CHUNK_LZ4) {
-		int n = LZ4_decompress_safe(stored, out, (int)stored_len, (int)e->raw_len);
+		int n = LZ4_decompress_safe(stored, out, (int)stored_len,
+		                            (int)e->raw_len);
 		if (n < 0 || (uint32_t)n != e->raw_len)
-			return tier_error_set(TIER_ECORRUPT,
-				"chunk %s%s%s fails to decompress", hex,
-				what ? " in " : "", what ? what : "");
+			return tier_error_set(
+			        TIER_ECORRUPT,
+			        "chunk %s%s%s fails to decompress", hex,
+			        what ? " in " : "", what ? what : "");
 	} else if (e->flags == TIER_CHUNK_RAW) {
 		if (e->raw_len)
 			memcpy(out, stored, e->raw_len);
 	} else {
-		return tier_error_set(TIER_ECORRUPT, "chunk %s%s%s has unknown flags %u",
-			hex, what ? " in " : "", what ? what : "", e->flags);
+		return tier_error_set(
+		        TIER_ECORRUPT, "chunk %s%s%s has unknown flags %u", hex,
+		        what ? " in " : "", what ? what : "", e->flags);
 	}
 	if ((rc = tier_sha256(got, out, e->raw_len)) < 0)
 		return rc;
 	if (memcmp(got, e->id, TIER_HASH_LEN) != 0)
-		return tier_error_set(TIER_ECORRUPT, "chunk %s%s%s fails its hash",
-			hex, what ? " in " : "", what ? what : "");
+		return tier_error_set(TIER_ECORRUPT,
+		                      "chunk %s%s%s fails its hash", hex,
+		                      what ? " in " : "", what ? what : "");
 	return 0;
 }
 
 int tier_pack_chunk_decode(const tier_pack_entry *entry,
-                           const unsigned char *pack_id,
-                           const void *stored, size_t stored_len,
-                           void *out, size_t out_cap)
+                           const unsigned char *pack_id, const void *stored,
+                           size_t stored_len, void *out, size_t out_cap)
 {
 	char what[TIER_HASH_HEXLEN + 8];
 	if (pack_id) {
 		memcpy(what, "pack ", 5);
 		tier_hex(what + 5, pack_id, TIER_HASH_LEN);
 	}
-	return chunk_decode(entry, pack_id ? what : NULL, stored, stored_len, out, out_cap);
+	return chunk_decode(entry, pack_id ? what : NULL, stored, stored_len,
+	                    out, out_cap);
 }
 
 /* The id spelled by a file name "<64 hex>" or "<64 hex>.pack", if any. */
@@ -668,7 +720,8 @@ static int id_from_name(unsigned char id[TIER_HASH_LEN], const char *path)
 	size_t n;
 	base = base ? base + 1 : path;
 	n = strlen(base);
-	if (n == TIER_HASH_HEXLEN + 5 && strcmp(base + TIER_HASH_HEXLEN, ".pack") == 0)
+	if (n == TIER_HASH_HEXLEN + 5 &&
+	    strcmp(base + TIER_HASH_HEXLEN, ".pack") == 0)
 		n = TIER_HASH_HEXLEN;
 	if (n != TIER_HASH_HEXLEN)
 		return 0;
@@ -680,7 +733,8 @@ int tier_pack_verify(const char *path, const unsigned char *expect_id,
 {
 	tier_pack_index *idx = NULL;
 	tier_sha256_ctx file = TIER_SHA256_CTX_INIT;
-	unsigned char header[TIER_PACK_HEADER_SIZE], want[TIER_HASH_LEN], got[TIER_HASH_LEN];
+	unsigned char header[TIER_PACK_HEADER_SIZE], want[TIER_HASH_LEN],
+	        got[TIER_HASH_LEN];
 	unsigned char *stored = NULL, *raw = NULL, *rest = NULL;
 	size_t stored_cap = 0, raw_cap = 0;
 	char what[TIER_HASH_HEXLEN + 4096];
@@ -696,7 +750,8 @@ int tier_pack_verify(const char *path, const unsigned char *expect_id,
 		tier_error_clear();
 	}
 	if (have_want)
-		snprintf(what, sizeof(what), "pack %s", tier_hex(hex, want, TIER_HASH_LEN));
+		snprintf(what, sizeof(what), "pack %s",
+		         tier_hex(hex, want, TIER_HASH_LEN));
 	else
 		snprintf(what, sizeof(what), "pack '%s'", path);
 
@@ -708,8 +763,10 @@ int tier_pack_verify(const char *path, const unsigned char *expect_id,
 		goto out;
 	if (memcmp(header, TIER_PACK_MAGIC, 8) != 0 ||
 	    get_u16(header + 8) != idx->trailer.version ||
-	    get_u16(header + 10) != idx->trailer.cipher || get_u32(header + 12) != 0) {
-		rc = tier_error_set(TIER_ECORRUPT, "pack '%s' has a corrupt header", path);
+	    get_u16(header + 10) != idx->trailer.cipher ||
+	    get_u32(header + 12) != 0) {
+		rc = tier_error_set(TIER_ECORRUPT,
+		                    "pack '%s' has a corrupt header", path);
 		goto out;
 	}
 	if ((rc = tier_sha256_init(&file)) < 0 ||
@@ -719,7 +776,8 @@ int tier_pack_verify(const char *path, const unsigned char *expect_id,
 	for (size_t i = 0; i < idx->count; i++) {
 		const tier_pack_entry *e = &idx->entries[i];
 		if (stored_cap < e->stored_len || !stored) {
-			unsigned char *p = tier_realloc(stored, e->stored_len ? e->stored_len : 1);
+			unsigned char *p = tier_realloc(
+			        stored, e->stored_len ? e->stored_len : 1);
 			if (!p) {
 				rc = TIER_ERROR;
 				goto out;
@@ -728,7 +786,8 @@ int tier_pack_verify(const char *path, const unsigned char *expect_id,
 			stored_cap = e->stored_len;
 		}
 		if (raw_cap < e->raw_len || !raw) {
-			unsigned char *p = tier_realloc(raw, e->raw_len ? e->raw_len : 1);
+			unsigned char *p =
+			        tier_realloc(raw, e->raw_len ? e->raw_len : 1);
 			if (!p) {
 				rc = TIER_ERROR;
 				goto out;
@@ -736,9 +795,12 @@ int tier_pack_verify(const char *path, const unsigned char *expect_id,
 			raw = p;
 			raw_cap = e->raw_len;
 		}
-		if ((rc = pread_all(fd, stored, e->stored_len, e->offset, path)) < 0 ||
-		    (rc = tier_sha256_update(&file, stored, e->stored_len)) < 0 ||
-		    (rc = chunk_decode(e, what, stored, e->stored_len, raw, raw_cap)) < 0)
+		if ((rc = pread_all(fd, stored, e->stored_len, e->offset,
+		                    path)) < 0 ||
+		    (rc = tier_sha256_update(&file, stored, e->stored_len)) <
+		            0 ||
+		    (rc = chunk_decode(e, what, stored, e->stored_len, raw,
+		                       raw_cap)) < 0)
 			goto out;
 	}
 
@@ -753,8 +815,10 @@ int tier_pack_verify(const char *path, const unsigned char *expect_id,
 	    (rc = tier_sha256_final(&file, got)) < 0)
 		goto out;
 	if (have_want && memcmp(got, want, TIER_HASH_LEN) != 0) {
-		rc = tier_error_set(TIER_ECORRUPT, "pack '%s' fails its hash: its content is %s",
-			path, tier_hex(hex2, got, TIER_HASH_LEN));
+		rc = tier_error_set(
+		        TIER_ECORRUPT,
+		        "pack '%s' fails its hash: its content is %s", path,
+		        tier_hex(hex2, got, TIER_HASH_LEN));
 		goto out;
 	}
 	if (out_id)

@@ -19,13 +19,13 @@
 
 #include "hash.h"
 
-#define TIER_PACK_MAGIC "TIERPACK"
+#define TIER_PACK_MAGIC   "TIERPACK"
 #define TIER_PACK_VERSION 1
 /** Cipher field values.  Only "none" exists yet. */
 #define TIER_PACK_CIPHER_NONE 0
 
-#define TIER_PACK_HEADER_SIZE 16
-#define TIER_PACK_ENTRY_SIZE 52
+#define TIER_PACK_HEADER_SIZE  16
+#define TIER_PACK_ENTRY_SIZE   52
 #define TIER_PACK_TRAILER_SIZE 64
 
 /** Writers close a pack once it holds this many bytes (callers decide). */
@@ -45,16 +45,16 @@ typedef struct {
 	uint64_t offset;                 /**< of the stored bytes in the pack */
 	uint32_t stored_len;
 	uint32_t raw_len;
-	uint32_t flags;                  /**< TIER_CHUNK_RAW or TIER_CHUNK_LZ4 */
+	uint32_t flags; /**< TIER_CHUNK_RAW or TIER_CHUNK_LZ4 */
 } tier_pack_entry;
 
 typedef struct {
 	uint16_t version;
 	uint16_t cipher;
-	uint32_t count;         /**< chunks */
-	uint64_t index_offset;  /**< == end of the last chunk */
-	uint64_t index_len;     /**< count * TIER_PACK_ENTRY_SIZE */
-	uint64_t pack_size;     /**< index_offset + index_len + trailer */
+	uint32_t count;        /**< chunks */
+	uint64_t index_offset; /**< == end of the last chunk */
+	uint64_t index_len;    /**< count * TIER_PACK_ENTRY_SIZE */
+	uint64_t pack_size;    /**< index_offset + index_len + trailer */
 	unsigned char index_hash[TIER_HASH_LEN];
 } tier_pack_trailer;
 
@@ -93,8 +93,9 @@ int tier_pack_writer_new(tier_pack_writer **out, const char *dir);
  * Append a chunk: compresses raw (len bytes, whose SHA-256 the caller
  * computed as id).  The id is trusted; the caller deduplicates.
  */
-int tier_pack_writer_add(tier_pack_writer *w, const unsigned char id[TIER_HASH_LEN],
-                         const void *raw, size_t len);
+int tier_pack_writer_add(tier_pack_writer *w,
+                         const unsigned char id[TIER_HASH_LEN], const void *raw,
+                         size_t len);
 
 /** Append a chunk compressed already by tier_chunk_compress. */
 int tier_pack_writer_add_compressed(tier_pack_writer *w,
@@ -113,8 +114,8 @@ size_t tier_pack_writer_count(const tier_pack_writer *w);
  * uploads the file and removes it.  Call tier_pack_writer_free afterwards.
  * After an error the writer is dead: free it (which removes the file).
  */
-int tier_pack_writer_finish(tier_pack_writer *w, unsigned char pack_id[TIER_HASH_LEN],
-                            char **path);
+int tier_pack_writer_finish(tier_pack_writer *w,
+                            unsigned char pack_id[TIER_HASH_LEN], char **path);
 
 /** Discard an unfinished pack (temporary file removed) and free; after
  *  finish the pack file stays (same as free). */
@@ -152,8 +153,9 @@ int tier_pack_index_parse(tier_pack_index **out, uint64_t *need,
 int tier_pack_index_read_file(tier_pack_index **out, const char *path);
 
 /** The entry for a chunk id, or NULL.  Linear: packs hold few chunks. */
-const tier_pack_entry *tier_pack_index_find(const tier_pack_index *idx,
-                                            const unsigned char id[TIER_HASH_LEN]);
+const tier_pack_entry *
+tier_pack_index_find(const tier_pack_index *idx,
+                     const unsigned char id[TIER_HASH_LEN]);
 
 void tier_pack_index_free(tier_pack_index *idx);
 
@@ -165,9 +167,8 @@ void tier_pack_index_free(tier_pack_index *idx);
  * (may be NULL) only serves the message.  Thread-safe.
  */
 int tier_pack_chunk_decode(const tier_pack_entry *entry,
-                           const unsigned char *pack_id,
-                           const void *stored, size_t stored_len,
-                           void *out, size_t out_cap);
+                           const unsigned char *pack_id, const void *stored,
+                           size_t stored_len, void *out, size_t out_cap);
 
 /**
  * Verify a pack file on local disk: header, trailer, index hash, every

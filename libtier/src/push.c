@@ -33,7 +33,7 @@
 #include "util/posix.h"
 #include "vault.h"
 
-#define QUEUE_MAX 512           /* files handed to workers, not yet done */
+#define QUEUE_MAX 512 /* files handed to workers, not yet done */
 /*
  * Small files go to the workers in batches: one lock and one wake-up per
  * batch instead of per file (per-file hand-offs cost more than reading a
@@ -41,17 +41,17 @@
  */
 #define BATCH_FILES 32
 #define BATCH_BYTES (4u << 20)
-#define READ_BLOCK (1u << 20)
+#define READ_BLOCK  (1u << 20)
 
 /* ---- directories and files in flight ------------------------------------ */
 
 struct dirjob {
 	struct dirjob *parent;
-	char *ename;          /* escaped name in the parent ("" for the root) */
+	char *ename; /* escaped name in the parent ("" for the root) */
 	git_treebuilder *tb;
-	git_tree *prev;       /* same directory in the previous revision, or NULL */
-	int pending;          /* files and subdirectories not yet in tb */
-	int closed;           /* walk of this directory finished */
+	git_tree *prev; /* same directory in the previous revision, or NULL */
+	int pending;    /* files and subdirectories not yet in tb */
+	int closed;     /* walk of this directory finished */
 	/* synthetic dirs (components above the given paths) */
 	struct dirjob *kids, *next_kid;
 	char *name;
@@ -67,11 +67,12 @@ struct filejob {
 	/* results */
 	tier_chunk_ref *chunks;
 	size_t nchunks, cap;
-	int error;            /* errno-ish: non-zero = skip the file */
+	int error; /* errno-ish: non-zero = skip the file */
 	char errmsg[512];
 	int changed;
 	uint64_t read_bytes;
-	uint64_t nchunk_refs, new_chunks, new_bytes; /* merged into the stats once done */
+	uint64_t nchunk_refs, new_chunks,
+	        new_bytes; /* merged into the stats once done */
 };
 
 /* ---- the set of chunks added by this push ------------------------------- */
@@ -93,7 +94,8 @@ static int idset_insert(struct idset *s, const unsigned char *id, int *inserted)
 {
 	if ((s->n + 1) * 2 > s->cap) {
 		size_t ncap = s->cap ? s->cap * 2 : 4096;
-		struct idset ns = {tier_calloc(ncap, TIER_HASH_LEN), tier_calloc(ncap, 1), ncap, 0};
+		struct idset ns = {tier_calloc(ncap, TIER_HASH_LEN),
+		                   tier_calloc(ncap, 1), ncap, 0};
 		if (!ns.slots || !ns.used) {
 			free(ns.slots);
 			free(ns.used);
@@ -143,17 +145,17 @@ struct push {
 	tier_chunkmap *map;
 	char tmpdir[PATH_MAX];
 
-	pthread_mutex_t lock;       /* queues, stats, idset, pack writer */
+	pthread_mutex_t lock; /* queues, stats, idset, pack writer */
 	pthread_cond_t work_cv, done_cv, up_cv;
 	struct filejob *todo_head, *todo_tail, *done_head;
 	struct filejob *batch_head, *batch_tail; /* main thread only */
 	size_t batch_files;
 	uint64_t batch_bytes;
 	int main_waiting;
-	int in_flight;              /* submitted, not yet drained by main */
-	int stop;                   /* no more work will come */
+	int in_flight; /* submitted, not yet drained by main */
+	int stop;      /* no more work will come */
 	int cancel;
-	int fatal;                  /* a worker hit an error that ends the push */
+	int fatal; /* a worker hit an error that ends the push */
 	char fatal_msg[1024];
 	int fatal_code;
 
@@ -163,8 +165,8 @@ struct push {
 	pthread_mutex_t pack_lock;
 	uint64_t packs_done, stored_done;
 	tier_pack_writer *pw;
-	tier_vec pack_ids;          /* unsigned char[32] each */
-	tier_vec pack_tails;        /* tier_buf * each */
+	tier_vec pack_ids;   /* unsigned char[32] each */
+	tier_vec pack_tails; /* tier_buf * each */
 
 	struct upload *up_head, *up_tail;
 	int up_stop;
@@ -181,7 +183,8 @@ static void set_fatal(struct push *p, int code)
 	if (!p->fatal) {
 		p->fatal = 1;
 		p->fatal_code = code;
-		snprintf(p->fatal_msg, sizeof(p->fatal_msg), "%s", tier_error_last());
+		snprintf(p->fatal_msg, sizeof(p->fatal_msg), "%s",
+		         tier_error_last());
 	}
 }
 
@@ -222,7 +225,8 @@ static int pack_finish_locked(struct push *p)
 		p->pw = NULL;
 		return rc;
 	}
-	size_t tl = tier_pack_writer_count(p->pw) * TIER_PACK_ENTRY_SIZE + TIER_PACK_TRAILER_SIZE;
+	size_t tl = tier_pack_writer_count(p->pw) * TIER_PACK_ENTRY_SIZE +
+	            TIER_PACK_TRAILER_SIZE;
 	uint64_t size = 0;
 	tier_pack_writer_free(p->pw);
 	p->pw = NULL;
@@ -233,13 +237,17 @@ static int pack_finish_locked(struct push *p)
 	struct upload *u = tier_calloc(1, sizeof(*u));
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (!tail || !idc || !u || fd < 0 || tier_buf_grow(tail, tl) < 0) {
-		rc = fd < 0 ? tier_error_set_errno(TIER_ERROR, errno, "cannot reopen pack '%s'", path)
+		rc = fd < 0 ? tier_error_set_errno(TIER_ERROR, errno,
+		                                   "cannot reopen pack '%s'",
+		                                   path)
 		            : TIER_ERROR;
 		goto fail;
 	}
 	struct stat sb;
 	if (fstat(fd, &sb) < 0 || (uint64_t)sb.st_size < tl) {
-		rc = tier_error_set(TIER_ERROR, "pack '%s' is shorter than its index", path);
+		rc = tier_error_set(TIER_ERROR,
+		                    "pack '%s' is shorter than its index",
+		                    path);
 		goto fail;
 	}
 	size = (uint64_t)sb.st_size;
@@ -308,9 +316,12 @@ static void *uploader(void *arg)
 			int fd = open(u->path, O_RDONLY | O_CLOEXEC);
 			struct stat sb;
 			if (fd < 0 || fstat(fd, &sb) < 0) {
-				rc = tier_error_set_errno(TIER_ERROR, errno, "cannot read pack '%s'", u->path);
+				rc = tier_error_set_errno(
+				        TIER_ERROR, errno,
+				        "cannot read pack '%s'", u->path);
 			} else {
-				tier_source src = {NULL, fd, (uint64_t)sb.st_size};
+				tier_source src = {NULL, fd,
+				                   (uint64_t)sb.st_size};
 				rc = tier_write_put(p->w, dst, &src);
 			}
 			if (fd >= 0)
@@ -323,14 +334,16 @@ static void *uploader(void *arg)
 		if (rc < 0 && !p->up_failed) {
 			p->up_failed = 1;
 			p->up_code = rc;
-			snprintf(p->up_msg, sizeof(p->up_msg), "%s", tier_error_last());
+			snprintf(p->up_msg, sizeof(p->up_msg), "%s",
+			         tier_error_last());
 			/* nothing can be stored any more: stop the walk early */
 			pthread_mutex_unlock(&p->pack_lock);
 			pthread_mutex_lock(&p->lock);
 			if (!p->fatal) {
 				p->fatal = 1;
 				p->fatal_code = rc;
-				snprintf(p->fatal_msg, sizeof(p->fatal_msg), "%s", p->up_msg);
+				snprintf(p->fatal_msg, sizeof(p->fatal_msg),
+				         "%s", p->up_msg);
 			}
 			pthread_cond_broadcast(&p->done_cv);
 			pthread_mutex_unlock(&p->lock);
@@ -344,9 +357,9 @@ static void *uploader(void *arg)
 /* ---- workers ---------------------------------------------------------------- */
 
 struct worker_buf {
-	unsigned char *buf;   /* read buffer: max chunk + one read block */
+	unsigned char *buf; /* read buffer: max chunk + one read block */
 	size_t cap;
-	unsigned char *out;   /* compression output */
+	unsigned char *out; /* compression output */
 	size_t out_cap;
 };
 
@@ -365,8 +378,8 @@ static int add_chunk_ref(struct filejob *f, const unsigned char *id, size_t len)
 	return 0;
 }
 
-static int store_chunk(struct push *p, struct worker_buf *wb, const unsigned char *data,
-                       size_t len, struct filejob *f)
+static int store_chunk(struct push *p, struct worker_buf *wb,
+                       const unsigned char *data, size_t len, struct filejob *f)
 {
 	unsigned char id[TIER_HASH_LEN];
 	int rc, inserted = 0;
@@ -385,14 +398,16 @@ static int store_chunk(struct push *p, struct worker_buf *wb, const unsigned cha
 
 	size_t out_len = 0;
 	unsigned int flags = 0;
-	if ((rc = tier_chunk_compress(data, len, wb->out, wb->out_cap, &out_len, &flags)) < 0)
+	if ((rc = tier_chunk_compress(data, len, wb->out, wb->out_cap, &out_len,
+	                              &flags)) < 0)
 		return rc;
 	f->new_chunks++;
 	f->new_bytes += len;
 	pthread_mutex_lock(&p->pack_lock);
 	if (!p->pw && (rc = tier_pack_writer_new(&p->pw, p->tmpdir)) < 0)
 		goto out;
-	if ((rc = tier_pack_writer_add_compressed(p->pw, id, wb->out, out_len, len, flags)) < 0)
+	if ((rc = tier_pack_writer_add_compressed(p->pw, id, wb->out, out_len,
+	                                          len, flags)) < 0)
 		goto out;
 	if (tier_pack_writer_size(p->pw) >= TIER_PACK_TARGET_SIZE)
 		rc = pack_finish_locked(p);
@@ -403,9 +418,12 @@ out:
 
 static int same_stat(const struct stat *a, const struct stat *b)
 {
-	return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec && a->st_ino == b->st_ino;
+	return a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec &&
+	       a->st_ino == b->st_ino;
 }
 
 /*
@@ -422,7 +440,8 @@ static void test_touch_hook(const char *path)
 }
 
 /* Read, chunk and store one file.  File-level problems go in f->error. */
-static int process_file(struct push *p, struct worker_buf *wb, struct filejob *f)
+static int process_file(struct push *p, struct worker_buf *wb,
+                        struct filejob *f)
 {
 	tier_chunker ch;
 	int fd, rc = 0;
@@ -434,7 +453,8 @@ static int process_file(struct push *p, struct worker_buf *wb, struct filejob *f
 		fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		f->error = errno;
-		snprintf(f->errmsg, sizeof(f->errmsg), "cannot read '%s': %s", f->path, lc_strerror(errno));
+		snprintf(f->errmsg, sizeof(f->errmsg), "cannot read '%s': %s",
+		         f->path, lc_strerror(errno));
 		return 0;
 	}
 	tier_chunker_init(&ch, NULL);
@@ -446,13 +466,15 @@ static int process_file(struct push *p, struct worker_buf *wb, struct filejob *f
 			if (errno == EINTR)
 				continue;
 			f->error = errno;
-			snprintf(f->errmsg, sizeof(f->errmsg), "cannot read '%s': %s", f->path,
+			snprintf(f->errmsg, sizeof(f->errmsg),
+			         "cannot read '%s': %s", f->path,
 			         lc_strerror(errno));
 			break;
 		}
 		if (n == 0) {
 			size_t last = tier_chunker_finish(&ch);
-			if (last && (rc = store_chunk(p, wb, wb->buf, last, f)) < 0)
+			if (last &&
+			    (rc = store_chunk(p, wb, wb->buf, last, f)) < 0)
 				goto out;
 			break;
 		}
@@ -462,11 +484,14 @@ static int process_file(struct push *p, struct worker_buf *wb, struct filejob *f
 		size_t scan_from = have, total = have + (size_t)n, start = 0;
 		while (scan_from < total) {
 			int cut = 0;
-			size_t used = tier_chunker_scan(&ch, wb->buf + scan_from, total - scan_from, &cut);
+			size_t used =
+			        tier_chunker_scan(&ch, wb->buf + scan_from,
+			                          total - scan_from, &cut);
 			scan_from += used;
 			if (!cut)
 				break;
-			if ((rc = store_chunk(p, wb, wb->buf + start, scan_from - start, f)) < 0)
+			if ((rc = store_chunk(p, wb, wb->buf + start,
+			                      scan_from - start, f)) < 0)
 				goto out;
 			start = scan_from;
 		}
@@ -581,17 +606,20 @@ static int write_node(struct push *p, git_oid *out, const tier_node *n)
 {
 	tier_buf b = TIER_BUF_INIT;
 	int rc = tier_node_encode(&b, n);
-	if (rc == 0 && (rc = git_blob_create_from_buffer(out, p->repo, b.ptr, b.size)) < 0)
+	if (rc == 0 &&
+	    (rc = git_blob_create_from_buffer(out, p->repo, b.ptr, b.size)) < 0)
 		rc = tier_error_from_git(rc, "cannot store file metadata");
 	tier_buf_dispose(&b);
 	return rc;
 }
 
-static int tb_insert(struct dirjob *d, const char *ename, const git_oid *id, git_filemode_t mode)
+static int tb_insert(struct dirjob *d, const char *ename, const git_oid *id,
+                     git_filemode_t mode)
 {
 	int rc = git_treebuilder_insert(NULL, d->tb, ename, id, mode);
 	if (rc < 0)
-		return tier_error_from_git(rc, "cannot add '%s' to the snapshot", ename);
+		return tier_error_from_git(
+		        rc, "cannot add '%s' to the snapshot", ename);
 	return 0;
 }
 
@@ -651,7 +679,9 @@ static int file_done(struct push *p, struct filejob *f)
 	} else if (!p->cancel && !p->fatal) {
 		node_from_stat(&n, &f->st);
 		if (f->changed) {
-			warn(p, "'%s' changed while it was read; the backup holds what was read", f->path);
+			warn(p,
+			     "'%s' changed while it was read; the backup holds what was read",
+			     f->path);
 			p->st.changed++;
 			n.ctime_sec = 0; /* make the next push read it again */
 			n.ctime_nsec = 0;
@@ -774,15 +804,18 @@ static int submit(struct push *p, struct filejob *f)
 }
 
 /* The previous revision's node for an entry, if it is a blob. */
-static int prev_node(struct push *p, git_tree *prev, const char *ename, tier_node *n, git_oid *id)
+static int prev_node(struct push *p, git_tree *prev, const char *ename,
+                     tier_node *n, git_oid *id)
 {
-	const git_tree_entry *e = prev ? git_tree_entry_byname(prev, ename) : NULL;
+	const git_tree_entry *e =
+	        prev ? git_tree_entry_byname(prev, ename) : NULL;
 	git_blob *b = NULL;
 	if (!e || git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 		return 0;
 	if (git_blob_lookup(&b, p->repo, git_tree_entry_id(e)) < 0)
 		return 0;
-	int ok = tier_node_decode(n, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b)) == 0;
+	int ok = tier_node_decode(n, git_blob_rawcontent(b),
+	                          (size_t)git_blob_rawsize(b)) == 0;
 	git_blob_free(b);
 	if (ok)
 		git_oid_cpy(id, git_tree_entry_id(e));
@@ -791,15 +824,16 @@ static int prev_node(struct push *p, git_tree *prev, const char *ename, tier_nod
 
 static git_tree *prev_subtree(struct push *p, git_tree *prev, const char *ename)
 {
-	const git_tree_entry *e = prev ? git_tree_entry_byname(prev, ename) : NULL;
+	const git_tree_entry *e =
+	        prev ? git_tree_entry_byname(prev, ename) : NULL;
 	git_tree *t = NULL;
 	if (e && git_tree_entry_type(e) == GIT_OBJECT_TREE)
 		git_tree_lookup(&t, p->repo, git_tree_entry_id(e));
 	return t;
 }
 
-static int add_entry(struct push *p, struct dirjob *d, const char *path, const char *name,
-                     const struct stat *st);
+static int add_entry(struct push *p, struct dirjob *d, const char *path,
+                     const char *name, const struct stat *st);
 
 static int walk_dir(struct push *p, struct dirjob *d, const char *path)
 {
@@ -807,8 +841,9 @@ static int walk_dir(struct push *p, struct dirjob *d, const char *path)
 	tier_buf child = TIER_BUF_INIT;
 	int rc = 0;
 	if (!dir) {
-		warn(p, "cannot read directory '%s': %s (its contents are skipped)", path,
-		     lc_strerror(errno));
+		warn(p,
+		     "cannot read directory '%s': %s (its contents are skipped)",
+		     path, lc_strerror(errno));
 		p->st.errors++;
 		return 0;
 	}
@@ -818,21 +853,27 @@ static int walk_dir(struct push *p, struct dirjob *d, const char *path)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		struct stat st;
-		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT) { /* vanished since readdir: nothing to back up */
-				warn(p, "cannot stat '%s/%s': %s (skipped)", path, de->d_name, lc_strerror(errno));
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+		    0) {
+			if (errno !=
+			    ENOENT) { /* vanished since readdir: nothing to back up */
+				warn(p, "cannot stat '%s/%s': %s (skipped)",
+				     path, de->d_name, lc_strerror(errno));
 				p->st.errors++;
 			}
 			continue;
 		}
 		tier_buf_clear(&child);
-		tier_buf_printf(&child, "%s/%s", strcmp(path, "/") ? path : "", de->d_name);
-		if ((rc = add_entry(p, d, tier_buf_cstr(&child), de->d_name, &st)) < 0)
+		tier_buf_printf(&child, "%s/%s", strcmp(path, "/") ? path : "",
+		                de->d_name);
+		if ((rc = add_entry(p, d, tier_buf_cstr(&child), de->d_name,
+		                    &st)) < 0)
 			break;
 		errno = 0;
 	}
 	if (rc == 0 && errno) {
-		warn(p, "cannot read directory '%s': %s (partly skipped)", path, lc_strerror(errno));
+		warn(p, "cannot read directory '%s': %s (partly skipped)", path,
+		     lc_strerror(errno));
 		p->st.errors++;
 	}
 	closedir(dir);
@@ -851,8 +892,8 @@ static int add_dirmeta(struct push *p, struct dirjob *d, const struct stat *st)
 	return tb_insert(d, TIER_SNAP_DIRMETA, &id, GIT_FILEMODE_BLOB);
 }
 
-static int new_dirjob(struct push *p, struct dirjob **out, struct dirjob *parent,
-                      const char *ename, git_tree *prev)
+static int new_dirjob(struct push *p, struct dirjob **out,
+                      struct dirjob *parent, const char *ename, git_tree *prev)
 {
 	struct dirjob *d = tier_calloc(1, sizeof(*d));
 	int rc;
@@ -875,13 +916,14 @@ static int new_dirjob(struct push *p, struct dirjob **out, struct dirjob *parent
 	return 0;
 }
 
-static int add_entry(struct push *p, struct dirjob *d, const char *path, const char *name,
-                     const struct stat *st)
+static int add_entry(struct push *p, struct dirjob *d, const char *path,
+                     const char *name, const struct stat *st)
 {
 	tier_buf en = TIER_BUF_INIT;
 	tier_node n, old;
 	git_oid id, oldid;
-	char target[PATH_MAX + 1]; /* outlives the symlink branch: write_node reads it */
+	char target[PATH_MAX +
+	            1]; /* outlives the symlink branch: write_node reads it */
 	int rc;
 
 	if ((rc = tier_snap_name_encode(&en, name, strlen(name))) < 0)
@@ -890,9 +932,11 @@ static int add_entry(struct push *p, struct dirjob *d, const char *path, const c
 	if (S_ISDIR(st->st_mode)) {
 		struct dirjob *sub;
 		p->st.dirs++;
-		if ((rc = new_dirjob(p, &sub, d, en.ptr, prev_subtree(p, d->prev, en.ptr))) < 0)
+		if ((rc = new_dirjob(p, &sub, d, en.ptr,
+		                     prev_subtree(p, d->prev, en.ptr))) < 0)
 			goto out;
-		if ((rc = add_dirmeta(p, sub, st)) < 0 || (rc = walk_dir(p, sub, path)) < 0)
+		if ((rc = add_dirmeta(p, sub, st)) < 0 ||
+		    (rc = walk_dir(p, sub, path)) < 0)
 			goto out;
 		sub->closed = 1;
 		rc = dir_try_finish(p, sub);
@@ -900,20 +944,27 @@ static int add_entry(struct push *p, struct dirjob *d, const char *path, const c
 	}
 	if (S_ISREG(st->st_mode)) {
 		/* unchanged since the previous revision: reuse its node unread */
-		if (!p->opts->reread && prev_node(p, d->prev, en.ptr, &old, &oldid)) {
-			int same = old.type == TIER_NODE_FILE && old.size == (uint64_t)st->st_size &&
+		if (!p->opts->reread &&
+		    prev_node(p, d->prev, en.ptr, &old, &oldid)) {
+			int same = old.type == TIER_NODE_FILE &&
+			           old.size == (uint64_t)st->st_size &&
 			           old.mtime_sec == st->st_mtim.tv_sec &&
-			           old.mtime_nsec == (uint32_t)st->st_mtim.tv_nsec &&
+			           old.mtime_nsec ==
+			                   (uint32_t)st->st_mtim.tv_nsec &&
 			           old.ctime_sec == st->st_ctim.tv_sec &&
-			           old.ctime_nsec == (uint32_t)st->st_ctim.tv_nsec && old.ino == st->st_ino &&
-			           old.mode == (st->st_mode & 07777) && old.uid == st->st_uid &&
+			           old.ctime_nsec ==
+			                   (uint32_t)st->st_ctim.tv_nsec &&
+			           old.ino == st->st_ino &&
+			           old.mode == (st->st_mode & 07777) &&
+			           old.uid == st->st_uid &&
 			           old.gid == st->st_gid;
 			tier_node_dispose(&old);
 			if (same) {
 				p->st.files++;
 				p->st.unchanged_files++;
 				p->st.bytes += (uint64_t)st->st_size;
-				rc = tb_insert(d, en.ptr, &oldid, GIT_FILEMODE_BLOB);
+				rc = tb_insert(d, en.ptr, &oldid,
+				               GIT_FILEMODE_BLOB);
 				goto out;
 			}
 		}
@@ -939,7 +990,8 @@ static int add_entry(struct push *p, struct dirjob *d, const char *path, const c
 	if (S_ISLNK(st->st_mode)) {
 		ssize_t tl = readlink(path, target, PATH_MAX);
 		if (tl < 0) {
-			warn(p, "cannot read symlink '%s': %s (skipped)", path, lc_strerror(errno));
+			warn(p, "cannot read symlink '%s': %s (skipped)", path,
+			     lc_strerror(errno));
 			p->st.errors++;
 			goto out;
 		}
@@ -962,14 +1014,17 @@ static int make_absolute(tier_buf *out, const char *path)
 	tier_buf raw = TIER_BUF_INIT;
 	if (path[0] != '/') {
 		if (!getcwd(cwd, sizeof(cwd)))
-			return tier_error_set_errno(TIER_ERROR, errno, "cannot get the current directory");
+			return tier_error_set_errno(
+			        TIER_ERROR, errno,
+			        "cannot get the current directory");
 		tier_buf_printf(&raw, "%s/%s", cwd, path);
 	} else
 		tier_buf_puts(&raw, path);
 	/* normalise ".", ".." and "//" lexically, like the user typed it */
 	tier_buf_clear(out);
 	char *save = NULL, *s = tier_buf_detach(&raw);
-	for (char *c = strtok_r(s, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+	for (char *c = strtok_r(s, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
 		if (!strcmp(c, "."))
 			continue;
 		if (!strcmp(c, "..")) {
@@ -988,8 +1043,9 @@ static int make_absolute(tier_buf *out, const char *path)
 	return 0;
 }
 
-static struct dirjob *synthetic_child(struct push *p, struct dirjob *d, const char *name,
-                                      const char *path, int *rc)
+static struct dirjob *synthetic_child(struct push *p, struct dirjob *d,
+                                      const char *name, const char *path,
+                                      int *rc)
 {
 	tier_buf en = TIER_BUF_INIT;
 	struct dirjob *k;
@@ -1003,11 +1059,13 @@ static struct dirjob *synthetic_child(struct push *p, struct dirjob *d, const ch
 		}
 	struct stat st;
 	if (lstat(path, &st) < 0) {
-		*rc = tier_error_set_errno(TIER_ERROR, errno, "cannot back up '%s'", path);
+		*rc = tier_error_set_errno(TIER_ERROR, errno,
+		                           "cannot back up '%s'", path);
 		tier_buf_dispose(&en);
 		return NULL;
 	}
-	if ((*rc = new_dirjob(p, &k, d, en.ptr, prev_subtree(p, d->prev, en.ptr))) < 0 ||
+	if ((*rc = new_dirjob(p, &k, d, en.ptr,
+	                      prev_subtree(p, d->prev, en.ptr))) < 0 ||
 	    (*rc = add_dirmeta(p, k, &st)) < 0) {
 		tier_buf_dispose(&en);
 		return NULL;
@@ -1065,8 +1123,10 @@ static int walk_paths(struct push *p, struct dirjob *root)
 	for (size_t i = 0; i < abs.length; i++) {
 		struct stat st;
 		if (lstat(abs.ptr[i], &st) < 0) {
-			rc = tier_error_set_errno(errno == EACCES ? TIER_EAUTH : TIER_ENOTFOUND, errno,
-			                          "cannot back up '%s'", (char *)abs.ptr[i]);
+			rc = tier_error_set_errno(
+			        errno == EACCES ? TIER_EAUTH : TIER_ENOTFOUND,
+			        errno, "cannot back up '%s'",
+			        (char *)abs.ptr[i]);
 			goto out;
 		}
 	}
@@ -1076,17 +1136,20 @@ static int walk_paths(struct push *p, struct dirjob *root)
 		size_t pl = prev_taken ? strlen(prev_taken) : 0;
 		/* a path inside one already taken adds nothing */
 		if (prev_taken && (!strcmp(prev_taken, "/") ||
-		                   (!strncmp(path, prev_taken, pl) && (path[pl] == '/' || !path[pl]))))
+		                   (!strncmp(path, prev_taken, pl) &&
+		                    (path[pl] == '/' || !path[pl]))))
 			continue;
 		prev_taken = path;
 		struct stat st;
 		if (lstat(path, &st) < 0) {
-			rc = tier_error_set_errno(TIER_ERROR, errno, "cannot back up '%s'", path);
+			rc = tier_error_set_errno(TIER_ERROR, errno,
+			                          "cannot back up '%s'", path);
 			goto out;
 		}
 		if (!strcmp(path, "/")) {
 			p->st.dirs++;
-			if ((rc = add_dirmeta(p, root, &st)) < 0 || (rc = walk_dir(p, root, "/")) < 0)
+			if ((rc = add_dirmeta(p, root, &st)) < 0 ||
+			    (rc = walk_dir(p, root, "/")) < 0)
 				goto out;
 			continue;
 		}
@@ -1094,10 +1157,13 @@ static int walk_paths(struct push *p, struct dirjob *root)
 		struct dirjob *d = root;
 		tier_buf sofar = TIER_BUF_INIT;
 		const char *last = strrchr(path, '/') + 1;
-		char *copy = tier_strndup(path, (size_t)(last - path)), *save = NULL;
-		for (char *c = strtok_r(copy, "/", &save); c && d; c = strtok_r(NULL, "/", &save)) {
+		char *copy = tier_strndup(path, (size_t)(last - path)),
+		     *save = NULL;
+		for (char *c = strtok_r(copy, "/", &save); c && d;
+		     c = strtok_r(NULL, "/", &save)) {
 			tier_buf_printf(&sofar, "/%s", c);
-			d = synthetic_child(p, d, c, tier_buf_cstr(&sofar), &rc);
+			d = synthetic_child(p, d, c, tier_buf_cstr(&sofar),
+			                    &rc);
 		}
 		free(copy);
 		tier_buf_dispose(&sofar);
@@ -1113,7 +1179,8 @@ out:
 
 /* ---- the run ----------------------------------------------------------------- */
 
-static void stop_threads(struct push *p, pthread_t *workers, size_t nw, pthread_t up, int have_up)
+static void stop_threads(struct push *p, pthread_t *workers, size_t nw,
+                         pthread_t up, int have_up)
 {
 	pthread_mutex_lock(&p->lock);
 	p->stop = 1;
@@ -1132,16 +1199,17 @@ static void stop_threads(struct push *p, pthread_t *workers, size_t nw, pthread_
 	p->st.stored_bytes = p->stored_done;
 }
 
-static void summary_line(char *out, size_t cap, const tier_push_stats *s, size_t npaths,
-                         const char *first)
+static void summary_line(char *out, size_t cap, const tier_push_stats *s,
+                         size_t npaths, const char *first)
 {
-	snprintf(out, cap, "push: %s%s, %llu files, %llu bytes (%llu new)", first,
-	         npaths > 1 ? " and more" : "", (unsigned long long)s->files,
-	         (unsigned long long)s->bytes, (unsigned long long)s->new_bytes);
+	snprintf(out, cap, "push: %s%s, %llu files, %llu bytes (%llu new)",
+	         first, npaths > 1 ? " and more" : "",
+	         (unsigned long long)s->files, (unsigned long long)s->bytes,
+	         (unsigned long long)s->new_bytes);
 }
 
-int tier_push_run(tier_write_result **out, tier_push_stats *stats, tier_vault *v,
-                  const tier_push_options *opts)
+int tier_push_run(tier_write_result **out, tier_push_stats *stats,
+                  tier_vault *v, const tier_push_options *opts)
 {
 	struct push p;
 	pthread_t workers[16], up;
@@ -1156,9 +1224,12 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats, tier_vault *v
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
 	if (!opts || opts->version != TIER_PUSH_OPTIONS_VERSION)
-		return tier_error_set(TIER_EUSAGE, "unsupported push options version");
+		return tier_error_set(TIER_EUSAGE,
+		                      "unsupported push options version");
 	if (opts->npaths == 0)
-		return tier_error_set(TIER_EUSAGE, "nothing to back up: give at least one path");
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "nothing to back up: give at least one path");
 
 	memset(&p, 0, sizeof(p));
 	p.v = v;
@@ -1176,9 +1247,11 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats, tier_vault *v
 
 	/* the previous revision: its tree for unchanged files, its index for dedup */
 	if (tier_write_parent(p.w)) {
-		if ((rc = git_commit_lookup(&parent, p.repo, tier_write_parent(p.w))) < 0 ||
+		if ((rc = git_commit_lookup(&parent, p.repo,
+		                            tier_write_parent(p.w))) < 0 ||
 		    (rc = git_commit_tree(&ptree, parent)) < 0) {
-			rc = tier_error_from_git(rc, "cannot read the previous revision");
+			rc = tier_error_from_git(
+			        rc, "cannot read the previous revision");
 			goto done;
 		}
 		git_oid id;
@@ -1188,13 +1261,15 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats, tier_vault *v
 			git_tree_lookup(&pindex, p.repo, &id);
 	}
 	if (!ptree || tier_snap_part(&vault_blob, ptree, TIER_SNAP_VAULT) < 0) {
-		rc = tier_error_set(TIER_ECORRUPT, "the vault's log has no vault description");
+		rc = tier_error_set(TIER_ECORRUPT,
+		                    "the vault's log has no vault description");
 		goto done;
 	}
 	if ((rc = tier_chunkmap_load(&p.map, p.repo, ptree)) < 0)
 		goto done;
 
-	snprintf(p.tmpdir, sizeof(p.tmpdir), "%s/tmp", git_repository_path(tier_vault_cache(v)));
+	snprintf(p.tmpdir, sizeof(p.tmpdir), "%s/tmp",
+	         git_repository_path(tier_vault_cache(v)));
 	if ((rc = tier_mkdir_p(p.tmpdir, 0700)) < 0)
 		goto done;
 
@@ -1264,8 +1339,10 @@ stop:
 	/* the revision: root, the index with the new packs, the same vault blob */
 	git_oid_cpy(&root_id, (git_oid *)root->ename);
 	if (p.pack_ids.length) {
-		tier_buf *tails = tier_calloc(p.pack_ids.length, sizeof(*tails));
-		unsigned char(*ids)[TIER_HASH_LEN] = tier_calloc(p.pack_ids.length, TIER_HASH_LEN);
+		tier_buf *tails =
+		        tier_calloc(p.pack_ids.length, sizeof(*tails));
+		unsigned char(*ids)[TIER_HASH_LEN] =
+		        tier_calloc(p.pack_ids.length, TIER_HASH_LEN);
 		if (!tails || !ids) {
 			free(tails);
 			free(ids);
@@ -1276,23 +1353,28 @@ stop:
 			memcpy(ids[i], p.pack_ids.ptr[i], TIER_HASH_LEN);
 			tails[i] = *(tier_buf *)p.pack_tails.ptr[i];
 		}
-		rc = tier_snap_index_add(&index_id, p.repo, pindex, p.pack_ids.length,
-		                         (const unsigned char(*)[TIER_HASH_LEN])ids, tails);
+		rc = tier_snap_index_add(
+		        &index_id, p.repo, pindex, p.pack_ids.length,
+		        (const unsigned char(*)[TIER_HASH_LEN])ids, tails);
 		free(tails);
 		free(ids);
 	} else if (pindex)
 		git_oid_cpy(&index_id, git_tree_id(pindex));
 	if (rc < 0 ||
 	    (rc = tier_snap_compose(&rev_tree, p.repo, &vault_blob, &root_id,
-	                            (p.pack_ids.length || pindex) ? &index_id : NULL)) < 0)
+	                            (p.pack_ids.length || pindex) ? &index_id
+	                                                          : NULL)) < 0)
 		goto done;
 
 	char summary[512], trailers[512];
-	summary_line(summary, sizeof(summary), &p.st, opts->npaths, opts->paths[0]);
-	snprintf(trailers, sizeof(trailers),
-	         "Tier-Files: %llu\nTier-Bytes: %llu\nTier-New-Bytes: %llu\nTier-Packs: %llu\n",
-	         (unsigned long long)p.st.files, (unsigned long long)p.st.bytes,
-	         (unsigned long long)p.st.new_bytes, (unsigned long long)p.st.packs);
+	summary_line(summary, sizeof(summary), &p.st, opts->npaths,
+	             opts->paths[0]);
+	snprintf(
+	        trailers, sizeof(trailers),
+	        "Tier-Files: %llu\nTier-Bytes: %llu\nTier-New-Bytes: %llu\nTier-Packs: %llu\n",
+	        (unsigned long long)p.st.files, (unsigned long long)p.st.bytes,
+	        (unsigned long long)p.st.new_bytes,
+	        (unsigned long long)p.st.packs);
 	rc = tier_write_commit(p.w, &rev_tree, summary, trailers, out);
 	progress(&p, 1);
 

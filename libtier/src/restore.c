@@ -47,10 +47,10 @@
 #define JOB_GAP (64u << 10)
 /* Pieces per job: a file of one repeated chunk must not grow a job for ever. */
 #define JOB_MAX_PIECES 8192
-#define QUEUE_CAP 4
-#define NWORKERS 2
-#define PROGRESS_MS 100
-#define TMP_SUFFIX ".tier-tmp"
+#define QUEUE_CAP      4
+#define NWORKERS       2
+#define PROGRESS_MS    100
+#define TMP_SUFFIX     ".tier-tmp"
 /* Hex digits of an id in messages. */
 #define SHORT_HEX 16
 
@@ -67,10 +67,10 @@ struct meta {
 struct rfile {
 	struct rfile *prev, *next; /* live list: files not finished yet */
 	char *path;                /* destination (final name) */
-	const char *snap;          /* the snapshot path inside path ("/home/...") */
+	const char *snap; /* the snapshot path inside path ("/home/...") */
 	char *tmp;
 	int fd;
-	uint64_t remaining;        /* pieces not written yet */
+	uint64_t remaining; /* pieces not written yet */
 	struct meta m;
 	int failed;
 };
@@ -99,8 +99,8 @@ struct rdir {
 struct rtier {
 	tier_location *loc;
 	const char *name;
-	int usable;           /* online and holding the revision */
-	unsigned char *bad;   /* per pack: missing or damaged here */
+	int usable;         /* online and holding the revision */
+	unsigned char *bad; /* per pack: missing or damaged here */
 };
 
 struct run {
@@ -110,11 +110,11 @@ struct run {
 	git_repository *repo;
 	tier_chunkmap *map;
 	uint64_t rev;
-	int root;             /* euid 0: ownership is restored */
-	tier_buf dest;        /* without a trailing '/' ("" for "/") */
+	int root;      /* euid 0: ownership is restored */
+	tier_buf dest; /* without a trailing '/' ("" for "/") */
 	size_t ntiers;
 	struct rtier *t;
-	tier_vec dirs;        /* struct rdir *, in creation order */
+	tier_vec dirs; /* struct rdir *, in creation order */
 
 	pthread_mutex_t lock; /* queue, stats, live files, errors */
 	pthread_cond_t nonempty, nonfull;
@@ -123,16 +123,16 @@ struct run {
 	int planning_done;
 	int abort;
 	struct rfile *live;
-	int fatal_code;       /* the first error that stops the run */
+	int fatal_code; /* the first error that stops the run */
 	char *fatal_msg;
-	int fail_code;        /* the first entry that could not be restored */
+	int fail_code; /* the first entry that could not be restored */
 	char *fail_msg;
 
-	pthread_mutex_t io;   /* tiers and their bad-pack maps */
-	pthread_mutex_t cb;   /* callbacks run one at a time */
+	pthread_mutex_t io; /* tiers and their bad-pack maps */
+	pthread_mutex_t cb; /* callbacks run one at a time */
 
-	struct job *cur;      /* being filled by the planner */
-	tier_buf current;     /* for progress: the entry being planned */
+	struct job *cur;  /* being filled by the planner */
+	tier_buf current; /* for progress: the entry being planned */
 	int64_t last_progress;
 };
 
@@ -253,7 +253,8 @@ static int progress(struct run *r, int force)
 	s = *r->stats;
 	pthread_mutex_unlock(&r->lock);
 	pthread_mutex_lock(&r->cb);
-	int stop = r->o->progress(&s, r->current.size ? r->current.ptr : NULL, r->o->payload);
+	int stop = r->o->progress(&s, r->current.size ? r->current.ptr : NULL,
+	                          r->o->payload);
 	pthread_mutex_unlock(&r->cb);
 	if (stop) {
 		tier_error_set(TIER_EABORTED, "restore cancelled");
@@ -275,13 +276,16 @@ static void meta_from_node(struct meta *m, const tier_node *n)
 
 static void meta_times(struct timespec ts[2], const struct meta *m)
 {
-	ts[0].tv_sec = (time_t)m->mtime_sec; /* atime: the restore does not know better */
+	ts[0].tv_sec =
+	        (time_t)m
+	                ->mtime_sec; /* atime: the restore does not know better */
 	ts[0].tv_nsec = (long)m->mtime_nsec;
 	ts[1] = ts[0];
 }
 
 /* A metadata failure is reported and counted; the content is there. */
-static void meta_failed(struct run *r, const char *what, const char *path, int errnum)
+static void meta_failed(struct run *r, const char *what, const char *path,
+                        int errnum)
 {
 	pthread_mutex_lock(&r->lock);
 	r->stats->errors++;
@@ -290,7 +294,8 @@ static void meta_failed(struct run *r, const char *what, const char *path, int e
 }
 
 /* Owner, mode, mtime of a path (not for symlinks: see apply_link_meta). */
-static void apply_path_meta(struct run *r, const char *path, const struct meta *m)
+static void apply_path_meta(struct run *r, const char *path,
+                            const struct meta *m)
 {
 	struct timespec ts[2];
 	if (r->root && lchown(path, m->uid, m->gid) < 0)
@@ -302,13 +307,15 @@ static void apply_path_meta(struct run *r, const char *path, const struct meta *
 		meta_failed(r, "mtime", path, errno);
 }
 
-static void apply_link_meta(struct run *r, const char *path, const struct meta *m)
+static void apply_link_meta(struct run *r, const char *path,
+                            const struct meta *m)
 {
 	struct timespec ts[2];
 	if (r->root && lchown(path, m->uid, m->gid) < 0)
 		meta_failed(r, "owner", path, errno);
 	meta_times(ts, m);
-	if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) < 0 && errno != EOPNOTSUPP)
+	if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno != EOPNOTSUPP)
 		meta_failed(r, "mtime", path, errno);
 }
 
@@ -322,16 +329,18 @@ static int clear_path(struct run *r, const char *path)
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return tier_error_set_errno(tier_error_from_errno(errno), errno, "cannot stat '%s'", path);
+		return tier_error_set_errno(tier_error_from_errno(errno), errno,
+		                            "cannot stat '%s'", path);
 	}
 	if (!r->o->overwrite)
-		return tier_error_set(TIER_ECONFLICT, "'%s' exists already (--overwrite replaces it)",
-		                      path);
+		return tier_error_set(
+		        TIER_ECONFLICT,
+		        "'%s' exists already (--overwrite replaces it)", path);
 	if (S_ISDIR(st.st_mode))
 		return tier_rm_rf(path);
 	if (unlink(path) < 0)
-		return tier_error_set_errno(tier_error_from_errno(errno), errno, "cannot remove '%s'",
-		                            path);
+		return tier_error_set_errno(tier_error_from_errno(errno), errno,
+		                            "cannot remove '%s'", path);
 	return 0;
 }
 
@@ -340,15 +349,16 @@ static int put_in_place(struct run *r, const char *tmp, const char *path)
 {
 	if (rename(tmp, path) == 0)
 		return 0;
-	if ((errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST) && r->o->overwrite) {
+	if ((errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST) &&
+	    r->o->overwrite) {
 		int rc = tier_rm_rf(path);
 		if (rc < 0)
 			return rc;
 		if (rename(tmp, path) == 0)
 			return 0;
 	}
-	return tier_error_set_errno(tier_error_from_errno(errno), errno, "cannot rename '%s' to '%s'",
-	                            tmp, path);
+	return tier_error_set_errno(tier_error_from_errno(errno), errno,
+	                            "cannot rename '%s' to '%s'", tmp, path);
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -366,12 +376,14 @@ static int rfile_open(struct rfile *f)
 {
 	/* a leftover of a crashed run is ours to replace; never follow a link */
 	if (unlink(f->tmp) < 0 && errno != ENOENT)
-		return tier_error_set_errno(tier_error_from_errno(errno), errno, "cannot remove '%s'",
-		                            f->tmp);
-	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		return tier_error_set_errno(tier_error_from_errno(errno), errno,
+		                            "cannot remove '%s'", f->tmp);
+	f->fd = open(f->tmp,
+	             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	             0600);
 	if (f->fd < 0)
-		return tier_error_set_errno(tier_error_from_errno(errno), errno, "cannot create '%s'",
-		                            f->tmp);
+		return tier_error_set_errno(tier_error_from_errno(errno), errno,
+		                            "cannot create '%s'", f->tmp);
 	return 0;
 }
 
@@ -401,8 +413,8 @@ static int rfile_finish(struct run *r, struct rfile *f)
 	int fd = f->fd;
 	f->fd = -1;
 	if (close(fd) < 0) {
-		rc = tier_error_set_errno(tier_error_from_errno(errno), errno, "cannot write '%s'",
-		                          f->tmp);
+		rc = tier_error_set_errno(tier_error_from_errno(errno), errno,
+		                          "cannot write '%s'", f->tmp);
 		goto out;
 	}
 	if ((rc = put_in_place(r, f->tmp, f->path)) < 0)
@@ -482,11 +494,14 @@ static int sink_cb(const void *data, size_t len, void *payload)
  */
 struct reasons {
 	tier_buf text;
-	int any_damage; /* a failure other than offline */
+	int any_damage;   /* a failure other than offline */
 	tier_vec pending; /* char *: "tier 'a': pack 77b1... is missing" */
 };
 
-#define REASONS_INIT {TIER_BUF_INIT, 0, TIER_VEC_INIT}
+#define REASONS_INIT                            \
+	{                                       \
+		TIER_BUF_INIT, 0, TIER_VEC_INIT \
+	}
 
 static void reasons_dispose(struct reasons *why)
 {
@@ -498,7 +513,8 @@ static void reasons_dispose(struct reasons *why)
 static void reasons_served(struct run *r, struct reasons *why, const char *by)
 {
 	for (size_t i = 0; i < why->pending.length; i++) {
-		warn(r, "%s; read from tier '%s'", (char *)why->pending.ptr[i], by);
+		warn(r, "%s; read from tier '%s'", (char *)why->pending.ptr[i],
+		     by);
 		pthread_mutex_lock(&r->lock);
 		r->stats->damaged++;
 		pthread_mutex_unlock(&r->lock);
@@ -507,7 +523,8 @@ static void reasons_served(struct run *r, struct reasons *why, const char *by)
 	why->pending = (tier_vec)TIER_VEC_INIT;
 }
 
-static void reasons_pending(struct reasons *why, const char *fmt, ...) TIER_PRINTF(2, 3);
+static void reasons_pending(struct reasons *why, const char *fmt, ...)
+        TIER_PRINTF(2, 3);
 static void reasons_pending(struct reasons *why, const char *fmt, ...)
 {
 	tier_buf b = TIER_BUF_INIT;
@@ -522,7 +539,8 @@ static void reasons_pending(struct reasons *why, const char *fmt, ...)
 
 static void reason_add(struct reasons *why, const char *tier, const char *msg)
 {
-	tier_buf_printf(&why->text, "%stier '%s': %s", why->text.size ? "; " : "", tier, msg);
+	tier_buf_printf(&why->text, "%stier '%s': %s",
+	                why->text.size ? "; " : "", tier, msg);
 }
 
 /*
@@ -530,7 +548,8 @@ static void reason_add(struct reasons *why, const char *tier, const char *msg)
  * a pack that is missing or unreadable there is remembered as bad.
  * Caller holds r->io.
  */
-static void read_failed(struct run *r, size_t i, uint32_t pack, int rc, struct reasons *why)
+static void read_failed(struct run *r, size_t i, uint32_t pack, int rc,
+                        struct reasons *why)
 {
 	struct rtier *t = &r->t[i];
 	char msg[1024], ph[SHORT_HEX + 1];
@@ -539,17 +558,21 @@ static void read_failed(struct run *r, size_t i, uint32_t pack, int rc, struct r
 	if (rc == TIER_EOFFLINE || tier_location_is_offline(t->loc)) {
 		t->usable = 0;
 		reason_add(why, t->name, "offline");
-		warn(r, "tier '%s' went offline (%s); reading from the other tiers", t->name, msg);
+		warn(r,
+		     "tier '%s' went offline (%s); reading from the other tiers",
+		     t->name, msg);
 		return;
 	}
 	t->bad[pack] = 1;
 	why->any_damage = 1;
 	if (rc == TIER_ENOTFOUND) {
 		reason_add(why, t->name, "the pack is missing");
-		reasons_pending(why, "tier '%s': pack %s is missing", t->name, ph);
+		reasons_pending(why, "tier '%s': pack %s is missing", t->name,
+		                ph);
 	} else {
 		reason_add(why, t->name, msg);
-		reasons_pending(why, "tier '%s': cannot read pack %s (%s)", t->name, ph, msg);
+		reasons_pending(why, "tier '%s': cannot read pack %s (%s)",
+		                t->name, ph, msg);
 	}
 }
 
@@ -579,8 +602,8 @@ static void io_unlock(struct worker *w)
 		pthread_mutex_unlock(&w->r->io);
 }
 
-static long fetch(struct worker *w, uint32_t pack, uint64_t off, size_t len, unsigned char *buf,
-                  struct reasons *why)
+static long fetch(struct worker *w, uint32_t pack, uint64_t off, size_t len,
+                  unsigned char *buf, struct reasons *why)
 {
 	struct run *r = w->r;
 	const unsigned char *pid = tier_chunkmap_pack_id(r->map, pack);
@@ -594,9 +617,11 @@ static long fetch(struct worker *w, uint32_t pack, uint64_t off, size_t len, uns
 		io_unlock(w);
 		if (skip)
 			continue;
-		int rc = tier_location_get(loc_of(w, i), path, off, len, sink_cb, &s);
+		int rc = tier_location_get(loc_of(w, i), path, off, len,
+		                           sink_cb, &s);
 		if (rc == 0 && s.got != len)
-			rc = tier_error_set(TIER_ECORRUPT, "pack %s on tier '%s' is truncated",
+			rc = tier_error_set(TIER_ECORRUPT,
+			                    "pack %s on tier '%s' is truncated",
 			                    short_hex(ph, pid), t->name);
 		io_lock(w);
 		if (rc == 0)
@@ -643,8 +668,8 @@ static int chunk_fallback(struct worker *w, const tier_chunk_loc *l, size_t src,
 	r->t[src].bad[l->pack] = 1;
 	why.any_damage = 1;
 	reason_add(&why, r->t[src].name, "fails its hash");
-	reasons_pending(&why, "tier '%s': chunk %s in pack %s fails its hash", r->t[src].name, ch,
-	                ph);
+	reasons_pending(&why, "tier '%s': chunk %s in pack %s fails its hash",
+	                r->t[src].name, ch, ph);
 	if (grow(&stored, &cap, l->stored_len ? l->stored_len : 1) < 0) {
 		reasons_dispose(&why);
 		return TIER_ERROR;
@@ -654,19 +679,23 @@ static int chunk_fallback(struct worker *w, const tier_chunk_loc *l, size_t src,
 		struct sink s = {stored, l->stored_len, 0};
 		if (i == src || !t->usable || t->bad[l->pack])
 			continue;
-		rc = tier_location_get(loc_of(w, i), path, l->offset, l->stored_len, sink_cb, &s);
+		rc = tier_location_get(loc_of(w, i), path, l->offset,
+		                       l->stored_len, sink_cb, &s);
 		if (rc == 0 && s.got != l->stored_len)
 			rc = tier_error_set(TIER_ECORRUPT, "pack is truncated");
 		if (rc < 0) {
 			read_failed(r, i, l->pack, rc, &why);
 			continue;
 		}
-		rc = tier_pack_chunk_decode(&e, pid, stored, l->stored_len, w->raw, w->raw_cap);
+		rc = tier_pack_chunk_decode(&e, pid, stored, l->stored_len,
+		                            w->raw, w->raw_cap);
 		if (rc < 0) {
 			t->bad[l->pack] = 1;
 			reason_add(&why, t->name, "fails its hash");
-			reasons_pending(&why, "tier '%s': chunk %s in pack %s fails its hash", t->name,
-			                ch, ph);
+			reasons_pending(
+			        &why,
+			        "tier '%s': chunk %s in pack %s fails its hash",
+			        t->name, ch, ph);
 			continue;
 		}
 		reasons_served(r, &why, t->name);
@@ -675,21 +704,26 @@ static int chunk_fallback(struct worker *w, const tier_chunk_loc *l, size_t src,
 		return 0;
 	}
 	free(stored);
-	rc = tier_error_set(TIER_ECORRUPT, "cannot restore '%s': chunk %s in pack %s is damaged on "
-	                    "every tier (%s)", file, ch, ph, tier_buf_cstr(&why.text));
+	rc = tier_error_set(
+	        TIER_ECORRUPT,
+	        "cannot restore '%s': chunk %s in pack %s is damaged on "
+	        "every tier (%s)",
+	        file, ch, ph, tier_buf_cstr(&why.text));
 	reasons_dispose(&why);
 	return rc;
 }
 
-static int write_at(int fd, const unsigned char *p, size_t len, uint64_t off, const char *what)
+static int write_at(int fd, const unsigned char *p, size_t len, uint64_t off,
+                    const char *what)
 {
 	while (len > 0) {
 		ssize_t n = pwrite(fd, p, len, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return tier_error_set_errno(tier_error_from_errno(errno), errno,
-			                            "cannot write '%s'", what);
+			return tier_error_set_errno(
+			        tier_error_from_errno(errno), errno,
+			        "cannot write '%s'", what);
 		}
 		p += n;
 		len -= (size_t)n;
@@ -770,14 +804,19 @@ static void run_job(struct worker *w, struct job *j)
 			char ch[SHORT_HEX + 1], ph[SHORT_HEX + 1];
 			tier_buf m = TIER_BUF_INIT;
 			/* no reason this time: every usable tier was found without the pack before */
-			int damage = why.any_damage || (!why.text.size && any_usable(r));
-			tier_buf_printf(&m, "cannot restore '%s': pack %s of chunk %s cannot be read from "
-			                "any tier (%s)", p->f->snap, short_hex(ph, pid),
-			                short_hex(ch, l->id),
-			                why.text.size ? why.text.ptr
-			                : damage ? "missing or damaged on every tier"
-			                         : "every tier is offline");
-			entry_failed(r, damage ? TIER_ECORRUPT : TIER_EOFFLINE, tier_buf_cstr(&m));
+			int damage = why.any_damage ||
+			             (!why.text.size && any_usable(r));
+			tier_buf_printf(
+			        &m,
+			        "cannot restore '%s': pack %s of chunk %s cannot be read from "
+			        "any tier (%s)",
+			        p->f->snap, short_hex(ph, pid),
+			        short_hex(ch, l->id),
+			        why.text.size ? why.text.ptr
+			        : damage ? "missing or damaged on every tier"
+			                 : "every tier is offline");
+			entry_failed(r, damage ? TIER_ECORRUPT : TIER_EOFFLINE,
+			             tier_buf_cstr(&m));
 			tier_buf_dispose(&m);
 			piece_done(r, p->f, 0);
 			continue;
@@ -785,15 +824,18 @@ static void run_job(struct worker *w, struct job *j)
 		if (l != ready) {
 			tier_pack_entry e;
 			entry_of(&e, l);
-			if (grow(&w->raw, &w->raw_cap, l->raw_len ? l->raw_len : 1) < 0) {
+			if (grow(&w->raw, &w->raw_cap,
+			         l->raw_len ? l->raw_len : 1) < 0) {
 				set_fatal(r, TIER_ERROR);
 				break;
 			}
-			rc = tier_pack_chunk_decode(&e, pid, w->buf + (l->offset - j->start),
-			                            l->stored_len, w->raw, w->raw_cap);
+			rc = tier_pack_chunk_decode(
+			        &e, pid, w->buf + (l->offset - j->start),
+			        l->stored_len, w->raw, w->raw_cap);
 			if (rc < 0) {
 				pthread_mutex_lock(&r->io);
-				rc = chunk_fallback(w, l, (size_t)src, p->f->snap);
+				rc = chunk_fallback(w, l, (size_t)src,
+				                    p->f->snap);
 				pthread_mutex_unlock(&r->io);
 			}
 			if (rc < 0) {
@@ -806,7 +848,8 @@ static void run_job(struct worker *w, struct job *j)
 			chunks++;
 		}
 		if ((rc = ensure_open(r, p->f)) < 0 ||
-		    (rc = write_at(p->f->fd, w->raw, l->raw_len, p->off, p->f->tmp)) < 0) {
+		    (rc = write_at(p->f->fd, w->raw, l->raw_len, p->off,
+		                   p->f->tmp)) < 0) {
 			set_fatal(r, rc);
 			break;
 		}
@@ -887,14 +930,16 @@ static int flush_job(struct run *r)
  * Add a chunk to the job being built, or start a new one when the chunk
  * is in another pack or too far from the range.
  */
-static int add_piece(struct run *r, struct rfile *f, uint64_t off, const tier_chunk_loc *l)
+static int add_piece(struct run *r, struct rfile *f, uint64_t off,
+                     const tier_chunk_loc *l)
 {
 	struct job *j = r->cur;
 	uint64_t end = l->offset + l->stored_len;
 	int rc;
 	if (j) {
 		uint64_t nend = end > j->end ? end : j->end;
-		if (l->pack != j->pack || l->offset < j->start || l->offset > j->end + JOB_GAP ||
+		if (l->pack != j->pack || l->offset < j->start ||
+		    l->offset > j->end + JOB_GAP ||
 		    nend - j->start > JOB_MAX_BYTES || j->n == JOB_MAX_PIECES) {
 			if ((rc = flush_job(r)) < 0)
 				return rc;
@@ -947,13 +992,16 @@ static int push_dir(struct run *r, const char *path, const tier_node *meta)
 	return 0;
 }
 
-static int read_node(struct run *r, tier_node *out, const git_oid *id, const char *snap)
+static int read_node(struct run *r, tier_node *out, const git_oid *id,
+                     const char *snap)
 {
 	git_blob *blob = NULL;
 	int rc = git_blob_lookup(&blob, r->repo, id);
 	if (rc < 0)
-		return tier_error_from_git(rc, "cannot read the metadata of '%s'", snap);
-	rc = tier_node_decode(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+		return tier_error_from_git(
+		        rc, "cannot read the metadata of '%s'", snap);
+	rc = tier_node_decode(out, git_blob_rawcontent(blob),
+	                      (size_t)git_blob_rawsize(blob));
 	git_blob_free(blob);
 	if (rc < 0)
 		tier_error_prefix("'%s'", snap);
@@ -961,10 +1009,11 @@ static int read_node(struct run *r, tier_node *out, const git_oid *id, const cha
 }
 
 /* The metadata of a snapshot directory (its "%" entry); 0 with *has = 0 when none. */
-static int dir_meta(struct run *r, const git_tree *tree, tier_node *out, int *has,
-                    const char *snap)
+static int dir_meta(struct run *r, const git_tree *tree, tier_node *out,
+                    int *has, const char *snap)
 {
-	const git_tree_entry *e = git_tree_entry_byname(tree, TIER_SNAP_DIRMETA);
+	const git_tree_entry *e =
+	        git_tree_entry_byname(tree, TIER_SNAP_DIRMETA);
 	*has = 0;
 	if (!e || git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 		return 0;
@@ -984,7 +1033,8 @@ static const char *snap_of(struct run *r, const tier_buf *path)
  * Create (or keep) a directory; its metadata goes on the list for the end.
  * count: whether it is restored for itself (not as the ancestor of a path).
  */
-static int make_dir(struct run *r, const char *path, const tier_node *meta, int count)
+static int make_dir(struct run *r, const char *path, const tier_node *meta,
+                    int count)
 {
 	struct stat st;
 	int rc;
@@ -995,8 +1045,9 @@ static int make_dir(struct run *r, const char *path, const tier_node *meta, int 
 			return rc;
 		/* owner-only until the contents are in; the real mode comes last */
 		if (mkdir(path, meta ? 0700 : 0777) < 0 && errno != EEXIST)
-			return tier_error_set_errno(tier_error_from_errno(errno), errno,
-			                            "cannot create directory '%s'", path);
+			return tier_error_set_errno(
+			        tier_error_from_errno(errno), errno,
+			        "cannot create directory '%s'", path);
 	}
 	if (count) {
 		pthread_mutex_lock(&r->lock);
@@ -1012,7 +1063,9 @@ static int must_be_free(struct run *r, const char *path)
 	struct stat st;
 	if (r->o->overwrite || lstat(path, &st) < 0)
 		return 0;
-	return tier_error_set(TIER_ECONFLICT, "'%s' exists already (--overwrite replaces it)", path);
+	return tier_error_set(TIER_ECONFLICT,
+	                      "'%s' exists already (--overwrite replaces it)",
+	                      path);
 }
 
 static int plan_file(struct run *r, const tier_node *n, const tier_buf *path)
@@ -1029,8 +1082,9 @@ static int plan_file(struct run *r, const tier_node *n, const tier_buf *path)
 		locs[i] = tier_chunkmap_find(r->map, n->chunks[i].id);
 		if (!locs[i] || locs[i]->raw_len != n->chunks[i].len) {
 			tier_buf m = TIER_BUF_INIT;
-			tier_buf_printf(&m, "cannot restore '%s': chunk %s is %s", snap,
-			                short_hex(ch, n->chunks[i].id),
+			tier_buf_printf(&m,
+			                "cannot restore '%s': chunk %s is %s",
+			                snap, short_hex(ch, n->chunks[i].id),
 			                locs[i] ? "not the length the file says"
 			                        : "in no pack of the vault");
 			entry_failed(r, TIER_ECORRUPT, tier_buf_cstr(&m));
@@ -1041,7 +1095,8 @@ static int plan_file(struct run *r, const tier_node *n, const tier_buf *path)
 	}
 	if ((rc = must_be_free(r, path->ptr)) < 0)
 		goto out;
-	if (!(f = tier_calloc(1, sizeof(*f))) || !(f->path = tier_strdup(path->ptr)) ||
+	if (!(f = tier_calloc(1, sizeof(*f))) ||
+	    !(f->path = tier_strdup(path->ptr)) ||
 	    !(f->tmp = tier_malloc(path->size + sizeof(TMP_SUFFIX)))) {
 		rc = TIER_ERROR;
 		goto out;
@@ -1075,10 +1130,13 @@ static int plan_symlink(struct run *r, const tier_node *n, tier_buf *path)
 {
 	struct meta m;
 	int rc;
-	if (!n->target || n->target_len == 0 || memchr(n->target, '\0', n->target_len)) {
+	if (!n->target || n->target_len == 0 ||
+	    memchr(n->target, '\0', n->target_len)) {
 		tier_buf msg = TIER_BUF_INIT;
-		tier_buf_printf(&msg, "cannot restore symlink '%s': its target is not valid",
-		                snap_of(r, path));
+		tier_buf_printf(
+		        &msg,
+		        "cannot restore symlink '%s': its target is not valid",
+		        snap_of(r, path));
 		entry_failed(r, TIER_ECORRUPT, tier_buf_cstr(&msg));
 		tier_buf_dispose(&msg);
 		return 0;
@@ -1087,7 +1145,8 @@ static int plan_symlink(struct run *r, const tier_node *n, tier_buf *path)
 		return rc;
 	if (symlink(n->target, path->ptr) < 0)
 		return tier_error_set_errno(tier_error_from_errno(errno), errno,
-		                            "cannot create symlink '%s'", path->ptr);
+		                            "cannot create symlink '%s'",
+		                            path->ptr);
 	meta_from_node(&m, n);
 	apply_link_meta(r, path->ptr, &m);
 	pthread_mutex_lock(&r->lock);
@@ -1105,11 +1164,13 @@ static int plan_special(struct run *r, const tier_node *n, tier_buf *path)
 		warn(r, "'%s' is a socket: not restored", snap_of(r, path));
 		return 0;
 	}
-	if ((n->type == TIER_NODE_CHAR || n->type == TIER_NODE_BLOCK) && !r->root) {
+	if ((n->type == TIER_NODE_CHAR || n->type == TIER_NODE_BLOCK) &&
+	    !r->root) {
 		pthread_mutex_lock(&r->lock);
 		r->stats->errors++;
 		pthread_mutex_unlock(&r->lock);
-		warn(r, "device '%s' not restored: creating devices needs root", snap_of(r, path));
+		warn(r, "device '%s' not restored: creating devices needs root",
+		     snap_of(r, path));
 		return 0;
 	}
 	if ((rc = clear_path(r, path->ptr)) < 0)
@@ -1117,11 +1178,14 @@ static int plan_special(struct run *r, const tier_node *n, tier_buf *path)
 	if (n->type == TIER_NODE_FIFO)
 		rc = mkfifo(path->ptr, 0600);
 	else
-		rc = mknod(path->ptr, (n->type == TIER_NODE_CHAR ? S_IFCHR : S_IFBLK) | 0600,
+		rc = mknod(path->ptr,
+		           (n->type == TIER_NODE_CHAR ? S_IFCHR : S_IFBLK) |
+		                   0600,
 		           (dev_t)n->rdev);
 	if (rc < 0)
 		return tier_error_set_errno(tier_error_from_errno(errno), errno,
-		                            "cannot create %s '%s'", kind, path->ptr);
+		                            "cannot create %s '%s'", kind,
+		                            path->ptr);
 	meta_from_node(&m, n);
 	apply_path_meta(r, path->ptr, &m);
 	pthread_mutex_lock(&r->lock);
@@ -1144,8 +1208,11 @@ static int plan_entry(struct run *r, const git_tree_entry *e, tier_buf *path)
 		return rc;
 	if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
 		git_tree *sub = NULL;
-		if ((rc = git_tree_lookup(&sub, r->repo, git_tree_entry_id(e))) < 0)
-			return tier_error_from_git(rc, "cannot read directory '%s'", snap_of(r, path));
+		if ((rc = git_tree_lookup(&sub, r->repo,
+		                          git_tree_entry_id(e))) < 0)
+			return tier_error_from_git(rc,
+			                           "cannot read directory '%s'",
+			                           snap_of(r, path));
 		if ((rc = dir_meta(r, sub, &n, &has, snap_of(r, path))) == 0) {
 			rc = make_dir(r, path->ptr, has ? &n : NULL, 1);
 			if (has)
@@ -1185,9 +1252,11 @@ static int path_push(tier_buf *path, tier_buf *name, const git_tree_entry *e)
 	if (rc < 0)
 		return rc;
 	if (!strcmp(name->ptr, ".") || !strcmp(name->ptr, ".."))
-		return tier_error_set(TIER_ECORRUPT, "snapshot entry '%s' is not a file name",
+		return tier_error_set(TIER_ECORRUPT,
+		                      "snapshot entry '%s' is not a file name",
 		                      git_tree_entry_name(e));
-	if (tier_buf_putc(path, '/') < 0 || tier_buf_put(path, name->ptr, name->size) < 0)
+	if (tier_buf_putc(path, '/') < 0 ||
+	    tier_buf_put(path, name->ptr, name->size) < 0)
 		return TIER_ERROR;
 	return 0;
 }
@@ -1213,7 +1282,9 @@ static int walk_dir(struct run *r, const git_tree *tree, tier_buf *path)
 
 static int conflict(const char *path)
 {
-	return tier_error_set(TIER_ECONFLICT, "'%s' exists already (--overwrite replaces it)", path);
+	return tier_error_set(TIER_ECONFLICT,
+	                      "'%s' exists already (--overwrite replaces it)",
+	                      path);
 }
 
 static int check_entry(struct run *r, const git_tree_entry *e, tier_buf *path);
@@ -1243,13 +1314,14 @@ static int check_entry(struct run *r, const git_tree_entry *e, tier_buf *path)
 	if (lstat(path->ptr, &st) < 0) {
 		if (errno == ENOENT)
 			return 0; /* nothing below it can exist either */
-		return tier_error_set_errno(tier_error_from_errno(errno), errno, "cannot stat '%s'",
-		                            path->ptr);
+		return tier_error_set_errno(tier_error_from_errno(errno), errno,
+		                            "cannot stat '%s'", path->ptr);
 	}
 	if (git_tree_entry_type(e) != GIT_OBJECT_TREE || !S_ISDIR(st.st_mode))
 		return conflict(path->ptr);
 	if ((rc = git_tree_lookup(&sub, r->repo, git_tree_entry_id(e))) < 0)
-		return tier_error_from_git(rc, "cannot read directory '%s'", snap_of(r, path));
+		return tier_error_from_git(rc, "cannot read directory '%s'",
+		                           snap_of(r, path));
 	rc = check_tree(r, sub, path);
 	git_tree_free(sub);
 	return rc;
@@ -1274,8 +1346,11 @@ static int normalize(tier_buf *out, const char *path)
 		if (n == 0 || (n == 1 && s[0] == '.'))
 			continue;
 		if (n == 2 && s[0] == '.' && s[1] == '.')
-			return tier_error_set(TIER_EUSAGE, "path '%s' must not contain '..'", path);
-		if ((out->size && tier_buf_putc(out, '/') < 0) || tier_buf_put(out, s, n) < 0)
+			return tier_error_set(TIER_EUSAGE,
+			                      "path '%s' must not contain '..'",
+			                      path);
+		if ((out->size && tier_buf_putc(out, '/') < 0) ||
+		    tier_buf_put(out, s, n) < 0)
 			return TIER_ERROR;
 	}
 	return 0;
@@ -1300,10 +1375,12 @@ enum sel_mode {
 static int select_path(struct run *r, const git_tree *root, const char *sel,
                        enum sel_mode mode)
 {
-	tier_buf path = TIER_BUF_INIT, comp = TIER_BUF_INIT, enc = TIER_BUF_INIT;
+	tier_buf path = TIER_BUF_INIT, comp = TIER_BUF_INIT,
+	         enc = TIER_BUF_INIT;
 	git_tree *tree = NULL, *next = NULL;
 	const char *p = sel;
-	int rc = 0, alive = 1; /* SEL_CHECK: whether the ancestors exist in dest */
+	int rc = 0,
+	    alive = 1; /* SEL_CHECK: whether the ancestors exist in dest */
 
 	if (tier_buf_put(&path, r->dest.ptr, r->dest.size) < 0)
 		return TIER_ERROR;
@@ -1321,8 +1398,9 @@ static int select_path(struct run *r, const git_tree *root, const char *sel,
 			goto out;
 		const git_tree_entry *e = git_tree_entry_byname(tree, enc.ptr);
 		if (!e || (*p && git_tree_entry_type(e) != GIT_OBJECT_TREE)) {
-			rc = tier_error_set(TIER_ENOTFOUND, "'/%s' is not in revision %" PRIu64, sel,
-			                    r->rev);
+			rc = tier_error_set(TIER_ENOTFOUND,
+			                    "'/%s' is not in revision %" PRIu64,
+			                    sel, r->rev);
 			goto out;
 		}
 		if ((rc = tier_buf_putc(&path, '/')) < 0 ||
@@ -1336,8 +1414,11 @@ static int select_path(struct run *r, const git_tree *root, const char *sel,
 			goto out;
 		}
 		p++;
-		if ((rc = git_tree_lookup(&next, r->repo, git_tree_entry_id(e))) < 0) {
-			rc = tier_error_from_git(rc, "cannot read directory '%s'", snap_of(r, &path));
+		if ((rc = git_tree_lookup(&next, r->repo,
+		                          git_tree_entry_id(e))) < 0) {
+			rc = tier_error_from_git(rc,
+			                         "cannot read directory '%s'",
+			                         snap_of(r, &path));
 			goto out;
 		}
 		git_tree_free(tree);
@@ -1354,7 +1435,8 @@ static int select_path(struct run *r, const git_tree *root, const char *sel,
 		} else if (mode == SEL_PLAN) {
 			tier_node n;
 			int has;
-			if ((rc = dir_meta(r, tree, &n, &has, snap_of(r, &path))) < 0)
+			if ((rc = dir_meta(r, tree, &n, &has,
+			                   snap_of(r, &path))) < 0)
 				goto out;
 			rc = make_dir(r, path.ptr, has ? &n : NULL, 0);
 			if (has)
@@ -1425,18 +1507,24 @@ static int find_revision(struct run *r, git_oid *out)
 	if ((rc = tier_commit_info_read(&ci, r->repo, &id)) < 0)
 		return rc;
 	if (want > ci.revision)
-		return tier_error_set(TIER_ENOTFOUND, "revision %" PRIu64 " does not exist (latest is %" PRIu64 ")",
+		return tier_error_set(TIER_ENOTFOUND,
+		                      "revision %" PRIu64
+		                      " does not exist (latest is %" PRIu64 ")",
 		                      want, ci.revision);
 	uint64_t latest = ci.revision;
 	while (want && ci.revision != want) {
 		git_commit *c = NULL;
 		if ((rc = git_commit_lookup(&c, r->repo, &id)) < 0)
-			return tier_error_from_git(rc, "cannot read revision %" PRIu64, ci.revision);
+			return tier_error_from_git(
+			        rc, "cannot read revision %" PRIu64,
+			        ci.revision);
 		if (git_commit_parentcount(c) == 0) {
 			git_commit_free(c);
-			return tier_error_set(TIER_ENOTFOUND,
-			                      "revision %" PRIu64 " does not exist (latest is %" PRIu64 ")",
-			                      want, latest);
+			return tier_error_set(
+			        TIER_ENOTFOUND,
+			        "revision %" PRIu64
+			        " does not exist (latest is %" PRIu64 ")",
+			        want, latest);
 		}
 		git_oid_cpy(&id, git_commit_parent_id(c, 0));
 		git_commit_free(c);
@@ -1444,7 +1532,8 @@ static int find_revision(struct run *r, git_oid *out)
 			return rc;
 		if (ci.revision < want)
 			return tier_error_set(TIER_ECORRUPT,
-			                      "the log skips revision %" PRIu64 " (found %" PRIu64 ")",
+			                      "the log skips revision %" PRIu64
+			                      " (found %" PRIu64 ")",
 			                      want, ci.revision);
 	}
 	r->rev = ci.revision;
@@ -1455,7 +1544,8 @@ static int find_revision(struct run *r, git_oid *out)
 /* The tiers to read from: online, in a good state, and holding the commit. */
 static int pick_tiers(struct run *r, const git_oid *commit)
 {
-	size_t n = tier_vault_tier_count(r->v), npacks = tier_chunkmap_pack_count(r->map);
+	size_t n = tier_vault_tier_count(r->v),
+	       npacks = tier_chunkmap_pack_count(r->map);
 	size_t usable = 0;
 	if (!(r->t = tier_calloc(n ? n : 1, sizeof(*r->t))))
 		return TIER_ERROR;
@@ -1469,7 +1559,8 @@ static int pick_tiers(struct run *r, const git_oid *commit)
 		if (!(t->bad = tier_calloc(npacks ? npacks : 1, 1)))
 			return TIER_ERROR;
 		/* tiers away or unusable at open are in the vault's tier info (tools report them) */
-		if (!in->online || in->state != TIER_STATE_OK || !in->has_log || in->revision < r->rev ||
+		if (!in->online || in->state != TIER_STATE_OK || !in->has_log ||
+		    in->revision < r->rev ||
 		    git_oid_fromstr(&head, in->head) < 0)
 			continue;
 		if (!git_oid_equal(&head, commit) &&
@@ -1479,7 +1570,9 @@ static int pick_tiers(struct run *r, const git_oid *commit)
 		usable++;
 	}
 	if (!usable)
-		return tier_error_set(TIER_EOFFLINE, "no online tier holds revision %" PRIu64, r->rev);
+		return tier_error_set(TIER_EOFFLINE,
+		                      "no online tier holds revision %" PRIu64,
+		                      r->rev);
 	return 0;
 }
 
@@ -1533,12 +1626,15 @@ static int run_restore(struct run *r)
 	r->stats->revision = r->rev;
 	if ((rc = git_commit_lookup(&commit, r->repo, &cid)) < 0 ||
 	    (rc = git_commit_tree(&rev_tree, commit)) < 0) {
-		rc = tier_error_from_git(rc, "cannot read revision %" PRIu64, r->rev);
+		rc = tier_error_from_git(rc, "cannot read revision %" PRIu64,
+		                         r->rev);
 		goto out;
 	}
 	if (tier_snap_part(&rid, rev_tree, TIER_SNAP_ROOT) == 0 &&
 	    (rc = git_tree_lookup(&root, r->repo, &rid)) < 0) {
-		rc = tier_error_from_git(rc, "cannot read the snapshot of revision %" PRIu64, r->rev);
+		rc = tier_error_from_git(
+		        rc, "cannot read the snapshot of revision %" PRIu64,
+		        r->rev);
 		goto out;
 	}
 	if ((rc = selection(&sel, r->o)) < 0)
@@ -1548,7 +1644,8 @@ static int run_restore(struct run *r)
 		if (!*(char *)sel.ptr[i])
 			whole = 1;
 	if (!root && sel.length) {
-		rc = tier_error_set(TIER_ENOTFOUND, "'/%s' is not in revision %" PRIu64,
+		rc = tier_error_set(TIER_ENOTFOUND,
+		                    "'/%s' is not in revision %" PRIu64,
 		                    (char *)sel.ptr[0], r->rev);
 		goto out;
 	}
@@ -1581,17 +1678,22 @@ static int run_restore(struct run *r)
 	for (started = 0; started < NWORKERS; started++) {
 		w[started].r = r;
 		/* own connections, so that reads overlap; shared ones if not */
-		w[started].locs = tier_calloc(r->ntiers, sizeof(tier_location *));
+		w[started].locs =
+		        tier_calloc(r->ntiers, sizeof(tier_location *));
 		for (size_t i = 0; w[started].locs && i < r->ntiers; i++)
-			if (r->t[i].usable && tier_location_clone(&w[started].locs[i], r->t[i].loc) < 0) {
+			if (r->t[i].usable &&
+			    tier_location_clone(&w[started].locs[i],
+			                        r->t[i].loc) < 0) {
 				for (size_t k = 0; k < i; k++)
 					tier_location_free(w[started].locs[k]);
 				free(w[started].locs);
 				w[started].locs = NULL;
 				tier_error_clear();
 			}
-		if (pthread_create(&w[started].th, NULL, worker_main, &w[started]) != 0) {
-			rc = tier_error_set(TIER_ERROR, "cannot start a restore thread");
+		if (pthread_create(&w[started].th, NULL, worker_main,
+		                   &w[started]) != 0) {
+			rc = tier_error_set(TIER_ERROR,
+			                    "cannot start a restore thread");
 			set_fatal(r, rc);
 			break;
 		}
@@ -1651,9 +1753,13 @@ static int run_restore(struct run *r)
 	if (!r->fatal_code)
 		apply_dirs(r);
 	if (r->fatal_code) {
-		rc = tier_error_set(r->fatal_code, "%s", r->fatal_msg ? r->fatal_msg : "restore failed");
+		rc = tier_error_set(r->fatal_code, "%s",
+		                    r->fatal_msg ? r->fatal_msg
+		                                 : "restore failed");
 	} else if (r->fail_code) {
-		rc = tier_error_set(r->fail_code, "%s", r->fail_msg ? r->fail_msg : "restore failed");
+		rc = tier_error_set(r->fail_code, "%s",
+		                    r->fail_msg ? r->fail_msg
+		                                : "restore failed");
 	} else {
 		progress(r, 1);
 		rc = 0;
@@ -1670,7 +1776,8 @@ out:
 	return rc;
 }
 
-int tier_restore_run(tier_restore_stats *stats, tier_vault *v, const tier_restore_options *opts)
+int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
+                     const tier_restore_options *opts)
 {
 	tier_restore_stats local;
 	struct run r;
@@ -1680,11 +1787,16 @@ int tier_restore_run(tier_restore_stats *stats, tier_vault *v, const tier_restor
 		stats = &local;
 	memset(stats, 0, sizeof(*stats));
 	if (!v || !opts || opts->version != TIER_RESTORE_OPTIONS_VERSION)
-		return tier_error_set(TIER_EUSAGE, "unsupported restore options version");
+		return tier_error_set(TIER_EUSAGE,
+		                      "unsupported restore options version");
 	if (!opts->dest || !*opts->dest)
-		return tier_error_set(TIER_EUSAGE, "no destination directory to restore into");
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "no destination directory to restore into");
 	if (opts->npaths && !opts->paths)
-		return tier_error_set(TIER_EUSAGE, "restore options name paths but give none");
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "restore options name paths but give none");
 
 	memset(&r, 0, sizeof(r));
 	r.v = v;

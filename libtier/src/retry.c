@@ -31,7 +31,8 @@ static uint64_t *thread_rng(void)
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		/* the address tells threads apart when started in the same ns */
-		state = ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) ^
+		state = ((uint64_t)ts.tv_sec * 1000000000ull +
+		         (uint64_t)ts.tv_nsec) ^
 		        (uint64_t)(uintptr_t)&state;
 		seeded = 1;
 	}
@@ -73,7 +74,7 @@ int tier_retry_nanosleep(unsigned int ms, void *payload)
 }
 
 static void trace(const tier_retry_hooks *h, const char *fmt, ...)
-	TIER_PRINTF(2, 3);
+        TIER_PRINTF(2, 3);
 
 static void trace(const tier_retry_hooks *h, const char *fmt, ...)
 {
@@ -108,21 +109,24 @@ int tier_retry_run_ex(const tier_retry_policy *p, int (*op)(void *arg),
 		/* hooks may call into the library and overwrite the message */
 		snprintf(last, sizeof(last), "%s", tier_error_last());
 		if (i >= n) {
-			trace(hooks, "%s failed (%s: %s), attempt %u/%u, giving up",
+			trace(hooks,
+			      "%s failed (%s: %s), attempt %u/%u, giving up",
 			      what, tier_error_name(rc), last, i, n);
 			tier_error_set(TIER_EOFFLINE, "%s", last);
 			break;
 		}
 		unsigned int d = tier_retry_delay(p, i - 1, hooks->rng);
-		trace(hooks, "%s failed (%s: %s), attempt %u/%u, retrying in %u ms",
+		trace(hooks,
+		      "%s failed (%s: %s), attempt %u/%u, retrying in %u ms",
 		      what, tier_error_name(rc), last, i, n, d);
 		int stop = hooks->sleep ? hooks->sleep(d, hooks->payload)
 		                        : tier_retry_nanosleep(d, NULL);
 		if (stop) {
-			rc = tier_error_set(TIER_EABORTED,
-			                    "%s cancelled while waiting to retry "
-			                    "(attempt %u/%u failed: %s)",
-			                    what, i, n, last);
+			rc = tier_error_set(
+			        TIER_EABORTED,
+			        "%s cancelled while waiting to retry "
+			        "(attempt %u/%u failed: %s)",
+			        what, i, n, last);
 			break;
 		}
 	}

@@ -18,11 +18,14 @@
 typedef struct {
 	unsigned int retries; /**< attempts in all (not re-tries); 0 means 1 */
 	unsigned int base;    /**< first back-off in ms; 0 = no waiting */
-	unsigned int cap;     /**< longest back-off in ms; 0 = no growth (base) */
+	unsigned int cap; /**< longest back-off in ms; 0 = no growth (base) */
 } tier_retry_policy;
 
 /** SPEC R1 defaults: 10 attempts, 200 ms base, capped at 30 s. */
-#define TIER_RETRY_POLICY_INIT {10, 200, 30000}
+#define TIER_RETRY_POLICY_INIT \
+	{                      \
+		10, 200, 30000 \
+	}
 
 /** Effective number of attempts of a policy (at least 1). */
 unsigned int tier_retry_attempts(const tier_retry_policy *p);
@@ -46,7 +49,7 @@ typedef struct {
 	void *payload;       /**< passed to sleep and trace */
 	/** Names the operation in trace lines, e.g. "tier 'usb': put 'a/b'". */
 	const char *what;
-	uint64_t *rng;       /**< jitter state; NULL = thread-local */
+	uint64_t *rng; /**< jitter state; NULL = thread-local */
 } tier_retry_hooks;
 
 /**

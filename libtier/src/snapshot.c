@@ -45,8 +45,8 @@ int tier_snap_name_encode(tier_buf *out, const char *name, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = s[i];
 		/* only printable ASCII stays; bytes >= 0x80 too, but not first */
-		int keep = c > 0x20 && c < 0x7f && c != '%' && c != '~' && c != '/' &&
-		           !(i == 0 && c == '.');
+		int keep = c > 0x20 && c < 0x7f && c != '%' && c != '~' &&
+		           c != '/' && !(i == 0 && c == '.');
 		if (c >= 0x80 && i > 0)
 			keep = 1;
 		if (keep) {
@@ -67,35 +67,46 @@ int tier_snap_name_decode(tier_buf *out, const char *entry)
 	if (entry[0] != '%')
 		return tier_buf_puts(out, entry);
 	if (entry[1] == '\0')
-		return tier_error_set(TIER_ECORRUPT, "tree entry '%%' is not a file name");
+		return tier_error_set(TIER_ECORRUPT,
+		                      "tree entry '%%' is not a file name");
 	for (const char *p = entry + 1; *p; p++) {
 		if (*p != '%') {
 			if (tier_buf_putc(out, *p) < 0)
 				return TIER_ERROR;
 			continue;
 		}
-		int hi = tier_hexval(p[1]), lo = hi < 0 ? -1 : tier_hexval(p[2]);
+		int hi = tier_hexval(p[1]),
+		    lo = hi < 0 ? -1 : tier_hexval(p[2]);
 		if (hi < 0 || lo < 0)
-			return tier_error_set(TIER_ECORRUPT, "tree entry '%s' is badly escaped", entry);
+			return tier_error_set(
+			        TIER_ECORRUPT,
+			        "tree entry '%s' is badly escaped", entry);
 		char c = (char)(hi << 4 | lo);
 		if (c == '\0' || c == '/')
-			return tier_error_set(TIER_ECORRUPT, "tree entry '%s' escapes a forbidden byte", entry);
+			return tier_error_set(
+			        TIER_ECORRUPT,
+			        "tree entry '%s' escapes a forbidden byte",
+			        entry);
 		if (tier_buf_putc(out, c) < 0)
 			return TIER_ERROR;
 		p += 2;
 	}
 	if (out->size == 0)
-		return tier_error_set(TIER_ECORRUPT, "tree entry '%s' is empty", entry);
+		return tier_error_set(TIER_ECORRUPT, "tree entry '%s' is empty",
+		                      entry);
 	return 0;
 }
 
 /* ---- nodes -------------------------------------------------------------- */
 
-static const char *const type_names[] = {"file", "dir", "symlink", "fifo", "char", "block", "socket"};
+static const char *const type_names[] = {"file", "dir",   "symlink", "fifo",
+                                         "char", "block", "socket"};
 
 const char *tier_node_type_name(tier_node_type t)
 {
-	return (unsigned)t < sizeof(type_names) / sizeof(type_names[0]) ? type_names[t] : "unknown";
+	return (unsigned)t < sizeof(type_names) / sizeof(type_names[0])
+	               ? type_names[t]
+	               : "unknown";
 }
 
 int tier_node_encode(tier_buf *out, const tier_node *n)
@@ -103,11 +114,13 @@ int tier_node_encode(tier_buf *out, const tier_node *n)
 	char hex[TIER_HASH_HEXLEN + 1];
 	tier_buf_clear(out);
 	tier_buf_printf(out,
-	                "tier-node 1\ntype %s\nmode %o\nuid %" PRIu32 "\ngid %" PRIu32 "\nsize %" PRIu64
-	                "\nmtime %" PRId64 ".%09" PRIu32 "\nctime %" PRId64 ".%09" PRIu32
+	                "tier-node 1\ntype %s\nmode %o\nuid %" PRIu32
+	                "\ngid %" PRIu32 "\nsize %" PRIu64 "\nmtime %" PRId64
+	                ".%09" PRIu32 "\nctime %" PRId64 ".%09" PRIu32
 	                "\nino %" PRIu64 "\ndev %" PRIu64 "\n",
-	                tier_node_type_name(n->type), n->mode & 07777, n->uid, n->gid, n->size,
-	                n->mtime_sec, n->mtime_nsec, n->ctime_sec, n->ctime_nsec, n->ino, n->dev);
+	                tier_node_type_name(n->type), n->mode & 07777, n->uid,
+	                n->gid, n->size, n->mtime_sec, n->mtime_nsec,
+	                n->ctime_sec, n->ctime_nsec, n->ino, n->dev);
 	if (n->type == TIER_NODE_CHAR || n->type == TIER_NODE_BLOCK)
 		tier_buf_printf(out, "rdev %" PRIu64 "\n", n->rdev);
 	if (n->type == TIER_NODE_SYMLINK) {
@@ -123,14 +136,16 @@ int tier_node_encode(tier_buf *out, const tier_node *n)
 	}
 	for (size_t i = 0; i < n->nchunks; i++) {
 		tier_hex(hex, n->chunks[i].id, TIER_HASH_LEN);
-		tier_buf_printf(out, "chunk %s %" PRIu32 "\n", hex, n->chunks[i].len);
+		tier_buf_printf(out, "chunk %s %" PRIu32 "\n", hex,
+		                n->chunks[i].len);
 	}
 	return out->ptr ? 0 : TIER_ERROR;
 }
 
 static int bad_node(const char *why)
 {
-	return tier_error_set(TIER_ECORRUPT, "file metadata blob is damaged: %s", why);
+	return tier_error_set(TIER_ECORRUPT,
+	                      "file metadata blob is damaged: %s", why);
 }
 
 int tier_node_decode(tier_node *out, const char *data, size_t len)
@@ -162,7 +177,8 @@ int tier_node_decode(tier_node *out, const char *data, size_t len)
 					tier_buf_putc(&t, val[i]);
 					continue;
 				}
-				int hi = i + 2 < vl ? tier_hexval(val[i + 1]) : -1;
+				int hi = i + 2 < vl ? tier_hexval(val[i + 1])
+				                    : -1;
 				int lo = hi >= 0 ? tier_hexval(val[i + 2]) : -1;
 				if (hi < 0 || lo < 0) {
 					tier_buf_dispose(&t);
@@ -187,7 +203,9 @@ int tier_node_decode(tier_node *out, const char *data, size_t len)
 		unsigned ns;
 		if (!strcmp(line, "type")) {
 			size_t i;
-			for (i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
+			for (i = 0;
+			     i < sizeof(type_names) / sizeof(type_names[0]);
+			     i++)
 				if (!strcmp(v, type_names[i]))
 					break;
 			if (i == sizeof(type_names) / sizeof(type_names[0]))
@@ -202,10 +220,12 @@ int tier_node_decode(tier_node *out, const char *data, size_t len)
 			out->gid = (uint32_t)a;
 		else if (!strcmp(line, "size") && sscanf(v, "%llu", &a) == 1)
 			out->size = a;
-		else if (!strcmp(line, "mtime") && sscanf(v, "%lld.%u", &s, &ns) == 2) {
+		else if (!strcmp(line, "mtime") &&
+		         sscanf(v, "%lld.%u", &s, &ns) == 2) {
 			out->mtime_sec = s;
 			out->mtime_nsec = ns;
-		} else if (!strcmp(line, "ctime") && sscanf(v, "%lld.%u", &s, &ns) == 2) {
+		} else if (!strcmp(line, "ctime") &&
+		           sscanf(v, "%lld.%u", &s, &ns) == 2) {
 			out->ctime_sec = s;
 			out->ctime_nsec = ns;
 		} else if (!strcmp(line, "ino") && sscanf(v, "%llu", &a) == 1)
@@ -217,16 +237,19 @@ int tier_node_decode(tier_node *out, const char *data, size_t len)
 		else if (!strcmp(line, "chunk")) {
 			char hx[TIER_HASH_HEXLEN + 1];
 			unsigned long cl;
-			if (sscanf(v, "%64s %lu", hx, &cl) != 2 || cl > TIER_PACK_CHUNK_MAX)
+			if (sscanf(v, "%64s %lu", hx, &cl) != 2 ||
+			    cl > TIER_PACK_CHUNK_MAX)
 				goto bad;
 			if (out->nchunks == cap) {
 				cap = cap ? cap * 2 : 8;
-				tier_chunk_ref *nc = tier_realloc(out->chunks, cap * sizeof(*nc));
+				tier_chunk_ref *nc = tier_realloc(
+				        out->chunks, cap * sizeof(*nc));
 				if (!nc)
 					goto oom;
 				out->chunks = nc;
 			}
-			if (tier_unhex(out->chunks[out->nchunks].id, TIER_HASH_LEN, hx) < 0)
+			if (tier_unhex(out->chunks[out->nchunks].id,
+			               TIER_HASH_LEN, hx) < 0)
 				goto bad;
 			out->chunks[out->nchunks++].len = (uint32_t)cl;
 		}
@@ -256,34 +279,43 @@ void tier_node_dispose(tier_node *n)
 
 /* ---- vault blob and revision trees ------------------------------------ */
 
-int tier_snap_initial_tree(git_oid *out, git_repository *repo, const char *vault_id)
+int tier_snap_initial_tree(git_oid *out, git_repository *repo,
+                           const char *vault_id)
 {
 	tier_buf b = TIER_BUF_INIT;
 	tier_chunker_params p = TIER_CHUNKER_PARAMS_INIT;
 	git_oid blob;
 	int rc;
-	tier_buf_printf(&b,
-	                "libtier-vault 1\nid %s\nhash %s\nchunker %s min=%u avg=%u max=%u norm=%u\n"
-	                "compression lz4\ncipher none\npack-version %d\n",
-	                vault_id, TIER_HASH_ALGO, TIER_CHUNKER_ALGO, p.min, p.avg, p.max, p.norm,
-	                TIER_PACK_VERSION);
+	tier_buf_printf(
+	        &b,
+	        "libtier-vault 1\nid %s\nhash %s\nchunker %s min=%u avg=%u max=%u norm=%u\n"
+	        "compression lz4\ncipher none\npack-version %d\n",
+	        vault_id, TIER_HASH_ALGO, TIER_CHUNKER_ALGO, p.min, p.avg,
+	        p.max, p.norm, TIER_PACK_VERSION);
 	rc = git_blob_create_from_buffer(&blob, repo, b.ptr, b.size);
 	tier_buf_dispose(&b);
 	if (rc < 0)
-		return tier_error_from_git(rc, "cannot write the vault description");
+		return tier_error_from_git(
+		        rc, "cannot write the vault description");
 	return tier_snap_compose(out, repo, &blob, NULL, NULL);
 }
 
-int tier_snap_compose(git_oid *out, git_repository *repo, const git_oid *vault_blob,
-                      const git_oid *root, const git_oid *index)
+int tier_snap_compose(git_oid *out, git_repository *repo,
+                      const git_oid *vault_blob, const git_oid *root,
+                      const git_oid *index)
 {
 	git_treebuilder *tb = NULL;
 	int rc;
 	if ((rc = git_treebuilder_new(&tb, repo, NULL)) < 0 ||
-	    (vault_blob && (rc = git_treebuilder_insert(NULL, tb, TIER_SNAP_VAULT, vault_blob,
-	                                                GIT_FILEMODE_BLOB)) < 0) ||
-	    (root && (rc = git_treebuilder_insert(NULL, tb, TIER_SNAP_ROOT, root, GIT_FILEMODE_TREE)) < 0) ||
-	    (index && (rc = git_treebuilder_insert(NULL, tb, TIER_SNAP_INDEX, index, GIT_FILEMODE_TREE)) < 0) ||
+	    (vault_blob &&
+	     (rc = git_treebuilder_insert(NULL, tb, TIER_SNAP_VAULT, vault_blob,
+	                                  GIT_FILEMODE_BLOB)) < 0) ||
+	    (root &&
+	     (rc = git_treebuilder_insert(NULL, tb, TIER_SNAP_ROOT, root,
+	                                  GIT_FILEMODE_TREE)) < 0) ||
+	    (index &&
+	     (rc = git_treebuilder_insert(NULL, tb, TIER_SNAP_INDEX, index,
+	                                  GIT_FILEMODE_TREE)) < 0) ||
 	    (rc = git_treebuilder_write(out, tb)) < 0)
 		rc = tier_error_from_git(rc, "cannot write the revision tree");
 	git_treebuilder_free(tb);
@@ -292,7 +324,8 @@ int tier_snap_compose(git_oid *out, git_repository *repo, const git_oid *vault_b
 
 int tier_snap_part(git_oid *out, const git_tree *rev_tree, const char *part)
 {
-	const git_tree_entry *e = rev_tree ? git_tree_entry_byname(rev_tree, part) : NULL;
+	const git_tree_entry *e =
+	        rev_tree ? git_tree_entry_byname(rev_tree, part) : NULL;
 	if (!e)
 		return TIER_ENOTFOUND;
 	git_oid_cpy(out, git_tree_entry_id(e));
@@ -310,11 +343,12 @@ struct tier_chunkmap {
 
 static int cmp_loc(const void *a, const void *b)
 {
-	return memcmp(((const tier_chunk_loc *)a)->id, ((const tier_chunk_loc *)b)->id, TIER_HASH_LEN);
+	return memcmp(((const tier_chunk_loc *)a)->id,
+	              ((const tier_chunk_loc *)b)->id, TIER_HASH_LEN);
 }
 
-static int map_add_pack(tier_chunkmap *m, const unsigned char *pack_id, const char *data,
-                        size_t len, const char *name)
+static int map_add_pack(tier_chunkmap *m, const unsigned char *pack_id,
+                        const char *data, size_t len, const char *name)
 {
 	tier_pack_index *idx = NULL;
 	uint64_t need = 0;
@@ -322,10 +356,13 @@ static int map_add_pack(tier_chunkmap *m, const unsigned char *pack_id, const ch
 	if (rc < 0)
 		return rc;
 	if (!idx)
-		return tier_error_set(TIER_ECORRUPT, "index of pack %s in the log is incomplete", name);
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "index of pack %s in the log is incomplete", name);
 	if (m->npacks == m->packcap) {
 		m->packcap = m->packcap ? m->packcap * 2 : 64;
-		void *np = tier_realloc(m->packs, m->packcap * sizeof(*m->packs));
+		void *np =
+		        tier_realloc(m->packs, m->packcap * sizeof(*m->packs));
 		if (!np)
 			goto oom;
 		m->packs = np;
@@ -334,7 +371,8 @@ static int map_add_pack(tier_chunkmap *m, const unsigned char *pack_id, const ch
 	for (size_t i = 0; i < idx->count; i++) {
 		if (m->n == m->cap) {
 			m->cap = m->cap ? m->cap * 2 : 1024;
-			void *nl = tier_realloc(m->locs, m->cap * sizeof(*m->locs));
+			void *nl = tier_realloc(m->locs,
+			                        m->cap * sizeof(*m->locs));
 			if (!nl)
 				goto oom;
 			m->locs = nl;
@@ -370,16 +408,21 @@ static int walk_index(const char *root, const git_tree_entry *e, void *payload)
 	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 		return 0;
 	const char *name = git_tree_entry_name(e);
-	if (strlen(name) != TIER_HASH_HEXLEN || tier_unhex(id, TIER_HASH_LEN, name) < 0) {
-		w->rc = tier_error_set(TIER_ECORRUPT, "log index entry '%s' is not a pack id", name);
+	if (strlen(name) != TIER_HASH_HEXLEN ||
+	    tier_unhex(id, TIER_HASH_LEN, name) < 0) {
+		w->rc = tier_error_set(TIER_ECORRUPT,
+		                       "log index entry '%s' is not a pack id",
+		                       name);
 		return -1;
 	}
 	int rc = git_blob_lookup(&blob, w->repo, git_tree_entry_id(e));
 	if (rc < 0) {
-		w->rc = tier_error_from_git(rc, "cannot read the index of pack %s", name);
+		w->rc = tier_error_from_git(
+		        rc, "cannot read the index of pack %s", name);
 		return -1;
 	}
-	rc = map_add_pack(w->m, id, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), name);
+	rc = map_add_pack(w->m, id, git_blob_rawcontent(blob),
+	                  (size_t)git_blob_rawsize(blob), name);
 	git_blob_free(blob);
 	if (rc < 0) {
 		w->rc = rc;
@@ -388,7 +431,8 @@ static int walk_index(const char *root, const git_tree_entry *e, void *payload)
 	return 0;
 }
 
-int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo, const git_tree *tree)
+int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
+                       const git_tree *tree)
 {
 	tier_chunkmap *m = tier_calloc(1, sizeof(*m));
 	git_tree *index = NULL;
@@ -400,14 +444,18 @@ int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo, const git_tree
 		return TIER_ERROR;
 	if (tree && tier_snap_part(&iid, tree, TIER_SNAP_INDEX) == 0) {
 		if ((rc = git_tree_lookup(&index, repo, &iid)) < 0) {
-			rc = tier_error_from_git(rc, "cannot read the pack index tree");
+			rc = tier_error_from_git(
+			        rc, "cannot read the pack index tree");
 			goto fail;
 		}
 		struct walk_ctx w = {m, repo, 0};
 		rc = git_tree_walk(index, GIT_TREEWALK_PRE, walk_index, &w);
 		git_tree_free(index);
 		if (rc < 0) {
-			rc = w.rc ? w.rc : tier_error_from_git(rc, "cannot walk the pack index tree");
+			rc = w.rc ? w.rc
+			          : tier_error_from_git(
+			                    rc,
+			                    "cannot walk the pack index tree");
 			goto fail;
 		}
 	}
@@ -416,7 +464,8 @@ int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo, const git_tree
 		/* a chunk stored twice (two pushes racing on tiers) keeps one home */
 		size_t k = 1;
 		for (size_t i = 1; i < m->n; i++)
-			if (memcmp(m->locs[i].id, m->locs[k - 1].id, TIER_HASH_LEN) != 0)
+			if (memcmp(m->locs[i].id, m->locs[k - 1].id,
+			           TIER_HASH_LEN) != 0)
 				m->locs[k++] = m->locs[i];
 		m->n = k;
 	}
@@ -427,7 +476,8 @@ fail:
 	return rc;
 }
 
-const tier_chunk_loc *tier_chunkmap_find(const tier_chunkmap *m, const unsigned char id[TIER_HASH_LEN])
+const tier_chunk_loc *tier_chunkmap_find(const tier_chunkmap *m,
+                                         const unsigned char id[TIER_HASH_LEN])
 {
 	size_t lo = 0, hi = m->n;
 	while (lo < hi) {
@@ -443,8 +493,14 @@ const tier_chunk_loc *tier_chunkmap_find(const tier_chunkmap *m, const unsigned 
 	return NULL;
 }
 
-size_t tier_chunkmap_count(const tier_chunkmap *m) { return m->n; }
-size_t tier_chunkmap_pack_count(const tier_chunkmap *m) { return m->npacks; }
+size_t tier_chunkmap_count(const tier_chunkmap *m)
+{
+	return m->n;
+}
+size_t tier_chunkmap_pack_count(const tier_chunkmap *m)
+{
+	return m->npacks;
+}
 const unsigned char *tier_chunkmap_pack_id(const tier_chunkmap *m, size_t i)
 {
 	return i < m->npacks ? m->packs[i] : NULL;
@@ -461,8 +517,10 @@ void tier_chunkmap_free(tier_chunkmap *m)
 
 /* ---- index tree ------------------------------------------------------------ */
 
-int tier_snap_index_add(git_oid *out, git_repository *repo, const git_tree *base_index,
-                        size_t n, const unsigned char (*ids)[TIER_HASH_LEN], const tier_buf *tails)
+int tier_snap_index_add(git_oid *out, git_repository *repo,
+                        const git_tree *base_index, size_t n,
+                        const unsigned char (*ids)[TIER_HASH_LEN],
+                        const tier_buf *tails)
 {
 	git_treebuilder *top = NULL;
 	int rc;
@@ -477,16 +535,20 @@ int tier_snap_index_add(git_oid *out, git_repository *repo, const git_tree *base
 		memcpy(fan, hex, 2);
 		fan[2] = '\0';
 		const git_tree_entry *e = git_treebuilder_get(top, fan);
-		if (e && (rc = git_tree_lookup(&subtree, repo, git_tree_entry_id(e))) < 0)
+		if (e && (rc = git_tree_lookup(&subtree, repo,
+		                               git_tree_entry_id(e))) < 0)
 			goto gitfail;
 		rc = git_treebuilder_new(&sub, repo, subtree);
 		git_tree_free(subtree);
 		if (rc < 0)
 			goto gitfail;
-		if ((rc = git_blob_create_from_buffer(&blob, repo, tails[i].ptr, tails[i].size)) < 0 ||
-		    (rc = git_treebuilder_insert(NULL, sub, hex, &blob, GIT_FILEMODE_BLOB)) < 0 ||
+		if ((rc = git_blob_create_from_buffer(&blob, repo, tails[i].ptr,
+		                                      tails[i].size)) < 0 ||
+		    (rc = git_treebuilder_insert(NULL, sub, hex, &blob,
+		                                 GIT_FILEMODE_BLOB)) < 0 ||
 		    (rc = git_treebuilder_write(&subid, sub)) < 0 ||
-		    (rc = git_treebuilder_insert(NULL, top, fan, &subid, GIT_FILEMODE_TREE)) < 0) {
+		    (rc = git_treebuilder_insert(NULL, top, fan, &subid,
+		                                 GIT_FILEMODE_TREE)) < 0) {
 			git_treebuilder_free(sub);
 			goto gitfail;
 		}

@@ -23,7 +23,7 @@
 #include "util/buf.h"
 
 #define TIER_SNAP_VAULT "vault"
-#define TIER_SNAP_ROOT "root"
+#define TIER_SNAP_ROOT  "root"
 #define TIER_SNAP_INDEX "index"
 /** The entry of a snapshot tree that holds the directory's own metadata. */
 #define TIER_SNAP_DIRMETA "%"
@@ -71,7 +71,7 @@ typedef struct {
 	int64_t ctime_sec;
 	uint32_t ctime_nsec;
 	uint64_t ino, dev, rdev;
-	char *target;       /**< symlink target (bytes), else NULL */
+	char *target; /**< symlink target (bytes), else NULL */
 	size_t target_len;
 	size_t nchunks;
 	tier_chunk_ref *chunks;
@@ -87,14 +87,15 @@ const char *tier_node_type_name(tier_node_type t);
 /* ---- vault blob ------------------------------------------------------ */
 
 /** Build the tree of revision 1: just the vault blob. */
-int tier_snap_initial_tree(git_oid *out, git_repository *repo, const char *vault_id);
+int tier_snap_initial_tree(git_oid *out, git_repository *repo,
+                           const char *vault_id);
 
 /* ---- chunk map ------------------------------------------------------- */
 
 /** Where one chunk lives. */
 typedef struct {
 	unsigned char id[TIER_HASH_LEN];
-	uint32_t pack;       /**< index into the map's pack list */
+	uint32_t pack; /**< index into the map's pack list */
 	uint32_t stored_len;
 	uint32_t raw_len;
 	uint32_t flags;
@@ -107,7 +108,8 @@ typedef struct tier_chunkmap tier_chunkmap;
  * Load the map of every chunk of the vault from a revision's tree (the
  * index/ subtree).  tree may be NULL (empty map).
  */
-int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo, const git_tree *tree);
+int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
+                       const git_tree *tree);
 const tier_chunk_loc *tier_chunkmap_find(const tier_chunkmap *m,
                                          const unsigned char id[TIER_HASH_LEN]);
 size_t tier_chunkmap_count(const tier_chunkmap *m);
@@ -120,13 +122,15 @@ void tier_chunkmap_free(tier_chunkmap *m);
  * NULL) and write the new index tree; *out is the new index tree id.
  * tails[i] is the index+trailer of pack ids[i].
  */
-int tier_snap_index_add(git_oid *out, git_repository *repo, const git_tree *base_index,
-                        size_t n, const unsigned char (*ids)[TIER_HASH_LEN],
+int tier_snap_index_add(git_oid *out, git_repository *repo,
+                        const git_tree *base_index, size_t n,
+                        const unsigned char (*ids)[TIER_HASH_LEN],
                         const tier_buf *tails);
 
 /** Compose a revision tree from the parts (NULL oids are left out). */
-int tier_snap_compose(git_oid *out, git_repository *repo, const git_oid *vault_blob,
-                      const git_oid *root, const git_oid *index);
+int tier_snap_compose(git_oid *out, git_repository *repo,
+                      const git_oid *vault_blob, const git_oid *root,
+                      const git_oid *index);
 
 /** Look up a top-level entry ("vault", "root", "index") of a revision tree. */
 int tier_snap_part(git_oid *out, const git_tree *rev_tree, const char *part);

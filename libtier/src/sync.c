@@ -24,20 +24,24 @@ struct sync {
 	const tier_sync_options *opts;
 	tier_sync_stats st;
 	char tmpdir[PATH_MAX];
-	const char *tier;     /* being synced, for progress */
+	const char *tier; /* being synced, for progress */
 	uint64_t revision;
 };
 
 static int should_stop(struct sync *s)
 {
 	if (tier_vault_write_wanted(s->v))
-		return tier_error_set(TIER_EABORTED,
-		                      "sync of tier '%s' stopped at revision %llu: a write started "
-		                      "(run tier-sync again when it is done)",
-		                      s->tier, (unsigned long long)s->revision);
-	if (s->opts->progress && s->opts->progress(&s->st, s->tier, s->revision, s->opts->payload))
-		return tier_error_set(TIER_EABORTED, "sync of tier '%s' cancelled at revision %llu",
-		                      s->tier, (unsigned long long)s->revision);
+		return tier_error_set(
+		        TIER_EABORTED,
+		        "sync of tier '%s' stopped at revision %llu: a write started "
+		        "(run tier-sync again when it is done)",
+		        s->tier, (unsigned long long)s->revision);
+	if (s->opts->progress &&
+	    s->opts->progress(&s->st, s->tier, s->revision, s->opts->payload))
+		return tier_error_set(
+		        TIER_EABORTED,
+		        "sync of tier '%s' cancelled at revision %llu", s->tier,
+		        (unsigned long long)s->revision);
 	return 0;
 }
 
@@ -54,7 +58,8 @@ static void warn(struct sync *s, const char *msg)
 
 /* ---- packs a revision added: the index/ entries its parent lacks ---- */
 
-static int index_tree(git_tree **out, git_repository *repo, const git_oid *commit)
+static int index_tree(git_tree **out, git_repository *repo,
+                      const git_oid *commit)
 {
 	git_commit *c = NULL;
 	git_tree *t = NULL;
@@ -63,12 +68,14 @@ static int index_tree(git_tree **out, git_repository *repo, const git_oid *commi
 	*out = NULL;
 	if (!commit)
 		return 0;
-	if ((rc = git_commit_lookup(&c, repo, commit)) < 0 || (rc = git_commit_tree(&t, c)) < 0) {
+	if ((rc = git_commit_lookup(&c, repo, commit)) < 0 ||
+	    (rc = git_commit_tree(&t, c)) < 0) {
 		git_commit_free(c);
 		return tier_error_from_git(rc, "cannot read a log entry");
 	}
 	git_commit_free(c);
-	if (tier_snap_part(&id, t, TIER_SNAP_INDEX) == 0 && (rc = git_tree_lookup(out, repo, &id)) < 0)
+	if (tier_snap_part(&id, t, TIER_SNAP_INDEX) == 0 &&
+	    (rc = git_tree_lookup(out, repo, &id)) < 0)
 		rc = tier_error_from_git(rc, "cannot read a pack index tree");
 	git_tree_free(t);
 	return rc < 0 ? rc : 0;
@@ -88,7 +95,8 @@ static int added_packs(struct added_pack **out, size_t *n, git_repository *repo,
 	int rc;
 	*out = NULL;
 	*n = 0;
-	if ((rc = index_tree(&a, repo, from)) < 0 || (rc = index_tree(&b, repo, to)) < 0)
+	if ((rc = index_tree(&a, repo, from)) < 0 ||
+	    (rc = index_tree(&b, repo, to)) < 0)
 		goto out;
 	git_diff_options o;
 	git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
@@ -108,7 +116,8 @@ static int added_packs(struct added_pack **out, size_t *n, git_repository *repo,
 			continue;
 		const char *name = strrchr(d->new_file.path, '/');
 		name = name ? name + 1 : d->new_file.path;
-		if (strlen(name) != TIER_HASH_HEXLEN || tier_unhex(p[*n].id, TIER_HASH_LEN, name) < 0)
+		if (strlen(name) != TIER_HASH_HEXLEN ||
+		    tier_unhex(p[*n].id, TIER_HASH_LEN, name) < 0)
 			continue;
 		/* the trailer at the end of the stored tail gives the pack's size */
 		git_blob *blob = NULL;
@@ -116,7 +125,9 @@ static int added_packs(struct added_pack **out, size_t *n, git_repository *repo,
 		if (git_blob_lookup(&blob, repo, &d->new_file.id) == 0) {
 			size_t bl = (size_t)git_blob_rawsize(blob);
 			if (bl >= TIER_PACK_TRAILER_SIZE &&
-			    tier_pack_trailer_parse(&tr, git_blob_rawcontent(blob), bl, name) == 0)
+			    tier_pack_trailer_parse(&tr,
+			                            git_blob_rawcontent(blob),
+			                            bl, name) == 0)
 				p[*n].size = tr.pack_size;
 			git_blob_free(blob);
 		}
@@ -144,9 +155,12 @@ struct copy_sink {
 static int copy_sink_cb(const void *data, size_t len, void *payload)
 {
 	struct copy_sink *c = payload;
-	if ((c->got & ((1u << 20) - 1)) + len >= (1u << 20) && (c->rc = should_stop(c->s)) < 0)
+	if ((c->got & ((1u << 20) - 1)) + len >= (1u << 20) &&
+	    (c->rc = should_stop(c->s)) < 0)
 		return -1; /* checked every MiB: well within a second */
-	if ((c->fd >= 0 && (c->rc = tier_write_all(c->fd, data, len, "sync temporary file")) < 0) ||
+	if ((c->fd >= 0 &&
+	     (c->rc = tier_write_all(c->fd, data, len, "sync temporary file")) <
+	             0) ||
 	    (c->rc = tier_sha256_update(&c->sha, data, len)) < 0)
 		return -1;
 	c->got += len;
@@ -154,8 +168,9 @@ static int copy_sink_cb(const void *data, size_t len, void *payload)
 }
 
 /* Fetch pack `id` from tier src into a verified temp file (fd open at *fd). */
-static int fetch_pack(struct sync *s, tier_location *src, const struct added_pack *p, int *fd,
-                      char *tmppath, size_t cap)
+static int fetch_pack(struct sync *s, tier_location *src,
+                      const struct added_pack *p, int *fd, char *tmppath,
+                      size_t cap)
 {
 	char path[80], hex[TIER_HASH_HEXLEN + 1];
 	unsigned char got[TIER_HASH_LEN];
@@ -166,8 +181,9 @@ static int fetch_pack(struct sync *s, tier_location *src, const struct added_pac
 	snprintf(tmppath, cap, "%s/sync-XXXXXX", s->tmpdir);
 	*fd = mkstemp(tmppath);
 	if (*fd < 0)
-		return tier_error_set_errno(TIER_ERROR, errno, "cannot create a temporary file in '%s'",
-		                            s->tmpdir);
+		return tier_error_set_errno(
+		        TIER_ERROR, errno,
+		        "cannot create a temporary file in '%s'", s->tmpdir);
 	struct copy_sink c = {s, *fd, TIER_SHA256_CTX_INIT, 0, 0};
 	if ((rc = tier_sha256_init(&c.sha)) < 0)
 		goto fail;
@@ -181,9 +197,12 @@ static int fetch_pack(struct sync *s, tier_location *src, const struct added_pac
 	if ((rc = tier_sha256_final(&c.sha, got)) < 0)
 		goto fail;
 	tier_sha256_dispose(&c.sha);
-	if (memcmp(got, p->id, TIER_HASH_LEN) != 0 || (p->size && c.got != p->size)) {
-		rc = tier_error_set(TIER_ECORRUPT, "tier '%s': pack %s is damaged (its hash does not match)",
-		                    tier_location_name(src), path);
+	if (memcmp(got, p->id, TIER_HASH_LEN) != 0 ||
+	    (p->size && c.got != p->size)) {
+		rc = tier_error_set(
+		        TIER_ECORRUPT,
+		        "tier '%s': pack %s is damaged (its hash does not match)",
+		        tier_location_name(src), path);
 		goto fail;
 	}
 	return 0;
@@ -200,7 +219,8 @@ fail:
  * atomic put makes it whole, but a store that tore or garbled it must not
  * end up referenced (read back and hashed: reading costs less than writing).
  */
-static int existing_pack_ok(struct sync *s, tier_location *dst, const struct added_pack *p)
+static int existing_pack_ok(struct sync *s, tier_location *dst,
+                            const struct added_pack *p)
 {
 	char path[80];
 	unsigned char got[TIER_HASH_LEN];
@@ -220,7 +240,8 @@ static int existing_pack_ok(struct sync *s, tier_location *dst, const struct add
 	return memcmp(got, p->id, TIER_HASH_LEN) == 0;
 }
 
-static int copy_pack(struct sync *s, size_t dst_i, size_t src_i, const struct added_pack *p)
+static int copy_pack(struct sync *s, size_t dst_i, size_t src_i,
+                     const struct added_pack *p)
 {
 	tier_vault *v = s->v;
 	tier_location *dst = tier_vault_location(v, dst_i);
@@ -241,8 +262,10 @@ static int copy_pack(struct sync *s, size_t dst_i, size_t src_i, const struct ad
 			return 0;
 		}
 		char msg[512];
-		snprintf(msg, sizeof(msg), "tier '%s': pack %s there is damaged; copying it again",
-		         tier_location_name(dst), path);
+		snprintf(
+		        msg, sizeof(msg),
+		        "tier '%s': pack %s there is damaged; copying it again",
+		        tier_location_name(dst), path);
 		warn(s, msg);
 		s->st.damaged++;
 	} else if (rc < 0 && rc != TIER_ENOTFOUND)
@@ -258,7 +281,8 @@ static int copy_pack(struct sync *s, size_t dst_i, size_t src_i, const struct ad
 		const tier_tier_info *in = tier_vault_tier_info(v, i);
 		if (!in->online || in->state != TIER_STATE_OK)
 			continue;
-		rc = fetch_pack(s, tier_vault_location(v, i), p, &fd, tmp, sizeof(tmp));
+		rc = fetch_pack(s, tier_vault_location(v, i), p, &fd, tmp,
+		                sizeof(tmp));
 		if (rc == TIER_EABORTED)
 			return rc;
 		if (rc == 0)
@@ -266,17 +290,20 @@ static int copy_pack(struct sync *s, size_t dst_i, size_t src_i, const struct ad
 		last = rc;
 		if (rc == TIER_ECORRUPT || rc == TIER_ENOTFOUND) {
 			char msg[1024];
-			snprintf(msg, sizeof(msg), "%s; trying another tier", tier_error_last());
+			snprintf(msg, sizeof(msg), "%s; trying another tier",
+			         tier_error_last());
 			warn(s, msg);
 			s->st.damaged++;
 		}
 	}
 	if (fd < 0)
-		return tier_error_set(last, "no tier has pack %s intact for tier '%s': %s", path,
-		                      tier_location_name(dst), tier_error_last());
+		return tier_error_set(
+		        last, "no tier has pack %s intact for tier '%s': %s",
+		        path, tier_location_name(dst), tier_error_last());
 	struct stat sb;
 	if (fstat(fd, &sb) < 0) {
-		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot stat '%s'", tmp);
+		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot stat '%s'",
+		                          tmp);
 	} else {
 		tier_source src = {NULL, fd, (uint64_t)sb.st_size};
 		rc = tier_location_put(dst, path, &src, 0);
@@ -292,7 +319,8 @@ static int copy_pack(struct sync *s, size_t dst_i, size_t src_i, const struct ad
 
 /* ---- replaying one tier ------------------------------------------------ */
 
-static int sync_tier(struct sync *s, size_t i, size_t src_i, const git_oid *src_head)
+static int sync_tier(struct sync *s, size_t i, size_t src_i,
+                     const git_oid *src_head)
 {
 	tier_vault *v = s->v;
 	git_repository *repo = tier_vault_cache(v);
@@ -304,9 +332,12 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i, const git_oid *src_
 	int rc;
 
 	s->tier = tier_location_name(dst);
-	if ((rc = git_revwalk_new(&walk, repo)) < 0 || (rc = git_revwalk_push(walk, src_head)) < 0 ||
+	if ((rc = git_revwalk_new(&walk, repo)) < 0 ||
+	    (rc = git_revwalk_push(walk, src_head)) < 0 ||
 	    (has_cur && (rc = git_revwalk_hide(walk, &cur)) < 0)) {
-		rc = tier_error_from_git(rc, "cannot list the revisions tier '%s' lacks", s->tier);
+		rc = tier_error_from_git(
+		        rc, "cannot list the revisions tier '%s' lacks",
+		        s->tier);
 		goto out;
 	}
 	git_revwalk_simplify_first_parent(walk);
@@ -321,7 +352,9 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i, const git_oid *src_
 		git_oid_cpy(k, &oid);
 	}
 	if (rc != GIT_ITEROVER) {
-		rc = tier_error_from_git(rc, "cannot list the revisions tier '%s' lacks", s->tier);
+		rc = tier_error_from_git(
+		        rc, "cannot list the revisions tier '%s' lacks",
+		        s->tier);
 		goto out;
 	}
 	if (!has_cur && (rc = tier_log_create(dst)) < 0)
@@ -333,11 +366,12 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i, const git_oid *src_
 	 * from the cache instead.  Only the heads below move entry by entry.
 	 */
 	if (todo.length) {
-		rc = tier_log_copy_packs(tier_vault_location(v, src_i), dst, s->tmpdir, stop_cb, s,
-		                         &s->st.bytes);
+		rc = tier_log_copy_packs(tier_vault_location(v, src_i), dst,
+		                         s->tmpdir, stop_cb, s, &s->st.bytes);
 		if (rc == TIER_ECORRUPT) {
 			warn(s, tier_error_last());
-			rc = tier_log_upload(repo, dst, src_head, has_cur ? &cur : NULL, NULL);
+			rc = tier_log_upload(repo, dst, src_head,
+			                     has_cur ? &cur : NULL, NULL);
 		}
 		if (rc < 0)
 			goto out;
@@ -354,7 +388,8 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i, const git_oid *src_
 			goto out;
 		/* data first, then the log objects, then the head: the tier never
 		 * points at data it lacks */
-		if ((rc = added_packs(&packs, &np, repo, has_cur ? &cur : NULL, c)) < 0)
+		if ((rc = added_packs(&packs, &np, repo, has_cur ? &cur : NULL,
+		                      c)) < 0)
 			goto out;
 		for (size_t j = 0; j < np && rc == 0; j++) {
 			if ((rc = should_stop(s)) == 0)
@@ -390,11 +425,13 @@ static int find_source(tier_vault *v, size_t *src_i, git_oid *head)
 			return 0;
 		}
 	}
-	return tier_error_set(TIER_EOFFLINE, "no tier at the newest revision (%llu) is online",
+	return tier_error_set(TIER_EOFFLINE,
+	                      "no tier at the newest revision (%llu) is online",
 	                      (unsigned long long)tier_vault_max_revision(v));
 }
 
-int tier_sync_run(tier_sync_stats *stats, tier_vault *v, const tier_sync_options *opts)
+int tier_sync_run(tier_sync_stats *stats, tier_vault *v,
+                  const tier_sync_options *opts)
 {
 	struct sync s;
 	tier_sync_options def = TIER_SYNC_OPTIONS_INIT;
@@ -403,14 +440,16 @@ int tier_sync_run(tier_sync_stats *stats, tier_vault *v, const tier_sync_options
 	if (!opts)
 		opts = &def;
 	if (opts->version != TIER_SYNC_OPTIONS_VERSION)
-		return tier_error_set(TIER_EUSAGE, "unsupported sync options version");
+		return tier_error_set(TIER_EUSAGE,
+		                      "unsupported sync options version");
 	memset(&s, 0, sizeof(s));
 	s.v = v;
 	s.opts = opts;
 	s.tier = "";
 
 	/* R6: only when the installation is idle; a write always wins */
-	while ((rc = tier_vault_lock_sync(v)) == TIER_ECONFLICT && opts->wait_idle) {
+	while ((rc = tier_vault_lock_sync(v)) == TIER_ECONFLICT &&
+	       opts->wait_idle) {
 		struct timespec ts = {0, 200 * 1000000L};
 		nanosleep(&ts, NULL);
 		if ((rc = should_stop(&s)) < 0)
@@ -418,7 +457,8 @@ int tier_sync_run(tier_sync_stats *stats, tier_vault *v, const tier_sync_options
 	}
 	if (rc < 0)
 		return rc;
-	snprintf(s.tmpdir, sizeof(s.tmpdir), "%s/tmp", git_repository_path(tier_vault_cache(v)));
+	snprintf(s.tmpdir, sizeof(s.tmpdir), "%s/tmp",
+	         git_repository_path(tier_vault_cache(v)));
 	if ((rc = tier_mkdir_p(s.tmpdir, 0700)) < 0)
 		goto out;
 	/* R5: fresh revisions of every tier, R8 before writing anything */
@@ -431,7 +471,8 @@ int tier_sync_run(tier_sync_stats *stats, tier_vault *v, const tier_sync_options
 	int need = 0;
 	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
 		const tier_tier_info *in = tier_vault_tier_info(v, i);
-		need |= in->online && in->state == TIER_STATE_OK && !in->synchronized;
+		need |= in->online && in->state == TIER_STATE_OK &&
+		        !in->synchronized;
 	}
 	if (!need)
 		goto out;
@@ -439,7 +480,8 @@ int tier_sync_run(tier_sync_stats *stats, tier_vault *v, const tier_sync_options
 		goto out;
 	for (size_t i = 0; i < tier_vault_tier_count(v) && rc == 0; i++) {
 		const tier_tier_info *in = tier_vault_tier_info(v, i);
-		if (in->online && in->state == TIER_STATE_OK && !in->synchronized)
+		if (in->online && in->state == TIER_STATE_OK &&
+		    !in->synchronized)
 			rc = sync_tier(&s, i, src_i, &head);
 	}
 out:
@@ -449,7 +491,8 @@ out:
 	return rc;
 }
 
-int tier_sync_plan(tier_vault *v, size_t i, uint64_t *revisions, uint64_t *bytes)
+int tier_sync_plan(tier_vault *v, size_t i, uint64_t *revisions,
+                   uint64_t *bytes)
 {
 	const tier_tier_info *in = tier_vault_tier_info(v, i);
 	git_oid head, cur;
@@ -458,13 +501,15 @@ int tier_sync_plan(tier_vault *v, size_t i, uint64_t *revisions, uint64_t *bytes
 	size_t n = 0;
 	int rc;
 	*revisions = *bytes = 0;
-	if (!in || !in->online || in->state != TIER_STATE_OK || in->synchronized)
+	if (!in || !in->online || in->state != TIER_STATE_OK ||
+	    in->synchronized)
 		return 0;
 	if ((rc = find_source(v, &src_i, &head)) < 0)
 		return rc;
 	int has_cur = tier_vault_tier_head(v, i, &cur) == 0;
 	*revisions = tier_vault_max_revision(v) - in->revision;
-	if ((rc = added_packs(&p, &n, tier_vault_cache(v), has_cur ? &cur : NULL, &head)) < 0)
+	if ((rc = added_packs(&p, &n, tier_vault_cache(v),
+	                      has_cur ? &cur : NULL, &head)) < 0)
 		return rc;
 	for (size_t k = 0; k < n; k++)
 		*bytes += p[k].size;

@@ -24,7 +24,8 @@
 #define NAME_MAX_LEN 64
 
 /* In suggestion order: on a tie the earlier one wins ("ftpp" -> "ftp"). */
-static const char *const known_schemes[] = {"file", "ftp", "ftps", "sftp", "s3"};
+static const char *const known_schemes[] = {"file", "ftp", "ftps", "sftp",
+                                            "s3"};
 #define NSCHEMES (sizeof(known_schemes) / sizeof(known_schemes[0]))
 
 static int is_known_scheme(const char *s)
@@ -259,7 +260,9 @@ static int parse_path(const ctx *c, tier_url *u, const char *raw)
 	size_t len;
 
 	if (rc == 1)
-		return bad(c, "path of tier url '%s' contains a NUL byte (%%00)", NULL);
+		return bad(c,
+		           "path of tier url '%s' contains a NUL byte (%%00)",
+		           NULL);
 	if (rc)
 		return rc;
 	if (p[0] != '/') {
@@ -270,9 +273,13 @@ static int parse_path(const ctx *c, tier_url *u, const char *raw)
 	for (const char *seg = p + 1;;) {
 		const char *end = strchr(seg, '/');
 		size_t n = end ? (size_t)(end - seg) : strlen(seg);
-		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+		if ((n == 1 && seg[0] == '.') ||
+		    (n == 2 && seg[0] == '.' && seg[1] == '.')) {
 			free(p);
-			return bad(c, "path of tier url '%s' has a '.' or '..' part: write the path without it", NULL);
+			return bad(
+			        c,
+			        "path of tier url '%s' has a '.' or '..' part: write the path without it",
+			        NULL);
 		}
 		if (!end)
 			break;
@@ -294,7 +301,8 @@ static int parse_port(const ctx *c, tier_url *u, const char *s)
 		return 0;
 	v = strtol(s, &end, 10);
 	if (*end || v < 1 || v > 65535)
-		return bad(c, "bad port '%s' in tier url '%s': use 1 to 65535", s);
+		return bad(c, "bad port '%s' in tier url '%s': use 1 to 65535",
+		           s);
 	u->port = (int)v;
 	return 0;
 }
@@ -304,22 +312,27 @@ static int curl_refused(const ctx *c, const char *text, CURLUcode rc)
 {
 	const char *at = strchr(text, '@');
 	/* the usual cause of both: a reserved character left unencoded */
-	const char *slash_hint = at ? " (write '/' in a user or password as %2F)" : "";
-	const char *at_hint = at && strchr(at + 1, '@')
-		? " (write '@' in a user or password as %40)" : "";
+	const char *slash_hint =
+	        at ? " (write '/' in a user or password as %2F)" : "";
+	const char *at_hint =
+	        at && strchr(at + 1, '@')
+	                ? " (write '@' in a user or password as %40)"
+	                : "";
 
 	switch (rc) {
 	case CURLUE_OUT_OF_MEMORY:
 		return tier_error_set(TIER_ERROR, "out of memory");
 	case CURLUE_BAD_PORT_NUMBER:
-		return tier_error_set(TIER_EUSAGE,
-			"bad port in tier url '%s': use a number from 1 to 65535%s",
-			c->shown, slash_hint);
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "bad port in tier url '%s': use a number from 1 to 65535%s",
+		        c->shown, slash_hint);
 	case CURLUE_NO_HOST:
 		return bad(c, "missing host in tier url '%s'", NULL);
 	case CURLUE_BAD_HOSTNAME:
 	case CURLUE_BAD_IPV6:
-		return tier_error_set(TIER_EUSAGE, "bad host name in tier url '%s'%s",
+		return tier_error_set(TIER_EUSAGE,
+		                      "bad host name in tier url '%s'%s",
 		                      c->shown, at_hint);
 	case CURLUE_BAD_LOGIN:
 	case CURLUE_BAD_USER:
@@ -329,8 +342,9 @@ static int curl_refused(const ctx *c, const char *text, CURLUcode rc)
 		char msg[128];
 		snprintf(msg, sizeof(msg), "%s", curl_url_strerror(rc));
 		msg[0] = (char)tolower((unsigned char)msg[0]);
-		return tier_error_set(TIER_EUSAGE, "malformed tier url '%s': %s",
-		                      c->shown, msg);
+		return tier_error_set(TIER_EUSAGE,
+		                      "malformed tier url '%s': %s", c->shown,
+		                      msg);
 	}
 	}
 }
@@ -345,7 +359,10 @@ static int check_s3_query(const ctx *c, const char *q)
 			size_t vn = n - 6;
 			if (!(vn == 4 && !strncmp(p + 6, "path", 4)) &&
 			    !(vn == 7 && !strncmp(p + 6, "virtual", 7)))
-				return bad(c, "bad s3 option in tier url '%s': style must be 'path' or 'virtual'", NULL);
+				return bad(
+				        c,
+				        "bad s3 option in tier url '%s': style must be 'path' or 'virtual'",
+				        NULL);
 		}
 		p = end ? end + 1 : NULL;
 	}
@@ -369,23 +386,31 @@ static int parse_plain(const ctx *c, tier_url *u, const char *scheme,
 	int rc;
 
 	if (is_file && alen) {
-		if ((alen == 1 && auth[0] == '.') || (alen == 2 && !strncmp(auth, "..", 2)) ||
-		    auth[0] == '~')
-			return bad(c, "relative file path in tier url '%s': use an absolute path, like file:///srv/backup", NULL);
+		if ((alen == 1 && auth[0] == '.') ||
+		    (alen == 2 && !strncmp(auth, "..", 2)) || auth[0] == '~')
+			return bad(
+			        c,
+			        "relative file path in tier url '%s': use an absolute path, like file:///srv/backup",
+			        NULL);
 		if (!(alen == 9 && !strncasecmp(auth, "localhost", 9))) {
 			char host[256];
-			snprintf(host, sizeof(host), "%.*s", (int)(alen < 255 ? alen : 255), auth);
+			snprintf(host, sizeof(host), "%.*s",
+			         (int)(alen < 255 ? alen : 255), auth);
 			/* the authority may hold user:password@ */
 			if (memchr(auth, '@', alen))
 				snprintf(host, sizeof(host), "%s", "user@host");
-			return tier_error_set(TIER_EUSAGE,
-				"tier url '%s' names remote host '%s': a file:// tier is a local path (mount the share and use file:///mount/point)",
-				c->shown, host);
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "tier url '%s' names remote host '%s': a file:// tier is a local path (mount the share and use file:///mount/point)",
+			        c->shown, host);
 		}
 	}
 	if (!is_file && alen == 0)
-		return bad(c, is_s3 ? "missing bucket in tier url '%s': use s3://bucket/prefix"
-		                    : "missing host in tier url '%s'", NULL);
+		return bad(
+		        c,
+		        is_s3 ? "missing bucket in tier url '%s': use s3://bucket/prefix"
+		              : "missing host in tier url '%s'",
+		        NULL);
 
 	h = curl_url();
 	if (!h)
@@ -401,7 +426,10 @@ static int parse_plain(const ctx *c, tier_url *u, const char *scheme,
 	if ((rc = curl_get(h, CURLUPART_FRAGMENT, &tmp)))
 		goto out;
 	if (tmp) {
-		rc = bad(c, "tier url '%s' has a '#' part: write '#' in a path as %%23", NULL);
+		rc = bad(
+		        c,
+		        "tier url '%s' has a '#' part: write '#' in a path as %%23",
+		        NULL);
 		goto out;
 	}
 
@@ -418,7 +446,8 @@ static int parse_plain(const ctx *c, tier_url *u, const char *scheme,
 		free(tmp);
 		tmp = NULL;
 		if (rc == 1)
-			rc = bad(c, "user in tier url '%s' contains a NUL byte", NULL);
+			rc = bad(c, "user in tier url '%s' contains a NUL byte",
+			         NULL);
 		if (rc)
 			goto out;
 	}
@@ -429,7 +458,10 @@ static int parse_plain(const ctx *c, tier_url *u, const char *scheme,
 		free(tmp);
 		tmp = NULL;
 		if (rc == 1)
-			rc = bad(c, "password in tier url '%s' contains a NUL byte", NULL);
+			rc = bad(
+			        c,
+			        "password in tier url '%s' contains a NUL byte",
+			        NULL);
 		if (rc)
 			goto out;
 	}
@@ -457,7 +489,10 @@ static int parse_plain(const ctx *c, tier_url *u, const char *scheme,
 	if (rc)
 		goto out;
 	if (is_s3 && u->port) {
-		rc = bad(c, "s3 tier url '%s' has a port after the bucket: give the server as ?endpoint=host:port", NULL);
+		rc = bad(
+		        c,
+		        "s3 tier url '%s' has a port after the bucket: give the server as ?endpoint=host:port",
+		        NULL);
 		goto out;
 	}
 
@@ -497,12 +532,18 @@ static int take_fault_param(const ctx *c, tier_url *outer)
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 		if (n >= 6 && !strncmp(p, "fault=", 6)) {
 			if (found) {
-				rc = bad(c, "tier url '%s' has more than one 'fault' parameter", NULL);
+				rc = bad(
+				        c,
+				        "tier url '%s' has more than one 'fault' parameter",
+				        NULL);
 				goto out;
 			}
 			rc = decode(&found, p + 6, n - 6);
 			if (rc == 1)
-				rc = bad(c, "fault control path in tier url '%s' contains a NUL byte", NULL);
+				rc = bad(
+				        c,
+				        "fault control path in tier url '%s' contains a NUL byte",
+				        NULL);
 			if (rc)
 				goto out;
 		} else if (n) {
@@ -513,7 +554,10 @@ static int take_fault_param(const ctx *c, tier_url *outer)
 		p = end ? end + 1 : NULL;
 	}
 	if (!found || !*found) {
-		rc = bad(c, "fault+ tier url '%s' needs a control file: add ?fault=/path/to/control", NULL);
+		rc = bad(
+		        c,
+		        "fault+ tier url '%s' needs a control file: add ?fault=/path/to/control",
+		        NULL);
 		goto out;
 	}
 	free(in->query);
@@ -552,21 +596,24 @@ static int unknown_scheme(const ctx *c, const char *scheme, int in_fault)
 			head[n] = '\0';
 			if (edit_distance(head, "fault") <= 2) {
 				fault_prefix = 1;
-				near = is_known_scheme(plus + 1) ? plus + 1
-				                                 : nearest_scheme(plus + 1);
+				near = is_known_scheme(plus + 1)
+				               ? plus + 1
+				               : nearest_scheme(plus + 1);
 			}
 		}
 	} else {
 		near = nearest_scheme(scheme);
 	}
 	if (near)
-		return tier_error_set(TIER_EUSAGE,
-			"unknown tier scheme '%s%s' in '%s': did you mean '%s%s'?",
-			in_fault ? "fault+" : "", scheme, c->shown,
-			fault_prefix ? "fault+" : "", near);
-	return tier_error_set(TIER_EUSAGE,
-		"unknown tier scheme '%s%s' in '%s': use file, ftp, ftps, sftp, s3 or fault+ one of these",
-		in_fault ? "fault+" : "", scheme, c->shown);
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "unknown tier scheme '%s%s' in '%s': did you mean '%s%s'?",
+		        in_fault ? "fault+" : "", scheme, c->shown,
+		        fault_prefix ? "fault+" : "", near);
+	return tier_error_set(
+	        TIER_EUSAGE,
+	        "unknown tier scheme '%s%s' in '%s': use file, ftp, ftps, sftp, s3 or fault+ one of these",
+	        in_fault ? "fault+" : "", scheme, c->shown);
 }
 
 static int parse_url(const ctx *c, tier_url *u, const char *text, int in_fault)
@@ -577,10 +624,14 @@ static int parse_url(const ctx *c, tier_url *u, const char *text, int in_fault)
 
 	if (!colon) {
 		if (text[0] == '/')
-			return tier_error_set(TIER_EUSAGE,
-				"tier url '%s' has no scheme: write file://%s for a local path",
-				c->shown, c->shown);
-		return bad(c, "tier url '%s' has no scheme: write file:///path, ftp://host/path, sftp://host/path or s3://bucket", NULL);
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "tier url '%s' has no scheme: write file://%s for a local path",
+			        c->shown, c->shown);
+		return bad(
+		        c,
+		        "tier url '%s' has no scheme: write file:///path, ftp://host/path, sftp://host/path or s3://bucket",
+		        NULL);
 	}
 	slen = (size_t)(colon - text);
 	if (slen >= sizeof(scheme))
@@ -591,14 +642,21 @@ static int parse_url(const ctx *c, tier_url *u, const char *text, int in_fault)
 
 	if (strncmp(colon, "://", 3)) {
 		if (!strcmp(scheme, "file") && colon[1] != '/')
-			return bad(c, "relative file path in tier url '%s': use an absolute path, like file:///srv/backup", NULL);
-		return bad(c, "tier url '%s' is missing '://' after the scheme", NULL);
+			return bad(
+			        c,
+			        "relative file path in tier url '%s': use an absolute path, like file:///srv/backup",
+			        NULL);
+		return bad(c, "tier url '%s' is missing '://' after the scheme",
+		           NULL);
 	}
 
 	if (!strncmp(scheme, "fault+", 6)) {
 		int rc;
 		if (in_fault)
-			return bad(c, "tier url '%s' wraps fault+ in fault+: use one fault+ only", NULL);
+			return bad(
+			        c,
+			        "tier url '%s' wraps fault+ in fault+: use one fault+ only",
+			        NULL);
 		u->scheme = tier_strdup("fault");
 		u->inner = tier_calloc(1, sizeof(*u->inner));
 		if (!u->scheme || !u->inner)
@@ -608,7 +666,10 @@ static int parse_url(const ctx *c, tier_url *u, const char *text, int in_fault)
 		return take_fault_param(c, u);
 	}
 	if (!strcmp(scheme, "http") || !strcmp(scheme, "https"))
-		return bad(c, "tier url '%s': http is not a tier scheme; for an s3-compatible server use s3://bucket/prefix?endpoint=URL", NULL);
+		return bad(
+		        c,
+		        "tier url '%s': http is not a tier scheme; for an s3-compatible server use s3://bucket/prefix?endpoint=URL",
+		        NULL);
 	if (!is_known_scheme(scheme))
 		return unknown_scheme(c, scheme, in_fault);
 	return parse_plain(c, u, scheme, text);
@@ -636,26 +697,33 @@ int tier_url_parse(tier_url **out, const char *spec)
 	if (text != spec && check_name(spec, (size_t)(eq - spec))) {
 		char *raw = tier_strndup(spec, (size_t)(eq - spec));
 		char *name = raw ? shown_text(raw) : NULL;
-		rc = tier_error_set(TIER_EUSAGE,
-			"bad tier name '%s' for '%s': use 1 to 64 letters, digits, '_', '.' or '-'",
-			name ? name : "", c.shown);
+		rc = tier_error_set(
+		        TIER_EUSAGE,
+		        "bad tier name '%s' for '%s': use 1 to 64 letters, digits, '_', '.' or '-'",
+		        name ? name : "", c.shown);
 		free(name);
 		free(raw);
 		goto fail;
 	}
 	if (!*text) {
-		rc = tier_error_set(TIER_EUSAGE, "empty tier url for tier '%.*s'",
+		rc = tier_error_set(TIER_EUSAGE,
+		                    "empty tier url for tier '%.*s'",
 		                    (int)(eq - spec), spec);
 		goto fail;
 	}
 	for (const char *p = text; *p; p++) {
 		unsigned char ch = (unsigned char)*p;
 		if (ch == ' ') {
-			rc = bad(&c, "tier url '%s' contains a space: write it as %%20", NULL);
+			rc = bad(
+			        &c,
+			        "tier url '%s' contains a space: write it as %%20",
+			        NULL);
 			goto fail;
 		}
 		if (ch < 0x20 || ch == 0x7f) {
-			rc = bad(&c, "tier url '%s' contains a control character", NULL);
+			rc = bad(&c,
+			         "tier url '%s' contains a control character",
+			         NULL);
 			goto fail;
 		}
 	}
@@ -667,7 +735,9 @@ int tier_url_parse(tier_url **out, const char *spec)
 	if ((rc = parse_url(&c, u, text, 0)))
 		goto fail;
 	if (text != spec)
-		rc = (u->name = tier_strndup(spec, (size_t)(eq - spec))) ? 0 : TIER_ERROR;
+		rc = (u->name = tier_strndup(spec, (size_t)(eq - spec)))
+		             ? 0
+		             : TIER_ERROR;
 	else
 		rc = derive_name(u);
 	if (rc)
@@ -711,11 +781,14 @@ static int assemble(tier_buf *b, const tier_url *u)
 	if (!h)
 		return TIER_ERROR;
 	ok = u->scheme &&
-	     !curl_url_set(h, CURLUPART_SCHEME, u->scheme, CURLU_NON_SUPPORT_SCHEME) &&
-	     (!u->user || !curl_url_set(h, CURLUPART_USER, u->user, CURLU_URLENCODE)) &&
+	     !curl_url_set(h, CURLUPART_SCHEME, u->scheme,
+	                   CURLU_NON_SUPPORT_SCHEME) &&
+	     (!u->user ||
+	      !curl_url_set(h, CURLUPART_USER, u->user, CURLU_URLENCODE)) &&
 	     (!u->password || !curl_url_set(h, CURLUPART_PASSWORD, "***", 0)) &&
 	     (!u->host || !curl_url_set(h, CURLUPART_HOST, u->host, 0)) &&
-	     !curl_url_set(h, CURLUPART_PATH, u->path ? u->path : "/", CURLU_URLENCODE) &&
+	     !curl_url_set(h, CURLUPART_PATH, u->path ? u->path : "/",
+	                   CURLU_URLENCODE) &&
 	     (!u->query || !curl_url_set(h, CURLUPART_QUERY, u->query, 0));
 	if (ok && u->port) {
 		snprintf(port, sizeof(port), "%d", u->port);
@@ -743,7 +816,8 @@ char *tier_url_redacted(const tier_url *url)
 		if (!rc)
 			rc = assemble(&b, url->inner);
 		if (!rc && url->fault_control) {
-			rc = tier_buf_puts(&b, url->inner->query ? "&fault=" : "?fault=");
+			rc = tier_buf_puts(&b, url->inner->query ? "&fault="
+			                                         : "?fault=");
 			if (!rc)
 				rc = encode_value(&b, url->fault_control);
 		}

@@ -27,7 +27,7 @@
 
 /* Consolidate a tier's log packs every this many revisions (docs/format.md). */
 #define LOG_CONSOLIDATE_EVERY 32
-#define LOG_MAX_PACKS 8
+#define LOG_MAX_PACKS         8
 
 struct vtier {
 	tier_location *loc;
@@ -40,8 +40,8 @@ struct vtier {
 };
 
 struct tier_vault {
-	char *state_dir;        /* NULL: no installation */
-	char *tmp_cache;        /* ad-hoc cache dir to remove at free */
+	char *state_dir; /* NULL: no installation */
+	char *tmp_cache; /* ad-hoc cache dir to remove at free */
 	int read_only;
 	char vault_id[65];
 	char inst_id[65];
@@ -51,8 +51,8 @@ struct tier_vault {
 	uint64_t max_rev;
 	int lock_fd;
 	int lock_depth;
-	char *cacert_conf;       /* tls.cacert from the config, owned */
-	int announced;           /* we wrote <state>/write-wanted at open */
+	char *cacert_conf; /* tls.cacert from the config, owned */
+	int announced;     /* we wrote <state>/write-wanted at open */
 	tier_location_options lopts;
 	int64_t wait_timeout_ms;
 	tier_trace_cb notice;
@@ -70,7 +70,8 @@ static void git_init_once(void)
 	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, "");
 	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, "");
 	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, "");
-	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_PROGRAMDATA, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_PROGRAMDATA,
+	                 "");
 }
 
 void tier_test_crashpoint(const char *point)
@@ -82,7 +83,9 @@ void tier_test_crashpoint(const char *point)
 	size_t plen = strcspn(spec, ":");
 	if (strlen(point) != plen || strncmp(spec, point, plen) != 0)
 		return;
-	unsigned n = spec[plen] == ':' ? (unsigned)strtoul(spec + plen + 1, NULL, 10) : 1;
+	unsigned n = spec[plen] == ':'
+	                     ? (unsigned)strtoul(spec + plen + 1, NULL, 10)
+	                     : 1;
 	if (++hits >= (n ? n : 1))
 		_exit(137);
 }
@@ -93,7 +96,8 @@ static int random_hex(char *out, size_t nbytes)
 	if (nbytes > sizeof(raw))
 		nbytes = sizeof(raw);
 	if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes)
-		return tier_error_set_errno(TIER_ERROR, errno, "cannot get random bytes");
+		return tier_error_set_errno(TIER_ERROR, errno,
+		                            "cannot get random bytes");
 	for (size_t i = 0; i < nbytes; i++)
 		sprintf(out + 2 * i, "%02x", raw[i]);
 	return 0;
@@ -109,7 +113,8 @@ static void who(char *user, size_t ucap, char *host, size_t hcap)
 	host[hcap - 1] = '\0';
 }
 
-static void info_set_problem(struct vtier *t, tier_tier_state st, const char *msg)
+static void info_set_problem(struct vtier *t, tier_tier_state st,
+                             const char *msg)
 {
 	t->info.state = st;
 	tier_buf_sets(&t->problem, msg);
@@ -124,7 +129,8 @@ static int config_open(git_config **cfg, const char *state_dir)
 	snprintf(path, sizeof(path), "%s/config", state_dir);
 	int rc = git_config_open_ondisk(cfg, path);
 	if (rc < 0)
-		return tier_error_from_git(rc, "cannot read installation config '%s'", path);
+		return tier_error_from_git(
+		        rc, "cannot read installation config '%s'", path);
 	return 0;
 }
 
@@ -135,8 +141,10 @@ static int config_get(git_config *cfg, const char *key, char *out, size_t cap,
 	int rc = git_config_get_string_buf(&b, cfg, key);
 	if (rc < 0) {
 		git_buf_dispose(&b);
-		return tier_error_set(TIER_EUSAGE,
-		                      "installation '%s' has no '%s' in its config", state_dir, key);
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "installation '%s' has no '%s' in its config",
+		        state_dir, key);
 	}
 	snprintf(out, cap, "%s", b.ptr);
 	git_buf_dispose(&b);
@@ -153,9 +161,12 @@ static int open_cache(tier_vault *v, int create)
 		snprintf(path, sizeof(path), "%s/cache.git", v->state_dir);
 	} else {
 		const char *base = getenv("TMPDIR");
-		snprintf(path, sizeof(path), "%s/tier-cache-XXXXXX", base && *base ? base : "/tmp");
+		snprintf(path, sizeof(path), "%s/tier-cache-XXXXXX",
+		         base && *base ? base : "/tmp");
 		if (!mkdtemp(path))
-			return tier_error_set_errno(TIER_ERROR, errno, "cannot create a temporary log cache");
+			return tier_error_set_errno(
+			        TIER_ERROR, errno,
+			        "cannot create a temporary log cache");
 		v->tmp_cache = tier_strdup(path);
 		create = 1;
 	}
@@ -164,7 +175,8 @@ static int open_cache(tier_vault *v, int create)
 	else
 		rc = git_repository_open_bare(&v->cache, path);
 	if (rc < 0)
-		return tier_error_from_git(rc, "cannot open log cache '%s'", path);
+		return tier_error_from_git(rc, "cannot open log cache '%s'",
+		                           path);
 	return 0;
 }
 
@@ -180,10 +192,12 @@ static int add_tier(tier_vault *v, const char *spec)
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < v->n; i++)
-		if (!strcmp(tier_location_name(v->t[i].loc), tier_location_name(t->loc))) {
-			rc = tier_error_set(TIER_EUSAGE,
-			                    "two tiers are named '%s': name them with NAME=URL",
-			                    tier_location_name(t->loc));
+		if (!strcmp(tier_location_name(v->t[i].loc),
+		            tier_location_name(t->loc))) {
+			rc = tier_error_set(
+			        TIER_EUSAGE,
+			        "two tiers are named '%s': name them with NAME=URL",
+			        tier_location_name(t->loc));
 			tier_location_free(t->loc);
 			return rc;
 		}
@@ -197,12 +211,15 @@ static int load_tiers_from_config(tier_vault *v, git_config *cfg)
 {
 	char order[4096], key[256], url[4096];
 	int rc;
-	if ((rc = config_get(cfg, "installation.tiers", order, sizeof(order), v->state_dir)) < 0)
+	if ((rc = config_get(cfg, "installation.tiers", order, sizeof(order),
+	                     v->state_dir)) < 0)
 		return rc;
 	char *save = NULL;
-	for (char *name = strtok_r(order, " ,", &save); name; name = strtok_r(NULL, " ,", &save)) {
+	for (char *name = strtok_r(order, " ,", &save); name;
+	     name = strtok_r(NULL, " ,", &save)) {
 		snprintf(key, sizeof(key), "tier.%s.url", name);
-		if ((rc = config_get(cfg, key, url, sizeof(url), v->state_dir)) < 0)
+		if ((rc = config_get(cfg, key, url, sizeof(url),
+		                     v->state_dir)) < 0)
 			return rc;
 		tier_buf spec = TIER_BUF_INIT;
 		tier_buf_printf(&spec, "%s=%s", name, url);
@@ -212,7 +229,9 @@ static int load_tiers_from_config(tier_vault *v, git_config *cfg)
 			return rc;
 	}
 	if (v->n == 0)
-		return tier_error_set(TIER_EUSAGE, "installation '%s' lists no tiers", v->state_dir);
+		return tier_error_set(TIER_EUSAGE,
+		                      "installation '%s' lists no tiers",
+		                      v->state_dir);
 	return 0;
 }
 
@@ -244,7 +263,9 @@ static int ref_name(char *out, size_t cap, const char *tier)
 	int valid = 0;
 	snprintf(out, cap, "refs/tiers/%s", tier);
 	if (git_reference_name_is_valid(&valid, out) < 0 || !valid)
-		return tier_error_set(TIER_EUSAGE, "tier name '%s' cannot be used as a ref", tier);
+		return tier_error_set(TIER_EUSAGE,
+		                      "tier name '%s' cannot be used as a ref",
+		                      tier);
 	return 0;
 }
 
@@ -277,7 +298,8 @@ static int ref_write(tier_vault *v, struct vtier *t, const git_oid *id)
 		return rc;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (id)
-			rc = git_reference_create(&ref, v->cache, name, id, 1, "tier write");
+			rc = git_reference_create(&ref, v->cache, name, id, 1,
+			                          "tier write");
 		else {
 			rc = git_reference_remove(v->cache, name);
 			if (rc == GIT_ENOTFOUND)
@@ -292,7 +314,8 @@ static int ref_write(tier_vault *v, struct vtier *t, const git_oid *id)
 		 * writing this ref: its .lock is what a killed process left.
 		 */
 		char lock[PATH_MAX];
-		snprintf(lock, sizeof(lock), "%s%s.lock", git_repository_path(v->cache), name);
+		snprintf(lock, sizeof(lock), "%s%s.lock",
+		         git_repository_path(v->cache), name);
 		unlink(lock);
 	}
 	if (rc < 0)
@@ -333,12 +356,16 @@ static int intent_read(tier_vault *v, struct vtier *t, struct intent *in)
 	/* atomic writes mean the file is either whole or absent */
 	if (sscanf(text, "from %63s %*s\nto %63s", from, to) != 2 ||
 	    git_oid_fromstr(&in->to, to) < 0)
-		return tier_error_set(TIER_ECORRUPT, "intent journal of tier '%s' is unreadable",
-		                      t->info.name);
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "intent journal of tier '%s' is unreadable",
+		        t->info.name);
 	in->has_from = strcmp(from, "none") != 0;
 	if (in->has_from && git_oid_fromstr(&in->from, from) < 0)
-		return tier_error_set(TIER_ECORRUPT, "intent journal of tier '%s' is unreadable",
-		                      t->info.name);
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "intent journal of tier '%s' is unreadable",
+		        t->info.name);
 	in->present = 1;
 	return 0;
 }
@@ -352,7 +379,8 @@ static int intent_write(tier_vault *v, struct vtier *t, const git_oid *from,
 		git_oid_tostr(fh, sizeof(fh), from);
 	git_oid_tostr(th, sizeof(th), to);
 	intent_path(v, t->info.name, &p);
-	tier_buf_printf(&text, "from %s %llu\nto %s %llu\n", fh, (unsigned long long)from_rev, th,
+	tier_buf_printf(&text, "from %s %llu\nto %s %llu\n", fh,
+	                (unsigned long long)from_rev, th,
 	                (unsigned long long)to_rev);
 	int rc = tier_atomic_write(tier_buf_cstr(&p), text.ptr, text.size);
 	tier_buf_dispose(&p);
@@ -366,7 +394,9 @@ static int intent_clear(tier_vault *v, struct vtier *t)
 	intent_path(v, t->info.name, &p);
 	int rc = 0;
 	if (unlink(tier_buf_cstr(&p)) < 0 && errno != ENOENT)
-		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot remove '%s'", tier_buf_cstr(&p));
+		rc = tier_error_set_errno(TIER_ERROR, errno,
+		                          "cannot remove '%s'",
+		                          tier_buf_cstr(&p));
 	tier_buf_dispose(&p);
 	return rc;
 }
@@ -385,7 +415,8 @@ static void fmt_time(char *out, size_t cap, int64_t t)
 }
 
 /* Describe the first commit on head's first-parent chain after `base`. */
-static void describe_foreign(tier_vault *v, struct vtier *t, const git_oid *base)
+static void describe_foreign(tier_vault *v, struct vtier *t,
+                             const git_oid *base)
 {
 	git_revwalk *walk = NULL;
 	git_oid oid, first;
@@ -393,7 +424,8 @@ static void describe_foreign(tier_vault *v, struct vtier *t, const git_oid *base
 	tier_commit_info ci;
 	tier_buf msg = TIER_BUF_INIT;
 
-	if (git_revwalk_new(&walk, v->cache) == 0 && git_revwalk_push(walk, &t->head) == 0) {
+	if (git_revwalk_new(&walk, v->cache) == 0 &&
+	    git_revwalk_push(walk, &t->head) == 0) {
 		git_revwalk_simplify_first_parent(walk);
 		if (base)
 			git_revwalk_hide(walk, base);
@@ -403,21 +435,26 @@ static void describe_foreign(tier_vault *v, struct vtier *t, const git_oid *base
 		}
 	}
 	git_revwalk_free(walk);
-	tier_buf_printf(&msg,
-	                "tier '%s' is at revision %llu but this installation last saw revision %llu "
-	                "there: another installation is writing to this vault",
-	                t->info.name, (unsigned long long)t->info.revision,
-	                (unsigned long long)t->info.stored_revision);
+	tier_buf_printf(
+	        &msg,
+	        "tier '%s' is at revision %llu but this installation last saw revision %llu "
+	        "there: another installation is writing to this vault",
+	        t->info.name, (unsigned long long)t->info.revision,
+	        (unsigned long long)t->info.stored_revision);
 	if (found && tier_commit_info_read(&ci, v->cache, &first) == 0) {
 		char when[64];
 		fmt_time(when, sizeof(when), ci.time);
-		tier_buf_printf(&msg, " (revision %llu was written by installation %.12s as %s@%s at %s)",
-		                (unsigned long long)ci.revision, ci.installation, ci.user, ci.host, when);
+		tier_buf_printf(
+		        &msg,
+		        " (revision %llu was written by installation %.12s as %s@%s at %s)",
+		        (unsigned long long)ci.revision, ci.installation,
+		        ci.user, ci.host, when);
 	}
-	tier_buf_puts(&msg,
-	              "; if this machine replaced that one, run 'tier-init --adopt'; if both must back "
-	              "up, give this one a vault of its own; to follow the vault for restores only, "
-	              "use 'tier-init --read-only'");
+	tier_buf_puts(
+	        &msg,
+	        "; if this machine replaced that one, run 'tier-init --adopt'; if both must back "
+	        "up, give this one a vault of its own; to follow the vault for restores only, "
+	        "use 'tier-init --read-only'");
 	info_set_problem(t, TIER_STATE_FOREIGN, tier_buf_cstr(&msg));
 	tier_buf_dispose(&msg);
 }
@@ -426,16 +463,23 @@ static void describe_rolled_back(struct vtier *t)
 {
 	tier_buf msg = TIER_BUF_INIT;
 	if (t->has_head)
-		tier_buf_printf(&msg, "tier '%s' is at revision %llu but this installation wrote "
-		                      "revision %llu there: it was rolled back (restored from an older copy?)",
-		                t->info.name, (unsigned long long)t->info.revision,
-		                (unsigned long long)t->info.stored_revision);
+		tier_buf_printf(
+		        &msg,
+		        "tier '%s' is at revision %llu but this installation wrote "
+		        "revision %llu there: it was rolled back (restored from an older copy?)",
+		        t->info.name, (unsigned long long)t->info.revision,
+		        (unsigned long long)t->info.stored_revision);
 	else
-		tier_buf_printf(&msg, "tier '%s' is empty but this installation wrote revision %llu "
-		                      "there: is the share mounted? if the disk was replaced",
-		                t->info.name, (unsigned long long)t->info.stored_revision);
-	tier_buf_printf(&msg, "%s run 'tier-sync --accept-rollback %s' to bring it level again",
-	                t->has_head ? "; if that is intended," : ",", t->info.name);
+		tier_buf_printf(
+		        &msg,
+		        "tier '%s' is empty but this installation wrote revision %llu "
+		        "there: is the share mounted? if the disk was replaced",
+		        t->info.name,
+		        (unsigned long long)t->info.stored_revision);
+	tier_buf_printf(
+	        &msg,
+	        "%s run 'tier-sync --accept-rollback %s' to bring it level again",
+	        t->has_head ? "; if that is intended," : ",", t->info.name);
 	info_set_problem(t, TIER_STATE_ROLLED_BACK, tier_buf_cstr(&msg));
 	tier_buf_dispose(&msg);
 }
@@ -465,7 +509,8 @@ static int probe_one(tier_vault *v, struct vtier *t)
 	t->info.stored_revision = 0;
 	t->info.stored_head[0] = '\0';
 	if (t->has_stored) {
-		git_oid_tostr(t->info.stored_head, sizeof(t->info.stored_head), &t->stored);
+		git_oid_tostr(t->info.stored_head, sizeof(t->info.stored_head),
+		              &t->stored);
 		if (tier_commit_info_read(&ci, v->cache, &t->stored) == 0)
 			t->info.stored_revision = ci.revision;
 	}
@@ -476,7 +521,9 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		return 0;
 	}
 	if (rc < 0) {
-		info_set_problem(t, rc == TIER_EAUTH ? TIER_STATE_REFUSED : TIER_STATE_DAMAGED,
+		info_set_problem(t,
+		                 rc == TIER_EAUTH ? TIER_STATE_REFUSED
+		                                  : TIER_STATE_DAMAGED,
 		                 tier_error_last());
 		return 0;
 	}
@@ -488,7 +535,9 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		if (rc < 0) {
 			int off = rc == TIER_EOFFLINE;
 			t->info.online = !off;
-			info_set_problem(t, off ? TIER_STATE_OFFLINE : TIER_STATE_DAMAGED,
+			info_set_problem(t,
+			                 off ? TIER_STATE_OFFLINE
+			                     : TIER_STATE_DAMAGED,
 			                 tier_error_last());
 			return 0;
 		}
@@ -497,14 +546,18 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		git_oid_tostr(t->info.head, sizeof(t->info.head), &t->head);
 		if (v->vault_id[0] && strcmp(ci.vault, v->vault_id) != 0) {
 			tier_buf m = TIER_BUF_INIT;
-			tier_buf_printf(&m, "tier '%s' holds vault %.12s, not this installation's vault %.12s",
-			                t->info.name, ci.vault, v->vault_id);
-			info_set_problem(t, TIER_STATE_OTHER_VAULT, tier_buf_cstr(&m));
+			tier_buf_printf(
+			        &m,
+			        "tier '%s' holds vault %.12s, not this installation's vault %.12s",
+			        t->info.name, ci.vault, v->vault_id);
+			info_set_problem(t, TIER_STATE_OTHER_VAULT,
+			                 tier_buf_cstr(&m));
 			tier_buf_dispose(&m);
 			return 0;
 		}
 		if (!v->vault_id[0])
-			snprintf(v->vault_id, sizeof(v->vault_id), "%s", ci.vault);
+			snprintf(v->vault_id, sizeof(v->vault_id), "%s",
+			         ci.vault);
 	}
 
 	/* R9: an interrupted write of ours is recognised, never taken as foreign. */
@@ -517,18 +570,23 @@ static int probe_one(tier_vault *v, struct vtier *t)
 			int locked = lock_state_mode(v, 1) == 0;
 			tier_error_clear();
 			if (t->has_head && git_oid_equal(&t->head, &in.to)) {
-				if (locked && (rc = ref_write(v, t, &in.to)) < 0) {
+				if (locked &&
+				    (rc = ref_write(v, t, &in.to)) < 0) {
 					unlock_state(v);
 					return rc;
 				}
 				git_oid_cpy(&t->stored, &in.to);
 				t->has_stored = 1;
 				t->info.stored_revision = t->info.revision;
-				git_oid_tostr(t->info.stored_head, sizeof(t->info.stored_head), &in.to);
+				git_oid_tostr(t->info.stored_head,
+				              sizeof(t->info.stored_head),
+				              &in.to);
 			}
-			if (locked && ((t->has_head && git_oid_equal(&t->head, &in.to)) ||
-			               (t->has_head && in.has_from && git_oid_equal(&t->head, &in.from)) ||
-			               (!t->has_head && !in.has_from)) &&
+			if (locked &&
+			    ((t->has_head && git_oid_equal(&t->head, &in.to)) ||
+			     (t->has_head && in.has_from &&
+			      git_oid_equal(&t->head, &in.from)) ||
+			     (!t->has_head && !in.has_from)) &&
 			    (rc = intent_clear(v, t)) < 0) {
 				unlock_state(v);
 				return rc;
@@ -550,7 +608,8 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		struct vtier peek = *t;
 		if ((rc = ref_read(v, &peek)) < 0)
 			return rc;
-		if (peek.has_stored != had0 || (had0 && !git_oid_equal(&peek.stored, &ref0)))
+		if (peek.has_stored != had0 ||
+		    (had0 && !git_oid_equal(&peek.stored, &ref0)))
 			return PROBE_AGAIN;
 		t->stored = now;
 		t->has_stored = has_now;
@@ -594,20 +653,25 @@ int tier_vault_probe(tier_vault *v)
 	int rc;
 	v->max_rev = 0;
 	for (size_t i = 0; i < v->n; i++) {
-		for (int attempt = 0; (rc = probe_one(v, &v->t[i])) == PROBE_AGAIN && attempt < 20;
+		for (int attempt = 0;
+		     (rc = probe_one(v, &v->t[i])) == PROBE_AGAIN &&
+		     attempt < 20;
 		     attempt++)
 			;
 		if (rc == PROBE_AGAIN)
 			rc = 0; /* still moving: neither ours nor foreign for now */
 		if (rc < 0)
 			return rc;
-		if (v->t[i].info.online && v->t[i].info.state != TIER_STATE_OTHER_VAULT &&
-		    v->t[i].info.state != TIER_STATE_DAMAGED && v->t[i].info.revision > v->max_rev)
+		if (v->t[i].info.online &&
+		    v->t[i].info.state != TIER_STATE_OTHER_VAULT &&
+		    v->t[i].info.state != TIER_STATE_DAMAGED &&
+		    v->t[i].info.revision > v->max_rev)
 			v->max_rev = v->t[i].info.revision;
 	}
 	for (size_t i = 0; i < v->n; i++) {
 		tier_tier_info *in = &v->t[i].info;
-		in->synchronized = in->online && in->state == TIER_STATE_OK && in->revision == v->max_rev;
+		in->synchronized = in->online && in->state == TIER_STATE_OK &&
+		                   in->revision == v->max_rev;
 	}
 	return 0;
 }
@@ -620,7 +684,8 @@ int tier_vault_probe(tier_vault *v)
  * <state>/write-wanted (its pid) so that a running sync stops within a
  * second (R7); the writer removes the announcement once it has the lock.
  */
-static int state_file(char *out, size_t cap, const tier_vault *v, const char *name)
+static int state_file(char *out, size_t cap, const tier_vault *v,
+                      const char *name)
 {
 	snprintf(out, cap, "%s/%s", v->state_dir, name);
 	return 0;
@@ -636,7 +701,8 @@ static int lock_state_mode(tier_vault *v, int nonblock)
 	state_file(path, sizeof(path), v, "lock");
 	v->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (v->lock_fd < 0)
-		return tier_error_set_errno(TIER_ERROR, errno, "cannot open lock '%s'", path);
+		return tier_error_set_errno(TIER_ERROR, errno,
+		                            "cannot open lock '%s'", path);
 	if (flock(v->lock_fd, LOCK_EX | LOCK_NB) == 0) {
 		v->lock_depth = 1;
 		return 0;
@@ -645,12 +711,15 @@ static int lock_state_mode(tier_vault *v, int nonblock)
 		int e = errno;
 		close(v->lock_fd);
 		v->lock_fd = -1;
-		return tier_error_set_errno(TIER_ERROR, e, "cannot lock '%s'", path);
+		return tier_error_set_errno(TIER_ERROR, e, "cannot lock '%s'",
+		                            path);
 	}
 	if (nonblock) {
 		close(v->lock_fd);
 		v->lock_fd = -1;
-		return tier_error_set(TIER_ECONFLICT, "the installation is busy (a write or a sync runs)");
+		return tier_error_set(
+		        TIER_ECONFLICT,
+		        "the installation is busy (a write or a sync runs)");
 	}
 	char pid[32];
 	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
@@ -662,14 +731,18 @@ static int lock_state_mode(tier_vault *v, int nonblock)
 		int e = errno;
 		close(v->lock_fd);
 		v->lock_fd = -1;
-		return tier_error_set_errno(TIER_ERROR, e, "cannot lock '%s'", path);
+		return tier_error_set_errno(TIER_ERROR, e, "cannot lock '%s'",
+		                            path);
 	}
 	unlink(want);
 	v->lock_depth = 1;
 	return 0;
 }
 
-static int lock_state(tier_vault *v) { return lock_state_mode(v, 0); }
+static int lock_state(tier_vault *v)
+{
+	return lock_state_mode(v, 0);
+}
 
 static void unlock_state(tier_vault *v)
 {
@@ -683,13 +756,19 @@ static void unlock_state(tier_vault *v)
 int tier_vault_lock_sync(tier_vault *v)
 {
 	if (!v->state_dir)
-		return tier_error_set(TIER_EUSAGE, "syncing needs an installation (-s DIR)");
+		return tier_error_set(TIER_EUSAGE,
+		                      "syncing needs an installation (-s DIR)");
 	if (v->read_only)
-		return tier_error_set(TIER_EUSAGE, "this installation is read-only: it never writes");
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "this installation is read-only: it never writes");
 	return lock_state_mode(v, 1);
 }
 
-void tier_vault_unlock(tier_vault *v) { unlock_state(v); }
+void tier_vault_unlock(tier_vault *v)
+{
+	unlock_state(v);
+}
 
 int tier_vault_write_wanted(const tier_vault *v)
 {
@@ -705,7 +784,8 @@ int tier_vault_write_wanted(const tier_vault *v)
 	text[n] = '\0';
 	long pid = strtol(text, NULL, 10);
 	/* an announcement left by a writer that died does not count, nor our own */
-	if (pid == (long)getpid() || (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+	if (pid == (long)getpid() ||
+	    (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH))
 		return 0;
 	return 1;
 }
@@ -719,42 +799,50 @@ int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 
 	*out = NULL;
 	if (opts && opts->version != TIER_VAULT_OPTIONS_VERSION)
-		return tier_error_set(TIER_EUSAGE, "unsupported vault options version");
+		return tier_error_set(TIER_EUSAGE,
+		                      "unsupported vault options version");
 	if ((rc = vault_alloc(&v, opts)) < 0)
 		return rc;
 	if (v->state_dir) {
 		char cpath[PATH_MAX];
 		snprintf(cpath, sizeof(cpath), "%s/config", v->state_dir);
 		if (stat(cpath, &st) < 0) {
-			rc = tier_error_set(TIER_EUSAGE,
-			                    "'%s' is not an installation (no config): run tier-init first",
-			                    v->state_dir);
+			rc = tier_error_set(
+			        TIER_EUSAGE,
+			        "'%s' is not an installation (no config): run tier-init first",
+			        v->state_dir);
 			goto fail;
 		}
 		if ((rc = config_open(&cfg, v->state_dir)) < 0 ||
-		    (rc = config_get(cfg, "vault.id", v->vault_id, sizeof(v->vault_id), v->state_dir)) < 0 ||
-		    (rc = config_get(cfg, "installation.id", v->inst_id, sizeof(v->inst_id), v->state_dir)) < 0)
+		    (rc = config_get(cfg, "vault.id", v->vault_id,
+		                     sizeof(v->vault_id), v->state_dir)) < 0 ||
+		    (rc = config_get(cfg, "installation.id", v->inst_id,
+		                     sizeof(v->inst_id), v->state_dir)) < 0)
 			goto fail;
 		int ro = 0;
 		if (git_config_get_bool(&ro, cfg, "installation.readonly") == 0)
 			v->read_only = ro;
 		/* connection settings remembered by tier-init, unless given now */
 		git_buf ca = {0};
-		if (!v->lopts.cacert && git_config_get_string_buf(&ca, cfg, "tls.cacert") == 0 &&
+		if (!v->lopts.cacert &&
+		    git_config_get_string_buf(&ca, cfg, "tls.cacert") == 0 &&
 		    (v->cacert_conf = tier_strdup(ca.ptr)))
 			v->lopts.cacert = v->cacert_conf;
 		git_buf_dispose(&ca);
 		int insecure = 0;
-		if (!v->lopts.insecure && git_config_get_bool(&insecure, cfg, "tls.insecure") == 0)
+		if (!v->lopts.insecure &&
+		    git_config_get_bool(&insecure, cfg, "tls.insecure") == 0)
 			v->lopts.insecure = insecure;
-		if (opts->ntiers == 0 && (rc = load_tiers_from_config(v, cfg)) < 0)
+		if (opts->ntiers == 0 &&
+		    (rc = load_tiers_from_config(v, cfg)) < 0)
 			goto fail;
 		if ((rc = open_cache(v, 0)) < 0)
 			goto fail;
 	} else {
 		if (!opts || opts->ntiers == 0) {
-			rc = tier_error_set(TIER_EUSAGE,
-			                    "no installation and no tier: give -s DIR or -t URL");
+			rc = tier_error_set(
+			        TIER_EUSAGE,
+			        "no installation and no tier: give -s DIR or -t URL");
 			goto fail;
 		}
 		v->read_only = 1;
@@ -782,8 +870,9 @@ fail:
 	return rc;
 }
 
-static int make_root_commit(tier_vault *v, git_oid *out, const char *op, uint64_t rev,
-                            const git_oid *parent, const git_oid *tree_in, const char *summary,
+static int make_root_commit(tier_vault *v, git_oid *out, const char *op,
+                            uint64_t rev, const git_oid *parent,
+                            const git_oid *tree_in, const char *summary,
                             const char *extra, git_repository *repo);
 
 /* Create the last component of a tier's root, through its parent. */
@@ -795,9 +884,11 @@ static int create_root(tier_location *loc, const tier_location_options *lopts)
 	if (!strcmp(u->scheme, "fault") && u->inner)
 		u = u->inner;
 	if (!strcmp(u->scheme, "file")) {
-		if (stat(u->path, &st) < 0 && errno == ENOENT && mkdir(u->path, 0755) < 0)
-			return tier_error_set_errno(TIER_EOFFLINE, errno, "cannot create tier root '%s'",
-			                            u->path);
+		if (stat(u->path, &st) < 0 && errno == ENOENT &&
+		    mkdir(u->path, 0755) < 0)
+			return tier_error_set_errno(
+			        TIER_EOFFLINE, errno,
+			        "cannot create tier root '%s'", u->path);
 		return 0;
 	}
 	if (!(tier_location_caps(loc) & TIER_DRIVER_CAP_DIRS))
@@ -820,7 +911,8 @@ static int create_root(tier_location *loc, const tier_location_options *lopts)
 	}
 	tier_url_free(parent);
 	if (rc < 0)
-		tier_error_prefix("cannot create the root of tier '%s'", tier_location_name(loc));
+		tier_error_prefix("cannot create the root of tier '%s'",
+		                  tier_location_name(loc));
 	return rc;
 }
 
@@ -834,16 +926,22 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 
 	*out = NULL;
 	if (!opts || opts->version != TIER_VAULT_OPTIONS_VERSION)
-		return tier_error_set(TIER_EUSAGE, "unsupported vault options version");
+		return tier_error_set(TIER_EUSAGE,
+		                      "unsupported vault options version");
 	if (!opts->state_dir || !*opts->state_dir)
-		return tier_error_set(TIER_EUSAGE, "tier-init needs a state directory (-s DIR)");
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "tier-init needs a state directory (-s DIR)");
 	if (opts->ntiers == 0)
-		return tier_error_set(TIER_EUSAGE, "tier-init needs at least one tier (-t URL)");
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "tier-init needs at least one tier (-t URL)");
 	snprintf(path, sizeof(path), "%s/config", opts->state_dir);
 	if (stat(path, &st) == 0)
-		return tier_error_set(TIER_ECONFLICT,
-		                      "'%s' already holds an installation; use another state directory",
-		                      opts->state_dir);
+		return tier_error_set(
+		        TIER_ECONFLICT,
+		        "'%s' already holds an installation; use another state directory",
+		        opts->state_dir);
 	if ((rc = vault_alloc(&v, opts)) < 0)
 		return rc;
 	v->read_only = opts->mode == TIER_INIT_READ_ONLY;
@@ -872,15 +970,19 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 	if (opts->mode == TIER_INIT_NEW) {
 		for (size_t i = 0; i < v->n; i++) {
 			int empty = 0;
-			if ((rc = tier_log_tier_is_empty(v->t[i].loc, &empty)) < 0) {
-				tier_error_prefix("cannot create the vault on tier '%s'", v->t[i].info.name);
+			if ((rc = tier_log_tier_is_empty(v->t[i].loc, &empty)) <
+			    0) {
+				tier_error_prefix(
+				        "cannot create the vault on tier '%s'",
+				        v->t[i].info.name);
 				goto fail;
 			}
 			if (!empty) {
-				rc = tier_error_set(TIER_ECONFLICT,
-				                    "tier '%s' (%s) is not empty: tier-init creates a vault only on "
-				                    "empty tiers (use --adopt to take over an existing vault)",
-				                    v->t[i].info.name, v->t[i].info.url);
+				rc = tier_error_set(
+				        TIER_ECONFLICT,
+				        "tier '%s' (%s) is not empty: tier-init creates a vault only on "
+				        "empty tiers (use --adopt to take over an existing vault)",
+				        v->t[i].info.name, v->t[i].info.url);
 				goto fail;
 			}
 		}
@@ -895,23 +997,32 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 	snprintf(path, sizeof(path), "%s/config", opts->state_dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot create '%s'", path);
+		rc = tier_error_set_errno(TIER_ERROR, errno,
+		                          "cannot create '%s'", path);
 		goto fail;
 	}
 	close(fd);
 	tier_buf order = TIER_BUF_INIT;
 	for (size_t i = 0; i < v->n; i++)
-		tier_buf_printf(&order, "%s%s", i ? " " : "", v->t[i].info.name);
+		tier_buf_printf(&order, "%s%s", i ? " " : "",
+		                v->t[i].info.name);
 	if ((rc = config_open(&cfg, opts->state_dir)) < 0)
 		goto fail_order;
-	if ((rc = git_config_set_string(cfg, "installation.id", v->inst_id)) < 0 ||
+	if ((rc = git_config_set_string(cfg, "installation.id", v->inst_id)) <
+	            0 ||
 	    (rc = git_config_set_string(cfg, "installation.host", host)) < 0 ||
 	    (rc = git_config_set_string(cfg, "installation.user", user)) < 0 ||
-	    (rc = git_config_set_bool(cfg, "installation.readonly", v->read_only)) < 0 ||
-	    (rc = git_config_set_string(cfg, "installation.tiers", tier_buf_cstr(&order))) < 0 ||
-	    (v->lopts.cacert && (rc = git_config_set_string(cfg, "tls.cacert", v->lopts.cacert)) < 0) ||
-	    (v->lopts.insecure && (rc = git_config_set_bool(cfg, "tls.insecure", 1)) < 0)) {
-		rc = tier_error_from_git(rc, "cannot write installation config");
+	    (rc = git_config_set_bool(cfg, "installation.readonly",
+	                              v->read_only)) < 0 ||
+	    (rc = git_config_set_string(cfg, "installation.tiers",
+	                                tier_buf_cstr(&order))) < 0 ||
+	    (v->lopts.cacert &&
+	     (rc = git_config_set_string(cfg, "tls.cacert", v->lopts.cacert)) <
+	             0) ||
+	    (v->lopts.insecure &&
+	     (rc = git_config_set_bool(cfg, "tls.insecure", 1)) < 0)) {
+		rc = tier_error_from_git(rc,
+		                         "cannot write installation config");
 		goto fail_order;
 	}
 	for (size_t i = 0; i < v->n; i++) {
@@ -928,7 +1039,8 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 		rc = git_config_set_string(cfg, key, spec);
 		free(url);
 		if (rc < 0) {
-			rc = tier_error_from_git(rc, "cannot write installation config");
+			rc = tier_error_from_git(
+			        rc, "cannot write installation config");
 			goto fail_order;
 		}
 	}
@@ -937,8 +1049,10 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 	 * (it may hold tier passwords) */
 	chmod(path, 0600);
 	if (opts->mode == TIER_INIT_NEW) {
-		if ((rc = git_config_set_string(cfg, "vault.id", v->vault_id)) < 0) {
-			rc = tier_error_from_git(rc, "cannot write installation config");
+		if ((rc = git_config_set_string(cfg, "vault.id", v->vault_id)) <
+		    0) {
+			rc = tier_error_from_git(
+			        rc, "cannot write installation config");
 			goto fail_order;
 		}
 		tier_buf_dispose(&order);
@@ -948,7 +1062,9 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 		/* revision 1: the vault's birth, the same commit on every tier */
 		for (size_t i = 0; i < v->n; i++)
 			if ((rc = tier_log_create(v->t[i].loc)) < 0) {
-				tier_error_prefix("cannot create the vault on tier '%s'", v->t[i].info.name);
+				tier_error_prefix(
+				        "cannot create the vault on tier '%s'",
+				        v->t[i].info.name);
 				goto fail;
 			}
 		if ((rc = tier_vault_probe(v)) < 0)
@@ -958,15 +1074,21 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 		git_oid tree;
 		if ((rc = tier_write_begin(&w, v, "init")) < 0)
 			goto fail;
-		rc = tier_snap_initial_tree(&tree, tier_write_repo(w), v->vault_id);
+		rc = tier_snap_initial_tree(&tree, tier_write_repo(w),
+		                            v->vault_id);
 		if (rc == 0)
-			rc = tier_write_commit(w, &tree, "init: new vault", NULL, &res);
+			rc = tier_write_commit(w, &tree, "init: new vault",
+			                       NULL, &res);
 		tier_write_free(w);
 		if (rc == 0 && res) {
 			for (size_t i = 0; i < res->ntiers; i++)
-				if (res->tiers[i].outcome != TIER_WRITE_WRITTEN) {
-					rc = tier_error_set(TIER_EOFFLINE, "cannot create the vault on tier '%s': %s",
-					                    res->tiers[i].name, res->tiers[i].error);
+				if (res->tiers[i].outcome !=
+				    TIER_WRITE_WRITTEN) {
+					rc = tier_error_set(
+					        TIER_EOFFLINE,
+					        "cannot create the vault on tier '%s': %s",
+					        res->tiers[i].name,
+					        res->tiers[i].error);
 					break;
 				}
 		}
@@ -979,13 +1101,17 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 		if ((rc = tier_vault_probe(v)) < 0)
 			goto fail;
 		if (!v->vault_id[0]) {
-			rc = tier_error_set(TIER_ENOTFOUND,
-			                    "no tier holds a vault to %s (are they online?)",
-			                    opts->mode == TIER_INIT_ADOPT ? "adopt" : "follow");
+			rc = tier_error_set(
+			        TIER_ENOTFOUND,
+			        "no tier holds a vault to %s (are they online?)",
+			        opts->mode == TIER_INIT_ADOPT ? "adopt"
+			                                      : "follow");
 			goto fail;
 		}
-		if ((rc = git_config_set_string(cfg, "vault.id", v->vault_id)) < 0) {
-			rc = tier_error_from_git(rc, "cannot write installation config");
+		if ((rc = git_config_set_string(cfg, "vault.id", v->vault_id)) <
+		    0) {
+			rc = tier_error_from_git(
+			        rc, "cannot write installation config");
 			goto fail;
 		}
 		git_config_free(cfg);
@@ -994,8 +1120,10 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 		if (opts->mode == TIER_INIT_ADOPT) {
 			/* our refs start at what the tiers hold now */
 			for (size_t i = 0; i < v->n; i++)
-				if (v->t[i].has_head && v->t[i].info.state == TIER_STATE_OK &&
-				    (rc = ref_write(v, &v->t[i], &v->t[i].head)) < 0)
+				if (v->t[i].has_head &&
+				    v->t[i].info.state == TIER_STATE_OK &&
+				    (rc = ref_write(v, &v->t[i],
+				                    &v->t[i].head)) < 0)
 					goto fail;
 			if ((rc = tier_vault_probe(v)) < 0)
 				goto fail;
@@ -1003,7 +1131,8 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 			tier_write_result *res = NULL;
 			tier_write *w = NULL;
 			char summary[256];
-			snprintf(summary, sizeof(summary), "adopt: installation %.12s on %s takes over",
+			snprintf(summary, sizeof(summary),
+			         "adopt: installation %.12s on %s takes over",
 			         v->inst_id, host);
 			if ((rc = tier_write_begin(&w, v, "adopt")) < 0)
 				goto fail;
@@ -1074,12 +1203,30 @@ void tier_vault_free(tier_vault *v)
 	free(v);
 }
 
-const char *tier_vault_id(const tier_vault *v) { return v->vault_id; }
-const char *tier_vault_installation_id(const tier_vault *v) { return v->inst_id; }
-int tier_vault_is_read_only(const tier_vault *v) { return v->read_only; }
-uint64_t tier_vault_max_revision(const tier_vault *v) { return v->max_rev; }
-size_t tier_vault_tier_count(const tier_vault *v) { return v->n; }
-git_repository *tier_vault_cache(tier_vault *v) { return v->cache; }
+const char *tier_vault_id(const tier_vault *v)
+{
+	return v->vault_id;
+}
+const char *tier_vault_installation_id(const tier_vault *v)
+{
+	return v->inst_id;
+}
+int tier_vault_is_read_only(const tier_vault *v)
+{
+	return v->read_only;
+}
+uint64_t tier_vault_max_revision(const tier_vault *v)
+{
+	return v->max_rev;
+}
+size_t tier_vault_tier_count(const tier_vault *v)
+{
+	return v->n;
+}
+git_repository *tier_vault_cache(tier_vault *v)
+{
+	return v->cache;
+}
 
 const tier_tier_info *tier_vault_tier_info(const tier_vault *v, size_t i)
 {
@@ -1098,28 +1245,35 @@ int tier_vault_check(const tier_vault *v)
 		return 0;
 	for (size_t i = 0; i < v->n; i++) {
 		if (v->t[i].info.state == TIER_STATE_FOREIGN)
-			return tier_error_set(TIER_EFOREIGN, "%s", v->t[i].info.problem);
+			return tier_error_set(TIER_EFOREIGN, "%s",
+			                      v->t[i].info.problem);
 		if (v->t[i].info.state == TIER_STATE_ROLLED_BACK && !rolled)
 			rolled = &v->t[i];
 	}
 	if (rolled)
-		return tier_error_set(TIER_EROLLEDBACK, "%s", rolled->info.problem);
+		return tier_error_set(TIER_EROLLEDBACK, "%s",
+		                      rolled->info.problem);
 	for (size_t i = 0; i < v->n; i++)
 		if (v->t[i].info.state == TIER_STATE_OTHER_VAULT)
-			return tier_error_set(TIER_EUSAGE, "%s", v->t[i].info.problem);
+			return tier_error_set(TIER_EUSAGE, "%s",
+			                      v->t[i].info.problem);
 	return 0;
 }
 
 int tier_vault_accept_rollback(tier_vault *v, const char *name)
 {
 	if (!v->state_dir || v->read_only)
-		return tier_error_set(TIER_EUSAGE, "accepting a rollback needs a writing installation");
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "accepting a rollback needs a writing installation");
 	for (size_t i = 0; i < v->n; i++) {
 		struct vtier *t = &v->t[i];
 		if (strcmp(t->info.name, name) != 0)
 			continue;
 		if (t->info.state != TIER_STATE_ROLLED_BACK)
-			return tier_error_set(TIER_EUSAGE, "tier '%s' is not rolled back", name);
+			return tier_error_set(TIER_EUSAGE,
+			                      "tier '%s' is not rolled back",
+			                      name);
 		int rc = ref_write(v, t, t->has_head ? &t->head : NULL);
 		if (rc < 0)
 			return rc;
@@ -1136,12 +1290,14 @@ int tier_vault_tier_head(const tier_vault *v, size_t i, git_oid *out)
 	return 0;
 }
 
-int tier_vault_advance(tier_vault *v, size_t i, const git_oid *to, uint64_t to_rev)
+int tier_vault_advance(tier_vault *v, size_t i, const git_oid *to,
+                       uint64_t to_rev)
 {
 	struct vtier *t = &v->t[i];
 	int rc;
 	/* R9 holds for sync too: our intent is on disk before the head moves */
-	if ((rc = intent_write(v, t, t->has_head ? &t->head : NULL, t->info.revision, to, to_rev)) < 0)
+	if ((rc = intent_write(v, t, t->has_head ? &t->head : NULL,
+	                       t->info.revision, to, to_rev)) < 0)
 		return rc;
 	tier_test_crashpoint("sync.intent");
 	if ((rc = tier_log_head_write(t->loc, to)) < 0)
@@ -1171,13 +1327,20 @@ int tier_vault_best_head(tier_vault *v, git_oid *out, size_t *idx)
 		}
 	for (size_t i = 0; i < v->n; i++) {
 		tier_tier_state st = v->t[i].info.state;
-		const char *why = v->t[i].info.problem ? v->t[i].info.problem : "unreadable";
+		const char *why = v->t[i].info.problem ? v->t[i].info.problem
+		                                       : "unreadable";
 		if (st == TIER_STATE_OFFLINE)
-			return tier_error_set(TIER_EOFFLINE, "no tier of the vault is readable: %s", why);
+			return tier_error_set(
+			        TIER_EOFFLINE,
+			        "no tier of the vault is readable: %s", why);
 		if (st == TIER_STATE_REFUSED)
-			return tier_error_set(TIER_EAUTH, "no tier of the vault is readable: %s", why);
+			return tier_error_set(
+			        TIER_EAUTH,
+			        "no tier of the vault is readable: %s", why);
 		if (st == TIER_STATE_DAMAGED || st == TIER_STATE_OTHER_VAULT)
-			return tier_error_set(TIER_ECORRUPT, "no tier of the vault is readable: %s", why);
+			return tier_error_set(
+			        TIER_ECORRUPT,
+			        "no tier of the vault is readable: %s", why);
 	}
 	return tier_error_set(TIER_ENOTFOUND, "the vault has no revision yet");
 }
@@ -1187,7 +1350,8 @@ int tier_vault_best_head(tier_vault *v, git_oid *out, size_t *idx)
 struct tier_write {
 	tier_vault *v;
 	char op[32];
-	git_repository *repo;     /* the cache, opened again with a mempack on top */
+	git_repository
+	        *repo; /* the cache, opened again with a mempack on top */
 	git_odb_backend *mempack;
 	git_oid parent;
 	int has_parent;
@@ -1216,20 +1380,22 @@ static git_odb_backend *fp_inner(git_odb_backend *b)
 	return FROZEN(b)->inner;
 }
 
-static int fp_read(void **d, size_t *l, git_object_t *t, git_odb_backend *b, const git_oid *id)
+static int fp_read(void **d, size_t *l, git_object_t *t, git_odb_backend *b,
+                   const git_oid *id)
 {
 	git_odb_backend *in = fp_inner(b);
 	return in->read(d, l, t, in, id);
 }
 
-static int fp_read_prefix(git_oid *o, void **d, size_t *l, git_object_t *t, git_odb_backend *b,
-                          const git_oid *id, size_t n)
+static int fp_read_prefix(git_oid *o, void **d, size_t *l, git_object_t *t,
+                          git_odb_backend *b, const git_oid *id, size_t n)
 {
 	git_odb_backend *in = fp_inner(b);
 	return in->read_prefix(o, d, l, t, in, id, n);
 }
 
-static int fp_read_header(size_t *l, git_object_t *t, git_odb_backend *b, const git_oid *id)
+static int fp_read_header(size_t *l, git_object_t *t, git_odb_backend *b,
+                          const git_oid *id)
 {
 	git_odb_backend *in = fp_inner(b);
 	return in->read_header(l, t, in, id);
@@ -1241,7 +1407,8 @@ static int fp_exists(git_odb_backend *b, const git_oid *id)
 	return in->exists(in, id);
 }
 
-static int fp_exists_prefix(git_oid *o, git_odb_backend *b, const git_oid *id, size_t n)
+static int fp_exists_prefix(git_oid *o, git_odb_backend *b, const git_oid *id,
+                            size_t n)
 {
 	git_odb_backend *in = fp_inner(b);
 	return in->exists_prefix(o, in, id, n);
@@ -1288,17 +1455,22 @@ static size_t pick_targets(tier_write *w)
 	for (size_t i = 0; i < v->n; i++) {
 		tier_tier_info *in = &v->t[i].info;
 		tier_buf_clear(&w->error[i]);
-		if (in->state == TIER_STATE_REFUSED || in->state == TIER_STATE_DAMAGED) {
+		if (in->state == TIER_STATE_REFUSED ||
+		    in->state == TIER_STATE_DAMAGED) {
 			/* not away: broken or refusing us; waiting would not help */
 			w->outcome[i] = TIER_WRITE_FAILED;
-			tier_buf_sets(&w->error[i], in->problem ? in->problem : "unusable");
+			tier_buf_sets(&w->error[i],
+			              in->problem ? in->problem : "unusable");
 		} else if (!in->online || in->state == TIER_STATE_OFFLINE) {
 			w->outcome[i] = TIER_WRITE_SKIPPED_OFFLINE;
-			tier_buf_sets(&w->error[i], in->problem ? in->problem : "offline");
+			tier_buf_sets(&w->error[i],
+			              in->problem ? in->problem : "offline");
 		} else if (!in->synchronized) {
 			w->outcome[i] = TIER_WRITE_SKIPPED_UNSYNCHRONIZED;
-			tier_buf_printf(&w->error[i], "at revision %llu of %llu",
-			                (unsigned long long)in->revision, (unsigned long long)v->max_rev);
+			tier_buf_printf(&w->error[i],
+			                "at revision %llu of %llu",
+			                (unsigned long long)in->revision,
+			                (unsigned long long)v->max_rev);
 		} else {
 			w->outcome[i] = TIER_WRITE_WRITTEN;
 			if (!targets && v->t[i].has_head) {
@@ -1311,9 +1483,11 @@ static size_t pick_targets(tier_write *w)
 	/* synchronised tiers share a revision; they must share the commit too */
 	for (size_t i = 0; i < v->n && w->has_parent; i++)
 		if (w->outcome[i] == TIER_WRITE_WRITTEN &&
-		    (!v->t[i].has_head || !git_oid_equal(&v->t[i].head, &w->parent))) {
+		    (!v->t[i].has_head ||
+		     !git_oid_equal(&v->t[i].head, &w->parent))) {
 			w->outcome[i] = TIER_WRITE_SKIPPED_UNSYNCHRONIZED;
-			tier_buf_sets(&w->error[i], "its head differs from the other tiers'");
+			tier_buf_sets(&w->error[i],
+			              "its head differs from the other tiers'");
 			targets--;
 		}
 	return targets;
@@ -1333,73 +1507,92 @@ static int64_t now_ms(void)
 static int wait_for_target(tier_write *w)
 {
 	tier_vault *v = w->v;
-	tier_retry_policy pol = {UINT_MAX, v->lopts.retry_delay ? v->lopts.retry_delay : 200,
-	                         v->lopts.retry_cap ? v->lopts.retry_cap : 30000};
+	tier_retry_policy pol = {
+	        UINT_MAX, v->lopts.retry_delay ? v->lopts.retry_delay : 200,
+	        v->lopts.retry_cap ? v->lopts.retry_cap : 30000};
 	uint64_t rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull;
 	int64_t start = now_ms();
 	tier_buf why = TIER_BUF_INIT;
 	int rc;
 
 	for (size_t i = 0; i < v->n; i++)
-		tier_buf_printf(&why, "%s%s", i ? "; " : "", tier_buf_cstr(&w->error[i]));
+		tier_buf_printf(&why, "%s%s", i ? "; " : "",
+		                tier_buf_cstr(&w->error[i]));
 	/* R3 waits for tiers that are away; with none away there is nothing to
 	 * wait for (a refused login, a damaged log): fail at once */
 	int away = 0, refused = 0;
 	for (size_t i = 0; i < v->n; i++) {
 		away |= v->t[i].info.state == TIER_STATE_OFFLINE ||
-		        (v->t[i].info.state == TIER_STATE_OK && !v->t[i].info.synchronized);
+		        (v->t[i].info.state == TIER_STATE_OK &&
+		         !v->t[i].info.synchronized);
 		refused |= v->t[i].info.state == TIER_STATE_REFUSED;
 	}
 	if (!away) {
-		rc = tier_error_set(refused ? TIER_EAUTH : TIER_ECORRUPT, "no tier can take the write: %s",
+		rc = tier_error_set(refused ? TIER_EAUTH : TIER_ECORRUPT,
+		                    "no tier can take the write: %s",
 		                    tier_buf_cstr(&why));
 		tier_buf_dispose(&why);
 		return rc;
 	}
 	if (v->wait_timeout_ms == 0) {
-		rc = tier_error_set(TIER_EOFFLINE, "no tier can take the write: %s", tier_buf_cstr(&why));
+		rc = tier_error_set(TIER_EOFFLINE,
+		                    "no tier can take the write: %s",
+		                    tier_buf_cstr(&why));
 		tier_buf_dispose(&why);
 		return rc;
 	}
 	if (v->notice) {
 		tier_buf msg = TIER_BUF_INIT;
-		tier_buf_printf(&msg, "no tier can take the write now (%s); waiting for one to come back%s",
-		                tier_buf_cstr(&why),
-		                v->wait_timeout_ms < 0 ? " (for ever; --wait-timeout bounds it)" : "");
+		tier_buf_printf(
+		        &msg,
+		        "no tier can take the write now (%s); waiting for one to come back%s",
+		        tier_buf_cstr(&why),
+		        v->wait_timeout_ms < 0
+		                ? " (for ever; --wait-timeout bounds it)"
+		                : "");
 		v->notice(tier_buf_cstr(&msg), v->notice_payload);
 		tier_buf_dispose(&msg);
 	}
 	for (unsigned attempt = 0;; attempt++) {
-		unsigned int d = tier_retry_delay(&pol, attempt < 20 ? attempt : 20, &rng);
+		unsigned int d = tier_retry_delay(
+		        &pol, attempt < 20 ? attempt : 20, &rng);
 		if (v->wait_timeout_ms > 0) {
 			int64_t left = start + v->wait_timeout_ms - now_ms();
 			if (left <= 0) {
-				rc = tier_error_set(TIER_ETIMEOUT,
-				                    "gave up waiting for a tier after %lld s: %s",
-				                    (long long)(v->wait_timeout_ms / 1000), tier_buf_cstr(&why));
+				rc = tier_error_set(
+				        TIER_ETIMEOUT,
+				        "gave up waiting for a tier after %lld s: %s",
+				        (long long)(v->wait_timeout_ms / 1000),
+				        tier_buf_cstr(&why));
 				break;
 			}
 			if ((int64_t)d > left)
 				d = (unsigned int)left;
 		}
-		if (v->lopts.sleep ? v->lopts.sleep(d, v->lopts.payload) : tier_retry_nanosleep(d, NULL)) {
-			rc = tier_error_set(TIER_EABORTED, "cancelled while waiting for a tier");
+		if (v->lopts.sleep ? v->lopts.sleep(d, v->lopts.payload)
+		                   : tier_retry_nanosleep(d, NULL)) {
+			rc = tier_error_set(
+			        TIER_EABORTED,
+			        "cancelled while waiting for a tier");
 			break;
 		}
 		for (size_t i = 0; i < v->n; i++)
 			tier_location_reset(v->t[i].loc);
 		/* R5 and R8 again: whoever came back may have moved on */
-		if ((rc = tier_vault_probe(v)) < 0 || (rc = tier_vault_check(v)) < 0)
+		if ((rc = tier_vault_probe(v)) < 0 ||
+		    (rc = tier_vault_check(v)) < 0)
 			break;
 		if (pick_targets(w)) {
 			if (v->notice)
-				v->notice("a tier is back; writing", v->notice_payload);
+				v->notice("a tier is back; writing",
+				          v->notice_payload);
 			rc = 0;
 			break;
 		}
 		tier_buf_clear(&why);
 		for (size_t i = 0; i < v->n; i++)
-			tier_buf_printf(&why, "%s%s", i ? "; " : "", tier_buf_cstr(&w->error[i]));
+			tier_buf_printf(&why, "%s%s", i ? "; " : "",
+			                tier_buf_cstr(&w->error[i]));
 	}
 	tier_buf_dispose(&why);
 	return rc;
@@ -1413,10 +1606,12 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 
 	*out = NULL;
 	if (!v->state_dir)
-		return tier_error_set(TIER_EUSAGE, "writing needs an installation (-s DIR)");
-	if (v->read_only)
 		return tier_error_set(TIER_EUSAGE,
-		                      "this installation is read-only: it follows the vault for restores");
+		                      "writing needs an installation (-s DIR)");
+	if (v->read_only)
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "this installation is read-only: it follows the vault for restores");
 	if ((rc = lock_state(v)) < 0)
 		return rc;
 	/* R8 before any write: what we saw at open may be stale */
@@ -1448,10 +1643,12 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 	 */
 	char objdir[PATH_MAX];
 	git_odb_backend *packs = NULL;
-	snprintf(objdir, sizeof(objdir), "%s/objects", git_repository_path(v->cache));
-	if ((rc = git_odb_new(&odb)) < 0 || (rc = frozen_packs_new(&packs, objdir)) < 0 ||
-	    (rc = git_odb_add_backend(odb, packs, 1)) < 0 || (packs = NULL, 0) ||
-	    (rc = git_mempack_new(&w->mempack)) < 0 ||
+	snprintf(objdir, sizeof(objdir), "%s/objects",
+	         git_repository_path(v->cache));
+	if ((rc = git_odb_new(&odb)) < 0 ||
+	    (rc = frozen_packs_new(&packs, objdir)) < 0 ||
+	    (rc = git_odb_add_backend(odb, packs, 1)) < 0 ||
+	    (packs = NULL, 0) || (rc = git_mempack_new(&w->mempack)) < 0 ||
 	    (rc = git_odb_add_backend(odb, w->mempack, 1000)) < 0 ||
 	    (rc = git_repository_wrap_odb(&w->repo, odb)) < 0) {
 		rc = tier_error_from_git(rc, "cannot prepare the new revision");
@@ -1468,9 +1665,18 @@ fail:
 	return rc;
 }
 
-git_repository *tier_write_repo(tier_write *w) { return w->repo; }
-const git_oid *tier_write_parent(const tier_write *w) { return w->has_parent ? &w->parent : NULL; }
-uint64_t tier_write_revision(const tier_write *w) { return w->revision; }
+git_repository *tier_write_repo(tier_write *w)
+{
+	return w->repo;
+}
+const git_oid *tier_write_parent(const tier_write *w)
+{
+	return w->has_parent ? &w->parent : NULL;
+}
+uint64_t tier_write_revision(const tier_write *w)
+{
+	return w->revision;
+}
 
 size_t tier_write_target_count(const tier_write *w)
 {
@@ -1521,12 +1727,14 @@ int tier_write_put(tier_write *w, const char *path, const tier_source *src)
 	for (size_t i = 0; i < w->n; i++) {
 		if (w->outcome[i] != TIER_WRITE_WRITTEN)
 			continue;
-		jobs[i] = (struct put_job){w->v->t[i].loc, path, src, 0, "", 0, 0};
+		jobs[i] = (struct put_job){
+		        w->v->t[i].loc, path, src, 0, "", 0, 0};
 		if (first == w->n) {
 			first = i;
 			continue;
 		}
-		jobs[i].started = pthread_create(&jobs[i].th, NULL, put_thread, &jobs[i]) == 0;
+		jobs[i].started = pthread_create(&jobs[i].th, NULL, put_thread,
+		                                 &jobs[i]) == 0;
 		if (!jobs[i].started)
 			put_thread(&jobs[i]);
 	}
@@ -1535,7 +1743,8 @@ int tier_write_put(tier_write *w, const char *path, const tier_source *src)
 	for (size_t i = 0; i < w->n; i++) {
 		if (jobs[i].started)
 			pthread_join(jobs[i].th, NULL);
-		if (w->outcome[i] == TIER_WRITE_WRITTEN && jobs[i].loc && jobs[i].rc < 0) {
+		if (w->outcome[i] == TIER_WRITE_WRITTEN && jobs[i].loc &&
+		    jobs[i].rc < 0) {
 			last = jobs[i].rc;
 			snprintf(last_msg, sizeof(last_msg), "%s", jobs[i].msg);
 			w->outcome[i] = TIER_WRITE_FAILED;
@@ -1545,12 +1754,14 @@ int tier_write_put(tier_write *w, const char *path, const tier_source *src)
 	free(jobs);
 	/* keep the cause (no space, permission) when the last tier is gone */
 	if (!tier_write_target_count(w))
-		return tier_error_set(last, "no tier took '%s': %s", path, last_msg);
+		return tier_error_set(last, "no tier took '%s': %s", path,
+		                      last_msg);
 	return 0;
 }
 
-static int make_root_commit(tier_vault *v, git_oid *out, const char *op, uint64_t rev,
-                            const git_oid *parent, const git_oid *tree_in, const char *summary,
+static int make_root_commit(tier_vault *v, git_oid *out, const char *op,
+                            uint64_t rev, const git_oid *parent,
+                            const git_oid *tree_in, const char *summary,
                             const char *extra, git_repository *repo)
 {
 	git_signature *sig = NULL;
@@ -1568,14 +1779,16 @@ static int make_root_commit(tier_vault *v, git_oid *out, const char *op, uint64_
 		git_oid_cpy(&tree_id, tree_in);
 	else if (parent) {
 		if ((rc = git_commit_lookup(&pc, repo, parent)) < 0) {
-			rc = tier_error_from_git(rc, "cannot read the parent revision");
+			rc = tier_error_from_git(
+			        rc, "cannot read the parent revision");
 			goto out;
 		}
 		git_oid_cpy(&tree_id, git_commit_tree_id(pc));
 	} else {
 		if ((rc = git_treebuilder_new(&tb, repo, NULL)) < 0 ||
 		    (rc = git_treebuilder_write(&tree_id, tb)) < 0) {
-			rc = tier_error_from_git(rc, "cannot write an empty tree");
+			rc = tier_error_from_git(rc,
+			                         "cannot write an empty tree");
 			goto out;
 		}
 	}
@@ -1590,18 +1803,23 @@ static int make_root_commit(tier_vault *v, git_oid *out, const char *op, uint64_
 	tier_buf_printf(&msg, "%s\n\n", summary);
 	if (extra && *extra)
 		tier_buf_puts(&msg, extra);
-	tier_buf_printf(&msg, "%s: %llu\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n",
-	                TIER_TRAILER_REVISION, (unsigned long long)rev, TIER_TRAILER_OP, op,
-	                TIER_TRAILER_VAULT, v->vault_id, TIER_TRAILER_INSTALLATION, v->inst_id,
-	                TIER_TRAILER_HOST, host, TIER_TRAILER_USER, user);
-	if ((rc = git_signature_now(&sig, tier_buf_cstr(&name), tier_buf_cstr(&name))) < 0) {
-		rc = tier_error_from_git(rc, "cannot make the commit signature");
+	tier_buf_printf(
+	        &msg, "%s: %llu\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n",
+	        TIER_TRAILER_REVISION, (unsigned long long)rev, TIER_TRAILER_OP,
+	        op, TIER_TRAILER_VAULT, v->vault_id, TIER_TRAILER_INSTALLATION,
+	        v->inst_id, TIER_TRAILER_HOST, host, TIER_TRAILER_USER, user);
+	if ((rc = git_signature_now(&sig, tier_buf_cstr(&name),
+	                            tier_buf_cstr(&name))) < 0) {
+		rc = tier_error_from_git(rc,
+		                         "cannot make the commit signature");
 		goto out;
 	}
 	const git_commit *parents[1] = {pc};
-	if ((rc = git_commit_create(out, repo, NULL, sig, sig, NULL, tier_buf_cstr(&msg), tree,
-	                            pc ? 1 : 0, parents)) < 0)
-		rc = tier_error_from_git(rc, "cannot write the revision's commit");
+	if ((rc = git_commit_create(out, repo, NULL, sig, sig, NULL,
+	                            tier_buf_cstr(&msg), tree, pc ? 1 : 0,
+	                            parents)) < 0)
+		rc = tier_error_from_git(rc,
+		                         "cannot write the revision's commit");
 out:
 	git_treebuilder_free(tb);
 	git_signature_free(sig);
@@ -1616,20 +1834,25 @@ out:
  * Pack the new revision's objects once: the same pack goes into the cache
  * (pack + idx moved in: no second indexing) and to every target.
  */
-static int build_revision_pack(tier_write *w, const git_oid *id, char *dir, size_t cap,
-                               tier_buf *name)
+static int build_revision_pack(tier_write *w, const git_oid *id, char *dir,
+                               size_t cap, tier_buf *name)
 {
 	char src[PATH_MAX], dst[PATH_MAX], cdir[PATH_MAX];
 	git_odb *odb = NULL;
 	int rc;
-	snprintf(cdir, sizeof(cdir), "%s/objects/pack", git_repository_path(w->v->cache));
-	snprintf(dir, cap, "%s/tmp/logpack-XXXXXX", git_repository_path(w->v->cache));
+	snprintf(cdir, sizeof(cdir), "%s/objects/pack",
+	         git_repository_path(w->v->cache));
+	snprintf(dir, cap, "%s/tmp/logpack-XXXXXX",
+	         git_repository_path(w->v->cache));
 	snprintf(src, sizeof(src), "%s/tmp", git_repository_path(w->v->cache));
 	if ((rc = tier_mkdir_p(src, 0700)) < 0)
 		return rc;
 	if (!mkdtemp(dir))
-		return tier_error_set_errno(TIER_ERROR, errno, "cannot create '%s'", dir);
-	if ((rc = tier_log_pack_build(w->repo, id, tier_write_parent(w), dir, name)) < 0 || !name->size)
+		return tier_error_set_errno(TIER_ERROR, errno,
+		                            "cannot create '%s'", dir);
+	if ((rc = tier_log_pack_build(w->repo, id, tier_write_parent(w), dir,
+	                              name)) < 0 ||
+	    !name->size)
 		return rc;
 	/* hard links keep the copy in dir for the uploads; idx last, as git expects */
 	static const char *const ext[] = {"pack", "idx"};
@@ -1637,12 +1860,14 @@ static int build_revision_pack(tier_write *w, const git_oid *id, char *dir, size
 		snprintf(src, sizeof(src), "%s/%s.%s", dir, name->ptr, ext[i]);
 		snprintf(dst, sizeof(dst), "%s/%s.%s", cdir, name->ptr, ext[i]);
 		if (link(src, dst) < 0 && errno != EEXIST)
-			return tier_error_set_errno(TIER_ERROR, errno, "cannot store the new revision in '%s'",
-			                            dst);
+			return tier_error_set_errno(
+			        TIER_ERROR, errno,
+			        "cannot store the new revision in '%s'", dst);
 	}
 	if ((rc = tier_fsync_dir(cdir)) < 0)
 		return rc;
-	if ((rc = git_repository_odb(&odb, w->v->cache)) < 0 || (rc = git_odb_refresh(odb)) < 0)
+	if ((rc = git_repository_odb(&odb, w->v->cache)) < 0 ||
+	    (rc = git_odb_refresh(odb)) < 0)
 		rc = tier_error_from_git(rc, "cannot refresh the log cache");
 	git_odb_free(odb);
 	return rc;
@@ -1672,10 +1897,12 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 	char packdir[PATH_MAX];
 	tier_buf packname = TIER_BUF_INIT;
 	packdir[0] = '\0';
-	if ((rc = make_root_commit(v, &id, w->op, w->revision, tier_write_parent(w), tree, summary,
+	if ((rc = make_root_commit(v, &id, w->op, w->revision,
+	                           tier_write_parent(w), tree, summary,
 	                           extra_trailers, w->repo)) < 0)
 		return rc;
-	if ((rc = build_revision_pack(w, &id, packdir, sizeof(packdir), &packname)) < 0)
+	if ((rc = build_revision_pack(w, &id, packdir, sizeof(packdir),
+	                              &packname)) < 0)
 		goto out;
 	tier_test_crashpoint("write.persisted");
 
@@ -1684,10 +1911,12 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 		if (w->outcome[i] != TIER_WRITE_WRITTEN)
 			continue;
 		/* R9: the intent is on disk before the tier can change */
-		if ((rc = intent_write(v, t, tier_write_parent(w), from_rev, &id, w->revision)) < 0)
+		if ((rc = intent_write(v, t, tier_write_parent(w), from_rev,
+		                       &id, w->revision)) < 0)
 			goto out;
 		tier_test_crashpoint("write.intent");
-		if ((rc = tier_log_pack_put(t->loc, packdir, tier_buf_cstr(&packname))) < 0) {
+		if ((rc = tier_log_pack_put(t->loc, packdir,
+		                            tier_buf_cstr(&packname))) < 0) {
 			drop_target(w, i);
 			intent_clear(v, t);
 			continue;
@@ -1708,7 +1937,8 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 		git_oid_cpy(&t->head, &id);
 		t->has_head = 1;
 		if (w->revision % LOG_CONSOLIDATE_EVERY == 0)
-			tier_log_consolidate(v->cache, t->loc, &id, LOG_MAX_PACKS);
+			tier_log_consolidate(v->cache, t->loc, &id,
+			                     LOG_MAX_PACKS);
 	}
 
 	remove_pack_dir(packdir, &packname);
@@ -1726,14 +1956,17 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 		r->tiers[i].name = v->t[i].info.name;
 		r->tiers[i].outcome = w->outcome[i];
 		snprintf(r->tiers[i].error, sizeof(r->tiers[i].error), "%s",
-		         w->outcome[i] == TIER_WRITE_WRITTEN ? "" : tier_buf_cstr(&w->error[i]));
+		         w->outcome[i] == TIER_WRITE_WRITTEN
+		                 ? ""
+		                 : tier_buf_cstr(&w->error[i]));
 	}
 	*out = r;
 	/* refresh what the vault knows of every tier */
 	tier_vault_probe(v);
 	if (!tier_write_target_count(w))
-		return tier_error_set(TIER_EOFFLINE, "no tier took revision %llu: %s",
-		                      (unsigned long long)w->revision, r->tiers[0].error);
+		return tier_error_set(
+		        TIER_EOFFLINE, "no tier took revision %llu: %s",
+		        (unsigned long long)w->revision, r->tiers[0].error);
 	return 0;
 out:
 	if (packdir[0])
@@ -1760,10 +1993,14 @@ void tier_write_free(tier_write *w)
 const char *tier_write_outcome_name(tier_write_outcome o)
 {
 	switch (o) {
-	case TIER_WRITE_WRITTEN: return "written";
-	case TIER_WRITE_SKIPPED_OFFLINE: return "skipped-offline";
-	case TIER_WRITE_SKIPPED_UNSYNCHRONIZED: return "skipped-unsynchronized";
-	case TIER_WRITE_FAILED: return "failed";
+	case TIER_WRITE_WRITTEN:
+		return "written";
+	case TIER_WRITE_SKIPPED_OFFLINE:
+		return "skipped-offline";
+	case TIER_WRITE_SKIPPED_UNSYNCHRONIZED:
+		return "skipped-unsynchronized";
+	case TIER_WRITE_FAILED:
+		return "failed";
 	}
 	return "failed";
 }
@@ -1784,7 +2021,8 @@ int tier_vault_mark(tier_write_result **out, tier_vault *v, const char *label)
 	*out = NULL;
 	if ((rc = tier_write_begin(&w, v, "mark")) < 0)
 		return rc;
-	snprintf(summary, sizeof(summary), "mark: %s", label && *label ? label : "(no label)");
+	snprintf(summary, sizeof(summary), "mark: %s",
+	         label && *label ? label : "(no label)");
 	rc = tier_write_commit(w, NULL, summary, NULL, out);
 	tier_write_free(w);
 	return rc;
@@ -1792,7 +2030,8 @@ int tier_vault_mark(tier_write_result **out, tier_vault *v, const char *label)
 
 /* ---- history -------------------------------------------------------- */
 
-int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v, size_t max)
+int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v,
+                   size_t max)
 {
 	git_oid head, oid;
 	git_revwalk *walk = NULL;
@@ -1804,7 +2043,8 @@ int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v, size_t ma
 	*count = 0;
 	if ((rc = tier_vault_best_head(v, &head, NULL)) < 0)
 		return rc == TIER_ENOTFOUND ? 0 : rc;
-	if ((rc = git_revwalk_new(&walk, v->cache)) < 0 || (rc = git_revwalk_push(walk, &head)) < 0) {
+	if ((rc = git_revwalk_new(&walk, v->cache)) < 0 ||
+	    (rc = git_revwalk_push(walk, &head)) < 0) {
 		git_revwalk_free(walk);
 		return tier_error_from_git(rc, "cannot walk the log");
 	}
@@ -1829,7 +2069,8 @@ int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v, size_t ma
 		x->time = ci.time;
 		x->time_offset = ci.time_offset;
 		memcpy(x->op, ci.op, sizeof(x->op));
-		memcpy(x->installation, ci.installation, sizeof(x->installation));
+		memcpy(x->installation, ci.installation,
+		       sizeof(x->installation));
 		memcpy(x->host, ci.host, sizeof(x->host));
 		memcpy(x->user, ci.user, sizeof(x->user));
 		memcpy(x->summary, ci.summary, sizeof(x->summary));

@@ -1,3 +1,6 @@
 #include "tier.h"
 
-const char *tier_version(void) { return TIER_VERSION; }
+const char *tier_version(void)
+{
+	return TIER_VERSION;
+}

@@ -12,7 +12,8 @@ const char *tt_tmpdir(void)
 {
 	static char dir[4096];
 	const char *base = getenv("TMPDIR");
-	snprintf(dir, sizeof(dir), "%s/tiertest-XXXXXX", base && *base ? base : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/tiertest-XXXXXX",
+	         base && *base ? base : "/tmp");
 	if (!mkdtemp(dir))
 		return NULL;
 	return dir;

@@ -139,17 +139,20 @@ Test(chunker, boundaries_are_deterministic_and_pinned)
 	size_t pinned[] = {11337, 9431, 13081, 10353, 3585, 13737, 4582, 13454};
 	cr_assert_eq(a.n, 454, "got %zu chunks", a.n);
 	for (size_t i = 0; i < sizeof(pinned) / sizeof(*pinned); i++)
-		cr_assert_eq(a.len[i], pinned[i], "chunk %zu is %zu bytes", i, a.len[i]);
+		cr_assert_eq(a.len[i], pinned[i], "chunk %zu is %zu bytes", i,
+		             a.len[i]);
 
 	/* The sizes borg and restic use, spelled out: defaults may move. */
 	tier_chunker_params def = {512u << 10, 1u << 20, 8u << 20, 2};
 	size_t biglen = 24u << 20;
 	unsigned char *big = random_data(biglen, 7);
 	cuts c = chunk_all(&def, big, biglen, 0, 0);
-	size_t pinned_def[] = {1271883, 1072616, 574389, 1220836, 1131249, 1053184};
+	size_t pinned_def[] = {1271883, 1072616, 574389,
+	                       1220836, 1131249, 1053184};
 	cr_assert_eq(c.n, 22);
 	for (size_t i = 0; i < sizeof(pinned_def) / sizeof(*pinned_def); i++)
-		cr_assert_eq(c.len[i], pinned_def[i], "default chunk %zu is %zu bytes", i, c.len[i]);
+		cr_assert_eq(c.len[i], pinned_def[i],
+		             "default chunk %zu is %zu bytes", i, c.len[i]);
 	free(big);
 	free(a.len);
 	free(b.len);
@@ -203,8 +206,10 @@ Test(chunker, min_and_max_respected)
 	unsigned char *d = random_data(len, 5);
 	cuts r = chunk_all(&small, d, len, 0, 0);
 	for (size_t i = 0; i + 1 < r.n; i++) {
-		cr_assert_geq(r.len[i], small.min, "chunk %zu: %zu", i, r.len[i]);
-		cr_assert_leq(r.len[i], small.max, "chunk %zu: %zu", i, r.len[i]);
+		cr_assert_geq(r.len[i], small.min, "chunk %zu: %zu", i,
+		              r.len[i]);
+		cr_assert_leq(r.len[i], small.max, "chunk %zu: %zu", i,
+		              r.len[i]);
 	}
 	cr_assert_leq(r.len[r.n - 1], small.max);
 
@@ -255,7 +260,9 @@ static unsigned char *chunk_ids(const cuts *c, const unsigned char *d)
 	unsigned char *ids = malloc(c->n * TIER_HASH_LEN);
 	size_t off = 0;
 	for (size_t i = 0; i < c->n; i++) {
-		cr_assert_eq(tier_sha256(ids + i * TIER_HASH_LEN, d + off, c->len[i]), 0);
+		cr_assert_eq(tier_sha256(ids + i * TIER_HASH_LEN, d + off,
+		                         c->len[i]),
+		             0);
 		off += c->len[i];
 	}
 	qsort(ids, c->n, TIER_HASH_LEN, cmp_id);
@@ -289,8 +296,9 @@ Test(chunker, one_percent_insert_changes_few_chunks)
 		}
 		off += b.len[i];
 	}
-	cr_log_info("%zu chunks before, %zu after, %zu new (%zu bytes for a %zu byte insert)",
-	            a.n, b.n, fresh, fresh_bytes, ins);
+	cr_log_info(
+	        "%zu chunks before, %zu after, %zu new (%zu bytes for a %zu byte insert)",
+	        a.n, b.n, fresh, fresh_bytes, ins);
 	cr_assert_leq(fresh, 4, "%zu new chunks", fresh);
 	cr_assert_lt(fresh_bytes, 6 * ins);
 	free(ia);
@@ -339,15 +347,16 @@ Test(chunker, bad_params_rejected)
 {
 	tier_chunker c;
 	tier_chunker_params bad[] = {
-		{0, 8192, 65536, 2},       /* min too small */
-		{8192, 8192, 65536, 2},    /* avg not above min */
-		{2048, 8192, 4096, 2},     /* max below avg */
-		{2048, 6000, 65536, 2},    /* avg not a power of two */
-		{2048, 8192, 65536, 4},    /* norm out of range */
-		{2048, 8192, TIER_CHUNKER_LIMIT + 1, 2},
+	        {0, 8192, 65536, 2},    /* min too small */
+	        {8192, 8192, 65536, 2}, /* avg not above min */
+	        {2048, 8192, 4096, 2},  /* max below avg */
+	        {2048, 6000, 65536, 2}, /* avg not a power of two */
+	        {2048, 8192, 65536, 4}, /* norm out of range */
+	        {2048, 8192, TIER_CHUNKER_LIMIT + 1, 2},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-		cr_assert_eq(tier_chunker_init(&c, &bad[i]), TIER_EUSAGE, "case %zu", i);
+		cr_assert_eq(tier_chunker_init(&c, &bad[i]), TIER_EUSAGE,
+		             "case %zu", i);
 		cr_assert(strstr(tier_error_last(), "chunker") != NULL);
 	}
 	cr_assert_eq(tier_chunker_params_check(NULL), 0);

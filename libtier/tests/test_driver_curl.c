@@ -35,9 +35,9 @@ enum { FTP, FTPS, SFTP };
 static const char *const proto_names[] = {"ftp", "ftps", "sftp"};
 
 static int lock_fd = -1;
-static char sub[128];       /* this test's directory below the test root */
-static char local[4096];    /* the same directory on the local disk */
-static int killed = -1;     /* server killed by this test, restarted at the end */
+static char sub[128];    /* this test's directory below the test root */
+static char local[4096]; /* the same directory on the local disk */
+static int killed = -1;  /* server killed by this test, restarted at the end */
 static int leftover_listener = -1;
 
 static uint64_t now_ms(void)
@@ -49,7 +49,7 @@ static uint64_t now_ms(void)
 
 static const char *base_url(int proto)
 {
-	const char *v = getenv(proto == FTP ? "TIER_TEST_FTP_URL"
+	const char *v = getenv(proto == FTP    ? "TIER_TEST_FTP_URL"
 	                       : proto == FTPS ? "TIER_TEST_FTPS_URL"
 	                                       : "TIER_TEST_SFTP_URL");
 	return v && *v ? v : NULL;
@@ -57,22 +57,25 @@ static const char *base_url(int proto)
 
 static const char *base_dir(int proto)
 {
-	return getenv(proto == SFTP ? "TIER_TEST_SFTP_DIR" : "TIER_TEST_FTP_DIR");
+	return getenv(proto == SFTP ? "TIER_TEST_SFTP_DIR"
+	                            : "TIER_TEST_FTP_DIR");
 }
 
 static void need(int proto)
 {
 	if (!base_url(proto) || !base_dir(proto))
-		cr_skip_test("%s server not configured: run ci/servers.sh start and "
-		             "eval \"$(ci/servers.sh env)\"",
-		             proto_names[proto]);
+		cr_skip_test(
+		        "%s server not configured: run ci/servers.sh start and "
+		        "eval \"$(ci/servers.sh env)\"",
+		        proto_names[proto]);
 }
 
 static void take_lock(int how)
 {
 	const char *dir = getenv("TIER_SERVERS_DIR");
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/tests.lock", dir && *dir ? dir : "/tmp");
+	snprintf(path, sizeof(path), "%s/tests.lock",
+	         dir && *dir ? dir : "/tmp");
 	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 	cr_assert_geq(lock_fd, 0);
 	cr_assert_eq(flock(lock_fd, how), 0);
@@ -174,8 +177,10 @@ static void open_test(conn *c, int proto)
 	tier_location_options o = test_opts();
 	conn top;
 	char *u;
-	cr_assert_eq(open_url(&top, base_url(proto), &o), 0, "%s", tier_error_last());
-	cr_assert_eq(top.drv->mkdir_p(top.drv, sub), 0, "%s", tier_error_last());
+	cr_assert_eq(open_url(&top, base_url(proto), &o), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(top.drv->mkdir_p(top.drv, sub), 0, "%s",
+	             tier_error_last());
 	close_conn(&top);
 	u = url_with(base_url(proto), sub);
 	cr_assert_eq(open_url(c, u, &o), 0, "%s", tier_error_last());
@@ -184,8 +189,10 @@ static void open_test(conn *c, int proto)
 static void setup(void)
 {
 	static int counter;
-	uint64_t r = ((uint64_t)getpid() << 20) ^ now_ms() ^ (uint64_t)++counter * 7919;
-	snprintf(sub, sizeof(sub), "t-%d-%llx", (int)getpid(), (unsigned long long)r);
+	uint64_t r = ((uint64_t)getpid() << 20) ^ now_ms() ^
+	             (uint64_t)++counter * 7919;
+	snprintf(sub, sizeof(sub), "t-%d-%llx", (int)getpid(),
+	         (unsigned long long)r);
 	local[0] = '\0';
 	killed = -1;
 }
@@ -195,8 +202,9 @@ static void relay_stop(void);
 static void teardown(void)
 {
 	if (killed >= 0)
-		tt_sh("%s >/dev/null 2>&1", getenv(killed == SFTP ? "TIER_TEST_SFTP_RESTART"
-		                                                   : "TIER_TEST_FTP_RESTART"));
+		tt_sh("%s >/dev/null 2>&1",
+		      getenv(killed == SFTP ? "TIER_TEST_SFTP_RESTART"
+		                            : "TIER_TEST_FTP_RESTART"));
 	if (leftover_listener >= 0)
 		close(leftover_listener);
 	leftover_listener = -1;
@@ -249,7 +257,8 @@ static char *make_data(size_t n, uint32_t seed)
 	return p;
 }
 
-static int put_mem(conn *c, const char *path, const void *data, size_t len, unsigned flags)
+static int put_mem(conn *c, const char *path, const void *data, size_t len,
+                   unsigned flags)
 {
 	tier_source src = {data, -1, len};
 	return c->drv->put(c->drv, path, &src, flags);
@@ -268,7 +277,8 @@ static int sink(const void *data, size_t len, void *payload)
 	return s->stop_at && s->buf.size >= s->stop_at;
 }
 
-static int get_range(conn *c, const char *path, uint64_t off, uint64_t len, tier_buf *out)
+static int get_range(conn *c, const char *path, uint64_t off, uint64_t len,
+                     tier_buf *out)
 {
 	sink_state s = {TIER_BUF_INIT, 0};
 	int rc = c->drv->get(c->drv, path, off, len, sink, &s);
@@ -276,7 +286,8 @@ static int get_range(conn *c, const char *path, uint64_t off, uint64_t len, tier
 	return rc;
 }
 
-static void expect_content(conn *c, const char *path, const void *data, size_t len)
+static void expect_content(conn *c, const char *path, const void *data,
+                           size_t len)
 {
 	tier_buf got;
 	int rc = get_range(c, path, 0, UINT64_MAX, &got);
@@ -320,7 +331,8 @@ static int collect(const char *name, const tier_stat *st, void *payload)
 static void no_password_in(const char *msg)
 {
 	cr_assert_null(strstr(msg, "tierpass"), "password in message: %s", msg);
-	cr_assert_null(strstr(msg, "wrongpass"), "password in message: %s", msg);
+	cr_assert_null(strstr(msg, "wrongpass"), "password in message: %s",
+	               msg);
 }
 
 /* ---- the tests, once per protocol ------------------------------------- */
@@ -333,32 +345,37 @@ static void t_roundtrip(int proto)
 	size_t n = 100000;
 	char *data = make_data(n, 7);
 
-	cr_assert_eq(put_mem(&c, "a/b/c.bin", data, n, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(put_mem(&c, "a/b/c.bin", data, n, 0), 0, "%s",
+	             tier_error_last());
 	expect_content(&c, "a/b/c.bin", data, n);
 
-	cr_assert_eq(get_range(&c, "a/b/c.bin", 1000, 5000, &got), 0, "%s", tier_error_last());
+	cr_assert_eq(get_range(&c, "a/b/c.bin", 1000, 5000, &got), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(got.size, 5000);
 	cr_assert(!memcmp(got.ptr, data + 1000, 5000));
 	tier_buf_dispose(&got);
 
-	cr_assert_eq(get_range(&c, "a/b/c.bin", 99990, UINT64_MAX, &got), 0, "%s",
-	             tier_error_last());
+	cr_assert_eq(get_range(&c, "a/b/c.bin", 99990, UINT64_MAX, &got), 0,
+	             "%s", tier_error_last());
 	cr_assert_eq(got.size, 10);
 	cr_assert(!memcmp(got.ptr, data + 99990, 10));
 	tier_buf_dispose(&got);
 
 	/* the connection survived the early end of the range above */
-	cr_assert_eq(get_range(&c, "a/b/c.bin", 0, 1, &got), 0, "%s", tier_error_last());
+	cr_assert_eq(get_range(&c, "a/b/c.bin", 0, 1, &got), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(got.size, 1);
 	cr_assert_eq(got.ptr[0], data[0]);
 	tier_buf_dispose(&got);
 
 	/* a range past the end: not the object the caller thinks */
-	cr_assert_eq(get_range(&c, "a/b/c.bin", 99990, 20, &got), TIER_ECORRUPT);
+	cr_assert_eq(get_range(&c, "a/b/c.bin", 99990, 20, &got),
+	             TIER_ECORRUPT);
 	tier_buf_dispose(&got);
 
 	/* empty object */
-	cr_assert_eq(put_mem(&c, "empty", "", 0, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(put_mem(&c, "empty", "", 0, 0), 0, "%s",
+	             tier_error_last());
 	expect_content(&c, "empty", "", 0);
 
 	/* the bytes on the server's disk */
@@ -374,18 +391,21 @@ static void t_replace(int proto)
 {
 	conn c;
 	begin(proto, &c);
-	cr_assert_eq(put_mem(&c, "d/x", "first version", 13, 0), 0, "%s", tier_error_last());
-	cr_assert_eq(put_mem(&c, "d/x", "v2", 2, 0), 0, "%s", tier_error_last());
-	expect_content(&c, "d/x", "v2", 2);
-	cr_assert_eq(put_mem(&c, "d/x", "third, longer than the first", 28, 0), 0, "%s",
+	cr_assert_eq(put_mem(&c, "d/x", "first version", 13, 0), 0, "%s",
 	             tier_error_last());
+	cr_assert_eq(put_mem(&c, "d/x", "v2", 2, 0), 0, "%s",
+	             tier_error_last());
+	expect_content(&c, "d/x", "v2", 2);
+	cr_assert_eq(put_mem(&c, "d/x", "third, longer than the first", 28, 0),
+	             0, "%s", tier_error_last());
 	expect_content(&c, "d/x", "third, longer than the first", 28);
 	/* no temp file left beside it */
 	char *names = local_names(tt_path("%s/d", local));
 	cr_assert_str_eq(names, "x ");
 
 	/* exclusive create */
-	cr_assert_eq(put_mem(&c, "d/x", "no", 2, TIER_PUT_EXCLUSIVE), TIER_ECONFLICT);
+	cr_assert_eq(put_mem(&c, "d/x", "no", 2, TIER_PUT_EXCLUSIVE),
+	             TIER_ECONFLICT);
 	expect_content(&c, "d/x", "third, longer than the first", 28);
 	cr_assert_eq(put_mem(&c, "d/y", "yes", 3, TIER_PUT_EXCLUSIVE), 0, "%s",
 	             tier_error_last());
@@ -400,14 +420,20 @@ static void t_list(int proto)
 	conn c;
 	list_state l = {TIER_BUF_INIT, 0, 0};
 	begin(proto, &c);
-	cr_assert_eq(put_mem(&c, "l/b", "12345", 5, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(put_mem(&c, "l/b", "12345", 5, 0), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(put_mem(&c, "l/a", "1", 1, 0), 0, "%s", tier_error_last());
-	cr_assert_eq(put_mem(&c, "l/name with space", "12", 2, 0), 0, "%s", tier_error_last());
-	cr_assert_eq(c.drv->mkdir_p(c.drv, "l/sub"), 0, "%s", tier_error_last());
+	cr_assert_eq(put_mem(&c, "l/name with space", "12", 2, 0), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(c.drv->mkdir_p(c.drv, "l/sub"), 0, "%s",
+	             tier_error_last());
 	/* a stray temp file of an interrupted put is not listed */
-	cr_assert_eq(tt_write_file(tt_path("%s/l/.a.tmp-12-00ff", local), "x", 1), 0);
+	cr_assert_eq(
+	        tt_write_file(tt_path("%s/l/.a.tmp-12-00ff", local), "x", 1),
+	        0);
 
-	cr_assert_eq(c.drv->list(c.drv, "l", collect, &l), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->list(c.drv, "l", collect, &l), 0, "%s",
+	             tier_error_last());
 	cr_assert_str_eq(tier_buf_cstr(&l.names), "a b name with space sub");
 	cr_assert_eq(l.dirs, 1);
 	cr_assert_eq(l.sizes, 8);
@@ -415,13 +441,14 @@ static void t_list(int proto)
 
 	/* the root lists too */
 	memset(&l, 0, sizeof(l));
-	cr_assert_eq(c.drv->list(c.drv, "", collect, &l), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->list(c.drv, "", collect, &l), 0, "%s",
+	             tier_error_last());
 	cr_assert_str_eq(tier_buf_cstr(&l.names), "l");
 	tier_buf_dispose(&l.names);
 
 	memset(&l, 0, sizeof(l));
-	cr_assert_eq(c.drv->list(c.drv, "nope", collect, &l), TIER_ENOTFOUND, "%s",
-	             tier_error_last());
+	cr_assert_eq(c.drv->list(c.drv, "nope", collect, &l), TIER_ENOTFOUND,
+	             "%s", tier_error_last());
 	tier_buf_dispose(&l.names);
 	close_conn(&c);
 }
@@ -431,13 +458,16 @@ static void t_remove_mkdir(int proto)
 	conn c;
 	tier_stat st;
 	begin(proto, &c);
-	cr_assert_eq(c.drv->mkdir_p(c.drv, "p/q/r"), 0, "%s", tier_error_last());
-	cr_assert_eq(c.drv->mkdir_p(c.drv, "p/q/r"), 0, "again: %s", tier_error_last());
+	cr_assert_eq(c.drv->mkdir_p(c.drv, "p/q/r"), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(c.drv->mkdir_p(c.drv, "p/q/r"), 0, "again: %s",
+	             tier_error_last());
 	cr_assert_eq(c.drv->mkdir_p(c.drv, "p/q"), 0, "%s", tier_error_last());
 	struct stat ls;
 	cr_assert_eq(stat(tt_path("%s/p/q/r", local), &ls), 0);
 	cr_assert(S_ISDIR(ls.st_mode));
-	cr_assert_eq(c.drv->stat(c.drv, "p/q/r", &st), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->stat(c.drv, "p/q/r", &st), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(st.is_dir, 1);
 
 	/* a file in the way */
@@ -446,10 +476,13 @@ static void t_remove_mkdir(int proto)
 
 	cr_assert_eq(c.drv->remove(c.drv, "p/f"), 0, "%s", tier_error_last());
 	cr_assert_eq(c.drv->stat(c.drv, "p/f", &st), TIER_ENOTFOUND);
-	cr_assert_eq(c.drv->remove(c.drv, "p/f"), TIER_ENOTFOUND, "%s", tier_error_last());
-	cr_assert_eq(c.drv->remove(c.drv, "nodir/f"), TIER_ENOTFOUND, "%s", tier_error_last());
+	cr_assert_eq(c.drv->remove(c.drv, "p/f"), TIER_ENOTFOUND, "%s",
+	             tier_error_last());
+	cr_assert_eq(c.drv->remove(c.drv, "nodir/f"), TIER_ENOTFOUND, "%s",
+	             tier_error_last());
 	/* directories: not while full, then when empty */
-	cr_assert_eq(c.drv->remove(c.drv, "p/q"), TIER_ECONFLICT, "%s", tier_error_last());
+	cr_assert_eq(c.drv->remove(c.drv, "p/q"), TIER_ECONFLICT, "%s",
+	             tier_error_last());
 	cr_assert_eq(c.drv->remove(c.drv, "p/q/r"), 0, "%s", tier_error_last());
 	cr_assert_eq(c.drv->remove(c.drv, "p/q"), 0, "%s", tier_error_last());
 	cr_assert_neq(stat(tt_path("%s/p/q", local), &ls), 0);
@@ -464,31 +497,37 @@ static void t_stat_missing(int proto)
 	begin(proto, &c);
 	size_t n = 12345;
 	char *data = make_data(n, 3);
-	cr_assert_eq(put_mem(&c, "s/obj", data, n, 0), 0, "%s", tier_error_last());
-	cr_assert_eq(c.drv->stat(c.drv, "s/obj", &st), 0, "%s", tier_error_last());
+	cr_assert_eq(put_mem(&c, "s/obj", data, n, 0), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(c.drv->stat(c.drv, "s/obj", &st), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(st.size, n);
 	cr_assert_eq(st.is_dir, 0);
 	int64_t now = (int64_t)time(NULL);
-	cr_assert(st.mtime > now - 600 && st.mtime < now + 600, "mtime %lld now %lld",
-	          (long long)st.mtime, (long long)now);
+	cr_assert(st.mtime > now - 600 && st.mtime < now + 600,
+	          "mtime %lld now %lld", (long long)st.mtime, (long long)now);
 	cr_assert_eq(c.drv->stat(c.drv, "", &st), 0, "%s", tier_error_last());
 	cr_assert_eq(st.is_dir, 1);
 
-	cr_assert_eq(c.drv->stat(c.drv, "s/nope", &st), TIER_ENOTFOUND, "%s", tier_error_last());
-	cr_assert_eq(get_range(&c, "s/nope", 0, UINT64_MAX, &got), TIER_ENOTFOUND, "%s",
+	cr_assert_eq(c.drv->stat(c.drv, "s/nope", &st), TIER_ENOTFOUND, "%s",
 	             tier_error_last());
+	cr_assert_eq(get_range(&c, "s/nope", 0, UINT64_MAX, &got),
+	             TIER_ENOTFOUND, "%s", tier_error_last());
 	tier_buf_dispose(&got);
-	cr_assert_eq(get_range(&c, "nodir/nope", 0, 10, &got), TIER_ENOTFOUND, "%s",
-	             tier_error_last());
+	cr_assert_eq(get_range(&c, "nodir/nope", 0, 10, &got), TIER_ENOTFOUND,
+	             "%s", tier_error_last());
 	tier_buf_dispose(&got);
-	cr_assert(strstr(tier_error_last(), "nodir/nope"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "nodir/nope"), "%s",
+	          tier_error_last());
 
 	/* rename: a to b, missing source, onto an existing target */
-	cr_assert_eq(c.drv->rename(c.drv, "s/obj", "s/obj2"), 0, "%s", tier_error_last());
-	expect_content(&c, "s/obj2", data, n);
-	cr_assert_eq(c.drv->rename(c.drv, "s/obj", "s/obj3"), TIER_ENOTFOUND, "%s",
+	cr_assert_eq(c.drv->rename(c.drv, "s/obj", "s/obj2"), 0, "%s",
 	             tier_error_last());
-	cr_assert_eq(put_mem(&c, "s/other", "o", 1, 0), 0, "%s", tier_error_last());
+	expect_content(&c, "s/obj2", data, n);
+	cr_assert_eq(c.drv->rename(c.drv, "s/obj", "s/obj3"), TIER_ENOTFOUND,
+	             "%s", tier_error_last());
+	cr_assert_eq(put_mem(&c, "s/other", "o", 1, 0), 0, "%s",
+	             tier_error_last());
 	int rc = c.drv->rename(c.drv, "s/other", "s/obj2");
 	if (c.drv->caps & TIER_DRIVER_CAP_RENAME_OVERWRITE) {
 		cr_assert_eq(rc, 0, "%s", tier_error_last());
@@ -499,10 +538,11 @@ static void t_stat_missing(int proto)
 	}
 
 	/* a receiver that stops */
-	cr_assert_eq(put_mem(&c, "s/long", data, n, 0), 0, "%s", tier_error_last());
-	sink_state s = {TIER_BUF_INIT, 100};
-	cr_assert_eq(c.drv->get(c.drv, "s/long", 0, UINT64_MAX, sink, &s), TIER_EABORTED, "%s",
+	cr_assert_eq(put_mem(&c, "s/long", data, n, 0), 0, "%s",
 	             tier_error_last());
+	sink_state s = {TIER_BUF_INIT, 100};
+	cr_assert_eq(c.drv->get(c.drv, "s/long", 0, UINT64_MAX, sink, &s),
+	             TIER_EABORTED, "%s", tier_error_last());
 	tier_buf_dispose(&s.buf);
 
 	cr_assert_eq(c.drv->ping(c.drv), 0, "%s", tier_error_last());
@@ -517,11 +557,14 @@ static void t_missing_root(int proto)
 	take_lock(LOCK_SH);
 	char *u = url_with(base_url(proto), "no-such-root-dir");
 	cr_assert_eq(open_url(&c, u, &o), 0, "%s", tier_error_last());
-	cr_assert_eq(c.drv->ping(c.drv), TIER_ENOTFOUND, "%s", tier_error_last());
+	cr_assert_eq(c.drv->ping(c.drv), TIER_ENOTFOUND, "%s",
+	             tier_error_last());
 	/* and nothing creates it */
-	cr_assert_eq(c.drv->mkdir_p(c.drv, "x/y"), TIER_ENOTFOUND, "%s", tier_error_last());
+	cr_assert_eq(c.drv->mkdir_p(c.drv, "x/y"), TIER_ENOTFOUND, "%s",
+	             tier_error_last());
 	struct stat ls;
-	cr_assert_neq(stat(tt_path("%s/no-such-root-dir", base_dir(proto)), &ls), 0);
+	cr_assert_neq(
+	        stat(tt_path("%s/no-such-root-dir", base_dir(proto)), &ls), 0);
 	close_conn(&c);
 }
 
@@ -538,7 +581,8 @@ static void t_wrong_login(int proto)
 		/* a valid key the server does not know: its own host key */
 		const char *dir = getenv("TIER_SERVERS_DIR");
 		cr_assert_not_null(dir);
-		char *k = replace(base_url(proto), "client_ed25519", "host_ed25519");
+		char *k = replace(base_url(proto), "client_ed25519",
+		                  "host_ed25519");
 		u = k;
 	} else {
 		u = replace(base_url(proto), "tierpass", "wrongpass");
@@ -547,9 +591,11 @@ static void t_wrong_login(int proto)
 	cr_assert_eq(open_url(&c, u, &o), 0, "%s", tier_error_last());
 	int rc = c.drv->ping(c.drv);
 	cr_assert_eq(rc, TIER_EAUTH, "%d: %s", rc, tier_error_last());
-	cr_assert(strstr(tier_error_last(), "login refused for user"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "login refused for user"), "%s",
+	          tier_error_last());
 	no_password_in(tier_error_last());
-	cr_assert_lt(now_ms() - t0, 10000, "took %llu ms", (unsigned long long)(now_ms() - t0));
+	cr_assert_lt(now_ms() - t0, 10000, "took %llu ms",
+	             (unsigned long long)(now_ms() - t0));
 	close_conn(&c);
 }
 
@@ -611,8 +657,10 @@ static void t_offline(int proto)
 	char *u = with_port(proto, free_port());
 	cr_assert_eq(open_url(&c, u, &o), 0, "%s", tier_error_last());
 	uint64_t t0 = now_ms();
-	cr_assert_eq(c.drv->ping(c.drv), TIER_EOFFLINE, "%s", tier_error_last());
-	cr_assert_lt(now_ms() - t0, 10000, "took %llu ms", (unsigned long long)(now_ms() - t0));
+	cr_assert_eq(c.drv->ping(c.drv), TIER_EOFFLINE, "%s",
+	             tier_error_last());
+	cr_assert_lt(now_ms() - t0, 10000, "took %llu ms",
+	             (unsigned long long)(now_ms() - t0));
 	no_password_in(tier_error_last());
 	close_conn(&c);
 
@@ -622,11 +670,12 @@ static void t_offline(int proto)
 	cr_assert_eq(open_url(&c, u, &o), 0, "%s", tier_error_last());
 	t0 = now_ms();
 	tier_buf got;
-	cr_assert_eq(get_range(&c, "x", 0, UINT64_MAX, &got), TIER_EOFFLINE, "%s",
-	             tier_error_last());
+	cr_assert_eq(get_range(&c, "x", 0, UINT64_MAX, &got), TIER_EOFFLINE,
+	             "%s", tier_error_last());
 	tier_buf_dispose(&got);
 	uint64_t took = now_ms() - t0;
-	cr_assert(took >= 1500 && took < 8000, "took %llu ms", (unsigned long long)took);
+	cr_assert(took >= 1500 && took < 8000, "took %llu ms",
+	          (unsigned long long)took);
 	no_password_in(tier_error_last());
 	close_conn(&c);
 }
@@ -670,10 +719,12 @@ static int relay_connect(int port)
 /* Relay one connection until a side closes (or the hang-up); 1 when told to stop. */
 static int relay_one(relay *r, int client, int drop)
 {
-	int server = relay_connect(r->target_port), client_spoke = 0, replies = 0, stop = 0;
+	int server = relay_connect(r->target_port), client_spoke = 0,
+	    replies = 0, stop = 0;
 	char buf[16384];
 	while (server >= 0) {
-		struct pollfd p[3] = {{client, POLLIN, 0}, {server, POLLIN, 0},
+		struct pollfd p[3] = {{client, POLLIN, 0},
+		                      {server, POLLIN, 0},
 		                      {r->stop_pipe[0], POLLIN, 0}};
 		if (poll(p, 3, -1) < 0)
 			break;
@@ -685,7 +736,8 @@ static int relay_one(relay *r, int client, int drop)
 		ssize_t n = read(from ? server : client, buf, sizeof(buf));
 		if (n <= 0)
 			break;
-		if (drop && from == 1 && client_spoke && replies++ == r->drop_at) {
+		if (drop && from == 1 && client_spoke &&
+		    replies++ == r->drop_at) {
 			__atomic_add_fetch(&r->dropped, 1, __ATOMIC_SEQ_CST);
 			break; /* this reply never comes */
 		}
@@ -703,13 +755,15 @@ static void *relay_main(void *arg)
 {
 	relay *r = arg;
 	for (;;) {
-		struct pollfd p[2] = {{r->listen_fd, POLLIN, 0}, {r->stop_pipe[0], POLLIN, 0}};
+		struct pollfd p[2] = {{r->listen_fd, POLLIN, 0},
+		                      {r->stop_pipe[0], POLLIN, 0}};
 		if (poll(p, 2, -1) < 0 || p[1].revents)
 			break;
 		int c = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0)
 			continue;
-		int n = __atomic_add_fetch(&r->connections, 1, __ATOMIC_SEQ_CST);
+		int n = __atomic_add_fetch(&r->connections, 1,
+		                           __ATOMIC_SEQ_CST);
 		if (relay_one(r, c, n == 1 || r->drop_every))
 			break;
 	}
@@ -792,7 +846,8 @@ static void t_hangup_login(int proto)
 
 	/* at several points of the login (TLS or SSH handshake, USER, PASS...) */
 	for (int at = 0; at < 12; at++) {
-		char *u = url_with(relay_url(proto, relay_start(proto, at, 0)), sub);
+		char *u = url_with(relay_url(proto, relay_start(proto, at, 0)),
+		                   sub);
 		cr_assert_eq(open_url(&c, u, &o), 0, "%s", tier_error_last());
 		int rc = c.drv->ping(c.drv);
 		if (!relay_dropped()) {
@@ -805,9 +860,11 @@ static void t_hangup_login(int proto)
 		}
 		/* sftp confirms a failed login on a second connection, which works here */
 		cr_expect(rc == TIER_EOFFLINE || (proto == SFTP && rc == 0),
-		          "hang-up after %d replies: %d: %s", at, rc, tier_error_last());
+		          "hang-up after %d replies: %d: %s", at, rc,
+		          tier_error_last());
 		no_password_in(tier_error_last());
-		cr_assert_eq(c.drv->ping(c.drv), 0, "after the hang-up: %s", tier_error_last());
+		cr_assert_eq(c.drv->ping(c.drv), 0, "after the hang-up: %s",
+		             tier_error_last());
 		close_conn(&c);
 		relay_stop();
 	}
@@ -827,25 +884,29 @@ static void t_hangup_login(int proto)
 	o.retries = 3;
 	o.retry_delay = 1;
 	o.retry_cap = 1;
-	cr_assert_eq(tier_location_open(&live_loc, u, &o), 0, "%s", tier_error_last());
-	cr_assert_eq(tier_location_put_mem(live_loc, "e/empty", "", 0, 0), 0, "%s",
+	cr_assert_eq(tier_location_open(&live_loc, u, &o), 0, "%s",
 	             tier_error_last());
+	cr_assert_eq(tier_location_put_mem(live_loc, "e/empty", "", 0, 0), 0,
+	             "%s", tier_error_last());
 	cr_assert_eq(relay_dropped(), 1);
 	/* sftp: the driver's own second login; ftp: the reconnect layer's retry */
 	cr_assert_eq(tier_location_attempts(live_loc), proto == SFTP ? 1 : 2);
-	cr_assert_eq(tier_location_put_mem(live_loc, "e/small", "abc", 3, 0), 0, "%s",
-	             tier_error_last());
+	cr_assert_eq(tier_location_put_mem(live_loc, "e/small", "abc", 3, 0), 0,
+	             "%s", tier_error_last());
 	tier_location_free(live_loc);
 	live_loc = NULL;
 	relay_stop();
 
 	struct stat ls;
-	cr_assert_eq(stat(tt_path("%s/e/empty", local), &ls), 0, "empty object missing");
+	cr_assert_eq(stat(tt_path("%s/e/empty", local), &ls), 0,
+	             "empty object missing");
 	cr_assert_eq(ls.st_size, 0);
-	cr_assert_eq(stat(tt_path("%s/e/small", local), &ls), 0, "small object missing");
+	cr_assert_eq(stat(tt_path("%s/e/small", local), &ls), 0,
+	             "small object missing");
 	cr_assert_eq(ls.st_size, 3);
 	char *names = local_names(tt_path("%s/e", local));
-	cr_assert_str_eq(names, "empty small ", "temp files left behind: %s", names);
+	cr_assert_str_eq(names, "empty small ", "temp files left behind: %s",
+	                 names);
 }
 
 #define BIG (50u * 1024 * 1024)
@@ -872,19 +933,30 @@ static void t_large(int proto)
 	char *data = make_data(BIG, 11);
 	int fd = big_source(data);
 	tier_source src = {NULL, fd, BIG};
-	cr_assert_eq(c.drv->put(c.drv, "big/b50", &src, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->put(c.drv, "big/b50", &src, 0), 0, "%s",
+	             tier_error_last());
 	close(fd);
-	cr_assert_eq(get_range(&c, "big/b50", 0, UINT64_MAX, &got), 0, "%s", tier_error_last());
+	cr_assert_eq(get_range(&c, "big/b50", 0, UINT64_MAX, &got), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(got.size, BIG);
 	cr_assert(!memcmp(got.ptr, data, BIG), "50 MiB differ");
 	tier_buf_dispose(&got);
 	close_conn(&c);
 }
 
-#define PROTO_TESTS(name)                                      \
-	Test(driver_curl, ftp_##name) { t_##name(FTP); }       \
-	Test(driver_curl, ftps_##name) { t_##name(FTPS); }     \
-	Test(driver_curl, sftp_##name) { t_##name(SFTP); }
+#define PROTO_TESTS(name)              \
+	Test(driver_curl, ftp_##name)  \
+	{                              \
+		t_##name(FTP);         \
+	}                              \
+	Test(driver_curl, ftps_##name) \
+	{                              \
+		t_##name(FTPS);        \
+	}                              \
+	Test(driver_curl, sftp_##name) \
+	{                              \
+		t_##name(SFTP);        \
+	}
 
 PROTO_TESTS(roundtrip)
 PROTO_TESTS(replace)
@@ -905,15 +977,19 @@ Test(driver_curl, ftps_untrusted_certificate)
 	tier_location_options o = test_opts();
 	need(FTPS);
 	take_lock(LOCK_SH);
-	o.cacert = "/dev/null/none"; /* not the test CA: the self-signed cert fails */
-	cr_assert_eq(open_url(&c, base_url(FTPS), &o), 0, "%s", tier_error_last());
+	o.cacert =
+	        "/dev/null/none"; /* not the test CA: the self-signed cert fails */
+	cr_assert_eq(open_url(&c, base_url(FTPS), &o), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(c.drv->ping(c.drv), TIER_EAUTH, "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "permanent"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "permanent"), "%s",
+	          tier_error_last());
 	no_password_in(tier_error_last());
 	close_conn(&c);
 
 	o.insecure = 1;
-	cr_assert_eq(open_url(&c, base_url(FTPS), &o), 0, "%s", tier_error_last());
+	cr_assert_eq(open_url(&c, base_url(FTPS), &o), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(c.drv->ping(c.drv), 0, "%s", tier_error_last());
 	close_conn(&c);
 }
@@ -929,7 +1005,8 @@ Test(driver_curl, sftp_pinned_host_key)
 	const char *q = strchr(base_url(SFTP), '&');
 	cr_assert_not_null(q);
 	/* drop known_hosts=, pin the key instead */
-	char *plain = tier_strndup(base_url(SFTP), (size_t)(q - base_url(SFTP)));
+	char *plain =
+	        tier_strndup(base_url(SFTP), (size_t)(q - base_url(SFTP)));
 	char *u = NULL;
 	tier_buf b = TIER_BUF_INIT;
 	tier_buf_printf(&b, "%s&hostkey=%s", plain, pin);
@@ -939,11 +1016,15 @@ Test(driver_curl, sftp_pinned_host_key)
 	close_conn(&c);
 	free(u);
 
-	tier_buf_printf(&b, "%s&hostkey=SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", plain);
+	tier_buf_printf(
+	        &b,
+	        "%s&hostkey=SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	        plain);
 	u = tier_buf_detach(&b);
 	cr_assert_eq(open_url(&c, u, &o), 0, "%s", tier_error_last());
 	cr_assert_eq(c.drv->ping(c.drv), TIER_EAUTH, "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "host key"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "host key"), "%s",
+	          tier_error_last());
 	close_conn(&c);
 	free(u);
 
@@ -973,11 +1054,14 @@ static int outage_sink(const void *data, size_t len, void *payload)
 		s->done = 1;
 		killed = s->proto;
 		/* the whole server tree dies mid-transfer; it is back a little later */
-		cr_assert_eq(tt_sh("%s", getenv(s->proto == SFTP ? "TIER_TEST_SFTP_KILL"
-		                                                 : "TIER_TEST_FTP_KILL")),
-		             0);
+		cr_assert_eq(
+		        tt_sh("%s",
+		              getenv(s->proto == SFTP ? "TIER_TEST_SFTP_KILL"
+		                                      : "TIER_TEST_FTP_KILL")),
+		        0);
 		tt_sh("(sleep 0.3; %s) >/dev/null 2>&1 &",
-		      getenv(s->proto == SFTP ? "TIER_TEST_SFTP_RESTART" : "TIER_TEST_FTP_RESTART"));
+		      getenv(s->proto == SFTP ? "TIER_TEST_SFTP_RESTART"
+		                              : "TIER_TEST_FTP_RESTART"));
 	}
 	return 0;
 }
@@ -993,7 +1077,8 @@ static void t_outage(int proto)
 	char *data = make_data(BIG, 5);
 	int fd = big_source(data);
 	tier_source src = {NULL, fd, BIG};
-	cr_assert_eq(c.drv->put(c.drv, "o/b50", &src, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(c.drv->put(c.drv, "o/b50", &src, 0), 0, "%s",
+	             tier_error_last());
 	close(fd);
 	close_conn(&c);
 
@@ -1002,26 +1087,37 @@ static void t_outage(int proto)
 	o.retry_delay = 50;
 	o.retry_cap = 1000;
 	char *u = url_with(base_url(proto), sub);
-	cr_assert_eq(tier_location_open(&live_loc, u, &o), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_open(&live_loc, u, &o), 0, "%s",
+	             tier_error_last());
 	loc = live_loc;
 	outage_state s = {&live_buf, proto, 0};
-	int rc = tier_location_get(loc, "o/b50", 0, UINT64_MAX, outage_sink, &s);
+	int rc =
+	        tier_location_get(loc, "o/b50", 0, UINT64_MAX, outage_sink, &s);
 	cr_assert_eq(rc, 0, "%s", tier_error_last());
 	cr_assert(s.done);
-	cr_assert_gt(tier_location_attempts(loc), 1, "the kill did not interrupt the get");
+	cr_assert_gt(tier_location_attempts(loc), 1,
+	             "the kill did not interrupt the get");
 	cr_assert_eq(live_buf.size, BIG);
-	cr_assert(!memcmp(live_buf.ptr, data, BIG), "bytes differ after the resume");
+	cr_assert(!memcmp(live_buf.ptr, data, BIG),
+	          "bytes differ after the resume");
 	tier_buf_dispose(&live_buf);
 	tier_location_free(loc);
 	live_loc = NULL;
 	/* the server runs again (restarted in the background) */
-	tt_sh("%s >/dev/null 2>&1", getenv(proto == SFTP ? "TIER_TEST_SFTP_RESTART"
-	                                                 : "TIER_TEST_FTP_RESTART"));
+	tt_sh("%s >/dev/null 2>&1",
+	      getenv(proto == SFTP ? "TIER_TEST_SFTP_RESTART"
+	                           : "TIER_TEST_FTP_RESTART"));
 	killed = -1;
 }
 
-Test(driver_curl, ftp_outage_mid_get) { t_outage(FTP); }
-Test(driver_curl, sftp_outage_mid_get) { t_outage(SFTP); }
+Test(driver_curl, ftp_outage_mid_get)
+{
+	t_outage(FTP);
+}
+Test(driver_curl, sftp_outage_mid_get)
+{
+	t_outage(SFTP);
+}
 
 /* ---- parsers and open-time checks (no server needed) ------------------ */
 
@@ -1034,7 +1130,8 @@ Test(driver_curl_parse, ls_lines)
 	time_t now = 1795000000; /* 2026-11-18 11:06 UTC */
 
 	/* vsftpd: numeric owner and group */
-	char l1[] = "-rw-r--r--    1 1001     1001         4096 Nov 16 03:51 a b.txt";
+	char l1[] =
+	        "-rw-r--r--    1 1001     1001         4096 Nov 16 03:51 a b.txt";
 	cr_assert_eq(curl_parse_ls_line(l1, &name, &st, now), 0);
 	cr_assert_str_eq(name, "a b.txt");
 	cr_assert_eq(st.size, 4096);
@@ -1042,7 +1139,8 @@ Test(driver_curl_parse, ls_lines)
 	cr_assert_eq(st.mtime, 1794801060, "mtime %lld", (long long)st.mtime);
 
 	/* OpenSSH long name of a directory; a date in the "future" is last year's */
-	char l2[] = "drwxr-xr-x    2 tiersftp tiersftp     4096 Dec 24 10:00 sub";
+	char l2[] =
+	        "drwxr-xr-x    2 tiersftp tiersftp     4096 Dec 24 10:00 sub";
 	cr_assert_eq(curl_parse_ls_line(l2, &name, &st, now), 0);
 	cr_assert_str_eq(name, "sub");
 	cr_assert_eq(st.is_dir, 1);
@@ -1067,8 +1165,10 @@ Test(driver_curl_parse, ls_lines)
 Test(driver_curl_parse, query)
 {
 	curl_query q;
-	cr_assert_eq(curl_query_parse(&q, "key=/k%20ey&known_hosts=/kh&hostkey=SHA256:abc", 1,
-	                              "x"),
+	cr_assert_eq(curl_query_parse(
+	                     &q,
+	                     "key=/k%20ey&known_hosts=/kh&hostkey=SHA256:abc",
+	                     1, "x"),
 	             0);
 	cr_assert_str_eq(q.key, "/k ey");
 	cr_assert_str_eq(q.known_hosts, "/kh");
@@ -1093,25 +1193,33 @@ Test(driver_curl_parse, open_checks)
 	unsetenv("TIER_SFTP_KEY");
 
 	/* no known_hosts anywhere and no pin: refused before any connection */
-	cr_assert_eq(open_url(&c, "sftp://u@127.0.0.1:1/data?key=/k", &o), TIER_EUSAGE);
-	cr_assert(strstr(tier_error_last(), "known_hosts"), "%s", tier_error_last());
+	cr_assert_eq(open_url(&c, "sftp://u@127.0.0.1:1/data?key=/k", &o),
+	             TIER_EUSAGE);
+	cr_assert(strstr(tier_error_last(), "known_hosts"), "%s",
+	          tier_error_last());
 	close_conn(&c);
 	/* ...unless told not to check */
 	o.insecure = 1;
-	cr_assert_eq(open_url(&c, "sftp://u@127.0.0.1:1/data", &o), 0, "%s", tier_error_last());
+	cr_assert_eq(open_url(&c, "sftp://u@127.0.0.1:1/data", &o), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(c.drv->caps & TIER_DRIVER_CAP_RENAME_OVERWRITE, 0);
 	cr_assert(c.drv->caps & TIER_DRIVER_CAP_RENAME);
 	close_conn(&c);
 	o.insecure = 0;
-	cr_assert_eq(open_url(&c, "sftp://u@127.0.0.1:1/d?hostkey=SHA256:short", &o), TIER_EUSAGE);
+	cr_assert_eq(
+	        open_url(&c, "sftp://u@127.0.0.1:1/d?hostkey=SHA256:short", &o),
+	        TIER_EUSAGE);
 	close_conn(&c);
 
 	/* ftp: rename replaces; the password stays out of every message */
-	cr_assert_eq(open_url(&c, "ftp://u:s3cret@127.0.0.1:1/d", &o), 0, "%s", tier_error_last());
+	cr_assert_eq(open_url(&c, "ftp://u:s3cret@127.0.0.1:1/d", &o), 0, "%s",
+	             tier_error_last());
 	cr_assert(c.drv->caps & TIER_DRIVER_CAP_RENAME_OVERWRITE);
 	cr_assert_eq(c.drv->ping(c.drv), TIER_EOFFLINE);
-	cr_assert_null(strstr(tier_error_last(), "s3cret"), "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "ftp://u@127.0.0.1:1/d"), "%s", tier_error_last());
+	cr_assert_null(strstr(tier_error_last(), "s3cret"), "%s",
+	               tier_error_last());
+	cr_assert(strstr(tier_error_last(), "ftp://u@127.0.0.1:1/d"), "%s",
+	          tier_error_last());
 	/* paths that would escape the tier or inject a command */
 	tier_stat st;
 	cr_assert_eq(c.drv->stat(c.drv, "../x", &st), TIER_EUSAGE);

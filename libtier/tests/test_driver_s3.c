@@ -62,10 +62,14 @@ TestSuite(s3_unit, .init = setup, .fini = teardown);
 Test(s3_unit, query_is_sorted_encoded_and_valueless_params_get_equals)
 {
 	tier_buf b = TIER_BUF_INIT;
-	s3_param p[4] = {{"prefix", "a b/c+d"}, {"list-type", "2"}, {"uploads", NULL},
+	s3_param p[4] = {{"prefix", "a b/c+d"},
+	                 {"list-type", "2"},
+	                 {"uploads", NULL},
 	                 {"delimiter", "/"}};
 	cr_assert_eq(s3_query_build(&b, p, 4), 0);
-	cr_assert_str_eq(b.ptr, "?delimiter=%2F&list-type=2&prefix=a%20b%2Fc%2Bd&uploads=");
+	cr_assert_str_eq(
+	        b.ptr,
+	        "?delimiter=%2F&list-type=2&prefix=a%20b%2Fc%2Bd&uploads=");
 	tier_buf_clear(&b);
 	cr_assert_eq(s3_encode(&b, "log.git/objects/pack/p~1 x", 1), 0);
 	cr_assert_str_eq(b.ptr, "log.git/objects/pack/p~1%20x");
@@ -75,7 +79,12 @@ Test(s3_unit, query_is_sorted_encoded_and_valueless_params_get_equals)
 Test(s3_unit, url_options)
 {
 	s3_query q;
-	cr_assert_eq(s3_query_parse(&q, "endpoint=http%3A%2F%2F127.0.0.1%3A7480&region=eu-west-3&style=virtual", "s3://b/p"), 0);
+	cr_assert_eq(
+	        s3_query_parse(
+	                &q,
+	                "endpoint=http%3A%2F%2F127.0.0.1%3A7480&region=eu-west-3&style=virtual",
+	                "s3://b/p"),
+	        0);
 	cr_assert_str_eq(q.endpoint, "http://127.0.0.1:7480");
 	cr_assert_str_eq(q.region, "eu-west-3");
 	cr_assert_eq(q.virtual_style, 1);
@@ -84,22 +93,26 @@ Test(s3_unit, url_options)
 	cr_assert_null(q.endpoint);
 	cr_assert_eq(q.virtual_style, -1);
 	s3_query_dispose(&q);
-	cr_assert_eq(s3_query_parse(&q, "endpont=http://x", "s3://b/p"), TIER_EUSAGE);
-	cr_assert(strstr(tier_error_last(), "unknown s3 option 'endpont'"), "%s", tier_error_last());
-	cr_assert_eq(s3_query_parse(&q, "region=a&region=b", "s3://b/p"), TIER_EUSAGE);
-	cr_assert_eq(s3_query_parse(&q, "style=sideways", "s3://b/p"), TIER_EUSAGE);
+	cr_assert_eq(s3_query_parse(&q, "endpont=http://x", "s3://b/p"),
+	             TIER_EUSAGE);
+	cr_assert(strstr(tier_error_last(), "unknown s3 option 'endpont'"),
+	          "%s", tier_error_last());
+	cr_assert_eq(s3_query_parse(&q, "region=a&region=b", "s3://b/p"),
+	             TIER_EUSAGE);
+	cr_assert_eq(s3_query_parse(&q, "style=sideways", "s3://b/p"),
+	             TIER_EUSAGE);
 }
 
 Test(s3_unit, xml_listing_with_entities)
 {
 	static const char doc[] =
-		"<?xml version=\"1.0\"?><ListBucketResult xmlns=\"x\"><Name>b</Name>"
-		"<KeyCount>2</KeyCount><IsTruncated>true</IsTruncated>"
-		"<NextContinuationToken>t&amp;1</NextContinuationToken>"
-		"<Contents><Key>p/a&lt;b&#38;c&#x263A;</Key><Size>12</Size>"
-		"<LastModified>2024-05-01T12:34:56.000Z</LastModified></Contents>"
-		"<Contents><Key>p/z</Key><Size>3</Size></Contents>"
-		"<CommonPrefixes><Prefix>p/d/</Prefix></CommonPrefixes><Empty/></ListBucketResult>";
+	        "<?xml version=\"1.0\"?><ListBucketResult xmlns=\"x\"><Name>b</Name>"
+	        "<KeyCount>2</KeyCount><IsTruncated>true</IsTruncated>"
+	        "<NextContinuationToken>t&amp;1</NextContinuationToken>"
+	        "<Contents><Key>p/a&lt;b&#38;c&#x263A;</Key><Size>12</Size>"
+	        "<LastModified>2024-05-01T12:34:56.000Z</LastModified></Contents>"
+	        "<Contents><Key>p/z</Key><Size>3</Size></Contents>"
+	        "<CommonPrefixes><Prefix>p/d/</Prefix></CommonPrefixes><Empty/></ListBucketResult>";
 	s3_xml x = {doc, doc + sizeof(doc) - 1}, in;
 	tier_buf t = TIER_BUF_INIT;
 	cr_assert(s3_xml_text(&x, "NextContinuationToken", &t));
@@ -117,7 +130,8 @@ Test(s3_unit, xml_listing_with_entities)
 	cr_assert_not(s3_xml_next(&x, "Contents", &in));
 	cr_assert(s3_xml_next(&x, "Empty", &in));
 	cr_assert_eq(in.p, in.end);
-	cr_assert_eq(s3_parse_time("Wed, 01 May 2024 12:34:56 GMT"), 1714566896);
+	cr_assert_eq(s3_parse_time("Wed, 01 May 2024 12:34:56 GMT"),
+	             1714566896);
 	cr_assert_eq(s3_parse_time("yesterday"), -1);
 	tier_buf_dispose(&t);
 }
@@ -130,7 +144,8 @@ Test(s3_unit, error_table)
 	cr_assert_eq(s3_classify(403, "InvalidAccessKeyId"), TIER_EAUTH);
 	cr_assert_eq(s3_classify(403, "AccessDenied"), TIER_EAUTH);
 	cr_assert_eq(s3_classify(403, ""), TIER_EAUTH, "HEAD: no body");
-	cr_assert_eq(s3_classify(403, "QuotaExceeded"), TIER_ENOSPC, "RGW quota");
+	cr_assert_eq(s3_classify(403, "QuotaExceeded"), TIER_ENOSPC,
+	             "RGW quota");
 	cr_assert_eq(s3_classify(400, "EntityTooLarge"), TIER_ENOSPC);
 	cr_assert_eq(s3_classify(404, "NoSuchKey"), TIER_ENOTFOUND);
 	cr_assert_eq(s3_classify(404, ""), TIER_ENOTFOUND);
@@ -166,14 +181,15 @@ Test(s3_unit, credentials_url_then_environment_then_file)
 	s3_creds_dispose(&c);
 
 	cr_assert_eq(s3_creds_find(&c, NULL, NULL, "s3://b/p"), TIER_EUSAGE);
-	cr_assert(strstr(tier_error_last(), "no credentials for tier s3://b/p"), "%s",
-	          tier_error_last());
+	cr_assert(strstr(tier_error_last(), "no credentials for tier s3://b/p"),
+	          "%s", tier_error_last());
 
 	tt_sh("mkdir -p %s/.aws && printf '# c\\n[other]\\naws_access_key_id = OTHERKEY\\n"
 	      "aws_secret_access_key = othersecret\\n\\n[default]\\n"
 	      "aws_access_key_id=FILEKEY\\naws_secret_access_key = filesecret \\n' > %s/.aws/credentials",
 	      dir, dir);
-	cr_assert_eq(s3_creds_find(&c, NULL, NULL, "s3://b/p"), 0, "%s", tier_error_last());
+	cr_assert_eq(s3_creds_find(&c, NULL, NULL, "s3://b/p"), 0, "%s",
+	             tier_error_last());
 	cr_assert_str_eq(c.key_id, "FILEKEY");
 	cr_assert_str_eq(c.secret, "filesecret");
 	s3_creds_dispose(&c);
@@ -183,7 +199,8 @@ Test(s3_unit, credentials_url_then_environment_then_file)
 	s3_creds_dispose(&c);
 	setenv("AWS_PROFILE", "nosuch", 1);
 	cr_assert_eq(s3_creds_find(&c, NULL, NULL, "s3://b/p"), TIER_EUSAGE);
-	cr_assert(strstr(tier_error_last(), "[nosuch]"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "[nosuch]"), "%s",
+	          tier_error_last());
 
 	setenv("AWS_ACCESS_KEY_ID", "ENVKEY", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
@@ -193,36 +210,54 @@ Test(s3_unit, credentials_url_then_environment_then_file)
 	unsetenv("AWS_SECRET_ACCESS_KEY");
 	cr_assert_eq(s3_creds_find(&c, NULL, NULL, "s3://b/p"), TIER_EUSAGE);
 	cr_assert_null(strstr(tier_error_last(), "envsecret"));
-	cr_assert_eq(s3_creds_find(&c, "K", NULL, "s3://b/p"), TIER_EUSAGE, "key id, no secret");
+	cr_assert_eq(s3_creds_find(&c, "K", NULL, "s3://b/p"), TIER_EUSAGE,
+	             "key id, no secret");
 }
 
 Test(s3_unit, open_checks_the_url_and_never_shows_the_secret)
 {
 	tier_location *loc = NULL;
 	clear_aws_env();
-	cr_assert_eq(tier_location_open(&loc, "s3://K:SeCrEt0123@bucket/p?endpoint=http://127.0.0.1:1&colour=red", NULL),
-	             TIER_EUSAGE);
+	cr_assert_eq(
+	        tier_location_open(
+	                &loc,
+	                "s3://K:SeCrEt0123@bucket/p?endpoint=http://127.0.0.1:1&colour=red",
+	                NULL),
+	        TIER_EUSAGE);
 	cr_assert(strstr(tier_error_last(), "colour"), "%s", tier_error_last());
-	cr_assert_null(strstr(tier_error_last(), "SeCrEt0123"), "%s", tier_error_last());
-	cr_assert_eq(tier_location_open(&loc, "s3://bu/p?endpoint=http://127.0.0.1:1", NULL),
+	cr_assert_null(strstr(tier_error_last(), "SeCrEt0123"), "%s",
+	               tier_error_last());
+	cr_assert_eq(tier_location_open(&loc,
+	                                "s3://bu/p?endpoint=http://127.0.0.1:1",
+	                                NULL),
 	             TIER_EUSAGE, "bucket name too short");
-	cr_assert_eq(tier_location_open(&loc, "s3://bucket/p?endpoint=ftp://127.0.0.1:1", NULL),
-	             TIER_EUSAGE);
-	cr_assert_eq(tier_location_open(&loc, "s3://bucket/p?endpoint=http://127.0.0.1:1", NULL),
+	cr_assert_eq(
+	        tier_location_open(
+	                &loc, "s3://bucket/p?endpoint=ftp://127.0.0.1:1", NULL),
+	        TIER_EUSAGE);
+	cr_assert_eq(tier_location_open(
+	                     &loc, "s3://bucket/p?endpoint=http://127.0.0.1:1",
+	                     NULL),
 	             TIER_EUSAGE, "no credentials anywhere");
 
 	/* a store that is away: offline, after the retries */
 	tier_location_options o = TIER_LOCATION_OPTIONS_INIT;
 	o.retries = 3;
 	o.retry_delay = 1;
-	cr_assert_eq(tier_location_open(&loc, "s3://K:SeCrEt0123@bucket/p?endpoint=http://127.0.0.1:1", &o), 0,
-	             "%s", tier_error_last());
+	cr_assert_eq(
+	        tier_location_open(
+	                &loc,
+	                "s3://K:SeCrEt0123@bucket/p?endpoint=http://127.0.0.1:1",
+	                &o),
+	        0, "%s", tier_error_last());
 	cr_assert_eq(tier_location_caps(loc), TIER_DRIVER_CAP_EXCLUSIVE);
 	cr_assert_eq(tier_location_ping(loc), TIER_EOFFLINE);
 	cr_assert_eq(tier_location_attempts(loc), 3);
-	cr_assert_null(strstr(tier_error_last(), "SeCrEt0123"), "%s", tier_error_last());
+	cr_assert_null(strstr(tier_error_last(), "SeCrEt0123"), "%s",
+	               tier_error_last());
 	tier_location_reset(loc);
-	cr_assert_eq(tier_location_mkdir_p(loc, "a/b"), 0, "no directories to make");
+	cr_assert_eq(tier_location_mkdir_p(loc, "a/b"), 0,
+	             "no directories to make");
 	cr_assert_eq(tier_location_rename(loc, "a", "b"), TIER_EUNSUPPORTED);
 	tier_location_free(loc);
 }
@@ -235,8 +270,9 @@ static void need_server(int exclusive)
 {
 	const char *d = getenv("TIER_CEPH_DIR");
 	if (!getenv("TIER_TEST_S3_URL") || !*getenv("TIER_TEST_S3_URL"))
-		cr_skip_test("s3 server not configured: run ci/ceph.sh start and "
-		             "eval \"$(ci/ceph.sh env)\"");
+		cr_skip_test(
+		        "s3 server not configured: run ci/ceph.sh start and "
+		        "eval \"$(ci/ceph.sh env)\"");
 	lock_fd = open(tt_path("%s/tests.lock", d && *d ? d : "/tmp"),
 	               O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 	cr_assert_geq(lock_fd, 0);
@@ -262,7 +298,8 @@ static char *fresh_url(void)
 	struct timespec ts;
 	char sub[64];
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(sub, sizeof(sub), "t%ld-%ld-%d", (long)ts.tv_sec, ts.tv_nsec, (int)getpid());
+	snprintf(sub, sizeof(sub), "t%ld-%ld-%d", (long)ts.tv_sec, ts.tv_nsec,
+	         (int)getpid());
 	return url_sub(sub);
 }
 
@@ -281,7 +318,8 @@ static tier_location *open_loc(const char *url)
 	tier_location *loc = NULL;
 	/* tier_driver_s3_open is named so that a static link keeps the driver */
 	cr_assert_not_null((void *)&tier_driver_s3_open);
-	cr_assert_eq(tier_location_open(&loc, url, &o), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_open(&loc, url, &o), 0, "%s",
+	             tier_error_last());
 	return loc;
 }
 
@@ -314,8 +352,8 @@ static int stop_sink(const void *data, size_t len, void *payload)
 	return 1;
 }
 
-static char *get_range(tier_location *loc, const char *path, uint64_t off, uint64_t len,
-                       int *rc)
+static char *get_range(tier_location *loc, const char *path, uint64_t off,
+                       uint64_t len, int *rc)
 {
 	tier_buf b = TIER_BUF_INIT;
 	*rc = tier_location_get(loc, path, off, len, buf_sink, &b);
@@ -332,8 +370,9 @@ Test(s3, round_trip_ranged_get_replace_stat_remove)
 	char *s;
 
 	cr_assert_eq(tier_location_ping(loc), 0, "%s", tier_error_last());
-	cr_assert_eq(tier_location_put_mem(loc, "d1/d2/a.txt", "hello world", 11, 0), 0, "%s",
-	             tier_error_last());
+	cr_assert_eq(
+	        tier_location_put_mem(loc, "d1/d2/a.txt", "hello world", 11, 0),
+	        0, "%s", tier_error_last());
 	s = get_str(loc, "d1/d2/a.txt", &rc);
 	cr_assert_eq(rc, 0, "%s", tier_error_last());
 	cr_assert_str_eq(s, "hello world");
@@ -347,7 +386,8 @@ Test(s3, round_trip_ranged_get_replace_stat_remove)
 	cr_assert_str_eq(s, "world");
 	free(s);
 	s = get_range(loc, "d1/d2/a.txt", 11, UINT64_MAX, &rc);
-	cr_assert_eq(rc, 0, "offset at the end: nothing, no error: %s", tier_error_last());
+	cr_assert_eq(rc, 0, "offset at the end: nothing, no error: %s",
+	             tier_error_last());
 	cr_assert_str_eq(s, "");
 	free(s);
 	s = get_range(loc, "d1/d2/a.txt", 8, 10, &rc);
@@ -358,12 +398,15 @@ Test(s3, round_trip_ranged_get_replace_stat_remove)
 	free(s);
 
 	/* a receiver that stops the get; the next call is not affected */
-	cr_assert_eq(tier_location_get(loc, "d1/d2/a.txt", 0, UINT64_MAX, stop_sink, NULL),
+	cr_assert_eq(tier_location_get(loc, "d1/d2/a.txt", 0, UINT64_MAX,
+	                               stop_sink, NULL),
 	             TIER_EABORTED);
-	cr_assert_eq(tier_location_stat(loc, "d1/d2/a.txt", &st), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_stat(loc, "d1/d2/a.txt", &st), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(st.size, 11);
 	cr_assert_eq(st.is_dir, 0);
-	cr_assert(st.mtime > time(NULL) - 3600 * 24 * 365 * 10, "mtime %lld", (long long)st.mtime);
+	cr_assert(st.mtime > time(NULL) - 3600 * 24 * 365 * 10, "mtime %lld",
+	          (long long)st.mtime);
 	cr_assert_eq(tier_location_stat(loc, "", &st), 0);
 	cr_assert_eq(st.is_dir, 1);
 
@@ -378,8 +421,10 @@ Test(s3, round_trip_ranged_get_replace_stat_remove)
 	cr_assert_str_eq(s, "");
 	free(s);
 
-	cr_assert_eq(tier_location_remove(loc, "d1/d2/a.txt"), 0, "%s", tier_error_last());
-	cr_assert_eq(tier_location_stat(loc, "d1/d2/a.txt", &st), TIER_ENOTFOUND);
+	cr_assert_eq(tier_location_remove(loc, "d1/d2/a.txt"), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(tier_location_stat(loc, "d1/d2/a.txt", &st),
+	             TIER_ENOTFOUND);
 	cr_assert_eq(tier_location_remove(loc, "d1/d2/a.txt"), TIER_ENOTFOUND);
 	cr_assert_eq(tier_location_remove(loc, "empty"), 0);
 	cr_assert_eq(tier_location_attempts(loc) > 0, 1);
@@ -396,11 +441,15 @@ Test(s3, missing_key_and_missing_directory)
 	int rc;
 	char *s = get_range(loc, "no/such/key", 0, UINT64_MAX, &rc);
 	cr_assert_eq(rc, TIER_ENOTFOUND, "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "no/such/key"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "no/such/key"), "%s",
+	          tier_error_last());
 	free(s);
-	cr_assert_eq(tier_location_stat(loc, "no/such/key", &st), TIER_ENOTFOUND);
-	cr_assert_eq(tier_location_list(loc, "no/such", no_names, NULL), TIER_ENOTFOUND);
-	cr_assert_eq(tier_location_attempts(loc), 3, "not found is not retried");
+	cr_assert_eq(tier_location_stat(loc, "no/such/key", &st),
+	             TIER_ENOTFOUND);
+	cr_assert_eq(tier_location_list(loc, "no/such", no_names, NULL),
+	             TIER_ENOTFOUND);
+	cr_assert_eq(tier_location_attempts(loc), 3,
+	             "not found is not retried");
 	tier_location_free(loc);
 	free(url);
 }
@@ -411,9 +460,11 @@ Test(s3, exclusive_put_conflicts)
 	char *url = fresh_url();
 	tier_location *loc = open_loc(url);
 	int rc;
-	cr_assert_eq(tier_location_put_mem(loc, "lock", "one", 3, TIER_PUT_EXCLUSIVE), 0, "%s",
-	             tier_error_last());
-	cr_assert_eq(tier_location_put_mem(loc, "lock", "two", 3, TIER_PUT_EXCLUSIVE),
+	cr_assert_eq(tier_location_put_mem(loc, "lock", "one", 3,
+	                                   TIER_PUT_EXCLUSIVE),
+	             0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_put_mem(loc, "lock", "two", 3,
+	                                   TIER_PUT_EXCLUSIVE),
 	             TIER_ECONFLICT, "%s", tier_error_last());
 	cr_assert(strstr(tier_error_last(), "'lock'"), "%s", tier_error_last());
 	char *s = get_str(loc, "lock", &rc);
@@ -451,11 +502,13 @@ Test(s3, list_paginates_and_shows_prefixes_as_directories)
 	for (int i = 0; i < 30; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "data/k%02d", i);
-		cr_assert_eq(tier_location_put_mem(loc, name, "x", 1, 0), 0, "%s", tier_error_last());
+		cr_assert_eq(tier_location_put_mem(loc, name, "x", 1, 0), 0,
+		             "%s", tier_error_last());
 	}
 	cr_assert_eq(tier_location_put_mem(loc, "data/sub/deep", "x", 1, 0), 0);
 	cr_assert_eq(tier_location_put_mem(loc, "datax", "x", 1, 0), 0);
-	cr_assert_eq(tier_location_list(loc, "data", collect, &n), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_list(loc, "data", collect, &n), 0, "%s",
+	             tier_error_last());
 	for (int i = 0; i < 30; i++)
 		tier_buf_printf(&want, "k%02d,", i);
 	tier_buf_puts(&want, "sub/,");
@@ -463,7 +516,8 @@ Test(s3, list_paginates_and_shows_prefixes_as_directories)
 	cr_assert_eq(n.dirs, 1);
 
 	tier_buf_clear(&n.text);
-	cr_assert_eq(tier_location_list(loc, "", collect, &n), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_list(loc, "", collect, &n), 0, "%s",
+	             tier_error_last());
 	cr_assert_str_eq(n.text.ptr, "data/,datax,");
 	tier_buf_dispose(&n.text);
 	tier_buf_dispose(&want);
@@ -524,33 +578,41 @@ Test(s3, multipart_put_of_70_mib)
 	int fd = open(file, O_RDONLY);
 	cr_assert_geq(fd, 0);
 	tier_source src = {NULL, fd, n};
-	cr_assert_eq(tier_location_put(loc, "data/big", &src, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_put(loc, "data/big", &src, 0), 0, "%s",
+	             tier_error_last());
 	close(fd);
 	cr_assert_eq(tier_location_stat(loc, "data/big", &st), 0);
 	cr_assert_eq(st.size, n);
 
 	struct cmp_sink c = {data, n, 0, 0, 0, 0};
-	cr_assert_eq(tier_location_get(loc, "data/big", 0, UINT64_MAX, cmp_sink, &c), 0, "%s",
-	             tier_error_last());
+	cr_assert_eq(
+	        tier_location_get(loc, "data/big", 0, UINT64_MAX, cmp_sink, &c),
+	        0, "%s", tier_error_last());
 	cr_assert_eq(c.pos, n);
 	cr_assert_eq(c.bad, 0, "bytes differ");
 	/* a range across the 16 MiB part boundary */
 	struct cmp_sink r = {data + 16 * MiB - 100, 200, 0, 0, 0, 0};
-	cr_assert_eq(tier_location_get(loc, "data/big", 16 * MiB - 100, 200, cmp_sink, &r), 0);
+	cr_assert_eq(tier_location_get(loc, "data/big", 16 * MiB - 100, 200,
+	                               cmp_sink, &r),
+	             0);
 	cr_assert_eq(r.pos, 200);
 	cr_assert_eq(r.bad, 0);
 
 	/* exclusive multipart onto an existing key */
 	src.fd = -1;
 	src.data = data;
-	cr_assert_eq(tier_location_put(loc, "data/big", &src, TIER_PUT_EXCLUSIVE), TIER_ECONFLICT);
+	cr_assert_eq(
+	        tier_location_put(loc, "data/big", &src, TIER_PUT_EXCLUSIVE),
+	        TIER_ECONFLICT);
 
 	/* nothing left behind by the completed upload */
 	tier_driver *drv = NULL;
 	tier_url *u = NULL;
 	cr_assert_eq(tier_url_parse(&u, url), 0);
-	cr_assert_eq(tier_driver_s3_open(&drv, u, NULL), 0, "%s", tier_error_last());
-	cr_assert_eq(tier_s3_abort_stale_uploads(drv, 0, &aborted), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_driver_s3_open(&drv, u, NULL), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(tier_s3_abort_stale_uploads(drv, 0, &aborted), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(aborted, 0);
 	drv->free(drv);
 	tier_url_free(u);
@@ -573,16 +635,20 @@ Test(s3, stale_multipart_uploads_are_aborted)
 	cr_assert_eq(tier_url_parse(&u, url), 0);
 
 	/* an upload started and abandoned (as by a process killed mid-put) */
-	cr_assert_eq(tt_sh("curl -sSf -o /dev/null --aws-sigv4 aws:amz:us-east-1:s3 "
-	                   "--user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\" "
-	                   "-H x-amz-content-sha256:UNSIGNED-PAYLOAD -X POST '%s/%s%s/left.bin?uploads='",
-	                   ep, u->host, u->path),
-	             0);
-	cr_assert_eq(tier_driver_s3_open(&drv, u, NULL), 0, "%s", tier_error_last());
-	cr_assert_eq(tier_s3_abort_stale_uploads(drv, S3_STALE_UPLOAD_AGE, &aborted), 0, "%s",
+	cr_assert_eq(
+	        tt_sh("curl -sSf -o /dev/null --aws-sigv4 aws:amz:us-east-1:s3 "
+	              "--user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\" "
+	              "-H x-amz-content-sha256:UNSIGNED-PAYLOAD -X POST '%s/%s%s/left.bin?uploads='",
+	              ep, u->host, u->path),
+	        0);
+	cr_assert_eq(tier_driver_s3_open(&drv, u, NULL), 0, "%s",
 	             tier_error_last());
+	cr_assert_eq(
+	        tier_s3_abort_stale_uploads(drv, S3_STALE_UPLOAD_AGE, &aborted),
+	        0, "%s", tier_error_last());
 	cr_assert_eq(aborted, 0, "a fresh upload may still be running");
-	cr_assert_eq(tier_s3_abort_stale_uploads(drv, 0, &aborted), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_s3_abort_stale_uploads(drv, 0, &aborted), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(aborted, 1);
 	cr_assert_eq(tier_s3_abort_stale_uploads(drv, 0, &aborted), 0);
 	cr_assert_eq(aborted, 0, "gone");
@@ -604,17 +670,22 @@ static char *url_with_creds(const char *key, const char *secret)
 Test(s3, wrong_secret_fails_at_once)
 {
 	need_server(0);
-	char *url = url_with_creds(getenv("AWS_ACCESS_KEY_ID"), "NotTheSecret0xyz");
+	char *url =
+	        url_with_creds(getenv("AWS_ACCESS_KEY_ID"), "NotTheSecret0xyz");
 	tier_location *loc = open_loc(url);
 	int rc;
 	char *s = get_range(loc, "any", 0, UINT64_MAX, &rc);
 	cr_assert_eq(rc, TIER_EAUTH, "%s", tier_error_last());
 	cr_assert_eq(tier_location_attempts(loc), 1, "permanent: one attempt");
-	cr_assert(strstr(tier_error_last(), "the store refused the credentials for key id"), "%s",
+	cr_assert(strstr(tier_error_last(),
+	                 "the store refused the credentials for key id"),
+	          "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), getenv("AWS_ACCESS_KEY_ID")), "%s",
 	          tier_error_last());
-	cr_assert(strstr(tier_error_last(), getenv("AWS_ACCESS_KEY_ID")), "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "(wrong secret?)"), "%s", tier_error_last());
-	cr_assert_null(strstr(tier_error_last(), "NotTheSecret0xyz"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "(wrong secret?)"), "%s",
+	          tier_error_last());
+	cr_assert_null(strstr(tier_error_last(), "NotTheSecret0xyz"), "%s",
+	               tier_error_last());
 	cr_assert_eq(tier_location_put_mem(loc, "x", "x", 1, 0), TIER_EAUTH);
 	cr_assert_eq(tier_location_ping(loc), TIER_EAUTH);
 	free(s);
@@ -624,7 +695,8 @@ Test(s3, wrong_secret_fails_at_once)
 	url = url_with_creds("NOSUCHKEYID", "NotTheSecret0xyz");
 	loc = open_loc(url);
 	cr_assert_eq(tier_location_ping(loc), TIER_EAUTH);
-	cr_assert(strstr(tier_error_last(), "'NOSUCHKEYID'"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "'NOSUCHKEYID'"), "%s",
+	          tier_error_last());
 	tier_location_free(loc);
 	free(url);
 }
@@ -637,9 +709,11 @@ Test(s3, missing_bucket_is_a_usage_error)
 	/* s3://tierbucket/... -> s3://nosuchbucket-tier/... */
 	tier_buf_printf(&b, "s3://nosuchbucket-tier%s", strchr(good + 5, '/'));
 	tier_location *loc = open_loc(b.ptr);
-	cr_assert_eq(tier_location_ping(loc), TIER_EUSAGE, "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "bucket 'nosuchbucket-tier' does not exist"), "%s",
-	          tier_error_last());
+	cr_assert_eq(tier_location_ping(loc), TIER_EUSAGE, "%s",
+	             tier_error_last());
+	cr_assert(strstr(tier_error_last(),
+	                 "bucket 'nosuchbucket-tier' does not exist"),
+	          "%s", tier_error_last());
 	cr_assert_eq(tier_location_attempts(loc), 1);
 	tier_location_free(loc);
 	tier_buf_dispose(&b);
@@ -676,19 +750,23 @@ Test(s3, radosgw_killed_mid_get_and_restarted)
 	o.sleep = restart_on_sleep;
 	o.payload = &restarts;
 	cr_assert_not_null((void *)&tier_driver_s3_open);
-	cr_assert_eq(tier_location_open(&loc, url, &o), 0, "%s", tier_error_last());
-	cr_assert_eq(tier_location_put_mem(loc, "data/outage", data, n, 0), 0, "%s",
+	cr_assert_eq(tier_location_open(&loc, url, &o), 0, "%s",
 	             tier_error_last());
+	cr_assert_eq(tier_location_put_mem(loc, "data/outage", data, n, 0), 0,
+	             "%s", tier_error_last());
 	uint64_t before = tier_location_attempts(loc);
 
 	struct cmp_sink c = {data, n, 0, 0, 4 * MiB, 1};
-	cr_assert_eq(tier_location_get(loc, "data/outage", 0, UINT64_MAX, cmp_sink, &c), 0, "%s",
-	             tier_error_last());
+	cr_assert_eq(tier_location_get(loc, "data/outage", 0, UINT64_MAX,
+	                               cmp_sink, &c),
+	             0, "%s", tier_error_last());
 	cr_assert_eq(restarts, 1, "radosgw was killed and restarted");
-	cr_assert(tier_location_attempts(loc) - before >= 2, "the get was retried");
+	cr_assert(tier_location_attempts(loc) - before >= 2,
+	          "the get was retried");
 	cr_assert_eq(c.pos, n);
 	cr_assert_eq(c.bad, 0, "the resumed get delivered the right bytes");
-	cr_assert_eq(tier_location_remove(loc, "data/outage"), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_remove(loc, "data/outage"), 0, "%s",
+	             tier_error_last());
 	tier_location_free(loc);
 	free(url);
 	free(data);
@@ -696,7 +774,8 @@ Test(s3, radosgw_killed_mid_get_and_restarted)
 
 /* ---- the library end to end: a file tier and an s3 tier ---------------- */
 
-static tier_vault_options vault_opts(const char **tiers, size_t n, const char *state)
+static tier_vault_options vault_opts(const char **tiers, size_t n,
+                                     const char *state)
 {
 	tier_vault_options o = TIER_VAULT_OPTIONS_INIT;
 	o.state_dir = state;
@@ -709,7 +788,8 @@ static tier_vault_options vault_opts(const char **tiers, size_t n, const char *s
 	return o;
 }
 
-static tier_write_outcome push_tree(tier_vault *v, const char *path, tier_write_outcome *s3)
+static tier_write_outcome push_tree(tier_vault *v, const char *path,
+                                    tier_write_outcome *s3)
 {
 	const char *paths[1] = {path};
 	tier_push_options po = TIER_PUSH_OPTIONS_INIT;
@@ -717,7 +797,8 @@ static tier_write_outcome push_tree(tier_vault *v, const char *path, tier_write_
 	tier_write_outcome file = TIER_WRITE_FAILED;
 	po.paths = paths;
 	po.npaths = 1;
-	cr_assert_eq(tier_push_run(&r, NULL, v, &po), 0, "push: %s", tier_error_last());
+	cr_assert_eq(tier_push_run(&r, NULL, v, &po), 0, "push: %s",
+	             tier_error_last());
 	cr_assert_eq(r->ntiers, 2);
 	for (size_t i = 0; i < r->ntiers; i++) {
 		if (!strcmp(r->tiers[i].name, "local"))
@@ -745,11 +826,12 @@ Test(s3, push_offline_sync_and_restore_from_s3_alone)
 	tier_buf_printf(&filespec, "local=file://%s/local", dir);
 	tier_buf_printf(&s3spec, "s3=%s", s3url);
 	const char *tiers[2] = {filespec.ptr, s3spec.ptr};
-	cr_assert_eq(tt_sh("mkdir -p %s/sub && cd %s && printf hello > small.txt && "
-	                   "head -c 3000000 /dev/urandom > sub/random.bin && "
-	                   "yes 'a line' | head -c 500000 > sub/text.txt && ln -s small.txt link",
-	                   src, src),
-	             0);
+	cr_assert_eq(
+	        tt_sh("mkdir -p %s/sub && cd %s && printf hello > small.txt && "
+	              "head -c 3000000 /dev/urandom > sub/random.bin && "
+	              "yes 'a line' | head -c 500000 > sub/text.txt && ln -s small.txt link",
+	              src, src),
+	        0);
 
 	tier_vault_options o = vault_opts(tiers, 2, state);
 	cr_assert_eq(tier_vault_init(&v, &o), 0, "init: %s", tier_error_last());
@@ -760,7 +842,10 @@ Test(s3, push_offline_sync_and_restore_from_s3_alone)
 	/* the store goes away: the push lands on the file tier alone */
 	cr_assert_eq(tt_sh("%s", getenv("TIER_TEST_S3_KILL")), 0);
 	killed = 1;
-	cr_assert_eq(tt_sh("cd %s && printf again > second.txt && printf changed > small.txt", src), 0);
+	cr_assert_eq(
+	        tt_sh("cd %s && printf again > second.txt && printf changed > small.txt",
+	              src),
+	        0);
 	v = NULL;
 	cr_assert_eq(tier_vault_open(&v, &o), 0, "open: %s", tier_error_last());
 	cr_assert_eq(push_tree(v, src, &s3), TIER_WRITE_WRITTEN);
@@ -775,9 +860,11 @@ Test(s3, push_offline_sync_and_restore_from_s3_alone)
 	cr_assert_eq(tier_vault_open(&v, &o), 0, "open: %s", tier_error_last());
 	tier_sync_options so = TIER_SYNC_OPTIONS_INIT;
 	tier_sync_stats ss;
-	cr_assert_eq(tier_sync_run(&ss, v, &so), 0, "sync: %s", tier_error_last());
+	cr_assert_eq(tier_sync_run(&ss, v, &so), 0, "sync: %s",
+	             tier_error_last());
 	cr_assert_eq(tier_vault_probe(v), 0, "%s", tier_error_last());
-	const tier_tier_info *a = tier_vault_tier_info(v, 0), *b = tier_vault_tier_info(v, 1);
+	const tier_tier_info *a = tier_vault_tier_info(v, 0),
+	                     *b = tier_vault_tier_info(v, 1);
 	cr_assert_eq(a->revision, max);
 	cr_assert_eq(b->revision, max, "s3 tier level after sync");
 	cr_assert_str_eq(a->head, b->head);
@@ -788,14 +875,16 @@ Test(s3, push_offline_sync_and_restore_from_s3_alone)
 	const char *only[1] = {s3spec.ptr};
 	tier_vault_options ro = vault_opts(only, 1, NULL);
 	v = NULL;
-	cr_assert_eq(tier_vault_open(&v, &ro), 0, "open s3 alone: %s", tier_error_last());
+	cr_assert_eq(tier_vault_open(&v, &ro), 0, "open s3 alone: %s",
+	             tier_error_last());
 	tier_restore_options rst = TIER_RESTORE_OPTIONS_INIT;
 	tier_restore_stats rs;
 	rst.dest = dest;
-	cr_assert_eq(tier_restore_run(&rs, v, &rst), 0, "restore: %s", tier_error_last());
+	cr_assert_eq(tier_restore_run(&rs, v, &rst), 0, "restore: %s",
+	             tier_error_last());
 	cr_assert_eq(rs.revision, max);
-	cr_assert_eq(tt_sh("diff -r --no-dereference %s %s%s", src, dest, src), 0,
-	             "restored tree equals the source");
+	cr_assert_eq(tt_sh("diff -r --no-dereference %s %s%s", src, dest, src),
+	             0, "restored tree equals the source");
 	tier_vault_free(v);
 	tier_buf_dispose(&s3spec);
 	tier_buf_dispose(&filespec);

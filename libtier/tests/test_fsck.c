@@ -20,7 +20,8 @@ static void setup(void)
 	dir = tt_tmpdir();
 	cr_assert_not_null(dir);
 	snprintf(tier_a, sizeof(tier_a), "a=file://%s/a", dir);
-	snprintf(tier_b, sizeof(tier_b), "b=fault+file://%s/b?fault=%s/ctl", dir, dir);
+	snprintf(tier_b, sizeof(tier_b), "b=fault+file://%s/b?fault=%s/ctl",
+	         dir, dir);
 	snprintf(state, sizeof(state), "%s/state", dir);
 	snprintf(src, sizeof(src), "%s/src", dir);
 	snprintf(ctl, sizeof(ctl), "%s/ctl", dir);
@@ -46,7 +47,8 @@ static void push(tier_vault *v)
 	po.npaths = 1;
 	po.threads = 2;
 	tier_write_result *r = NULL;
-	cr_assert_eq(tier_push_run(&r, NULL, v, &po), 0, "push: %s", tier_error_last());
+	cr_assert_eq(tier_push_run(&r, NULL, v, &po), 0, "push: %s",
+	             tier_error_last());
 	tier_write_result_free(r);
 }
 
@@ -63,8 +65,8 @@ static void make_vault(void)
 	o.location.retry_delay = 1;
 	cr_assert_eq(tier_vault_init(&v, &o), 0, "init: %s", tier_error_last());
 	push(v);
-	tt_sh("printf 'hello again' > %s/small.txt && head -c 100000 /dev/urandom > %s/new.bin", src,
-	      src);
+	tt_sh("printf 'hello again' > %s/small.txt && head -c 100000 /dev/urandom > %s/new.bin",
+	      src, src);
 	push(v);
 	cr_assert_eq(tier_vault_max_revision(v), 3);
 	tier_vault_free(v);
@@ -92,17 +94,20 @@ static tier_fsck_report *fsck(int with_state, int read_data, int repair)
 	fo.read_data = read_data;
 	fo.repair = repair;
 	tier_fsck_report *r = NULL;
-	cr_assert_eq(tier_fsck_run(&r, v, &fo), 0, "fsck: %s", tier_error_last());
+	cr_assert_eq(tier_fsck_run(&r, v, &fo), 0, "fsck: %s",
+	             tier_error_last());
 	cr_assert_not_null(r);
 	tier_vault_free(v);
 	return r;
 }
 
-static const tier_fsck_problem *find(const tier_fsck_report *r, const char *id, const char *tier)
+static const tier_fsck_problem *find(const tier_fsck_report *r, const char *id,
+                                     const char *tier)
 {
 	for (size_t i = 0; i < r->nproblems; i++)
 		if (!strcmp(r->problems[i].id, id) &&
-		    (!tier || (r->problems[i].tier && !strcmp(r->problems[i].tier, tier))))
+		    (!tier || (r->problems[i].tier &&
+		               !strcmp(r->problems[i].tier, tier))))
 			return &r->problems[i];
 	return NULL;
 }
@@ -112,7 +117,8 @@ static char *all_messages(const tier_fsck_report *r)
 	static char buf[16384];
 	buf[0] = '\0';
 	for (size_t i = 0; i < r->nproblems; i++) {
-		strncat(buf, r->problems[i].message, sizeof(buf) - strlen(buf) - 2);
+		strncat(buf, r->problems[i].message,
+		        sizeof(buf) - strlen(buf) - 2);
 		strcat(buf, "\n");
 	}
 	return buf;
@@ -124,7 +130,8 @@ static const char *big_pack(const char *tier)
 	static char rel[256];
 	char *out = NULL;
 	size_t len = 0;
-	tt_sh("cd %s/%s && ls -S data/*/* | head -n 1 > %s/pack.txt", dir, tier, dir);
+	tt_sh("cd %s/%s && ls -S data/*/* | head -n 1 > %s/pack.txt", dir, tier,
+	      dir);
 	out = tt_read_file(tt_path("%s/pack.txt", dir), &len);
 	cr_assert(out && len > 10, "no pack on tier %s", tier);
 	out[strcspn(out, "\n")] = '\0';
@@ -147,7 +154,8 @@ Test(fsck, a_clean_vault_passes_with_and_without_read_data)
 
 	r = fsck(0, 1, 0);
 	cr_assert_eq(r->nproblems, 0, "%s", all_messages(r));
-	cr_assert_eq(r->packs_read, r->packs_checked, "every pack downloaded and verified");
+	cr_assert_eq(r->packs_read, r->packs_checked,
+	             "every pack downloaded and verified");
 	cr_assert_gt(r->bytes_read, 400000);
 	tier_fsck_report_free(r);
 }
@@ -162,7 +170,9 @@ Test(fsck, a_deleted_pack_is_missing_on_that_tier_only)
 	cr_assert_not_null(p, "%s", all_messages(r));
 	cr_assert_eq(p->severity, TIER_FSCK_ERROR);
 	cr_assert_str_eq(p->object, pack);
-	cr_assert(strstr(p->message, "tier 'a'") && strstr(p->message, "missing"), "%s", p->message);
+	cr_assert(strstr(p->message, "tier 'a'") &&
+	                  strstr(p->message, "missing"),
+	          "%s", p->message);
 	cr_assert_null(find(r, "pack-missing", "b"));
 	cr_assert_eq(r->errors, 1, "%s", all_messages(r));
 	cr_assert_eq(p->repaired, 0);
@@ -173,9 +183,10 @@ Test(fsck, flipped_bytes_are_found_only_by_read_data)
 {
 	make_vault();
 	const char *pack = big_pack("a");
-	cr_assert_eq(tt_sh("printf 'XXXXXXXX' | dd of=%s/a/%s bs=1 seek=5000 conv=notrunc 2>/dev/null",
-	                   dir, pack),
-	             0);
+	cr_assert_eq(
+	        tt_sh("printf 'XXXXXXXX' | dd of=%s/a/%s bs=1 seek=5000 conv=notrunc 2>/dev/null",
+	              dir, pack),
+	        0);
 	tier_fsck_report *r = fsck(1, 0, 0);
 	cr_assert_eq(r->errors, 0, "the size is right: %s", all_messages(r));
 	tier_fsck_report_free(r);
@@ -183,8 +194,9 @@ Test(fsck, flipped_bytes_are_found_only_by_read_data)
 	r = fsck(1, 1, 0);
 	const tier_fsck_problem *p = find(r, "pack-corrupt", "a");
 	cr_assert_not_null(p, "%s", all_messages(r));
-	cr_assert(strstr(p->message, "fails its hash") && strstr(p->message, "chunk"), "%s",
-	          p->message);
+	cr_assert(strstr(p->message, "fails its hash") &&
+	                  strstr(p->message, "chunk"),
+	          "%s", p->message);
 	cr_assert_null(find(r, "pack-corrupt", "b"));
 	cr_assert_eq(r->errors, 1);
 	tier_fsck_report_free(r);
@@ -194,26 +206,31 @@ Test(fsck, repair_copies_a_corrupt_pack_from_the_other_tier)
 {
 	make_vault();
 	const char *pack = big_pack("a");
-	tt_sh("printf 'XXXXXXXX' | dd of=%s/a/%s bs=1 seek=5000 conv=notrunc 2>/dev/null", dir, pack);
+	tt_sh("printf 'XXXXXXXX' | dd of=%s/a/%s bs=1 seek=5000 conv=notrunc 2>/dev/null",
+	      dir, pack);
 	cr_assert_neq(tt_sh("cmp -s %s/a/%s %s/b/%s", dir, pack, dir, pack), 0);
 	tier_fsck_report *r = fsck(1, 1, 1);
 	const tier_fsck_problem *p = find(r, "pack-corrupt", "a");
 	cr_assert_not_null(p, "%s", all_messages(r));
 	cr_assert_eq(p->repaired, 1, "%s", p->message);
-	cr_assert(strstr(p->message, "repaired from tier 'b'"), "%s", p->message);
+	cr_assert(strstr(p->message, "repaired from tier 'b'"), "%s",
+	          p->message);
 	cr_assert_eq(r->errors, 0);
 	cr_assert_eq(r->repaired, 1);
 	tier_fsck_report_free(r);
 
-	cr_assert_eq(tt_sh("cmp -s %s/a/%s %s/b/%s", dir, pack, dir, pack), 0, "same bytes again");
+	cr_assert_eq(tt_sh("cmp -s %s/a/%s %s/b/%s", dir, pack, dir, pack), 0,
+	             "same bytes again");
 	cr_assert_eq(tt_sh("diff -r %s/a/data %s/b/data", dir, dir), 0);
 	r = fsck(1, 1, 0);
-	cr_assert_eq(r->nproblems, 0, "clean after repair: %s", all_messages(r));
+	cr_assert_eq(r->nproblems, 0, "clean after repair: %s",
+	             all_messages(r));
 	tier_fsck_report_free(r);
 	/* repair never touches a log head */
-	cr_assert_eq(tt_sh("cmp -s %s/a/log.git/refs/heads/main %s/b/log.git/refs/heads/main", dir,
-	                   dir),
-	             0);
+	cr_assert_eq(
+	        tt_sh("cmp -s %s/a/log.git/refs/heads/main %s/b/log.git/refs/heads/main",
+	              dir, dir),
+	        0);
 }
 
 Test(fsck, a_truncated_pack_has_the_wrong_size_and_is_repaired)
@@ -287,8 +304,8 @@ Test(fsck, damage_on_every_tier_cannot_be_repaired)
  * Forge a commit on top of a tier's head, straight in its log.git, and
  * make it the head: what a buggy writer or a hand edit would leave.
  */
-static void forge(const char *tier, const char *spec, uint64_t revision, int drop_index,
-                  const char *summary)
+static void forge(const char *tier, const char *spec, uint64_t revision,
+                  int drop_index, const char *summary)
 {
 	git_repository *repo = NULL;
 	git_commit *head = NULL;
@@ -302,11 +319,15 @@ static void forge(const char *tier, const char *spec, uint64_t revision, int dro
 	char msg[512];
 
 	git_libgit2_init();
-	cr_assert_eq(tier_location_open(&loc, spec, NULL), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_open(&loc, spec, NULL), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(tier_log_head_read(loc, &hid, &exists), 0);
 	cr_assert(exists);
-	cr_assert_eq(git_repository_open_bare(&repo, tt_path("%s/%s/log.git", dir, tier)), 0);
-	cr_assert_eq(tier_commit_info_read(&ci, repo, &hid), 0, "%s", tier_error_last());
+	cr_assert_eq(git_repository_open_bare(
+	                     &repo, tt_path("%s/%s/log.git", dir, tier)),
+	             0);
+	cr_assert_eq(tier_commit_info_read(&ci, repo, &hid), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(git_commit_lookup(&head, repo, &hid), 0);
 	cr_assert_eq(git_commit_tree(&tree, head), 0);
 	git_oid_cpy(&tid, git_tree_id(tree));
@@ -316,12 +337,17 @@ static void forge(const char *tier, const char *spec, uint64_t revision, int dro
 		cr_assert_eq(git_treebuilder_write(&tid, tb), 0);
 	}
 	cr_assert_eq(git_tree_lookup(&nt, repo, &tid), 0);
-	snprintf(msg, sizeof(msg), "%s\n\nTier-Revision: %llu\nTier-Op: mark\nTier-Vault: %s\n",
+	snprintf(msg, sizeof(msg),
+	         "%s\n\nTier-Revision: %llu\nTier-Op: mark\nTier-Vault: %s\n",
 	         summary, (unsigned long long)revision, ci.vault);
-	cr_assert_eq(git_signature_now(&sig, "forger", "forger@example.org"), 0);
+	cr_assert_eq(git_signature_now(&sig, "forger", "forger@example.org"),
+	             0);
 	const git_commit *parents[1] = {head};
-	cr_assert_eq(git_commit_create(&cid, repo, NULL, sig, sig, NULL, msg, nt, 1, parents), 0);
-	cr_assert_eq(tier_log_upload(repo, loc, &cid, &hid, NULL), 0, "%s", tier_error_last());
+	cr_assert_eq(git_commit_create(&cid, repo, NULL, sig, sig, NULL, msg,
+	                               nt, 1, parents),
+	             0);
+	cr_assert_eq(tier_log_upload(repo, loc, &cid, &hid, NULL), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(tier_log_head_write(loc, &cid), 0);
 	git_signature_free(sig);
 	git_treebuilder_free(tb);
@@ -340,8 +366,9 @@ Test(fsck, a_commit_with_a_wrong_tier_revision_is_found)
 	const tier_fsck_problem *p = find(r, "revision-mismatch", "a");
 	cr_assert_not_null(p, "%s", all_messages(r));
 	cr_assert_eq(p->severity, TIER_FSCK_ERROR);
-	cr_assert(strstr(p->message, "Tier-Revision 7") && strstr(p->message, "revision 4"), "%s",
-	          p->message);
+	cr_assert(strstr(p->message, "Tier-Revision 7") &&
+	                  strstr(p->message, "revision 4"),
+	          "%s", p->message);
 	cr_assert_null(find(r, "revision-mismatch", "b"));
 	tier_fsck_report_free(r);
 }
@@ -351,9 +378,11 @@ Test(fsck, with_the_installation_a_forged_head_is_a_foreign_writer)
 	make_vault();
 	forge("a", tier_a, 4, 0, "someone else");
 	tier_fsck_report *r = fsck(1, 0, 0);
-	cr_assert_not_null(find(r, "foreign-writer", "a"), "%s", all_messages(r));
+	cr_assert_not_null(find(r, "foreign-writer", "a"), "%s",
+	                   all_messages(r));
 	cr_assert_not_null(find(r, "tier-behind", "b"), "%s", all_messages(r));
-	cr_assert_eq(r->errors, 0, "a foreign writer is not damage: %s", all_messages(r));
+	cr_assert_eq(r->errors, 0, "a foreign writer is not damage: %s",
+	             all_messages(r));
 	tier_fsck_report_free(r);
 }
 
@@ -377,8 +406,10 @@ Test(fsck, a_snapshot_naming_chunks_no_pack_holds)
 	tier_fsck_report *r = fsck(0, 0, 0);
 	const tier_fsck_problem *p = find(r, "chunk-missing", "a");
 	cr_assert_not_null(p, "%s", all_messages(r));
-	cr_assert(strstr(p->message, "random.bin") || strstr(p->message, "text.txt") ||
-	              strstr(p->message, "small.txt") || strstr(p->message, "new.bin"),
+	cr_assert(strstr(p->message, "random.bin") ||
+	                  strstr(p->message, "text.txt") ||
+	                  strstr(p->message, "small.txt") ||
+	                  strstr(p->message, "new.bin"),
 	          "%s", p->message);
 	cr_assert_null(find(r, "chunk-missing", "b"));
 	/* packs on a that its head no longer lists: worth knowing, not damage */
@@ -391,13 +422,17 @@ Test(fsck, a_missing_git_head_file_is_found_and_written_again)
 	make_vault();
 	tt_sh("rm %s/a/log.git/HEAD", dir);
 	tier_fsck_report *r = fsck(1, 0, 0);
-	cr_assert_not_null(find(r, "log-file-missing", "a"), "%s", all_messages(r));
+	cr_assert_not_null(find(r, "log-file-missing", "a"), "%s",
+	                   all_messages(r));
 	cr_assert_eq(r->errors, 1);
 	tier_fsck_report_free(r);
 	r = fsck(1, 0, 1);
 	cr_assert_eq(r->repaired, 1, "%s", all_messages(r));
 	tier_fsck_report_free(r);
-	cr_assert_eq(tt_sh("git --git-dir=%s/a/log.git log --oneline >/dev/null 2>&1", dir), 0);
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/a/log.git log --oneline >/dev/null 2>&1",
+	              dir),
+	        0);
 }
 
 static int calls;

@@ -16,13 +16,13 @@
 #include "tier/sys/driver.h"
 #include "util/error.h"
 
-#define SPEC "fk=ftp://user:secret@host/x"
+#define SPEC     "fk=ftp://user:secret@host/x"
 #define MAXCALLS 64
 
 static struct {
 	int calls;
-	int fail_n;          /* calls 1..fail_n fail ... */
-	int fail_code;       /* ... with this code ... */
+	int fail_n;           /* calls 1..fail_n fail ... */
+	int fail_code;        /* ... with this code ... */
 	const char *fail_msg; /* ... and this message */
 	/* get: the object "obj"; a failing get delivers up to chunk bytes first */
 	char object[256];
@@ -39,7 +39,8 @@ static struct {
 static int fail(void)
 {
 	return tier_error_set(fk.fail_code, "%s",
-	                      fk.fail_msg ? fk.fail_msg : "connection to 'host' refused");
+	                      fk.fail_msg ? fk.fail_msg
+	                                  : "connection to 'host' refused");
 }
 
 static int failing(void)
@@ -104,7 +105,8 @@ static int fk_put(tier_driver *d, const char *path, const tier_source *src,
 	return 0;
 }
 
-static int fk_list(tier_driver *d, const char *dir, tier_list_cb cb, void *payload)
+static int fk_list(tier_driver *d, const char *dir, tier_list_cb cb,
+                   void *payload)
 {
 	static const char *const names[] = {"a", "b", "c"};
 	tier_stat st = {1, 0, 0};
@@ -132,8 +134,17 @@ static void fk_free(tier_driver *d)
 }
 
 static tier_driver fk_driver = {
-	TIER_DRIVER_VERSION, TIER_DRIVER_CAP_DIRS, fk_ping, fk_stat, fk_get, fk_put,
-	NULL /* rename: to test "cannot" */, fk_list, fk_remove, fk_mkdir_p, fk_free,
+        TIER_DRIVER_VERSION,
+        TIER_DRIVER_CAP_DIRS,
+        fk_ping,
+        fk_stat,
+        fk_get,
+        fk_put,
+        NULL /* rename: to test "cannot" */,
+        fk_list,
+        fk_remove,
+        fk_mkdir_p,
+        fk_free,
 };
 
 static int fk_open(tier_driver **out, const tier_url *url,
@@ -164,7 +175,8 @@ static int fake_sleep(unsigned int ms, void *payload)
 static void rec_trace(const char *line, void *payload)
 {
 	if (clk.nlines < 32)
-		snprintf(clk.lines[clk.nlines], sizeof(clk.lines[0]), "%s", line);
+		snprintf(clk.lines[clk.nlines], sizeof(clk.lines[0]), "%s",
+		         line);
 	clk.nlines++;
 }
 
@@ -216,7 +228,10 @@ Test(location, default_ten_attempts_then_offline)
 	cr_assert(tier_location_is_offline(loc));
 	const char *m = tier_error_last();
 	cr_assert(strstr(m, "tier 'fk' ("), "%s", m);
-	cr_assert(strstr(m, ") offline after 10 attempts: connection to 'host' refused"), "%s", m);
+	cr_assert(
+	        strstr(m,
+	               ") offline after 10 attempts: connection to 'host' refused"),
+	        "%s", m);
 	cr_assert_eq(tier_error_last_code(), TIER_EOFFLINE);
 	tier_location_free(loc);
 	cr_assert_eq(fk.frees, 1);
@@ -233,10 +248,12 @@ Test(location, permanent_errors_are_not_retried)
 		fk.fail_msg = "permanent trouble";
 		int rc = tier_location_put_mem(loc, "a/b", "xy", 2, 0);
 		cr_assert_eq(rc, codes[i]);
-		cr_assert_eq(fk.calls, 1, "%s retried: %d calls", tier_error_name(codes[i]), fk.calls);
+		cr_assert_eq(fk.calls, 1, "%s retried: %d calls",
+		             tier_error_name(codes[i]), fk.calls);
 		cr_assert_eq(clk.n, 0);
 		cr_assert_not(tier_location_is_offline(loc));
-		cr_assert_str_eq(tier_error_last(), "tier 'fk': permanent trouble");
+		cr_assert_str_eq(tier_error_last(),
+		                 "tier 'fk': permanent trouble");
 		/* and the tier stays usable */
 		fk.fail_n = 0;
 		cr_assert_eq(tier_location_ping(loc), 0);
@@ -253,11 +270,13 @@ Test(location, success_on_attempt_k)
 	cr_assert_eq(fk.calls, 4);
 	cr_assert_not(tier_location_is_offline(loc));
 	cr_assert_eq(fk.stored_len, 5u);
-	cr_assert_eq(memcmp(fk.stored, "hello", 5), 0, "put retried as a whole");
+	cr_assert_eq(memcmp(fk.stored, "hello", 5), 0,
+	             "put retried as a whole");
 	cr_assert_eq(clk.n, 3);
 	/* the trace tells it came through */
 	cr_assert_eq(clk.nlines, 4);
-	cr_assert(strstr(clk.lines[3], "tier 'fk': put 'a/b' succeeded on attempt 4/10"),
+	cr_assert(strstr(clk.lines[3],
+	                 "tier 'fk': put 'a/b' succeeded on attempt 4/10"),
 	          "%s", clk.lines[3]);
 	tier_location_free(loc);
 }
@@ -269,13 +288,16 @@ Test(location, offline_tier_fails_at_once)
 	uint64_t attempts = tier_location_attempts(loc);
 	fk.fail_n = 0; /* it would answer now, but we gave up on it */
 	cr_assert_eq(tier_location_ping(loc), TIER_EOFFLINE);
-	cr_assert_str_eq(tier_error_last(), "tier 'fk' is offline: connection to 'host' refused");
+	cr_assert_str_eq(tier_error_last(),
+	                 "tier 'fk' is offline: connection to 'host' refused");
 	cr_assert_eq(tier_location_put_mem(loc, "p", "x", 1, 0), TIER_EOFFLINE);
 	cr_assert_eq(tier_location_remove(loc, "p"), TIER_EOFFLINE);
 	char *s = NULL;
-	cr_assert_eq(tier_location_get_all(loc, "obj", &s, NULL, 1000), TIER_EOFFLINE);
+	cr_assert_eq(tier_location_get_all(loc, "obj", &s, NULL, 1000),
+	             TIER_EOFFLINE);
 	cr_assert_null(s);
-	cr_assert_eq(fk.calls, calls, "the driver was called for an offline tier");
+	cr_assert_eq(fk.calls, calls,
+	             "the driver was called for an offline tier");
 	cr_assert_eq(tier_location_attempts(loc), attempts);
 	tier_location_free(loc);
 }
@@ -312,7 +334,8 @@ Test(location, sleep_hook_sees_growing_delays)
 	for (int i = 0; i < 7; i++) {
 		unsigned int d = nominal[i];
 		cr_assert(clk.ms[i] >= d - d / 2 && clk.ms[i] <= d,
-		          "back-off %d: %u ms, expected [%u, %u]", i, clk.ms[i], d - d / 2, d);
+		          "back-off %d: %u ms, expected [%u, %u]", i, clk.ms[i],
+		          d - d / 2, d);
 	}
 	tier_location_free(loc);
 }
@@ -325,8 +348,10 @@ Test(location, sleep_hook_nonzero_aborts)
 	clk.cancel_at = 3;
 	cr_assert_eq(tier_location_ping(loc), TIER_EABORTED);
 	cr_assert_eq(fk.calls, 3, "no attempt after the cancel");
-	cr_assert_not(tier_location_is_offline(loc), "cancelled is not offline");
-	cr_assert(strstr(tier_error_last(), "tier 'fk': ping cancelled"), "%s", tier_error_last());
+	cr_assert_not(tier_location_is_offline(loc),
+	              "cancelled is not offline");
+	cr_assert(strstr(tier_error_last(), "tier 'fk': ping cancelled"), "%s",
+	          tier_error_last());
 	tier_location_free(loc);
 }
 
@@ -351,10 +376,12 @@ Test(location, get_resumes_without_duplicates)
 	struct collect got = {{0}, 0};
 	fk.fail_n = 3;
 	fk.chunk = 30;
-	cr_assert_eq(tier_location_get(loc, "obj", 0, UINT64_MAX, collect_sink, &got), 0,
-	             "%s", tier_error_last());
+	cr_assert_eq(tier_location_get(loc, "obj", 0, UINT64_MAX, collect_sink,
+	                               &got),
+	             0, "%s", tier_error_last());
 	cr_assert_eq(got.len, 100u);
-	cr_assert_eq(memcmp(got.data, fk.object, 100), 0, "bytes duplicated or lost");
+	cr_assert_eq(memcmp(got.data, fk.object, 100), 0,
+	             "bytes duplicated or lost");
 	cr_assert_eq(fk.ngets, 4);
 	uint64_t offs[] = {0, 30, 60, 90};
 	for (int i = 0; i < 4; i++) {
@@ -372,8 +399,8 @@ Test(location, get_range_resumes_with_remaining_length)
 	struct collect got = {{0}, 0};
 	fk.fail_n = 2;
 	fk.chunk = 20;
-	cr_assert_eq(tier_location_get(loc, "obj", 10, 50, collect_sink, &got), 0,
-	             "%s", tier_error_last());
+	cr_assert_eq(tier_location_get(loc, "obj", 10, 50, collect_sink, &got),
+	             0, "%s", tier_error_last());
 	cr_assert_eq(got.len, 50u);
 	cr_assert_eq(memcmp(got.data, fk.object + 10, 50), 0);
 	cr_assert_eq(fk.ngets, 3);
@@ -390,7 +417,8 @@ Test(location, get_range_resumes_with_remaining_length)
 	fk.ngets = 0;
 	fk.fail_n = 1;
 	fk.chunk = 100;
-	cr_assert_eq(tier_location_get(loc, "obj", 0, 40, collect_sink, &got), 0);
+	cr_assert_eq(tier_location_get(loc, "obj", 0, 40, collect_sink, &got),
+	             0);
 	cr_assert_eq(got.len, 40u);
 	cr_assert_eq(fk.ngets, 1);
 	tier_location_free(loc);
@@ -405,8 +433,9 @@ Test(location, sink_stop_is_not_retried)
 {
 	tier_location_options o = fast_opts();
 	tier_location *loc = open_fake(&o);
-	cr_assert_eq(tier_location_get(loc, "obj", 0, UINT64_MAX, stop_sink, NULL),
-	             TIER_EABORTED);
+	cr_assert_eq(
+	        tier_location_get(loc, "obj", 0, UINT64_MAX, stop_sink, NULL),
+	        TIER_EABORTED);
 	cr_assert_eq(fk.calls, 1);
 	cr_assert_not(tier_location_is_offline(loc));
 	tier_location_free(loc);
@@ -422,24 +451,30 @@ Test(location, messages_never_show_the_password)
 	/* a careless driver echoing its credentials */
 	fk.fail_n = 1000;
 	fk.fail_msg = "login as user:secret to 'host' timed out";
-	cr_assert_eq(tier_location_put_mem(loc, "a/b", "x", 1, 0), TIER_EOFFLINE);
+	cr_assert_eq(tier_location_put_mem(loc, "a/b", "x", 1, 0),
+	             TIER_EOFFLINE);
 	const char *m = tier_error_last();
 	cr_assert_null(strstr(m, "secret"), "%s", m);
 	cr_assert(strstr(m, "tier 'fk' ("), "%s", m);
-	cr_assert(strstr(m, "offline after 10 attempts: login as user:*** to 'host' timed out"),
-	          "%s", m);
+	cr_assert(
+	        strstr(m,
+	               "offline after 10 attempts: login as user:*** to 'host' timed out"),
+	        "%s", m);
 	cr_assert_eq(clk.nlines, 10);
 	for (int i = 0; i < 10; i++)
-		cr_assert_null(strstr(clk.lines[i], "secret"), "%s", clk.lines[i]);
+		cr_assert_null(strstr(clk.lines[i], "secret"), "%s",
+		               clk.lines[i]);
 	cr_assert_eq(tier_location_ping(loc), TIER_EOFFLINE);
-	cr_assert_null(strstr(tier_error_last(), "secret"), "%s", tier_error_last());
+	cr_assert_null(strstr(tier_error_last(), "secret"), "%s",
+	               tier_error_last());
 
 	/* the same for a permanent error */
 	tier_location_reset(loc);
 	fk.fail_code = TIER_EAUTH;
 	fk.fail_msg = "password 'secret' refused";
 	cr_assert_eq(tier_location_ping(loc), TIER_EAUTH);
-	cr_assert_str_eq(tier_error_last(), "tier 'fk': password '***' refused");
+	cr_assert_str_eq(tier_error_last(),
+	                 "tier 'fk': password '***' refused");
 	tier_location_free(loc);
 }
 
@@ -451,14 +486,18 @@ Test(location, trace_has_one_line_per_failed_attempt)
 	fk.fail_n = 1000;
 	cr_assert_eq(tier_location_remove(loc, "a/b"), TIER_EOFFLINE);
 	cr_assert_eq(clk.nlines, 4);
-	cr_assert(strstr(clk.lines[2], "tier 'fk': remove 'a/b' failed (offline: connection to "
-	                               "'host' refused), attempt 3/4, retrying in "),
-	          "%s", clk.lines[2]);
+	cr_assert(
+	        strstr(clk.lines[2],
+	               "tier 'fk': remove 'a/b' failed (offline: connection to "
+	               "'host' refused), attempt 3/4, retrying in "),
+	        "%s", clk.lines[2]);
 	cr_assert(strstr(clk.lines[2], " ms"), "%s", clk.lines[2]);
-	cr_assert(strstr(clk.lines[3], "attempt 4/4, giving up"), "%s", clk.lines[3]);
-	cr_assert_str_eq(tier_error_last(),
-	                 "tier 'fk' (ftp://user:***@host/x) offline after 4 attempts: "
-	                 "connection to 'host' refused");
+	cr_assert(strstr(clk.lines[3], "attempt 4/4, giving up"), "%s",
+	          clk.lines[3]);
+	cr_assert_str_eq(
+	        tier_error_last(),
+	        "tier 'fk' (ftp://user:***@host/x) offline after 4 attempts: "
+	        "connection to 'host' refused");
 	tier_location_free(loc);
 }
 
@@ -471,7 +510,8 @@ Test(location, retries_zero_means_one_attempt)
 	cr_assert_eq(tier_location_ping(loc), TIER_EOFFLINE);
 	cr_assert_eq(fk.calls, 1);
 	cr_assert_eq(clk.n, 0);
-	cr_assert(strstr(tier_error_last(), "offline after 1 attempt: "), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "offline after 1 attempt: "), "%s",
+	          tier_error_last());
 	tier_location_free(loc);
 }
 
@@ -483,7 +523,8 @@ Test(location, get_all_reads_small_objects)
 	size_t n = 0;
 	fk.fail_n = 2;
 	fk.chunk = 40;
-	cr_assert_eq(tier_location_get_all(loc, "obj", &s, &n, 100), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_get_all(loc, "obj", &s, &n, 100), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(n, 100u);
 	cr_assert_eq(memcmp(s, fk.object, 100), 0);
 	cr_assert_eq(s[100], '\0');
@@ -491,10 +532,12 @@ Test(location, get_all_reads_small_objects)
 
 	/* one byte too large */
 	s = (char *)1;
-	cr_assert_eq(tier_location_get_all(loc, "obj", &s, &n, 99), TIER_ECORRUPT);
+	cr_assert_eq(tier_location_get_all(loc, "obj", &s, &n, 99),
+	             TIER_ECORRUPT);
 	cr_assert_null(s);
 	cr_assert(strstr(tier_error_last(), "'obj'"), "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "larger than 99 bytes"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "larger than 99 bytes"), "%s",
+	          tier_error_last());
 	cr_assert_not(tier_location_is_offline(loc));
 
 	/* empty: still a string */
@@ -505,7 +548,8 @@ Test(location, get_all_reads_small_objects)
 	cr_assert_str_eq(s, "");
 	free(s);
 
-	cr_assert_eq(tier_location_get_all(loc, "nope", &s, NULL, 10), TIER_ENOTFOUND);
+	cr_assert_eq(tier_location_get_all(loc, "nope", &s, NULL, 10),
+	             TIER_ENOTFOUND);
 	cr_assert_null(s);
 	tier_location_free(loc);
 }
@@ -540,7 +584,8 @@ Test(location, unsupported_operation)
 	tier_location_options o = fast_opts();
 	tier_location *loc = open_fake(&o);
 	cr_assert_eq(tier_location_rename(loc, "a", "b"), TIER_EUNSUPPORTED);
-	cr_assert(strstr(tier_error_last(), "tier 'fk'"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "tier 'fk'"), "%s",
+	          tier_error_last());
 	cr_assert_eq(tier_location_attempts(loc), 0u);
 	cr_assert_eq(tier_location_caps(loc), TIER_DRIVER_CAP_DIRS);
 	tier_location_free(loc);
@@ -558,13 +603,16 @@ Test(location, options_and_open_errors)
 	cr_assert_eq(tier_driver_register("ftp", fk_open), 0);
 	cr_assert_eq(tier_location_open(&loc, SPEC, &o), TIER_EUSAGE);
 	cr_assert_null(loc);
-	cr_assert(strstr(tier_error_last(), "version 99"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "version 99"), "%s",
+	          tier_error_last());
 
-	cr_assert_eq(tier_location_open(&loc, "fk=nosuch://host/x", NULL), TIER_EUSAGE);
+	cr_assert_eq(tier_location_open(&loc, "fk=nosuch://host/x", NULL),
+	             TIER_EUSAGE);
 	cr_assert_null(loc);
 
 	/* NULL options: the defaults */
-	cr_assert_eq(tier_location_open(&loc, SPEC, NULL), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_open(&loc, SPEC, NULL), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(tier_location_ping(loc), 0);
 	cr_assert_eq(tier_location_attempts(loc), 1u);
 	cr_assert_eq(tier_location_url(loc)->port, 0);
@@ -582,22 +630,29 @@ Test(location, file_tier_root_gone_is_offline)
 	o.retries = 3;
 	memset(&clk, 0, sizeof(clk));
 	cr_assert_not_null(dir);
-	cr_assert_eq(tier_location_open(&loc, tt_path("usb=file://%s/usb", dir), &o), 0,
-	             "%s", tier_error_last());
-	cr_assert_eq(tier_location_stat(loc, "log.git/HEAD", &(tier_stat){0}), TIER_EOFFLINE);
+	cr_assert_eq(
+	        tier_location_open(&loc, tt_path("usb=file://%s/usb", dir), &o),
+	        0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_stat(loc, "log.git/HEAD", &(tier_stat){0}),
+	             TIER_EOFFLINE);
 	cr_assert_eq(tier_location_attempts(loc), 3u);
 	cr_assert_eq(clk.n, 2);
 	const char *m = tier_error_last();
-	cr_assert(strstr(m, tt_path("tier 'usb' (file://%s/usb) offline after 3 attempts: ", dir)),
-	          "%s", m);
+	cr_assert(
+	        strstr(m,
+	               tt_path("tier 'usb' (file://%s/usb) offline after 3 attempts: ",
+	                       dir)),
+	        "%s", m);
 	cr_assert(strstr(m, "/usb"), "%s", m);
 
 	/* mounted again: reset and it answers */
 	cr_assert_eq(tt_sh("mkdir '%s/usb'", dir), 0);
 	tier_location_reset(loc);
-	cr_assert_eq(tier_location_put_mem(loc, "hello", "hi", 2, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_put_mem(loc, "hello", "hi", 2, 0), 0, "%s",
+	             tier_error_last());
 	char *s = NULL;
-	cr_assert_eq(tier_location_get_all(loc, "hello", &s, NULL, 10), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_get_all(loc, "hello", &s, NULL, 10), 0, "%s",
+	             tier_error_last());
 	cr_assert_str_eq(s, "hi");
 	free(s);
 	tier_location_free(loc);
@@ -640,19 +695,25 @@ Test(location, fault_tier_offline_and_back_during_a_put)
 	snprintf(f.ctl, sizeof(f.ctl), "%s/ctl", dir);
 	tt_sh("mkdir -p %s/root", dir);
 	tt_write_file(f.ctl, "offline\n", 8);
-	snprintf(spec, sizeof(spec), "x=fault+file://%s/root?fault=%s", dir, f.ctl);
+	snprintf(spec, sizeof(spec), "x=fault+file://%s/root?fault=%s", dir,
+	         f.ctl);
 	tier_location_options o = TIER_LOCATION_OPTIONS_INIT;
 	o.retry_delay = 1;
 	o.sleep = flip_sleep;
 	o.trace = flip_trace;
 	o.payload = &f;
 	tier_location *loc = NULL;
-	cr_assert_eq(tier_location_open(&loc, spec, &o), 0, "%s", tier_error_last());
-	cr_assert_eq(tier_location_put_mem(loc, "d/obj", "payload", 7, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_location_open(&loc, spec, &o), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(tier_location_put_mem(loc, "d/obj", "payload", 7, 0), 0,
+	             "%s", tier_error_last());
 	cr_assert_eq(f.sleeps, 3, "three back-offs while it was away");
-	cr_assert_eq(tier_location_attempts(loc), 4, "three failed attempts and the good one");
+	cr_assert_eq(tier_location_attempts(loc), 4,
+	             "three failed attempts and the good one");
 	cr_assert_not(tier_location_is_offline(loc));
-	cr_assert(strstr(f.trace, "attempt 1/10") && strstr(f.trace, "attempt 3/10"), "%s", f.trace);
+	cr_assert(strstr(f.trace, "attempt 1/10") &&
+	                  strstr(f.trace, "attempt 3/10"),
+	          "%s", f.trace);
 	size_t n = 0;
 	char *back = tt_read_file(tt_path("%s/root/d/obj", dir), &n);
 	cr_assert(back && n == 7 && !memcmp(back, "payload", 7));
@@ -660,9 +721,12 @@ Test(location, fault_tier_offline_and_back_during_a_put)
 	/* and when it stays away, the tier is offline after the last attempt */
 	tt_write_file(f.ctl, "offline\n", 8);
 	f.back_after = 1000;
-	cr_assert_eq(tier_location_put_mem(loc, "d/obj2", "x", 1, 0), TIER_EOFFLINE);
+	cr_assert_eq(tier_location_put_mem(loc, "d/obj2", "x", 1, 0),
+	             TIER_EOFFLINE);
 	cr_assert(tier_location_is_offline(loc));
-	cr_assert(strstr(tier_error_last(), "offline after 10 attempts") != NULL, "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "offline after 10 attempts") !=
+	                  NULL,
+	          "%s", tier_error_last());
 	tier_location_free(loc);
 	tt_rmrf(dir);
 }

@@ -30,8 +30,8 @@ static unsigned char *random_bytes(size_t len)
 
 static unsigned char *text_bytes(size_t len)
 {
-	static const char *words[] = {"backup ", "tier ", "revision ", "pack ",
-	                              "chunk ", "vault ", "log\n", "the "};
+	static const char *words[] = {"backup ", "tier ",  "revision ", "pack ",
+	                              "chunk ",  "vault ", "log\n",     "the "};
 	unsigned char *p = malloc(len ? len : 1);
 	size_t i = 0;
 	while (i < len) {
@@ -56,33 +56,42 @@ typedef struct {
 } chunk;
 
 /* A pack of n chunks alternating random and text; returns its path. */
-static char *make_pack(const char *dir, chunk *ch, size_t n, unsigned char pack_id[32])
+static char *make_pack(const char *dir, chunk *ch, size_t n,
+                       unsigned char pack_id[32])
 {
 	tier_pack_writer *w;
 	char *path;
 	cr_assert_eq(tier_pack_writer_new(&w, dir), 0, "%s", tier_error_last());
 	for (size_t i = 0; i < n; i++) {
 		ch[i].len = 1000 + rnd() % 70000;
-		ch[i].data = i % 2 ? text_bytes(ch[i].len) : random_bytes(ch[i].len);
+		ch[i].data =
+		        i % 2 ? text_bytes(ch[i].len) : random_bytes(ch[i].len);
 		cr_assert_eq(tier_sha256(ch[i].id, ch[i].data, ch[i].len), 0);
 		if (i % 3 == 2) {
 			/* The two-thread path: compress first, hand over after. */
 			unsigned char *out = malloc(ch[i].len);
 			size_t out_len;
 			unsigned int flags;
-			cr_assert_eq(tier_chunk_compress(ch[i].data, ch[i].len, out, ch[i].len,
-			                                 &out_len, &flags), 0);
-			cr_assert_eq(tier_pack_writer_add_compressed(w, ch[i].id, out, out_len,
-			                                             ch[i].len, flags), 0);
+			cr_assert_eq(tier_chunk_compress(ch[i].data, ch[i].len,
+			                                 out, ch[i].len,
+			                                 &out_len, &flags),
+			             0);
+			cr_assert_eq(tier_pack_writer_add_compressed(
+			                     w, ch[i].id, out, out_len,
+			                     ch[i].len, flags),
+			             0);
 			free(out);
 		} else {
-			cr_assert_eq(tier_pack_writer_add(w, ch[i].id, ch[i].data, ch[i].len), 0,
-			             "%s", tier_error_last());
+			cr_assert_eq(tier_pack_writer_add(w, ch[i].id,
+			                                  ch[i].data,
+			                                  ch[i].len),
+			             0, "%s", tier_error_last());
 		}
 		cr_assert_eq(tier_pack_writer_count(w), i + 1);
 	}
 	uint64_t expect_size = tier_pack_writer_size(w);
-	cr_assert_eq(tier_pack_writer_finish(w, pack_id, &path), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_pack_writer_finish(w, pack_id, &path), 0, "%s",
+	             tier_error_last());
 	tier_pack_writer_free(w);
 	size_t len;
 	char *all = tt_read_file(path, &len);
@@ -122,7 +131,8 @@ Test(pack, round_trip)
 	cr_assert_eq(count_files(dir), 1, "temporary file left behind");
 
 	tier_pack_index *idx;
-	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(idx->count, 12);
 	size_t len;
 	unsigned char *file = (unsigned char *)tt_read_file(path, &len);
@@ -134,8 +144,10 @@ Test(pack, round_trip)
 		cr_assert_eq(e->raw_len, ch[i].len);
 		saw_lz4 |= e->flags == TIER_CHUNK_LZ4;
 		unsigned char *out = malloc(e->raw_len);
-		cr_assert_eq(tier_pack_chunk_decode(e, pid, file + e->offset, e->stored_len,
-		                                    out, e->raw_len), 0, "%s", tier_error_last());
+		cr_assert_eq(tier_pack_chunk_decode(e, pid, file + e->offset,
+		                                    e->stored_len, out,
+		                                    e->raw_len),
+		             0, "%s", tier_error_last());
 		cr_assert_eq(memcmp(out, ch[i].data, ch[i].len), 0);
 		free(out);
 	}
@@ -144,7 +156,8 @@ Test(pack, round_trip)
 	cr_assert_null(tier_pack_index_find(idx, absent));
 
 	unsigned char got[32];
-	cr_assert_eq(tier_pack_verify(path, NULL, got), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_pack_verify(path, NULL, got), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(memcmp(got, pid, 32), 0);
 	cr_assert_eq(tier_pack_verify(path, pid, NULL), 0);
 	tier_pack_index_free(idx);
@@ -161,12 +174,14 @@ Test(pack, raw_fallback_for_incompressible)
 	unsigned char *r = random_bytes(len), *t = text_bytes(len);
 	unsigned char *out = malloc(len);
 
-	cr_assert_eq(tier_chunk_compress(r, len, out, len, &out_len, &flags), 0);
+	cr_assert_eq(tier_chunk_compress(r, len, out, len, &out_len, &flags),
+	             0);
 	cr_assert_eq(flags, TIER_CHUNK_RAW);
 	cr_assert_eq(out_len, len);
 	cr_assert_eq(memcmp(out, r, len), 0);
 
-	cr_assert_eq(tier_chunk_compress(t, len, out, len, &out_len, &flags), 0);
+	cr_assert_eq(tier_chunk_compress(t, len, out, len, &out_len, &flags),
+	             0);
 	cr_assert_eq(flags, TIER_CHUNK_LZ4);
 	cr_assert_lt(out_len, len / 2);
 
@@ -174,7 +189,9 @@ Test(pack, raw_fallback_for_incompressible)
 	cr_assert_eq(tier_chunk_compress("x", 1, out, 1, &out_len, &flags), 0);
 	cr_assert_eq(flags, TIER_CHUNK_RAW);
 	cr_assert_eq(out_len, 1);
-	cr_assert_eq(tier_chunk_compress(t, len, out, len - 1, &out_len, &flags), TIER_EUSAGE);
+	cr_assert_eq(
+	        tier_chunk_compress(t, len, out, len - 1, &out_len, &flags),
+	        TIER_EUSAGE);
 
 	/* Through the writer, the entry says raw and keeps the bytes as they are. */
 	const char *dir = tt_tmpdir();
@@ -193,7 +210,8 @@ Test(pack, raw_fallback_for_incompressible)
 	size_t flen;
 	unsigned char *file = (unsigned char *)tt_read_file(path, &flen);
 	cr_assert_eq(memcmp(file + TIER_PACK_HEADER_SIZE, r, len), 0);
-	cr_assert_eq(flen, TIER_PACK_HEADER_SIZE + len + TIER_PACK_ENTRY_SIZE + TIER_PACK_TRAILER_SIZE);
+	cr_assert_eq(flen, TIER_PACK_HEADER_SIZE + len + TIER_PACK_ENTRY_SIZE +
+	                           TIER_PACK_TRAILER_SIZE);
 	tier_pack_index_free(idx);
 	free(file);
 	free(path);
@@ -213,22 +231,29 @@ Test(pack, truncated_pack_rejected)
 	unsigned char *file = (unsigned char *)tt_read_file(path, &len);
 
 	/* Every tail of every prefix: an exact-size copy so ASan sees overreads. */
-	for (size_t cut = 0; cut < len; cut += (cut < 400 || len - cut < 400) ? 1 : 997) {
-		for (size_t tl = cut < 300 ? 0 : cut - 300; tl <= cut; tl += 37) {
+	for (size_t cut = 0; cut < len;
+	     cut += (cut < 400 || len - cut < 400) ? 1 : 997) {
+		for (size_t tl = cut < 300 ? 0 : cut - 300; tl <= cut;
+		     tl += 37) {
 			unsigned char *tail = malloc(tl ? tl : 1);
 			memcpy(tail, file + cut - tl, tl);
 			tier_pack_index *idx = NULL;
 			uint64_t need = 0;
-			int rc = tier_pack_index_parse(&idx, &need, tail, tl, cut, "t");
-			cr_assert(rc == TIER_ECORRUPT, "prefix %zu tail %zu: rc %d need %llu",
-			          cut, tl, rc, (unsigned long long)need);
+			int rc = tier_pack_index_parse(&idx, &need, tail, tl,
+			                               cut, "t");
+			cr_assert(rc == TIER_ECORRUPT,
+			          "prefix %zu tail %zu: rc %d need %llu", cut,
+			          tl, rc, (unsigned long long)need);
 			cr_assert_null(idx);
 			free(tail);
 		}
-		cr_assert_eq(tt_write_file(tt_path("%s/short", dir), file, cut), 0);
-		cr_assert_eq(tier_pack_verify(tt_path("%s/short", dir), NULL, NULL), TIER_ECORRUPT,
-		             "prefix %zu", cut);
-		cr_assert(strstr(tier_error_last(), "short") != NULL, "%s", tier_error_last());
+		cr_assert_eq(tt_write_file(tt_path("%s/short", dir), file, cut),
+		             0);
+		cr_assert_eq(
+		        tier_pack_verify(tt_path("%s/short", dir), NULL, NULL),
+		        TIER_ECORRUPT, "prefix %zu", cut);
+		cr_assert(strstr(tier_error_last(), "short") != NULL, "%s",
+		          tier_error_last());
 	}
 	free(file);
 	free(path);
@@ -253,26 +278,34 @@ Test(pack, flipped_chunk_byte_names_the_chunk)
 			size_t at = e->offset + rnd() % e->stored_len;
 			file[at] ^= 0x40;
 			cr_assert_eq(tt_write_file(path, file, len), 0);
-			cr_assert_eq(tier_pack_verify(path, NULL, NULL), TIER_ECORRUPT);
-			cr_assert(strstr(tier_error_last(), hexof(e->id)) != NULL,
+			cr_assert_eq(tier_pack_verify(path, NULL, NULL),
+			             TIER_ECORRUPT);
+			cr_assert(strstr(tier_error_last(), hexof(e->id)) !=
+			                  NULL,
 			          "chunk %zu: %s", k, tier_error_last());
-			cr_assert(strstr(tier_error_last(), hexof(pid)) != NULL, "%s", tier_error_last());
+			cr_assert(strstr(tier_error_last(), hexof(pid)) != NULL,
+			          "%s", tier_error_last());
 
 			unsigned char *out = malloc(e->raw_len);
-			int rc = tier_pack_chunk_decode(e, pid, file + e->offset, e->stored_len,
-			                                out, e->raw_len);
+			int rc = tier_pack_chunk_decode(
+			        e, pid, file + e->offset, e->stored_len, out,
+			        e->raw_len);
 			cr_assert_eq(rc, TIER_ECORRUPT);
 			if (e->flags == TIER_CHUNK_RAW)
-				cr_assert(strstr(tier_error_last(), "fails its hash") != NULL);
+				cr_assert(strstr(tier_error_last(),
+				                 "fails its hash") != NULL);
 			char want[200];
-			snprintf(want, sizeof(want), "chunk %s in pack %s", hexof(e->id), hexof(pid));
-			cr_assert(strstr(tier_error_last(), want) != NULL, "%s", tier_error_last());
+			snprintf(want, sizeof(want), "chunk %s in pack %s",
+			         hexof(e->id), hexof(pid));
+			cr_assert(strstr(tier_error_last(), want) != NULL, "%s",
+			          tier_error_last());
 			free(out);
 			file[at] ^= 0x40;
 		}
 	}
 	cr_assert_eq(tt_write_file(path, file, len), 0);
-	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s",
+	             tier_error_last());
 	tier_pack_index_free(idx);
 	free(file);
 	free(path);
@@ -295,10 +328,15 @@ Test(pack, flipped_index_byte_rejected)
 		for (int bit = 0; bit < 8; bit++) {
 			file[at] ^= (unsigned char)(1 << bit);
 			tier_pack_index *idx = NULL;
-			int rc = tier_pack_index_parse(&idx, NULL, file, len, len, path);
+			int rc = tier_pack_index_parse(&idx, NULL, file, len,
+			                               len, path);
 			size_t t = at - (len - TIER_PACK_TRAILER_SIZE);
-			int version_or_cipher = at >= len - TIER_PACK_TRAILER_SIZE && t >= 20 && t < 24;
-			cr_assert_eq(rc, version_or_cipher ? TIER_EUNSUPPORTED : TIER_ECORRUPT,
+			int version_or_cipher =
+			        at >= len - TIER_PACK_TRAILER_SIZE && t >= 20 &&
+			        t < 24;
+			cr_assert_eq(rc,
+			             version_or_cipher ? TIER_EUNSUPPORTED
+			                               : TIER_ECORRUPT,
 			             "byte %zu bit %d: rc %d", at, bit, rc);
 			cr_assert_null(idx);
 			file[at] ^= (unsigned char)(1 << bit);
@@ -308,13 +346,15 @@ Test(pack, flipped_index_byte_rejected)
 	file[from + 40] ^= 1;
 	cr_assert_eq(tt_write_file(path, file, len), 0);
 	cr_assert_eq(tier_pack_verify(path, NULL, NULL), TIER_ECORRUPT);
-	cr_assert(strstr(tier_error_last(), "index") != NULL, "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "index") != NULL, "%s",
+	          tier_error_last());
 	/* A flipped header byte is caught as well. */
 	file[from + 40] ^= 1;
 	file[3] ^= 1;
 	cr_assert_eq(tt_write_file(path, file, len), 0);
 	cr_assert_eq(tier_pack_verify(path, NULL, NULL), TIER_ECORRUPT);
-	cr_assert(strstr(tier_error_last(), "header") != NULL, "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "header") != NULL, "%s",
+	          tier_error_last());
 	free(file);
 	free(path);
 	free_chunks(ch, 3);
@@ -334,12 +374,15 @@ Test(pack, id_is_sha256_of_file)
 	cr_assert(strstr(path, tt_path("/%s.pack", hexof(pid))) != NULL);
 
 	/* A pack stored under the wrong id fails verification, naming the pack. */
-	const char *other = tt_path("%s/%s.pack", dir,
-		"00000000000000000000000000000000000000000000000000000000000000aa");
+	const char *other = tt_path(
+	        "%s/%s.pack", dir,
+	        "00000000000000000000000000000000000000000000000000000000000000aa");
 	cr_assert_eq(tt_write_file(other, file, len), 0);
 	cr_assert_eq(tier_pack_verify(other, NULL, NULL), TIER_ECORRUPT);
-	cr_assert(strstr(tier_error_last(), "fails its hash") != NULL, "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), hexof(pid)) != NULL, "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "fails its hash") != NULL, "%s",
+	          tier_error_last());
+	cr_assert(strstr(tier_error_last(), hexof(pid)) != NULL, "%s",
+	          tier_error_last());
 	/* Without an id in the name, nothing to compare: the content is fine. */
 	cr_assert_eq(tt_write_file(tt_path("%s/copy", dir), file, len), 0);
 	cr_assert_eq(tier_pack_verify(tt_path("%s/copy", dir), NULL, sum), 0);
@@ -358,7 +401,8 @@ Test(pack, empty_pack)
 	char *path;
 	cr_assert_eq(tier_pack_writer_new(&w, dir), 0);
 	cr_assert_eq(tier_pack_writer_count(w), 0);
-	cr_assert_eq(tier_pack_writer_size(w), TIER_PACK_HEADER_SIZE + TIER_PACK_TRAILER_SIZE);
+	cr_assert_eq(tier_pack_writer_size(w),
+	             TIER_PACK_HEADER_SIZE + TIER_PACK_TRAILER_SIZE);
 	cr_assert_eq(tier_pack_writer_finish(w, pid, &path), 0);
 	/* Finished is final. */
 	cr_assert_eq(tier_pack_writer_add(w, pid, "x", 1), TIER_EUSAGE);
@@ -376,10 +420,12 @@ Test(pack, empty_pack)
 	cr_assert_eq(idx->count, 0);
 	cr_assert_eq(idx->trailer.pack_size, len);
 	tier_pack_index_free(idx);
-	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s",
+	             tier_error_last());
 	/* The trailer alone is the whole tail of an empty pack. */
-	cr_assert_eq(tier_pack_index_parse(&idx, NULL, file + len - 64, 64, len, "e"), 0,
-	             "%s", tier_error_last());
+	cr_assert_eq(tier_pack_index_parse(&idx, NULL, file + len - 64, 64, len,
+	                                   "e"),
+	             0, "%s", tier_error_last());
 	cr_assert_eq(idx->count, 0);
 	tier_pack_index_free(idx);
 	free(file);
@@ -397,18 +443,25 @@ Test(pack, decode_rejects_inconsistent_entry)
 	e.stored_len = 10;
 	e.raw_len = 100; /* raw, but longer than what is stored */
 	e.flags = TIER_CHUNK_RAW;
-	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100), TIER_ECORRUPT);
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100),
+	             TIER_ECORRUPT);
 	e.flags = TIER_CHUNK_LZ4; /* garbage lz4 stream */
-	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100), TIER_ECORRUPT);
-	cr_assert(strstr(tier_error_last(), "fails to decompress") != NULL, "%s", tier_error_last());
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100),
+	             TIER_ECORRUPT);
+	cr_assert(strstr(tier_error_last(), "fails to decompress") != NULL,
+	          "%s", tier_error_last());
 	e.flags = 7;
-	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100), TIER_ECORRUPT);
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100),
+	             TIER_ECORRUPT);
 	e.flags = TIER_CHUNK_RAW;
 	e.raw_len = 10;
-	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100), 0,
+	             "%s", tier_error_last());
 	cr_assert_eq(memcmp(out, stored, 10), 0);
-	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 9, out, 100), TIER_EUSAGE);
-	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 9), TIER_EUSAGE);
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 9, out, 100),
+	             TIER_EUSAGE);
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 9),
+	             TIER_EUSAGE);
 }
 
 Test(pack, abort_leaves_nothing)
@@ -417,15 +470,18 @@ Test(pack, abort_leaves_nothing)
 	tier_pack_writer *w;
 	unsigned char id[32] = {1};
 	cr_assert_eq(tier_pack_writer_new(&w, dir), 0);
-	cr_assert_eq(tier_pack_writer_add(w, id, "hello hello hello hello", 23), 0);
+	cr_assert_eq(tier_pack_writer_add(w, id, "hello hello hello hello", 23),
+	             0);
 	cr_assert_eq(count_files(dir), 1);
 	tier_pack_writer_abort(w);
 	cr_assert_eq(count_files(dir), 0);
 	tier_pack_writer_free(NULL);
 	tier_pack_writer_abort(NULL);
 
-	cr_assert_eq(tier_pack_writer_new(&w, tt_path("%s/missing", dir)), TIER_ENOTFOUND);
-	cr_assert(strstr(tier_error_last(), "missing") != NULL, "%s", tier_error_last());
+	cr_assert_eq(tier_pack_writer_new(&w, tt_path("%s/missing", dir)),
+	             TIER_ENOTFOUND);
+	cr_assert(strstr(tier_error_last(), "missing") != NULL, "%s",
+	          tier_error_last());
 	cr_assert_null(w);
 	tt_rmrf(dir);
 }
@@ -452,17 +508,22 @@ Test(pack, large_index_needs_second_read)
 	unsigned char *file = (unsigned char *)tt_read_file(path, &len);
 	tier_pack_index *idx = NULL;
 	uint64_t need = 0;
-	cr_assert_eq(tier_pack_index_parse(&idx, &need, file + len - 4096, 4096, len, "p"), 0);
+	cr_assert_eq(tier_pack_index_parse(&idx, &need, file + len - 4096, 4096,
+	                                   len, "p"),
+	             0);
 	cr_assert_null(idx);
 	cr_assert_eq(need, n * TIER_PACK_ENTRY_SIZE + TIER_PACK_TRAILER_SIZE);
-	cr_assert_eq(tier_pack_index_parse(&idx, &need, file + len - need, need, len, "p"), 0);
+	cr_assert_eq(tier_pack_index_parse(&idx, &need, file + len - need, need,
+	                                   len, "p"),
+	             0);
 	cr_assert_not_null(idx);
 	cr_assert_eq(idx->count, n);
 	tier_pack_index_free(idx);
 	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0);
 	cr_assert_eq(idx->count, n);
 	tier_pack_index_free(idx);
-	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s",
+	             tier_error_last());
 	free(file);
 	free(path);
 	tt_rmrf(dir);
@@ -483,7 +544,8 @@ Test(pack, garbage_never_parses)
 		tier_pack_index *idx = NULL;
 		uint64_t need;
 		int rc = tier_pack_index_parse(&idx, &need, b, len, 0, "g");
-		cr_assert(rc < 0 || (idx == NULL && need > len), "round %d parsed", round);
+		cr_assert(rc < 0 || (idx == NULL && need > len),
+		          "round %d parsed", round);
 		tier_pack_index_free(idx);
 		free(b);
 	}

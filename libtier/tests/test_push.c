@@ -80,12 +80,25 @@ Test(push, snapshot_lands_in_the_log_and_packs_on_every_tier)
 	cr_assert(st.stored_bytes < st.new_bytes, "text compresses");
 	cr_assert_gt(count_packs("a"), 0);
 	cr_assert_eq(count_packs("a"), count_packs("b"));
-	cr_assert_eq(tt_sh("diff -r %s/a/data %s/b/data", dir, dir), 0, "identical data on both tiers");
+	cr_assert_eq(tt_sh("diff -r %s/a/data %s/b/data", dir, dir), 0,
+	             "identical data on both tiers");
 	/* stock git reads the snapshot; the .git directory is kept, escaped */
-	cr_assert_eq(tt_sh("git --git-dir=%s/a/log.git ls-tree -r --name-only main | grep -q '^root/.*/src/%%%%2Egit/config$'", dir), 0);
-	cr_assert_eq(tt_sh("git --git-dir=%s/a/log.git ls-tree -r --name-only main | grep -q '^root/.*/src/sub/deeper/text.txt$'", dir), 0);
-	cr_assert_eq(tt_sh("git --git-dir=%s/a/log.git fsck --strict >/dev/null 2>&1", dir), 0);
-	cr_assert_eq(tt_sh("git --git-dir=%s/a/log.git log -1 --format=%%B main | grep -q '^Tier-Files: 4$'", dir), 0);
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/a/log.git ls-tree -r --name-only main | grep -q '^root/.*/src/%%%%2Egit/config$'",
+	              dir),
+	        0);
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/a/log.git ls-tree -r --name-only main | grep -q '^root/.*/src/sub/deeper/text.txt$'",
+	              dir),
+	        0);
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/a/log.git fsck --strict >/dev/null 2>&1",
+	              dir),
+	        0);
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/a/log.git log -1 --format=%%B main | grep -q '^Tier-Files: 4$'",
+	              dir),
+	        0);
 	tier_vault_free(v);
 }
 
@@ -117,7 +130,8 @@ Test(push, duplicate_data_is_stored_once)
 	tier_push_stats st;
 	cr_assert_eq(push(v, &st, src), 0);
 	cr_assert_eq(st.bytes, 5 + 3000000 * 2 + 2000000 + 8);
-	cr_assert_lt(st.new_bytes, 3000000 + 2000000 + 100, "the copy adds no data");
+	cr_assert_lt(st.new_bytes, 3000000 + 2000000 + 100,
+	             "the copy adds no data");
 	tier_vault_free(v);
 }
 
@@ -128,11 +142,14 @@ Test(push, a_full_tier_fails_cleanly_and_keeps_earlier_revisions)
 	tier_vault *v = make_vault(fa, NULL);
 	tier_push_stats st;
 	cr_assert_eq(push(v, &st, src), 0, "%s", tier_error_last());
-	tt_sh("echo 'hello again' > %s/small.txt; head -c 1000000 /dev/urandom > %s/new.bin", src, src);
+	tt_sh("echo 'hello again' > %s/small.txt; head -c 1000000 /dev/urandom > %s/new.bin",
+	      src, src);
 	tt_write_file(tt_path("%s/ctl", dir), "enospc\n", 7);
 	int rc = push(v, &st, src);
 	cr_assert_eq(rc, TIER_ENOSPC, "got %d: %s", rc, tier_error_last());
-	cr_assert(strstr(tier_error_last(), "'a'") || strstr(tier_error_last(), "space"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "'a'") ||
+	                  strstr(tier_error_last(), "space"),
+	          "%s", tier_error_last());
 	tt_write_file(tt_path("%s/ctl", dir), "", 0);
 	tier_vault_free(v);
 	const char *tiers[1] = {fa};
@@ -142,7 +159,10 @@ Test(push, a_full_tier_fails_cleanly_and_keeps_earlier_revisions)
 	(void)tiers;
 	cr_assert_eq(tier_vault_check(v), 0, "%s", tier_error_last());
 	cr_assert_eq(tier_vault_max_revision(v), 2, "no new revision");
-	cr_assert_eq(tt_sh("git --git-dir=%s/a/log.git fsck --strict >/dev/null 2>&1", dir), 0);
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/a/log.git fsck --strict >/dev/null 2>&1",
+	              dir),
+	        0);
 	/* and once there is space again the push goes through */
 	cr_assert_eq(push(v, &st, src), 0, "%s", tier_error_last());
 	cr_assert_eq(tier_vault_max_revision(v), 3);
@@ -172,11 +192,13 @@ Test(push, a_file_changing_while_read_is_reported)
 	po.warning = collect_warning;
 	tier_push_stats st;
 	tier_write_result *r = NULL;
-	cr_assert_eq(tier_push_run(&r, &st, v, &po), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_push_run(&r, &st, v, &po), 0, "%s",
+	             tier_error_last());
 	tier_write_result_free(r);
 	cr_assert_eq(st.changed, 1);
-	cr_assert(warnings && strstr(warnings, "random.bin") && strstr(warnings, "changed while"), "%s",
-	          warnings ? warnings : "(none)");
+	cr_assert(warnings && strstr(warnings, "random.bin") &&
+	                  strstr(warnings, "changed while"),
+	          "%s", warnings ? warnings : "(none)");
 	unsetenv("TIER_TEST_TOUCH_DURING_READ");
 	/* the next push reads it again instead of trusting its metadata */
 	cr_assert_eq(push(v, &st, src), 0);
@@ -187,7 +209,8 @@ Test(push, a_file_changing_while_read_is_reported)
 Test(push, unreadable_files_are_reported_and_the_rest_backed_up)
 {
 	/* root reads everything: run the push as 'nobody' */
-	tt_sh("chmod 000 %s/sub/random.bin && chmod 777 %s && chown -R 65534 %s/src", src, dir, dir);
+	tt_sh("chmod 000 %s/sub/random.bin && chmod 777 %s && chown -R 65534 %s/src",
+	      src, dir, dir);
 	pid_t pid = fork();
 	if (pid == 0) {
 		if (setgid(65534) != 0 || setuid(65534) != 0)
@@ -214,7 +237,8 @@ Test(push, unreadable_files_are_reported_and_the_rest_backed_up)
 			_exit(97);
 		if (st.errors != 1 || st.files != 3)
 			_exit(96);
-		if (!warnings || !strstr(warnings, "random.bin") || !strstr(warnings, "ermission"))
+		if (!warnings || !strstr(warnings, "random.bin") ||
+		    !strstr(warnings, "ermission"))
 			_exit(95);
 		_exit(0);
 	}
@@ -222,8 +246,10 @@ Test(push, unreadable_files_are_reported_and_the_rest_backed_up)
 	waitpid(pid, &status, 0);
 	cr_assert(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 99 || WEXITSTATUS(status) == 98)
-		cr_skip_test("cannot run as nobody here (%d)", WEXITSTATUS(status));
-	cr_assert_eq(WEXITSTATUS(status), 0, "child exit %d", WEXITSTATUS(status));
+		cr_skip_test("cannot run as nobody here (%d)",
+		             WEXITSTATUS(status));
+	cr_assert_eq(WEXITSTATUS(status), 0, "child exit %d",
+	             WEXITSTATUS(status));
 }
 
 Test(push, a_missing_path_writes_nothing)

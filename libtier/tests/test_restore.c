@@ -106,8 +106,9 @@ static void on_warning(const char *msg, void *payload)
 	strcat(warnings, "\n");
 }
 
-static int restore(tier_vault *v, tier_restore_stats *st, uint64_t rev, const char *dest,
-                   const char *const *paths, size_t npaths, int overwrite)
+static int restore(tier_vault *v, tier_restore_stats *st, uint64_t rev,
+                   const char *dest, const char *const *paths, size_t npaths,
+                   int overwrite)
 {
 	tier_restore_options o = TIER_RESTORE_OPTIONS_INIT;
 	o.revision = rev;
@@ -126,13 +127,15 @@ static int restore(tier_vault *v, tier_restore_stats *st, uint64_t rev, const ch
 static void set_mtime(const char *path, time_t sec, long nsec)
 {
 	struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};
-	cr_assert_eq(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0, "utimensat %s: %s",
-	             path, strerror(errno));
+	cr_assert_eq(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0,
+	             "utimensat %s: %s", path, strerror(errno));
 }
 
-static void put_file(const char *path, const char *text, mode_t mode, time_t sec)
+static void put_file(const char *path, const char *text, mode_t mode,
+                     time_t sec)
 {
-	cr_assert_eq(tt_write_file(path, text, strlen(text)), 0, "write %s", path);
+	cr_assert_eq(tt_write_file(path, text, strlen(text)), 0, "write %s",
+	             path);
 	chmod(path, mode);
 	set_mtime(path, sec, 123456789);
 }
@@ -154,7 +157,8 @@ static void put_big(const char *path, size_t size, uint64_t seed)
 			else
 				memcpy(block + i, "abcdefgh", 8);
 		}
-		size_t n = size - done < sizeof(block) ? size - done : sizeof(block);
+		size_t n = size - done < sizeof(block) ? size - done
+		                                       : sizeof(block);
 		cr_assert_eq(fwrite(block, 1, n, f), n);
 		done += n;
 	}
@@ -177,7 +181,8 @@ static void make_full_tree(void)
 	put_file(at("zero"), "", 0644, 1600000003);
 	put_file(at("with space.txt"), "spaces\n", 0644, 1600000004);
 	put_file(at("new\nline"), "newline in the name\n", 0644, 1600000005);
-	put_file(at("h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93.txt"), "utf-8\n", 0644, 1600000006);
+	put_file(at("h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93.txt"), "utf-8\n",
+	         0644, 1600000006);
 	put_file(at("%percent~tilde"), "escapes\n", 0644, 1600000007);
 	put_file(at(".hidden"), "dot\n", 0640, 1600000008);
 	cr_assert_eq(mkdir(at("sub"), 0750), 0);
@@ -236,23 +241,30 @@ static void compare(const char *want_arg, const char *got_arg)
 	char *want = strdup(want_arg), *got = strdup(got_arg);
 	cr_assert_eq(lstat(want, &sw), 0, "lstat %s", want);
 	cr_assert_eq(lstat(got, &sg), 0, "restored '%s' is missing", got);
-	cr_assert_eq(sw.st_mode & S_IFMT, sg.st_mode & S_IFMT, "type of '%s'", got);
+	cr_assert_eq(sw.st_mode & S_IFMT, sg.st_mode & S_IFMT, "type of '%s'",
+	             got);
 	if (!S_ISLNK(sw.st_mode))
-		cr_assert_eq(sw.st_mode & 07777, sg.st_mode & 07777, "mode of '%s': %o, want %o", got,
+		cr_assert_eq(sw.st_mode & 07777, sg.st_mode & 07777,
+		             "mode of '%s': %o, want %o", got,
 		             sg.st_mode & 07777, sw.st_mode & 07777);
-	cr_assert_eq(sw.st_mtim.tv_sec, sg.st_mtim.tv_sec, "mtime of '%s'", got);
-	cr_assert_eq(sw.st_mtim.tv_nsec, sg.st_mtim.tv_nsec, "mtime ns of '%s'", got);
+	cr_assert_eq(sw.st_mtim.tv_sec, sg.st_mtim.tv_sec, "mtime of '%s'",
+	             got);
+	cr_assert_eq(sw.st_mtim.tv_nsec, sg.st_mtim.tv_nsec, "mtime ns of '%s'",
+	             got);
 	if (geteuid() == 0) {
 		cr_assert_eq(sw.st_uid, sg.st_uid, "owner of '%s'", got);
 		cr_assert_eq(sw.st_gid, sg.st_gid, "group of '%s'", got);
 	}
 	if (S_ISREG(sw.st_mode)) {
 		cr_assert_eq(sw.st_size, sg.st_size, "size of '%s'", got);
-		cr_assert(same_content(want, got), "content of '%s' differs", got);
+		cr_assert(same_content(want, got), "content of '%s' differs",
+		          got);
 	} else if (S_ISLNK(sw.st_mode)) {
 		char tw[4096], tg[4096];
-		ssize_t nw = readlink(want, tw, sizeof(tw)), ng = readlink(got, tg, sizeof(tg));
-		cr_assert(nw > 0 && nw == ng && !memcmp(tw, tg, (size_t)nw), "target of '%s'", got);
+		ssize_t nw = readlink(want, tw, sizeof(tw)),
+		        ng = readlink(got, tg, sizeof(tg));
+		cr_assert(nw > 0 && nw == ng && !memcmp(tw, tg, (size_t)nw),
+		          "target of '%s'", got);
 	} else if (S_ISDIR(sw.st_mode)) {
 		DIR *d = opendir(want);
 		struct dirent *e;
@@ -286,7 +298,8 @@ static void compare(const char *want_arg, const char *got_arg)
 /* Where the restore puts the source tree: DEST + absolute source path. */
 static const char *restored(const char *dest, const char *rel)
 {
-	return rel ? tt_path("%s%s/%s", dest, src, rel) : tt_path("%s%s", dest, src);
+	return rel ? tt_path("%s%s/%s", dest, src, rel)
+	           : tt_path("%s%s", dest, src);
 }
 
 static int exists(const char *p)
@@ -298,7 +311,8 @@ static int exists(const char *p)
 /* No "<name>.tier-tmp" anywhere below p. */
 static int no_temp_files(const char *p)
 {
-	return tt_sh("test -z \"$(find '%s' -name '*.tier-tmp' | head -n 1)\"", p) == 0;
+	return tt_sh("test -z \"$(find '%s' -name '*.tier-tmp' | head -n 1)\"",
+	             p) == 0;
 }
 
 /* ---- pack files on a tier ----------------------------------------------- */
@@ -323,7 +337,8 @@ static size_t list_packs(const char *tier_root, char packs[][4200], size_t max)
 			continue;
 		while ((f = readdir(s)) != NULL && n < max)
 			if (strlen(f->d_name) == 64)
-				snprintf(packs[n++], 4200, "%.2000s/%.2000s", sub, f->d_name);
+				snprintf(packs[n++], 4200, "%.2000s/%.2000s",
+				         sub, f->d_name);
 		closedir(s);
 	}
 	closedir(d);
@@ -427,7 +442,8 @@ Test(restore, one_subdirectory_and_one_file)
 	/* a file, given without the leading '/', and a path under it given too */
 	char out2[4200];
 	snprintf(out2, sizeof(out2), "%s/out2", dir);
-	const char *one[2] = {tt_path("%s/ro/inside", src + 1), tt_path("%s/ro/inside", src)};
+	const char *one[2] = {tt_path("%s/ro/inside", src + 1),
+	                      tt_path("%s/ro/inside", src)};
 	rc = restore(v, &st, 0, out2, one, 2, 0);
 	cr_assert_eq(rc, 0, "restore file: %s", tier_error_last());
 	compare(at("ro/inside"), restored(out2, "ro/inside"));
@@ -450,14 +466,17 @@ Test(restore, bad_revision_and_bad_path)
 	int rc = restore(v, &st, rev + 7, out, NULL, 0, 0);
 	cr_assert_eq(rc, TIER_ENOTFOUND);
 	char want[128];
-	snprintf(want, sizeof(want), "revision %llu does not exist (latest is %llu)",
+	snprintf(want, sizeof(want),
+	         "revision %llu does not exist (latest is %llu)",
 	         (unsigned long long)(rev + 7), (unsigned long long)rev);
 	cr_assert_str_eq(tier_error_last(), want);
 
-	const char *bad[2] = {tt_path("%s/sub", src), tt_path("%s/no/such file", src)};
+	const char *bad[2] = {tt_path("%s/sub", src),
+	                      tt_path("%s/no/such file", src)};
 	rc = restore(v, &st, 0, out, bad, 2, 0);
 	cr_assert_eq(rc, TIER_ENOTFOUND);
-	cr_assert(strstr(tier_error_last(), "/no/such file"), "message: %s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "/no/such file"), "message: %s",
+	          tier_error_last());
 	cr_assert(!exists(out), "nothing is written for a bad path");
 
 	const char *dots[1] = {"/a/../b"};
@@ -472,13 +491,15 @@ Test(restore, conflict_without_overwrite)
 	tier_vault *v = init_vault();
 	push(v, src);
 	tier_restore_stats st;
-	cr_assert_eq(restore(v, &st, 0, out, NULL, 0, 0), 0, "%s", tier_error_last());
+	cr_assert_eq(restore(v, &st, 0, out, NULL, 0, 0), 0, "%s",
+	             tier_error_last());
 
 	/* change a restored file: a second restore refuses, touching nothing */
 	put_file(restored(out, "a.txt"), "mine\n", 0644, 1);
 	int rc = restore(v, &st, 0, out, NULL, 0, 0);
 	cr_assert_eq(rc, TIER_ECONFLICT);
-	cr_assert(strstr(tier_error_last(), "a.txt"), "message: %s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "a.txt"), "message: %s",
+	          tier_error_last());
 	char *text = tt_read_file(restored(out, "a.txt"), NULL);
 	cr_assert_str_eq(text, "mine\n");
 	free(text);
@@ -530,8 +551,10 @@ Test(restore, damaged_pack_on_first_tier)
 	compare(src, restored(out, NULL));
 	cr_assert_gt(st.damaged, 0);
 	cr_assert_gt(nwarnings, 0);
-	cr_assert(strstr(warnings, "tier 'a': chunk "), "warnings: %s", warnings);
-	cr_assert(strstr(warnings, "fails its hash; read from tier 'b'"), "warnings: %s", warnings);
+	cr_assert(strstr(warnings, "tier 'a': chunk "), "warnings: %s",
+	          warnings);
+	cr_assert(strstr(warnings, "fails its hash; read from tier 'b'"),
+	          "warnings: %s", warnings);
 	tier_vault_free(v);
 }
 
@@ -552,7 +575,8 @@ Test(restore, missing_pack_on_first_tier)
 	compare(src, restored(out, NULL));
 	cr_assert_eq(st.damaged, n, "damaged %llu, packs %zu: %s",
 	             (unsigned long long)st.damaged, n, warnings);
-	cr_assert(strstr(warnings, "is missing; read from tier 'b'"), "warnings: %s", warnings);
+	cr_assert(strstr(warnings, "is missing; read from tier 'b'"),
+	          "warnings: %s", warnings);
 	tier_vault_free(v);
 }
 
@@ -594,16 +618,19 @@ Test(restore, damaged_on_every_tier)
 	tier_restore_stats st;
 	int rc = restore(v, &st, 0, out, NULL, 0, 0);
 	cr_assert_eq(rc, TIER_ECORRUPT);
-	cr_assert(strstr(tier_error_last(), "cannot restore '"), "message: %s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "damaged on every tier"), "message: %s",
+	cr_assert(strstr(tier_error_last(), "cannot restore '"), "message: %s",
 	          tier_error_last());
-	cr_assert(strstr(tier_error_last(), src), "names the file: %s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "damaged on every tier"),
+	          "message: %s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), src), "names the file: %s",
+	          tier_error_last());
 	cr_assert_gt(st.errors, 0);
 	cr_assert(no_temp_files(out), "a half file was left behind");
 	tier_vault_free(v);
 }
 
-static int cancel_cb(const tier_restore_stats *s, const char *cur, void *payload)
+static int cancel_cb(const tier_restore_stats *s, const char *cur,
+                     void *payload)
 {
 	(void)s;
 	(void)cur;
@@ -645,9 +672,10 @@ Test(restore, pack_missing_on_every_tier)
 	tier_restore_stats st;
 	int rc = restore(v, &st, 0, out, NULL, 0, 0);
 	cr_assert_eq(rc, TIER_ECORRUPT, "rc %d: %s", rc, tier_error_last());
-	cr_assert(strstr(tier_error_last(), "cannot be read from any tier"), "message: %s",
-	          tier_error_last());
-	cr_assert(!exists(restored(out, "a.txt")), "a file without data was restored");
+	cr_assert(strstr(tier_error_last(), "cannot be read from any tier"),
+	          "message: %s", tier_error_last());
+	cr_assert(!exists(restored(out, "a.txt")),
+	          "a file without data was restored");
 	cr_assert(no_temp_files(out));
 	tier_vault_free(v);
 }

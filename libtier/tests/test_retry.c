@@ -23,7 +23,8 @@ Test(retry, delays_grow_exponentially)
 	uint64_t rng = 1;
 	for (unsigned int a = 0; a < 20; a++)
 		for (int k = 0; k < 50; k++)
-			check_bounds(tier_retry_delay(&p, a, &rng), (uint64_t)100 << a);
+			check_bounds(tier_retry_delay(&p, a, &rng),
+			             (uint64_t)100 << a);
 	/* the lower bound of one step is the upper bound of the one before:
 	 * the delays really grow, whatever the jitter */
 	for (unsigned int a = 1; a < 20; a++)
@@ -38,7 +39,8 @@ Test(retry, bounded_by_cap)
 	unsigned int seen_max = 0;
 	for (unsigned int a = 0; a < 200; a++) {
 		unsigned int d = tier_retry_delay(&p, a, &rng);
-		cr_assert_leq(d, 30000u, "attempt %u: %u ms is above the 30 s cap", a, d);
+		cr_assert_leq(d, 30000u,
+		              "attempt %u: %u ms is above the 30 s cap", a, d);
 		if (d > seen_max)
 			seen_max = d;
 	}
@@ -71,12 +73,15 @@ Test(retry, jitter_spreads_within_half_to_full)
 			hi = d;
 	}
 	/* uniform over [2000, 4000]: 2000 draws cover most of it */
-	cr_assert_lt(lo, 2200u, "lowest delay %u: jitter does not reach d/2", lo);
-	cr_assert_gt(hi, 3800u, "highest delay %u: jitter does not reach d", hi);
+	cr_assert_lt(lo, 2200u, "lowest delay %u: jitter does not reach d/2",
+	             lo);
+	cr_assert_gt(hi, 3800u, "highest delay %u: jitter does not reach d",
+	             hi);
 	/* same seed, same sequence: tests can rely on it */
 	uint64_t a = 99, b = 99;
 	for (int k = 0; k < 10; k++)
-		cr_assert_eq(tier_retry_delay(&p, 3, &a), tier_retry_delay(&p, 3, &b));
+		cr_assert_eq(tier_retry_delay(&p, 3, &a),
+		             tier_retry_delay(&p, 3, &b));
 	/* NULL state is allowed */
 	check_bounds(tier_retry_delay(&p, 0, NULL), 1000);
 }
@@ -86,9 +91,11 @@ Test(retry, huge_attempt_numbers_do_not_overflow)
 	tier_retry_policy big = {10, UINT_MAX, UINT_MAX};
 	tier_retry_policy small = {10, 3, 1000};
 	uint64_t rng = 0; /* 0 is a valid state */
-	unsigned int attempts[] = {31, 32, 33, 63, 64, 65, 1000, UINT_MAX - 1, UINT_MAX};
+	unsigned int attempts[] = {31, 32,   33,           63,      64,
+	                           65, 1000, UINT_MAX - 1, UINT_MAX};
 	for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
-		check_bounds(tier_retry_delay(&big, attempts[i], &rng), UINT_MAX);
+		check_bounds(tier_retry_delay(&big, attempts[i], &rng),
+		             UINT_MAX);
 		check_bounds(tier_retry_delay(&small, attempts[i], &rng), 1000);
 	}
 	/* base 3 << 31 overflows 32 bits but must still come out as the cap */
@@ -126,7 +133,8 @@ static int op(void *arg)
 {
 	struct script *s = arg;
 	if (++s->calls <= s->fail_n)
-		return tier_error_set(s->fail_code, "host 'h' failed call %d", s->calls);
+		return tier_error_set(s->fail_code, "host 'h' failed call %d",
+		                      s->calls);
 	return 0;
 }
 
@@ -150,14 +158,16 @@ static void rec_trace(const char *line, void *payload)
 Test(retry, retries_only_transient)
 {
 	tier_retry_policy p = {5, 1, 10};
-	int permanent[] = {TIER_ERROR, TIER_ENOTFOUND, TIER_EAUTH, TIER_ENOSPC,
-	                   TIER_ECORRUPT, TIER_ECONFLICT, TIER_EUSAGE, TIER_EABORTED};
+	int permanent[] = {TIER_ERROR,  TIER_ENOTFOUND, TIER_EAUTH,
+	                   TIER_ENOSPC, TIER_ECORRUPT,  TIER_ECONFLICT,
+	                   TIER_EUSAGE, TIER_EABORTED};
 	for (size_t i = 0; i < sizeof(permanent) / sizeof(permanent[0]); i++) {
 		struct script s = {.fail_n = 100, .fail_code = permanent[i]};
 		unsigned int made = 99;
 		int rc = tier_retry_run(&p, op, &s, rec_sleep, NULL, &s, &made);
 		cr_assert_eq(rc, permanent[i]);
-		cr_assert_eq(s.calls, 1, "%s was retried", tier_error_name(permanent[i]));
+		cr_assert_eq(s.calls, 1, "%s was retried",
+		             tier_error_name(permanent[i]));
 		cr_assert_eq(made, 1u);
 		cr_assert_eq(s.nsleeps, 0);
 		cr_assert_str_eq(tier_error_last(), "host 'h' failed call 1");
@@ -180,27 +190,35 @@ Test(retry, attempt_counts_and_giving_up)
 	cr_assert_eq(rc, TIER_EOFFLINE);
 	cr_assert_eq(s.calls, 5);
 	cr_assert_eq(made, 5u);
-	cr_assert_eq(s.nsleeps, 4, "one sleep between attempts, none after the last");
-	cr_assert_str_eq(tier_error_last(), "gave up after 5 attempts: host 'h' failed call 5");
+	cr_assert_eq(s.nsleeps, 4,
+	             "one sleep between attempts, none after the last");
+	cr_assert_str_eq(tier_error_last(),
+	                 "gave up after 5 attempts: host 'h' failed call 5");
 	cr_assert_eq(tier_error_last_code(), TIER_EOFFLINE);
 	cr_assert_eq(s.nlines, 5, "one trace line per failed attempt");
-	cr_assert(strstr(s.lines[2], "attempt 3/5, retrying in "), "%s", s.lines[2]);
-	cr_assert(strstr(s.lines[2], "(offline: host 'h' failed call 3)"), "%s", s.lines[2]);
-	cr_assert(strstr(s.lines[4], "attempt 5/5, giving up"), "%s", s.lines[4]);
+	cr_assert(strstr(s.lines[2], "attempt 3/5, retrying in "), "%s",
+	          s.lines[2]);
+	cr_assert(strstr(s.lines[2], "(offline: host 'h' failed call 3)"), "%s",
+	          s.lines[2]);
+	cr_assert(strstr(s.lines[4], "attempt 5/5, giving up"), "%s",
+	          s.lines[4]);
 
 	/* retries == 0 means one attempt */
 	tier_retry_policy zero = {0, 1, 10};
 	struct script z = {.fail_n = 100, .fail_code = TIER_EOFFLINE};
-	cr_assert_eq(tier_retry_run(&zero, op, &z, rec_sleep, NULL, &z, &made), TIER_EOFFLINE);
+	cr_assert_eq(tier_retry_run(&zero, op, &z, rec_sleep, NULL, &z, &made),
+	             TIER_EOFFLINE);
 	cr_assert_eq(z.calls, 1);
 	cr_assert_eq(made, 1u);
-	cr_assert_str_eq(tier_error_last(), "gave up after 1 attempt: host 'h' failed call 1");
+	cr_assert_str_eq(tier_error_last(),
+	                 "gave up after 1 attempt: host 'h' failed call 1");
 }
 
 Test(retry, sleep_hook_sees_delays_and_cancels)
 {
 	tier_retry_policy p = {10, 8, 50};
-	struct script s = {.fail_n = 100, .fail_code = TIER_EOFFLINE, .cancel_at = 4};
+	struct script s = {
+	        .fail_n = 100, .fail_code = TIER_EOFFLINE, .cancel_at = 4};
 	unsigned int made = 0;
 	uint64_t rng = 3;
 	tier_retry_hooks h = {rec_sleep, NULL, &s, "tier 'x': ping", &rng};
@@ -213,8 +231,10 @@ Test(retry, sleep_hook_sees_delays_and_cancels)
 	check_bounds(s.sleeps[1], 16);
 	check_bounds(s.sleeps[2], 32);
 	check_bounds(s.sleeps[3], 50);
-	cr_assert(strstr(tier_error_last(), "tier 'x': ping cancelled"), "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "host 'h' failed call 4"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "tier 'x': ping cancelled"), "%s",
+	          tier_error_last());
+	cr_assert(strstr(tier_error_last(), "host 'h' failed call 4"), "%s",
+	          tier_error_last());
 }
 
 Test(retry, default_sleep_really_waits_briefly)
@@ -223,9 +243,11 @@ Test(retry, default_sleep_really_waits_briefly)
 	struct script s = {.fail_n = 100, .fail_code = TIER_EOFFLINE};
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	cr_assert_eq(tier_retry_run(&p, op, &s, NULL, NULL, NULL, NULL), TIER_EOFFLINE);
+	cr_assert_eq(tier_retry_run(&p, op, &s, NULL, NULL, NULL, NULL),
+	             TIER_EOFFLINE);
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
+	            (double)(b.tv_nsec - a.tv_nsec) / 1e6;
 	cr_assert_eq(s.calls, 3);
 	cr_assert_geq(ms, 2.0, "two back-offs of 1-2 ms took %.3f ms", ms);
 	cr_assert_lt(ms, 1000.0);

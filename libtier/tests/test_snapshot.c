@@ -10,9 +10,11 @@ static void roundtrip(const char *name, size_t len)
 {
 	tier_buf enc = TIER_BUF_INIT, dec = TIER_BUF_INIT;
 	cr_assert_eq(tier_snap_name_encode(&enc, name, len), 0);
-	cr_assert_eq(tier_snap_name_decode(&dec, enc.ptr), 0, "decode '%s'", enc.ptr);
+	cr_assert_eq(tier_snap_name_decode(&dec, enc.ptr), 0, "decode '%s'",
+	             enc.ptr);
 	cr_assert_eq(dec.size, len);
-	cr_assert(memcmp(dec.ptr, name, len) == 0, "round trip of '%s' via '%s'", name, enc.ptr);
+	cr_assert(memcmp(dec.ptr, name, len) == 0,
+	          "round trip of '%s' via '%s'", name, enc.ptr);
 	/* git must accept it as a tree entry and it must never be the dirmeta entry */
 	cr_assert_str_neq(enc.ptr, TIER_SNAP_DIRMETA);
 	cr_assert_neq(enc.ptr[0], '.');
@@ -25,16 +27,20 @@ Test(snapshot, plain_names_stay_readable)
 	tier_buf enc = TIER_BUF_INIT;
 	cr_assert_eq(tier_snap_name_encode(&enc, "report-2026.pdf", 15), 0);
 	cr_assert_str_eq(enc.ptr, "report-2026.pdf");
-	cr_assert_eq(tier_snap_name_encode(&enc, "été.txt", strlen("été.txt")), 0);
+	cr_assert_eq(tier_snap_name_encode(&enc, "été.txt", strlen("été.txt")),
+	             0);
 	cr_assert_eq(enc.ptr[0], '%', "leading non-ASCII byte is escaped");
 	tier_buf_dispose(&enc);
 }
 
 Test(snapshot, every_name_round_trips)
 {
-	const char *names[] = {".git", ".GIT", ".gitmodules", "git~1", "GIT~1", "%", "%%", "%41",
-	                       ".", "..", "a b", " lead", "trail ", "tab\there", "nl\nx",
-	                       "ünïcödé", "\x7f", "x~y", ".hidden", "-dash", "%2F"};
+	const char *names[] = {".git",   ".GIT",      ".gitmodules", "git~1",
+	                       "GIT~1",  "%",         "%%",          "%41",
+	                       ".",      "..",        "a b",         " lead",
+	                       "trail ", "tab\there", "nl\nx",       "ünïcödé",
+	                       "\x7f",   "x~y",       ".hidden",     "-dash",
+	                       "%2F"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		roundtrip(names[i], strlen(names[i]));
 	char all[255];
@@ -61,14 +67,19 @@ Test(snapshot, git_fsck_strict_accepts_escaped_trees)
 	cr_assert_eq(git_repository_init(&repo, dir, 1), 0);
 	git_treebuilder *tb = NULL;
 	cr_assert_eq(git_treebuilder_new(&tb, repo, NULL), 0);
-	const char *names[] = {".git", ".gitmodules", "git~1", "GI7EBA~1", ".gitattributes", "%", "ok"};
+	const char *names[] = {".git",     ".gitmodules",    "git~1",
+	                       "GI7EBA~1", ".gitattributes", "%",
+	                       "ok"};
 	git_oid blob, tree, commit;
 	cr_assert_eq(git_blob_create_from_buffer(&blob, repo, "x", 1), 0);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		tier_buf enc = TIER_BUF_INIT;
-		cr_assert_eq(tier_snap_name_encode(&enc, names[i], strlen(names[i])), 0);
-		cr_assert_eq(git_treebuilder_insert(NULL, tb, enc.ptr, &blob, GIT_FILEMODE_BLOB), 0,
-		             "libgit2 takes '%s'", enc.ptr);
+		cr_assert_eq(
+		        tier_snap_name_encode(&enc, names[i], strlen(names[i])),
+		        0);
+		cr_assert_eq(git_treebuilder_insert(NULL, tb, enc.ptr, &blob,
+		                                    GIT_FILEMODE_BLOB),
+		             0, "libgit2 takes '%s'", enc.ptr);
 		tier_buf_dispose(&enc);
 	}
 	cr_assert_eq(git_treebuilder_write(&tree, tb), 0);
@@ -76,8 +87,12 @@ Test(snapshot, git_fsck_strict_accepts_escaped_trees)
 	git_tree *t = NULL;
 	git_signature_now(&sig, "t", "t@t");
 	git_tree_lookup(&t, repo, &tree);
-	cr_assert_eq(git_commit_create(&commit, repo, "refs/heads/main", sig, sig, NULL, "m", t, 0, NULL), 0);
-	cr_assert_eq(tt_sh("git --git-dir=%s fsck --strict >/dev/null 2>&1", dir), 0);
+	cr_assert_eq(git_commit_create(&commit, repo, "refs/heads/main", sig,
+	                               sig, NULL, "m", t, 0, NULL),
+	             0);
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s fsck --strict >/dev/null 2>&1", dir),
+	        0);
 	git_tree_free(t);
 	git_signature_free(sig);
 	git_treebuilder_free(tb);
@@ -108,7 +123,8 @@ Test(snapshot, node_blob_round_trip)
 	n.chunks = ch;
 	tier_buf b = TIER_BUF_INIT;
 	cr_assert_eq(tier_node_encode(&b, &n), 0);
-	cr_assert_eq(tier_node_decode(&d, b.ptr, b.size), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_node_decode(&d, b.ptr, b.size), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(d.type, TIER_NODE_SYMLINK);
 	cr_assert_eq(d.mode, 0755);
 	cr_assert_eq(d.uid, 1000);
@@ -124,9 +140,12 @@ Test(snapshot, node_blob_round_trip)
 	cr_assert(memcmp(d.chunks[1].id, ch[1].id, 32) == 0);
 	tier_node_dispose(&d);
 	/* damage is detected, not misread */
-	cr_assert_eq(tier_node_decode(&d, "tier-node 1\ntype bogus\n", 23), TIER_ECORRUPT);
+	cr_assert_eq(tier_node_decode(&d, "tier-node 1\ntype bogus\n", 23),
+	             TIER_ECORRUPT);
 	cr_assert_eq(tier_node_decode(&d, "garbage", 7), TIER_ECORRUPT);
-	cr_assert_eq(tier_node_decode(&d, "tier-node 1\ntype file\nchunk zz 1\n", 33), TIER_ECORRUPT);
+	cr_assert_eq(tier_node_decode(
+	                     &d, "tier-node 1\ntype file\nchunk zz 1\n", 33),
+	             TIER_ECORRUPT);
 	tier_buf_dispose(&b);
 }
 
@@ -147,7 +166,9 @@ Test(snapshot, chunkmap_from_index_tree)
 			char data[100];
 			memset(data, 'a' + p + c, sizeof(data));
 			tier_sha256(cid[p + c], data, sizeof(data));
-			cr_assert_eq(tier_pack_writer_add(w, cid[p + c], data, sizeof(data)), 0);
+			cr_assert_eq(tier_pack_writer_add(w, cid[p + c], data,
+			                                  sizeof(data)),
+			             0);
 		}
 		char *path = NULL;
 		cr_assert_eq(tier_pack_writer_finish(w, ids[p], &path), 0);
@@ -163,15 +184,19 @@ Test(snapshot, chunkmap_from_index_tree)
 		free(path);
 	}
 	git_oid index, tree;
-	cr_assert_eq(tier_snap_index_add(&index, repo, NULL, 2, (const unsigned char(*)[32])ids, tails), 0,
-	             "%s", tier_error_last());
+	cr_assert_eq(tier_snap_index_add(&index, repo, NULL, 2,
+	                                 (const unsigned char(*)[32])ids,
+	                                 tails),
+	             0, "%s", tier_error_last());
 	cr_assert_eq(tier_snap_compose(&tree, repo, NULL, NULL, &index), 0);
 	git_tree *t = NULL;
 	cr_assert_eq(git_tree_lookup(&t, repo, &tree), 0);
 	tier_chunkmap *m = NULL;
-	cr_assert_eq(tier_chunkmap_load(&m, repo, t), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_chunkmap_load(&m, repo, t), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(tier_chunkmap_pack_count(m), 2);
-	cr_assert_eq(tier_chunkmap_count(m), 3, "the chunk in both packs counts once");
+	cr_assert_eq(tier_chunkmap_count(m), 3,
+	             "the chunk in both packs counts once");
 	for (int i = 0; i < 3; i++)
 		cr_assert_not_null(tier_chunkmap_find(m, cid[i]));
 	unsigned char none[32] = {0};

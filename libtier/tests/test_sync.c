@@ -22,7 +22,8 @@ static void setup(void)
 	cr_assert_not_null(dir);
 	snprintf(tier_a, sizeof(tier_a), "a=file://%s/a", dir);
 	/* b goes through the fault wrapper so tests can slow it down */
-	snprintf(tier_b, sizeof(tier_b), "b=fault+file://%s/b?fault=%s/b.ctl", dir, dir);
+	snprintf(tier_b, sizeof(tier_b), "b=fault+file://%s/b?fault=%s/b.ctl",
+	         dir, dir);
 	snprintf(state, sizeof(state), "%s/state", dir);
 	snprintf(src, sizeof(src), "%s/src", dir);
 	tt_sh("mkdir -p %s && head -c 2000000 /dev/urandom > %s/one", src, src);
@@ -79,10 +80,17 @@ static int push_new_file(tier_vault *v, int i)
 
 static void assert_level(void)
 {
-	cr_assert_eq(tt_sh("test \"$(git --git-dir=%s/a/log.git rev-parse main)\" = "
-	                   "\"$(git --git-dir=%s/b/log.git rev-parse main)\"", dir, dir), 0, "same head");
-	cr_assert_eq(tt_sh("diff -r %s/a/data %s/b/data", dir, dir), 0, "same data");
-	cr_assert_eq(tt_sh("git --git-dir=%s/b/log.git fsck --strict >/dev/null 2>&1", dir), 0);
+	cr_assert_eq(
+	        tt_sh("test \"$(git --git-dir=%s/a/log.git rev-parse main)\" = "
+	              "\"$(git --git-dir=%s/b/log.git rev-parse main)\"",
+	              dir, dir),
+	        0, "same head");
+	cr_assert_eq(tt_sh("diff -r %s/a/data %s/b/data", dir, dir), 0,
+	             "same data");
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/b/log.git fsck --strict >/dev/null 2>&1",
+	              dir),
+	        0);
 }
 
 /* b away for three pushes, back, synced. */
@@ -140,8 +148,12 @@ Test(sync, an_interrupted_sync_resumes)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 137);
 	v = reopen();
 	cr_assert_eq(tier_vault_check(v), 0, "%s", tier_error_last());
-	cr_assert_eq(tier_vault_tier_info(v, 1)->revision, 2, "first entry replayed, second not");
-	cr_assert_eq(tt_sh("git --git-dir=%s/b/log.git fsck --strict >/dev/null 2>&1", dir), 0);
+	cr_assert_eq(tier_vault_tier_info(v, 1)->revision, 2,
+	             "first entry replayed, second not");
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/b/log.git fsck --strict >/dev/null 2>&1",
+	              dir),
+	        0);
 	tier_sync_stats st;
 	cr_assert_eq(tier_sync_run(&st, v, NULL), 0, "%s", tier_error_last());
 	cr_assert_eq(st.revisions, 2);
@@ -171,7 +183,8 @@ Test(sync, a_write_in_another_process_aborts_a_sync_within_a_second)
 		int rc = tier_sync_run(NULL, c, NULL);
 		int64_t t = now_ms() - t0;
 		char msg[64];
-		int n = snprintf(msg, sizeof(msg), "%d %lld\n", rc, (long long)t);
+		int n = snprintf(msg, sizeof(msg), "%d %lld\n", rc,
+		                 (long long)t);
 		if (write(pfd[1], msg, (size_t)n) < 0)
 			_exit(2);
 		tier_vault_free(c);
@@ -183,7 +196,8 @@ Test(sync, a_write_in_another_process_aborts_a_sync_within_a_second)
 	/* the writer: with b slow and behind, the write goes to a */
 	v = reopen();
 	tier_write_result *r = NULL;
-	cr_assert_eq(tier_vault_mark(&r, v, "during sync"), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_vault_mark(&r, v, "during sync"), 0, "%s",
+	             tier_error_last());
 	int64_t waited = now_ms() - t0;
 	tier_write_result_free(r);
 	char buf[64] = {0};
@@ -192,11 +206,16 @@ Test(sync, a_write_in_another_process_aborts_a_sync_within_a_second)
 	waitpid(pid, &status, 0);
 	int rc = atoi(buf);
 	cr_assert_eq(rc, TIER_EABORTED, "sync result %s", buf);
-	cr_assert_lt(waited, 1500, "the write waited %lld ms for the sync to stop", (long long)waited);
+	cr_assert_lt(waited, 1500,
+	             "the write waited %lld ms for the sync to stop",
+	             (long long)waited);
 	tier_vault_free(v);
 	/* b is consistent at an earlier revision; a later sync completes */
 	tt_write_file(tt_path("%s/b.ctl", dir), "", 0);
-	cr_assert_eq(tt_sh("git --git-dir=%s/b/log.git fsck --strict >/dev/null 2>&1", dir), 0);
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/b/log.git fsck --strict >/dev/null 2>&1",
+	              dir),
+	        0);
 	v = reopen();
 	cr_assert_eq(tier_vault_check(v), 0, "%s", tier_error_last());
 	cr_assert_lt(tier_vault_tier_info(v, 1)->revision, 5);
@@ -219,7 +238,8 @@ Test(sync, with_every_tier_away_a_write_gives_up_after_its_timeout)
 	cr_assert_eq(tier_vault_mark(&r, v, "x"), TIER_ETIMEOUT);
 	int64_t t = now_ms() - t0;
 	cr_assert(t >= 350 && t < 3000, "gave up after %lld ms", (long long)t);
-	cr_assert(strstr(tier_error_last(), "gave up waiting") != NULL, "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "gave up waiting") != NULL, "%s",
+	          tier_error_last());
 	tier_vault_free(v);
 }
 
@@ -250,12 +270,14 @@ Test(sync, with_every_tier_away_a_write_waits_and_completes_when_one_returns)
 	pthread_t th;
 	pthread_create(&th, NULL, bring_back, NULL);
 	tier_write_result *r = NULL;
-	cr_assert_eq(tier_vault_mark(&r, v, "waited"), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_vault_mark(&r, v, "waited"), 0, "%s",
+	             tier_error_last());
 	pthread_join(th, NULL);
 	cr_assert_eq(r->revision, 2);
 	cr_assert_eq(r->tiers[0].outcome, TIER_WRITE_WRITTEN);
 	cr_assert_eq(r->tiers[1].outcome, TIER_WRITE_SKIPPED_OFFLINE);
-	cr_assert_eq(notices, 2, "said once that it waits, once that it goes on");
+	cr_assert_eq(notices, 2,
+	             "said once that it waits, once that it goes on");
 	tier_write_result_free(r);
 	tier_vault_free(v);
 }

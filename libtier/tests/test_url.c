@@ -45,11 +45,14 @@ static void bad(const char *spec, const char *expect)
 	int rc = tier_url_parse(&u, spec);
 	const char *msg = tier_error_last();
 
-	cr_assert_eq(rc, TIER_EUSAGE, "'%s' gave %d (%s)", spec ? spec : "(null)", rc, msg);
+	cr_assert_eq(rc, TIER_EUSAGE, "'%s' gave %d (%s)",
+	             spec ? spec : "(null)", rc, msg);
 	cr_assert_null(u, "'%s' returned a url", spec);
 	cr_assert_eq(tier_error_last_code(), TIER_EUSAGE);
-	cr_assert(strstr(msg, expect), "message for '%s' lacks '%s': %s", spec, expect, msg);
-	cr_assert_null(strstr(msg, SECRET), "message shows the password: %s", msg);
+	cr_assert(strstr(msg, expect), "message for '%s' lacks '%s': %s", spec,
+	          expect, msg);
+	cr_assert_null(strstr(msg, SECRET), "message shows the password: %s",
+	               msg);
 	cr_assert_null(strchr(msg, '\n'), "message is not one line: %s", msg);
 }
 
@@ -130,13 +133,18 @@ Test(url, ftps_and_sftp_good)
 
 Test(url, s3_good)
 {
-	tier_url *u = ok("s3://my-bucket/hosts/pc1?endpoint=http://127.0.0.1:9000&region=us-east-1&style=path");
+	tier_url *u = ok(
+	        "s3://my-bucket/hosts/pc1?endpoint=http://127.0.0.1:9000&region=us-east-1&style=path");
 	cr_assert_str_eq(u->scheme, "s3");
 	cr_assert_str_eq(u->host, "my-bucket");
 	cr_assert_str_eq(u->path, "/hosts/pc1");
-	cr_assert_str_eq(u->query, "endpoint=http://127.0.0.1:9000&region=us-east-1&style=path");
+	cr_assert_str_eq(
+	        u->query,
+	        "endpoint=http://127.0.0.1:9000&region=us-east-1&style=path");
 	cr_assert_str_eq(u->name, "my-bucket");
-	redacted_is(u, "s3://my-bucket/hosts/pc1?endpoint=http://127.0.0.1:9000&region=us-east-1&style=path");
+	redacted_is(
+	        u,
+	        "s3://my-bucket/hosts/pc1?endpoint=http://127.0.0.1:9000&region=us-east-1&style=path");
 	tier_url_free(u);
 
 	u = ok("s3://AKIAEXAMPLE:wJalr%2FXUtn@bucket");
@@ -180,13 +188,15 @@ Test(url, given_name)
 
 Test(url, derived_name)
 {
-	struct { const char *spec, *name; } cases[] = {
-		{"file:///mnt/My%20Disk", "My_Disk"},
-		{"file:///mnt/b%C3%A4ckup", "b_ckup"},
-		{"ftp://ftp.example.com/x", "ftp.example.com"},
-		{"sftp://[::1]/x", "1"},
-		{"s3://photos/2024", "photos"},
-		{"fault+file:///srv/vault?fault=/tmp/c", "vault"},
+	struct {
+		const char *spec, *name;
+	} cases[] = {
+	        {"file:///mnt/My%20Disk", "My_Disk"},
+	        {"file:///mnt/b%C3%A4ckup", "b_ckup"},
+	        {"ftp://ftp.example.com/x", "ftp.example.com"},
+	        {"sftp://[::1]/x", "1"},
+	        {"s3://photos/2024", "photos"},
+	        {"fault+file:///srv/vault?fault=/tmp/c", "vault"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		tier_url *u = ok(cases[i].spec);
@@ -305,7 +315,8 @@ Test(url, dot_segments_nul_and_fragment)
 
 Test(url, percent_decoding)
 {
-	tier_url *u = ok("ftp://al%40ice:p%3Ass%2Fw%40rd@h/my%20dir/%C3%A9t%C3%A9%3F/");
+	tier_url *u = ok(
+	        "ftp://al%40ice:p%3Ass%2Fw%40rd@h/my%20dir/%C3%A9t%C3%A9%3F/");
 	cr_assert_str_eq(u->user, "al@ice");
 	cr_assert_str_eq(u->password, "p:ss/w@rd");
 	cr_assert_str_eq(u->path, "/my dir/\xc3\xa9t\xc3\xa9?");
@@ -345,7 +356,8 @@ Test(url, redaction)
 
 Test(url, fault_wrapper)
 {
-	tier_url *u = ok("fault+s3://k:" SECRET "@b/p?region=r&fault=%2Ftmp%2Fctl%20x&style=path");
+	tier_url *u = ok("fault+s3://k:" SECRET
+	                 "@b/p?region=r&fault=%2Ftmp%2Fctl%20x&style=path");
 	cr_assert_str_eq(u->scheme, "fault");
 	cr_assert_str_eq(u->fault_control, "/tmp/ctl x");
 	cr_assert_str_eq(u->name, "b");
@@ -355,7 +367,9 @@ Test(url, fault_wrapper)
 	cr_assert_str_eq(u->inner->password, SECRET);
 	cr_assert_str_eq(u->inner->query, "region=r&style=path");
 	cr_assert_null(u->inner->inner);
-	redacted_is(u, "fault+s3://k:***@b/p?region=r&style=path&fault=/tmp/ctl%20x");
+	redacted_is(
+	        u,
+	        "fault+s3://k:***@b/p?region=r&style=path&fault=/tmp/ctl%20x");
 	tier_url_free(u);
 
 	/* the only query parameter was the control: the inner has none */
@@ -369,9 +383,11 @@ Test(url, fault_wrapper)
 
 	bad("fault+file:///srv/v", "needs a control file");
 	bad("fault+file:///srv/v?fault=", "needs a control file");
-	bad("fault+ftp://u:" SECRET "@h/x?fault=/a&fault=/b", "more than one 'fault'");
+	bad("fault+ftp://u:" SECRET "@h/x?fault=/a&fault=/b",
+	    "more than one 'fault'");
 	bad("fault+fault+file:///x?fault=/c", "fault+ in fault+");
-	bad("fault+ftp://u:" SECRET "@h:0/x?fault=/c", "tier url 'fault+ftp://u:***@h:0/x?fault=/c'");
+	bad("fault+ftp://u:" SECRET "@h:0/x?fault=/c",
+	    "tier url 'fault+ftp://u:***@h:0/x?fault=/c'");
 	bad("fault+file:///x?fault=/c%00d", "NUL byte");
 }
 

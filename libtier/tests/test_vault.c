@@ -70,7 +70,8 @@ static void mark(tier_vault *v, int expect_rc)
 {
 	tier_write_result *r = NULL;
 	int rc = tier_vault_mark(&r, v, "test");
-	cr_assert_eq(rc, expect_rc, "mark: got %d (%s), want %d", rc, tier_error_last(), expect_rc);
+	cr_assert_eq(rc, expect_rc, "mark: got %d (%s), want %d", rc,
+	             tier_error_last(), expect_rc);
 	tier_write_result_free(r);
 }
 
@@ -78,8 +79,10 @@ static void mark(tier_vault *v, int expect_rc)
 static char *git_head(const char *which)
 {
 	char cmd[8400];
-	snprintf(cmd, sizeof(cmd), "git --git-dir=%s/%s/log.git rev-parse main 2>/dev/null > %s/head.out",
-	         dir, which, dir);
+	snprintf(
+	        cmd, sizeof(cmd),
+	        "git --git-dir=%s/%s/log.git rev-parse main 2>/dev/null > %s/head.out",
+	        dir, which, dir);
 	if (system(cmd) != 0)
 		return NULL;
 	char *s = tt_read_file(tt_path("%s/head.out", dir), NULL);
@@ -91,8 +94,10 @@ static char *git_head(const char *which)
 static int git_count(const char *which)
 {
 	char cmd[8400];
-	snprintf(cmd, sizeof(cmd), "git --git-dir=%s/%s/log.git rev-list --first-parent --count main > %s/count.out",
-	         dir, which, dir);
+	snprintf(
+	        cmd, sizeof(cmd),
+	        "git --git-dir=%s/%s/log.git rev-list --first-parent --count main > %s/count.out",
+	        dir, which, dir);
 	if (system(cmd) != 0)
 		return -1;
 	char *s = tt_read_file(tt_path("%s/count.out", dir), NULL);
@@ -103,8 +108,10 @@ static int git_count(const char *which)
 
 static void assert_git_fsck(const char *which)
 {
-	cr_assert_eq(tt_sh("git --git-dir=%s/%s/log.git fsck --strict --no-progress >/dev/null 2>&1", dir, which), 0,
-	             "git fsck --strict failed on tier %s", which);
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/%s/log.git fsck --strict --no-progress >/dev/null 2>&1",
+	              dir, which),
+	        0, "git fsck --strict failed on tier %s", which);
 }
 
 Test(vault, init_creates_revision_one_that_stock_git_reads)
@@ -118,8 +125,14 @@ Test(vault, init_creates_revision_one_that_stock_git_reads)
 	cr_assert_str_eq(ha, tier_vault_tier_info(v, 0)->head);
 	assert_git_fsck("a");
 	assert_git_fsck("b");
-	cr_assert_eq(tt_sh("git --git-dir=%s/a/log.git log -1 --format=%%B main | grep -q '^Tier-Revision: 1$'", dir), 0);
-	cr_assert_eq(tt_sh("git --git-dir=%s/a/log.git log -1 --format=%%B main | grep -q '^Tier-Op: init$'", dir), 0);
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/a/log.git log -1 --format=%%B main | grep -q '^Tier-Revision: 1$'",
+	              dir),
+	        0);
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/a/log.git log -1 --format=%%B main | grep -q '^Tier-Op: init$'",
+	              dir),
+	        0);
 	free(ha);
 	free(hb);
 	tier_vault_free(v);
@@ -160,8 +173,10 @@ Test(vault, init_refuses_a_non_empty_tier_and_an_existing_installation)
 	tt_sh("mkdir -p %s/b && echo x > %s/b/somefile", dir, dir);
 	tier_vault_options o = opts_for(state1, 1);
 	cr_assert_eq(tier_vault_init(&v, &o), TIER_ECONFLICT);
-	cr_assert(strstr(tier_error_last(), "tier 'b'") != NULL, "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "not empty") != NULL, "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "tier 'b'") != NULL, "%s",
+	          tier_error_last());
+	cr_assert(strstr(tier_error_last(), "not empty") != NULL, "%s",
+	          tier_error_last());
 	/* nothing was created on the empty tier, no installation remains */
 	cr_assert_neq(tt_sh("test -e %s/a/log.git", dir), 0);
 	cr_assert_neq(tt_sh("test -e %s/config", state1), 0);
@@ -171,7 +186,8 @@ Test(vault, init_refuses_a_non_empty_tier_and_an_existing_installation)
 	v = NULL;
 	o = opts_for(state1, 1);
 	cr_assert_eq(tier_vault_init(&v, &o), TIER_ECONFLICT);
-	cr_assert(strstr(tier_error_last(), "already holds an installation") != NULL);
+	cr_assert(strstr(tier_error_last(), "already holds an installation") !=
+	          NULL);
 }
 
 Test(vault, a_second_installation_makes_the_first_refuse_to_write)
@@ -181,7 +197,8 @@ Test(vault, a_second_installation_makes_the_first_refuse_to_write)
 	tier_vault_free(v1);
 	/* another machine adopts the vault and writes */
 	tier_vault *v2 = init_vault(state2, TIER_INIT_ADOPT);
-	cr_assert_eq(tier_vault_max_revision(v2), 3, "adopt is logged as a revision");
+	cr_assert_eq(tier_vault_max_revision(v2), 3,
+	             "adopt is logged as a revision");
 	mark(v2, 0);
 	tier_vault_free(v2);
 	char *before_a = git_head("a"), *before_b = git_head("b");
@@ -199,7 +216,10 @@ Test(vault, a_second_installation_makes_the_first_refuse_to_write)
 	char *after_a = git_head("a"), *after_b = git_head("b");
 	cr_assert_str_eq(before_a, after_a, "tier a untouched");
 	cr_assert_str_eq(before_b, after_b, "tier b untouched");
-	free(before_a); free(before_b); free(after_a); free(after_b);
+	free(before_a);
+	free(before_b);
+	free(after_a);
+	free(after_b);
 	assert_git_fsck("a");
 }
 
@@ -215,11 +235,15 @@ Test(vault, a_tier_replaced_by_an_older_copy_is_rolled_back)
 
 	v = open_vault(state1);
 	cr_assert_eq(tier_vault_check(v), TIER_EROLLEDBACK);
-	cr_assert(strstr(tier_error_last(), "tier 'b' is at revision 2") != NULL, "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "revision 4") != NULL, "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "tier 'b' is at revision 2") !=
+	                  NULL,
+	          "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "revision 4") != NULL, "%s",
+	          tier_error_last());
 	mark(v, TIER_EROLLEDBACK);
 	/* the operator accepts it: the tier is merely behind */
-	cr_assert_eq(tier_vault_accept_rollback(v, "b"), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_vault_accept_rollback(v, "b"), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(tier_vault_check(v), 0);
 	cr_assert_eq(tier_vault_tier_info(v, 1)->synchronized, 0);
 	cr_assert_eq(tier_vault_tier_info(v, 1)->revision, 2);
@@ -234,8 +258,10 @@ Test(vault, an_empty_tier_where_we_wrote_is_not_silently_refilled)
 	tt_sh("rm -rf %s/b && mkdir %s/b", dir, dir);
 	v = open_vault(state1);
 	cr_assert_eq(tier_vault_check(v), TIER_EROLLEDBACK);
-	cr_assert(strstr(tier_error_last(), "is empty") != NULL, "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "mounted") != NULL, "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "is empty") != NULL, "%s",
+	          tier_error_last());
+	cr_assert(strstr(tier_error_last(), "mounted") != NULL, "%s",
+	          tier_error_last());
 	tier_vault_free(v);
 }
 
@@ -248,15 +274,18 @@ Test(vault, an_offline_tier_is_skipped_and_comes_back_behind)
 	cr_assert_eq(tier_vault_check(v), 0);
 	cr_assert_eq(tier_vault_tier_info(v, 1)->state, TIER_STATE_OFFLINE);
 	tier_write_result *r = NULL;
-	cr_assert_eq(tier_vault_mark(&r, v, "offline"), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_vault_mark(&r, v, "offline"), 0, "%s",
+	             tier_error_last());
 	cr_assert_eq(r->tiers[0].outcome, TIER_WRITE_WRITTEN);
 	cr_assert_eq(r->tiers[1].outcome, TIER_WRITE_SKIPPED_OFFLINE);
-	cr_assert_str_eq(tier_write_outcome_name(r->tiers[1].outcome), "skipped-offline");
+	cr_assert_str_eq(tier_write_outcome_name(r->tiers[1].outcome),
+	                 "skipped-offline");
 	tier_write_result_free(r);
 	tier_vault_free(v);
 	tt_sh("mv %s/b.away %s/b", dir, dir);
 	v = open_vault(state1);
-	cr_assert_eq(tier_vault_check(v), 0, "behind is not foreign: %s", tier_error_last());
+	cr_assert_eq(tier_vault_check(v), 0, "behind is not foreign: %s",
+	             tier_error_last());
 	cr_assert_eq(tier_vault_tier_info(v, 1)->revision, 1);
 	cr_assert_eq(tier_vault_tier_info(v, 1)->synchronized, 0);
 	/* an unsynchronised tier is skipped by the next write */
@@ -318,7 +347,9 @@ Test(vault, log_packs_are_consolidated)
 	for (int i = 0; i < 40; i++)
 		mark(v, 0);
 	tier_vault_free(v);
-	int packs = tt_sh("test $(ls %s/a/log.git/objects/pack/*.pack | wc -l) -le 10", dir);
+	int packs = tt_sh(
+	        "test $(ls %s/a/log.git/objects/pack/*.pack | wc -l) -le 10",
+	        dir);
 	cr_assert_eq(packs, 0, "log packs were consolidated");
 	cr_assert_eq(git_count("a"), 41);
 	assert_git_fsck("a");
@@ -357,12 +388,15 @@ static void crash_at(const char *point, int nth)
 	}
 	int st = 0;
 	waitpid(pid, &st, 0);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 137, "child crashed at %s:%d", point, nth);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 137,
+	          "child crashed at %s:%d", point, nth);
 
 	v = open_vault(state1);
-	cr_assert_eq(tier_vault_check(v), 0, "after a crash at %s:%d: %s", point, nth, tier_error_last());
+	cr_assert_eq(tier_vault_check(v), 0, "after a crash at %s:%d: %s",
+	             point, nth, tier_error_last());
 	uint64_t max = tier_vault_max_revision(v);
-	cr_assert(max == 2 || max == 3, "no revision lost (max %llu)", (unsigned long long)max);
+	cr_assert(max == 2 || max == 3, "no revision lost (max %llu)",
+	          (unsigned long long)max);
 	mark(v, 0);
 	cr_assert_eq(tier_vault_max_revision(v), max + 1);
 	tier_vault_free(v);
@@ -370,12 +404,39 @@ static void crash_at(const char *point, int nth)
 	assert_git_fsck("b");
 }
 
-Test(vault, crash_after_persist) { crash_at("write.persisted", 1); }
-Test(vault, crash_after_intent_first_tier) { crash_at("write.intent", 1); }
-Test(vault, crash_after_intent_second_tier) { crash_at("write.intent", 2); }
-Test(vault, crash_after_pack_first_tier) { crash_at("write.pack", 1); }
-Test(vault, crash_after_pack_second_tier) { crash_at("write.pack", 2); }
-Test(vault, crash_after_head_first_tier) { crash_at("write.head", 1); }
-Test(vault, crash_after_head_second_tier) { crash_at("write.head", 2); }
-Test(vault, crash_after_ref_first_tier) { crash_at("write.ref", 1); }
-Test(vault, crash_after_ref_second_tier) { crash_at("write.ref", 2); }
+Test(vault, crash_after_persist)
+{
+	crash_at("write.persisted", 1);
+}
+Test(vault, crash_after_intent_first_tier)
+{
+	crash_at("write.intent", 1);
+}
+Test(vault, crash_after_intent_second_tier)
+{
+	crash_at("write.intent", 2);
+}
+Test(vault, crash_after_pack_first_tier)
+{
+	crash_at("write.pack", 1);
+}
+Test(vault, crash_after_pack_second_tier)
+{
+	crash_at("write.pack", 2);
+}
+Test(vault, crash_after_head_first_tier)
+{
+	crash_at("write.head", 1);
+}
+Test(vault, crash_after_head_second_tier)
+{
+	crash_at("write.head", 2);
+}
+Test(vault, crash_after_ref_first_tier)
+{
+	crash_at("write.ref", 1);
+}
+Test(vault, crash_after_ref_second_tier)
+{
+	crash_at("write.ref", 2);
+}

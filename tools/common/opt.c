@@ -62,8 +62,7 @@ static void common_table_init(struct common_table *t, struct tool_common *c)
 	        "seconds a remote tier may stay silent (connecting, a reply, a "
 	        "transfer) before the attempt counts as failed (default 30)");
 	t->opts[i++] = (struct tool_opt)TOOL_STRING(
-	        0, "cacert", "FILE",
-	        &c->cacert,
+	        0, "cacert", "FILE", &c->cacert,
 	        "CA certificates to verify ftps:// servers and https S3 endpoints "
 	        "(default: $TIER_CACERT; remembered by tier-init)");
 	t->opts[i++] = (struct tool_opt)TOOL_FLAG(

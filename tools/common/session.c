@@ -8,11 +8,17 @@
 
 static int64_t wait_ms = -1;
 
-void tool_vault_set_wait(int64_t ms) { wait_ms = ms; }
+void tool_vault_set_wait(int64_t ms)
+{
+	wait_ms = ms;
+}
 
 static int intend_write;
 
-void tool_vault_set_intend_write(int on) { intend_write = on; }
+void tool_vault_set_intend_write(int on)
+{
+	intend_write = on;
+}
 
 static void on_notice(const char *line, void *payload)
 {
@@ -20,8 +26,8 @@ static void on_notice(const char *line, void *payload)
 	tool_warning("%s", line);
 }
 
-int tool_vault_open(tier_vault **out, const struct tool_common *c, enum tool_access access,
-                    int check)
+int tool_vault_open(tier_vault **out, const struct tool_common *c,
+                    enum tool_access access, int check)
 {
 	tier_vault_options o = TIER_VAULT_OPTIONS_INIT;
 	int rc;
@@ -57,19 +63,23 @@ void tool_vault_report(const tier_vault *v)
 		if (in->state == TIER_STATE_OFFLINE)
 			tool_warning("tier '%s' is offline: %s", in->name,
 			             in->problem ? in->problem : "no answer");
-		else if (in->state == TIER_STATE_DAMAGED || in->state == TIER_STATE_OTHER_VAULT ||
+		else if (in->state == TIER_STATE_DAMAGED ||
+		         in->state == TIER_STATE_OTHER_VAULT ||
 		         in->state == TIER_STATE_REFUSED)
-			tool_warning("%s", in->problem ? in->problem : "tier unusable");
+			tool_warning("%s", in->problem ? in->problem
+			                               : "tier unusable");
 		else if (in->state == TIER_STATE_OK && !in->synchronized)
-			tool_info("tier '%s' is behind: revision %llu of %llu (tier-sync brings it level)",
-			          in->name, (unsigned long long)in->revision,
-			          (unsigned long long)tier_vault_max_revision(v));
+			tool_info(
+			        "tier '%s' is behind: revision %llu of %llu (tier-sync brings it level)",
+			        in->name, (unsigned long long)in->revision,
+			        (unsigned long long)tier_vault_max_revision(v));
 	}
 }
 
 const char *tool_size(uint64_t bytes, char buf[32])
 {
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	static const char *const units[] = {"B",   "KiB", "MiB",
+	                                    "GiB", "TiB", "PiB"};
 	double x = (double)bytes;
 	size_t u = 0;
 	while (x >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
@@ -87,10 +97,13 @@ json_t *tool_write_result_json(const tier_write_result *r)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; r && i < r->ntiers; i++) {
-		json_t *t = json_pack("{s:s, s:s}", "name", r->tiers[i].name, "result",
-		                      tier_write_outcome_name(r->tiers[i].outcome));
-		if (r->tiers[i].outcome != TIER_WRITE_WRITTEN && r->tiers[i].error[0])
-			json_object_set_new(t, "error", json_string(r->tiers[i].error));
+		json_t *t = json_pack(
+		        "{s:s, s:s}", "name", r->tiers[i].name, "result",
+		        tier_write_outcome_name(r->tiers[i].outcome));
+		if (r->tiers[i].outcome != TIER_WRITE_WRITTEN &&
+		    r->tiers[i].error[0])
+			json_object_set_new(t, "error",
+			                    json_string(r->tiers[i].error));
 		json_array_append_new(arr, t);
 	}
 	return arr;
@@ -103,14 +116,17 @@ void tool_write_result_report(const tier_write_result *r)
 		case TIER_WRITE_WRITTEN:
 			break;
 		case TIER_WRITE_SKIPPED_OFFLINE:
-			tool_warning("tier '%s' skipped (offline): %s", r->tiers[i].name, r->tiers[i].error);
+			tool_warning("tier '%s' skipped (offline): %s",
+			             r->tiers[i].name, r->tiers[i].error);
 			break;
 		case TIER_WRITE_SKIPPED_UNSYNCHRONIZED:
-			tool_warning("tier '%s' skipped (unsynchronised, %s): run tier-sync", r->tiers[i].name,
-			             r->tiers[i].error);
+			tool_warning(
+			        "tier '%s' skipped (unsynchronised, %s): run tier-sync",
+			        r->tiers[i].name, r->tiers[i].error);
 			break;
 		case TIER_WRITE_FAILED:
-			tool_warning("tier '%s' failed: %s", r->tiers[i].name, r->tiers[i].error);
+			tool_warning("tier '%s' failed: %s", r->tiers[i].name,
+			             r->tiers[i].error);
 			break;
 		}
 	}

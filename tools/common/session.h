@@ -14,8 +14,9 @@
 
 /** What the tool needs of the vault. */
 enum tool_access {
-	TOOL_READ = 0,   /**< an installation or -t tiers alone (restore, log, status, fsck) */
-	TOOL_WRITE = 1,  /**< an installation that may write (push, sync) */
+	TOOL_READ =
+	        0, /**< an installation or -t tiers alone (restore, log, status, fsck) */
+	TOOL_WRITE = 1, /**< an installation that may write (push, sync) */
 };
 
 /**
@@ -23,8 +24,8 @@ enum tool_access {
  * 0, or a libtier code with the message set (tool_fail() prints it).  With
  * check=0 the R8 verdict is left to the caller (tier-status shows it).
  */
-int tool_vault_open(tier_vault **out, const struct tool_common *c, enum tool_access access,
-                    int check);
+int tool_vault_open(tier_vault **out, const struct tool_common *c,
+                    enum tool_access access, int check);
 
 /**
  * For writing tools: how long a write waits for a tier when none can take

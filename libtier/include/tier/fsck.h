@@ -64,12 +64,13 @@ const char *tier_fsck_severity_name(tier_fsck_severity s);
 /** One finding.  Strings are owned by the report (or, in a callback, valid
  *  for the duration of the call). */
 typedef struct {
-	const char *id;              /**< stable id: "pack-missing", ... */
+	const char *id; /**< stable id: "pack-missing", ... */
 	tier_fsck_severity severity;
-	const char *tier;            /**< tier name, NULL for the vault as a whole */
-	const char *object;          /**< "data/3f/3f9a...", a commit id, a path; or NULL */
-	const char *message;         /**< one line naming tier and object */
-	int repaired;                /**< mended by repair (then no longer damage) */
+	const char *tier; /**< tier name, NULL for the vault as a whole */
+	const char
+	        *object; /**< "data/3f/3f9a...", a commit id, a path; or NULL */
+	const char *message; /**< one line naming tier and object */
+	int repaired;        /**< mended by repair (then no longer damage) */
 } tier_fsck_problem;
 
 /**
@@ -83,8 +84,9 @@ typedef int (*tier_fsck_problem_cb)(const tier_fsck_problem *p, void *payload);
  * bytes downloaded so far (read_data, repair).  Returning non-zero stops
  * fsck with TIER_EABORTED.
  */
-typedef int (*tier_fsck_progress_cb)(const char *tier, uint64_t done, uint64_t total,
-                                     uint64_t bytes, void *payload);
+typedef int (*tier_fsck_progress_cb)(const char *tier, uint64_t done,
+                                     uint64_t total, uint64_t bytes,
+                                     void *payload);
 
 typedef struct {
 	unsigned int version;
@@ -95,25 +97,29 @@ typedef struct {
 	int repair;
 	tier_fsck_problem_cb problem;
 	tier_fsck_progress_cb progress;
-	void *payload;              /**< passed to problem and progress */
+	void *payload; /**< passed to problem and progress */
 } tier_fsck_options;
 
 #define TIER_FSCK_OPTIONS_VERSION 1
-#define TIER_FSCK_OPTIONS_INIT {TIER_FSCK_OPTIONS_VERSION, 0, 0, NULL, NULL, NULL}
+#define TIER_FSCK_OPTIONS_INIT                                    \
+	{                                                         \
+		TIER_FSCK_OPTIONS_VERSION, 0, 0, NULL, NULL, NULL \
+	}
 
 /** What a run found. */
 typedef struct {
 	size_t nproblems;
 	tier_fsck_problem *problems; /**< in the order found */
-	size_t errors;               /**< error-level problems not repaired: damage */
+	size_t errors; /**< error-level problems not repaired: damage */
 	size_t warnings;
 	size_t infos;
-	size_t repaired;             /**< problems mended by repair */
-	size_t tiers_checked;        /**< tiers that answered and were verified */
-	uint64_t packs_checked;      /**< pack presence checks, all tiers */
-	uint64_t packs_read;         /**< packs downloaded and verified (read_data) */
-	uint64_t chunks_checked;     /**< chunk references of the snapshots checked */
-	uint64_t bytes_read;         /**< bytes downloaded */
+	size_t repaired;        /**< problems mended by repair */
+	size_t tiers_checked;   /**< tiers that answered and were verified */
+	uint64_t packs_checked; /**< pack presence checks, all tiers */
+	uint64_t packs_read; /**< packs downloaded and verified (read_data) */
+	uint64_t
+	        chunks_checked; /**< chunk references of the snapshots checked */
+	uint64_t bytes_read;    /**< bytes downloaded */
 	uint64_t
 	        log_packs_checked; /**< log packs checked on the tiers (size, header, checksum) */
 	uint64_t
@@ -128,7 +134,8 @@ typedef struct {
  * what was found so far), or with another code when fsck itself could not
  * run (out of memory, no temporary directory); *out is then NULL.
  */
-int tier_fsck_run(tier_fsck_report **out, tier_vault *v, const tier_fsck_options *opts);
+int tier_fsck_run(tier_fsck_report **out, tier_vault *v,
+                  const tier_fsck_options *opts);
 
 void tier_fsck_report_free(tier_fsck_report *r);
 

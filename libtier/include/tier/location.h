@@ -31,9 +31,9 @@ typedef struct tier_url {
 	char *user;     /**< decoded */
 	char *password; /**< decoded; never printed */
 	char *host;
-	int port;       /**< 0 when not given */
-	char *path;     /**< decoded, absolute ("/..."), no trailing '/' except "/" */
-	char *query;    /**< raw query string without '?', or NULL */
+	int port;   /**< 0 when not given */
+	char *path; /**< decoded, absolute ("/..."), no trailing '/' except "/" */
+	char *query;            /**< raw query string without '?', or NULL */
 	struct tier_url *inner; /**< for fault+URL: the wrapped URL */
 	char *fault_control;    /**< for fault+URL: path of the control file */
 } tier_url;
@@ -78,7 +78,8 @@ typedef struct {
 /** Receives a streamed get(); non-zero return aborts with TIER_EABORTED. */
 typedef int (*tier_sink_cb)(const void *data, size_t len, void *payload);
 /** One name in a directory listing (not "." or ".."). */
-typedef int (*tier_list_cb)(const char *name, const tier_stat *st, void *payload);
+typedef int (*tier_list_cb)(const char *name, const tier_stat *st,
+                            void *payload);
 
 /** Flags for put(). */
 #define TIER_PUT_EXCLUSIVE 0x1u /**< fail with TIER_ECONFLICT if it exists */
@@ -95,23 +96,27 @@ typedef void (*tier_trace_cb)(const char *line, void *payload);
 
 typedef struct {
 	unsigned int version;
-	unsigned int retries;      /**< attempts per call, default 10 */
-	unsigned int retry_delay;  /**< base back-off in ms, default 200 */
-	unsigned int retry_cap;    /**< back-off cap in ms, default 30000 */
-	unsigned int timeout;      /**< connect / low-speed timeout in s, default 30 */
-	uint64_t max_send_speed;   /**< bytes/s, 0 = unlimited */
+	unsigned int retries;     /**< attempts per call, default 10 */
+	unsigned int retry_delay; /**< base back-off in ms, default 200 */
+	unsigned int retry_cap;   /**< back-off cap in ms, default 30000 */
+	unsigned int
+	        timeout; /**< connect / low-speed timeout in s, default 30 */
+	uint64_t max_send_speed; /**< bytes/s, 0 = unlimited */
 	uint64_t max_recv_speed;
-	const char *cacert;        /**< CA file for ftps:// */
-	int insecure;              /**< skip TLS / host key verification */
-	const char *netrc;         /**< netrc file for credentials */
-	tier_sleep_cb sleep;       /**< NULL = nanosleep */
+	const char *cacert;  /**< CA file for ftps:// */
+	int insecure;        /**< skip TLS / host key verification */
+	const char *netrc;   /**< netrc file for credentials */
+	tier_sleep_cb sleep; /**< NULL = nanosleep */
 	tier_trace_cb trace;
-	void *payload;             /**< passed to sleep and trace */
+	void *payload; /**< passed to sleep and trace */
 } tier_location_options;
 
 #define TIER_LOCATION_OPTIONS_VERSION 1
-#define TIER_LOCATION_OPTIONS_INIT \
-	{TIER_LOCATION_OPTIONS_VERSION, 10, 200, 30000, 30, 0, 0, NULL, 0, NULL, NULL, NULL, NULL}
+#define TIER_LOCATION_OPTIONS_INIT                                             \
+	{                                                                      \
+		TIER_LOCATION_OPTIONS_VERSION, 10, 200, 30000, 30, 0, 0, NULL, \
+		        0, NULL, NULL, NULL, NULL                              \
+	}
 
 /**
  * Open a tier from "NAME=URL" (or a bare URL).  Does not contact the tier:

@@ -19,25 +19,26 @@ extern "C" {
 #endif
 
 typedef struct {
-	uint64_t files;            /**< regular files in the snapshot */
+	uint64_t files; /**< regular files in the snapshot */
 	uint64_t dirs;
-	uint64_t others;           /**< symlinks, fifos, devices */
-	uint64_t bytes;            /**< logical size of every file */
-	uint64_t unchanged_files;  /**< taken from the previous revision unread */
-	uint64_t read_bytes;       /**< bytes actually read */
-	uint64_t chunks;           /**< chunks referenced by files read */
+	uint64_t others; /**< symlinks, fifos, devices */
+	uint64_t bytes;  /**< logical size of every file */
+	uint64_t
+	        unchanged_files; /**< taken from the previous revision unread */
+	uint64_t read_bytes;     /**< bytes actually read */
+	uint64_t chunks;         /**< chunks referenced by files read */
 	uint64_t new_chunks;
-	uint64_t new_bytes;        /**< raw bytes of the new chunks */
-	uint64_t stored_bytes;     /**< what the new chunks take in packs */
-	uint64_t packs;            /**< packs written */
-	uint64_t errors;           /**< files or dirs skipped (unreadable) */
-	uint64_t changed;          /**< files that changed while being read */
-	uint64_t skipped_special;  /**< sockets: not backed up */
+	uint64_t new_bytes;       /**< raw bytes of the new chunks */
+	uint64_t stored_bytes;    /**< what the new chunks take in packs */
+	uint64_t packs;           /**< packs written */
+	uint64_t errors;          /**< files or dirs skipped (unreadable) */
+	uint64_t changed;         /**< files that changed while being read */
+	uint64_t skipped_special; /**< sockets: not backed up */
 } tier_push_stats;
 
 /** Progress; return non-zero to cancel (TIER_EABORTED). */
-typedef int (*tier_push_progress_cb)(const tier_push_stats *s, const char *current,
-                                     void *payload);
+typedef int (*tier_push_progress_cb)(const tier_push_stats *s,
+                                     const char *current, void *payload);
 /** A file or directory that was skipped or changed: one line, for stderr. */
 typedef void (*tier_push_warning_cb)(const char *msg, void *payload);
 
@@ -45,15 +46,18 @@ typedef struct {
 	unsigned int version;
 	const char *const *paths; /**< what to back up (made absolute) */
 	size_t npaths;
-	unsigned int threads;     /**< worker threads; 0 = number of CPUs */
-	int reread;               /**< read every file, trust no metadata */
+	unsigned int threads; /**< worker threads; 0 = number of CPUs */
+	int reread;           /**< read every file, trust no metadata */
 	tier_push_progress_cb progress;
 	tier_push_warning_cb warning;
 	void *payload;
 } tier_push_options;
 
 #define TIER_PUSH_OPTIONS_VERSION 1
-#define TIER_PUSH_OPTIONS_INIT {TIER_PUSH_OPTIONS_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL}
+#define TIER_PUSH_OPTIONS_INIT                                             \
+	{                                                                  \
+		TIER_PUSH_OPTIONS_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL \
+	}
 
 /**
  * Back up opts->paths as one new revision.  *out (even on some errors)
@@ -63,8 +67,8 @@ typedef struct {
  * anything (R8), TIER_EOFFLINE when no tier took it, TIER_ENOSPC when the
  * tiers filled up (no new revision, every earlier one intact).
  */
-int tier_push_run(tier_write_result **out, tier_push_stats *stats, tier_vault *v,
-                  const tier_push_options *opts);
+int tier_push_run(tier_write_result **out, tier_push_stats *stats,
+                  tier_vault *v, const tier_push_options *opts);
 
 #ifdef __cplusplus
 }

@@ -19,18 +19,19 @@ extern "C" {
 #endif
 
 typedef struct {
-	uint64_t revision;   /**< the revision restored */
+	uint64_t revision; /**< the revision restored */
 	uint64_t files;
 	uint64_t dirs;
-	uint64_t others;     /**< symlinks, fifos, devices */
-	uint64_t bytes;      /**< file bytes written */
+	uint64_t others; /**< symlinks, fifos, devices */
+	uint64_t bytes;  /**< file bytes written */
 	uint64_t chunks;
-	uint64_t damaged;    /**< packs or chunks served by a later tier after damage */
-	uint64_t errors;     /**< entries that could not be restored */
+	uint64_t
+	        damaged; /**< packs or chunks served by a later tier after damage */
+	uint64_t errors; /**< entries that could not be restored */
 } tier_restore_stats;
 
-typedef int (*tier_restore_progress_cb)(const tier_restore_stats *s, const char *current,
-                                        void *payload);
+typedef int (*tier_restore_progress_cb)(const tier_restore_stats *s,
+                                        const char *current, void *payload);
 /** Damage found on a tier, or an entry that could not be restored: one line. */
 typedef void (*tier_restore_warning_cb)(const char *msg, void *payload);
 
@@ -40,17 +41,21 @@ typedef struct {
 	const char *dest;         /**< directory to restore into (created) */
 	const char *const *paths; /**< snapshot paths to restore; none = all */
 	size_t npaths;
-	int overwrite;            /**< replace existing files in dest */
+	int overwrite; /**< replace existing files in dest */
 	tier_restore_progress_cb progress;
 	tier_restore_warning_cb warning;
 	void *payload;
 } tier_restore_options;
 
 #define TIER_RESTORE_OPTIONS_VERSION 1
-#define TIER_RESTORE_OPTIONS_INIT \
-	{TIER_RESTORE_OPTIONS_VERSION, 0, NULL, NULL, 0, 0, NULL, NULL, NULL}
+#define TIER_RESTORE_OPTIONS_INIT                                              \
+	{                                                                      \
+		TIER_RESTORE_OPTIONS_VERSION, 0, NULL, NULL, 0, 0, NULL, NULL, \
+		        NULL                                                   \
+	}
 
-int tier_restore_run(tier_restore_stats *stats, tier_vault *v, const tier_restore_options *opts);
+int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
+                     const tier_restore_options *opts);
 
 #ifdef __cplusplus
 }

@@ -20,12 +20,13 @@ extern "C" {
 #endif
 
 typedef struct {
-	uint64_t tiers;      /**< tiers brought level */
-	uint64_t revisions;  /**< log entries replayed (summed over tiers) */
-	uint64_t packs;      /**< data packs copied */
-	uint64_t bytes;      /**< bytes of data packs copied */
-	uint64_t skipped;    /**< packs the tier had already (resumed sync) */
-	uint64_t damaged;    /**< packs found damaged on a source and taken elsewhere */
+	uint64_t tiers;     /**< tiers brought level */
+	uint64_t revisions; /**< log entries replayed (summed over tiers) */
+	uint64_t packs;     /**< data packs copied */
+	uint64_t bytes;     /**< bytes of data packs copied */
+	uint64_t skipped;   /**< packs the tier had already (resumed sync) */
+	uint64_t
+	        damaged; /**< packs found damaged on a source and taken elsewhere */
 } tier_sync_stats;
 
 typedef int (*tier_sync_progress_cb)(const tier_sync_stats *s, const char *tier,
@@ -36,18 +37,24 @@ typedef struct {
 	unsigned int version;
 	/** Wait for a running write to finish instead of failing TIER_ECONFLICT. */
 	int wait_idle;
-	tier_sync_progress_cb progress; /**< non-zero return cancels (TIER_EABORTED) */
+	tier_sync_progress_cb
+	        progress; /**< non-zero return cancels (TIER_EABORTED) */
 	tier_sync_warning_cb warning;
 	void *payload;
 } tier_sync_options;
 
 #define TIER_SYNC_OPTIONS_VERSION 1
-#define TIER_SYNC_OPTIONS_INIT {TIER_SYNC_OPTIONS_VERSION, 1, NULL, NULL, NULL}
+#define TIER_SYNC_OPTIONS_INIT                                 \
+	{                                                      \
+		TIER_SYNC_OPTIONS_VERSION, 1, NULL, NULL, NULL \
+	}
 
-int tier_sync_run(tier_sync_stats *stats, tier_vault *v, const tier_sync_options *opts);
+int tier_sync_run(tier_sync_stats *stats, tier_vault *v,
+                  const tier_sync_options *opts);
 
 /** What a sync of tier i would move: revisions and bytes of data packs. */
-int tier_sync_plan(tier_vault *v, size_t i, uint64_t *revisions, uint64_t *bytes);
+int tier_sync_plan(tier_vault *v, size_t i, uint64_t *revisions,
+                   uint64_t *bytes);
 
 #ifdef __cplusplus
 }

@@ -44,24 +44,28 @@ typedef enum {
 } tier_tier_state;
 
 typedef struct {
-	const char *name;      /**< tier name */
-	const char *url;       /**< URL without password */
+	const char *name; /**< tier name */
+	const char *url;  /**< URL without password */
 	tier_tier_state state;
 	int online;
-	int has_log;           /**< 0: empty tier, revision 0 */
+	int has_log; /**< 0: empty tier, revision 0 */
 	uint64_t revision;
-	char head[41];         /**< hex commit id, "" when none */
-	int synchronized;      /**< online, OK and at the maximum revision */
-	uint64_t stored_revision; /**< what this installation last saw/wrote (0: none) */
+	char head[41];    /**< hex commit id, "" when none */
+	int synchronized; /**< online, OK and at the maximum revision */
+	uint64_t
+	        stored_revision; /**< what this installation last saw/wrote (0: none) */
 	char stored_head[41];
-	const char *problem;   /**< one-line explanation for a non-OK state, or NULL */
+	const char *
+	        problem; /**< one-line explanation for a non-OK state, or NULL */
 } tier_tier_info;
 
 /** How tier_vault_init treats the tiers. */
 typedef enum {
-	TIER_INIT_NEW = 0,       /**< create a new vault on empty tiers */
-	TIER_INIT_ADOPT = 1,     /**< take over an existing vault (logged as an 'adopt' revision) */
-	TIER_INIT_READ_ONLY = 2, /**< follow an existing vault for restores only */
+	TIER_INIT_NEW = 0, /**< create a new vault on empty tiers */
+	TIER_INIT_ADOPT =
+	        1, /**< take over an existing vault (logged as an 'adopt' revision) */
+	TIER_INIT_READ_ONLY =
+	        2, /**< follow an existing vault for restores only */
 } tier_init_mode;
 
 typedef struct {
@@ -95,9 +99,12 @@ typedef struct {
 } tier_vault_options;
 
 #define TIER_VAULT_OPTIONS_VERSION 1
-#define TIER_VAULT_OPTIONS_INIT \
-	{TIER_VAULT_OPTIONS_VERSION, NULL, NULL, 0, TIER_LOCATION_OPTIONS_INIT, TIER_INIT_NEW, 0, \
-	 -1, NULL, NULL, 0}
+#define TIER_VAULT_OPTIONS_INIT                                           \
+	{                                                                 \
+		TIER_VAULT_OPTIONS_VERSION, NULL, NULL, 0,                \
+		        TIER_LOCATION_OPTIONS_INIT, TIER_INIT_NEW, 0, -1, \
+		        NULL, NULL, 0                                     \
+	}
 
 /**
  * Create the installation (and, with TIER_INIT_NEW, the vault on every
@@ -189,12 +196,13 @@ typedef struct {
  * History from the newest revision of the first readable tier at the
  * maximum revision, newest first, at most `max` entries (0 = all).
  */
-int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v, size_t max);
+int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v,
+                   size_t max);
 
 /** One difference between two snapshots. */
 typedef struct {
-	char status;          /**< 'A' added, 'D' deleted, 'M' modified (data or metadata) */
-	const char *path;     /**< "/home/u/file" */
+	char status; /**< 'A' added, 'D' deleted, 'M' modified (data or metadata) */
+	const char *path; /**< "/home/u/file" */
 	uint64_t old_size, new_size;
 } tier_diff_entry;
 
@@ -206,7 +214,8 @@ typedef int (*tier_diff_cb)(const tier_diff_entry *e, void *payload);
  * metadata changes are not reported.  cb returning non-zero stops
  * (TIER_EABORTED).  TIER_ENOTFOUND for a revision that does not exist.
  */
-int tier_vault_diff(tier_vault *v, uint64_t from, uint64_t to, tier_diff_cb cb, void *payload);
+int tier_vault_diff(tier_vault *v, uint64_t from, uint64_t to, tier_diff_cb cb,
+                    void *payload);
 
 #ifdef __cplusplus
 }

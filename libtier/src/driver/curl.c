@@ -42,7 +42,10 @@ static void global_init(void)
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static curl_driver *cd_of(tier_driver *drv) { return (curl_driver *)drv; }
+static curl_driver *cd_of(tier_driver *drv)
+{
+	return (curl_driver *)drv;
+}
 
 /* ---- paths and URLs -------------------------------------------------- */
 
@@ -55,18 +58,23 @@ static int check_rel(const char *rel, int allow_root)
 	if (!rel || (!*rel && !allow_root))
 		return tier_error_set(TIER_EUSAGE, "empty tier path");
 	if (rel[0] == '/')
-		return tier_error_set(TIER_EUSAGE, "tier path '%s' is not relative", rel);
+		return tier_error_set(TIER_EUSAGE,
+		                      "tier path '%s' is not relative", rel);
 	for (const char *p = rel; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return tier_error_set(TIER_EUSAGE,
-			                      "tier path has a control character: '%s'", rel);
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "tier path has a control character: '%s'", rel);
 	for (const char *p = rel; *p;) {
 		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'", rel);
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'",
+			                      rel);
 		p += n;
 		if (*p == '/' && !*++p)
-			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'", rel);
+			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'",
+			                      rel);
 	}
 	return 0;
 }
@@ -77,10 +85,11 @@ static int url_encode_path(tier_buf *b, const char *path)
 	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
 		unsigned char c = *p;
 		int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-		            c == '~' || c == '/';
+		            (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		            c == '_' || c == '~' || c == '/';
 		if (plain ? tier_buf_putc(b, (char)c) < 0
-		          : tier_buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]) < 0)
+		          : tier_buf_printf(b, "%%%c%c", hex[c >> 4],
+		                            hex[c & 15]) < 0)
 			return TIER_ERROR;
 	}
 	return 0;
@@ -90,8 +99,10 @@ static int url_encode_path(tier_buf *b, const char *path)
 static int make_url(curl_driver *d, tier_buf *out, const char *rel, int dir)
 {
 	tier_buf_clear(out);
-	if (tier_buf_puts(out, d->base_url) < 0 || url_encode_path(out, d->root) < 0 ||
-	    (*rel && (tier_buf_putc(out, '/') < 0 || url_encode_path(out, rel) < 0)) ||
+	if (tier_buf_puts(out, d->base_url) < 0 ||
+	    url_encode_path(out, d->root) < 0 ||
+	    (*rel &&
+	     (tier_buf_putc(out, '/') < 0 || url_encode_path(out, rel) < 0)) ||
 	    (dir && tier_buf_putc(out, '/') < 0))
 		return TIER_ERROR;
 	return 0;
@@ -138,16 +149,20 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	size_t len = size * n, l = len;
 	while (l > 0 && (p[l - 1] == '\r' || p[l - 1] == '\n'))
 		l--;
-	if (l >= 4 && p[0] >= '1' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' &&
-	    p[2] >= '0' && p[2] <= '9' && p[3] == ' ') {
-		d->reply_code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+	if (l >= 4 && p[0] >= '1' && p[0] <= '5' && p[1] >= '0' &&
+	    p[1] <= '9' && p[2] >= '0' && p[2] <= '9' && p[3] == ' ') {
+		d->reply_code =
+		        (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
 		if (d->reply_code == 350)
 			d->saw_350 = 1;
 		tier_buf_clear(&d->reply);
 		if (l > 200)
 			l = 200;
-		for (size_t i = 0; i < l; i++) /* a reply is shown in messages: printable only */
-			tier_buf_putc(&d->reply, (p[i] >= 0x20 && p[i] < 0x7f) ? p[i] : '?');
+		for (size_t i = 0; i < l;
+		     i++) /* a reply is shown in messages: printable only */
+			tier_buf_putc(&d->reply, (p[i] >= 0x20 && p[i] < 0x7f)
+			                                 ? p[i]
+			                                 : '?');
 	}
 	return len;
 }
@@ -201,9 +216,9 @@ static int set_common(curl_driver *d)
 	d->stalled = 0;
 	d->moved = 0;
 
-#define SET(opt, val) \
-	do { \
-		if (rc == CURLE_OK) \
+#define SET(opt, val)                                       \
+	do {                                                \
+		if (rc == CURLE_OK)                         \
 			rc = curl_easy_setopt(h, opt, val); \
 	} while (0)
 	SET(CURLOPT_ERRORBUFFER, d->errbuf);
@@ -264,8 +279,9 @@ static int set_common(curl_driver *d)
 	}
 #undef SET
 	if (rc != CURLE_OK)
-		return tier_error_set(TIER_ERROR, "cannot set up transfer to %s: %s", d->where,
-		                      curl_easy_strerror(rc));
+		return tier_error_set(TIER_ERROR,
+		                      "cannot set up transfer to %s: %s",
+		                      d->where, curl_easy_strerror(rc));
 	return 0;
 }
 
@@ -273,8 +289,9 @@ static int set_common(curl_driver *d)
 static int opt(curl_driver *d, CURLcode rc)
 {
 	if (rc != CURLE_OK)
-		return tier_error_set(TIER_ERROR, "cannot set up transfer to %s: %s", d->where,
-		                      curl_easy_strerror(rc));
+		return tier_error_set(TIER_ERROR,
+		                      "cannot set up transfer to %s: %s",
+		                      d->where, curl_easy_strerror(rc));
 	return 0;
 }
 
@@ -289,7 +306,8 @@ static int set_url(curl_driver *d, const char *rel, int dir)
 }
 
 /* A quote list; the caller frees it after the transfer. */
-static int add_cmd(struct curl_slist **list, const char *fmt, ...) TIER_PRINTF(2, 3);
+static int add_cmd(struct curl_slist **list, const char *fmt, ...)
+        TIER_PRINTF(2, 3);
 
 static int add_cmd(struct curl_slist **list, const char *fmt, ...)
 {
@@ -350,9 +368,11 @@ static int sftp_status_code(const char *msg)
 {
 	if (contains(msg, "No such file") || contains(msg, "not found"))
 		return TIER_ENOTFOUND;
-	if (contains(msg, "Permission denied") || contains(msg, "write protected"))
+	if (contains(msg, "Permission denied") ||
+	    contains(msg, "write protected"))
 		return TIER_EAUTH;
-	if (contains(msg, "Disk full") || contains(msg, "quota") || contains(msg, "No space"))
+	if (contains(msg, "Disk full") || contains(msg, "quota") ||
+	    contains(msg, "No space"))
 		return TIER_ENOSPC;
 	if (contains(msg, "already exists") || contains(msg, "not empty"))
 		return TIER_ECONFLICT;
@@ -398,24 +418,28 @@ static int fail(curl_driver *d, CURLcode rc, const char *verb, const char *rel)
 	int r = d->reply_code, code;
 
 	if (rc == CURLE_ABORTED_BY_CALLBACK && d->stalled)
-		return tier_error_set(TIER_EOFFLINE,
-		                      "cannot %s '%s' on %s: no answer for %u s", verb, shown,
-		                      d->where, d->timeout);
+		return tier_error_set(
+		        TIER_EOFFLINE,
+		        "cannot %s '%s' on %s: no answer for %u s", verb, shown,
+		        d->where, d->timeout);
 	detail(d, rc, det, sizeof(det));
 
-	if (rc == CURLE_FAILED_INIT && d->proto == PROTO_SFTP && ssh_startup_lost(det))
-		return tier_error_set(TIER_EOFFLINE, "cannot %s '%s' on %s: %s", verb, shown,
-		                      d->where, det);
+	if (rc == CURLE_FAILED_INIT && d->proto == PROTO_SFTP &&
+	    ssh_startup_lost(det))
+		return tier_error_set(TIER_EOFFLINE, "cannot %s '%s' on %s: %s",
+		                      verb, shown, d->where, det);
 	switch (rc) {
 	case CURLE_LOGIN_DENIED:
 		if (d->proto == PROTO_SFTP)
-			return tier_error_set(TIER_EAUTH,
-			                      "login refused for user '%s' on %s (key '%s' not accepted?): %s",
-			                      d->user ? d->user : "", d->where,
-			                      d->key ? d->key : "(none)", det);
-		return tier_error_set(TIER_EAUTH,
-		                      "login refused for user '%s' on %s (wrong password?)",
-		                      d->user ? d->user : "anonymous", d->where);
+			return tier_error_set(
+			        TIER_EAUTH,
+			        "login refused for user '%s' on %s (key '%s' not accepted?): %s",
+			        d->user ? d->user : "", d->where,
+			        d->key ? d->key : "(none)", det);
+		return tier_error_set(
+		        TIER_EAUTH,
+		        "login refused for user '%s' on %s (wrong password?)",
+		        d->user ? d->user : "anonymous", d->where);
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
@@ -424,37 +448,45 @@ static int fail(curl_driver *d, CURLcode rc, const char *verb, const char *rel)
 	case CURLE_SSL_INVALIDCERTSTATUS:
 	case CURLE_SSL_CRL_BADFILE:
 		if (d->proto == PROTO_SFTP)
-			return tier_error_set(TIER_EAUTH,
-			                      "host key of %s not trusted (permanent: check %s, or the "
-			                      "hostkey= pin): %s",
-			                      d->where, d->known_hosts ? d->known_hosts : "known_hosts",
-			                      det);
-		return tier_error_set(TIER_EAUTH,
-		                      "TLS certificate of %s not trusted (permanent: give the CA "
-		                      "file with cacert, or use insecure): %s",
-		                      d->where, det);
+			return tier_error_set(
+			        TIER_EAUTH,
+			        "host key of %s not trusted (permanent: check %s, or the "
+			        "hostkey= pin): %s",
+			        d->where,
+			        d->known_hosts ? d->known_hosts : "known_hosts",
+			        det);
+		return tier_error_set(
+		        TIER_EAUTH,
+		        "TLS certificate of %s not trusted (permanent: give the CA "
+		        "file with cacert, or use insecure): %s",
+		        d->where, det);
 	case CURLE_USE_SSL_FAILED:
-		return tier_error_set(TIER_EAUTH,
-		                      "%s refused TLS (AUTH TLS): permanent, use ftp:// only if "
-		                      "plain text is acceptable: %s",
-		                      d->where, det);
+		return tier_error_set(
+		        TIER_EAUTH,
+		        "%s refused TLS (AUTH TLS): permanent, use ftp:// only if "
+		        "plain text is acceptable: %s",
+		        d->where, det);
 	case CURLE_REMOTE_FILE_NOT_FOUND:
-		return tier_error_set(TIER_ENOTFOUND, "cannot %s '%s' on %s: not found", verb,
+		return tier_error_set(TIER_ENOTFOUND,
+		                      "cannot %s '%s' on %s: not found", verb,
 		                      shown, d->where);
 	case CURLE_REMOTE_DISK_FULL:
-		return tier_error_set(TIER_ENOSPC, "cannot %s '%s' on %s: no space left: %s",
+		return tier_error_set(TIER_ENOSPC,
+		                      "cannot %s '%s' on %s: no space left: %s",
 		                      verb, shown, d->where, det);
 	case CURLE_BAD_DOWNLOAD_RESUME:
-		return tier_error_set(TIER_ECORRUPT,
-		                      "cannot %s '%s' on %s: the object is shorter than asked for",
-		                      verb, shown, d->where);
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "cannot %s '%s' on %s: the object is shorter than asked for",
+		        verb, shown, d->where);
 	case CURLE_ABORTED_BY_CALLBACK:
-		return tier_error_set(TIER_EABORTED, "%s '%s' on %s was cancelled", verb, shown,
-		                      d->where);
+		return tier_error_set(TIER_EABORTED,
+		                      "%s '%s' on %s was cancelled", verb,
+		                      shown, d->where);
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		return tier_error_set(TIER_EUSAGE, "cannot %s '%s' on %s: %s", verb, shown,
-		                      d->where, det);
+		return tier_error_set(TIER_EUSAGE, "cannot %s '%s' on %s: %s",
+		                      verb, shown, d->where, det);
 	case CURLE_OUT_OF_MEMORY:
 		return tier_error_set(TIER_ERROR, "out of memory");
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -477,11 +509,12 @@ static int fail(curl_driver *d, CURLcode rc, const char *verb, const char *rel)
 	case CURLE_AGAIN:
 	case CURLE_SSL_SHUTDOWN_FAILED:
 		/* a server answering 5xx mid-stream is not a network problem */
-		if (d->proto == PROTO_SFTP && (code = sftp_status_code(det)) != 0)
-			return tier_error_set(code, "cannot %s '%s' on %s: %s", verb, shown,
-			                      d->where, det);
-		return tier_error_set(TIER_EOFFLINE, "cannot %s '%s' on %s: %s", verb, shown,
-		                      d->where, det);
+		if (d->proto == PROTO_SFTP &&
+		    (code = sftp_status_code(det)) != 0)
+			return tier_error_set(code, "cannot %s '%s' on %s: %s",
+			                      verb, shown, d->where, det);
+		return tier_error_set(TIER_EOFFLINE, "cannot %s '%s' on %s: %s",
+		                      verb, shown, d->where, det);
 	default:
 		break;
 	}
@@ -491,13 +524,15 @@ static int fail(curl_driver *d, CURLcode rc, const char *verb, const char *rel)
 		code = sftp_status_code(det);
 		if (rc == CURLE_REMOTE_ACCESS_DENIED)
 			code = TIER_EAUTH;
-		return tier_error_set(code ? code : TIER_ERROR, "cannot %s '%s' on %s: %s", verb,
-		                      shown, d->where, det);
+		return tier_error_set(code ? code : TIER_ERROR,
+		                      "cannot %s '%s' on %s: %s", verb, shown,
+		                      d->where, det);
 	}
 	if (r == 530)
-		return tier_error_set(TIER_EAUTH,
-		                      "login refused for user '%s' on %s (wrong password?)",
-		                      d->user ? d->user : "anonymous", d->where);
+		return tier_error_set(
+		        TIER_EAUTH,
+		        "login refused for user '%s' on %s (wrong password?)",
+		        d->user ? d->user : "anonymous", d->where);
 	if (r == 552 || r == 452)
 		code = TIER_ENOSPC;
 	else if (r >= 400 && r < 500)
@@ -507,17 +542,21 @@ static int fail(curl_driver *d, CURLcode rc, const char *verb, const char *rel)
 		code = TIER_EAUTH;
 	else if (rc == CURLE_UPLOAD_FAILED && (r == 553 || r == 550))
 		code = TIER_EAUTH; /* the directory exists (we are in it): a refusal */
-	else if (r == 550 || rc == CURLE_REMOTE_ACCESS_DENIED || rc == CURLE_FTP_COULDNT_RETR_FILE)
+	else if (r == 550 || rc == CURLE_REMOTE_ACCESS_DENIED ||
+	         rc == CURLE_FTP_COULDNT_RETR_FILE)
 		code = TIER_ENOTFOUND;
 	else if (rc == CURLE_QUOTE_ERROR || rc == CURLE_UPLOAD_FAILED)
 		code = TIER_ERROR;
 	else
 		code = TIER_ERROR;
 	if (code == TIER_ENOTFOUND)
-		return tier_error_set(code, "cannot %s '%s' on %s: not found (server said: %s)",
-		                      verb, shown, d->where,
-		                      d->reply.size ? tier_buf_cstr(&d->reply) : det);
-	return tier_error_set(code, "cannot %s '%s' on %s: %s", verb, shown, d->where, det);
+		return tier_error_set(
+		        code,
+		        "cannot %s '%s' on %s: not found (server said: %s)",
+		        verb, shown, d->where,
+		        d->reply.size ? tier_buf_cstr(&d->reply) : det);
+	return tier_error_set(code, "cannot %s '%s' on %s: %s", verb, shown,
+	                      d->where, det);
 }
 
 /*
@@ -537,23 +576,28 @@ static CURLcode perform_once(curl_driver *d)
 	int running = 1, left, done = 0;
 
 	if ((mc = curl_multi_add_handle(d->m, d->h)) != CURLM_OK)
-		return mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+		return mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+		                                 : CURLE_FAILED_INIT;
 	while (!done) {
 		if ((mc = curl_multi_perform(d->m, &running)) != CURLM_OK) {
-			result = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+			result = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+			                                   : CURLE_FAILED_INIT;
 			break;
 		}
 		while ((msg = curl_multi_info_read(d->m, &left)) != NULL)
-			if (msg->msg == CURLMSG_DONE && msg->easy_handle == d->h) {
+			if (msg->msg == CURLMSG_DONE &&
+			    msg->easy_handle == d->h) {
 				result = msg->data.result;
 				done = 1;
 			}
 		if (done || !running)
 			break;
 		long wait = POLL_CAP_MS;
-		if (curl_multi_timeout(d->m, &wait) != CURLM_OK || wait < 0 || wait > POLL_CAP_MS)
+		if (curl_multi_timeout(d->m, &wait) != CURLM_OK || wait < 0 ||
+		    wait > POLL_CAP_MS)
 			wait = POLL_CAP_MS;
-		if ((mc = curl_multi_poll(d->m, NULL, 0, (int)wait, NULL)) != CURLM_OK) {
+		if ((mc = curl_multi_poll(d->m, NULL, 0, (int)wait, NULL)) !=
+		    CURLM_OK) {
 			result = CURLE_FAILED_INIT;
 			break;
 		}
@@ -617,12 +661,17 @@ static int dir_probe(curl_driver *d, const char *rel, const char *verb,
 		return rc;
 	d->probe_hit = 0;
 	if (d->proto == PROTO_SFTP) {
-		if ((rc = opt(d, curl_easy_setopt(d->h, CURLOPT_WRITEFUNCTION, on_probe_data))) < 0 ||
-		    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_WRITEDATA, d))) < 0 ||
-		    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_DIRLISTONLY, 1L))) < 0 ||
-		    (quote && (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_QUOTE, quote))) < 0))
+		if ((rc = opt(d, curl_easy_setopt(d->h, CURLOPT_WRITEFUNCTION,
+		                                  on_probe_data))) < 0 ||
+		    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_WRITEDATA,
+		                                  d))) < 0 ||
+		    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_DIRLISTONLY,
+		                                  1L))) < 0 ||
+		    (quote && (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_QUOTE,
+		                                            quote))) < 0))
 			return rc;
-	} else if ((rc = opt(d, curl_easy_setopt(d->h, CURLOPT_NOBODY, 1L))) < 0) {
+	} else if ((rc = opt(d, curl_easy_setopt(d->h, CURLOPT_NOBODY, 1L))) <
+	           0) {
 		return rc;
 	}
 	c = perform(d);
@@ -639,8 +688,10 @@ static int run_quote(curl_driver *d, struct curl_slist *cmds, const char *verb,
 	CURLcode c;
 	if (rc < 0 || (rc = set_url(d, "", 1)) < 0 ||
 	    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_NOBODY, 1L))) < 0 ||
-	    (rc = opt(d, curl_easy_setopt(d->h, d->proto == PROTO_SFTP ? CURLOPT_QUOTE
-	                                                               : CURLOPT_POSTQUOTE,
+	    (rc = opt(d, curl_easy_setopt(d->h,
+	                                  d->proto == PROTO_SFTP
+	                                          ? CURLOPT_QUOTE
+	                                          : CURLOPT_POSTQUOTE,
 	                                  cmds))) < 0)
 		return rc;
 	if ((c = perform(d)) != CURLE_OK)
@@ -653,7 +704,9 @@ static int cd_ping(tier_driver *drv)
 	curl_driver *d = cd_of(drv);
 	int rc = dir_probe(d, "", "reach", NULL);
 	if (rc == TIER_ENOTFOUND)
-		return tier_error_set(TIER_ENOTFOUND, "tier root of %s does not exist", d->where);
+		return tier_error_set(TIER_ENOTFOUND,
+		                      "tier root of %s does not exist",
+		                      d->where);
 	return rc;
 }
 
@@ -680,7 +733,8 @@ static int cd_stat(tier_driver *drv, const char *path, tier_stat *out)
 		return rc;
 	c = perform(d);
 	if (c == CURLE_OK) {
-		curl_easy_getinfo(d->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size);
+		curl_easy_getinfo(d->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+		                  &size);
 		curl_easy_getinfo(d->h, CURLINFO_FILETIME_T, &mtime);
 		out->size = size > 0 ? (uint64_t)size : 0;
 		out->mtime = mtime > 0 ? (int64_t)mtime : 0;
@@ -728,8 +782,8 @@ static size_t on_get_data(char *p, size_t size, size_t n, void *ud)
 	return d->get_enough ? 0 : size * n;
 }
 
-static int cd_get(tier_driver *drv, const char *path, uint64_t offset, uint64_t len,
-                    tier_sink_cb sink, void *payload)
+static int cd_get(tier_driver *drv, const char *path, uint64_t offset,
+                  uint64_t len, tier_sink_cb sink, void *payload)
 {
 	curl_driver *d = cd_of(drv);
 	char range[64];
@@ -742,7 +796,8 @@ static int cd_get(tier_driver *drv, const char *path, uint64_t offset, uint64_t 
 		return 0;
 	if (offset > (uint64_t)INT64_MAX ||
 	    (len != UINT64_MAX && (len > (uint64_t)INT64_MAX - offset)))
-		return tier_error_set(TIER_EUSAGE, "cannot get '%s' on %s: range too large",
+		return tier_error_set(TIER_EUSAGE,
+		                      "cannot get '%s' on %s: range too large",
 		                      path, d->where);
 	d->get_sink = sink;
 	d->get_payload = payload;
@@ -751,32 +806,37 @@ static int cd_get(tier_driver *drv, const char *path, uint64_t offset, uint64_t 
 	d->get_stopped = 0;
 	d->get_enough = 0;
 	if ((rc = set_common(d)) < 0 || (rc = set_url(d, path, 0)) < 0 ||
-	    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_WRITEFUNCTION, on_get_data))) < 0 ||
+	    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_WRITEFUNCTION,
+	                                  on_get_data))) < 0 ||
 	    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_WRITEDATA, d))) < 0)
 		return rc;
 	if (len != UINT64_MAX) {
-		snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)offset,
+		snprintf(range, sizeof(range), "%llu-%llu",
+		         (unsigned long long)offset,
 		         (unsigned long long)(offset + len - 1));
 		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_RANGE, range));
 	} else if (offset) {
-		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)offset));
+		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_RESUME_FROM_LARGE,
+		                             (curl_off_t)offset));
 	}
 	if (rc < 0)
 		return rc;
 	c = perform(d);
 	if (d->get_stopped)
-		return tier_error_set(TIER_EABORTED, "get '%s' on %s stopped by the receiver",
+		return tier_error_set(TIER_EABORTED,
+		                      "get '%s' on %s stopped by the receiver",
 		                      path, d->where);
 	if (c != CURLE_OK && !(c == CURLE_WRITE_ERROR && d->get_enough))
 		return fail(d, c, "get", path);
 	/* objects are written whole: a short range means a different object */
 	if (len != UINT64_MAX && d->get_left > 0)
-		return tier_error_set(TIER_ECORRUPT,
-		                      "'%s' on %s is shorter than the %llu bytes asked for at "
-		                      "offset %llu (got %llu)",
-		                      path, d->where, (unsigned long long)len,
-		                      (unsigned long long)offset,
-		                      (unsigned long long)d->get_delivered);
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "'%s' on %s is shorter than the %llu bytes asked for at "
+		        "offset %llu (got %llu)",
+		        path, d->where, (unsigned long long)len,
+		        (unsigned long long)offset,
+		        (unsigned long long)d->get_delivered);
 	return 0;
 }
 
@@ -796,7 +856,8 @@ static size_t on_read(char *p, size_t size, size_t n, void *ud)
 		memcpy(p, (const char *)src->data + d->put_pos, want);
 	} else {
 		size_t got = 0;
-		if (tier_pread_all(src->fd, p, want, d->put_pos, &got, "upload source") < 0 ||
+		if (tier_pread_all(src->fd, p, want, d->put_pos, &got,
+		                   "upload source") < 0 ||
 		    got == 0) {
 			d->put_read_errno = errno ? errno : EIO;
 			return CURL_READFUNC_ABORT;
@@ -825,7 +886,8 @@ static void drop_temp(curl_driver *d, const char *tmp_rel)
 	snprintf(saved, sizeof(saved), "%s", tier_error_last());
 	if (d->proto == PROTO_SFTP) {
 		tier_buf q = TIER_BUF_INIT;
-		if (tier_buf_puts(&q, "rm ") == 0 && sftp_quoted(d, &q, tmp_rel) == 0 &&
+		if (tier_buf_puts(&q, "rm ") == 0 &&
+		    sftp_quoted(d, &q, tmp_rel) == 0 &&
 		    add_cmd(&cmds, "%s", q.ptr) == 0)
 			run_quote(d, cmds, "remove", tmp_rel);
 		tier_buf_dispose(&q);
@@ -841,8 +903,9 @@ static void drop_temp(curl_driver *d, const char *tmp_rel)
  * connection, only when the upload completed).  Returns the CURLcode so
  * that the caller can tell a missing directory and a failed rename apart.
  */
-static CURLcode upload(curl_driver *d, const char *tmp_rel, const char *final_rel,
-                       const char *tmp_name, const char *final_name, const tier_source *src,
+static CURLcode upload(curl_driver *d, const char *tmp_rel,
+                       const char *final_rel, const char *tmp_name,
+                       const char *final_name, const tier_source *src,
                        int *setup_rc)
 {
 	struct curl_slist *post = NULL;
@@ -855,10 +918,12 @@ static CURLcode upload(curl_driver *d, const char *tmp_rel, const char *final_re
 	d->put_pos = 0;
 	d->put_read_errno = 0;
 	if (d->proto == PROTO_SFTP) {
-		rc = tier_buf_puts(&q, "rename ") < 0 || sftp_quoted(d, &q, tmp_rel) < 0 ||
-		             tier_buf_putc(&q, ' ') < 0 || sftp_quoted(d, &q, final_rel) < 0
-		     ? TIER_ERROR
-		     : add_cmd(&post, "%s", q.ptr);
+		rc = tier_buf_puts(&q, "rename ") < 0 ||
+		                     sftp_quoted(d, &q, tmp_rel) < 0 ||
+		                     tier_buf_putc(&q, ' ') < 0 ||
+		                     sftp_quoted(d, &q, final_rel) < 0
+		             ? TIER_ERROR
+		             : add_cmd(&post, "%s", q.ptr);
 	} else {
 		/* relative to the object's directory, where the upload left us */
 		rc = add_cmd(&post, "RNFR %s", tmp_name);
@@ -875,11 +940,13 @@ static CURLcode upload(curl_driver *d, const char *tmp_rel, const char *final_re
 		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_INFILESIZE_LARGE,
 		                             (curl_off_t)src->size));
 	if (rc == 0)
-		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_READFUNCTION, on_read));
+		rc = opt(d,
+		         curl_easy_setopt(d->h, CURLOPT_READFUNCTION, on_read));
 	if (rc == 0)
 		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_READDATA, d));
 	if (rc == 0)
-		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_SEEKFUNCTION, on_seek));
+		rc = opt(d,
+		         curl_easy_setopt(d->h, CURLOPT_SEEKFUNCTION, on_seek));
 	if (rc == 0)
 		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_SEEKDATA, d));
 	if (rc == 0)
@@ -908,10 +975,11 @@ static int exists(curl_driver *d, const char *rel)
 }
 
 static int cd_put(tier_driver *drv, const char *path, const tier_source *src,
-                    unsigned int flags)
+                  unsigned int flags)
 {
 	curl_driver *d = cd_of(drv);
-	tier_buf tmp_name = TIER_BUF_INIT, tmp_rel = TIER_BUF_INIT, hidden = TIER_BUF_INIT;
+	tier_buf tmp_name = TIER_BUF_INIT, tmp_rel = TIER_BUF_INIT,
+	         hidden = TIER_BUF_INIT;
 	char *dir = NULL;
 	const char *name;
 	int rc = check_rel(path, 0), setup_rc = 0, made_dirs = 0;
@@ -927,14 +995,17 @@ static int cd_put(tier_driver *drv, const char *path, const tier_source *src,
 		/* not atomic on FTP: see docs/remote-tiers.md */
 		rc = exists(d, path);
 		if (rc == 1)
-			rc = tier_error_set(TIER_ECONFLICT, "cannot create '%s' on %s: it exists",
-			                    path, d->where);
+			rc = tier_error_set(
+			        TIER_ECONFLICT,
+			        "cannot create '%s' on %s: it exists", path,
+			        d->where);
 		if (rc < 0)
 			goto out;
 	}
 	if (tier_buf_printf(&hidden, ".%s", name) < 0 ||
 	    tier_temp_name(&tmp_name, hidden.ptr) < 0 ||
-	    tier_buf_printf(&tmp_rel, "%s%s%s", dir, *dir ? "/" : "", tmp_name.ptr) < 0) {
+	    tier_buf_printf(&tmp_rel, "%s%s%s", dir, *dir ? "/" : "",
+	                    tmp_name.ptr) < 0) {
 		rc = TIER_ERROR;
 		goto out;
 	}
@@ -949,8 +1020,9 @@ again:
 	}
 	if (c == CURLE_ABORTED_BY_CALLBACK || d->put_read_errno) {
 		if (d->put_read_errno)
-			rc = tier_error_set_errno(TIER_ERROR, d->put_read_errno,
-			                          "cannot read the data for '%s'", path);
+			rc = tier_error_set_errno(
+			        TIER_ERROR, d->put_read_errno,
+			        "cannot read the data for '%s'", path);
 		else
 			rc = fail(d, c, "put", path);
 		drop_temp(d, tmp_rel.ptr);
@@ -975,21 +1047,28 @@ again:
 	if (d->proto == PROTO_SFTP && rc != TIER_EOFFLINE) {
 		/* SFTP v3 rename never replaces: the target exists */
 		if (flags & TIER_PUT_EXCLUSIVE) {
-			rc = tier_error_set(TIER_ECONFLICT, "cannot create '%s' on %s: it exists",
-			                    path, d->where);
+			rc = tier_error_set(
+			        TIER_ECONFLICT,
+			        "cannot create '%s' on %s: it exists", path,
+			        d->where);
 		} else {
 			/* remove, then rename: not atomic, see docs/remote-tiers.md */
 			struct curl_slist *cmds = NULL;
 			tier_buf q = TIER_BUF_INIT;
-			rc = tier_buf_puts(&q, "*rm ") < 0 || sftp_quoted(d, &q, path) < 0
+			rc = tier_buf_puts(&q, "*rm ") < 0 ||
+			                     sftp_quoted(d, &q, path) < 0
 			             ? TIER_ERROR
 			             : add_cmd(&cmds, "%s", q.ptr);
 			tier_buf_clear(&q);
 			if (rc == 0)
 				rc = tier_buf_puts(&q, "rename ") < 0 ||
-				                     sftp_quoted(d, &q, tmp_rel.ptr) < 0 ||
-				                     tier_buf_putc(&q, ' ') < 0 ||
-				                     sftp_quoted(d, &q, path) < 0
+				                     sftp_quoted(d, &q,
+				                                 tmp_rel.ptr) <
+				                             0 ||
+				                     tier_buf_putc(&q, ' ') <
+				                             0 ||
+				                     sftp_quoted(d, &q, path) <
+				                             0
 				             ? TIER_ERROR
 				             : add_cmd(&cmds, "%s", q.ptr);
 			if (rc == 0)
@@ -1022,10 +1101,12 @@ static int cd_rename(tier_driver *drv, const char *from, const char *to)
 	if ((rc = check_rel(from, 0)) < 0 || (rc = check_rel(to, 0)) < 0)
 		return rc;
 	if (d->proto == PROTO_SFTP) {
-		rc = tier_buf_puts(&q, "rename ") < 0 || sftp_quoted(d, &q, from) < 0 ||
-		             tier_buf_putc(&q, ' ') < 0 || sftp_quoted(d, &q, to) < 0
-		     ? TIER_ERROR
-		     : add_cmd(&cmds, "%s", q.ptr);
+		rc = tier_buf_puts(&q, "rename ") < 0 ||
+		                     sftp_quoted(d, &q, from) < 0 ||
+		                     tier_buf_putc(&q, ' ') < 0 ||
+		                     sftp_quoted(d, &q, to) < 0
+		             ? TIER_ERROR
+		             : add_cmd(&cmds, "%s", q.ptr);
 	} else {
 		rc = add_cmd(&cmds, "RNFR %s", from);
 		if (rc == 0)
@@ -1040,22 +1121,25 @@ static int cd_rename(tier_driver *drv, const char *from, const char *to)
 
 	if (d->proto != PROTO_SFTP) {
 		if (d->saw_350) /* RNFR accepted: the target side failed */
-			return tier_error_set(rc == TIER_ENOTFOUND ? TIER_ENOTFOUND : rc,
-			                      "cannot rename '%s' to '%s' on %s (server said: %s)", from,
-			                      to, d->where, tier_buf_cstr(&d->reply));
+			return tier_error_set(
+			        rc == TIER_ENOTFOUND ? TIER_ENOTFOUND : rc,
+			        "cannot rename '%s' to '%s' on %s (server said: %s)",
+			        from, to, d->where, tier_buf_cstr(&d->reply));
 		return rc;
 	}
 	if (rc == TIER_ERROR) {
 		/* "Operation failed": SFTP v3 does not replace an existing target */
 		int e = exists(d, to);
 		if (e == 1)
-			return tier_error_set(TIER_ECONFLICT,
-			                      "cannot rename '%s' to '%s' on %s: the target exists",
-			                      from, to, d->where);
+			return tier_error_set(
+			        TIER_ECONFLICT,
+			        "cannot rename '%s' to '%s' on %s: the target exists",
+			        from, to, d->where);
 		if (e < 0)
 			return e;
-		return tier_error_set(TIER_ERROR, "cannot rename '%s' to '%s' on %s", from, to,
-		                      d->where);
+		return tier_error_set(TIER_ERROR,
+		                      "cannot rename '%s' to '%s' on %s", from,
+		                      to, d->where);
 	}
 	return rc;
 }
@@ -1071,7 +1155,8 @@ static int cd_remove(tier_driver *drv, const char *path)
 
 	/* a file first, then an empty directory */
 	if (d->proto == PROTO_SFTP)
-		rc = tier_buf_puts(&q, "rm ") < 0 || sftp_quoted(d, &q, path) < 0
+		rc = tier_buf_puts(&q, "rm ") < 0 ||
+		                     sftp_quoted(d, &q, path) < 0
 		             ? TIER_ERROR
 		             : add_cmd(&cmds, "%s", q.ptr);
 	else
@@ -1081,12 +1166,14 @@ static int cd_remove(tier_driver *drv, const char *path)
 	curl_slist_free_all(cmds);
 	cmds = NULL;
 	tier_buf_clear(&q);
-	if (rc == 0 || rc == TIER_EOFFLINE || rc == TIER_EAUTH || rc == TIER_ENOSPC ||
+	if (rc == 0 || rc == TIER_EOFFLINE || rc == TIER_EAUTH ||
+	    rc == TIER_ENOSPC ||
 	    (d->proto == PROTO_SFTP && rc == TIER_ENOTFOUND))
 		goto out;
 
 	if (d->proto == PROTO_SFTP)
-		rc = tier_buf_puts(&q, "rmdir ") < 0 || sftp_quoted(d, &q, path) < 0
+		rc = tier_buf_puts(&q, "rmdir ") < 0 ||
+		                     sftp_quoted(d, &q, path) < 0
 		             ? TIER_ERROR
 		             : add_cmd(&cmds, "%s", q.ptr);
 	else
@@ -1097,17 +1184,22 @@ static int cd_remove(tier_driver *drv, const char *path)
 		/* FTP says 550 for "missing" and for "not empty" alike */
 		int e = dir_probe(d, path, "remove", NULL);
 		if (e == 0)
-			rc = tier_error_set(TIER_ECONFLICT,
-			                    "cannot remove directory '%s' on %s: not empty", path,
-			                    d->where);
+			rc = tier_error_set(
+			        TIER_ECONFLICT,
+			        "cannot remove directory '%s' on %s: not empty",
+			        path, d->where);
 		else if (e != TIER_ENOTFOUND)
 			rc = e;
 		else
-			rc = tier_error_set(TIER_ENOTFOUND, "cannot remove '%s' on %s: not found",
-			                    path, d->where);
+			rc = tier_error_set(
+			        TIER_ENOTFOUND,
+			        "cannot remove '%s' on %s: not found", path,
+			        d->where);
 	} else if (rc == TIER_ERROR && d->proto == PROTO_SFTP) {
-		rc = tier_error_set(TIER_ECONFLICT,
-		                    "cannot remove directory '%s' on %s: not empty", path, d->where);
+		rc = tier_error_set(
+		        TIER_ECONFLICT,
+		        "cannot remove directory '%s' on %s: not empty", path,
+		        d->where);
 	}
 out:
 	curl_slist_free_all(cmds);
@@ -1140,7 +1232,8 @@ static int cd_mkdir_p(tier_driver *drv, const char *path)
 		}
 		if (d->proto == PROTO_SFTP) {
 			tier_buf_clear(&q);
-			rc = tier_buf_puts(&q, "*mkdir ") < 0 || sftp_quoted(d, &q, sub) < 0
+			rc = tier_buf_puts(&q, "*mkdir ") < 0 ||
+			                     sftp_quoted(d, &q, sub) < 0
 			             ? TIER_ERROR
 			             : add_cmd(&cmds, "%s", q.ptr);
 		} else {
@@ -1171,15 +1264,17 @@ static int cd_mkdir_p(tier_driver *drv, const char *path)
 		/* the root, or a file in the way */
 		int e = dir_probe(d, "", "mkdir", NULL);
 		if (e == TIER_ENOTFOUND)
-			return tier_error_set(TIER_ENOTFOUND,
-			                      "cannot create '%s' on %s: the tier root does not exist",
-			                      path, d->where);
+			return tier_error_set(
+			        TIER_ENOTFOUND,
+			        "cannot create '%s' on %s: the tier root does not exist",
+			        path, d->where);
 		if (e < 0)
 			return e;
-		return tier_error_set(TIER_ECONFLICT,
-		                      "cannot create directory '%s' on %s: a file is in the way "
-		                      "or creating is not allowed",
-		                      path, d->where);
+		return tier_error_set(
+		        TIER_ECONFLICT,
+		        "cannot create directory '%s' on %s: a file is in the way "
+		        "or creating is not allowed",
+		        path, d->where);
 	}
 	return rc;
 }
@@ -1195,16 +1290,17 @@ static size_t on_list_data(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-
 static int fetch_listing(curl_driver *d, const char *dir, int names_only)
 {
 	int rc = set_common(d);
 	CURLcode c;
 	tier_buf_clear(&d->listing);
 	if (rc < 0 || (rc = set_url(d, dir, 1)) < 0 ||
-	    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_WRITEFUNCTION, on_list_data))) < 0 ||
+	    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_WRITEFUNCTION,
+	                                  on_list_data))) < 0 ||
 	    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_WRITEDATA, d))) < 0 ||
-	    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_DIRLISTONLY, names_only ? 1L : 0L))) < 0)
+	    (rc = opt(d, curl_easy_setopt(d->h, CURLOPT_DIRLISTONLY,
+	                                  names_only ? 1L : 0L))) < 0)
 		return rc;
 	c = perform(d);
 	if (c != CURLE_OK)
@@ -1212,7 +1308,8 @@ static int fetch_listing(curl_driver *d, const char *dir, int names_only)
 	return 0;
 }
 
-static int cd_list(tier_driver *drv, const char *dir, tier_list_cb cb, void *payload)
+static int cd_list(tier_driver *drv, const char *dir, tier_list_cb cb,
+                   void *payload)
 {
 	curl_driver *d = cd_of(drv);
 	tier_listing items = TIER_LISTING_INIT;
@@ -1241,12 +1338,15 @@ static int cd_list(tier_driver *drv, const char *dir, tier_list_cb cb, void *pay
 			}
 			if (names_only)
 				name = p;
-			else if (curl_parse_ls_line(p, &name, &st, time(NULL)) < 0) {
+			else if (curl_parse_ls_line(p, &name, &st, time(NULL)) <
+			         0) {
 				unparsed = 1;
 				break;
 			}
-			if (strcmp(name, ".") && strcmp(name, "..") && !tier_is_temp_name(name)) {
-				if (tier_listing_add(&items, name, strlen(name), &st) < 0) {
+			if (strcmp(name, ".") && strcmp(name, "..") &&
+			    !tier_is_temp_name(name)) {
+				if (tier_listing_add(&items, name, strlen(name),
+				                     &st) < 0) {
 					rc = TIER_ERROR;
 					goto out;
 				}
@@ -1331,7 +1431,8 @@ static int sftp_setup(curl_driver *d, const curl_query *q)
 		static const char *const names[] = {"id_ed25519", "id_rsa"};
 		for (size_t i = 0; rc == 0 && !d->key && i < 2; i++) {
 			tier_buf_clear(&p);
-			if (tier_buf_printf(&p, "%s/.ssh/%s", home, names[i]) < 0)
+			if (tier_buf_printf(&p, "%s/.ssh/%s", home, names[i]) <
+			    0)
 				rc = TIER_ERROR;
 			else if (file_exists(p.ptr))
 				rc = dup_opt(&d->key, p.ptr);
@@ -1356,13 +1457,16 @@ static int sftp_setup(curl_driver *d, const curl_query *q)
 			if (!strncmp(k, "SHA256:", 7))
 				k += 7;
 			n = strlen(k);
-			while (n > 0 && k[n - 1] == '=') /* curl compares without padding */
+			while (n > 0 &&
+			       k[n - 1] ==
+			               '=') /* curl compares without padding */
 				n--;
 			if (n != 43)
-				rc = tier_error_set(TIER_EUSAGE,
-				                    "bad hostkey in tier url %s: want SHA256:<43 base64 "
-				                    "characters> as ssh-keygen -l prints it",
-				                    d->where);
+				rc = tier_error_set(
+				        TIER_EUSAGE,
+				        "bad hostkey in tier url %s: want SHA256:<43 base64 "
+				        "characters> as ssh-keygen -l prints it",
+				        d->where);
 			else if (!(d->hostkey = tier_strndup(k, n)))
 				rc = TIER_ERROR;
 		}
@@ -1370,17 +1474,19 @@ static int sftp_setup(curl_driver *d, const curl_query *q)
 			rc = dup_opt(&d->known_hosts, q->known_hosts);
 		} else if (rc == 0 && !q->hostkey && home) {
 			tier_buf_clear(&p);
-			if (tier_buf_printf(&p, "%s/.ssh/known_hosts", home) < 0)
+			if (tier_buf_printf(&p, "%s/.ssh/known_hosts", home) <
+			    0)
 				rc = TIER_ERROR;
 			else if (file_exists(p.ptr))
 				rc = dup_opt(&d->known_hosts, p.ptr);
 		}
 		if (rc == 0 && !d->known_hosts && !d->hostkey)
-			rc = tier_error_set(TIER_EUSAGE,
-			                    "no way to check the host key of %s: add known_hosts=FILE "
-			                    "or hostkey=SHA256:... to the url (or create "
-			                    "~/.ssh/known_hosts), or allow insecure",
-			                    d->where);
+			rc = tier_error_set(
+			        TIER_EUSAGE,
+			        "no way to check the host key of %s: add known_hosts=FILE "
+			        "or hostkey=SHA256:... to the url (or create "
+			        "~/.ssh/known_hosts), or allow insecure",
+			        d->where);
 	}
 	tier_buf_dispose(&p);
 	return rc;
@@ -1389,7 +1495,8 @@ static int sftp_setup(curl_driver *d, const curl_query *q)
 int tier_driver_curl_open(tier_driver **out, const tier_url *url,
                           const tier_location_options *opts)
 {
-	static const tier_location_options defaults = TIER_LOCATION_OPTIONS_INIT;
+	static const tier_location_options defaults =
+	        TIER_LOCATION_OPTIONS_INIT;
 	curl_query q;
 	curl_driver *d;
 	tier_buf b = TIER_BUF_INIT;
@@ -1400,10 +1507,12 @@ int tier_driver_curl_open(tier_driver **out, const tier_url *url,
 		opts = &defaults;
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK)
-		return tier_error_set(TIER_ERROR, "cannot initialise libcurl: %s",
+		return tier_error_set(TIER_ERROR,
+		                      "cannot initialise libcurl: %s",
 		                      curl_easy_strerror(global_rc));
 	if (!url || !url->scheme || !url->host || !*url->host)
-		return tier_error_set(TIER_EUSAGE, "remote tier url needs a host");
+		return tier_error_set(TIER_EUSAGE,
+		                      "remote tier url needs a host");
 
 	if (!(d = tier_calloc(1, sizeof(*d))))
 		return TIER_ERROR;
@@ -1414,7 +1523,9 @@ int tier_driver_curl_open(tier_driver **out, const tier_url *url,
 	else if (!strcmp(url->scheme, "sftp"))
 		d->proto = PROTO_SFTP;
 	else {
-		rc = tier_error_set(TIER_EUSAGE, "the curl driver cannot do '%s://'", url->scheme);
+		rc = tier_error_set(TIER_EUSAGE,
+		                    "the curl driver cannot do '%s://'",
+		                    url->scheme);
 		goto fail;
 	}
 	d->timeout = opts->timeout ? opts->timeout : 30;
@@ -1425,7 +1536,8 @@ int tier_driver_curl_open(tier_driver **out, const tier_url *url,
 	/* explicit TLS: an ftp:// URL with AUTH TLS required (CURLUSESSL_ALL) */
 	const char *host = url->host;
 	int bracket = strchr(host, ':') && host[0] != '[';
-	if (tier_buf_printf(&b, "%s://%s%s%s", d->proto == PROTO_SFTP ? "sftp" : "ftp",
+	if (tier_buf_printf(&b, "%s://%s%s%s",
+	                    d->proto == PROTO_SFTP ? "sftp" : "ftp",
 	                    bracket ? "[" : "", host, bracket ? "]" : "") < 0 ||
 	    (url->port && tier_buf_printf(&b, ":%d", url->port) < 0)) {
 		rc = TIER_ERROR;
@@ -1443,9 +1555,9 @@ int tier_driver_curl_open(tier_driver **out, const tier_url *url,
 			goto fail;
 		}
 	}
-	if (tier_buf_printf(&b, "%s://%s%s%s%s%s", url->scheme, url->user ? url->user : "",
-	                    url->user ? "@" : "", bracket ? "[" : "", host,
-	                    bracket ? "]" : "") < 0 ||
+	if (tier_buf_printf(&b, "%s://%s%s%s%s%s", url->scheme,
+	                    url->user ? url->user : "", url->user ? "@" : "",
+	                    bracket ? "[" : "", host, bracket ? "]" : "") < 0 ||
 	    (url->port && tier_buf_printf(&b, ":%d", url->port) < 0) ||
 	    tier_buf_puts(&b, *d->root ? d->root : "/") < 0) {
 		rc = TIER_ERROR;
@@ -1459,7 +1571,8 @@ int tier_driver_curl_open(tier_driver **out, const tier_url *url,
 	    (rc = dup_opt(&d->netrc, opts->netrc)) < 0)
 		goto fail;
 
-	if ((rc = curl_query_parse(&q, url->query, d->proto == PROTO_SFTP, d->where)) < 0)
+	if ((rc = curl_query_parse(&q, url->query, d->proto == PROTO_SFTP,
+	                           d->where)) < 0)
 		goto fail;
 	if (d->proto == PROTO_SFTP)
 		rc = sftp_setup(d, &q);
@@ -1468,7 +1581,8 @@ int tier_driver_curl_open(tier_driver **out, const tier_url *url,
 		goto fail;
 
 	if (!(d->h = curl_easy_init()) || !(d->m = curl_multi_init())) {
-		rc = tier_error_set(TIER_ERROR, "cannot create a libcurl handle");
+		rc = tier_error_set(TIER_ERROR,
+		                    "cannot create a libcurl handle");
 		goto fail;
 	}
 

@@ -18,8 +18,8 @@ typedef struct {
 	CURLM *m; /* our own multi handle: see perform() */
 	int proto;
 	char *base_url; /* "ftp://host:port": no user, no password, no path */
-	char *root;     /* decoded tier root without trailing '/' ("" for "/") */
-	char *where;    /* for messages: "sftp://user@host:port/root", never a password */
+	char *root; /* decoded tier root without trailing '/' ("" for "/") */
+	char *where; /* for messages: "sftp://user@host:port/root", never a password */
 	char *user, *password;
 	char *key, *key_pub, *passphrase; /* sftp */
 	char *known_hosts, *hostkey;      /* sftp: file, or SHA-256 base64 */
@@ -62,7 +62,8 @@ typedef struct {
  * TIER_EUSAGE (a typo must not silently weaken the host key check).
  * where names the tier in messages.
  */
-int curl_query_parse(curl_query *out, const char *query, int sftp, const char *where);
+int curl_query_parse(curl_query *out, const char *query, int sftp,
+                     const char *where);
 void curl_query_dispose(curl_query *q);
 
 /**
@@ -71,6 +72,7 @@ void curl_query_dispose(curl_query *q);
  * *name points into it.  now resolves dates without a year.  Returns 0,
  * or -1 for a line in another format.
  */
-int curl_parse_ls_line(char *line, const char **name, tier_stat *st, time_t now);
+int curl_parse_ls_line(char *line, const char **name, tier_stat *st,
+                       time_t now);
 
 #endif

@@ -14,7 +14,8 @@ void curl_query_dispose(curl_query *q)
 	memset(q, 0, sizeof(*q));
 }
 
-int curl_query_parse(curl_query *out, const char *query, int sftp, const char *where)
+int curl_query_parse(curl_query *out, const char *query, int sftp,
+                     const char *where)
 {
 	memset(out, 0, sizeof(*out));
 	for (const char *p = query; p && *p;) {
@@ -36,25 +37,30 @@ int curl_query_parse(curl_query *out, const char *query, int sftp, const char *w
 			slot = &out->hostkey;
 		if (!slot) {
 			curl_query_dispose(out);
-			return tier_error_set(TIER_EUSAGE,
-			                      "unknown option '%.*s' in tier url %s (%s)", (int)klen, p,
-			                      where,
-			                      sftp ? "sftp takes key=, known_hosts=, hostkey="
-			                           : "ftp takes no options in the url");
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "unknown option '%.*s' in tier url %s (%s)",
+			        (int)klen, p, where,
+			        sftp ? "sftp takes key=, known_hosts=, hostkey="
+			             : "ftp takes no options in the url");
 		}
 		if (klen == n || klen + 1 == n) {
 			curl_query_dispose(out);
-			return tier_error_set(TIER_EUSAGE, "option '%.*s' in tier url %s needs a value",
-			                      (int)klen, p, where);
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "option '%.*s' in tier url %s needs a value",
+			        (int)klen, p, where);
 		}
 		free(*slot);
-		*slot = tier_percent_decode(p + klen + 1, n - klen - 1, TIER_DECODE_STRICT, &bad);
+		*slot = tier_percent_decode(p + klen + 1, n - klen - 1,
+		                            TIER_DECODE_STRICT, &bad);
 		if (!*slot) {
 			curl_query_dispose(out);
 			if (bad)
-				return tier_error_set(TIER_EUSAGE,
-				                      "bad %%-escape in option '%.*s' of tier url %s",
-				                      (int)klen, p, where);
+				return tier_error_set(
+				        TIER_EUSAGE,
+				        "bad %%-escape in option '%.*s' of tier url %s",
+				        (int)klen, p, where);
 			return TIER_ERROR;
 		}
 		p += n;
@@ -78,8 +84,9 @@ static int all_digits(const char *s)
 
 static int month_of(const char *s)
 {
-	static const char *const m[] = {"jan", "feb", "mar", "apr", "may", "jun",
-	                                "jul", "aug", "sep", "oct", "nov", "dec"};
+	static const char *const m[] = {"jan", "feb", "mar", "apr",
+	                                "may", "jun", "jul", "aug",
+	                                "sep", "oct", "nov", "dec"};
 	if (strlen(s) != 3)
 		return -1;
 	for (int i = 0; i < 12; i++)
@@ -114,7 +121,8 @@ int curl_parse_ls_line(char *line, const char **name, tier_stat *st, time_t now)
 			return -1;
 		*p++ = '\0';
 		/* the month is token 5 (with a group) or 4 (without) */
-		if (ntok - 1 >= 4 && mon < 0 && (mon = month_of(tok[ntok - 1])) >= 0) {
+		if (ntok - 1 >= 4 && mon < 0 &&
+		    (mon = month_of(tok[ntok - 1])) >= 0) {
 			m = ntok - 1;
 			if (m > 5) {
 				mon = -1;

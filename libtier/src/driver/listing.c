@@ -22,10 +22,12 @@ static void free_item(void *p)
 	free(it);
 }
 
-int tier_listing_add(tier_listing *l, const char *name, size_t n, const tier_stat *st)
+int tier_listing_add(tier_listing *l, const char *name, size_t n,
+                     const tier_stat *st)
 {
 	item *it = tier_calloc(1, sizeof(*it));
-	if (!it || !(it->name = tier_strndup(name, n)) || tier_vec_push(&l->items, it) < 0) {
+	if (!it || !(it->name = tier_strndup(name, n)) ||
+	    tier_vec_push(&l->items, it) < 0) {
 		free_item(it);
 		return TIER_ERROR;
 	}
@@ -33,15 +35,17 @@ int tier_listing_add(tier_listing *l, const char *name, size_t n, const tier_sta
 	return 0;
 }
 
-int tier_listing_deliver(tier_listing *l, tier_list_cb cb, void *payload, const char *dir,
-                         const char *where)
+int tier_listing_deliver(tier_listing *l, tier_list_cb cb, void *payload,
+                         const char *dir, const char *where)
 {
 	tier_vec_sort(&l->items, cmp_items);
 	for (size_t i = 0; i < l->items.length; i++) {
 		item *it = l->items.ptr[i];
 		if (cb(it->name, &it->st, payload))
-			return tier_error_set(TIER_EABORTED, "listing '%s' on %s was cancelled",
-			                      *dir ? dir : ".", where);
+			return tier_error_set(
+			        TIER_EABORTED,
+			        "listing '%s' on %s was cancelled",
+			        *dir ? dir : ".", where);
 	}
 	return 0;
 }

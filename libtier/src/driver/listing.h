@@ -13,17 +13,21 @@ typedef struct {
 	tier_vec items;
 } tier_listing;
 
-#define TIER_LISTING_INIT {TIER_VEC_INIT}
+#define TIER_LISTING_INIT     \
+	{                     \
+		TIER_VEC_INIT \
+	}
 
 /** Add name[0..n) with its metadata. */
-int tier_listing_add(tier_listing *l, const char *name, size_t n, const tier_stat *st);
+int tier_listing_add(tier_listing *l, const char *name, size_t n,
+                     const tier_stat *st);
 
 /**
  * Call cb for every entry in name order.  A non-zero return from cb stops
  * with TIER_EABORTED ("listing 'dir' on where was cancelled").
  */
-int tier_listing_deliver(tier_listing *l, tier_list_cb cb, void *payload, const char *dir,
-                         const char *where);
+int tier_listing_deliver(tier_listing *l, tier_list_cb cb, void *payload,
+                         const char *dir, const char *where);
 
 void tier_listing_dispose(tier_listing *l);
 

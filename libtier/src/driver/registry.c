@@ -16,7 +16,6 @@ static size_t nregistry;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
 
-
 static int put_locked(const char *scheme, tier_driver_open_fn open)
 {
 	for (size_t i = 0; i < nregistry; i++)
@@ -24,8 +23,10 @@ static int put_locked(const char *scheme, tier_driver_open_fn open)
 			registry[i].open = open;
 			return 0;
 		}
-	if (nregistry == MAX_DRIVERS || strlen(scheme) >= sizeof(registry[0].scheme))
-		return tier_error_set(TIER_EUSAGE, "cannot register driver '%s'", scheme);
+	if (nregistry == MAX_DRIVERS ||
+	    strlen(scheme) >= sizeof(registry[0].scheme))
+		return tier_error_set(TIER_EUSAGE,
+		                      "cannot register driver '%s'", scheme);
 	strcpy(registry[nregistry].scheme, scheme);
 	registry[nregistry++].open = open;
 	return 0;
@@ -65,7 +66,8 @@ int tier_driver_open(tier_driver **out, const tier_url *url,
 			open = registry[i].open;
 	pthread_mutex_unlock(&registry_lock);
 	if (!open)
-		return tier_error_set(TIER_EUSAGE, "no driver for tier scheme '%s://'",
+		return tier_error_set(TIER_EUSAGE,
+		                      "no driver for tier scheme '%s://'",
 		                      url->scheme);
 	return open(out, url, opts);
 }

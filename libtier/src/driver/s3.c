@@ -36,7 +36,7 @@
 #include "util/posix.h"
 
 /* An answer we keep in memory (listings, errors); larger means a broken server. */
-#define BODY_MAX (32u * 1024 * 1024)
+#define BODY_MAX       (32u * 1024 * 1024)
 #define ERROR_BODY_MAX (64u * 1024)
 /* Transfer buffers: fewer callbacks on large objects. */
 #define XFER_BUFFER (512L * 1024)
@@ -55,17 +55,18 @@ typedef struct {
 	char *base_url; /* "http://host:port/bucket" or "https://bucket.host" */
 	char *endpoint; /* for messages */
 	char *bucket;
-	char *prefix;   /* key prefix without leading or trailing '/', "" for none */
-	char *sigv4;    /* "aws:amz:<region>:s3" */
-	char *where;    /* "s3://bucket/prefix": for messages, no credentials */
+	char *prefix; /* key prefix without leading or trailing '/', "" for none */
+	char *sigv4; /* "aws:amz:<region>:s3" */
+	char *where; /* "s3://bucket/prefix": for messages, no credentials */
 	char *cacert;
 	s3_creds creds;
 	struct curl_slist *auth_headers; /* content hash, session token */
 	unsigned int timeout;
 	uint64_t max_send, max_recv;
 	int insecure;
-	unsigned int max_keys; /* TIER_TEST_S3_MAX_KEYS: page size of listings */
-	int cleaned;           /* stale uploads looked at in this process */
+	unsigned int
+	        max_keys; /* TIER_TEST_S3_MAX_KEYS: page size of listings */
+	int cleaned;      /* stale uploads looked at in this process */
 
 	/* per request */
 	char errbuf[CURL_ERROR_SIZE];
@@ -86,7 +87,10 @@ typedef struct {
 	int read_errno;
 } s3_driver;
 
-static s3_driver *sd_of(tier_driver *drv) { return (s3_driver *)drv; }
+static s3_driver *sd_of(tier_driver *drv)
+{
+	return (s3_driver *)drv;
+}
 
 /* ---- paths ------------------------------------------------------------- */
 
@@ -99,17 +103,23 @@ static int check_rel(const char *rel, int allow_root)
 	if (!rel || (!*rel && !allow_root))
 		return tier_error_set(TIER_EUSAGE, "empty tier path");
 	if (rel[0] == '/')
-		return tier_error_set(TIER_EUSAGE, "tier path '%s' is not relative", rel);
+		return tier_error_set(TIER_EUSAGE,
+		                      "tier path '%s' is not relative", rel);
 	for (const char *p = rel; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return tier_error_set(TIER_EUSAGE, "tier path has a control character");
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "tier path has a control character");
 	for (const char *p = rel; *p;) {
 		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'", rel);
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'",
+			                      rel);
 		p += n;
 		if (*p == '/' && !*++p)
-			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'", rel);
+			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'",
+			                      rel);
 	}
 	return 0;
 }
@@ -119,7 +129,8 @@ static int key_of(s3_driver *d, tier_buf *out, const char *rel)
 {
 	tier_buf_clear(out);
 	if (tier_buf_puts(out, d->prefix) < 0 ||
-	    (*d->prefix && *rel && tier_buf_putc(out, '/') < 0) || tier_buf_puts(out, rel) < 0)
+	    (*d->prefix && *rel && tier_buf_putc(out, '/') < 0) ||
+	    tier_buf_puts(out, rel) < 0)
 		return TIER_ERROR;
 	if (!out->ptr && tier_buf_grow(out, 0) < 0)
 		return TIER_ERROR;
@@ -150,13 +161,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	s3_driver *d = ud;
 	size_t len = size * n;
 	if (len >= 5 && !memcmp(p, "HTTP/", 5)) {
-		tier_buf_clear(&d->etag); /* a new answer (after 100 Continue) */
+		tier_buf_clear(
+		        &d->etag); /* a new answer (after 100 Continue) */
 	} else if (len > 5 && !strncasecmp(p, "etag:", 5)) {
 		size_t l = len - 5;
 		const char *v = p + 5;
 		while (l && (*v == ' ' || *v == '\t'))
 			v++, l--;
-		while (l && (v[l - 1] == '\r' || v[l - 1] == '\n' || v[l - 1] == ' '))
+		while (l && (v[l - 1] == '\r' || v[l - 1] == '\n' ||
+		             v[l - 1] == ' '))
 			l--;
 		tier_buf_clear(&d->etag);
 		if (tier_buf_put(&d->etag, v, l) < 0)
@@ -181,7 +194,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 				d->get_skip = d->get_offset;
 		}
 		if (d->get_skip) { /* a server that ignored the range */
-			size_t s = d->get_skip < take ? (size_t)d->get_skip : take;
+			size_t s =
+			        d->get_skip < take ? (size_t)d->get_skip : take;
 			p += s;
 			take -= s;
 			d->get_skip -= s;
@@ -218,11 +232,12 @@ static size_t on_read(char *p, size_t size, size_t n, void *ud)
 	if (want > d->src_len - d->src_pos)
 		want = (size_t)(d->src_len - d->src_pos);
 	if (src->data) {
-		memcpy(p, (const char *)src->data + d->src_base + d->src_pos, want);
+		memcpy(p, (const char *)src->data + d->src_base + d->src_pos,
+		       want);
 	} else {
 		size_t got = 0;
-		if (tier_pread_all(src->fd, p, want, d->src_base + d->src_pos, &got,
-		                   "upload source") < 0 ||
+		if (tier_pread_all(src->fd, p, want, d->src_base + d->src_pos,
+		                   &got, "upload source") < 0 ||
 		    got == 0) {
 			d->read_errno = errno ? errno : EIO;
 			return CURL_READFUNC_ABORT;
@@ -245,7 +260,9 @@ static int on_seek(void *ud, curl_off_t off, int origin)
 /* Text of the <Code> (and <Message>) of an error body. */
 static void error_code(s3_driver *d, tier_buf *code, tier_buf *msg)
 {
-	s3_xml x = {d->body.ptr, d->body.ptr ? d->body.ptr + d->body.size : NULL}, in;
+	s3_xml x = {d->body.ptr,
+	            d->body.ptr ? d->body.ptr + d->body.size : NULL},
+	       in;
 	tier_buf_clear(code);
 	tier_buf_clear(msg);
 	if (!d->body.ptr || !s3_xml_next(&x, "Error", &in))
@@ -311,51 +328,68 @@ static int http_fail(s3_driver *d, const char *verb, const char *shown)
 		snprintf(extra, sizeof(extra), " (%s)", msg.ptr);
 
 	if (rc == TIER_EAUTH && (!strcmp(c, "SignatureDoesNotMatch") || !*c))
-		rc = tier_error_set(rc,
-		                    "the store refused the credentials for key id '%s' (wrong "
-		                    "secret?): %ld %s at %s, %s '%s'",
-		                    id, d->status, *c ? c : "Forbidden", d->endpoint, verb, shown);
+		rc = tier_error_set(
+		        rc,
+		        "the store refused the credentials for key id '%s' (wrong "
+		        "secret?): %ld %s at %s, %s '%s'",
+		        id, d->status, *c ? c : "Forbidden", d->endpoint, verb,
+		        shown);
 	else if (rc == TIER_EAUTH && !strcmp(c, "InvalidAccessKeyId"))
-		rc = tier_error_set(rc,
-		                    "the store does not know key id '%s' (wrong key id?): %ld %s "
-		                    "at %s, %s '%s'",
-		                    id, d->status, c, d->endpoint, verb, shown);
+		rc = tier_error_set(
+		        rc,
+		        "the store does not know key id '%s' (wrong key id?): %ld %s "
+		        "at %s, %s '%s'",
+		        id, d->status, c, d->endpoint, verb, shown);
 	else if (rc == TIER_EAUTH && !strcmp(c, "AccessDenied"))
-		rc = tier_error_set(rc,
-		                    "the store denied key id '%s' access to bucket '%s' (check its "
-		                    "permissions): %ld %s at %s, %s '%s'",
-		                    id, d->bucket, d->status, c, d->endpoint, verb, shown);
+		rc = tier_error_set(
+		        rc,
+		        "the store denied key id '%s' access to bucket '%s' (check its "
+		        "permissions): %ld %s at %s, %s '%s'",
+		        id, d->bucket, d->status, c, d->endpoint, verb, shown);
 	else if (rc == TIER_EAUTH && !strcmp(c, "RequestTimeTooSkewed"))
-		rc = tier_error_set(rc,
-		                    "the store refused a request signed by key id '%s': the clock "
-		                    "of this machine is off (%s at %s)",
-		                    id, c, d->endpoint);
+		rc = tier_error_set(
+		        rc,
+		        "the store refused a request signed by key id '%s': the clock "
+		        "of this machine is off (%s at %s)",
+		        id, c, d->endpoint);
 	else if (rc == TIER_EAUTH)
-		rc = tier_error_set(rc,
-		                    "the store refused the credentials for key id '%s': %ld %s%s at "
-		                    "%s, %s '%s'",
-		                    id, d->status, c, extra, d->endpoint, verb, shown);
+		rc = tier_error_set(
+		        rc,
+		        "the store refused the credentials for key id '%s': %ld %s%s at "
+		        "%s, %s '%s'",
+		        id, d->status, c, extra, d->endpoint, verb, shown);
 	else if (rc == TIER_EUSAGE && !strcmp(c, "NoSuchBucket"))
-		rc = tier_error_set(rc,
-		                    "bucket '%s' does not exist at %s (create it, or fix the tier "
-		                    "url %s)",
-		                    d->bucket, d->endpoint, d->where);
+		rc = tier_error_set(
+		        rc,
+		        "bucket '%s' does not exist at %s (create it, or fix the tier "
+		        "url %s)",
+		        d->bucket, d->endpoint, d->where);
 	else if (rc == TIER_EUSAGE)
-		rc = tier_error_set(rc, "the store at %s refuses the tier url %s: %ld %s%s", d->endpoint,
-		                    d->where, d->status, c, extra);
+		rc = tier_error_set(
+		        rc, "the store at %s refuses the tier url %s: %ld %s%s",
+		        d->endpoint, d->where, d->status, c, extra);
 	else if (rc == TIER_ENOTFOUND)
-		rc = tier_error_set(rc, "cannot %s '%s' on %s: not found", verb, shown, d->where);
+		rc = tier_error_set(rc, "cannot %s '%s' on %s: not found", verb,
+		                    shown, d->where);
 	else if (rc == TIER_ECONFLICT)
-		rc = tier_error_set(rc, "cannot %s '%s' on %s: it exists", verb, shown, d->where);
+		rc = tier_error_set(rc, "cannot %s '%s' on %s: it exists", verb,
+		                    shown, d->where);
 	else if (rc == TIER_ENOSPC)
-		rc = tier_error_set(rc, "cannot %s '%s' on %s: no space (%ld %s%s)", verb, shown,
-		                    d->where, d->status, *c ? c : "Insufficient Storage", extra);
+		rc = tier_error_set(rc,
+		                    "cannot %s '%s' on %s: no space (%ld %s%s)",
+		                    verb, shown, d->where, d->status,
+		                    *c ? c : "Insufficient Storage", extra);
 	else if (rc == TIER_EUNSUPPORTED)
-		rc = tier_error_set(rc, "cannot %s '%s' on %s: the store does not implement it (%ld %s%s)",
-		                    verb, shown, d->where, d->status, c, extra);
+		rc = tier_error_set(
+		        rc,
+		        "cannot %s '%s' on %s: the store does not implement it (%ld %s%s)",
+		        verb, shown, d->where, d->status, c, extra);
 	else
-		rc = tier_error_set(rc, "cannot %s '%s' on %s: the store answered %ld%s%s%s", verb,
-		                    shown, d->where, d->status, *c ? " " : "", c, extra);
+		rc = tier_error_set(
+		        rc,
+		        "cannot %s '%s' on %s: the store answered %ld%s%s%s",
+		        verb, shown, d->where, d->status, *c ? " " : "", c,
+		        extra);
 	tier_buf_dispose(&code);
 	tier_buf_dispose(&msg);
 	return rc;
@@ -363,15 +397,16 @@ static int http_fail(s3_driver *d, const char *verb, const char *shown)
 
 static int setup_fail(s3_driver *d, CURLcode rc)
 {
-	return tier_error_set(TIER_ERROR, "cannot set up a request to %s: %s", d->where,
-	                      curl_easy_strerror(rc));
+	return tier_error_set(TIER_ERROR, "cannot set up a request to %s: %s",
+	                      d->where, curl_easy_strerror(rc));
 }
 
 /*
  * Run one request.  Returns 0 for a 2xx answer, else a tier code with the
  * message set: verb and shown name the operation in it.
  */
-static int request(s3_driver *d, const s3_req *r, const char *verb, const char *shown)
+static int request(s3_driver *d, const s3_req *r, const char *verb,
+                   const char *shown)
 {
 	CURL *h = d->h;
 	CURLcode rc = CURLE_OK;
@@ -396,7 +431,8 @@ static int request(s3_driver *d, const s3_req *r, const char *verb, const char *
 	d->src_pos = 0;
 	d->read_errno = 0;
 
-	if (tier_buf_puts(&url, d->base_url) < 0 || tier_buf_putc(&url, '/') < 0 ||
+	if (tier_buf_puts(&url, d->base_url) < 0 ||
+	    tier_buf_putc(&url, '/') < 0 ||
 	    (r->key && s3_encode(&url, r->key, 1) < 0) ||
 	    s3_query_build(&url, r->params, r->nparams) < 0) {
 		out = TIER_ERROR;
@@ -408,16 +444,18 @@ static int request(s3_driver *d, const s3_req *r, const char *verb, const char *
 			goto oom;
 	if (r->if_none_match) {
 		tier_buf_clear(&line);
-		if (tier_buf_printf(&line, "If-None-Match: %s", r->if_none_match) < 0 ||
+		if (tier_buf_printf(&line, "If-None-Match: %s",
+		                    r->if_none_match) < 0 ||
 		    !(hdrs = curl_slist_append(hdrs, line.ptr)))
 			goto oom;
 	}
-	if (r->post && !(hdrs = curl_slist_append(hdrs, "Content-Type: application/xml")))
+	if (r->post &&
+	    !(hdrs = curl_slist_append(hdrs, "Content-Type: application/xml")))
 		goto oom;
 
-#define SET(opt, val) \
-	do { \
-		if (rc == CURLE_OK) \
+#define SET(opt, val)                                       \
+	do {                                                \
+		if (rc == CURLE_OK)                         \
 			rc = curl_easy_setopt(h, opt, val); \
 	} while (0)
 	SET(CURLOPT_URL, url.ptr);
@@ -481,32 +519,41 @@ static int request(s3_driver *d, const s3_req *r, const char *verb, const char *
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &d->status);
 	if (d->get_stopped) {
-		out = tier_error_set(TIER_EABORTED, "get '%s' on %s stopped by the receiver", shown,
-		                     d->where);
+		out = tier_error_set(TIER_EABORTED,
+		                     "get '%s' on %s stopped by the receiver",
+		                     shown, d->where);
 	} else if (d->read_errno) {
-		out = tier_error_set_errno(TIER_ERROR, d->read_errno, "cannot read the data for '%s'",
+		out = tier_error_set_errno(TIER_ERROR, d->read_errno,
+		                           "cannot read the data for '%s'",
 		                           shown);
-	} else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && d->get_enough)) {
+	} else if (rc != CURLE_OK &&
+	           !(rc == CURLE_WRITE_ERROR && d->get_enough)) {
 		if (rc == CURLE_WRITE_ERROR && d->body_overflow)
-			out = tier_error_set(TIER_ECORRUPT,
-			                     "cannot %s '%s' on %s: the answer is larger than %u bytes",
-			                     verb, shown, d->where, (unsigned)d->body_max);
+			out = tier_error_set(
+			        TIER_ECORRUPT,
+			        "cannot %s '%s' on %s: the answer is larger than %u bytes",
+			        verb, shown, d->where, (unsigned)d->body_max);
 		else if (rc == CURLE_WRITE_ERROR)
 			out = tier_error_set(TIER_ERROR, "out of memory");
 		else {
-			const char *what = d->errbuf[0] ? d->errbuf : curl_easy_strerror(rc);
+			const char *what = d->errbuf[0]
+			                           ? d->errbuf
+			                           : curl_easy_strerror(rc);
 			size_t l = strlen(what);
-			while (l > 0 && (what[l - 1] == '\n' || what[l - 1] == '\r'))
+			while (l > 0 &&
+			       (what[l - 1] == '\n' || what[l - 1] == '\r'))
 				l--;
 			out = transport_code(rc);
 			if (out == TIER_EAUTH)
-				out = tier_error_set(out,
-				                     "TLS certificate of %s not trusted (permanent: give the "
-				                     "CA file with cacert, or use insecure): %.*s",
-				                     d->endpoint, (int)l, what);
+				out = tier_error_set(
+				        out,
+				        "TLS certificate of %s not trusted (permanent: give the "
+				        "CA file with cacert, or use insecure): %.*s",
+				        d->endpoint, (int)l, what);
 			else
-				out = tier_error_set(out, "cannot %s '%s' on %s: %.*s", verb, shown,
-				                     d->where, (int)l, what);
+				out = tier_error_set(
+				        out, "cannot %s '%s' on %s: %.*s", verb,
+				        shown, d->where, (int)l, what);
 		}
 	} else if (d->status >= 200 && d->status < 300) {
 		out = 0;
@@ -529,7 +576,8 @@ done:
 }
 
 /* The request on the object of a tier path. */
-static int object_request(s3_driver *d, s3_req *r, const char *rel, const char *verb)
+static int object_request(s3_driver *d, s3_req *r, const char *rel,
+                          const char *verb)
 {
 	tier_buf key = TIER_BUF_INIT;
 	int rc = key_of(d, &key, rel);
@@ -553,11 +601,13 @@ static int dir_prefix(s3_driver *d, tier_buf *out, const char *dir)
 	return rc;
 }
 
-int tier_s3_abort_stale_uploads(tier_driver *drv, int64_t older_than, unsigned int *aborted)
+int tier_s3_abort_stale_uploads(tier_driver *drv, int64_t older_than,
+                                unsigned int *aborted)
 {
 	s3_driver *d = sd_of(drv);
-	tier_buf prefix = TIER_BUF_INIT, key = TIER_BUF_INIT, id = TIER_BUF_INIT,
-	         when = TIER_BUF_INIT, key_marker = TIER_BUF_INIT, id_marker = TIER_BUF_INIT;
+	tier_buf prefix = TIER_BUF_INIT, key = TIER_BUF_INIT,
+	         id = TIER_BUF_INIT, when = TIER_BUF_INIT,
+	         key_marker = TIER_BUF_INIT, id_marker = TIER_BUF_INIT;
 	tier_vec doomed = TIER_VEC_INIT; /* "key\0uploadid" pairs */
 	int64_t now = (int64_t)time(NULL);
 	int rc, truncated = 1;
@@ -571,19 +621,23 @@ int tier_s3_abort_stale_uploads(tier_driver *drv, int64_t older_than, unsigned i
 		size_t np = 2;
 		if (key_marker.size) {
 			p[np++] = (s3_param){"key-marker", key_marker.ptr};
-			p[np++] = (s3_param){"upload-id-marker", tier_buf_cstr(&id_marker)};
+			p[np++] = (s3_param){"upload-id-marker",
+			                     tier_buf_cstr(&id_marker)};
 		}
 		s3_req r = {.method = "GET", .params = p, .nparams = np};
 		if ((rc = request(d, &r, "list uploads", ".")) < 0)
 			break;
 		s3_xml x = {d->body.ptr, d->body.ptr + d->body.size}, up;
-		truncated = s3_xml_text(&x, "IsTruncated", &when) && !strcmp(when.ptr, "true");
-		if (truncated && (!s3_xml_text(&x, "NextKeyMarker", &key_marker) ||
-		                  !s3_xml_text(&x, "NextUploadIdMarker", &id_marker)))
+		truncated = s3_xml_text(&x, "IsTruncated", &when) &&
+		            !strcmp(when.ptr, "true");
+		if (truncated &&
+		    (!s3_xml_text(&x, "NextKeyMarker", &key_marker) ||
+		     !s3_xml_text(&x, "NextUploadIdMarker", &id_marker)))
 			truncated = 0;
 		while (s3_xml_next(&x, "Upload", &up)) {
 			int64_t t;
-			if (!s3_xml_text(&up, "Key", &key) || !s3_xml_text(&up, "UploadId", &id) ||
+			if (!s3_xml_text(&up, "Key", &key) ||
+			    !s3_xml_text(&up, "UploadId", &id) ||
 			    !s3_xml_text(&up, "Initiated", &when))
 				continue;
 			t = s3_parse_time(when.ptr);
@@ -606,7 +660,10 @@ int tier_s3_abort_stale_uploads(tier_driver *drv, int64_t older_than, unsigned i
 	for (size_t i = 0; rc == 0 && i < doomed.length; i++) {
 		const char *k = doomed.ptr[i], *u = k + strlen(k) + 1;
 		s3_param p[1] = {{"uploadId", u}};
-		s3_req r = {.method = "DELETE", .key = k, .params = p, .nparams = 1};
+		s3_req r = {.method = "DELETE",
+		            .key = k,
+		            .params = p,
+		            .nparams = 1};
 		rc = request(d, &r, "abort upload of", k);
 		if (rc == TIER_ENOTFOUND) /* someone else was quicker */
 			rc = 0;
@@ -630,7 +687,9 @@ static int s3_ping(tier_driver *drv)
 	tier_buf prefix = TIER_BUF_INIT;
 	int rc = dir_prefix(d, &prefix, "");
 	if (rc == 0) {
-		s3_param p[3] = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", prefix.ptr}};
+		s3_param p[3] = {{"list-type", "2"},
+		                 {"max-keys", "1"},
+		                 {"prefix", prefix.ptr}};
 		s3_req r = {.method = "GET", .params = p, .nparams = 3};
 		rc = request(d, &r, "reach", ".");
 	}
@@ -673,8 +732,8 @@ static int s3_stat(tier_driver *drv, const char *path, tier_stat *out)
 	return 0;
 }
 
-static int s3_get(tier_driver *drv, const char *path, uint64_t offset, uint64_t len,
-                  tier_sink_cb sink, void *payload)
+static int s3_get(tier_driver *drv, const char *path, uint64_t offset,
+                  uint64_t len, tier_sink_cb sink, void *payload)
 {
 	s3_driver *d = sd_of(drv);
 	char range[64];
@@ -686,8 +745,9 @@ static int s3_get(tier_driver *drv, const char *path, uint64_t offset, uint64_t 
 		return 0;
 	if (offset > (uint64_t)INT64_MAX ||
 	    (len != UINT64_MAX && len > (uint64_t)INT64_MAX - offset))
-		return tier_error_set(TIER_EUSAGE, "cannot get '%s' on %s: range too large", path,
-		                      d->where);
+		return tier_error_set(TIER_EUSAGE,
+		                      "cannot get '%s' on %s: range too large",
+		                      path, d->where);
 	d->sink = sink;
 	d->sink_payload = payload;
 	d->get_offset = offset;
@@ -699,7 +759,8 @@ static int s3_get(tier_driver *drv, const char *path, uint64_t offset, uint64_t 
 	d->get_enough = 0;
 	s3_req r = {.method = "GET", .stream = 1};
 	if (len != UINT64_MAX) {
-		snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, offset, offset + len - 1);
+		snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, offset,
+		         offset + len - 1);
 		r.range = range;
 	} else if (offset) {
 		snprintf(range, sizeof(range), "%" PRIu64 "-", offset);
@@ -714,13 +775,16 @@ static int s3_get(tier_driver *drv, const char *path, uint64_t offset, uint64_t 
 			return e;
 		if (st.size == offset)
 			return 0;
-		return tier_error_set(TIER_ECORRUPT, "'%s' on %s is shorter (%" PRIu64
-		                      " bytes) than the offset %" PRIu64 " asked for",
+		return tier_error_set(TIER_ECORRUPT,
+		                      "'%s' on %s is shorter (%" PRIu64
+		                      " bytes) than the offset %" PRIu64
+		                      " asked for",
 		                      path, d->where, st.size, offset);
 	}
 	if (rc == TIER_ECORRUPT)
 		return tier_error_set(TIER_ECORRUPT,
-		                      "'%s' on %s is shorter than the %" PRIu64 " bytes asked for at "
+		                      "'%s' on %s is shorter than the %" PRIu64
+		                      " bytes asked for at "
 		                      "offset %" PRIu64,
 		                      path, d->where, len, offset);
 	if (rc < 0)
@@ -728,9 +792,11 @@ static int s3_get(tier_driver *drv, const char *path, uint64_t offset, uint64_t 
 	/* objects are written whole: a short range means a different object */
 	if (len != UINT64_MAX && d->get_left > 0)
 		return tier_error_set(TIER_ECORRUPT,
-		                      "'%s' on %s is shorter than the %" PRIu64 " bytes asked for at "
+		                      "'%s' on %s is shorter than the %" PRIu64
+		                      " bytes asked for at "
 		                      "offset %" PRIu64 " (got %" PRIu64 ")",
-		                      path, d->where, len, offset, d->get_delivered);
+		                      path, d->where, len, offset,
+		                      d->get_delivered);
 	return 0;
 }
 
@@ -758,7 +824,9 @@ static void abort_upload(s3_driver *d, const char *rel, const char *upload_id)
 /* The 200 of CompleteMultipartUpload may still carry an <Error>. */
 static int complete_error(s3_driver *d, const char *rel)
 {
-	s3_xml x = {d->body.ptr, d->body.ptr ? d->body.ptr + d->body.size : NULL}, in;
+	s3_xml x = {d->body.ptr,
+	            d->body.ptr ? d->body.ptr + d->body.size : NULL},
+	       in;
 	if (!d->body.ptr || !s3_xml_next(&x, "Error", &in))
 		return 0;
 	long saved = d->status;
@@ -783,8 +851,10 @@ static int multipart_put(s3_driver *d, const char *path, const tier_source *src,
 		tier_stat st;
 		rc = s3_stat(&d->base, path, &st);
 		if (rc == 0)
-			return tier_error_set(TIER_ECONFLICT, "cannot put '%s' on %s: it exists", path,
-			                      d->where);
+			return tier_error_set(
+			        TIER_ECONFLICT,
+			        "cannot put '%s' on %s: it exists", path,
+			        d->where);
 		if (rc != TIER_ENOTFOUND)
 			return rc;
 		tier_error_clear();
@@ -794,34 +864,46 @@ static int multipart_put(s3_driver *d, const char *path, const tier_source *src,
 		s3_req r = {.method = "POST", .params = p, .nparams = 1};
 		if ((rc = object_request(d, &r, path, "put")) < 0)
 			return rc;
-		s3_xml x = {d->body.ptr, d->body.ptr ? d->body.ptr + d->body.size : NULL};
-		if (!d->body.ptr || !s3_xml_text(&x, "UploadId", &id) || !id.size)
-			return tier_error_set(TIER_EOFFLINE,
-			                      "cannot put '%s' on %s: the store started a multipart "
-			                      "upload without an upload id",
-			                      path, d->where);
+		s3_xml x = {d->body.ptr,
+		            d->body.ptr ? d->body.ptr + d->body.size : NULL};
+		if (!d->body.ptr || !s3_xml_text(&x, "UploadId", &id) ||
+		    !id.size)
+			return tier_error_set(
+			        TIER_EOFFLINE,
+			        "cannot put '%s' on %s: the store started a multipart "
+			        "upload without an upload id",
+			        path, d->where);
 	}
 	rc = tier_buf_puts(&xml, "<CompleteMultipartUpload>");
 	for (uint64_t i = 0; rc == 0 && i < nparts; i++) {
 		uint64_t off = i * S3_PART_SIZE;
-		uint64_t len = src->size - off < S3_PART_SIZE ? src->size - off : S3_PART_SIZE;
+		uint64_t len = src->size - off < S3_PART_SIZE ? src->size - off
+		                                              : S3_PART_SIZE;
 		tier_buf_clear(&num);
 		if ((rc = tier_buf_printf(&num, "%" PRIu64, i + 1)) < 0)
 			break;
 		s3_param p[2] = {{"partNumber", num.ptr}, {"uploadId", id.ptr}};
-		s3_req r = {.method = "PUT", .params = p, .nparams = 2, .src = src, .off = off,
+		s3_req r = {.method = "PUT",
+		            .params = p,
+		            .nparams = 2,
+		            .src = src,
+		            .off = off,
 		            .len = len};
 		if ((rc = object_request(d, &r, path, "put")) < 0)
 			break;
 		if (!d->etag.size) {
-			rc = tier_error_set(TIER_EOFFLINE,
-			                    "cannot put '%s' on %s: the store gave part %" PRIu64
-			                    " no ETag",
-			                    path, d->where, i + 1);
+			rc = tier_error_set(
+			        TIER_EOFFLINE,
+			        "cannot put '%s' on %s: the store gave part %" PRIu64
+			        " no ETag",
+			        path, d->where, i + 1);
 			break;
 		}
 		/* the ETag is quoted already; escape it for XML all the same */
-		rc = tier_buf_printf(&xml, "<Part><PartNumber>%" PRIu64 "</PartNumber><ETag>", i + 1);
+		rc = tier_buf_printf(&xml,
+		                     "<Part><PartNumber>%" PRIu64
+		                     "</PartNumber><ETag>",
+		                     i + 1);
 		for (size_t k = 0; rc == 0 && k < d->etag.size; k++) {
 			char c = d->etag.ptr[k];
 			rc = c == '"'   ? tier_buf_puts(&xml, "&quot;")
@@ -836,9 +918,13 @@ static int multipart_put(s3_driver *d, const char *path, const tier_source *src,
 		rc = tier_buf_puts(&xml, "</CompleteMultipartUpload>");
 	if (rc == 0) {
 		s3_param p[1] = {{"uploadId", id.ptr}};
-		s3_req r = {.method = "POST", .params = p, .nparams = 1, .post = xml.ptr,
+		s3_req r = {.method = "POST",
+		            .params = p,
+		            .nparams = 1,
+		            .post = xml.ptr,
 		            .post_len = xml.size,
-		            .if_none_match = (flags & TIER_PUT_EXCLUSIVE) ? "*" : NULL};
+		            .if_none_match =
+		                    (flags & TIER_PUT_EXCLUSIVE) ? "*" : NULL};
 		rc = object_request(d, &r, path, "put");
 		if (rc == 0)
 			rc = complete_error(d, path);
@@ -861,7 +947,10 @@ static int s3_put(tier_driver *drv, const char *path, const tier_source *src,
 	if (src->size > S3_SINGLE_PUT_MAX)
 		return multipart_put(d, path, src, flags);
 	/* one PUT: the object appears whole when it completes, or not at all */
-	s3_req r = {.method = "PUT", .src = src, .off = 0, .len = src->size,
+	s3_req r = {.method = "PUT",
+	            .src = src,
+	            .off = 0,
+	            .len = src->size,
 	            .if_none_match = (flags & TIER_PUT_EXCLUSIVE) ? "*" : NULL};
 	return object_request(d, &r, path, "put");
 }
@@ -885,9 +974,10 @@ static int s3_remove(tier_driver *drv, const char *path)
 static int s3_rename(tier_driver *drv, const char *from, const char *to)
 {
 	s3_driver *d = sd_of(drv);
-	return tier_error_set(TIER_EUNSUPPORTED,
-	                      "cannot rename '%s' to '%s' on %s: object stores have no rename",
-	                      from, to, d->where);
+	return tier_error_set(
+	        TIER_EUNSUPPORTED,
+	        "cannot rename '%s' to '%s' on %s: object stores have no rename",
+	        from, to, d->where);
 }
 
 static int s3_mkdir_p(tier_driver *drv, const char *path)
@@ -898,19 +988,22 @@ static int s3_mkdir_p(tier_driver *drv, const char *path)
 
 /* ---- list --------------------------------------------------------------- */
 
-static int add_item(tier_listing *items, const char *name, size_t n, const tier_stat *st)
+static int add_item(tier_listing *items, const char *name, size_t n,
+                    const tier_stat *st)
 {
-	if (n == 0 || memchr(name, '/', n)) /* a "dir/" marker object, or odd keys */
+	if (n == 0 ||
+	    memchr(name, '/', n)) /* a "dir/" marker object, or odd keys */
 		return 0;
 	return tier_listing_add(items, name, n, st);
 }
 
-static int s3_list(tier_driver *drv, const char *dir, tier_list_cb cb, void *payload)
+static int s3_list(tier_driver *drv, const char *dir, tier_list_cb cb,
+                   void *payload)
 {
 	s3_driver *d = sd_of(drv);
 	tier_listing items = TIER_LISTING_INIT;
-	tier_buf prefix = TIER_BUF_INIT, token = TIER_BUF_INIT, text = TIER_BUF_INIT,
-	         val = TIER_BUF_INIT;
+	tier_buf prefix = TIER_BUF_INIT, token = TIER_BUF_INIT,
+	         text = TIER_BUF_INIT, val = TIER_BUF_INIT;
 	char maxk[16];
 	int rc = check_rel(dir, 1), truncated = 1, seen = 0;
 
@@ -920,7 +1013,9 @@ static int s3_list(tier_driver *drv, const char *dir, tier_list_cb cb, void *pay
 		goto out;
 	snprintf(maxk, sizeof(maxk), "%u", d->max_keys);
 	while (truncated) {
-		s3_param p[5] = {{"delimiter", "/"}, {"list-type", "2"}, {"prefix", prefix.ptr}};
+		s3_param p[5] = {{"delimiter", "/"},
+		                 {"list-type", "2"},
+		                 {"prefix", prefix.ptr}};
 		size_t np = 3;
 		if (d->max_keys)
 			p[np++] = (s3_param){"max-keys", maxk};
@@ -930,13 +1025,19 @@ static int s3_list(tier_driver *drv, const char *dir, tier_list_cb cb, void *pay
 		if ((rc = request(d, &r, "list", *dir ? dir : ".")) < 0)
 			goto out;
 
-		s3_xml x = {d->body.ptr, d->body.ptr ? d->body.ptr + d->body.size : NULL}, in;
-		truncated = s3_xml_text(&x, "IsTruncated", &val) && !strcmp(val.ptr, "true");
-		if (truncated && (!s3_xml_text(&x, "NextContinuationToken", &token) || !token.size)) {
-			rc = tier_error_set(TIER_EOFFLINE,
-			                    "cannot list '%s' on %s: the store cut the listing short "
-			                    "without a continuation token",
-			                    *dir ? dir : ".", d->where);
+		s3_xml x = {d->body.ptr,
+		            d->body.ptr ? d->body.ptr + d->body.size : NULL},
+		       in;
+		truncated = s3_xml_text(&x, "IsTruncated", &val) &&
+		            !strcmp(val.ptr, "true");
+		if (truncated &&
+		    (!s3_xml_text(&x, "NextContinuationToken", &token) ||
+		     !token.size)) {
+			rc = tier_error_set(
+			        TIER_EOFFLINE,
+			        "cannot list '%s' on %s: the store cut the listing short "
+			        "without a continuation token",
+			        *dir ? dir : ".", d->where);
 			goto out;
 		}
 		s3_xml scan = x;
@@ -951,10 +1052,11 @@ static int s3_list(tier_driver *drv, const char *dir, tier_list_cb cb, void *pay
 				st.mtime = t > 0 ? t : 0;
 			}
 			seen = 1;
-			if (text.size < prefix.size || memcmp(text.ptr, prefix.ptr, prefix.size))
+			if (text.size < prefix.size ||
+			    memcmp(text.ptr, prefix.ptr, prefix.size))
 				continue;
-			if ((rc = add_item(&items, text.ptr + prefix.size, text.size - prefix.size,
-			                   &st)) < 0)
+			if ((rc = add_item(&items, text.ptr + prefix.size,
+			                   text.size - prefix.size, &st)) < 0)
 				goto out;
 		}
 		scan = x;
@@ -964,18 +1066,22 @@ static int s3_list(tier_driver *drv, const char *dir, tier_list_cb cb, void *pay
 			if (!s3_xml_text(&in, "Prefix", &text))
 				continue;
 			seen = 1;
-			if (text.size <= prefix.size || memcmp(text.ptr, prefix.ptr, prefix.size))
+			if (text.size <= prefix.size ||
+			    memcmp(text.ptr, prefix.ptr, prefix.size))
 				continue;
 			size_t n = text.size - prefix.size;
 			if (text.ptr[text.size - 1] == '/')
 				n--;
-			if ((rc = add_item(&items, text.ptr + prefix.size, n, &st)) < 0)
+			if ((rc = add_item(&items, text.ptr + prefix.size, n,
+			                   &st)) < 0)
 				goto out;
 		}
 	}
 	/* no key under the prefix: the directory does not exist (the root always does) */
 	if (!seen && *dir) {
-		rc = tier_error_set(TIER_ENOTFOUND, "cannot list '%s' on %s: not found", dir, d->where);
+		rc = tier_error_set(TIER_ENOTFOUND,
+		                    "cannot list '%s' on %s: not found", dir,
+		                    d->where);
 		goto out;
 	}
 
@@ -1026,15 +1132,17 @@ static int check_bucket(const char *b, const char *where)
 	if (n < 3 || n > 63)
 		goto bad;
 	for (const char *p = b; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		      *p == '.' || *p == '_' || (*p >= 'A' && *p <= 'Z')))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '.' || *p == '_' ||
+		      (*p >= 'A' && *p <= 'Z')))
 			goto bad;
 	return 0;
 bad:
-	return tier_error_set(TIER_EUSAGE,
-	                      "bad bucket name '%s' in tier url %s: 3 to 63 letters, digits, '-' "
-	                      "and '.'",
-	                      b, where);
+	return tier_error_set(
+	        TIER_EUSAGE,
+	        "bad bucket name '%s' in tier url %s: 3 to 63 letters, digits, '-' "
+	        "and '.'",
+	        b, where);
 }
 
 /*
@@ -1051,12 +1159,15 @@ static int set_endpoint(s3_driver *d, const s3_query *q, const char *region)
 	int rc = 0;
 
 	if (ep) {
-		if (strstr(ep, "://") && strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8))
-			return tier_error_set(TIER_EUSAGE,
-			                      "bad endpoint '%s' in tier url %s: use http://host:port or "
-			                      "https://host",
-			                      ep, d->where);
-		rc = tier_buf_printf(&b, "%s%s", strstr(ep, "://") ? "" : "https://", ep);
+		if (strstr(ep, "://") && strncmp(ep, "http://", 7) &&
+		    strncmp(ep, "https://", 8))
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "bad endpoint '%s' in tier url %s: use http://host:port or "
+			        "https://host",
+			        ep, d->where);
+		rc = tier_buf_printf(&b, "%s%s",
+		                     strstr(ep, "://") ? "" : "https://", ep);
 		if (virtual_style < 0)
 			virtual_style = 0;
 	} else {
@@ -1073,7 +1184,8 @@ static int set_endpoint(s3_driver *d, const s3_query *q, const char *region)
 	tier_buf_clear(&b);
 	if (virtual_style) {
 		const char *host = strstr(d->endpoint, "://") + 3;
-		rc = tier_buf_put(&b, d->endpoint, (size_t)(host - d->endpoint));
+		rc = tier_buf_put(&b, d->endpoint,
+		                  (size_t)(host - d->endpoint));
 		if (rc == 0)
 			rc = tier_buf_printf(&b, "%s.%s", d->bucket, host);
 	} else {
@@ -1092,7 +1204,8 @@ static int set_endpoint(s3_driver *d, const s3_query *q, const char *region)
 int tier_driver_s3_open(tier_driver **out, const tier_url *url,
                         const tier_location_options *opts)
 {
-	static const tier_location_options defaults = TIER_LOCATION_OPTIONS_INIT;
+	static const tier_location_options defaults =
+	        TIER_LOCATION_OPTIONS_INIT;
 	s3_query q;
 	s3_driver *d;
 	tier_buf b = TIER_BUF_INIT;
@@ -1104,13 +1217,17 @@ int tier_driver_s3_open(tier_driver **out, const tier_url *url,
 		opts = &defaults;
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK)
-		return tier_error_set(TIER_ERROR, "cannot initialise libcurl: %s",
+		return tier_error_set(TIER_ERROR,
+		                      "cannot initialise libcurl: %s",
 		                      curl_easy_strerror(global_rc));
 	if (!url || !url->scheme || strcmp(url->scheme, "s3"))
-		return tier_error_set(TIER_EUSAGE, "the s3 driver cannot do '%s://'",
+		return tier_error_set(TIER_EUSAGE,
+		                      "the s3 driver cannot do '%s://'",
 		                      url && url->scheme ? url->scheme : "");
 	if (!url->host || !*url->host)
-		return tier_error_set(TIER_EUSAGE, "s3 tier url needs a bucket: s3://bucket/prefix");
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "s3 tier url needs a bucket: s3://bucket/prefix");
 	if (!(d = tier_calloc(1, sizeof(*d))))
 		return TIER_ERROR;
 	d->timeout = opts->timeout ? opts->timeout : 30;
@@ -1127,7 +1244,8 @@ int tier_driver_s3_open(tier_driver **out, const tier_url *url,
 		n = strlen(p);
 		while (n > 0 && p[n - 1] == '/')
 			n--;
-		if (!(d->prefix = tier_strndup(p, n)) || !(d->bucket = tier_strdup(url->host))) {
+		if (!(d->prefix = tier_strndup(p, n)) ||
+		    !(d->bucket = tier_strdup(url->host))) {
 			rc = TIER_ERROR;
 			goto fail;
 		}
@@ -1140,17 +1258,19 @@ int tier_driver_s3_open(tier_driver **out, const tier_url *url,
 	if ((rc = check_bucket(d->bucket, d->where)) < 0)
 		goto fail;
 	if (*d->prefix && (rc = check_rel(d->prefix, 0)) < 0) {
-		rc = tier_error_set(TIER_EUSAGE, "bad key prefix '%s' in tier url %s", d->prefix,
-		                    d->where);
+		rc = tier_error_set(TIER_EUSAGE,
+		                    "bad key prefix '%s' in tier url %s",
+		                    d->prefix, d->where);
 		goto fail;
 	}
 
 	if ((rc = s3_query_parse(&q, url->query, d->where)) < 0)
 		goto fail;
-	region = q.region                        ? q.region
-	         : env_nonempty("AWS_REGION")         ? env_nonempty("AWS_REGION")
-	         : env_nonempty("AWS_DEFAULT_REGION") ? env_nonempty("AWS_DEFAULT_REGION")
-	                                              : "us-east-1";
+	region = q.region                     ? q.region
+	         : env_nonempty("AWS_REGION") ? env_nonempty("AWS_REGION")
+	         : env_nonempty("AWS_DEFAULT_REGION")
+	                 ? env_nonempty("AWS_DEFAULT_REGION")
+	                 : "us-east-1";
 	rc = tier_buf_printf(&b, "aws:amz:%s:s3", region);
 	if (rc == 0 && !(d->sigv4 = tier_buf_detach(&b)))
 		rc = TIER_ERROR;
@@ -1160,17 +1280,19 @@ int tier_driver_s3_open(tier_driver **out, const tier_url *url,
 	if (rc < 0)
 		goto fail;
 
-	if ((rc = s3_creds_find(&d->creds, url->user, url->password, d->where)) < 0)
+	if ((rc = s3_creds_find(&d->creds, url->user, url->password,
+	                        d->where)) < 0)
 		goto fail;
 	/* libcurl signs this header and takes it as the payload hash */
-	if (!(d->auth_headers =
-	          curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD"))) {
+	if (!(d->auth_headers = curl_slist_append(
+	              NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD"))) {
 		rc = tier_error_set(TIER_ERROR, "out of memory");
 		goto fail;
 	}
 	if (d->creds.token) {
 		struct curl_slist *n;
-		if (tier_buf_printf(&b, "x-amz-security-token: %s", d->creds.token) < 0 ||
+		if (tier_buf_printf(&b, "x-amz-security-token: %s",
+		                    d->creds.token) < 0 ||
 		    !(n = curl_slist_append(d->auth_headers, b.ptr))) {
 			rc = tier_error_set(TIER_ERROR, "out of memory");
 			goto fail;
@@ -1185,10 +1307,12 @@ int tier_driver_s3_open(tier_driver **out, const tier_url *url,
 	}
 	/* test hook: small listing pages, to test pagination (docs/s3.md) */
 	if (env_nonempty("TIER_TEST_S3_MAX_KEYS"))
-		d->max_keys = (unsigned int)strtoul(getenv("TIER_TEST_S3_MAX_KEYS"), NULL, 10);
+		d->max_keys = (unsigned int)strtoul(
+		        getenv("TIER_TEST_S3_MAX_KEYS"), NULL, 10);
 
 	if (!(d->h = curl_easy_init())) {
-		rc = tier_error_set(TIER_ERROR, "cannot create a libcurl handle");
+		rc = tier_error_set(TIER_ERROR,
+		                    "cannot create a libcurl handle");
 		goto fail;
 	}
 

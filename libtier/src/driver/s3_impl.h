@@ -36,7 +36,7 @@ void s3_query_dispose(s3_query *q);
 typedef struct {
 	char *key_id;
 	char *secret;
-	char *token; /* session token, optional */
+	char *token;      /* session token, optional */
 	const char *from; /* "url", "environment", or the credentials file */
 	char *file;       /* the credentials file used, if any */
 } s3_creds;

@@ -36,14 +36,18 @@ int s3_query_parse(s3_query *out, const char *query, const char *where)
 		const char *eq = memchr(p, '=', n);
 		size_t kn = eq ? (size_t)(eq - p) : n;
 		int bad_esc = 0;
-		char *val = eq ? tier_percent_decode(eq + 1, n - kn - 1, TIER_DECODE_PLUS_SPACE, &bad_esc)
+		char *val = eq ? tier_percent_decode(eq + 1, n - kn - 1,
+		                                     TIER_DECODE_PLUS_SPACE,
+		                                     &bad_esc)
 		               : tier_strdup("");
 		char **slot = NULL;
 		int rc = 0;
 
 		if (!val) {
-			rc = tier_error_set(TIER_EUSAGE, "bad value of s3 option '%.*s' in tier url %s",
-			                    (int)kn, p, where);
+			rc = tier_error_set(
+			        TIER_EUSAGE,
+			        "bad value of s3 option '%.*s' in tier url %s",
+			        (int)kn, p, where);
 		} else if (kn == 0) {
 			/* "a&&b": nothing to say */
 		} else if (kn == 8 && !strncmp(p, "endpoint", 8)) {
@@ -52,30 +56,38 @@ int s3_query_parse(s3_query *out, const char *query, const char *where)
 			slot = &out->region;
 		} else if (kn == 5 && !strncmp(p, "style", 5)) {
 			if (out->virtual_style >= 0)
-				rc = tier_error_set(TIER_EUSAGE, "s3 option 'style' given twice in tier url %s",
-				                    where);
+				rc = tier_error_set(
+				        TIER_EUSAGE,
+				        "s3 option 'style' given twice in tier url %s",
+				        where);
 			else if (!strcmp(val, "path"))
 				out->virtual_style = 0;
 			else if (!strcmp(val, "virtual"))
 				out->virtual_style = 1;
 			else
-				rc = tier_error_set(TIER_EUSAGE,
-				                    "bad s3 option in tier url %s: style must be 'path' or "
-				                    "'virtual'",
-				                    where);
+				rc = tier_error_set(
+				        TIER_EUSAGE,
+				        "bad s3 option in tier url %s: style must be 'path' or "
+				        "'virtual'",
+				        where);
 		} else {
-			rc = tier_error_set(TIER_EUSAGE,
-			                    "unknown s3 option '%.*s' in tier url %s: the options are "
-			                    "endpoint, region and style",
-			                    (int)(kn > 40 ? 40 : kn), p, where);
+			rc = tier_error_set(
+			        TIER_EUSAGE,
+			        "unknown s3 option '%.*s' in tier url %s: the options are "
+			        "endpoint, region and style",
+			        (int)(kn > 40 ? 40 : kn), p, where);
 		}
 		if (rc == 0 && slot) {
 			if (*slot)
-				rc = tier_error_set(TIER_EUSAGE, "s3 option '%.*s' given twice in tier url %s",
-				                    (int)kn, p, where);
+				rc = tier_error_set(
+				        TIER_EUSAGE,
+				        "s3 option '%.*s' given twice in tier url %s",
+				        (int)kn, p, where);
 			else if (!*val)
-				rc = tier_error_set(TIER_EUSAGE, "s3 option '%.*s' is empty in tier url %s",
-				                    (int)kn, p, where);
+				rc = tier_error_set(
+				        TIER_EUSAGE,
+				        "s3 option '%.*s' is empty in tier url %s",
+				        (int)kn, p, where);
 			else {
 				*slot = val;
 				val = NULL;
@@ -130,8 +142,8 @@ int s3_creds_from_file(s3_creds *out, const char *path, const char *profile)
 		return TIER_ENOTFOUND;
 	}
 	rc = 0;
-	for (line = strtok_r(text.ptr ? text.ptr : (char *)"", "\n", &save); line && rc == 0;
-	     line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(text.ptr ? text.ptr : (char *)"", "\n", &save);
+	     line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
 		char *l = trim(line), *eq, **slot = NULL;
 		if (!*l || *l == '#' || *l == ';')
 			continue;
@@ -162,7 +174,8 @@ int s3_creds_from_file(s3_creds *out, const char *path, const char *profile)
 	if (text.ptr) /* the secret was in it */
 		memset(text.ptr, 0, text.size);
 	tier_buf_dispose(&text);
-	if (rc == 0 && (!out->key_id || !*out->key_id || !out->secret || !*out->secret))
+	if (rc == 0 &&
+	    (!out->key_id || !*out->key_id || !out->secret || !*out->secret))
 		rc = TIER_ENOTFOUND;
 	if (rc == 0 && !(out->file = tier_strdup(path)))
 		rc = TIER_ERROR;
@@ -183,17 +196,20 @@ int s3_creds_find(s3_creds *out, const char *url_user, const char *url_password,
                   const char *where)
 {
 	tier_buf path = TIER_BUF_INIT;
-	const char *profile = env("AWS_PROFILE") ? env("AWS_PROFILE") : "default";
+	const char *profile =
+	        env("AWS_PROFILE") ? env("AWS_PROFILE") : "default";
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (url_user && *url_user) {
 		if (!url_password || !*url_password)
-			return tier_error_set(TIER_EUSAGE,
-			                      "tier url %s gives the key id '%s' but no secret: write "
-			                      "s3://KEYID:SECRET@bucket/... or use AWS_SECRET_ACCESS_KEY",
-			                      where, url_user);
-		if (!(out->key_id = tier_strdup(url_user)) || !(out->secret = tier_strdup(url_password))) {
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "tier url %s gives the key id '%s' but no secret: write "
+			        "s3://KEYID:SECRET@bucket/... or use AWS_SECRET_ACCESS_KEY",
+			        where, url_user);
+		if (!(out->key_id = tier_strdup(url_user)) ||
+		    !(out->secret = tier_strdup(url_password))) {
 			s3_creds_dispose(out);
 			return TIER_ERROR;
 		}
@@ -202,13 +218,16 @@ int s3_creds_find(s3_creds *out, const char *url_user, const char *url_password,
 	}
 	if (env("AWS_ACCESS_KEY_ID") || env("AWS_SECRET_ACCESS_KEY")) {
 		if (!env("AWS_ACCESS_KEY_ID") || !env("AWS_SECRET_ACCESS_KEY"))
-			return tier_error_set(TIER_EUSAGE,
-			                      "for tier %s only one of AWS_ACCESS_KEY_ID and "
-			                      "AWS_SECRET_ACCESS_KEY is set",
-			                      where);
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "for tier %s only one of AWS_ACCESS_KEY_ID and "
+			        "AWS_SECRET_ACCESS_KEY is set",
+			        where);
 		if (!(out->key_id = tier_strdup(env("AWS_ACCESS_KEY_ID"))) ||
-		    !(out->secret = tier_strdup(env("AWS_SECRET_ACCESS_KEY"))) ||
-		    (env("AWS_SESSION_TOKEN") && !(out->token = tier_strdup(env("AWS_SESSION_TOKEN"))))) {
+		    !(out->secret =
+		              tier_strdup(env("AWS_SECRET_ACCESS_KEY"))) ||
+		    (env("AWS_SESSION_TOKEN") &&
+		     !(out->token = tier_strdup(env("AWS_SESSION_TOKEN"))))) {
 			s3_creds_dispose(out);
 			return TIER_ERROR;
 		}
@@ -227,11 +246,12 @@ int s3_creds_find(s3_creds *out, const char *url_user, const char *url_password,
 	}
 	rc = s3_creds_from_file(out, path.ptr, profile);
 	if (rc == TIER_ENOTFOUND)
-		rc = tier_error_set(TIER_EUSAGE,
-		                    "no credentials for tier %s: give s3://KEYID:SECRET@bucket/..., "
-		                    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or write "
-		                    "profile [%s] in %s",
-		                    where, profile, path.ptr);
+		rc = tier_error_set(
+		        TIER_EUSAGE,
+		        "no credentials for tier %s: give s3://KEYID:SECRET@bucket/..., "
+		        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or write "
+		        "profile [%s] in %s",
+		        where, profile, path.ptr);
 	tier_buf_dispose(&path);
 	return rc;
 }
@@ -244,10 +264,11 @@ int s3_encode(tier_buf *out, const char *s, int keep_slash)
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		unsigned char c = *p;
 		int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-		            c == '~' || (keep_slash && c == '/');
+		            (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		            c == '_' || c == '~' || (keep_slash && c == '/');
 		if (plain ? tier_buf_putc(out, (char)c) < 0
-		          : tier_buf_printf(out, "%%%c%c", hex[c >> 4], hex[c & 15]) < 0)
+		          : tier_buf_printf(out, "%%%c%c", hex[c >> 4],
+		                            hex[c & 15]) < 0)
 			return TIER_ERROR;
 	}
 	return 0;
@@ -257,14 +278,17 @@ int s3_query_build(tier_buf *out, s3_param *params, size_t n)
 {
 	/* insertion sort: a handful of parameters */
 	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && strcmp(params[j - 1].name, params[j].name) > 0; j--) {
+		for (size_t j = i;
+		     j > 0 && strcmp(params[j - 1].name, params[j].name) > 0;
+		     j--) {
 			s3_param t = params[j];
 			params[j] = params[j - 1];
 			params[j - 1] = t;
 		}
 	for (size_t i = 0; i < n; i++) {
 		/* a valueless parameter still needs '=' to be signed right */
-		if (tier_buf_putc(out, i ? '&' : '?') < 0 || s3_encode(out, params[i].name, 0) < 0 ||
+		if (tier_buf_putc(out, i ? '&' : '?') < 0 ||
+		    s3_encode(out, params[i].name, 0) < 0 ||
 		    tier_buf_putc(out, '=') < 0 ||
 		    (params[i].value && s3_encode(out, params[i].value, 0) < 0))
 			return TIER_ERROR;
@@ -274,7 +298,8 @@ int s3_query_build(tier_buf *out, s3_param *params, size_t n)
 
 /* ---- XML --------------------------------------------------------------- */
 
-static const char *find(const char *p, const char *end, const char *needle, size_t n)
+static const char *find(const char *p, const char *end, const char *needle,
+                        size_t n)
 {
 	if (!p || end < p || (size_t)(end - p) < n)
 		return NULL;
@@ -293,8 +318,8 @@ int s3_xml_next(s3_xml *x, const char *tag, s3_xml *inner)
 	while ((p = find(p, x->end, "<", 1)) != NULL) {
 		const char *q = p + 1;
 		if ((size_t)(x->end - q) > tn && !memcmp(q, tag, tn) &&
-		    (q[tn] == '>' || q[tn] == ' ' || q[tn] == '/' || q[tn] == '\t' ||
-		     q[tn] == '\r' || q[tn] == '\n')) {
+		    (q[tn] == '>' || q[tn] == ' ' || q[tn] == '/' ||
+		     q[tn] == '\t' || q[tn] == '\r' || q[tn] == '\n')) {
 			const char *gt = find(q + tn, x->end, ">", 1);
 			if (!gt)
 				return 0;
@@ -321,7 +346,11 @@ int s3_xml_decode(tier_buf *out, const char *p, size_t n)
 	static const struct {
 		const char *ent;
 		char c;
-	} ents[] = {{"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'}, {"apos;", '\''}};
+	} ents[] = {{"amp;", '&'},
+	            {"lt;", '<'},
+	            {"gt;", '>'},
+	            {"quot;", '"'},
+	            {"apos;", '\''}};
 	const char *end = p + n;
 	tier_buf_clear(out);
 	if (tier_buf_grow(out, n) < 0)
@@ -330,16 +359,19 @@ int s3_xml_decode(tier_buf *out, const char *p, size_t n)
 		if (*p == '&') {
 			size_t left = (size_t)(end - p - 1);
 			int done = 0;
-			for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]) && !done; i++) {
+			for (size_t i = 0;
+			     i < sizeof(ents) / sizeof(ents[0]) && !done; i++) {
 				size_t l = strlen(ents[i].ent);
-				if (left >= l && !memcmp(p + 1, ents[i].ent, l)) {
+				if (left >= l &&
+				    !memcmp(p + 1, ents[i].ent, l)) {
 					tier_buf_putc(out, ents[i].c);
 					p += 1 + l;
 					done = 1;
 				}
 			}
 			if (!done && left >= 3 && p[1] == '#') {
-				const char *semi = memchr(p, ';', (size_t)(end - p));
+				const char *semi =
+				        memchr(p, ';', (size_t)(end - p));
 				char *num_end;
 				unsigned long v;
 				char tmp[16];
@@ -348,24 +380,68 @@ int s3_xml_decode(tier_buf *out, const char *p, size_t n)
 					memcpy(tmp, p + 2, l);
 					tmp[l] = '\0';
 					errno = 0;
-					v = tmp[0] == 'x' ? strtoul(tmp + 1, &num_end, 16)
-					                  : strtoul(tmp, &num_end, 10);
-					if (!errno && !*num_end && v > 0 && v < 0x110000) {
+					v = tmp[0] == 'x'
+					            ? strtoul(tmp + 1, &num_end,
+					                      16)
+					            : strtoul(tmp, &num_end,
+					                      10);
+					if (!errno && !*num_end && v > 0 &&
+					    v < 0x110000) {
 						/* UTF-8 */
 						if (v < 0x80) {
-							tier_buf_putc(out, (char)v);
+							tier_buf_putc(out,
+							              (char)v);
 						} else if (v < 0x800) {
-							tier_buf_putc(out, (char)(0xc0 | (v >> 6)));
-							tier_buf_putc(out, (char)(0x80 | (v & 0x3f)));
+							tier_buf_putc(
+							        out,
+							        (char)(0xc0 |
+							               (v >>
+							                6)));
+							tier_buf_putc(
+							        out,
+							        (char)(0x80 |
+							               (v &
+							                0x3f)));
 						} else if (v < 0x10000) {
-							tier_buf_putc(out, (char)(0xe0 | (v >> 12)));
-							tier_buf_putc(out, (char)(0x80 | ((v >> 6) & 0x3f)));
-							tier_buf_putc(out, (char)(0x80 | (v & 0x3f)));
+							tier_buf_putc(
+							        out,
+							        (char)(0xe0 |
+							               (v >>
+							                12)));
+							tier_buf_putc(
+							        out,
+							        (char)(0x80 |
+							               ((v >>
+							                 6) &
+							                0x3f)));
+							tier_buf_putc(
+							        out,
+							        (char)(0x80 |
+							               (v &
+							                0x3f)));
 						} else {
-							tier_buf_putc(out, (char)(0xf0 | (v >> 18)));
-							tier_buf_putc(out, (char)(0x80 | ((v >> 12) & 0x3f)));
-							tier_buf_putc(out, (char)(0x80 | ((v >> 6) & 0x3f)));
-							tier_buf_putc(out, (char)(0x80 | (v & 0x3f)));
+							tier_buf_putc(
+							        out,
+							        (char)(0xf0 |
+							               (v >>
+							                18)));
+							tier_buf_putc(
+							        out,
+							        (char)(0x80 |
+							               ((v >>
+							                 12) &
+							                0x3f)));
+							tier_buf_putc(
+							        out,
+							        (char)(0x80 |
+							               ((v >>
+							                 6) &
+							                0x3f)));
+							tier_buf_putc(
+							        out,
+							        (char)(0x80 |
+							               (v &
+							                0x3f)));
 						}
 						p = semi + 1;
 						done = 1;
@@ -417,39 +493,41 @@ int s3_classify(long status, const char *code)
 		const char *code;
 		int tier;
 	} codes[] = {
-		{"SignatureDoesNotMatch", TIER_EAUTH},
-		{"InvalidAccessKeyId", TIER_EAUTH},
-		{"AccessDenied", TIER_EAUTH},
-		{"InvalidToken", TIER_EAUTH},
-		{"ExpiredToken", TIER_EAUTH},
-		{"TokenRefreshRequired", TIER_EAUTH},
-		{"RequestTimeTooSkewed", TIER_EAUTH},
-		{"AllAccessDisabled", TIER_EAUTH},
-		{"AccountProblem", TIER_EAUTH},
-		{"NoSuchKey", TIER_ENOTFOUND},
-		{"NoSuchUpload", TIER_ENOTFOUND},
-		{"NoSuchBucket", TIER_EUSAGE},
-		{"InvalidBucketName", TIER_EUSAGE},
-		{"PermanentRedirect", TIER_EUSAGE},
-		{"AuthorizationHeaderMalformed", TIER_EUSAGE},
-		{"EntityTooLarge", TIER_ENOSPC},
-		{"QuotaExceeded", TIER_ENOSPC},
-		{"InsufficientStorage", TIER_ENOSPC},
-		{"PreconditionFailed", TIER_ECONFLICT},
-		{"ConditionalRequestConflict", TIER_ECONFLICT},
-		{"InvalidRange", TIER_ECORRUPT},
-		{"BadDigest", TIER_EOFFLINE}, /* mangled on the way: send again */
-		{"IncompleteBody", TIER_EOFFLINE},
-		{"RequestTimeout", TIER_EOFFLINE},
-		{"SlowDown", TIER_EOFFLINE},
-		{"ServiceUnavailable", TIER_EOFFLINE},
-		{"InternalError", TIER_EOFFLINE},
-		{"OperationAborted", TIER_EOFFLINE},
-		{"NotImplemented", TIER_EUNSUPPORTED},
+	        {"SignatureDoesNotMatch", TIER_EAUTH},
+	        {"InvalidAccessKeyId", TIER_EAUTH},
+	        {"AccessDenied", TIER_EAUTH},
+	        {"InvalidToken", TIER_EAUTH},
+	        {"ExpiredToken", TIER_EAUTH},
+	        {"TokenRefreshRequired", TIER_EAUTH},
+	        {"RequestTimeTooSkewed", TIER_EAUTH},
+	        {"AllAccessDisabled", TIER_EAUTH},
+	        {"AccountProblem", TIER_EAUTH},
+	        {"NoSuchKey", TIER_ENOTFOUND},
+	        {"NoSuchUpload", TIER_ENOTFOUND},
+	        {"NoSuchBucket", TIER_EUSAGE},
+	        {"InvalidBucketName", TIER_EUSAGE},
+	        {"PermanentRedirect", TIER_EUSAGE},
+	        {"AuthorizationHeaderMalformed", TIER_EUSAGE},
+	        {"EntityTooLarge", TIER_ENOSPC},
+	        {"QuotaExceeded", TIER_ENOSPC},
+	        {"InsufficientStorage", TIER_ENOSPC},
+	        {"PreconditionFailed", TIER_ECONFLICT},
+	        {"ConditionalRequestConflict", TIER_ECONFLICT},
+	        {"InvalidRange", TIER_ECORRUPT},
+	        {"BadDigest",
+	         TIER_EOFFLINE}, /* mangled on the way: send again */
+	        {"IncompleteBody", TIER_EOFFLINE},
+	        {"RequestTimeout", TIER_EOFFLINE},
+	        {"SlowDown", TIER_EOFFLINE},
+	        {"ServiceUnavailable", TIER_EOFFLINE},
+	        {"InternalError", TIER_EOFFLINE},
+	        {"OperationAborted", TIER_EOFFLINE},
+	        {"NotImplemented", TIER_EUNSUPPORTED},
 	};
 	if (status >= 200 && status < 300)
 		return 0;
-	for (size_t i = 0; code && *code && i < sizeof(codes) / sizeof(codes[0]); i++)
+	for (size_t i = 0;
+	     code && *code && i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (!strcmp(code, codes[i].code))
 			return codes[i].tier;
 	/* no body (HEAD) or a code we do not know: the status decides */

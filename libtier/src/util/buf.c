@@ -94,9 +94,15 @@ int tier_buf_put(tier_buf *b, const void *data, size_t len)
 	return 0;
 }
 
-int tier_buf_puts(tier_buf *b, const char *s) { return tier_buf_put(b, s, strlen(s)); }
+int tier_buf_puts(tier_buf *b, const char *s)
+{
+	return tier_buf_put(b, s, strlen(s));
+}
 
-int tier_buf_putc(tier_buf *b, char c) { return tier_buf_put(b, &c, 1); }
+int tier_buf_putc(tier_buf *b, char c)
+{
+	return tier_buf_put(b, &c, 1);
+}
 
 int tier_buf_vprintf(tier_buf *b, const char *fmt, va_list ap)
 {
@@ -152,7 +158,10 @@ void tier_buf_dispose(tier_buf *b)
 	b->size = b->asize = 0;
 }
 
-const char *tier_buf_cstr(const tier_buf *b) { return b->ptr ? b->ptr : ""; }
+const char *tier_buf_cstr(const tier_buf *b)
+{
+	return b->ptr ? b->ptr : "";
+}
 
 int tier_vec_push(tier_vec *v, void *item)
 {

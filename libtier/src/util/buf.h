@@ -19,7 +19,10 @@ typedef struct {
 	size_t asize; /* bytes allocated */
 } tier_buf;
 
-#define TIER_BUF_INIT {NULL, 0, 0}
+#define TIER_BUF_INIT      \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 int tier_buf_grow(tier_buf *b, size_t extra);
 int tier_buf_put(tier_buf *b, const void *data, size_t len);
@@ -53,7 +56,10 @@ typedef struct {
 	size_t alloc;
 } tier_vec;
 
-#define TIER_VEC_INIT {NULL, 0, 0}
+#define TIER_VEC_INIT      \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 int tier_vec_push(tier_vec *v, void *item);
 /** Free the array only; with free_item, free each item first. */

@@ -12,9 +12,15 @@
 static _Thread_local char last_msg[MSG_MAX];
 static _Thread_local int last_code;
 
-const char *tier_error_last(void) { return last_msg; }
+const char *tier_error_last(void)
+{
+	return last_msg;
+}
 
-int tier_error_last_code(void) { return last_code; }
+int tier_error_last_code(void)
+{
+	return last_code;
+}
 
 void tier_error_clear(void)
 {
@@ -25,20 +31,34 @@ void tier_error_clear(void)
 const char *tier_error_name(int code)
 {
 	switch (code) {
-	case TIER_OK: return "ok";
-	case TIER_ERROR: return "error";
-	case TIER_EOFFLINE: return "offline";
-	case TIER_ENOTFOUND: return "not found";
-	case TIER_EAUTH: return "permission denied";
-	case TIER_ENOSPC: return "no space";
-	case TIER_ECORRUPT: return "corrupt";
-	case TIER_ECONFLICT: return "conflict";
-	case TIER_EFOREIGN: return "second installation";
-	case TIER_EROLLEDBACK: return "rolled back";
-	case TIER_EABORTED: return "aborted";
-	case TIER_EUSAGE: return "usage";
-	case TIER_ETIMEOUT: return "timed out";
-	case TIER_EUNSUPPORTED: return "unsupported";
+	case TIER_OK:
+		return "ok";
+	case TIER_ERROR:
+		return "error";
+	case TIER_EOFFLINE:
+		return "offline";
+	case TIER_ENOTFOUND:
+		return "not found";
+	case TIER_EAUTH:
+		return "permission denied";
+	case TIER_ENOSPC:
+		return "no space";
+	case TIER_ECORRUPT:
+		return "corrupt";
+	case TIER_ECONFLICT:
+		return "conflict";
+	case TIER_EFOREIGN:
+		return "second installation";
+	case TIER_EROLLEDBACK:
+		return "rolled back";
+	case TIER_EABORTED:
+		return "aborted";
+	case TIER_EUSAGE:
+		return "usage";
+	case TIER_ETIMEOUT:
+		return "timed out";
+	case TIER_EUNSUPPORTED:
+		return "unsupported";
 	}
 	return "unknown error";
 }
@@ -95,7 +115,8 @@ int tier_error_set_errno(int code, int errnum, const char *fmt, ...)
 	size_t i;
 	/* strerror says "No such file or directory"; our messages are lowercase */
 	for (i = 0; e[i] && i < sizeof(low) - 1; i++)
-		low[i] = (i == 0 && e[i] >= 'A' && e[i] <= 'Z') ? e[i] + 32 : e[i];
+		low[i] = (i == 0 && e[i] >= 'A' && e[i] <= 'Z') ? e[i] + 32
+		                                                : e[i];
 	low[i] = '\0';
 	va_list ap;
 	va_start(ap, fmt);
@@ -107,15 +128,38 @@ int tier_error_set_errno(int code, int errnum, const char *fmt, ...)
 int tier_error_from_errno(int errnum)
 {
 	switch (errnum) {
-	case ENOENT: case ENOTDIR: return TIER_ENOTFOUND;
-	case EACCES: case EPERM: case EROFS: return TIER_EAUTH;
-	case ENOSPC: case EDQUOT: case EFBIG: return TIER_ENOSPC;
-	case EEXIST: case ENOTEMPTY: case EBUSY: return TIER_ECONFLICT;
-	case EIO: case ESTALE: case ENOTCONN: case ETIMEDOUT: case ECONNRESET:
-	case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH: case EAGAIN:
-	case ENODEV: case ENXIO: case ECONNABORTED: case EINTR:
+	case ENOENT:
+	case ENOTDIR:
+		return TIER_ENOTFOUND;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return TIER_EAUTH;
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+		return TIER_ENOSPC;
+	case EEXIST:
+	case ENOTEMPTY:
+	case EBUSY:
+		return TIER_ECONFLICT;
+	case EIO:
+	case ESTALE:
+	case ENOTCONN:
+	case ETIMEDOUT:
+	case ECONNRESET:
+	case ECONNREFUSED:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EAGAIN:
+	case ENODEV:
+	case ENXIO:
+	case ECONNABORTED:
+	case EINTR:
 		return TIER_EOFFLINE;
-	case EINVAL: case ENAMETOOLONG: return TIER_EUSAGE;
+	case EINVAL:
+	case ENAMETOOLONG:
+		return TIER_EUSAGE;
 	}
 	return TIER_ERROR;
 }
@@ -141,20 +185,36 @@ int tier_error_from_git(int git_rc, const char *fmt, ...)
 	const git_error *ge = git_error_last();
 	int code;
 	switch (git_rc) {
-	case GIT_ENOTFOUND: code = TIER_ENOTFOUND; break;
-	case GIT_EEXISTS: code = TIER_ECONFLICT; break;
-	case GIT_ELOCKED: code = TIER_ECONFLICT; break;
-	case GIT_EUSER: code = TIER_EABORTED; break;
-	case GIT_EAUTH: code = TIER_EAUTH; break;
-	case GIT_EINVALID: code = TIER_ECORRUPT; break;
+	case GIT_ENOTFOUND:
+		code = TIER_ENOTFOUND;
+		break;
+	case GIT_EEXISTS:
+		code = TIER_ECONFLICT;
+		break;
+	case GIT_ELOCKED:
+		code = TIER_ECONFLICT;
+		break;
+	case GIT_EUSER:
+		code = TIER_EABORTED;
+		break;
+	case GIT_EAUTH:
+		code = TIER_EAUTH;
+		break;
+	case GIT_EINVALID:
+		code = TIER_ECORRUPT;
+		break;
 	default:
-		code = (ge && (ge->klass == GIT_ERROR_OBJECT || ge->klass == GIT_ERROR_ODB ||
-		               ge->klass == GIT_ERROR_ZLIB || ge->klass == GIT_ERROR_INDEXER))
-		       ? TIER_ECORRUPT : TIER_ERROR;
+		code = (ge && (ge->klass == GIT_ERROR_OBJECT ||
+		               ge->klass == GIT_ERROR_ODB ||
+		               ge->klass == GIT_ERROR_ZLIB ||
+		               ge->klass == GIT_ERROR_INDEXER))
+		               ? TIER_ECORRUPT
+		               : TIER_ERROR;
 	}
 	va_list ap;
 	va_start(ap, fmt);
-	vset(code, ge && ge->message ? ge->message : "unknown libgit2 error", fmt, ap);
+	vset(code, ge && ge->message ? ge->message : "unknown libgit2 error",
+	     fmt, ap);
 	va_end(ap);
 	return code;
 }

@@ -15,7 +15,7 @@ int tier_error_set(int code, const char *fmt, ...) TIER_PRINTF(2, 3);
 
 /** Like tier_error_set, appending ": strerror(errnum)". */
 int tier_error_set_errno(int code, int errnum, const char *fmt, ...)
-	TIER_PRINTF(3, 4);
+        TIER_PRINTF(3, 4);
 
 /** Map an errno value to a tier code (ENOENT -> ENOTFOUND, EACCES -> EAUTH...). */
 int tier_error_from_errno(int errnum);
