@@ -59,6 +59,32 @@ expect_json '.tiers[0].revision' 4
 expect_json '.tiers[1].revision' 4
 expect_json '.tiers[1].synchronized' true
 
+step "the store is killed in the middle of a push: the push completes on the local tier"
+head -c 40000000 /dev/urandom >"$src/big.bin"
+("$TIER_TOOLS_DIR/tier-push" -s state --retries 2 --retry-delay 1 --threads 1 "$src" \
+	>push.out 2>push.err </dev/null; echo $? >push.rc) &
+pusher=$!
+# kill radosgw once the push has started sending packs
+for _ in $(seq 1 200); do
+	grep -q . push.out 2>/dev/null && break
+	[ -d "state/cache.git/tmp" ] && ls state/cache.git/tmp/*.pack >/dev/null 2>&1 && break
+	sleep 0.01
+done
+eval "$TIER_TEST_S3_KILL"
+wait "$pusher"
+if [ "$(cat push.rc)" = 0 ]; then pass "push with radosgw killed under it exits 0"; else
+	fail "push with radosgw killed under it: exit $(cat push.rc): $(head -n 2 push.err)"; fi
+if grep -q "'s3'" push.err; then pass "the push says the s3 tier was skipped or failed"; else
+	fail "push.err does not name the s3 tier: $(cat push.err)"; fi
+eval "$TIER_TEST_S3_RESTART"
+run_tool tier-sync -s state --retries 2 --retry-delay 1
+expect_exit 0
+run_tool tier-status -s state --json
+expect_exit 0
+expect_json '.tiers[1].synchronized' true
+run_tool tier-fsck -s state --read-data --retries 2 --retry-delay 1
+expect_exit 0
+
 step "restore from the s3 tier alone, without an installation"
 run_tool tier-restore -t "s3=$s3_url" out
 expect_exit 0
