@@ -19,6 +19,7 @@
  * (protocol v3) refuses to, so there an existing target is removed first
  * and the caps say so (docs/remote-tiers.md).
  */
+#include "driver/drivers.h"
 #include "driver/curl_impl.h"
 #include "driver/listing.h"
 
@@ -48,36 +49,6 @@ static curl_driver *cd_of(tier_driver *drv)
 }
 
 /* ---- paths and URLs -------------------------------------------------- */
-
-/*
- * Paths come from the engine, but a ".." would escape the tier and a CR or
- * LF would inject a command into the FTP control connection.
- */
-static int check_rel(const char *rel, int allow_root)
-{
-	if (!rel || (!*rel && !allow_root))
-		return tier_error_set(TIER_EUSAGE, "empty tier path");
-	if (rel[0] == '/')
-		return tier_error_set(TIER_EUSAGE,
-		                      "tier path '%s' is not relative", rel);
-	for (const char *p = rel; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return tier_error_set(
-			        TIER_EUSAGE,
-			        "tier path has a control character: '%s'", rel);
-	for (const char *p = rel; *p;) {
-		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') ||
-		    (n == 2 && p[0] == '.' && p[1] == '.'))
-			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'",
-			                      rel);
-		p += n;
-		if (*p == '/' && !*++p)
-			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'",
-			                      rel);
-	}
-	return 0;
-}
 
 static int url_encode_path(tier_buf *b, const char *path)
 {
@@ -714,7 +685,7 @@ static int cd_stat(tier_driver *drv, const char *path, tier_stat *out)
 {
 	curl_driver *d = cd_of(drv);
 	curl_off_t size = -1, mtime = -1;
-	int rc = check_rel(path, 1);
+	int rc = tier_driver_check_path(path, 1);
 	CURLcode c;
 
 	memset(out, 0, sizeof(*out));
@@ -787,7 +758,7 @@ static int cd_get(tier_driver *drv, const char *path, uint64_t offset,
 {
 	curl_driver *d = cd_of(drv);
 	char range[64];
-	int rc = check_rel(path, 0);
+	int rc = tier_driver_check_path(path, 0);
 	CURLcode c;
 
 	if (rc < 0)
@@ -982,7 +953,7 @@ static int cd_put(tier_driver *drv, const char *path, const tier_source *src,
 	         hidden = TIER_BUF_INIT;
 	char *dir = NULL;
 	const char *name;
-	int rc = check_rel(path, 0), setup_rc = 0, made_dirs = 0;
+	int rc = tier_driver_check_path(path, 0), setup_rc = 0, made_dirs = 0;
 	CURLcode c;
 
 	if (rc < 0)
@@ -1098,7 +1069,8 @@ static int cd_rename(tier_driver *drv, const char *from, const char *to)
 	tier_buf q = TIER_BUF_INIT;
 	int rc;
 
-	if ((rc = check_rel(from, 0)) < 0 || (rc = check_rel(to, 0)) < 0)
+	if ((rc = tier_driver_check_path(from, 0)) < 0 ||
+	    (rc = tier_driver_check_path(to, 0)) < 0)
 		return rc;
 	if (d->proto == PROTO_SFTP) {
 		rc = tier_buf_puts(&q, "rename ") < 0 ||
@@ -1149,7 +1121,7 @@ static int cd_remove(tier_driver *drv, const char *path)
 	curl_driver *d = cd_of(drv);
 	struct curl_slist *cmds = NULL;
 	tier_buf q = TIER_BUF_INIT;
-	int rc = check_rel(path, 0);
+	int rc = tier_driver_check_path(path, 0);
 	if (rc < 0)
 		return rc;
 
@@ -1217,7 +1189,7 @@ static int cd_mkdir_p(tier_driver *drv, const char *path)
 	curl_driver *d = cd_of(drv);
 	struct curl_slist *cmds = NULL;
 	tier_buf q = TIER_BUF_INIT;
-	int rc = check_rel(path, 1);
+	int rc = tier_driver_check_path(path, 1);
 	if (rc < 0)
 		return rc;
 	if (!*path)
@@ -1313,7 +1285,7 @@ static int cd_list(tier_driver *drv, const char *dir, tier_list_cb cb,
 {
 	curl_driver *d = cd_of(drv);
 	tier_listing items = TIER_LISTING_INIT;
-	int rc = check_rel(dir, 1), names_only = 0;
+	int rc = tier_driver_check_path(dir, 1), names_only = 0;
 	if (rc < 0)
 		return rc;
 	if ((rc = fetch_listing(d, dir, 0)) < 0)

@@ -14,4 +14,10 @@ int tier_driver_curl_open(tier_driver **out, const tier_url *url,
 int tier_driver_s3_open(tier_driver **out, const tier_url *url,
                         const tier_location_options *opts);
 
+/**
+ * Check a tier path given to a driver: relative, no empty, "." or ".."
+ * part, no control byte; "" (the root) only with allow_root.  TIER_EUSAGE.
+ */
+int tier_driver_check_path(const char *rel, int allow_root);
+
 #endif

@@ -122,31 +122,6 @@ static int fail(file_driver *f, int e, const char *verb, const char *rel)
 	                            *rel ? rel : ".", f->root);
 }
 
-/*
- * Paths come from the engine, but a ".." would escape the tier, so it is
- * refused here too rather than trusted.
- */
-static int check_rel(const char *rel, int allow_root)
-{
-	if (!rel || (!*rel && !allow_root))
-		return tier_error_set(TIER_EUSAGE, "empty tier path");
-	if (rel[0] == '/')
-		return tier_error_set(TIER_EUSAGE,
-		                      "tier path '%s' is not relative", rel);
-	for (const char *p = rel; *p;) {
-		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') ||
-		    (n == 2 && p[0] == '.' && p[1] == '.'))
-			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'",
-			                      rel);
-		p += n;
-		if (*p == '/' && !*++p)
-			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'",
-			                      rel);
-	}
-	return 0;
-}
-
 static int full_path(tier_buf *out, file_driver *f, const char *rel)
 {
 	tier_buf_clear(out);
@@ -254,7 +229,7 @@ static int file_stat(tier_driver *drv, const char *path, tier_stat *out)
 	file_driver *f = fd_of(drv);
 	tier_buf p = TIER_BUF_INIT;
 	struct stat st;
-	int rc = check_rel(path, 1);
+	int rc = tier_driver_check_path(path, 1);
 	if (rc < 0)
 		return rc;
 	if (full_path(&p, f, path) < 0)
@@ -275,7 +250,7 @@ static int file_get(tier_driver *drv, const char *path, uint64_t offset,
 	struct stat st;
 	char *block = NULL;
 	int fd = -1;
-	int rc = check_rel(path, 0);
+	int rc = tier_driver_check_path(path, 0);
 	if (rc < 0)
 		return rc;
 	if (full_path(&p, f, path) < 0)
@@ -425,7 +400,8 @@ static int file_put(tier_driver *drv, const char *path, const tier_source *src,
 {
 	file_driver *f = fd_of(drv);
 	tier_buf dst = TIER_BUF_INIT, tmp = TIER_BUF_INIT;
-	int fd = -1, rc = check_rel(path, 0), made_dirs = 0, tries = 0;
+	int fd = -1, rc = tier_driver_check_path(path, 0), made_dirs = 0,
+	    tries = 0;
 	struct stat st;
 	if (rc < 0)
 		return rc;
@@ -497,7 +473,8 @@ static int file_rename(tier_driver *drv, const char *from, const char *to)
 	file_driver *f = fd_of(drv);
 	tier_buf a = TIER_BUF_INIT, b = TIER_BUF_INIT;
 	int rc;
-	if ((rc = check_rel(from, 0)) < 0 || (rc = check_rel(to, 0)) < 0)
+	if ((rc = tier_driver_check_path(from, 0)) < 0 ||
+	    (rc = tier_driver_check_path(to, 0)) < 0)
 		return rc;
 	if (full_path(&a, f, from) < 0 || full_path(&b, f, to) < 0) {
 		rc = TIER_ERROR;
@@ -546,7 +523,7 @@ static int file_list(tier_driver *drv, const char *dir, tier_list_cb cb,
 	tier_vec names = TIER_VEC_INIT;
 	struct dirent *de;
 	DIR *d;
-	int rc = check_rel(dir, 1);
+	int rc = tier_driver_check_path(dir, 1);
 	if (rc < 0)
 		return rc;
 	if (full_path(&p, f, dir) < 0)
@@ -602,7 +579,7 @@ static int file_remove(tier_driver *drv, const char *path)
 {
 	file_driver *f = fd_of(drv);
 	tier_buf p = TIER_BUF_INIT;
-	int rc = check_rel(path, 0);
+	int rc = tier_driver_check_path(path, 0);
 	if (rc < 0)
 		return rc;
 	if (full_path(&p, f, path) < 0)
@@ -636,7 +613,7 @@ out:
 static int file_mkdir_p(tier_driver *drv, const char *path)
 {
 	file_driver *f = fd_of(drv);
-	int rc = check_rel(path, 1);
+	int rc = tier_driver_check_path(path, 1);
 	if (rc < 0)
 		return rc;
 	if (!*path)

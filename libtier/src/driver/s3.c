@@ -20,6 +20,7 @@
  * one that could not be aborted are removed after a day by the first ping
  * of a later run (tier_s3_abort_stale_uploads).
  */
+#include "driver/drivers.h"
 #include "driver/s3_impl.h"
 #include "driver/listing.h"
 
@@ -93,36 +94,6 @@ static s3_driver *sd_of(tier_driver *drv)
 }
 
 /* ---- paths ------------------------------------------------------------- */
-
-/*
- * Paths come from the engine, but a ".." or an empty part would make a key
- * no other tier kind can name, and control characters have no place in a key.
- */
-static int check_rel(const char *rel, int allow_root)
-{
-	if (!rel || (!*rel && !allow_root))
-		return tier_error_set(TIER_EUSAGE, "empty tier path");
-	if (rel[0] == '/')
-		return tier_error_set(TIER_EUSAGE,
-		                      "tier path '%s' is not relative", rel);
-	for (const char *p = rel; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return tier_error_set(
-			        TIER_EUSAGE,
-			        "tier path has a control character");
-	for (const char *p = rel; *p;) {
-		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') ||
-		    (n == 2 && p[0] == '.' && p[1] == '.'))
-			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'",
-			                      rel);
-		p += n;
-		if (*p == '/' && !*++p)
-			return tier_error_set(TIER_EUSAGE, "bad tier path '%s'",
-			                      rel);
-	}
-	return 0;
-}
 
 /* The object key of a tier path ("" = the tier root). */
 static int key_of(s3_driver *d, tier_buf *out, const char *rel)
@@ -710,7 +681,7 @@ static int s3_stat(tier_driver *drv, const char *path, tier_stat *out)
 	s3_driver *d = sd_of(drv);
 	curl_off_t size = -1;
 	long mtime = -1;
-	int rc = check_rel(path, 1);
+	int rc = tier_driver_check_path(path, 1);
 
 	memset(out, 0, sizeof(*out));
 	if (rc < 0)
@@ -737,7 +708,7 @@ static int s3_get(tier_driver *drv, const char *path, uint64_t offset,
 {
 	s3_driver *d = sd_of(drv);
 	char range[64];
-	int rc = check_rel(path, 0);
+	int rc = tier_driver_check_path(path, 0);
 
 	if (rc < 0)
 		return rc;
@@ -941,7 +912,7 @@ static int s3_put(tier_driver *drv, const char *path, const tier_source *src,
                   unsigned int flags)
 {
 	s3_driver *d = sd_of(drv);
-	int rc = check_rel(path, 0);
+	int rc = tier_driver_check_path(path, 0);
 	if (rc < 0 || (rc = check_source(path, src)) < 0)
 		return rc;
 	if (src->size > S3_SINGLE_PUT_MAX)
@@ -960,7 +931,7 @@ static int s3_put(tier_driver *drv, const char *path, const tier_source *src,
 static int s3_remove(tier_driver *drv, const char *path)
 {
 	s3_driver *d = sd_of(drv);
-	int rc = check_rel(path, 0);
+	int rc = tier_driver_check_path(path, 0);
 	if (rc < 0)
 		return rc;
 	/* DELETE of a missing key is a 204 too: ask first (docs/s3.md) */
@@ -983,7 +954,7 @@ static int s3_rename(tier_driver *drv, const char *from, const char *to)
 static int s3_mkdir_p(tier_driver *drv, const char *path)
 {
 	/* key prefixes need no creating */
-	return check_rel(path, 1);
+	return tier_driver_check_path(path, 1);
 }
 
 /* ---- list --------------------------------------------------------------- */
@@ -1005,7 +976,7 @@ static int s3_list(tier_driver *drv, const char *dir, tier_list_cb cb,
 	tier_buf prefix = TIER_BUF_INIT, token = TIER_BUF_INIT,
 	         text = TIER_BUF_INIT, val = TIER_BUF_INIT;
 	char maxk[16];
-	int rc = check_rel(dir, 1), truncated = 1, seen = 0;
+	int rc = tier_driver_check_path(dir, 1), truncated = 1, seen = 0;
 
 	if (rc < 0)
 		return rc;
@@ -1257,7 +1228,7 @@ int tier_driver_s3_open(tier_driver **out, const tier_url *url,
 	d->where = tier_buf_detach(&b);
 	if ((rc = check_bucket(d->bucket, d->where)) < 0)
 		goto fail;
-	if (*d->prefix && (rc = check_rel(d->prefix, 0)) < 0) {
+	if (*d->prefix && (rc = tier_driver_check_path(d->prefix, 0)) < 0) {
 		rc = tier_error_set(TIER_EUSAGE,
 		                    "bad key prefix '%s' in tier url %s",
 		                    d->prefix, d->where);
