@@ -49,6 +49,7 @@ if [ -n "$SRV_DIR" ]; then
 	a=$(cd "$LOCAL_DIR/data" && find . -type f -exec md5sum {} + | sort)
 	b=$(cd "$SRV_DIR/data" && find . -type f -exec md5sum {} + | sort)
 	check "both tiers hold identical data packs" [ "$a" = "$b" ]
+	[ "$a" = "$b" ] || diff <(echo "$a") <(echo "$b") | sed 's/^/    | /' >&3
 fi
 restore_check out-srv "$TT_TMP/want5" -t "server=$SRV"
 restore_check out-old "$TT_TMP/want2" -t "server=$SRV" -r 2

@@ -231,6 +231,14 @@ static int set_common(curl_driver *d)
 			SET(CURLOPT_CAINFO, d->cacert);
 		SET(CURLOPT_SSL_VERIFYPEER, d->insecure ? 0L : 1L);
 		SET(CURLOPT_SSL_VERIFYHOST, d->insecure ? 0L : 2L);
+		/* libcurl before 8.9 closes an FTPS upload's TLS 1.3 data
+		 * connection with the server's session tickets unread: the
+		 * kernel sends RST, the server loses the tail and answers 426
+		 * (curl issue 6149, KNOWN_BUGS).  TLS 1.2 does not lose it. */
+		if (curl_version_info(CURLVERSION_NOW)->version_num < 0x080900)
+			SET(CURLOPT_SSLVERSION,
+			    (long)(CURL_SSLVERSION_TLSv1_2 |
+			           CURL_SSLVERSION_MAX_TLSv1_2));
 	}
 	if (d->proto == PROTO_SFTP) {
 		long auth = CURLSSH_AUTH_PUBLICKEY;
