@@ -868,7 +868,7 @@ static int repair_pack(struct run *r, size_t ti, struct packref *p)
 			discard(&tmp, &fd);
 			continue;
 		}
-		tier_source s = {NULL, fd, p->size};
+		tier_source s = {NULL, fd, p->size, NULL};
 		rc = tier_location_put(dst, p->path, &s, 0);
 		discard(&tmp, &fd);
 		if (rc < 0) {

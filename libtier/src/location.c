@@ -544,7 +544,7 @@ int tier_location_put_mem(tier_location *loc, const char *path,
                           const void *data, size_t len, unsigned int flags)
 {
 	/* data == NULL would mean "read from fd" */
-	tier_source src = {data ? data : "", -1, len};
+	tier_source src = {data ? data : "", -1, len, NULL};
 	return tier_location_put(loc, path, &src, flags);
 }
 

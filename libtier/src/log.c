@@ -394,7 +394,7 @@ static int put_file(tier_location *loc, const char *dst, const char *src)
 		return tier_error_set_errno(TIER_ERROR, errno,
 		                            "cannot stat '%s'", src);
 	}
-	tier_source s = {NULL, fd, (uint64_t)st.st_size};
+	tier_source s = {NULL, fd, (uint64_t)st.st_size, NULL};
 	int rc = tier_location_put(loc, dst, &s, 0);
 	close(fd);
 	return rc;

@@ -320,8 +320,11 @@ static void *uploader(void *arg)
 				        TIER_ERROR, errno,
 				        "cannot read pack '%s'", u->path);
 			} else {
+				/* a local tier may link the pack: it is
+				 * never written again, only unlinked */
 				tier_source src = {NULL, fd,
-				                   (uint64_t)sb.st_size};
+				                   (uint64_t)sb.st_size,
+				                   u->path};
 				rc = tier_write_put(p->w, dst, &src);
 			}
 			if (fd >= 0)

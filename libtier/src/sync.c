@@ -305,7 +305,8 @@ static int copy_pack(struct sync *s, size_t dst_i, size_t src_i,
 		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot stat '%s'",
 		                          tmp);
 	} else {
-		tier_source src = {NULL, fd, (uint64_t)sb.st_size};
+		/* the temp file is this tier's alone: a local tier may link it */
+		tier_source src = {NULL, fd, (uint64_t)sb.st_size, tmp};
 		rc = tier_location_put(dst, path, &src, 0);
 		if (rc == 0) {
 			s->st.packs++;

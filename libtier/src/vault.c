@@ -1700,6 +1700,7 @@ struct put_job {
 	char msg[512];
 	pthread_t th;
 	int started;
+	tier_source own; /* src without link_path, for all tiers but one */
 };
 
 static void *put_thread(void *arg)
@@ -1709,6 +1710,15 @@ static void *put_thread(void *arg)
 	if (j->rc < 0)
 		snprintf(j->msg, sizeof(j->msg), "%s", tier_error_last());
 	return NULL;
+}
+
+/* A tier kept in a local directory (file://, or fault+ around one). */
+static int is_file_tier(const tier_location *loc)
+{
+	const tier_url *u = tier_location_url(loc);
+	while (u && u->inner)
+		u = u->inner;
+	return u && u->scheme && !strcmp(u->scheme, "file");
 }
 
 int tier_write_put(tier_write *w, const char *path, const tier_source *src)
@@ -1723,12 +1733,21 @@ int tier_write_put(tier_write *w, const char *path, const tier_source *src)
 	 * (each location is used by one thread only; a tier_source is read
 	 * with pread or from memory, so sharing it is safe).
 	 */
-	size_t first = w->n;
+	size_t first = w->n, linker = w->n;
+	/* one file tier may take src->link_path (no two tiers share an inode) */
+	for (size_t i = 0; src->link_path && i < w->n && linker == w->n; i++)
+		if (w->outcome[i] == TIER_WRITE_WRITTEN &&
+		    is_file_tier(w->v->t[i].loc))
+			linker = i;
 	for (size_t i = 0; i < w->n; i++) {
 		if (w->outcome[i] != TIER_WRITE_WRITTEN)
 			continue;
 		jobs[i] = (struct put_job){
-		        w->v->t[i].loc, path, src, 0, "", 0, 0};
+		        w->v->t[i].loc, path, src, 0, "", 0, 0, *src};
+		if (i != linker) {
+			jobs[i].own.link_path = NULL;
+			jobs[i].src = &jobs[i].own;
+		}
 		if (first == w->n) {
 			first = i;
 			continue;

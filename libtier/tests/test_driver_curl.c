@@ -260,7 +260,7 @@ static char *make_data(size_t n, uint32_t seed)
 static int put_mem(conn *c, const char *path, const void *data, size_t len,
                    unsigned flags)
 {
-	tier_source src = {data, -1, len};
+	tier_source src = {data, -1, len, NULL};
 	return c->drv->put(c->drv, path, &src, flags);
 }
 
@@ -932,7 +932,7 @@ static void t_large(int proto)
 	begin(proto, &c);
 	char *data = make_data(BIG, 11);
 	int fd = big_source(data);
-	tier_source src = {NULL, fd, BIG};
+	tier_source src = {NULL, fd, BIG, NULL};
 	cr_assert_eq(c.drv->put(c.drv, "big/b50", &src, 0), 0, "%s",
 	             tier_error_last());
 	close(fd);
@@ -1076,7 +1076,7 @@ static void t_outage(int proto)
 	begin(proto, &c);
 	char *data = make_data(BIG, 5);
 	int fd = big_source(data);
-	tier_source src = {NULL, fd, BIG};
+	tier_source src = {NULL, fd, BIG, NULL};
 	cr_assert_eq(c.drv->put(c.drv, "o/b50", &src, 0), 0, "%s",
 	             tier_error_last());
 	close(fd);

@@ -59,7 +59,7 @@ static void ctl(const char *text)
 
 static int put(const char *path, const char *text)
 {
-	tier_source src = {text, -1, strlen(text)};
+	tier_source src = {text, -1, strlen(text), NULL};
 	return drv->put(drv, path, &src, 0);
 }
 

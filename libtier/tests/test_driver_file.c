@@ -74,7 +74,7 @@ static int sink(const void *data, size_t len, void *payload)
 static int put_mem(const char *path, const void *data, size_t len,
                    unsigned int flags)
 {
-	tier_source src = {data, -1, len};
+	tier_source src = {data, -1, len, NULL};
 	return drv->put(drv, path, &src, flags);
 }
 
@@ -199,7 +199,7 @@ Test(driver_file, put_from_fd)
 	cr_assert_geq(fd, 0);
 	/* pread from 0: where the fd's own offset stands does not matter. */
 	cr_assert_eq(lseek(fd, 1000, SEEK_SET), 1000);
-	tier_source src = {NULL, fd, n};
+	tier_source src = {NULL, fd, n, NULL};
 	cr_assert_eq(drv->put(drv, "objects/x", &src, 0), 0, "%s",
 	             tier_error_last());
 	/* And again, as a retry would. */
@@ -215,6 +215,58 @@ Test(driver_file, put_from_fd)
 	free(data);
 }
 
+Test(driver_file, put_by_link)
+{
+	size_t n = 200 * 1024;
+	char *data = make_data(n, 7);
+	const char *src_path = tt_path("%s/finished-pack", dir);
+	cr_assert_eq(tt_write_file(src_path, data, n), 0);
+	cr_assert_eq(chmod(src_path, 0600), 0);
+	int fd = open(src_path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	tier_source src = {NULL, fd, n, src_path};
+	cr_assert_eq(drv->put(drv, "data/ab/linked", &src, 0), 0, "%s",
+	             tier_error_last());
+
+	/* same file system: the tier's object is the same inode, no copy */
+	struct stat a, b;
+	cr_assert_eq(stat(src_path, &a), 0);
+	cr_assert_eq(stat(tt_path("%s/data/ab/linked", root), &b), 0);
+	cr_assert_eq(a.st_ino, b.st_ino);
+	cr_assert_eq(b.st_nlink, 2);
+	/* with the mode a copy would have had (0666 less the umask) */
+	mode_t um = umask(022);
+	umask(um);
+	cr_assert_eq(b.st_mode & 0777, 0666 & ~um, "%o", b.st_mode & 0777);
+	cr_assert_eq(count_temps(root), 0);
+
+	/* the caller drops its name: the tier keeps the bytes */
+	cr_assert_eq(unlink(src_path), 0);
+	tier_buf got;
+	cr_assert_eq(get_all("data/ab/linked", 0, UINT64_MAX, &got), 0);
+	cr_assert_eq(got.size, n);
+	cr_assert_eq(memcmp(got.ptr, data, n), 0);
+	tier_buf_dispose(&got);
+
+	/* a link_path that does not hold the announced bytes is copied from fd */
+	const char *other = tt_path("%s/other", dir);
+	cr_assert_eq(tt_write_file(other, data, 100), 0);
+	tier_source wrong = {NULL, fd, n, other};
+	cr_assert_eq(drv->put(drv, "data/ab/copied", &wrong, 0), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(stat(other, &a), 0);
+	cr_assert_eq(stat(tt_path("%s/data/ab/copied", root), &b), 0);
+	cr_assert_neq(a.st_ino, b.st_ino);
+	cr_assert_eq(b.st_size, (off_t)n);
+
+	/* an exclusive put never links (it must fail if the name exists) */
+	tier_source excl = {NULL, fd, n, other};
+	cr_assert_eq(drv->put(drv, "data/ab/linked", &excl, TIER_PUT_EXCLUSIVE),
+	             TIER_ECONFLICT);
+	close(fd);
+	free(data);
+}
+
 Test(driver_file, no_temp_files_left)
 {
 	char *data = make_data(4096, 3);
@@ -227,7 +279,7 @@ Test(driver_file, no_temp_files_left)
 	const char *src_path = tt_path("%s/short", dir);
 	cr_assert_eq(tt_write_file(src_path, data, 100), 0);
 	int fd = open(src_path, O_RDONLY);
-	tier_source src = {NULL, fd, 4096};
+	tier_source src = {NULL, fd, 4096, NULL};
 	int rc = drv->put(drv, "a/b/truncated", &src, 0);
 	close(fd);
 	cr_assert_eq(rc, TIER_ERROR, "%d %s", rc, tier_error_last());

@@ -577,7 +577,7 @@ Test(s3, multipart_put_of_70_mib)
 	cr_assert_eq(tt_write_file(file, data, n), 0);
 	int fd = open(file, O_RDONLY);
 	cr_assert_geq(fd, 0);
-	tier_source src = {NULL, fd, n};
+	tier_source src = {NULL, fd, n, NULL};
 	cr_assert_eq(tier_location_put(loc, "data/big", &src, 0), 0, "%s",
 	             tier_error_last());
 	close(fd);

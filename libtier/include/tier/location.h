@@ -68,11 +68,18 @@ typedef struct {
  * Where put() takes its bytes from: memory (data != NULL) or a file
  * descriptor read with pread() from offset 0.  Either can be read again,
  * which is how the reconnect layer retries an upload.
+ *
+ * link_path (optional, with fd): the local file fd reads.  A file tier on
+ * the same file system may hard-link it as the new object instead of
+ * copying the bytes.  The caller promises never to change that file (it
+ * only unlinks its own name afterwards) and gives it to one tier per
+ * object at most, so that no two tiers ever share an inode.
  */
 typedef struct {
 	const void *data;
 	int fd;
 	uint64_t size;
+	const char *link_path;
 } tier_source;
 
 /** Receives a streamed get(); non-zero return aborts with TIER_EABORTED. */

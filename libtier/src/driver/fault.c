@@ -397,7 +397,7 @@ static int torn_put(fault_driver *f, int mode, const char *path,
 			bytes[size - 1] ^= 0xa5;
 			bytes[0] ^= 0x01;
 		}
-		tier_source part = {bytes, -1, want};
+		tier_source part = {bytes, -1, want, NULL};
 		if (mode == TORN_KEEP)
 			rc = tier_temp_name(&name, path);
 		if (rc == 0)

@@ -27,7 +27,8 @@
 
 typedef struct {
 	tier_driver base;
-	char *root; /* absolute, no trailing '/' (except "/" itself) */
+	char *root;       /* absolute, no trailing '/' (except "/" itself) */
+	mode_t file_mode; /* what open(..., 0666) gives under our umask */
 } file_driver;
 
 static file_driver *fd_of(tier_driver *drv)
@@ -395,6 +396,63 @@ static int publish_exclusive(file_driver *f, const char *tmp, const char *dst,
 	return fail(f, e, "create", rel);
 }
 
+/* Does path name the very file fd reads, of exactly size bytes? */
+static int is_source_file(const char *path, int fd, uint64_t size)
+{
+	struct stat a, b;
+	return fd >= 0 && fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+	       S_ISREG(a.st_mode) && (uint64_t)a.st_size == size;
+}
+
+#define NO_LINK 1
+
+/*
+ * Publish a finished local file under path by a hard link: no byte is
+ * copied.  The link gets the mode a copy would have and is fsynced (the
+ * writer may not have) before the rename.  NO_LINK: not on this file
+ * system (or links refused); the caller copies instead.
+ */
+static int put_by_link(file_driver *f, const char *local, tier_buf *tmp,
+                       const tier_buf *dst, const char *path)
+{
+	int made_dirs = 0, tries = 0, fd, rc;
+	for (;;) {
+		if (tier_temp_name(tmp, dst->ptr) < 0)
+			return TIER_ERROR;
+		if (link(local, tmp->ptr) == 0)
+			break;
+		if (errno == EEXIST && ++tries < 10)
+			continue;
+		if (errno == ENOENT && !made_dirs && dir_len(path) > 0) {
+			made_dirs = 1;
+			if ((rc = make_dirs(f, path, dir_len(path))) < 0)
+				return rc;
+			continue;
+		}
+		return NO_LINK;
+	}
+	fd = open(tmp->ptr, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = fail(f, errno, "open", path);
+		goto fail;
+	}
+	if (fchmod(fd, f->file_mode) < 0 || fsync(fd) < 0) {
+		rc = fail(f, errno, "sync", path);
+		close(fd);
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp->ptr, dst->ptr) < 0) {
+		rc = fail(f, errno, "replace", path);
+		goto fail;
+	}
+	return sync_dir_of(f, path);
+fail:
+	unlink(tmp->ptr);
+	return rc;
+}
+
 static int file_put(tier_driver *drv, const char *path, const tier_source *src,
                     unsigned int flags)
 {
@@ -415,6 +473,15 @@ static int file_put(tier_driver *drv, const char *path, const tier_source *src,
 		                    "'%s' in '%s' exists already", path,
 		                    f->root);
 		goto out;
+	}
+	if (src->link_path && !(flags & TIER_PUT_EXCLUSIVE) &&
+	    is_source_file(src->link_path, src->fd, src->size)) {
+		rc = put_by_link(f, src->link_path, &tmp, &dst, path);
+		if (rc == 0)
+			goto out;
+		if (rc != NO_LINK)
+			goto out;
+		rc = 0; /* another file system: copy */
 	}
 	for (;;) {
 		if (tier_temp_name(&tmp, dst.ptr) < 0) {
@@ -630,6 +697,24 @@ static void file_free(tier_driver *drv)
 	free(f);
 }
 
+/*
+ * The process umask without changing it (umask() would, for every thread):
+ * Linux shows it in /proc/self/status.  022 if that is not there.
+ */
+static mode_t current_umask(void)
+{
+	FILE *fp = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned int m = 022;
+	if (!fp)
+		return (mode_t)m;
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "Umask: %o", &m) == 1)
+			break;
+	fclose(fp);
+	return (mode_t)(m & 0777);
+}
+
 int tier_driver_file_open(tier_driver **out, const tier_url *url,
                           const tier_location_options *opts)
 {
@@ -650,6 +735,7 @@ int tier_driver_file_open(tier_driver **out, const tier_url *url,
 		free(f);
 		return TIER_ERROR;
 	}
+	f->file_mode = 0666 & ~current_umask();
 	f->base.version = TIER_DRIVER_VERSION;
 	f->base.caps = TIER_DRIVER_CAP_RENAME_OVERWRITE |
 	               TIER_DRIVER_CAP_EXCLUSIVE | TIER_DRIVER_CAP_DIRS |
