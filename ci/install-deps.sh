@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	# build
 	build-essential cmake pkg-config git
-	libgit2-dev libcurl4-openssl-dev liblz4-dev libssl-dev libjansson-dev
+	libgit2-dev libcurl4-openssl-dev liblz4-dev libssl-dev libjansson-dev zlib1g-dev
 	# tests
 	libcriterion-dev jq
 	# test servers started by the tests (ftp, ftps, sftp) on loopback

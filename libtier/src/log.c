@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tier/sys/driver.h"
+#include "gitpack.h"
 #include "hash.h"
 #include "util/error.h"
 #include "util/posix.h"
@@ -412,6 +413,37 @@ static int make_tmpdir(char *out, size_t cap)
 	return 0;
 }
 
+/*
+ * The pack of a single commit over its parent (a write's revision): our
+ * own writer, no delta search, no re-indexing.  1 when tip..hide is not
+ * one commit (the caller uses libgit2's packbuilder then).
+ */
+static int one_commit_pack(git_repository *repo, const git_oid *tip,
+                           const git_oid *hide, const char *dir, tier_buf *name)
+{
+	git_commit *c = NULL;
+	git_odb *odb = NULL;
+	git_oid *ids = NULL;
+	size_t n = 0;
+	int rc;
+	if ((rc = git_commit_lookup(&c, repo, tip)) < 0)
+		return tier_error_from_git(rc, "cannot read a log commit");
+	unsigned int np = git_commit_parentcount(c);
+	int one = hide ? np == 1 && git_oid_equal(git_commit_parent_id(c, 0),
+	                                          hide)
+	               : np == 0;
+	git_commit_free(c);
+	if (!one)
+		return 1;
+	if ((rc = git_repository_odb(&odb, repo)) < 0)
+		return tier_error_from_git(rc, "cannot open the log objects");
+	if ((rc = tier_gitpack_new_objects(repo, tip, hide, &ids, &n)) == 0)
+		rc = tier_gitpack_write(odb, ids, n, dir, name);
+	free(ids);
+	git_odb_free(odb);
+	return rc;
+}
+
 int tier_log_pack_build(git_repository *repo, const git_oid *tip,
                         const git_oid *hide, const char *dir, tier_buf *name)
 {
@@ -420,6 +452,8 @@ int tier_log_pack_build(git_repository *repo, const git_oid *tip,
 	int rc;
 
 	tier_buf_clear(name);
+	if ((rc = one_commit_pack(repo, tip, hide, dir, name)) != 1)
+		return rc;
 	if ((rc = git_packbuilder_new(&pb, repo)) < 0)
 		return tier_error_from_git(rc, "cannot build log pack");
 	/* delta search over many similar metadata blobs is the costly part */

@@ -1,0 +1,448 @@
+/*
+ * Git pack and index writer (formats: git's Documentation/gitformat-pack).
+ *
+ * pack: "PACK", version 2, object count (big-endian 32-bit); per object a
+ * header (type in bits 4-6 of the first byte, the size in 4 + 7n bits,
+ * high bit = more bytes follow) and the zlib stream of its content; then
+ * the SHA-1 of everything before.
+ * idx v2: "\377tOc", version 2, 256 cumulative counts by first id byte,
+ * the sorted ids, the CRC-32 of each object's packed bytes, 31-bit offsets
+ * (high bit set: index into a table of 64-bit offsets), that table, the
+ * pack's SHA-1, and the SHA-1 of the idx itself.
+ */
+#include "gitpack.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "hash.h"
+#include "tier/errors.h"
+#include "util/error.h"
+#include "util/posix.h"
+
+/* ---- which objects ------------------------------------------------------- */
+
+/* Open-addressing set of object ids (the list keeps their order). */
+struct oidset {
+	git_oid *list;
+	size_t n, cap;
+	uint32_t *slot; /* index + 1 into list, 0 = empty */
+	size_t mask;
+};
+
+static size_t oid_slot(const git_oid *id, size_t mask)
+{
+	uint64_t h;
+	memcpy(&h, id->id, sizeof(h)); /* SHA-1 bytes are uniform already */
+	return (size_t)h & mask;
+}
+
+static int oidset_grow(struct oidset *s)
+{
+	size_t nslots = s->mask ? (s->mask + 1) * 2 : 1024;
+	uint32_t *slot = tier_calloc(nslots, sizeof(*slot));
+	if (!slot)
+		return TIER_ERROR;
+	for (size_t i = 0; i < s->n; i++) {
+		size_t k = oid_slot(&s->list[i], nslots - 1);
+		while (slot[k])
+			k = (k + 1) & (nslots - 1);
+		slot[k] = (uint32_t)(i + 1);
+	}
+	free(s->slot);
+	s->slot = slot;
+	s->mask = nslots - 1;
+	return 0;
+}
+
+/* 1 if added, 0 if there already, <0 on error. */
+static int oidset_add(struct oidset *s, const git_oid *id)
+{
+	if ((s->n + 1) * 2 > s->mask + 1 && oidset_grow(s) < 0)
+		return TIER_ERROR;
+	size_t k = oid_slot(id, s->mask);
+	while (s->slot[k]) {
+		if (git_oid_equal(&s->list[s->slot[k] - 1], id))
+			return 0;
+		k = (k + 1) & s->mask;
+	}
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
+		git_oid *l = realloc(s->list, cap * sizeof(*l));
+		if (!l)
+			return tier_error_set(TIER_ERROR, "out of memory");
+		s->list = l;
+		s->cap = cap;
+	}
+	git_oid_cpy(&s->list[s->n], id);
+	s->slot[k] = (uint32_t)++s->n;
+	return 1;
+}
+
+static int add_tree(git_repository *repo, struct oidset *s, const git_oid *id,
+                    const git_oid *old_id)
+{
+	git_tree *t = NULL, *old = NULL;
+	int rc;
+	if (old_id && git_oid_equal(id, old_id))
+		return 0;
+	if ((rc = oidset_add(s, id)) <= 0)
+		return rc;
+	if ((rc = git_tree_lookup(&t, repo, id)) < 0 ||
+	    (old_id && (rc = git_tree_lookup(&old, repo, old_id)) < 0)) {
+		rc = tier_error_from_git(rc, "cannot read a log tree");
+		goto out;
+	}
+	size_t n = git_tree_entrycount(t);
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+		const git_tree_entry *o =
+		        old ? git_tree_entry_byname(old, git_tree_entry_name(e))
+		            : NULL;
+		git_object_t type = git_tree_entry_type(e);
+		const git_oid *eid = git_tree_entry_id(e);
+		if (o && git_oid_equal(eid, git_tree_entry_id(o)))
+			continue;
+		if (type == GIT_OBJECT_TREE)
+			rc = add_tree(repo, s, eid,
+			              o && git_tree_entry_type(o) ==
+			                                      GIT_OBJECT_TREE
+			                      ? git_tree_entry_id(o)
+			                      : NULL);
+		else if (type == GIT_OBJECT_BLOB)
+			rc = oidset_add(s, eid);
+		/* a commit entry (submodule) is not ours to pack */
+	}
+out:
+	git_tree_free(t);
+	git_tree_free(old);
+	return rc < 0 ? rc : 0;
+}
+
+int tier_gitpack_new_objects(git_repository *repo, const git_oid *tip,
+                             const git_oid *hide, git_oid **out, size_t *n)
+{
+	struct oidset s = {0};
+	git_commit *c = NULL, *h = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = git_commit_lookup(&c, repo, tip)) < 0 ||
+	    (hide && (rc = git_commit_lookup(&h, repo, hide)) < 0)) {
+		rc = tier_error_from_git(rc, "cannot read a log commit");
+		goto out;
+	}
+	if ((rc = oidset_add(&s, tip)) < 0 ||
+	    (rc = add_tree(repo, &s, git_commit_tree_id(c),
+	                   h ? git_commit_tree_id(h) : NULL)) < 0)
+		goto out;
+	*out = s.list;
+	*n = s.n;
+	s.list = NULL;
+out:
+	git_commit_free(c);
+	git_commit_free(h);
+	free(s.list);
+	free(s.slot);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- writing -------------------------------------------------------------- */
+
+#define FLUSH_AT (1u << 20)
+
+struct out {
+	int fd;
+	const char *path;
+	EVP_MD_CTX *sha;
+	tier_buf buf;
+	uint64_t off; /* bytes before buf */
+};
+
+static int out_flush(struct out *o)
+{
+	if (!o->buf.size)
+		return 0;
+	if (!EVP_DigestUpdate(o->sha, o->buf.ptr, o->buf.size))
+		return tier_error_set(TIER_ERROR, "SHA-1 failed");
+	if (tier_write_all(o->fd, o->buf.ptr, o->buf.size, o->path) < 0)
+		return tier_error_set_errno(tier_error_from_errno(errno), errno,
+		                            "cannot write '%s'", o->path);
+	o->off += o->buf.size;
+	tier_buf_clear(&o->buf);
+	return 0;
+}
+
+static int out_put(struct out *o, const void *p, size_t len)
+{
+	if (tier_buf_put(&o->buf, p, len) < 0)
+		return TIER_ERROR;
+	return o->buf.size >= FLUSH_AT ? out_flush(o) : 0;
+}
+
+/* Flush, append the SHA-1 of all so far (kept in sum), fsync, close. */
+static int out_finish(struct out *o, unsigned char sum[20])
+{
+	unsigned int len = 0;
+	int rc = out_flush(o);
+	if (rc < 0)
+		return rc;
+	if (!EVP_DigestFinal_ex(o->sha, sum, &len) || len != 20)
+		return tier_error_set(TIER_ERROR, "SHA-1 failed");
+	if (tier_write_all(o->fd, sum, 20, o->path) < 0 || fsync(o->fd) < 0)
+		return tier_error_set_errno(tier_error_from_errno(errno), errno,
+		                            "cannot write '%s'", o->path);
+	return 0;
+}
+
+static int out_open(struct out *o, const char *path)
+{
+	memset(o, 0, sizeof(*o));
+	o->path = path;
+	o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (o->fd < 0)
+		return tier_error_set_errno(tier_error_from_errno(errno), errno,
+		                            "cannot create '%s'", path);
+	if (!(o->sha = EVP_MD_CTX_new()) ||
+	    !EVP_DigestInit_ex(o->sha, EVP_sha1(), NULL))
+		return tier_error_set(TIER_ERROR, "SHA-1 is not available");
+	return 0;
+}
+
+static void out_close(struct out *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+	EVP_MD_CTX_free(o->sha);
+	o->sha = NULL;
+	tier_buf_dispose(&o->buf);
+}
+
+static void be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static int pack_type(git_object_t t)
+{
+	switch (t) {
+	case GIT_OBJECT_COMMIT:
+		return 1;
+	case GIT_OBJECT_TREE:
+		return 2;
+	case GIT_OBJECT_BLOB:
+		return 3;
+	case GIT_OBJECT_TAG:
+		return 4;
+	default:
+		return -1;
+	}
+}
+
+struct entry {
+	git_oid id;
+	uint64_t off;
+	uint32_t crc;
+};
+
+/* One object: header, then its zlib stream, straight into the buffer. */
+static int pack_object(struct out *o, z_stream *z, git_odb *odb,
+                       struct entry *e)
+{
+	git_odb_object *obj = NULL;
+	unsigned char hdr[16];
+	size_t h = 0;
+	int rc = git_odb_read(&obj, odb, &e->id);
+	if (rc < 0)
+		return tier_error_from_git(rc, "cannot read a log object");
+	size_t size = git_odb_object_size(obj);
+	int type = pack_type(git_odb_object_type(obj));
+	if (type < 0) {
+		git_odb_object_free(obj);
+		return tier_error_set(TIER_ECORRUPT,
+		                      "log object of an unknown type");
+	}
+	size_t rest = size >> 4;
+	hdr[h++] = (unsigned char)((type << 4) | (size & 0x0f) |
+	                           (rest ? 0x80 : 0));
+	while (rest) {
+		hdr[h++] = (unsigned char)((rest & 0x7f) |
+		                           (rest > 0x7f ? 0x80 : 0));
+		rest >>= 7;
+	}
+	e->off = o->off + o->buf.size;
+	uLong bound = deflateBound(z, (uLong)size);
+	if (tier_buf_grow(&o->buf, h + bound) < 0) {
+		git_odb_object_free(obj);
+		return TIER_ERROR;
+	}
+	unsigned char *start = (unsigned char *)o->buf.ptr + o->buf.size;
+	memcpy(start, hdr, h);
+	z->next_in = (Bytef *)git_odb_object_data(obj);
+	z->avail_in = (uInt)size;
+	z->next_out = start + h;
+	z->avail_out = (uInt)bound;
+	int zr = deflate(z, Z_FINISH);
+	size_t zlen = bound - z->avail_out;
+	git_odb_object_free(obj);
+	if (zr != Z_STREAM_END || deflateReset(z) != Z_OK)
+		return tier_error_set(TIER_ERROR,
+		                      "zlib failed on a log object");
+	e->crc = (uint32_t)crc32(0L, start, (uInt)(h + zlen));
+	o->buf.size += h + zlen;
+	return o->buf.size >= FLUSH_AT ? out_flush(o) : 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return git_oid_cmp(&((const struct entry *)a)->id,
+	                   &((const struct entry *)b)->id);
+}
+
+static int write_idx(const char *path, struct entry *e, size_t n,
+                     const unsigned char pack_sum[20])
+{
+	struct out o;
+	unsigned char b[8], sum[20];
+	uint32_t fan[256] = {0}, big = 0;
+	int rc = out_open(&o, path);
+	if (rc < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		fan[e[i].id.id[0]]++;
+	for (int i = 1; i < 256; i++)
+		fan[i] += fan[i - 1];
+	rc = out_put(&o, "\377tOc", 4);
+	be32(b, 2);
+	if (rc == 0)
+		rc = out_put(&o, b, 4);
+	for (int i = 0; i < 256 && rc == 0; i++) {
+		be32(b, fan[i]);
+		rc = out_put(&o, b, 4);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = out_put(&o, e[i].id.id, GIT_OID_RAWSZ);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		be32(b, e[i].crc);
+		rc = out_put(&o, b, 4);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		be32(b, e[i].off < 0x80000000u ? (uint32_t)e[i].off
+		                               : 0x80000000u | big++);
+		rc = out_put(&o, b, 4);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (e[i].off < 0x80000000u)
+			continue;
+		be32(b, (uint32_t)(e[i].off >> 32));
+		be32(b + 4, (uint32_t)e[i].off);
+		rc = out_put(&o, b, 8);
+	}
+	if (rc == 0)
+		rc = out_put(&o, pack_sum, 20);
+	if (rc == 0)
+		rc = out_finish(&o, sum);
+out:
+	out_close(&o);
+	return rc;
+}
+
+int tier_gitpack_write(git_odb *odb, const git_oid *ids, size_t n,
+                       const char *dir, tier_buf *name)
+{
+	struct entry *e = NULL;
+	struct out o = {.fd = -1};
+	z_stream z;
+	int zinit = 0, rc = 0;
+	unsigned char hdr[12], sum[20];
+	char hex[GIT_OID_HEXSZ + 1];
+	tier_buf tmp_pack = TIER_BUF_INIT, tmp_idx = TIER_BUF_INIT,
+	         final = TIER_BUF_INIT;
+
+	tier_buf_clear(name);
+	if (n == 0)
+		return 0;
+	if (n > UINT32_MAX)
+		return tier_error_set(TIER_EUSAGE, "too many log objects");
+	memset(&z, 0, sizeof(z));
+	if (!(e = tier_calloc(n, sizeof(*e))) ||
+	    tier_buf_printf(&tmp_pack, "%s/incoming.pack", dir) < 0 ||
+	    tier_buf_printf(&tmp_idx, "%s/incoming.idx", dir) < 0) {
+		rc = TIER_ERROR;
+		goto out;
+	}
+	if (deflateInit(&z, Z_BEST_SPEED) != Z_OK) {
+		rc = tier_error_set(TIER_ERROR, "zlib cannot start");
+		goto out;
+	}
+	zinit = 1;
+	if ((rc = out_open(&o, tmp_pack.ptr)) < 0)
+		goto out;
+	memcpy(hdr, "PACK", 4);
+	be32(hdr + 4, 2);
+	be32(hdr + 8, (uint32_t)n);
+	if ((rc = out_put(&o, hdr, sizeof(hdr))) < 0)
+		goto out;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		git_oid_cpy(&e[i].id, &ids[i]);
+		rc = pack_object(&o, &z, odb, &e[i]);
+	}
+	if (rc < 0 || (rc = out_finish(&o, sum)) < 0)
+		goto out;
+	out_close(&o);
+
+	qsort(e, n, sizeof(*e), cmp_entry);
+	for (size_t i = 1; i < n; i++)
+		if (git_oid_equal(&e[i - 1].id, &e[i].id)) {
+			rc = tier_error_set(
+			        TIER_ERROR,
+			        "log object listed twice for one pack");
+			goto out;
+		}
+	if ((rc = write_idx(tmp_idx.ptr, e, n, sum)) < 0)
+		goto out;
+
+	tier_hex(hex, sum, 20);
+	/* pack first, idx last: a pack counts for git once its idx is there */
+	tier_buf_printf(&final, "%s/pack-%s.pack", dir, hex);
+	if (rename(tmp_pack.ptr, final.ptr) < 0) {
+		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot name '%s'",
+		                          final.ptr);
+		goto out;
+	}
+	tier_buf_clear(&final);
+	tier_buf_printf(&final, "%s/pack-%s.idx", dir, hex);
+	if (rename(tmp_idx.ptr, final.ptr) < 0) {
+		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot name '%s'",
+		                          final.ptr);
+		goto out;
+	}
+	if ((rc = tier_fsync_dir(dir)) < 0)
+		goto out;
+	tier_buf_printf(name, "pack-%s", hex);
+out:
+	out_close(&o);
+	if (zinit)
+		deflateEnd(&z);
+	if (rc < 0) {
+		unlink(tmp_pack.ptr);
+		unlink(tmp_idx.ptr);
+	}
+	free(e);
+	tier_buf_dispose(&tmp_pack);
+	tier_buf_dispose(&tmp_idx);
+	tier_buf_dispose(&final);
+	return rc;
+}
