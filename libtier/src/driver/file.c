@@ -396,6 +396,19 @@ static int publish_exclusive(file_driver *f, const char *tmp, const char *dst,
 	return fail(f, e, "create", rel);
 }
 
+/*
+ * An object just written is on the disk (fsynced) and will not be read
+ * again soon: give its pages back.  A backup then does not push the
+ * user's working set out of the page cache, and the next object's pages
+ * come from memory just freed instead of memory never touched, which in
+ * a VM costs a host fault per page (we measured copies into the page
+ * cache at a third of their usual speed when it had to grow).
+ */
+static void drop_cached(int fd)
+{
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
 /* Does path name the very file fd reads, of exactly size bytes? */
 static int is_source_file(const char *path, int fd, uint64_t size)
 {
@@ -442,6 +455,7 @@ static int put_by_link(file_driver *f, const char *local, tier_buf *tmp,
 		close(fd);
 		goto fail;
 	}
+	drop_cached(fd);
 	close(fd);
 	if (rename(tmp->ptr, dst->ptr) < 0) {
 		rc = fail(f, errno, "replace", path);
@@ -509,6 +523,7 @@ static int file_put(tier_driver *drv, const char *path, const tier_source *src,
 		rc = fail(f, errno, "sync", path);
 		goto fail;
 	}
+	drop_cached(fd);
 	if (close(fd) < 0) {
 		fd = -1;
 		rc = fail(f, errno, "write", path);
