@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 struct sync {
 	tier_vault *v;
 	const tier_sync_options *opts;
+	pthread_mutex_t
+	        lock; /* st, warnings, progress: pack copies run in two threads */
 	tier_sync_stats st;
 	char tmpdir[PATH_MAX];
 	const char *tier; /* being synced, for progress */
@@ -36,13 +39,25 @@ static int should_stop(struct sync *s)
 		        "sync of tier '%s' stopped at revision %llu: a write started "
 		        "(run tier-sync again when it is done)",
 		        s->tier, (unsigned long long)s->revision);
-	if (s->opts->progress &&
-	    s->opts->progress(&s->st, s->tier, s->revision, s->opts->payload))
+	pthread_mutex_lock(&s->lock);
+	int cancel = s->opts->progress &&
+	             s->opts->progress(&s->st, s->tier, s->revision,
+	                               s->opts->payload);
+	pthread_mutex_unlock(&s->lock);
+	if (cancel)
 		return tier_error_set(
 		        TIER_EABORTED,
 		        "sync of tier '%s' cancelled at revision %llu", s->tier,
 		        (unsigned long long)s->revision);
 	return 0;
+}
+
+/* Count into the stats from any thread. */
+static void count(struct sync *s, uint64_t *field, uint64_t n)
+{
+	pthread_mutex_lock(&s->lock);
+	*field += n;
+	pthread_mutex_unlock(&s->lock);
 }
 
 static int stop_cb(void *payload)
@@ -52,8 +67,10 @@ static int stop_cb(void *payload)
 
 static void warn(struct sync *s, const char *msg)
 {
+	pthread_mutex_lock(&s->lock);
 	if (s->opts->warning)
 		s->opts->warning(msg, s->opts->payload);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* ---- packs a revision added: the index/ entries its parent lacks ---- */
@@ -240,11 +257,17 @@ static int existing_pack_ok(struct sync *s, tier_location *dst,
 	return memcmp(got, p->id, TIER_HASH_LEN) == 0;
 }
 
-static int copy_pack(struct sync *s, size_t dst_i, size_t src_i,
-                     const struct added_pack *p)
+/* The tier's location for this thread: its own clone, else the vault's. */
+static tier_location *loc_at(struct sync *s, tier_location **locs, size_t i)
+{
+	return locs && locs[i] ? locs[i] : tier_vault_location(s->v, i);
+}
+
+static int copy_pack(struct sync *s, tier_location **locs, size_t dst_i,
+                     size_t src_i, const struct added_pack *p)
 {
 	tier_vault *v = s->v;
-	tier_location *dst = tier_vault_location(v, dst_i);
+	tier_location *dst = loc_at(s, locs, dst_i);
 	char path[80], tmp[PATH_MAX];
 	tier_stat st;
 	int rc, fd = -1;
@@ -258,7 +281,7 @@ static int copy_pack(struct sync *s, size_t dst_i, size_t src_i,
 		if (ok < 0 && ok != TIER_ECORRUPT && ok != TIER_ENOTFOUND)
 			return ok;
 		if (ok == 1) {
-			s->st.skipped++;
+			count(s, &s->st.skipped, 1);
 			return 0;
 		}
 		char msg[512];
@@ -267,7 +290,7 @@ static int copy_pack(struct sync *s, size_t dst_i, size_t src_i,
 		        "tier '%s': pack %s there is damaged; copying it again",
 		        tier_location_name(dst), path);
 		warn(s, msg);
-		s->st.damaged++;
+		count(s, &s->st.damaged, 1);
 	} else if (rc < 0 && rc != TIER_ENOTFOUND)
 		return rc;
 
@@ -281,7 +304,7 @@ static int copy_pack(struct sync *s, size_t dst_i, size_t src_i,
 		const tier_tier_info *in = tier_vault_tier_info(v, i);
 		if (!in->online || in->state != TIER_STATE_OK)
 			continue;
-		rc = fetch_pack(s, tier_vault_location(v, i), p, &fd, tmp,
+		rc = fetch_pack(s, loc_at(s, locs, i), p, &fd, tmp,
 		                sizeof(tmp));
 		if (rc == TIER_EABORTED)
 			return rc;
@@ -293,7 +316,7 @@ static int copy_pack(struct sync *s, size_t dst_i, size_t src_i,
 			snprintf(msg, sizeof(msg), "%s; trying another tier",
 			         tier_error_last());
 			warn(s, msg);
-			s->st.damaged++;
+			count(s, &s->st.damaged, 1);
 		}
 	}
 	if (fd < 0)
@@ -309,13 +332,114 @@ static int copy_pack(struct sync *s, size_t dst_i, size_t src_i,
 		tier_source src = {NULL, fd, (uint64_t)sb.st_size, tmp};
 		rc = tier_location_put(dst, path, &src, 0);
 		if (rc == 0) {
-			s->st.packs++;
-			s->st.bytes += (uint64_t)sb.st_size;
+			count(s, &s->st.packs, 1);
+			count(s, &s->st.bytes, (uint64_t)sb.st_size);
 		}
 	}
 	close(fd);
 	unlink(tmp);
 	return rc;
+}
+
+/* ---- copying the packs of one entry, two at a time ------------------- */
+
+/*
+ * A pack copy is a read, a SHA-256 and a write: one thread leaves a core
+ * idle while the other waits on the disk.  Two threads, the second with
+ * its own connection to every tier (a location is used by one thread at
+ * a time).  Few packs are not worth a second login.
+ */
+#define COPY_THREADS    2
+#define COPY_THREAD_MIN 4 /* packs */
+
+struct copy_run {
+	struct sync *s;
+	size_t dst_i, src_i;
+	const struct added_pack *packs;
+	size_t np, next;
+	int rc;
+	char msg[1024];
+};
+
+struct copy_worker {
+	struct copy_run *run;
+	tier_location **locs; /* NULL: the vault's own */
+	size_t nlocs;
+	pthread_t th;
+	int started;
+};
+
+static void *copy_worker_run(void *arg)
+{
+	struct copy_worker *w = arg;
+	struct copy_run *run = w->run;
+	struct sync *s = run->s;
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		size_t j = run->next++;
+		int stop = run->rc < 0 || j >= run->np;
+		pthread_mutex_unlock(&s->lock);
+		if (stop)
+			break;
+		int rc = should_stop(s);
+		if (rc == 0)
+			rc = copy_pack(s, w->locs, run->dst_i, run->src_i,
+			               &run->packs[j]);
+		if (rc < 0) {
+			pthread_mutex_lock(&s->lock);
+			if (run->rc == 0) {
+				run->rc = rc;
+				snprintf(run->msg, sizeof(run->msg), "%s",
+				         tier_error_last());
+			}
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void free_locs(tier_location **locs, size_t n)
+{
+	for (size_t i = 0; locs && i < n; i++)
+		tier_location_free(locs[i]);
+	free(locs);
+}
+
+static int copy_packs(struct sync *s, size_t dst_i, size_t src_i,
+                      const struct added_pack *packs, size_t np)
+{
+	struct copy_run run = {s, dst_i, src_i, packs, np, 0, 0, ""};
+	struct copy_worker w[COPY_THREADS];
+	size_t nt = tier_vault_tier_count(s->v);
+	size_t nw = np >= COPY_THREAD_MIN ? COPY_THREADS : 1;
+	memset(w, 0, sizeof(w));
+	for (size_t k = 0; k < nw; k++) {
+		w[k].run = &run;
+		if (k == 0)
+			continue;
+		/* clones of every tier: copy_pack may fall back to any of them */
+		w[k].locs = tier_calloc(nt, sizeof(*w[k].locs));
+		w[k].nlocs = nt;
+		int ok = w[k].locs != NULL;
+		for (size_t i = 0; ok && i < nt; i++)
+			ok = tier_location_clone(
+			             &w[k].locs[i],
+			             tier_vault_location(s->v, i)) == 0;
+		if (ok)
+			w[k].started =
+			        pthread_create(&w[k].th, NULL, copy_worker_run,
+			                       &w[k]) == 0;
+	}
+	copy_worker_run(&w[0]);
+	for (size_t k = 1; k < nw; k++) {
+		if (w[k].started)
+			pthread_join(w[k].th, NULL);
+		free_locs(w[k].locs, w[k].nlocs);
+	}
+	if (run.rc < 0)
+		return tier_error_set(run.rc, "%s", run.msg);
+	return 0;
 }
 
 /* ---- replaying one tier ------------------------------------------------ */
@@ -392,10 +516,7 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i,
 		if ((rc = added_packs(&packs, &np, repo, has_cur ? &cur : NULL,
 		                      c)) < 0)
 			goto out;
-		for (size_t j = 0; j < np && rc == 0; j++) {
-			if ((rc = should_stop(s)) == 0)
-				rc = copy_pack(s, i, src_i, &packs[j]);
-		}
+		rc = copy_packs(s, i, src_i, packs, np);
 		free(packs);
 		if (rc < 0)
 			goto out;
@@ -447,6 +568,7 @@ int tier_sync_run(tier_sync_stats *stats, tier_vault *v,
 	s.v = v;
 	s.opts = opts;
 	s.tier = "";
+	pthread_mutex_init(&s.lock, NULL);
 
 	/* R6: only when the installation is idle; a write always wins */
 	while ((rc = tier_vault_lock_sync(v)) == TIER_ECONFLICT &&
@@ -454,10 +576,12 @@ int tier_sync_run(tier_sync_stats *stats, tier_vault *v,
 		struct timespec ts = {0, 200 * 1000000L};
 		nanosleep(&ts, NULL);
 		if ((rc = should_stop(&s)) < 0)
-			return rc;
+			break;
 	}
-	if (rc < 0)
+	if (rc < 0) {
+		pthread_mutex_destroy(&s.lock);
 		return rc;
+	}
 	snprintf(s.tmpdir, sizeof(s.tmpdir), "%s/tmp",
 	         git_repository_path(tier_vault_cache(v)));
 	if ((rc = tier_mkdir_p(s.tmpdir, 0700)) < 0)
@@ -489,6 +613,7 @@ out:
 	tier_vault_unlock(v);
 	if (stats)
 		*stats = s.st;
+	pthread_mutex_destroy(&s.lock);
 	return rc;
 }
 
