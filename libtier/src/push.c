@@ -42,6 +42,7 @@
 #define BATCH_FILES 32
 #define BATCH_BYTES (4u << 20)
 #define READ_BLOCK  (1u << 20)
+#define MAX_WORKERS 16
 
 /* ---- directories and files in flight ------------------------------------ */
 
@@ -160,11 +161,17 @@ struct push {
 	int fatal_code;
 
 	struct idset added;
-	/* pack_lock: the pack writer, its outputs and the upload queue, so
-	 * that writing chunk data never holds up the workers' bookkeeping */
+	/*
+	 * Each worker fills a pack of its own (pw[i], touched by worker i
+	 * alone while files are in flight, by the main thread once they are
+	 * all done): no lock around the bytes and the pack hash.  A shared
+	 * pack made the workers queue on its lock for half the small-file
+	 * part of a push.  pack_lock: finished packs and the upload queue.
+	 */
 	pthread_mutex_t pack_lock;
 	uint64_t packs_done, stored_done;
-	tier_pack_writer *pw;
+	tier_pack_writer *pw[MAX_WORKERS];
+	size_t next_worker;  /* under lock: hands out the pw slots */
 	tier_vec pack_ids;   /* unsigned char[32] each */
 	tier_vec pack_tails; /* tier_buf * each */
 
@@ -212,24 +219,27 @@ static void warn(struct push *p, const char *fmt, ...)
 
 /* ---- packs ------------------------------------------------------------------ */
 
-/* Called with p->pack_lock held. */
-static int pack_finish_locked(struct push *p)
+/*
+ * Finish the pack in *pwp (the caller's own) and queue it for upload;
+ * only the queueing takes pack_lock.
+ */
+static int pack_finish(struct push *p, tier_pack_writer **pwp)
 {
 	unsigned char id[TIER_HASH_LEN];
 	char *path = NULL;
 	int rc;
-	if (!p->pw || tier_pack_writer_count(p->pw) == 0)
+	tier_pack_writer *pw = *pwp;
+	if (!pw || tier_pack_writer_count(pw) == 0)
 		return 0;
-	if ((rc = tier_pack_writer_finish(p->pw, id, &path)) < 0) {
-		tier_pack_writer_free(p->pw);
-		p->pw = NULL;
+	*pwp = NULL;
+	if ((rc = tier_pack_writer_finish(pw, id, &path)) < 0) {
+		tier_pack_writer_free(pw);
 		return rc;
 	}
-	size_t tl = tier_pack_writer_count(p->pw) * TIER_PACK_ENTRY_SIZE +
+	size_t tl = tier_pack_writer_count(pw) * TIER_PACK_ENTRY_SIZE +
 	            TIER_PACK_TRAILER_SIZE;
 	uint64_t size = 0;
-	tier_pack_writer_free(p->pw);
-	p->pw = NULL;
+	tier_pack_writer_free(pw);
 
 	/* the tail (index + trailer) goes into the log's index/ tree */
 	tier_buf *tail = tier_calloc(1, sizeof(*tail));
@@ -257,12 +267,17 @@ static int pack_finish_locked(struct push *p)
 	fd = -1;
 	tail->size = tl;
 	memcpy(idc, id, TIER_HASH_LEN);
+	pthread_mutex_lock(&p->pack_lock);
 	if (tier_vec_push(&p->pack_ids, idc) < 0) {
+		pthread_mutex_unlock(&p->pack_lock);
 		rc = TIER_ERROR;
 		goto fail;
 	}
 	idc = NULL;
 	if (tier_vec_push(&p->pack_tails, tail) < 0) {
+		/* the id without its tail would describe a pack wrongly */
+		free(p->pack_ids.ptr[--p->pack_ids.length]);
+		pthread_mutex_unlock(&p->pack_lock);
 		rc = TIER_ERROR;
 		goto fail;
 	}
@@ -276,6 +291,7 @@ static int pack_finish_locked(struct push *p)
 		p->up_head = u;
 	p->up_tail = u;
 	pthread_cond_broadcast(&p->up_cv);
+	pthread_mutex_unlock(&p->pack_lock);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -364,6 +380,7 @@ struct worker_buf {
 	size_t cap;
 	unsigned char *out; /* compression output */
 	size_t out_cap;
+	tier_pack_writer **pw; /* this worker's pack */
 };
 
 static int add_chunk_ref(struct filejob *f, const unsigned char *id, size_t len)
@@ -406,16 +423,14 @@ static int store_chunk(struct push *p, struct worker_buf *wb,
 		return rc;
 	f->new_chunks++;
 	f->new_bytes += len;
-	pthread_mutex_lock(&p->pack_lock);
-	if (!p->pw && (rc = tier_pack_writer_new(&p->pw, p->tmpdir)) < 0)
-		goto out;
-	if ((rc = tier_pack_writer_add_compressed(p->pw, id, wb->out, out_len,
+	tier_pack_writer **pw = wb->pw;
+	if (!*pw && (rc = tier_pack_writer_new(pw, p->tmpdir)) < 0)
+		return rc;
+	if ((rc = tier_pack_writer_add_compressed(*pw, id, wb->out, out_len,
 	                                          len, flags)) < 0)
-		goto out;
-	if (tier_pack_writer_size(p->pw) >= TIER_PACK_TARGET_SIZE)
-		rc = pack_finish_locked(p);
-out:
-	pthread_mutex_unlock(&p->pack_lock);
+		return rc;
+	if (tier_pack_writer_size(*pw) >= TIER_PACK_TARGET_SIZE)
+		rc = pack_finish(p, pw);
 	return rc;
 }
 
@@ -520,6 +535,7 @@ static void *worker(void *arg)
 	wb.out = malloc(wb.out_cap);
 
 	pthread_mutex_lock(&p->lock);
+	wb.pw = &p->pw[p->next_worker++];
 	if (!wb.buf || !wb.out) {
 		tier_error_set(TIER_ERROR, "out of memory");
 		set_fatal(p, TIER_ERROR);
@@ -1215,7 +1231,7 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
                   tier_vault *v, const tier_push_options *opts)
 {
 	struct push p;
-	pthread_t workers[16], up;
+	pthread_t workers[MAX_WORKERS], up;
 	size_t nw = 0;
 	int have_up = 0, rc;
 	git_commit *parent = NULL;
@@ -1281,8 +1297,8 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		nthreads = n > 0 ? (unsigned)n : 2;
 	}
-	if (nthreads > 16)
-		nthreads = 16;
+	if (nthreads > MAX_WORKERS)
+		nthreads = MAX_WORKERS;
 	for (; nw < nthreads; nw++)
 		if (pthread_create(&workers[nw], NULL, worker, &p) != 0)
 			break;
@@ -1304,11 +1320,9 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 		rc = close_synthetic(&p, root);
 	if (rc == 0 && p.fatal)
 		rc = tier_error_set(p.fatal_code, "%s", p.fatal_msg);
-	if (rc == 0) {
-		pthread_mutex_lock(&p.pack_lock);
-		rc = pack_finish_locked(&p);
-		pthread_mutex_unlock(&p.pack_lock);
-	}
+	/* every file is done: the workers are idle, their packs are ours */
+	for (size_t i = 0; rc == 0 && i < MAX_WORKERS; i++)
+		rc = pack_finish(&p, &p.pw[i]);
 stop:
 	/* on error, drain what workers still hand back so nothing leaks */
 	if (rc < 0) {
@@ -1394,7 +1408,8 @@ done:
 	tier_chunkmap_free(p.map);
 	free(p.added.slots);
 	free(p.added.used);
-	tier_pack_writer_free(p.pw);
+	for (size_t i = 0; i < MAX_WORKERS; i++)
+		tier_pack_writer_free(p.pw[i]);
 	tier_vec_dispose(&p.pack_ids, free);
 	for (size_t i = 0; i < p.pack_tails.length; i++)
 		tier_buf_dispose(p.pack_tails.ptr[i]);
