@@ -259,6 +259,44 @@ struct entry {
 };
 
 /*
+ * Objects smaller than this (the file nodes: ~260 bytes of text each) go
+ * into the pack as zlib streams of one stored block, written here: a
+ * deflate stream per object cost ~4 us whatever its size (state reset,
+ * block set-up), 0.1 s at the end of a push of 24,000 files.  Stored, they
+ * cost a copy and an Adler-32; that pack is 6.9 instead of 5.3 MB, until
+ * tier_log_consolidate() repacks it.
+ */
+#define STORE_BELOW 512
+
+static int pack_stored(tier_buf *b, const unsigned char *hdr, size_t h,
+                       const void *data, size_t size, struct entry *e)
+{
+	/* zlib header (deflate, 32 KiB window, no dictionary: 0x7801 % 31 == 0),
+	 * one final stored block (LEN, ~LEN), the data, Adler-32 big-endian */
+	unsigned char zh[7] = {0x78,
+	                       0x01,
+	                       0x01,
+	                       (unsigned char)size,
+	                       (unsigned char)(size >> 8),
+	                       (unsigned char)~size,
+	                       (unsigned char)(~size >> 8)};
+	unsigned char ad[4];
+	uint32_t a =
+	        (uint32_t)adler32(adler32(0L, Z_NULL, 0), data, (uInt)size);
+	be32(ad, a);
+	if (tier_buf_grow(b, h + sizeof(zh) + size + sizeof(ad)) < 0)
+		return TIER_ERROR;
+	unsigned char *start = (unsigned char *)b->ptr + b->size;
+	tier_buf_put(b, hdr, h);
+	tier_buf_put(b, zh, sizeof(zh));
+	tier_buf_put(b, data, size);
+	tier_buf_put(b, ad, sizeof(ad));
+	e->crc = (uint32_t)crc32(0L, start,
+	                         (uInt)(b->ptr + b->size - (char *)start));
+	return 0;
+}
+
+/*
  * One object: header, then its zlib stream, appended to b; e->off is the
  * offset within b for now.
  */
@@ -281,6 +319,9 @@ static int pack_object(tier_buf *b, z_stream *z, git_odb_object *obj,
 		rest >>= 7;
 	}
 	e->off = b->size;
+	if (size < STORE_BELOW)
+		return pack_stored(b, hdr, h, git_odb_object_data(obj), size,
+		                   e);
 	uLong bound = deflateBound(z, (uLong)size);
 	if (tier_buf_grow(b, h + bound) < 0)
 		return TIER_ERROR;
@@ -301,10 +342,9 @@ static int pack_object(tier_buf *b, z_stream *z, git_odb_object *obj,
 }
 
 /*
- * A share of the objects, compressed into a buffer of its own.  zlib costs
- * ~5 us per small object whatever its size (stream reset, block
- * bookkeeping): the shares run on two threads.  The objects were read
- * beforehand: libgit2 objects are used from one thread at a time.
+ * A share of the objects, compressed into a buffer of its own; the shares
+ * run on two threads.  The objects were read beforehand: libgit2 objects
+ * are used from one thread at a time.
  */
 struct share {
 	git_odb_object **obj;
