@@ -409,6 +409,43 @@ static void drop_cached(int fd)
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
+#define TEMP_FAILED 1
+
+/*
+ * Make a temp name beside dst and create it with make(): another name if
+ * it exists, the parent directories (once) if they do not.  0 with *out =
+ * what make() returned; TEMP_FAILED with errno from make(); or a negative
+ * code when the directories cannot be made.
+ */
+static int create_temp(file_driver *f, tier_buf *tmp, const char *dst,
+                       const char *path,
+                       int (*make)(const char *tmp, const void *arg),
+                       const void *arg, int *out)
+{
+	int made_dirs = 0, tries = 0, rc;
+	for (;;) {
+		if (tier_temp_name(tmp, dst) < 0)
+			return TIER_ERROR;
+		if ((*out = make(tmp->ptr, arg)) >= 0)
+			return 0;
+		if (errno == EEXIST && ++tries < 10)
+			continue;
+		if (errno == ENOENT && !made_dirs && dir_len(path) > 0) {
+			made_dirs = 1;
+			if ((rc = make_dirs(f, path, dir_len(path))) < 0)
+				return rc;
+			continue;
+		}
+		return TEMP_FAILED;
+	}
+}
+
+static int make_file(const char *tmp, const void *unused)
+{
+	(void)unused;
+	return open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+}
+
 /* Does path name the very file fd reads, of exactly size bytes? */
 static int is_source_file(const char *path, int fd, uint64_t size)
 {
@@ -426,25 +463,19 @@ static int is_source_file(const char *path, int fd, uint64_t size)
  * writer may not have) before the rename.  NO_LINK: not on this file
  * system (or links refused); the caller copies instead.
  */
+static int make_link(const char *tmp, const void *local)
+{
+	return link(local, tmp);
+}
+
 static int put_by_link(file_driver *f, const char *local, tier_buf *tmp,
                        const tier_buf *dst, const char *path)
 {
-	int made_dirs = 0, tries = 0, fd, rc;
-	for (;;) {
-		if (tier_temp_name(tmp, dst->ptr) < 0)
-			return TIER_ERROR;
-		if (link(local, tmp->ptr) == 0)
-			break;
-		if (errno == EEXIST && ++tries < 10)
-			continue;
-		if (errno == ENOENT && !made_dirs && dir_len(path) > 0) {
-			made_dirs = 1;
-			if ((rc = make_dirs(f, path, dir_len(path))) < 0)
-				return rc;
-			continue;
-		}
+	int fd, rc = create_temp(f, tmp, dst->ptr, path, make_link, local, &fd);
+	if (rc < 0)
+		return rc;
+	if (rc == TEMP_FAILED)
 		return NO_LINK;
-	}
 	fd = open(tmp->ptr, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = fail(f, errno, "open", path);
@@ -472,8 +503,7 @@ static int file_put(tier_driver *drv, const char *path, const tier_source *src,
 {
 	file_driver *f = fd_of(drv);
 	tier_buf dst = TIER_BUF_INIT, tmp = TIER_BUF_INIT;
-	int fd = -1, rc = tier_driver_check_path(path, 0), made_dirs = 0,
-	    tries = 0;
+	int fd = -1, rc = tier_driver_check_path(path, 0);
 	struct stat st;
 	if (rc < 0)
 		return rc;
@@ -497,26 +527,11 @@ static int file_put(tier_driver *drv, const char *path, const tier_source *src,
 			goto out;
 		rc = 0; /* another file system: copy */
 	}
-	for (;;) {
-		if (tier_temp_name(&tmp, dst.ptr) < 0) {
-			rc = TIER_ERROR;
-			goto out;
-		}
-		fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		          0666);
-		if (fd >= 0)
-			break;
-		if (errno == EEXIST && ++tries < 10)
-			continue;
-		if (errno == ENOENT && !made_dirs && dir_len(path) > 0) {
-			made_dirs = 1;
-			if ((rc = make_dirs(f, path, dir_len(path))) < 0)
-				goto out;
-			continue;
-		}
+	rc = create_temp(f, &tmp, dst.ptr, path, make_file, NULL, &fd);
+	if (rc == TEMP_FAILED)
 		rc = fail(f, errno, "create", path);
+	if (rc < 0)
 		goto out;
-	}
 	if ((rc = copy_source(f, fd, src, path)) < 0)
 		goto fail;
 	if (fsync(fd) < 0) {
