@@ -35,14 +35,6 @@
 
 #include "util/posix.h"
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-static void global_init(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static curl_driver *cd_of(tier_driver *drv)
 {
 	return (curl_driver *)drv;
@@ -186,6 +178,7 @@ static int set_common(curl_driver *d)
 	d->last_move = 0;
 	d->stalled = 0;
 	d->moved = 0;
+	d->up.moved = 0;
 
 #define SET(opt, val)                                       \
 	do {                                                \
@@ -603,7 +596,7 @@ static CURLcode perform(curl_driver *d)
 	            (c == CURLE_FAILED_INIT &&
 	             (strstr(d->errbuf, "Failure establishing ssh session") ||
 	              strstr(d->errbuf, "Failure initializing sftp session")));
-	if (d->proto == PROTO_SFTP && setup && !d->moved) {
+	if (d->proto == PROTO_SFTP && setup && !d->moved && !d->up.moved) {
 		d->errbuf[0] = '\0';
 		d->last_dl = d->last_ul = 0;
 		d->last_move = 0;
@@ -821,41 +814,6 @@ static int cd_get(tier_driver *drv, const char *path, uint64_t offset,
 
 /* ---- put ------------------------------------------------------------- */
 
-static size_t on_read(char *p, size_t size, size_t n, void *ud)
-{
-	curl_driver *d = ud;
-	const tier_source *src = d->put_src;
-	size_t want = size * n;
-	d->moved = 1;
-	if (d->put_pos >= src->size)
-		return 0;
-	if (want > src->size - d->put_pos)
-		want = (size_t)(src->size - d->put_pos);
-	if (src->data) {
-		memcpy(p, (const char *)src->data + d->put_pos, want);
-	} else {
-		size_t got = 0;
-		if (tier_pread_all(src->fd, p, want, d->put_pos, &got,
-		                   "upload source") < 0 ||
-		    got == 0) {
-			d->put_read_errno = errno ? errno : EIO;
-			return CURL_READFUNC_ABORT;
-		}
-		want = got;
-	}
-	d->put_pos += want;
-	return want;
-}
-
-static int on_seek(void *ud, curl_off_t off, int origin)
-{
-	curl_driver *d = ud;
-	if (origin != SEEK_SET || off < 0 || (uint64_t)off > d->put_src->size)
-		return CURL_SEEKFUNC_CANTSEEK;
-	d->put_pos = (uint64_t)off;
-	return CURL_SEEKFUNC_OK;
-}
-
 /* Remove a leftover temp object; best effort, the put has failed already. */
 static void drop_temp(curl_driver *d, const char *tmp_rel)
 {
@@ -893,9 +851,7 @@ static CURLcode upload(curl_driver *d, const char *tmp_rel,
 	int rc;
 
 	*setup_rc = 0;
-	d->put_src = src;
-	d->put_pos = 0;
-	d->put_read_errno = 0;
+	tier_curl_upload_start(&d->up, src, 0, src->size);
 	if (d->proto == PROTO_SFTP) {
 		rc = tier_buf_puts(&q, "rename ") < 0 ||
 		                     sftp_quoted(d, &q, tmp_rel) < 0 ||
@@ -919,15 +875,15 @@ static CURLcode upload(curl_driver *d, const char *tmp_rel,
 		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_INFILESIZE_LARGE,
 		                             (curl_off_t)src->size));
 	if (rc == 0)
-		rc = opt(d,
-		         curl_easy_setopt(d->h, CURLOPT_READFUNCTION, on_read));
+		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_READFUNCTION,
+		                             tier_curl_on_read));
 	if (rc == 0)
-		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_READDATA, d));
+		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_READDATA, &d->up));
 	if (rc == 0)
-		rc = opt(d,
-		         curl_easy_setopt(d->h, CURLOPT_SEEKFUNCTION, on_seek));
+		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_SEEKFUNCTION,
+		                             tier_curl_on_seek));
 	if (rc == 0)
-		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_SEEKDATA, d));
+		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_SEEKDATA, &d->up));
 	if (rc == 0)
 		rc = opt(d, curl_easy_setopt(d->h, CURLOPT_POSTQUOTE, post));
 	if (rc == 0)
@@ -997,10 +953,10 @@ again:
 		rc = 0;
 		goto out;
 	}
-	if (c == CURLE_ABORTED_BY_CALLBACK || d->put_read_errno) {
-		if (d->put_read_errno)
+	if (c == CURLE_ABORTED_BY_CALLBACK || d->up.read_errno) {
+		if (d->up.read_errno)
 			rc = tier_error_set_errno(
-			        TIER_ERROR, d->put_read_errno,
+			        TIER_ERROR, d->up.read_errno,
 			        "cannot read the data for '%s'", path);
 		else
 			rc = fail(d, c, "put", path);
@@ -1485,11 +1441,8 @@ int tier_driver_curl_open(tier_driver **out, const tier_url *url,
 	*out = NULL;
 	if (!opts)
 		opts = &defaults;
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK)
-		return tier_error_set(TIER_ERROR,
-		                      "cannot initialise libcurl: %s",
-		                      curl_easy_strerror(global_rc));
+	if ((rc = tier_curl_global_init()) < 0)
+		return rc;
 	if (!url || !url->scheme || !url->host || !*url->host)
 		return tier_error_set(TIER_EUSAGE,
 		                      "remote tier url needs a host");

@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 
+#include "driver/curl_util.h"
 #include "driver/drivers.h"
 #include "util/buf.h"
 
@@ -45,9 +46,7 @@ typedef struct {
 	uint64_t get_left, get_delivered;
 	int get_stopped, get_enough;
 	/* put */
-	const tier_source *put_src;
-	uint64_t put_pos;
-	int put_read_errno;
+	tier_curl_upload up;
 } curl_driver;
 
 /* Options from the query of an sftp:// URL (decoded; NULL when absent). */

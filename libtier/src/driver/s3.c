@@ -20,6 +20,7 @@
  * one that could not be aborted are removed after a day by the first ping
  * of a later run (tier_s3_abort_stale_uploads).
  */
+#include "driver/curl_util.h"
 #include "driver/drivers.h"
 #include "driver/s3_impl.h"
 #include "driver/listing.h"
@@ -41,14 +42,6 @@
 #define ERROR_BODY_MAX (64u * 1024)
 /* Transfer buffers: fewer callbacks on large objects. */
 #define XFER_BUFFER (512L * 1024)
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-static void global_init(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 typedef struct {
 	tier_driver base;
@@ -82,10 +75,8 @@ typedef struct {
 	void *sink_payload;
 	uint64_t get_offset, get_left, get_skip, get_delivered;
 	int get_stopped, get_enough, get_started;
-	/* put: bytes [src_base, src_base + src_len) of the source */
-	const tier_source *src;
-	uint64_t src_base, src_len, src_pos;
-	int read_errno;
+	/* put: a range of the source */
+	tier_curl_upload up;
 } s3_driver;
 
 static s3_driver *sd_of(tier_driver *drv)
@@ -191,41 +182,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 	if (tier_buf_put(&d->body, p, len) < 0)
 		return 0;
 	return len;
-}
-
-static size_t on_read(char *p, size_t size, size_t n, void *ud)
-{
-	s3_driver *d = ud;
-	const tier_source *src = d->src;
-	size_t want = size * n;
-	if (d->src_pos >= d->src_len)
-		return 0;
-	if (want > d->src_len - d->src_pos)
-		want = (size_t)(d->src_len - d->src_pos);
-	if (src->data) {
-		memcpy(p, (const char *)src->data + d->src_base + d->src_pos,
-		       want);
-	} else {
-		size_t got = 0;
-		if (tier_pread_all(src->fd, p, want, d->src_base + d->src_pos,
-		                   &got, "upload source") < 0 ||
-		    got == 0) {
-			d->read_errno = errno ? errno : EIO;
-			return CURL_READFUNC_ABORT;
-		}
-		want = got;
-	}
-	d->src_pos += want;
-	return want;
-}
-
-static int on_seek(void *ud, curl_off_t off, int origin)
-{
-	s3_driver *d = ud;
-	if (origin != SEEK_SET || off < 0 || (uint64_t)off > d->src_len)
-		return CURL_SEEKFUNC_CANTSEEK;
-	d->src_pos = (uint64_t)off;
-	return CURL_SEEKFUNC_OK;
 }
 
 /* Text of the <Code> (and <Message>) of an error body. */
@@ -396,11 +352,7 @@ static int request(s3_driver *d, const s3_req *r, const char *verb,
 	d->streaming = r->stream;
 	if (!r->stream) /* what a get left behind must not fail this request */
 		d->get_stopped = d->get_enough = 0;
-	d->src = r->src;
-	d->src_base = r->off;
-	d->src_len = r->len;
-	d->src_pos = 0;
-	d->read_errno = 0;
+	tier_curl_upload_start(&d->up, r->src, r->off, r->len);
 
 	if (tier_buf_puts(&url, d->base_url) < 0 ||
 	    tier_buf_putc(&url, '/') < 0 ||
@@ -468,10 +420,10 @@ static int request(s3_driver *d, const s3_req *r, const char *verb,
 		SET(CURLOPT_UPLOAD, 1L);
 		SET(CURLOPT_UPLOAD_BUFFERSIZE, XFER_BUFFER);
 		SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->len);
-		SET(CURLOPT_READFUNCTION, on_read);
-		SET(CURLOPT_READDATA, d);
-		SET(CURLOPT_SEEKFUNCTION, on_seek);
-		SET(CURLOPT_SEEKDATA, d);
+		SET(CURLOPT_READFUNCTION, tier_curl_on_read);
+		SET(CURLOPT_READDATA, &d->up);
+		SET(CURLOPT_SEEKFUNCTION, tier_curl_on_seek);
+		SET(CURLOPT_SEEKDATA, &d->up);
 	} else if (!strcmp(r->method, "POST")) {
 		SET(CURLOPT_POST, 1L);
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->post_len);
@@ -493,8 +445,8 @@ static int request(s3_driver *d, const s3_req *r, const char *verb,
 		out = tier_error_set(TIER_EABORTED,
 		                     "get '%s' on %s stopped by the receiver",
 		                     shown, d->where);
-	} else if (d->read_errno) {
-		out = tier_error_set_errno(TIER_ERROR, d->read_errno,
+	} else if (d->up.read_errno) {
+		out = tier_error_set_errno(TIER_ERROR, d->up.read_errno,
 		                           "cannot read the data for '%s'",
 		                           shown);
 	} else if (rc != CURLE_OK &&
@@ -540,7 +492,7 @@ done:
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
 	d->streaming = 0;
-	d->src = NULL;
+	d->up.src = NULL;
 	tier_buf_dispose(&url);
 	tier_buf_dispose(&line);
 	return out;
@@ -1186,11 +1138,8 @@ int tier_driver_s3_open(tier_driver **out, const tier_url *url,
 	*out = NULL;
 	if (!opts)
 		opts = &defaults;
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK)
-		return tier_error_set(TIER_ERROR,
-		                      "cannot initialise libcurl: %s",
-		                      curl_easy_strerror(global_rc));
+	if ((rc = tier_curl_global_init()) < 0)
+		return rc;
 	if (!url || !url->scheme || strcmp(url->scheme, "s3"))
 		return tier_error_set(TIER_EUSAGE,
 		                      "the s3 driver cannot do '%s://'",
