@@ -183,6 +183,7 @@ struct push {
 
 	struct timespec last_progress;
 	const char *current;
+	uint64_t pack_size; /* close a pack at this size */
 };
 
 static void set_fatal(struct push *p, int code)
@@ -429,7 +430,7 @@ static int store_chunk(struct push *p, struct worker_buf *wb,
 	if ((rc = tier_pack_writer_add_compressed(*pw, id, wb->out, out_len,
 	                                          len, flags)) < 0)
 		return rc;
-	if (tier_pack_writer_size(*pw) >= TIER_PACK_TARGET_SIZE)
+	if (tier_pack_writer_size(*pw) >= p->pack_size)
 		rc = pack_finish(p, pw);
 	return rc;
 }
@@ -1250,9 +1251,17 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 		        TIER_EUSAGE,
 		        "nothing to back up: give at least one path");
 
+	if (opts->pack_size &&
+	    (opts->pack_size < 65536 || opts->pack_size > UINT32_MAX))
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "pack size %llu is out of range (64 KiB to 4 GiB)",
+		        (unsigned long long)opts->pack_size);
+
 	memset(&p, 0, sizeof(p));
 	p.v = v;
 	p.opts = opts;
+	p.pack_size = opts->pack_size ? opts->pack_size : TIER_PACK_TARGET_SIZE;
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_mutex_init(&p.pack_lock, NULL);
 	pthread_cond_init(&p.work_cv, NULL);

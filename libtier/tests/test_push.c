@@ -263,3 +263,20 @@ Test(push, a_missing_path_writes_nothing)
 	cr_assert_eq(tier_vault_max_revision(v), 1);
 	tier_vault_free(v);
 }
+
+Test(push, a_pack_size_out_of_range_is_refused_before_anything_is_written)
+{
+	tier_vault *v = make_vault(tier_a, NULL);
+	const char *paths[1] = {src};
+	tier_push_options po = TIER_PUSH_OPTIONS_INIT;
+	po.paths = paths;
+	po.npaths = 1;
+	po.pack_size = 1000;
+	tier_write_result *r = NULL;
+	cr_assert_eq(tier_push_run(&r, NULL, v, &po), TIER_EUSAGE);
+	cr_assert(strstr(tier_error_last(), "pack size"), "%s",
+	          tier_error_last());
+	tier_write_result_free(r);
+	cr_assert_eq(tier_vault_max_revision(v), 1);
+	tier_vault_free(v);
+}

@@ -161,6 +161,87 @@ Test(sync, an_interrupted_sync_resumes)
 	assert_level();
 }
 
+/* One push of `mb` MB of random data in packs of 256 KiB: one entry, many packs. */
+static void push_many_packs(tier_vault *v, int mb)
+{
+	tt_sh("head -c %d000000 /dev/urandom > %s/big", mb, src);
+	const char *paths[1] = {src};
+	tier_push_options po = TIER_PUSH_OPTIONS_INIT;
+	po.paths = paths;
+	po.npaths = 1;
+	po.pack_size = 256 * 1024;
+	tier_write_result *r = NULL;
+	tier_push_stats st;
+	cr_assert_eq(tier_push_run(&r, &st, v, &po), 0, "%s",
+	             tier_error_last());
+	tier_write_result_free(r);
+	cr_assert_geq(st.packs, 8, "%llu packs", (unsigned long long)st.packs);
+}
+
+static int count_files(const char *d)
+{
+	return tt_sh("exit $(find %s -type f | wc -l)", d);
+}
+
+Test(sync, an_entry_of_many_packs_survives_a_failing_tier)
+{
+	tier_vault *v = init();
+	tier_vault_free(v);
+	tt_sh("mv %s/b %s/b.away", dir, dir);
+	v = reopen();
+	push_many_packs(v, 4);
+	tier_vault_free(v);
+	tt_sh("mv %s/b.away %s/b", dir, dir);
+
+	/* b fails every put after its fifth (each thread's instance counts its
+	 * own): the sync stops with b at its old revision */
+	tt_sh("echo 'fail put 6- enospc' > %s/b.ctl", dir);
+	v = reopen();
+	tier_sync_stats st;
+	cr_assert_lt(tier_sync_run(&st, v, NULL), 0);
+	cr_assert_eq(tier_vault_tier_info(v, 1)->revision, 1);
+	tier_vault_free(v);
+	cr_assert_eq(tt_sh("git --git-dir=%s/b/log.git fsck --strict "
+	                   ">/dev/null 2>&1",
+	                   dir),
+	             0);
+
+	/* the next sync finishes the entry */
+	tt_sh(": > %s/b.ctl", dir);
+	v = reopen();
+	cr_assert_eq(tier_sync_run(&st, v, NULL), 0, "%s", tier_error_last());
+	cr_assert_eq(st.revisions, 1);
+	cr_assert(tier_vault_tier_info(v, 1)->synchronized);
+	tier_vault_free(v);
+	assert_level();
+	cr_assert_geq(count_files(tt_path("%s/b/data", dir)), 8);
+
+	/* the tiers share no inode: a pack linked into one tier is copied to
+	 * the other (a bit flipped in one must not be in both) */
+	cr_assert_eq(tt_sh("cd %s && for f in $(cd a && find data -type f); do "
+	                   "test \"$(stat -c %%i a/$f)\" != "
+	                   "\"$(stat -c %%i b/$f)\" || exit 1; done",
+	                   dir),
+	             0, "a pack shares its inode between the tiers");
+}
+
+Test(sync, a_push_to_two_local_tiers_links_each_pack_into_one_at_most)
+{
+	tier_vault *v = init();
+	push_many_packs(v, 3);
+	tier_vault_free(v);
+	assert_level();
+	cr_assert_eq(tt_sh("cd %s && for f in $(cd a && find data -type f); do "
+	                   "test \"$(stat -c %%i a/$f)\" != "
+	                   "\"$(stat -c %%i b/$f)\" || exit 1; done",
+	                   dir),
+	             0, "a pack shares its inode between the tiers");
+	/* and no leftover temp pack in the state directory */
+	cr_assert_eq(tt_sh("test -z \"$(find %s/state/cache.git/tmp -type f)\"",
+	                   dir),
+	             0);
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;

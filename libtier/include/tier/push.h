@@ -51,12 +51,15 @@ typedef struct {
 	tier_push_progress_cb progress;
 	tier_push_warning_cb warning;
 	void *payload;
+	/** A data pack is closed once it holds this many bytes; 0 = 16 MiB.
+	 *  Smaller packs suit slow links (less to resend after a cut). */
+	uint64_t pack_size;
 } tier_push_options;
 
-#define TIER_PUSH_OPTIONS_VERSION 1
-#define TIER_PUSH_OPTIONS_INIT                                             \
-	{                                                                  \
-		TIER_PUSH_OPTIONS_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL \
+#define TIER_PUSH_OPTIONS_VERSION 2
+#define TIER_PUSH_OPTIONS_INIT                                                \
+	{                                                                     \
+		TIER_PUSH_OPTIONS_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL, 0 \
 	}
 
 /**
