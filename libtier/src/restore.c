@@ -1261,7 +1261,10 @@ static int path_push(tier_buf *path, tier_buf *name, const git_tree_entry *e)
 	return 0;
 }
 
-static int walk_dir(struct run *r, const git_tree *tree, tier_buf *path)
+/* Call fn for every entry of a snapshot directory, path extended by its name. */
+static int each_entry(struct run *r, const git_tree *tree, tier_buf *path,
+                      int (*fn)(struct run *, const git_tree_entry *,
+                                tier_buf *))
 {
 	size_t base = path->size, count = git_tree_entrycount(tree);
 	tier_buf name = TIER_BUF_INIT;
@@ -1271,11 +1274,16 @@ static int walk_dir(struct run *r, const git_tree *tree, tier_buf *path)
 		if (!strcmp(git_tree_entry_name(e), TIER_SNAP_DIRMETA))
 			continue;
 		if ((rc = path_push(path, &name, e)) == 0)
-			rc = plan_entry(r, e, path);
+			rc = fn(r, e, path);
 		buf_truncate(path, base);
 	}
 	tier_buf_dispose(&name);
 	return rc;
+}
+
+static int walk_dir(struct run *r, const git_tree *tree, tier_buf *path)
+{
+	return each_entry(r, tree, path, plan_entry);
 }
 
 /* ---- conflicts: checked before anything is written -------------------- */
@@ -1291,19 +1299,7 @@ static int check_entry(struct run *r, const git_tree_entry *e, tier_buf *path);
 
 static int check_tree(struct run *r, const git_tree *tree, tier_buf *path)
 {
-	size_t base = path->size, count = git_tree_entrycount(tree);
-	tier_buf name = TIER_BUF_INIT;
-	int rc = 0;
-	for (size_t i = 0; i < count && rc == 0; i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
-		if (!strcmp(git_tree_entry_name(e), TIER_SNAP_DIRMETA))
-			continue;
-		if ((rc = path_push(path, &name, e)) == 0)
-			rc = check_entry(r, e, path);
-		buf_truncate(path, base);
-	}
-	tier_buf_dispose(&name);
-	return rc;
+	return each_entry(r, tree, path, check_entry);
 }
 
 static int check_entry(struct run *r, const git_tree_entry *e, tier_buf *path)
