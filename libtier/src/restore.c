@@ -563,16 +563,22 @@ static void read_failed(struct run *r, size_t i, uint32_t pack, int rc,
 		     t->name, msg);
 		return;
 	}
+	/* two workers can read the same pack at once: the damage is reported
+	 * (and counted) by the first to find it */
+	int known = t->bad[pack];
 	t->bad[pack] = 1;
 	why->any_damage = 1;
 	if (rc == TIER_ENOTFOUND) {
 		reason_add(why, t->name, "the pack is missing");
-		reasons_pending(why, "tier '%s': pack %s is missing", t->name,
-		                ph);
+		if (!known)
+			reasons_pending(why, "tier '%s': pack %s is missing",
+			                t->name, ph);
 	} else {
 		reason_add(why, t->name, msg);
-		reasons_pending(why, "tier '%s': cannot read pack %s (%s)",
-		                t->name, ph, msg);
+		if (!known)
+			reasons_pending(why,
+			                "tier '%s': cannot read pack %s (%s)",
+			                t->name, ph, msg);
 	}
 }
 
