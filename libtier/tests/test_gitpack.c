@@ -141,6 +141,19 @@ Test(gitpack, root_commit_then_one_change)
 	cr_assert_eq(pack_and_verify(&c2, &c1, "p2"), 4);
 }
 
+Test(gitpack, many_objects_compressed_in_two_threads)
+{
+	git_oid t1, c1, t2, c2;
+	/* over the two-thread threshold, with trees above the stored-block
+	 * size; file 451 is under a/ */
+	make_tree(&t1, 900, 1, 451);
+	make_commit(&c1, &t1, NULL);
+	cr_assert_eq(pack_and_verify(&c1, NULL, "p1"), 904);
+	make_tree(&t2, 900, 2, 451);
+	make_commit(&c2, &t2, &c1);
+	cr_assert_eq(pack_and_verify(&c2, &c1, "p2"), 4);
+}
+
 Test(gitpack, unchanged_tree)
 {
 	git_oid t1, c1, c2;
