@@ -379,6 +379,74 @@ static void *compress_share(void *arg)
 /* below this, a thread costs more than it saves */
 #define THREAD_MIN_OBJECTS 512
 
+/*
+ * Objects are read, compressed and written a batch at a time: the pack's
+ * memory stays bounded (a first push of a million files has ~260 MB of
+ * node blobs, already held once by the write's mempack).
+ */
+#define BATCH 8192
+
+/* Read m objects, compress them in shares, append them to the pack. */
+static int pack_batch(struct out *o, git_odb *odb, const git_oid *ids,
+                      struct entry *e, git_odb_object **obj, size_t m,
+                      struct share *sh)
+{
+	int rc = 0;
+	size_t got = 0, nsh = m >= THREAD_MIN_OBJECTS ? SHARES : 1;
+	for (; got < m; got++) {
+		git_oid_cpy(&e[got].id, &ids[got]);
+		if ((rc = git_odb_read(&obj[got], odb, &ids[got])) < 0) {
+			rc = tier_error_from_git(rc,
+			                         "cannot read a log object");
+			goto out;
+		}
+	}
+	for (size_t k = 0; k < nsh; k++) {
+		tier_buf_clear(&sh[k].out);
+		sh[k].rc = 0;
+		sh[k].started = 0;
+		sh[k].obj = obj + m * k / nsh;
+		sh[k].e = e + m * k / nsh;
+		sh[k].n = m * (k + 1) / nsh - m * k / nsh;
+		if (k > 0)
+			sh[k].started =
+			        pthread_create(&sh[k].th, NULL, compress_share,
+			                       &sh[k]) == 0;
+		if (k > 0 && !sh[k].started)
+			compress_share(&sh[k]);
+	}
+	compress_share(&sh[0]);
+	for (size_t k = 0; k < nsh; k++)
+		if (sh[k].started)
+			pthread_join(sh[k].th, NULL);
+	for (size_t k = 0; k < nsh; k++)
+		if (sh[k].rc < 0) {
+			rc = tier_error_set(sh[k].rc, "%s", sh[k].msg);
+			goto out;
+		}
+	for (size_t k = 0; k < nsh; k++) {
+		uint64_t base = o->off + o->buf.size;
+		for (size_t i = 0; i < sh[k].n; i++)
+			sh[k].e[i].off += base;
+		/* the share's bytes go through the SHA-1 and out in one piece */
+		if ((rc = out_flush(o)) < 0)
+			goto out;
+		tier_buf tmp = o->buf;
+		o->buf = sh[k].out;
+		rc = out_flush(o);
+		sh[k].out = o->buf;
+		o->buf = tmp;
+		if (rc < 0)
+			goto out;
+	}
+out:
+	for (size_t i = 0; i < got; i++) {
+		git_odb_object_free(obj[i]);
+		obj[i] = NULL;
+	}
+	return rc;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	return git_oid_cmp(&((const struct entry *)a)->id,
@@ -453,42 +521,12 @@ int tier_gitpack_write(git_odb *odb, const git_oid *ids, size_t n,
 		return tier_error_set(TIER_EUSAGE, "too many log objects");
 	memset(sh, 0, sizeof(sh));
 	if (!(e = tier_calloc(n, sizeof(*e))) ||
-	    !(obj = tier_calloc(n, sizeof(*obj))) ||
+	    !(obj = tier_calloc(BATCH, sizeof(*obj))) ||
 	    tier_buf_printf(&tmp_pack, "%s/incoming.pack", dir) < 0 ||
 	    tier_buf_printf(&tmp_idx, "%s/incoming.idx", dir) < 0) {
 		rc = TIER_ERROR;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		git_oid_cpy(&e[i].id, &ids[i]);
-		if ((rc = git_odb_read(&obj[i], odb, &ids[i])) < 0) {
-			rc = tier_error_from_git(rc,
-			                         "cannot read a log object");
-			goto out;
-		}
-	}
-	size_t nsh = n >= THREAD_MIN_OBJECTS ? SHARES : 1;
-	for (size_t k = 0; k < nsh; k++) {
-		sh[k].obj = obj + n * k / nsh;
-		sh[k].e = e + n * k / nsh;
-		sh[k].n = n * (k + 1) / nsh - n * k / nsh;
-		if (k > 0)
-			sh[k].started =
-			        pthread_create(&sh[k].th, NULL, compress_share,
-			                       &sh[k]) == 0;
-		if (k > 0 && !sh[k].started)
-			compress_share(&sh[k]);
-	}
-	compress_share(&sh[0]);
-	for (size_t k = 0; k < nsh; k++)
-		if (sh[k].started)
-			pthread_join(sh[k].th, NULL);
-	for (size_t k = 0; k < nsh; k++)
-		if (sh[k].rc < 0) {
-			rc = tier_error_set(sh[k].rc, "%s", sh[k].msg);
-			goto out;
-		}
-
 	if ((rc = out_open(&o, tmp_pack.ptr)) < 0)
 		goto out;
 	memcpy(hdr, "PACK", 4);
@@ -496,19 +534,10 @@ int tier_gitpack_write(git_odb *odb, const git_oid *ids, size_t n,
 	be32(hdr + 8, (uint32_t)n);
 	if ((rc = out_put(&o, hdr, sizeof(hdr))) < 0)
 		goto out;
-	for (size_t k = 0; k < nsh; k++) {
-		uint64_t base = o.off + o.buf.size;
-		for (size_t i = 0; i < sh[k].n; i++)
-			sh[k].e[i].off += base;
-		/* the share's bytes go through the SHA-1 and out in one piece */
-		if ((rc = out_flush(&o)) < 0)
-			goto out;
-		tier_buf tmp = o.buf;
-		o.buf = sh[k].out;
-		rc = out_flush(&o);
-		sh[k].out = o.buf;
-		o.buf = tmp;
-		if (rc < 0)
+	for (size_t start = 0; start < n; start += BATCH) {
+		size_t m = n - start < BATCH ? n - start : BATCH;
+		if ((rc = pack_batch(&o, odb, ids + start, e + start, obj, m,
+		                     sh)) < 0)
 			goto out;
 	}
 	if ((rc = out_finish(&o, sum)) < 0)
@@ -548,8 +577,6 @@ out:
 	out_close(&o);
 	for (size_t k = 0; k < SHARES; k++)
 		tier_buf_dispose(&sh[k].out);
-	for (size_t i = 0; obj && i < n; i++)
-		git_odb_object_free(obj[i]);
 	free(obj);
 	if (rc < 0) {
 		unlink(tmp_pack.ptr);

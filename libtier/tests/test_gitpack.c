@@ -141,15 +141,15 @@ Test(gitpack, root_commit_then_one_change)
 	cr_assert_eq(pack_and_verify(&c2, &c1, "p2"), 4);
 }
 
-Test(gitpack, many_objects_compressed_in_two_threads)
+Test(gitpack, many_objects_compressed_in_two_threads_and_batches)
 {
 	git_oid t1, c1, t2, c2;
-	/* over the two-thread threshold, with trees above the stored-block
-	 * size; file 451 is under a/ */
-	make_tree(&t1, 900, 1, 451);
+	/* over the two-thread threshold and over one batch (8192), with
+	 * trees above the stored-block size; file 451 is under a/ */
+	make_tree(&t1, 8300, 1, 451);
 	make_commit(&c1, &t1, NULL);
-	cr_assert_eq(pack_and_verify(&c1, NULL, "p1"), 904);
-	make_tree(&t2, 900, 2, 451);
+	cr_assert_eq(pack_and_verify(&c1, NULL, "p1"), 8304);
+	make_tree(&t2, 8300, 2, 451);
 	make_commit(&c2, &t2, &c1);
 	cr_assert_eq(pack_and_verify(&c2, &c1, "p2"), 4);
 }
