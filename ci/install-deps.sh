@@ -10,7 +10,7 @@ packages=(
 	# tests
 	libcriterion-dev jq
 	# test servers started by the tests (ftp, ftps, sftp) on loopback
-	vsftpd openssh-server openssh-client curl socat
+	vsftpd openssh-server openssh-client curl socat openssl
 )
 
 missing=()
