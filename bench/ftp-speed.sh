@@ -65,36 +65,12 @@ tools=$build/tools
 url=${TIER_TEST_FTP_URL%/}
 srvdir=${TIER_TEST_FTP_DIR:-}
 
-mkdir -p "$work"
-data=$work/data
-tarball=$work/data.tar
-if [ ! -f "$work/.data-$size-$seed" ]; then
-	rm -rf "$data" "$tarball" "$work"/.data-*
-	echo "generating $size (seed $seed) in $data"
-	python3 "$root/bench/gendata.py" "$data" --size "$size" --seed "$seed" >/dev/null
-	tar -cf "$tarball" -C "$work" data
-	touch "$work/.data-$size-$seed"
-fi
-src_bytes=$(du -sb --apparent-size "$data" | cut -f1)
-tar_bytes=$(stat -c %s "$tarball")
-nfiles=$(find "$data" -type f | wc -l)
+# shellcheck source=bench/wire-lib.sh
+. "$root/bench/wire-lib.sh"
+wire_data
 
 exec 9>>"$TIER_SERVERS_DIR/tests.lock"
 flock -x -w 1200 9 || die "cannot lock $TIER_SERVERS_DIR/tests.lock"
-
-# seconds (float) that COMMAND... takes; its output goes to $work/last.out
-timed() {
-	local t0 t1
-	t0=$(date +%s%N)
-	"$@" >"$work/last.out" 2>&1 || {
-		cat "$work/last.out" >&2
-		die "failed: $*"
-	}
-	t1=$(date +%s%N)
-	echo "$(((t1 - t0) / 1000000))"
-}
-
-mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { printf "%.1f", b / 1e6 / (ms / 1000) }'; }
 
 # lines vsftpd logged since line $1
 log_since() { tail -n "+$(($1 + 1))" "$ftplog"; }
