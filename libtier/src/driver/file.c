@@ -455,28 +455,25 @@ static int is_source_file(const char *path, int fd, uint64_t size)
 	       S_ISREG(a.st_mode) && (uint64_t)a.st_size == size;
 }
 
-#define NO_LINK 1
-
-/*
- * Publish a finished local file under path by a hard link: no byte is
- * copied.  The link gets the mode a copy would have and is fsynced (the
- * writer may not have) before the rename.  NO_LINK: not on this file
- * system (or links refused); the caller copies instead.
- */
 static int make_link(const char *tmp, const void *local)
 {
 	return link(local, tmp);
 }
 
+/*
+ * Publish a finished local file under path by a hard link: no byte is
+ * copied.  The link gets the mode a copy would have and is fsynced (the
+ * writer may not have) before the rename.  TEMP_FAILED: not on this file
+ * system (or links refused); the caller copies instead.
+ */
 static int put_by_link(file_driver *f, const char *local, tier_buf *tmp,
                        const tier_buf *dst, const char *path)
 {
-	int fd, rc = create_temp(f, tmp, dst->ptr, path, make_link, local, &fd);
-	if (rc < 0)
+	int linked, rc = create_temp(f, tmp, dst->ptr, path, make_link, local,
+	                             &linked);
+	if (rc != 0)
 		return rc;
-	if (rc == TEMP_FAILED)
-		return NO_LINK;
-	fd = open(tmp->ptr, O_RDONLY | O_CLOEXEC);
+	int fd = open(tmp->ptr, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = fail(f, errno, "open", path);
 		goto fail;
@@ -521,9 +518,7 @@ static int file_put(tier_driver *drv, const char *path, const tier_source *src,
 	if (src->link_path && !(flags & TIER_PUT_EXCLUSIVE) &&
 	    is_source_file(src->link_path, src->fd, src->size)) {
 		rc = put_by_link(f, src->link_path, &tmp, &dst, path);
-		if (rc == 0)
-			goto out;
-		if (rc != NO_LINK)
+		if (rc != TEMP_FAILED)
 			goto out;
 		rc = 0; /* another file system: copy */
 	}
