@@ -20,6 +20,7 @@
 #include "snapshot.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/idset.h"
 #include "util/posix.h"
 #include "vault.h"
 
@@ -1549,65 +1550,10 @@ out:
 
 /* ---- a garbled head ------------------------------------------------------ */
 
-/* A set of object ids (open addressing; the zero id marks a free slot). */
-struct oidset {
-	git_oid *slot;
-	size_t cap, n;
-};
-
-static size_t oid_hash(const git_oid *id)
-{
-	size_t h;
-	memcpy(&h, id->id, sizeof(h)); /* ids are hashes already */
-	return h;
-}
-
-static int oidset_has(const struct oidset *s, const git_oid *id)
-{
-	static const git_oid zero;
-	if (!s->cap)
-		return 0;
-	for (size_t k = oid_hash(id) & (s->cap - 1);
-	     memcmp(&s->slot[k], &zero, sizeof(zero));
-	     k = (k + 1) & (s->cap - 1))
-		if (git_oid_equal(&s->slot[k], id))
-			return 1;
-	return 0;
-}
-
-/* Add id (not in the set yet); <0 out of memory. */
-static int oidset_add(struct oidset *s, const git_oid *id)
-{
-	static const git_oid zero;
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 1024;
-		git_oid *ns = tier_calloc(ncap, sizeof(*ns));
-		if (!ns)
-			return TIER_ERROR;
-		for (size_t i = 0; i < s->cap; i++) {
-			if (!memcmp(&s->slot[i], &zero, sizeof(zero)))
-				continue;
-			size_t k = oid_hash(&s->slot[i]) & (ncap - 1);
-			while (memcmp(&ns[k], &zero, sizeof(zero)))
-				k = (k + 1) & (ncap - 1);
-			ns[k] = s->slot[i];
-		}
-		free(s->slot);
-		s->slot = ns;
-		s->cap = ncap;
-	}
-	size_t k = oid_hash(id) & (s->cap - 1);
-	while (memcmp(&s->slot[k], &zero, sizeof(zero)))
-		k = (k + 1) & (s->cap - 1);
-	git_oid_cpy(&s->slot[k], id);
-	s->n++;
-	return 0;
-}
-
 struct ontier {
 	struct run *r;
 	const tier_vec *packs; /* struct logpack * with ix_ok */
-	struct oidset trees;
+	tier_idset trees;      /* git object ids */
 	git_oid missing;
 	int has_missing;
 };
@@ -1632,7 +1578,7 @@ static int tree_on_tier(struct ontier *o, const git_oid *id)
 	git_tree *t = NULL;
 	int rc = 1;
 	/* only trees found whole are remembered: a later candidate asks again */
-	if (oidset_has(&o->trees, id))
+	if (tier_idset_has(&o->trees, id->id))
 		return 1;
 	if (!on_tier(o, id) || git_tree_lookup(&t, o->r->cache, id) < 0)
 		return 0;
@@ -1644,7 +1590,7 @@ static int tree_on_tier(struct ontier *o, const git_oid *id)
 			rc = on_tier(o, git_tree_entry_id(e));
 	}
 	git_tree_free(t);
-	if (rc == 1 && oidset_add(&o->trees, id) < 0)
+	if (rc == 1 && tier_idset_add(&o->trees, id->id) < 0)
 		return TIER_ERROR;
 	return rc;
 }
@@ -1700,6 +1646,7 @@ static int repair_head(struct run *r, size_t ti, size_t problem, int *changed)
 	uint64_t steps = 0;
 
 	memset(&o, 0, sizeof(o));
+	o.trees = (tier_idset)TIER_IDSET_INIT(GIT_OID_RAWSZ);
 	rc = tier_log_head_read(loc, &head, &exists);
 	if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
 		return rc;
@@ -1814,7 +1761,7 @@ static int repair_head(struct run *r, size_t ti, size_t problem, int *changed)
 		        short_oid(sh, &cand), (unsigned long long)steps,
 		        steps == 1 ? "" : "s", short_oid(sh2, &stored), name);
 out:
-	free(o.trees.slot);
+	tier_idset_dispose(&o.trees);
 	tier_vec_dispose(&packs, logpack_free);
 	tier_buf_dispose(&why);
 	return rc;

@@ -26,75 +26,19 @@
 #include "hash.h"
 #include "tier/errors.h"
 #include "util/error.h"
+#include "util/idset.h"
 #include "util/posix.h"
 
 /* ---- which objects ------------------------------------------------------- */
 
-/* Open-addressing set of object ids (the list keeps their order). */
-struct oidset {
-	git_oid *list;
-	size_t n, cap;
-	uint32_t *slot; /* index + 1 into list, 0 = empty */
-	size_t mask;
-};
-
-static size_t oid_slot(const git_oid *id, size_t mask)
-{
-	uint64_t h;
-	memcpy(&h, id->id, sizeof(h)); /* SHA-1 bytes are uniform already */
-	return (size_t)h & mask;
-}
-
-static int oidset_grow(struct oidset *s)
-{
-	size_t nslots = s->mask ? (s->mask + 1) * 2 : 1024;
-	uint32_t *slot = tier_calloc(nslots, sizeof(*slot));
-	if (!slot)
-		return TIER_ERROR;
-	for (size_t i = 0; i < s->n; i++) {
-		size_t k = oid_slot(&s->list[i], nslots - 1);
-		while (slot[k])
-			k = (k + 1) & (nslots - 1);
-		slot[k] = (uint32_t)(i + 1);
-	}
-	free(s->slot);
-	s->slot = slot;
-	s->mask = nslots - 1;
-	return 0;
-}
-
-/* 1 if added, 0 if there already, <0 on error. */
-static int oidset_add(struct oidset *s, const git_oid *id)
-{
-	if ((s->n + 1) * 2 > s->mask + 1 && oidset_grow(s) < 0)
-		return TIER_ERROR;
-	size_t k = oid_slot(id, s->mask);
-	while (s->slot[k]) {
-		if (git_oid_equal(&s->list[s->slot[k] - 1], id))
-			return 0;
-		k = (k + 1) & s->mask;
-	}
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 1024;
-		git_oid *l = realloc(s->list, cap * sizeof(*l));
-		if (!l)
-			return tier_error_set(TIER_ERROR, "out of memory");
-		s->list = l;
-		s->cap = cap;
-	}
-	git_oid_cpy(&s->list[s->n], id);
-	s->slot[k] = (uint32_t)++s->n;
-	return 1;
-}
-
-static int add_tree(git_repository *repo, struct oidset *s, const git_oid *id,
+static int add_tree(git_repository *repo, tier_idset *s, const git_oid *id,
                     const git_oid *old_id)
 {
 	git_tree *t = NULL, *old = NULL;
 	int rc;
 	if (old_id && git_oid_equal(id, old_id))
 		return 0;
-	if ((rc = oidset_add(s, id)) <= 0)
+	if ((rc = tier_idset_add(s, id->id)) <= 0)
 		return rc;
 	if ((rc = git_tree_lookup(&t, repo, id)) < 0 ||
 	    (old_id && (rc = git_tree_lookup(&old, repo, old_id)) < 0)) {
@@ -118,7 +62,7 @@ static int add_tree(git_repository *repo, struct oidset *s, const git_oid *id,
 			                      ? git_tree_entry_id(o)
 			                      : NULL);
 		else if (type == GIT_OBJECT_BLOB)
-			rc = oidset_add(s, eid);
+			rc = tier_idset_add(s, eid->id);
 		/* a commit entry (submodule) is not ours to pack */
 	}
 out:
@@ -127,10 +71,14 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
+_Static_assert(
+        sizeof(git_oid) == GIT_OID_RAWSZ,
+        "git_oid is its raw bytes: an id set's array is a git_oid array");
+
 int tier_gitpack_new_objects(git_repository *repo, const git_oid *tip,
                              const git_oid *hide, git_oid **out, size_t *n)
 {
-	struct oidset s = {0};
+	tier_idset s = TIER_IDSET_INIT(GIT_OID_RAWSZ);
 	git_commit *c = NULL, *h = NULL;
 	int rc;
 
@@ -141,18 +89,17 @@ int tier_gitpack_new_objects(git_repository *repo, const git_oid *tip,
 		rc = tier_error_from_git(rc, "cannot read a log commit");
 		goto out;
 	}
-	if ((rc = oidset_add(&s, tip)) < 0 ||
+	if ((rc = tier_idset_add(&s, tip->id)) < 0 ||
 	    (rc = add_tree(repo, &s, git_commit_tree_id(c),
 	                   h ? git_commit_tree_id(h) : NULL)) < 0)
 		goto out;
-	*out = s.list;
+	/* git_oid is GIT_OID_RAWSZ bytes, byte-aligned: the ids are an array of it */
 	*n = s.n;
-	s.list = NULL;
+	*out = (git_oid *)tier_idset_detach(&s);
 out:
 	git_commit_free(c);
 	git_commit_free(h);
-	free(s.list);
-	free(s.slot);
+	tier_idset_dispose(&s);
 	return rc < 0 ? rc : 0;
 }
 

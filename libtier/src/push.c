@@ -30,6 +30,7 @@
 #include "pack.h"
 #include "snapshot.h"
 #include "util/error.h"
+#include "util/idset.h"
 #include "util/posix.h"
 #include "vault.h"
 
@@ -76,60 +77,6 @@ struct filejob {
 	        new_bytes; /* merged into the stats once done */
 };
 
-/* ---- the set of chunks added by this push ------------------------------- */
-
-struct idset {
-	unsigned char (*slots)[TIER_HASH_LEN];
-	unsigned char *used;
-	size_t cap, n;
-};
-
-static uint64_t id_hash(const unsigned char *id)
-{
-	uint64_t h;
-	memcpy(&h, id, sizeof(h)); /* SHA-256 bytes are uniform already */
-	return h;
-}
-
-static int idset_insert(struct idset *s, const unsigned char *id, int *inserted)
-{
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 4096;
-		struct idset ns = {tier_calloc(ncap, TIER_HASH_LEN),
-		                   tier_calloc(ncap, 1), ncap, 0};
-		if (!ns.slots || !ns.used) {
-			free(ns.slots);
-			free(ns.used);
-			return TIER_ERROR;
-		}
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->used[i]) {
-				size_t j = id_hash(s->slots[i]) & (ncap - 1);
-				while (ns.used[j])
-					j = (j + 1) & (ncap - 1);
-				memcpy(ns.slots[j], s->slots[i], TIER_HASH_LEN);
-				ns.used[j] = 1;
-				ns.n++;
-			}
-		free(s->slots);
-		free(s->used);
-		*s = ns;
-	}
-	size_t j = id_hash(id) & (s->cap - 1);
-	while (s->used[j]) {
-		if (!memcmp(s->slots[j], id, TIER_HASH_LEN)) {
-			*inserted = 0;
-			return 0;
-		}
-		j = (j + 1) & (s->cap - 1);
-	}
-	memcpy(s->slots[j], id, TIER_HASH_LEN);
-	s->used[j] = 1;
-	s->n++;
-	*inserted = 1;
-	return 0;
-}
-
 /* ---- shared state --------------------------------------------------------- */
 
 struct upload {
@@ -160,7 +107,7 @@ struct push {
 	char fatal_msg[1024];
 	int fatal_code;
 
-	struct idset added;
+	tier_idset added; /* chunks stored by this push */
 	/*
 	 * Each worker fills a pack of its own (pw[i], touched by worker i
 	 * alone while files are in flight, by the main thread once they are
@@ -403,7 +350,7 @@ static int store_chunk(struct push *p, struct worker_buf *wb,
                        const unsigned char *data, size_t len, struct filejob *f)
 {
 	unsigned char id[TIER_HASH_LEN];
-	int rc, inserted = 0;
+	int rc;
 	if ((rc = tier_sha256(id, data, len)) < 0)
 		return rc;
 	if ((rc = add_chunk_ref(f, id, len)) < 0)
@@ -412,9 +359,9 @@ static int store_chunk(struct push *p, struct worker_buf *wb,
 	if (tier_chunkmap_find(p->map, id))
 		return 0;
 	pthread_mutex_lock(&p->lock);
-	rc = idset_insert(&p->added, id, &inserted);
+	rc = tier_idset_add(&p->added, id);
 	pthread_mutex_unlock(&p->lock);
-	if (rc < 0 || !inserted)
+	if (rc <= 0) /* stored by another file of this push, or out of memory */
 		return rc;
 
 	size_t out_len = 0;
@@ -1415,8 +1362,7 @@ done:
 	if (stats)
 		*stats = p.st;
 	tier_chunkmap_free(p.map);
-	free(p.added.slots);
-	free(p.added.used);
+	tier_idset_dispose(&p.added);
 	for (size_t i = 0; i < MAX_WORKERS; i++)
 		tier_pack_writer_free(p.pw[i]);
 	tier_vec_dispose(&p.pack_ids, free);
