@@ -49,26 +49,6 @@ static const struct tool_def def = {
         .exits = exits,
 };
 
-static const char *state_word(tier_tier_state s)
-{
-	switch (s) {
-	case TIER_STATE_OK:
-		return "ok";
-	case TIER_STATE_OFFLINE:
-		return "offline";
-	case TIER_STATE_FOREIGN:
-		return "foreign";
-	case TIER_STATE_ROLLED_BACK:
-		return "rolled-back";
-	case TIER_STATE_OTHER_VAULT:
-		return "other-vault";
-	case TIER_STATE_DAMAGED:
-		return "damaged";
-	default:
-		return "unknown";
-	}
-}
-
 static int on_problem(const tier_fsck_problem *p, void *payload)
 {
 	const struct tool_common *c = payload;
@@ -109,8 +89,9 @@ static json_t *report_json(tier_vault *v, const tier_fsck_report *r)
 		        tiers,
 		        json_pack("{s:s, s:s, s:s, s:b, s:I, s:o}", "name",
 		                  in->name, "url", in->url, "state",
-		                  state_word(in->state), "online", in->online,
-		                  "revision", (json_int_t)in->revision, "head",
+		                  tier_tier_state_name(in->state), "online",
+		                  in->online, "revision",
+		                  (json_int_t)in->revision, "head",
 		                  in->head[0] ? json_string(in->head)
 		                              : json_null()));
 	}

@@ -25,26 +25,12 @@ static const struct tool_def def = {
         .exits = exits,
 };
 
+/* The library's word, except that an ok tier not at the newest revision is "behind". */
 static const char *state_word(const tier_tier_info *in)
 {
-	switch (in->state) {
-	case TIER_STATE_OK:
-		return in->synchronized ? "ok" : "behind";
-	case TIER_STATE_OFFLINE:
-		return "offline";
-	case TIER_STATE_FOREIGN:
-		return "foreign";
-	case TIER_STATE_ROLLED_BACK:
-		return "rolled-back";
-	case TIER_STATE_OTHER_VAULT:
-		return "other-vault";
-	case TIER_STATE_DAMAGED:
-		return "damaged";
-	case TIER_STATE_REFUSED:
-		return "refused";
-	default:
-		return "unknown";
-	}
+	if (in->state == TIER_STATE_OK && !in->synchronized)
+		return "behind";
+	return tier_tier_state_name(in->state);
 }
 
 int main(int argc, char **argv)

@@ -770,6 +770,28 @@ void tier_vault_unlock(tier_vault *v)
 	unlock_state(v);
 }
 
+const char *tier_tier_state_name(tier_tier_state s)
+{
+	switch (s) {
+	case TIER_STATE_OK:
+		return "ok";
+	case TIER_STATE_OFFLINE:
+		return "offline";
+	case TIER_STATE_FOREIGN:
+		return "foreign";
+	case TIER_STATE_ROLLED_BACK:
+		return "rolled-back";
+	case TIER_STATE_OTHER_VAULT:
+		return "other-vault";
+	case TIER_STATE_DAMAGED:
+		return "damaged";
+	case TIER_STATE_REFUSED:
+		return "refused";
+	default:
+		return "unknown";
+	}
+}
+
 int tier_vault_write_wanted(const tier_vault *v)
 {
 	char want[PATH_MAX], text[32] = {0};

@@ -43,6 +43,9 @@ typedef enum {
 	TIER_STATE_REFUSED = 7,
 } tier_tier_state;
 
+/** The state's word in tool output and JSON ("ok", "offline", "rolled-back"...). */
+const char *tier_tier_state_name(tier_tier_state s);
+
 typedef struct {
 	const char *name; /**< tier name */
 	const char *url;  /**< URL without password */
