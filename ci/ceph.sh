@@ -26,6 +26,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(dirname "$here")
 self="$here/$(basename "${BASH_SOURCE[0]}")"
 run=${TIER_CEPH_DIR:-/tmp/tier-ceph}
+# shellcheck source=ci/daemon-lib.sh
+. "$here/daemon-lib.sh"
 rgw_port=${TIER_CEPH_RGW_PORT:-7480}
 mon_port=3300
 mon_v1_port=6789
@@ -40,41 +42,6 @@ conf=$run/ceph.conf
 die() {
 	echo "ceph: $*" >&2
 	exit 1
-}
-
-pid_file() { echo "$run/$1.pid"; }
-
-# PID of a running daemon, or nothing.  A zombie (reparented to a PID 1
-# that reaps slowly) counts as gone.
-live_pid() {
-	local f pid st
-	f=$(pid_file "$1")
-	[ -r "$f" ] || return 0
-	pid=$(cat "$f")
-	st=$(ps -o stat= -p "$pid" 2>/dev/null || true)
-	case $st in
-	'' | Z*) ;;
-	*) echo "$pid" ;;
-	esac
-}
-
-wait_gone() {
-	local deadline=$((SECONDS + 10)) st
-	while :; do
-		st=$(ps -o stat= -p "$1" 2>/dev/null || true)
-		case $st in '' | Z*) return 0 ;; esac
-		[ $SECONDS -ge $deadline ] && return 1
-		sleep 0.05
-	done
-}
-
-wait_port() {
-	local port=$1 limit=$2 deadline
-	deadline=$((SECONDS + limit))
-	until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-		[ $SECONDS -ge $deadline ] && return 1
-		sleep 0.05
-	done
 }
 
 stop_one() {

@@ -23,6 +23,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(dirname "$here")
 self="$here/$(basename "${BASH_SOURCE[0]}")"
 run=${TIER_SERVERS_DIR:-/tmp/tier-servers}
+# shellcheck source=ci/daemon-lib.sh
+. "$here/daemon-lib.sh"
 ftp_port=${TIER_FTP_PORT:-2121}
 pasv_min=${TIER_PASV_MIN:-30000}
 pasv_max=${TIER_PASV_MAX:-30019}
@@ -44,22 +46,6 @@ port_of() {
 	esac
 }
 
-pid_file() { echo "$run/$1.pid"; }
-
-# PID of a running server, or nothing.  A zombie (reparented to a PID 1
-# that reaps slowly) counts as gone.
-live_pid() {
-	local f pid st
-	f=$(pid_file "$1")
-	[ -r "$f" ] || return 0
-	pid=$(cat "$f")
-	st=$(ps -o stat= -p "$pid" 2>/dev/null || true)
-	case $st in
-	'' | Z*) ;;
-	*) echo "$pid" ;;
-	esac
-}
-
 # The process and all its descendants, children first.
 tree() {
 	local c
@@ -67,29 +53,6 @@ tree() {
 		tree "$c"
 	done
 	echo "$1"
-}
-
-# Wait until none of the PIDs is alive (zombies are dead enough).
-wait_gone() {
-	local deadline=$((SECONDS + 5)) p st alive
-	while :; do
-		alive=0
-		for p in "$@"; do
-			st=$(ps -o stat= -p "$p" 2>/dev/null || true)
-			case $st in '' | Z*) ;; *) alive=1 ;; esac
-		done
-		[ $alive = 0 ] && return 0
-		[ $SECONDS -ge $deadline ] && return 1
-		sleep 0.02
-	done
-}
-
-wait_port() {
-	local port=$1 deadline=$((SECONDS + 10))
-	until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-		[ $SECONDS -ge $deadline ] && return 1
-		sleep 0.02
-	done
 }
 
 # Session processes outlive their listener (they call setsid), so a stop or
