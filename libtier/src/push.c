@@ -1206,6 +1206,7 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 		        (unsigned long long)opts->pack_size);
 
 	memset(&p, 0, sizeof(p));
+	p.added = (tier_idset)TIER_IDSET_INIT(TIER_HASH_LEN);
 	p.v = v;
 	p.opts = opts;
 	p.pack_size = opts->pack_size ? opts->pack_size : TIER_PACK_TARGET_SIZE;

@@ -54,3 +54,15 @@ Test(idset, shorter_ids)
 	cr_assert_eq(s.n, 1000);
 	tier_idset_dispose(&s);
 }
+
+Test(idset, a_set_without_its_id_length_refuses_to_work)
+{
+	/* zeroed (no TIER_IDSET_INIT): with 0-byte ids every id would
+	 * compare equal and be taken for present */
+	tier_idset s;
+	unsigned char id[TIER_HASH_LEN];
+	memset(&s, 0, sizeof(s));
+	id_of(id, 1);
+	cr_assert_lt(tier_idset_add(&s, id), 0);
+	tier_idset_dispose(&s);
+}

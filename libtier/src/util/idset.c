@@ -46,6 +46,10 @@ int tier_idset_has(const tier_idset *s, const void *id)
 
 int tier_idset_add(tier_idset *s, const void *id)
 {
+	/* a zeroed set (len 0) would find every id present */
+	if (s->len < sizeof(uint64_t))
+		return tier_error_set(TIER_ERROR,
+		                      "id set used without TIER_IDSET_INIT");
 	if (s->n >= UINT32_MAX - 1)
 		return tier_error_set(TIER_ERROR, "too many ids in one set");
 	if ((s->n + 1) * 2 > s->mask + 1 && grow_slots(s) < 0)
