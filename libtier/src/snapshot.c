@@ -61,7 +61,7 @@ int tier_snap_name_encode(tier_buf *out, const char *name, size_t len)
 	return 0;
 }
 
-int tier_snap_name_decode(tier_buf *out, const char *entry)
+static int name_decode_raw(tier_buf *out, const char *entry)
 {
 	tier_buf_clear(out);
 	if (entry[0] != '%')
@@ -78,23 +78,105 @@ int tier_snap_name_decode(tier_buf *out, const char *entry)
 		int hi = tier_hexval(p[1]),
 		    lo = hi < 0 ? -1 : tier_hexval(p[2]);
 		if (hi < 0 || lo < 0)
-			return tier_error_set(
-			        TIER_ECORRUPT,
-			        "tree entry '%s' is badly escaped", entry);
+			return tier_error_set(TIER_ECORRUPT,
+			                      "tree entry is badly escaped");
 		char c = (char)(hi << 4 | lo);
-		if (c == '\0' || c == '/')
-			return tier_error_set(
-			        TIER_ECORRUPT,
-			        "tree entry '%s' escapes a forbidden byte",
-			        entry);
 		if (tier_buf_putc(out, c) < 0)
 			return TIER_ERROR;
 		p += 2;
 	}
-	if (out->size == 0)
-		return tier_error_set(TIER_ECORRUPT, "tree entry '%s' is empty",
-		                      entry);
 	return 0;
+}
+
+/*
+ * A hostile tier controls every tree entry name, and libgit2 accepts '/'
+ * in them: a decoded name must be one path component, and the entry must
+ * be the one canonical spelling of it (so two entries can never decode to
+ * the same file, and a duplicate check on entry names is complete).
+ */
+int tier_snap_name_decode(tier_buf *out, const char *entry)
+{
+	tier_buf enc = TIER_BUF_INIT;
+	int rc = name_decode_raw(out, entry);
+	const char *why = NULL;
+
+	if (rc < 0)
+		goto fail;
+	if (out->size == 0)
+		why = "is empty";
+	else if (memchr(out->ptr, '\0', out->size))
+		why = "holds a NUL byte";
+	else if (memchr(out->ptr, '/', out->size))
+		why = "holds a '/'";
+	else if (!strcmp(tier_buf_cstr(out), ".") ||
+	         !strcmp(tier_buf_cstr(out), ".."))
+		why = "is '.' or '..'";
+	else if ((rc = tier_snap_name_encode(&enc, out->ptr, out->size)) < 0)
+		goto fail;
+	else if (strcmp(tier_buf_cstr(&enc), entry))
+		why = "is not in canonical form";
+	tier_buf_dispose(&enc);
+	if (why) {
+		tier_buf_clear(out);
+		return tier_error_set(TIER_ECORRUPT,
+		                      "bad tree entry name '%s': %s",
+		                      tier_quote_name(entry), why);
+	}
+	return 0;
+fail:
+	tier_buf_dispose(&enc);
+	tier_buf_clear(out);
+	if (rc == TIER_ECORRUPT)
+		return tier_error_set(TIER_ECORRUPT,
+		                      "bad tree entry name '%s': badly escaped",
+		                      tier_quote_name(entry));
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int tier_snap_tree_check(const git_tree *tree)
+{
+	size_t n = git_tree_entrycount(tree);
+	const char **names;
+	tier_buf dec = TIER_BUF_INIT;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	names = tier_calloc(n, sizeof(*names));
+	if (!names)
+		return TIER_ERROR;
+	for (size_t i = 0; i < n; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		names[i] = git_tree_entry_name(e);
+		if (!strcmp(names[i], TIER_SNAP_DIRMETA)) {
+			if (git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
+				rc = tier_error_set(
+				        TIER_ECORRUPT,
+				        "directory metadata entry '%%' is not a blob");
+				goto out;
+			}
+			continue;
+		}
+		if ((rc = tier_snap_name_decode(&dec, names[i])) < 0)
+			goto out;
+	}
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(names[i - 1], names[i])) {
+			rc = tier_error_set(TIER_ECORRUPT,
+			                    "duplicate tree entry '%s'",
+			                    tier_quote_name(names[i]));
+			goto out;
+		}
+out:
+	tier_buf_dispose(&dec);
+	free(names);
+	return rc;
 }
 
 /* ---- nodes -------------------------------------------------------------- */

@@ -40,8 +40,19 @@ void tier_data_pack_path(char out[80], const unsigned char id[TIER_HASH_LEN]);
  * clear of every ".git" spelling git fsck rejects, NTFS and HFS ones too).
  */
 int tier_snap_name_encode(tier_buf *out, const char *name, size_t len);
-/** Inverse of encode; TIER_ECORRUPT on a malformed name. */
+/**
+ * Inverse of encode.  TIER_ECORRUPT (out left empty) unless entry is the
+ * canonical encoding of one path component: never empty, '.', '..', and
+ * never holding '/' or NUL (a hostile tier writes whatever names it likes).
+ */
 int tier_snap_name_decode(tier_buf *out, const char *entry);
+/**
+ * Every entry name of a snapshot directory decodes (above), none appears
+ * twice, and "%" (the directory's metadata) is a blob.  TIER_ECORRUPT
+ * naming the first bad entry.  Callers that read a tier's trees run this
+ * before acting on any entry (restore, fsck, log, mount).
+ */
+int tier_snap_tree_check(const git_tree *tree);
 
 /* ---- nodes ---------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 #include "helpers.h"
 #include "pack.h"
 #include "snapshot.h"
+#include "tier/errors.h"
 
 static void roundtrip(const char *name, size_t len)
 {
@@ -37,7 +38,7 @@ Test(snapshot, every_name_round_trips)
 {
 	const char *names[] = {".git",   ".GIT",      ".gitmodules", "git~1",
 	                       "GIT~1",  "%",         "%%",          "%41",
-	                       ".",      "..",        "a b",         " lead",
+	                       "...",    ".x.",       "a b",         " lead",
 	                       "trail ", "tab\there", "nl\nx",       "ünïcödé",
 	                       "\x7f",   "x~y",       ".hidden",     "-dash",
 	                       "%2F"};
@@ -57,6 +58,76 @@ Test(snapshot, bad_entries_are_corrupt)
 	cr_assert_eq(tier_snap_name_decode(&dec, "%%2F"), TIER_ECORRUPT);
 	cr_assert_eq(tier_snap_name_decode(&dec, "%%00"), TIER_ECORRUPT);
 	tier_buf_dispose(&dec);
+}
+
+/* What a hostile tier can put in a tree entry name (libgit2 takes '/'). */
+Test(snapshot, names_that_leave_the_directory_are_corrupt)
+{
+	const char *bad[] = {"..",      ".",     "../../escaped.txt", "a/b",
+	                     "%2E%2E",  "%2E.",  "%2E",               "x%2Fy",
+	                     "%..%2Fx", "/abs",  "%41",               ".hidden",
+	                     "%61bc",   "a%00b", "%%2E%2E"};
+	tier_buf dec = TIER_BUF_INIT;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(tier_snap_name_decode(&dec, bad[i]), TIER_ECORRUPT,
+		             "'%s' must be rejected", bad[i]);
+		cr_assert_eq(dec.size, 0);
+		cr_assert(strstr(tier_error_last(), "bad tree entry name"));
+	}
+	tier_buf_dispose(&dec);
+}
+
+Test(snapshot, tree_check_finds_duplicates_and_bad_names)
+{
+	const char *dir = tt_tmpdir();
+	git_repository *repo;
+	git_treebuilder *tb;
+	git_oid blob, tid;
+	git_tree *t;
+
+	git_libgit2_init();
+	cr_assert_eq(git_repository_init(&repo, tt_path("%s/r.git", dir), 1), 0);
+	cr_assert_eq(git_blob_create_from_buffer(&blob, repo, "x", 1), 0);
+	/* a clean tree passes */
+	cr_assert_eq(git_treebuilder_new(&tb, repo, NULL), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, tb, "a", &blob, GIT_FILEMODE_BLOB), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, tb, "%", &blob, GIT_FILEMODE_BLOB), 0);
+	cr_assert_eq(git_treebuilder_write(&tid, tb), 0);
+	git_treebuilder_free(tb);
+	cr_assert_eq(git_tree_lookup(&t, repo, &tid), 0);
+	cr_assert_eq(tier_snap_tree_check(t), 0);
+	git_tree_free(t);
+
+	/* a raw tree object with the same entry twice (git mktree refuses it,
+	 * a hostile tier does not) */
+	tier_buf raw = TIER_BUF_INIT;
+	for (int i = 0; i < 2; i++) {
+		tier_buf_puts(&raw, "100644 a");
+		tier_buf_putc(&raw, '\0');
+		tier_buf_put(&raw, blob.id, GIT_OID_RAWSZ);
+	}
+	git_odb *odb;
+	cr_assert_eq(git_repository_odb(&odb, repo), 0);
+	cr_assert_eq(git_odb_write(&tid, odb, raw.ptr, raw.size, GIT_OBJECT_TREE), 0);
+	cr_assert_eq(git_tree_lookup(&t, repo, &tid), 0);
+	cr_assert_eq(tier_snap_tree_check(t), TIER_ECORRUPT);
+	cr_assert(strstr(tier_error_last(), "duplicate"), "%s", tier_error_last());
+	git_tree_free(t);
+
+	/* a '/' inside an entry name */
+	tier_buf_clear(&raw);
+	tier_buf_puts(&raw, "100644 ../../escaped.txt");
+	tier_buf_putc(&raw, '\0');
+	tier_buf_put(&raw, blob.id, GIT_OID_RAWSZ);
+	cr_assert_eq(git_odb_write(&tid, odb, raw.ptr, raw.size, GIT_OBJECT_TREE), 0);
+	cr_assert_eq(git_tree_lookup(&t, repo, &tid), 0);
+	cr_assert_eq(tier_snap_tree_check(t), TIER_ECORRUPT);
+	git_tree_free(t);
+	git_odb_free(odb);
+	tier_buf_dispose(&raw);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	tt_rmrf(dir);
 }
 
 Test(snapshot, git_fsck_strict_accepts_escaped_trees)
