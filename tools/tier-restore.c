@@ -17,20 +17,22 @@ static int opt_overwrite;
 static const struct tool_opt options[] = {
         TOOL_U64('r', "revision", "N", &opt_revision, 1, 0,
                  "restore revision N (default: the latest)"),
-        TOOL_FLAG(
-                0, "overwrite", &opt_overwrite,
-                "replace files and symlinks that exist in DEST (default: refuse)"),
+        TOOL_FLAG(0, "overwrite", &opt_overwrite,
+                  "replace files and symlinks in DEST that differ from the "
+                  "snapshot (default: refuse; equal ones are always kept)"),
         TOOL_OPTS_END,
 };
 
 static const struct tool_exit_doc exits[] = {
         {TOOL_EXIT_ERROR,
-         "error, e.g. a chunk damaged on every tier, or a file in DEST "
-         "that --overwrite would replace; the message says which"},
+         "error, e.g. a chunk damaged on every tier, an entry of a damaged "
+         "or hostile tier skipped, or a file in DEST that --overwrite would "
+         "replace; the message says which"},
         {TOOL_EXIT_FOREIGN, NULL},
         {TOOL_EXIT_ROLLEDBACK, NULL},
         {TOOL_EXIT_INTERRUPTED,
-         "interrupted; no half-written file is left under its name"},
+         "interrupted; no half-written file is left under its name, and "
+         "the same command again finishes the restore"},
         TOOL_EXITS_END,
 };
 
@@ -38,13 +40,17 @@ static const struct tool_def def = {
         .name = "tier-restore",
         .args = "DEST [PATH...]",
         .description =
-                "Restore a revision of the vault (default: the latest) into the directory DEST. "
+                "Restore a revision of the vault (default: the latest, or with PATH the newest "
+                "revision that holds every PATH) into the directory DEST. "
                 "A file backed up as /home/u/a.txt is written to DEST/home/u/a.txt. PATH "
                 "arguments are paths in the snapshot (\"/home/u/docs\" or \"home/u/docs\"): only "
                 "those files and directories are restored. Contents, modes, mtimes, symlinks, "
                 "empty directories and (as root) owners are restored. Data is read from the "
                 "first online tier; a pack missing or damaged there is read from the next tier "
-                "and the damage reported. Works with an installation (-s) or with only -t URL.",
+                "and the damage reported. Entries already in DEST as the snapshot has them "
+                "(a file of the same size, mtime and mode) are kept: after an interruption "
+                "the same command finishes the restore. Works with an installation (-s) or "
+                "with only -t URL.",
         .options = options,
         .min_args = 1,
         .max_args = TOOL_ARGS_MANY,
@@ -212,6 +218,13 @@ int main(int argc, char **argv)
 	ro.warning = on_warning;
 	rc = tier_restore_run(&st, v, &ro);
 	tier_vault_free(v);
+	/* with PATHs and no -r: the newest revision holding them, said so */
+	if (!opt_revision && ro.npaths && st.revision && st.latest &&
+	    st.revision != st.latest)
+		tool_info("using revision %" PRIu64
+		          ", the newest that holds the paths given (latest is %" PRIu64
+		          ")",
+		          st.revision, st.latest);
 	if (rc < 0)
 		return tool_finish(&c, restore_failed(rc, &st));
 	pthread_mutex_lock(&warn_lock);
@@ -242,16 +255,26 @@ int main(int argc, char **argv)
 			json_object_set_new(
 			        o, "errors",
 			        json_integer((json_int_t)st.errors));
+			json_object_set_new(o, "kept",
+			                    json_integer((json_int_t)st.kept));
+			json_object_set_new(
+			        o, "latest",
+			        json_integer((json_int_t)st.latest));
 			json_object_set_new(o, "dest", json_path(dest));
 		}
 		return tool_finish(&c, tool_json_emit(o));
 	}
 	char b[32];
 	tool_size(st.bytes, b);
+	char kept[64] = "";
+	if (st.kept)
+		snprintf(kept, sizeof(kept),
+		         " (%" PRIu64 " entr%s already there kept)", st.kept,
+		         st.kept == 1 ? "y" : "ies");
 	tool_info(
 	        "restored revision %" PRIu64 ": %" PRIu64
-	        " file%s, %s into %s%s",
-	        st.revision, st.files, st.files == 1 ? "" : "s", b, dest,
+	        " file%s, %s into %s%s%s",
+	        st.revision, st.files, st.files == 1 ? "" : "s", b, dest, kept,
 	        st.damaged
 	                ? " (damage found on a tier: see the warnings, then run tier-fsck)"
 	                : "");

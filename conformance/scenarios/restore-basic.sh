@@ -43,7 +43,12 @@ expect_stderr_match '^tier-restore: restored revision 2: 6 files, .* into out$'
 expect_stdout_empty
 same_tree "$src" "out$src"
 
-step "restoring again refuses to overwrite, in one line, naming the file"
+step "restoring again keeps what is there; a file changed in DEST is refused"
+run_tool tier-restore -s state out
+expect_exit 0
+expect_stderr_match '^tier-restore: restored revision 2: 0 files, .* into out \(7 entries already there kept\)$'
+same_tree "$src" "out$src"
+printf 'mine\n' >"out$src/sub/b.txt"
 run_tool tier-restore -s state out
 expect_exit 1
 expect_stderr_one_line

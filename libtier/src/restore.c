@@ -10,10 +10,21 @@
  * access is serialised by one lock: a tier_location (and a remote driver's
  * connection) serves one caller at a time.
  *
- * A file is written to "<name>.tier-tmp" and renamed once complete, so a
- * crash never leaves a half file under its name.  Directory modes and
- * mtimes are applied last, deepest first, once nothing is written into
- * them any more.
+ * The tier is not trusted (a hostile or damaged one names its entries as it
+ * likes): every snapshot directory passes tier_snap_tree_check() before
+ * any of its entries is acted on, every object is size-checked before it
+ * is read, and every file system call is relative to a directory fd opened
+ * with O_NOFOLLOW, one component at a time.  So nothing is written outside
+ * DEST, no link is followed that the restore did not mean to follow, and
+ * the depth of a tree is not bounded by PATH_MAX.  A bad directory or entry
+ * is reported and skipped; the rest of the revision is restored.
+ *
+ * A file is written to "<name>.tier-tmp" and renamed once complete, its
+ * mode and mtime set before the rename: a file under its own name is
+ * always complete.  That is what lets a rerun keep what an interrupted run
+ * finished (same size, mtime and mode) and redo the rest.  A directory's
+ * own metadata is applied when the walk has left it and the last file in
+ * it is in place, once nothing is written into it any more.
  *
  * R2: every job is read from the first usable tier that holds the
  * revision; a missing or damaged pack, or a tier going offline, sends the
@@ -22,6 +33,7 @@
  */
 #include "tier/restore.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -34,11 +46,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "objread.h"
 #include "pack.h"
 #include "snapshot.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/posix.h"
+#include "util/text.h"
 #include "vault.h"
 
 /* A ranged get covers at most this much, unless one chunk is longer. */
@@ -53,6 +67,16 @@
 #define TMP_SUFFIX     ".tier-tmp"
 /* Hex digits of an id in messages. */
 #define SHORT_HEX 16
+/*
+ * Directories the walk has left that still wait for files (each holds an
+ * fd): past this many the planner lets the workers catch up, so that a
+ * tree of many small directories does not run out of descriptors.
+ */
+#define PENDING_DIRS_MAX 256
+/* Paths in messages longer than this are shortened in the middle. */
+#define SHOW_MAX 400
+
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
 /* ---- records ----------------------------------------------------------- */
 
@@ -63,12 +87,28 @@ struct meta {
 	uint32_t mtime_nsec;
 };
 
+/*
+ * A directory of DEST, open.  The walk holds a reference while it is in
+ * the directory, every file being written into it holds one until it is
+ * renamed into place; the last one applies the directory's metadata (all
+ * of its entries are in by then) and closes it.
+ */
+struct rdir {
+	int fd;
+	unsigned refs;
+	int has_meta;
+	struct meta m;
+	char *path; /* DEST/..., for messages only */
+};
+
 /* A regular file being written. */
 struct rfile {
 	struct rfile *prev, *next; /* live list: files not finished yet */
-	char *path;                /* destination (final name) */
+	struct rdir *dir;          /* where it goes */
+	char *name;                /* its name in dir */
+	char *tmp;                 /* the temporary name in dir */
+	char *path;                /* DEST/..., for messages only */
 	const char *snap; /* the snapshot path inside path ("/home/...") */
-	char *tmp;
 	int fd;
 	uint64_t remaining; /* pieces not written yet */
 	struct meta m;
@@ -90,12 +130,6 @@ struct job {
 	size_t n, cap;
 };
 
-struct rdir {
-	char *path;
-	int has_meta;
-	struct meta m;
-};
-
 struct rtier {
 	tier_location *loc;
 	const char *name;
@@ -114,16 +148,17 @@ struct run {
 	tier_buf dest; /* without a trailing '/' ("" for "/") */
 	size_t ntiers;
 	struct rtier *t;
-	tier_vec dirs; /* struct rdir *, in creation order */
 
-	pthread_mutex_t lock; /* queue, stats, live files, errors */
-	pthread_cond_t nonempty, nonfull;
+	pthread_mutex_t lock; /* queue, stats, live files, dirs, errors */
+	pthread_cond_t nonempty, nonfull, dir_freed;
 	struct job *queue[QUEUE_CAP];
 	size_t qhead, qlen;
 	int planning_done;
 	int abort;
 	struct rfile *live;
-	int fatal_code; /* the first error that stops the run */
+	size_t open_dirs; /* struct rdir alive */
+	size_t depth;     /* of them, held by the walk */
+	int fatal_code;   /* the first error that stops the run */
 	char *fatal_msg;
 	int fail_code; /* the first entry that could not be restored */
 	char *fail_msg;
@@ -184,6 +219,52 @@ static int grow(unsigned char **p, size_t *cap, size_t need)
 	return 0;
 }
 
+/*
+ * A path for a message, quoted (tier_quote_path) and, past SHOW_MAX bytes,
+ * shortened in the middle: its start and its end (the name) stay, and the
+ * reason after it is never cut off.  Valid until the fourth next call on
+ * the same thread.
+ */
+static const char *show(const char *s)
+{
+	enum { SLOTS = 4, HEAD = 120 };
+	static _Thread_local char slot[SLOTS][SHOW_MAX + 64];
+	static _Thread_local unsigned next;
+	char *dst = slot[next++ % SLOTS];
+	tier_buf b = TIER_BUF_INIT;
+
+	if (!s)
+		s = "";
+	if (tier_quote_path(&b, s, strlen(s)) < 0 || !b.ptr) {
+		tier_buf_dispose(&b);
+		return "?";
+	}
+	if (b.size <= SHOW_MAX) {
+		memcpy(dst, b.ptr, b.size + 1);
+	} else {
+		size_t tail = SHOW_MAX - HEAD;
+		int n = snprintf(dst, SHOW_MAX + 64, "%.*s...(%zu bytes)...",
+		                 (int)HEAD, b.ptr, b.size - HEAD - tail);
+		memcpy(dst + n, b.ptr + b.size - tail, tail + 1);
+	}
+	tier_buf_dispose(&b);
+	return dst;
+}
+
+/* The code of a local file system failure: never a usage error (exit 2). */
+static int local_code(int errnum)
+{
+	int code = tier_error_from_errno(errnum);
+	return code == TIER_EUSAGE || code == TIER_EOFFLINE ? TIER_ERROR
+	                                                    : code;
+}
+
+static int fs_error(int errnum, const char *what, const char *path)
+{
+	return tier_error_set_errno(local_code(errnum), errnum, "%s '%s'", what,
+	                            show(path));
+}
+
 /* ---- errors and callbacks ---------------------------------------------- */
 
 static void warn(struct run *r, const char *fmt, ...) TIER_PRINTF(2, 3);
@@ -213,6 +294,7 @@ static int set_fatal(struct run *r, int code)
 	r->abort = 1;
 	pthread_cond_broadcast(&r->nonempty);
 	pthread_cond_broadcast(&r->nonfull);
+	pthread_cond_broadcast(&r->dir_freed);
 	pthread_mutex_unlock(&r->lock);
 	return code;
 }
@@ -223,7 +305,9 @@ static void entry_failed(struct run *r, int code, const char *msg)
 	pthread_mutex_lock(&r->lock);
 	r->stats->errors++;
 	if (!r->fail_code) {
-		r->fail_code = code ? code : TIER_ERROR;
+		/* whatever the cause, a lost entry is exit 1, never 2 */
+		r->fail_code = code == TIER_EUSAGE || code == 0 ? TIER_ERROR
+		                                                : code;
 		r->fail_msg = strdup(msg);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -236,6 +320,21 @@ static int aborted(struct run *r)
 	int a = r->abort;
 	pthread_mutex_unlock(&r->lock);
 	return a;
+}
+
+/*
+ * The end of one entry that failed with rc (message set): a failure that
+ * concerns the whole run (cancelled, disk full, stopped) is passed on, any
+ * other is reported and the walk goes on with the next entry.
+ */
+static int entry_error(struct run *r, int rc)
+{
+	if (rc >= 0)
+		return rc;
+	if (rc == TIER_EABORTED || rc == TIER_ENOSPC || aborted(r))
+		return rc;
+	entry_failed(r, rc, tier_error_last());
+	return 0;
 }
 
 /* Called by the main thread only. */
@@ -263,6 +362,13 @@ static int progress(struct run *r, int force)
 	return 0;
 }
 
+static void stat_inc(struct run *r, uint64_t *field)
+{
+	pthread_mutex_lock(&r->lock);
+	(*field)++;
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* ---- applying metadata ------------------------------------------------- */
 
 static void meta_from_node(struct meta *m, const tier_node *n)
@@ -276,9 +382,8 @@ static void meta_from_node(struct meta *m, const tier_node *n)
 
 static void meta_times(struct timespec ts[2], const struct meta *m)
 {
-	ts[0].tv_sec =
-	        (time_t)m
-	                ->mtime_sec; /* atime: the restore does not know better */
+	/* atime: the restore does not know better */
+	ts[0].tv_sec = (time_t)m->mtime_sec;
 	ts[0].tv_nsec = (long)m->mtime_nsec;
 	ts[1] = ts[0];
 }
@@ -287,150 +392,276 @@ static void meta_times(struct timespec ts[2], const struct meta *m)
 static void meta_failed(struct run *r, const char *what, const char *path,
                         int errnum)
 {
-	pthread_mutex_lock(&r->lock);
-	r->stats->errors++;
-	pthread_mutex_unlock(&r->lock);
-	warn(r, "cannot set the %s of '%s': %s", what, path, strerror(errnum));
+	stat_inc(r, &r->stats->errors);
+	warn(r, "cannot set the %s of '%s': %s", what, show(path),
+	     strerror(errnum));
 }
 
-/* Owner, mode, mtime of a path (not for symlinks: see apply_link_meta). */
-static void apply_path_meta(struct run *r, const char *path,
-                            const struct meta *m)
+/* Owner, mode, mtime of an open file or directory. */
+static void apply_fd_meta(struct run *r, int fd, const char *path,
+                          const struct meta *m)
 {
 	struct timespec ts[2];
-	if (r->root && lchown(path, m->uid, m->gid) < 0)
+	/* chown first: it clears set-id bits that chmod then puts back */
+	if (r->root && fchown(fd, m->uid, m->gid) < 0)
 		meta_failed(r, "owner", path, errno);
-	if (chmod(path, m->mode) < 0)
+	if (fchmod(fd, m->mode) < 0)
 		meta_failed(r, "mode", path, errno);
 	meta_times(ts, m);
-	if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		meta_failed(r, "mtime", path, errno);
-}
-
-static void apply_link_meta(struct run *r, const char *path,
-                            const struct meta *m)
-{
-	struct timespec ts[2];
-	if (r->root && lchown(path, m->uid, m->gid) < 0)
-		meta_failed(r, "owner", path, errno);
-	meta_times(ts, m);
-	if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) < 0 &&
-	    errno != EOPNOTSUPP)
+	if (futimens(fd, ts) < 0)
 		meta_failed(r, "mtime", path, errno);
 }
 
 /*
- * Make room for a new object at path.  Without overwrite anything there is
- * a conflict (the pre-pass found none, so something appeared meanwhile).
+ * Owner, mode, mtime of a fifo or device just made as name in dirfd:
+ * nothing here follows a symlink (fchmodat without AT_SYMLINK_NOFOLLOW
+ * only where the C library cannot do it, and only on what was just
+ * checked not to be a link).
  */
-static int clear_path(struct run *r, const char *path)
+static void apply_node_meta(struct run *r, int dirfd, const char *name,
+                            const char *path, const struct meta *m)
 {
+	struct timespec ts[2];
 	struct stat st;
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return tier_error_set_errno(tier_error_from_errno(errno), errno,
-		                            "cannot stat '%s'", path);
+	if (r->root &&
+	    fchownat(dirfd, name, m->uid, m->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		meta_failed(r, "owner", path, errno);
+	if (fchmodat(dirfd, name, m->mode, AT_SYMLINK_NOFOLLOW) < 0) {
+		if ((errno == ENOTSUP || errno == EOPNOTSUPP) &&
+		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !S_ISLNK(st.st_mode)) {
+			if (fchmodat(dirfd, name, m->mode, 0) < 0)
+				meta_failed(r, "mode", path, errno);
+		} else {
+			meta_failed(r, "mode", path, errno);
+		}
 	}
-	if (!r->o->overwrite)
-		return tier_error_set(
-		        TIER_ECONFLICT,
-		        "'%s' exists already (--overwrite replaces it)", path);
-	if (S_ISDIR(st.st_mode))
-		return tier_rm_rf(path);
-	if (unlink(path) < 0)
-		return tier_error_set_errno(tier_error_from_errno(errno), errno,
-		                            "cannot remove '%s'", path);
-	return 0;
+	meta_times(ts, m);
+	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		meta_failed(r, "mtime", path, errno);
 }
 
-/* rename(tmp, path), replacing a directory at path when overwriting. */
-static int put_in_place(struct run *r, const char *tmp, const char *path)
+static void apply_link_meta(struct run *r, int dirfd, const char *name,
+                            const char *path, const struct meta *m)
 {
-	if (rename(tmp, path) == 0)
-		return 0;
-	if ((errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST) &&
-	    r->o->overwrite) {
-		int rc = tier_rm_rf(path);
-		if (rc < 0)
-			return rc;
-		if (rename(tmp, path) == 0)
-			return 0;
+	struct timespec ts[2];
+	if (r->root &&
+	    fchownat(dirfd, name, m->uid, m->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		meta_failed(r, "owner", path, errno);
+	meta_times(ts, m);
+	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno != EOPNOTSUPP)
+		meta_failed(r, "mtime", path, errno);
+}
+
+/* ---- directories: fds, one component at a time ------------------------ */
+
+static int open_dir_at(int dirfd, const char *name)
+{
+	int fd;
+	do
+		fd = openat(dirfd, name, DIR_FLAGS);
+	while (fd < 0 && errno == EINTR);
+	return fd;
+}
+
+/*
+ * rm -rf of name in dirfd, never following a link: each directory is
+ * opened O_NOFOLLOW from its parent's fd, so no depth is too deep and no
+ * link leads out.  errno is set on failure.
+ */
+static int remove_at(int dirfd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+	int fd = open_dir_at(dirfd, name);
+	if (fd < 0)
+		return -1;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
 	}
-	return tier_error_set_errno(tier_error_from_errno(errno), errno,
-	                            "cannot rename '%s' to '%s'", tmp, path);
+	/* a directory we may not write to cannot be emptied */
+	if ((st.st_mode & 0700) != 0700)
+		fchmod(fd, (st.st_mode & 07777) | 0700);
+	int rc = 0;
+	for (;;) {
+		struct dirent *e;
+		errno = 0;
+		if (!(e = readdir(d))) {
+			rc = errno ? -1 : 0;
+			break;
+		}
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (remove_at(fd, e->d_name) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	int saved = errno;
+	closedir(d);
+	if (rc < 0) {
+		errno = saved;
+		return -1;
+	}
+	return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1
+	                                                                  : 0;
+}
+
+static struct rdir *rdir_new(struct run *r, int fd, const char *path)
+{
+	struct rdir *d = tier_calloc(1, sizeof(*d));
+	if (!d || !(d->path = tier_strdup(path))) {
+		free(d);
+		close(fd);
+		return NULL;
+	}
+	d->fd = fd;
+	d->refs = 1;
+	pthread_mutex_lock(&r->lock);
+	r->open_dirs++;
+	pthread_mutex_unlock(&r->lock);
+	return d;
+}
+
+static void rdir_ref(struct run *r, struct rdir *d)
+{
+	pthread_mutex_lock(&r->lock);
+	d->refs++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* The last reference applies the directory's metadata (unless the run
+ * stopped: a rerun does it) and closes it. */
+static void rdir_release(struct run *r, struct rdir *d)
+{
+	int last, stop;
+	if (!d)
+		return;
+	pthread_mutex_lock(&r->lock);
+	last = --d->refs == 0;
+	stop = r->abort;
+	if (last) {
+		r->open_dirs--;
+		pthread_cond_broadcast(&r->dir_freed);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (!last)
+		return;
+	if (d->has_meta && !stop)
+		apply_fd_meta(r, d->fd, d->path, &d->m);
+	close(d->fd);
+	free(d->path);
+	free(d);
 }
 
 /* ---- files --------------------------------------------------------------- */
 
-static void rfile_free(struct rfile *f)
+static void rfile_free(struct run *r, struct rfile *f)
 {
 	if (!f)
 		return;
-	free(f->path);
+	rdir_release(r, f->dir);
+	free(f->name);
 	free(f->tmp);
+	free(f->path);
 	free(f);
+}
+
+/*
+ * The temporary name of name: "<name>.tier-tmp", or, when that is longer
+ * than a name may be, the start of name, a hash of all of it and the
+ * suffix: always the same for the same name, so that a rerun finds the
+ * leftover of a crashed run and replaces it.
+ */
+static char *tmp_name(const char *name)
+{
+	size_t n = strlen(name);
+	tier_buf b = TIER_BUF_INIT;
+	if (n + sizeof(TMP_SUFFIX) <= 256) {
+		tier_buf_put(&b, name, n);
+	} else {
+		uint64_t h = 1469598103934665603ull; /* FNV-1a */
+		for (size_t i = 0; i < n; i++)
+			h = (h ^ (unsigned char)name[i]) * 1099511628211ull;
+		tier_buf_put(&b, name, 200);
+		tier_buf_printf(&b, "~%016" PRIx64, h);
+	}
+	tier_buf_puts(&b, TMP_SUFFIX);
+	return tier_buf_detach(&b);
 }
 
 static int rfile_open(struct rfile *f)
 {
+	int dfd = f->dir->fd;
 	/* a leftover of a crashed run is ours to replace; never follow a link */
-	if (unlink(f->tmp) < 0 && errno != ENOENT)
-		return tier_error_set_errno(tier_error_from_errno(errno), errno,
-		                            "cannot remove '%s'", f->tmp);
-	f->fd = open(f->tmp,
-	             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	             0600);
+	if (unlinkat(dfd, f->tmp, 0) < 0 && errno != ENOENT &&
+	    !(errno == EISDIR && remove_at(dfd, f->tmp) == 0))
+		return fs_error(errno, "cannot remove", f->path);
+	f->fd = openat(dfd, f->tmp,
+	               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	               0600);
 	if (f->fd < 0)
-		return tier_error_set_errno(tier_error_from_errno(errno), errno,
-		                            "cannot create '%s'", f->tmp);
+		return fs_error(errno, "cannot create", f->path);
 	return 0;
 }
 
-/* The last piece of a file is written (or failed): close and rename it. */
-static int rfile_finish(struct run *r, struct rfile *f)
+/* renameat(tmp, name), replacing a directory at name when overwriting. */
+static int put_in_place(struct run *r, struct rfile *f)
 {
-	struct timespec ts[2];
+	int dfd = f->dir->fd;
+	if (renameat(dfd, f->tmp, dfd, f->name) == 0)
+		return 0;
+	if ((errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST ||
+	     errno == ENOTDIR) &&
+	    r->o->overwrite) {
+		if (remove_at(dfd, f->name) < 0)
+			return fs_error(errno, "cannot remove", f->path);
+		if (renameat(dfd, f->tmp, dfd, f->name) == 0)
+			return 0;
+	}
+	return fs_error(errno, "cannot put in place", f->path);
+}
+
+/* The last piece of a file is written (or failed): close and rename it. */
+static void rfile_finish(struct run *r, struct rfile *f)
+{
 	int rc = 0;
 
 	if (f->failed) {
 		if (f->fd >= 0)
 			close(f->fd);
-		unlink(f->tmp);
-		rfile_free(f);
-		return 0;
+		unlinkat(f->dir->fd, f->tmp, 0);
+		rfile_free(r, f);
+		return;
 	}
 	if (f->fd < 0 && (rc = rfile_open(f)) < 0)
 		goto out;
-	/* chown first: it clears set-id bits that chmod then puts back */
-	if (r->root && fchown(f->fd, f->m.uid, f->m.gid) < 0)
-		meta_failed(r, "owner", f->path, errno);
-	if (fchmod(f->fd, f->m.mode) < 0)
-		meta_failed(r, "mode", f->path, errno);
-	meta_times(ts, &f->m);
-	if (futimens(f->fd, ts) < 0)
-		meta_failed(r, "mtime", f->path, errno);
+	apply_fd_meta(r, f->fd, f->path, &f->m);
 	int fd = f->fd;
 	f->fd = -1;
 	if (close(fd) < 0) {
-		rc = tier_error_set_errno(tier_error_from_errno(errno), errno,
-		                          "cannot write '%s'", f->tmp);
+		rc = fs_error(errno, "cannot write", f->path);
 		goto out;
 	}
-	if ((rc = put_in_place(r, f->tmp, f->path)) < 0)
+	if ((rc = put_in_place(r, f)) < 0)
 		goto out;
-	pthread_mutex_lock(&r->lock);
-	r->stats->files++;
-	pthread_mutex_unlock(&r->lock);
+	stat_inc(r, &r->stats->files);
+	tier_test_crashpoint("restore.file");
 out:
 	if (rc < 0) {
 		if (f->fd >= 0)
 			close(f->fd);
-		unlink(f->tmp);
-		set_fatal(r, rc);
+		unlinkat(f->dir->fd, f->tmp, 0);
+		if (entry_error(r, rc) < 0)
+			set_fatal(r, rc);
 	}
-	rfile_free(f);
-	return rc;
+	rfile_free(r, f);
 }
 
 static void live_add(struct run *r, struct rfile *f)
@@ -714,10 +945,11 @@ static int chunk_fallback(struct worker *w, const tier_chunk_loc *l, size_t src,
 	        TIER_ECORRUPT,
 	        "cannot restore '%s': chunk %s in pack %s is damaged on "
 	        "every tier (%s)",
-	        file, ch, ph, tier_buf_cstr(&why.text));
+	        show(file), ch, ph, tier_buf_cstr(&why.text));
 	reasons_dispose(&why);
 	return rc;
 }
+
 
 static int write_at(int fd, const unsigned char *p, size_t len, uint64_t off,
                     const char *what)
@@ -727,9 +959,7 @@ static int write_at(int fd, const unsigned char *p, size_t len, uint64_t off,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return tier_error_set_errno(
-			        tier_error_from_errno(errno), errno,
-			        "cannot write '%s'", what);
+			return fs_error(errno, "cannot write", what);
 		}
 		p += n;
 		len -= (size_t)n;
@@ -816,7 +1046,7 @@ static void run_job(struct worker *w, struct job *j)
 			        &m,
 			        "cannot restore '%s': pack %s of chunk %s cannot be read from "
 			        "any tier (%s)",
-			        p->f->snap, short_hex(ph, pid),
+			        show(p->f->snap), short_hex(ph, pid),
 			        short_hex(ch, l->id),
 			        why.text.size ? why.text.ptr
 			        : damage ? "missing or damaged on every tier"
@@ -855,12 +1085,17 @@ static void run_job(struct worker *w, struct job *j)
 		}
 		if ((rc = ensure_open(r, p->f)) < 0 ||
 		    (rc = write_at(p->f->fd, w->raw, l->raw_len, p->off,
-		                   p->f->tmp)) < 0) {
-			set_fatal(r, rc);
-			break;
+		                   p->f->path)) < 0) {
+			if (entry_error(r, rc) < 0) {
+				set_fatal(r, rc);
+				break;
+			}
+			piece_done(r, p->f, 0);
+			continue;
 		}
 		bytes += l->raw_len;
 		piece_done(r, p->f, 1);
+		tier_test_crashpoint("restore.write");
 	}
 	reasons_dispose(&why);
 	pthread_mutex_lock(&r->lock);
@@ -977,40 +1212,52 @@ static int add_piece(struct run *r, struct rfile *f, uint64_t off,
 	return 0;
 }
 
-/* ---- planning: the walk over the snapshot ----------------------------- */
+/* ---- reading the snapshot (size-checked, names checked) ---------------- */
 
-static int push_dir(struct run *r, const char *path, const tier_node *meta)
+static const char *snap_of(struct run *r, const tier_buf *path)
 {
-	struct rdir *d = tier_calloc(1, sizeof(*d));
-	if (!d || !(d->path = tier_strdup(path))) {
-		free(d);
-		return TIER_ERROR;
-	}
-	if (meta) {
-		d->has_meta = 1;
-		meta_from_node(&d->m, meta);
-	}
-	if (tier_vec_push(&r->dirs, d) < 0) {
-		free(d->path);
-		free(d);
-		return TIER_ERROR;
-	}
-	return 0;
+	const char *s = path->ptr + r->dest.size;
+	return *s ? s : "/";
 }
 
 static int read_node(struct run *r, tier_node *out, const git_oid *id,
                      const char *snap)
 {
 	git_blob *blob = NULL;
-	int rc = git_blob_lookup(&blob, r->repo, id);
+	tier_buf what = TIER_BUF_INIT;
+	int rc;
+	tier_buf_printf(&what, "the metadata of '%s'", show(snap));
+	rc = tier_blob_lookup_bounded(&blob, r->repo, id, TIER_MAX_NODE_BLOB,
+	                              tier_buf_cstr(&what));
+	tier_buf_dispose(&what);
 	if (rc < 0)
-		return tier_error_from_git(
-		        rc, "cannot read the metadata of '%s'", snap);
+		return rc;
 	rc = tier_node_decode(out, git_blob_rawcontent(blob),
 	                      (size_t)git_blob_rawsize(blob));
 	git_blob_free(blob);
 	if (rc < 0)
-		tier_error_prefix("'%s'", snap);
+		tier_error_prefix("'%s'", show(snap));
+	return rc;
+}
+
+/*
+ * A snapshot directory from the tier, size-checked, and every entry name
+ * checked (one component, canonical, no duplicates) before any is used.
+ */
+static int load_tree(struct run *r, const git_oid *id, const char *snap,
+                     git_tree **out)
+{
+	tier_buf what = TIER_BUF_INIT;
+	int rc;
+	*out = NULL;
+	tier_buf_printf(&what, "directory '%s'", show(snap));
+	rc = tier_tree_lookup_bounded(out, r->repo, id, tier_buf_cstr(&what));
+	tier_buf_dispose(&what);
+	if (rc == 0 && (rc = tier_snap_tree_check(*out)) < 0) {
+		tier_error_prefix("directory '%s' not restored", show(snap));
+		git_tree_free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 
@@ -1029,56 +1276,223 @@ static int dir_meta(struct run *r, const git_tree *tree, tier_node *out,
 	return rc;
 }
 
-static const char *snap_of(struct run *r, const tier_buf *path)
+/* The length of a file: its chunks (what the restore writes). */
+static uint64_t node_size(const tier_node *n)
 {
-	const char *s = path->ptr + r->dest.size;
-	return *s ? s : "/";
+	uint64_t size = 0;
+	for (size_t i = 0; i < n->nchunks; i++)
+		size += n->chunks[i].len;
+	return size;
 }
 
 /*
- * Create (or keep) a directory; its metadata goes on the list for the end.
- * count: whether it is restored for itself (not as the ancestor of a path).
+ * Whether what stands at name in dirfd (st, not followed) is already what
+ * the snapshot has there: a file of the same size, mtime and mode (and
+ * owner, as root) is complete, since a file only gets its name once it is
+ * (a partial one is under its temporary name); a symlink to the same
+ * target; a fifo or device of the same kind; a directory.
  */
-static int make_dir(struct run *r, const char *path, const tier_node *meta,
-                    int count)
+static int same_existing(struct run *r, const tier_node *n,
+                         const struct stat *st, int dirfd, const char *name)
 {
-	struct stat st;
-	int rc;
-	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && !count)
-		return 0; /* an ancestor already there ("/home" when restoring into /) keeps its own */
-	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		if ((rc = clear_path(r, path)) < 0)
-			return rc;
-		/* owner-only until the contents are in; the real mode comes last */
-		if (mkdir(path, meta ? 0700 : 0777) < 0 && errno != EEXIST)
-			return tier_error_set_errno(
-			        tier_error_from_errno(errno), errno,
-			        "cannot create directory '%s'", path);
+	struct meta m;
+	meta_from_node(&m, n);
+	int same_mode = (uint32_t)(st->st_mode & 07777) == m.mode;
+	int same_owner = !r->root || (st->st_uid == (uid_t)m.uid &&
+	                              st->st_gid == (gid_t)m.gid);
+	switch (n->type) {
+	case TIER_NODE_FILE:
+		return S_ISREG(st->st_mode) &&
+		       (uint64_t)st->st_size == node_size(n) &&
+		       st->st_mtim.tv_sec == (time_t)m.mtime_sec &&
+		       st->st_mtim.tv_nsec == (long)m.mtime_nsec && same_mode &&
+		       same_owner;
+	case TIER_NODE_DIR:
+		return S_ISDIR(st->st_mode);
+	case TIER_NODE_SYMLINK: {
+		char *t;
+		ssize_t got;
+		int same;
+		if (!S_ISLNK(st->st_mode) || !n->target ||
+		    (uint64_t)st->st_size != n->target_len)
+			return 0;
+		if (!(t = tier_malloc(n->target_len + 1)))
+			return 0;
+		got = readlinkat(dirfd, name, t, n->target_len + 1);
+		same = got == (ssize_t)n->target_len &&
+		       !memcmp(t, n->target, n->target_len);
+		free(t);
+		return same;
 	}
-	if (count) {
-		pthread_mutex_lock(&r->lock);
-		r->stats->dirs++;
-		pthread_mutex_unlock(&r->lock);
+	case TIER_NODE_FIFO:
+		return S_ISFIFO(st->st_mode) && same_mode && same_owner;
+	case TIER_NODE_CHAR:
+	case TIER_NODE_BLOCK:
+		return (n->type == TIER_NODE_CHAR ? S_ISCHR(st->st_mode)
+		                                  : S_ISBLK(st->st_mode)) &&
+		       st->st_rdev == (dev_t)n->rdev && same_mode && same_owner;
+	case TIER_NODE_SOCKET:
+		return 1; /* never restored */
 	}
-	return push_dir(r, path, meta);
+	return 0;
 }
 
-/* Without overwrite, nothing may stand where an object is restored. */
-static int must_be_free(struct run *r, const char *path)
+static int conflict(const char *path)
 {
-	struct stat st;
-	if (r->o->overwrite || lstat(path, &st) < 0)
-		return 0;
 	return tier_error_set(TIER_ECONFLICT,
 	                      "'%s' exists already (--overwrite replaces it)",
-	                      path);
+	                      show(path));
 }
 
-static int plan_file(struct run *r, const tier_node *n, const tier_buf *path)
+/*
+ * What is at name in dirfd, not followed: 1 (in *st), 0 for nothing, or
+ * an error naming path.
+ */
+static int lookup_at(int dirfd, const char *name, const char *path,
+                     struct stat *st)
+{
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	return fs_error(errno, "cannot stat", path);
+}
+
+/*
+ * Make room at name for an object that is not there yet: without
+ * overwrite anything there is a conflict (found by the check before the
+ * walk, unless it appeared meanwhile).
+ */
+static int clear_at(struct run *r, int dirfd, const char *name,
+                    const char *path)
+{
+	if (!r->o->overwrite)
+		return conflict(path);
+	if (remove_at(dirfd, name) < 0)
+		return fs_error(errno, "cannot remove", path);
+	return 0;
+}
+
+/* ---- planning: the walk over the snapshot ----------------------------- */
+
+/* The walk holds d (d->refs counts it already) / lets go of it. */
+static void walk_hold(struct run *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->depth++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void walk_drop(struct run *r, struct rdir *d)
+{
+	pthread_mutex_lock(&r->lock);
+	r->depth--;
+	pthread_mutex_unlock(&r->lock);
+	rdir_release(r, d);
+}
+
+static int flush_job(struct run *r);
+
+/* Before the walk opens another directory: not too many waiting ones. */
+static int dirs_wait(struct run *r)
+{
+	int rc;
+	pthread_mutex_lock(&r->lock);
+	int over = r->open_dirs - r->depth >= PENDING_DIRS_MAX;
+	pthread_mutex_unlock(&r->lock);
+	if (!over)
+		return 0;
+	/* the files they wait for may be in the job being built */
+	if ((rc = flush_job(r)) < 0)
+		return rc;
+	pthread_mutex_lock(&r->lock);
+	while (r->open_dirs - r->depth >= PENDING_DIRS_MAX && !r->abort) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += PROGRESS_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&r->dir_freed, &r->lock, &ts);
+		pthread_mutex_unlock(&r->lock);
+		progress(r, 0);
+		pthread_mutex_lock(&r->lock);
+	}
+	rc = r->abort ? (r->fatal_code ? r->fatal_code : TIER_EABORTED) : 0;
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+/*
+ * Create (or keep) directory name in parent and open it: *out, held by
+ * the walk.  count: it is restored for itself (not as a directory above a
+ * selected path: such a directory already there keeps its own metadata,
+ * and it is never replaced).
+ */
+static int make_dir(struct run *r, struct rdir *parent, const char *name,
+                    const tier_buf *path, const tier_node *meta, int count,
+                    struct rdir **out)
+{
+	struct stat st;
+	int fd = -1, rc;
+
+	*out = NULL;
+	if ((rc = lookup_at(parent->fd, name, path->ptr, &st)) < 0)
+		return rc;
+	if (rc == 1 && S_ISDIR(st.st_mode)) {
+		if ((fd = open_dir_at(parent->fd, name)) < 0)
+			return fs_error(errno, "cannot open directory",
+			                path->ptr);
+		if (!count)
+			meta = NULL;
+		else if (meta && (st.st_mode & 0700) != 0700)
+			/* left read-only by an earlier run: its mode comes
+			 * back at the end */
+			(void)fchmod(fd, (st.st_mode & 07777) | 0700);
+	} else if (rc == 1 && !count) {
+		return tier_error_set(TIER_ECONFLICT,
+		                      "'%s' is not a directory (a directory "
+		                      "above a restored path is never replaced)",
+		                      show(path->ptr));
+	} else if (rc == 1 &&
+	           (rc = clear_at(r, parent->fd, name, path->ptr)) < 0) {
+		return rc;
+	}
+	if (fd < 0) {
+		/* owner-only until the contents are in; the real mode comes last */
+		if (mkdirat(parent->fd, name, meta ? 0700 : 0777) < 0 &&
+		    errno != EEXIST)
+			return fs_error(errno, "cannot create directory",
+			                path->ptr);
+		if ((fd = open_dir_at(parent->fd, name)) < 0)
+			return fs_error(errno, "cannot open directory",
+			                path->ptr);
+	}
+	struct rdir *d = rdir_new(r, fd, path->ptr);
+	if (!d)
+		return TIER_ERROR;
+	if (meta) {
+		d->has_meta = 1;
+		meta_from_node(&d->m, meta);
+	}
+	if (count)
+		stat_inc(r, &r->stats->dirs);
+	walk_hold(r);
+	*out = d;
+	return 0;
+}
+
+static int add_piece(struct run *r, struct rfile *f, uint64_t off,
+                     const tier_chunk_loc *l);
+
+static int plan_file(struct run *r, const tier_node *n, struct rdir *d,
+                     const char *name, const tier_buf *path)
 {
 	const char *snap = snap_of(r, path);
 	const tier_chunk_loc **locs = NULL;
 	struct rfile *f = NULL;
+	struct stat st;
 	int rc = 0;
 
 	if (n->nchunks && !(locs = tier_calloc(n->nchunks, sizeof(*locs))))
@@ -1087,246 +1501,291 @@ static int plan_file(struct run *r, const tier_node *n, const tier_buf *path)
 		char ch[SHORT_HEX + 1];
 		locs[i] = tier_chunkmap_find(r->map, n->chunks[i].id);
 		if (!locs[i] || locs[i]->raw_len != n->chunks[i].len) {
-			tier_buf m = TIER_BUF_INIT;
-			tier_buf_printf(&m,
-			                "cannot restore '%s': chunk %s is %s",
-			                snap, short_hex(ch, n->chunks[i].id),
-			                locs[i] ? "not the length the file says"
-			                        : "in no pack of the vault");
-			entry_failed(r, TIER_ECORRUPT, tier_buf_cstr(&m));
-			tier_buf_dispose(&m);
-			free(locs);
-			return 0;
+			rc = tier_error_set(
+			        TIER_ECORRUPT, "cannot restore '%s': chunk %s is %s",
+			        show(snap), short_hex(ch, n->chunks[i].id),
+			        locs[i] ? "not the length the file says"
+			                : "in no pack of the vault");
+			goto out;
 		}
 	}
-	if ((rc = must_be_free(r, path->ptr)) < 0)
+	if ((rc = lookup_at(d->fd, name, path->ptr, &st)) < 0)
 		goto out;
+	if (rc == 1 && same_existing(r, n, &st, d->fd, name)) {
+		stat_inc(r, &r->stats->kept);
+		rc = 0;
+		goto out;
+	}
+	/* a file there is replaced by the rename, a directory before it */
+	if (rc == 1 && !r->o->overwrite) {
+		rc = conflict(path->ptr);
+		goto out;
+	}
+	rc = 0;
 	if (!(f = tier_calloc(1, sizeof(*f))) ||
-	    !(f->path = tier_strdup(path->ptr)) ||
-	    !(f->tmp = tier_malloc(path->size + sizeof(TMP_SUFFIX)))) {
+	    !(f->name = tier_strdup(name)) || !(f->tmp = tmp_name(name)) ||
+	    !(f->path = tier_strdup(path->ptr))) {
 		rc = TIER_ERROR;
 		goto out;
 	}
-	memcpy(f->tmp, path->ptr, path->size);
-	memcpy(f->tmp + path->size, TMP_SUFFIX, sizeof(TMP_SUFFIX));
+	rdir_ref(r, d);
+	f->dir = d;
 	f->snap = f->path + r->dest.size;
 	f->fd = -1;
 	meta_from_node(&f->m, n);
 	if (n->nchunks == 0) {
-		rc = rfile_finish(r, f);
+		rfile_finish(r, f);
 		f = NULL;
 		goto out;
 	}
 	f->remaining = n->nchunks;
 	live_add(r, f);
-	/* from here the workers own f: it may be finished before this loop ends */
+	/* from here the workers own f: it may be finished before this loop
+	 * ends, and a failure stops the run (f waits for pieces never sent) */
 	uint64_t off = 0;
 	for (size_t i = 0; i < n->nchunks && rc == 0; i++) {
 		rc = add_piece(r, f, off, locs[i]);
 		off += locs[i]->raw_len;
 	}
 	f = NULL;
+	if (rc < 0)
+		set_fatal(r, rc);
 out:
-	rfile_free(f);
+	rfile_free(r, f);
 	free(locs);
 	return rc;
 }
 
-static int plan_symlink(struct run *r, const tier_node *n, tier_buf *path)
+static int plan_symlink(struct run *r, const tier_node *n, struct rdir *d,
+                        const char *name, const tier_buf *path)
 {
 	struct meta m;
+	struct stat st;
 	int rc;
 	if (!n->target || n->target_len == 0 ||
-	    memchr(n->target, '\0', n->target_len)) {
-		tier_buf msg = TIER_BUF_INIT;
-		tier_buf_printf(
-		        &msg,
+	    memchr(n->target, '\0', n->target_len))
+		return tier_error_set(
+		        TIER_ECORRUPT,
 		        "cannot restore symlink '%s': its target is not valid",
-		        snap_of(r, path));
-		entry_failed(r, TIER_ECORRUPT, tier_buf_cstr(&msg));
-		tier_buf_dispose(&msg);
+		        show(snap_of(r, path)));
+	if ((rc = lookup_at(d->fd, name, path->ptr, &st)) < 0)
+		return rc;
+	if (rc == 1 && same_existing(r, n, &st, d->fd, name)) {
+		stat_inc(r, &r->stats->kept);
 		return 0;
 	}
-	if ((rc = clear_path(r, path->ptr)) < 0)
+	if (rc == 1 && (rc = clear_at(r, d->fd, name, path->ptr)) < 0)
 		return rc;
-	if (symlink(n->target, path->ptr) < 0)
-		return tier_error_set_errno(tier_error_from_errno(errno), errno,
-		                            "cannot create symlink '%s'",
-		                            path->ptr);
+	if (symlinkat(n->target, d->fd, name) < 0)
+		return fs_error(errno, "cannot create symlink", path->ptr);
 	meta_from_node(&m, n);
-	apply_link_meta(r, path->ptr, &m);
-	pthread_mutex_lock(&r->lock);
-	r->stats->others++;
-	pthread_mutex_unlock(&r->lock);
+	apply_link_meta(r, d->fd, name, path->ptr, &m);
+	stat_inc(r, &r->stats->others);
 	return 0;
 }
 
-static int plan_special(struct run *r, const tier_node *n, tier_buf *path)
+static int plan_special(struct run *r, const tier_node *n, struct rdir *d,
+                        const char *name, const tier_buf *path)
 {
 	struct meta m;
+	struct stat st;
 	int rc;
 	const char *kind = tier_node_type_name(n->type);
 	if (n->type == TIER_NODE_SOCKET) {
-		warn(r, "'%s' is a socket: not restored", snap_of(r, path));
+		warn(r, "'%s' is a socket: not restored",
+		     show(snap_of(r, path)));
 		return 0;
 	}
 	if ((n->type == TIER_NODE_CHAR || n->type == TIER_NODE_BLOCK) &&
 	    !r->root) {
-		pthread_mutex_lock(&r->lock);
-		r->stats->errors++;
-		pthread_mutex_unlock(&r->lock);
+		stat_inc(r, &r->stats->errors);
 		warn(r, "device '%s' not restored: creating devices needs root",
-		     snap_of(r, path));
+		     show(snap_of(r, path)));
 		return 0;
 	}
-	if ((rc = clear_path(r, path->ptr)) < 0)
+	if ((rc = lookup_at(d->fd, name, path->ptr, &st)) < 0)
+		return rc;
+	if (rc == 1 && same_existing(r, n, &st, d->fd, name)) {
+		stat_inc(r, &r->stats->kept);
+		return 0;
+	}
+	if (rc == 1 && (rc = clear_at(r, d->fd, name, path->ptr)) < 0)
 		return rc;
 	if (n->type == TIER_NODE_FIFO)
-		rc = mkfifo(path->ptr, 0600);
+		rc = mkfifoat(d->fd, name, 0600);
 	else
-		rc = mknod(path->ptr,
-		           (n->type == TIER_NODE_CHAR ? S_IFCHR : S_IFBLK) |
-		                   0600,
-		           (dev_t)n->rdev);
-	if (rc < 0)
-		return tier_error_set_errno(tier_error_from_errno(errno), errno,
-		                            "cannot create %s '%s'", kind,
-		                            path->ptr);
+		rc = mknodat(d->fd, name,
+		             (n->type == TIER_NODE_CHAR ? S_IFCHR : S_IFBLK) |
+		                     0600,
+		             (dev_t)n->rdev);
+	if (rc < 0) {
+		tier_buf what = TIER_BUF_INIT;
+		tier_buf_printf(&what, "cannot create %s", kind);
+		rc = fs_error(errno, tier_buf_cstr(&what), path->ptr);
+		tier_buf_dispose(&what);
+		return rc;
+	}
 	meta_from_node(&m, n);
-	apply_path_meta(r, path->ptr, &m);
-	pthread_mutex_lock(&r->lock);
-	r->stats->others++;
-	pthread_mutex_unlock(&r->lock);
+	apply_node_meta(r, d->fd, name, path->ptr, &m);
+	stat_inc(r, &r->stats->others);
 	return 0;
 }
 
-static int walk_dir(struct run *r, const git_tree *tree, tier_buf *path);
+static int walk_dir(struct run *r, const git_tree *tree, struct rdir *d,
+                    tier_buf *path);
 
-/* Restore one tree entry at path (its destination). */
-static int plan_entry(struct run *r, const git_tree_entry *e, tier_buf *path)
+/* A directory entry: the directory, then what is in it. */
+static int plan_tree(struct run *r, const git_tree_entry *e,
+                     struct rdir *parent, const char *name, tier_buf *path)
+{
+	const char *snap = snap_of(r, path);
+	git_tree *sub = NULL;
+	struct rdir *d = NULL;
+	tier_node n;
+	int rc, has = 0;
+
+	if ((rc = load_tree(r, git_tree_entry_id(e), snap, &sub)) < 0)
+		return rc;
+	if ((rc = dir_meta(r, sub, &n, &has, snap)) < 0 &&
+	    (rc = entry_error(r, rc)) < 0) {
+		git_tree_free(sub);
+		return rc;
+	}
+	if ((rc = dirs_wait(r)) == 0)
+		rc = make_dir(r, parent, name, path, has ? &n : NULL, 1, &d);
+	if (has)
+		tier_node_dispose(&n);
+	if (rc == 0) {
+		rc = walk_dir(r, sub, d, path);
+		walk_drop(r, d);
+	}
+	git_tree_free(sub);
+	return rc;
+}
+
+/*
+ * Restore one tree entry, name in d (path: its destination, for messages).
+ * An entry that cannot be restored is reported and 0 returned; < 0 stops
+ * the run.
+ */
+static int plan_entry(struct run *r, const git_tree_entry *e, struct rdir *d,
+                      const char *name, tier_buf *path)
 {
 	tier_node n;
-	int rc, has;
+	int rc;
 
 	if (r->o->progress && tier_buf_sets(&r->current, snap_of(r, path)) < 0)
 		return TIER_ERROR;
 	if ((rc = progress(r, 0)) < 0)
 		return rc;
-	if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
-		git_tree *sub = NULL;
-		if ((rc = git_tree_lookup(&sub, r->repo,
-		                          git_tree_entry_id(e))) < 0)
-			return tier_error_from_git(rc,
-			                           "cannot read directory '%s'",
-			                           snap_of(r, path));
-		if ((rc = dir_meta(r, sub, &n, &has, snap_of(r, path))) == 0) {
-			rc = make_dir(r, path->ptr, has ? &n : NULL, 1);
-			if (has)
-				tier_node_dispose(&n);
-		}
-		if (rc == 0)
-			rc = walk_dir(r, sub, path);
-		git_tree_free(sub);
-		return rc;
-	}
+	if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+		return entry_error(r, plan_tree(r, e, d, name, path));
 	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 		return 0; /* a submodule link cannot be in a snapshot; nothing to restore */
 	if ((rc = read_node(r, &n, git_tree_entry_id(e), snap_of(r, path))) < 0)
-		return rc;
+		return entry_error(r, rc);
 	switch (n.type) {
 	case TIER_NODE_FILE:
-		rc = plan_file(r, &n, path);
+		rc = plan_file(r, &n, d, name, path);
 		break;
-	case TIER_NODE_DIR:
-		rc = make_dir(r, path->ptr, &n, 1);
+	case TIER_NODE_DIR: {
+		struct rdir *sub = NULL;
+		if ((rc = make_dir(r, d, name, path, &n, 1, &sub)) == 0)
+			walk_drop(r, sub);
 		break;
+	}
 	case TIER_NODE_SYMLINK:
-		rc = plan_symlink(r, &n, path);
+		rc = plan_symlink(r, &n, d, name, path);
 		break;
 	default:
-		rc = plan_special(r, &n, path);
+		rc = plan_special(r, &n, d, name, path);
 		break;
 	}
 	tier_node_dispose(&n);
-	return rc;
+	return rc < 0 ? entry_error(r, rc) : 0;
 }
 
-/* Append "/<decoded name of e>" to path. */
-static int path_push(tier_buf *path, tier_buf *name, const git_tree_entry *e)
-{
-	int rc = tier_snap_name_decode(name, git_tree_entry_name(e));
-	if (rc < 0)
-		return rc;
-	if (!strcmp(name->ptr, ".") || !strcmp(name->ptr, ".."))
-		return tier_error_set(TIER_ECORRUPT,
-		                      "snapshot entry '%s' is not a file name",
-		                      git_tree_entry_name(e));
-	if (tier_buf_putc(path, '/') < 0 ||
-	    tier_buf_put(path, name->ptr, name->size) < 0)
-		return TIER_ERROR;
-	return 0;
-}
+/*
+ * Call fn for every entry of a snapshot directory (checked by load_tree),
+ * with its decoded name and path extended by it.
+ */
+typedef int (*entry_fn)(struct run *, const git_tree_entry *, struct rdir *,
+                        const char *, tier_buf *);
 
-/* Call fn for every entry of a snapshot directory, path extended by its name. */
-static int each_entry(struct run *r, const git_tree *tree, tier_buf *path,
-                      int (*fn)(struct run *, const git_tree_entry *,
-                                tier_buf *))
+static int each_entry(struct run *r, const git_tree *tree, struct rdir *d,
+                      tier_buf *path, entry_fn fn)
 {
-	size_t base = path->size, count = git_tree_entrycount(tree);
+	size_t base = path->size, n = git_tree_entrycount(tree);
 	tier_buf name = TIER_BUF_INIT;
 	int rc = 0;
-	for (size_t i = 0; i < count && rc == 0; i++) {
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
 		if (!strcmp(git_tree_entry_name(e), TIER_SNAP_DIRMETA))
 			continue;
-		if ((rc = path_push(path, &name, e)) == 0)
-			rc = fn(r, e, path);
+		if ((rc = tier_snap_name_decode(&name, git_tree_entry_name(e))) <
+		    0) {
+			rc = entry_error(r, rc);
+			continue;
+		}
+		if (tier_buf_putc(path, '/') < 0 ||
+		    tier_buf_put(path, name.ptr, name.size) < 0)
+			rc = TIER_ERROR;
+		else
+			rc = fn(r, e, d, name.ptr, path);
 		buf_truncate(path, base);
 	}
 	tier_buf_dispose(&name);
 	return rc;
 }
 
-static int walk_dir(struct run *r, const git_tree *tree, tier_buf *path)
+static int walk_dir(struct run *r, const git_tree *tree, struct rdir *d,
+                    tier_buf *path)
 {
-	return each_entry(r, tree, path, plan_entry);
+	return each_entry(r, tree, d, path, plan_entry);
 }
 
 /* ---- conflicts: checked before anything is written -------------------- */
 
-static int conflict(const char *path)
-{
-	return tier_error_set(TIER_ECONFLICT,
-	                      "'%s' exists already (--overwrite replaces it)",
-	                      path);
-}
-
-static int check_entry(struct run *r, const git_tree_entry *e, tier_buf *path);
-
-static int check_tree(struct run *r, const git_tree *tree, tier_buf *path)
-{
-	return each_entry(r, tree, path, check_entry);
-}
-
-static int check_entry(struct run *r, const git_tree_entry *e, tier_buf *path)
+/*
+ * Without --overwrite, whatever stands in DEST where the snapshot has an
+ * entry must be what the snapshot has (kept: a rerun after an
+ * interruption) or a directory to merge into.  d->fd is a directory of
+ * DEST as it is (nothing created yet); a damaged tree is left to the walk
+ * to report.
+ */
+static int check_entry(struct run *r, const git_tree_entry *e, struct rdir *d,
+                       const char *name, tier_buf *path)
 {
 	struct stat st;
-	git_tree *sub = NULL;
+	tier_node n;
 	int rc;
-	if (lstat(path->ptr, &st) < 0) {
-		if (errno == ENOENT)
-			return 0; /* nothing below it can exist either */
-		return tier_error_set_errno(tier_error_from_errno(errno), errno,
-		                            "cannot stat '%s'", path->ptr);
+	if ((rc = lookup_at(d->fd, name, path->ptr, &st)) <= 0)
+		return rc;
+	if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+		git_tree *sub = NULL;
+		struct rdir sd;
+		if (!S_ISDIR(st.st_mode))
+			return conflict(path->ptr);
+		if (load_tree(r, git_tree_entry_id(e), snap_of(r, path), &sub) <
+		    0)
+			return 0;
+		memset(&sd, 0, sizeof(sd));
+		if ((sd.fd = open_dir_at(d->fd, name)) < 0) {
+			git_tree_free(sub);
+			return fs_error(errno, "cannot open directory",
+			                path->ptr);
+		}
+		rc = each_entry(r, sub, &sd, path, check_entry);
+		close(sd.fd);
+		git_tree_free(sub);
+		return rc;
 	}
-	if (git_tree_entry_type(e) != GIT_OBJECT_TREE || !S_ISDIR(st.st_mode))
-		return conflict(path->ptr);
-	if ((rc = git_tree_lookup(&sub, r->repo, git_tree_entry_id(e))) < 0)
-		return tier_error_from_git(rc, "cannot read directory '%s'",
-		                           snap_of(r, path));
-	rc = check_tree(r, sub, path);
-	git_tree_free(sub);
-	return rc;
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
+	    read_node(r, &n, git_tree_entry_id(e), snap_of(r, path)) < 0)
+		return 0;
+	int same = same_existing(r, &n, &st, d->fd, name);
+	tier_node_dispose(&n);
+	return same ? 0 : conflict(path->ptr);
 }
 
 /* ---- selection ------------------------------------------------------- */
@@ -1350,7 +1809,7 @@ static int normalize(tier_buf *out, const char *path)
 		if (n == 2 && s[0] == '.' && s[1] == '.')
 			return tier_error_set(TIER_EUSAGE,
 			                      "path '%s' must not contain '..'",
-			                      path);
+			                      show(path));
 		if ((out->size && tier_buf_putc(out, '/') < 0) ||
 		    tier_buf_put(out, s, n) < 0)
 			return TIER_ERROR;
@@ -1367,87 +1826,164 @@ static int covers(const char *a, const char *b)
 	return !strncmp(a, b, n) && (b[n] == '\0' || b[n] == '/');
 }
 
-enum sel_mode {
-	SEL_RESOLVE, /* only: is it in the snapshot? */
-	SEL_CHECK,   /* would restoring it conflict with what is in dest? */
-	SEL_PLAN,    /* restore it (and its ancestors) */
-};
-
-/* Resolve one selected path (normalized, not empty) in the root tree. */
-static int select_path(struct run *r, const git_tree *root, const char *sel,
-                       enum sel_mode mode)
+/* The next component of a selected path: [*s, *p) and *p moved past it. */
+static int next_component(tier_buf *comp, tier_buf *enc, const char **p)
 {
-	tier_buf path = TIER_BUF_INIT, comp = TIER_BUF_INIT,
-	         enc = TIER_BUF_INIT;
+	const char *s = *p;
+	while (**p && **p != '/')
+		(*p)++;
+	tier_buf_clear(comp);
+	if (tier_buf_put(comp, s, (size_t)(*p - s)) < 0)
+		return TIER_ERROR;
+	return tier_snap_name_encode(enc, comp->ptr, comp->size);
+}
+
+/* Whether root holds the selected path sel (1) or not (0). */
+static int holds(struct run *r, const git_tree *root, const char *sel)
+{
+	tier_buf comp = TIER_BUF_INIT, enc = TIER_BUF_INIT;
 	git_tree *tree = NULL, *next = NULL;
 	const char *p = sel;
-	int rc = 0,
-	    alive = 1; /* SEL_CHECK: whether the ancestors exist in dest */
+	int rc;
 
-	if (tier_buf_put(&path, r->dest.ptr, r->dest.size) < 0)
-		return TIER_ERROR;
+	if (!root)
+		return 0;
 	if ((rc = git_tree_dup(&tree, (git_tree *)root)) < 0) {
 		rc = tier_error_from_git(rc, "cannot read the snapshot");
 		goto out;
 	}
 	for (;;) {
-		const char *s = p;
-		while (*p && *p != '/')
-			p++;
-		tier_buf_clear(&comp);
-		if ((rc = tier_buf_put(&comp, s, (size_t)(p - s))) < 0 ||
-		    (rc = tier_snap_name_encode(&enc, comp.ptr, comp.size)) < 0)
+		if ((rc = next_component(&comp, &enc, &p)) < 0)
 			goto out;
 		const git_tree_entry *e = git_tree_entry_byname(tree, enc.ptr);
 		if (!e || (*p && git_tree_entry_type(e) != GIT_OBJECT_TREE)) {
-			rc = tier_error_set(TIER_ENOTFOUND,
-			                    "'/%s' is not in revision %" PRIu64,
-			                    sel, r->rev);
+			rc = 0;
 			goto out;
 		}
-		if ((rc = tier_buf_putc(&path, '/')) < 0 ||
-		    (rc = tier_buf_put(&path, comp.ptr, comp.size)) < 0)
-			goto out;
 		if (!*p) {
-			if (mode == SEL_CHECK && alive)
-				rc = check_entry(r, e, &path);
-			else if (mode == SEL_PLAN)
-				rc = plan_entry(r, e, &path);
+			rc = 1;
 			goto out;
 		}
 		p++;
-		if ((rc = git_tree_lookup(&next, r->repo,
-		                          git_tree_entry_id(e))) < 0) {
-			rc = tier_error_from_git(rc,
-			                         "cannot read directory '%s'",
-			                         snap_of(r, &path));
+		if ((rc = tier_tree_lookup_bounded(&next, r->repo,
+		                                   git_tree_entry_id(e),
+		                                   "a snapshot directory")) < 0)
+			goto out;
+		git_tree_free(tree);
+		tree = next;
+		next = NULL;
+	}
+out:
+	git_tree_free(tree);
+	tier_buf_dispose(&comp);
+	tier_buf_dispose(&enc);
+	return rc;
+}
+
+/*
+ * Check (plan = 0) or restore (plan = 1) one selected path (normalized,
+ * not empty, in the snapshot): the directories above it are entered (and
+ * created, when restoring) one by one from DEST's fd.
+ */
+static int select_path(struct run *r, const git_tree *root, struct rdir *dest,
+                       const char *sel, int plan)
+{
+	tier_buf path = TIER_BUF_INIT, comp = TIER_BUF_INIT,
+	         enc = TIER_BUF_INIT;
+	git_tree *tree = NULL, *next = NULL;
+	struct rdir *d = dest;
+	struct rdir probe; /* check: the directory of DEST entered, not held */
+	const char *p = sel;
+	int rc = 0;
+
+	memset(&probe, 0, sizeof(probe));
+	probe.fd = -1;
+	if (tier_buf_put(&path, r->dest.ptr, r->dest.size) < 0)
+		return TIER_ERROR;
+	if (plan) {
+		rdir_ref(r, d);
+		walk_hold(r);
+	}
+	if ((rc = git_tree_dup(&tree, (git_tree *)root)) < 0) {
+		rc = tier_error_from_git(rc, "cannot read the snapshot");
+		goto out;
+	}
+	for (;;) {
+		if ((rc = next_component(&comp, &enc, &p)) < 0)
+			goto out;
+		const git_tree_entry *e = git_tree_entry_byname(tree, enc.ptr);
+		if ((rc = tier_buf_putc(&path, '/')) < 0 ||
+		    (rc = tier_buf_put(&path, comp.ptr, comp.size)) < 0)
+			goto out;
+		if (!e || (*p && git_tree_entry_type(e) != GIT_OBJECT_TREE)) {
+			rc = tier_error_set(TIER_ENOTFOUND,
+			                    "'%s' is not in revision %" PRIu64,
+			                    show(snap_of(r, &path)), r->rev);
+			goto out;
+		}
+		if (!*p) {
+			if (plan)
+				rc = plan_entry(r, e, d, comp.ptr, &path);
+			else if (d)
+				rc = check_entry(r, e, d, comp.ptr, &path);
+			goto out;
+		}
+		p++;
+		if ((rc = load_tree(r, git_tree_entry_id(e), snap_of(r, &path),
+		                    &next)) < 0) {
+			/* the walk reports it; the check leaves it to the walk */
+			rc = plan ? entry_error(r, rc) : 0;
 			goto out;
 		}
 		git_tree_free(tree);
 		tree = next;
 		next = NULL;
-		if (mode == SEL_CHECK) {
-			struct stat st;
-			if (alive && lstat(path.ptr, &st) < 0)
-				alive = 0;
-			else if (alive && !S_ISDIR(st.st_mode)) {
-				rc = conflict(path.ptr);
-				goto out;
-			}
-		} else if (mode == SEL_PLAN) {
+		if (plan) {
+			struct rdir *nd = NULL;
 			tier_node n;
 			int has;
 			if ((rc = dir_meta(r, tree, &n, &has,
-			                   snap_of(r, &path))) < 0)
+			                   snap_of(r, &path))) < 0 &&
+			    (rc = entry_error(r, rc)) < 0)
 				goto out;
-			rc = make_dir(r, path.ptr, has ? &n : NULL, 0);
+			rc = make_dir(r, d, comp.ptr, &path, has ? &n : NULL, 0,
+			              &nd);
 			if (has)
 				tier_node_dispose(&n);
-			if (rc < 0)
+			if (rc < 0) {
+				rc = entry_error(r, rc);
 				goto out;
+			}
+			walk_drop(r, d);
+			d = nd;
+		} else if (d) {
+			struct stat st;
+			int fd;
+			if ((rc = lookup_at(d->fd, comp.ptr, path.ptr, &st)) < 0)
+				goto out;
+			if (rc == 0) {
+				d = NULL; /* nothing below can be in the way */
+			} else if (!S_ISDIR(st.st_mode)) {
+				rc = conflict(path.ptr);
+				goto out;
+			} else if ((fd = open_dir_at(d->fd, comp.ptr)) < 0) {
+				rc = fs_error(errno, "cannot open directory",
+				              path.ptr);
+				goto out;
+			} else {
+				if (probe.fd >= 0)
+					close(probe.fd);
+				probe.fd = fd;
+				d = &probe;
+			}
+			rc = 0;
 		}
 	}
 out:
+	if (plan && d)
+		walk_drop(r, d);
+	if (probe.fd >= 0)
+		close(probe.fd);
 	git_tree_free(tree);
 	tier_buf_dispose(&path);
 	tier_buf_dispose(&comp);
@@ -1497,7 +2033,139 @@ static int selection(tier_vec *out, const tier_restore_options *o)
 
 /* ---- revision and tiers -------------------------------------------- */
 
-static int find_revision(struct run *r, git_oid *out)
+/* The revision tree and snapshot (NULL: none, revision 1) of a commit. */
+static int rev_trees(struct run *r, const git_oid *cid, uint64_t rev,
+                     git_tree **rev_tree, git_tree **root)
+{
+	git_commit *c = NULL;
+	git_oid rid;
+	int rc;
+
+	*rev_tree = *root = NULL;
+	if ((rc = git_commit_lookup(&c, r->repo, cid)) < 0)
+		return tier_error_from_git(rc, "cannot read revision %" PRIu64,
+		                           rev);
+	rc = tier_tree_lookup_bounded(rev_tree, r->repo, git_commit_tree_id(c),
+	                              "a revision tree");
+	git_commit_free(c);
+	if (rc < 0)
+		return tier_error_prefix("revision %" PRIu64, rev);
+	if (tier_snap_part(&rid, *rev_tree, TIER_SNAP_ROOT) == 0 &&
+	    (rc = tier_tree_lookup_bounded(root, r->repo, &rid,
+	                                   "a snapshot")) < 0) {
+		git_tree_free(*rev_tree);
+		*rev_tree = NULL;
+		return tier_error_prefix("revision %" PRIu64, rev);
+	}
+	return 0;
+}
+
+/* One step back along the first-parent chain: 1, or 0 at revision 1. */
+static int rev_parent(struct run *r, git_oid *id, tier_commit_info *ci)
+{
+	git_commit *c = NULL;
+	uint64_t was = ci->revision;
+	int rc;
+	if ((rc = git_commit_lookup(&c, r->repo, id)) < 0)
+		return tier_error_from_git(rc, "cannot read revision %" PRIu64,
+		                           was);
+	if (git_commit_parentcount(c) == 0) {
+		git_commit_free(c);
+		return 0;
+	}
+	git_oid_cpy(id, git_commit_parent_id(c, 0));
+	git_commit_free(c);
+	if ((rc = tier_commit_info_read(ci, r->repo, id)) < 0)
+		return rc;
+	if (ci->revision >= was)
+		return tier_error_set(TIER_ECORRUPT,
+		                      "the log goes from revision %" PRIu64
+		                      " to %" PRIu64 " backwards",
+		                      was, ci->revision);
+	return 1;
+}
+
+/*
+ * The newest revision that holds every path of sel[from..to) (*rev = 0:
+ * none), *id its commit.  missing: the first path the newest revision
+ * (the head) lacks.
+ */
+static int newest_holding(struct run *r, const tier_vec *sel, size_t from,
+                          size_t to, git_oid *id, uint64_t *rev)
+{
+	tier_commit_info ci;
+	git_oid at;
+	int rc;
+
+	*rev = 0;
+	if ((rc = tier_vault_best_head(r->v, &at, NULL)) < 0 ||
+	    (rc = tier_commit_info_read(&ci, r->repo, &at)) < 0)
+		return rc;
+	for (;;) {
+		git_tree *rt = NULL, *root = NULL;
+		int all = 1;
+		if ((rc = rev_trees(r, &at, ci.revision, &rt, &root)) < 0)
+			return rc;
+		for (size_t i = from; i < to && all; i++) {
+			if ((rc = holds(r, root, sel->ptr[i])) < 0)
+				break;
+			all = rc == 1;
+		}
+		git_tree_free(root);
+		git_tree_free(rt);
+		if (rc < 0)
+			return rc;
+		if (all) {
+			*rev = ci.revision;
+			git_oid_cpy(id, &at);
+			return 0;
+		}
+		if ((rc = rev_parent(r, &at, &ci)) <= 0)
+			return rc;
+	}
+}
+
+/*
+ * The error for a selected path that revision rev lacks, naming the newest
+ * revision that holds it (issue 13: "which revision has it?").
+ */
+static int not_in(struct run *r, const tier_vec *sel, size_t i, uint64_t rev)
+{
+	git_oid id;
+	uint64_t has = 0;
+	int rc = newest_holding(r, sel, i, i + 1, &id, &has);
+	tier_buf name = TIER_BUF_INIT;
+	if (rc < 0)
+		return rc;
+	tier_buf_printf(&name, "/%s", (const char *)sel->ptr[i]);
+	if (!has)
+		rc = tier_error_set(TIER_ENOTFOUND,
+		                    "'%s' is not in revision %" PRIu64
+		                    " (nor in any other)",
+		                    show(tier_buf_cstr(&name)), rev);
+	else if (has == rev)
+		/* it is there, but not together with the other paths */
+		rc = tier_error_set(TIER_ENOTFOUND,
+		                    "no revision holds all of the paths given "
+		                    "('%s' is in revision %" PRIu64 ")",
+		                    show(tier_buf_cstr(&name)), has);
+	else
+		rc = tier_error_set(TIER_ENOTFOUND,
+		                    "'%s' is not in revision %" PRIu64
+		                    " (revision %" PRIu64
+		                    " is the newest that holds it)",
+		                    show(tier_buf_cstr(&name)), rev, has);
+	tier_buf_dispose(&name);
+	return rc;
+}
+
+/*
+ * The revision to restore: -r N, else the newest one that holds every
+ * selected path (two jobs backing up different paths take turns at the
+ * head: "latest" is the latest of the paths asked for), else the head.
+ */
+static int find_revision(struct run *r, const tier_vec *sel, int whole,
+                         git_oid *out)
 {
 	tier_commit_info ci;
 	git_oid id;
@@ -1508,38 +2176,70 @@ static int find_revision(struct run *r, git_oid *out)
 		return rc;
 	if ((rc = tier_commit_info_read(&ci, r->repo, &id)) < 0)
 		return rc;
+	r->stats->latest = ci.revision;
 	if (want > ci.revision)
 		return tier_error_set(TIER_ENOTFOUND,
 		                      "revision %" PRIu64
 		                      " does not exist (latest is %" PRIu64 ")",
 		                      want, ci.revision);
-	uint64_t latest = ci.revision;
+	if (!want && !whole && sel->length) {
+		uint64_t rev;
+		if ((rc = newest_holding(r, sel, 0, sel->length, &id, &rev)) < 0)
+			return rc;
+		if (!rev) {
+			git_tree *rt = NULL, *root = NULL;
+			size_t i = 0;
+			uint64_t head = r->stats->latest;
+			if ((rc = tier_vault_best_head(r->v, &id, NULL)) < 0 ||
+			    (rc = rev_trees(r, &id, head, &rt, &root)) < 0)
+				return rc;
+			/* the first path the latest revision lacks */
+			for (i = 0; i < sel->length; i++)
+				if ((rc = holds(r, root, sel->ptr[i])) != 1)
+					break;
+			git_tree_free(root);
+			git_tree_free(rt);
+			if (rc < 0)
+				return rc;
+			return not_in(r, sel, i < sel->length ? i : 0, head);
+		}
+		r->rev = rev;
+		git_oid_cpy(out, &id);
+		return 0;
+	}
 	while (want && ci.revision != want) {
-		git_commit *c = NULL;
-		if ((rc = git_commit_lookup(&c, r->repo, &id)) < 0)
-			return tier_error_from_git(
-			        rc, "cannot read revision %" PRIu64,
-			        ci.revision);
-		if (git_commit_parentcount(c) == 0) {
-			git_commit_free(c);
+		uint64_t was = ci.revision;
+		if ((rc = rev_parent(r, &id, &ci)) < 0)
+			return rc;
+		if (rc == 0)
 			return tier_error_set(
 			        TIER_ENOTFOUND,
 			        "revision %" PRIu64
 			        " does not exist (latest is %" PRIu64 ")",
-			        want, latest);
-		}
-		git_oid_cpy(&id, git_commit_parent_id(c, 0));
-		git_commit_free(c);
-		if ((rc = tier_commit_info_read(&ci, r->repo, &id)) < 0)
-			return rc;
+			        want, r->stats->latest);
 		if (ci.revision < want)
 			return tier_error_set(TIER_ECORRUPT,
 			                      "the log skips revision %" PRIu64
-			                      " (found %" PRIu64 ")",
-			                      want, ci.revision);
+			                      " (found %" PRIu64 " after %" PRIu64
+			                      ")",
+			                      want, ci.revision, was);
 	}
 	r->rev = ci.revision;
 	git_oid_cpy(out, &id);
+	if (want && !whole && sel->length) {
+		git_tree *rt = NULL, *root = NULL;
+		if ((rc = rev_trees(r, &id, r->rev, &rt, &root)) < 0)
+			return rc;
+		for (size_t i = 0; i < sel->length && rc == 0; i++) {
+			if ((rc = holds(r, root, sel->ptr[i])) == 0)
+				rc = not_in(r, sel, i, r->rev);
+			else if (rc == 1)
+				rc = 0;
+		}
+		git_tree_free(root);
+		git_tree_free(rt);
+		return rc;
+	}
 	return 0;
 }
 
@@ -1580,23 +2280,6 @@ static int pick_tiers(struct run *r, const git_oid *commit)
 
 /* ---- the run ------------------------------------------------------------ */
 
-static void apply_dirs(struct run *r)
-{
-	/* reverse creation order: children before their parents */
-	for (size_t i = r->dirs.length; i-- > 0;) {
-		struct rdir *d = r->dirs.ptr[i];
-		if (d->has_meta)
-			apply_path_meta(r, d->path, &d->m);
-	}
-}
-
-static void rdir_free(void *p)
-{
-	struct rdir *d = p;
-	free(d->path);
-	free(d);
-}
-
 /* The destination without trailing '/' ("" for "/"): every path starts with it. */
 static int dest_path(struct run *r)
 {
@@ -1612,70 +2295,96 @@ static int dest_path(struct run *r)
 	return 0;
 }
 
+/*
+ * DEST itself, open: the one path the restore follows links in (it is the
+ * caller's, not the tier's).  *fd = -1 when it does not exist and create
+ * is 0.
+ */
+static int open_dest(struct run *r, int create, int *fd)
+{
+	const char *p = r->dest.size ? r->dest.ptr : "/";
+	int rc;
+	*fd = -1;
+	if (create && r->dest.size && (rc = tier_mkdir_p(r->dest.ptr, 0777)) < 0)
+		return rc;
+	*fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0 && (create || errno != ENOENT))
+		return fs_error(errno, "cannot open destination", p);
+	return 0;
+}
+
+/* The snapshot root passes the name check, or nothing in it is restored. */
+static int root_ok(struct run *r, const git_tree *root, int report)
+{
+	if (tier_snap_tree_check(root) == 0)
+		return 1;
+	tier_error_prefix("the snapshot of revision %" PRIu64
+	                  " is not restored",
+	                  r->rev);
+	if (report)
+		entry_failed(r, TIER_ECORRUPT, tier_error_last());
+	return 0;
+}
+
 static int run_restore(struct run *r)
 {
-	git_commit *commit = NULL;
 	git_tree *rev_tree = NULL, *root = NULL;
 	tier_vec sel = TIER_VEC_INIT;
 	struct worker w[NWORKERS];
+	struct rdir *dest = NULL;
 	size_t started = 0;
-	git_oid cid, rid;
-	int rc;
+	git_oid cid;
+	int rc, fd;
 
 	memset(w, 0, sizeof(w));
-	if ((rc = find_revision(r, &cid)) < 0)
-		goto out;
-	r->stats->revision = r->rev;
-	if ((rc = git_commit_lookup(&commit, r->repo, &cid)) < 0 ||
-	    (rc = git_commit_tree(&rev_tree, commit)) < 0) {
-		rc = tier_error_from_git(rc, "cannot read revision %" PRIu64,
-		                         r->rev);
-		goto out;
-	}
-	if (tier_snap_part(&rid, rev_tree, TIER_SNAP_ROOT) == 0 &&
-	    (rc = git_tree_lookup(&root, r->repo, &rid)) < 0) {
-		rc = tier_error_from_git(
-		        rc, "cannot read the snapshot of revision %" PRIu64,
-		        r->rev);
-		goto out;
-	}
 	if ((rc = selection(&sel, r->o)) < 0)
 		goto out;
 	int whole = sel.length == 0;
 	for (size_t i = 0; i < sel.length; i++)
 		if (!*(char *)sel.ptr[i])
 			whole = 1;
-	if (!root && sel.length) {
-		rc = tier_error_set(TIER_ENOTFOUND,
-		                    "'/%s' is not in revision %" PRIu64,
-		                    (char *)sel.ptr[0], r->rev);
+	/* a path in no revision fails before anything is written */
+	if ((rc = find_revision(r, &sel, whole, &cid)) < 0)
 		goto out;
-	}
+	r->stats->revision = r->rev;
+	if ((rc = rev_trees(r, &cid, r->rev, &rev_tree, &root)) < 0)
+		goto out;
 	if ((rc = dest_path(r)) < 0)
 		goto out;
-	/* a path not in the snapshot fails before anything is written */
-	for (size_t i = 0; i < sel.length && !whole; i++)
-		if ((rc = select_path(r, root, sel.ptr[i], SEL_RESOLVE)) < 0)
-			goto out;
 	if ((rc = tier_chunkmap_load(&r->map, r->repo, rev_tree)) < 0 ||
 	    (rc = pick_tiers(r, &cid)) < 0)
 		goto out;
 
 	/* conflicts are found before anything is written */
 	if (!r->o->overwrite && root) {
-		tier_buf path = TIER_BUF_INIT;
-		if (tier_buf_put(&path, r->dest.ptr, r->dest.size) < 0)
-			rc = TIER_ERROR;
-		else if (whole)
-			rc = check_tree(r, root, &path);
-		for (size_t i = 0; i < sel.length && !whole && rc == 0; i++)
-			rc = select_path(r, root, sel.ptr[i], SEL_CHECK);
-		tier_buf_dispose(&path);
-		if (rc < 0)
+		if ((rc = open_dest(r, 0, &fd)) < 0)
 			goto out;
+		if (fd >= 0) {
+			struct rdir probe;
+			tier_buf path = TIER_BUF_INIT;
+			memset(&probe, 0, sizeof(probe));
+			probe.fd = fd;
+			if (tier_buf_put(&path, r->dest.ptr, r->dest.size) < 0)
+				rc = TIER_ERROR;
+			else if (whole && root_ok(r, root, 0))
+				rc = each_entry(r, root, &probe, &path,
+				                check_entry);
+			for (size_t i = 0; i < sel.length && !whole && rc == 0;
+			     i++)
+				rc = select_path(r, root, &probe, sel.ptr[i], 0);
+			tier_buf_dispose(&path);
+			close(fd);
+			if (rc < 0)
+				goto out;
+		}
 	}
-	if (r->dest.size && (rc = tier_mkdir_p(r->dest.ptr, 0777)) < 0)
+	if ((rc = open_dest(r, 1, &fd)) < 0)
 		goto out;
+	if (!(dest = rdir_new(r, fd, r->dest.size ? r->dest.ptr : "/"))) {
+		rc = TIER_ERROR;
+		goto out;
+	}
+	walk_hold(r);
 
 	for (started = 0; started < NWORKERS; started++) {
 		w[started].r = r;
@@ -1704,10 +2413,10 @@ static int run_restore(struct run *r)
 		tier_buf path = TIER_BUF_INIT;
 		if (tier_buf_put(&path, r->dest.ptr, r->dest.size) < 0)
 			rc = TIER_ERROR;
-		else if (whole)
-			rc = walk_dir(r, root, &path);
+		else if (whole && root_ok(r, root, 1))
+			rc = walk_dir(r, root, dest, &path);
 		for (size_t i = 0; i < sel.length && !whole && rc == 0; i++)
-			rc = select_path(r, root, sel.ptr[i], SEL_PLAN);
+			rc = select_path(r, root, dest, sel.ptr[i], 1);
 		tier_buf_dispose(&path);
 		if (rc == 0)
 			rc = flush_job(r);
@@ -1742,6 +2451,12 @@ static int run_restore(struct run *r)
 		free(w[i].locs);
 		w[i].locs = NULL;
 	}
+	/* jobs left in the queue by a stopped run */
+	while (r->qlen > 0) {
+		job_free(r->queue[r->qhead]);
+		r->qhead = (r->qhead + 1) % QUEUE_CAP;
+		r->qlen--;
+	}
 
 	/* whatever is left was interrupted: no half file stays behind */
 	while (r->live) {
@@ -1749,11 +2464,12 @@ static int run_restore(struct run *r)
 		live_remove(r, f);
 		if (f->fd >= 0)
 			close(f->fd);
-		unlink(f->tmp);
-		rfile_free(f);
+		unlinkat(f->dir->fd, f->tmp, 0);
+		rfile_free(r, f);
 	}
-	if (!r->fatal_code)
-		apply_dirs(r);
+	/* the last directories get their metadata here */
+	walk_drop(r, dest);
+	dest = NULL;
 	if (r->fatal_code) {
 		rc = tier_error_set(r->fatal_code, "%s",
 		                    r->fatal_msg ? r->fatal_msg
@@ -1774,7 +2490,6 @@ out:
 	tier_vec_dispose(&sel, free);
 	git_tree_free(root);
 	git_tree_free(rev_tree);
-	git_commit_free(commit);
 	return rc;
 }
 
@@ -1811,18 +2526,19 @@ int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
 	pthread_mutex_init(&r.cb, NULL);
 	pthread_cond_init(&r.nonempty, NULL);
 	pthread_cond_init(&r.nonfull, NULL);
+	pthread_cond_init(&r.dir_freed, NULL);
 
 	rc = run_restore(&r);
 
 	for (size_t i = 0; i < r.ntiers; i++)
 		free(r.t[i].bad);
 	free(r.t);
-	tier_vec_dispose(&r.dirs, rdir_free);
 	tier_chunkmap_free(r.map);
 	tier_buf_dispose(&r.dest);
 	tier_buf_dispose(&r.current);
 	free(r.fatal_msg);
 	free(r.fail_msg);
+	pthread_cond_destroy(&r.dir_freed);
 	pthread_cond_destroy(&r.nonempty);
 	pthread_cond_destroy(&r.nonfull);
 	pthread_mutex_destroy(&r.cb);

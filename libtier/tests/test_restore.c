@@ -365,7 +365,7 @@ Test(restore, full_tree_equals_source)
 	uint64_t rev = push(v, src);
 	tier_restore_stats st;
 	int rc = restore(v, &st, 0, out, NULL, 0, 0);
-	cr_assert_eq(rc, 0, "restore: %s", tier_error_last());
+	cr_assert_eq(rc, 0, "restore: %s (%s)", tier_error_last(), warnings);
 	cr_assert_eq(st.revision, rev);
 	compare(src, restored(out, NULL));
 	cr_assert_eq(st.damaged, 0);

@@ -28,6 +28,12 @@ typedef struct {
 	uint64_t
 	        damaged; /**< packs or chunks served by a later tier after damage */
 	uint64_t errors; /**< entries that could not be restored */
+	/** entries already in DEST as the snapshot has them (a rerun after an
+	 *  interruption): left as they are, not counted in files/others */
+	uint64_t kept;
+	/** the newest revision of the vault (revision may be older: -r, or
+	 *  the newest one holding the paths asked for) */
+	uint64_t latest;
 } tier_restore_stats;
 
 typedef int (*tier_restore_progress_cb)(const tier_restore_stats *s,
@@ -37,7 +43,8 @@ typedef void (*tier_restore_warning_cb)(const char *msg, void *payload);
 
 typedef struct {
 	unsigned int version;
-	uint64_t revision;        /**< 0: the latest */
+	/** 0: the latest; with paths, the newest revision holding them all */
+	uint64_t revision;
 	const char *dest;         /**< directory to restore into (created) */
 	const char *const *paths; /**< snapshot paths to restore; none = all */
 	size_t npaths;
