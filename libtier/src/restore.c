@@ -166,6 +166,9 @@ struct run {
 	pthread_mutex_t io; /* tiers and their bad-pack maps */
 	pthread_mutex_t cb; /* callbacks run one at a time */
 
+	unsigned long kill_after; /* TIER_TEST_RESTORE_KILL (0: off) */
+	unsigned long pieces;     /* written, for kill_after */
+
 	struct job *cur;  /* being filled by the planner */
 	tier_buf current; /* for progress: the entry being planned */
 	int64_t last_progress;
@@ -367,6 +370,22 @@ static void stat_inc(struct run *r, uint64_t *field)
 	pthread_mutex_lock(&r->lock);
 	(*field)++;
 	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * Test hook TIER_TEST_RESTORE_KILL=n: _exit(137), as kill -9 would, once
+ * n pieces of files are written, counted over both workers (so a test
+ * interrupts a restore with some files complete and some half written).
+ */
+static void test_kill_point(struct run *r)
+{
+	if (!r->kill_after)
+		return;
+	pthread_mutex_lock(&r->lock);
+	int now = ++r->pieces >= r->kill_after;
+	pthread_mutex_unlock(&r->lock);
+	if (now)
+		_exit(137);
 }
 
 /* ---- applying metadata ------------------------------------------------- */
@@ -652,7 +671,6 @@ static void rfile_finish(struct run *r, struct rfile *f)
 	if ((rc = put_in_place(r, f)) < 0)
 		goto out;
 	stat_inc(r, &r->stats->files);
-	tier_test_crashpoint("restore.file");
 out:
 	if (rc < 0) {
 		if (f->fd >= 0)
@@ -1095,7 +1113,7 @@ static void run_job(struct worker *w, struct job *j)
 		}
 		bytes += l->raw_len;
 		piece_done(r, p->f, 1);
-		tier_test_crashpoint("restore.write");
+		test_kill_point(r);
 	}
 	reasons_dispose(&why);
 	pthread_mutex_lock(&r->lock);
@@ -2521,6 +2539,9 @@ int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
 	r.stats = stats;
 	r.repo = tier_vault_cache(v);
 	r.root = geteuid() == 0;
+	const char *kill = getenv("TIER_TEST_RESTORE_KILL");
+	if (kill && *kill)
+		r.kill_after = strtoul(kill, NULL, 10);
 	pthread_mutex_init(&r.lock, NULL);
 	pthread_mutex_init(&r.io, NULL);
 	pthread_mutex_init(&r.cb, NULL);

@@ -679,3 +679,663 @@ Test(restore, pack_missing_on_every_tier)
 	cr_assert(no_temp_files(out));
 	tier_vault_free(v);
 }
+
+/* ---- hostile tiers: trees crafted in the tiers' logs -------------------- */
+
+#include <git2.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "snapshot.h"
+
+/* One entry of a raw tree: any name, '/' and duplicates included. */
+struct rawent {
+	unsigned mode; /* 0100644 or 040000 */
+	const char *name;
+	git_oid id;
+};
+
+static int rawent_cmp(const void *a, const void *b)
+{
+	/* git's order: a tree sorts as if its name ended in '/' */
+	const struct rawent *x = a, *y = b;
+	char kx[600], ky[600];
+	snprintf(kx, sizeof(kx), "%s%s", x->name, x->mode == 040000 ? "/" : "");
+	snprintf(ky, sizeof(ky), "%s%s", y->name, y->mode == 040000 ? "/" : "");
+	int c = strcmp(kx, ky);
+	return c ? c : (x < y ? -1 : 1);
+}
+
+/* A tree object written as bytes, as a hostile tier would (git_odb_write). */
+static git_oid raw_tree(git_repository *repo, struct rawent *e, size_t n)
+{
+	git_odb *odb = NULL;
+	git_oid id_out;
+	char *buf = malloc(n * 700 + 1);
+	size_t len = 0;
+	qsort(e, n, sizeof(*e), rawent_cmp);
+	for (size_t i = 0; i < n; i++) {
+		len += (size_t)sprintf(buf + len, "%o %s", e[i].mode,
+		                       e[i].name) + 1; /* the NUL */
+		memcpy(buf + len, e[i].id.id, GIT_OID_RAWSZ);
+		len += GIT_OID_RAWSZ;
+	}
+	cr_assert_eq(git_repository_odb(&odb, repo), 0);
+	cr_assert_eq(git_odb_write(&id_out, odb, buf, len, GIT_OBJECT_TREE), 0,
+	             "odb_write: %s", git_error_last()->message);
+	git_odb_free(odb);
+	free(buf);
+	return id_out;
+}
+
+static git_oid blob_of(git_repository *repo, const void *data, size_t len)
+{
+	git_oid id;
+	cr_assert_eq(git_blob_create_from_buffer(&id, repo, data, len), 0);
+	return id;
+}
+
+static git_oid node_blob(git_repository *repo, tier_node_type type,
+                         unsigned mode, const char *target)
+{
+	tier_node n;
+	tier_buf b = TIER_BUF_INIT;
+	memset(&n, 0, sizeof(n));
+	n.type = type;
+	n.mode = mode;
+	n.uid = geteuid();
+	n.gid = getegid();
+	n.mtime_sec = 1600000000;
+	if (target) {
+		n.target = (char *)target;
+		n.target_len = strlen(target);
+	}
+	cr_assert_eq(tier_node_encode(&b, &n), 0);
+	git_oid id = blob_of(repo, b.ptr, b.size);
+	tier_buf_dispose(&b);
+	return id;
+}
+
+/* The id of the entry at a '/'-separated path below tree. */
+static git_oid entry_at(const git_tree *tree, const char *path)
+{
+	git_tree_entry *e = NULL;
+	cr_assert_eq(git_tree_entry_bypath(&e, tree, path), 0, "no '%s'",
+	             path);
+	git_oid id = *git_tree_entry_id(e);
+	git_tree_entry_free(e);
+	return id;
+}
+
+/* tree with the path comps[0]/.../comps[n-1] leading to leaf instead. */
+static git_oid replace_path(git_repository *repo, const git_tree *tree,
+                            char **comps, size_t n, const git_oid *leaf)
+{
+	git_treebuilder *tb = NULL;
+	git_tree *sub = NULL;
+	git_oid id_out, inner;
+	if (n == 0)
+		return *leaf;
+	const git_tree_entry *e = git_tree_entry_byname(tree, comps[0]);
+	cr_assert_not_null(e, "no '%s'", comps[0]);
+	cr_assert_eq(git_tree_lookup(&sub, repo, git_tree_entry_id(e)), 0);
+	inner = replace_path(repo, sub, comps + 1, n - 1, leaf);
+	git_tree_free(sub);
+	cr_assert_eq(git_treebuilder_new(&tb, repo, tree), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, tb, comps[0], &inner,
+	                                    GIT_FILEMODE_TREE),
+	             0);
+	cr_assert_eq(git_treebuilder_write(&id_out, tb), 0);
+	git_treebuilder_free(tb);
+	return id_out;
+}
+
+/* The snapshot path of src ("tmp/tiertest-x/src") split into components. */
+static size_t src_comps(char *comps[16])
+{
+	static char copy[4200];
+	size_t n = 0;
+	snprintf(copy, sizeof(copy), "%s", src + 1);
+	for (char *s = strtok(copy, "/"); s && n < 16; s = strtok(NULL, "/"))
+		comps[n++] = s;
+	return n;
+}
+
+/*
+ * Change the snapshot of the head revision on tier_root's log: add(repo,
+ * src tree, payload) returns the new tree of src's directory.  Parent,
+ * message and signatures stay, so every tier given the same change gets
+ * the same commit; the objects are packed as a tier holds them.
+ */
+typedef git_oid (*craft_fn)(git_repository *repo, const git_tree *srctree,
+                            void *payload);
+
+static void craft_tier(const char *tier_root, craft_fn add, void *payload)
+{
+	git_repository *repo = NULL;
+	git_commit *c = NULL;
+	git_tree *rev = NULL, *root = NULL, *srct = NULL;
+	git_treebuilder *tb = NULL;
+	git_oid head, newsrc, newroot, newrev, newc;
+	char *comps[16], logdir[4300], *ref;
+	size_t n = src_comps(comps);
+
+	git_libgit2_init();
+	snprintf(logdir, sizeof(logdir), "%s/log.git", tier_root);
+	cr_assert_eq(git_repository_open_bare(&repo, logdir), 0);
+	ref = tt_read_file(tt_path("%s/refs/heads/main", logdir), NULL);
+	cr_assert_not_null(ref);
+	cr_assert_eq(git_oid_fromstrn(&head, ref, 40), 0);
+	free(ref);
+	cr_assert_eq(git_commit_lookup(&c, repo, &head), 0);
+	cr_assert_eq(git_commit_tree(&rev, c), 0);
+	git_oid rid = entry_at(rev, "root");
+	cr_assert_eq(git_tree_lookup(&root, repo, &rid), 0);
+	git_oid sid = entry_at(root, src + 1);
+	cr_assert_eq(git_tree_lookup(&srct, repo, &sid), 0);
+
+	newsrc = add(repo, srct, payload);
+	newroot = replace_path(repo, root, comps, n, &newsrc);
+	cr_assert_eq(git_treebuilder_new(&tb, repo, rev), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, tb, "root", &newroot,
+	                                    GIT_FILEMODE_TREE),
+	             0);
+	cr_assert_eq(git_treebuilder_write(&newrev, tb), 0);
+	git_treebuilder_free(tb);
+	git_tree *nrt = NULL;
+	cr_assert_eq(git_tree_lookup(&nrt, repo, &newrev), 0);
+	const git_commit *parents[1];
+	git_commit *parent = NULL;
+	size_t np = git_commit_parentcount(c);
+	if (np)
+		cr_assert_eq(git_commit_parent(&parent, c, 0), 0);
+	parents[0] = parent;
+	cr_assert_eq(git_commit_create(&newc, repo, NULL, git_commit_author(c),
+	                               git_commit_committer(c), NULL,
+	                               git_commit_message(c), nrt, np,
+	                               parents),
+	             0);
+	git_commit_free(parent);
+	git_tree_free(nrt);
+	char hex[GIT_OID_HEXSZ + 2];
+	git_oid_tostr(hex, GIT_OID_HEXSZ + 1, &newc);
+	strcat(hex, "\n");
+	cr_assert_eq(tt_write_file(tt_path("%s/refs/heads/main", logdir), hex,
+	                           strlen(hex)),
+	             0);
+	git_tree_free(srct);
+	git_tree_free(root);
+	git_tree_free(rev);
+	git_commit_free(c);
+	git_repository_free(repo);
+	/* a tier's objects are in packs: readers fetch nothing else */
+	cr_assert_eq(tt_sh("git -C '%s' repack -a -d -q && "
+	                   "git -C '%s' prune 2>/dev/null; true",
+	                   logdir, logdir),
+	             0);
+}
+
+static void craft(craft_fn add, void *payload)
+{
+	craft_tier(path_a, add, payload);
+	craft_tier(path_b, add, payload);
+}
+
+/* The vault from its tiers alone (no installation: nothing remembers the
+ * honest head), as on the machine that restores after a loss. */
+static tier_vault *open_tiers_only(void)
+{
+	tier_vault *v = NULL;
+	tier_vault_options o = vopts(NULL, 1);
+	int rc = tier_vault_open(&v, &o);
+	cr_assert_eq(rc, 0, "open: %s", tier_error_last());
+	return v;
+}
+
+/* src's tree with extra entries (each a raw tree of bad entries). */
+struct extra {
+	const char *name;
+	struct rawent *ents;
+	size_t n;
+};
+
+struct extras {
+	struct extra *x;
+	size_t n;
+};
+
+static git_oid add_extras(git_repository *repo, const git_tree *srct,
+                          void *payload)
+{
+	struct extras *xs = payload;
+	git_treebuilder *tb = NULL;
+	git_oid id_out;
+	cr_assert_eq(git_treebuilder_new(&tb, repo, srct), 0);
+	for (size_t i = 0; i < xs->n; i++) {
+		git_oid t = raw_tree(repo, xs->x[i].ents, xs->x[i].n);
+		cr_assert_eq(git_treebuilder_insert(NULL, tb, xs->x[i].name, &t,
+		                                    GIT_FILEMODE_TREE),
+		             0);
+	}
+	cr_assert_eq(git_treebuilder_write(&id_out, tb), 0);
+	git_treebuilder_free(tb);
+	return id_out;
+}
+
+/* A listing of a directory (names, types, modes, sizes, mtimes): equal
+ * before and after means nothing was written there. */
+static char *snapshot_of(const char *d)
+{
+	char tmp[4400];
+	snprintf(tmp, sizeof(tmp), "%s/.listing", dir);
+	tt_sh("cd '%s' && find . -printf '%%p %%y %%m %%s %%T@ %%l\\n' | sort "
+	      ">'%s'",
+	      d, tmp);
+	char *s = tt_read_file(tmp, NULL);
+	unlink(tmp);
+	return s ? s : strdup("");
+}
+
+/*
+ * Fill the entries of the hostile directories with objects of one tier's
+ * repository: a.txt's honest node (its content is in the packs), symlinks
+ * to the canary, a directory node of mode 4777.
+ */
+struct hostile {
+	const char *escape_name, *canary, *canary_file;
+	struct rawent esc[2], lnk[3], dup[3];
+};
+
+static git_oid add_hostile(git_repository *repo, const git_tree *srct,
+                           void *payload)
+{
+	struct hostile *h = payload;
+	git_oid a_node = entry_at(srct, "a.txt");
+	git_oid link_out = node_blob(repo, TIER_NODE_SYMLINK, 0777, h->canary);
+	git_oid link_file =
+	        node_blob(repo, TIER_NODE_SYMLINK, 0777, h->canary_file);
+	git_oid suid_dir = node_blob(repo, TIER_NODE_DIR, 04777, NULL);
+
+	/* escape/: "../../.../canary/escaped.txt" and a good file */
+	h->esc[0] = (struct rawent){0100644, h->escape_name, a_node};
+	h->esc[1] = (struct rawent){0100644, "ok.txt", a_node};
+	/* linkdir/: l -> the canary directory, then a directory l holding evil */
+	struct rawent inner[1] = {{0100644, "evil", a_node}};
+	git_oid evil_dir = raw_tree(repo, inner, 1);
+	h->lnk[0] = (struct rawent){0100644, "l", link_out};
+	h->lnk[1] = (struct rawent){040000, "l", evil_dir};
+	h->lnk[2] = (struct rawent){0100644, "ok.txt", a_node};
+	/* dupdir/: a directory d (mode 4777) and a symlink d -> the canary
+	 * file: the chmod of d at the end must not reach the file */
+	struct rawent dinner[2] = {{0100644, "%", suid_dir},
+	                           {0100644, "x", a_node}};
+	git_oid d_dir = raw_tree(repo, dinner, 2);
+	h->dup[0] = (struct rawent){040000, "d", d_dir};
+	h->dup[1] = (struct rawent){0100644, "d", link_file};
+	h->dup[2] = (struct rawent){0100644, "ok.txt", a_node};
+
+	struct extra x[3] = {{"escape", h->esc, 2}, {"linkdir", h->lnk, 3},
+	                     {"dupdir", h->dup, 3}};
+	struct extras xs = {x, 3};
+	return add_extras(repo, srct, &xs);
+}
+
+Test(restore, hostile_names_never_leave_dest)
+{
+	char canary[4200], canary_file[4200], up[2000] = "", esc[2100];
+	char *comps[16];
+
+	make_small_tree();
+	snprintf(canary, sizeof(canary), "%s/canary", dir);
+	snprintf(canary_file, sizeof(canary_file), "%s/canary/secret", dir);
+	cr_assert_eq(mkdir(canary, 0755), 0);
+	put_file(canary_file, "root's secret\n", 0600, 1500000000);
+	tier_vault *v = init_vault();
+	push(v, src);
+	tier_vault_free(v);
+
+	/* from DEST/<src>/escape: one ".." per component back to DEST, one
+	 * more to DEST's parent, where the canary is */
+	size_t n = src_comps(comps);
+	for (size_t i = 0; i < n + 2; i++)
+		strcat(up, "../");
+	snprintf(esc, sizeof(esc), "%scanary/escaped.txt", up);
+	struct hostile h = {esc, canary, canary_file, {{0}}, {{0}}, {{0}}};
+	craft(add_hostile, &h);
+
+	char *before = snapshot_of(canary);
+	v = open_tiers_only();
+	for (int overwrite = 0; overwrite < 2; overwrite++) {
+		tier_restore_stats st;
+		int rc = restore(v, &st, 0, out, NULL, 0, overwrite);
+		cr_assert_eq(rc, TIER_ECORRUPT, "rc %d: %s", rc,
+		             tier_error_last());
+		cr_assert_eq(st.errors, 3, "errors %llu: %s",
+		             (unsigned long long)st.errors, warnings);
+		cr_assert(strstr(warnings, "/escape' not restored: bad tree "
+		                           "entry name '../"),
+		          "warnings: %s", warnings);
+		cr_assert(strstr(warnings, "/linkdir' not restored: duplicate "
+		                           "tree entry 'l'"),
+		          "warnings: %s", warnings);
+		cr_assert(strstr(warnings, "/dupdir' not restored: duplicate "
+		                           "tree entry 'd'"),
+		          "warnings: %s", warnings);
+		cr_assert_eq(nwarnings, 3, "one line each: %s", warnings);
+		if (getenv("TT_SHOW"))
+			fprintf(stderr, "%s", warnings);
+		/* the rest of the revision, byte for byte */
+		compare(src, restored(out, NULL));
+		cr_assert(no_temp_files(out));
+	}
+	/* beside DEST: nothing written, nothing changed */
+	char *after = snapshot_of(canary);
+	cr_assert_str_eq(before, after);
+	cr_assert(!exists(tt_path("%s/escaped.txt", canary)));
+	cr_assert(!exists(tt_path("%s/evil", canary)));
+	cr_assert(!exists(tt_path("%s/escaped.txt", dir)));
+	struct stat s;
+	cr_assert_eq(stat(canary_file, &s), 0);
+	cr_assert_eq(s.st_mode & 07777, 0600, "canary mode %o",
+	             s.st_mode & 07777);
+	free(before);
+	free(after);
+	tier_vault_free(v);
+}
+
+/* ---- deeper than PATH_MAX ------------------------------------------------ */
+
+#define DEEP_LEVELS 60
+#define DEEP_NAME   100
+
+static void deep_name(char *buf, int level)
+{
+	memset(buf, 'a' + level % 26, DEEP_NAME);
+	snprintf(buf, 4, "%02d", level);
+	buf[2] = 'x';
+	buf[DEEP_NAME] = '\0';
+}
+
+/* src/deep/<60 levels of 100-character names>/<250-character file name> */
+static git_oid add_deep(git_repository *repo, const git_tree *srct,
+                        void *payload)
+{
+	(void)payload;
+	git_oid a_node = entry_at(srct, "a.txt");
+	git_oid dir_node = node_blob(repo, TIER_NODE_DIR, 0750, NULL);
+	char file[251], name[DEEP_NAME + 1];
+	memset(file, 'f', 250);
+	file[250] = '\0';
+	struct rawent leaf[2] = {{0100644, "%", dir_node},
+	                         {0100644, file, a_node}};
+	git_oid t = raw_tree(repo, leaf, 2);
+	for (int level = DEEP_LEVELS - 1; level >= 0; level--) {
+		deep_name(name, level);
+		struct rawent e[2] = {{0100644, "%", dir_node},
+		                      {040000, name, t}};
+		t = raw_tree(repo, e, 2);
+	}
+	git_treebuilder *tb = NULL;
+	git_oid id_out;
+	cr_assert_eq(git_treebuilder_new(&tb, repo, srct), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, tb, "deep", &t,
+	                                    GIT_FILEMODE_TREE),
+	             0);
+	cr_assert_eq(git_treebuilder_write(&id_out, tb), 0);
+	git_treebuilder_free(tb);
+	return id_out;
+}
+
+Test(restore, deeper_than_path_max)
+{
+	char name[DEEP_NAME + 1], file[251];
+	make_small_tree();
+	tier_vault *v = init_vault();
+	push(v, src);
+	tier_vault_free(v);
+	craft(add_deep, NULL);
+
+	v = open_tiers_only();
+	tier_restore_stats st;
+	int rc = restore(v, &st, 0, out, NULL, 0, 0);
+	cr_assert_eq(rc, 0, "restore: %s (%s)", tier_error_last(), warnings);
+	cr_assert_eq(st.errors, 0, "%s", warnings);
+	cr_assert_eq(st.files, 4); /* a.txt, b.txt, mid.bin, the deep one */
+
+	/* walk down by fds: the path is longer than any syscall takes */
+	int fd = open(restored(out, "deep"), O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(fd, 0);
+	size_t len = strlen(restored(out, "deep"));
+	for (int level = 0; level < DEEP_LEVELS; level++) {
+		struct stat s;
+		deep_name(name, level);
+		int nfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+		cr_assert_geq(nfd, 0, "level %d: %s", level, strerror(errno));
+		cr_assert_eq(fstat(nfd, &s), 0);
+		cr_assert_eq(s.st_mode & 07777, 0750, "level %d mode %o", level,
+		             s.st_mode & 07777);
+		cr_assert_eq(s.st_mtim.tv_sec, 1600000000);
+		close(fd);
+		fd = nfd;
+		len += 1 + DEEP_NAME;
+	}
+	cr_assert_gt(len, 4096, "the test must go past PATH_MAX");
+	memset(file, 'f', 250);
+	file[250] = '\0';
+	int ffd = openat(fd, file, O_RDONLY | O_NOFOLLOW);
+	cr_assert_geq(ffd, 0, "%s", strerror(errno));
+	char buf[64];
+	ssize_t got = read(ffd, buf, sizeof(buf));
+	cr_assert_eq(got, 6);
+	cr_assert_eq(memcmp(buf, "alpha\n", 6), 0);
+	close(ffd);
+	close(fd);
+	compare(at("sub"), restored(out, "sub"));
+
+	/* again: everything is there already and kept */
+	rc = restore(v, &st, 0, out, NULL, 0, 0);
+	cr_assert_eq(rc, 0, "rerun: %s (%s)", tier_error_last(), warnings);
+	cr_assert_eq(st.files, 0);
+	cr_assert_eq(st.kept, 4);
+	tier_vault_free(v);
+}
+
+/* ---- interrupted restores ------------------------------------------------ */
+
+struct seen {
+	char path[4200];
+	ino_t ino;
+	struct timespec ctime;
+};
+
+/* Every regular file below p (its name, not a temporary one). */
+static size_t complete_files(const char *p, struct seen *out_files, size_t max)
+{
+	char list[4400];
+	size_t n = 0;
+	snprintf(list, sizeof(list), "%s/.files", dir);
+	tt_sh("find '%s' -type f ! -name '*.tier-tmp' >'%s'", p, list);
+	FILE *f = fopen(list, "r");
+	cr_assert_not_null(f);
+	while (n < max && fgets(out_files[n].path, sizeof(out_files[n].path), f)) {
+		struct stat s;
+		out_files[n].path[strcspn(out_files[n].path, "\n")] = '\0';
+		cr_assert_eq(stat(out_files[n].path, &s), 0);
+		out_files[n].ino = s.st_ino;
+		out_files[n].ctime = s.st_ctim;
+		n++;
+	}
+	fclose(f);
+	unlink(list);
+	return n;
+}
+
+/* Many files of one chunk each, and one of many chunks. */
+static void make_many_files(void)
+{
+	cr_assert_eq(mkdir(src, 0755), 0);
+	cr_assert_eq(mkdir(at("d"), 0555 | 0200), 0);
+	for (int i = 0; i < 24; i++)
+		put_big(at(tt_path("d/f%02d.bin", i)), 200u << 10, 100 + i);
+	/* after d/ in the walk: half written when the kill comes */
+	put_big(at("z.bin"), 24u << 20, 5);
+	chmod(at("d"), 0555);
+	set_mtime(at("d"), 1600000100, 0);
+}
+
+Test(restore, killed_then_rerun_finishes)
+{
+	make_many_files();
+	tier_vault *v = init_vault();
+	push(v, src);
+	tier_vault_free(v);
+
+	/* kill -9 (the hook: _exit(137)) after 27 pieces: the 24 small files
+	 * of one piece each are complete or not, z.bin (>= 6) is not */
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		setenv("TIER_TEST_RESTORE_KILL", "27", 1);
+		tier_vault *cv = open_vault();
+		tier_restore_stats cst;
+		restore(cv, &cst, 0, out, NULL, 0, 0);
+		_exit(0); /* not reached unless the hook is gone */
+	}
+	int status = 0;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 137,
+	          "the restore was not killed (status %d)", status);
+
+	struct seen *done = calloc(64, sizeof(*done));
+	size_t ndone = complete_files(out, done, 64);
+	cr_assert_gt(ndone, 0, "nothing complete before the kill");
+	/* the partial file is under its temporary name only */
+	cr_assert(!exists(restored(out, "z.bin")), "partial z.bin");
+	cr_assert(exists(restored(out, "z.bin.tier-tmp")),
+	          "no partial z.bin.tier-tmp: the kill came too late");
+
+	/* the same command again: it finishes, keeping what was complete */
+	v = open_vault();
+	tier_restore_stats st;
+	int rc = restore(v, &st, 0, out, NULL, 0, 0);
+	cr_assert_eq(rc, 0, "rerun: %s (%s)", tier_error_last(), warnings);
+	compare(src, restored(out, NULL));
+	cr_assert(no_temp_files(out));
+	cr_assert_eq(st.kept, ndone, "kept %llu of %zu",
+	             (unsigned long long)st.kept, ndone);
+	cr_assert_eq(st.files + st.kept, 25);
+	for (size_t i = 0; i < ndone; i++) {
+		struct stat s;
+		cr_assert_eq(stat(done[i].path, &s), 0);
+		cr_assert_eq(s.st_ino, done[i].ino, "'%s' was rewritten",
+		             done[i].path);
+		cr_assert(s.st_ctim.tv_sec == done[i].ctime.tv_sec &&
+		                  s.st_ctim.tv_nsec == done[i].ctime.tv_nsec,
+		          "'%s' was touched", done[i].path);
+	}
+
+	/* and with --overwrite: nothing to redo, nothing rewritten */
+	ndone = complete_files(out, done, 64);
+	rc = restore(v, &st, 0, out, NULL, 0, 1);
+	cr_assert_eq(rc, 0, "overwrite: %s", tier_error_last());
+	cr_assert_eq(st.files, 0);
+	cr_assert_eq(st.kept, 25);
+	for (size_t i = 0; i < ndone; i++) {
+		struct stat s;
+		cr_assert_eq(stat(done[i].path, &s), 0);
+		cr_assert_eq(s.st_ino, done[i].ino);
+	}
+	compare(src, restored(out, NULL));
+	free(done);
+	tier_vault_free(v);
+}
+
+
+Test(restore, cancelled_then_rerun_finishes)
+{
+	make_many_files();
+	tier_vault *v = init_vault();
+	push(v, src);
+	tier_restore_options o = TIER_RESTORE_OPTIONS_INIT;
+	tier_restore_stats st;
+	o.dest = out;
+	int calls = 0;
+	o.progress = cancel_cb; /* Ctrl-C: directories made, no metadata */
+	o.payload = &calls;
+	int rc = tier_restore_run(&st, v, &o);
+	cr_assert_eq(rc, TIER_EABORTED, "rc %d: %s", rc, tier_error_last());
+	cr_assert(no_temp_files(out));
+	uint64_t before = st.files;
+
+	rc = restore(v, &st, 0, out, NULL, 0, 0);
+	cr_assert_eq(rc, 0, "rerun: %s (%s)", tier_error_last(), warnings);
+	compare(src, restored(out, NULL));
+	cr_assert_eq(st.kept, before);
+	cr_assert_eq(st.files + st.kept, 25);
+	tier_vault_free(v);
+}
+
+/* ---- which revision: the newest that holds the paths ------------------ */
+
+static uint64_t push_paths(tier_vault *v, const char *const *paths, size_t n)
+{
+	tier_write_result *res = NULL;
+	tier_push_stats st;
+	tier_push_options o = TIER_PUSH_OPTIONS_INIT;
+	o.paths = paths;
+	o.npaths = n;
+	int rc = tier_push_run(&res, &st, v, &o);
+	cr_assert_eq(rc, 0, "push: %s", tier_error_last());
+	uint64_t rev = res->revision;
+	tier_write_result_free(res);
+	return rev;
+}
+
+Test(restore, newest_revision_holding_the_path)
+{
+	make_small_tree();
+	char other[4200];
+	snprintf(other, sizeof(other), "%s/other", dir);
+	cr_assert_eq(mkdir(other, 0755), 0);
+	put_file(tt_path("%s/o.txt", other), "other job\n", 0644, 1600000000);
+	tier_vault *v = init_vault();
+	const char *p1[1] = {src}, *p2[1] = {other};
+	uint64_t r1 = push_paths(v, p1, 1);
+	uint64_t r2 = push_paths(v, p2, 1); /* another job, other paths */
+	cr_assert_gt(r2, r1);
+
+	tier_restore_stats st;
+	const char *want[1] = {tt_path("%s/sub", src)};
+	int rc = restore(v, &st, 0, out, want, 1, 0);
+	cr_assert_eq(rc, 0, "restore: %s", tier_error_last());
+	cr_assert_eq(st.revision, r1);
+	cr_assert_eq(st.latest, r2);
+	compare(at("sub"), restored(out, "sub"));
+
+	/* -r names a revision without it: the message says which has it */
+	char out2[4200], msg[512];
+	snprintf(out2, sizeof(out2), "%s/out2", dir);
+	rc = restore(v, &st, r2, out2, want, 1, 0);
+	cr_assert_eq(rc, TIER_ENOTFOUND);
+	snprintf(msg, sizeof(msg),
+	         "'%s/sub' is not in revision %llu (revision %llu is the "
+	         "newest that holds it)",
+	         src, (unsigned long long)r2, (unsigned long long)r1);
+	cr_assert_str_eq(tier_error_last(), msg);
+	cr_assert(!exists(out2));
+
+	const char *none[1] = {"/no/such/file"};
+	rc = restore(v, &st, 0, out2, none, 1, 0);
+	cr_assert_eq(rc, TIER_ENOTFOUND);
+	snprintf(msg, sizeof(msg),
+	         "'/no/such/file' is not in revision %llu (nor in any other)",
+	         (unsigned long long)r2);
+	cr_assert_str_eq(tier_error_last(), msg);
+
+	/* no path: the latest, whatever it holds */
+	rc = restore(v, &st, 0, out2, NULL, 0, 0);
+	cr_assert_eq(rc, 0, "%s", tier_error_last());
+	cr_assert_eq(st.revision, r2);
+	tier_vault_free(v);
+}
