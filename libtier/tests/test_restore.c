@@ -1066,9 +1066,24 @@ static git_oid add_deep(git_repository *repo, const git_tree *srct,
 	char file[251], name[DEEP_NAME + 1];
 	memset(file, 'f', 250);
 	file[250] = '\0';
-	struct rawent leaf[2] = {{0100644, "%", dir_node},
-	                         {0100644, file, a_node}};
-	git_oid t = raw_tree(repo, leaf, 2);
+	/* and a file whose chunk is in no pack: its message names a path
+	 * of 6000 bytes, shortened, the reason kept */
+	tier_node bad;
+	tier_buf b = TIER_BUF_INIT;
+	memset(&bad, 0, sizeof(bad));
+	bad.type = TIER_NODE_FILE;
+	bad.mode = 0644;
+	bad.nchunks = 1;
+	bad.chunks = calloc(1, sizeof(*bad.chunks));
+	bad.chunks[0].len = 10;
+	cr_assert_eq(tier_node_encode(&b, &bad), 0);
+	git_oid bad_node = blob_of(repo, b.ptr, b.size);
+	tier_buf_dispose(&b);
+	free(bad.chunks);
+	struct rawent leaf[3] = {{0100644, "%", dir_node},
+	                         {0100644, file, a_node},
+	                         {0100644, "broken", bad_node}};
+	git_oid t = raw_tree(repo, leaf, 3);
 	for (int level = DEEP_LEVELS - 1; level >= 0; level--) {
 		deep_name(name, level);
 		struct rawent e[2] = {{0100644, "%", dir_node},
@@ -1098,9 +1113,18 @@ Test(restore, deeper_than_path_max)
 	v = open_tiers_only();
 	tier_restore_stats st;
 	int rc = restore(v, &st, 0, out, NULL, 0, 0);
-	cr_assert_eq(rc, 0, "restore: %s (%s)", tier_error_last(), warnings);
-	cr_assert_eq(st.errors, 0, "%s", warnings);
+	cr_assert_eq(rc, TIER_ECORRUPT, "restore: %s (%s)", tier_error_last(),
+	             warnings);
+	cr_assert_eq(st.errors, 1, "%s", warnings);
 	cr_assert_eq(st.files, 4); /* a.txt, b.txt, mid.bin, the deep one */
+	cr_assert_eq(nwarnings, 1);
+	cr_assert(strstr(warnings, "cannot restore '/tmp/"), "%s", warnings);
+	cr_assert(strstr(warnings, " bytes)..."), "%s", warnings);
+	cr_assert(strstr(warnings, "/broken': chunk 0000000000000000 is in no "
+	                           "pack of the vault\n"),
+	          "%s", warnings);
+	cr_assert_lt(strlen(warnings), 700, "%s", warnings);
+	cr_assert_str_eq(tier_error_last(), strtok(warnings, "\n"));
 
 	/* walk down by fds: the path is longer than any syscall takes */
 	int fd = open(restored(out, "deep"), O_RDONLY | O_DIRECTORY);
@@ -1134,7 +1158,8 @@ Test(restore, deeper_than_path_max)
 
 	/* again: everything is there already and kept */
 	rc = restore(v, &st, 0, out, NULL, 0, 0);
-	cr_assert_eq(rc, 0, "rerun: %s (%s)", tier_error_last(), warnings);
+	cr_assert_eq(rc, TIER_ECORRUPT, "rerun: %s (%s)", tier_error_last(),
+	             warnings);
 	cr_assert_eq(st.files, 0);
 	cr_assert_eq(st.kept, 4);
 	tier_vault_free(v);
@@ -1337,5 +1362,95 @@ Test(restore, newest_revision_holding_the_path)
 	rc = restore(v, &st, 0, out2, NULL, 0, 0);
 	cr_assert_eq(rc, 0, "%s", tier_error_last());
 	cr_assert_eq(st.revision, r2);
+	tier_vault_free(v);
+}
+
+/* ---- objects over the format's bounds -------------------------------- */
+
+static git_oid add_huge(git_repository *repo, const git_tree *srct,
+                        void *payload)
+{
+	(void)payload;
+	/* a node blob of 64 MiB + 1 (zeros after the header: a tiny pack) */
+	size_t len = (64u << 20) + 1;
+	char *big = calloc(1, len);
+	memcpy(big, "tier-node 1\ntype file\n", 22);
+	git_oid huge = blob_of(repo, big, len);
+	free(big);
+	git_treebuilder *tb = NULL;
+	git_oid id_out;
+	cr_assert_eq(git_treebuilder_new(&tb, repo, srct), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, tb, "huge", &huge,
+	                                    GIT_FILEMODE_BLOB),
+	             0);
+	cr_assert_eq(git_treebuilder_write(&id_out, tb), 0);
+	git_treebuilder_free(tb);
+	return id_out;
+}
+
+Test(restore, node_blob_over_the_bound_is_not_read)
+{
+	make_small_tree();
+	tier_vault *v = init_vault();
+	push(v, src);
+	tier_vault_free(v);
+	craft(add_huge, NULL);
+
+	v = open_tiers_only();
+	tier_restore_stats st;
+	int rc = restore(v, &st, 0, out, NULL, 0, 0);
+	cr_assert_eq(rc, TIER_ECORRUPT, "rc %d: %s", rc, tier_error_last());
+	cr_assert_eq(st.errors, 1, "%s", warnings);
+	cr_assert(strstr(warnings, "the metadata of '") &&
+	                  strstr(warnings, "/huge' (object ") &&
+	                  strstr(warnings, " is 67108865 bytes, over the "
+	                                   "format's limit of 67108864"),
+	          "%s", warnings);
+	compare(src, restored(out, NULL));
+	tier_vault_free(v);
+}
+
+/* ---- links in DEST ------------------------------------------------------ */
+
+Test(restore, symlink_in_dest_is_never_followed)
+{
+	char canary[4200];
+	make_small_tree();
+	snprintf(canary, sizeof(canary), "%s/canary", dir);
+	cr_assert_eq(mkdir(canary, 0700), 0);
+	char *before = snapshot_of(canary);
+	tier_vault *v = init_vault();
+	push(v, src);
+	tier_restore_stats st;
+	cr_assert_eq(restore(v, &st, 0, out, NULL, 0, 0), 0, "%s",
+	             tier_error_last());
+
+	/* sub/ in DEST is now a link out of it */
+	cr_assert_eq(tt_sh("rm -rf '%s'", restored(out, "sub")), 0);
+	cr_assert_eq(symlink(canary, restored(out, "sub")), 0);
+
+	/* a restore of a path below it: the link is neither followed nor
+	 * replaced (it is above the path asked for) */
+	const char *below[1] = {tt_path("%s/sub/b.txt", src)};
+	int rc = restore(v, &st, 0, out, below, 1, 1);
+	cr_assert_eq(rc, TIER_ECONFLICT, "rc %d: %s", rc, tier_error_last());
+	cr_assert(strstr(tier_error_last(), "/sub' is not a directory"),
+	          "%s", tier_error_last());
+
+	/* the whole revision: without --overwrite a conflict, found before
+	 * anything is written */
+	rc = restore(v, &st, 0, out, NULL, 0, 0);
+	cr_assert_eq(rc, TIER_ECONFLICT, "rc %d: %s", rc, tier_error_last());
+	cr_assert(strstr(tier_error_last(), "/sub' exists already"), "%s",
+	          tier_error_last());
+
+	/* with it, the link is replaced by the directory */
+	rc = restore(v, &st, 0, out, NULL, 0, 1);
+	cr_assert_eq(rc, 0, "%s", tier_error_last());
+	compare(src, restored(out, NULL));
+	char *after = snapshot_of(canary);
+	cr_assert_str_eq(before, after);
+	free(before);
+	free(after);
 	tier_vault_free(v);
 }
