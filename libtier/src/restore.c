@@ -1411,12 +1411,19 @@ static void walk_drop(struct run *r, struct rdir *d)
 
 static int flush_job(struct run *r);
 
+/* Directories the walk has left that wait for files.  Caller holds r->lock. */
+static size_t pending_dirs(const struct run *r)
+{
+	/* the walk may hold one directory twice (DEST, for a selected path) */
+	return r->open_dirs > r->depth ? r->open_dirs - r->depth : 0;
+}
+
 /* Before the walk opens another directory: not too many waiting ones. */
 static int dirs_wait(struct run *r)
 {
 	int rc;
 	pthread_mutex_lock(&r->lock);
-	int over = r->open_dirs - r->depth >= PENDING_DIRS_MAX;
+	int over = pending_dirs(r) >= PENDING_DIRS_MAX;
 	pthread_mutex_unlock(&r->lock);
 	if (!over)
 		return 0;
@@ -1424,7 +1431,7 @@ static int dirs_wait(struct run *r)
 	if ((rc = flush_job(r)) < 0)
 		return rc;
 	pthread_mutex_lock(&r->lock);
-	while (r->open_dirs - r->depth >= PENDING_DIRS_MAX && !r->abort) {
+	while (pending_dirs(r) >= PENDING_DIRS_MAX && !r->abort) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += PROGRESS_MS * 1000000L;
@@ -2060,6 +2067,9 @@ static int rev_trees(struct run *r, const git_oid *cid, uint64_t rev,
 	int rc;
 
 	*rev_tree = *root = NULL;
+	if ((rc = tier_object_check(NULL, r->repo, cid, GIT_OBJECT_COMMIT,
+	                            TIER_MAX_SMALL_OBJECT, "a revision")) < 0)
+		return tier_error_prefix("revision %" PRIu64, rev);
 	if ((rc = git_commit_lookup(&c, r->repo, cid)) < 0)
 		return tier_error_from_git(rc, "cannot read revision %" PRIu64,
 		                           rev);
