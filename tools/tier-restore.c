@@ -221,10 +221,11 @@ int main(int argc, char **argv)
 	/* with PATHs and no -r: the newest revision holding them, said so */
 	if (!opt_revision && ro.npaths && st.revision && st.latest &&
 	    st.revision != st.latest)
-		tool_info("using revision %" PRIu64
-		          ", the newest that holds the paths given (latest is %" PRIu64
-		          ")",
-		          st.revision, st.latest);
+		tool_info(
+		        "using revision %" PRIu64
+		        ", the newest that holds the paths given (latest is %" PRIu64
+		        ")",
+		        st.revision, st.latest);
 	if (rc < 0)
 		return tool_finish(&c, restore_failed(rc, &st));
 	pthread_mutex_lock(&warn_lock);

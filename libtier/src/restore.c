@@ -258,8 +258,7 @@ static const char *show(const char *s)
 static int local_code(int errnum)
 {
 	int code = tier_error_from_errno(errnum);
-	return code == TIER_EUSAGE || code == TIER_EOFFLINE ? TIER_ERROR
-	                                                    : code;
+	return code == TIER_EUSAGE || code == TIER_EOFFLINE ? TIER_ERROR : code;
 }
 
 static int fs_error(int errnum, const char *what, const char *path)
@@ -309,8 +308,8 @@ static void entry_failed(struct run *r, int code, const char *msg)
 	r->stats->errors++;
 	if (!r->fail_code) {
 		/* whatever the cause, a lost entry is exit 1, never 2 */
-		r->fail_code = code == TIER_EUSAGE || code == 0 ? TIER_ERROR
-		                                                : code;
+		r->fail_code =
+		        code == TIER_EUSAGE || code == 0 ? TIER_ERROR : code;
 		r->fail_msg = strdup(msg);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -968,7 +967,6 @@ static int chunk_fallback(struct worker *w, const tier_chunk_loc *l, size_t src,
 	return rc;
 }
 
-
 static int write_at(int fd, const unsigned char *p, size_t len, uint64_t off,
                     const char *what)
 {
@@ -1476,10 +1474,11 @@ static int make_dir(struct run *r, struct rdir *parent, const char *name,
 			 * back at the end */
 			(void)fchmod(fd, (st.st_mode & 07777) | 0700);
 	} else if (rc == 1 && !count) {
-		return tier_error_set(TIER_ECONFLICT,
-		                      "'%s' is not a directory (a directory "
-		                      "above a restored path is never replaced)",
-		                      show(path->ptr));
+		return tier_error_set(
+		        TIER_ECONFLICT,
+		        "'%s' is not a directory (a directory "
+		        "above a restored path is never replaced)",
+		        show(path->ptr));
 	} else if (rc == 1 &&
 	           (rc = clear_at(r, parent->fd, name, path->ptr)) < 0) {
 		return rc;
@@ -1527,7 +1526,8 @@ static int plan_file(struct run *r, const tier_node *n, struct rdir *d,
 		locs[i] = tier_chunkmap_find(r->map, n->chunks[i].id);
 		if (!locs[i] || locs[i]->raw_len != n->chunks[i].len) {
 			rc = tier_error_set(
-			        TIER_ECORRUPT, "cannot restore '%s': chunk %s is %s",
+			        TIER_ECORRUPT,
+			        "cannot restore '%s': chunk %s is %s",
 			        show(snap), short_hex(ch, n->chunks[i].id),
 			        locs[i] ? "not the length the file says"
 			                : "in no pack of the vault");
@@ -1747,8 +1747,8 @@ static int each_entry(struct run *r, const git_tree *tree, struct rdir *d,
 		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
 		if (!strcmp(git_tree_entry_name(e), TIER_SNAP_DIRMETA))
 			continue;
-		if ((rc = tier_snap_name_decode(&name, git_tree_entry_name(e))) <
-		    0) {
+		if ((rc = tier_snap_name_decode(&name,
+		                                git_tree_entry_name(e))) < 0) {
 			rc = entry_error(r, rc);
 			continue;
 		}
@@ -1984,7 +1984,8 @@ static int select_path(struct run *r, const git_tree *root, struct rdir *dest,
 		} else if (d) {
 			struct stat st;
 			int fd;
-			if ((rc = lookup_at(d->fd, comp.ptr, path.ptr, &st)) < 0)
+			if ((rc = lookup_at(d->fd, comp.ptr, path.ptr, &st)) <
+			    0)
 				goto out;
 			if (rc == 0) {
 				d = NULL; /* nothing below can be in the way */
@@ -2079,8 +2080,8 @@ static int rev_trees(struct run *r, const git_oid *cid, uint64_t rev,
 	if (rc < 0)
 		return tier_error_prefix("revision %" PRIu64, rev);
 	if (tier_snap_part(&rid, *rev_tree, TIER_SNAP_ROOT) == 0 &&
-	    (rc = tier_tree_lookup_bounded(root, r->repo, &rid,
-	                                   "a snapshot")) < 0) {
+	    (rc = tier_tree_lookup_bounded(root, r->repo, &rid, "a snapshot")) <
+	            0) {
 		git_tree_free(*rev_tree);
 		*rev_tree = NULL;
 		return tier_error_prefix("revision %" PRIu64, rev);
@@ -2212,7 +2213,8 @@ static int find_revision(struct run *r, const tier_vec *sel, int whole,
 		                      want, ci.revision);
 	if (!want && !whole && sel->length) {
 		uint64_t rev;
-		if ((rc = newest_holding(r, sel, 0, sel->length, &id, &rev)) < 0)
+		if ((rc = newest_holding(r, sel, 0, sel->length, &id, &rev)) <
+		    0)
 			return rc;
 		if (!rev) {
 			git_tree *rt = NULL, *root = NULL;
@@ -2248,8 +2250,8 @@ static int find_revision(struct run *r, const tier_vec *sel, int whole,
 		if (ci.revision < want)
 			return tier_error_set(TIER_ECORRUPT,
 			                      "the log skips revision %" PRIu64
-			                      " (found %" PRIu64 " after %" PRIu64
-			                      ")",
+			                      " (found %" PRIu64
+			                      " after %" PRIu64 ")",
 			                      want, ci.revision, was);
 	}
 	r->rev = ci.revision;
@@ -2333,7 +2335,8 @@ static int open_dest(struct run *r, int create, int *fd)
 	const char *p = r->dest.size ? r->dest.ptr : "/";
 	int rc;
 	*fd = -1;
-	if (create && r->dest.size && (rc = tier_mkdir_p(r->dest.ptr, 0777)) < 0)
+	if (create && r->dest.size &&
+	    (rc = tier_mkdir_p(r->dest.ptr, 0777)) < 0)
 		return rc;
 	*fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fd < 0 && (create || errno != ENOENT))
@@ -2346,9 +2349,8 @@ static int root_ok(struct run *r, const git_tree *root, int report)
 {
 	if (tier_snap_tree_check(root) == 0)
 		return 1;
-	tier_error_prefix("the snapshot of revision %" PRIu64
-	                  " is not restored",
-	                  r->rev);
+	tier_error_prefix(
+	        "the snapshot of revision %" PRIu64 " is not restored", r->rev);
 	if (report)
 		entry_failed(r, TIER_ECORRUPT, tier_error_last());
 	return 0;
@@ -2399,7 +2401,8 @@ static int run_restore(struct run *r)
 				                check_entry);
 			for (size_t i = 0; i < sel.length && !whole && rc == 0;
 			     i++)
-				rc = select_path(r, root, &probe, sel.ptr[i], 0);
+				rc = select_path(r, root, &probe, sel.ptr[i],
+				                 0);
 			tier_buf_dispose(&path);
 			close(fd);
 			if (rc < 0)

@@ -734,7 +734,8 @@ static git_oid raw_tree(git_repository *repo, struct rawent *e, size_t n)
 	qsort(e, n, sizeof(*e), rawent_cmp);
 	for (size_t i = 0; i < n; i++) {
 		len += (size_t)sprintf(buf + len, "%o %s", e[i].mode,
-		                       e[i].name) + 1; /* the NUL */
+		                       e[i].name) +
+		       1; /* the NUL */
 		memcpy(buf + len, e[i].id.id, GIT_OID_RAWSZ);
 		len += GIT_OID_RAWSZ;
 	}
@@ -778,8 +779,7 @@ static git_oid node_blob(git_repository *repo, tier_node_type type,
 static git_oid entry_at(const git_tree *tree, const char *path)
 {
 	git_tree_entry *e = NULL;
-	cr_assert_eq(git_tree_entry_bypath(&e, tree, path), 0, "no '%s'",
-	             path);
+	cr_assert_eq(git_tree_entry_bypath(&e, tree, path), 0, "no '%s'", path);
 	git_oid id = *git_tree_entry_id(e);
 	git_tree_entry_free(e);
 	return id;
@@ -870,8 +870,7 @@ static void craft_tier(const char *tier_root, craft_fn add, void *payload)
 	parents[0] = parent;
 	cr_assert_eq(git_commit_create(&newc, repo, NULL, git_commit_author(c),
 	                               git_commit_committer(c), NULL,
-	                               git_commit_message(c), nrt, np,
-	                               parents),
+	                               git_commit_message(c), nrt, np, parents),
 	             0);
 	git_commit_free(parent);
 	git_tree_free(nrt);
@@ -992,7 +991,8 @@ static git_oid add_hostile(git_repository *repo, const git_tree *srct,
 	h->dup[1] = (struct rawent){0100644, "d", link_file};
 	h->dup[2] = (struct rawent){0100644, "ok.txt", a_node};
 
-	struct extra x[3] = {{"escape", h->esc, 2}, {"linkdir", h->lnk, 3},
+	struct extra x[3] = {{"escape", h->esc, 2},
+	                     {"linkdir", h->lnk, 3},
 	                     {"dupdir", h->dup, 3}};
 	struct extras xs = {x, 3};
 	return add_extras(repo, srct, &xs);
@@ -1111,9 +1111,9 @@ static git_oid add_deep(git_repository *repo, const git_tree *srct,
 	git_treebuilder *tb = NULL;
 	git_oid id_out;
 	cr_assert_eq(git_treebuilder_new(&tb, repo, srct), 0);
-	cr_assert_eq(git_treebuilder_insert(NULL, tb, "deep", &t,
-	                                    GIT_FILEMODE_TREE),
-	             0);
+	cr_assert_eq(
+	        git_treebuilder_insert(NULL, tb, "deep", &t, GIT_FILEMODE_TREE),
+	        0);
 	cr_assert_eq(git_treebuilder_write(&id_out, tb), 0);
 	git_treebuilder_free(tb);
 	return id_out;
@@ -1200,7 +1200,8 @@ static size_t complete_files(const char *p, struct seen *out_files, size_t max)
 	tt_sh("find '%s' -type f ! -name '*.tier-tmp' >'%s'", p, list);
 	FILE *f = fopen(list, "r");
 	cr_assert_not_null(f);
-	while (n < max && fgets(out_files[n].path, sizeof(out_files[n].path), f)) {
+	while (n < max &&
+	       fgets(out_files[n].path, sizeof(out_files[n].path), f)) {
 		struct stat s;
 		out_files[n].path[strcspn(out_files[n].path, "\n")] = '\0';
 		cr_assert_eq(stat(out_files[n].path, &s), 0);
@@ -1293,7 +1294,6 @@ Test(restore, killed_then_rerun_finishes)
 	free(done);
 	tier_vault_free(v);
 }
-
 
 Test(restore, cancelled_then_rerun_finishes)
 {
@@ -1452,8 +1452,8 @@ Test(restore, symlink_in_dest_is_never_followed)
 	const char *below[1] = {tt_path("%s/sub/b.txt", src)};
 	int rc = restore(v, &st, 0, out, below, 1, 1);
 	cr_assert_eq(rc, TIER_ECONFLICT, "rc %d: %s", rc, tier_error_last());
-	cr_assert(strstr(tier_error_last(), "/sub' is not a directory"),
-	          "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "/sub' is not a directory"), "%s",
+	          tier_error_last());
 
 	/* the whole revision: without --overwrite a conflict, found before
 	 * anything is written */
