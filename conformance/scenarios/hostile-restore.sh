@@ -2,8 +2,8 @@
 # A hostile tier cannot make tier-restore write outside DEST or through a
 # link (issue 12): the tier's log is rewritten with git plumbing so that its
 # snapshot holds an entry '../../../canary/escaped.txt', a symlink 'l' to
-# the canary and a directory 'l' holding 'evil', and a directory 'd' of
-# mode 4777 beside a symlink 'd' to a 0600 file.  Each bad directory is
+# the canary and a directory 'l' holding 'evil' (or an entry 'l/evil'), and
+# a directory 'd' of mode 4777 beside a symlink 'd' to a 0600 file.  Each bad directory is
 # reported in one line and skipped, the rest of the revision is restored
 # byte for byte, the exit status is 1, and the canary is untouched.
 . "$(dirname "$0")/../lib.sh"
@@ -73,6 +73,7 @@ evil=$(raw_tree 100644 evil "$a_node")
 linkdir=$(raw_tree 100644 l "$link_out" 40000 l "$evil" 100644 ok.txt "$a_node")
 d_dir=$(raw_tree 100644 % "$suid_dir" 100644 x "$a_node")
 dupdir=$(raw_tree 100644 d "$link_file" 40000 d "$d_dir" 100644 ok.txt "$a_node")
+slashdir=$(raw_tree 100644 l "$link_out" 100644 l/evil "$a_node" 100644 ok.txt "$a_node")
 
 # replace TREE NAME MODE OID: TREE with its entry NAME set to OID
 replace() {
@@ -85,6 +86,7 @@ t=$(g rev-parse "$head:root/${src#/}")
 t=$(replace "$t" escape 040000 "$escape")
 t=$(replace "$t" linkdir 040000 "$linkdir")
 t=$(replace "$t" dupdir 040000 "$dupdir")
+t=$(replace "$t" slashdir 040000 "$slashdir")
 # and back up to the root, one directory at a time
 rel=${src#/}
 while [ "$rel" != . ]; do
@@ -117,8 +119,9 @@ for ow in "" --overwrite; do
 	expect_stderr_match "^tier-restore: (warning|error): directory '/.*/src/escape' not restored: bad tree entry name '(\.\./)+canary/escaped.txt': holds a '/'\$"
 	expect_stderr_match "^tier-restore: (warning|error): directory '/.*/src/linkdir' not restored: duplicate tree entry 'l'\$"
 	expect_stderr_match "^tier-restore: (warning|error): directory '/.*/src/dupdir' not restored: duplicate tree entry 'd'\$"
+	expect_stderr_match "^tier-restore: (warning|error): directory '/.*/src/slashdir' not restored: bad tree entry name 'l/evil': holds a '/'\$"
 	n=$(grep -c 'not restored' "$TT_STDERR")
-	if [ "$n" = 3 ]; then pass "each bad directory reported once"; else fail "$n reports, expected 3"; fi
+	if [ "$n" = 4 ]; then pass "each bad directory reported once"; else fail "$n reports, expected 4"; fi
 	same_tree "$src" "out$src"
 	if [ "$(listing "$canary")" = "$canary_before" ]; then pass "canary unchanged"; else fail "canary changed: $(listing "$canary")"; fi
 	if [ "$(stat -c %a "$canary/secret")" = 600 ]; then pass "canary file still 0600"; else fail "canary file is $(stat -c %a "$canary/secret")"; fi

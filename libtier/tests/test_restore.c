@@ -960,7 +960,7 @@ static char *snapshot_of(const char *d)
  */
 struct hostile {
 	const char *escape_name, *canary, *canary_file;
-	struct rawent esc[2], lnk[3], dup[3];
+	struct rawent esc[2], lnk[3], dup[3], sl[3];
 };
 
 static git_oid add_hostile(git_repository *repo, const git_tree *srct,
@@ -991,10 +991,16 @@ static git_oid add_hostile(git_repository *repo, const git_tree *srct,
 	h->dup[1] = (struct rawent){0100644, "d", link_file};
 	h->dup[2] = (struct rawent){0100644, "ok.txt", a_node};
 
-	struct extra x[3] = {{"escape", h->esc, 2},
+	/* slashdir/: a symlink l -> the canary, then an entry 'l/evil' */
+	h->sl[0] = (struct rawent){0100644, "l", link_out};
+	h->sl[1] = (struct rawent){0100644, "l/evil", a_node};
+	h->sl[2] = (struct rawent){0100644, "ok.txt", a_node};
+
+	struct extra x[4] = {{"escape", h->esc, 2},
 	                     {"linkdir", h->lnk, 3},
-	                     {"dupdir", h->dup, 3}};
-	struct extras xs = {x, 3};
+	                     {"dupdir", h->dup, 3},
+	                     {"slashdir", h->sl, 3}};
+	struct extras xs = {x, 4};
 	return add_extras(repo, srct, &xs);
 }
 
@@ -1018,7 +1024,8 @@ Test(restore, hostile_names_never_leave_dest)
 	for (size_t i = 0; i < n + 2; i++)
 		strcat(up, "../");
 	snprintf(esc, sizeof(esc), "%scanary/escaped.txt", up);
-	struct hostile h = {esc, canary, canary_file, {{0}}, {{0}}, {{0}}};
+	struct hostile h = {esc,   canary, canary_file, {{0}},
+	                    {{0}}, {{0}},  {{0}}};
 	craft(add_hostile, &h);
 
 	char *before = snapshot_of(canary);
@@ -1028,7 +1035,7 @@ Test(restore, hostile_names_never_leave_dest)
 		int rc = restore(v, &st, 0, out, NULL, 0, overwrite);
 		cr_assert_eq(rc, TIER_ECORRUPT, "rc %d: %s", rc,
 		             tier_error_last());
-		cr_assert_eq(st.errors, 3, "errors %llu: %s",
+		cr_assert_eq(st.errors, 4, "errors %llu: %s",
 		             (unsigned long long)st.errors, warnings);
 		cr_assert(strstr(warnings, "/escape' not restored: bad tree "
 		                           "entry name '../"),
@@ -1039,7 +1046,10 @@ Test(restore, hostile_names_never_leave_dest)
 		cr_assert(strstr(warnings, "/dupdir' not restored: duplicate "
 		                           "tree entry 'd'"),
 		          "warnings: %s", warnings);
-		cr_assert_eq(nwarnings, 3, "one line each: %s", warnings);
+		cr_assert(strstr(warnings, "/slashdir' not restored: bad tree "
+		                           "entry name 'l/evil': holds a '/'"),
+		          "warnings: %s", warnings);
+		cr_assert_eq(nwarnings, 4, "one line each: %s", warnings);
 		if (getenv("TT_SHOW"))
 			fprintf(stderr, "%s", warnings);
 		/* the rest of the revision, byte for byte */
