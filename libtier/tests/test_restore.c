@@ -1445,8 +1445,7 @@ Test(restore, node_blob_over_the_bound_is_not_read)
 		fprintf(stderr, "peak rss %ld KiB\n", ru.ru_maxrss);
 #ifndef __SANITIZE_ADDRESS__ /* its shadow memory is counted too */
 	/* 8 MiB measured; reading the blob would take 64 MiB */
-	cr_assert_lt(ru.ru_maxrss, 40 * 1024, "peak rss %ld KiB",
-	             ru.ru_maxrss);
+	cr_assert_lt(ru.ru_maxrss, 40 * 1024, "peak rss %ld KiB", ru.ru_maxrss);
 #endif
 
 	v = open_tiers_only();
