@@ -11,6 +11,7 @@
 #include "tier/sys/driver.h"
 #include "gitpack.h"
 #include "hash.h"
+#include "objread.h"
 #include "util/error.h"
 #include "util/posix.h"
 #include <openssl/evp.h>
@@ -41,9 +42,8 @@ int tier_commit_info_read(tier_commit_info *out, git_repository *repo,
 	memset(out, 0, sizeof(*out));
 	out->files = out->bytes = out->new_bytes = out->packs = -1;
 	git_oid_tostr(hex, sizeof(hex), id);
-	if ((rc = git_commit_lookup(&c, repo, id)) < 0)
-		return tier_error_from_git(rc, "cannot read log commit %s",
-		                           hex);
+	if ((rc = tier_log_commit_lookup(&c, repo, id)) < 0)
+		return rc;
 	git_oid_cpy(&out->id, id);
 	out->time = (int64_t)git_commit_time(c);
 	out->time_offset = git_commit_time_offset(c);
@@ -89,6 +89,38 @@ int tier_commit_info_read(tier_commit_info *out, git_repository *repo,
 		                      "log commit %s has no valid %s trailer",
 		                      hex, TIER_TRAILER_REVISION);
 	return 0;
+}
+
+int tier_log_commit_lookup(git_commit **out, git_repository *repo,
+                           const git_oid *id)
+{
+	char hex[GIT_OID_HEXSZ + 1], what[GIT_OID_HEXSZ + 16];
+	int rc;
+
+	*out = NULL;
+	git_oid_tostr(hex, sizeof(hex), id);
+	snprintf(what, sizeof(what), "log commit %.12s", hex);
+	if ((rc = tier_object_check(NULL, repo, id, GIT_OBJECT_COMMIT,
+	                            TIER_MAX_SMALL_OBJECT, what)) < 0)
+		return rc;
+	if ((rc = git_commit_lookup(out, repo, id)) < 0)
+		return tier_error_from_git(rc, "cannot read log commit %s",
+		                           hex);
+	return 0;
+}
+
+int tier_log_first_parent(git_oid *out, git_repository *repo,
+                          const git_oid *id)
+{
+	git_commit *c = NULL;
+	int rc = tier_log_commit_lookup(&c, repo, id);
+	if (rc < 0)
+		return rc;
+	const git_oid *p = git_commit_parent_id(c, 0);
+	if (p)
+		git_oid_cpy(out, p);
+	git_commit_free(c);
+	return p ? 1 : 0;
 }
 
 static int parse_head(git_oid *out, const char *text, size_t len,
@@ -742,21 +774,16 @@ out:
 
 int tier_log_count(uint64_t *out, git_repository *repo, const git_oid *id)
 {
-	git_revwalk *walk = NULL;
-	git_oid oid;
-	uint64_t n = 0;
+	git_oid cur;
+	uint64_t n = 1;
 	int rc;
-	if ((rc = git_revwalk_new(&walk, repo)) < 0 ||
-	    (rc = git_revwalk_push(walk, id)) < 0) {
-		git_revwalk_free(walk);
-		return tier_error_from_git(rc, "cannot walk the log");
-	}
-	git_revwalk_simplify_first_parent(walk);
-	while ((rc = git_revwalk_next(&oid, walk)) == 0)
+
+	git_oid_cpy(&cur, id);
+	/* by hand, not git_revwalk: that inflates each commit unchecked */
+	while ((rc = tier_log_first_parent(&cur, repo, &cur)) == 1)
 		n++;
-	git_revwalk_free(walk);
-	if (rc != GIT_ITEROVER)
-		return tier_error_from_git(rc, "cannot walk the log");
+	if (rc < 0)
+		return tier_error_prefix("cannot walk the log");
 	*out = n;
 	return 0;
 }

@@ -47,8 +47,26 @@ typedef struct {
 	int64_t files, bytes, new_bytes, packs;
 } tier_commit_info;
 
-/** Parse the trailers of a commit (TIER_ECORRUPT if Tier-Revision is missing). */
+/** Parse the trailers of a commit (TIER_ECORRUPT if Tier-Revision is missing,
+ *  or if the commit is over TIER_MAX_SMALL_OBJECT: it is never inflated). */
 int tier_commit_info_read(tier_commit_info *out, git_repository *repo,
+                          const git_oid *id);
+
+/**
+ * git_commit_lookup() of a log commit whose size was checked first
+ * (TIER_MAX_SMALL_OBJECT, objread.h): a hostile tier's 1 GiB "commit" is
+ * TIER_ECORRUPT, not 1 GiB of memory.  Errors name the commit.
+ */
+int tier_log_commit_lookup(git_commit **out, git_repository *repo,
+                           const git_oid *id);
+
+/**
+ * The first parent of log commit id (size-checked, as above): 1 with *out
+ * set, 0 for the first revision, < 0 on error.  A first-parent walk built
+ * on this reads no commit whole before its size is known (git_revwalk
+ * inflates every commit it meets).
+ */
+int tier_log_first_parent(git_oid *out, git_repository *repo,
                           const git_oid *id);
 
 /**
@@ -112,7 +130,8 @@ int tier_log_copy_packs(tier_location *src, tier_location *dst,
 int tier_log_consolidate(git_repository *repo, tier_location *loc,
                          const git_oid *head, unsigned int max_packs);
 
-/** Count first-parent commits from id (the revision by definition). */
+/** Count first-parent commits from id (the revision by definition); every
+ *  commit size-checked before it is read. */
 int tier_log_count(uint64_t *out, git_repository *repo, const git_oid *id);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chunker.h"
+#include "objread.h"
 #include "pack.h"
 #include "util/error.h"
 
@@ -475,42 +476,62 @@ oom:
 	return TIER_ERROR;
 }
 
-struct walk_ctx {
-	tier_chunkmap *m;
-	git_repository *repo;
-	int rc;
-};
-
-static int walk_index(const char *root, const git_tree_entry *e, void *payload)
+/* One index/<xx>/<pack id> blob: size-checked (TIER_MAX_INDEX_BLOB) before
+ * it is read, as everything from a tier's log. */
+static int map_add_entry(tier_chunkmap *m, git_repository *repo,
+                         const git_tree_entry *e)
 {
-	struct walk_ctx *w = payload;
 	unsigned char id[TIER_HASH_LEN];
 	git_blob *blob = NULL;
-	(void)root;
-	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
-		return 0;
+	char what[96];
 	const char *name = git_tree_entry_name(e);
+	int rc;
+
 	if (strlen(name) != TIER_HASH_HEXLEN ||
-	    tier_unhex(id, TIER_HASH_LEN, name) < 0) {
-		w->rc = tier_error_set(TIER_ECORRUPT,
-		                       "log index entry '%s' is not a pack id",
-		                       name);
-		return -1;
-	}
-	int rc = git_blob_lookup(&blob, w->repo, git_tree_entry_id(e));
-	if (rc < 0) {
-		w->rc = tier_error_from_git(
-		        rc, "cannot read the index of pack %s", name);
-		return -1;
-	}
-	rc = map_add_pack(w->m, id, git_blob_rawcontent(blob),
+	    tier_unhex(id, TIER_HASH_LEN, name) < 0)
+		return tier_error_set(TIER_ECORRUPT,
+		                      "log index entry '%s' is not a pack id",
+		                      tier_quote_name(name));
+	snprintf(what, sizeof(what), "the index of pack %.12s in the log",
+	         name);
+	if ((rc = tier_blob_lookup_bounded(&blob, repo, git_tree_entry_id(e),
+	                                   TIER_MAX_INDEX_BLOB, what)) < 0)
+		return rc;
+	rc = map_add_pack(m, id, git_blob_rawcontent(blob),
 	                  (size_t)git_blob_rawsize(blob), name);
 	git_blob_free(blob);
-	if (rc < 0) {
-		w->rc = rc;
-		return -1;
+	return rc;
+}
+
+/* index/ and its fan-out directories (two levels, as tier_snap_index_add
+ * writes them), every tree size-checked; not git_tree_walk, which reads
+ * each subtree whole before anyone looked at its size. */
+static int map_add_tree(tier_chunkmap *m, git_repository *repo,
+                        const git_tree *t, int depth)
+{
+	int rc = 0;
+	for (size_t i = 0; i < git_tree_entrycount(t) && rc == 0; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+		git_tree *sub = NULL;
+		if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
+			rc = map_add_entry(m, repo, e);
+			continue;
+		}
+		if (git_tree_entry_type(e) != GIT_OBJECT_TREE)
+			continue;
+		if (depth > 0)
+			return tier_error_set(
+			        TIER_ECORRUPT,
+			        "log index directory '%s' is nested too deep",
+			        tier_quote_name(git_tree_entry_name(e)));
+		if ((rc = tier_tree_lookup_bounded(&sub, repo,
+		                                   git_tree_entry_id(e),
+		                                   "a pack index tree")) < 0)
+			return rc;
+		rc = map_add_tree(m, repo, sub, depth + 1);
+		git_tree_free(sub);
 	}
-	return 0;
+	return rc;
 }
 
 int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
@@ -525,21 +546,13 @@ int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
 	if (!m)
 		return TIER_ERROR;
 	if (tree && tier_snap_part(&iid, tree, TIER_SNAP_INDEX) == 0) {
-		if ((rc = git_tree_lookup(&index, repo, &iid)) < 0) {
-			rc = tier_error_from_git(
-			        rc, "cannot read the pack index tree");
+		if ((rc = tier_tree_lookup_bounded(&index, repo, &iid,
+		                                   "the pack index tree")) < 0)
 			goto fail;
-		}
-		struct walk_ctx w = {m, repo, 0};
-		rc = git_tree_walk(index, GIT_TREEWALK_PRE, walk_index, &w);
+		rc = map_add_tree(m, repo, index, 0);
 		git_tree_free(index);
-		if (rc < 0) {
-			rc = w.rc ? w.rc
-			          : tier_error_from_git(
-			                    rc,
-			                    "cannot walk the pack index tree");
+		if (rc < 0)
 			goto fail;
-		}
 	}
 	if (m->n > 1) {
 		qsort(m->locs, m->n, sizeof(*m->locs), cmp_loc);

@@ -14,9 +14,11 @@
 
 #include "hash.h"
 #include "log.h"
+#include "objread.h"
 #include "pack.h"
 #include "snapshot.h"
 #include "util/error.h"
+#include "util/idset.h"
 #include "util/posix.h"
 #include "vault.h"
 
@@ -85,15 +87,16 @@ static int index_tree(git_tree **out, git_repository *repo,
 	*out = NULL;
 	if (!commit)
 		return 0;
-	if ((rc = git_commit_lookup(&c, repo, commit)) < 0 ||
-	    (rc = git_commit_tree(&t, c)) < 0) {
-		git_commit_free(c);
-		return tier_error_from_git(rc, "cannot read a log entry");
-	}
+	if ((rc = tier_log_commit_lookup(&c, repo, commit)) < 0)
+		return rc;
+	rc = tier_tree_lookup_bounded(&t, repo, git_commit_tree_id(c),
+	                              "the tree of a log entry");
 	git_commit_free(c);
-	if (tier_snap_part(&id, t, TIER_SNAP_INDEX) == 0 &&
-	    (rc = git_tree_lookup(out, repo, &id)) < 0)
-		rc = tier_error_from_git(rc, "cannot read a pack index tree");
+	if (rc < 0)
+		return rc;
+	if (tier_snap_part(&id, t, TIER_SNAP_INDEX) == 0)
+		rc = tier_tree_lookup_bounded(out, repo, &id,
+		                              "a pack index tree");
 	git_tree_free(t);
 	return rc < 0 ? rc : 0;
 }
@@ -103,57 +106,113 @@ struct added_pack {
 	uint64_t size;
 };
 
-/* Packs in the index of `to` but not of `from` (from NULL: all). */
+struct added {
+	struct added_pack *p;
+	size_t n, cap;
+};
+
+/* One pack the newer index lists: its size from the trailer at the end of
+ * its stored tail (the blob size-checked before it is read). */
+static int add_pack(struct added *a, git_repository *repo,
+                    const git_tree_entry *e)
+{
+	const char *name = git_tree_entry_name(e);
+	unsigned char id[TIER_HASH_LEN];
+	git_blob *blob = NULL;
+	tier_pack_trailer tr;
+	char what[96];
+	int rc;
+
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
+	    strlen(name) != TIER_HASH_HEXLEN ||
+	    tier_unhex(id, TIER_HASH_LEN, name) < 0) {
+		tier_error_clear();
+		return 0; /* not a pack: nothing to copy */
+	}
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		struct added_pack *np = tier_realloc(a->p, cap * sizeof(*np));
+		if (!np)
+			return TIER_ERROR;
+		a->p = np;
+		a->cap = cap;
+	}
+	snprintf(what, sizeof(what), "the index of pack %.12s in the log",
+	         name);
+	if ((rc = tier_blob_lookup_bounded(&blob, repo, git_tree_entry_id(e),
+	                                   TIER_MAX_INDEX_BLOB, what)) < 0)
+		return rc;
+	size_t bl = (size_t)git_blob_rawsize(blob);
+	memcpy(a->p[a->n].id, id, TIER_HASH_LEN);
+	a->p[a->n].size = 0;
+	if (bl >= TIER_PACK_TRAILER_SIZE &&
+	    tier_pack_trailer_parse(&tr, git_blob_rawcontent(blob), bl,
+	                            name) == 0)
+		a->p[a->n].size = tr.pack_size;
+	tier_error_clear();
+	git_blob_free(blob);
+	a->n++;
+	return 0;
+}
+
+/*
+ * Packs in the index of `to` but not of `from` (from NULL: all).  The two
+ * levels of index/<xx>/<pack id> are compared by hand, not with git_diff
+ * (which reads every tree whole, unchecked): a fan-out directory with the
+ * same id on both sides is skipped.
+ */
 static int added_packs(struct added_pack **out, size_t *n, git_repository *repo,
                        const git_oid *from, const git_oid *to)
 {
 	git_tree *a = NULL, *b = NULL;
-	git_diff *diff = NULL;
+	struct added add = {NULL, 0, 0};
 	int rc;
 	*out = NULL;
 	*n = 0;
 	if ((rc = index_tree(&a, repo, from)) < 0 ||
 	    (rc = index_tree(&b, repo, to)) < 0)
 		goto out;
-	git_diff_options o;
-	git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
-	if ((rc = git_diff_tree_to_tree(&diff, repo, a, b, &o)) < 0) {
-		rc = tier_error_from_git(rc, "cannot compare pack indexes");
-		goto out;
-	}
-	size_t nd = git_diff_num_deltas(diff);
-	struct added_pack *p = tier_calloc(nd ? nd : 1, sizeof(*p));
-	if (!p) {
-		rc = TIER_ERROR;
-		goto out;
-	}
-	for (size_t i = 0; i < nd; i++) {
-		const git_diff_delta *d = git_diff_get_delta(diff, i);
-		if (d->status != GIT_DELTA_ADDED)
+	for (size_t i = 0; b && i < git_tree_entrycount(b) && rc == 0; i++) {
+		const git_tree_entry *eb = git_tree_entry_byindex(b, i);
+		const git_tree_entry *ea =
+		        a ? git_tree_entry_byname(a, git_tree_entry_name(eb))
+		          : NULL;
+		git_tree *sb = NULL, *sa = NULL;
+		if (git_tree_entry_type(eb) != GIT_OBJECT_TREE ||
+		    (ea && git_oid_equal(git_tree_entry_id(ea),
+		                         git_tree_entry_id(eb))))
 			continue;
-		const char *name = strrchr(d->new_file.path, '/');
-		name = name ? name + 1 : d->new_file.path;
-		if (strlen(name) != TIER_HASH_HEXLEN ||
-		    tier_unhex(p[*n].id, TIER_HASH_LEN, name) < 0)
-			continue;
-		/* the trailer at the end of the stored tail gives the pack's size */
-		git_blob *blob = NULL;
-		tier_pack_trailer tr;
-		if (git_blob_lookup(&blob, repo, &d->new_file.id) == 0) {
-			size_t bl = (size_t)git_blob_rawsize(blob);
-			if (bl >= TIER_PACK_TRAILER_SIZE &&
-			    tier_pack_trailer_parse(&tr,
-			                            git_blob_rawcontent(blob),
-			                            bl, name) == 0)
-				p[*n].size = tr.pack_size;
-			git_blob_free(blob);
+		if ((rc = tier_tree_lookup_bounded(&sb, repo,
+		                                   git_tree_entry_id(eb),
+		                                   "a pack index tree")) < 0)
+			break;
+		if (ea && git_tree_entry_type(ea) == GIT_OBJECT_TREE &&
+		    (rc = tier_tree_lookup_bounded(&sa, repo,
+		                                   git_tree_entry_id(ea),
+		                                   "a pack index tree")) < 0) {
+			git_tree_free(sb);
+			break;
 		}
-		(*n)++;
+		for (size_t k = 0; k < git_tree_entrycount(sb) && rc == 0;
+		     k++) {
+			const git_tree_entry *e = git_tree_entry_byindex(sb, k);
+			if (sa && git_tree_entry_byname(
+			                  sa, git_tree_entry_name(e)))
+				continue; /* listed before: copied then */
+			rc = add_pack(&add, repo, e);
+		}
+		git_tree_free(sa);
+		git_tree_free(sb);
 	}
-	*out = p;
-	rc = 0;
+	if (rc == 0) {
+		*out = add.p ? add.p : tier_calloc(1, sizeof(*add.p));
+		*n = add.n;
+		if (!*out)
+			rc = TIER_ERROR;
+		add.p = NULL;
+	}
 out:
-	git_diff_free(diff);
+	free(add.p);
 	git_tree_free(a);
 	git_tree_free(b);
 	return rc;
@@ -444,6 +503,44 @@ static int copy_packs(struct sync *s, size_t dst_i, size_t src_i,
 
 /* ---- replaying one tier ------------------------------------------------ */
 
+/*
+ * When the tier's head is not on the source's first-parent chain (the walk
+ * above reached the first revision), drop what is below it as git_revwalk's
+ * hide did: the commits the tier's own chain holds, and all older ones.
+ */
+static int drop_known(tier_vec *todo, git_repository *repo, const git_oid *cur,
+                      const char *tier)
+{
+	tier_idset seen = TIER_IDSET_INIT(GIT_OID_RAWSZ);
+	git_oid oid;
+	int rc;
+
+	git_oid_cpy(&oid, cur);
+	for (;;) {
+		if ((rc = tier_idset_add(&seen, oid.id)) < 0)
+			goto out;
+		if ((rc = tier_log_first_parent(&oid, repo, &oid)) < 0) {
+			tier_error_prefix("cannot read the log of tier '%s'",
+			                  tier);
+			goto out;
+		}
+		if (rc == 0)
+			break;
+	}
+	for (size_t i = 0; i < todo->length; i++) {
+		if (!tier_idset_has(&seen, ((git_oid *)todo->ptr[i])->id))
+			continue;
+		for (size_t k = i; k < todo->length; k++)
+			free(todo->ptr[k]);
+		todo->length = i;
+		break;
+	}
+	rc = 0;
+out:
+	tier_idset_dispose(&seen);
+	return rc;
+}
+
 static int sync_tier(struct sync *s, size_t i, size_t src_i,
                      const git_oid *src_head)
 {
@@ -452,22 +549,22 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i,
 	tier_location *dst = tier_vault_location(v, i);
 	git_oid cur, oid;
 	int has_cur = tier_vault_tier_head(v, i, &cur) == 0;
-	git_revwalk *walk = NULL;
 	tier_vec todo = TIER_VEC_INIT;
 	int rc;
 
 	s->tier = tier_location_name(dst);
-	if ((rc = git_revwalk_new(&walk, repo)) < 0 ||
-	    (rc = git_revwalk_push(walk, src_head)) < 0 ||
-	    (has_cur && (rc = git_revwalk_hide(walk, &cur)) < 0)) {
-		rc = tier_error_from_git(
-		        rc, "cannot list the revisions tier '%s' lacks",
-		        s->tier);
-		goto out;
-	}
-	git_revwalk_simplify_first_parent(walk);
-	git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
-	while ((rc = git_revwalk_next(&oid, walk)) == 0) {
+	/*
+	 * The first-parent chain from the source's head down to the tier's
+	 * own head, oldest first; walked by hand (git_revwalk reads each
+	 * commit whole before anyone checked its size).
+	 */
+	int at_cur = 0;
+	git_oid_cpy(&oid, src_head);
+	for (;;) {
+		if (has_cur && git_oid_equal(&oid, &cur)) {
+			at_cur = 1;
+			break;
+		}
 		git_oid *k = tier_malloc(sizeof(*k));
 		if (!k || tier_vec_push(&todo, k) < 0) {
 			free(k);
@@ -475,12 +572,24 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i,
 			goto out;
 		}
 		git_oid_cpy(k, &oid);
+		if ((rc = tier_log_first_parent(&oid, repo, &oid)) < 0) {
+			tier_error_prefix(
+			        "cannot list the revisions tier '%s' lacks",
+			        s->tier);
+			goto out;
+		}
+		if (rc == 0)
+			break;
 	}
-	if (rc != GIT_ITEROVER) {
-		rc = tier_error_from_git(
-		        rc, "cannot list the revisions tier '%s' lacks",
-		        s->tier);
+	rc = 0;
+	if (has_cur && !at_cur && todo.length &&
+	    (rc = drop_known(&todo, repo, &cur, s->tier)) < 0)
 		goto out;
+	/* oldest first */
+	for (size_t a = 0, b = todo.length; a + 1 < b; a++, b--) {
+		void *t = todo.ptr[a];
+		todo.ptr[a] = todo.ptr[b - 1];
+		todo.ptr[b - 1] = t;
 	}
 	if (!has_cur && (rc = tier_log_create(dst)) < 0)
 		goto out;
@@ -533,7 +642,6 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i,
 	s->st.tiers++;
 	rc = 0;
 out:
-	git_revwalk_free(walk);
 	tier_vec_dispose(&todo, free);
 	return rc;
 }
