@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "fsck_log.h"
+#include "fsck_snap.h"
 #include "hash.h"
 #include "log.h"
+#include "objread.h"
 #include "pack.h"
 #include "snapshot.h"
 #include "util/buf.h"
@@ -32,31 +34,23 @@ enum pack_state {
 	PACK_MISSING,
 	PACK_SIZE,
 	PACK_CORRUPT,
-	PACK_UNREADABLE
+	PACK_UNREADABLE,
+	PACK_INDEX_MISMATCH /* sound, but its tail is not the log's copy */
 };
 
 struct packref {
 	unsigned char id[TIER_HASH_LEN];
+	git_oid tail;  /* the log's copy of its tail (index/<xx>/<id>) */
 	uint64_t size; /* from its trailer in the log */
 	char path[80];
 	enum pack_state state;
 	size_t problem; /* index in run.problems when state != PACK_OK */
 };
 
-/* A chunk reference the snapshot makes that no pack holds. */
-struct missing {
-	char *path;
-	char chunk[TIER_HASH_HEXLEN + 1];
-	size_t count; /* missing chunks of that file */
-};
-
 /* The snapshot check of one head, shared by every tier at that head. */
 struct headcheck {
 	git_oid head;
-	int failed; /* the snapshot could not be read: msg */
-	char *msg;
-	const char *fail_id;
-	tier_vec missing; /* struct missing * */
+	tier_fsck_snap snap;
 };
 
 struct run {
@@ -522,111 +516,19 @@ out:
 	return rc;
 }
 
-/* ---- snapshot: every chunk a file names is in the chunk map ------------- */
-
-struct snapwalk {
-	struct run *r;
-	struct headcheck *h;
-	const tier_chunkmap *map;
-	tier_buf path;
-};
-
-static int snap_tree(struct snapwalk *s, const git_tree *tree);
-
-static int snap_entry(struct snapwalk *s, const git_tree_entry *e)
-{
-	tier_node n;
-	git_blob *blob = NULL;
-	int rc;
-
-	if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
-		git_tree *sub = NULL;
-		if (git_tree_lookup(&sub, s->r->cache, git_tree_entry_id(e)) <
-		    0)
-			return tier_error_set(
-			        TIER_ECORRUPT,
-			        "directory '%s' of the snapshot is missing",
-			        tier_buf_cstr(&s->path));
-		rc = snap_tree(s, sub);
-		git_tree_free(sub);
-		return rc;
-	}
-	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
-		return 0;
-	if (git_blob_lookup(&blob, s->r->cache, git_tree_entry_id(e)) < 0)
-		return tier_error_set(TIER_ECORRUPT,
-		                      "entry '%s' of the snapshot is missing",
-		                      tier_buf_cstr(&s->path));
-	rc = tier_node_decode(&n, git_blob_rawcontent(blob),
-	                      (size_t)git_blob_rawsize(blob));
-	git_blob_free(blob);
-	if (rc < 0)
-		return tier_error_prefix("entry '%s' of the snapshot",
-		                         tier_buf_cstr(&s->path));
-	struct missing *m = NULL;
-	for (size_t i = 0; i < n.nchunks; i++) {
-		s->r->r->chunks_checked++;
-		if (tier_chunkmap_find(s->map, n.chunks[i].id))
-			continue;
-		if (m) {
-			m->count++;
-			continue;
-		}
-		if (!(m = tier_calloc(1, sizeof(*m))) ||
-		    !(m->path = tier_strdup(tier_buf_cstr(&s->path))) ||
-		    tier_vec_push(&s->h->missing, m) < 0) {
-			if (m)
-				free(m->path);
-			free(m);
-			tier_node_dispose(&n);
-			return TIER_ERROR;
-		}
-		tier_hex(m->chunk, n.chunks[i].id, TIER_HASH_LEN);
-		m->count = 1;
-	}
-	tier_node_dispose(&n);
-	return 0;
-}
-
-static int snap_tree(struct snapwalk *s, const git_tree *tree)
-{
-	size_t base = s->path.size, count = git_tree_entrycount(tree);
-	tier_buf name = TIER_BUF_INIT;
-	int rc = 0;
-	for (size_t i = 0; i < count && rc == 0; i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
-		if (!strcmp(git_tree_entry_name(e), TIER_SNAP_DIRMETA))
-			continue; /* a directory's own metadata: no chunks */
-		if ((rc = tier_snap_name_decode(&name,
-		                                git_tree_entry_name(e))) < 0)
-			break;
-		if ((rc = tier_buf_putc(&s->path, '/')) < 0 ||
-		    (rc = tier_buf_put(&s->path, name.ptr, name.size)) < 0)
-			break;
-		rc = snap_entry(s, e);
-		s->path.size = base;
-		s->path.ptr[base] = '\0';
-	}
-	tier_buf_dispose(&name);
-	return rc;
-}
+/* ---- snapshots: every revision's, as restore reads them (fsck_snap.c) --- */
 
 static void headcheck_free(void *p)
 {
 	struct headcheck *h = p;
 	if (!h)
 		return;
-	for (size_t i = 0; i < h->missing.length; i++) {
-		struct missing *m = h->missing.ptr[i];
-		free(m->path);
-		free(m);
-	}
-	tier_vec_dispose(&h->missing, NULL);
-	free(h->msg);
+	tier_fsck_snap_dispose(&h->snap);
 	free(h);
 }
 
-/* Check the snapshot of head once; every tier at that head shares the verdict. */
+/* Check the snapshots below head once; every tier at that head shares the
+ * verdict. */
 static int snapshot_check(struct run *r, const git_oid *head,
                           struct headcheck **out)
 {
@@ -644,81 +546,19 @@ static int snapshot_check(struct run *r, const git_oid *head,
 	}
 	git_oid_cpy(&h->head, head);
 	*out = h;
-
-	git_commit *c = NULL;
-	git_tree *tree = NULL, *root = NULL;
-	tier_chunkmap *map = NULL;
-	git_oid rid;
-	int rc;
-	if (git_commit_lookup(&c, r->cache, head) < 0 ||
-	    git_commit_tree(&tree, c) < 0) {
-		git_commit_free(c);
-		return 0; /* reported by load_packs already */
-	}
-	if (tier_chunkmap_load(&map, r->cache, tree) < 0) {
-		h->failed = 1;
-		h->fail_id = "index-corrupt";
-		h->msg = tier_strdup(tier_error_last());
-		goto out;
-	}
-	if (tier_snap_part(&rid, tree, TIER_SNAP_ROOT) < 0)
-		goto out; /* nothing backed up yet */
-	struct snapwalk s = {r, h, map, TIER_BUF_INIT};
-	if (git_tree_lookup(&root, r->cache, &rid) < 0)
-		rc = tier_error_set(
-		        TIER_ECORRUPT,
-		        "the snapshot tree is missing from the log");
-	else
-		rc = snap_tree(&s, root);
-	tier_buf_dispose(&s.path);
-	if (rc == TIER_ERROR && !strcmp(tier_error_last(), "out of memory"))
-		goto oom;
-	if (rc < 0) {
-		h->failed = 1;
-		h->fail_id = "snapshot-corrupt";
-		h->msg = tier_strdup(tier_error_last());
-	}
-out:
-	tier_chunkmap_free(map);
-	git_tree_free(root);
-	git_tree_free(tree);
-	git_commit_free(c);
-	return 0;
-oom:
-	tier_chunkmap_free(map);
-	git_tree_free(root);
-	git_tree_free(tree);
-	git_commit_free(c);
-	return TIER_ERROR;
+	int rc = tier_fsck_snap_check(&h->snap, r->cache, head);
+	r->r->chunks_checked += h->snap.chunks_checked;
+	return rc;
 }
 
 static int report_snapshot(struct run *r, const char *tier,
                            const struct headcheck *h)
 {
 	int rc = 0;
-	char sh[SHORT + 1];
-	if (h->failed)
-		rc = add_problem(
-		        r, NULL, h->fail_id, TIER_FSCK_ERROR, tier, NULL,
-		        "tier '%s': the snapshot of head %s is unreadable: %s",
-		        tier, short_oid(sh, &h->head),
-		        h->msg ? h->msg : "out of memory");
-	for (size_t i = 0; i < h->missing.length && rc == 0; i++) {
-		const struct missing *m = h->missing.ptr[i];
-		if (m->count > 1)
-			rc = add_problem(
-			        r, NULL, "chunk-missing", TIER_FSCK_ERROR, tier,
-			        m->path,
-			        "tier '%s': file '%s' names chunk %.12s and %zu more that no pack "
-			        "of the vault holds",
-			        tier, m->path, m->chunk, m->count - 1);
-		else
-			rc = add_problem(
-			        r, NULL, "chunk-missing", TIER_FSCK_ERROR, tier,
-			        m->path,
-			        "tier '%s': file '%s' names chunk %.12s that no pack of the vault "
-			        "holds",
-			        tier, m->path, m->chunk);
+	for (size_t i = 0; i < h->snap.findings.length && rc == 0; i++) {
+		const tier_fsck_finding *f = h->snap.findings.ptr[i];
+		rc = add_problem(r, NULL, f->id, TIER_FSCK_ERROR, tier,
+		                 f->object, "tier '%s': %s", tier, f->message);
 	}
 	return rc;
 }

@@ -1,0 +1,46 @@
+/*
+ * fsck of the snapshots a log holds: every revision's snapshot tree on the
+ * first-parent chain from a head, as restore would read it.  Internal
+ * header, used by fsck.c.
+ *
+ * Every directory's entry names (tier_snap_tree_check: one canonical path
+ * component each, never '.', '..', '/' or NUL, no duplicates), every tree
+ * and node blob size-checked against the format's bounds before it is read
+ * (objread.h), every node parsed (tier_node_decode), trees no deeper than
+ * git's core.maxTreeDepth, and every chunk a file names held by a pack of
+ * the head's index.  A tree or node met again (unchanged between
+ * revisions) is not checked again, so the cost is that of the distinct
+ * objects, and each finding is made once, at the newest revision holding it.
+ */
+#ifndef TIER_FSCK_SNAP_H
+#define TIER_FSCK_SNAP_H
+
+#include <git2.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+/** One finding; the caller prefixes the tier. */
+typedef struct {
+	const char *id; /* a problem id of docs/fsck.md (string literal) */
+	char *object;   /* quoted path, or NULL */
+	char *message;  /* one line, names quoted, without the tier */
+} tier_fsck_finding;
+
+typedef struct {
+	tier_vec findings; /* tier_fsck_finding * */
+	uint64_t chunks_checked;
+} tier_fsck_snap;
+
+/**
+ * Check the snapshots of head and of every first-parent ancestor in repo.
+ * What is wrong goes to out->findings (0 returned); < 0 only when the
+ * check itself cannot go on (out of memory).  Dispose out afterwards,
+ * whatever the result.
+ */
+int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
+                         const git_oid *head);
+
+void tier_fsck_snap_dispose(tier_fsck_snap *s);
+
+#endif
