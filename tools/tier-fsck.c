@@ -27,8 +27,12 @@ static const struct tool_exit_doc exits[] = {
          "no damage, but another installation is writing to this vault"},
         {TOOL_EXIT_ROLLEDBACK,
          "no damage, but a tier is behind what this installation wrote there"},
+        {TOOL_EXIT_ERROR,
+         "no tier could be checked (every tier offline or refusing access), or an error"},
         {TOOL_EXIT_DAMAGE,
          "damage found (with --repair: damage that could not be mended)"},
+        {TOOL_EXIT_DEGRADED,
+         "no damage, but some tier was offline or refused access and was not checked"},
         {TOOL_EXIT_INTERRUPTED, NULL},
         TOOL_EXITS_END};
 
@@ -80,6 +84,37 @@ static int on_progress(const char *tier, uint64_t done, uint64_t total,
 	return tool_interrupted();
 }
 
+/* The names of the tiers fsck could not look at, quoted: "'b', 'c'". */
+static json_t *offline_tiers(const tier_fsck_report *r)
+{
+	json_t *names = json_array();
+	for (size_t i = 0; i < r->nproblems; i++) {
+		const tier_fsck_problem *p = &r->problems[i];
+		int dup = 0;
+		if (!p->tier || (strcmp(p->id, "tier-offline") != 0 &&
+		                 strcmp(p->id, "tier-refused") != 0))
+			continue;
+		for (size_t k = 0; k < json_array_size(names) && !dup; k++)
+			dup = !strcmp(json_string_value(json_array_get(names, k)),
+			              p->tier);
+		if (!dup)
+			json_array_append_new(names, json_string(p->tier));
+	}
+	return names;
+}
+
+static void offline_list(char *out, size_t cap, const tier_fsck_report *r)
+{
+	json_t *names = offline_tiers(r);
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t k = 0; k < json_array_size(names) && n < cap; k++)
+		n += (size_t)snprintf(out + n, cap - n, "%s'%s'",
+		                      k ? ", " : "",
+		                      json_string_value(json_array_get(names, k)));
+	json_decref(names);
+}
+
 static json_t *report_json(tier_vault *v, const tier_fsck_report *r)
 {
 	json_t *tiers = json_array(), *problems = json_array();
@@ -109,7 +144,7 @@ static json_t *report_json(tier_vault *v, const tier_fsck_report *r)
 		                  "message", p->message, "repaired",
 		                  p->repaired));
 	}
-	return json_pack(
+	json_t *o = json_pack(
 	        "{s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	        "vault", tier_vault_id(v), "tiers", tiers, "problems", problems,
 	        "errors", (json_int_t)r->errors, "warnings",
@@ -119,6 +154,11 @@ static json_t *report_json(tier_vault *v, const tier_fsck_report *r)
 	        (json_int_t)r->packs_read, "chunks_checked",
 	        (json_int_t)r->chunks_checked, "bytes_read",
 	        (json_int_t)r->bytes_read);
+	/* which tiers were looked at: exit 1 when none, 7 when not all */
+	json_object_set_new(o, "tiers_checked",
+	                    json_integer((json_int_t)r->tiers_checked));
+	json_object_set_new(o, "tiers_offline", offline_tiers(r));
+	return o;
 }
 
 static void summary(tier_vault *v, const tier_fsck_report *r)
@@ -180,13 +220,31 @@ int main(int argc, char **argv)
 		        rc); /* interrupted: what was found is printed */
 	else if (exit_code == TOOL_EXIT_OK && r->errors)
 		exit_code = TOOL_EXIT_DAMAGE;
-	else if (exit_code == TOOL_EXIT_OK) {
+	else if (exit_code == TOOL_EXIT_OK &&
+	         r->tiers_offline >= tier_vault_tier_count(v)) {
+		/* nothing was looked at: never a clean bill of health */
+		char names[1024];
+		offline_list(names, sizeof(names), r);
+		if (!c.json)
+			tool_error("could check no tier: %s did not answer or "
+			           "refused access",
+			           names);
+		exit_code = TOOL_EXIT_ERROR;
+	} else if (exit_code == TOOL_EXIT_OK) {
 		/* no damage: the R8 verdict decides, as for every other tool */
 		int check = tier_vault_check(v);
 		if (check == TIER_EFOREIGN || check == TIER_EROLLEDBACK) {
 			if (!c.json)
 				tool_error("%s", tier_error_last());
 			exit_code = tool_exit_from_error(check);
+		} else if (r->tiers_offline) {
+			char names[1024];
+			offline_list(names, sizeof(names), r);
+			if (!c.json)
+				tool_error("no damage on the tiers checked, but %s "
+				           "could not be checked",
+				           names);
+			exit_code = TOOL_EXIT_DEGRADED;
 		}
 	}
 	tier_fsck_report_free(r);

@@ -63,10 +63,11 @@ expect_exit 0
 run_tool tier-fsck -s state --read-data
 expect_exit 0
 
-step "an offline tier is a warning, not damage"
+step "an offline tier is a warning, not damage, but not a clean bill either"
 run_tool tier-fsck -t "a=$a" -t "c=file:///nonexistent-tier-root/x" --retries 1
-expect_exit 0
+expect_exit 7
 expect_stdout_match "warning \[tier-offline\] tier 'c'"
+expect_stderr_match "'c' could not be checked"
 
 step "damage on every tier"
 rm "tiers/a/$pack"

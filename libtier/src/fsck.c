@@ -24,6 +24,7 @@
 #include "util/error.h"
 #include "util/idset.h"
 #include "util/posix.h"
+#include "util/text.h"
 #include "vault.h"
 
 #define SHORT 12 /* hex digits of an id in messages */
@@ -240,7 +241,15 @@ static int check_state(struct run *r, const tier_tier_info *in, size_t *damaged)
 {
 	const char *why = in->problem ? in->problem : "";
 	switch (in->state) {
+	case TIER_STATE_REFUSED:
+		r->r->tiers_offline++;
+		return add_problem(
+		        r, NULL, "tier-refused", TIER_FSCK_WARNING, in->name,
+		        NULL,
+		        "tier '%s' refused access, fsck cannot vouch for it: %s",
+		        in->name, *why ? why : "refused");
 	case TIER_STATE_OFFLINE:
+		r->r->tiers_offline++;
 		return add_problem(
 		        r, NULL, "tier-offline", TIER_FSCK_WARNING, in->name,
 		        NULL,
@@ -321,19 +330,15 @@ static int check_git_files(struct run *r, tier_location *loc, const char *tier)
  */
 static int check_chain(struct run *r, const char *tier, const git_oid *head)
 {
-	git_revwalk *walk = NULL;
 	git_oid *ids = NULL, oid;
 	size_t n = 0, cap = 0;
 	char hex[GIT_OID_HEXSZ + 1], sh[SHORT + 1];
 	const char *vault = tier_vault_id(r->v);
 	int rc;
 
-	git_oid_tostr(hex, sizeof(hex), head);
-	if ((rc = git_revwalk_new(&walk, r->cache)) < 0 ||
-	    (rc = git_revwalk_push(walk, head)) < 0)
-		goto broken;
-	git_revwalk_simplify_first_parent(walk);
-	while ((rc = git_revwalk_next(&oid, walk)) == 0) {
+	/* by hand, not git_revwalk: every commit is size-checked first */
+	git_oid_cpy(&oid, head);
+	for (;;) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
 			git_oid *ni = tier_realloc(ids, cap * sizeof(*ids));
@@ -344,9 +349,21 @@ static int check_chain(struct run *r, const char *tier, const git_oid *head)
 			ids = ni;
 		}
 		git_oid_cpy(&ids[n++], &oid);
+		if ((rc = tier_log_first_parent(&oid, r->cache, &oid)) == 0)
+			break;
+		if (rc < 0) {
+			git_oid_tostr(hex, sizeof(hex), &ids[n - 1]);
+			rc = add_problem(
+			        r, NULL,
+			        tier_error_last_code() == TIER_ECORRUPT
+			                ? "object-too-large"
+			                : "commit-unreadable",
+			        TIER_FSCK_ERROR, tier, hex,
+			        "tier '%s': the log below head %s cannot be walked: %s",
+			        tier, short_oid(sh, head), tier_error_last());
+			goto out;
+		}
 	}
-	if (rc != GIT_ITEROVER)
-		goto broken;
 	rc = 0;
 	/* ids[0] is the head: revision n; ids[n-1] the root: revision 1 */
 	for (size_t k = 0; k < n && rc == 0; k++) {
@@ -385,17 +402,7 @@ static int check_chain(struct run *r, const char *tier, const git_oid *head)
 			        "tier '%s': commit %s belongs to vault '%.12s', not to vault %.12s",
 			        tier, short_oid(sh, &ids[k]), ci.vault, vault);
 	}
-	goto out;
-broken : {
-	const git_error *e = git_error_last();
-	rc = add_problem(
-	        r, NULL, "commit-unreadable", TIER_FSCK_ERROR, tier, hex,
-	        "tier '%s': the log below head %s cannot be walked: %s", tier,
-	        short_oid(sh, head),
-	        e && e->message ? e->message : "unknown error");
-}
 out:
-	git_revwalk_free(walk);
 	free(ids);
 	return rc;
 }
@@ -409,70 +416,65 @@ static int cmp_pack(const void *a, const void *b)
 	return memcmp(x->id, y->id, TIER_HASH_LEN);
 }
 
-struct index_walk {
-	struct run *r;
-	const char *tier;
-	tier_vec *packs;
-	int rc;
-};
-
-static int index_entry(const char *root, const git_tree_entry *e, void *payload)
+/* One index/<xx>/<pack id> entry of the head: a pack the tier must hold. */
+static int index_entry(struct run *r, const char *tier, tier_vec *packs,
+                       const git_tree_entry *e)
 {
-	struct index_walk *w = payload;
 	git_blob *blob = NULL;
 	tier_pack_trailer tr;
 	const char *name = git_tree_entry_name(e);
-	(void)root;
+	char what[96];
+	int rc = 0;
+
 	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 		return 0;
 	struct packref *p = tier_calloc(1, sizeof(*p));
-	if (!p) {
-		w->rc = TIER_ERROR;
-		return -1;
-	}
-	int rc = 0;
+	if (!p)
+		return TIER_ERROR;
+	snprintf(what, sizeof(what), "the index of pack %.12s in the log",
+	         name);
 	if (strlen(name) != TIER_HASH_HEXLEN ||
 	    tier_unhex(p->id, TIER_HASH_LEN, name) < 0)
 		rc = add_problem(
-		        w->r, NULL, "index-corrupt", TIER_FSCK_ERROR, w->tier,
-		        name,
-		        "tier '%s': pack index entry '%s' in the log is not a pack id",
-		        w->tier, name);
-	else if (git_blob_lookup(&blob, w->r->cache, git_tree_entry_id(e)) < 0)
+		        r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier,
+		        tier_quote_name(name),
+		        "tier '%s': pack index entry %s in the log is not a pack id",
+		        tier, tier_quote_name(name));
+	else if ((rc = tier_blob_lookup_bounded(&blob, r->cache,
+	                                        git_tree_entry_id(e),
+	                                        TIER_MAX_INDEX_BLOB, what)) < 0)
 		rc = add_problem(
-		        w->r, NULL, "index-corrupt", TIER_FSCK_ERROR, w->tier,
-		        name,
-		        "tier '%s': the index of pack %.12s is missing from the log",
-		        w->tier, name);
+		        r, NULL,
+		        rc == TIER_ENOTFOUND   ? "index-corrupt"
+		        : rc == TIER_ECORRUPT ? "object-too-large"
+		                               : "index-corrupt",
+		        TIER_FSCK_ERROR, tier, name, "tier '%s': %s", tier,
+		        tier_error_last());
 	else if (tier_pack_trailer_parse(&tr, git_blob_rawcontent(blob),
 	                                 (size_t)git_blob_rawsize(blob),
 	                                 name) < 0)
 		rc = add_problem(
-		        w->r, NULL, "index-corrupt", TIER_FSCK_ERROR, w->tier,
-		        name,
+		        r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier, name,
 		        "tier '%s': the index of pack %.12s in the log is unreadable: %s",
-		        w->tier, name, tier_error_last());
+		        tier, name, tier_error_last());
 	else {
 		p->size = tr.pack_size;
+		git_oid_cpy(&p->tail, git_tree_entry_id(e));
 		tier_data_pack_path(p->path, p->id);
 		git_blob_free(blob);
-		if (tier_vec_push(w->packs, p) < 0) {
+		if (tier_vec_push(packs, p) < 0) {
 			free(p);
-			w->rc = TIER_ERROR;
-			return -1;
+			return TIER_ERROR;
 		}
 		return 0;
 	}
 	git_blob_free(blob);
 	free(p);
-	if (rc < 0) {
-		w->rc = rc;
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
-/* The packs of the revision at head, sorted by id. */
+/* The packs of the revision at head, sorted by id.  index/ has two levels
+ * (index/<xx>/<pack id>); every tree is size-checked before it is read. */
 static int load_packs(struct run *r, const char *tier, const git_oid *head,
                       tier_vec *packs)
 {
@@ -482,32 +484,49 @@ static int load_packs(struct run *r, const char *tier, const git_oid *head,
 	char sh[SHORT + 1];
 	int rc;
 
-	if ((rc = git_commit_lookup(&c, r->cache, head)) < 0 ||
-	    (rc = git_commit_tree(&tree, c)) < 0) {
+	if ((rc = tier_log_commit_lookup(&c, r->cache, head)) < 0 ||
+	    (rc = tier_tree_lookup_bounded(&tree, r->cache,
+	                                   git_commit_tree_id(c),
+	                                   "the head's tree")) < 0) {
 		rc = add_problem(
 		        r, NULL, "commit-unreadable", TIER_FSCK_ERROR, tier,
-		        NULL, "tier '%s': the tree of head %s cannot be read",
-		        tier, short_oid(sh, head));
+		        NULL, "tier '%s': the tree of head %s cannot be read: %s",
+		        tier, short_oid(sh, head), tier_error_last());
 		goto out;
 	}
 	if (tier_snap_part(&iid, tree, TIER_SNAP_INDEX) < 0)
 		goto out; /* no data yet */
-	if (git_tree_lookup(&index, r->cache, &iid) < 0) {
+	if (tier_tree_lookup_bounded(&index, r->cache, &iid,
+	                             "the pack index tree") < 0) {
 		rc = add_problem(
 		        r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier,
 		        "index",
-		        "tier '%s': the pack index tree of head %s is missing from the log",
-		        tier, short_oid(sh, head));
+		        "tier '%s': the pack index tree of head %s cannot be read: %s",
+		        tier, short_oid(sh, head), tier_error_last());
 		goto out;
 	}
-	struct index_walk w = {r, tier, packs, 0};
-	if ((rc = git_tree_walk(index, GIT_TREEWALK_PRE, index_entry, &w)) < 0)
-		rc = w.rc ? w.rc
-		          : add_problem(
-		                    r, NULL, "index-corrupt", TIER_FSCK_ERROR,
-		                    tier, "index",
-		                    "tier '%s': the pack index tree of head %s is unreadable",
-		                    tier, short_oid(sh, head));
+	for (size_t i = 0; i < git_tree_entrycount(index) && rc == 0; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(index, i);
+		git_tree *fan = NULL;
+		if (git_tree_entry_type(e) != GIT_OBJECT_TREE) {
+			rc = index_entry(r, tier, packs, e);
+			continue;
+		}
+		if (tier_tree_lookup_bounded(&fan, r->cache,
+		                             git_tree_entry_id(e),
+		                             "a pack index tree") < 0) {
+			rc = add_problem(
+			        r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier,
+			        "index",
+			        "tier '%s': the pack index tree of head %s cannot be read: %s",
+			        tier, short_oid(sh, head), tier_error_last());
+			break;
+		}
+		for (size_t k = 0; k < git_tree_entrycount(fan) && rc == 0; k++)
+			rc = index_entry(r, tier, packs,
+			                 git_tree_entry_byindex(fan, k));
+		git_tree_free(fan);
+	}
 	tier_vec_sort(packs, cmp_pack);
 out:
 	git_tree_free(index);
@@ -566,8 +585,85 @@ static int report_snapshot(struct run *r, const char *tier,
 /* ---- data packs on one tier ------------------------------------------- */
 
 /*
+ * The log's copy of a pack's tail (index/<xx>/<id>: its index and trailer)
+ * against the pack's own tail, byte for byte.  Restore finds chunks by the
+ * log's copy alone: a copy that disagrees with a sound pack sends it to
+ * the wrong bytes.  got holds what the pack has; its length is `have`.
+ * 0 when they agree; 1 (why says how) when not; < 0 on error.
+ */
+static int tail_compare(struct run *r, const struct packref *p,
+                        const unsigned char *got, size_t have, tier_buf *why)
+{
+	git_blob *blob = NULL;
+	int rc = tier_blob_lookup_bounded(&blob, r->cache, &p->tail,
+	                                  TIER_MAX_INDEX_BLOB,
+	                                  "the log's copy of the pack's index");
+	if (rc < 0) {
+		tier_buf_sets(why, tier_error_last());
+		return rc == TIER_ENOTFOUND || rc == TIER_ECORRUPT ? 1 : rc;
+	}
+	const unsigned char *want = git_blob_rawcontent(blob);
+	size_t len = (size_t)git_blob_rawsize(blob);
+	if (len != have)
+		tier_buf_printf(why,
+		                "the log's copy of its index and trailer is %zu "
+		                "bytes, the pack's own is %zu",
+		                len, have);
+	else if (memcmp(want, got, len) != 0) {
+		size_t k = 0;
+		while (want[k] == got[k])
+			k++;
+		tier_buf_printf(why,
+		                "the log's copy of its index and trailer differs "
+		                "from the pack's own from byte %zu of %zu",
+		                k, len);
+	} else
+		rc = 0;
+	git_blob_free(blob);
+	return why->size ? 1 : rc;
+}
+
+/* The pack's own tail from a local copy (fd, size bytes), against the
+ * log's copy.  The pack was verified: its trailer is sound. */
+static int tail_check(struct run *r, const struct packref *p, int fd,
+                      uint64_t size, tier_buf *why)
+{
+	unsigned char tr_bytes[TIER_PACK_TRAILER_SIZE];
+	tier_pack_trailer tr;
+	unsigned char *tail = NULL;
+	int rc;
+
+	tier_buf_clear(why);
+	if (size < sizeof(tr_bytes) ||
+	    pread(fd, tr_bytes, sizeof(tr_bytes),
+	          (off_t)(size - sizeof(tr_bytes))) !=
+	            (ssize_t)sizeof(tr_bytes) ||
+	    tier_pack_trailer_parse(&tr, tr_bytes, sizeof(tr_bytes), NULL) < 0)
+		return tier_error_set(TIER_ERROR,
+		                      "cannot read back the trailer of pack %s",
+		                      p->path);
+	uint64_t have = tr.index_len + TIER_PACK_TRAILER_SIZE;
+	if (have > size || have > TIER_MAX_INDEX_BLOB + TIER_PACK_TRAILER_SIZE) {
+		tier_buf_printf(why, "its index and trailer are %llu bytes, "
+		                     "over the format's limit",
+		                (unsigned long long)have);
+		return 1;
+	}
+	if (!(tail = tier_malloc((size_t)have)))
+		return TIER_ERROR;
+	if (pread(fd, tail, (size_t)have, (off_t)(size - have)) !=
+	    (ssize_t)have)
+		rc = tier_error_set_errno(TIER_ERROR, errno,
+		                          "cannot read back pack %s", p->path);
+	else
+		rc = tail_compare(r, p, tail, (size_t)have, why);
+	free(tail);
+	return rc;
+}
+
+/*
  * Check one pack on a tier: present, of the right size, and with
- * read_data whole and sound.  Returns its state, or a negative code when
+ * read_data whole and sound, its tail the log's copy.  Returns its state, or a negative code when
  * the tier went offline (or fsck cannot go on).  *why gets the reason.
  */
 static int pack_probe(struct run *r, tier_location *loc,
@@ -612,8 +708,12 @@ static int pack_probe(struct run *r, tier_location *loc,
 	r->r->packs_read++;
 	if (rc < 0)
 		tier_buf_sets(why, tier_error_last());
+	else if ((rc = tail_check(r, p, fd, st.size, why)) < 0)
+		tier_buf_sets(why, tier_error_last());
 	discard(&tmp, &fd);
 	tier_buf_dispose(&tmp);
+	if (rc == 1)
+		return PACK_INDEX_MISMATCH;
 	if (rc == TIER_ECORRUPT || rc == TIER_EUNSUPPORTED)
 		return PACK_CORRUPT;
 	if (rc < 0)
@@ -646,6 +746,13 @@ static int pack_problem(struct run *r, struct packref *p, const char *tier,
 	case PACK_UNREADABLE:
 		id = "pack-unreadable";
 		break;
+	case PACK_INDEX_MISMATCH:
+		return add_problem(
+		        r, &p->problem, "pack-index-mismatch", TIER_FSCK_ERROR,
+		        tier, p->path,
+		        "tier '%s': pack data/%.2s/%.12s... does not match the log: %s "
+		        "(restore reads its chunks by the log's copy)",
+		        tier, hex, hex, why);
 	default:
 		return 0;
 	}
@@ -675,6 +782,16 @@ static int repair_pack(struct run *r, size_t ti, struct packref *p)
 	         tried = TIER_BUF_INIT;
 	int fd = -1, rc = 0, done = 0;
 
+	if (p->state == PACK_INDEX_MISMATCH) {
+		/* the pack here verified against its id: every copy of that id
+		 * is these bytes, so no tier holds one that agrees */
+		problem_note(
+		        r, p->problem,
+		        "; cannot repair: the pack is sound and is the one its id "
+		        "names, so it is the log's copy of its index that is wrong "
+		        "(repair never writes a revision)");
+		return 0;
+	}
 	for (size_t j = 0; j < tier_vault_tier_count(r->v) && !done; j++) {
 		const tier_tier_info *in = tier_vault_tier_info(r->v, j);
 		tier_location *src = tier_vault_location(r->v, j);
@@ -707,6 +824,20 @@ static int repair_pack(struct run *r, size_t ti, struct packref *p)
 			tier_buf_printf(&tried, "%s'%s' has a bad copy too",
 			                tried.size ? ", " : "", in->name);
 			discard(&tmp, &fd);
+			continue;
+		}
+		/* only from a tier that agrees with the log restore reads by */
+		if ((rc = tail_check(r, p, fd, p->size, &why)) != 0) {
+			if (rc < 0) {
+				discard(&tmp, &fd);
+				goto out;
+			}
+			tier_buf_printf(&tried,
+			                "%s'%s' has a copy that does not match "
+			                "the log either",
+			                tried.size ? ", " : "", in->name);
+			discard(&tmp, &fd);
+			rc = 0;
 			continue;
 		}
 		tier_source s = {NULL, fd, p->size, NULL};
@@ -1670,6 +1801,7 @@ static int check_tier(struct run *r, size_t ti)
 			goto out;
 	}
 	if (!in->online || in->state == TIER_STATE_OFFLINE ||
+	    in->state == TIER_STATE_REFUSED ||
 	    in->state == TIER_STATE_OTHER_VAULT ||
 	    in->state == TIER_STATE_DAMAGED)
 		return flush(r);
@@ -1692,6 +1824,7 @@ static int check_tier(struct run *r, size_t ti)
 out:
 	if (rc == TIER_EOFFLINE) {
 		/* it answered at open and went away during the check */
+		r->r->tiers_offline++;
 		rc = add_problem(
 		        r, NULL, "tier-offline", TIER_FSCK_WARNING, in->name,
 		        NULL,

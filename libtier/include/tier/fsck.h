@@ -115,6 +115,11 @@ typedef struct {
 	size_t infos;
 	size_t repaired;        /**< problems mended by repair */
 	size_t tiers_checked;   /**< tiers that answered and were verified */
+	/** Tiers fsck could not look at: offline (no answer, or gone during
+	 *  the check) or refusing us (password, permission); each also has
+	 *  a tier-offline or tier-refused problem.  All of them: tier-fsck
+	 *  exits 1; some: 7 (when no damage was found). */
+	size_t tiers_offline;
 	uint64_t packs_checked; /**< pack presence checks, all tiers */
 	uint64_t packs_read; /**< packs downloaded and verified (read_data) */
 	uint64_t
