@@ -6,11 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "helpers.h"
 #include "log.h"
+#include "pack.h"
+#include "snapshot.h"
 #include "tier/fsck.h"
 #include "tier/push.h"
+#include "tier/restore.h"
 #include "tier/vault.h"
+#include "util/buf.h"
 
 static const char *dir;
 static char tier_a[4200], tier_b[4200], state[4200], src[4200], ctl[4200];
@@ -300,17 +305,21 @@ Test(fsck, damage_on_every_tier_cannot_be_repaired)
 	tier_fsck_report_free(r);
 }
 
+/* Rewrites the tree of the revision being forged: returns the new one. */
+typedef void (*tree_edit)(git_oid *out, git_repository *repo,
+                          const git_tree *tree);
+
 /*
  * Forge a commit on top of a tier's head, straight in its log.git, and
- * make it the head: what a buggy writer or a hand edit would leave.
+ * make it the head: what a buggy writer, a hand edit or a hostile tier
+ * would leave.  edit (may be NULL) gives the commit's tree.
  */
-static void forge(const char *tier, const char *spec, uint64_t revision,
-                  int drop_index, const char *summary)
+static void forge_with(const char *tier, const char *spec, uint64_t revision,
+                       tree_edit edit, const char *summary)
 {
 	git_repository *repo = NULL;
 	git_commit *head = NULL;
 	git_tree *tree = NULL, *nt = NULL;
-	git_treebuilder *tb = NULL;
 	git_signature *sig = NULL;
 	git_oid hid, tid, cid;
 	tier_commit_info ci;
@@ -331,11 +340,8 @@ static void forge(const char *tier, const char *spec, uint64_t revision,
 	cr_assert_eq(git_commit_lookup(&head, repo, &hid), 0);
 	cr_assert_eq(git_commit_tree(&tree, head), 0);
 	git_oid_cpy(&tid, git_tree_id(tree));
-	if (drop_index) {
-		cr_assert_eq(git_treebuilder_new(&tb, repo, tree), 0);
-		cr_assert_eq(git_treebuilder_remove(tb, "index"), 0);
-		cr_assert_eq(git_treebuilder_write(&tid, tb), 0);
-	}
+	if (edit)
+		edit(&tid, repo, tree);
 	cr_assert_eq(git_tree_lookup(&nt, repo, &tid), 0);
 	snprintf(msg, sizeof(msg),
 	         "%s\n\nTier-Revision: %llu\nTier-Op: mark\nTier-Vault: %s\n",
@@ -350,12 +356,27 @@ static void forge(const char *tier, const char *spec, uint64_t revision,
 	             tier_error_last());
 	cr_assert_eq(tier_log_head_write(loc, &cid), 0);
 	git_signature_free(sig);
-	git_treebuilder_free(tb);
 	git_tree_free(nt);
 	git_tree_free(tree);
 	git_commit_free(head);
 	git_repository_free(repo);
 	tier_location_free(loc);
+}
+
+static void drop_index(git_oid *out, git_repository *repo,
+                       const git_tree *tree)
+{
+	git_treebuilder *tb = NULL;
+	cr_assert_eq(git_treebuilder_new(&tb, repo, tree), 0);
+	cr_assert_eq(git_treebuilder_remove(tb, "index"), 0);
+	cr_assert_eq(git_treebuilder_write(out, tb), 0);
+	git_treebuilder_free(tb);
+}
+
+static void forge(const char *tier, const char *spec, uint64_t revision,
+                  int drop, const char *summary)
+{
+	forge_with(tier, spec, revision, drop ? drop_index : NULL, summary);
 }
 
 Test(fsck, a_commit_with_a_wrong_tier_revision_is_found)
@@ -730,4 +751,393 @@ Test(fsck, a_garbled_head_whose_last_revision_is_lost_goes_back_and_says_so)
 	             tier_error_last());
 	tier_vault_free(v);
 	git_fsck_clean("a");
+}
+
+/* ---- hostile tiers: names, nodes, the log's copy of a pack index -------- */
+
+/* A tree object as a hostile tier writes it: libgit2's tree builder refuses
+ * "../x" and duplicates, git_odb_write takes any bytes. */
+struct raw_entry {
+	unsigned int mode;
+	const char *name;
+	git_oid id;
+};
+
+static void raw_tree(git_oid *out, git_repository *repo,
+                     const struct raw_entry *e, size_t n)
+{
+	static char buf[65536];
+	size_t len = 0;
+	git_odb *odb = NULL;
+	for (size_t i = 0; i < n; i++) {
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%o %s",
+		                        e[i].mode, e[i].name) +
+		       1;
+		memcpy(buf + len, e[i].id.id, GIT_OID_RAWSZ);
+		len += GIT_OID_RAWSZ;
+		cr_assert_lt(len, sizeof(buf) - 512);
+	}
+	cr_assert_eq(git_repository_odb(&odb, repo), 0);
+	cr_assert_eq(git_odb_write(out, odb, buf, len, GIT_OBJECT_TREE), 0);
+	git_odb_free(odb);
+}
+
+static void blob_of(git_oid *out, git_repository *repo, const void *data,
+                    size_t len)
+{
+	cr_assert_eq(git_blob_create_from_buffer(out, repo, data, len), 0);
+}
+
+/* The revision tree with its root/ replaced by id. */
+static void with_part(git_oid *out, git_repository *repo, const git_tree *tree,
+                      const char *part, const git_oid *id)
+{
+	git_treebuilder *tb = NULL;
+	cr_assert_eq(git_treebuilder_new(&tb, repo, tree), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, tb, part, id,
+	                                    GIT_FILEMODE_TREE),
+	             0);
+	cr_assert_eq(git_treebuilder_write(out, tb), 0);
+	git_treebuilder_free(tb);
+}
+
+/* root/ keeps what it held and gains every kind of bad entry. */
+static void hostile_names(git_oid *out, git_repository *repo,
+                          const git_tree *tree)
+{
+	struct raw_entry e[64];
+	size_t n = 0;
+	git_tree *root = NULL;
+	git_oid good, broken, newroot;
+	tier_buf node = TIER_BUF_INIT;
+	tier_node fn;
+
+	memset(&fn, 0, sizeof(fn));
+	fn.type = TIER_NODE_FILE;
+	fn.mode = 0644;
+	cr_assert_eq(tier_node_encode(&node, &fn), 0);
+	blob_of(&good, repo, node.ptr, node.size);
+	tier_buf_dispose(&node);
+	blob_of(&broken, repo, "this is not a node\n", 19);
+
+	const git_tree_entry *re = git_tree_entry_byname(tree, "root");
+	cr_assert_not_null(re);
+	cr_assert_eq(git_tree_lookup(&root, repo, git_tree_entry_id(re)), 0);
+	for (size_t i = 0; i < git_tree_entrycount(root); i++) {
+		const git_tree_entry *x = git_tree_entry_byindex(root, i);
+		e[n].mode = git_tree_entry_filemode(x);
+		e[n].name = git_tree_entry_name(x);
+		git_oid_cpy(&e[n++].id, git_tree_entry_id(x));
+	}
+	static const char *const bad_blobs[] = {
+	        "../../escaped.txt", "dup", "dup", "%2Fetc",
+	        "esc\x1b[31mname", "fine"};
+	for (size_t i = 0; i < 6; i++) {
+		e[n].mode = 0100644;
+		e[n].name = bad_blobs[i];
+		git_oid_cpy(&e[n++].id, &good);
+	}
+	e[n].mode = 040000;
+	e[n].name = "..";
+	git_oid_cpy(&e[n++].id, git_tree_id(root));
+	e[n].mode = 0100644;
+	e[n].name = "broken";
+	git_oid_cpy(&e[n++].id, &broken);
+	raw_tree(&newroot, repo, e, n);
+	with_part(out, repo, tree, "root", &newroot);
+	git_tree_free(root);
+}
+
+static size_t count_id(const tier_fsck_report *r, const char *id,
+                       const char *tier)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->nproblems; i++)
+		if (!strcmp(r->problems[i].id, id) &&
+		    (!tier || !strcmp(r->problems[i].tier, tier)))
+			n++;
+	return n;
+}
+
+static const tier_fsck_problem *find_object(const tier_fsck_report *r,
+                                            const char *id,
+                                            const char *object)
+{
+	for (size_t i = 0; i < r->nproblems; i++)
+		if (!strcmp(r->problems[i].id, id) && r->problems[i].object &&
+		    !strcmp(r->problems[i].object, object))
+			return &r->problems[i];
+	return NULL;
+}
+
+static int count_change(const tier_diff_entry *e, void *payload)
+{
+	(void)e;
+	(*(int *)payload)++;
+	return 0;
+}
+
+Test(fsck, every_bad_name_and_node_of_a_hostile_tier_is_damage)
+{
+	make_vault();
+	forge_with("a", tier_a, 4, hostile_names, "hostile");
+	tier_fsck_report *r = fsck(0, 0, 0);
+	const char *all = all_messages(r);
+
+	const tier_fsck_problem *p =
+	        find_object(r, "dotdot-entry-name", "/../../escaped.txt");
+	cr_assert_not_null(p, "%s", all);
+	cr_assert_eq(p->severity, TIER_FSCK_ERROR);
+	cr_assert_str_eq(p->tier, "a");
+	cr_assert(strstr(p->message, "revision 4") &&
+	                  strstr(p->message, "escaped.txt"),
+	          "%s", p->message);
+	cr_assert_not_null(find_object(r, "dotdot-entry-name", "/.."), "%s",
+	                   all);
+	p = find_object(r, "duplicate-entries", "/dup");
+	cr_assert_not_null(p, "%s", all);
+	cr_assert(strstr(p->message, "2 times"), "%s", p->message);
+	cr_assert_not_null(find_object(r, "bad-entry-name", "/%2Fetc"), "%s",
+	                   all);
+	/* a name with a terminal escape is quoted, never printed raw */
+	p = find_object(r, "bad-entry-name", "\"/esc\\033[31mname\"");
+	cr_assert_not_null(p, "%s", all);
+	for (size_t i = 0; i < r->nproblems; i++)
+		cr_assert_null(strchr(r->problems[i].message, '\x1b'), "%s",
+		               r->problems[i].message);
+	p = find_object(r, "bad-node", "/broken");
+	cr_assert_not_null(p, "%s", all);
+	cr_assert(strstr(p->message, "revision 4") &&
+	                  strstr(p->message, "does not parse"),
+	          "%s", p->message);
+	cr_assert_eq(count_id(r, "dotdot-entry-name", "a"), 2, "%s", all);
+	cr_assert_eq(r->errors, 6, "nothing else on a, nothing on b: %s", all);
+	cr_assert_not_null(find(r, "tier-behind", "b"), "%s", all);
+	tier_fsck_report_free(r);
+
+	/* tier-log's diff stops at the bad directory, in one line */
+	tier_vault *v = open_vault(0);
+	int n = 0;
+	cr_assert_eq(tier_vault_diff(v, 3, 4, count_change, &n),
+	             TIER_ECORRUPT);
+	cr_assert(strstr(tier_error_last(), "bad tree entry name") ||
+	                  strstr(tier_error_last(), "duplicate"),
+	          "%s", tier_error_last());
+	cr_assert_null(strchr(tier_error_last(), '\n'));
+	cr_assert_eq(tier_vault_diff(v, 2, 3, count_change, &n), 0, "%s",
+	             tier_error_last());
+	cr_assert_gt(n, 0, "the good revisions still compare");
+	tier_vault_free(v);
+}
+
+static void node_is_junk(git_oid *out, git_repository *repo)
+{
+	blob_of(out, repo, "this is not a node either\n", 26);
+}
+
+/* root/ replaced by one whose every entry's node does not parse. */
+static void junk_node(git_oid *out, git_repository *repo, const git_tree *tree)
+{
+	struct raw_entry e[1];
+	git_oid root;
+	e[0].mode = 0100644;
+	e[0].name = "file";
+	node_is_junk(&e[0].id, repo);
+	raw_tree(&root, repo, e, 1);
+	with_part(out, repo, tree, "root", &root);
+}
+
+Test(fsck, a_node_that_does_not_parse_fails_the_diff_instead_of_size_0)
+{
+	make_vault();
+	forge_with("a", tier_a, 4, junk_node, "junk");
+	tier_vault *v = open_vault(0);
+	int n = 0;
+	cr_assert_eq(tier_vault_diff(v, 3, 4, count_change, &n),
+	             TIER_ECORRUPT, "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "/file"), "%s",
+	          tier_error_last());
+	tier_vault_free(v);
+	tier_fsck_report *r = fsck(0, 0, 0);
+	cr_assert_not_null(find_object(r, "bad-node", "/file"), "%s",
+	                   all_messages(r));
+	tier_fsck_report_free(r);
+}
+
+/* The log's copy of the largest pack's tail, with the ids of its first two
+ * chunks swapped (and the index hash made right again): it parses, every
+ * chunk is "in a pack", but restore reads each of the two at the other's
+ * place. */
+static void swap_index(git_oid *out, git_repository *repo,
+                       const git_tree *tree)
+{
+	git_tree *index = NULL, *best_fan = NULL;
+	const git_tree_entry *ie = git_tree_entry_byname(tree, "index");
+	git_oid best, nb, nfan, nindex;
+	size_t best_len = 0;
+	char best_name[80], fan_name[8];
+
+	cr_assert_not_null(ie);
+	cr_assert_eq(git_tree_lookup(&index, repo, git_tree_entry_id(ie)), 0);
+	for (size_t i = 0; i < git_tree_entrycount(index); i++) {
+		const git_tree_entry *fe = git_tree_entry_byindex(index, i);
+		git_tree *fan = NULL;
+		cr_assert_eq(git_tree_lookup(&fan, repo, git_tree_entry_id(fe)),
+		             0);
+		for (size_t k = 0; k < git_tree_entrycount(fan); k++) {
+			const git_tree_entry *be = git_tree_entry_byindex(fan, k);
+			git_blob *b = NULL;
+			cr_assert_eq(git_blob_lookup(&b, repo,
+			                             git_tree_entry_id(be)),
+			             0);
+			if ((size_t)git_blob_rawsize(b) > best_len) {
+				best_len = (size_t)git_blob_rawsize(b);
+				git_oid_cpy(&best, git_tree_entry_id(be));
+				snprintf(best_name, sizeof(best_name), "%s",
+				         git_tree_entry_name(be));
+				snprintf(fan_name, sizeof(fan_name), "%s",
+				         git_tree_entry_name(fe));
+			}
+			git_blob_free(b);
+		}
+		git_tree_free(fan);
+	}
+	git_blob *b = NULL;
+	cr_assert_eq(git_blob_lookup(&b, repo, &best), 0);
+	unsigned char *t = malloc(best_len);
+	memcpy(t, git_blob_rawcontent(b), best_len);
+	git_blob_free(b);
+	size_t count = (best_len - TIER_PACK_TRAILER_SIZE) / TIER_PACK_ENTRY_SIZE;
+	cr_assert_geq(count, 2, "the largest pack holds %zu chunks", count);
+	unsigned char tmp[TIER_HASH_LEN];
+	memcpy(tmp, t, TIER_HASH_LEN);
+	memcpy(t, t + TIER_PACK_ENTRY_SIZE, TIER_HASH_LEN);
+	memcpy(t + TIER_PACK_ENTRY_SIZE, tmp, TIER_HASH_LEN);
+	/* trailer bytes 24..56: SHA-256 of the index and trailer bytes 0..24 */
+	size_t ilen = best_len - TIER_PACK_TRAILER_SIZE;
+	tier_sha256_ctx ctx = TIER_SHA256_CTX_INIT;
+	cr_assert_eq(tier_sha256_init(&ctx), 0);
+	cr_assert_eq(tier_sha256_update(&ctx, t, ilen + 24), 0);
+	cr_assert_eq(tier_sha256_final(&ctx, t + ilen + 24), 0);
+	tier_sha256_dispose(&ctx);
+	blob_of(&nb, repo, t, best_len);
+	free(t);
+
+	git_treebuilder *tb = NULL;
+	const git_tree_entry *fe = git_tree_entry_byname(index, fan_name);
+	cr_assert_eq(git_tree_lookup(&best_fan, repo, git_tree_entry_id(fe)),
+	             0);
+	cr_assert_eq(git_treebuilder_new(&tb, repo, best_fan), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, tb, best_name, &nb,
+	                                    GIT_FILEMODE_BLOB),
+	             0);
+	cr_assert_eq(git_treebuilder_write(&nfan, tb), 0);
+	git_treebuilder_free(tb);
+	cr_assert_eq(git_treebuilder_new(&tb, repo, index), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, tb, fan_name, &nfan,
+	                                    GIT_FILEMODE_TREE),
+	             0);
+	cr_assert_eq(git_treebuilder_write(&nindex, tb), 0);
+	git_treebuilder_free(tb);
+	with_part(out, repo, tree, "index", &nindex);
+	git_tree_free(best_fan);
+	git_tree_free(index);
+}
+
+static void warning_sink(const char *msg, void *payload)
+{
+	(void)msg;
+	(void)payload;
+}
+
+Test(fsck, a_pack_index_copy_that_disagrees_with_the_pack_is_damage)
+{
+	make_vault();
+	forge_with("a", tier_a, 4, swap_index, "index forged");
+	/* the same log on b: both tiers hold the same forged revision */
+	cr_assert_eq(tt_sh("cp %s/a/log.git/objects/pack/* %s/b/log.git/objects/pack/ && "
+	                   "cp %s/a/log.git/refs/heads/main %s/b/log.git/refs/heads/main",
+	                   dir, dir, dir, dir),
+	             0);
+
+	/* every chunk is in the map, every pack is sound on its own */
+	tier_fsck_report *r = fsck(0, 0, 0);
+	cr_assert_eq(r->errors, 0, "%s", all_messages(r));
+	tier_fsck_report_free(r);
+
+	/* and yet restore cannot use it */
+	tier_vault *v = open_vault(0);
+	tier_restore_options ro = TIER_RESTORE_OPTIONS_INIT;
+	tier_restore_stats st;
+	memset(&st, 0, sizeof(st));
+	ro.dest = tt_path("%s/out", dir);
+	ro.warning = warning_sink;
+	int rc = tier_restore_run(&st, v, &ro);
+	cr_assert(rc < 0 || st.errors > 0, "restore of revision 4 worked");
+	tier_vault_free(v);
+
+	r = fsck(0, 1, 0);
+	const tier_fsck_problem *p = find(r, "pack-index-mismatch", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->severity, TIER_FSCK_ERROR);
+	cr_assert(strstr(p->message, "differs from the pack's own from byte 0"),
+	          "%s", p->message);
+	cr_assert_not_null(find(r, "pack-index-mismatch", "b"), "%s",
+	                   all_messages(r));
+	cr_assert_eq(r->errors, 2, "%s", all_messages(r));
+	tier_fsck_report_free(r);
+
+	/* no tier agrees with the log: repair says why and mends nothing */
+	r = fsck(0, 1, 1);
+	p = find(r, "pack-index-mismatch", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->repaired, 0);
+	cr_assert(strstr(p->message, "log's copy of its index that is wrong"),
+	          "%s", p->message);
+	cr_assert_eq(r->errors, 2);
+	tier_fsck_report_free(r);
+}
+
+Test(fsck, repair_copies_only_from_a_tier_whose_pack_agrees_with_the_log)
+{
+	make_vault();
+	forge_with("a", tier_a, 4, swap_index, "index forged");
+	cr_assert_eq(tt_sh("cp %s/a/log.git/objects/pack/* %s/b/log.git/objects/pack/ && "
+	                   "cp %s/a/log.git/refs/heads/main %s/b/log.git/refs/heads/main",
+	                   dir, dir, dir, dir),
+	             0);
+	const char *pack = big_pack("a");
+	cr_assert_eq(tt_sh("rm %s/a/%s", dir, pack), 0);
+	tier_fsck_report *r = fsck(0, 1, 1);
+	const tier_fsck_problem *p = find(r, "pack-missing", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(p->repaired, 0, "%s", p->message);
+	cr_assert(strstr(p->message, "'b' has a copy that does not match the log either"),
+	          "%s", p->message);
+	tier_fsck_report_free(r);
+	cr_assert_neq(tt_sh("test -f %s/a/%s", dir, pack), 0, "nothing copied");
+}
+
+/* ---- tiers fsck could not look at --------------------------------------- */
+
+Test(fsck, a_vanished_tier_root_is_offline_and_counted)
+{
+	make_vault();
+	cr_assert_eq(tt_sh("rm -rf %s/a", dir), 0);
+	tier_fsck_report *r = fsck(1, 0, 0);
+	const tier_fsck_problem *p = find(r, "tier-offline", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert_eq(r->tiers_offline, 1, "%s", all_messages(r));
+	cr_assert_eq(r->tiers_checked, 1);
+	cr_assert_eq(r->errors, 0, "%s", all_messages(r));
+	tier_fsck_report_free(r);
+
+	/* and the fault tier away too: nothing was looked at */
+	tt_write_file(ctl, "offline\n", 8);
+	r = fsck(1, 0, 0);
+	cr_assert_eq(r->tiers_offline, 2, "%s", all_messages(r));
+	cr_assert_eq(r->tiers_checked, 0, "%s", all_messages(r));
+	cr_assert_not_null(find(r, "tier-offline", "b"), "%s",
+	                   all_messages(r));
+	tier_fsck_report_free(r);
 }
