@@ -19,6 +19,7 @@
 #include <git2/sys/odb_backend.h>
 
 #include "log.h"
+#include "util/idset.h"
 #include "tier/sys/driver.h"
 #include "retry.h"
 #include "snapshot.h"
@@ -418,23 +419,32 @@ static void fmt_time(char *out, size_t cap, int64_t t)
 static void describe_foreign(tier_vault *v, struct vtier *t,
                              const git_oid *base)
 {
-	git_revwalk *walk = NULL;
 	git_oid oid, first;
 	int found = 0;
 	tier_commit_info ci;
 	tier_buf msg = TIER_BUF_INIT;
 
-	if (git_revwalk_new(&walk, v->cache) == 0 &&
-	    git_revwalk_push(walk, &t->head) == 0) {
-		git_revwalk_simplify_first_parent(walk);
-		if (base)
-			git_revwalk_hide(walk, base);
-		while (git_revwalk_next(&oid, walk) == 0) {
-			git_oid_cpy(&first, &oid);
-			found = 1;
-		}
+	/*
+	 * By hand (each commit size-checked, git_revwalk inflates them
+	 * unchecked): the oldest commit of head's chain that base's chain
+	 * lacks (base itself when it is on it, the fork point when not).
+	 */
+	tier_idset known = TIER_IDSET_INIT(GIT_OID_RAWSZ);
+	if (base) {
+		git_oid_cpy(&oid, base);
+		for (int more = 1; more == 1 &&
+		                   tier_idset_add(&known, oid.id) >= 0;
+		     more = tier_log_first_parent(&oid, v->cache, &oid))
+			;
 	}
-	git_revwalk_free(walk);
+	git_oid_cpy(&oid, &t->head);
+	for (int more = 1; more == 1 && !tier_idset_has(&known, oid.id);
+	     more = tier_log_first_parent(&oid, v->cache, &oid)) {
+		git_oid_cpy(&first, &oid);
+		found = 1;
+	}
+	tier_idset_dispose(&known);
+	tier_error_clear();
 	tier_buf_printf(
 	        &msg,
 	        "tier '%s' is at revision %llu but this installation last saw revision %llu "
@@ -2075,7 +2085,6 @@ int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v,
                    size_t max)
 {
 	git_oid head, oid;
-	git_revwalk *walk = NULL;
 	tier_log_entry *e = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -2084,13 +2093,11 @@ int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v,
 	*count = 0;
 	if ((rc = tier_vault_best_head(v, &head, NULL)) < 0)
 		return rc == TIER_ENOTFOUND ? 0 : rc;
-	if ((rc = git_revwalk_new(&walk, v->cache)) < 0 ||
-	    (rc = git_revwalk_push(walk, &head)) < 0) {
-		git_revwalk_free(walk);
-		return tier_error_from_git(rc, "cannot walk the log");
-	}
-	git_revwalk_simplify_first_parent(walk);
-	while ((!max || n < max) && (rc = git_revwalk_next(&oid, walk)) == 0) {
+	/* first parents by hand: git_revwalk inflates each commit unchecked,
+	 * tier_commit_info_read checks its size first */
+	git_oid_cpy(&oid, &head);
+	for (rc = 1; (!max || n < max) && rc == 1;
+	     rc = tier_log_first_parent(&oid, v->cache, &oid)) {
 		tier_commit_info ci;
 		if ((rc = tier_commit_info_read(&ci, v->cache, &oid)) < 0)
 			goto fail;
@@ -2119,17 +2126,16 @@ int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v,
 		x->bytes = ci.bytes;
 		x->new_bytes = ci.new_bytes;
 		x->packs = ci.packs;
+		rc = 1;
 	}
-	if (rc != 0 && rc != GIT_ITEROVER) {
-		rc = tier_error_from_git(rc, "cannot walk the log");
+	if (rc < 0) {
+		tier_error_prefix("cannot walk the log");
 		goto fail;
 	}
-	git_revwalk_free(walk);
 	*out = e;
 	*count = n;
 	return 0;
 fail:
-	git_revwalk_free(walk);
 	free(e);
 	return rc;
 }
