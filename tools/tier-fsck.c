@@ -95,8 +95,9 @@ static json_t *offline_tiers(const tier_fsck_report *r)
 		                 strcmp(p->id, "tier-refused") != 0))
 			continue;
 		for (size_t k = 0; k < json_array_size(names) && !dup; k++)
-			dup = !strcmp(json_string_value(json_array_get(names, k)),
-			              p->tier);
+			dup = !strcmp(
+			        json_string_value(json_array_get(names, k)),
+			        p->tier);
 		if (!dup)
 			json_array_append_new(names, json_string(p->tier));
 	}
@@ -109,9 +110,9 @@ static void offline_list(char *out, size_t cap, const tier_fsck_report *r)
 	size_t n = 0;
 	out[0] = '\0';
 	for (size_t k = 0; k < json_array_size(names) && n < cap; k++)
-		n += (size_t)snprintf(out + n, cap - n, "%s'%s'",
-		                      k ? ", " : "",
-		                      json_string_value(json_array_get(names, k)));
+		n += (size_t)snprintf(
+		        out + n, cap - n, "%s'%s'", k ? ", " : "",
+		        json_string_value(json_array_get(names, k)));
 	json_decref(names);
 }
 
@@ -241,9 +242,10 @@ int main(int argc, char **argv)
 			char names[1024];
 			offline_list(names, sizeof(names), r);
 			if (!c.json)
-				tool_error("no damage on the tiers checked, but %s "
-				           "could not be checked",
-				           names);
+				tool_error(
+				        "no damage on the tiers checked, but %s "
+				        "could not be checked",
+				        names);
 			exit_code = TOOL_EXIT_DEGRADED;
 		}
 	}

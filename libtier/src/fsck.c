@@ -443,13 +443,12 @@ static int index_entry(struct run *r, const char *tier, tier_vec *packs,
 	else if ((rc = tier_blob_lookup_bounded(&blob, r->cache,
 	                                        git_tree_entry_id(e),
 	                                        TIER_MAX_INDEX_BLOB, what)) < 0)
-		rc = add_problem(
-		        r, NULL,
-		        rc == TIER_ENOTFOUND   ? "index-corrupt"
-		        : rc == TIER_ECORRUPT ? "object-too-large"
-		                               : "index-corrupt",
-		        TIER_FSCK_ERROR, tier, name, "tier '%s': %s", tier,
-		        tier_error_last());
+		rc = add_problem(r, NULL,
+		                 rc == TIER_ENOTFOUND  ? "index-corrupt"
+		                 : rc == TIER_ECORRUPT ? "object-too-large"
+		                                       : "index-corrupt",
+		                 TIER_FSCK_ERROR, tier, name, "tier '%s': %s",
+		                 tier, tier_error_last());
 	else if (tier_pack_trailer_parse(&tr, git_blob_rawcontent(blob),
 	                                 (size_t)git_blob_rawsize(blob),
 	                                 name) < 0)
@@ -490,7 +489,8 @@ static int load_packs(struct run *r, const char *tier, const git_oid *head,
 	                                   "the head's tree")) < 0) {
 		rc = add_problem(
 		        r, NULL, "commit-unreadable", TIER_FSCK_ERROR, tier,
-		        NULL, "tier '%s': the tree of head %s cannot be read: %s",
+		        NULL,
+		        "tier '%s': the tree of head %s cannot be read: %s",
 		        tier, short_oid(sh, head), tier_error_last());
 		goto out;
 	}
@@ -605,18 +605,20 @@ static int tail_compare(struct run *r, const struct packref *p,
 	const unsigned char *want = git_blob_rawcontent(blob);
 	size_t len = (size_t)git_blob_rawsize(blob);
 	if (len != have)
-		tier_buf_printf(why,
-		                "the log's copy of its index and trailer is %zu "
-		                "bytes, the pack's own is %zu",
-		                len, have);
+		tier_buf_printf(
+		        why,
+		        "the log's copy of its index and trailer is %zu "
+		        "bytes, the pack's own is %zu",
+		        len, have);
 	else if (memcmp(want, got, len) != 0) {
 		size_t k = 0;
 		while (want[k] == got[k])
 			k++;
-		tier_buf_printf(why,
-		                "the log's copy of its index and trailer differs "
-		                "from the pack's own from byte %zu of %zu",
-		                k, len);
+		tier_buf_printf(
+		        why,
+		        "the log's copy of its index and trailer differs "
+		        "from the pack's own from byte %zu of %zu",
+		        k, len);
 	} else
 		rc = 0;
 	git_blob_free(blob);
@@ -643,9 +645,11 @@ static int tail_check(struct run *r, const struct packref *p, int fd,
 		                      "cannot read back the trailer of pack %s",
 		                      p->path);
 	uint64_t have = tr.index_len + TIER_PACK_TRAILER_SIZE;
-	if (have > size || have > TIER_MAX_INDEX_BLOB + TIER_PACK_TRAILER_SIZE) {
-		tier_buf_printf(why, "its index and trailer are %llu bytes, "
-		                     "over the format's limit",
+	if (have > size ||
+	    have > TIER_MAX_INDEX_BLOB + TIER_PACK_TRAILER_SIZE) {
+		tier_buf_printf(why,
+		                "its index and trailer are %llu bytes, "
+		                "over the format's limit",
 		                (unsigned long long)have);
 		return 1;
 	}

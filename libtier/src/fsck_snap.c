@@ -43,8 +43,8 @@ static int finding(struct walk *w, const char *id, const char *object,
 	if (!f)
 		return TIER_ERROR;
 	if (w->rev)
-		rc = tier_buf_printf(&msg, "revision %llu: ",
-		                     (unsigned long long)w->rev);
+		rc = tier_buf_printf(
+		        &msg, "revision %llu: ", (unsigned long long)w->rev);
 	va_start(ap, fmt);
 	if (rc == 0)
 		rc = tier_buf_vprintf(&msg, fmt, ap);
@@ -76,7 +76,8 @@ static const char *entry_object(struct walk *w, const char *raw)
 	tier_buf_clear(&w->obj);
 	if (tier_buf_put(&w->tmp, w->path.ptr ? w->path.ptr : "",
 	                 w->path.size) < 0 ||
-	    tier_buf_putc(&w->tmp, '/') < 0 || tier_buf_puts(&w->tmp, raw) < 0 ||
+	    tier_buf_putc(&w->tmp, '/') < 0 ||
+	    tier_buf_puts(&w->tmp, raw) < 0 ||
 	    tier_quote_path(&w->obj, w->tmp.ptr, w->tmp.size) < 0)
 		return NULL;
 	return w->obj.ptr;
@@ -121,10 +122,11 @@ static int check_object(struct walk *w, const git_oid *id, git_object_t type,
 		             git_object_type2string(got),
 		             git_object_type2string(type));
 	else if (len > max)
-		rc = finding(w, "object-too-large", object,
-		             "%s (object %.12s) is %zu bytes, over the format's "
-		             "limit of %zu: it is not read",
-		             what, hex, len, max);
+		rc = finding(
+		        w, "object-too-large", object,
+		        "%s (object %.12s) is %zu bytes, over the format's "
+		        "limit of %zu: it is not read",
+		        what, hex, len, max);
 	else
 		return 0;
 	return rc < 0 ? rc : 1;
@@ -135,10 +137,10 @@ static int check_object(struct walk *w, const git_oid *id, git_object_t type,
 static int is_dotdot(const char *raw)
 {
 	int bad = 0;
-	char *dec = raw[0] == '%'
-	                    ? tier_percent_decode(raw + 1, strlen(raw + 1), 0,
-	                                          &bad)
-	                    : tier_strdup(raw);
+	char *dec =
+	        raw[0] == '%'
+	                ? tier_percent_decode(raw + 1, strlen(raw + 1), 0, &bad)
+	                : tier_strdup(raw);
 	int dot = 0;
 	if (!dec) {
 		tier_error_clear();
@@ -215,11 +217,10 @@ static int bad_names(struct walk *w, const git_tree *t, unsigned char *bad,
 		if (k == i)
 			continue;
 		found++;
-		rc = finding(w, "duplicate-entries",
-		             entry_object(w, names[i - 1]),
-		             "directory %s: entry %s appears %zu times",
-		             qpath(w), tier_quote_name(names[i - 1]),
-		             k - i + 1);
+		rc = finding(
+		        w, "duplicate-entries", entry_object(w, names[i - 1]),
+		        "directory %s: entry %s appears %zu times", qpath(w),
+		        tier_quote_name(names[i - 1]), k - i + 1);
 		i = k;
 	}
 	if (rc == 0 && !found)
@@ -243,10 +244,9 @@ static int check_node(struct walk *w, const git_tree_entry *e, int meta)
 	if ((rc = tier_idset_add(&w->seen, id->id)) <= 0)
 		return rc; /* checked already (or out of memory) */
 	snprintf(what, sizeof(what), "%s %s",
-	         meta ? "the metadata of directory" : "the node of",
-	         qpath(w));
-	if ((rc = check_object(w, id, GIT_OBJECT_BLOB, TIER_MAX_NODE_BLOB,
-	                       what, path_object(w))) != 0)
+	         meta ? "the metadata of directory" : "the node of", qpath(w));
+	if ((rc = check_object(w, id, GIT_OBJECT_BLOB, TIER_MAX_NODE_BLOB, what,
+	                       path_object(w))) != 0)
 		return rc < 0 ? rc : 0;
 	if (git_blob_lookup(&blob, w->repo, id) < 0) {
 		const git_error *ge = git_error_last();
@@ -258,8 +258,8 @@ static int check_node(struct walk *w, const git_tree_entry *e, int meta)
 	                      (size_t)git_blob_rawsize(blob));
 	git_blob_free(blob);
 	if (rc < 0) {
-		if (rc == TIER_ERROR && !strcmp(tier_error_last(),
-		                                "out of memory"))
+		if (rc == TIER_ERROR &&
+		    !strcmp(tier_error_last(), "out of memory"))
 			return rc;
 		tier_buf_sets(&w->tmp, tier_error_last());
 		char *msg = tier_buf_detach(&w->tmp);
@@ -328,9 +328,10 @@ static int walk_tree(struct walk *w, const git_tree *t)
 		else if (type == GIT_OBJECT_BLOB)
 			rc = check_node(w, e, 0);
 		else
-			rc = finding(w, "bad-entry-type", path_object(w),
-			             "entry %s is a %s, not a file or directory",
-			             qpath(w), git_object_type2string(type));
+			rc = finding(
+			        w, "bad-entry-type", path_object(w),
+			        "entry %s is a %s, not a file or directory",
+			        qpath(w), git_object_type2string(type));
 		w->path.size = base;
 		w->path.ptr[base] = '\0';
 	}

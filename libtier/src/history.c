@@ -112,8 +112,8 @@ static int node_size(struct diffwalk *w, const git_tree_entry *e,
 
 	*size = 0;
 	if ((rc = tier_blob_lookup_bounded(&b, w->repo, git_tree_entry_id(e),
-	                                   TIER_MAX_NODE_BLOB,
-	                                   "a node blob")) < 0)
+	                                   TIER_MAX_NODE_BLOB, "a node blob")) <
+	    0)
 		return tier_error_prefix("snapshot entry %s", wpath(w));
 	rc = tier_node_decode(&n, git_blob_rawcontent(b),
 	                      (size_t)git_blob_rawsize(b));
@@ -125,11 +125,9 @@ static int node_size(struct diffwalk *w, const git_tree_entry *e,
 	return 0;
 }
 
-static int diff_trees(struct diffwalk *w, const git_tree *a,
-                      const git_tree *b);
+static int diff_trees(struct diffwalk *w, const git_tree *a, const git_tree *b);
 
-static int subtree(struct diffwalk *w, const git_tree_entry *e,
-                   git_tree **out)
+static int subtree(struct diffwalk *w, const git_tree_entry *e, git_tree **out)
 {
 	*out = NULL;
 	if (!e)
@@ -237,10 +235,10 @@ static int diff_trees(struct diffwalk *w, const git_tree *a, const git_tree *b)
 		goto out;
 	}
 	while (rc == 0 && (i < na || j < nb)) {
-		const git_tree_entry *ea = i < na ? git_tree_entry_byindex(a, i)
-		                                  : NULL;
-		const git_tree_entry *eb = j < nb ? git_tree_entry_byindex(b, j)
-		                                  : NULL;
+		const git_tree_entry *ea =
+		        i < na ? git_tree_entry_byindex(a, i) : NULL;
+		const git_tree_entry *eb =
+		        j < nb ? git_tree_entry_byindex(b, j) : NULL;
 		int c = !ea ? 1 : !eb ? -1 : entry_cmp(ea, eb);
 		if (c < 0) {
 			rc = change(w, ea, NULL);
@@ -269,8 +267,8 @@ int tier_vault_diff(tier_vault *v, uint64_t from, uint64_t to, tier_diff_cb cb,
 	git_repository *repo = tier_vault_cache(v);
 	git_oid a, b;
 	git_tree *ta = NULL, *tb = NULL;
-	struct diffwalk w = {repo, cb, payload, TIER_BUF_INIT, TIER_BUF_INIT,
-	                     0};
+	struct diffwalk w = {repo,          cb, payload, TIER_BUF_INIT,
+	                     TIER_BUF_INIT, 0};
 	int rc;
 
 	if ((from && (rc = tier_vault_find_revision(v, from, &a)) < 0) ||

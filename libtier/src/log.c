@@ -109,8 +109,7 @@ int tier_log_commit_lookup(git_commit **out, git_repository *repo,
 	return 0;
 }
 
-int tier_log_first_parent(git_oid *out, git_repository *repo,
-                          const git_oid *id)
+int tier_log_first_parent(git_oid *out, git_repository *repo, const git_oid *id)
 {
 	git_commit *c = NULL;
 	int rc = tier_log_commit_lookup(&c, repo, id);

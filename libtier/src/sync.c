@@ -146,8 +146,8 @@ static int add_pack(struct added *a, git_repository *repo,
 	memcpy(a->p[a->n].id, id, TIER_HASH_LEN);
 	a->p[a->n].size = 0;
 	if (bl >= TIER_PACK_TRAILER_SIZE &&
-	    tier_pack_trailer_parse(&tr, git_blob_rawcontent(blob), bl,
-	                            name) == 0)
+	    tier_pack_trailer_parse(&tr, git_blob_rawcontent(blob), bl, name) ==
+	            0)
 		a->p[a->n].size = tr.pack_size;
 	tier_error_clear();
 	git_blob_free(blob);
@@ -196,8 +196,8 @@ static int added_packs(struct added_pack **out, size_t *n, git_repository *repo,
 		for (size_t k = 0; k < git_tree_entrycount(sb) && rc == 0;
 		     k++) {
 			const git_tree_entry *e = git_tree_entry_byindex(sb, k);
-			if (sa && git_tree_entry_byname(
-			                  sa, git_tree_entry_name(e)))
+			if (sa &&
+			    git_tree_entry_byname(sa, git_tree_entry_name(e)))
 				continue; /* listed before: copied then */
 			rc = add_pack(&add, repo, e);
 		}

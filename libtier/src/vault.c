@@ -432,8 +432,8 @@ static void describe_foreign(tier_vault *v, struct vtier *t,
 	tier_idset known = TIER_IDSET_INIT(GIT_OID_RAWSZ);
 	if (base) {
 		git_oid_cpy(&oid, base);
-		for (int more = 1; more == 1 &&
-		                   tier_idset_add(&known, oid.id) >= 0;
+		for (int more = 1;
+		     more == 1 && tier_idset_add(&known, oid.id) >= 0;
 		     more = tier_log_first_parent(&oid, v->cache, &oid))
 			;
 	}

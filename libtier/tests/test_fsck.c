@@ -363,8 +363,7 @@ static void forge_with(const char *tier, const char *spec, uint64_t revision,
 	tier_location_free(loc);
 }
 
-static void drop_index(git_oid *out, git_repository *repo,
-                       const git_tree *tree)
+static void drop_index(git_oid *out, git_repository *repo, const git_tree *tree)
 {
 	git_treebuilder *tb = NULL;
 	cr_assert_eq(git_treebuilder_new(&tb, repo, tree), 0);
@@ -794,9 +793,9 @@ static void with_part(git_oid *out, git_repository *repo, const git_tree *tree,
 {
 	git_treebuilder *tb = NULL;
 	cr_assert_eq(git_treebuilder_new(&tb, repo, tree), 0);
-	cr_assert_eq(git_treebuilder_insert(NULL, tb, part, id,
-	                                    GIT_FILEMODE_TREE),
-	             0);
+	cr_assert_eq(
+	        git_treebuilder_insert(NULL, tb, part, id, GIT_FILEMODE_TREE),
+	        0);
 	cr_assert_eq(git_treebuilder_write(out, tb), 0);
 	git_treebuilder_free(tb);
 }
@@ -831,7 +830,7 @@ static void hostile_names(git_oid *out, git_repository *repo,
 	}
 	static const char *const bad_blobs[] = {
 	        "../../escaped.txt", "dup", "dup", "%2Fetc",
-	        "esc\x1b[31mname", "fine"};
+	        "esc\x1b[31mname",   "fine"};
 	for (size_t i = 0; i < 6; i++) {
 		e[n].mode = 0100644;
 		e[n].name = bad_blobs[i];
@@ -860,8 +859,7 @@ static size_t count_id(const tier_fsck_report *r, const char *id,
 }
 
 static const tier_fsck_problem *find_object(const tier_fsck_report *r,
-                                            const char *id,
-                                            const char *object)
+                                            const char *id, const char *object)
 {
 	for (size_t i = 0; i < r->nproblems; i++)
 		if (!strcmp(r->problems[i].id, id) && r->problems[i].object &&
@@ -918,8 +916,7 @@ Test(fsck, every_bad_name_and_node_of_a_hostile_tier_is_damage)
 	/* tier-log's diff stops at the bad directory, in one line */
 	tier_vault *v = open_vault(0);
 	int n = 0;
-	cr_assert_eq(tier_vault_diff(v, 3, 4, count_change, &n),
-	             TIER_ECORRUPT);
+	cr_assert_eq(tier_vault_diff(v, 3, 4, count_change, &n), TIER_ECORRUPT);
 	cr_assert(strstr(tier_error_last(), "bad tree entry name") ||
 	                  strstr(tier_error_last(), "duplicate"),
 	          "%s", tier_error_last());
@@ -953,10 +950,9 @@ Test(fsck, a_node_that_does_not_parse_fails_the_diff_instead_of_size_0)
 	forge_with("a", tier_a, 4, junk_node, "junk");
 	tier_vault *v = open_vault(0);
 	int n = 0;
-	cr_assert_eq(tier_vault_diff(v, 3, 4, count_change, &n),
-	             TIER_ECORRUPT, "%s", tier_error_last());
-	cr_assert(strstr(tier_error_last(), "/file"), "%s",
-	          tier_error_last());
+	cr_assert_eq(tier_vault_diff(v, 3, 4, count_change, &n), TIER_ECORRUPT,
+	             "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "/file"), "%s", tier_error_last());
 	tier_vault_free(v);
 	tier_fsck_report *r = fsck(0, 0, 0);
 	cr_assert_not_null(find_object(r, "bad-node", "/file"), "%s",
@@ -968,8 +964,7 @@ Test(fsck, a_node_that_does_not_parse_fails_the_diff_instead_of_size_0)
  * chunks swapped (and the index hash made right again): it parses, every
  * chunk is "in a pack", but restore reads each of the two at the other's
  * place. */
-static void swap_index(git_oid *out, git_repository *repo,
-                       const git_tree *tree)
+static void swap_index(git_oid *out, git_repository *repo, const git_tree *tree)
 {
 	git_tree *index = NULL, *best_fan = NULL;
 	const git_tree_entry *ie = git_tree_entry_byname(tree, "index");
@@ -985,7 +980,8 @@ static void swap_index(git_oid *out, git_repository *repo,
 		cr_assert_eq(git_tree_lookup(&fan, repo, git_tree_entry_id(fe)),
 		             0);
 		for (size_t k = 0; k < git_tree_entrycount(fan); k++) {
-			const git_tree_entry *be = git_tree_entry_byindex(fan, k);
+			const git_tree_entry *be =
+			        git_tree_entry_byindex(fan, k);
 			git_blob *b = NULL;
 			cr_assert_eq(git_blob_lookup(&b, repo,
 			                             git_tree_entry_id(be)),
@@ -1007,7 +1003,8 @@ static void swap_index(git_oid *out, git_repository *repo,
 	unsigned char *t = malloc(best_len);
 	memcpy(t, git_blob_rawcontent(b), best_len);
 	git_blob_free(b);
-	size_t count = (best_len - TIER_PACK_TRAILER_SIZE) / TIER_PACK_ENTRY_SIZE;
+	size_t count =
+	        (best_len - TIER_PACK_TRAILER_SIZE) / TIER_PACK_ENTRY_SIZE;
 	cr_assert_geq(count, 2, "the largest pack holds %zu chunks", count);
 	unsigned char tmp[TIER_HASH_LEN];
 	memcpy(tmp, t, TIER_HASH_LEN);
@@ -1055,10 +1052,11 @@ Test(fsck, a_pack_index_copy_that_disagrees_with_the_pack_is_damage)
 	make_vault();
 	forge_with("a", tier_a, 4, swap_index, "index forged");
 	/* the same log on b: both tiers hold the same forged revision */
-	cr_assert_eq(tt_sh("cp %s/a/log.git/objects/pack/* %s/b/log.git/objects/pack/ && "
-	                   "cp %s/a/log.git/refs/heads/main %s/b/log.git/refs/heads/main",
-	                   dir, dir, dir, dir),
-	             0);
+	cr_assert_eq(
+	        tt_sh("cp %s/a/log.git/objects/pack/* %s/b/log.git/objects/pack/ && "
+	              "cp %s/a/log.git/refs/heads/main %s/b/log.git/refs/heads/main",
+	              dir, dir, dir, dir),
+	        0);
 
 	/* every chunk is in the map, every pack is sound on its own */
 	tier_fsck_report *r = fsck(0, 0, 0);
@@ -1102,17 +1100,19 @@ Test(fsck, repair_copies_only_from_a_tier_whose_pack_agrees_with_the_log)
 {
 	make_vault();
 	forge_with("a", tier_a, 4, swap_index, "index forged");
-	cr_assert_eq(tt_sh("cp %s/a/log.git/objects/pack/* %s/b/log.git/objects/pack/ && "
-	                   "cp %s/a/log.git/refs/heads/main %s/b/log.git/refs/heads/main",
-	                   dir, dir, dir, dir),
-	             0);
+	cr_assert_eq(
+	        tt_sh("cp %s/a/log.git/objects/pack/* %s/b/log.git/objects/pack/ && "
+	              "cp %s/a/log.git/refs/heads/main %s/b/log.git/refs/heads/main",
+	              dir, dir, dir, dir),
+	        0);
 	const char *pack = big_pack("a");
 	cr_assert_eq(tt_sh("rm %s/a/%s", dir, pack), 0);
 	tier_fsck_report *r = fsck(0, 1, 1);
 	const tier_fsck_problem *p = find(r, "pack-missing", "a");
 	cr_assert_not_null(p, "%s", all_messages(r));
 	cr_assert_eq(p->repaired, 0, "%s", p->message);
-	cr_assert(strstr(p->message, "'b' has a copy that does not match the log either"),
+	cr_assert(strstr(p->message,
+	                 "'b' has a copy that does not match the log either"),
 	          "%s", p->message);
 	tier_fsck_report_free(r);
 	cr_assert_neq(tt_sh("test -f %s/a/%s", dir, pack), 0, "nothing copied");
@@ -1137,7 +1137,6 @@ Test(fsck, a_vanished_tier_root_is_offline_and_counted)
 	r = fsck(1, 0, 0);
 	cr_assert_eq(r->tiers_offline, 2, "%s", all_messages(r));
 	cr_assert_eq(r->tiers_checked, 0, "%s", all_messages(r));
-	cr_assert_not_null(find(r, "tier-offline", "b"), "%s",
-	                   all_messages(r));
+	cr_assert_not_null(find(r, "tier-offline", "b"), "%s", all_messages(r));
 	tier_fsck_report_free(r);
 }
