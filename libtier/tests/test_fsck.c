@@ -1140,3 +1140,61 @@ Test(fsck, a_vanished_tier_root_is_offline_and_counted)
 	cr_assert_not_null(find(r, "tier-offline", "b"), "%s", all_messages(r));
 	tier_fsck_report_free(r);
 }
+
+/* index/ff/<64 x f>: a pack index copy of 65 MiB of zeros, over the
+ * format's bound (it deflates to ~64 KiB). */
+static void huge_index(git_oid *out, git_repository *repo,
+                       const git_tree *tree)
+{
+	const git_tree_entry *ie = git_tree_entry_byname(tree, "index");
+	git_tree *index = NULL, *fan = NULL;
+	git_treebuilder *tb = NULL;
+	git_oid blob, nfan, nindex;
+	char name[TIER_HASH_HEXLEN + 1];
+	size_t len = (65u << 20);
+	char *zeros = calloc(1, len);
+
+	cr_assert_not_null(zeros);
+	blob_of(&blob, repo, zeros, len);
+	free(zeros);
+	memset(name, 'f', TIER_HASH_HEXLEN);
+	name[TIER_HASH_HEXLEN] = '\0';
+	cr_assert_not_null(ie);
+	cr_assert_eq(git_tree_lookup(&index, repo, git_tree_entry_id(ie)), 0);
+	const git_tree_entry *fe = git_tree_entry_byname(index, "ff");
+	if (fe)
+		cr_assert_eq(git_tree_lookup(&fan, repo, git_tree_entry_id(fe)),
+		             0);
+	cr_assert_eq(git_treebuilder_new(&tb, repo, fan), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, tb, name, &blob,
+	                                    GIT_FILEMODE_BLOB),
+	             0);
+	cr_assert_eq(git_treebuilder_write(&nfan, tb), 0);
+	git_treebuilder_free(tb);
+	cr_assert_eq(git_treebuilder_new(&tb, repo, index), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, tb, "ff", &nfan,
+	                                    GIT_FILEMODE_TREE),
+	             0);
+	cr_assert_eq(git_treebuilder_write(&nindex, tb), 0);
+	git_treebuilder_free(tb);
+	with_part(out, repo, tree, "index", &nindex);
+	git_tree_free(fan);
+	git_tree_free(index);
+}
+
+Test(fsck, a_pack_index_copy_over_the_bound_is_damage_and_never_read)
+{
+	make_vault();
+	forge_with("a", tier_a, 4, huge_index, "huge index");
+	tier_fsck_report *r = fsck(0, 0, 0);
+	const tier_fsck_problem *p = find(r, "object-too-large", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert(strstr(p->message, "68157440 bytes, over the format's limit"),
+	          "%s", p->message);
+	/* the chunk map (what restore loads) refuses it too */
+	p = find(r, "index-corrupt", "a");
+	cr_assert_not_null(p, "%s", all_messages(r));
+	cr_assert(strstr(p->message, "over the format's limit"), "%s",
+	          p->message);
+	tier_fsck_report_free(r);
+}
