@@ -118,32 +118,18 @@ static void offline_list(char *out, size_t cap, const tier_fsck_report *r)
 
 static json_t *report_json(tier_vault *v, const tier_fsck_report *r)
 {
-	json_t *tiers = json_array(), *problems = json_array();
-	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
-		const tier_tier_info *in = tier_vault_tier_info(v, i);
-		json_array_append_new(
-		        tiers,
-		        json_pack("{s:s, s:s, s:s, s:b, s:I, s:o}", "name",
-		                  in->name, "url", in->url, "state",
-		                  tier_tier_state_name(in->state), "online",
-		                  in->online, "revision",
-		                  (json_int_t)in->revision, "head",
-		                  in->head[0] ? json_string(in->head)
-		                              : json_null()));
-	}
+	json_t *tiers = tool_json_tiers(v, NULL), *problems = json_array();
 	for (size_t i = 0; i < r->nproblems; i++) {
 		const tier_fsck_problem *p = &r->problems[i];
-		json_array_append_new(
-		        problems,
-		        json_pack("{s:s, s:s, s:o, s:o, s:s, s:b}", "id", p->id,
-		                  "severity",
-		                  tier_fsck_severity_name(p->severity), "tier",
-		                  p->tier ? json_string(p->tier) : json_null(),
-		                  "object",
-		                  p->object ? json_string(p->object)
-		                            : json_null(),
-		                  "message", p->message, "repaired",
-		                  p->repaired));
+		json_t *o = json_pack(
+		        "{s:s, s:s, s:o, s:o, s:b}", "id", p->id, "severity",
+		        tier_fsck_severity_name(p->severity), "tier",
+		        tool_json_text(p->tier), "message",
+		        tool_json_text(p->message), "repaired", p->repaired);
+		/* an object may be a path from a snapshot (docs/json.md) */
+		if (o)
+			tool_json_set_name(o, "object", p->object);
+		json_array_append_new(problems, o);
 	}
 	json_t *o = json_pack(
 	        "{s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",

@@ -64,34 +64,26 @@ int main(int argc, char **argv)
 		return tool_finish(&c, tool_fail(rc));
 
 	if (c.json) {
-		json_t *tiers = json_array();
-		for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
-			const tier_tier_info *in = tier_vault_tier_info(v, i);
-			json_array_append_new(
-			        tiers,
-			        json_pack("{s:s, s:s, s:I, s:b}", "name",
-			                  in->name, "url", in->url, "revision",
-			                  (json_int_t)in->revision, "online",
-			                  in->online));
-		}
-		rc = tool_json_emit(json_pack(
-		        "{s:s, s:s, s:s, s:s, s:I, s:o}", "vault",
-		        tier_vault_id(v), "installation",
-		        tier_vault_installation_id(v), "state", c.state_dir,
-		        "mode",
+		json_t *out = json_pack(
+		        "{s:s, s:s, s:s, s:I, s:o}", "vault", tier_vault_id(v),
+		        "installation", tier_vault_installation_id(v), "mode",
 		        opt_adopt       ? "adopt"
 		        : opt_read_only ? "read-only"
 		                        : "new",
 		        "revision", (json_int_t)tier_vault_max_revision(v),
-		        "tiers", tiers));
+		        "tiers", tool_json_tiers(v, NULL));
+		/* the state directory is a path like any other (docs/json.md) */
+		if (out)
+			tool_json_set_name(out, "state", c.state_dir);
+		rc = tool_json_emit(out);
 	} else {
-		printf("%s vault %s on %zu tier%s, installation %s in %s\n",
+		printf("%s vault %s on %s, installation %s in %s\n",
 		       opt_adopt       ? "adopted"
 		       : opt_read_only ? "following"
 		                       : "created",
-		       tier_vault_id(v), tier_vault_tier_count(v),
-		       tier_vault_tier_count(v) == 1 ? "" : "s",
-		       tier_vault_installation_id(v), c.state_dir);
+		       tier_vault_id(v),
+		       tool_count(tier_vault_tier_count(v), "tier", NULL),
+		       tier_vault_installation_id(v), tool_q(c.state_dir));
 		tool_vault_report(v);
 	}
 	tier_vault_free(v);

@@ -45,14 +45,21 @@ static const struct tool_def def = {
         .exits = exits,
 };
 
+/* Every non-directory entry is a file (docs/glossary.md). */
+static uint64_t files_of(const tier_push_stats *s)
+{
+	return s->files + s->others;
+}
+
 static int on_progress(const tier_push_stats *s, const char *current,
                        void *payload)
 {
 	char a[32], b[32];
 	(void)payload;
-	tool_progress("%llu files, %s read, %s new  %s",
-	              (unsigned long long)s->files, tool_size(s->read_bytes, a),
-	              tool_size(s->new_bytes, b), current ? current : "");
+	tool_progress("%s, %s read, %s new  %s",
+	              tool_count(files_of(s), "file", NULL),
+	              tool_size(s->read_bytes, a),
+	              tool_size(s->new_bytes, b), current ? tool_q(current) : "");
 	return tool_interrupted();
 }
 
@@ -64,17 +71,22 @@ static void on_warning(const char *msg, void *payload)
 
 static json_t *stats_json(const tier_push_stats *s)
 {
-	return json_pack(
-	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	        "files", (json_int_t)s->files, "dirs", (json_int_t)s->dirs,
-	        "others", (json_int_t)s->others, "bytes", (json_int_t)s->bytes,
-	        "unchanged_files", (json_int_t)s->unchanged_files, "read_bytes",
-	        (json_int_t)s->read_bytes, "chunks", (json_int_t)s->chunks,
-	        "new_chunks", (json_int_t)s->new_chunks, "new_bytes",
-	        (json_int_t)s->new_bytes, "stored_bytes",
-	        (json_int_t)s->stored_bytes, "packs", (json_int_t)s->packs,
-	        "errors", (json_int_t)s->errors, "changed",
-	        (json_int_t)s->changed);
+	tool_stats j;
+	tool_stats_init(&j);
+	j.v[TOOL_STAT_FILES] = (int64_t)files_of(s);
+	j.v[TOOL_STAT_DIRS] = (int64_t)s->dirs;
+	j.v[TOOL_STAT_OTHERS] = (int64_t)s->others;
+	j.v[TOOL_STAT_BYTES] = (int64_t)s->bytes;
+	j.v[TOOL_STAT_UNCHANGED_FILES] = (int64_t)s->unchanged_files;
+	j.v[TOOL_STAT_READ_BYTES] = (int64_t)s->read_bytes;
+	j.v[TOOL_STAT_CHUNKS] = (int64_t)s->chunks;
+	j.v[TOOL_STAT_NEW_CHUNKS] = (int64_t)s->new_chunks;
+	j.v[TOOL_STAT_NEW_BYTES] = (int64_t)s->new_bytes;
+	j.v[TOOL_STAT_STORED_BYTES] = (int64_t)s->stored_bytes;
+	j.v[TOOL_STAT_PACKS] = (int64_t)s->packs;
+	j.v[TOOL_STAT_ERRORS] = (int64_t)s->errors;
+	j.v[TOOL_STAT_CHANGED] = (int64_t)s->changed;
+	return tool_json_stats(&j);
 }
 
 int main(int argc, char **argv)
@@ -116,7 +128,7 @@ int main(int argc, char **argv)
 		json_t *o = json_pack("{s:I, s:s, s:o, s:o}", "revision",
 		                      (json_int_t)res->revision, "commit",
 		                      res->commit, "tiers",
-		                      tool_write_result_json(res), "stats",
+		                      tool_json_tiers(v, res), "stats",
 		                      stats_json(&st));
 		exit_code = tool_json_emit(o);
 	} else {
@@ -125,14 +137,14 @@ int main(int argc, char **argv)
 		size_t written = 0;
 		for (size_t i = 0; i < res->ntiers; i++)
 			written += res->tiers[i].outcome == TIER_WRITE_WRITTEN;
-		tool_info(
-		        "revision %llu on %zu of %zu tiers: %llu files, %s (%s new, %s stored), "
-		        "%llu unchanged",
-		        (unsigned long long)res->revision, written, res->ntiers,
-		        (unsigned long long)st.files, tool_size(st.bytes, a),
-		        tool_size(st.new_bytes, b),
-		        tool_size(st.stored_bytes, d),
-		        (unsigned long long)st.unchanged_files);
+		tool_info("revision %llu on %zu of %s: %s, %s (%s new, %s stored), "
+		          "%llu unchanged",
+		          (unsigned long long)res->revision, written,
+		          tool_count(res->ntiers, "tier", NULL),
+		          tool_count(files_of(&st), "file", NULL),
+		          tool_size(st.bytes, a), tool_size(st.new_bytes, b),
+		          tool_size(st.stored_bytes, d),
+		          (unsigned long long)st.unchanged_files);
 	}
 	if (st.errors && exit_code == TOOL_EXIT_OK) {
 		tool_error(

@@ -179,19 +179,8 @@ static int restore_failed(int rc, const tier_restore_stats *st)
 	        "%" PRIu64
 	        " entr%s could not be restored (named in the warnings above)",
 	        st->errors ? st->errors : 1, st->errors == 1 ? "y" : "ies");
-	if (tool_json_emitted())
-		return code;
-	json_t *err = json_pack("{s:{s:s, s:s, s:i}}", "error", "message", msg,
-	                        "code", tier_error_name(rc), "exit", code);
-	if (err)
-		tool_json_emit(err);
+	tool_json_error(tier_error_name(rc), code, msg);
 	return code;
-}
-
-static json_t *json_path(const char *s)
-{
-	json_t *j = json_string(s);
-	return j ? j : json_null(); /* a name that is not UTF-8 */
 }
 
 int main(int argc, char **argv)
@@ -232,37 +221,29 @@ int main(int argc, char **argv)
 	print_held();
 	pthread_mutex_unlock(&warn_lock);
 
+	/* every non-directory entry is a file (docs/glossary.md) */
+	uint64_t files = st.files + st.others;
 	if (c.json) {
-		json_t *o = json_object();
-		if (o) {
-			json_object_set_new(
-			        o, "revision",
-			        json_integer((json_int_t)st.revision));
-			json_object_set_new(o, "files",
-			                    json_integer((json_int_t)st.files));
-			json_object_set_new(o, "dirs",
-			                    json_integer((json_int_t)st.dirs));
-			json_object_set_new(
-			        o, "others",
-			        json_integer((json_int_t)st.others));
-			json_object_set_new(o, "bytes",
-			                    json_integer((json_int_t)st.bytes));
-			json_object_set_new(
-			        o, "chunks",
-			        json_integer((json_int_t)st.chunks));
-			json_object_set_new(
-			        o, "damaged",
-			        json_integer((json_int_t)st.damaged));
-			json_object_set_new(
-			        o, "errors",
-			        json_integer((json_int_t)st.errors));
-			json_object_set_new(o, "kept",
-			                    json_integer((json_int_t)st.kept));
-			json_object_set_new(
-			        o, "latest",
-			        json_integer((json_int_t)st.latest));
-			json_object_set_new(o, "dest", json_path(dest));
-		}
+		tool_stats sj;
+		tool_stats_init(&sj);
+		sj.v[TOOL_STAT_FILES] = (int64_t)files;
+		sj.v[TOOL_STAT_DIRS] = (int64_t)st.dirs;
+		sj.v[TOOL_STAT_OTHERS] = (int64_t)st.others;
+		sj.v[TOOL_STAT_BYTES] = (int64_t)st.bytes;
+		sj.v[TOOL_STAT_CHUNKS] = (int64_t)st.chunks;
+		sj.v[TOOL_STAT_DAMAGED] = (int64_t)st.damaged;
+		sj.v[TOOL_STAT_ERRORS] = (int64_t)st.errors;
+		json_t *o = json_pack(
+		        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+		        "revision", (json_int_t)st.revision, "files",
+		        (json_int_t)files, "dirs", (json_int_t)st.dirs, "others",
+		        (json_int_t)st.others, "bytes", (json_int_t)st.bytes,
+		        "chunks", (json_int_t)st.chunks, "damaged",
+		        (json_int_t)st.damaged, "errors", (json_int_t)st.errors,
+		        "kept", (json_int_t)st.kept, "latest",
+		        (json_int_t)st.latest, "stats", tool_json_stats(&sj));
+		if (o)
+			tool_json_set_name(o, "dest", dest);
 		return tool_finish(&c, tool_json_emit(o));
 	}
 	char b[32];
@@ -273,9 +254,9 @@ int main(int argc, char **argv)
 		         " (%" PRIu64 " entr%s already there kept)", st.kept,
 		         st.kept == 1 ? "y" : "ies");
 	tool_info(
-	        "restored revision %" PRIu64 ": %" PRIu64
-	        " file%s, %s into %s%s%s",
-	        st.revision, st.files, st.files == 1 ? "" : "s", b, dest, kept,
+	        "restored revision %" PRIu64 ": %s, %s into %s%s%s",
+	        st.revision, tool_count(files, "file", NULL), b, tool_q(dest),
+	        kept,
 	        st.damaged
 	                ? " (damage found on a tier: see the warnings, then run tier-fsck)"
 	                : "");

@@ -51,36 +51,18 @@ int main(int argc, char **argv)
 	int check = tier_vault_check(v);
 
 	if (c.json) {
-		json_t *tiers = json_array();
+		json_t *tiers = tool_json_tiers(v, NULL);
 		for (size_t i = 0; i < n; i++) {
 			const tier_tier_info *in = tier_vault_tier_info(v, i);
-			json_t *t = json_pack(
-			        "{s:s, s:s, s:b, s:I, s:o, s:b, s:s}", "name",
-			        in->name, "url", in->url, "online", in->online,
-			        "revision", (json_int_t)in->revision, "head",
-			        in->head[0] ? json_string(in->head)
-			                    : json_null(),
-			        "synchronized", in->synchronized, "state",
-			        state_word(in));
-			if (in->problem)
-				json_object_set_new(t, "problem",
-				                    json_string(in->problem));
-			if (in->stored_head[0])
-				json_object_set_new(
-				        t, "stored_revision",
-				        json_integer(
-				                (json_int_t)
-				                        in->stored_revision));
 			uint64_t revs = 0, bytes = 0;
 			if (in->online && in->state == TIER_STATE_OK &&
 			    !in->synchronized &&
 			    tier_sync_plan(v, i, &revs, &bytes) == 0)
 				json_object_set_new(
-				        t, "sync",
+				        json_array_get(tiers, i), "sync",
 				        json_pack("{s:I, s:I}", "revisions",
 				                  (json_int_t)revs, "bytes",
 				                  (json_int_t)bytes));
-			json_array_append_new(tiers, t);
 		}
 		rc = tool_json_emit(json_pack(
 		        "{s:s, s:I, s:b, s:o}", "vault", tier_vault_id(v),
@@ -101,8 +83,8 @@ int main(int argc, char **argv)
 			        in->synchronized             ? TOOL_COLOR_GREEN
 			        : in->state == TIER_STATE_OK ? TOOL_COLOR_YELLOW
 			                                     : TOOL_COLOR_RED;
-			tool_table_cell(t, in->name);
-			tool_table_cell(t, in->url);
+			tool_table_cell(t, tool_q(in->name));
+			tool_table_cell(t, tool_q(in->url));
 			tool_table_add(t, "%s%s%s", tool_color(stdout, col),
 			               state_word(in),
 			               tool_color(stdout, TOOL_COLOR_RESET));
@@ -120,9 +102,8 @@ int main(int argc, char **argv)
 			if (in->online && in->state == TIER_STATE_OK &&
 			    !in->synchronized &&
 			    tier_sync_plan(v, i, &revs, &bytes) == 0)
-				tool_table_add(t, "%llu revision%s, %s",
-				               (unsigned long long)revs,
-				               revs == 1 ? "" : "s",
+				tool_table_add(t, "%s, %s",
+				               tool_count(revs, "revision", NULL),
 				               tool_size(bytes, b));
 			else
 				tool_table_cell(t, "-");

@@ -52,8 +52,8 @@ static int on_progress(const tier_sync_stats *s, const char *tier, uint64_t rev,
 {
 	char b[32];
 	(void)payload;
-	tool_progress("tier '%s': revision %llu, %llu packs (%s) copied", tier,
-	              (unsigned long long)rev, (unsigned long long)s->packs,
+	tool_progress("tier '%s': revision %llu, %s (%s) copied", tool_q(tier),
+	              (unsigned long long)rev, tool_count(s->packs, "pack", NULL),
 	              tool_size(s->bytes, b));
 	return tool_interrupted();
 }
@@ -130,6 +130,9 @@ int main(int argc, char **argv)
 			st.revisions += one.revisions;
 			st.packs += one.packs;
 			st.bytes += one.bytes;
+			st.log_bytes += one.log_bytes;
+			st.skipped += one.skipped;
+			st.damaged += one.damaged;
 			if (rc == TIER_EABORTED || rc == TIER_ECONFLICT ||
 			    rc == TIER_EOFFLINE) {
 				tool_verbose(1, "%s", tier_error_last());
@@ -137,9 +140,9 @@ int main(int argc, char **argv)
 			} else if (rc < 0)
 				break;
 			if (one.revisions)
-				tool_info("synced %llu revisions to %llu tiers",
-				          (unsigned long long)one.revisions,
-				          (unsigned long long)one.tiers);
+				tool_info("synced %s to %s",
+				          tool_count(one.revisions, "revision", NULL),
+				          tool_count(one.tiers, "tier", NULL));
 			sleep_ms(opt_interval);
 		}
 		if (rc == 0 && tool_interrupted())
@@ -152,41 +155,39 @@ int main(int argc, char **argv)
 	}
 	int exit_code = TOOL_EXIT_OK;
 	if (c.json) {
-		json_t *tiers = json_array();
-		for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
-			const tier_tier_info *in = tier_vault_tier_info(v, i);
-			json_array_append_new(
-			        tiers,
-			        json_pack("{s:s, s:b, s:I, s:b}", "name",
-			                  in->name, "online", in->online,
-			                  "revision", (json_int_t)in->revision,
-			                  "synchronized", in->synchronized));
-		}
+		tool_stats sj;
+		tool_stats_init(&sj);
+		sj.v[TOOL_STAT_TIERS] = (int64_t)st.tiers;
+		sj.v[TOOL_STAT_REVISIONS] = (int64_t)st.revisions;
+		sj.v[TOOL_STAT_PACKS] = (int64_t)st.packs;
+		sj.v[TOOL_STAT_BYTES] = (int64_t)st.bytes;
+		sj.v[TOOL_STAT_SKIPPED] = (int64_t)st.skipped;
+		sj.v[TOOL_STAT_DAMAGED] = (int64_t)st.damaged;
+		sj.v[TOOL_STAT_LOG_BYTES] = (int64_t)st.log_bytes;
 		exit_code = tool_json_emit(json_pack(
-		        "{s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I}}",
-		        "max_revision", (json_int_t)tier_vault_max_revision(v),
-		        "tiers", tiers, "stats", "tiers", (json_int_t)st.tiers,
-		        "revisions", (json_int_t)st.revisions, "packs",
-		        (json_int_t)st.packs, "bytes", (json_int_t)st.bytes,
-		        "skipped", (json_int_t)st.skipped));
+		        "{s:I, s:o, s:o}", "max_revision",
+		        (json_int_t)tier_vault_max_revision(v), "tiers",
+		        tool_json_tiers(v, NULL), "stats", tool_json_stats(&sj)));
 	} else {
-		char b[32];
+		char b[32], l[32];
 		if (st.revisions)
-			tool_info(
-			        "replayed %llu revisions onto %llu tiers: %llu packs, %s",
-			        (unsigned long long)st.revisions,
-			        (unsigned long long)st.tiers,
-			        (unsigned long long)st.packs,
-			        tool_size(st.bytes, b));
+			tool_info("replayed %s onto %s: %s (%s) and %s of log",
+			          tool_count(st.revisions, "revision", NULL),
+			          tool_count(st.tiers, "tier", NULL),
+			          tool_count(st.packs, "pack", NULL),
+			          tool_size(st.bytes, b),
+			          tool_size(st.log_bytes, l));
 		else
 			tool_info(
 			        "every online tier is at revision %llu",
 			        (unsigned long long)tier_vault_max_revision(v));
-		for (size_t i = 0; i < tier_vault_tier_count(v); i++)
-			if (tier_vault_tier_info(v, i)->state ==
-			    TIER_STATE_OFFLINE)
-				tool_warning("tier '%s' is offline: not synced",
-				             tier_vault_tier_info(v, i)->name);
+		/* the problem names the tier and says offline: once each */
+		for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
+			const tier_tier_info *in = tier_vault_tier_info(v, i);
+			if (in->state == TIER_STATE_OFFLINE)
+				tool_warning("%s; not synced",
+				             tool_tier_problem(in));
+		}
 	}
 	/* a tier still behind (it went away during the sync) is a failure */
 	if (exit_code == TOOL_EXIT_OK && lagging(v))

@@ -1171,7 +1171,8 @@ static void summary_line(char *out, size_t cap, const tier_push_stats *s,
 {
 	snprintf(out, cap, "push: %s%s, %llu files, %llu bytes (%llu new)",
 	         first, npaths > 1 ? " and more" : "",
-	         (unsigned long long)s->files, (unsigned long long)s->bytes,
+	         (unsigned long long)(s->files + s->others),
+	         (unsigned long long)s->bytes,
 	         (unsigned long long)s->new_bytes);
 }
 
@@ -1346,7 +1347,10 @@ stop:
 	snprintf(
 	        trailers, sizeof(trailers),
 	        "Tier-Files: %llu\nTier-Bytes: %llu\nTier-New-Bytes: %llu\nTier-Packs: %llu\n",
-	        (unsigned long long)p.st.files, (unsigned long long)p.st.bytes,
+	        /* a file is every non-directory entry, as tier-log --stat
+	         * counts them (docs/glossary.md) */
+	        (unsigned long long)(p.st.files + p.st.others),
+	        (unsigned long long)p.st.bytes,
 	        (unsigned long long)p.st.new_bytes,
 	        (unsigned long long)p.st.packs);
 	rc = tier_write_commit(p.w, &rev_tree, summary, trailers, out);

@@ -238,6 +238,12 @@ int tool_opt_parse(struct tool_common *out, const struct tool_def *def,
 		out->cacert = env;
 	tool_set_name(def->name);
 
+	/* --json is known before parsing, so that a usage error found on
+	 * the way still prints its error object */
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			tool_output_json(1);
+
 	common_table_init(&ct, out);
 	tabs[0] = def->options;
 	tabs[1] = ct.opts;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tier.h"
+#include "util/text.h"
 
 #include "exitcodes.h"
 #include "opt.h"
@@ -95,6 +96,16 @@ void tool_output_setup(const struct tool_common *c)
 	g_verbose = c->verbose;
 }
 
+void tool_output_json(int on)
+{
+	g_json = on;
+}
+
+int tool_json_mode(void)
+{
+	return g_json;
+}
+
 int tool_is_verbose(int level)
 {
 	return g_verbose >= level;
@@ -141,9 +152,11 @@ int tool_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vmessage(TOOL_COLOR_RED, NULL, TOOL_COLOR_RESET, " (see --help)", fmt,
-	         ap);
+	char *msg = tool_xvasprintf(fmt, ap);
 	va_end(ap);
+	tool_error("%s (see --help)", msg);
+	tool_json_error(tier_error_name(TIER_EUSAGE), TOOL_EXIT_USAGE, msg);
+	free(msg);
 	return TOOL_EXIT_USAGE;
 }
 
@@ -188,19 +201,17 @@ int tool_fail(int tier_code)
 	if (!*msg)
 		msg = tier_error_name(tier_code);
 	tool_error("%s", msg);
-
-	if (g_json && !g_json_emitted) {
-		json_t *err = json_pack(
-		        "{s:{s:s, s:s, s:i}}", "error", "message", msg, "code",
-		        tier_error_name(tier_code), "exit", code);
-		/* A message that is not UTF-8 cannot go into JSON as is. */
-		if (!err)
-			err = json_pack("{s:{s:s, s:i}}", "error", "code",
-			                tier_error_name(tier_code), "exit",
-			                code);
-		tool_json_emit(err);
-	}
+	tool_json_error(tier_error_name(tier_code), code, msg);
 	return code;
+}
+
+void tool_json_error(const char *code, int exit_code, const char *message)
+{
+	if (!g_json || g_json_emitted)
+		return;
+	tool_json_emit(json_pack("{s:{s:s, s:i, s:o}}", "error", "code", code,
+	                         "exit", exit_code, "message",
+	                         tool_json_text(message)));
 }
 
 /* ---- JSON -------------------------------------------------------------- */
@@ -230,6 +241,437 @@ int tool_json_emit(json_t *obj)
 int tool_json_emitted(void)
 {
 	return g_json_emitted;
+}
+
+/* ---- names in text ---------------------------------------------------- */
+
+#define RING 8
+
+/* Rotating heap buffers: several results may sit in one printf. */
+static char *ring_take(size_t need)
+{
+	static char *buf[RING];
+	static size_t cap[RING];
+	static unsigned next;
+	unsigned i = next++ % RING;
+
+	if (cap[i] < need) {
+		buf[i] = tool_xrealloc(buf[i], need);
+		cap[i] = need;
+	}
+	return buf[i];
+}
+
+const char *tool_q(const char *s)
+{
+	tier_buf b = TIER_BUF_INIT;
+	char *out;
+
+	if (!s)
+		s = "";
+	if (tier_quote_path(&b, s, strlen(s)) < 0 || !b.ptr) {
+		tier_buf_dispose(&b);
+		if (*s)
+			out_of_memory();
+		out = ring_take(1);
+		*out = '\0';
+		return out;
+	}
+	out = ring_take(b.size + 1);
+	memcpy(out, b.ptr, b.size);
+	out[b.size] = '\0';
+	tier_buf_dispose(&b);
+	return out;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	uint32_t c;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return len;
+}
+
+int tool_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t l = utf8_seq(p + i, n - i);
+		/* NUL cannot be in a C string, and jansson refuses it too */
+		if (!l || p[i] == 0)
+			return 0;
+		i += l;
+	}
+	return 1;
+}
+
+/* ---- JSON: names and the object kinds ---------------------------------- */
+
+json_t *tool_json_text(const char *s)
+{
+	size_t n, i = 0, o = 0;
+	char *fixed;
+	json_t *j;
+
+	if (!s)
+		return json_null();
+	n = strlen(s);
+	if (tool_utf8_valid(s, n))
+		return json_stringn(s, n);
+	/* every invalid byte becomes U+FFFD (3 bytes) */
+	if (n > (SIZE_MAX - 1) / 3)
+		out_of_memory();
+	fixed = tool_xmalloc(3 * n + 1);
+	while (i < n) {
+		size_t l = utf8_seq((const unsigned char *)s + i, n - i);
+		if (l) {
+			memcpy(fixed + o, s + i, l);
+			o += l;
+			i += l;
+		} else {
+			memcpy(fixed + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	j = json_stringn(fixed, o);
+	free(fixed);
+	return j;
+}
+
+static json_t *base64(const char *s)
+{
+	static const char tab[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i, o = 0;
+	char *out;
+	json_t *j;
+
+	if (n > SIZE_MAX / 2)
+		out_of_memory();
+	out = tool_xmalloc((n + 2) / 3 * 4 + 1);
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 |
+		             p[i + 2];
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = tab[(v >> 6) & 63];
+		out[o++] = tab[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)p[i] << 16 |
+		             (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	j = json_string(out);
+	free(out);
+	return j;
+}
+
+static int plain(const char *s)
+{
+	return !s || tool_utf8_valid(s, strlen(s));
+}
+
+void tool_json_set_name(json_t *obj, const char *key, const char *s)
+{
+	json_object_set_new(obj, key, tool_json_text(s));
+	if (!plain(s)) {
+		char *k = tool_xasprintf("%s_b64", key);
+		json_object_set_new(obj, k, base64(s));
+		free(k);
+	}
+}
+
+void tool_json_set_names(json_t *obj, const char *key,
+                         const char *const *names, size_t n)
+{
+	json_t *a = json_array();
+	int exact = 1;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		json_array_append_new(a, tool_json_text(names[i]));
+		exact &= plain(names[i]);
+	}
+	json_object_set_new(obj, key, a);
+	if (!exact) {
+		char *k = tool_xasprintf("%s_b64", key);
+		json_t *b = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(b, base64(names[i]));
+		json_object_set_new(obj, k, b);
+		free(k);
+	}
+}
+
+void tool_stats_init(tool_stats *s)
+{
+	for (size_t i = 0; i < TOOL_STAT_COUNT; i++)
+		s->v[i] = TOOL_STAT_ABSENT;
+}
+
+json_t *tool_json_stats(const tool_stats *s)
+{
+	static const char *const names[TOOL_STAT_COUNT] = {
+	        [TOOL_STAT_FILES] = "files",
+	        [TOOL_STAT_DIRS] = "dirs",
+	        [TOOL_STAT_OTHERS] = "others",
+	        [TOOL_STAT_BYTES] = "bytes",
+	        [TOOL_STAT_UNCHANGED_FILES] = "unchanged_files",
+	        [TOOL_STAT_READ_BYTES] = "read_bytes",
+	        [TOOL_STAT_CHUNKS] = "chunks",
+	        [TOOL_STAT_NEW_CHUNKS] = "new_chunks",
+	        [TOOL_STAT_NEW_BYTES] = "new_bytes",
+	        [TOOL_STAT_STORED_BYTES] = "stored_bytes",
+	        [TOOL_STAT_PACKS] = "packs",
+	        [TOOL_STAT_ERRORS] = "errors",
+	        [TOOL_STAT_CHANGED] = "changed",
+	        [TOOL_STAT_DAMAGED] = "damaged",
+	        [TOOL_STAT_TIERS] = "tiers",
+	        [TOOL_STAT_REVISIONS] = "revisions",
+	        [TOOL_STAT_SKIPPED] = "skipped",
+	        [TOOL_STAT_LOG_BYTES] = "log_bytes",
+	};
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < TOOL_STAT_COUNT; i++) {
+		int64_t x = s->v[i];
+		if (x == TOOL_STAT_ABSENT)
+			continue;
+		json_object_set_new(o, names[i],
+		                    x < 0 ? json_null()
+		                          : json_integer((json_int_t)x));
+	}
+	return o;
+}
+
+json_t *tool_json_tier(const tier_vault *v, size_t i,
+                       const tier_write_result *res)
+{
+	const tier_tier_info *in = tier_vault_tier_info(v, i);
+	/* a revision is known only from a tier that answered with its log */
+	int known = in->online && in->state != TIER_STATE_DAMAGED &&
+	            in->state != TIER_STATE_REFUSED &&
+	            in->state != TIER_STATE_OFFLINE;
+	json_t *t = json_object();
+
+	json_object_set_new(t, "name", tool_json_text(in->name));
+	json_object_set_new(t, "url", tool_json_text(in->url));
+	json_object_set_new(t, "online", json_boolean(in->online));
+	/* the library's word, except that an ok tier not at the newest
+	 * revision is "behind", as tier-status says */
+	json_object_set_new(t, "state",
+	                    json_string(in->state == TIER_STATE_OK &&
+	                                                !in->synchronized
+	                                        ? "behind"
+	                                        : tier_tier_state_name(
+	                                                  in->state)));
+	json_object_set_new(t, "revision",
+	                    known ? json_integer((json_int_t)in->revision)
+	                          : json_null());
+	json_object_set_new(t, "head",
+	                    known && in->head[0] ? json_string(in->head)
+	                                         : json_null());
+	json_object_set_new(t, "synchronized", json_boolean(in->synchronized));
+	json_object_set_new(t, "stored_revision",
+	                    in->stored_head[0]
+	                            ? json_integer(
+	                                      (json_int_t)in->stored_revision)
+	                            : json_null());
+	json_object_set_new(t, "problem", tool_json_text(in->problem));
+	for (size_t k = 0; res && k < res->ntiers; k++) {
+		const tier_write_tier *w = &res->tiers[k];
+		if (strcmp(w->name, in->name) != 0)
+			continue;
+		json_object_set_new(
+		        t, "result",
+		        json_string(tier_write_outcome_name(w->outcome)));
+		if (w->outcome != TIER_WRITE_WRITTEN)
+			json_object_set_new(t, "error",
+			                    tool_json_text(w->error[0]
+			                                           ? w->error
+			                                           : tier_write_outcome_name(
+			                                                     w->outcome)));
+	}
+	return t;
+}
+
+json_t *tool_json_tiers(const tier_vault *v, const tier_write_result *res)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < tier_vault_tier_count(v); i++)
+		json_array_append_new(a, tool_json_tier(v, i, res));
+	return a;
+}
+
+void tool_time_rfc3339(char *out, size_t cap, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	long off;
+	size_t n;
+
+	tzset();
+	if (!localtime_r(&tt, &tm)) {
+		snprintf(out, cap, "%lld", (long long)t);
+		return;
+	}
+	off = tm.tm_gmtoff / 60;
+	n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, cap - n, "%c%02ld:%02ld", off < 0 ? '-' : '+',
+	         labs(off) / 60, labs(off) % 60);
+}
+
+static json_t *stat_or_null(int64_t x)
+{
+	return x < 0 ? json_null() : json_integer((json_int_t)x);
+}
+
+json_t *tool_json_revision(const tier_log_entry *e, const char *const *paths,
+                           size_t npaths)
+{
+	char when[64];
+	json_t *o = json_object();
+
+	tool_time_rfc3339(when, sizeof(when), e->time);
+	json_object_set_new(o, "revision", json_integer((json_int_t)e->revision));
+	json_object_set_new(o, "commit", json_string(e->commit));
+	json_object_set_new(o, "time", json_string(when));
+	json_object_set_new(o, "installation", tool_json_text(e->installation));
+	json_object_set_new(o, "host", tool_json_text(e->host));
+	json_object_set_new(o, "user", tool_json_text(e->user));
+	json_object_set_new(o, "op", tool_json_text(e->op));
+	json_object_set_new(o, "summary", tool_json_text(e->summary));
+	tool_json_set_names(o, "paths", paths, npaths);
+	json_object_set_new(o, "stats",
+	                    json_pack("{s:o, s:o, s:o, s:o}", "files",
+	                              stat_or_null(e->files), "bytes",
+	                              stat_or_null(e->bytes), "new_bytes",
+	                              stat_or_null(e->new_bytes), "packs",
+	                              stat_or_null(e->packs)));
+	return o;
+}
+
+static char *ring_printf(const char *fmt, ...) TOOL_PRINTF(1, 2);
+static char *ring_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *tmp, *out;
+
+	va_start(ap, fmt);
+	tmp = tool_xvasprintf(fmt, ap);
+	va_end(ap);
+	out = ring_take(strlen(tmp) + 1);
+	strcpy(out, tmp);
+	free(tmp);
+	return out;
+}
+
+/* Whether msg names tier `name` already ("tier 'nas' ..."). */
+static int names_tier(const char *msg, const char *name)
+{
+	char *needle = tool_xasprintf("'%s'", name);
+	int found = strstr(msg, needle) != NULL;
+	free(needle);
+	return found;
+}
+
+/* Whether msg says the word (offline, ...) already. */
+static int says(const char *msg, const char *word)
+{
+	return strstr(msg, word) != NULL;
+}
+
+const char *tool_tier_problem(const tier_tier_info *in)
+{
+	const char *state = tier_tier_state_name(in->state);
+
+	if (!in->problem || !*in->problem)
+		return ring_printf("tier '%s' is %s", tool_q(in->name), state);
+	if (names_tier(in->problem, in->name))
+		return ring_printf("%s", in->problem);
+	if (says(in->problem, state))
+		return ring_printf("tier '%s': %s", tool_q(in->name),
+		                   in->problem);
+	return ring_printf("tier '%s' is %s: %s", tool_q(in->name), state,
+	                   in->problem);
+}
+
+const char *tool_write_problem(const tier_write_tier *w)
+{
+	const char *why = w->error[0] ? w->error : "";
+	const char *what = w->outcome == TIER_WRITE_SKIPPED_OFFLINE ? "offline"
+	                   : w->outcome == TIER_WRITE_SKIPPED_UNSYNCHRONIZED
+	                           ? "unsynchronised"
+	                           : NULL;
+	const char *verb = w->outcome == TIER_WRITE_FAILED ? "failed"
+	                                                    : "skipped";
+
+	/* "tier 'nas' is offline: ..." says both already */
+	if (names_tier(why, w->name)) {
+		if (!what || says(why, what))
+			return ring_printf("%s; %s", why, verb);
+		return ring_printf("%s; %s (%s)", why, verb, what);
+	}
+	if (!what || says(why, what))
+		return ring_printf("tier '%s' %s%s%s", tool_q(w->name), verb,
+		                   *why ? ": " : "", why);
+	return ring_printf("tier '%s' %s (%s)%s%s", tool_q(w->name), verb, what,
+	                   *why ? ": " : "", why);
+}
+
+/* ---- plurals ----------------------------------------------------------- */
+
+const char *tool_count(uint64_t n, const char *word, const char *plural)
+{
+	char *p;
+	int len;
+
+	if (n == 1)
+		len = snprintf(NULL, 0, "1 %s", word);
+	else if (plural)
+		len = snprintf(NULL, 0, "%llu %s", (unsigned long long)n, plural);
+	else
+		len = snprintf(NULL, 0, "%llu %ss", (unsigned long long)n, word);
+	p = ring_take((size_t)len + 1);
+	if (n == 1)
+		snprintf(p, (size_t)len + 1, "1 %s", word);
+	else if (plural)
+		snprintf(p, (size_t)len + 1, "%llu %s", (unsigned long long)n,
+		         plural);
+	else
+		snprintf(p, (size_t)len + 1, "%llu %ss", (unsigned long long)n,
+		         word);
+	return p;
 }
 
 /* ---- colour ------------------------------------------------------------ */
@@ -323,9 +765,32 @@ void tool_table_align_right(tool_table *t, size_t col)
 		t->right[col] = 1;
 }
 
+/*
+ * A cell is text the tool composed (names already quoted with tool_q):
+ * the colour sequences tool_color() gives are kept, any other control
+ * byte becomes a space, so that nothing else moves the cursor.
+ */
+static void fold_controls_keep_sgr(char *s)
+{
+	while (*s) {
+		if (*s == '\033' && s[1] == '[') {
+			char *p = s + 2;
+			while ((*p >= '0' && *p <= '9') || *p == ';')
+				p++;
+			if (*p == 'm') {
+				s = p + 1;
+				continue;
+			}
+		}
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+		s++;
+	}
+}
+
 static void table_push(tool_table *t, char *cell)
 {
-	fold_controls(cell);
+	fold_controls_keep_sgr(cell);
 	if (t->ncells == t->alloc) {
 		if (t->alloc > SIZE_MAX / 2 / sizeof(char *))
 			out_of_memory();

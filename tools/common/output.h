@@ -15,9 +15,12 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
+
+#include "tier.h"
 
 #if defined(__GNUC__)
 #define TOOL_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -73,6 +76,147 @@ int tool_json_emit(json_t *obj);
 
 /** Whether tool_json_emit() has printed an object. */
 int tool_json_emitted(void);
+
+/* ---- names in text ---------------------------------------------------- */
+
+/**
+ * A name that came from a tier or the file system, ready to print: as is
+ * when plain, else quoted the way git's core.quotePath does ("a\033b",
+ * "\303\251t\351"; see tier_quote_path()).  No control byte, DEL or byte
+ * >= 0x80 of the name reaches the terminal raw, and one name is one line.
+ * The result lives in one of 8 rotating buffers: valid until the eighth
+ * next call (several may appear in one printf).
+ */
+const char *tool_q(const char *s);
+
+/** Whether s[0..n) is valid UTF-8 (no overlong form, surrogate, > U+10FFFF). */
+int tool_utf8_valid(const char *s, size_t n);
+
+/* ---- JSON: names and the object kinds (docs/json.md, docs/schema/) ---- */
+
+/**
+ * A JSON string for text meant for people (messages, summaries): s itself
+ * when it is valid UTF-8, else s with every invalid byte replaced by
+ * U+FFFD.  NULL gives JSON null.
+ */
+json_t *tool_json_text(const char *s);
+
+/**
+ * obj[key] = the name s (tool_json_text(s)), and when s is not valid UTF-8
+ * also obj["<key>_b64"] = its exact bytes in base64 (RFC 4648).  Every
+ * path or file name in every tool's JSON goes through this (or
+ * tool_json_set_names), so that no name is dropped or altered silently:
+ * a reader takes "<key>_b64" when it is present, else "<key>".
+ */
+void tool_json_set_name(json_t *obj, const char *key, const char *s);
+
+/** The same for a list: obj[key] = [names], obj["<key>_b64"] = [base64 of
+ *  every name, in the same order] when any of them is not valid UTF-8. */
+void tool_json_set_names(json_t *obj, const char *key,
+                         const char *const *names, size_t n);
+
+/** Fields of the "stats" object (docs/glossary.md says what each counts). */
+enum tool_stat {
+	TOOL_STAT_FILES = 0,
+	TOOL_STAT_DIRS,
+	TOOL_STAT_OTHERS,
+	TOOL_STAT_BYTES,
+	TOOL_STAT_UNCHANGED_FILES,
+	TOOL_STAT_READ_BYTES,
+	TOOL_STAT_CHUNKS,
+	TOOL_STAT_NEW_CHUNKS,
+	TOOL_STAT_NEW_BYTES,
+	TOOL_STAT_STORED_BYTES,
+	TOOL_STAT_PACKS,
+	TOOL_STAT_ERRORS,
+	TOOL_STAT_CHANGED,
+	TOOL_STAT_DAMAGED,
+	TOOL_STAT_TIERS,
+	TOOL_STAT_REVISIONS,
+	TOOL_STAT_SKIPPED,
+	TOOL_STAT_LOG_BYTES,
+	TOOL_STAT_COUNT
+};
+
+/** A stat the tool does not report: the field is left out. */
+#define TOOL_STAT_ABSENT INT64_MIN
+/** A stat the tool reports but does not know (not recorded): null. */
+#define TOOL_STAT_UNKNOWN (-1)
+
+typedef struct {
+	int64_t v[TOOL_STAT_COUNT];
+} tool_stats;
+
+/** Every field TOOL_STAT_ABSENT. */
+void tool_stats_init(tool_stats *s);
+
+/** The "stats" object: one schema (docs/schema/stats.json) for every tool. */
+json_t *tool_json_stats(const tool_stats *s);
+
+/**
+ * The "tier" object (docs/schema/tier.json): name, url, online, state,
+ * revision and head (null when the tier did not answer), synchronized,
+ * stored_revision (null when this installation stored none), problem
+ * (null when none).  res, when not NULL, adds the tier's part of a write:
+ * "result" and, when it was not written, "error".
+ */
+json_t *tool_json_tier(const tier_vault *v, size_t i,
+                       const tier_write_result *res);
+
+/** [tool_json_tier(v, i, res) for every tier of v]. */
+json_t *tool_json_tiers(const tier_vault *v,
+                        const tier_write_result *res);
+
+/**
+ * Time t (seconds since the epoch) as RFC 3339 in the local time zone of
+ * TZ ("2026-12-03T10:16:11+01:00"): what tier-log prints in JSON.
+ */
+void tool_time_rfc3339(char *out, size_t cap, int64_t t);
+
+/**
+ * The "revision" object (docs/schema/revision.json) of one log entry:
+ * revision, commit, time, installation, host, user, op, summary (always
+ * the commit's one-line summary, a string), paths (its source paths, []
+ * when it records none) and stats (files, bytes, new_bytes, packs: null
+ * when the revision did not record them).
+ */
+json_t *tool_json_revision(const tier_log_entry *e, const char *const *paths,
+                           size_t npaths);
+
+/**
+ * The error object {"error": {"code", "exit", "message"}}
+ * (docs/schema/error.json), printed on stdout when --json was given and no
+ * object was printed yet; nothing otherwise.  code is tier_error_name()'s
+ * word ("offline", "usage"...).
+ */
+void tool_json_error(const char *code, int exit_code, const char *message);
+
+/**
+ * Whether --json was given.  Set before the command line is parsed (so
+ * that a usage error still prints its error object) by tool_output_json().
+ */
+int tool_json_mode(void);
+void tool_output_json(int on);
+
+/**
+ * One message for a tier's state: its problem as the library said it when
+ * that names the tier already ("tier 'nas' (URL) offline after 10
+ * attempts: ..."), else "tier 'nas' is offline: <problem>", so that the
+ * tier's name and its state are each said once.  Rotating buffer, as tool_q.
+ */
+const char *tool_tier_problem(const tier_tier_info *in);
+
+/**
+ * The same for a tier's part of a write: "tier 'nas' skipped (offline):
+ * <why>" with the tier's name and "offline" said once each.
+ */
+const char *tool_write_problem(const tier_write_tier *w);
+
+/* ---- plurals ----------------------------------------------------------- */
+
+/** "1 file", "2 files": n and word, with "s" unless n is 1 (one buffer of
+ *  8 rotating ones, as tool_q).  plural NULL: word + "s". */
+const char *tool_count(uint64_t n, const char *word, const char *plural);
 
 /* ---- colour ------------------------------------------------------------ */
 

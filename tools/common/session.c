@@ -60,18 +60,16 @@ void tool_vault_report(const tier_vault *v)
 {
 	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
 		const tier_tier_info *in = tier_vault_tier_info(v, i);
-		if (in->state == TIER_STATE_OFFLINE)
-			tool_warning("tier '%s' is offline: %s", in->name,
-			             in->problem ? in->problem : "no answer");
-		else if (in->state == TIER_STATE_DAMAGED ||
-		         in->state == TIER_STATE_OTHER_VAULT ||
-		         in->state == TIER_STATE_REFUSED)
-			tool_warning("%s", in->problem ? in->problem
-			                               : "tier unusable");
+		/* the library's problem names the tier and its state: said once */
+		if (in->state == TIER_STATE_OFFLINE ||
+		    in->state == TIER_STATE_DAMAGED ||
+		    in->state == TIER_STATE_OTHER_VAULT ||
+		    in->state == TIER_STATE_REFUSED)
+			tool_warning("%s", tool_tier_problem(in));
 		else if (in->state == TIER_STATE_OK && !in->synchronized)
 			tool_info(
 			        "tier '%s' is behind: revision %llu of %llu (tier-sync brings it level)",
-			        in->name, (unsigned long long)in->revision,
+			        tool_q(in->name), (unsigned long long)in->revision,
 			        (unsigned long long)tier_vault_max_revision(v));
 	}
 }
@@ -112,22 +110,12 @@ json_t *tool_write_result_json(const tier_write_result *r)
 void tool_write_result_report(const tier_write_result *r)
 {
 	for (size_t i = 0; r && i < r->ntiers; i++) {
-		switch (r->tiers[i].outcome) {
-		case TIER_WRITE_WRITTEN:
-			break;
-		case TIER_WRITE_SKIPPED_OFFLINE:
-			tool_warning("tier '%s' skipped (offline): %s",
-			             r->tiers[i].name, r->tiers[i].error);
-			break;
-		case TIER_WRITE_SKIPPED_UNSYNCHRONIZED:
-			tool_warning(
-			        "tier '%s' skipped (unsynchronised, %s): run tier-sync",
-			        r->tiers[i].name, r->tiers[i].error);
-			break;
-		case TIER_WRITE_FAILED:
-			tool_warning("tier '%s' failed: %s", r->tiers[i].name,
-			             r->tiers[i].error);
-			break;
-		}
+		if (r->tiers[i].outcome == TIER_WRITE_WRITTEN)
+			continue;
+		if (r->tiers[i].outcome == TIER_WRITE_SKIPPED_UNSYNCHRONIZED)
+			tool_warning("%s: run tier-sync",
+			             tool_write_problem(&r->tiers[i]));
+		else
+			tool_warning("%s", tool_write_problem(&r->tiers[i]));
 	}
 }

@@ -27,6 +27,9 @@ typedef struct {
 	uint64_t skipped;   /**< packs the tier had already (resumed sync) */
 	uint64_t
 	        damaged; /**< packs found damaged on a source and taken elsewhere */
+	/** bytes of log packs copied (not in bytes: tier_sync_plan() predicts
+	 *  the data packs, and bytes is what it predicted) */
+	uint64_t log_bytes;
 } tier_sync_stats;
 
 typedef int (*tier_sync_progress_cb)(const tier_sync_stats *s, const char *tier,

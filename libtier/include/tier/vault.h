@@ -202,6 +202,19 @@ typedef struct {
 int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v,
                    size_t max);
 
+/**
+ * The source paths revision `commit` (hex id, as in tier_log_entry)
+ * holds, in the order they were given to the push: one Tier-Path trailer
+ * each.  *out is a NULL-terminated array for tier_strings_free(); it is
+ * empty (count 0) for a revision that records no path (an op other than
+ * push, or a push written before Tier-Path existed: its summary says).
+ */
+int tier_vault_revision_paths(char ***out, size_t *count, tier_vault *v,
+                              const char *commit);
+
+/** Free a NULL-terminated array of strings (NULL: no-op). */
+void tier_strings_free(char **list);
+
 /** One difference between two snapshots. */
 typedef struct {
 	char status; /**< 'A' added, 'D' deleted, 'M' modified (data or metadata) */
