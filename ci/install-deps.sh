@@ -9,6 +9,10 @@ packages=(
 	libgit2-dev libcurl4-openssl-dev liblz4-dev libssl-dev libjansson-dev zlib1g-dev
 	# tests
 	libcriterion-dev jq
+	# JSON Schema validation of every tool's --json (conformance/json-validate.py)
+	python3 python3-jsonschema
+	# terminal tests under a pseudo-terminal (script)
+	util-linux
 	# test servers started by the tests (ftp, ftps, sftp) on loopback
 	vsftpd openssh-server openssh-client curl socat openssl
 )

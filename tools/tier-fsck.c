@@ -132,8 +132,10 @@ static json_t *report_json(tier_vault *v, const tier_fsck_report *r)
 		json_array_append_new(problems, o);
 	}
 	json_t *o = json_pack(
-	        "{s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	        "vault", tier_vault_id(v), "tiers", tiers, "problems", problems,
+	        "{s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	        "vault",
+	        tool_json_text(tier_vault_id(v)[0] ? tier_vault_id(v) : NULL),
+	        "tiers", tiers, "problems", problems,
 	        "errors", (json_int_t)r->errors, "warnings",
 	        (json_int_t)r->warnings, "infos", (json_int_t)r->infos,
 	        "repaired", (json_int_t)r->repaired, "packs_checked",

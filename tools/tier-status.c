@@ -64,8 +64,11 @@ int main(int argc, char **argv)
 				                  (json_int_t)revs, "bytes",
 				                  (json_int_t)bytes));
 		}
+		/* no vault id yet (empty tiers alone): unknown, null */
 		rc = tool_json_emit(json_pack(
-		        "{s:s, s:I, s:b, s:o}", "vault", tier_vault_id(v),
+		        "{s:o, s:I, s:b, s:o}", "vault",
+		        tool_json_text(tier_vault_id(v)[0] ? tier_vault_id(v)
+		                                           : NULL),
 		        "max_revision", (json_int_t)tier_vault_max_revision(v),
 		        "read_only", tier_vault_is_read_only(v), "tiers",
 		        tiers));
