@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # THE test command (README.md names it; .ci/run calls it):
 #   ci/test.sh [release]   build if needed, run every test (unit + cli) in build/
-#   ci/test.sh asan        build if needed, run the unit tests in build-asan/
+#   ci/test.sh asan        build if needed, run the unit tests and the
+#                          terminal scenarios (label tty) in build-asan/
 # Any further arguments go to ctest (e.g. ci/test.sh release -R unit.test_log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ release)
 	;;
 asan)
 	ci/build.sh asan
-	ctest --test-dir build-asan -L unit --output-on-failure -j2 "$@"
+	ctest --test-dir build-asan -L 'unit|tty' --output-on-failure -j2 "$@"
 	;;
 *)
 	echo "usage: ci/test.sh [release|asan] [ctest arguments...]" >&2
