@@ -56,6 +56,8 @@ static int on_progress(const tier_push_stats *s, const char *current,
 {
 	char a[32], b[32];
 	(void)payload;
+	if (!tool_progress_enabled())
+		return tool_interrupted(); /* nothing drawn: read nothing */
 	tool_progress("%s, %s read, %s new  %s",
 	              tool_count(files_of(s), "file", NULL),
 	              tool_size(s->read_bytes, a),
