@@ -69,7 +69,7 @@ static int on_progress(const tier_restore_stats *s, const char *current,
 		tool_progress("restoring revision %" PRIu64 ": %" PRIu64
 		              " files, %s  %s",
 		              s->revision, s->files, tool_size(s->bytes, b),
-		              current ? current : "");
+		              current ? tool_q(current) : "");
 	}
 	return tool_interrupted();
 }
