@@ -1169,9 +1169,10 @@ static void stop_threads(struct push *p, pthread_t *workers, size_t nw,
 static void summary_line(char *out, size_t cap, const tier_push_stats *s,
                          size_t npaths, const char *first)
 {
-	snprintf(out, cap, "push: %s%s, %llu files, %llu bytes (%llu new)",
+	snprintf(out, cap, "push: %s%s, %llu file%s, %llu bytes (%llu new)",
 	         first, npaths > 1 ? " and more" : "",
 	         (unsigned long long)(s->files + s->others),
+	         s->files + s->others == 1 ? "" : "s",
 	         (unsigned long long)s->bytes,
 	         (unsigned long long)s->new_bytes);
 }
