@@ -92,8 +92,8 @@ static int count_change(const tier_diff_entry *e, void *payload)
 	}
 	if (c->print) {
 		if (e->status == 'M')
-			printf("%c  %s  (%s -> %s)\n", e->status, tool_q(e->path),
-			       tool_size(e->old_size, s1),
+			printf("%c  %s  (%s -> %s)\n", e->status,
+			       tool_q(e->path), tool_size(e->old_size, s1),
 			       tool_size(e->new_size, s2));
 		else
 			printf("%c  %s  (%s)\n", e->status, tool_q(e->path),
@@ -122,11 +122,10 @@ static const char *changes_line(const struct counts *k)
 /* The table of revisions: one row each, under a header. */
 static tool_table *log_table(int with_stat)
 {
-	static const char *const hdr[] = {"REVISION", "TIME",  "OP",
-	                                  "USER@HOST", "INSTALLATION",
-	                                  "FILES",    "SIZE",  "NEW",
-	                                  "ADDED",    "MODIFIED", "DELETED",
-	                                  "PATHS"};
+	static const char *const hdr[] = {"REVISION",  "TIME",         "OP",
+	                                  "USER@HOST", "INSTALLATION", "FILES",
+	                                  "SIZE",      "NEW",          "ADDED",
+	                                  "MODIFIED",  "DELETED",      "PATHS"};
 	size_t ncols = with_stat ? 12 : 9;
 	tool_table *t = tool_table_new(ncols);
 
@@ -139,9 +138,8 @@ static tool_table *log_table(int with_stat)
 	return t;
 }
 
-static void log_row(tool_table *t, const tier_log_entry *e,
-                    char *const *paths, size_t npaths,
-                    const struct counts *k)
+static void log_row(tool_table *t, const tier_log_entry *e, char *const *paths,
+                    size_t npaths, const struct counts *k)
 {
 	char when[64], b[32];
 
@@ -156,8 +154,8 @@ static void log_row(tool_table *t, const tier_log_entry *e,
 		tool_table_add(t, "%lld", (long long)e->files);
 	else
 		tool_table_cell(t, "-");
-	tool_table_cell(t, e->bytes >= 0 ? tool_size((uint64_t)e->bytes, b)
-	                                 : "-");
+	tool_table_cell(t,
+	                e->bytes >= 0 ? tool_size((uint64_t)e->bytes, b) : "-");
 	tool_table_cell(t, e->new_bytes >= 0
 	                           ? tool_size((uint64_t)e->new_bytes, b)
 	                           : "-");
@@ -243,8 +241,8 @@ int main(int argc, char **argv)
 		                             &ents[i],
 		                             (const char *const *)paths, np)
 		                   : NULL;
-		struct counts k = {0, 0, 0, (c.json && r1) ? json_array() : NULL,
-		                   0};
+		struct counts k = {0, 0, 0,
+		                   (c.json && r1) ? json_array() : NULL, 0};
 		if (opt_stat || r1)
 			rc = tier_vault_diff(v, ents[i].revision - 1,
 			                     ents[i].revision, count_change,

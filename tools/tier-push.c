@@ -60,8 +60,8 @@ static int on_progress(const tier_push_stats *s, const char *current,
 		return tool_interrupted(); /* nothing drawn: read nothing */
 	tool_progress("%s, %s read, %s new  %s",
 	              tool_count(files_of(s), "file", NULL),
-	              tool_size(s->read_bytes, a),
-	              tool_size(s->new_bytes, b), current ? tool_q(current) : "");
+	              tool_size(s->read_bytes, a), tool_size(s->new_bytes, b),
+	              current ? tool_q(current) : "");
 	return tool_interrupted();
 }
 
@@ -127,11 +127,11 @@ int main(int argc, char **argv)
 	/* skipped tiers are said on stderr whatever the output format */
 	tool_write_result_report(res);
 	if (c.json) {
-		json_t *o = json_pack("{s:I, s:s, s:o, s:o}", "revision",
-		                      (json_int_t)res->revision, "commit",
-		                      res->commit, "tiers",
-		                      tool_json_tiers(v, res), "stats",
-		                      stats_json(&st));
+		json_t *o =
+		        json_pack("{s:I, s:s, s:o, s:o}", "revision",
+		                  (json_int_t)res->revision, "commit",
+		                  res->commit, "tiers", tool_json_tiers(v, res),
+		                  "stats", stats_json(&st));
 		exit_code = tool_json_emit(o);
 	} else {
 		char a[32], b[32], d[32];
@@ -139,14 +139,15 @@ int main(int argc, char **argv)
 		size_t written = 0;
 		for (size_t i = 0; i < res->ntiers; i++)
 			written += res->tiers[i].outcome == TIER_WRITE_WRITTEN;
-		tool_info("revision %llu on %zu of %s: %s, %s (%s new, %s stored), "
-		          "%llu unchanged",
-		          (unsigned long long)res->revision, written,
-		          tool_count(res->ntiers, "tier", NULL),
-		          tool_count(files_of(&st), "file", NULL),
-		          tool_size(st.bytes, a), tool_size(st.new_bytes, b),
-		          tool_size(st.stored_bytes, d),
-		          (unsigned long long)st.unchanged_files);
+		tool_info(
+		        "revision %llu on %zu of %s: %s, %s (%s new, %s stored), "
+		        "%llu unchanged",
+		        (unsigned long long)res->revision, written,
+		        tool_count(res->ntiers, "tier", NULL),
+		        tool_count(files_of(&st), "file", NULL),
+		        tool_size(st.bytes, a), tool_size(st.new_bytes, b),
+		        tool_size(st.stored_bytes, d),
+		        (unsigned long long)st.unchanged_files);
 	}
 	if (st.errors && exit_code == TOOL_EXIT_OK) {
 		tool_error(

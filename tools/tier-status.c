@@ -105,9 +105,10 @@ int main(int argc, char **argv)
 			if (in->online && in->state == TIER_STATE_OK &&
 			    !in->synchronized &&
 			    tier_sync_plan(v, i, &revs, &bytes) == 0)
-				tool_table_add(t, "%s, %s",
-				               tool_count(revs, "revision", NULL),
-				               tool_size(bytes, b));
+				tool_table_add(
+				        t, "%s, %s",
+				        tool_count(revs, "revision", NULL),
+				        tool_size(bytes, b));
 			else
 				tool_table_cell(t, "-");
 		}

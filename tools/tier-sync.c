@@ -53,7 +53,8 @@ static int on_progress(const tier_sync_stats *s, const char *tier, uint64_t rev,
 	char b[32];
 	(void)payload;
 	tool_progress("tier '%s': revision %llu, %s (%s) copied", tool_q(tier),
-	              (unsigned long long)rev, tool_count(s->packs, "pack", NULL),
+	              (unsigned long long)rev,
+	              tool_count(s->packs, "pack", NULL),
 	              tool_size(s->bytes, b));
 	return tool_interrupted();
 }
@@ -141,7 +142,8 @@ int main(int argc, char **argv)
 				break;
 			if (one.revisions)
 				tool_info("synced %s to %s",
-				          tool_count(one.revisions, "revision", NULL),
+				          tool_count(one.revisions, "revision",
+				                     NULL),
 				          tool_count(one.tiers, "tier", NULL));
 			sleep_ms(opt_interval);
 		}
@@ -164,10 +166,11 @@ int main(int argc, char **argv)
 		sj.v[TOOL_STAT_SKIPPED] = (int64_t)st.skipped;
 		sj.v[TOOL_STAT_DAMAGED] = (int64_t)st.damaged;
 		sj.v[TOOL_STAT_LOG_BYTES] = (int64_t)st.log_bytes;
-		exit_code = tool_json_emit(json_pack(
-		        "{s:I, s:o, s:o}", "max_revision",
-		        (json_int_t)tier_vault_max_revision(v), "tiers",
-		        tool_json_tiers(v, NULL), "stats", tool_json_stats(&sj)));
+		exit_code = tool_json_emit(
+		        json_pack("{s:I, s:o, s:o}", "max_revision",
+		                  (json_int_t)tier_vault_max_revision(v),
+		                  "tiers", tool_json_tiers(v, NULL), "stats",
+		                  tool_json_stats(&sj)));
 	} else {
 		char b[32], l[32];
 		if (st.revisions)

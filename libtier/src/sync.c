@@ -601,7 +601,8 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i,
 	 */
 	if (todo.length) {
 		rc = tier_log_copy_packs(tier_vault_location(v, src_i), dst,
-		                         s->tmpdir, stop_cb, s, &s->st.log_bytes);
+		                         s->tmpdir, stop_cb, s,
+		                         &s->st.log_bytes);
 		if (rc == TIER_ECORRUPT) {
 			warn(s, tier_error_last());
 			rc = tier_log_upload(repo, dst, src_head,

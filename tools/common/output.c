@@ -411,8 +411,8 @@ void tool_json_set_name(json_t *obj, const char *key, const char *s)
 	}
 }
 
-void tool_json_set_names(json_t *obj, const char *key,
-                         const char *const *names, size_t n)
+void tool_json_set_names(json_t *obj, const char *key, const char *const *names,
+                         size_t n)
 {
 	json_t *a = json_array();
 	int exact = 1;
@@ -489,12 +489,11 @@ json_t *tool_json_tier(const tier_vault *v, size_t i,
 	json_object_set_new(t, "online", json_boolean(in->online));
 	/* the library's word, except that an ok tier not at the newest
 	 * revision is "behind", as tier-status says */
-	json_object_set_new(t, "state",
-	                    json_string(in->state == TIER_STATE_OK &&
-	                                                !in->synchronized
-	                                        ? "behind"
-	                                        : tier_tier_state_name(
-	                                                  in->state)));
+	json_object_set_new(
+	        t, "state",
+	        json_string(in->state == TIER_STATE_OK && !in->synchronized
+	                            ? "behind"
+	                            : tier_tier_state_name(in->state)));
 	json_object_set_new(t, "revision",
 	                    known ? json_integer((json_int_t)in->revision)
 	                          : json_null());
@@ -502,11 +501,11 @@ json_t *tool_json_tier(const tier_vault *v, size_t i,
 	                    known && in->head[0] ? json_string(in->head)
 	                                         : json_null());
 	json_object_set_new(t, "synchronized", json_boolean(in->synchronized));
-	json_object_set_new(t, "stored_revision",
-	                    in->stored_head[0]
-	                            ? json_integer(
-	                                      (json_int_t)in->stored_revision)
-	                            : json_null());
+	json_object_set_new(
+	        t, "stored_revision",
+	        in->stored_head[0]
+	                ? json_integer((json_int_t)in->stored_revision)
+	                : json_null());
 	json_object_set_new(t, "problem", tool_json_text(in->problem));
 	for (size_t k = 0; res && k < res->ntiers; k++) {
 		const tier_write_tier *w = &res->tiers[k];
@@ -516,11 +515,12 @@ json_t *tool_json_tier(const tier_vault *v, size_t i,
 		        t, "result",
 		        json_string(tier_write_outcome_name(w->outcome)));
 		if (w->outcome != TIER_WRITE_WRITTEN)
-			json_object_set_new(t, "error",
-			                    tool_json_text(w->error[0]
-			                                           ? w->error
-			                                           : tier_write_outcome_name(
-			                                                     w->outcome)));
+			json_object_set_new(
+			        t, "error",
+			        tool_json_text(
+			                w->error[0] ? w->error
+			                            : tier_write_outcome_name(
+			                                      w->outcome)));
 	}
 	return t;
 }
@@ -563,7 +563,8 @@ json_t *tool_json_revision(const tier_log_entry *e, const char *const *paths,
 	json_t *o = json_object();
 
 	tool_time_rfc3339(when, sizeof(when), e->time);
-	json_object_set_new(o, "revision", json_integer((json_int_t)e->revision));
+	json_object_set_new(o, "revision",
+	                    json_integer((json_int_t)e->revision));
 	json_object_set_new(o, "commit", json_string(e->commit));
 	json_object_set_new(o, "time", json_string(when));
 	json_object_set_new(o, "installation", tool_json_text(e->installation));
@@ -633,8 +634,8 @@ const char *tool_write_problem(const tier_write_tier *w)
 	                   : w->outcome == TIER_WRITE_SKIPPED_UNSYNCHRONIZED
 	                           ? "unsynchronised"
 	                           : NULL;
-	const char *verb = w->outcome == TIER_WRITE_FAILED ? "failed"
-	                                                    : "skipped";
+	const char *verb =
+	        w->outcome == TIER_WRITE_FAILED ? "failed" : "skipped";
 
 	/* "tier 'nas' is offline: ..." says both already */
 	if (names_tier(why, w->name)) {
@@ -659,9 +660,11 @@ const char *tool_count(uint64_t n, const char *word, const char *plural)
 	if (n == 1)
 		len = snprintf(NULL, 0, "1 %s", word);
 	else if (plural)
-		len = snprintf(NULL, 0, "%llu %s", (unsigned long long)n, plural);
+		len = snprintf(NULL, 0, "%llu %s", (unsigned long long)n,
+		               plural);
 	else
-		len = snprintf(NULL, 0, "%llu %ss", (unsigned long long)n, word);
+		len = snprintf(NULL, 0, "%llu %ss", (unsigned long long)n,
+		               word);
 	p = ring_take((size_t)len + 1);
 	if (n == 1)
 		snprintf(p, (size_t)len + 1, "1 %s", word);

@@ -112,8 +112,8 @@ void tool_json_set_name(json_t *obj, const char *key, const char *s);
 
 /** The same for a list: obj[key] = [names], obj["<key>_b64"] = [base64 of
  *  every name, in the same order] when any of them is not valid UTF-8. */
-void tool_json_set_names(json_t *obj, const char *key,
-                         const char *const *names, size_t n);
+void tool_json_set_names(json_t *obj, const char *key, const char *const *names,
+                         size_t n);
 
 /** Fields of the "stats" object (docs/glossary.md says what each counts). */
 enum tool_stat {
@@ -164,8 +164,7 @@ json_t *tool_json_tier(const tier_vault *v, size_t i,
                        const tier_write_result *res);
 
 /** [tool_json_tier(v, i, res) for every tier of v]. */
-json_t *tool_json_tiers(const tier_vault *v,
-                        const tier_write_result *res);
+json_t *tool_json_tiers(const tier_vault *v, const tier_write_result *res);
 
 /**
  * Time t (seconds since the epoch) as RFC 3339 in the local time zone of

@@ -69,7 +69,8 @@ void tool_vault_report(const tier_vault *v)
 		else if (in->state == TIER_STATE_OK && !in->synchronized)
 			tool_info(
 			        "tier '%s' is behind: revision %llu of %llu (tier-sync brings it level)",
-			        tool_q(in->name), (unsigned long long)in->revision,
+			        tool_q(in->name),
+			        (unsigned long long)in->revision,
 			        (unsigned long long)tier_vault_max_revision(v));
 	}
 }
