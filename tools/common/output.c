@@ -460,6 +460,7 @@ json_t *tool_json_stats(const tool_stats *s)
 	        [TOOL_STAT_REVISIONS] = "revisions",
 	        [TOOL_STAT_SKIPPED] = "skipped",
 	        [TOOL_STAT_LOG_BYTES] = "log_bytes",
+	        [TOOL_STAT_RESUMED_PACKS] = "resumed_packs",
 	};
 	json_t *o = json_object();
 
