@@ -66,9 +66,10 @@ static int on_progress(const tier_restore_stats *s, const char *current,
 	(void)payload;
 	flush_old_warning();
 	if (tool_progress_enabled()) {
-		tool_progress("restoring revision %" PRIu64 ": %" PRIu64
-		              " files, %s  %s",
-		              s->revision, s->files, tool_size(s->bytes, b),
+		tool_progress("restoring revision %" PRIu64 ": %s, %s  %s",
+		              s->revision,
+		              tool_count(s->files + s->others, "file", NULL),
+		              tool_size(s->bytes, b),
 		              current ? tool_q(current) : "");
 	}
 	return tool_interrupted();
