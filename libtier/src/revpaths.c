@@ -4,6 +4,7 @@
 
 #include <git2.h>
 
+#include "objread.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -76,6 +77,11 @@ int tier_vault_revision_paths(char ***out, size_t *count, tier_vault *v,
 	if (!commit || git_oid_fromstr(&id, commit) < 0)
 		return tier_error_set(TIER_EUSAGE, "'%s' is not a commit id",
 		                      commit ? commit : "");
+	/* a commit from a tier is size-checked before it is inflated */
+	if ((rc = tier_object_check(NULL, tier_vault_cache(v), &id,
+	                            GIT_OBJECT_COMMIT, TIER_MAX_SMALL_OBJECT,
+	                            "a log commit")) < 0)
+		return rc;
 	if ((rc = git_commit_lookup(&c, tier_vault_cache(v), &id)) < 0)
 		return tier_error_from_git(rc, "cannot read log commit %s",
 		                           commit);
