@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1119,6 +1120,244 @@ Test(driver_curl, sftp_outage_mid_get)
 	t_outage(SFTP);
 }
 
+/* ---- netrc (issue 13.1) ------------------------------------------------- */
+
+/*
+ * The README's set-up: the user in the URL, the password in a netrc file.
+ * libcurl skips the netrc when the user is set as an option; the driver
+ * must hand it the user in the URL so the netrc entry is found by machine
+ * and login, and never log in with an empty password.
+ */
+static char netrc_dir[4096];
+
+/* printf into memory freed by the teardown. */
+static char *strf(const char *fmt, ...) TIER_PRINTF(1, 2);
+static char *strf(const char *fmt, ...)
+{
+	tier_buf b = TIER_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	cr_assert_eq(tier_buf_vprintf(&b, fmt, ap), 0);
+	va_end(ap);
+	return later(tier_buf_detach(&b));
+}
+
+static char *url_user(int proto);
+
+/* "user@" of base_url(proto). */
+static char *user_at(int proto)
+{
+	return strf("%s@", url_user(proto));
+}
+
+static const char *write_netrc(const char *name, const char *text)
+{
+	if (!netrc_dir[0])
+		snprintf(netrc_dir, sizeof(netrc_dir), "%s", tt_tmpdir());
+	const char *path = tt_path("%s/%s", netrc_dir, name);
+	cr_assert_eq(tt_write_file(path, text, strlen(text)), 0);
+	cr_assert_eq(chmod(path, 0600), 0);
+	return later(strdup(path));
+}
+
+/* base_url(proto) with "user:password@" replaced by userinfo. */
+static char *url_userinfo(int proto, const char *userinfo)
+{
+	tier_url *u = NULL;
+	cr_assert_eq(tier_url_parse(&u, base_url(proto)), 0);
+	cr_assert_not_null(u->user);
+	char *from = u->password ? strf("%s:%s@", u->user, u->password)
+	                         : strf("%s@", u->user);
+	tier_url_free(u);
+	return url_with(replace(base_url(proto), from, userinfo), sub);
+}
+
+static char *url_user(int proto)
+{
+	tier_url *u = NULL;
+	cr_assert_eq(tier_url_parse(&u, base_url(proto)), 0);
+	char *user = later(strdup(u->user));
+	tier_url_free(u);
+	return user;
+}
+
+static char *url_password(int proto)
+{
+	tier_url *u = NULL;
+	cr_assert_eq(tier_url_parse(&u, base_url(proto)), 0);
+	cr_assert_not_null(u->password);
+	char *pw = later(strdup(u->password));
+	tier_url_free(u);
+	return pw;
+}
+
+/* Put, get back, list: the login works for real. */
+static void netrc_roundtrip(conn *c)
+{
+	const char *data = "netrc login works\n";
+	cr_assert_eq(put_mem(c, "n/obj", data, strlen(data), 0), 0, "%s",
+	             tier_error_last());
+	expect_content(c, "n/obj", data, strlen(data));
+}
+
+static void netrc_begin(int proto)
+{
+	conn top;
+	tier_location_options o = test_opts();
+	need(proto);
+	take_lock(LOCK_SH);
+	unsetenv("NETRC");
+	/* the test directory, made with the URL's own credentials */
+	cr_assert_eq(open_url(&top, base_url(proto), &o), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(top.drv->mkdir_p(top.drv, sub), 0, "%s",
+	             tier_error_last());
+	close_conn(&top);
+}
+
+/* User in the URL, password in the configured netrc file, whose first entry
+ * for the machine is another login's. */
+static void t_netrc_user_in_url(int proto)
+{
+	conn c;
+	tier_location_options o = test_opts();
+	netrc_begin(proto);
+	char *text =
+	        strf("# backup server\n"
+	             "machine elsewhere.example login %s password nope\n"
+	             "machine 127.0.0.1 login someone-else password nope\n"
+	             "macdef init\ncd /\n\n"
+	             "machine 127.0.0.1\n  login %s\n  password \"%s\"\n",
+	             url_user(proto), url_user(proto), url_password(proto));
+	o.netrc = write_netrc("netrc", text);
+	cr_assert_eq(open_url(&c, url_userinfo(proto, user_at(proto)), &o), 0,
+	             "%s", tier_error_last());
+	netrc_roundtrip(&c);
+	close_conn(&c);
+}
+
+/* User in the URL, password in ~/.netrc (no netrc option). */
+static void t_netrc_home(int proto)
+{
+	conn c;
+	tier_location_options o = test_opts();
+	netrc_begin(proto);
+	char *text = strf("machine 127.0.0.1 login %s password %s\n",
+	                  url_user(proto), url_password(proto));
+	write_netrc(".netrc", text);
+	setenv("HOME", netrc_dir, 1);
+	cr_assert_eq(open_url(&c, url_userinfo(proto, user_at(proto)), &o), 0,
+	             "%s", tier_error_last());
+	netrc_roundtrip(&c);
+	close_conn(&c);
+}
+
+/* No user in the URL: login and password from the file $NETRC names. */
+static void t_netrc_no_user(int proto)
+{
+	conn c;
+	tier_location_options o = test_opts();
+	netrc_begin(proto);
+	/* libcurl takes the first entry that matches: the machine, then a
+	 * default for everything else */
+	char *text = strf("machine 127.0.0.1 login %s password %s\n"
+	                  "default login nobody password nope\n",
+	                  url_user(proto), url_password(proto));
+	setenv("NETRC", write_netrc("by-env", text), 1);
+	cr_assert_eq(open_url(&c, url_userinfo(proto, ""), &o), 0, "%s",
+	             tier_error_last());
+	netrc_roundtrip(&c);
+	close_conn(&c);
+	unsetenv("NETRC");
+}
+
+/* A wrong password in the netrc: refused at once, the netrc named. */
+static void t_netrc_wrong_password(int proto)
+{
+	conn c;
+	tier_location_options o = test_opts();
+	netrc_begin(proto);
+	o.timeout = 20;
+	o.netrc =
+	        write_netrc("netrc", strf("machine 127.0.0.1 login %s password "
+	                                  "wrongpass\n",
+	                                  url_user(proto)));
+	cr_assert_eq(open_url(&c, url_userinfo(proto, user_at(proto)), &o), 0,
+	             "%s", tier_error_last());
+	uint64_t t0 = now_ms();
+	int rc = c.drv->ping(c.drv);
+	cr_assert_eq(rc, TIER_EAUTH, "%d: %s", rc, tier_error_last());
+	cr_assert(strstr(tier_error_last(), "login refused"), "%s",
+	          tier_error_last());
+	cr_assert(strstr(tier_error_last(), o.netrc), "%s", tier_error_last());
+	no_password_in(tier_error_last());
+	cr_assert_lt(now_ms() - t0, 10000);
+	close_conn(&c);
+}
+
+#define FTP_TESTS(name)                \
+	Test(driver_curl, ftp_##name)  \
+	{                              \
+		t_##name(FTP);         \
+	}                              \
+	Test(driver_curl, ftps_##name) \
+	{                              \
+		t_##name(FTPS);        \
+	}
+
+FTP_TESTS(netrc_user_in_url)
+FTP_TESTS(netrc_home)
+FTP_TESTS(netrc_no_user)
+FTP_TESTS(netrc_wrong_password)
+
+/* A user with no password anywhere: refused before connecting (an empty
+ * PASS would count as a failed login), saying where it looked. */
+Test(driver_curl, ftp_netrc_no_entry)
+{
+	conn c;
+	tier_location_options o = TIER_LOCATION_OPTIONS_INIT;
+	const char *nf =
+	        write_netrc("netrc", "machine other login u password p\n");
+	o.netrc = nf;
+	/* port 1: nothing listens, so a connection attempt would be offline */
+	cr_assert_eq(open_url(&c, "ftp://alice@127.0.0.1:1/tiers", &o), 0, "%s",
+	             tier_error_last());
+	int rc = c.drv->ping(c.drv);
+	cr_assert_eq(rc, TIER_EAUTH, "%d: %s", rc, tier_error_last());
+	cr_assert(strstr(tier_error_last(), "no password for user 'alice'"),
+	          "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), nf), "%s", tier_error_last());
+	close_conn(&c);
+	/* the anonymous user needs none */
+	cr_assert_eq(open_url(&c, "ftp://anonymous@127.0.0.1:1/tiers", &o), 0);
+	rc = c.drv->ping(c.drv);
+	cr_assert_eq(rc, TIER_EOFFLINE, "%d: %s", rc, tier_error_last());
+	close_conn(&c);
+}
+
+/* SFTP without a user in the URL: the netrc's login, with the key. */
+Test(driver_curl, sftp_netrc_login)
+{
+	conn c;
+	tier_location_options o = test_opts();
+	netrc_begin(SFTP);
+	o.netrc =
+	        write_netrc("netrc", strf("machine 127.0.0.1 login %s password "
+	                                  "not-used-by-a-key\n",
+	                                  url_user(SFTP)));
+	cr_assert_eq(open_url(&c, url_userinfo(SFTP, ""), &o), 0, "%s",
+	             tier_error_last());
+	netrc_roundtrip(&c);
+	close_conn(&c);
+	/* the URL's user with a netrc entry for someone else: still the key */
+	o.netrc = write_netrc("netrc2",
+	                      "machine 127.0.0.1 login other password x\n");
+	cr_assert_eq(open_url(&c, url_userinfo(SFTP, user_at(SFTP)), &o), 0,
+	             "%s", tier_error_last());
+	netrc_roundtrip(&c);
+	close_conn(&c);
+}
+
 /* ---- parsers and open-time checks (no server needed) ------------------ */
 
 #include "driver/curl_impl.h"
@@ -1226,4 +1465,82 @@ Test(driver_curl_parse, open_checks)
 	cr_assert_eq(c.drv->stat(c.drv, "a\r\nDELE b", &st), TIER_EUSAGE);
 	close_conn(&c);
 	tt_rmrf(home);
+}
+
+/* The netrc look-up that decides whether a login has a password. */
+Test(driver_curl_parse, netrc_lookup)
+{
+	const char *dir = tt_tmpdir();
+	const char *f = tt_path("%s/netrc", dir);
+	static const char text[] =
+	        "# comment line\n"
+	        "machine a.example login alice password \"pw with \\\"q\\\"\"\n"
+	        "macdef init\n"
+	        "machine b.example login mallory password macro-text\n"
+	        "\n"
+	        "machine B.example login bob # trailing comment\n"
+	        "  account acct password bobpw\n"
+	        "machine c.example password first login carol\n"
+	        "default login anon password anonpw\n";
+	char *login, *pw;
+	cr_assert_eq(tt_write_file(f, text, strlen(text)), 0);
+
+	cr_assert_eq(tier_curl_netrc_lookup(f, "a.example", NULL, &login, &pw),
+	             1);
+	cr_assert_str_eq(login, "alice");
+	cr_assert_str_eq(pw, "pw with \"q\"");
+	free(login);
+	free(pw);
+	/* the macro body is no entry; machine names ignore case */
+	cr_assert_eq(tier_curl_netrc_lookup(f, "b.example", "bob", &login, &pw),
+	             1);
+	cr_assert_str_eq(pw, "bobpw");
+	free(login);
+	free(pw);
+	/* another login: none, not even the default (its login differs) */
+	cr_assert_eq(tier_curl_netrc_lookup(f, "a.example", "eve", &login, &pw),
+	             0);
+	cr_assert_null(pw);
+	cr_assert_eq(
+	        tier_curl_netrc_lookup(f, "z.example", "anon", &login, &pw), 1);
+	cr_assert_str_eq(pw, "anonpw");
+	free(login);
+	free(pw);
+	/* libcurl takes the password for a login only after that login */
+	cr_assert_eq(
+	        tier_curl_netrc_lookup(f, "c.example", "carol", &login, &pw),
+	        0);
+	cr_assert_eq(tier_curl_netrc_lookup(f, "c.example", NULL, &login, &pw),
+	             1);
+	cr_assert_str_eq(pw, "first");
+	free(login);
+	free(pw);
+
+	/* no default: nothing for an unknown machine; a missing file is none */
+	static const char text2[] = "machine a login u password p\n";
+	cr_assert_eq(tt_write_file(f, text2, strlen(text2)), 0);
+	cr_assert_eq(tier_curl_netrc_lookup(f, "z", NULL, &login, &pw), 0);
+	cr_assert_null(pw);
+	cr_assert_eq(tier_curl_netrc_lookup(f, "a", "v", &login, &pw), 0);
+	cr_assert_eq(tier_curl_netrc_lookup(tt_path("%s/none", dir), "a", NULL,
+	                                    &login, &pw),
+	             0);
+	/* an unterminated quote: libcurl gives up on the file */
+	static const char text3[] = "machine a login u password \"p\n";
+	cr_assert_eq(tt_write_file(f, text3, strlen(text3)), 0);
+	cr_assert_eq(tier_curl_netrc_lookup(f, "a", NULL, &login, &pw), 0);
+
+	/* $NETRC, then ~/.netrc */
+	setenv("NETRC", "/x/netrc", 1);
+	char *p = tier_curl_netrc_path(NULL);
+	cr_assert_str_eq(p, "/x/netrc");
+	free(p);
+	p = tier_curl_netrc_path("/conf/netrc");
+	cr_assert_str_eq(p, "/conf/netrc");
+	free(p);
+	unsetenv("NETRC");
+	setenv("HOME", "/home/h", 1);
+	p = tier_curl_netrc_path(NULL);
+	cr_assert_str_eq(p, "/home/h/.netrc");
+	free(p);
 }

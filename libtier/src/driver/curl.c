@@ -58,6 +58,23 @@ static int url_encode_path(tier_buf *b, const char *path)
 	return 0;
 }
 
+/* The user of a URL: everything but the unreserved characters escaped. */
+static int url_encode_userinfo(tier_buf *b, const char *user)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)user; *p; p++) {
+		unsigned char c = *p;
+		int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		            (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		            c == '_' || c == '~';
+		if (plain ? tier_buf_putc(b, (char)c) < 0
+		          : tier_buf_printf(b, "%%%c%c", hex[c >> 4],
+		                            hex[c & 15]) < 0)
+			return TIER_ERROR;
+	}
+	return 0;
+}
+
 /* URL of rel below the root; dir adds the trailing '/' curl wants for a directory. */
 static int make_url(curl_driver *d, tier_buf *out, const char *rel, int dir)
 {
@@ -163,6 +180,19 @@ static size_t on_discard(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
+/*
+ * An FTP user with no password from the URL or the netrc: libcurl would
+ * send an empty PASS, which a server counts as a failed login.  Refused
+ * before connecting.  The anonymous users of FTP take any password; an
+ * SFTP user logs in with a key.
+ */
+static int needs_password(const curl_driver *d)
+{
+	return d->proto != PROTO_SFTP && d->user && !d->password &&
+	       !d->netrc_hit && strcmp(d->user, "anonymous") != 0 &&
+	       strcmp(d->user, "ftp") != 0;
+}
+
 static int set_common(curl_driver *d)
 {
 	CURL *h = d->h;
@@ -208,12 +238,15 @@ static int set_common(curl_driver *d)
 		SET(CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)d->max_send);
 	if (d->max_recv)
 		SET(CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)d->max_recv);
-	if (d->user)
-		SET(CURLOPT_USERNAME, d->user);
-	if (d->password)
+	if (d->password) {
+		if (d->user)
+			SET(CURLOPT_USERNAME, d->user);
 		SET(CURLOPT_PASSWORD, d->password);
-	else {
-		/* no password in the URL: a netrc may have one */
+	} else {
+		/* No password in the URL: a netrc may have one.  libcurl
+		 * skips the netrc when CURLOPT_USERNAME is set, so the user
+		 * rides in the URL (base_url), where it also selects the
+		 * netrc entry by machine and login, as the curl tool does. */
 		SET(CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
 		if (d->netrc)
 			SET(CURLOPT_NETRC_FILE, d->netrc);
@@ -235,7 +268,7 @@ static int set_common(curl_driver *d)
 	}
 	if (d->proto == PROTO_SFTP) {
 		long auth = CURLSSH_AUTH_PUBLICKEY;
-		if (d->password)
+		if (d->password || d->netrc_hit)
 			auth |= CURLSSH_AUTH_PASSWORD | CURLSSH_AUTH_KEYBOARD;
 		SET(CURLOPT_SSH_AUTH_TYPES, auth);
 		if (d->key)
@@ -254,6 +287,13 @@ static int set_common(curl_driver *d)
 		return tier_error_set(TIER_ERROR,
 		                      "cannot set up transfer to %s: %s",
 		                      d->where, curl_easy_strerror(rc));
+	if (needs_password(d))
+		return tier_error_set(
+		        TIER_EAUTH,
+		        "no password for user '%s' on %s: none in the url, and "
+		        "netrc '%s' has no entry for machine '%s' login '%s'",
+		        d->user, d->where, d->netrc ? d->netrc : "~/.netrc",
+		        d->host, d->user);
 	return 0;
 }
 
@@ -376,6 +416,28 @@ static int ssh_startup_lost(const char *msg)
 	return 0;
 }
 
+/* The user of the login: the URL's, else the netrc entry's. */
+static const char *login_user(const curl_driver *d)
+{
+	return d->user          ? d->user
+	       : d->netrc_login ? d->netrc_login
+	                        : "anonymous";
+}
+
+static int login_refused(const curl_driver *d)
+{
+	if (!d->password && d->netrc_hit)
+		return tier_error_set(
+		        TIER_EAUTH,
+		        "login refused for user '%s' on %s (wrong password in "
+		        "netrc '%s'?)",
+		        login_user(d), d->where, d->netrc);
+	return tier_error_set(
+	        TIER_EAUTH,
+	        "login refused for user '%s' on %s (wrong password?)",
+	        login_user(d), d->where);
+}
+
 /*
  * Classify a failed transfer.  The codes are the driver contract: only
  * what may pass by itself is TIER_EOFFLINE (the reconnect layer retries
@@ -406,12 +468,9 @@ static int fail(curl_driver *d, CURLcode rc, const char *verb, const char *rel)
 			return tier_error_set(
 			        TIER_EAUTH,
 			        "login refused for user '%s' on %s (key '%s' not accepted?): %s",
-			        d->user ? d->user : "", d->where,
+			        login_user(d), d->where,
 			        d->key ? d->key : "(none)", det);
-		return tier_error_set(
-		        TIER_EAUTH,
-		        "login refused for user '%s' on %s (wrong password?)",
-		        d->user ? d->user : "anonymous", d->where);
+		return login_refused(d);
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
@@ -501,10 +560,7 @@ static int fail(curl_driver *d, CURLcode rc, const char *verb, const char *rel)
 		                      d->where, det);
 	}
 	if (r == 530)
-		return tier_error_set(
-		        TIER_EAUTH,
-		        "login refused for user '%s' on %s (wrong password?)",
-		        d->user ? d->user : "anonymous", d->where);
+		return login_refused(d);
 	if (r == 552 || r == 452)
 		code = TIER_ENOSPC;
 	else if (r >= 400 && r < 500)
@@ -1333,6 +1389,8 @@ static void cd_free(tier_driver *drv)
 	free(d->hostkey);
 	free(d->cacert);
 	free(d->netrc);
+	free(d->netrc_login);
+	free(d->host);
 	tier_buf_dispose(&d->reply);
 	tier_buf_dispose(&d->listing);
 	free(d);
@@ -1350,6 +1408,34 @@ static int file_exists(const char *path)
 {
 	struct stat st;
 	return path && stat(path, &st) == 0;
+}
+
+/*
+ * No password in the URL: the netrc file libcurl is to read, and whether
+ * it has a password for this machine (and the URL's user).  libcurl does
+ * the reading for the login; this look-up only decides what we ask of it
+ * (SFTP password authentication; no FTP login with an empty password) and
+ * what the messages say.  The password found is not kept.
+ */
+static int netrc_setup(curl_driver *d, const char *configured)
+{
+	char *login = NULL, *pw = NULL;
+	int rc;
+	if (!(d->netrc = tier_curl_netrc_path(configured)))
+		return 0; /* no home: libcurl finds no netrc either */
+	rc = tier_curl_netrc_lookup(d->netrc, d->host, d->user, &login, &pw);
+	if (rc < 0)
+		return rc;
+	d->netrc_hit = rc == 1 && pw && *pw;
+	if (pw) {
+		memset(pw, 0, strlen(pw));
+		free(pw);
+	}
+	if (d->netrc_hit && !d->user)
+		d->netrc_login = login;
+	else
+		free(login);
+	return 0;
 }
 
 /* SFTP: key file, host key check.  See docs/remote-tiers.md for the order. */
@@ -1469,9 +1555,14 @@ int tier_driver_curl_open(tier_driver **out, const tier_url *url,
 	/* explicit TLS: an ftp:// URL with AUTH TLS required (CURLUSESSL_ALL) */
 	const char *host = url->host;
 	int bracket = strchr(host, ':') && host[0] != '[';
-	if (tier_buf_printf(&b, "%s://%s%s%s",
-	                    d->proto == PROTO_SFTP ? "sftp" : "ftp",
-	                    bracket ? "[" : "", host, bracket ? "]" : "") < 0 ||
+	/* without a password the user goes in the URL: see set_common() */
+	if (tier_buf_printf(&b, "%s://",
+	                    d->proto == PROTO_SFTP ? "sftp" : "ftp") < 0 ||
+	    (url->user && !url->password &&
+	     (url_encode_userinfo(&b, url->user) < 0 ||
+	      tier_buf_putc(&b, '@') < 0)) ||
+	    tier_buf_printf(&b, "%s%s%s", bracket ? "[" : "", host,
+	                    bracket ? "]" : "") < 0 ||
 	    (url->port && tier_buf_printf(&b, ":%d", url->port) < 0)) {
 		rc = TIER_ERROR;
 		goto fail;
@@ -1500,8 +1591,18 @@ int tier_driver_curl_open(tier_driver **out, const tier_url *url,
 
 	if ((rc = dup_opt(&d->user, url->user)) < 0 ||
 	    (rc = dup_opt(&d->password, url->password)) < 0 ||
-	    (rc = dup_opt(&d->cacert, opts->cacert)) < 0 ||
-	    (rc = dup_opt(&d->netrc, opts->netrc)) < 0)
+	    (rc = dup_opt(&d->cacert, opts->cacert)) < 0)
+		goto fail;
+	if (host[0] == '[') {
+		size_t n = strlen(host);
+		d->host = tier_strndup(host + 1, n > 2 ? n - 2 : 0);
+	} else
+		d->host = tier_strdup(host);
+	if (!d->host) {
+		rc = TIER_ERROR;
+		goto fail;
+	}
+	if (!d->password && (rc = netrc_setup(d, opts->netrc)) < 0)
 		goto fail;
 
 	if ((rc = curl_query_parse(&q, url->query, d->proto == PROTO_SFTP,

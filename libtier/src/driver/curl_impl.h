@@ -21,10 +21,16 @@ typedef struct {
 	char *base_url; /* "ftp://host:port": no user, no password, no path */
 	char *root; /* decoded tier root without trailing '/' ("" for "/") */
 	char *where; /* for messages: "sftp://user@host:port/root", never a password */
+	char *host; /* decoded, without brackets: the netrc's machine */
 	char *user, *password;
 	char *key, *key_pub, *passphrase; /* sftp */
 	char *known_hosts, *hostkey;      /* sftp: file, or SHA-256 base64 */
-	char *cacert, *netrc;
+	char *cacert;
+	/* no password in the URL: the netrc file libcurl reads, and what it
+	 * finds there for this host (and user) */
+	char *netrc;
+	char *netrc_login; /* the login of the netrc entry, for messages */
+	int netrc_hit;     /* the netrc has a password for us */
 	unsigned int timeout;
 	uint64_t max_send, max_recv;
 	int insecure;

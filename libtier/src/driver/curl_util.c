@@ -1,12 +1,18 @@
 #include "driver/curl_util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "tier/errors.h"
 #include "util/error.h"
+#include "util/buf.h"
 #include "util/posix.h"
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -68,4 +74,180 @@ int tier_curl_on_seek(void *upload, curl_off_t off, int origin)
 		return CURL_SEEKFUNC_CANTSEEK;
 	u->pos = (uint64_t)off;
 	return CURL_SEEKFUNC_OK;
+}
+
+/* ---- netrc ------------------------------------------------------------ */
+
+char *tier_curl_netrc_path(const char *configured)
+{
+	const char *env = getenv("NETRC"), *home = getenv("HOME");
+	tier_buf b = TIER_BUF_INIT;
+	if (configured && *configured)
+		return tier_strdup(configured);
+	if (env && *env)
+		return tier_strdup(env);
+	if (!home || !*home) {
+		/* cron may start us without $HOME: libcurl asks the same */
+		struct passwd pw, *res = NULL;
+		char buf[4096];
+		if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res) != 0 ||
+		    !res || !res->pw_dir)
+			return NULL;
+		if (tier_buf_printf(&b, "%s/.netrc", res->pw_dir) < 0)
+			return NULL;
+		return tier_buf_detach(&b);
+	}
+	if (tier_buf_printf(&b, "%s/.netrc", home) < 0)
+		return NULL;
+	return tier_buf_detach(&b);
+}
+
+/* The next token at *pp into tok: 1, 0 at the end, NETRC_BAD_QUOTE. */
+#define NETRC_BAD_QUOTE 2
+static int netrc_token(const char **pp, tier_buf *tok)
+{
+	const char *p = *pp;
+	for (;;) {
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		if (*p != '#')
+			break;
+		while (*p && *p != '\n') /* the rest of the line is a comment */
+			p++;
+	}
+	tier_buf_clear(tok);
+	if (!*p) {
+		*pp = p;
+		return 0;
+	}
+	if (*p == '"') {
+		for (p++; *p && *p != '"' && *p != '\n'; p++) {
+			char c = *p;
+			if (c == '\\') {
+				if (!p[1] || p[1] == '\n')
+					return NETRC_BAD_QUOTE;
+				c = *++p;
+				c = c == 'n'   ? '\n'
+				    : c == 'r' ? '\r'
+				    : c == 't' ? '\t'
+				               : c;
+			}
+			if (tier_buf_putc(tok, c) < 0)
+				return TIER_ERROR;
+		}
+		if (*p != '"')
+			return NETRC_BAD_QUOTE;
+		p++;
+	} else {
+		while (*p && !isspace((unsigned char)*p))
+			if (tier_buf_putc(tok, *p++) < 0)
+				return TIER_ERROR;
+	}
+	*pp = p;
+	return 1;
+}
+
+/* Past a macro definition: the rest of this line, then up to an empty line. */
+static const char *netrc_skip_macdef(const char *p)
+{
+	while (*p && *p != '\n')
+		p++;
+	while (*p == '\n') {
+		p++;
+		if (*p == '\n' || *p == '\r' || !*p)
+			return p;
+		while (*p && *p != '\n')
+			p++;
+	}
+	return p;
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		memset(s, 0, strlen(s));
+		free(s);
+	}
+}
+
+int tier_curl_netrc_lookup(const char *file, const char *host, const char *user,
+                           char **login, char **password)
+{
+	enum { NOTHING, HOST_NAME, HOST_VALID } state = NOTHING;
+	enum { NONE, LOGIN, PASSWORD, ACCOUNT } want = NONE;
+	tier_buf text = TIER_BUF_INIT, tok = TIER_BUF_INIT;
+	char *e_login = NULL, *e_pw = NULL;
+	const char *p;
+	int rc = 0, r;
+
+	*login = *password = NULL;
+	if (!file || !host || tier_read_file(&text, file, 1 << 20) < 0) {
+		tier_error_clear();
+		goto out;
+	}
+	p = tier_buf_cstr(&text);
+	while ((r = netrc_token(&p, &tok)) == 1) {
+		const char *t = tier_buf_cstr(&tok);
+		if (want != NONE) { /* the value of login, password, account */
+			if (state == HOST_VALID && want == LOGIN) {
+				free(e_login);
+				if (!(e_login = tier_strdup(t)))
+					goto oom;
+			} else if (state == HOST_VALID && want == PASSWORD &&
+			           (!user ||
+			            (e_login && !strcmp(e_login, user)))) {
+				/* libcurl takes a password for the URL's user
+				 * only after that login */
+				wipe_free(e_pw);
+				if (!(e_pw = tier_strdup(t)))
+					goto oom;
+			}
+			want = NONE;
+			continue;
+		}
+		if (!strcasecmp(t, "machine") || !strcasecmp(t, "default")) {
+			if (state == HOST_VALID && e_pw)
+				break; /* the entry before matched */
+			free(e_login);
+			wipe_free(e_pw);
+			e_login = e_pw = NULL;
+			state = t[0] == 'm' || t[0] == 'M' ? HOST_NAME
+			                                   : HOST_VALID;
+		} else if (state == HOST_NAME) {
+			state = strcasecmp(t, host) ? NOTHING : HOST_VALID;
+		} else if (!strcasecmp(t, "macdef")) {
+			p = netrc_skip_macdef(p);
+		} else if (!strcasecmp(t, "login")) {
+			want = LOGIN;
+		} else if (!strcasecmp(t, "password")) {
+			want = PASSWORD;
+		} else if (!strcasecmp(t, "account")) {
+			want = ACCOUNT;
+		}
+	}
+	if (r == TIER_ERROR)
+		goto oom;
+	/* a bad quote: libcurl gives up on the file, so do we */
+	if (r == 0 && state == HOST_VALID && e_pw) {
+		*login = e_login;
+		*password = e_pw;
+		e_login = e_pw = NULL;
+		rc = 1;
+	} else if (r == 1) { /* stopped at the next entry */
+		*login = e_login;
+		*password = e_pw;
+		e_login = e_pw = NULL;
+		rc = 1;
+	}
+	goto out;
+oom:
+	rc = tier_error_set(TIER_ERROR, "out of memory");
+out:
+	free(e_login);
+	wipe_free(e_pw);
+	tier_buf_dispose(&tok);
+	if (text.ptr)
+		memset(text.ptr, 0, text.size);
+	tier_buf_dispose(&text);
+	return rc;
 }
