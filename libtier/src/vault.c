@@ -25,6 +25,7 @@
 #include "snapshot.h"
 #include "util/error.h"
 #include "util/posix.h"
+#include "util/text.h"
 
 /* Consolidate a tier's log packs every this many revisions (docs/format.md). */
 #define LOG_CONSOLIDATE_EVERY 32
@@ -402,7 +403,7 @@ static int intent_clear(tier_vault *v, struct vtier *t)
 	return rc;
 }
 
-static int lock_state_mode(tier_vault *v, int nonblock);
+static int lock_state_mode(tier_vault *v, int nonblock, const char *op);
 static void unlock_state(tier_vault *v);
 
 /* ---- probing (R5, R8, R9) ------------------------------------------ */
@@ -577,7 +578,7 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		if (in.present) {
 			/* only one of us mends the state: a writer that runs now
 			 * owns this intent, and we merely read it */
-			int locked = lock_state_mode(v, 1) == 0;
+			int locked = lock_state_mode(v, 1, "open") == 0;
 			tier_error_clear();
 			if (t->has_head && git_oid_equal(&t->head, &in.to)) {
 				if (locked &&
@@ -630,7 +631,7 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		return 0;
 	if (v->read_only) {
 		/* a follower records what it saw and never judges */
-		if (!t->has_head || lock_state_mode(v, 1) < 0) {
+		if (!t->has_head || lock_state_mode(v, 1, "open") < 0) {
 			tier_error_clear();
 			return 0;
 		}
@@ -701,9 +702,149 @@ static int state_file(char *out, size_t cap, const tier_vault *v,
 	return 0;
 }
 
-static int lock_state_mode(tier_vault *v, int nonblock)
+/*
+ * The holder of the lock writes into the lock file who it is ("pid 4711",
+ * "tool tier-push", "op push", "since <epoch>"), so that a second process
+ * that finds the lock taken can say what it waits for.  Emptied again
+ * before the lock is released.
+ */
+static void lock_record(tier_vault *v, const char *op)
+{
+	char text[256];
+#if defined(__GLIBC__)
+	const char *tool = program_invocation_short_name;
+#else
+	const char *tool = "?";
+#endif
+	int n = snprintf(text, sizeof(text),
+	                 "pid %ld\ntool %s\nop %s\nsince %lld\n",
+	                 (long)getpid(), tool && *tool ? tool : "?", op,
+	                 (long long)time(NULL));
+	/* only informative: a failure here must not fail the write */
+	if (ftruncate(v->lock_fd, 0) == 0 &&
+	    pwrite(v->lock_fd, text, (size_t)n, 0) != n)
+		(void)ftruncate(v->lock_fd, 0);
+}
+
+struct lock_holder {
+	long pid;
+	char op[32];
+	int64_t since;
+};
+
+/* What the lock file says of its holder; 0 when it says nothing (yet). */
+static int lock_holder_read(int fd, struct lock_holder *h)
+{
+	char text[256], *line, *save = NULL;
+	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+	memset(h, 0, sizeof(*h));
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "pid ", 4))
+			h->pid = strtol(line + 4, NULL, 10);
+		else if (!strncmp(line, "op ", 3))
+			snprintf(h->op, sizeof(h->op), "%s", line + 3);
+		else if (!strncmp(line, "since ", 6))
+			h->since = strtoll(line + 6, NULL, 10);
+	}
+	return h->pid > 0;
+}
+
+/* "push pid 4711 since 10:32:05" (the date too when not today). */
+static void lock_holder_describe(char *out, size_t cap, int fd)
+{
+	struct lock_holder h;
+	char when[32] = "";
+	if (!lock_holder_read(fd, &h)) {
+		snprintf(out, cap, "another process");
+		return;
+	}
+	if (h.since > 0) {
+		time_t t = (time_t)h.since, now = time(NULL);
+		struct tm tm, tn;
+		localtime_r(&t, &tm);
+		localtime_r(&now, &tn);
+		strftime(when, sizeof(when),
+		         tm.tm_yday == tn.tm_yday && tm.tm_year == tn.tm_year
+		                 ? " since %H:%M:%S"
+		                 : " since %Y-%m-%d %H:%M:%S",
+		         &tm);
+	}
+	snprintf(out, cap, "%s pid %ld%s", h.op[0] ? h.op : "a process", h.pid,
+	         when);
+}
+
+static int64_t now_ms(void);
+
+/* The state directory as an absolute path, quoted, for lock messages. */
+static const char *lock_where(const tier_vault *v)
+{
+	char abs[PATH_MAX];
+	if (!realpath(v->state_dir, abs))
+		snprintf(abs, sizeof(abs), "%s", v->state_dir);
+	return tier_quote_name(abs);
+}
+
+/*
+ * The lock is taken: say once what holds it, then wait for it, polling,
+ * at most wait_timeout_ms (-1: for ever, 0: not at all: TIER_ETIMEOUT).
+ */
+static int lock_wait(tier_vault *v, const char *path)
+{
+	char who[160];
+	int64_t start = now_ms();
+	lock_holder_describe(who, sizeof(who), v->lock_fd);
+	if (v->wait_timeout_ms == 0)
+		return tier_error_set(
+		        TIER_ETIMEOUT,
+		        "the installation is busy: %s holds the lock of '%s' "
+		        "(not waiting: --wait-timeout 0)",
+		        who, lock_where(v));
+	if (v->notice) {
+		char line[PATH_MAX + 256];
+		snprintf(line, sizeof(line),
+		         "waiting for %s (the lock of '%s')", who,
+		         lock_where(v));
+		v->notice(line, v->notice_payload);
+	}
+	(void)path;
+	for (;;) {
+		unsigned int d = 100;
+		if (flock(v->lock_fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return tier_error_set_errno(TIER_ERROR, errno,
+			                            "cannot lock '%s'", path);
+		if (v->wait_timeout_ms > 0) {
+			int64_t left = start + v->wait_timeout_ms - now_ms();
+			if (left <= 0) {
+				lock_holder_describe(who, sizeof(who),
+				                     v->lock_fd);
+				return tier_error_set(
+				        TIER_ETIMEOUT,
+				        "gave up after %lld s waiting for %s (the lock of '%s')",
+				        (long long)((v->wait_timeout_ms + 999) /
+				                    1000),
+				        who, lock_where(v));
+			}
+			if (left < d)
+				d = (unsigned int)left;
+		}
+		if (v->lopts.sleep ? v->lopts.sleep(d, v->lopts.payload)
+		                   : tier_retry_nanosleep(d, NULL))
+			return tier_error_set(TIER_EABORTED,
+			                      "cancelled while waiting for %s",
+			                      who);
+	}
+}
+
+static int lock_state_mode(tier_vault *v, int nonblock, const char *op)
 {
 	char path[PATH_MAX], want[PATH_MAX];
+	int rc;
 	if (v->lock_fd >= 0) {
 		v->lock_depth++;
 		return 0;
@@ -715,6 +856,7 @@ static int lock_state_mode(tier_vault *v, int nonblock)
 		                            "cannot open lock '%s'", path);
 	if (flock(v->lock_fd, LOCK_EX | LOCK_NB) == 0) {
 		v->lock_depth = 1;
+		lock_record(v, op);
 		return 0;
 	}
 	if (errno != EWOULDBLOCK) {
@@ -725,38 +867,42 @@ static int lock_state_mode(tier_vault *v, int nonblock)
 		                            path);
 	}
 	if (nonblock) {
+		char who[160];
+		lock_holder_describe(who, sizeof(who), v->lock_fd);
 		close(v->lock_fd);
 		v->lock_fd = -1;
 		return tier_error_set(
 		        TIER_ECONFLICT,
-		        "the installation is busy (a write or a sync runs)");
+		        "the installation is busy: %s holds the lock of '%s'",
+		        who, lock_where(v));
 	}
 	char pid[32];
 	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	state_file(want, sizeof(want), v, "write-wanted");
 	tier_atomic_write(want, pid, (size_t)n);
-	while (flock(v->lock_fd, LOCK_EX) < 0) {
-		if (errno == EINTR)
-			continue;
-		int e = errno;
+	rc = lock_wait(v, path);
+	unlink(want);
+	if (rc < 0) {
 		close(v->lock_fd);
 		v->lock_fd = -1;
-		return tier_error_set_errno(TIER_ERROR, e, "cannot lock '%s'",
-		                            path);
+		return rc;
 	}
-	unlink(want);
 	v->lock_depth = 1;
+	lock_record(v, op);
 	return 0;
 }
 
-static int lock_state(tier_vault *v)
+static int lock_state(tier_vault *v, const char *op)
 {
-	return lock_state_mode(v, 0);
+	return lock_state_mode(v, 0, op);
 }
 
 static void unlock_state(tier_vault *v)
 {
 	if (v->lock_fd >= 0 && --v->lock_depth <= 0) {
+		/* the next holder writes its own record */
+		if (ftruncate(v->lock_fd, 0) < 0)
+			tier_error_clear();
 		close(v->lock_fd);
 		v->lock_fd = -1;
 		v->lock_depth = 0;
@@ -772,7 +918,7 @@ int tier_vault_lock_sync(tier_vault *v)
 		return tier_error_set(
 		        TIER_EUSAGE,
 		        "this installation is read-only: it never writes");
-	return lock_state_mode(v, 1);
+	return lock_state_mode(v, 1, "sync");
 }
 
 void tier_vault_unlock(tier_vault *v)
@@ -1644,8 +1790,14 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 		return tier_error_set(
 		        TIER_EUSAGE,
 		        "this installation is read-only: it follows the vault for restores");
-	if ((rc = lock_state(v)) < 0)
+	if ((rc = lock_state(v, op)) < 0)
 		return rc;
+	/* test hook (docs/testing.md): hold the lock that long, so that a
+	 * second process finds it taken */
+	const char *hold = getenv("TIER_TEST_LOCK_HOLD");
+	if (hold && *hold)
+		tier_retry_nanosleep((unsigned int)strtoul(hold, NULL, 10),
+		                     NULL);
 	/* R8 before any write: what we saw at open may be stale */
 	if ((rc = tier_vault_probe(v)) < 0 || (rc = tier_vault_check(v)) < 0) {
 		unlock_state(v);
