@@ -256,18 +256,21 @@ static int run(struct call *c)
 	if (loc->refused)
 		return tier_error_set(TIER_EAUTH, "%s", loc->refused_why);
 
+	char who[300], opdesc[MSG_MAX];
+	snprintf(who, sizeof(who), "tier '%s'", loc_name(loc));
 	if (c->path2)
-		snprintf(what, sizeof(what), "tier '%s': %s '%s' to '%s'",
-		         loc_name(loc), op_names[c->op], c->path, c->path2);
+		snprintf(opdesc, sizeof(opdesc), "%s '%s' to '%s'",
+		         op_names[c->op], c->path, c->path2);
 	else if (c->path)
-		snprintf(what, sizeof(what), "tier '%s': %s '%s'",
-		         loc_name(loc), op_names[c->op], c->path);
+		snprintf(opdesc, sizeof(opdesc), "%s '%s'", op_names[c->op],
+		         c->path);
 	else
-		snprintf(what, sizeof(what), "tier '%s': %s", loc_name(loc),
-		         op_names[c->op]);
+		snprintf(opdesc, sizeof(opdesc), "%s", op_names[c->op]);
+	snprintf(what, sizeof(what), "%s: %s", who, opdesc);
 
-	tier_retry_hooks hooks = {loc->opts.sleep, loc->opts.trace,
-	                          loc->opts.payload, what, &loc->rng};
+	tier_retry_hooks hooks = {loc->opts.sleep,   loc->opts.trace,
+	                          loc->opts.payload, who,
+	                          &loc->rng,         opdesc};
 	rc = tier_retry_run_ex(&loc->policy, attempt, c, &hooks, &made);
 
 	if (rc == TIER_EOFFLINE) {

@@ -102,6 +102,8 @@ int tier_retry_run_ex(const tier_retry_policy *p, int (*op)(void *arg),
 		hooks = &none;
 	what = hooks->what ? hooks->what : "operation";
 
+	const char *sep = hooks->op ? ": " : "";
+	const char *opname = hooks->op ? hooks->op : "";
 	for (i = 1;; i++) {
 		rc = op(arg);
 		if (rc != TIER_EOFFLINE)
@@ -110,23 +112,28 @@ int tier_retry_run_ex(const tier_retry_policy *p, int (*op)(void *arg),
 		snprintf(last, sizeof(last), "%s", tier_error_last());
 		if (i >= n) {
 			trace(hooks,
-			      "%s failed (%s: %s), attempt %u/%u, giving up",
-			      what, tier_error_name(rc), last, i, n);
+			      "%s: attempt %u/%u failed, giving up (%s%s%s: %s)",
+			      what, i, n, opname, sep, tier_error_name(rc),
+			      last);
 			tier_error_set(TIER_EOFFLINE, "%s", last);
 			break;
 		}
 		unsigned int d = tier_retry_delay(p, i - 1, hooks->rng);
-		trace(hooks,
-		      "%s failed (%s: %s), attempt %u/%u, retrying in %u ms",
-		      what, tier_error_name(rc), last, i, n, d);
+		char next[32];
+		if (d < 1000)
+			snprintf(next, sizeof(next), "%u ms", d);
+		else
+			snprintf(next, sizeof(next), "%.1f s", d / 1000.0);
+		trace(hooks, "%s: attempt %u/%u, next in %s (%s%s%s: %s)", what,
+		      i, n, next, opname, sep, tier_error_name(rc), last);
 		int stop = hooks->sleep ? hooks->sleep(d, hooks->payload)
 		                        : tier_retry_nanosleep(d, NULL);
 		if (stop) {
 			rc = tier_error_set(
 			        TIER_EABORTED,
-			        "%s cancelled while waiting to retry "
+			        "%s%s%s cancelled while waiting to retry "
 			        "(attempt %u/%u failed: %s)",
-			        what, i, n, last);
+			        what, sep, opname, i, n, last);
 			break;
 		}
 	}
@@ -139,7 +146,7 @@ int tier_retry_run(const tier_retry_policy *p, int (*op)(void *arg), void *arg,
                    tier_sleep_cb sleep, tier_trace_cb trace_cb, void *payload,
                    unsigned int *attempts_made)
 {
-	tier_retry_hooks h = {sleep, trace_cb, payload, NULL, NULL};
+	tier_retry_hooks h = {sleep, trace_cb, payload, NULL, NULL, NULL};
 	unsigned int made = 0;
 	int rc = tier_retry_run_ex(p, op, arg, &h, &made);
 	if (attempts_made)

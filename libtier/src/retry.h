@@ -47,9 +47,11 @@ typedef struct {
 	tier_sleep_cb sleep; /**< NULL = nanosleep; non-zero return cancels */
 	tier_trace_cb trace; /**< NULL = silent; one line per failed attempt */
 	void *payload;       /**< passed to sleep and trace */
-	/** Names the operation in trace lines, e.g. "tier 'usb': put 'a/b'". */
+	/** Names what is retried in trace lines, e.g. "tier 'usb'". */
 	const char *what;
 	uint64_t *rng; /**< jitter state; NULL = thread-local */
+	/** The operation, e.g. "put 'a/b'" (NULL: none). */
+	const char *op;
 } tier_retry_hooks;
 
 /**
@@ -62,8 +64,11 @@ typedef struct {
  * TIER_EABORTED if the sleep hook returned non-zero.  *attempts_made (may
  * be NULL) receives how many times op was called.
  *
- * Trace lines: "<what> failed (offline: <msg>), attempt 3/10, retrying in
- * 12 ms"; the last one ends in "giving up".
+ * Trace lines, one per failed attempt, the headline first so that a
+ * terminal that shows one updating line (cut to its width) shows it:
+ *	"<what>: attempt 3/10, next in 1.6 s (<op>: offline: <msg>)"
+ *	"<what>: attempt 10/10 failed, giving up (<op>: offline: <msg>)"
+ * The delay reads "400 ms" below a second.
  */
 int tier_retry_run_ex(const tier_retry_policy *p, int (*op)(void *arg),
                       void *arg, const tier_retry_hooks *hooks,

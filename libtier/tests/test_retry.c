@@ -196,11 +196,12 @@ Test(retry, attempt_counts_and_giving_up)
 	                 "gave up after 5 attempts: host 'h' failed call 5");
 	cr_assert_eq(tier_error_last_code(), TIER_EOFFLINE);
 	cr_assert_eq(s.nlines, 5, "one trace line per failed attempt");
-	cr_assert(strstr(s.lines[2], "attempt 3/5, retrying in "), "%s",
-	          s.lines[2]);
-	cr_assert(strstr(s.lines[2], "(offline: host 'h' failed call 3)"), "%s",
-	          s.lines[2]);
-	cr_assert(strstr(s.lines[4], "attempt 5/5, giving up"), "%s",
+	/* the headline first: a terminal shows the start of an updating line */
+	cr_assert(!strncmp(s.lines[2], "operation: attempt 3/5, next in ", 32),
+	          "%s", s.lines[2]);
+	cr_assert(strstr(s.lines[2], " ms (offline: host 'h' failed call 3)"),
+	          "%s", s.lines[2]);
+	cr_assert(strstr(s.lines[4], "attempt 5/5 failed, giving up"), "%s",
 	          s.lines[4]);
 
 	/* retries == 0 means one attempt */
@@ -221,7 +222,7 @@ Test(retry, sleep_hook_sees_delays_and_cancels)
 	        .fail_n = 100, .fail_code = TIER_EOFFLINE, .cancel_at = 4};
 	unsigned int made = 0;
 	uint64_t rng = 3;
-	tier_retry_hooks h = {rec_sleep, NULL, &s, "tier 'x': ping", &rng};
+	tier_retry_hooks h = {rec_sleep, NULL, &s, "tier 'x'", &rng, "ping"};
 	int rc = tier_retry_run_ex(&p, op, &s, &h, &made);
 	cr_assert_eq(rc, TIER_EABORTED);
 	cr_assert_eq(s.calls, 4);
@@ -251,4 +252,30 @@ Test(retry, default_sleep_really_waits_briefly)
 	cr_assert_eq(s.calls, 3);
 	cr_assert_geq(ms, 2.0, "two back-offs of 1-2 ms took %.3f ms", ms);
 	cr_assert_lt(ms, 1000.0);
+}
+
+/* Issue 13.8: the line a terminal shows, "tier 'srv': attempt 3/10, next
+ * in 1.6 s", with the delay in seconds from one second on. */
+Test(retry, trace_headline_in_seconds)
+{
+	tier_retry_policy p = {3, 2000, 2000};
+	struct script s = {.fail_n = 100, .fail_code = TIER_EOFFLINE};
+	tier_retry_hooks h = {rec_sleep,    rec_trace, &s,
+	                      "tier 'srv'", NULL,      "stat 'log.git/HEAD'"};
+	cr_assert_eq(tier_retry_run_ex(&p, op, &s, &h, NULL), TIER_EOFFLINE);
+	cr_assert_eq(s.nlines, 3);
+	for (int i = 0; i < 2; i++) {
+		char want[64];
+		unsigned int ms = s.sleeps[i];
+		snprintf(want, sizeof(want),
+		         "tier 'srv': attempt %d/3, next in %.1f s (", i + 1,
+		         ms / 1000.0);
+		cr_assert(!strncmp(s.lines[i], want, strlen(want)), "%s",
+		          s.lines[i]);
+		cr_assert(strstr(s.lines[i], "(stat 'log.git/HEAD': offline: "),
+		          "%s", s.lines[i]);
+	}
+	cr_assert(!strncmp(s.lines[2],
+	                   "tier 'srv': attempt 3/3 failed, giving up", 41),
+	          "%s", s.lines[2]);
 }

@@ -436,6 +436,15 @@ static void trace_line(const char *line, void *payload)
 	tool_verbose(1, "%s", line);
 }
 
+/* On a terminal without -v: each retry as the one updating progress line
+ * ("tier 'srv': attempt 3/10, next in 1.6 s (...)"), so that a tier that
+ * does not answer never leaves the terminal blank for a minute. */
+static void trace_progress(const char *line, void *payload)
+{
+	(void)payload;
+	tool_progress("%s", line);
+}
+
 void tool_location_options(const struct tool_common *c,
                            tier_location_options *opts)
 {
@@ -454,6 +463,8 @@ void tool_location_options(const struct tool_common *c,
 		opts->trace = trace_line;
 		/* The payload is shared with the sleep hook: keep the
 		 * caller's. */
+	} else if (tool_progress_enabled()) {
+		opts->trace = trace_progress;
 	}
 }
 

@@ -352,7 +352,8 @@ static void scrub(curl_driver *d, char *msg)
 	const char *pw = d->password;
 	size_t n;
 	char *hit;
-	if (!pw || (n = strlen(pw)) == 0)
+	/* as the location layer: shorter ones would match ordinary words */
+	if (!pw || (n = strlen(pw)) < 3)
 		return;
 	while ((hit = strstr(msg, pw)) != NULL) {
 		memset(hit, '*', n);
