@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # R8 Second installation: a tier ahead of what this installation stored is
-# another installation's work: exit 3, naming the tier, both revisions, who
-# wrote it, and what to do, and not one write on any tier; a read-only
-# follower never trips the check; a tier behind it (restored from an old
+# another installation's work: a write exits 3, naming the tier, both
+# revisions, who wrote it, and what to do, and not one write on any tier;
+# the reading tools (log, status, restore) still read, with a warning; a
+# read-only follower never trips the check; a tier behind it (restored from an old
 # image) gives exit 4 until the operator accepts the rollback.
 . "$(dirname "$0")/../conf.sh"
 
@@ -42,14 +43,18 @@ expect_stderr_match "tier '(server|local)'"
 expect_stderr_match "another installation"
 expect_stderr_match "revision $max"
 expect_stderr_match "revision 2"
-expect_stderr_match "adopt"
-expect_stderr_match "read-only"
+# it adopted the vault: say so, and never advise --adopt (which would lock
+# the new owner out); short enough to read (issue 13.9)
+expect_stderr_match "took over the vault in revision 3"
+expect_stderr_no_match "--adopt"
+expect_stderr_match "vault of its own"
+expect_stderr_match "tier-init --read-only"
+len=$(wc -c <"$TT_STDERR")
+check "the message is under 270 bytes with its prefix ($len)" [ "$len" -lt 270 ]
 n=$(writes_logged)
 check "no write call reached the server ($n)" [ "$n" = 0 ]
 check "the local tier is byte for byte unchanged" [ "$before" = "$(fingerprint "$LOCAL_DIR")" ]
 expect_rev server "$max" other
-tool tier-status -s state
-expect_exit 3
 tool tier-sync -s state
 expect_exit 3
 n=$(writes_logged)
@@ -57,6 +62,23 @@ check "tier-sync of the first installation wrote nothing either ($n)" [ "$n" = 0
 tool tier-push -s state --json "$SRC"
 expect_exit 3
 expect_json .error.exit 3
+
+step "the first installation still reads: log, status, restore (R8 guards writes)"
+tool tier-status -s state
+expect_exit 0
+expect_stderr_match "took over the vault"
+tool tier-status -s state --json
+expect_exit 0
+expect_json .max_revision "$max"
+tool tier-log -s state
+expect_exit 0
+expect_stderr_match "warning: .*took over the vault"
+expect_stdout_match "adopt"
+restore_check first-out "$TT_TMP/want_other" -s state
+n=$(writes_logged)
+check "reading wrote nothing on the server ($n)" [ "$n" = 0 ]
+tool tier-push -s state "$SRC"
+expect_exit 3
 
 step "the read-only follower follows without tripping, and never writes"
 tool tier-status -s follower --json

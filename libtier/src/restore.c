@@ -2290,8 +2290,13 @@ static int pick_tiers(struct run *r, const git_oid *commit)
 		t->name = in->name;
 		if (!(t->bad = tier_calloc(npacks ? npacks : 1, 1)))
 			return TIER_ERROR;
-		/* tiers away or unusable at open are in the vault's tier info (tools report them) */
-		if (!in->online || in->state != TIER_STATE_OK || !in->has_log ||
+		/* tiers away or unusable at open are in the vault's tier info
+		 * (tools report them); one another installation wrote holds
+		 * the vault all the same (R8 guards writes) */
+		if (!in->online ||
+		    (in->state != TIER_STATE_OK &&
+		     in->state != TIER_STATE_FOREIGN) ||
+		    !in->has_log ||
 		    in->revision < r->rev ||
 		    git_oid_fromstr(&head, in->head) < 0)
 			continue;

@@ -45,6 +45,7 @@ struct tier_vault {
 	char *state_dir; /* NULL: no installation */
 	char *tmp_cache; /* ad-hoc cache dir to remove at free */
 	int read_only;
+	int reading; /* opened by a reading tool: R8 does not stop it */
 	char vault_id[65];
 	char inst_id[65];
 	git_repository *cache;
@@ -247,6 +248,7 @@ static int vault_alloc(tier_vault **out, const tier_vault_options *opts)
 	tier_location_options def = TIER_LOCATION_OPTIONS_INIT;
 	v->lopts = opts ? opts->location : def;
 	v->wait_timeout_ms = opts ? opts->wait_timeout_ms : -1;
+	v->reading = opts ? opts->reading : 0;
 	v->notice = opts ? opts->notice : NULL;
 	v->notice_payload = opts ? opts->notice_payload : NULL;
 	if (opts && opts->state_dir && *opts->state_dir &&
@@ -413,15 +415,21 @@ static void fmt_time(char *out, size_t cap, int64_t t)
 	time_t tt = (time_t)t;
 	struct tm tm;
 	gmtime_r(&tt, &tm);
-	strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	strftime(out, cap, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-/* Describe the first commit on head's first-parent chain after `base`. */
+/*
+ * R8: tier t holds revisions this installation did not write.  Names the
+ * tier, both revisions, the installation that wrote the first foreign
+ * revision, and when; when another installation took the vault over
+ * (an 'adopt' revision), that one, and never suggests --adopt (which would
+ * lock the new owner out).  One line, under ~250 characters.
+ */
 static void describe_foreign(tier_vault *v, struct vtier *t,
                              const git_oid *base)
 {
-	git_oid oid, first;
-	int found = 0;
+	git_oid oid, first, adopt;
+	int found = 0, adopted = 0;
 	tier_commit_info ci;
 	tier_buf msg = TIER_BUF_INIT;
 
@@ -443,29 +451,51 @@ static void describe_foreign(tier_vault *v, struct vtier *t,
 	     more = tier_log_first_parent(&oid, v->cache, &oid)) {
 		git_oid_cpy(&first, &oid);
 		found = 1;
+		/* newest first: the latest take-over by someone else */
+		if (!adopted &&
+		    tier_commit_info_read(&ci, v->cache, &oid) == 0 &&
+		    !strcmp(ci.op, "adopt") &&
+		    strcmp(ci.installation, v->inst_id) != 0) {
+			git_oid_cpy(&adopt, &oid);
+			adopted = 1;
+		}
 	}
 	tier_idset_dispose(&known);
 	tier_error_clear();
-	tier_buf_printf(
-	        &msg,
-	        "tier '%s' is at revision %llu but this installation last saw revision %llu "
-	        "there: another installation is writing to this vault",
-	        t->info.name, (unsigned long long)t->info.revision,
-	        (unsigned long long)t->info.stored_revision);
-	if (found && tier_commit_info_read(&ci, v->cache, &first) == 0) {
+	tier_buf_printf(&msg,
+	                "tier '%s' is at revision %llu, this installation saw "
+	                "revision %llu: another installation",
+	                t->info.name, (unsigned long long)t->info.revision,
+	                (unsigned long long)t->info.stored_revision);
+	if ((adopted || found) &&
+	    tier_commit_info_read(&ci, v->cache, adopted ? &adopt : &first) ==
+	            0) {
 		char when[64];
 		fmt_time(when, sizeof(when), ci.time);
-		tier_buf_printf(
-		        &msg,
-		        " (revision %llu was written by installation %.12s as %s@%s at %s)",
-		        (unsigned long long)ci.revision, ci.installation,
-		        ci.user, ci.host, when);
+		tier_buf_printf(&msg, ", %.12s (%.32s@%.40s),", ci.installation,
+		                ci.user, ci.host);
+		if (adopted)
+			tier_buf_printf(&msg,
+			                " took over the vault in revision %llu "
+			                "(%s); ",
+			                (unsigned long long)ci.revision, when);
+		else
+			tier_buf_printf(&msg, " wrote revision %llu (%s); ",
+			                (unsigned long long)ci.revision, when);
+	} else {
+		tier_buf_puts(&msg, adopted ? " took over the vault; "
+		                            : " writes to this vault; ");
 	}
-	tier_buf_puts(
-	        &msg,
-	        "; if this machine replaced that one, run 'tier-init --adopt'; if both must back "
-	        "up, give this one a vault of its own; to follow the vault for restores only, "
-	        "use 'tier-init --read-only'");
+	tier_error_clear();
+	if (adopted)
+		tier_buf_puts(&msg,
+		              "to back up here, start a vault of its own; "
+		              "to follow it: tier-init --read-only");
+	else
+		tier_buf_puts(&msg,
+		              "if this machine replaced it: tier-init "
+		              "--adopt; if both back up: a vault each; to "
+		              "follow: tier-init --read-only");
 	info_set_problem(t, TIER_STATE_FOREIGN, tier_buf_cstr(&msg));
 	tier_buf_dispose(&msg);
 }
@@ -681,8 +711,12 @@ int tier_vault_probe(tier_vault *v)
 	}
 	for (size_t i = 0; i < v->n; i++) {
 		tier_tier_info *in = &v->t[i].info;
-		in->synchronized = in->online && in->state == TIER_STATE_OK &&
-		                   in->revision == v->max_rev;
+		/* a reader reads what another installation wrote like ours */
+		in->synchronized =
+		        in->online &&
+		        (in->state == TIER_STATE_OK ||
+		         (v->reading && in->state == TIER_STATE_FOREIGN)) &&
+		        in->revision == v->max_rev;
 	}
 	return 0;
 }
@@ -918,6 +952,11 @@ int tier_vault_lock_sync(tier_vault *v)
 		return tier_error_set(
 		        TIER_EUSAGE,
 		        "this installation is read-only: it never writes");
+	/* sync checks R8 after this with tier_vault_check(): in full */
+	if (v->reading)
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "this vault was opened for reading: it cannot sync");
 	return lock_state_mode(v, 1, "sync");
 }
 
@@ -1416,13 +1455,18 @@ tier_location *tier_vault_location(tier_vault *v, size_t i)
 	return i < v->n ? v->t[i].loc : NULL;
 }
 
-int tier_vault_check(const tier_vault *v)
+/*
+ * R8 and a tier holding another vault.  r8 == 0 (a reader): a tier another
+ * installation wrote does not count; a rolled-back one does (this
+ * installation's own tier lost revisions: its operator must look).
+ */
+static int vault_check(const tier_vault *v, int r8)
 {
 	const struct vtier *rolled = NULL;
 	if (!v->state_dir || v->read_only)
 		return 0;
 	for (size_t i = 0; i < v->n; i++) {
-		if (v->t[i].info.state == TIER_STATE_FOREIGN)
+		if (r8 && v->t[i].info.state == TIER_STATE_FOREIGN)
 			return tier_error_set(TIER_EFOREIGN, "%s",
 			                      v->t[i].info.problem);
 		if (v->t[i].info.state == TIER_STATE_ROLLED_BACK && !rolled)
@@ -1436,6 +1480,16 @@ int tier_vault_check(const tier_vault *v)
 			return tier_error_set(TIER_EUSAGE, "%s",
 			                      v->t[i].info.problem);
 	return 0;
+}
+
+int tier_vault_check(const tier_vault *v)
+{
+	return vault_check(v, !v->reading);
+}
+
+int tier_vault_check_write(const tier_vault *v)
+{
+	return vault_check(v, 1);
 }
 
 int tier_vault_accept_rollback(tier_vault *v, const char *name)
@@ -1758,7 +1812,7 @@ static int wait_for_target(tier_write *w)
 			tier_location_reset(v->t[i].loc);
 		/* R5 and R8 again: whoever came back may have moved on */
 		if ((rc = tier_vault_probe(v)) < 0 ||
-		    (rc = tier_vault_check(v)) < 0)
+		    (rc = tier_vault_check_write(v)) < 0)
 			break;
 		if (pick_targets(w)) {
 			if (v->notice)
@@ -1799,7 +1853,8 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 		tier_retry_nanosleep((unsigned int)strtoul(hold, NULL, 10),
 		                     NULL);
 	/* R8 before any write: what we saw at open may be stale */
-	if ((rc = tier_vault_probe(v)) < 0 || (rc = tier_vault_check(v)) < 0) {
+	if ((rc = tier_vault_probe(v)) < 0 ||
+	    (rc = tier_vault_check_write(v)) < 0) {
 		unlock_state(v);
 		return rc;
 	}

@@ -209,8 +209,17 @@ Test(vault, a_second_installation_makes_the_first_refuse_to_write)
 	cr_assert(strstr(msg, "tier 'a'") != NULL, "%s", msg);
 	cr_assert(strstr(msg, "revision 4") != NULL, "%s", msg);
 	cr_assert(strstr(msg, "revision 2") != NULL, "%s", msg);
-	cr_assert(strstr(msg, "tier-init --adopt") != NULL, "%s", msg);
-	cr_assert(strstr(msg, "--read-only") != NULL, "%s", msg);
+	/* it took the vault over: say so; --adopt would lock it out */
+	cr_assert(strstr(msg, "another installation") != NULL, "%s", msg);
+	cr_assert(strstr(msg, "took over the vault in revision 3") != NULL,
+	          "%s", msg);
+	cr_assert(strstr(msg, tier_vault_installation_id(v1)) == NULL,
+	          "names the other installation, not this one: %s", msg);
+	cr_assert(strstr(msg, "--adopt") == NULL, "%s", msg);
+	cr_assert(strstr(msg, "vault of its own") != NULL, "%s", msg);
+	cr_assert(strstr(msg, "tier-init --read-only") != NULL, "%s", msg);
+	cr_assert(strchr(msg, '\n') == NULL, "%s", msg);
+	cr_assert_lt(strlen(msg), 250, "%zu characters: %s", strlen(msg), msg);
 	mark(v1, TIER_EFOREIGN);
 	tier_vault_free(v1);
 	char *after_a = git_head("a"), *after_b = git_head("b");
@@ -221,6 +230,54 @@ Test(vault, a_second_installation_makes_the_first_refuse_to_write)
 	free(after_a);
 	free(after_b);
 	assert_git_fsck("a");
+}
+
+/* Issue 13.9: R8 guards writes; the old installation still reads. */
+Test(vault, a_reader_reads_a_vault_another_installation_adopted)
+{
+	tier_vault *v1 = init_vault(state1, TIER_INIT_NEW);
+	mark(v1, 0);
+	tier_vault_free(v1);
+	tier_vault *v2 = init_vault(state2, TIER_INIT_ADOPT);
+	mark(v2, 0);
+	tier_vault_free(v2);
+
+	tier_vault_options o = opts_for(state1, 0);
+	o.reading = 1;
+	cr_assert_eq(tier_vault_open(&v1, &o), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_vault_check(v1), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_vault_max_revision(v1), 4);
+	for (size_t i = 0; i < 2; i++) {
+		const tier_tier_info *in = tier_vault_tier_info(v1, i);
+		cr_assert_eq(in->state, TIER_STATE_FOREIGN);
+		cr_assert(in->synchronized, "tier %s readable", in->name);
+	}
+	git_oid head;
+	cr_assert_eq(tier_vault_best_head(v1, &head, NULL), 0, "%s",
+	             tier_error_last());
+	tier_log_entry *log = NULL;
+	size_t n = 0;
+	cr_assert_eq(tier_vault_log(&log, &n, v1, 0), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(n, 4);
+	cr_assert_eq(log[0].revision, 4);
+	cr_assert_str_eq(log[1].op, "adopt");
+	free(log);
+	/* what a write would say, for the reader's warning */
+	cr_assert_eq(tier_vault_check_write(v1), TIER_EFOREIGN);
+	cr_assert(strstr(tier_error_last(), "took over"), "%s",
+	          tier_error_last());
+	/* and writing through a vault opened for reading is still R8's */
+	mark(v1, TIER_EFOREIGN);
+	cr_assert_eq(tier_vault_lock_sync(v1), TIER_EUSAGE);
+	tier_vault_free(v1);
+
+	/* opened to write, it trips at once */
+	v1 = open_vault(state1);
+	cr_assert_eq(tier_vault_check(v1), TIER_EFOREIGN);
+	tier_vault_free(v1);
+	assert_git_fsck("a");
+	assert_git_fsck("b");
 }
 
 Test(vault, a_tier_replaced_by_an_older_copy_is_rolled_back)

@@ -40,6 +40,9 @@ int tool_vault_open(tier_vault **out, const struct tool_common *c,
 	o.wait_timeout_ms = wait_ms;
 	o.notice = on_notice;
 	o.intend_write = intend_write;
+	/* R8 guards writes: a reading tool reads a vault another
+	 * installation took over, and says so (below) */
+	o.reading = access == TOOL_READ;
 	/* a writing tool without an installation fails in the library, with a
 	 * message that says what to give */
 	(void)access;
@@ -53,6 +56,10 @@ int tool_vault_open(tier_vault **out, const struct tool_common *c,
 		*out = NULL;
 		return rc;
 	}
+	if (check && access == TOOL_READ &&
+	    (rc = tier_vault_check_write(*out)) < 0 &&
+	    (rc == TIER_EFOREIGN || rc == TIER_EROLLEDBACK))
+		tool_warning("%s", tier_error_last());
 	return 0;
 }
 

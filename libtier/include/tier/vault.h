@@ -88,6 +88,10 @@ typedef struct {
 	 * R3: a write that finds no tier to write to waits, probing with
 	 * back-off, until one is back.  -1 (default): for ever; 0: fail at
 	 * once (TIER_EOFFLINE); else give up after this many ms (TIER_ETIMEOUT).
+	 * A write that finds the installation's lock held by another process
+	 * waits for it the same way (0: TIER_ETIMEOUT at once), after a
+	 * notice that names the holder ("waiting for push pid 4711 since
+	 * 10:32:05 (the lock of '/state')").
 	 */
 	int64_t wait_timeout_ms;
 	/** Said once when a write starts waiting, and when it goes on. */
@@ -99,6 +103,15 @@ typedef struct {
 	 * at once (R7) instead of after this process's probe.
 	 */
 	int intend_write;
+	/**
+	 * The caller only reads (tier-log, tier-status, tier-restore).  R8
+	 * guards writes: tier_vault_check() then passes a vault whose tiers
+	 * another installation wrote (a rolled-back tier still fails it),
+	 * and such a tier is read like a synchronised one when it is at the
+	 * newest revision.  tier_write_begin() checks R8 in full;
+	 * tier_vault_lock_sync() refuses a vault opened for reading.
+	 */
+	int reading;
 } tier_vault_options;
 
 #define TIER_VAULT_OPTIONS_VERSION 1
@@ -106,7 +119,7 @@ typedef struct {
 	{                                                                 \
 		TIER_VAULT_OPTIONS_VERSION, NULL, NULL, 0,                \
 		        TIER_LOCATION_OPTIONS_INIT, TIER_INIT_NEW, 0, -1, \
-		        NULL, NULL, 0                                     \
+		        NULL, NULL, 0, 0                                  \
 	}
 
 /**
@@ -135,11 +148,21 @@ tier_location *tier_vault_location(tier_vault *v, size_t i);
 
 /**
  * R8: 0 when no tier is foreign or rolled back; else TIER_EFOREIGN or
- * TIER_EROLLEDBACK (foreign wins) with a message that names the tier, both
- * revisions, who wrote the foreign revision and when, and what to do.
- * A read-only installation and a vault opened without a state dir never trip it.
+ * TIER_EROLLEDBACK (foreign wins) with a one-line message (under ~250
+ * characters) that names the tier, both revisions, who wrote the foreign
+ * revision and when, and what to do: when that installation took the
+ * vault over (tier-init --adopt), a vault of its own or --read-only,
+ * never --adopt.  A read-only installation and a vault opened without a
+ * state dir never trip it; one opened for reading
+ * (tier_vault_options.reading) passes foreign tiers.
  */
 int tier_vault_check(const tier_vault *v);
+
+/**
+ * tier_vault_check() as a write sees it, also for a vault opened for
+ * reading: what a reading tool warns about (TIER_EFOREIGN).
+ */
+int tier_vault_check_write(const tier_vault *v);
 
 /**
  * Accept that tier `name` is behind what this installation wrote there
