@@ -763,6 +763,7 @@ static void lock_record(tier_vault *v, const char *op)
 struct lock_holder {
 	long pid;
 	char op[32];
+	char tool[64];
 	int64_t since;
 };
 
@@ -781,6 +782,8 @@ static int lock_holder_read(int fd, struct lock_holder *h)
 			h->pid = strtol(line + 4, NULL, 10);
 		else if (!strncmp(line, "op ", 3))
 			snprintf(h->op, sizeof(h->op), "%s", line + 3);
+		else if (!strncmp(line, "tool ", 5))
+			snprintf(h->tool, sizeof(h->tool), "%s", line + 5);
 		else if (!strncmp(line, "since ", 6))
 			h->since = strtoll(line + 6, NULL, 10);
 	}
@@ -807,8 +810,14 @@ static void lock_holder_describe(char *out, size_t cap, int fd)
 		                 : " since %Y-%m-%d %H:%M:%S",
 		         &tm);
 	}
-	snprintf(out, cap, "%s pid %ld%s", h.op[0] ? h.op : "a process", h.pid,
-	         when);
+	/* the tool only when the operation does not say it (tier-fsck
+	 * --repair locks like a sync) */
+	char tool[80] = "";
+	if (h.tool[0] && h.op[0] &&
+	    !(strncmp(h.tool, "tier-", 5) == 0 && !strcmp(h.tool + 5, h.op)))
+		snprintf(tool, sizeof(tool), " (%s)", h.tool);
+	snprintf(out, cap, "%s pid %ld%s%s", h.op[0] ? h.op : "a process",
+	         h.pid, tool, when);
 }
 
 static int64_t now_ms(void);
