@@ -756,8 +756,10 @@ static void lock_record(tier_vault *v, const char *op)
 	                 (long long)time(NULL));
 	/* only informative: a failure here must not fail the write */
 	if (ftruncate(v->lock_fd, 0) == 0 &&
-	    pwrite(v->lock_fd, text, (size_t)n, 0) != n)
-		(void)ftruncate(v->lock_fd, 0);
+	    pwrite(v->lock_fd, text, (size_t)n, 0) != n &&
+	    ftruncate(v->lock_fd, 0) < 0) {
+		/* nothing more to do: a waiter then names no holder */
+	}
 }
 
 struct lock_holder {
@@ -853,7 +855,6 @@ static int lock_wait(tier_vault *v, const char *path)
 		         lock_where(v));
 		v->notice(line, v->notice_payload);
 	}
-	(void)path;
 	for (;;) {
 		unsigned int d = 100;
 		if (flock(v->lock_fd, LOCK_EX | LOCK_NB) == 0)
@@ -943,9 +944,9 @@ static int lock_state(tier_vault *v, const char *op)
 static void unlock_state(tier_vault *v)
 {
 	if (v->lock_fd >= 0 && --v->lock_depth <= 0) {
-		/* the next holder writes its own record */
-		if (ftruncate(v->lock_fd, 0) < 0)
-			tier_error_clear();
+		if (ftruncate(v->lock_fd, 0) < 0) {
+			/* informative only: the next holder rewrites it */
+		}
 		close(v->lock_fd);
 		v->lock_fd = -1;
 		v->lock_depth = 0;
