@@ -28,6 +28,9 @@ T=$TIER_TOOLS_DIR
 esc=$'\033'
 # strip_sgr FILE: FILE without its colour sequences and CRs
 strip_sgr() { sed -e 's/\x1b\[[0-9;]*m//g' -e 's/\r//g' "$1"; }
+# What stays on the screen: a line redrawn after a carriage return keeps
+# only its last drawing (the retry and progress lines are drawn that way).
+screen() { sed -e 's/\x1b\[[0-9;]*[mK]//g' -e 's/\r$//' -e 's/.*\r//' "$1"; }
 
 src=$TT_TMP/src
 mkdir -p "$src/d"
@@ -98,8 +101,8 @@ else
 	pass "stdout a pipe: no colour in the table"
 fi
 # the offline tier is said once: its name and "offline" once each
-n=$(strip_sgr status.out | grep -c "warning: .*nas")
-w=$(strip_sgr status.out | grep "warning: .*nas" | grep -o offline | wc -l)
+n=$(screen status.out | grep -c "warning: .*nas")
+w=$(screen status.out | grep "warning: .*nas" | grep -o offline | wc -l)
 [ "$n" = 1 ] && [ "$w" -le 2 ] && pass "one warning for the offline tier" ||
 	fail "offline warning: $n lines, 'offline' $w times"
 
@@ -108,9 +111,9 @@ printf y >"$src/new"
 on_tty push2.out "$T/tier-push" -s state --retries 2 --retry-delay 1 "$src"
 expect_exit 0
 expect_stdout_no_match 'AddressSanitizer|runtime error'
-n=$(strip_sgr push2.out | grep -c "warning: .*nas")
+n=$(screen push2.out | grep -c "warning: .*nas")
 [ "$n" = 1 ] && pass "one warning for the skipped tier" || fail "$n warnings for the skipped tier"
-expect_stdout_no_match "nas.*nas"
+if screen push2.out | grep -q "nas.*nas"; then fail "the skipped tier named twice on one line"; else pass "the skipped tier named once"; fi
 : >"$ctl"
 on_tty sync.out "$T/tier-sync" -s state
 expect_exit 0
