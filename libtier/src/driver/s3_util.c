@@ -355,6 +355,8 @@ int s3_xml_decode(tier_buf *out, const char *p, size_t n)
 	tier_buf_clear(out);
 	if (tier_buf_grow(out, n) < 0)
 		return TIER_ERROR;
+	/* a fresh buffer: empty text (<Key></Key>) must still be a string */
+	out->ptr[0] = '\0';
 	while (p < end) {
 		if (*p == '&') {
 			size_t left = (size_t)(end - p - 1);
