@@ -143,6 +143,9 @@ int curl_parse_ls_line(char *line, const char **name, tier_stat *st, time_t now)
 		if (arrow)
 			*arrow = '\0';
 	}
+	/* "l... 12:00  -> x": no name before the arrow */
+	if (!**name)
+		return -1;
 	if (!all_digits(tok[m - 1]) || !all_digits(tok[m + 1]))
 		return -1;
 	st->size = strtoull(tok[m - 1], NULL, 10);
