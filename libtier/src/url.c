@@ -788,8 +788,7 @@ static int assemble(tier_buf *b, const tier_url *u)
 	     (!u->password || !curl_url_set(h, CURLUPART_PASSWORD, "***", 0)) &&
 	     (!u->host || !curl_url_set(h, CURLUPART_HOST, u->host, 0)) &&
 	     !curl_url_set(h, CURLUPART_PATH, u->path ? u->path : "/",
-	                   CURLU_URLENCODE) &&
-	     (!u->query || !curl_url_set(h, CURLUPART_QUERY, u->query, 0));
+	                   CURLU_URLENCODE);
 	if (ok && u->port) {
 		snprintf(port, sizeof(port), "%d", u->port);
 		ok = !curl_url_set(h, CURLUPART_PORT, port, 0);
@@ -799,7 +798,9 @@ static int assemble(tier_buf *b, const tier_url *u)
 	curl_url_cleanup(h);
 	if (!ok)
 		return assemble_plain(b, u);
-	ok = !tier_buf_puts(b, s);
+	/* the raw query is ours to add: curl leaves out a file: URL's */
+	ok = !tier_buf_puts(b, s) &&
+	     (!u->query || !tier_buf_printf(b, "?%s", u->query));
 	curl_free(s);
 	return ok ? 0 : TIER_ERROR;
 }
