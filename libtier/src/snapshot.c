@@ -270,6 +270,8 @@ int tier_node_decode(tier_node *out, const char *data, size_t len)
 				tier_buf_putc(&t, (char)(hi << 4 | lo));
 				i += 2;
 			}
+			/* a second target line replaces the first (no leak) */
+			free(out->target);
 			out->target_len = t.size;
 			out->target = tier_buf_detach(&t);
 			p = nl + 1;
