@@ -13,6 +13,8 @@ packages=(
 	python3 python3-jsonschema
 	# terminal tests under a pseudo-terminal (script)
 	util-linux
+	# fuzzing (ci/fuzz.sh): clang and its libFuzzer runtime (libclang_rt.fuzzer)
+	clang libclang-rt-dev
 	# test servers started by the tests (ftp, ftps, sftp) on loopback
 	vsftpd openssh-server openssh-client curl socat openssl
 )
