@@ -3,16 +3,17 @@
 # the same behind %2F escapes, a directory named '..' (one round each, the
 # tier crafted with git plumbing after a normal push).  tier-restore (-t
 # URL, and a --read-only installation) writes nothing outside DEST nor
-# beside the entry's directory, names the bad entry, restores the rest
+# above the entry's directory, names the bad entry, restores the rest
 # byte for byte and exits 1; tier-fsck (with and without --read-data)
 # exits 5 naming it; memory stays under 64 MiB.
 . "$(dirname "$0")/hostile-lib.bash"
 
 hostile_init
 node=$(hostile_node_of a.txt)
-# DEST$SRC/../ (once per component of $SRC, once more for DEST) = $TT_TMP
+# DEST$SRC/hostile/../ once for hostile, once per component of $SRC and
+# once more for DEST: $TT_TMP, where the canary is
 n=$(tr -cd / <<<"$SRC" | wc -c)
-climb=$(printf '../%.0s' $(seq 0 "$n"))canary/escaped.txt
+climb=$(printf '../%.0s' $(seq -1 "$n"))canary/escaped.txt
 
 # round DEST-NAME WHAT-STDERR-NAMES: restore and fsck the crafted tier
 round() {
@@ -24,7 +25,7 @@ round() {
 	expect_canaries_untouched
 	expect_no_file "$CANARY/escaped.txt"
 	expect_no_file "$TT_TMP/escaped.txt"
-	expect_no_file "$out$(dirname "$SRC")/dotdot.txt"
+	expect_no_file "$out$SRC/dotdot.txt"
 	expect_rest_restored "$out"
 	mem_tool tier-fsck -t "server=$SRV"
 	expect_exit 5
@@ -58,7 +59,7 @@ hostile_add 100644 "%%2E.%2F$(sed 's#^\.\./##; s#/#%2F#g' <<<"$climb")" "$node"
 hostile_commit
 round out2 'escaped\.txt'
 
-step "a directory named '..' (its file would land beside \$SRC)"
+step "a directory named '..' (its file would land in \$SRC)"
 hostile_reset
 dd=$(hostile_raw_tree "$TT_TMP/dotdot.tree" 100644 % "$(hostile_dir_node 755)" \
 	100644 dotdot.txt "$node")

@@ -130,9 +130,12 @@ hostile_raw_tree() {
 	hg hash-object -t tree --literally -w "$f"
 }
 
-# hostile_add MODE NAME OID: append an entry to the snapshot directory of
-# $SRC (after its own entries, in the order of the calls).  MODE 100644 is
-# a node blob, 40000 a directory tree.
+# hostile_add MODE NAME OID: append an entry to the directory $SRC/hostile
+# the attack adds to the snapshot (entries in the order of the calls, after
+# its own "%").  MODE 100644 is a node blob, 40000 a directory tree.  The
+# attack lives in a directory of its own: a tool may skip the whole
+# directory holding a bad entry (it is a corrupt tree) or only the entry;
+# either way everything else of $SRC must restore byte for byte.
 hostile_add() {
 	_raw_entry "$1" "$2" "$3" >>"$TT_TMP/hostile.entries"
 }
@@ -175,8 +178,16 @@ hostile_commit() {
 		done
 		hg cat-file tree "$tree" >"$leaf.orig"
 	fi
-	cat "$leaf.orig" "$TT_TMP/hostile.entries" >"$leaf"
-	sub=$(hg hash-object -t tree --literally -w "$leaf")
+	tree=$(hg hash-object -t tree --literally -w "$leaf.orig")
+	if [ -s "$TT_TMP/hostile.entries" ]; then
+		{
+			_raw_entry 100644 % "$(hostile_dir_node 755)"
+			cat "$TT_TMP/hostile.entries"
+		} >"$leaf"
+		sub=$(hg hash-object -t tree --literally -w "$leaf")
+		tree=$(_set_entry "$tree" hostile 040000 tree "$sub")
+	fi
+	sub=$tree
 	# up to the commit's tree, one level at a time
 	path=$HOSTILE_SRC_PATH
 	while :; do
@@ -284,10 +295,12 @@ expect_no_file() {
 }
 
 # expect_rest_restored DEST [NAME...]: DEST$SRC equals the backup, leaving
-# out the named entries (the ones the tier spoiled) from the comparison.
+# out the directory "hostile" and the named entries (the ones the tier
+# spoiled) from the comparison.
 expect_rest_restored() {
 	local dest=$1 n
 	shift
+	rm -rf "${dest:?}$SRC/hostile"
 	rm -rf "$TT_TMP/want-rest"
 	cp -a "$TT_TMP/want" "$TT_TMP/want-rest"
 	for n in "$@"; do
