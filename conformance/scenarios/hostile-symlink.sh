@@ -55,7 +55,7 @@ dir=$(hostile_raw_tree "$TT_TMP/d.tree" 100644 % "$(hostile_dir_node 755)" \
 hostile_add 40000 d "$dir"
 hostile_add 100644 d "$(hostile_symlink_node "$CANARY")"
 hostile_commit
-round out-d "duplicate.*'d'|'d'.*duplicate" d
+round out-d "duplicate.*entry '?d'?( |:|$)" d
 
 step "a directory 'e' of mode 7777, then a duplicate 'e -> \$CANARY_FILE'"
 hostile_reset
@@ -64,4 +64,4 @@ dir=$(hostile_raw_tree "$TT_TMP/e.tree" 100644 % "$(hostile_dir_node 7777)")
 hostile_add 40000 e "$dir"
 hostile_add 100644 e "$(hostile_symlink_node "$CANARY_FILE")"
 hostile_commit
-round out-e "duplicate.*'e'|'e'.*duplicate" e
+round out-e "duplicate.*entry '?e'?( |:|$)" e
