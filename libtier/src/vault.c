@@ -1111,8 +1111,10 @@ static int create_root(tier_location *loc, const tier_location_options *lopts)
 	if (!strcmp(u->scheme, "fault") && u->inner)
 		u = u->inner;
 	if (!strcmp(u->scheme, "file")) {
+		/* private whatever the umask or a set-group-ID parent: the
+		 * file driver shares a root only when told (docs/security.md) */
 		if (stat(u->path, &st) < 0 && errno == ENOENT &&
-		    mkdir(u->path, 0755) < 0)
+		    (mkdir(u->path, 0700) < 0 || chmod(u->path, 0700) < 0))
 			return tier_error_set_errno(
 			        TIER_EOFFLINE, errno,
 			        "cannot create tier root '%s'", u->path);

@@ -234,10 +234,8 @@ Test(driver_file, put_by_link)
 	cr_assert_eq(stat(tt_path("%s/data/ab/linked", root), &b), 0);
 	cr_assert_eq(a.st_ino, b.st_ino);
 	cr_assert_eq(b.st_nlink, 2);
-	/* with the mode a copy would have had (0666 less the umask) */
-	mode_t um = umask(022);
-	umask(um);
-	cr_assert_eq(b.st_mode & 0777, 0666 & ~um, "%o", b.st_mode & 0777);
+	/* with the mode a copy would have had: private */
+	cr_assert_eq(b.st_mode & 07777, 0600, "%o", b.st_mode & 07777);
 	cr_assert_eq(count_temps(root), 0);
 
 	/* the caller drops its name: the tier keeps the bytes */
@@ -556,4 +554,97 @@ Test(driver_file, open_through_registry)
 	             tier_error_last());
 	cr_assert_eq(d->ping(d), 0);
 	d->free(d);
+}
+
+/* Mode bits (07777) of a path under the root. */
+static mode_t mode_of(const char *rel)
+{
+	struct stat st;
+	cr_assert_eq(lstat(tt_path("%s/%s", root, rel), &st), 0, "%s", rel);
+	return st.st_mode & 07777;
+}
+
+/* Everything the driver creates, through each way of creating it. */
+static void write_everything(void)
+{
+	char *data = make_data(4096, 11);
+	const char *src_path = tt_path("%s/linkable", dir);
+	cr_assert_eq(tt_write_file(src_path, data, 4096), 0);
+	cr_assert_eq(chmod(src_path, 0644), 0);
+	int fd = open(src_path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	tier_source linked = {NULL, fd, 4096, src_path};
+	tier_source copied = {NULL, fd, 4096, NULL};
+
+	cr_assert_eq(put_mem("log.git/config", "x", 1, 0), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(put_mem("log.git/refs/heads/main", "y", 1,
+	                     TIER_PUT_EXCLUSIVE),
+	             0, "%s", tier_error_last());
+	cr_assert_eq(drv->mkdir_p(drv, "log.git/objects/pack"), 0);
+	cr_assert_eq(drv->put(drv, "data/ab/linked", &linked, 0), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(drv->put(drv, "data/cd/copied", &copied, 0), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(put_mem("incoming/p", "z", 1, 0), 0);
+	cr_assert_eq(drv->rename(drv, "incoming/p", "moved/to/p"), 0);
+	close(fd);
+	free(data);
+}
+
+static void assert_modes(mode_t dmode, mode_t fmode)
+{
+	static const char *const dirs[] = {"log.git",      "log.git/refs",
+	                                   "log.git/refs/heads",
+	                                   "log.git/objects/pack",
+	                                   "data/ab",      "moved/to"};
+	static const char *const files[] = {
+	        "log.git/config", "log.git/refs/heads/main", "data/ab/linked",
+	        "data/cd/copied", "moved/to/p"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		cr_assert_eq(mode_of(dirs[i]), dmode, "%s: %o", dirs[i],
+		             mode_of(dirs[i]));
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		cr_assert_eq(mode_of(files[i]), fmode, "%s: %o", files[i],
+		             mode_of(files[i]));
+}
+
+/* A vault holds root's 0600 files: under umask 022 nobody else may read it. */
+Test(driver_file, private_whatever_the_umask)
+{
+	mode_t old = umask(022);
+	write_everything();
+	umask(old);
+	assert_modes(0700, 0600);
+	cr_assert_eq(tt_sh("test -z \"$(find '%s' -mindepth 1 -perm /077)\"",
+	                   root),
+	             0, "find -perm /077 found something");
+}
+
+/* A umask that takes the owner's bits must not lock the owner out. */
+Test(driver_file, owner_bits_whatever_the_umask)
+{
+	mode_t old = umask(0277);
+	write_everything();
+	umask(old);
+	assert_modes(0700, 0600);
+}
+
+/* A set-group-ID root is a vault shared with its group on purpose: read only. */
+Test(driver_file, setgid_root_shares_with_the_group)
+{
+	/* as root, a group that is not ours shows where a file's group
+	 * came from (a hard link would keep the local file's) */
+	gid_t group = geteuid() == 0 ? 54321 : getegid();
+	drv->free(drv);
+	cr_assert_eq(chown(root, (uid_t)-1, group), 0);
+	cr_assert_eq(chmod(root, 02750), 0);
+	cr_assert_eq(tier_driver_file_open(&drv, &url, NULL), 0);
+	mode_t old = umask(077);
+	write_everything();
+	umask(old);
+	assert_modes(02750, 0640);
+	cr_assert_eq(tt_sh("test -z \"$(find '%s' ! -group %u)\"", root,
+	                   (unsigned int)group),
+	             0, "a file of the shared tier is not in its group");
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tier.h"
 
@@ -399,8 +400,15 @@ static void install_signals(void)
 void tool_init(struct tool_common *out, const struct tool_def *def, int argc,
                char **argv)
 {
-	int rc = tool_opt_parse(out, def, argc, argv);
+	int rc;
 
+	/*
+	 * As borg does: what the tools create (the state directory, tier
+	 * files, directories of DEST that no snapshot entry describes) is
+	 * the user's alone.  Restored entries get their recorded modes.
+	 */
+	umask(077);
+	rc = tool_opt_parse(out, def, argc, argv);
 	if (rc != TOOL_OPT_CONTINUE) {
 		if (fflush(stdout) != 0 && rc == TOOL_EXIT_OK)
 			rc = TOOL_EXIT_ERROR;

@@ -163,8 +163,9 @@ int tool_opt_parse(struct tool_common *out, const struct tool_def *def,
                    int argc, char **argv);
 
 /**
- * tool_opt_parse() for main(): exits when the parser says so, and installs
- * the SIGINT/SIGTERM/SIGHUP handlers (see tool_interrupted()).
+ * tool_opt_parse() for main(): sets the umask to 077 (what the tools
+ * create is private, docs/security.md), exits when the parser says so,
+ * and installs the SIGINT/SIGTERM/SIGHUP handlers (see tool_interrupted()).
  */
 void tool_init(struct tool_common *out, const struct tool_def *def, int argc,
                char **argv);

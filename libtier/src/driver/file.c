@@ -7,13 +7,20 @@
  * be TIER_EOFFLINE so that the reconnect layer retries and the engine does
  * not conclude the tier is empty.  So every ENOENT is checked against the
  * root, and nothing ever creates the root itself.
+ *
+ * What it writes is private to its owner whatever the umask (0700
+ * directories, 0600 files, as borg's default umask 077 gives): a vault
+ * holds root's 0600 files in readable form.  A vault is shared with a
+ * group on purpose by making its root set-group-ID (chmod g+s, the Unix
+ * sign of a directory kept by a group): then the group may read (0750 /
+ * 0640), never write.  docs/security.md says how.
  */
 #include "driver/drivers.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
+#include <stdio.h> /* rename, renameat2 */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,9 +34,14 @@
 
 typedef struct {
 	tier_driver base;
-	char *root;       /* absolute, no trailing '/' (except "/" itself) */
-	mode_t file_mode; /* what open(..., 0666) gives under our umask */
+	char *root; /* absolute, no trailing '/' (except "/" itself) */
+	int shared; /* -1 not known yet, 0 private, 1 root is set-group-ID */
 } file_driver;
+
+#define PRIVATE_DIR_MODE  0700
+#define PRIVATE_FILE_MODE 0600
+#define SHARED_DIR_MODE   02750 /* keeps the set-group-ID bit going down */
+#define SHARED_FILE_MODE  0640
 
 static file_driver *fd_of(tier_driver *drv)
 {
@@ -61,6 +73,25 @@ static int root_check(file_driver *f)
 		        "tier root '%s' is not there (unmounted?): not a directory",
 		        f->root);
 	return 0;
+}
+
+/* Whether the root says "shared with my group"; asked once per driver. */
+static int is_shared(file_driver *f)
+{
+	struct stat st;
+	if (f->shared < 0 && stat(f->root, &st) == 0)
+		f->shared = (st.st_mode & S_ISGID) ? 1 : 0;
+	return f->shared > 0;
+}
+
+static mode_t dir_mode(file_driver *f)
+{
+	return is_shared(f) ? SHARED_DIR_MODE : PRIVATE_DIR_MODE;
+}
+
+static mode_t file_mode(file_driver *f)
+{
+	return is_shared(f) ? SHARED_FILE_MODE : PRIVATE_FILE_MODE;
 }
 
 /*
@@ -155,9 +186,11 @@ static int make_dirs(file_driver *f, const char *rel, size_t prefix_len)
 			rc = TIER_ERROR;
 			break;
 		}
-		if (mkdir(p.ptr, 0777) == 0) {
-			rc = tier_fsync_parent(p.ptr);
-			if (rc < 0)
+		if (mkdir(p.ptr, dir_mode(f)) == 0) {
+			/* the umask may have taken more than we meant */
+			if (chmod(p.ptr, dir_mode(f)) < 0)
+				rc = fail(f, errno, "set the mode of", sub);
+			else if (tier_fsync_parent(p.ptr) < 0)
 				rc = fail(f, errno, "sync directory of", sub);
 		} else if (errno == EEXIST) {
 			struct stat st;
@@ -443,7 +476,8 @@ static int create_temp(file_driver *f, tier_buf *tmp, const char *dst,
 static int make_file(const char *tmp, const void *unused)
 {
 	(void)unused;
-	return open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	return open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	            PRIVATE_FILE_MODE);
 }
 
 /* Does path name the very file fd reads, of exactly size bytes? */
@@ -478,7 +512,7 @@ static int put_by_link(file_driver *f, const char *local, tier_buf *tmp,
 		rc = fail(f, errno, "open", path);
 		goto fail;
 	}
-	if (fchmod(fd, f->file_mode) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, file_mode(f)) < 0 || fsync(fd) < 0) {
 		rc = fail(f, errno, "sync", path);
 		close(fd);
 		goto fail;
@@ -515,7 +549,9 @@ static int file_put(tier_driver *drv, const char *path, const tier_source *src,
 		                    f->root);
 		goto out;
 	}
-	if (src->link_path && !(flags & TIER_PUT_EXCLUSIVE) &&
+	/* a link keeps the local file's group: a shared vault's group must
+	 * come from its set-group-ID directory, so copy there */
+	if (src->link_path && !(flags & TIER_PUT_EXCLUSIVE) && !is_shared(f) &&
 	    is_source_file(src->link_path, src->fd, src->size)) {
 		rc = put_by_link(f, src->link_path, &tmp, &dst, path);
 		if (rc != TEMP_FAILED)
@@ -527,6 +563,11 @@ static int file_put(tier_driver *drv, const char *path, const tier_source *src,
 		rc = fail(f, errno, "create", path);
 	if (rc < 0)
 		goto out;
+	/* exactly this mode, whatever the umask */
+	if (fchmod(fd, file_mode(f)) < 0) {
+		rc = fail(f, errno, "set the mode of", path);
+		goto fail;
+	}
 	if ((rc = copy_source(f, fd, src, path)) < 0)
 		goto fail;
 	if (fsync(fd) < 0) {
@@ -722,24 +763,6 @@ static void file_free(tier_driver *drv)
 	free(f);
 }
 
-/*
- * The process umask without changing it (umask() would, for every thread):
- * Linux shows it in /proc/self/status.  022 if that is not there.
- */
-static mode_t current_umask(void)
-{
-	FILE *fp = fopen("/proc/self/status", "re");
-	char line[128];
-	unsigned int m = 022;
-	if (!fp)
-		return (mode_t)m;
-	while (fgets(line, sizeof(line), fp))
-		if (sscanf(line, "Umask: %o", &m) == 1)
-			break;
-	fclose(fp);
-	return (mode_t)(m & 0777);
-}
-
 int tier_driver_file_open(tier_driver **out, const tier_url *url,
                           const tier_location_options *opts)
 {
@@ -760,7 +783,7 @@ int tier_driver_file_open(tier_driver **out, const tier_url *url,
 		free(f);
 		return TIER_ERROR;
 	}
-	f->file_mode = 0666 & ~current_umask();
+	f->shared = -1;
 	f->base.version = TIER_DRIVER_VERSION;
 	f->base.caps = TIER_DRIVER_CAP_RENAME_OVERWRITE |
 	               TIER_DRIVER_CAP_EXCLUSIVE | TIER_DRIVER_CAP_DIRS |
