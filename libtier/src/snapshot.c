@@ -2,6 +2,8 @@
 #include "util/text.h"
 
 #include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,131 +227,311 @@ int tier_node_encode(tier_buf *out, const tier_node *n)
 	return out->ptr ? 0 : TIER_ERROR;
 }
 
-static int bad_node(const char *why)
+/*
+ * The decoder trusts nothing: a node blob comes from a tier someone else
+ * may run.  Every line is one key, at most once (chunk lines repeat),
+ * numbers are plain decimal (mode octal) within their field, and the
+ * node must make sense as a whole (a target only on a symlink, chunks
+ * only on a file, adding up to its size).  Anything else is TIER_ECORRUPT
+ * with one line saying what, never a field read as 0.
+ */
+enum {
+	NK_TYPE,
+	NK_MODE,
+	NK_UID,
+	NK_GID,
+	NK_SIZE,
+	NK_MTIME,
+	NK_CTIME,
+	NK_INO,
+	NK_DEV,
+	NK_RDEV,
+	NK_TARGET,
+	NK_COUNT
+};
+static const char *const node_keys[NK_COUNT] = {"type", "mode",  "uid",   "gid",
+                                                "size", "mtime", "ctime", "ino",
+                                                "dev",  "rdev",  "target"};
+
+/* A value for a message: quoted, and cut so that the line stays short. */
+static const char *node_value(const char *v, size_t n)
 {
+	char cut[68]; /* a NUL in the value shows as where it stops */
+	size_t k = n < 64 ? n : 64;
+	memcpy(cut, v, k);
+	strcpy(cut + k, n > 64 ? "..." : "");
+	return tier_quote_name(cut);
+}
+
+static int bad_node(const char *fmt, ...) TIER_PRINTF(1, 2);
+static int bad_node(const char *fmt, ...)
+{
+	char why[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
 	return tier_error_set(TIER_ECORRUPT,
 	                      "file metadata blob is damaged: %s", why);
 }
 
+/* Decimal digits only, at most max: sscanf would take "-1", " 5", "0x". */
+static int node_u64(const char *v, size_t n, uint64_t max, uint64_t *out)
+{
+	uint64_t x = 0;
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned char)v[i] - '0';
+		if (d > 9 || x > (max - d) / 10)
+			return -1;
+		x = x * 10 + d;
+	}
+	*out = x;
+	return 0;
+}
+
+static int node_mode(const char *v, size_t n, uint32_t *out)
+{
+	uint32_t x = 0;
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned char)v[i] - '0';
+		if (d > 7 || (x = x * 8 + d) > 07777)
+			return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+/* "[-]SECONDS.NNNNNNNNN", as the encoder writes it. */
+static int node_time(const char *v, size_t n, int64_t *sec, uint32_t *nsec)
+{
+	const char *dot = memchr(v, '.', n);
+	int neg = n > 0 && v[0] == '-';
+	uint64_t s, ns;
+	if (!dot || (size_t)(v + n - dot - 1) != 9 ||
+	    node_u64(v + neg, (size_t)(dot - v) - (size_t)neg,
+	             neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX,
+	             &s) < 0 ||
+	    node_u64(dot + 1, 9, 999999999, &ns) < 0)
+		return -1;
+	*sec = neg ? (int64_t)(0 - s) : (int64_t)s;
+	*nsec = (uint32_t)ns;
+	return 0;
+}
+
+static int node_target(tier_node *out, const char *v, size_t n)
+{
+	tier_buf t = TIER_BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)v[i];
+		if (c == '%') {
+			int hi = i + 2 < n ? tier_hexval(v[i + 1]) : -1;
+			int lo = hi >= 0 ? tier_hexval(v[i + 2]) : -1;
+			if (hi < 0 || lo < 0) {
+				tier_buf_dispose(&t);
+				return bad_node(
+				        "target '%s' has a bad %%XX escape",
+				        node_value(v, n));
+			}
+			c = hi << 4 | lo;
+			i += 2;
+		}
+		if (c == '\0') {
+			tier_buf_dispose(&t);
+			return bad_node("target '%s' holds a NUL byte",
+			                node_value(v, n));
+		}
+		if (tier_buf_putc(&t, (char)c) < 0) {
+			tier_buf_dispose(&t);
+			return TIER_ERROR;
+		}
+	}
+	if (t.size == 0 || t.size >= PATH_MAX) {
+		size_t got = t.size;
+		tier_buf_dispose(&t);
+		/* no file system holds such a link: push cannot have read one */
+		return bad_node("symlink target of %zu bytes (1 to %d allowed)",
+		                got, PATH_MAX - 1);
+	}
+	out->target_len = t.size;
+	out->target = tier_buf_detach(&t);
+	return out->target ? 0 : TIER_ERROR;
+}
+
+static int node_chunk(tier_node *out, size_t *cap, const char *v, size_t n)
+{
+	uint64_t len;
+	if (n < TIER_HASH_HEXLEN + 2 || v[TIER_HASH_HEXLEN] != ' ' ||
+	    node_u64(v + TIER_HASH_HEXLEN + 1, n - TIER_HASH_HEXLEN - 1,
+	             UINT32_MAX, &len) < 0)
+		return bad_node("chunk line '%s' does not parse",
+		                node_value(v, n));
+	if (len == 0 || len > TIER_CHUNKER_LIMIT)
+		return bad_node("chunk of %llu bytes (1 to %u allowed)",
+		                (unsigned long long)len, TIER_CHUNKER_LIMIT);
+	if (out->nchunks == *cap) {
+		size_t c = *cap ? *cap * 2 : 8;
+		tier_chunk_ref *nc = tier_realloc(out->chunks, c * sizeof(*nc));
+		if (!nc)
+			return TIER_ERROR;
+		out->chunks = nc;
+		*cap = c;
+	}
+	char hx[TIER_HASH_HEXLEN + 1];
+	memcpy(hx, v, TIER_HASH_HEXLEN);
+	hx[TIER_HASH_HEXLEN] = '\0';
+	if (strlen(hx) != TIER_HASH_HEXLEN ||
+	    tier_unhex(out->chunks[out->nchunks].id, TIER_HASH_LEN, hx) < 0)
+		return bad_node("chunk id '%s' is not %d hex digits",
+		                node_value(v, TIER_HASH_HEXLEN),
+		                TIER_HASH_HEXLEN);
+	out->chunks[out->nchunks++].len = (uint32_t)len;
+	return 0;
+}
+
+/* One "key value" line; seen[] counts the keys met so far. */
+static int node_line(tier_node *out, size_t *cap, unsigned seen[NK_COUNT],
+                     const char *k, size_t kl, const char *v, size_t vl)
+{
+	size_t key;
+	uint64_t x;
+	const size_t ntypes = sizeof(type_names) / sizeof(type_names[0]);
+
+	if (kl == 5 && !memcmp(k, "chunk", 5))
+		return node_chunk(out, cap, v, vl);
+	for (key = 0; key < NK_COUNT; key++)
+		if (strlen(node_keys[key]) == kl &&
+		    !memcmp(node_keys[key], k, kl))
+			break;
+	if (key == NK_COUNT)
+		return 0; /* unknown keys are skipped: a later version may add some */
+	if (seen[key]++)
+		return bad_node("'%s' given twice", node_keys[key]);
+
+	switch (key) {
+	case NK_TYPE:
+		for (x = 0; x < ntypes; x++)
+			if (strlen(type_names[x]) == vl &&
+			    !memcmp(type_names[x], v, vl))
+				break;
+		if (x == ntypes)
+			return bad_node("unknown type '%s'", node_value(v, vl));
+		out->type = (tier_node_type)x;
+		return 0;
+	case NK_MODE:
+		if (node_mode(v, vl, &out->mode) < 0)
+			return bad_node(
+			        "mode '%s' is not an octal number up to 7777",
+			        node_value(v, vl));
+		return 0;
+	case NK_MTIME:
+	case NK_CTIME:
+		if (node_time(v, vl,
+		              key == NK_MTIME ? &out->mtime_sec
+		                              : &out->ctime_sec,
+		              key == NK_MTIME ? &out->mtime_nsec
+		                              : &out->ctime_nsec) < 0)
+			return bad_node("%s '%s' is not SECONDS.NANOSECONDS",
+			                node_keys[key], node_value(v, vl));
+		return 0;
+	case NK_TARGET:
+		return node_target(out, v, vl);
+	}
+	if (node_u64(v, vl,
+	             key == NK_UID || key == NK_GID ? UINT32_MAX : UINT64_MAX,
+	             &x) < 0)
+		return bad_node("%s '%s' is not a number up to %llu",
+		                node_keys[key], node_value(v, vl),
+		                key == NK_UID || key == NK_GID
+		                        ? (unsigned long long)UINT32_MAX
+		                        : (unsigned long long)UINT64_MAX);
+	switch (key) {
+	case NK_UID:
+		out->uid = (uint32_t)x;
+		break;
+	case NK_GID:
+		out->gid = (uint32_t)x;
+		break;
+	case NK_SIZE:
+		out->size = x;
+		break;
+	case NK_INO:
+		out->ino = x;
+		break;
+	case NK_DEV:
+		out->dev = x;
+		break;
+	default:
+		out->rdev = x;
+		break;
+	}
+	return 0;
+}
+
+/* The node as a whole. */
+static int node_check(const tier_node *n, const unsigned seen[NK_COUNT])
+{
+	const char *type = tier_node_type_name(n->type);
+	uint64_t sum = 0;
+	if (!seen[NK_TYPE])
+		return bad_node("no type");
+	if (!seen[NK_MODE])
+		return bad_node("no mode");
+	if (n->type == TIER_NODE_SYMLINK && !seen[NK_TARGET])
+		return bad_node("symlink without a target");
+	if (n->type != TIER_NODE_SYMLINK && seen[NK_TARGET])
+		return bad_node("a target on a %s", type);
+	if (seen[NK_RDEV] && n->type != TIER_NODE_CHAR &&
+	    n->type != TIER_NODE_BLOCK)
+		return bad_node("a device number on a %s", type);
+	if (n->nchunks && n->type != TIER_NODE_FILE)
+		return bad_node("chunks on a %s", type);
+	for (size_t i = 0; i < n->nchunks; i++)
+		sum += n->chunks[i].len; /* <= 64 MiB each: no overflow */
+	if (n->type == TIER_NODE_FILE && sum != n->size)
+		return bad_node(
+		        "chunks add up to %llu bytes, not the size %llu",
+		        (unsigned long long)sum, (unsigned long long)n->size);
+	return 0;
+}
+
 int tier_node_decode(tier_node *out, const char *data, size_t len)
 {
-	size_t cap = 0;
+	static const char header[] = "tier-node 1\n";
 	const char *p = data, *end = data + len;
-	int saw_type = 0;
+	unsigned seen[NK_COUNT] = {0};
+	size_t cap = 0, line = 1;
+	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (len < 12 || memcmp(data, "tier-node 1\n", 12) != 0)
+	if (len < sizeof(header) - 1 ||
+	    memcmp(data, header, sizeof(header) - 1) != 0)
 		return bad_node("no 'tier-node 1' header");
-	p += 12;
-	while (p < end) {
+	p += sizeof(header) - 1;
+	while (rc == 0 && p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			goto bad;
-		size_t ll = (size_t)(nl - p);
-		char line[200];
-		const char *sp = memchr(p, ' ', ll);
-		if (!sp)
-			goto bad;
-		size_t kl = (size_t)(sp - p);
-		const char *val = sp + 1;
-		size_t vl = (size_t)(nl - val);
-		if (kl == 6 && !memcmp(p, "target", 6)) {
-			tier_buf t = TIER_BUF_INIT;
-			for (size_t i = 0; i < vl; i++) {
-				if (val[i] != '%') {
-					tier_buf_putc(&t, val[i]);
-					continue;
-				}
-				int hi = i + 2 < vl ? tier_hexval(val[i + 1])
-				                    : -1;
-				int lo = hi >= 0 ? tier_hexval(val[i + 2]) : -1;
-				if (hi < 0 || lo < 0) {
-					tier_buf_dispose(&t);
-					goto bad;
-				}
-				tier_buf_putc(&t, (char)(hi << 4 | lo));
-				i += 2;
-			}
-			/* a second target line replaces the first (no leak) */
-			free(out->target);
-			out->target_len = t.size;
-			out->target = tier_buf_detach(&t);
-			p = nl + 1;
-			continue;
+		line++;
+		if (!nl) {
+			rc = bad_node("line %zu does not end", line);
+			break;
 		}
-		if (ll >= sizeof(line))
-			goto bad;
-		memcpy(line, p, ll);
-		line[ll] = '\0';
-		line[kl] = '\0';
-		char *v = line + kl + 1;
-		unsigned long long a;
-		long long s;
-		unsigned ns;
-		if (!strcmp(line, "type")) {
-			size_t i;
-			for (i = 0;
-			     i < sizeof(type_names) / sizeof(type_names[0]);
-			     i++)
-				if (!strcmp(v, type_names[i]))
-					break;
-			if (i == sizeof(type_names) / sizeof(type_names[0]))
-				goto bad;
-			out->type = (tier_node_type)i;
-			saw_type = 1;
-		} else if (!strcmp(line, "mode") && sscanf(v, "%llo", &a) == 1)
-			out->mode = (uint32_t)a & 07777;
-		else if (!strcmp(line, "uid") && sscanf(v, "%llu", &a) == 1)
-			out->uid = (uint32_t)a;
-		else if (!strcmp(line, "gid") && sscanf(v, "%llu", &a) == 1)
-			out->gid = (uint32_t)a;
-		else if (!strcmp(line, "size") && sscanf(v, "%llu", &a) == 1)
-			out->size = a;
-		else if (!strcmp(line, "mtime") &&
-		         sscanf(v, "%lld.%u", &s, &ns) == 2) {
-			out->mtime_sec = s;
-			out->mtime_nsec = ns;
-		} else if (!strcmp(line, "ctime") &&
-		           sscanf(v, "%lld.%u", &s, &ns) == 2) {
-			out->ctime_sec = s;
-			out->ctime_nsec = ns;
-		} else if (!strcmp(line, "ino") && sscanf(v, "%llu", &a) == 1)
-			out->ino = a;
-		else if (!strcmp(line, "dev") && sscanf(v, "%llu", &a) == 1)
-			out->dev = a;
-		else if (!strcmp(line, "rdev") && sscanf(v, "%llu", &a) == 1)
-			out->rdev = a;
-		else if (!strcmp(line, "chunk")) {
-			char hx[TIER_HASH_HEXLEN + 1];
-			unsigned long cl;
-			if (sscanf(v, "%64s %lu", hx, &cl) != 2 ||
-			    cl > TIER_PACK_CHUNK_MAX)
-				goto bad;
-			if (out->nchunks == cap) {
-				cap = cap ? cap * 2 : 8;
-				tier_chunk_ref *nc = tier_realloc(
-				        out->chunks, cap * sizeof(*nc));
-				if (!nc)
-					goto oom;
-				out->chunks = nc;
-			}
-			if (tier_unhex(out->chunks[out->nchunks].id,
-			               TIER_HASH_LEN, hx) < 0)
-				goto bad;
-			out->chunks[out->nchunks++].len = (uint32_t)cl;
+		const char *sp = memchr(p, ' ', (size_t)(nl - p));
+		if (!sp || sp == p) {
+			rc = bad_node("line %zu is not 'key value'", line);
+			break;
 		}
-		/* unknown keys are skipped: a later version may add some */
+		rc = node_line(out, &cap, seen, p, (size_t)(sp - p), sp + 1,
+		               (size_t)(nl - sp - 1));
 		p = nl + 1;
 	}
-	if (!saw_type)
-		goto bad;
-	return 0;
-bad:
-	tier_node_dispose(out);
-	return bad_node("a line does not parse");
-oom:
-	tier_node_dispose(out);
-	return TIER_ERROR;
+	if (rc == 0)
+		rc = node_check(out, seen);
+	if (rc < 0)
+		tier_node_dispose(out);
+	return rc;
 }
 
 void tier_node_dispose(tier_node *n)

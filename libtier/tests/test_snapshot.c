@@ -178,46 +178,168 @@ Test(snapshot, node_blob_round_trip)
 	memset(ch, 0xab, sizeof(ch));
 	ch[0].len = 1048576;
 	ch[1].len = 17;
-	n.type = TIER_NODE_SYMLINK;
-	n.mode = 0755;
-	n.uid = 1000;
+	n.type = TIER_NODE_FILE;
+	n.mode = 04755;
+	n.uid = 4294967295u;
 	n.gid = 100;
 	n.size = 1048593;
 	n.mtime_sec = 1700000000;
 	n.mtime_nsec = 123456789;
 	n.ctime_sec = -5;
 	n.ino = 42;
-	n.dev = 2049;
-	n.target = "../with space/%and\nnewline";
-	n.target_len = strlen(n.target);
+	n.dev = UINT64_MAX;
 	n.nchunks = 2;
 	n.chunks = ch;
 	tier_buf b = TIER_BUF_INIT;
 	cr_assert_eq(tier_node_encode(&b, &n), 0);
 	cr_assert_eq(tier_node_decode(&d, b.ptr, b.size), 0, "%s",
 	             tier_error_last());
-	cr_assert_eq(d.type, TIER_NODE_SYMLINK);
-	cr_assert_eq(d.mode, 0755);
-	cr_assert_eq(d.uid, 1000);
+	cr_assert_eq(d.type, TIER_NODE_FILE);
+	cr_assert_eq(d.mode, 04755);
+	cr_assert_eq(d.uid, 4294967295u);
+	cr_assert_eq(d.gid, 100);
 	cr_assert_eq(d.size, 1048593);
 	cr_assert_eq(d.mtime_sec, 1700000000);
 	cr_assert_eq(d.mtime_nsec, 123456789);
 	cr_assert_eq(d.ctime_sec, -5);
 	cr_assert_eq(d.ino, 42);
-	cr_assert_eq(d.target_len, n.target_len);
-	cr_assert(memcmp(d.target, n.target, n.target_len) == 0);
+	cr_assert_eq(d.dev, UINT64_MAX);
+	cr_assert_null(d.target);
 	cr_assert_eq(d.nchunks, 2);
 	cr_assert_eq(d.chunks[0].len, 1048576);
 	cr_assert(memcmp(d.chunks[1].id, ch[1].id, 32) == 0);
 	tier_node_dispose(&d);
-	/* damage is detected, not misread */
-	cr_assert_eq(tier_node_decode(&d, "tier-node 1\ntype bogus\n", 23),
-	             TIER_ECORRUPT);
-	cr_assert_eq(tier_node_decode(&d, "garbage", 7), TIER_ECORRUPT);
-	cr_assert_eq(tier_node_decode(
-	                     &d, "tier-node 1\ntype file\nchunk zz 1\n", 33),
-	             TIER_ECORRUPT);
+
+	/* a symlink: its target's bytes, escaped and back */
+	memset(&n, 0, sizeof(n));
+	n.type = TIER_NODE_SYMLINK;
+	n.mode = 0777;
+	n.mtime_sec = INT64_MIN;
+	n.target = "../with space/%and\nnewline";
+	n.target_len = strlen(n.target);
+	cr_assert_eq(tier_node_encode(&b, &n), 0);
+	cr_assert_eq(tier_node_decode(&d, b.ptr, b.size), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(d.type, TIER_NODE_SYMLINK);
+	cr_assert_eq(d.mode, 0777);
+	cr_assert_eq(d.mtime_sec, INT64_MIN);
+	cr_assert_eq(d.target_len, n.target_len);
+	cr_assert(memcmp(d.target, n.target, n.target_len) == 0);
+	tier_node_dispose(&d);
+
+	/* a device */
+	memset(&n, 0, sizeof(n));
+	n.type = TIER_NODE_CHAR;
+	n.mode = 0620;
+	n.rdev = 0x8801;
+	cr_assert_eq(tier_node_encode(&b, &n), 0);
+	cr_assert_eq(tier_node_decode(&d, b.ptr, b.size), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(d.rdev, 0x8801);
+	tier_node_dispose(&d);
+
+	/* keys a later version adds are skipped */
+	const char *later = "tier-node 1\ntype dir\nmode 755\nxattr user.x 1\n";
+	cr_assert_eq(tier_node_decode(&d, later, strlen(later)), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(d.type, TIER_NODE_DIR);
+	tier_node_dispose(&d);
 	tier_buf_dispose(&b);
+}
+
+#define H  "tier-node 1\n"
+#define ID "abababababababababababababababababababababababababababababababab"
+#define F  H "type file\nmode 644\n"
+
+/* A node from a hostile tier is refused whole, never read as zeros. */
+Test(snapshot, node_blob_damage_is_refused)
+{
+	static const struct {
+		const char *blob, *says;
+	} bad[] = {
+	        {"garbage", "no 'tier-node 1' header"},
+	        {H "type bogus\nmode 644\n", "unknown type 'bogus'"},
+	        {H "mode 644\n", "no type"},
+	        {H "type file\n", "no mode"},
+	        /* mode overflow: restored as 0000 before */
+	        {H "type file\nmode 10644\n", "mode '10644' is not an octal"},
+	        {H "type file\nmode 7777777777777777777777\n", "mode"},
+	        {H "type file\nmode 0x1ff\n", "mode '0x1ff'"},
+	        {H "type file\nmode 648\n", "mode '648'"},
+	        {H "type file\nmode -1\n", "mode '-1'"},
+	        {H "type file\nmode \n", "mode '' is not"},
+	        /* duplicate keys */
+	        {H "type file\nmode 644\nmode 4755\n", "'mode' given twice"},
+	        {H "type file\ntype dir\nmode 644\n", "'type' given twice"},
+	        {F "size 1\nsize 2\n", "'size' given twice"},
+	        /* numbers overflowing their field, or not numbers */
+	        {F "uid 4294967296\n", "uid '4294967296' is not a number up to "
+	                               "4294967295"},
+	        {F "gid -1\n", "gid '-1'"},
+	        {F "uid  5\n", "uid ' 5'"},
+	        {F "size 18446744073709551616\n",
+	         "size '18446744073709551616'"},
+	        {F "ino 12a\n", "ino '12a'"},
+	        {F "mtime 1700000000\n", "mtime '1700000000' is not"},
+	        {F "mtime 1.1234567890\n", "mtime"},
+	        {F "ctime 9223372036854775808.000000000\n", "ctime"},
+	        {F "mtime 1.-23456789\n", "mtime"},
+	        /* a target on a non-symlink, a symlink without one */
+	        {F "target /etc\n", "a target on a file"},
+	        {H "type dir\nmode 755\ntarget /etc\n", "a target on a dir"},
+	        {H "type symlink\nmode 777\n", "symlink without a target"},
+	        {H "type symlink\nmode 777\ntarget \n", "target of 0 bytes"},
+	        {H "type symlink\nmode 777\ntarget a%00b\n", "NUL byte"},
+	        {H "type symlink\nmode 777\ntarget a%zz\n", "bad %XX escape"},
+	        {H "type symlink\nmode 777\ntarget a\ntarget b\n",
+	         "'target' given twice"},
+	        {F "rdev 5\n", "a device number on a file"},
+	        /* chunks: length 0, over the chunker's largest, sum != size */
+	        {F "size 0\nchunk " ID " 0\n", "chunk of 0 bytes"},
+	        {F "size 67108865\nchunk " ID " 67108865\n",
+	         "chunk of 67108865 bytes"},
+	        {F "size 1\nchunk " ID " 4294967296\n", "chunk line"},
+	        {F "size 5\nchunk " ID " 3\n", "chunks add up to 3 bytes, not "
+	                                       "the size 5"},
+	        {F "chunk " ID " 3\n", "not the size 0"},
+	        {F "size 3\nchunk zz 3\n", "chunk line"},
+	        {F "size 3\nchunk " ID "x3\n", "chunk line"},
+	        {H "type dir\nmode 755\nchunk " ID " 3\n", "chunks on a dir"},
+	        /* lines */
+	        {F "size 3", "line 4 does not end"},
+	        {F "size\n", "line 4 is not 'key value'"},
+	        {F " 3\n", "line 4 is not 'key value'"},
+	};
+	/* a target longer than any file system takes (ENAMETOOLONG, exit 2) */
+	tier_buf big = TIER_BUF_INIT;
+	tier_buf_puts(&big, H "type symlink\nmode 777\ntarget ");
+	for (int i = 0; i < 4096; i++)
+		tier_buf_putc(&big, 'x');
+	tier_buf_putc(&big, '\n');
+	tier_node d;
+	cr_assert_eq(tier_node_decode(&d, big.ptr, big.size), TIER_ECORRUPT);
+	cr_assert(strstr(tier_error_last(), "target of 4096 bytes"), "%s",
+	          tier_error_last());
+	big.size -= 2; /* 4095 bytes: the longest a link can be */
+	tier_buf_putc(&big, '\n');
+	cr_assert_eq(tier_node_decode(&d, big.ptr, big.size), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(d.target_len, 4095);
+	tier_node_dispose(&d);
+	tier_buf_dispose(&big);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&d, 0x5a, sizeof(d));
+		cr_assert_eq(
+		        tier_node_decode(&d, bad[i].blob, strlen(bad[i].blob)),
+		        TIER_ECORRUPT, "accepted: %s", bad[i].blob);
+		const char *msg = tier_error_last();
+		cr_assert(strstr(msg, bad[i].says), "'%s' gave '%s'",
+		          bad[i].blob, msg);
+		cr_assert_null(strchr(msg, '\n'), "one line: %s", msg);
+		cr_assert_null(d.chunks, "nothing left allocated");
+		cr_assert_null(d.target);
+	}
 }
 
 Test(snapshot, chunkmap_from_index_tree)
