@@ -800,8 +800,13 @@ static void read_failed(struct run *r, size_t i, uint32_t pack, int rc,
                         struct reasons *why)
 {
 	struct rtier *t = &r->t[i];
-	char msg[1024], ph[SHORT_HEX + 1];
-	snprintf(msg, sizeof(msg), "%s", tier_error_last());
+	char msg[1024], ph[SHORT_HEX + 1], own[300];
+	const char *last = tier_error_last();
+	/* the location names the tier already; the reasons name it too */
+	snprintf(own, sizeof(own), "tier '%s': ", t->name);
+	if (!strncmp(last, own, strlen(own)))
+		last += strlen(own);
+	snprintf(msg, sizeof(msg), "%s", last);
 	short_hex(ph, tier_chunkmap_pack_id(r->map, pack));
 	if (rc == TIER_EOFFLINE || tier_location_is_offline(t->loc)) {
 		t->usable = 0;

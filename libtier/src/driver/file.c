@@ -141,13 +141,9 @@ static int fail(file_driver *f, int e, const char *verb, const char *rel)
 	case ENOTEMPTY:
 		code = TIER_ECONFLICT;
 		break;
-	case EISDIR:
-	case ENAMETOOLONG:
-	case EINVAL:
-	case ELOOP:
-		code = TIER_EUSAGE;
-		break;
 	default:
+		/* EISDIR, ENAMETOOLONG, EINVAL, ELOOP: the tier's content
+		 * or file system is at odds with us; never a usage error */
 		code = TIER_ERROR;
 	}
 	return tier_error_set_errno(code, e, "cannot %s '%s' in '%s'", verb,
@@ -299,7 +295,8 @@ static int file_get(tier_driver *drv, const char *path, uint64_t offset,
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		rc = tier_error_set(TIER_EUSAGE,
+		/* a directory where an object belongs: damage, not usage */
+		rc = tier_error_set(TIER_ECORRUPT,
 		                    "cannot read '%s' in '%s': is a directory",
 		                    path, f->root);
 		goto out;

@@ -157,10 +157,13 @@ int tier_error_from_errno(int errnum)
 	case ECONNABORTED:
 	case EINTR:
 		return TIER_EOFFLINE;
-	case EINVAL:
-	case ENAMETOOLONG:
-		return TIER_EUSAGE;
 	}
+	/*
+	 * EINVAL, ENAMETOOLONG and the rest: a system call refused what a
+	 * snapshot or a tier asked of it, which is never the user's command
+	 * line (TIER_EUSAGE, exit 2) but an error (exit 1).  Usage errors are
+	 * only ever set by name, where the argument is checked.
+	 */
 	return TIER_ERROR;
 }
 
