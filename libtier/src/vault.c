@@ -238,6 +238,37 @@ static int load_tiers_from_config(tier_vault *v, git_config *cfg)
 	return 0;
 }
 
+/*
+ * -t with an installation picks among the tiers it knows (by NAME=URL):
+ * an unknown name would get a ref of its own in the cache and be written
+ * to, outside the installation's list.
+ */
+static int check_known_tier(tier_vault *v, git_config *cfg, const char *name)
+{
+	char order[4096];
+	tier_buf known = TIER_BUF_INIT;
+	int rc;
+	if ((rc = config_get(cfg, "installation.tiers", order, sizeof(order),
+	                     v->state_dir)) < 0)
+		return rc;
+	char *save = NULL;
+	for (char *k = strtok_r(order, " ,", &save); k;
+	     k = strtok_r(NULL, " ,", &save)) {
+		if (!strcmp(k, name)) {
+			tier_buf_dispose(&known);
+			return 0;
+		}
+		tier_buf_printf(&known, "%s'%s'", known.size ? ", " : "", k);
+	}
+	rc = tier_error_set(TIER_EUSAGE,
+	                    "tier '%s' is not a tier of installation '%s' "
+	                    "(its tiers: %s)",
+	                    name, v->state_dir,
+	                    known.size ? tier_buf_cstr(&known) : "none");
+	tier_buf_dispose(&known);
+	return rc;
+}
+
 static int vault_alloc(tier_vault **out, const tier_vault_options *opts)
 {
 	pthread_once(&git_once, git_init_once);
@@ -1077,7 +1108,9 @@ int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 			goto fail;
 	}
 	for (size_t i = 0; opts && i < opts->ntiers; i++)
-		if ((rc = add_tier(v, opts->tiers[i])) < 0)
+		if ((rc = add_tier(v, opts->tiers[i])) < 0 ||
+		    (cfg && (rc = check_known_tier(
+		                     v, cfg, v->t[v->n - 1].info.name)) < 0))
 			goto fail;
 	if (opts->intend_write && v->state_dir && !v->read_only) {
 		char want[PATH_MAX], pid[32];

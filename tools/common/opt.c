@@ -44,7 +44,8 @@ static void common_table_init(struct common_table *t, struct tool_common *c)
 	t->opts[i++] = (struct tool_opt)TOOL_LIST(
 	        't', "tier", "[NAME=]URL", &c->tiers,
 	        "a tier of the vault; repeat for each tier, in read order "
-	        "(default: the tiers the installation remembers)");
+	        "(default: the tiers the installation remembers; with -s, "
+	        "NAME must be one of them)");
 	t->opts[i++] = (struct tool_opt)TOOL_FLAG(
 	        0, "json", &c->json,
 	        "print one JSON object on stdout instead of text");
