@@ -578,9 +578,9 @@ static void write_everything(void)
 
 	cr_assert_eq(put_mem("log.git/config", "x", 1, 0), 0, "%s",
 	             tier_error_last());
-	cr_assert_eq(put_mem("log.git/refs/heads/main", "y", 1,
-	                     TIER_PUT_EXCLUSIVE),
-	             0, "%s", tier_error_last());
+	cr_assert_eq(
+	        put_mem("log.git/refs/heads/main", "y", 1, TIER_PUT_EXCLUSIVE),
+	        0, "%s", tier_error_last());
 	cr_assert_eq(drv->mkdir_p(drv, "log.git/objects/pack"), 0);
 	cr_assert_eq(drv->put(drv, "data/ab/linked", &linked, 0), 0, "%s",
 	             tier_error_last());
@@ -594,10 +594,12 @@ static void write_everything(void)
 
 static void assert_modes(mode_t dmode, mode_t fmode)
 {
-	static const char *const dirs[] = {"log.git",      "log.git/refs",
+	static const char *const dirs[] = {"log.git",
+	                                   "log.git/refs",
 	                                   "log.git/refs/heads",
 	                                   "log.git/objects/pack",
-	                                   "data/ab",      "moved/to"};
+	                                   "data/ab",
+	                                   "moved/to"};
 	static const char *const files[] = {
 	        "log.git/config", "log.git/refs/heads/main", "data/ab/linked",
 	        "data/cd/copied", "moved/to/p"};
@@ -616,9 +618,9 @@ Test(driver_file, private_whatever_the_umask)
 	write_everything();
 	umask(old);
 	assert_modes(0700, 0600);
-	cr_assert_eq(tt_sh("test -z \"$(find '%s' -mindepth 1 -perm /077)\"",
-	                   root),
-	             0, "find -perm /077 found something");
+	cr_assert_eq(
+	        tt_sh("test -z \"$(find '%s' -mindepth 1 -perm /077)\"", root),
+	        0, "find -perm /077 found something");
 }
 
 /* A umask that takes the owner's bits must not lock the owner out. */
