@@ -8,7 +8,7 @@
 
 static int opt_reread;
 static unsigned int opt_threads;
-static unsigned int opt_wait_timeout;
+static uint64_t opt_wait_timeout; /* ms */
 static int opt_wait_timeout_seen;
 
 static const struct tool_opt options[] = {
@@ -17,10 +17,10 @@ static const struct tool_opt options[] = {
                 "read every file, even those whose size, times and inode are unchanged"),
         TOOL_UINT(0, "threads", "N", &opt_threads, 1, 16,
                   "worker threads (default: one per CPU)"),
-        {TOOL_OPT_UINT, 0, "wait-timeout", "S",
-         "when no tier can take the push, wait at most S seconds for one (default: wait for ever); "
-         "exit 75 when it runs out",
-         &opt_wait_timeout, 0, 0, &opt_wait_timeout_seen},
+        {TOOL_OPT_DURATION_S, 0, "wait-timeout", "DURATION",
+         "when no tier can take the push, wait at most this long for one, e.g. 90s or 2h; a "
+         "bare number is seconds (default: wait for ever); exit 75 when it runs out",
+         &opt_wait_timeout, 0, INT64_MAX, &opt_wait_timeout_seen},
         TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 
 	tool_init(&c, &def, argc, argv);
 	if (opt_wait_timeout_seen)
-		tool_vault_set_wait((int64_t)opt_wait_timeout * 1000);
+		tool_vault_set_wait((int64_t)opt_wait_timeout);
 	tool_vault_set_intend_write(1);
 	if ((rc = tool_vault_open(&v, &c, TOOL_WRITE, 1)) < 0)
 		return tool_finish(&c, tool_fail(rc));

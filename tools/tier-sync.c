@@ -1,4 +1,5 @@
 /* tier-sync: bring unsynchronised tiers to the newest revision. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,7 +10,7 @@
 #include "session.h"
 
 static int opt_watch;
-static unsigned int opt_interval = 60000;
+static uint64_t opt_interval = 60000; /* ms */
 static const char *opt_accept;
 
 static const struct tool_opt options[] = {
@@ -17,8 +18,9 @@ static const struct tool_opt options[] = {
                 0, "watch", &opt_watch,
                 "keep going: probe the tiers every interval and sync whenever one lags and no "
                 "write runs (stops on SIGINT/SIGTERM)"),
-        TOOL_UINT(0, "interval", "MS", &opt_interval, 1, 0,
-                  "with --watch, milliseconds between probes (default 60000)"),
+        TOOL_DURATION_MS(0, "interval", &opt_interval, 1, UINT_MAX,
+                         "with --watch, time between probes, e.g. 30s or 5m; a "
+                         "bare number is milliseconds (default 1m)"),
         TOOL_STRING(
                 0, "accept-rollback", "NAME", &opt_accept,
                 "accept that tier NAME is behind what this installation wrote there (restored "
@@ -145,7 +147,7 @@ int main(int argc, char **argv)
 				          tool_count(one.revisions, "revision",
 				                     NULL),
 				          tool_count(one.tiers, "tier", NULL));
-			sleep_ms(opt_interval);
+			sleep_ms((unsigned int)opt_interval); /* <= UINT_MAX */
 		}
 		if (rc == 0 && tool_interrupted())
 			rc = 0;

@@ -20,7 +20,8 @@
 struct common_table {
 	struct tool_opt opts[14];
 	int help, version;
-	char retries_help[96], delay_help[96];
+	uint64_t delay_ms, timeout_ms;
+	char retries_help[96], delay_help[128];
 };
 
 static void common_table_init(struct common_table *t, struct tool_common *c)
@@ -29,13 +30,15 @@ static void common_table_init(struct common_table *t, struct tool_common *c)
 	int i = 0;
 
 	t->help = t->version = 0;
+	t->delay_ms = c->retry_delay;
+	t->timeout_ms = (uint64_t)c->timeout * 1000;
 	snprintf(t->retries_help, sizeof(t->retries_help),
 	         "attempts per tier call before the tier counts as offline "
 	         "(default %u)",
 	         d.retries);
 	snprintf(t->delay_help, sizeof(t->delay_help),
-	         "base back-off between attempts, in milliseconds "
-	         "(default %u)",
+	         "base back-off between attempts, e.g. 200ms or 2s; a bare "
+	         "number is milliseconds (default %ums)",
 	         d.retry_delay);
 
 	t->opts[i++] = (struct tool_opt)TOOL_STRING(
@@ -57,12 +60,13 @@ static void common_table_init(struct common_table *t, struct tool_common *c)
 	        "say more on stderr (retries, tier state); repeatable");
 	t->opts[i++] = (struct tool_opt)TOOL_UINT(
 	        0, "retries", "N", &c->retries, 1, 0, t->retries_help);
-	t->opts[i++] = (struct tool_opt)TOOL_UINT(
-	        0, "retry-delay", "MS", &c->retry_delay, 0, 0, t->delay_help);
-	t->opts[i++] = (struct tool_opt)TOOL_UINT(
-	        0, "timeout", "S", &c->timeout, 1, 3600,
-	        "seconds a remote tier may stay silent (connecting, a reply, a "
-	        "transfer) before the attempt counts as failed (default 30)");
+	t->opts[i++] = (struct tool_opt)TOOL_DURATION_MS(
+	        0, "retry-delay", &t->delay_ms, 0, UINT_MAX, t->delay_help);
+	t->opts[i++] = (struct tool_opt)TOOL_DURATION_S(
+	        0, "timeout", &t->timeout_ms, 1, 3600 * 1000,
+	        "how long a remote tier may stay silent (connecting, a reply, a "
+	        "transfer) before the attempt counts as failed, in whole "
+	        "seconds (rounded up); a bare number is seconds (default 30s)");
 	t->opts[i++] = (struct tool_opt)TOOL_STRING(
 	        0, "cacert", "FILE", &c->cacert,
 	        "CA certificates to verify ftps:// servers and https S3 endpoints "
@@ -70,7 +74,7 @@ static void common_table_init(struct common_table *t, struct tool_common *c)
 	t->opts[i++] = (struct tool_opt)TOOL_FLAG(
 	        0, "insecure", &c->insecure,
 	        "do not verify TLS certificates or SSH host keys (for tests only)");
-	t->opts[i++] = (struct tool_opt)TOOL_FLAG(0, "help", &t->help,
+	t->opts[i++] = (struct tool_opt)TOOL_FLAG('h', "help", &t->help,
 	                                          "show this help and exit");
 	t->opts[i++] = (struct tool_opt)TOOL_FLAG(0, "version", &t->version,
 	                                          "show the version and exit");
@@ -118,6 +122,73 @@ static int parse_number(const char *s, uint64_t min, uint64_t max,
 		return -2;
 	*out = v;
 	return 0;
+}
+
+/*
+ * "500ms", "30s", "2m", "1h", sums of those ("1m30s"), or a bare number in
+ * unit_ms.  -1: not a duration; -2: too large.
+ */
+static int parse_duration(const char *s, uint64_t unit_ms, uint64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t ms;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	uint64_t total = 0;
+	int parts = 0;
+
+	if (!*s)
+		return -1;
+	while (*s) {
+		uint64_t v = 0, mul = 0;
+		size_t i, n = 0;
+		if (*s < '0' || *s > '9')
+			return -1;
+		for (; *s >= '0' && *s <= '9'; s++) {
+			unsigned int d = (unsigned int)(*s - '0');
+			if (v > (UINT64_MAX - d) / 10)
+				return -2;
+			v = v * 10 + d;
+		}
+		if (!*s && parts == 0) {
+			mul = unit_ms; /* a bare number: the option's unit */
+		} else {
+			/* longest suffix first: "ms" before "m" */
+			for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+				size_t l = strlen(units[i].suffix);
+				if (!strncmp(s, units[i].suffix, l) &&
+				    (s[l] == '\0' ||
+				     (s[l] >= '0' && s[l] <= '9')) &&
+				    l > n) {
+					n = l;
+					mul = units[i].ms;
+				}
+			}
+			if (!mul)
+				return -1;
+			s += n;
+		}
+		if (v > UINT64_MAX / mul || total > UINT64_MAX - v * mul)
+			return -2;
+		total += v * mul;
+		parts++;
+	}
+	*out = total;
+	return 0;
+}
+
+/* A duration for messages: "500ms", "30s", "2m", "1h". */
+static const char *duration_text(uint64_t ms, char buf[32])
+{
+	if (ms && ms % 3600000 == 0)
+		snprintf(buf, 32, "%lluh", (unsigned long long)(ms / 3600000));
+	else if (ms && ms % 60000 == 0)
+		snprintf(buf, 32, "%llum", (unsigned long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, 32, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(buf, 32, "%llums", (unsigned long long)ms);
+	return buf;
 }
 
 static void list_push(struct tool_list *l, const char *item)
@@ -178,6 +249,26 @@ static int apply(const struct tool_opt *o, const char *spelled,
 		else
 			*(uint64_t *)o->value = n;
 		break;
+	case TOOL_OPT_DURATION_MS:
+	case TOOL_OPT_DURATION_S: {
+		char lo[32], hi[32];
+		max = o->max ? o->max : UINT64_MAX;
+		rc = parse_duration(
+		        value, o->type == TOOL_OPT_DURATION_S ? 1000 : 1, &n);
+		if (rc == -1)
+			return tool_usage_error(
+			        "invalid duration '%s' for option '%s' (write "
+			        "e.g. 500ms, 30s, 2m or 1h)",
+			        value, spelled);
+		if (rc == -2 || n < o->min || n > max)
+			return tool_usage_error(
+			        "duration '%s' out of range for option '%s' (%s "
+			        "to %s)",
+			        value, spelled, duration_text(o->min, lo),
+			        duration_text(max, hi));
+		*(uint64_t *)o->value = n;
+		break;
+	}
 	case TOOL_OPT_END:
 		break;
 	}
@@ -335,6 +426,10 @@ int tool_opt_parse(struct tool_common *out, const struct tool_def *def,
 			return TOOL_EXIT_OK;
 		}
 	}
+
+	out->retry_delay = (unsigned int)ct.delay_ms; /* <= UINT_MAX */
+	/* the library counts whole seconds: never shorter than asked */
+	out->timeout = (unsigned int)((ct.timeout_ms + 999) / 1000);
 
 	nargs = (size_t)(w - 1);
 	out->args.items = (const char **)argv + 1;

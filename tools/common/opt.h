@@ -32,7 +32,7 @@
  *
  * Accepted syntax: "--opt=value", "--opt value", "-oVALUE", "-o VALUE",
  * combined short flags ("-qv", "-qsDIR"), "--" ends the options, a lone
- * "-" is an argument.  Options and arguments may be mixed.  Long options
+ * "-" is an argument, "-h" is "--help".  Options and arguments may be mixed.  Long options
  * must be spelled out (no abbreviations: they would break scripts when an
  * option is added).  Every error is one line on stderr, exit status 2:
  *	tier-push: unknown option '--frob' (see --help)
@@ -58,6 +58,14 @@ enum tool_opt_type {
 	TOOL_OPT_UINT,    /**< unsigned int *: decimal, range-checked */
 	TOOL_OPT_U64,     /**< uint64_t *: decimal, range-checked */
 	TOOL_OPT_LIST,    /**< struct tool_list *: repeatable, order kept */
+	/**
+	 * Durations, into a uint64_t * in milliseconds: "500ms", "30s",
+	 * "2m", "1h", or a sum ("1m30s"); min/max in ms.  A bare number
+	 * counts in the unit the option took before suffixes, kept for
+	 * scripts: milliseconds or seconds.
+	 */
+	TOOL_OPT_DURATION_MS, /**< a bare number is milliseconds */
+	TOOL_OPT_DURATION_S,  /**< a bare number is seconds */
 };
 
 struct tool_opt {
@@ -91,6 +99,12 @@ struct tool_opt {
 #define TOOL_LIST(s, l, arg, var, help) \
 	{TOOL_OPT_LIST, s, l, arg, help, (1 ? (var) : (struct tool_list *)0), \
 	 0, 0, NULL}
+#define TOOL_DURATION_MS(s, l, var, min_ms, max_ms, help) \
+	{TOOL_OPT_DURATION_MS, s, l, "DURATION", help, \
+	 (1 ? (var) : (uint64_t *)0), min_ms, max_ms, NULL}
+#define TOOL_DURATION_S(s, l, var, min_ms, max_ms, help) \
+	{TOOL_OPT_DURATION_S, s, l, "DURATION", help, \
+	 (1 ? (var) : (uint64_t *)0), min_ms, max_ms, NULL}
 #define TOOL_OPTS_END {TOOL_OPT_END, 0, NULL, NULL, NULL, NULL, 0, 0, NULL}
 /* clang-format on */
 
@@ -132,9 +146,11 @@ struct tool_common {
 	int verbose; /**< -v, counted: 1 = retries and tier state changes */
 	/** --retries N (attempts per tier call), default from libtier. */
 	unsigned int retries;
-	/** --retry-delay MS (base of the back-off), default from libtier. */
+	/** --retry-delay DURATION (base of the back-off) in ms, default from
+	 * libtier; a bare number is milliseconds. */
 	unsigned int retry_delay;
-	/** --timeout S: connect / silence timeout of remote tiers (0 = default). */
+	/** --timeout DURATION in whole seconds, rounded up (0 = default); a
+	 * bare number is seconds. */
 	unsigned int timeout;
 	/** --cacert FILE: CA certificates for ftps:// and https S3 endpoints. */
 	const char *cacert;
