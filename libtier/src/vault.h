@@ -33,6 +33,12 @@ int tier_write_put(tier_write *w, const char *path, const tier_source *src);
 
 /** Number of targets still in the write. */
 size_t tier_write_target_count(const tier_write *w);
+/**
+ * Tier i (in the vault's order) if it is still a target of the write, else
+ * NULL.  For checks before the data puts start (push: is a pack of an
+ * interrupted push on every target?); not while puts run.
+ */
+tier_location *tier_write_target(tier_write *w, size_t i);
 
 /**
  * Commit the revision: tree (NULL: the parent's tree, or an empty tree),
