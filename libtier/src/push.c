@@ -8,10 +8,16 @@
  * sends finished packs to the tiers.  A directory's tree is written once
  * every file below it is done, so memory stays bounded by the work queue,
  * not by the size of the tree.
+ *
+ * Every file system call is relative to a directory descriptor (openat,
+ * fstatat, readlinkat, fdopendir; O_NOFOLLOW below the given paths): no
+ * path string reaches the kernel, so depth is bounded by the descriptors a
+ * process may hold, not by PATH_MAX.  Path strings exist for messages only.
  */
 #include "tier/push.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,11 +33,14 @@
 #include "chunker.h"
 #include "hash.h"
 #include "log.h"
+#include "objread.h"
 #include "pack.h"
+#include "push_internal.h"
 #include "snapshot.h"
 #include "util/error.h"
 #include "util/idset.h"
 #include "util/posix.h"
+#include "util/text.h"
 #include "vault.h"
 
 #define QUEUE_MAX 512 /* files handed to workers, not yet done */
@@ -44,33 +53,49 @@
 #define BATCH_BYTES (4u << 20)
 #define READ_BLOCK  (1u << 20)
 #define MAX_WORKERS 16
+/*
+ * Directories whose walk is over but whose files are still with the
+ * workers keep their descriptor open (the workers open the files relative
+ * to it); past this many the walk waits for files to finish.
+ */
+#define MAX_WAITING_DIRS 128
+/* A node's fixed lines (type, mode, times...) take less than this. */
+#define NODE_HEADER_MAX 1024
+/* "chunk <64 hex> <length>\n" at most */
+#define NODE_CHUNK_LINE 82
 
 /* ---- directories and files in flight ------------------------------------ */
 
 struct dirjob {
 	struct dirjob *parent;
+	struct dirjob *live_prev, *live_next; /* every dirjob not yet freed */
 	char *ename; /* escaped name in the parent ("" for the root) */
+	char *path;  /* absolute, for messages (never given to a syscall) */
+	int fd;      /* the directory, O_DIRECTORY; -1 once done or unreadable */
 	git_treebuilder *tb;
-	git_tree *prev; /* same directory in the previous revision, or NULL */
+	git_tree *prev; /* same directory in the base revision, or NULL */
 	int pending;    /* files and subdirectories not yet in tb */
 	int closed;     /* walk of this directory finished */
+	int waiting;    /* counted in push.waiting_dirs */
+	int done;       /* tree written (tree_id) */
+	git_oid tree_id;
 	/* synthetic dirs (components above the given paths) */
 	struct dirjob *kids, *next_kid;
-	char *name;
 	int synthetic;
 };
 
 struct filejob {
 	struct filejob *next;
-	struct dirjob *dir;
-	char *path;
+	struct dirjob *dir; /* opened relative to dir->fd */
+	char *name;         /* raw name in dir */
+	char *path;         /* absolute, for messages */
 	char *ename;
 	struct stat st;
 	/* results */
 	tier_chunk_ref *chunks;
 	size_t nchunks, cap;
-	int error; /* errno-ish: non-zero = skip the file */
-	char errmsg[512];
+	int error;    /* non-zero = leave the file out */
+	char *reason; /* why, lowercase ("permission denied") */
 	int changed;
 	uint64_t read_bytes;
 	uint64_t nchunk_refs, new_chunks,
@@ -82,6 +107,7 @@ struct filejob {
 struct upload {
 	struct upload *next;
 	char *path;
+	const tier_buf *tail; /* in pack_tails: for the resume record */
 };
 
 struct push {
@@ -129,8 +155,14 @@ struct push {
 	int up_code;
 
 	struct timespec last_progress;
-	const char *current;
+	tier_buf current;   /* path shown by progress (a copy: outlives the walk) */
 	uint64_t pack_size; /* close a pack at this size */
+	size_t pack_max_chunks; /* and at this many chunks (TIER_MAX_INDEX_BLOB) */
+	size_t node_max_chunks; /* chunks one file may have (TIER_MAX_NODE_BLOB) */
+
+	struct dirjob *live; /* every dirjob, for the teardown */
+	int waiting_dirs;
+	tier_buf resume_dir; /* <state>/resume */
 };
 
 static void set_fatal(struct push *p, int code)
@@ -156,13 +188,33 @@ static const char *lc_strerror(int errnum)
 static void warn(struct push *p, const char *fmt, ...) TIER_PRINTF(2, 3);
 static void warn(struct push *p, const char *fmt, ...)
 {
-	char msg[1024];
+	/* any length: a path may be longer than PATH_MAX */
+	tier_buf msg = TIER_BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	tier_buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
-	if (p->opts->warning)
-		p->opts->warning(msg, p->opts->payload);
+	if (p->opts->warning && msg.ptr)
+		p->opts->warning(msg.ptr, p->opts->payload);
+	tier_buf_dispose(&msg);
+}
+
+/*
+ * A path that is left out of the revision, or only partly in it: one
+ * warning line (what: "" for a file, "directory " ...; after: what was
+ * skipped) and the unreadable callback.  Main thread only.
+ */
+static void unreadable(struct push *p, const char *what, const char *path,
+                       const char *reason, const char *after)
+{
+	tier_buf q = TIER_BUF_INIT;
+	tier_quote_path(&q, path, strlen(path));
+	warn(p, "cannot read %s'%s': %s (%s)", what, tier_buf_cstr(&q), reason,
+	     after);
+	tier_buf_dispose(&q);
+	p->st.errors++;
+	if (p->opts->unreadable)
+		p->opts->unreadable(path, reason, p->opts->payload);
 }
 
 /* ---- packs ------------------------------------------------------------------ */
@@ -233,6 +285,7 @@ static int pack_finish(struct push *p, tier_pack_writer **pwp)
 	p->packs_done++;
 	p->stored_done += size;
 	u->path = path;
+	u->tail = p->pack_tails.ptr[p->pack_tails.length - 1];
 	if (p->up_tail)
 		p->up_tail->next = u;
 	else
@@ -293,6 +346,15 @@ static void *uploader(void *arg)
 			}
 			if (fd >= 0)
 				close(fd);
+			/*
+			 * On the targets now: if this push dies, the next one
+			 * reuses the pack.  Only a hint, so a failure to
+			 * record costs nothing but a later upload.
+			 */
+			if (rc == 0 && p->resume_dir.size)
+				tier_push_resume_record(p->resume_dir.ptr, id,
+				                        u->tail->ptr,
+				                        u->tail->size);
 		}
 		unlink(u->path);
 		free(u->path);
@@ -333,6 +395,7 @@ struct worker_buf {
 
 static int add_chunk_ref(struct filejob *f, const unsigned char *id, size_t len)
 {
+	/* (the caller checked the count against the node's limit) */
 	if (f->nchunks == f->cap) {
 		size_t ncap = f->cap ? f->cap * 2 : 4;
 		tier_chunk_ref *n = tier_realloc(f->chunks, ncap * sizeof(*n));
@@ -351,6 +414,19 @@ static int store_chunk(struct push *p, struct worker_buf *wb,
 {
 	unsigned char id[TIER_HASH_LEN];
 	int rc;
+	if (f->nchunks >= p->node_max_chunks) {
+		/* one node holds the whole chunk list: past the format's
+		 * limit restore would refuse the blob, so leave the file out */
+		char why[160];
+		snprintf(why, sizeof(why),
+		         "too large to back up: more than %zu chunks, the most "
+		         "one file's node holds",
+		         p->node_max_chunks);
+		f->error = EFBIG;
+		free(f->reason);
+		f->reason = tier_strdup(why);
+		return 0;
+	}
 	if ((rc = tier_sha256(id, data, len)) < 0)
 		return rc;
 	if ((rc = add_chunk_ref(f, id, len)) < 0)
@@ -377,7 +453,9 @@ static int store_chunk(struct push *p, struct worker_buf *wb,
 	if ((rc = tier_pack_writer_add_compressed(*pw, id, wb->out, out_len,
 	                                          len, flags)) < 0)
 		return rc;
-	if (tier_pack_writer_size(*pw) >= p->pack_size)
+	/* the tail goes into the log as one blob: keep it under its limit */
+	if (tier_pack_writer_size(*pw) >= p->pack_size ||
+	    tier_pack_writer_count(*pw) >= p->pack_max_chunks)
 		rc = pack_finish(p, pw);
 	return rc;
 }
@@ -396,13 +474,20 @@ static int same_stat(const struct stat *a, const struct stat *b)
  * TIER_TEST_TOUCH_DURING_READ=<path>: after the first block of that file is
  * read, change its mtime, as a program writing to it would (docs/testing.md).
  */
-static void test_touch_hook(const char *path)
+static void test_touch_hook(const char *path, int fd)
 {
 	const char *t = getenv("TIER_TEST_TOUCH_DURING_READ");
 	if (t && !strcmp(t, path)) {
 		struct timespec ts[2] = {{0, UTIME_OMIT}, {12345, 0}};
-		utimensat(AT_FDCWD, path, ts, 0);
+		futimens(fd, ts);
 	}
+}
+
+static void file_fail(struct filejob *f, int err, const char *reason)
+{
+	f->error = err ? err : EIO;
+	free(f->reason);
+	f->reason = tier_strdup(reason);
 }
 
 /* Read, chunk and store one file.  File-level problems go in f->error. */
@@ -414,27 +499,34 @@ static int process_file(struct push *p, struct worker_buf *wb,
 	size_t have = 0; /* bytes in wb->buf not yet cut */
 	struct stat after;
 
-	fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	/* O_NOFOLLOW, O_NONBLOCK: what was a file at the walk may be a
+	 * symlink or a fifo by now */
+	const int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+	                  O_NONBLOCK;
+	fd = openat(f->dir->fd, f->name, flags | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = open(f->path, O_RDONLY | O_CLOEXEC);
+		fd = openat(f->dir->fd, f->name, flags);
 	if (fd < 0) {
-		f->error = errno;
-		snprintf(f->errmsg, sizeof(f->errmsg), "cannot read '%s': %s",
-		         f->path, lc_strerror(errno));
+		file_fail(f, errno, lc_strerror(errno));
 		return 0;
 	}
+	struct stat now;
+	if (fstat(fd, &now) < 0 || !S_ISREG(now.st_mode)) {
+		file_fail(f, EINVAL, "no longer a regular file");
+		close(fd);
+		return 0;
+	}
+	/* replaced since the walk (an editor's save): back up what is there */
+	f->st = now;
 	tier_chunker_init(&ch, NULL);
 	for (;;) {
-		if (p->cancel || p->fatal)
+		if (p->cancel || p->fatal || f->error)
 			break;
 		ssize_t n = read(fd, wb->buf + have, READ_BLOCK);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			f->error = errno;
-			snprintf(f->errmsg, sizeof(f->errmsg),
-			         "cannot read '%s': %s", f->path,
-			         lc_strerror(errno));
+			file_fail(f, errno, lc_strerror(errno));
 			break;
 		}
 		if (n == 0) {
@@ -445,7 +537,7 @@ static int process_file(struct push *p, struct worker_buf *wb,
 			break;
 		}
 		if (f->read_bytes == 0)
-			test_touch_hook(f->path);
+			test_touch_hook(f->path, fd);
 		f->read_bytes += (size_t)n;
 		size_t scan_from = have, total = have + (size_t)n, start = 0;
 		while (scan_from < total) {
@@ -460,6 +552,8 @@ static int process_file(struct push *p, struct worker_buf *wb,
 			                      scan_from - start, f)) < 0)
 				goto out;
 			start = scan_from;
+			if (f->error)
+				break;
 		}
 		have = total - start;
 		if (start && have)
@@ -573,6 +667,12 @@ static int write_node(struct push *p, git_oid *out, const tier_node *n)
 {
 	tier_buf b = TIER_BUF_INIT;
 	int rc = tier_node_encode(&b, n);
+	/* never write what restore refuses (node_max_chunks keeps clear) */
+	if (rc == 0 && b.size > TIER_MAX_NODE_BLOB)
+		rc = tier_error_set(TIER_ERROR,
+		                    "file metadata of %zu bytes is over the "
+		                    "format's limit",
+		                    b.size);
 	if (rc == 0 &&
 	    (rc = git_blob_create_from_buffer(out, p->repo, b.ptr, b.size)) < 0)
 		rc = tier_error_from_git(rc, "cannot store file metadata");
@@ -590,6 +690,29 @@ static int tb_insert(struct dirjob *d, const char *ename, const git_oid *id,
 	return 0;
 }
 
+static void dir_close_fd(struct dirjob *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}
+
+static void dirjob_free(struct push *p, struct dirjob *d)
+{
+	if (d->live_prev)
+		d->live_prev->live_next = d->live_next;
+	else
+		p->live = d->live_next;
+	if (d->live_next)
+		d->live_next->live_prev = d->live_prev;
+	dir_close_fd(d);
+	git_treebuilder_free(d->tb);
+	git_tree_free(d->prev);
+	free(d->ename);
+	free(d->path);
+	free(d);
+}
+
 static int dir_try_finish(struct push *p, struct dirjob *d);
 
 static int dir_child_done(struct push *p, struct dirjob *d)
@@ -601,36 +724,41 @@ static int dir_child_done(struct push *p, struct dirjob *d)
 /* Writes the tree of d once it is walked and nothing below it is pending. */
 static int dir_try_finish(struct push *p, struct dirjob *d)
 {
-	git_oid id;
 	int rc;
-	if (!d->closed || d->pending > 0 || d->synthetic == 2)
+	if (!d->closed || d->pending > 0 || d->done)
 		return 0;
-	if ((rc = git_treebuilder_write(&id, d->tb)) < 0)
+	if ((rc = git_treebuilder_write(&d->tree_id, d->tb)) < 0)
 		return tier_error_from_git(rc, "cannot write a snapshot tree");
+	d->done = 1;
 	git_treebuilder_free(d->tb);
 	d->tb = NULL;
 	git_tree_free(d->prev);
 	d->prev = NULL;
-	if (!d->parent) {
-		/* the root: keep the id in ename's place */
-		d->synthetic = 2;
-		git_oid *keep = tier_malloc(sizeof(*keep));
-		if (!keep)
-			return TIER_ERROR;
-		git_oid_cpy(keep, &id);
-		free(d->ename);
-		d->ename = (char *)keep;
-		return 0;
+	dir_close_fd(d);
+	if (d->waiting) {
+		d->waiting = 0;
+		p->waiting_dirs--;
 	}
-	if ((rc = tb_insert(d->parent, d->ename, &id, GIT_FILEMODE_TREE)) < 0)
+	if (!d->parent)
+		return 0; /* the root: tree_id is the snapshot */
+	if ((rc = tb_insert(d->parent, d->ename, &d->tree_id,
+	                    GIT_FILEMODE_TREE)) < 0)
 		return rc;
 	struct dirjob *parent = d->parent;
-	if (!d->synthetic) {
-		free(d->ename);
-		free(d);
-	} else
-		d->synthetic = 2; /* done, owned by the synthetic list */
+	/* synthetic ones stay: later given paths look them up by name */
+	if (!d->synthetic)
+		dirjob_free(p, d);
 	return dir_child_done(p, parent);
+}
+
+static void filejob_free(struct filejob *f)
+{
+	free(f->chunks);
+	free(f->name);
+	free(f->path);
+	free(f->ename);
+	free(f->reason);
+	free(f);
 }
 
 static int file_done(struct push *p, struct filejob *f)
@@ -641,14 +769,14 @@ static int file_done(struct push *p, struct filejob *f)
 	struct dirjob *d = f->dir;
 
 	if (f->error) {
-		warn(p, "%s (skipped)", f->errmsg);
-		p->st.errors++;
+		unreadable(p, "", f->path,
+		           f->reason ? f->reason : "read error", "skipped");
 	} else if (!p->cancel && !p->fatal) {
 		node_from_stat(&n, &f->st);
 		if (f->changed) {
 			warn(p,
 			     "'%s' changed while it was read; the backup holds what was read",
-			     f->path);
+			     tier_quote_name(f->path));
 			p->st.changed++;
 			n.ctime_sec = 0; /* make the next push read it again */
 			n.ctime_nsec = 0;
@@ -664,10 +792,7 @@ static int file_done(struct push *p, struct filejob *f)
 		p->st.files++;
 		p->st.bytes += n.size;
 	}
-	free(f->chunks);
-	free(f->path);
-	free(f->ename);
-	free(f);
+	filejob_free(f);
 	if (rc < 0)
 		return rc;
 	return dir_child_done(p, d);
@@ -692,7 +817,9 @@ static int progress(struct push *p, int force)
 	snap.packs = p->packs_done;
 	snap.stored_bytes = p->stored_done;
 	pthread_mutex_unlock(&p->pack_lock);
-	if (p->opts->progress(&snap, p->current, p->opts->payload)) {
+	/* p->current is our copy: the walk's own buffers come and go */
+	if (p->opts->progress(&snap, tier_buf_cstr(&p->current),
+	                      p->opts->payload)) {
 		p->cancel = 1;
 		return tier_error_set(TIER_EABORTED, "push cancelled");
 	}
@@ -750,9 +877,13 @@ static int drain(struct push *p, int wait)
 static int submit(struct push *p, struct filejob *f)
 {
 	int rc;
-	while (p->in_flight >= QUEUE_MAX)
-		if ((rc = drain(p, 1)) < 0)
+	/* bounded: files in flight, and the descriptors of their dirs */
+	while (p->in_flight >= QUEUE_MAX ||
+	       (p->in_flight > 0 && p->waiting_dirs >= MAX_WAITING_DIRS))
+		if ((rc = drain(p, 1)) < 0) {
+			filejob_free(f);
 			return rc;
+		}
 	f->next = NULL;
 	if (p->batch_tail)
 		p->batch_tail->next = f;
@@ -760,6 +891,7 @@ static int submit(struct push *p, struct filejob *f)
 		p->batch_head = f;
 	p->batch_tail = f;
 	p->in_flight++;
+	f->dir->pending++;
 	p->batch_files++;
 	p->batch_bytes += (uint64_t)f->st.st_size;
 	if (p->batch_files >= BATCH_FILES || p->batch_bytes >= BATCH_BYTES)
@@ -770,7 +902,7 @@ static int submit(struct push *p, struct filejob *f)
 	return 0;
 }
 
-/* The previous revision's node for an entry, if it is a blob. */
+/* The base revision's node for an entry, if it is a blob. */
 static int prev_node(struct push *p, git_tree *prev, const char *ename,
                      tier_node *n, git_oid *id)
 {
@@ -779,7 +911,9 @@ static int prev_node(struct push *p, git_tree *prev, const char *ename,
 	git_blob *b = NULL;
 	if (!e || git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 		return 0;
-	if (git_blob_lookup(&b, p->repo, git_tree_entry_id(e)) < 0)
+	/* an oversized node is damage: read the file again instead */
+	if (tier_blob_lookup_bounded(&b, p->repo, git_tree_entry_id(e),
+	                             TIER_MAX_NODE_BLOB, "file metadata") < 0)
 		return 0;
 	int ok = tier_node_decode(n, git_blob_rawcontent(b),
 	                          (size_t)git_blob_rawsize(b)) == 0;
@@ -795,23 +929,34 @@ static git_tree *prev_subtree(struct push *p, git_tree *prev, const char *ename)
 	        prev ? git_tree_entry_byname(prev, ename) : NULL;
 	git_tree *t = NULL;
 	if (e && git_tree_entry_type(e) == GIT_OBJECT_TREE)
-		git_tree_lookup(&t, p->repo, git_tree_entry_id(e));
+		tier_tree_lookup_bounded(&t, p->repo, git_tree_entry_id(e),
+		                         "a snapshot directory");
 	return t;
 }
 
-static int add_entry(struct push *p, struct dirjob *d, const char *path,
-                     const char *name, const struct stat *st);
-
-static int walk_dir(struct push *p, struct dirjob *d, const char *path)
+/* "<dir>/<name>" for messages ("/name" under the root) */
+static int join_path(tier_buf *out, const char *dir, const char *name)
 {
-	DIR *dir = opendir(path);
-	tier_buf child = TIER_BUF_INIT;
-	int rc = 0;
-	if (!dir) {
-		warn(p,
-		     "cannot read directory '%s': %s (its contents are skipped)",
-		     path, lc_strerror(errno));
-		p->st.errors++;
+	tier_buf_clear(out);
+	tier_buf_printf(out, "%s/%s", strcmp(dir, "/") ? dir : "", name);
+	return out->ptr ? 0 : TIER_ERROR;
+}
+
+static int add_entry(struct push *p, struct dirjob *d, const char *name,
+                     const struct stat *st);
+
+static int walk_dir(struct push *p, struct dirjob *d)
+{
+	int rc = 0, dfd;
+	DIR *dir = NULL;
+	/* fdopendir takes its descriptor: d->fd stays for the workers */
+	if ((dfd = fcntl(d->fd, F_DUPFD_CLOEXEC, 0)) < 0 ||
+	    !(dir = fdopendir(dfd))) {
+		int err = errno;
+		if (dfd >= 0)
+			close(dfd);
+		unreadable(p, "directory ", d->path, lc_strerror(err),
+		           "its contents are skipped");
 		return 0;
 	}
 	struct dirent *de;
@@ -820,31 +965,27 @@ static int walk_dir(struct push *p, struct dirjob *d, const char *path)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		struct stat st;
-		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
-		    0) {
-			if (errno !=
-			    ENOENT) { /* vanished since readdir: nothing to back up */
-				warn(p, "cannot stat '%s/%s': %s (skipped)",
-				     path, de->d_name, lc_strerror(errno));
-				p->st.errors++;
+		if (fstatat(d->fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			/* vanished since readdir: nothing to back up */
+			if (errno != ENOENT) {
+				tier_buf cp = TIER_BUF_INIT;
+				int err = errno;
+				join_path(&cp, d->path, de->d_name);
+				unreadable(p, "", tier_buf_cstr(&cp),
+				           lc_strerror(err), "skipped");
+				tier_buf_dispose(&cp);
 			}
+			errno = 0;
 			continue;
 		}
-		tier_buf_clear(&child);
-		tier_buf_printf(&child, "%s/%s", strcmp(path, "/") ? path : "",
-		                de->d_name);
-		if ((rc = add_entry(p, d, tier_buf_cstr(&child), de->d_name,
-		                    &st)) < 0)
+		if ((rc = add_entry(p, d, de->d_name, &st)) < 0)
 			break;
 		errno = 0;
 	}
-	if (rc == 0 && errno) {
-		warn(p, "cannot read directory '%s': %s (partly skipped)", path,
-		     lc_strerror(errno));
-		p->st.errors++;
-	}
+	if (rc == 0 && errno)
+		unreadable(p, "directory ", d->path, lc_strerror(errno),
+		           "partly skipped");
 	closedir(dir);
-	tier_buf_dispose(&child);
 	return rc;
 }
 
@@ -860,91 +1001,126 @@ static int add_dirmeta(struct push *p, struct dirjob *d, const struct stat *st)
 }
 
 static int new_dirjob(struct push *p, struct dirjob **out,
-                      struct dirjob *parent, const char *ename, git_tree *prev)
+                      struct dirjob *parent, const char *ename,
+                      const char *path, git_tree *prev)
 {
 	struct dirjob *d = tier_calloc(1, sizeof(*d));
 	int rc;
-	if (!d)
+	*out = NULL;
+	if (!d) {
+		git_tree_free(prev);
 		return TIER_ERROR;
-	if (!(d->ename = tier_strdup(ename))) {
-		free(d);
+	}
+	d->fd = -1;
+	d->prev = prev;
+	/* in the live list first: dirjob_free undoes all of it */
+	d->live_next = p->live;
+	if (p->live)
+		p->live->live_prev = d;
+	p->live = d;
+	if (!(d->ename = tier_strdup(ename)) || !(d->path = tier_strdup(path))) {
+		dirjob_free(p, d);
 		return TIER_ERROR;
 	}
 	if ((rc = git_treebuilder_new(&d->tb, p->repo, NULL)) < 0) {
-		free(d->ename);
-		free(d);
+		dirjob_free(p, d);
 		return tier_error_from_git(rc, "cannot build a snapshot tree");
 	}
 	d->parent = parent;
-	d->prev = prev;
 	if (parent)
 		parent->pending++;
 	*out = d;
 	return 0;
 }
 
-static int add_entry(struct push *p, struct dirjob *d, const char *path,
-                     const char *name, const struct stat *st)
+/* A file unchanged since the base revision: its node, unread. */
+static int take_unchanged(struct push *p, struct dirjob *d, const char *ename,
+                          const struct stat *st, int *taken)
 {
-	tier_buf en = TIER_BUF_INIT;
-	tier_node n, old;
-	git_oid id, oldid;
-	char target[PATH_MAX +
-	            1]; /* outlives the symlink branch: write_node reads it */
+	tier_node old;
+	git_oid oldid;
+	*taken = 0;
+	if (p->opts->reread || !prev_node(p, d->prev, ename, &old, &oldid))
+		return 0;
+	int same = old.type == TIER_NODE_FILE &&
+	           old.size == (uint64_t)st->st_size &&
+	           old.mtime_sec == st->st_mtim.tv_sec &&
+	           old.mtime_nsec == (uint32_t)st->st_mtim.tv_nsec &&
+	           old.ctime_sec == st->st_ctim.tv_sec &&
+	           old.ctime_nsec == (uint32_t)st->st_ctim.tv_nsec &&
+	           old.ino == st->st_ino && old.mode == (st->st_mode & 07777) &&
+	           old.uid == st->st_uid && old.gid == st->st_gid;
+	tier_node_dispose(&old);
+	if (!same)
+		return 0;
+	p->st.files++;
+	p->st.unchanged_files++;
+	p->st.bytes += (uint64_t)st->st_size;
+	*taken = 1;
+	return tb_insert(d, ename, &oldid, GIT_FILEMODE_BLOB);
+}
+
+static int add_subdir(struct push *p, struct dirjob *d, const char *name,
+                      const char *ename, const char *path,
+                      const struct stat *st)
+{
+	struct dirjob *sub;
+	struct stat now = *st;
+	int rc;
+	p->st.dirs++;
+	if ((rc = new_dirjob(p, &sub, d, ename, path,
+	                     prev_subtree(p, d->prev, ename))) < 0)
+		return rc;
+	sub->fd = openat(d->fd, name,
+	                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub->fd < 0)
+		unreadable(p, "directory ", path, lc_strerror(errno),
+		           "its contents are skipped");
+	else if (fstat(sub->fd, &now) < 0)
+		now = *st;
+	/* the directory's own metadata even when its contents are skipped */
+	if ((rc = add_dirmeta(p, sub, &now)) < 0)
+		return rc;
+	if (sub->fd >= 0 && (rc = walk_dir(p, sub)) < 0)
+		return rc;
+	sub->closed = 1;
+	sub->waiting = 1;
+	p->waiting_dirs++;
+	return dir_try_finish(p, sub);
+}
+
+static int add_entry(struct push *p, struct dirjob *d, const char *name,
+                     const struct stat *st)
+{
+	tier_buf en = TIER_BUF_INIT, path = TIER_BUF_INIT;
+	tier_node n;
+	git_oid id;
+	char *target = NULL;
 	int rc;
 
-	if ((rc = tier_snap_name_encode(&en, name, strlen(name))) < 0)
-		return rc;
-	p->current = path;
+	if ((rc = tier_snap_name_encode(&en, name, strlen(name))) < 0 ||
+	    (rc = join_path(&path, d->path, name)) < 0)
+		goto out;
+	tier_buf_sets(&p->current, path.ptr);
 	if (S_ISDIR(st->st_mode)) {
-		struct dirjob *sub;
-		p->st.dirs++;
-		if ((rc = new_dirjob(p, &sub, d, en.ptr,
-		                     prev_subtree(p, d->prev, en.ptr))) < 0)
-			goto out;
-		if ((rc = add_dirmeta(p, sub, st)) < 0 ||
-		    (rc = walk_dir(p, sub, path)) < 0)
-			goto out;
-		sub->closed = 1;
-		rc = dir_try_finish(p, sub);
+		rc = add_subdir(p, d, name, en.ptr, path.ptr, st);
 		goto out;
 	}
 	if (S_ISREG(st->st_mode)) {
-		/* unchanged since the previous revision: reuse its node unread */
-		if (!p->opts->reread &&
-		    prev_node(p, d->prev, en.ptr, &old, &oldid)) {
-			int same = old.type == TIER_NODE_FILE &&
-			           old.size == (uint64_t)st->st_size &&
-			           old.mtime_sec == st->st_mtim.tv_sec &&
-			           old.mtime_nsec ==
-			                   (uint32_t)st->st_mtim.tv_nsec &&
-			           old.ctime_sec == st->st_ctim.tv_sec &&
-			           old.ctime_nsec ==
-			                   (uint32_t)st->st_ctim.tv_nsec &&
-			           old.ino == st->st_ino &&
-			           old.mode == (st->st_mode & 07777) &&
-			           old.uid == st->st_uid &&
-			           old.gid == st->st_gid;
-			tier_node_dispose(&old);
-			if (same) {
-				p->st.files++;
-				p->st.unchanged_files++;
-				p->st.bytes += (uint64_t)st->st_size;
-				rc = tb_insert(d, en.ptr, &oldid,
-				               GIT_FILEMODE_BLOB);
-				goto out;
-			}
-		}
+		int taken = 0;
+		if ((rc = take_unchanged(p, d, en.ptr, st, &taken)) < 0 ||
+		    taken)
+			goto out;
 		struct filejob *f = tier_calloc(1, sizeof(*f));
-		if (!f || !(f->path = tier_strdup(path))) {
+		if (!f || !(f->name = tier_strdup(name))) {
 			free(f);
 			rc = TIER_ERROR;
 			goto out;
 		}
+		f->path = tier_buf_detach(&path);
 		f->ename = tier_buf_detach(&en);
 		f->dir = d;
 		f->st = *st;
-		d->pending++;
 		rc = submit(p, f);
 		goto out;
 	}
@@ -955,11 +1131,15 @@ static int add_entry(struct push *p, struct dirjob *d, const char *path,
 	}
 	node_from_stat(&n, st);
 	if (S_ISLNK(st->st_mode)) {
-		ssize_t tl = readlink(path, target, PATH_MAX);
+		/* the kernel caps a target at PATH_MAX; outlives write_node */
+		if (!(target = tier_malloc(PATH_MAX + 1))) {
+			rc = TIER_ERROR;
+			goto out;
+		}
+		ssize_t tl = readlinkat(d->fd, name, target, PATH_MAX);
 		if (tl < 0) {
-			warn(p, "cannot read symlink '%s': %s (skipped)", path,
-			     lc_strerror(errno));
-			p->st.errors++;
+			unreadable(p, "symlink ", path.ptr, lc_strerror(errno),
+			           "skipped");
 			goto out;
 		}
 		n.target = target;
@@ -969,79 +1149,100 @@ static int add_entry(struct push *p, struct dirjob *d, const char *path,
 	if ((rc = write_node(p, &id, &n)) == 0)
 		rc = tb_insert(d, en.ptr, &id, GIT_FILEMODE_BLOB);
 out:
+	free(target);
 	tier_buf_dispose(&en);
+	tier_buf_dispose(&path);
 	return rc;
 }
 
 /* ---- top level: the given paths under a synthetic root ----------------- */
 
-static int make_absolute(tier_buf *out, const char *path)
+/* The components of an absolute path ("/" has none). */
+static int split_path(tier_vec *out, const char *path)
 {
-	char cwd[PATH_MAX];
-	tier_buf raw = TIER_BUF_INIT;
-	if (path[0] != '/') {
-		if (!getcwd(cwd, sizeof(cwd)))
-			return tier_error_set_errno(
-			        TIER_ERROR, errno,
-			        "cannot get the current directory");
-		tier_buf_printf(&raw, "%s/%s", cwd, path);
-	} else
-		tier_buf_puts(&raw, path);
-	/* normalise ".", ".." and "//" lexically, like the user typed it */
-	tier_buf_clear(out);
-	char *save = NULL, *s = tier_buf_detach(&raw);
-	for (char *c = strtok_r(s, "/", &save); c;
+	char *copy = tier_strdup(path), *save = NULL;
+	int rc = 0;
+	if (!copy)
+		return TIER_ERROR;
+	for (char *c = strtok_r(copy, "/", &save); c && rc == 0;
 	     c = strtok_r(NULL, "/", &save)) {
-		if (!strcmp(c, "."))
-			continue;
-		if (!strcmp(c, "..")) {
-			char *slash = out->size ? strrchr(out->ptr, '/') : NULL;
-			if (slash) {
-				out->size = (size_t)(slash - out->ptr);
-				out->ptr[out->size] = '\0';
-			}
-			continue;
+		char *dup = tier_strdup(c);
+		if (!dup || (rc = tier_vec_push(out, dup)) < 0) {
+			free(dup);
+			rc = TIER_ERROR;
 		}
-		tier_buf_printf(out, "/%s", c);
 	}
-	free(s);
-	if (out->size == 0)
-		tier_buf_puts(out, "/");
-	return 0;
+	free(copy);
+	return rc;
 }
 
-static struct dirjob *synthetic_child(struct push *p, struct dirjob *d,
-                                      const char *name, const char *path,
-                                      int *rc)
+/*
+ * Open the directories above a given path, one openat() per component
+ * from root_fd (following symlinks there, as the kernel would for the
+ * whole path: only below the given path is nothing followed), and lstat
+ * its last component.  fds[i] is the directory of comps[i], for
+ * i < ncomps - 1; on failure every fd is closed and *err holds errno.
+ */
+static int open_chain(int *fds, const tier_vec *comps, int root_fd,
+                      struct stat *st, int *err)
 {
-	tier_buf en = TIER_BUF_INIT;
+	size_t n = comps->length, i;
+	int cur = root_fd;
+	for (i = 0; i + 1 < n; i++) {
+		fds[i] = openat(cur, comps->ptr[i],
+		                O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fds[i] < 0)
+			goto fail;
+		cur = fds[i];
+	}
+	if (fstatat(cur, comps->ptr[n - 1], st, AT_SYMLINK_NOFOLLOW) < 0)
+		goto fail;
+	return 0;
+fail:
+	*err = errno;
+	while (i-- > 0)
+		close(fds[i]);
+	return -1;
+}
+
+/* The synthetic child of d called name; takes fd (closed if one exists). */
+static int synthetic_child(struct push *p, struct dirjob **out,
+                           struct dirjob *d, const char *name, int fd)
+{
+	tier_buf en = TIER_BUF_INIT, path = TIER_BUF_INIT;
 	struct dirjob *k;
-	*rc = tier_snap_name_encode(&en, name, strlen(name));
-	if (*rc < 0)
-		return NULL;
+	struct stat st;
+	int rc;
+	*out = NULL;
+	if ((rc = tier_snap_name_encode(&en, name, strlen(name))) < 0 ||
+	    (rc = join_path(&path, d->path, name)) < 0)
+		goto out;
 	for (k = d->kids; k; k = k->next_kid)
 		if (!strcmp(k->ename, en.ptr)) {
-			tier_buf_dispose(&en);
-			return k;
+			*out = k;
+			goto out;
 		}
-	struct stat st;
-	if (lstat(path, &st) < 0) {
-		*rc = tier_error_set_errno(TIER_ERROR, errno,
-		                           "cannot back up '%s'", path);
-		tier_buf_dispose(&en);
-		return NULL;
+	if (fstat(fd, &st) < 0) {
+		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot read '%s'",
+		                          tier_quote_name(path.ptr));
+		goto out;
 	}
-	if ((*rc = new_dirjob(p, &k, d, en.ptr,
-	                      prev_subtree(p, d->prev, en.ptr))) < 0 ||
-	    (*rc = add_dirmeta(p, k, &st)) < 0) {
-		tier_buf_dispose(&en);
-		return NULL;
-	}
-	tier_buf_dispose(&en);
+	if ((rc = new_dirjob(p, &k, d, en.ptr, path.ptr,
+	                     prev_subtree(p, d->prev, en.ptr))) < 0)
+		goto out;
+	k->fd = fd;
+	fd = -1;
 	k->synthetic = 1;
 	k->next_kid = d->kids;
 	d->kids = k;
-	return k;
+	*out = k;
+	rc = add_dirmeta(p, k, &st);
+out:
+	if (fd >= 0)
+		close(fd);
+	tier_buf_dispose(&en);
+	tier_buf_dispose(&path);
+	return rc;
 }
 
 static int close_synthetic(struct push *p, struct dirjob *d)
@@ -1054,93 +1255,118 @@ static int close_synthetic(struct push *p, struct dirjob *d)
 	return dir_try_finish(p, d);
 }
 
-static void free_synthetic(struct dirjob *d)
+/* One given path: its synthetic parents, then the entry itself. */
+static int add_given(struct push *p, struct dirjob *root, const char *path,
+                     int *readable, int *err)
 {
-	struct dirjob *k = d->kids;
-	while (k) {
-		struct dirjob *next = k->next_kid;
-		free_synthetic(k);
-		k = next;
+	tier_vec comps = TIER_VEC_INIT;
+	int *fds = NULL, rc;
+	struct stat st;
+	if ((rc = split_path(&comps, path)) < 0)
+		goto out;
+	if (comps.length == 0) {
+		/* "/" itself: the root's metadata and contents */
+		if (fstat(root->fd, &st) < 0) {
+			*err = errno;
+			goto out;
+		}
+		*readable = 1;
+		p->st.dirs++;
+		if ((rc = add_dirmeta(p, root, &st)) == 0)
+			rc = walk_dir(p, root);
+		goto out;
 	}
-	git_treebuilder_free(d->tb);
-	git_tree_free(d->prev);
-	free(d->ename);
-	free(d);
+	if (!(fds = tier_calloc(comps.length, sizeof(*fds)))) {
+		rc = TIER_ERROR;
+		goto out;
+	}
+	if (open_chain(fds, &comps, root->fd, &st, err) < 0)
+		goto out;
+	*readable = 1;
+	struct dirjob *d = root, *k = NULL;
+	size_t i = 0;
+	for (; i + 1 < comps.length; i++) {
+		if ((rc = synthetic_child(p, &k, d, comps.ptr[i], fds[i])) < 0)
+			break;
+		d = k;
+	}
+	/* synthetic_child took fds[0..i]; close the rest */
+	for (i = rc < 0 ? i + 1 : i; i + 1 < comps.length; i++)
+		close(fds[i]);
+	if (rc == 0)
+		rc = add_entry(p, d, comps.ptr[comps.length - 1], &st);
+out:
+	free(fds);
+	tier_vec_dispose(&comps, free);
+	return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int walk_paths(struct push *p, struct dirjob *root, const tier_vec *set)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int walk_paths(struct push *p, struct dirjob *root)
-{
-	tier_vec abs = TIER_VEC_INIT;
+	int *errs = tier_calloc(set->length ? set->length : 1, sizeof(*errs));
+	size_t ok = 0;
 	int rc = 0;
-	for (size_t i = 0; i < p->opts->npaths; i++) {
-		tier_buf b = TIER_BUF_INIT;
-		if ((rc = make_absolute(&b, p->opts->paths[i])) < 0 ||
-		    (rc = tier_vec_push(&abs, tier_buf_detach(&b))) < 0) {
-			tier_buf_dispose(&b);
-			goto out;
-		}
-	}
-	tier_vec_sort(&abs, cmp_str);
-	/* every path must exist before anything is written */
-	for (size_t i = 0; i < abs.length; i++) {
+	if (!errs)
+		return TIER_ERROR;
+	/*
+	 * First see which paths are there: when none is, nothing is written
+	 * and the error names them (no warnings before it).
+	 */
+	for (size_t i = 0; i < set->length; i++) {
+		tier_vec comps = TIER_VEC_INIT;
 		struct stat st;
-		if (lstat(abs.ptr[i], &st) < 0) {
-			rc = tier_error_set_errno(
-			        errno == EACCES ? TIER_EAUTH : TIER_ENOTFOUND,
-			        errno, "cannot back up '%s'",
-			        (char *)abs.ptr[i]);
+		int *fds = NULL;
+		if ((rc = split_path(&comps, set->ptr[i])) < 0) {
+			tier_vec_dispose(&comps, free);
 			goto out;
 		}
+		if (comps.length == 0)
+			errs[i] = fstat(root->fd, &st) < 0 ? errno : 0;
+		else if (!(fds = tier_calloc(comps.length, sizeof(*fds))))
+			rc = TIER_ERROR;
+		else if (open_chain(fds, &comps, root->fd, &st, &errs[i]) == 0)
+			for (size_t j = 0; j + 1 < comps.length; j++)
+				close(fds[j]);
+		free(fds);
+		tier_vec_dispose(&comps, free);
+		if (rc < 0)
+			goto out;
+		ok += errs[i] == 0;
 	}
-	const char *prev_taken = NULL;
-	for (size_t i = 0; i < abs.length; i++) {
-		const char *path = abs.ptr[i];
-		size_t pl = prev_taken ? strlen(prev_taken) : 0;
-		/* a path inside one already taken adds nothing */
-		if (prev_taken && (!strcmp(prev_taken, "/") ||
-		                   (!strncmp(path, prev_taken, pl) &&
-		                    (path[pl] == '/' || !path[pl]))))
-			continue;
-		prev_taken = path;
-		struct stat st;
-		if (lstat(path, &st) < 0) {
-			rc = tier_error_set_errno(TIER_ERROR, errno,
-			                          "cannot back up '%s'", path);
-			goto out;
+	if (ok == 0) {
+		int all_denied = 1;
+		tier_buf msg = TIER_BUF_INIT;
+		for (size_t i = 0; i < set->length; i++) {
+			all_denied &= errs[i] == EACCES || errs[i] == EPERM;
+			tier_buf_printf(&msg, "%s'%s': %s", i ? ", " : "",
+			                tier_quote_name(set->ptr[i]),
+			                lc_strerror(errs[i]));
 		}
-		if (!strcmp(path, "/")) {
-			p->st.dirs++;
-			if ((rc = add_dirmeta(p, root, &st)) < 0 ||
-			    (rc = walk_dir(p, root, "/")) < 0)
-				goto out;
-			continue;
-		}
-		/* synthetic directories down to the parent of path */
-		struct dirjob *d = root;
-		tier_buf sofar = TIER_BUF_INIT;
-		const char *last = strrchr(path, '/') + 1;
-		char *copy = tier_strndup(path, (size_t)(last - path)),
-		     *save = NULL;
-		for (char *c = strtok_r(copy, "/", &save); c && d;
-		     c = strtok_r(NULL, "/", &save)) {
-			tier_buf_printf(&sofar, "/%s", c);
-			d = synthetic_child(p, d, c, tier_buf_cstr(&sofar),
-			                    &rc);
-		}
-		free(copy);
-		tier_buf_dispose(&sofar);
-		if (!d)
+		if (set->length == 1)
+			rc = tier_error_set(all_denied ? TIER_EAUTH
+			                               : TIER_ENOTFOUND,
+			                    "cannot back up %s",
+			                    tier_buf_cstr(&msg));
+		else
+			rc = tier_error_set(all_denied ? TIER_EAUTH
+			                               : TIER_ENOTFOUND,
+			                    "cannot back up any of the %zu paths "
+			                    "(%s)",
+			                    set->length, tier_buf_cstr(&msg));
+		tier_buf_dispose(&msg);
+		goto out;
+	}
+	for (size_t i = 0; i < set->length; i++) {
+		int readable = 0, err = errs[i];
+		if (!err && (rc = add_given(p, root, set->ptr[i], &readable,
+		                            &err)) < 0)
 			goto out;
-		if ((rc = add_entry(p, d, path, last, &st)) < 0)
-			goto out;
+		if (!readable)
+			unreadable(p, "", set->ptr[i], lc_strerror(err),
+			           "not in the revision");
 	}
 out:
-	tier_vec_dispose(&abs, free);
+	free(errs);
 	return rc;
 }
 
@@ -1166,21 +1392,132 @@ static void stop_threads(struct push *p, pthread_t *workers, size_t nw,
 	p->st.stored_bytes = p->stored_done;
 }
 
-static void summary_line(char *out, size_t cap, const tier_push_stats *s,
-                         size_t npaths, const char *first)
+static void summary_line(tier_buf *out, const tier_push_stats *s,
+                         const tier_vec *set)
 {
-	snprintf(out, cap, "push: %s%s, %llu file%s, %llu bytes (%llu new)",
-	         first, npaths > 1 ? " and more" : "",
-	         (unsigned long long)(s->files + s->others),
-	         s->files + s->others == 1 ? "" : "s",
-	         (unsigned long long)s->bytes,
-	         (unsigned long long)s->new_bytes);
+	tier_buf_printf(out, "push: %s", tier_quote_name(set->ptr[0]));
+	if (set->length > 1)
+		tier_buf_printf(out, " and %zu more", set->length - 1);
+	/* a file is every non-directory entry, as tier-log --stat counts */
+	tier_buf_printf(out, ", %llu file%s, %llu bytes (%llu new)",
+	                (unsigned long long)(s->files + s->others),
+	                s->files + s->others == 1 ? "" : "s",
+	                (unsigned long long)s->bytes,
+	                (unsigned long long)s->new_bytes);
+}
+
+/* TIER_TEST_<name>=N lowers a format bound so that tests reach it. */
+static size_t test_bound(const char *name, size_t dflt)
+{
+	const char *e = getenv(name);
+	char *end = NULL;
+	unsigned long long n = e ? strtoull(e, &end, 10) : 0;
+	if (!e || end == e || *end || n == 0 || n > dflt)
+		return dflt;
+	return (size_t)n;
+}
+
+/*
+ * Packs left in cache.git/tmp by a push that was killed: not on any tier
+ * (or recorded for resume already); only the write lock holder runs here.
+ */
+static void clean_tmp(const char *tmpdir)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *de;
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		int finished = n == TIER_HASH_HEXLEN + 5 &&
+		               !strcmp(de->d_name + TIER_HASH_HEXLEN, ".pack");
+		int partial = !strncmp(de->d_name, "pack-", 5) && n > 9 &&
+		              !strcmp(de->d_name + n - 4, ".tmp");
+		if (finished || partial)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+/* Name the packs an interrupted push left on every target in this one. */
+static int take_resumed(struct push *p)
+{
+	tier_idset committed = TIER_IDSET_INIT(TIER_HASH_LEN);
+	tier_push_resumed *r = NULL;
+	size_t n = 0;
+	int rc = 0;
+	for (size_t i = 0; i < tier_chunkmap_pack_count(p->map) && rc >= 0;
+	     i++)
+		rc = tier_idset_add(&committed, tier_chunkmap_pack_id(p->map, i));
+	if (rc >= 0)
+		rc = tier_push_resume_load(&r, &n, p->resume_dir.ptr, p->w,
+		                           tier_vault_tier_count(p->v),
+		                           &committed, &p->added);
+	tier_idset_dispose(&committed);
+	for (size_t i = 0; rc >= 0 && i < n; i++) {
+		unsigned char *id = tier_malloc(TIER_HASH_LEN);
+		tier_buf *tail = tier_calloc(1, sizeof(*tail));
+		if (!id || !tail || tier_vec_push(&p->pack_ids, id) < 0) {
+			free(id);
+			free(tail);
+			rc = TIER_ERROR;
+			break;
+		}
+		memcpy(id, r[i].id, TIER_HASH_LEN);
+		*tail = r[i].tail;
+		r[i].tail = (tier_buf)TIER_BUF_INIT;
+		if (tier_vec_push(&p->pack_tails, tail) < 0) {
+			free(p->pack_ids.ptr[--p->pack_ids.length]);
+			tier_buf_dispose(tail);
+			free(tail);
+			rc = TIER_ERROR;
+			break;
+		}
+		p->st.resumed_packs++;
+	}
+	tier_push_resumed_free(r, n);
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * The tree of the base revision's snapshot (restic's parent): unchanged
+ * files are taken from it unread.  *out NULL when there is none.
+ */
+static int base_root(struct push *p, git_tree **out, const char *trailers)
+{
+	char host[128];
+	git_oid base, id;
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	int found = 0, rc;
+	*out = NULL;
+	if (p->opts->reread || !tier_write_parent(p->w))
+		return 0;
+	tier_push_host(host, sizeof(host));
+	if ((rc = tier_push_find_base(&base, &found, p->repo,
+	                              tier_write_parent(p->w), host,
+	                              trailers)) < 0 ||
+	    !found)
+		return rc;
+	if ((rc = git_commit_lookup(&c, p->repo, &base)) < 0 ||
+	    (rc = git_commit_tree(&t, c)) < 0) {
+		git_commit_free(c);
+		return tier_error_from_git(rc,
+		                           "cannot read the base revision");
+	}
+	if (tier_snap_part(&id, t, TIER_SNAP_ROOT) == 0)
+		rc = tier_tree_lookup_bounded(out, p->repo, &id,
+		                              "the base revision's snapshot");
+	git_tree_free(t);
+	git_commit_free(c);
+	return rc;
 }
 
 int tier_push_run(tier_write_result **out, tier_push_stats *stats,
-                  tier_vault *v, const tier_push_options *opts)
+                  tier_vault *v, const tier_push_options *opts_in)
 {
 	struct push p;
+	tier_push_options opts = TIER_PUSH_OPTIONS_INIT;
 	pthread_t workers[MAX_WORKERS], up;
 	size_t nw = 0;
 	int have_up = 0, rc;
@@ -1188,30 +1525,53 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 	git_tree *ptree = NULL, *proot = NULL, *pindex = NULL;
 	git_oid vault_blob, root_id, index_id, rev_tree;
 	struct dirjob *root = NULL;
+	tier_vec set = TIER_VEC_INIT;
+	tier_buf trailers = TIER_BUF_INIT, paths = TIER_BUF_INIT,
+	         summary = TIER_BUF_INIT;
 
 	*out = NULL;
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
-	if (!opts || opts->version != TIER_PUSH_OPTIONS_VERSION)
+	memset(&p, 0, sizeof(p));
+	if (!opts_in || (opts_in->version != TIER_PUSH_OPTIONS_VERSION &&
+	                 opts_in->version != 2))
 		return tier_error_set(TIER_EUSAGE,
 		                      "unsupported push options version");
-	if (opts->npaths == 0)
+	/* version 2 ends before `unreadable` */
+	if (opts_in->version == 2)
+		memcpy(&opts, opts_in,
+		       offsetof(tier_push_options, unreadable));
+	else
+		opts = *opts_in;
+	if (opts.npaths == 0)
 		return tier_error_set(
 		        TIER_EUSAGE,
 		        "nothing to back up: give at least one path");
 
-	if (opts->pack_size &&
-	    (opts->pack_size < 65536 || opts->pack_size > UINT32_MAX))
+	if (opts.pack_size &&
+	    (opts.pack_size < 65536 || opts.pack_size > UINT32_MAX))
 		return tier_error_set(
 		        TIER_EUSAGE,
 		        "pack size %llu is out of range (64 KiB to 4 GiB)",
-		        (unsigned long long)opts->pack_size);
+		        (unsigned long long)opts.pack_size);
+	if ((rc = tier_push_path_set(&set, opts.paths, opts.npaths)) < 0 ||
+	    (rc = tier_push_path_trailers(&paths, &set)) < 0) {
+		tier_vec_dispose(&set, free);
+		tier_buf_dispose(&paths);
+		return rc;
+	}
 
-	memset(&p, 0, sizeof(p));
 	p.added = (tier_idset)TIER_IDSET_INIT(TIER_HASH_LEN);
 	p.v = v;
-	p.opts = opts;
-	p.pack_size = opts->pack_size ? opts->pack_size : TIER_PACK_TARGET_SIZE;
+	p.opts = &opts;
+	p.pack_size = opts.pack_size ? opts.pack_size : TIER_PACK_TARGET_SIZE;
+	p.pack_max_chunks = test_bound(
+	        "TIER_TEST_PACK_MAX_CHUNKS",
+	        (TIER_MAX_INDEX_BLOB - TIER_PACK_TRAILER_SIZE) /
+	                TIER_PACK_ENTRY_SIZE);
+	p.node_max_chunks = test_bound(
+	        "TIER_TEST_NODE_MAX_CHUNKS",
+	        (TIER_MAX_NODE_BLOB - NODE_HEADER_MAX) / NODE_CHUNK_LINE);
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_mutex_init(&p.pack_lock, NULL);
 	pthread_cond_init(&p.work_cv, NULL);
@@ -1223,7 +1583,7 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 		goto done;
 	p.repo = tier_write_repo(p.w);
 
-	/* the previous revision: its tree for unchanged files, its index for dedup */
+	/* the previous revision: its index for dedup, its vault blob */
 	if (tier_write_parent(p.w)) {
 		if ((rc = git_commit_lookup(&parent, p.repo,
 		                            tier_write_parent(p.w))) < 0 ||
@@ -1233,16 +1593,19 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 			goto done;
 		}
 		git_oid id;
-		if (tier_snap_part(&id, ptree, TIER_SNAP_ROOT) == 0)
-			git_tree_lookup(&proot, p.repo, &id);
-		if (tier_snap_part(&id, ptree, TIER_SNAP_INDEX) == 0)
-			git_tree_lookup(&pindex, p.repo, &id);
+		if (tier_snap_part(&id, ptree, TIER_SNAP_INDEX) == 0 &&
+		    (rc = tier_tree_lookup_bounded(&pindex, p.repo, &id,
+		                                   "the vault's index")) < 0)
+			goto done;
 	}
 	if (!ptree || tier_snap_part(&vault_blob, ptree, TIER_SNAP_VAULT) < 0) {
 		rc = tier_error_set(TIER_ECORRUPT,
 		                    "the vault's log has no vault description");
 		goto done;
 	}
+	/* ... and the base revision's snapshot for unchanged files */
+	if ((rc = base_root(&p, &proot, tier_buf_cstr(&paths))) < 0)
+		goto done;
 	if ((rc = tier_chunkmap_load(&p.map, p.repo, ptree)) < 0)
 		goto done;
 
@@ -1250,8 +1613,13 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 	         git_repository_path(tier_vault_cache(v)));
 	if ((rc = tier_mkdir_p(p.tmpdir, 0700)) < 0)
 		goto done;
+	clean_tmp(p.tmpdir);
+	if ((rc = tier_push_resume_dir(&p.resume_dir, tier_vault_cache(v))) <
+	            0 ||
+	    (rc = take_resumed(&p)) < 0)
+		goto done;
 
-	unsigned int nthreads = opts->threads;
+	unsigned int nthreads = opts.threads;
 	if (!nthreads) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		nthreads = n > 0 ? (unsigned)n : 2;
@@ -1268,11 +1636,17 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 		goto stop;
 	}
 
-	if ((rc = new_dirjob(&p, &root, NULL, "", proot)) < 0)
+	if ((rc = new_dirjob(&p, &root, NULL, "", "/", proot)) < 0) {
+		proot = NULL; /* freed by new_dirjob */
 		goto stop;
+	}
 	proot = NULL; /* owned by root */
 	root->synthetic = 1;
-	rc = walk_paths(&p, root);
+	if ((root->fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot open '/'");
+		goto stop;
+	}
+	rc = walk_paths(&p, root, &set);
 	while (rc == 0 && p.in_flight > 0)
 		rc = drain(&p, 1);
 	if (rc == 0)
@@ -1300,10 +1674,7 @@ stop:
 	if (rc < 0) {
 		for (struct filejob *f = p.done_head, *n; f; f = n) {
 			n = f->next;
-			free(f->chunks);
-			free(f->path);
-			free(f->ename);
-			free(f);
+			filejob_free(f);
 		}
 		p.done_head = NULL;
 	}
@@ -1313,7 +1684,7 @@ stop:
 		goto done;
 
 	/* the revision: root, the index with the new packs, the same vault blob */
-	git_oid_cpy(&root_id, (git_oid *)root->ename);
+	git_oid_cpy(&root_id, &root->tree_id);
 	if (p.pack_ids.length) {
 		tier_buf *tails =
 		        tier_calloc(p.pack_ids.length, sizeof(*tails));
@@ -1342,29 +1713,30 @@ stop:
 	                                                          : NULL)) < 0)
 		goto done;
 
-	char summary[512], trailers[512];
-	summary_line(summary, sizeof(summary), &p.st, opts->npaths,
-	             opts->paths[0]);
-	snprintf(
-	        trailers, sizeof(trailers),
-	        "Tier-Files: %llu\nTier-Bytes: %llu\nTier-New-Bytes: %llu\nTier-Packs: %llu\n",
+	summary_line(&summary, &p.st, &set);
+	tier_buf_printf(
+	        &trailers,
+	        "Tier-Files: %llu\nTier-Bytes: %llu\nTier-New-Bytes: %llu\nTier-Packs: %llu\n%s",
 	        /* a file is every non-directory entry, as tier-log --stat
 	         * counts them (docs/glossary.md) */
 	        (unsigned long long)(p.st.files + p.st.others),
 	        (unsigned long long)p.st.bytes,
 	        (unsigned long long)p.st.new_bytes,
-	        (unsigned long long)p.st.packs);
-	rc = tier_write_commit(p.w, &rev_tree, summary, trailers, out);
+	        (unsigned long long)(p.st.packs + p.st.resumed_packs),
+	        tier_buf_cstr(&paths));
+	if (!summary.ptr || !trailers.ptr) {
+		rc = TIER_ERROR;
+		goto done;
+	}
+	rc = tier_write_commit(p.w, &rev_tree, summary.ptr, trailers.ptr, out);
+	/* the revision names every recorded pack now: nothing to resume */
+	if (rc == 0)
+		tier_push_resume_clear(p.resume_dir.ptr);
 	progress(&p, 1);
 
 done:
-	if (root) {
-		if (root->synthetic == 2 && !root->tb) {
-			free(root->ename);
-			root->ename = NULL;
-		}
-		free_synthetic(root);
-	}
+	while (p.live)
+		dirjob_free(&p, p.live);
 	if (stats)
 		*stats = p.st;
 	tier_chunkmap_free(p.map);
@@ -1386,6 +1758,12 @@ done:
 	git_tree_free(ptree);
 	git_commit_free(parent);
 	tier_write_free(p.w);
+	tier_buf_dispose(&p.current);
+	tier_buf_dispose(&p.resume_dir);
+	tier_buf_dispose(&trailers);
+	tier_buf_dispose(&paths);
+	tier_buf_dispose(&summary);
+	tier_vec_dispose(&set, free);
 	pthread_mutex_destroy(&p.lock);
 	pthread_mutex_destroy(&p.pack_lock);
 	pthread_cond_destroy(&p.work_cv);

@@ -31,9 +31,11 @@ typedef struct {
 	uint64_t new_bytes;       /**< raw bytes of the new chunks */
 	uint64_t stored_bytes;    /**< what the new chunks take in packs */
 	uint64_t packs;           /**< packs written */
-	uint64_t errors;          /**< files or dirs skipped (unreadable) */
+	uint64_t errors; /**< paths left out or partly out (unreadable) */
 	uint64_t changed;         /**< files that changed while being read */
 	uint64_t skipped_special; /**< sockets: not backed up */
+	/** packs an interrupted push had sent, named by this revision */
+	uint64_t resumed_packs;
 } tier_push_stats;
 
 /** Progress; return non-zero to cancel (TIER_EABORTED). */
@@ -41,6 +43,16 @@ typedef int (*tier_push_progress_cb)(const tier_push_stats *s,
                                      const char *current, void *payload);
 /** A file or directory that was skipped or changed: one line, for stderr. */
 typedef void (*tier_push_warning_cb)(const char *msg, void *payload);
+/**
+ * A source path that is not (or only partly) in the revision: a given
+ * path that does not exist, a file, directory or symlink that could not
+ * be read, a file too large for one node.  `path` is the absolute path as
+ * the file system spells it (raw bytes, unquoted), `error` the reason
+ * ("permission denied").  Called once per path, from the calling thread,
+ * besides the warning callback (which gets the same fact as one line).
+ */
+typedef void (*tier_push_unreadable_cb)(const char *path, const char *error,
+                                        void *payload);
 
 typedef struct {
 	unsigned int version;
@@ -54,21 +66,49 @@ typedef struct {
 	/** A data pack is closed once it holds this many bytes; 0 = 16 MiB.
 	 *  Smaller packs suit slow links (less to resend after a cut). */
 	uint64_t pack_size;
+	/** Version 3: each unreadable path (may be NULL). */
+	tier_push_unreadable_cb unreadable;
 } tier_push_options;
 
-#define TIER_PUSH_OPTIONS_VERSION 2
-#define TIER_PUSH_OPTIONS_INIT                                                \
-	{                                                                     \
-		TIER_PUSH_OPTIONS_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL, 0 \
+#define TIER_PUSH_OPTIONS_VERSION 3
+#define TIER_PUSH_OPTIONS_INIT                                             \
+	{                                                                  \
+		TIER_PUSH_OPTIONS_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL, 0, \
+		        NULL                                               \
 	}
 
 /**
  * Back up opts->paths as one new revision.  *out (even on some errors)
  * says what happened on each tier; stats (may be NULL) what was read and
- * stored.  A push that skipped unreadable files still succeeds (stats->errors
- * says how many).  Fails with TIER_EFOREIGN / TIER_EROLLEDBACK before writing
- * anything (R8), TIER_EOFFLINE when no tier took it, TIER_ENOSPC when the
- * tiers filled up (no new revision, every earlier one intact).
+ * stored.
+ *
+ * Paths are made absolute and normalised lexically ("." and ".." removed);
+ * the revision records them (trailer `Tier-Path`, docs/format.md).  Files
+ * unchanged since the *base* revision are taken from it unread: the newest
+ * push revision from the same host with the same set of paths (restic's
+ * parent snapshot), so two jobs with different paths do not read each
+ * other's files again.  No such revision: every file is read.
+ *
+ * The walk goes through directory file descriptors (openat, O_NOFOLLOW),
+ * so paths longer than PATH_MAX are backed up; it keeps one descriptor per
+ * directory level open.
+ *
+ * A path that is missing or cannot be read (a given path, or a file or
+ * directory inside one) is reported through opts->unreadable and
+ * opts->warning and left out; the rest is backed up and the push still
+ * succeeds (stats->errors says how many).  When none of the given paths
+ * could be read at all nothing is written: TIER_ENOTFOUND (TIER_EAUTH when
+ * each was refused).
+ *
+ * Interrupted pushes resume: each data pack is recorded in the state
+ * directory once every target tier holds it, and the next push reuses
+ * the recorded packs that are still on each of its target tiers (same
+ * size) instead of sending their chunks again.
+ *
+ * Fails with TIER_EFOREIGN / TIER_EROLLEDBACK before writing anything
+ * (R8), TIER_EOFFLINE when no tier took it, TIER_ENOSPC when the tiers
+ * filled up (no new revision, every earlier one intact).  opts->version
+ * 2 (no `unreadable` field) is still accepted.
  */
 int tier_push_run(tier_write_result **out, tier_push_stats *stats,
                   tier_vault *v, const tier_push_options *opts);
