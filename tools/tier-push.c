@@ -1,5 +1,7 @@
 /* tier-push: one new revision holding a snapshot of the given paths. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "exitcodes.h"
 #include "opt.h"
@@ -24,11 +26,13 @@ static const struct tool_opt options[] = {
         TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {
-        {TOOL_EXIT_ERROR,
-         "error; also: the revision was written but some files could not be read"},
+        {TOOL_EXIT_ERROR, "error; also: none of the PATHs could be read (no revision)"},
         {TOOL_EXIT_FOREIGN, NULL},
         {TOOL_EXIT_ROLLEDBACK, NULL},
         {TOOL_EXIT_INTERRUPTED, NULL},
+        {TOOL_EXIT_PARTIAL,
+         "the revision was written, but some source files could not be read "
+         "(named on stderr and in --json)"},
         {TOOL_EXIT_TIMEOUT, NULL},
         TOOL_EXITS_END};
 
@@ -71,6 +75,16 @@ static void on_warning(const char *msg, void *payload)
 	tool_warning("%s", msg);
 }
 
+/* Each path left out, for --json (the warning callback prints it). */
+static void on_unreadable(const char *path, const char *error, void *payload)
+{
+	json_t *list = payload, *o = json_object();
+	/* "path", and "path_b64" when it is not UTF-8 (docs/json.md) */
+	tool_json_set_name(o, "path", path);
+	json_object_set_new(o, "error", tool_json_text(error));
+	json_array_append_new(list, o);
+}
+
 static json_t *stats_json(const tier_push_stats *s)
 {
 	tool_stats j;
@@ -88,8 +102,10 @@ static json_t *stats_json(const tier_push_stats *s)
 	j.v[TOOL_STAT_PACKS] = (int64_t)s->packs;
 	j.v[TOOL_STAT_ERRORS] = (int64_t)s->errors;
 	j.v[TOOL_STAT_CHANGED] = (int64_t)s->changed;
+	j.v[TOOL_STAT_RESUMED_PACKS] = (int64_t)s->resumed_packs;
 	return tool_json_stats(&j);
 }
+
 
 int main(int argc, char **argv)
 {
@@ -113,6 +129,9 @@ int main(int argc, char **argv)
 	po.threads = opt_threads;
 	po.progress = on_progress;
 	po.warning = on_warning;
+	json_t *unreadable = json_array();
+	po.unreadable = on_unreadable;
+	po.payload = unreadable;
 	rc = tier_push_run(&res, &st, v, &po);
 	tool_progress_done();
 	if (rc < 0) {
@@ -120,6 +139,7 @@ int main(int argc, char **argv)
 			tool_write_result_report(res);
 		tier_write_result_free(res);
 		tier_vault_free(v);
+		json_decref(unreadable);
 		return tool_finish(&c, tool_fail(rc));
 	}
 
@@ -127,11 +147,11 @@ int main(int argc, char **argv)
 	/* skipped tiers are said on stderr whatever the output format */
 	tool_write_result_report(res);
 	if (c.json) {
-		json_t *o =
-		        json_pack("{s:I, s:s, s:o, s:o}", "revision",
-		                  (json_int_t)res->revision, "commit",
-		                  res->commit, "tiers", tool_json_tiers(v, res),
-		                  "stats", stats_json(&st));
+		json_t *o = json_pack("{s:I, s:s, s:o, s:o, s:O}", "revision",
+		                      (json_int_t)res->revision, "commit",
+		                      res->commit, "tiers",
+		                      tool_json_tiers(v, res), "stats",
+		                      stats_json(&st), "unreadable", unreadable);
 		exit_code = tool_json_emit(o);
 	} else {
 		char a[32], b[32], d[32];
@@ -150,15 +170,14 @@ int main(int argc, char **argv)
 		        (unsigned long long)st.unchanged_files);
 	}
 	if (st.errors && exit_code == TOOL_EXIT_OK) {
-		tool_error(
-		        "revision %llu was written, but %llu file%s or director%s could not be read "
-		        "(see above)",
-		        (unsigned long long)res->revision,
-		        (unsigned long long)st.errors,
-		        st.errors == 1 ? "" : "s",
-		        st.errors == 1 ? "y" : "ies");
-		exit_code = TOOL_EXIT_ERROR;
+		tool_error("revision %llu was written, but %llu path%s could "
+		           "not be read (see above)",
+		           (unsigned long long)res->revision,
+		           (unsigned long long)st.errors,
+		           st.errors == 1 ? "" : "s");
+		exit_code = TOOL_EXIT_PARTIAL;
 	}
+	json_decref(unreadable);
 	tier_write_result_free(res);
 	tier_vault_free(v);
 	return tool_finish(&c, exit_code);

@@ -44,6 +44,8 @@ const char *tool_exit_meaning(int exit_code)
 		return "interrupted; run again to resume";
 	case TOOL_EXIT_DEGRADED:
 		return "a tier is offline or behind";
+	case TOOL_EXIT_PARTIAL:
+		return "revision written, some source files could not be read";
 	case TOOL_EXIT_TIMEOUT:
 		return "gave up waiting for a tier (--wait-timeout)";
 	}

@@ -22,6 +22,9 @@
 #define TOOL_EXIT_INTERRUPTED 6
 /** tier-status found a tier offline or behind. */
 #define TOOL_EXIT_DEGRADED 7
+/** tier-push: the revision was written, but some source files could not
+ *  be read (each is named on stderr and in --json). */
+#define TOOL_EXIT_PARTIAL 8
 /** Gave up waiting for a tier (--wait-timeout); EX_TEMPFAIL of sysexits.h. */
 #define TOOL_EXIT_TIMEOUT 75
 
