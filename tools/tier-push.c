@@ -10,6 +10,7 @@
 
 static int opt_reread;
 static unsigned int opt_threads;
+static unsigned int opt_pack_kib;
 static uint64_t opt_wait_timeout; /* ms */
 static int opt_wait_timeout_seen;
 
@@ -19,6 +20,9 @@ static const struct tool_opt options[] = {
                 "read every file, even those whose size, times and inode are unchanged"),
         TOOL_UINT(0, "threads", "N", &opt_threads, 1, 16,
                   "worker threads (default: one per CPU)"),
+        TOOL_UINT(0, "pack-size", "KIB", &opt_pack_kib, 64, 4194303,
+                  "close each data pack at about KIB KiB (default 16384); "
+                  "smaller packs resend less after an interruption"),
         {TOOL_OPT_DURATION_S, 0, "wait-timeout", "DURATION",
          "when no tier can take the push, wait at most this long for one, e.g. 90s or 2h; a "
          "bare number is seconds (default: wait for ever); exit 75 when it runs out",
@@ -127,6 +131,7 @@ int main(int argc, char **argv)
 	po.npaths = c.args.count;
 	po.reread = opt_reread;
 	po.threads = opt_threads;
+	po.pack_size = (uint64_t)opt_pack_kib * 1024;
 	po.progress = on_progress;
 	po.warning = on_warning;
 	json_t *unreadable = json_array();

@@ -54,6 +54,13 @@
 #define READ_BLOCK  (1u << 20)
 #define MAX_WORKERS 16
 /*
+ * Finished packs waiting for the uploader.  Past this the workers wait:
+ * reading keeps pace with the tiers, so the local copies stay small and a
+ * Ctrl-C lands while files are still read (what was sent is recorded and
+ * reused), not after a long queue of uploads nobody can stop.
+ */
+#define UP_QUEUE_MAX 2
+/*
  * Directories whose walk is over but whose files are still with the
  * workers keep their descriptor open (the workers open the files relative
  * to it); past this many the walk waits for files to finish.
@@ -120,7 +127,7 @@ struct push {
 	char tmpdir[PATH_MAX];
 
 	pthread_mutex_t lock; /* queues, stats, idset, pack writer */
-	pthread_cond_t work_cv, done_cv, up_cv;
+	pthread_cond_t work_cv, done_cv, up_cv, room_cv;
 	struct filejob *todo_head, *todo_tail, *done_head;
 	struct filejob *batch_head, *batch_tail; /* main thread only */
 	size_t batch_files;
@@ -149,6 +156,7 @@ struct push {
 	tier_vec pack_tails; /* tier_buf * each */
 
 	struct upload *up_head, *up_tail;
+	size_t up_queued; /* under pack_lock: queued or being uploaded */
 	int up_stop;
 	int up_failed;
 	char up_msg[1024];
@@ -291,7 +299,10 @@ static int pack_finish(struct push *p, tier_pack_writer **pwp)
 	else
 		p->up_head = u;
 	p->up_tail = u;
+	p->up_queued++;
 	pthread_cond_broadcast(&p->up_cv);
+	while (p->up_queued > UP_QUEUE_MAX && !p->up_failed && !p->up_stop)
+		pthread_cond_wait(&p->room_cv, &p->pack_lock);
 	pthread_mutex_unlock(&p->pack_lock);
 	return 0;
 fail:
@@ -360,6 +371,8 @@ static void *uploader(void *arg)
 		free(u->path);
 		free(u);
 		pthread_mutex_lock(&p->pack_lock);
+		p->up_queued--;
+		pthread_cond_broadcast(&p->room_cv);
 		if (rc < 0 && !p->up_failed) {
 			p->up_failed = 1;
 			p->up_code = rc;
@@ -377,6 +390,7 @@ static void *uploader(void *arg)
 			pthread_cond_broadcast(&p->done_cv);
 			pthread_mutex_unlock(&p->lock);
 			pthread_mutex_lock(&p->pack_lock);
+			pthread_cond_broadcast(&p->room_cv);
 		}
 	}
 	pthread_mutex_unlock(&p->pack_lock);
@@ -1577,6 +1591,7 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 	pthread_cond_init(&p.work_cv, NULL);
 	pthread_cond_init(&p.done_cv, NULL);
 	pthread_cond_init(&p.up_cv, NULL);
+	pthread_cond_init(&p.room_cv, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &p.last_progress);
 
 	if ((rc = tier_write_begin(&p.w, v, "push")) < 0)
@@ -1769,5 +1784,6 @@ done:
 	pthread_cond_destroy(&p.work_cv);
 	pthread_cond_destroy(&p.done_cv);
 	pthread_cond_destroy(&p.up_cv);
+	pthread_cond_destroy(&p.room_cv);
 	return rc;
 }
