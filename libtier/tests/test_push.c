@@ -622,3 +622,23 @@ Test(push, a_file_too_large_for_one_node_is_reported_not_written)
 	unsetenv("TIER_TEST_NODE_MAX_CHUNKS");
 	tier_vault_free(v);
 }
+
+Test(push, a_path_with_odd_bytes_is_one_quoted_trailer_and_still_a_job)
+{
+	tier_vault *v = make_vault(tier_a, NULL);
+	char odd[4400];
+	snprintf(odd, sizeof(odd), "%s/caf\xc3\xa9\nline", dir);
+	cr_assert_eq(mkdir(odd, 0755), 0);
+	tt_write_file(tt_path("%s/f", odd), "data", 4);
+	tier_push_stats st;
+	cr_assert_eq(push(v, &st, odd), 0, "%s", tier_error_last());
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/a/log.git log -1 --format=%%B main | "
+	              "grep -c '^Tier-Path: \"%s/caf\\\\303\\\\251\\\\nline\"$' | grep -qx 1",
+	              dir, dir),
+	        0, "one quoted Tier-Path line");
+	cr_assert_eq(push(v, &st, odd), 0);
+	cr_assert_eq(st.read_bytes, 0, "the quoted path matches its base");
+	cr_assert_eq(st.unchanged_files, 1);
+	tier_vault_free(v);
+}
