@@ -78,7 +78,7 @@ struct dirjob {
 	struct dirjob *live_prev, *live_next; /* every dirjob not yet freed */
 	char *ename; /* escaped name in the parent ("" for the root) */
 	char *path;  /* absolute, for messages (never given to a syscall) */
-	int fd;      /* the directory, O_DIRECTORY; -1 once done or unreadable */
+	int fd; /* the directory, O_DIRECTORY; -1 once done or unreadable */
 	git_treebuilder *tb;
 	git_tree *prev; /* same directory in the base revision, or NULL */
 	int pending;    /* files and subdirectories not yet in tb */
@@ -163,7 +163,8 @@ struct push {
 	int up_code;
 
 	struct timespec last_progress;
-	tier_buf current;   /* path shown by progress (a copy: outlives the walk) */
+	tier_buf
+	        current; /* path shown by progress (a copy: outlives the walk) */
 	uint64_t pack_size; /* close a pack at this size */
 	size_t pack_max_chunks; /* and at this many chunks (TIER_MAX_INDEX_BLOB) */
 	size_t node_max_chunks; /* chunks one file may have (TIER_MAX_NODE_BLOB) */
@@ -515,8 +516,8 @@ static int process_file(struct push *p, struct worker_buf *wb,
 
 	/* O_NOFOLLOW, O_NONBLOCK: what was a file at the walk may be a
 	 * symlink or a fifo by now */
-	const int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
-	                  O_NONBLOCK;
+	const int flags =
+	        O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
 	fd = openat(f->dir->fd, f->name, flags | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
 		fd = openat(f->dir->fd, f->name, flags);
@@ -783,8 +784,8 @@ static int file_done(struct push *p, struct filejob *f)
 	struct dirjob *d = f->dir;
 
 	if (f->error) {
-		unreadable(p, "", f->path,
-		           f->reason ? f->reason : "read error", "skipped");
+		unreadable(p, "", f->path, f->reason ? f->reason : "read error",
+		           "skipped");
 	} else if (!p->cancel && !p->fatal) {
 		node_from_stat(&n, &f->st);
 		if (f->changed) {
@@ -1032,7 +1033,8 @@ static int new_dirjob(struct push *p, struct dirjob **out,
 	if (p->live)
 		p->live->live_prev = d;
 	p->live = d;
-	if (!(d->ename = tier_strdup(ename)) || !(d->path = tier_strdup(path))) {
+	if (!(d->ename = tier_strdup(ename)) ||
+	    !(d->path = tier_strdup(path))) {
 		dirjob_free(p, d);
 		return TIER_ERROR;
 	}
@@ -1357,23 +1359,22 @@ static int walk_paths(struct push *p, struct dirjob *root, const tier_vec *set)
 			                lc_strerror(errs[i]));
 		}
 		if (set->length == 1)
-			rc = tier_error_set(all_denied ? TIER_EAUTH
-			                               : TIER_ENOTFOUND,
-			                    "cannot back up %s",
-			                    tier_buf_cstr(&msg));
+			rc = tier_error_set(
+			        all_denied ? TIER_EAUTH : TIER_ENOTFOUND,
+			        "cannot back up %s", tier_buf_cstr(&msg));
 		else
-			rc = tier_error_set(all_denied ? TIER_EAUTH
-			                               : TIER_ENOTFOUND,
-			                    "cannot back up any of the %zu paths "
-			                    "(%s)",
-			                    set->length, tier_buf_cstr(&msg));
+			rc = tier_error_set(
+			        all_denied ? TIER_EAUTH : TIER_ENOTFOUND,
+			        "cannot back up any of the %zu paths "
+			        "(%s)",
+			        set->length, tier_buf_cstr(&msg));
 		tier_buf_dispose(&msg);
 		goto out;
 	}
 	for (size_t i = 0; i < set->length; i++) {
 		int readable = 0, err = errs[i];
-		if (!err && (rc = add_given(p, root, set->ptr[i], &readable,
-		                            &err)) < 0)
+		if (!err &&
+		    (rc = add_given(p, root, set->ptr[i], &readable, &err)) < 0)
 			goto out;
 		if (!readable)
 			unreadable(p, "", set->ptr[i], lc_strerror(err),
@@ -1460,9 +1461,9 @@ static int take_resumed(struct push *p)
 	tier_push_resumed *r = NULL;
 	size_t n = 0;
 	int rc = 0;
-	for (size_t i = 0; i < tier_chunkmap_pack_count(p->map) && rc >= 0;
-	     i++)
-		rc = tier_idset_add(&committed, tier_chunkmap_pack_id(p->map, i));
+	for (size_t i = 0; i < tier_chunkmap_pack_count(p->map) && rc >= 0; i++)
+		rc = tier_idset_add(&committed,
+		                    tier_chunkmap_pack_id(p->map, i));
 	if (rc >= 0)
 		rc = tier_push_resume_load(&r, &n, p->resume_dir.ptr, p->w,
 		                           tier_vault_tier_count(p->v),
@@ -1516,8 +1517,7 @@ static int base_root(struct push *p, git_tree **out, const char *trailers)
 	if ((rc = git_commit_lookup(&c, p->repo, &base)) < 0 ||
 	    (rc = git_commit_tree(&t, c)) < 0) {
 		git_commit_free(c);
-		return tier_error_from_git(rc,
-		                           "cannot read the base revision");
+		return tier_error_from_git(rc, "cannot read the base revision");
 	}
 	if (tier_snap_part(&id, t, TIER_SNAP_ROOT) == 0)
 		rc = tier_tree_lookup_bounded(out, p->repo, &id,
@@ -1553,8 +1553,7 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 		                      "unsupported push options version");
 	/* version 2 ends before `unreadable` */
 	if (opts_in->version == 2)
-		memcpy(&opts, opts_in,
-		       offsetof(tier_push_options, unreadable));
+		memcpy(&opts, opts_in, offsetof(tier_push_options, unreadable));
 	else
 		opts = *opts_in;
 	if (opts.npaths == 0)
@@ -1579,13 +1578,13 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 	p.v = v;
 	p.opts = &opts;
 	p.pack_size = opts.pack_size ? opts.pack_size : TIER_PACK_TARGET_SIZE;
-	p.pack_max_chunks = test_bound(
-	        "TIER_TEST_PACK_MAX_CHUNKS",
-	        (TIER_MAX_INDEX_BLOB - TIER_PACK_TRAILER_SIZE) /
-	                TIER_PACK_ENTRY_SIZE);
-	p.node_max_chunks = test_bound(
-	        "TIER_TEST_NODE_MAX_CHUNKS",
-	        (TIER_MAX_NODE_BLOB - NODE_HEADER_MAX) / NODE_CHUNK_LINE);
+	p.pack_max_chunks =
+	        test_bound("TIER_TEST_PACK_MAX_CHUNKS",
+	                   (TIER_MAX_INDEX_BLOB - TIER_PACK_TRAILER_SIZE) /
+	                           TIER_PACK_ENTRY_SIZE);
+	p.node_max_chunks = test_bound("TIER_TEST_NODE_MAX_CHUNKS",
+	                               (TIER_MAX_NODE_BLOB - NODE_HEADER_MAX) /
+	                                       NODE_CHUNK_LINE);
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_mutex_init(&p.pack_lock, NULL);
 	pthread_cond_init(&p.work_cv, NULL);

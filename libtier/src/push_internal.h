@@ -68,7 +68,7 @@ int tier_push_resume_record(const char *dir,
 typedef struct {
 	unsigned char id[TIER_HASH_LEN];
 	tier_buf tail;
-	uint64_t size;    /**< of the whole pack */
+	uint64_t size; /**< of the whole pack */
 	size_t nchunks;
 } tier_push_resumed;
 

@@ -170,7 +170,8 @@ static int is_base(int *match, git_oid *next, int *has_next,
 	                            TIER_MAX_SMALL_OBJECT, "log commit")) < 0)
 		return rc;
 	if ((rc = git_commit_lookup(&c, repo, id)) < 0)
-		return tier_error_from_git(rc, "cannot read log commit %s", hex);
+		return tier_error_from_git(rc, "cannot read log commit %s",
+		                           hex);
 	if (git_commit_parentcount(c) > 0) {
 		git_oid_cpy(next, git_commit_parent_id(c, 0));
 		*has_next = 1;

@@ -69,8 +69,7 @@ void tier_push_resumed_free(tier_push_resumed *r, size_t n)
 
 /* Whether every target of w holds data pack id at exactly size bytes. */
 static int on_every_target(tier_write *w, size_t ntiers,
-                           const unsigned char id[TIER_HASH_LEN],
-                           uint64_t size)
+                           const unsigned char id[TIER_HASH_LEN], uint64_t size)
 {
 	char path[80];
 	size_t targets = 0;

@@ -1972,9 +1972,8 @@ size_t tier_write_target_count(const tier_write *w)
 
 tier_location *tier_write_target(tier_write *w, size_t i)
 {
-	return i < w->n && w->outcome[i] == TIER_WRITE_WRITTEN
-	               ? w->v->t[i].loc
-	               : NULL;
+	return i < w->n && w->outcome[i] == TIER_WRITE_WRITTEN ? w->v->t[i].loc
+	                                                       : NULL;
 }
 
 static void drop_target(tier_write *w, size_t i)

@@ -488,8 +488,9 @@ Test(push, each_job_compares_with_its_own_last_revision)
 
 static long long du_bytes(const char *path)
 {
-	return tt_sh("exit $(( $(find %s -type f -printf '%%s\\n' | awk '{s+=$1} END {print s+0}') / 65536 ))",
-	             path);
+	return tt_sh(
+	        "exit $(( $(find %s -type f -printf '%%s\\n' | awk '{s+=$1} END {print s+0}') / 65536 ))",
+	        path);
 }
 
 Test(push, an_interrupted_push_reuses_the_packs_it_sent)
@@ -551,7 +552,8 @@ Test(push, an_interrupted_push_reuses_the_packs_it_sent)
 	cr_assert_eq(tt_sh("exit $(ls %s/resume | wc -l)", state), 0,
 	             "records cleared once the revision names the packs");
 	/* data: 3 MiB of packs, plus at most ~one pack resent */
-	long long units = du_bytes(tt_path("%s/a/data", dir)); /* 64 KiB units */
+	long long units =
+	        du_bytes(tt_path("%s/a/data", dir)); /* 64 KiB units */
 	cr_assert_leq(units, 48 + 2, "data is %lld x 64 KiB", units);
 	/* and the revision restores byte for byte */
 	tier_restore_options ro = TIER_RESTORE_OPTIONS_INIT;
@@ -559,8 +561,7 @@ Test(push, an_interrupted_push_reuses_the_packs_it_sent)
 	snprintf(dest, sizeof(dest), "%s/out", dir);
 	ro.dest = dest;
 	tier_restore_stats rs;
-	cr_assert_eq(tier_restore_run(&rs, v, &ro), 0, "%s",
-	             tier_error_last());
+	cr_assert_eq(tier_restore_run(&rs, v, &ro), 0, "%s", tier_error_last());
 	cr_assert_eq(tt_sh("diff -r %s %s%s", src, dest, src), 0);
 	cr_assert_eq(
 	        tt_sh("git --git-dir=%s/a/log.git fsck --strict >/dev/null 2>&1",

@@ -71,10 +71,10 @@ typedef struct {
 } tier_push_options;
 
 #define TIER_PUSH_OPTIONS_VERSION 3
-#define TIER_PUSH_OPTIONS_INIT                                             \
-	{                                                                  \
+#define TIER_PUSH_OPTIONS_INIT                                                 \
+	{                                                                      \
 		TIER_PUSH_OPTIONS_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL, 0, \
-		        NULL                                               \
+		        NULL                                                   \
 	}
 
 /**
