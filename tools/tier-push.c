@@ -30,7 +30,8 @@ static const struct tool_opt options[] = {
         TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {
-        {TOOL_EXIT_ERROR, "error; also: none of the PATHs could be read (no revision)"},
+        {TOOL_EXIT_ERROR,
+         "error; also: none of the PATHs could be read (no revision)"},
         {TOOL_EXIT_FOREIGN, NULL},
         {TOOL_EXIT_ROLLEDBACK, NULL},
         {TOOL_EXIT_INTERRUPTED, NULL},
@@ -110,7 +111,6 @@ static json_t *stats_json(const tier_push_stats *s)
 	return tool_json_stats(&j);
 }
 
-
 int main(int argc, char **argv)
 {
 	struct tool_common c;
@@ -152,11 +152,11 @@ int main(int argc, char **argv)
 	/* skipped tiers are said on stderr whatever the output format */
 	tool_write_result_report(res);
 	if (c.json) {
-		json_t *o = json_pack("{s:I, s:s, s:o, s:o, s:O}", "revision",
-		                      (json_int_t)res->revision, "commit",
-		                      res->commit, "tiers",
-		                      tool_json_tiers(v, res), "stats",
-		                      stats_json(&st), "unreadable", unreadable);
+		json_t *o = json_pack(
+		        "{s:I, s:s, s:o, s:o, s:O}", "revision",
+		        (json_int_t)res->revision, "commit", res->commit,
+		        "tiers", tool_json_tiers(v, res), "stats",
+		        stats_json(&st), "unreadable", unreadable);
 		exit_code = tool_json_emit(o);
 	} else {
 		char a[32], b[32], d[32];

@@ -327,13 +327,12 @@ Test(push, paths_longer_than_path_max_are_backed_up)
 	snprintf(dest, sizeof(dest), "%s/out", dir);
 	ro.dest = dest;
 	tier_restore_stats rs;
-	cr_assert_eq(tier_restore_run(&rs, v, &ro), 0, "%s",
-	             tier_error_last());
+	cr_assert_eq(tier_restore_run(&rs, v, &ro), 0, "%s", tier_error_last());
 	cr_assert_eq(rs.errors, 0);
 	/* diff(1) stops at PATH_MAX: the deep leaf is read through dir fds */
-	cr_assert_eq(tt_sh("diff -r -x '%s' -x fifo %s %s%s", name, src,
-	                   dest, src), 0,
-	             "the rest of the restore equals the source");
+	cr_assert_eq(
+	        tt_sh("diff -r -x '%s' -x fifo %s %s%s", name, src, dest, src),
+	        0, "the rest of the restore equals the source");
 	fd = open(tt_path("%s%s", dest, src), O_RDONLY | O_DIRECTORY);
 	cr_assert_geq(fd, 0);
 	for (int i = 0; i < 60; i++) {
