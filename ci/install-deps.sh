@@ -12,7 +12,7 @@ packages=(
 	# tests
 	libcriterion-dev jq
 	# JSON Schema validation of every tool's --json (conformance/json-validate.py)
-	python3 python3-jsonschema
+	python3 python3-jsonschema time
 	# terminal tests under a pseudo-terminal (script)
 	util-linux
 	# fuzzing (ci/fuzz.sh): clang and its libFuzzer runtime (libclang_rt.fuzzer)
