@@ -237,12 +237,13 @@ int main(int argc, char **argv)
 		json_t *o = json_pack(
 		        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 		        "revision", (json_int_t)st.revision, "files",
-		        (json_int_t)files, "dirs", (json_int_t)st.dirs, "others",
-		        (json_int_t)st.others, "bytes", (json_int_t)st.bytes,
-		        "chunks", (json_int_t)st.chunks, "damaged",
-		        (json_int_t)st.damaged, "errors", (json_int_t)st.errors,
-		        "kept", (json_int_t)st.kept, "latest",
-		        (json_int_t)st.latest, "stats", tool_json_stats(&sj));
+		        (json_int_t)files, "dirs", (json_int_t)st.dirs,
+		        "others", (json_int_t)st.others, "bytes",
+		        (json_int_t)st.bytes, "chunks", (json_int_t)st.chunks,
+		        "damaged", (json_int_t)st.damaged, "errors",
+		        (json_int_t)st.errors, "kept", (json_int_t)st.kept,
+		        "latest", (json_int_t)st.latest, "stats",
+		        tool_json_stats(&sj));
 		if (o)
 			tool_json_set_name(o, "dest", dest);
 		return tool_finish(&c, tool_json_emit(o));

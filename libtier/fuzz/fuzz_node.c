@@ -12,9 +12,8 @@
 static void same_node(const tier_node *a, const tier_node *b)
 {
 	FUZZ_CHECK(a->type == b->type && a->mode == b->mode &&
-	           a->uid == b->uid && a->gid == b->gid &&
-	           a->size == b->size && a->nchunks == b->nchunks &&
-	           a->target_len == b->target_len &&
+	           a->uid == b->uid && a->gid == b->gid && a->size == b->size &&
+	           a->nchunks == b->nchunks && a->target_len == b->target_len &&
 	           a->mtime_sec == b->mtime_sec &&
 	           a->mtime_nsec == b->mtime_nsec &&
 	           a->ctime_sec == b->ctime_sec &&

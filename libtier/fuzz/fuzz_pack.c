@@ -51,8 +51,7 @@ static void decode_chunks(const tier_pack_index *idx, const uint8_t *pack,
 		if (!(out = malloc(e->raw_len ? e->raw_len : 1)))
 			abort();
 		int rc = tier_pack_chunk_decode(e, NULL, pack + e->offset,
-		                                e->stored_len, out,
-		                                e->raw_len);
+		                                e->stored_len, out, e->raw_len);
 		FUZZ_CHECK(rc == 0 || rc == TIER_ECORRUPT);
 		free(out);
 	}
@@ -113,9 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(copy, data, size);
 	if (tier_pack_trailer_parse(&tr, copy, size, NULL) == 0)
-		FUZZ_CHECK(tr.pack_size ==
-		           tr.index_offset + tr.index_len +
-		                   TIER_PACK_TRAILER_SIZE);
+		FUZZ_CHECK(tr.pack_size == tr.index_offset + tr.index_len +
+		                                   TIER_PACK_TRAILER_SIZE);
 	parse_all(copy, size);
 
 	/* again with the index hash right, if the trailer says where */

@@ -53,8 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *const upload_f[] = {"Key", "UploadId", "Initiated",
 	                                       NULL};
 	static const char *const top_f[] = {
-	        "IsTruncated", "NextContinuationToken", "NextKeyMarker",
-	        "NextUploadIdMarker", "UploadId", NULL};
+	        "IsTruncated",   "NextContinuationToken",
+	        "NextKeyMarker", "NextUploadIdMarker",
+	        "UploadId",      NULL};
 	/* exactly size bytes, as the driver's body: reads past it show */
 	char *body = malloc(size ? size : 1);
 	s3_xml x;

@@ -60,14 +60,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!names)
 			abort();
 		for (size_t i = 0; i < n; i++) {
-			const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+			const git_tree_entry *e =
+			        git_tree_entry_byindex(tree, i);
 			names[i] = git_tree_entry_name(e);
 			if (!strcmp(names[i], TIER_SNAP_DIRMETA))
 				FUZZ_CHECK(git_tree_entry_type(e) ==
 				           GIT_OBJECT_BLOB);
 			else
-				FUZZ_CHECK(tier_snap_name_decode(&dec,
-				                                 names[i]) == 0);
+				FUZZ_CHECK(tier_snap_name_decode(
+				                   &dec, names[i]) == 0);
 		}
 		/* entries are in the object's order, not sorted */
 		qsort(names, n, sizeof(*names), cmp_str);

@@ -60,8 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(u->inner ? u->inner->path != NULL : u->path != NULL);
 		FUZZ_CHECK(shown != NULL);
 		if (u->password && strlen(u->password) >= 4 &&
-		    strspn(u->password, "abcdefghijklmnopqrstuvwxyz"
-		                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") ==
+		    strspn(u->password,
+		           "abcdefghijklmnopqrstuvwxyz"
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") ==
 		            strlen(u->password)) {
 			/* the password shows only where another part (shown
 			 * as is) holds the same letters */
@@ -69,15 +70,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char *others = malloc(strlen(shown) * 2 + 8);
 			if (!others)
 				abort();
-			snprintf(others, strlen(shown) * 2 + 8, "%s\1%s\1%s\1%s",
-			         in->user ? in->user : "",
+			snprintf(others, strlen(shown) * 2 + 8,
+			         "%s\1%s\1%s\1%s", in->user ? in->user : "",
 			         in->host ? in->host : "",
 			         in->path ? in->path : "",
 			         in->query ? in->query : "");
 			FUZZ_CHECK(count(shown, in->password) <=
 			           count(others, in->password) +
-			                   count(u->fault_control ? u->fault_control
-			                                          : "",
+			                   count(u->fault_control
+			                                 ? u->fault_control
+			                                 : "",
 			                         in->password));
 			free(others);
 		}
@@ -99,7 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* what we show can be given back (a password as '***') */
 		rc = tier_url_parse(&again, shown);
 		if (rc != 0) {
-			fprintf(stderr, "redacted '%s' of '%s' does not parse: %s\n",
+			fprintf(stderr,
+			        "redacted '%s' of '%s' does not parse: %s\n",
 			        shown, spec, tier_error_last());
 			FUZZ_CHECK(rc == 0);
 		}

@@ -165,7 +165,7 @@ struct push {
 	struct timespec last_progress;
 	tier_buf
 	        current; /* path shown by progress (a copy: outlives the walk) */
-	uint64_t pack_size; /* close a pack at this size */
+	uint64_t pack_size;     /* close a pack at this size */
 	size_t pack_max_chunks; /* and at this many chunks (TIER_MAX_INDEX_BLOB) */
 	size_t node_max_chunks; /* chunks one file may have (TIER_MAX_NODE_BLOB) */
 

@@ -2301,8 +2301,7 @@ static int pick_tiers(struct run *r, const git_oid *commit)
 		if (!in->online ||
 		    (in->state != TIER_STATE_OK &&
 		     in->state != TIER_STATE_FOREIGN) ||
-		    !in->has_log ||
-		    in->revision < r->rev ||
+		    !in->has_log || in->revision < r->rev ||
 		    git_oid_fromstr(&head, in->head) < 0)
 			continue;
 		if (!git_oid_equal(&head, commit) &&

@@ -1143,8 +1143,7 @@ Test(fsck, a_vanished_tier_root_is_offline_and_counted)
 
 /* index/ff/<64 x f>: a pack index copy of 65 MiB of zeros, over the
  * format's bound (it deflates to ~64 KiB). */
-static void huge_index(git_oid *out, git_repository *repo,
-                       const git_tree *tree)
+static void huge_index(git_oid *out, git_repository *repo, const git_tree *tree)
 {
 	const git_tree_entry *ie = git_tree_entry_byname(tree, "index");
 	git_tree *index = NULL, *fan = NULL;

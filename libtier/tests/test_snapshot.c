@@ -63,10 +63,11 @@ Test(snapshot, bad_entries_are_corrupt)
 /* What a hostile tier can put in a tree entry name (libgit2 takes '/'). */
 Test(snapshot, names_that_leave_the_directory_are_corrupt)
 {
-	const char *bad[] = {"..",      ".",     "../../escaped.txt", "a/b",
-	                     "%2E%2E",  "%2E.",  "%2E",               "x%2Fy",
-	                     "%..%2Fx", "/abs",  "%41",               ".hidden",
-	                     "%61bc",   "a%00b", "%%2E%2E"};
+	const char *bad[] = {"..",    ".",      "../../escaped.txt",
+	                     "a/b",   "%2E%2E", "%2E.",
+	                     "%2E",   "x%2Fy",  "%..%2Fx",
+	                     "/abs",  "%41",    ".hidden",
+	                     "%61bc", "a%00b",  "%%2E%2E"};
 	tier_buf dec = TIER_BUF_INIT;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(tier_snap_name_decode(&dec, bad[i]), TIER_ECORRUPT,
@@ -86,12 +87,17 @@ Test(snapshot, tree_check_finds_duplicates_and_bad_names)
 	git_tree *t;
 
 	git_libgit2_init();
-	cr_assert_eq(git_repository_init(&repo, tt_path("%s/r.git", dir), 1), 0);
+	cr_assert_eq(git_repository_init(&repo, tt_path("%s/r.git", dir), 1),
+	             0);
 	cr_assert_eq(git_blob_create_from_buffer(&blob, repo, "x", 1), 0);
 	/* a clean tree passes */
 	cr_assert_eq(git_treebuilder_new(&tb, repo, NULL), 0);
-	cr_assert_eq(git_treebuilder_insert(NULL, tb, "a", &blob, GIT_FILEMODE_BLOB), 0);
-	cr_assert_eq(git_treebuilder_insert(NULL, tb, "%", &blob, GIT_FILEMODE_BLOB), 0);
+	cr_assert_eq(
+	        git_treebuilder_insert(NULL, tb, "a", &blob, GIT_FILEMODE_BLOB),
+	        0);
+	cr_assert_eq(
+	        git_treebuilder_insert(NULL, tb, "%", &blob, GIT_FILEMODE_BLOB),
+	        0);
 	cr_assert_eq(git_treebuilder_write(&tid, tb), 0);
 	git_treebuilder_free(tb);
 	cr_assert_eq(git_tree_lookup(&t, repo, &tid), 0);
@@ -108,10 +114,13 @@ Test(snapshot, tree_check_finds_duplicates_and_bad_names)
 	}
 	git_odb *odb;
 	cr_assert_eq(git_repository_odb(&odb, repo), 0);
-	cr_assert_eq(git_odb_write(&tid, odb, raw.ptr, raw.size, GIT_OBJECT_TREE), 0);
+	cr_assert_eq(
+	        git_odb_write(&tid, odb, raw.ptr, raw.size, GIT_OBJECT_TREE),
+	        0);
 	cr_assert_eq(git_tree_lookup(&t, repo, &tid), 0);
 	cr_assert_eq(tier_snap_tree_check(t), TIER_ECORRUPT);
-	cr_assert(strstr(tier_error_last(), "duplicate"), "%s", tier_error_last());
+	cr_assert(strstr(tier_error_last(), "duplicate"), "%s",
+	          tier_error_last());
 	git_tree_free(t);
 
 	/* a '/' inside an entry name */
@@ -119,7 +128,9 @@ Test(snapshot, tree_check_finds_duplicates_and_bad_names)
 	tier_buf_puts(&raw, "100644 ../../escaped.txt");
 	tier_buf_putc(&raw, '\0');
 	tier_buf_put(&raw, blob.id, GIT_OID_RAWSZ);
-	cr_assert_eq(git_odb_write(&tid, odb, raw.ptr, raw.size, GIT_OBJECT_TREE), 0);
+	cr_assert_eq(
+	        git_odb_write(&tid, odb, raw.ptr, raw.size, GIT_OBJECT_TREE),
+	        0);
 	cr_assert_eq(git_tree_lookup(&t, repo, &tid), 0);
 	cr_assert_eq(tier_snap_tree_check(t), TIER_ECORRUPT);
 	git_tree_free(t);

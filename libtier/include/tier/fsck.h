@@ -113,8 +113,8 @@ typedef struct {
 	size_t errors; /**< error-level problems not repaired: damage */
 	size_t warnings;
 	size_t infos;
-	size_t repaired;        /**< problems mended by repair */
-	size_t tiers_checked;   /**< tiers that answered and were verified */
+	size_t repaired;      /**< problems mended by repair */
+	size_t tiers_checked; /**< tiers that answered and were verified */
 	/** Tiers fsck could not look at: offline (no answer, or gone during
 	 *  the check) or refusing us (password, permission); each also has
 	 *  a tier-offline or tier-refused problem.  All of them: tier-fsck

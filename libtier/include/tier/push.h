@@ -28,11 +28,11 @@ typedef struct {
 	uint64_t read_bytes;     /**< bytes actually read */
 	uint64_t chunks;         /**< chunks referenced by files read */
 	uint64_t new_chunks;
-	uint64_t new_bytes;       /**< raw bytes of the new chunks */
-	uint64_t stored_bytes;    /**< what the new chunks take in packs */
-	uint64_t packs;           /**< packs written */
-	uint64_t errors; /**< paths left out or partly out (unreadable) */
-	uint64_t changed;         /**< files that changed while being read */
+	uint64_t new_bytes;    /**< raw bytes of the new chunks */
+	uint64_t stored_bytes; /**< what the new chunks take in packs */
+	uint64_t packs;        /**< packs written */
+	uint64_t errors;       /**< paths left out or partly out (unreadable) */
+	uint64_t changed;      /**< files that changed while being read */
 	uint64_t skipped_special; /**< sockets: not backed up */
 	/** packs an interrupted push had sent, named by this revision */
 	uint64_t resumed_packs;

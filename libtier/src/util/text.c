@@ -70,8 +70,8 @@ int tier_quote_path(tier_buf *out, const char *s, size_t len)
 	rc |= tier_buf_putc(out, '"');
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		const char *e = c ? memchr(esc_from, c, sizeof(esc_from) - 1)
-		                  : NULL;
+		const char *e =
+		        c ? memchr(esc_from, c, sizeof(esc_from) - 1) : NULL;
 		if (e) {
 			rc |= tier_buf_putc(out, '\\');
 			rc |= tier_buf_putc(out, esc_to[e - esc_from]);
