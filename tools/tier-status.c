@@ -26,11 +26,11 @@ static const struct tool_def def = {
 };
 
 /* The library's word, except that an ok tier not at the newest revision is "behind". */
-static const char *state_word(const tier_tier_info *in)
+static const char *state_word(const tier_info *in)
 {
 	if (in->state == TIER_STATE_OK && !in->synchronized)
 		return "behind";
-	return tier_tier_state_name(in->state);
+	return tier_state_name(in->state);
 }
 
 int main(int argc, char **argv)
@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 	if (c.json) {
 		json_t *tiers = tool_json_tiers(v, NULL);
 		for (size_t i = 0; i < n; i++) {
-			const tier_tier_info *in = tier_vault_tier_info(v, i);
+			const tier_info *in = tier_vault_tier_info(v, i);
 			uint64_t revs = 0, bytes = 0;
 			if (in->online && in->state == TIER_STATE_OK &&
 			    !in->synchronized &&
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < 7; i++)
 			tool_table_cell(t, hdr[i]);
 		for (size_t i = 0; i < n; i++) {
-			const tier_tier_info *in = tier_vault_tier_info(v, i);
+			const tier_info *in = tier_vault_tier_info(v, i);
 			enum tool_color col =
 			        in->synchronized             ? TOOL_COLOR_GREEN
 			        : in->state == TIER_STATE_OK ? TOOL_COLOR_YELLOW
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 		tool_table_print(t, stdout);
 		tool_table_free(t);
 		for (size_t i = 0; i < n; i++) {
-			const tier_tier_info *in = tier_vault_tier_info(v, i);
+			const tier_info *in = tier_vault_tier_info(v, i);
 			/* offline, damaged and other-vault tiers were reported on open */
 			if (in->problem &&
 			    (in->state == TIER_STATE_FOREIGN ||

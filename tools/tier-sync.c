@@ -70,7 +70,7 @@ static void on_warning(const char *msg, void *payload)
 static int lagging(const tier_vault *v)
 {
 	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
-		const tier_tier_info *in = tier_vault_tier_info(v, i);
+		const tier_info *in = tier_vault_tier_info(v, i);
 		if (in->online && in->state == TIER_STATE_OK &&
 		    !in->synchronized)
 			return 1;
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 			        (unsigned long long)tier_vault_max_revision(v));
 		/* the problem names the tier and says offline: once each */
 		for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
-			const tier_tier_info *in = tier_vault_tier_info(v, i);
+			const tier_info *in = tier_vault_tier_info(v, i);
 			if (in->state == TIER_STATE_OFFLINE)
 				tool_warning("%s; not synced",
 				             tool_tier_problem(in));

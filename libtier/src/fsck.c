@@ -237,7 +237,7 @@ static void discard(tier_buf *path, int *fd)
 
 /* ---- installation state ------------------------------------------------ */
 
-static int check_state(struct run *r, const tier_tier_info *in, size_t *damaged)
+static int check_state(struct run *r, const tier_info *in, size_t *damaged)
 {
 	const char *why = in->problem ? in->problem : "";
 	switch (in->state) {
@@ -797,7 +797,7 @@ static int repair_pack(struct run *r, size_t ti, struct packref *p)
 		return 0;
 	}
 	for (size_t j = 0; j < tier_vault_tier_count(r->v) && !done; j++) {
-		const tier_tier_info *in = tier_vault_tier_info(r->v, j);
+		const tier_info *in = tier_vault_tier_info(r->v, j);
 		tier_location *src = tier_vault_location(r->v, j);
 		tier_stat st;
 		if (j == ti || !in->online || in->state == TIER_STATE_OFFLINE ||
@@ -1232,7 +1232,7 @@ static int logpack_problem(struct run *r, size_t *index, const char *tier,
 /* Whether tier j may serve a copy (it answered, and holds this vault). */
 static int source_ok(struct run *r, size_t j)
 {
-	const tier_tier_info *in = tier_vault_tier_info(r->v, j);
+	const tier_info *in = tier_vault_tier_info(r->v, j);
 	return in->state != TIER_STATE_OFFLINE &&
 	       in->state != TIER_STATE_OTHER_VAULT &&
 	       in->state != TIER_STATE_UNKNOWN &&
@@ -1243,7 +1243,7 @@ static int source_ok(struct run *r, size_t j)
  * installation's record of it; it must be in the cache. */
 static int rebuild_head(struct run *r, size_t ti, git_oid *out)
 {
-	const tier_tier_info *in = tier_vault_tier_info(r->v, ti);
+	const tier_info *in = tier_vault_tier_info(r->v, ti);
 	git_odb *odb = NULL;
 	int found = 0;
 	if (git_repository_odb(&odb, r->cache) < 0)
@@ -1277,7 +1277,7 @@ static int logpack_repair(struct run *r, size_t ti, struct logpack *lp,
 
 	logpack_path(path, sizeof(path), lp->name, "pack");
 	for (size_t j = 0; j < tier_vault_tier_count(r->v); j++) {
-		const tier_tier_info *in = tier_vault_tier_info(r->v, j);
+		const tier_info *in = tier_vault_tier_info(r->v, j);
 		tier_location *src = tier_vault_location(r->v, j);
 		tier_stat st;
 		uint32_t objects = 0;
@@ -1609,7 +1609,7 @@ done:
  */
 static int repair_head(struct run *r, size_t ti, size_t problem, int *changed)
 {
-	const tier_tier_info *in = tier_vault_tier_info(r->v, ti);
+	const tier_info *in = tier_vault_tier_info(r->v, ti);
 	tier_location *loc = tier_vault_location(r->v, ti);
 	const char *name = in->name;
 	tier_vec packs = TIER_VEC_INIT;
@@ -1752,7 +1752,7 @@ out:
  */
 static int mend_damaged(struct run *r, size_t ti, size_t damaged)
 {
-	const tier_tier_info *in = tier_vault_tier_info(r->v, ti);
+	const tier_info *in = tier_vault_tier_info(r->v, ti);
 	int changed = 0, rc;
 
 	if ((rc = check_logpacks(r, ti, in->name, &changed)) < 0)
@@ -1783,7 +1783,7 @@ static int mend_damaged(struct run *r, size_t ti, size_t damaged)
 
 static int check_tier(struct run *r, size_t ti)
 {
-	const tier_tier_info *in = tier_vault_tier_info(r->v, ti);
+	const tier_info *in = tier_vault_tier_info(r->v, ti);
 	tier_location *loc = tier_vault_location(r->v, ti);
 	tier_vec packs = TIER_VEC_INIT;
 	struct headcheck *h = NULL;
@@ -1843,7 +1843,7 @@ out:
 
 /* ---- across tiers ------------------------------------------------------- */
 
-static int usable(const tier_tier_info *in)
+static int usable(const tier_info *in)
 {
 	return in->online &&
 	       (in->state == TIER_STATE_OK || in->state == TIER_STATE_FOREIGN ||
@@ -1856,12 +1856,12 @@ static int check_across(struct run *r)
 	uint64_t max = 0;
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
-		const tier_tier_info *in = tier_vault_tier_info(r->v, i);
+		const tier_info *in = tier_vault_tier_info(r->v, i);
 		if (usable(in) && in->revision > max)
 			max = in->revision;
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		const tier_tier_info *in = tier_vault_tier_info(r->v, i);
+		const tier_info *in = tier_vault_tier_info(r->v, i);
 		if (!usable(in))
 			continue;
 		if (in->revision < max) {
@@ -1875,7 +1875,7 @@ static int check_across(struct run *r)
 			continue;
 		}
 		for (size_t j = 0; j < i; j++) {
-			const tier_tier_info *o = tier_vault_tier_info(r->v, j);
+			const tier_info *o = tier_vault_tier_info(r->v, j);
 			if (usable(o) && o->revision == in->revision &&
 			    strcmp(o->head, in->head) != 0) {
 				rc = add_problem(
@@ -1920,10 +1920,9 @@ int tier_fsck_run(tier_fsck_report **out, tier_vault *v,
 	*out = NULL;
 	if (!v)
 		return tier_error_set(TIER_EUSAGE, "fsck needs a vault");
-	if (opts && opts->version != TIER_FSCK_OPTIONS_VERSION)
-		return tier_error_set(TIER_EUSAGE,
-		                      "unsupported fsck options version %u",
-		                      opts->version);
+	if (opts)
+		TIER_CHECK_VERSION(opts, TIER_FSCK_OPTIONS_VERSION,
+		                   "tier_fsck_options");
 	memset(&r, 0, sizeof(r));
 	r.v = v;
 	r.cache = tier_vault_cache(v);

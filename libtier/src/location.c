@@ -315,11 +315,9 @@ int tier_location_open(tier_location **out, const char *spec,
 		return tier_error_set(TIER_EUSAGE, "no tier url given");
 	if (!opts)
 		opts = &defaults;
-	else if (opts->version != TIER_LOCATION_OPTIONS_VERSION)
-		return tier_error_set(
-		        TIER_EUSAGE,
-		        "unsupported tier_location_options version %u (expected %d)",
-		        opts->version, TIER_LOCATION_OPTIONS_VERSION);
+	else
+		TIER_CHECK_VERSION(opts, TIER_LOCATION_OPTIONS_VERSION,
+		                   "tier_location_options");
 
 	if (!(loc = tier_calloc(1, sizeof(*loc))))
 		return TIER_ERROR;

@@ -1547,12 +1547,13 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
 	memset(&p, 0, sizeof(p));
-	if (!opts_in || (opts_in->version != TIER_PUSH_OPTIONS_VERSION &&
-	                 opts_in->version != 2))
-		return tier_error_set(TIER_EUSAGE,
-		                      "unsupported push options version");
-	/* version 2 ends before `unreadable` */
-	if (opts_in->version == 2)
+	TIER_ASSERT_ARG(opts_in);
+	TIER_CHECK_VERSION(opts_in, TIER_PUSH_OPTIONS_VERSION, "tier_push_options");
+	/* older structs are prefixes of this one: version 1 ends before
+	 * `pack_size`, version 2 before `unreadable`; the rest stays zero */
+	if (opts_in->version == 1)
+		memcpy(&opts, opts_in, offsetof(tier_push_options, pack_size));
+	else if (opts_in->version == 2)
 		memcpy(&opts, opts_in, offsetof(tier_push_options, unreadable));
 	else
 		opts = *opts_in;

@@ -186,13 +186,6 @@ struct worker {
 	size_t raw_cap;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static char *short_hex(char out[SHORT_HEX + 1], const unsigned char *id)
 {
 	char hex[TIER_HASH_HEXLEN + 1];
@@ -346,7 +339,7 @@ static int progress(struct run *r, int force)
 	int64_t now;
 	if (!r->o->progress)
 		return 0;
-	now = now_ms();
+	now = tier_now_ms();
 	if (!force && now - r->last_progress < PROGRESS_MS)
 		return 0;
 	r->last_progress = now;
@@ -2288,7 +2281,7 @@ static int pick_tiers(struct run *r, const git_oid *commit)
 		return TIER_ERROR;
 	r->ntiers = n;
 	for (size_t i = 0; i < n; i++) {
-		const tier_tier_info *in = tier_vault_tier_info(r->v, i);
+		const tier_info *in = tier_vault_tier_info(r->v, i);
 		struct rtier *t = &r->t[i];
 		git_oid head;
 		t->loc = tier_vault_location(r->v, i);
@@ -2543,9 +2536,10 @@ int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof(*stats));
-	if (!v || !opts || opts->version != TIER_RESTORE_OPTIONS_VERSION)
-		return tier_error_set(TIER_EUSAGE,
-		                      "unsupported restore options version");
+	TIER_ASSERT_ARG(v);
+	TIER_ASSERT_ARG(opts);
+	TIER_CHECK_VERSION(opts, TIER_RESTORE_OPTIONS_VERSION,
+	                   "tier_restore_options");
 	if (!opts->dest || !*opts->dest)
 		return tier_error_set(
 		        TIER_EUSAGE,

@@ -360,7 +360,7 @@ static int copy_pack(struct sync *s, tier_location **locs, size_t dst_i,
 		size_t i = k == 0 ? src_i : k - 1;
 		if ((k > 0 && i == src_i) || i == dst_i)
 			continue;
-		const tier_tier_info *in = tier_vault_tier_info(v, i);
+		const tier_info *in = tier_vault_tier_info(v, i);
 		if (!in->online || in->state != TIER_STATE_OK)
 			continue;
 		rc = fetch_pack(s, loc_at(s, locs, i), p, &fd, tmp,
@@ -650,7 +650,7 @@ out:
 static int find_source(tier_vault *v, size_t *src_i, git_oid *head)
 {
 	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
-		const tier_tier_info *in = tier_vault_tier_info(v, i);
+		const tier_info *in = tier_vault_tier_info(v, i);
 		if (in->synchronized && tier_vault_tier_head(v, i, head) == 0) {
 			*src_i = i;
 			return 0;
@@ -670,9 +670,7 @@ int tier_sync_run(tier_sync_stats *stats, tier_vault *v,
 
 	if (!opts)
 		opts = &def;
-	if (opts->version != TIER_SYNC_OPTIONS_VERSION)
-		return tier_error_set(TIER_EUSAGE,
-		                      "unsupported sync options version");
+	TIER_CHECK_VERSION(opts, TIER_SYNC_OPTIONS_VERSION, "tier_sync_options");
 	memset(&s, 0, sizeof(s));
 	s.v = v;
 	s.opts = opts;
@@ -704,7 +702,7 @@ int tier_sync_run(tier_sync_stats *stats, tier_vault *v,
 	git_oid head;
 	int need = 0;
 	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
-		const tier_tier_info *in = tier_vault_tier_info(v, i);
+		const tier_info *in = tier_vault_tier_info(v, i);
 		need |= in->online && in->state == TIER_STATE_OK &&
 		        !in->synchronized;
 	}
@@ -713,7 +711,7 @@ int tier_sync_run(tier_sync_stats *stats, tier_vault *v,
 	if ((rc = find_source(v, &src_i, &head)) < 0)
 		goto out;
 	for (size_t i = 0; i < tier_vault_tier_count(v) && rc == 0; i++) {
-		const tier_tier_info *in = tier_vault_tier_info(v, i);
+		const tier_info *in = tier_vault_tier_info(v, i);
 		if (in->online && in->state == TIER_STATE_OK &&
 		    !in->synchronized)
 			rc = sync_tier(&s, i, src_i, &head);
@@ -729,7 +727,7 @@ out:
 int tier_sync_plan(tier_vault *v, size_t i, uint64_t *revisions,
                    uint64_t *bytes)
 {
-	const tier_tier_info *in = tier_vault_tier_info(v, i);
+	const tier_info *in = tier_vault_tier_info(v, i);
 	git_oid head, cur;
 	size_t src_i;
 	struct added_pack *p = NULL;

@@ -33,7 +33,7 @@
 
 struct vtier {
 	tier_location *loc;
-	tier_tier_info info;
+	tier_info info;
 	tier_buf problem;
 	git_oid head;
 	int has_head;
@@ -116,7 +116,7 @@ static void who(char *user, size_t ucap, char *host, size_t hcap)
 	host[hcap - 1] = '\0';
 }
 
-static void info_set_problem(struct vtier *t, tier_tier_state st,
+static void info_set_problem(struct vtier *t, tier_state st,
                              const char *msg)
 {
 	t->info.state = st;
@@ -741,7 +741,7 @@ int tier_vault_probe(tier_vault *v)
 			v->max_rev = v->t[i].info.revision;
 	}
 	for (size_t i = 0; i < v->n; i++) {
-		tier_tier_info *in = &v->t[i].info;
+		tier_info *in = &v->t[i].info;
 		/* a reader reads what another installation wrote like ours */
 		in->synchronized =
 		        in->online &&
@@ -853,8 +853,6 @@ static void lock_holder_describe(char *out, size_t cap, int fd)
 	         h.pid, tool, when);
 }
 
-static int64_t now_ms(void);
-
 /* The state directory as an absolute path, quoted, for lock messages. */
 static const char *lock_where(const tier_vault *v)
 {
@@ -871,7 +869,7 @@ static const char *lock_where(const tier_vault *v)
 static int lock_wait(tier_vault *v, const char *path)
 {
 	char who[160];
-	int64_t start = now_ms();
+	int64_t start = tier_now_ms();
 	lock_holder_describe(who, sizeof(who), v->lock_fd);
 	if (v->wait_timeout_ms == 0)
 		return tier_error_set(
@@ -894,7 +892,7 @@ static int lock_wait(tier_vault *v, const char *path)
 			return tier_error_set_errno(TIER_ERROR, errno,
 			                            "cannot lock '%s'", path);
 		if (v->wait_timeout_ms > 0) {
-			int64_t left = start + v->wait_timeout_ms - now_ms();
+			int64_t left = start + v->wait_timeout_ms - tier_now_ms();
 			if (left <= 0) {
 				lock_holder_describe(who, sizeof(who),
 				                     v->lock_fd);
@@ -1006,7 +1004,7 @@ void tier_vault_unlock(tier_vault *v)
 	unlock_state(v);
 }
 
-const char *tier_tier_state_name(tier_tier_state s)
+const char *tier_state_name(tier_state s)
 {
 	switch (s) {
 	case TIER_STATE_OK:
@@ -1056,9 +1054,10 @@ int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 	struct stat st;
 
 	*out = NULL;
-	if (opts && opts->version != TIER_VAULT_OPTIONS_VERSION)
-		return tier_error_set(TIER_EUSAGE,
-		                      "unsupported vault options version");
+	TIER_ASSERT_ARG(out);
+	if (opts)
+		TIER_CHECK_VERSION(opts, TIER_VAULT_OPTIONS_VERSION,
+		                   "tier_vault_options");
 	if ((rc = vault_alloc(&v, opts)) < 0)
 		return rc;
 	if (v->state_dir) {
@@ -1187,9 +1186,10 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 	struct stat st;
 
 	*out = NULL;
-	if (!opts || opts->version != TIER_VAULT_OPTIONS_VERSION)
-		return tier_error_set(TIER_EUSAGE,
-		                      "unsupported vault options version");
+	TIER_ASSERT_ARG(out);
+	TIER_ASSERT_ARG(opts);
+	TIER_CHECK_VERSION(opts, TIER_VAULT_OPTIONS_VERSION,
+	                   "tier_vault_options");
 	if (!opts->state_dir || !*opts->state_dir)
 		return tier_error_set(
 		        TIER_EUSAGE,
@@ -1490,7 +1490,7 @@ git_repository *tier_vault_cache(tier_vault *v)
 	return v->cache;
 }
 
-const tier_tier_info *tier_vault_tier_info(const tier_vault *v, size_t i)
+const tier_info *tier_vault_tier_info(const tier_vault *v, size_t i)
 {
 	return i < v->n ? &v->t[i].info : NULL;
 }
@@ -1603,7 +1603,7 @@ int tier_vault_best_head(tier_vault *v, git_oid *out, size_t *idx)
 			return 0;
 		}
 	for (size_t i = 0; i < v->n; i++) {
-		tier_tier_state st = v->t[i].info.state;
+		tier_state st = v->t[i].info.state;
 		const char *why = v->t[i].info.problem ? v->t[i].info.problem
 		                                       : "unreadable";
 		if (st == TIER_STATE_OFFLINE)
@@ -1730,7 +1730,7 @@ static size_t pick_targets(tier_write *w)
 	size_t targets = 0;
 	w->has_parent = 0;
 	for (size_t i = 0; i < v->n; i++) {
-		tier_tier_info *in = &v->t[i].info;
+		tier_info *in = &v->t[i].info;
 		tier_buf_clear(&w->error[i]);
 		if (in->state == TIER_STATE_REFUSED ||
 		    in->state == TIER_STATE_DAMAGED) {
@@ -1770,13 +1770,6 @@ static size_t pick_targets(tier_write *w)
 	return targets;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * R3: no tier can take the write.  Probe with back-off until one can, or
  * until the wait times out.  Says once what it waits for.
@@ -1788,7 +1781,7 @@ static int wait_for_target(tier_write *w)
 	        UINT_MAX, v->lopts.retry_delay ? v->lopts.retry_delay : 200,
 	        v->lopts.retry_cap ? v->lopts.retry_cap : 30000};
 	uint64_t rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull;
-	int64_t start = now_ms();
+	int64_t start = tier_now_ms();
 	tier_buf why = TIER_BUF_INIT;
 	int rc;
 
@@ -1834,7 +1827,7 @@ static int wait_for_target(tier_write *w)
 		unsigned int d = tier_retry_delay(
 		        &pol, attempt < 20 ? attempt : 20, &rng);
 		if (v->wait_timeout_ms > 0) {
-			int64_t left = start + v->wait_timeout_ms - now_ms();
+			int64_t left = start + v->wait_timeout_ms - tier_now_ms();
 			if (left <= 0) {
 				rc = tier_error_set(
 				        TIER_ETIMEOUT,

@@ -742,7 +742,7 @@ Test(fsck, a_garbled_head_whose_last_revision_is_lost_goes_back_and_says_so)
 	        0, "revision 3, the head b has");
 
 	v = open_vault(1);
-	const tier_tier_info *in = tier_vault_tier_info(v, 0);
+	const tier_info *in = tier_vault_tier_info(v, 0);
 	cr_assert_eq(in->state, TIER_STATE_ROLLED_BACK, "%s",
 	             in->problem ? in->problem : "");
 	cr_assert_eq(in->revision, 3);

@@ -248,7 +248,7 @@ Test(vault, a_reader_reads_a_vault_another_installation_adopted)
 	cr_assert_eq(tier_vault_check(v1), 0, "%s", tier_error_last());
 	cr_assert_eq(tier_vault_max_revision(v1), 4);
 	for (size_t i = 0; i < 2; i++) {
-		const tier_tier_info *in = tier_vault_tier_info(v1, i);
+		const tier_info *in = tier_vault_tier_info(v1, i);
 		cr_assert_eq(in->state, TIER_STATE_FOREIGN);
 		cr_assert(in->synchronized, "tier %s readable", in->name);
 	}

@@ -478,7 +478,7 @@ json_t *tool_json_stats(const tool_stats *s)
 json_t *tool_json_tier(const tier_vault *v, size_t i,
                        const tier_write_result *res)
 {
-	const tier_tier_info *in = tier_vault_tier_info(v, i);
+	const tier_info *in = tier_vault_tier_info(v, i);
 	/* a revision is known only from a tier that answered with its log */
 	int known = in->online && in->state != TIER_STATE_DAMAGED &&
 	            in->state != TIER_STATE_REFUSED &&
@@ -494,7 +494,7 @@ json_t *tool_json_tier(const tier_vault *v, size_t i,
 	        t, "state",
 	        json_string(in->state == TIER_STATE_OK && !in->synchronized
 	                            ? "behind"
-	                            : tier_tier_state_name(in->state)));
+	                            : tier_state_name(in->state)));
 	json_object_set_new(t, "revision",
 	                    known ? json_integer((json_int_t)in->revision)
 	                          : json_null());
@@ -613,9 +613,9 @@ static int says(const char *msg, const char *word)
 	return strstr(msg, word) != NULL;
 }
 
-const char *tool_tier_problem(const tier_tier_info *in)
+const char *tool_tier_problem(const tier_info *in)
 {
-	const char *state = tier_tier_state_name(in->state);
+	const char *state = tier_state_name(in->state);
 
 	if (!in->problem || !*in->problem)
 		return ring_printf("tier '%s' is %s", tool_q(in->name), state);

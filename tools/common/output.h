@@ -204,7 +204,7 @@ void tool_output_json(int on);
  * attempts: ..."), else "tier 'nas' is offline: <problem>", so that the
  * tier's name and its state are each said once.  Rotating buffer, as tool_q.
  */
-const char *tool_tier_problem(const tier_tier_info *in);
+const char *tool_tier_problem(const tier_info *in);
 
 /**
  * The same for a tier's part of a write: "tier 'nas' skipped (offline):

@@ -66,7 +66,7 @@ int tool_vault_open(tier_vault **out, const struct tool_common *c,
 void tool_vault_report(const tier_vault *v)
 {
 	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
-		const tier_tier_info *in = tier_vault_tier_info(v, i);
+		const tier_info *in = tier_vault_tier_info(v, i);
 		/* the library's problem names the tier and its state: said once */
 		if (in->state == TIER_STATE_OFFLINE ||
 		    in->state == TIER_STATE_DAMAGED ||

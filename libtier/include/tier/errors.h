@@ -10,6 +10,8 @@
 #ifndef TIER_ERRORS_H
 #define TIER_ERRORS_H
 
+#include "tier/common.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -52,16 +54,16 @@ typedef enum {
  * The last error message of the calling thread: one line, lowercase, no
  * full stop, naming the thing.  Never NULL (empty string when none).
  */
-const char *tier_error_last(void);
+TIER_EXTERN const char *tier_error_last(void);
 
 /** The code that went with the last message (TIER_OK when none). */
-int tier_error_last_code(void);
+TIER_EXTERN int tier_error_last_code(void);
 
 /** Short stable name of a code ("offline", "not found", ...). */
-const char *tier_error_name(int code);
+TIER_EXTERN const char *tier_error_name(int code);
 
 /** Forget the last error of the calling thread. */
-void tier_error_clear(void);
+TIER_EXTERN void tier_error_clear(void);
 
 #ifdef __cplusplus
 }

@@ -40,6 +40,8 @@
 #ifndef TIER_FSCK_H
 #define TIER_FSCK_H
 
+#include "tier/common.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,7 +61,7 @@ typedef enum {
 } tier_fsck_severity;
 
 /** "info", "warning", "error". */
-const char *tier_fsck_severity_name(tier_fsck_severity s);
+TIER_EXTERN const char *tier_fsck_severity_name(tier_fsck_severity s);
 
 /** One finding.  Strings are owned by the report (or, in a callback, valid
  *  for the duration of the call). */
@@ -139,10 +141,10 @@ typedef struct {
  * what was found so far), or with another code when fsck itself could not
  * run (out of memory, no temporary directory); *out is then NULL.
  */
-int tier_fsck_run(tier_fsck_report **out, tier_vault *v,
-                  const tier_fsck_options *opts);
+TIER_EXTERN int tier_fsck_run(tier_fsck_report **out, tier_vault *v,
+                              const tier_fsck_options *opts);
 
-void tier_fsck_report_free(tier_fsck_report *r);
+TIER_EXTERN void tier_fsck_report_free(tier_fsck_report *r);
 
 #ifdef __cplusplus
 }

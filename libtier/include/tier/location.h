@@ -15,6 +15,8 @@
 #ifndef TIER_LOCATION_H
 #define TIER_LOCATION_H
 
+#include "tier/common.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,15 +45,15 @@ typedef struct tier_url {
  * message naming the problem (unknown scheme, relative file path, bad port,
  * missing host...), never echoing a password.
  */
-int tier_url_parse(tier_url **out, const char *spec);
+TIER_EXTERN int tier_url_parse(tier_url **out, const char *spec);
 
 /** The URL as text with the password replaced by "***"; caller frees. */
-char *tier_url_redacted(const tier_url *url);
+TIER_EXTERN char *tier_url_redacted(const tier_url *url);
 
 /** Deep copy. */
-int tier_url_dup(tier_url **out, const tier_url *url);
+TIER_EXTERN int tier_url_dup(tier_url **out, const tier_url *url);
 
-void tier_url_free(tier_url *url);
+TIER_EXTERN void tier_url_free(tier_url *url);
 
 /* ------------------------------------------------------------------ */
 
@@ -130,28 +132,29 @@ typedef struct {
  * a tier that is away opens fine and is found offline on first use.  Fails
  * only for a bad URL or an unknown scheme.
  */
-int tier_location_open(tier_location **out, const char *spec,
-                       const tier_location_options *opts);
-void tier_location_free(tier_location *loc);
+TIER_EXTERN int tier_location_open(tier_location **out, const char *spec,
+                                   const tier_location_options *opts);
+TIER_EXTERN void tier_location_free(tier_location *loc);
 
 /**
  * A second, independent connection to the same tier (same URL, options and
  * offline verdict): one location must not be used by two threads at once,
  * so a thread that wants its own opens a clone.
  */
-int tier_location_clone(tier_location **out, const tier_location *loc);
+TIER_EXTERN int tier_location_clone(tier_location **out,
+                                    const tier_location *loc);
 
-const char *tier_location_name(const tier_location *loc);
+TIER_EXTERN const char *tier_location_name(const tier_location *loc);
 /** URL with the password removed (borrowed). */
-const char *tier_location_display(const tier_location *loc);
-const tier_url *tier_location_url(const tier_location *loc);
+TIER_EXTERN const char *tier_location_display(const tier_location *loc);
+TIER_EXTERN const tier_url *tier_location_url(const tier_location *loc);
 
 /** Whether the reconnect layer has given up on this tier in this process. */
-int tier_location_is_offline(const tier_location *loc);
+TIER_EXTERN int tier_location_is_offline(const tier_location *loc);
 /** Forget an offline verdict (before probing again). */
-void tier_location_reset(tier_location *loc);
+TIER_EXTERN void tier_location_reset(tier_location *loc);
 /** Number of attempts made so far (all calls), for tests and stats. */
-uint64_t tier_location_attempts(const tier_location *loc);
+TIER_EXTERN uint64_t tier_location_attempts(const tier_location *loc);
 
 /*
  * The primitives.  Each goes through the reconnect layer: transient
@@ -159,27 +162,32 @@ uint64_t tier_location_attempts(const tier_location *loc);
  * returns TIER_EOFFLINE and the tier stays offline (later calls fail at
  * once) until tier_location_reset().
  */
-int tier_location_ping(tier_location *loc);
-int tier_location_stat(tier_location *loc, const char *path, tier_stat *out);
+TIER_EXTERN int tier_location_ping(tier_location *loc);
+TIER_EXTERN int tier_location_stat(tier_location *loc, const char *path,
+                                   tier_stat *out);
 /** Stream bytes [offset, offset+len) (len UINT64_MAX = to the end). */
-int tier_location_get(tier_location *loc, const char *path, uint64_t offset,
-                      uint64_t len, tier_sink_cb sink, void *payload);
+TIER_EXTERN int tier_location_get(tier_location *loc, const char *path,
+                                  uint64_t offset, uint64_t len,
+                                  tier_sink_cb sink, void *payload);
 /** Read a whole (small) object into memory; caller frees *out. */
-int tier_location_get_all(tier_location *loc, const char *path, char **out,
-                          size_t *out_len, size_t max_len);
+TIER_EXTERN int tier_location_get_all(tier_location *loc, const char *path,
+                                      char **out, size_t *out_len,
+                                      size_t max_len);
 /** Atomic put: the object appears whole under its name, or not at all. */
-int tier_location_put(tier_location *loc, const char *path,
-                      const tier_source *src, unsigned int flags);
-int tier_location_put_mem(tier_location *loc, const char *path,
-                          const void *data, size_t len, unsigned int flags);
-int tier_location_rename(tier_location *loc, const char *from, const char *to);
-int tier_location_list(tier_location *loc, const char *dir, tier_list_cb cb,
-                       void *payload);
-int tier_location_remove(tier_location *loc, const char *path);
-int tier_location_mkdir_p(tier_location *loc, const char *path);
+TIER_EXTERN int tier_location_put(tier_location *loc, const char *path,
+                                  const tier_source *src, unsigned int flags);
+TIER_EXTERN int tier_location_put_mem(tier_location *loc, const char *path,
+                                      const void *data, size_t len,
+                                      unsigned int flags);
+TIER_EXTERN int tier_location_rename(tier_location *loc, const char *from,
+                                     const char *to);
+TIER_EXTERN int tier_location_list(tier_location *loc, const char *dir,
+                                   tier_list_cb cb, void *payload);
+TIER_EXTERN int tier_location_remove(tier_location *loc, const char *path);
+TIER_EXTERN int tier_location_mkdir_p(tier_location *loc, const char *path);
 
 /** Capabilities of the underlying driver (TIER_DRIVER_CAP_* in sys/driver.h). */
-unsigned int tier_location_caps(const tier_location *loc);
+TIER_EXTERN unsigned int tier_location_caps(const tier_location *loc);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@
 #ifndef TIER_PUSH_H
 #define TIER_PUSH_H
 
+#include "tier/common.h"
+
 #include <stdint.h>
 
 #include "tier/vault.h"
@@ -110,8 +112,8 @@ typedef struct {
  * filled up (no new revision, every earlier one intact).  opts->version
  * 2 (no `unreadable` field) is still accepted.
  */
-int tier_push_run(tier_write_result **out, tier_push_stats *stats,
-                  tier_vault *v, const tier_push_options *opts);
+TIER_EXTERN int tier_push_run(tier_write_result **out, tier_push_stats *stats,
+                              tier_vault *v, const tier_push_options *opts);
 
 #ifdef __cplusplus
 }

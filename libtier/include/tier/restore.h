@@ -10,6 +10,8 @@
 #ifndef TIER_RESTORE_H
 #define TIER_RESTORE_H
 
+#include "tier/common.h"
+
 #include <stdint.h>
 
 #include "tier/vault.h"
@@ -61,8 +63,8 @@ typedef struct {
 		        NULL                                                   \
 	}
 
-int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
-                     const tier_restore_options *opts);
+TIER_EXTERN int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
+                                 const tier_restore_options *opts);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #ifndef TIER_SYNC_H
 #define TIER_SYNC_H
 
+#include "tier/common.h"
+
 #include <stdint.h>
 
 #include "tier/vault.h"
@@ -52,12 +54,12 @@ typedef struct {
 		TIER_SYNC_OPTIONS_VERSION, 1, NULL, NULL, NULL \
 	}
 
-int tier_sync_run(tier_sync_stats *stats, tier_vault *v,
-                  const tier_sync_options *opts);
+TIER_EXTERN int tier_sync_run(tier_sync_stats *stats, tier_vault *v,
+                              const tier_sync_options *opts);
 
 /** What a sync of tier i would move: revisions and bytes of data packs. */
-int tier_sync_plan(tier_vault *v, size_t i, uint64_t *revisions,
-                   uint64_t *bytes);
+TIER_EXTERN int tier_sync_plan(tier_vault *v, size_t i, uint64_t *revisions,
+                               uint64_t *bytes);
 
 #ifdef __cplusplus
 }

@@ -8,10 +8,12 @@
  *
  * Opening a vault probes every tier (SPEC R5, R8, R9): reads its head,
  * mirrors its log into the cache, finishes or forgets an interrupted write
- * of ours, and classifies the tier (see tier_tier_state).
+ * of ours, and classifies the tier (see tier_state).
  */
 #ifndef TIER_VAULT_H
 #define TIER_VAULT_H
+
+#include "tier/common.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -41,15 +43,15 @@ typedef enum {
 	TIER_STATE_DAMAGED = 6,
 	/** The tier refused us: wrong password or key, permission denied. */
 	TIER_STATE_REFUSED = 7,
-} tier_tier_state;
+} tier_state;
 
 /** The state's word in tool output and JSON ("ok", "offline", "rolled-back"...). */
-const char *tier_tier_state_name(tier_tier_state s);
+TIER_EXTERN const char *tier_state_name(tier_state s);
 
 typedef struct {
 	const char *name; /**< tier name */
 	const char *url;  /**< URL without password */
-	tier_tier_state state;
+	tier_state state;
 	int online;
 	int has_log; /**< 0: empty tier, revision 0 */
 	uint64_t revision;
@@ -60,7 +62,7 @@ typedef struct {
 	char stored_head[41];
 	const char *
 	        problem; /**< one-line explanation for a non-OK state, or NULL */
-} tier_tier_info;
+} tier_info;
 
 /** How tier_vault_init treats the tiers. */
 typedef enum {
@@ -128,23 +130,26 @@ typedef struct {
  * must be online for init.  The state directory must not hold an
  * installation yet.
  */
-int tier_vault_init(tier_vault **out, const tier_vault_options *opts);
+TIER_EXTERN int tier_vault_init(tier_vault **out,
+                                const tier_vault_options *opts);
 
 /** Open an installation (or tiers alone) and probe every tier. */
-int tier_vault_open(tier_vault **out, const tier_vault_options *opts);
+TIER_EXTERN int tier_vault_open(tier_vault **out,
+                                const tier_vault_options *opts);
 
 /** Probe every tier again (R5: at start, and when an offline tier answers). */
-int tier_vault_probe(tier_vault *v);
+TIER_EXTERN int tier_vault_probe(tier_vault *v);
 
-void tier_vault_free(tier_vault *v);
+TIER_EXTERN void tier_vault_free(tier_vault *v);
 
-const char *tier_vault_id(const tier_vault *v);
-const char *tier_vault_installation_id(const tier_vault *v);
-int tier_vault_is_read_only(const tier_vault *v);
-uint64_t tier_vault_max_revision(const tier_vault *v);
-size_t tier_vault_tier_count(const tier_vault *v);
-const tier_tier_info *tier_vault_tier_info(const tier_vault *v, size_t i);
-tier_location *tier_vault_location(tier_vault *v, size_t i);
+TIER_EXTERN const char *tier_vault_id(const tier_vault *v);
+TIER_EXTERN const char *tier_vault_installation_id(const tier_vault *v);
+TIER_EXTERN int tier_vault_is_read_only(const tier_vault *v);
+TIER_EXTERN uint64_t tier_vault_max_revision(const tier_vault *v);
+TIER_EXTERN size_t tier_vault_tier_count(const tier_vault *v);
+TIER_EXTERN const tier_info *tier_vault_tier_info(const tier_vault *v,
+                                                  size_t i);
+TIER_EXTERN tier_location *tier_vault_location(tier_vault *v, size_t i);
 
 /**
  * R8: 0 when no tier is foreign or rolled back; else TIER_EFOREIGN or
@@ -156,20 +161,20 @@ tier_location *tier_vault_location(tier_vault *v, size_t i);
  * state dir never trip it; one opened for reading
  * (tier_vault_options.reading) passes foreign tiers.
  */
-int tier_vault_check(const tier_vault *v);
+TIER_EXTERN int tier_vault_check(const tier_vault *v);
 
 /**
  * tier_vault_check() as a write sees it, also for a vault opened for
  * reading: what a reading tool warns about (TIER_EFOREIGN).
  */
-int tier_vault_check_write(const tier_vault *v);
+TIER_EXTERN int tier_vault_check_write(const tier_vault *v);
 
 /**
  * Accept that tier `name` is behind what this installation wrote there
  * (an old disk image, a replaced disk): forget the stored ref so that the
  * tier counts as merely unsynchronised and tier-sync brings it level.
  */
-int tier_vault_accept_rollback(tier_vault *v, const char *name);
+TIER_EXTERN int tier_vault_accept_rollback(tier_vault *v, const char *name);
 
 /* ---- write results ------------------------------------------------- */
 
@@ -194,14 +199,15 @@ typedef struct {
 } tier_write_result;
 
 /** "written", "skipped-offline", "skipped-unsynchronized", "failed". */
-const char *tier_write_outcome_name(tier_write_outcome o);
-void tier_write_result_free(tier_write_result *r);
+TIER_EXTERN const char *tier_write_outcome_name(tier_write_outcome o);
+TIER_EXTERN void tier_write_result_free(tier_write_result *r);
 
 /**
  * Write an archive mark: a revision that changes no data, labelled.
  * (Also the simplest write operation, used by tests of the log.)
  */
-int tier_vault_mark(tier_write_result **out, tier_vault *v, const char *label);
+TIER_EXTERN int tier_vault_mark(tier_write_result **out, tier_vault *v,
+                                const char *label);
 
 /* ---- history ---------------------------------------------------------- */
 
@@ -222,8 +228,8 @@ typedef struct {
  * History from the newest revision of the first readable tier at the
  * maximum revision, newest first, at most `max` entries (0 = all).
  */
-int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v,
-                   size_t max);
+TIER_EXTERN int tier_vault_log(tier_log_entry **out, size_t *count,
+                               tier_vault *v, size_t max);
 
 /**
  * The source paths revision `commit` (hex id, as in tier_log_entry)
@@ -232,11 +238,11 @@ int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v,
  * empty (count 0) for a revision that records no path (an op other than
  * push, or a push written before Tier-Path existed: its summary says).
  */
-int tier_vault_revision_paths(char ***out, size_t *count, tier_vault *v,
-                              const char *commit);
+TIER_EXTERN int tier_vault_revision_paths(char ***out, size_t *count,
+                                          tier_vault *v, const char *commit);
 
 /** Free a NULL-terminated array of strings (NULL: no-op). */
-void tier_strings_free(char **list);
+TIER_EXTERN void tier_strings_free(char **list);
 
 /** One difference between two snapshots. */
 typedef struct {
@@ -253,8 +259,8 @@ typedef int (*tier_diff_cb)(const tier_diff_entry *e, void *payload);
  * metadata changes are not reported.  cb returning non-zero stops
  * (TIER_EABORTED).  TIER_ENOTFOUND for a revision that does not exist.
  */
-int tier_vault_diff(tier_vault *v, uint64_t from, uint64_t to, tier_diff_cb cb,
-                    void *payload);
+TIER_EXTERN int tier_vault_diff(tier_vault *v, uint64_t from, uint64_t to,
+                                tier_diff_cb cb, void *payload);
 
 #ifdef __cplusplus
 }

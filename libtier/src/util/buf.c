@@ -6,16 +6,22 @@
 
 int tier_add_overflow(size_t *out, size_t a, size_t b)
 {
-	if (a > SIZE_MAX - b)
-		return tier_error_set(TIER_ERROR, "size overflow");
+	if (a > SIZE_MAX - b) {
+		/* a constant return, so that inlined callers see *out set on 0 */
+		tier_error_set(TIER_ERROR, "size overflow");
+		return TIER_ERROR;
+	}
 	*out = a + b;
 	return 0;
 }
 
 int tier_mul_overflow(size_t *out, size_t a, size_t b)
 {
-	if (a && b > SIZE_MAX / a)
-		return tier_error_set(TIER_ERROR, "size overflow");
+	if (a && b > SIZE_MAX / a) {
+		/* a constant return, so that inlined callers see *out set on 0 */
+		tier_error_set(TIER_ERROR, "size overflow");
+		return TIER_ERROR;
+	}
 	*out = a * b;
 	return 0;
 }

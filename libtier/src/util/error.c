@@ -28,6 +28,31 @@ void tier_error_clear(void)
 	last_code = TIER_OK;
 }
 
+void tier_error_save(tier_error_saved *s)
+{
+	s->code = last_code;
+	memcpy(s->msg, last_msg, sizeof(s->msg));
+	s->msg[sizeof(s->msg) - 1] = '\0';
+}
+
+int tier_error_restore(const tier_error_saved *s)
+{
+	last_code = s->code;
+	snprintf(last_msg, sizeof(last_msg), "%s", s->msg);
+	return s->code;
+}
+
+int tier_check_version(unsigned int version, unsigned int current,
+                       const char *what)
+{
+	if (version >= 1 && version <= current)
+		return 0;
+	return tier_error_set(
+	        TIER_EUSAGE,
+	        "unsupported %s version %u (this libtier knows 1 to %u)", what,
+	        version, current);
+}
+
 const char *tier_error_name(int code)
 {
 	switch (code) {

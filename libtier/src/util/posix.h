@@ -32,6 +32,9 @@ int tier_write_all(int fd, const void *data, size_t len, const char *what);
 int tier_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got,
                    const char *what);
 
+/** Milliseconds of CLOCK_MONOTONIC: for deadlines and durations, never dates. */
+int64_t tier_now_ms(void);
+
 /** fsync() a directory so that a rename or create in it is durable. */
 int tier_fsync_dir(const char *dir);
 

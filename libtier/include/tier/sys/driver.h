@@ -13,6 +13,8 @@
 #ifndef TIER_SYS_DRIVER_H
 #define TIER_SYS_DRIVER_H
 
+#include "tier/common.h"
+
 #include "tier/location.h"
 
 #ifdef __cplusplus
@@ -69,11 +71,12 @@ typedef int (*tier_driver_open_fn)(tier_driver **out, const tier_url *url,
  * Register a driver for a scheme (replacing any previous one).  The built-in
  * drivers (file, fault, ftp, ftps, sftp, s3) are registered on first use.
  */
-int tier_driver_register(const char *scheme, tier_driver_open_fn open);
+TIER_EXTERN int tier_driver_register(const char *scheme,
+                                     tier_driver_open_fn open);
 
 /** Open the driver for a parsed URL (no reconnect layer). */
-int tier_driver_open(tier_driver **out, const tier_url *url,
-                     const tier_location_options *opts);
+TIER_EXTERN int tier_driver_open(tier_driver **out, const tier_url *url,
+                                 const tier_location_options *opts);
 
 #ifdef __cplusplus
 }
