@@ -278,7 +278,8 @@ static int vault_alloc(tier_vault **out, const tier_vault_options *opts)
 	v->lock_fd = -1;
 	tier_location_options def = TIER_LOCATION_OPTIONS_INIT;
 	v->lopts = opts ? opts->location : def;
-	v->wait_timeout_ms = opts ? opts->wait_timeout_ms : -1;
+	v->wait_timeout_ms =
+	        opts ? opts->wait_timeout_ms : TIER_DEFAULT_WAIT_TIMEOUT_MS;
 	v->reading = opts ? opts->reading : 0;
 	v->notice = opts ? opts->notice : NULL;
 	v->notice_payload = opts ? opts->notice_payload : NULL;
@@ -1778,8 +1779,11 @@ static int wait_for_target(tier_write *w)
 {
 	tier_vault *v = w->v;
 	tier_retry_policy pol = {
-	        UINT_MAX, v->lopts.retry_delay ? v->lopts.retry_delay : 200,
-	        v->lopts.retry_cap ? v->lopts.retry_cap : 30000};
+	        UINT_MAX,
+	        v->lopts.retry_delay ? v->lopts.retry_delay
+	                             : TIER_DEFAULT_RETRY_DELAY_MS,
+	        v->lopts.retry_cap ? v->lopts.retry_cap
+	                           : TIER_DEFAULT_RETRY_CAP_MS};
 	uint64_t rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull;
 	int64_t start = tier_now_ms();
 	tier_buf why = TIER_BUF_INIT;

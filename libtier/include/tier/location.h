@@ -103,13 +103,30 @@ typedef int (*tier_sleep_cb)(unsigned int ms, void *payload);
 /** Trace hook: one line per retry / state change, for -v. */
 typedef void (*tier_trace_cb)(const char *line, void *payload);
 
+/*
+ * Defaults of tier_location_options, as TIER_LOCATION_OPTIONS_INIT fills
+ * them (and as the tools' --retries, --retry-delay and --timeout start).
+ */
+/** Attempts per tier call (all of them, not re-tries) before offline. */
+#define TIER_DEFAULT_RETRIES 10
+/** Base of the exponential back-off between attempts, in milliseconds. */
+#define TIER_DEFAULT_RETRY_DELAY_MS 200
+/** Longest back-off between two attempts, in milliseconds. */
+#define TIER_DEFAULT_RETRY_CAP_MS 30000
+/** How long a remote tier may stay silent (connect, low speed), in seconds. */
+#define TIER_DEFAULT_TIMEOUT_S 30
+
 typedef struct {
 	unsigned int version;
-	unsigned int retries;     /**< attempts per call, default 10 */
-	unsigned int retry_delay; /**< base back-off in ms, default 200 */
-	unsigned int retry_cap;   /**< back-off cap in ms, default 30000 */
-	unsigned int
-	        timeout; /**< connect / low-speed timeout in s, default 30 */
+	/** attempts per call, default TIER_DEFAULT_RETRIES; 0 means 1 */
+	unsigned int retries;
+	/** base back-off in ms, default TIER_DEFAULT_RETRY_DELAY_MS */
+	unsigned int retry_delay;
+	/** back-off cap in ms, default TIER_DEFAULT_RETRY_CAP_MS */
+	unsigned int retry_cap;
+	/** connect / low-speed timeout in s, default TIER_DEFAULT_TIMEOUT_S;
+	 *  0 also means the default */
+	unsigned int timeout;
 	uint64_t max_send_speed; /**< bytes/s, 0 = unlimited */
 	uint64_t max_recv_speed;
 	const char *cacert;  /**< CA file for ftps:// */
@@ -121,10 +138,12 @@ typedef struct {
 } tier_location_options;
 
 #define TIER_LOCATION_OPTIONS_VERSION 1
-#define TIER_LOCATION_OPTIONS_INIT                                             \
-	{                                                                      \
-		TIER_LOCATION_OPTIONS_VERSION, 10, 200, 30000, 30, 0, 0, NULL, \
-		        0, NULL, NULL, NULL, NULL                              \
+#define TIER_LOCATION_OPTIONS_INIT                                            \
+	{                                                                     \
+		TIER_LOCATION_OPTIONS_VERSION, TIER_DEFAULT_RETRIES,          \
+		        TIER_DEFAULT_RETRY_DELAY_MS,                          \
+		        TIER_DEFAULT_RETRY_CAP_MS, TIER_DEFAULT_TIMEOUT_S, 0, \
+		        0, NULL, 0, NULL, NULL, NULL, NULL                    \
 	}
 
 /**

@@ -56,6 +56,9 @@ typedef void (*tier_push_warning_cb)(const char *msg, void *payload);
 typedef void (*tier_push_unreadable_cb)(const char *path, const char *error,
                                         void *payload);
 
+/** What tier_push_options.pack_size 0 means: close a data pack at 16 MiB. */
+#define TIER_DEFAULT_PACK_SIZE (16u * 1024 * 1024)
+
 typedef struct {
 	unsigned int version;
 	const char *const *paths; /**< what to back up (made absolute) */
@@ -65,7 +68,8 @@ typedef struct {
 	tier_push_progress_cb progress;
 	tier_push_warning_cb warning;
 	void *payload;
-	/** A data pack is closed once it holds this many bytes; 0 = 16 MiB.
+	/** A data pack is closed once it holds this many bytes; 0 =
+	 *  TIER_DEFAULT_PACK_SIZE (16 MiB).
 	 *  Smaller packs suit slow links (less to resend after a cut). */
 	uint64_t pack_size;
 	/** Version 3: each unreadable path (may be NULL). */

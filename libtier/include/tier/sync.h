@@ -38,9 +38,13 @@ typedef int (*tier_sync_progress_cb)(const tier_sync_stats *s, const char *tier,
                                      uint64_t revision, void *payload);
 typedef void (*tier_sync_warning_cb)(const char *msg, void *payload);
 
+/** Default of tier_sync_options.wait_idle: wait for a running write. */
+#define TIER_DEFAULT_SYNC_WAIT_IDLE 1
+
 typedef struct {
 	unsigned int version;
-	/** Wait for a running write to finish instead of failing TIER_ECONFLICT. */
+	/** Wait for a running write to finish instead of failing TIER_ECONFLICT
+	 *  (default TIER_DEFAULT_SYNC_WAIT_IDLE). */
 	int wait_idle;
 	tier_sync_progress_cb
 	        progress; /**< non-zero return cancels (TIER_EABORTED) */
@@ -49,9 +53,10 @@ typedef struct {
 } tier_sync_options;
 
 #define TIER_SYNC_OPTIONS_VERSION 1
-#define TIER_SYNC_OPTIONS_INIT                                 \
-	{                                                      \
-		TIER_SYNC_OPTIONS_VERSION, 1, NULL, NULL, NULL \
+#define TIER_SYNC_OPTIONS_INIT                                                \
+	{                                                                     \
+		TIER_SYNC_OPTIONS_VERSION, TIER_DEFAULT_SYNC_WAIT_IDLE, NULL, \
+		        NULL, NULL                                            \
 	}
 
 TIER_EXTERN int tier_sync_run(tier_sync_stats *stats, tier_vault *v,

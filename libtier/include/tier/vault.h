@@ -73,6 +73,12 @@ typedef enum {
 	        2, /**< follow an existing vault for restores only */
 } tier_init_mode;
 
+/**
+ * Default of tier_vault_options.wait_timeout_ms: a write that finds no
+ * tier to write to (or the installation's lock held) waits for ever.
+ */
+#define TIER_DEFAULT_WAIT_TIMEOUT_MS (-1)
+
 typedef struct {
 	unsigned int version;
 	/** Installation state directory; NULL = none (reading tools given -t only). */
@@ -88,8 +94,9 @@ typedef struct {
 	int no_probe;
 	/**
 	 * R3: a write that finds no tier to write to waits, probing with
-	 * back-off, until one is back.  -1 (default): for ever; 0: fail at
-	 * once (TIER_EOFFLINE); else give up after this many ms (TIER_ETIMEOUT).
+	 * back-off, until one is back.  -1 (TIER_DEFAULT_WAIT_TIMEOUT_MS):
+	 * for ever; 0: fail at once (TIER_EOFFLINE); else give up after this
+	 * many ms (TIER_ETIMEOUT).
 	 * A write that finds the installation's lock held by another process
 	 * waits for it the same way (0: TIER_ETIMEOUT at once), after a
 	 * notice that names the holder ("waiting for push pid 4711 since
@@ -117,11 +124,11 @@ typedef struct {
 } tier_vault_options;
 
 #define TIER_VAULT_OPTIONS_VERSION 1
-#define TIER_VAULT_OPTIONS_INIT                                           \
-	{                                                                 \
-		TIER_VAULT_OPTIONS_VERSION, NULL, NULL, 0,                \
-		        TIER_LOCATION_OPTIONS_INIT, TIER_INIT_NEW, 0, -1, \
-		        NULL, NULL, 0, 0                                  \
+#define TIER_VAULT_OPTIONS_INIT                                        \
+	{                                                              \
+		TIER_VAULT_OPTIONS_VERSION, NULL, NULL, 0,             \
+		        TIER_LOCATION_OPTIONS_INIT, TIER_INIT_NEW, 0,  \
+		        TIER_DEFAULT_WAIT_TIMEOUT_MS, NULL, NULL, 0, 0 \
 	}
 
 /**

@@ -1548,7 +1548,7 @@ int tier_driver_curl_open(tier_driver **out, const tier_url *url,
 		                    url->scheme);
 		goto fail;
 	}
-	d->timeout = opts->timeout ? opts->timeout : 30;
+	d->timeout = opts->timeout ? opts->timeout : TIER_DEFAULT_TIMEOUT_S;
 	d->max_send = opts->max_send_speed;
 	d->max_recv = opts->max_recv_speed;
 	d->insecure = opts->insecure;

@@ -1150,7 +1150,7 @@ int tier_driver_s3_open(tier_driver **out, const tier_url *url,
 		        "s3 tier url needs a bucket: s3://bucket/prefix");
 	if (!(d = tier_calloc(1, sizeof(*d))))
 		return TIER_ERROR;
-	d->timeout = opts->timeout ? opts->timeout : 30;
+	d->timeout = opts->timeout ? opts->timeout : TIER_DEFAULT_TIMEOUT_S;
 	d->max_send = opts->max_send_speed;
 	d->max_recv = opts->max_recv_speed;
 	d->insecure = opts->insecure;
