@@ -14,6 +14,10 @@ static unsigned int opt_pack_kib;
 static uint64_t opt_wait_timeout; /* ms */
 static int opt_wait_timeout_seen;
 
+/* the --pack-size help says the library's default in KiB */
+_Static_assert(TIER_DEFAULT_PACK_SIZE == 16384u * 1024,
+               "--pack-size help: default 16384 KiB");
+
 static const struct tool_opt options[] = {
         TOOL_FLAG(
                 0, "reread", &opt_reread,

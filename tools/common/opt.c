@@ -15,6 +15,10 @@
 
 #define HELP_WIDTH   79 /* wrap --help here: fits an 80-column terminal */
 #define HELP_MAX_COL 30 /* help text starts at most here */
+/* libtier's default --timeout as text ("30s"), for the help string */
+#define STR_(x)              #x
+#define STR(x)               STR_(x)
+#define DEFAULT_TIMEOUT_TEXT STR(TIER_DEFAULT_TIMEOUT_S) "s"
 
 /* The common options point into a tool_common and a few locals. */
 struct common_table {
@@ -66,7 +70,8 @@ static void common_table_init(struct common_table *t, struct tool_common *c)
 	        0, "timeout", &t->timeout_ms, 1, 3600 * 1000,
 	        "how long a remote tier may stay silent (connecting, a reply, a "
 	        "transfer) before the attempt counts as failed, in whole "
-	        "seconds (rounded up); a bare number is seconds (default 30s)");
+	        "seconds (rounded up); a bare number is seconds "
+	        "(default " DEFAULT_TIMEOUT_TEXT ")");
 	t->opts[i++] = (struct tool_opt)TOOL_STRING(
 	        0, "cacert", "FILE", &c->cacert,
 	        "CA certificates to verify ftps:// servers and https S3 endpoints "

@@ -6,7 +6,7 @@
 #include "exitcodes.h"
 #include "output.h"
 
-static int64_t wait_ms = -1;
+static int64_t wait_ms = TIER_DEFAULT_WAIT_TIMEOUT_MS;
 
 void tool_vault_set_wait(int64_t ms)
 {

@@ -29,7 +29,8 @@ int tool_vault_open(tier_vault **out, const struct tool_common *c,
 
 /**
  * For writing tools: how long a write waits for a tier when none can take
- * it (R3); -1 (the default) for ever, as --wait-timeout is absent.
+ * it (R3); -1 (TIER_DEFAULT_WAIT_TIMEOUT_MS, the default) for ever, as
+ * --wait-timeout is absent.
  */
 void tool_vault_set_wait(int64_t ms);
 
