@@ -314,15 +314,19 @@ static void print_version(const struct tool_def *def)
 	printf("%s (libtier) %s\n", def->name, tier_version());
 }
 
-int tool_opt_parse(struct tool_common *out, const struct tool_def *def,
-                   int argc, char **argv)
-{
-	struct common_table ct;
+/* One command line being read: the tool's table first, then the common one. */
+struct opt_parse {
 	const struct tool_opt *tabs[2];
+	int argc;
+	char **argv;
+	int i; /* the argument being read; a value taken moves it on */
+};
+
+/* Defaults before any option: libtier's retries and delay, the environment. */
+static void common_defaults(struct tool_common *out, const struct tool_def *def)
+{
 	tier_location_options defaults = TIER_LOCATION_OPTIONS_INIT;
 	const char *env;
-	int only_args = 0, w = 1, i, rc;
-	size_t nargs;
 
 	memset(out, 0, sizeof(*out));
 	out->def = def;
@@ -335,108 +339,143 @@ int tool_opt_parse(struct tool_common *out, const struct tool_def *def,
 	if (env && *env)
 		out->cacert = env;
 	tool_set_name(def->name);
+}
 
-	/* --json is known before parsing, so that a usage error found on
-	 * the way still prints its error object */
+/* --json is known before parsing, so that a usage error found on the way
+ * still prints its error object. */
+static void json_before_parsing(int argc, char **argv)
+{
+	int i;
+
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
 		if (strcmp(argv[i], "--json") == 0)
 			tool_output_json(1);
+}
 
-	common_table_init(&ct, out);
-	tabs[0] = def->options;
-	tabs[1] = ct.opts;
-	if ((rc = check_table(def->options, ct.opts)) != 0)
-		return rc;
+/* "--name", "--name=value" or "--name value". */
+static int parse_long(struct opt_parse *p, const char *arg)
+{
+	const char *name = arg + 2;
+	const char *eq = strchr(name, '=');
+	size_t len = eq ? (size_t)(eq - name) : strlen(name);
+	const char *value = NULL;
+	const struct tool_opt *o;
+	char spelled[128];
 
-	for (i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		const struct tool_opt *o = NULL;
+	snprintf(spelled, sizeof(spelled), "--%.*s",
+	         (int)(len < 100 ? len : 100), name);
+	if (!(o = find_long(p->tabs[0], name, len)))
+		o = find_long(p->tabs[1], name, len);
+	if (!o)
+		return tool_usage_error("unknown option '%s'", spelled);
+	if (o->type == TOOL_OPT_FLAG) {
+		if (eq)
+			return tool_usage_error("option '%s' takes no value",
+			                        spelled);
+	} else if (eq) {
+		value = eq + 1;
+	} else if (p->i + 1 < p->argc) {
+		value = p->argv[++p->i];
+	}
+	if (o->type != TOOL_OPT_FLAG && (!value || !*value))
+		return tool_usage_error("option '%s' needs a value", spelled);
+	return apply(o, spelled, value);
+}
+
+/* "-abc" (flags), "-sDIR" or "-s DIR": a value ends the group. */
+static int parse_short(struct opt_parse *p, const char *arg)
+{
+	const char *c;
+	int rc;
+
+	for (c = arg + 1; *c; c++) {
+		const struct tool_opt *o;
+		const char *value = NULL;
 		char spelled[128];
+
+		snprintf(spelled, sizeof(spelled), "-%c", *c);
+		if (!(o = find_short(p->tabs[0], *c)))
+			o = find_short(p->tabs[1], *c);
+		if (!o)
+			return tool_usage_error("unknown option '%s'", spelled);
+		if (o->type != TOOL_OPT_FLAG) {
+			if (c[1])
+				value = c + 1;
+			else if (p->i + 1 < p->argc)
+				value = p->argv[++p->i];
+			if (!value || !*value)
+				return tool_usage_error(
+				        "option '%s' needs a value", spelled);
+		}
+		if ((rc = apply(o, spelled, value)) != 0)
+			return rc;
+		if (value)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * Apply every option; the other arguments move to the front of argv
+ * (argv[1..*nargs]).  Returns TOOL_OPT_CONTINUE, or the exit code after an
+ * error, --help or --version.
+ */
+static int parse_options(struct opt_parse *p, const struct common_table *ct,
+                         const struct tool_def *def, size_t *nargs)
+{
+	int only_args = 0, w = 1, rc;
+
+	for (p->i = 1; p->i < p->argc; p->i++) {
+		const char *arg = p->argv[p->i];
 
 		if (only_args || arg[0] != '-' || arg[1] == '\0') {
 			/* w <= i: moving arguments forward never clobbers
 			 * an element not read yet. */
-			argv[w++] = argv[i];
+			p->argv[w++] = p->argv[p->i];
 			continue;
 		}
 		if (strcmp(arg, "--") == 0) {
 			only_args = 1;
 			continue;
 		}
-
-		if (arg[1] == '-') {
-			const char *name = arg + 2;
-			const char *eq = strchr(name, '=');
-			size_t len = eq ? (size_t)(eq - name) : strlen(name);
-			const char *value = NULL;
-
-			snprintf(spelled, sizeof(spelled), "--%.*s",
-			         (int)(len < 100 ? len : 100), name);
-			if (!(o = find_long(tabs[0], name, len)))
-				o = find_long(tabs[1], name, len);
-			if (!o)
-				return tool_usage_error("unknown option '%s'",
-				                        spelled);
-			if (o->type == TOOL_OPT_FLAG) {
-				if (eq)
-					return tool_usage_error(
-					        "option '%s' takes no value",
-					        spelled);
-			} else if (eq) {
-				value = eq + 1;
-			} else if (i + 1 < argc) {
-				value = argv[++i];
-			}
-			if (o->type != TOOL_OPT_FLAG && (!value || !*value))
-				return tool_usage_error(
-				        "option '%s' needs a value", spelled);
-			if ((rc = apply(o, spelled, value)) != 0)
-				return rc;
-		} else {
-			const char *p;
-			for (p = arg + 1; *p; p++) {
-				const char *value = NULL;
-
-				snprintf(spelled, sizeof(spelled), "-%c", *p);
-				if (!(o = find_short(tabs[0], *p)))
-					o = find_short(tabs[1], *p);
-				if (!o)
-					return tool_usage_error(
-					        "unknown option '%s'", spelled);
-				if (o->type != TOOL_OPT_FLAG) {
-					/* "-sDIR" or "-s DIR" */
-					if (p[1])
-						value = p + 1;
-					else if (i + 1 < argc)
-						value = argv[++i];
-					if (!value || !*value)
-						return tool_usage_error(
-						        "option '%s' needs a "
-						        "value",
-						        spelled);
-				}
-				if ((rc = apply(o, spelled, value)) != 0)
-					return rc;
-				if (value)
-					break;
-			}
-		}
+		rc = arg[1] == '-' ? parse_long(p, arg) : parse_short(p, arg);
+		if (rc != 0)
+			return rc;
 		/* --help and --version win over what follows them. */
-		if (ct.help) {
+		if (ct->help) {
 			tool_opt_help(def);
 			return TOOL_EXIT_OK;
 		}
-		if (ct.version) {
+		if (ct->version) {
 			print_version(def);
 			return TOOL_EXIT_OK;
 		}
 	}
+	*nargs = (size_t)(w - 1);
+	return TOOL_OPT_CONTINUE;
+}
+
+int tool_opt_parse(struct tool_common *out, const struct tool_def *def,
+                   int argc, char **argv)
+{
+	struct common_table ct;
+	struct opt_parse p = {{def->options, NULL}, argc, argv, 0};
+	size_t nargs = 0;
+	int rc;
+
+	common_defaults(out, def);
+	json_before_parsing(argc, argv);
+	common_table_init(&ct, out);
+	p.tabs[1] = ct.opts;
+	if ((rc = check_table(def->options, ct.opts)) != 0)
+		return rc;
+	if ((rc = parse_options(&p, &ct, def, &nargs)) != TOOL_OPT_CONTINUE)
+		return rc;
 
 	out->retry_delay = (unsigned int)ct.delay_ms; /* <= UINT_MAX */
 	/* the library counts whole seconds: never shorter than asked */
 	out->timeout = (unsigned int)((ct.timeout_ms + 999) / 1000);
 
-	nargs = (size_t)(w - 1);
 	out->args.items = (const char **)argv + 1;
 	out->args.count = nargs;
 	if (nargs < def->min_args)
