@@ -90,110 +90,130 @@ static void sleep_ms(unsigned int ms)
 	}
 }
 
+/* --accept-rollback NAME: forget the stored ref, then R8 must pass. */
+static int accept_rollback(tier_vault *v, const char *name)
+{
+	int rc;
+
+	if ((rc = tier_vault_accept_rollback(v, name)) < 0 ||
+	    (rc = tier_vault_check(v)) < 0)
+		return rc;
+	for (size_t i = 0; i < tier_vault_tier_count(v); i++)
+		if (!strcmp(tier_vault_tier_info(v, i)->name, name))
+			tool_info(
+			        "tier '%s' accepted at revision %llu; bringing it level",
+			        name,
+			        (unsigned long long)tier_vault_tier_info(v, i)
+			                ->revision);
+	return 0;
+}
+
+static void add_stats(tier_sync_stats *st, const tier_sync_stats *one)
+{
+	st->tiers += one->tiers;
+	st->revisions += one->revisions;
+	st->packs += one->packs;
+	st->bytes += one->bytes;
+	st->log_bytes += one->log_bytes;
+	st->skipped += one->skipped;
+	st->damaged += one->damaged;
+}
+
+/* --watch: sync, sleep, again, until a signal; a write, a busy lock or a
+ * tier away only skips a round. */
+static int sync_watch(tier_vault *v, tier_sync_options *so, tier_sync_stats *st)
+{
+	int rc = 0;
+
+	/* the idle-time agent: never holds a write up */
+	so->wait_idle = 0;
+	while (!tool_interrupted()) {
+		tier_sync_stats one = {0};
+		rc = tier_sync_run(&one, v, so);
+		add_stats(st, &one);
+		if (rc == TIER_EABORTED || rc == TIER_ECONFLICT ||
+		    rc == TIER_EOFFLINE) {
+			tool_verbose(1, "%s", tier_error_last());
+			rc = 0;
+		} else if (rc < 0)
+			break;
+		if (one.revisions)
+			tool_info("synced %s to %s",
+			          tool_count(one.revisions, "revision", NULL),
+			          tool_count(one.tiers, "tier", NULL));
+		sleep_ms((unsigned int)opt_interval); /* <= UINT_MAX */
+	}
+	return rc;
+}
+
+static int report_json(tier_vault *v, const tier_sync_stats *st)
+{
+	tool_stats sj;
+
+	tool_stats_init(&sj);
+	sj.v[TOOL_STAT_TIERS] = (int64_t)st->tiers;
+	sj.v[TOOL_STAT_REVISIONS] = (int64_t)st->revisions;
+	sj.v[TOOL_STAT_PACKS] = (int64_t)st->packs;
+	sj.v[TOOL_STAT_BYTES] = (int64_t)st->bytes;
+	sj.v[TOOL_STAT_SKIPPED] = (int64_t)st->skipped;
+	sj.v[TOOL_STAT_DAMAGED] = (int64_t)st->damaged;
+	sj.v[TOOL_STAT_LOG_BYTES] = (int64_t)st->log_bytes;
+	return tool_json_emit(json_pack("{s:I, s:o, s:o}", "max_revision",
+	                                (json_int_t)tier_vault_max_revision(v),
+	                                "tiers", tool_json_tiers(v, NULL),
+	                                "stats", tool_json_stats(&sj)));
+}
+
+static void report_text(tier_vault *v, const tier_sync_stats *st)
+{
+	char b[32], l[32];
+
+	if (st->revisions)
+		tool_info("replayed %s onto %s: %s (%s) and %s of log",
+		          tool_count(st->revisions, "revision", NULL),
+		          tool_count(st->tiers, "tier", NULL),
+		          tool_count(st->packs, "pack", NULL),
+		          tool_size(st->bytes, b), tool_size(st->log_bytes, l));
+	else
+		tool_info("every online tier is at revision %llu",
+		          (unsigned long long)tier_vault_max_revision(v));
+	/* the problem names the tier and says offline: once each */
+	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
+		const tier_info *in = tier_vault_tier_info(v, i);
+		if (in->state == TIER_STATE_OFFLINE)
+			tool_warning("%s; not synced", tool_tier_problem(in));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct tool_common c;
 	tier_vault *v = NULL;
 	tier_sync_stats st = {0};
-	int rc;
+	tier_sync_options so = TIER_SYNC_OPTIONS_INIT;
+	int rc, exit_code = TOOL_EXIT_OK;
 
 	tool_init(&c, &def, argc, argv);
 	if ((rc = tool_vault_open(&v, &c, TOOL_WRITE, opt_accept ? 0 : 1)) < 0)
 		return tool_finish(&c, tool_fail(rc));
-	if (opt_accept) {
-		if ((rc = tier_vault_accept_rollback(v, opt_accept)) < 0 ||
-		    (rc = tier_vault_check(v)) < 0) {
-			tier_vault_free(v);
-			return tool_finish(&c, tool_fail(rc));
-		}
-		for (size_t i = 0; i < tier_vault_tier_count(v); i++)
-			if (!strcmp(tier_vault_tier_info(v, i)->name,
-			            opt_accept))
-				tool_info(
-				        "tier '%s' accepted at revision %llu; bringing it level",
-				        opt_accept,
-				        (unsigned long long)
-				                tier_vault_tier_info(v, i)
-				                        ->revision);
+	if (opt_accept && (rc = accept_rollback(v, opt_accept)) < 0) {
+		tier_vault_free(v);
+		return tool_finish(&c, tool_fail(rc));
 	}
 
-	tier_sync_options so = TIER_SYNC_OPTIONS_INIT;
 	so.progress = on_progress;
 	so.warning = on_warning;
 	so.payload = NULL;
-	if (!opt_watch) {
-		rc = tier_sync_run(&st, v, &so);
-	} else {
-		/* the idle-time agent: never holds a write up */
-		so.wait_idle = 0;
-		while (!tool_interrupted()) {
-			tier_sync_stats one = {0};
-			rc = tier_sync_run(&one, v, &so);
-			st.tiers += one.tiers;
-			st.revisions += one.revisions;
-			st.packs += one.packs;
-			st.bytes += one.bytes;
-			st.log_bytes += one.log_bytes;
-			st.skipped += one.skipped;
-			st.damaged += one.damaged;
-			if (rc == TIER_EABORTED || rc == TIER_ECONFLICT ||
-			    rc == TIER_EOFFLINE) {
-				tool_verbose(1, "%s", tier_error_last());
-				rc = 0;
-			} else if (rc < 0)
-				break;
-			if (one.revisions)
-				tool_info("synced %s to %s",
-				          tool_count(one.revisions, "revision",
-				                     NULL),
-				          tool_count(one.tiers, "tier", NULL));
-			sleep_ms((unsigned int)opt_interval); /* <= UINT_MAX */
-		}
-		if (rc == 0 && tool_interrupted())
-			rc = 0;
-	}
+	rc = opt_watch ? sync_watch(v, &so, &st) : tier_sync_run(&st, v, &so);
 	tool_progress_done();
 	if (rc < 0) {
 		tier_vault_free(v);
 		return tool_finish(&c, tool_fail(rc));
 	}
-	int exit_code = TOOL_EXIT_OK;
-	if (c.json) {
-		tool_stats sj;
-		tool_stats_init(&sj);
-		sj.v[TOOL_STAT_TIERS] = (int64_t)st.tiers;
-		sj.v[TOOL_STAT_REVISIONS] = (int64_t)st.revisions;
-		sj.v[TOOL_STAT_PACKS] = (int64_t)st.packs;
-		sj.v[TOOL_STAT_BYTES] = (int64_t)st.bytes;
-		sj.v[TOOL_STAT_SKIPPED] = (int64_t)st.skipped;
-		sj.v[TOOL_STAT_DAMAGED] = (int64_t)st.damaged;
-		sj.v[TOOL_STAT_LOG_BYTES] = (int64_t)st.log_bytes;
-		exit_code = tool_json_emit(
-		        json_pack("{s:I, s:o, s:o}", "max_revision",
-		                  (json_int_t)tier_vault_max_revision(v),
-		                  "tiers", tool_json_tiers(v, NULL), "stats",
-		                  tool_json_stats(&sj)));
-	} else {
-		char b[32], l[32];
-		if (st.revisions)
-			tool_info("replayed %s onto %s: %s (%s) and %s of log",
-			          tool_count(st.revisions, "revision", NULL),
-			          tool_count(st.tiers, "tier", NULL),
-			          tool_count(st.packs, "pack", NULL),
-			          tool_size(st.bytes, b),
-			          tool_size(st.log_bytes, l));
-		else
-			tool_info(
-			        "every online tier is at revision %llu",
-			        (unsigned long long)tier_vault_max_revision(v));
-		/* the problem names the tier and says offline: once each */
-		for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
-			const tier_info *in = tier_vault_tier_info(v, i);
-			if (in->state == TIER_STATE_OFFLINE)
-				tool_warning("%s; not synced",
-				             tool_tier_problem(in));
-		}
-	}
+	if (c.json)
+		exit_code = report_json(v, &st);
+	else
+		report_text(v, &st);
 	/* a tier still behind (it went away during the sync) is a failure */
 	if (exit_code == TOOL_EXIT_OK && lagging(v))
 		exit_code = TOOL_EXIT_ERROR;
