@@ -183,6 +183,111 @@ static void log_row(tool_table *t, const tier_log_entry *e, char *const *paths,
 	}
 }
 
+/* REV REV2: every file that differs between the two revisions. */
+static int show_diff(const struct tool_common *c, tier_vault *v, uint64_t r1,
+                     uint64_t r2)
+{
+	struct counts k = {0, 0, 0, c->json ? json_array() : NULL, !c->json};
+	int rc = tier_vault_diff(v, r1, r2, count_change, &k);
+
+	if (rc == 0 && c->json)
+		rc = tool_json_emit(
+		        json_pack("{s:I, s:I, s:o, s:s, s:o}", "from",
+		                  (json_int_t)r1, "to", (json_int_t)r2,
+		                  "changes", k.arr, "summary", changes_line(&k),
+		                  "changes_summary", changes_summary(&k)));
+	else if (rc == 0)
+		tool_info("%s", changes_line(&k));
+	else
+		json_decref(k.arr);
+	return rc;
+}
+
+/* The history being listed: newest first, as a table or a JSON array. */
+struct log_listing {
+	const struct tool_common *c;
+	tier_vault *v;
+	uint64_t r1; /* REV given: that revision only, with its changes */
+	int changes; /* count each revision's changes (--stat or REV) */
+	json_t *arr; /* --json */
+	tool_table *table;
+	size_t shown;
+};
+
+/* One revision: its paths, its changes when asked for, a row or an object. */
+static int list_one(struct log_listing *l, const tier_log_entry *e)
+{
+	int json = l->c->json;
+	char **paths = NULL;
+	size_t np = 0;
+	int rc;
+
+	if ((rc = tier_vault_revision_paths(&paths, &np, l->v, e->commit)) < 0)
+		return rc;
+	json_t *o = json ? tool_json_revision(e, (const char *const *)paths, np)
+	                 : NULL;
+	struct counts k = {0, 0, 0, (json && l->r1) ? json_array() : NULL, 0};
+	if (l->changes)
+		rc = tier_vault_diff(l->v, e->revision - 1, e->revision,
+		                     count_change, &k);
+	if (json) {
+		if (l->changes)
+			json_object_set_new(o, "changes_summary",
+			                    changes_summary(&k));
+		if (k.arr)
+			json_object_set_new(o, "changes", k.arr);
+		json_array_append_new(l->arr, o);
+	} else {
+		log_row(l->table, e, paths, np, l->changes ? &k : NULL);
+	}
+	tier_strings_free(paths);
+	return rc;
+}
+
+static int list_revisions(struct log_listing *l, const tier_log_entry *ents,
+                          size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (l->r1 && ents[i].revision != l->r1)
+			continue;
+		if (opt_n && l->shown >= opt_n)
+			break;
+		l->shown++;
+		rc = list_one(l, &ents[i]);
+	}
+	return rc;
+}
+
+/*
+ * After the walk: a REV not in the history fails as the library says;
+ * else the JSON document, or the table and (with REV) its changed files.
+ */
+static int list_finish(struct log_listing *l, int rc)
+{
+	struct counts none = {0};
+
+	if (l->r1 && !l->shown && rc == 0)
+		return tool_fail(
+		        tier_vault_diff(l->v, 0, l->r1, count_change, &none));
+	if (rc < 0)
+		return tool_fail(rc);
+	if (l->c->json) {
+		rc = tool_json_emit(json_pack("{s:o}", "revisions", l->arr));
+		l->arr = NULL;
+		return rc;
+	}
+	tool_table_print(l->table, stdout);
+	if (l->r1) {
+		/* then the files it changed, one per line */
+		struct counts k = {0, 0, 0, NULL, 1};
+		rc = tool_fail(tier_vault_diff(l->v, l->r1 - 1, l->r1,
+		                               count_change, &k));
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct tool_common c;
@@ -201,83 +306,24 @@ int main(int argc, char **argv)
 		return tool_finish(&c, tool_fail(rc));
 
 	if (c.args.count == 2) {
-		struct counts k = {0, 0, 0, c.json ? json_array() : NULL,
-		                   !c.json};
-		rc = tier_vault_diff(v, r1, r2, count_change, &k);
-		if (rc == 0 && c.json)
-			rc = tool_json_emit(json_pack(
-			        "{s:I, s:I, s:o, s:s, s:o}", "from",
-			        (json_int_t)r1, "to", (json_int_t)r2, "changes",
-			        k.arr, "summary", changes_line(&k),
-			        "changes_summary", changes_summary(&k)));
-		else if (rc == 0)
-			tool_info("%s", changes_line(&k));
-		else
-			json_decref(k.arr);
+		rc = show_diff(&c, v, r1, r2);
 		tier_vault_free(v);
 		return tool_finish(&c, rc < 0 ? tool_fail(rc) : rc);
 	}
-
 	if ((rc = tier_vault_log(&ents, &n, v, 0)) < 0) {
 		tier_vault_free(v);
 		return tool_finish(&c, tool_fail(rc));
 	}
-	json_t *arr = c.json ? json_array() : NULL;
-	tool_table *table = c.json ? NULL : log_table(opt_stat || r1);
-	struct counts one = {0};
-	size_t shown = 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		if (r1 && ents[i].revision != r1)
-			continue;
-		if (opt_n && shown >= opt_n)
-			break;
-		shown++;
-		char **paths = NULL;
-		size_t np = 0;
-		if ((rc = tier_vault_revision_paths(&paths, &np, v,
-		                                    ents[i].commit)) < 0)
-			break;
-		json_t *o = c.json ? tool_json_revision(
-		                             &ents[i],
-		                             (const char *const *)paths, np)
-		                   : NULL;
-		struct counts k = {0, 0, 0,
-		                   (c.json && r1) ? json_array() : NULL, 0};
-		if (opt_stat || r1)
-			rc = tier_vault_diff(v, ents[i].revision - 1,
-			                     ents[i].revision, count_change,
-			                     &k);
-		if (c.json) {
-			if (opt_stat || r1)
-				json_object_set_new(o, "changes_summary",
-				                    changes_summary(&k));
-			if (k.arr)
-				json_object_set_new(o, "changes", k.arr);
-			json_array_append_new(arr, o);
-		} else {
-			log_row(table, &ents[i], paths, np,
-			        (opt_stat || r1) ? &k : NULL);
-		}
-		tier_strings_free(paths);
-	}
-	if (r1 && !shown && rc == 0)
-		rc = tool_fail(tier_vault_diff(v, 0, r1, count_change, &one));
-	else if (rc < 0)
-		rc = tool_fail(rc);
-	else if (c.json) {
-		rc = tool_json_emit(json_pack("{s:o}", "revisions", arr));
-		arr = NULL;
-	} else {
-		tool_table_print(table, stdout);
-		if (r1) {
-			/* then the files it changed, one per line */
-			struct counts k = {0, 0, 0, NULL, 1};
-			rc = tool_fail(tier_vault_diff(v, r1 - 1, r1,
-			                               count_change, &k));
-		}
-	}
-	json_decref(arr);
-	tool_table_free(table);
+	struct log_listing l = {&c,
+	                        v,
+	                        r1,
+	                        opt_stat || r1,
+	                        c.json ? json_array() : NULL,
+	                        c.json ? NULL : log_table(opt_stat || r1),
+	                        0};
+	rc = list_finish(&l, list_revisions(&l, ents, n));
+	json_decref(l.arr);
+	tool_table_free(l.table);
 	free(ents);
 	tier_vault_free(v);
 	return tool_finish(&c, rc);
