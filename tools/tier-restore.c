@@ -184,6 +184,59 @@ static int restore_failed(int rc, const tier_restore_stats *st)
 	return code;
 }
 
+static int report_json(const tier_restore_stats *st, const char *dest)
+{
+	/* every non-directory entry is a file (docs/glossary.md) */
+	uint64_t files = st->files + st->others;
+	tool_stats sj;
+
+	tool_stats_init(&sj);
+	sj.v[TOOL_STAT_FILES] = (int64_t)files;
+	sj.v[TOOL_STAT_DIRS] = (int64_t)st->dirs;
+	sj.v[TOOL_STAT_OTHERS] = (int64_t)st->others;
+	sj.v[TOOL_STAT_BYTES] = (int64_t)st->bytes;
+	sj.v[TOOL_STAT_CHUNKS] = (int64_t)st->chunks;
+	sj.v[TOOL_STAT_DAMAGED] = (int64_t)st->damaged;
+	sj.v[TOOL_STAT_ERRORS] = (int64_t)st->errors;
+	json_t *o = json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+	        "revision", (json_int_t)st->revision, "files",
+	        (json_int_t)files, "dirs", (json_int_t)st->dirs, "others",
+	        (json_int_t)st->others, "bytes", (json_int_t)st->bytes,
+	        "chunks", (json_int_t)st->chunks, "damaged",
+	        (json_int_t)st->damaged, "errors", (json_int_t)st->errors,
+	        "kept", (json_int_t)st->kept, "latest", (json_int_t)st->latest,
+	        "stats", tool_json_stats(&sj));
+	if (o)
+		tool_json_set_name(o, "dest", dest);
+	return tool_json_emit(o);
+}
+
+static void report_text(const tier_restore_stats *st, const char *dest)
+{
+	uint64_t files = st->files + st->others;
+	char b[32];
+	char kept[64] = "";
+
+	tool_size(st->bytes, b);
+	if (st->kept)
+		snprintf(kept, sizeof(kept),
+		         " (%" PRIu64 " entr%s already there kept)", st->kept,
+		         st->kept == 1 ? "y" : "ies");
+	tool_info(
+	        "restored revision %" PRIu64 ": %s, %s into %s%s%s",
+	        st->revision, tool_count(files, "file", NULL), b, tool_q(dest),
+	        kept,
+	        st->damaged
+	                ? " (damage found on a tier: see the warnings, then run tier-fsck)"
+	                : "");
+	if (st->errors)
+		tool_warning(
+		        "%" PRIu64
+		        " entr%s could not be restored completely (see above)",
+		        st->errors, st->errors == 1 ? "y" : "ies");
+}
+
 int main(int argc, char **argv)
 {
 	struct tool_common c;
@@ -222,50 +275,8 @@ int main(int argc, char **argv)
 	print_held();
 	pthread_mutex_unlock(&warn_lock);
 
-	/* every non-directory entry is a file (docs/glossary.md) */
-	uint64_t files = st.files + st.others;
-	if (c.json) {
-		tool_stats sj;
-		tool_stats_init(&sj);
-		sj.v[TOOL_STAT_FILES] = (int64_t)files;
-		sj.v[TOOL_STAT_DIRS] = (int64_t)st.dirs;
-		sj.v[TOOL_STAT_OTHERS] = (int64_t)st.others;
-		sj.v[TOOL_STAT_BYTES] = (int64_t)st.bytes;
-		sj.v[TOOL_STAT_CHUNKS] = (int64_t)st.chunks;
-		sj.v[TOOL_STAT_DAMAGED] = (int64_t)st.damaged;
-		sj.v[TOOL_STAT_ERRORS] = (int64_t)st.errors;
-		json_t *o = json_pack(
-		        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-		        "revision", (json_int_t)st.revision, "files",
-		        (json_int_t)files, "dirs", (json_int_t)st.dirs,
-		        "others", (json_int_t)st.others, "bytes",
-		        (json_int_t)st.bytes, "chunks", (json_int_t)st.chunks,
-		        "damaged", (json_int_t)st.damaged, "errors",
-		        (json_int_t)st.errors, "kept", (json_int_t)st.kept,
-		        "latest", (json_int_t)st.latest, "stats",
-		        tool_json_stats(&sj));
-		if (o)
-			tool_json_set_name(o, "dest", dest);
-		return tool_finish(&c, tool_json_emit(o));
-	}
-	char b[32];
-	tool_size(st.bytes, b);
-	char kept[64] = "";
-	if (st.kept)
-		snprintf(kept, sizeof(kept),
-		         " (%" PRIu64 " entr%s already there kept)", st.kept,
-		         st.kept == 1 ? "y" : "ies");
-	tool_info(
-	        "restored revision %" PRIu64 ": %s, %s into %s%s%s",
-	        st.revision, tool_count(files, "file", NULL), b, tool_q(dest),
-	        kept,
-	        st.damaged
-	                ? " (damage found on a tier: see the warnings, then run tier-fsck)"
-	                : "");
-	if (st.errors)
-		tool_warning(
-		        "%" PRIu64
-		        " entr%s could not be restored completely (see above)",
-		        st.errors, st.errors == 1 ? "y" : "ies");
+	if (c.json)
+		return tool_finish(&c, report_json(&st, dest));
+	report_text(&st, dest);
 	return tool_finish(&c, TOOL_EXIT_OK);
 }
