@@ -56,7 +56,10 @@ typedef enum {
  */
 TIER_EXTERN const char *tier_error_last(void);
 
-/** The code that went with the last message (TIER_OK when none). */
+/**
+ * The code that went with the last message (TIER_OK when none): what the
+ * failing call returned.
+ */
 TIER_EXTERN int tier_error_last_code(void);
 
 /** Short stable name of a code ("offline", "not found", ...). */

@@ -139,7 +139,10 @@ typedef struct {
  * damage is in the report (report->errors > 0), not in the return code.
  * Fails with TIER_EABORTED when a callback asked to stop (*out then holds
  * what was found so far), or with another code when fsck itself could not
- * run (out of memory, no temporary directory); *out is then NULL.
+ * run (out of memory, no temporary directory); *out is then NULL:
+ * TIER_EUSAGE for no v or an unknown opts->version, TIER_ERROR (or the
+ * code of the local failure) otherwise.  Offline tiers and damage are
+ * findings, never return codes.
  */
 TIER_EXTERN int tier_fsck_run(tier_fsck_report **out, tier_vault *v,
                               const tier_fsck_options *opts);

@@ -41,16 +41,18 @@ typedef struct tier_url {
 } tier_url;
 
 /**
- * Parse "NAME=URL" or "URL".  On a bad URL returns TIER_EUSAGE with a
- * message naming the problem (unknown scheme, relative file path, bad port,
- * missing host...), never echoing a password.
+ * Parse "NAME=URL" or "URL".  Returns 0, or TIER_EUSAGE for a bad URL,
+ * with a message naming the problem (empty, unknown scheme, relative file
+ * path, bad port, missing host, bad name or query...) and never echoing a
+ * password; TIER_ERROR when out of memory.
  */
 TIER_EXTERN int tier_url_parse(tier_url **out, const char *spec);
 
-/** The URL as text with the password replaced by "***"; caller frees. */
+/** The URL as text with the password replaced by "***"; caller frees.
+ *  NULL when out of memory. */
 TIER_EXTERN char *tier_url_redacted(const tier_url *url);
 
-/** Deep copy. */
+/** Deep copy.  Returns 0, or TIER_ERROR when out of memory. */
 TIER_EXTERN int tier_url_dup(tier_url **out, const tier_url *url);
 
 TIER_EXTERN void tier_url_free(tier_url *url);
@@ -148,8 +150,15 @@ typedef struct {
 
 /**
  * Open a tier from "NAME=URL" (or a bare URL).  Does not contact the tier:
- * a tier that is away opens fine and is found offline on first use.  Fails
- * only for a bad URL or an unknown scheme.
+ * a tier that is away opens fine and is found offline on first use.  opts
+ * may be NULL (the defaults).
+ *
+ * Returns 0, or TIER_EUSAGE for no spec, a bad URL (tier_url_parse), a
+ * scheme no driver is registered for, a driver option the driver refuses
+ * (an S3 bucket missing, a bad query parameter) or an opts->version
+ * outside 1..TIER_LOCATION_OPTIONS_VERSION; TIER_EUNSUPPORTED when the
+ * driver's table has a version this library does not know; TIER_ERROR
+ * when out of memory.  The driver's constructor may add its own codes.
  */
 TIER_EXTERN int tier_location_open(tier_location **out, const char *spec,
                                    const tier_location_options *opts);
@@ -158,7 +167,9 @@ TIER_EXTERN void tier_location_free(tier_location *loc);
 /**
  * A second, independent connection to the same tier (same URL, options and
  * offline verdict): one location must not be used by two threads at once,
- * so a thread that wants its own opens a clone.
+ * so a thread that wants its own opens a clone.  Returns 0, or the codes
+ * of tier_location_open() for reopening the driver (TIER_ERROR when out of
+ * memory).
  */
 TIER_EXTERN int tier_location_clone(tier_location **out,
                                     const tier_location *loc);
@@ -168,7 +179,8 @@ TIER_EXTERN const char *tier_location_name(const tier_location *loc);
 TIER_EXTERN const char *tier_location_display(const tier_location *loc);
 TIER_EXTERN const tier_url *tier_location_url(const tier_location *loc);
 
-/** Whether the reconnect layer has given up on this tier in this process. */
+/** Whether the reconnect layer has given up on this tier in this process
+ *  (1 or 0; not an error code). */
 TIER_EXTERN int tier_location_is_offline(const tier_location *loc);
 /** Forget an offline verdict (before probing again). */
 TIER_EXTERN void tier_location_reset(tier_location *loc);
@@ -180,6 +192,26 @@ TIER_EXTERN uint64_t tier_location_attempts(const tier_location *loc);
  * failures are retried with back-off; once attempts run out the call
  * returns TIER_EOFFLINE and the tier stays offline (later calls fail at
  * once) until tier_location_reset().
+ *
+ * Each returns 0, or:
+ *   TIER_EOFFLINE     the tier did not answer within the attempts, or was
+ *                     found offline earlier;
+ *   TIER_EAUTH        refused (login, permission); a refused read makes
+ *                     later calls fail the same way until reset;
+ *   TIER_ENOTFOUND    no such object or directory (stat, get, rename,
+ *                     list, remove);
+ *   TIER_ECONFLICT    put(TIER_PUT_EXCLUSIVE) of an existing object, a
+ *                     rename onto an existing one where the driver cannot
+ *                     replace it, a file where a directory is wanted;
+ *   TIER_ENOSPC       the tier is full (put, mkdir_p);
+ *   TIER_ECORRUPT     the tier answered with something malformed (a
+ *                     short object, a reply that does not parse);
+ *   TIER_EABORTED     the sink or list callback returned non-zero, or the
+ *                     sleep hook cancelled a retry;
+ *   TIER_EUNSUPPORTED the driver lacks the operation (rename on S3);
+ *   TIER_EUSAGE       a path the tier refuses ("..", absolute);
+ *   TIER_ERROR        anything else (out of memory, a local failure).
+ * Every message except TIER_EOFFLINE's already names the tier.
  */
 TIER_EXTERN int tier_location_ping(tier_location *loc);
 TIER_EXTERN int tier_location_stat(tier_location *loc, const char *path,
@@ -188,11 +220,13 @@ TIER_EXTERN int tier_location_stat(tier_location *loc, const char *path,
 TIER_EXTERN int tier_location_get(tier_location *loc, const char *path,
                                   uint64_t offset, uint64_t len,
                                   tier_sink_cb sink, void *payload);
-/** Read a whole (small) object into memory; caller frees *out. */
+/** Read a whole (small) object into memory; caller frees *out.  As get(),
+ *  and TIER_ECORRUPT when the object is larger than max_len. */
 TIER_EXTERN int tier_location_get_all(tier_location *loc, const char *path,
                                       char **out, size_t *out_len,
                                       size_t max_len);
-/** Atomic put: the object appears whole under its name, or not at all. */
+/** Atomic put: the object appears whole under its name, or not at all.
+ *  flags: TIER_PUT_EXCLUSIVE (TIER_ECONFLICT when it exists). */
 TIER_EXTERN int tier_location_put(tier_location *loc, const char *path,
                                   const tier_source *src, unsigned int flags);
 TIER_EXTERN int tier_location_put_mem(tier_location *loc, const char *path,
@@ -203,6 +237,8 @@ TIER_EXTERN int tier_location_rename(tier_location *loc, const char *from,
 TIER_EXTERN int tier_location_list(tier_location *loc, const char *dir,
                                    tier_list_cb cb, void *payload);
 TIER_EXTERN int tier_location_remove(tier_location *loc, const char *path);
+/** Create a directory and its parents; 0 at once on a tier without
+ *  directories (no TIER_DRIVER_CAP_DIRS). */
 TIER_EXTERN int tier_location_mkdir_p(tier_location *loc, const char *path);
 
 /** Capabilities of the underlying driver (TIER_DRIVER_CAP_* in sys/driver.h). */

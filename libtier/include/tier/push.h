@@ -114,7 +114,16 @@ typedef struct {
  * Fails with TIER_EFOREIGN / TIER_EROLLEDBACK before writing anything
  * (R8), TIER_EOFFLINE when no tier took it, TIER_ENOSPC when the tiers
  * filled up (no new revision, every earlier one intact).  opts->version
- * 2 (no `unreadable` field) is still accepted.
+ * 1 and 2 (without `pack_size`, `unreadable`) are still accepted.
+ *
+ * Returns 0, or: TIER_EUSAGE for no opts, no path, a pack_size out of
+ * 64 KiB..4 GiB or an unknown opts->version; TIER_ENOTFOUND / TIER_EAUTH
+ * when no given path could be read; TIER_EABORTED when the progress
+ * callback cancelled; the codes of every write (tier_vault_mark()):
+ * TIER_EUSAGE, TIER_EFOREIGN, TIER_EROLLEDBACK, TIER_ETIMEOUT,
+ * TIER_EOFFLINE, TIER_EAUTH, TIER_ECORRUPT; TIER_ENOSPC and the other
+ * codes of tier_location_put() when the tiers' puts fail; TIER_ERROR for a
+ * local failure (threads, temporary files, out of memory).
  */
 TIER_EXTERN int tier_push_run(tier_write_result **out, tier_push_stats *stats,
                               tier_vault *v, const tier_push_options *opts);

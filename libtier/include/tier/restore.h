@@ -63,6 +63,23 @@ typedef struct {
 		        NULL                                                   \
 	}
 
+/**
+ * Restore opts->revision (or the paths asked for) into opts->dest; stats
+ * (may be NULL) says what was written, also on failure.  An entry that
+ * cannot be restored is reported through opts->warning and the run goes
+ * on; the first such failure is then the return code.
+ *
+ * Returns 0, or: TIER_EUSAGE for no v or opts, no dest, npaths without
+ * paths, an unknown opts->version; TIER_ENOTFOUND for a revision or path
+ * the vault does not hold (or no revision holding every path given);
+ * TIER_EOFFLINE when no online tier holds the revision or a pack of it;
+ * TIER_ECORRUPT when data is damaged on every tier that has it, or the log
+ * skips a revision; TIER_ECONFLICT for an existing entry in dest without
+ * overwrite, or a non-directory where a directory is wanted; TIER_ENOSPC,
+ * TIER_EAUTH (permission denied) or TIER_ERROR for local file system
+ * failures; TIER_EABORTED when the progress callback cancelled.  The
+ * codes of tier_vault_log() when no tier is readable.
+ */
 TIER_EXTERN int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
                                  const tier_restore_options *opts);
 

@@ -59,10 +59,31 @@ typedef struct {
 		        NULL, NULL                                            \
 	}
 
+/**
+ * Sync every online tier that lags; stats (may be NULL) counts what was
+ * copied, also on failure.  opts may be NULL (the defaults).
+ *
+ * Returns 0 (also when no tier lags), or: TIER_EUSAGE without a writing
+ * installation (no state directory, read-only, a vault opened for
+ * reading) or for an unknown opts->version; TIER_ECONFLICT when a write
+ * holds the installation's lock and opts->wait_idle is 0; TIER_EABORTED
+ * when a write starts (R7) or the progress callback cancels;
+ * TIER_EFOREIGN / TIER_EROLLEDBACK (R8) and TIER_EUSAGE (a tier of another
+ * vault) from tier_vault_check(); TIER_EOFFLINE when no tier at the newest
+ * revision is online, or the codes of the tiers' primitives when a copy
+ * fails (a source pack damaged everywhere: TIER_ECORRUPT); TIER_ERROR for
+ * a local failure.
+ */
 TIER_EXTERN int tier_sync_run(tier_sync_stats *stats, tier_vault *v,
                               const tier_sync_options *opts);
 
-/** What a sync of tier i would move: revisions and bytes of data packs. */
+/**
+ * What a sync of tier i would move: revisions and bytes of data packs
+ * (0 and 0 for a tier that is offline, not ok or synchronised).
+ * Returns 0, or TIER_EOFFLINE when no tier at the newest revision is
+ * online; TIER_ENOTFOUND / TIER_ECORRUPT for log objects the cache lacks
+ * or cannot read; TIER_ERROR when out of memory.
+ */
 TIER_EXTERN int tier_sync_plan(tier_vault *v, size_t i, uint64_t *revisions,
                                uint64_t *bytes);
 

@@ -136,15 +136,41 @@ typedef struct {
  * tier: each must be empty or refused with TIER_ECONFLICT).  Every tier
  * must be online for init.  The state directory must not hold an
  * installation yet.
+ *
+ * Returns 0, or TIER_EUSAGE when opts gives no state directory or no
+ * tier, a bad tier URL or an unknown opts->version; TIER_ECONFLICT when
+ * the state directory holds an installation already or (TIER_INIT_NEW) a
+ * tier is not empty; TIER_EOFFLINE when a tier does not answer or did not
+ * take the new vault; TIER_ENOTFOUND (TIER_INIT_ADOPT, _READ_ONLY) when no
+ * tier holds a vault; TIER_ERROR for a local failure (the state directory
+ * or the log cache cannot be created).  The write of the first revision
+ * passes on the codes of a write (tier_vault_mark()).
  */
 TIER_EXTERN int tier_vault_init(tier_vault **out,
                                 const tier_vault_options *opts);
 
-/** Open an installation (or tiers alone) and probe every tier. */
+/**
+ * Open an installation (or tiers alone) and probe every tier.  A tier that
+ * is offline, refuses us or holds something else does not fail the open:
+ * its tier_info says so (tier_vault_check() judges R8).
+ *
+ * Returns 0, or TIER_EUSAGE when the state directory is no installation,
+ * neither a state directory nor a tier is given, a tier spec is bad or not
+ * one of the installation's, or opts->version is unknown; TIER_ECORRUPT
+ * for an intent file of this installation that does not parse; TIER_ERROR
+ * (or the code libgit2's error maps to) when the installation config, the
+ * log cache or a stored ref cannot be read or written.
+ */
 TIER_EXTERN int tier_vault_open(tier_vault **out,
                                 const tier_vault_options *opts);
 
-/** Probe every tier again (R5: at start, and when an offline tier answers). */
+/**
+ * Probe every tier again (R5: at start, and when an offline tier answers).
+ * Returns 0 whatever the tiers answered (their tier_info says); fails only
+ * with the local codes of tier_vault_open(): TIER_ECORRUPT for an intent
+ * that does not parse, TIER_ERROR for refs and intents that cannot be read
+ * or written.
+ */
 TIER_EXTERN int tier_vault_probe(tier_vault *v);
 
 TIER_EXTERN void tier_vault_free(tier_vault *v);
@@ -166,13 +192,15 @@ TIER_EXTERN tier_location *tier_vault_location(tier_vault *v, size_t i);
  * vault over (tier-init --adopt), a vault of its own or --read-only,
  * never --adopt.  A read-only installation and a vault opened without a
  * state dir never trip it; one opened for reading
- * (tier_vault_options.reading) passes foreign tiers.
+ * (tier_vault_options.reading) passes foreign tiers.  After those two,
+ * TIER_EUSAGE when a tier holds another vault.
  */
 TIER_EXTERN int tier_vault_check(const tier_vault *v);
 
 /**
  * tier_vault_check() as a write sees it, also for a vault opened for
- * reading: what a reading tool warns about (TIER_EFOREIGN).
+ * reading: what a reading tool warns about.  Returns 0, TIER_EFOREIGN,
+ * TIER_EROLLEDBACK or TIER_EUSAGE as tier_vault_check().
  */
 TIER_EXTERN int tier_vault_check_write(const tier_vault *v);
 
@@ -180,6 +208,10 @@ TIER_EXTERN int tier_vault_check_write(const tier_vault *v);
  * Accept that tier `name` is behind what this installation wrote there
  * (an old disk image, a replaced disk): forget the stored ref so that the
  * tier counts as merely unsynchronised and tier-sync brings it level.
+ * Returns 0, or TIER_EUSAGE without a writing installation (no state
+ * directory, read-only), for no tier of that name or one that is not
+ * rolled back; TIER_ERROR when the ref cannot be written; then the codes
+ * of tier_vault_probe().
  */
 TIER_EXTERN int tier_vault_accept_rollback(tier_vault *v, const char *name);
 
@@ -212,6 +244,18 @@ TIER_EXTERN void tier_write_result_free(tier_write_result *r);
 /**
  * Write an archive mark: a revision that changes no data, labelled.
  * (Also the simplest write operation, used by tests of the log.)
+ *
+ * The codes of every write (tier_push_run() too): 0 when at least one
+ * tier took the revision (*out says which); TIER_EUSAGE without a writing
+ * installation (no state directory, read-only); TIER_EFOREIGN /
+ * TIER_EROLLEDBACK before writing anything (R8); TIER_ETIMEOUT when the
+ * installation's lock or a tier did not come free within
+ * tier_vault_options.wait_timeout_ms; TIER_EOFFLINE when no tier can take
+ * the write and wait_timeout_ms is 0, or no tier took it; when no tier
+ * can take it and none is merely away, TIER_EAUTH (a tier refused us) or
+ * else TIER_ECORRUPT (damaged, another vault); TIER_EABORTED when the
+ * location options' sleep hook cancelled the wait; TIER_ERROR for a local
+ * failure (lock file, log cache, intent journal, out of memory).
  */
 TIER_EXTERN int tier_vault_mark(tier_write_result **out, tier_vault *v,
                                 const char *label);
@@ -234,6 +278,10 @@ typedef struct {
 /**
  * History from the newest revision of the first readable tier at the
  * maximum revision, newest first, at most `max` entries (0 = all).
+ * Returns 0 (count 0 for a vault without revisions), or TIER_EOFFLINE /
+ * TIER_EAUTH / TIER_ECORRUPT when no tier is readable (offline, refused,
+ * damaged), TIER_ECORRUPT for a log commit that fails its checks, TIER_ERROR
+ * when out of memory.
  */
 TIER_EXTERN int tier_vault_log(tier_log_entry **out, size_t *count,
                                tier_vault *v, size_t max);
@@ -244,6 +292,10 @@ TIER_EXTERN int tier_vault_log(tier_log_entry **out, size_t *count,
  * each.  *out is a NULL-terminated array for tier_strings_free(); it is
  * empty (count 0) for a revision that records no path (an op other than
  * push, or a push written before Tier-Path existed: its summary says).
+ * Returns 0, or TIER_EUSAGE when `commit` is not a hex commit id;
+ * TIER_ENOTFOUND when the log cache does not hold it; TIER_ECORRUPT when
+ * it is not a commit or is too large to be one; TIER_ERROR when out of
+ * memory.
  */
 TIER_EXTERN int tier_vault_revision_paths(char ***out, size_t *count,
                                           tier_vault *v, const char *commit);
@@ -264,7 +316,12 @@ typedef int (*tier_diff_cb)(const tier_diff_entry *e, void *payload);
  * What changed between the snapshots of revisions `from` and `to` (from 0:
  * the empty snapshot), file by file in path order.  Directories' own
  * metadata changes are not reported.  cb returning non-zero stops
- * (TIER_EABORTED).  TIER_ENOTFOUND for a revision that does not exist.
+ * (TIER_EABORTED).  Returns 0, or TIER_ENOTFOUND for a revision that
+ * does not exist (or the vault has none yet); TIER_ECORRUPT when the log
+ * ends early, a commit carries another revision or a snapshot does not
+ * parse; TIER_EOFFLINE / TIER_EAUTH / TIER_ECORRUPT when no tier is
+ * readable; TIER_EABORTED when cb stopped; TIER_ERROR when out of
+ * memory.
  */
 TIER_EXTERN int tier_vault_diff(tier_vault *v, uint64_t from, uint64_t to,
                                 tier_diff_cb cb, void *payload);

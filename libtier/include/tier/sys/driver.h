@@ -70,11 +70,18 @@ typedef int (*tier_driver_open_fn)(tier_driver **out, const tier_url *url,
 /**
  * Register a driver for a scheme (replacing any previous one).  The built-in
  * drivers (file, fault, ftp, ftps, sftp, s3) are registered on first use.
+ * Returns 0, or TIER_EUSAGE when the scheme is 16 characters or longer or
+ * the table of drivers is full.
  */
 TIER_EXTERN int tier_driver_register(const char *scheme,
                                      tier_driver_open_fn open);
 
-/** Open the driver for a parsed URL (no reconnect layer). */
+/**
+ * Open the driver for a parsed URL (no reconnect layer).  Returns 0, or
+ * TIER_EUSAGE when no driver is registered for the scheme; else what the
+ * driver's constructor returns (the built-in ones: TIER_EUSAGE for a URL
+ * or option they refuse, TIER_ERROR when out of memory).
+ */
 TIER_EXTERN int tier_driver_open(tier_driver **out, const tier_url *url,
                                  const tier_location_options *opts);
 
