@@ -2,6 +2,8 @@
 #ifndef TIER_H
 #define TIER_H
 
+#include "tier/common.h"
+
 #include "tier/errors.h"
 #include "tier/fsck.h"
 #include "tier/location.h"
@@ -10,7 +12,7 @@
 #include "tier/sync.h"
 #include "tier/vault.h"
 
-/** Library version, "MAJOR.MINOR.PATCH". */
-const char *tier_version(void);
+/** Library version, "MAJOR.MINOR.PATCH" (static, never NULL). */
+TIER_EXTERN const char *tier_version(void);
 
 #endif
