@@ -115,6 +115,35 @@ static json_t *stats_json(const tier_push_stats *s)
 	return tool_json_stats(&j);
 }
 
+static int report_json(tier_vault *v, const tier_write_result *res,
+                       const tier_push_stats *st, json_t *unreadable)
+{
+	json_t *o = json_pack("{s:I, s:s, s:o, s:o, s:O}", "revision",
+	                      (json_int_t)res->revision, "commit", res->commit,
+	                      "tiers", tool_json_tiers(v, res), "stats",
+	                      stats_json(st), "unreadable", unreadable);
+	return tool_json_emit(o);
+}
+
+/* The revision number on stdout (for scripts), the summary on stderr. */
+static void report_text(const tier_write_result *res, const tier_push_stats *st)
+{
+	char a[32], b[32], d[32];
+	size_t written = 0;
+
+	printf("%llu\n", (unsigned long long)res->revision);
+	for (size_t i = 0; i < res->ntiers; i++)
+		written += res->tiers[i].outcome == TIER_WRITE_WRITTEN;
+	tool_info("revision %llu on %zu of %s: %s, %s (%s new, %s stored), "
+	          "%llu unchanged",
+	          (unsigned long long)res->revision, written,
+	          tool_count(res->ntiers, "tier", NULL),
+	          tool_count(files_of(st), "file", NULL),
+	          tool_size(st->bytes, a), tool_size(st->new_bytes, b),
+	          tool_size(st->stored_bytes, d),
+	          (unsigned long long)st->unchanged_files);
+}
+
 int main(int argc, char **argv)
 {
 	struct tool_common c;
@@ -155,29 +184,10 @@ int main(int argc, char **argv)
 	int exit_code = TOOL_EXIT_OK;
 	/* skipped tiers are said on stderr whatever the output format */
 	tool_write_result_report(res);
-	if (c.json) {
-		json_t *o = json_pack(
-		        "{s:I, s:s, s:o, s:o, s:O}", "revision",
-		        (json_int_t)res->revision, "commit", res->commit,
-		        "tiers", tool_json_tiers(v, res), "stats",
-		        stats_json(&st), "unreadable", unreadable);
-		exit_code = tool_json_emit(o);
-	} else {
-		char a[32], b[32], d[32];
-		printf("%llu\n", (unsigned long long)res->revision);
-		size_t written = 0;
-		for (size_t i = 0; i < res->ntiers; i++)
-			written += res->tiers[i].outcome == TIER_WRITE_WRITTEN;
-		tool_info(
-		        "revision %llu on %zu of %s: %s, %s (%s new, %s stored), "
-		        "%llu unchanged",
-		        (unsigned long long)res->revision, written,
-		        tool_count(res->ntiers, "tier", NULL),
-		        tool_count(files_of(&st), "file", NULL),
-		        tool_size(st.bytes, a), tool_size(st.new_bytes, b),
-		        tool_size(st.stored_bytes, d),
-		        (unsigned long long)st.unchanged_files);
-	}
+	if (c.json)
+		exit_code = report_json(v, res, &st, unreadable);
+	else
+		report_text(res, &st);
 	if (st.errors && exit_code == TOOL_EXIT_OK) {
 		tool_error("revision %llu was written, but %llu path%s could "
 		           "not be read (see above)",
