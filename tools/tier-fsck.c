@@ -169,6 +169,49 @@ static void summary(tier_vault *v, const tier_fsck_report *r)
 	printf("\n");
 }
 
+/*
+ * The exit code once the report is out: an interruption, damage, no tier
+ * looked at, R8, some tiers not looked at; else what printing gave.
+ */
+static int verdict(const struct tool_common *c, tier_vault *v,
+                   const tier_fsck_report *r, int rc, int exit_code)
+{
+	char names[1024];
+
+	if (rc < 0)
+		return tool_fail(
+		        rc); /* interrupted: what was found is printed */
+	if (exit_code != TOOL_EXIT_OK)
+		return exit_code;
+	if (r->errors)
+		return TOOL_EXIT_DAMAGE;
+	if (r->tiers_offline >= tier_vault_tier_count(v)) {
+		/* nothing was looked at: never a clean bill of health */
+		offline_list(names, sizeof(names), r);
+		if (!c->json)
+			tool_error("could check no tier: %s did not answer or "
+			           "refused access",
+			           names);
+		return TOOL_EXIT_ERROR;
+	}
+	/* no damage: the R8 verdict decides, as for every other tool */
+	int check = tier_vault_check(v);
+	if (check == TIER_EFOREIGN || check == TIER_EROLLEDBACK) {
+		if (!c->json)
+			tool_error("%s", tier_error_last());
+		return tool_exit_from_error(check);
+	}
+	if (r->tiers_offline) {
+		offline_list(names, sizeof(names), r);
+		if (!c->json)
+			tool_error("no damage on the tiers checked, but %s "
+			           "could not be checked",
+			           names);
+		return TOOL_EXIT_DEGRADED;
+	}
+	return exit_code;
+}
+
 int main(int argc, char **argv)
 {
 	struct tool_common c;
@@ -204,39 +247,7 @@ int main(int argc, char **argv)
 		exit_code = tool_json_emit(report_json(v, r));
 	else
 		summary(v, r);
-	if (rc < 0)
-		exit_code = tool_fail(
-		        rc); /* interrupted: what was found is printed */
-	else if (exit_code == TOOL_EXIT_OK && r->errors)
-		exit_code = TOOL_EXIT_DAMAGE;
-	else if (exit_code == TOOL_EXIT_OK &&
-	         r->tiers_offline >= tier_vault_tier_count(v)) {
-		/* nothing was looked at: never a clean bill of health */
-		char names[1024];
-		offline_list(names, sizeof(names), r);
-		if (!c.json)
-			tool_error("could check no tier: %s did not answer or "
-			           "refused access",
-			           names);
-		exit_code = TOOL_EXIT_ERROR;
-	} else if (exit_code == TOOL_EXIT_OK) {
-		/* no damage: the R8 verdict decides, as for every other tool */
-		int check = tier_vault_check(v);
-		if (check == TIER_EFOREIGN || check == TIER_EROLLEDBACK) {
-			if (!c.json)
-				tool_error("%s", tier_error_last());
-			exit_code = tool_exit_from_error(check);
-		} else if (r->tiers_offline) {
-			char names[1024];
-			offline_list(names, sizeof(names), r);
-			if (!c.json)
-				tool_error(
-				        "no damage on the tiers checked, but %s "
-				        "could not be checked",
-				        names);
-			exit_code = TOOL_EXIT_DEGRADED;
-		}
-	}
+	exit_code = verdict(&c, v, r, rc, exit_code);
 	tier_fsck_report_free(r);
 	tier_vault_free(v);
 	return tool_finish(&c, exit_code);
