@@ -1578,7 +1578,7 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 	p.added = (tier_idset)TIER_IDSET_INIT(TIER_HASH_LEN);
 	p.v = v;
 	p.opts = &opts;
-	p.pack_size = opts.pack_size ? opts.pack_size : TIER_PACK_TARGET_SIZE;
+	p.pack_size = opts.pack_size ? opts.pack_size : TIER_DEFAULT_PACK_SIZE;
 	p.pack_max_chunks =
 	        test_bound("TIER_TEST_PACK_MAX_CHUNKS",
 	                   (TIER_MAX_INDEX_BLOB - TIER_PACK_TRAILER_SIZE) /
