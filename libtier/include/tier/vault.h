@@ -177,6 +177,7 @@ TIER_EXTERN void tier_vault_free(tier_vault *v);
 
 TIER_EXTERN const char *tier_vault_id(const tier_vault *v);
 TIER_EXTERN const char *tier_vault_installation_id(const tier_vault *v);
+/** 1 for a read-only installation or tiers opened alone, else 0. */
 TIER_EXTERN int tier_vault_is_read_only(const tier_vault *v);
 TIER_EXTERN uint64_t tier_vault_max_revision(const tier_vault *v);
 TIER_EXTERN size_t tier_vault_tier_count(const tier_vault *v);
