@@ -1,0 +1,504 @@
+/*
+ * The walk over the snapshot (main thread): every directory checked
+ * before its entries are used, each entry turned into what apply does or
+ * into pieces of read jobs; the conflict check before anything is
+ * written; the way down to a selected path.
+ */
+#include "restore_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "objread.h"
+#include "util/error.h"
+
+static void buf_truncate(tier_buf *b, size_t len)
+{
+	if (b->ptr) {
+		b->size = len;
+		b->ptr[len] = '\0';
+	}
+}
+
+/* ---- reading the snapshot (size-checked, names checked) ---------------- */
+
+const char *tier_restore_snap_of(struct restore_run *r, const tier_buf *path)
+{
+	const char *s = path->ptr + r->dest.size;
+	return *s ? s : "/";
+}
+
+static int read_node(struct restore_run *r, tier_node *out, const git_oid *id,
+                     const char *snap)
+{
+	git_blob *blob = NULL;
+	tier_buf what = TIER_BUF_INIT;
+	int rc;
+	tier_buf_printf(&what, "the metadata of '%s'", tier_restore_show(snap));
+	rc = tier_blob_lookup_bounded(&blob, r->repo, id, TIER_MAX_NODE_BLOB,
+	                              tier_buf_cstr(&what));
+	tier_buf_dispose(&what);
+	if (rc < 0)
+		return rc;
+	rc = tier_node_decode(out, git_blob_rawcontent(blob),
+	                      (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	if (rc < 0)
+		tier_error_prefix("'%s'", tier_restore_show(snap));
+	return rc;
+}
+
+/*
+ * A snapshot directory from the tier, size-checked, and every entry name
+ * checked (one component, canonical, no duplicates) before any is used.
+ */
+static int load_tree(struct restore_run *r, const git_oid *id, const char *snap,
+                     git_tree **out)
+{
+	tier_buf what = TIER_BUF_INIT;
+	int rc;
+	*out = NULL;
+	tier_buf_printf(&what, "directory '%s'", tier_restore_show(snap));
+	rc = tier_tree_lookup_bounded(out, r->repo, id, tier_buf_cstr(&what));
+	tier_buf_dispose(&what);
+	if (rc == 0 && (rc = tier_snap_tree_check(*out)) < 0) {
+		tier_error_prefix("directory '%s' not restored",
+		                  tier_restore_show(snap));
+		git_tree_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* The metadata of a snapshot directory (its "%" entry); 0 with *has = 0 when none. */
+static int dir_meta(struct restore_run *r, const git_tree *tree, tier_node *out,
+                    int *has, const char *snap)
+{
+	const git_tree_entry *e =
+	        git_tree_entry_byname(tree, TIER_SNAP_DIRMETA);
+	*has = 0;
+	if (!e || git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+		return 0;
+	int rc = read_node(r, out, git_tree_entry_id(e), snap);
+	if (rc == 0)
+		*has = 1;
+	return rc;
+}
+
+/* ---- planning: the walk over the snapshot ----------------------------- */
+
+/* The walk holds d (d->refs counts it already) / lets go of it. */
+void tier_restore_walk_hold(struct restore_run *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->depth++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void tier_restore_walk_drop(struct restore_run *r, struct rdir *d)
+{
+	pthread_mutex_lock(&r->lock);
+	r->depth--;
+	pthread_mutex_unlock(&r->lock);
+	tier_restore_rdir_release(r, d);
+}
+
+/* Directories the walk has left that wait for files.  Caller holds r->lock. */
+static size_t pending_dirs(const struct restore_run *r)
+{
+	/* the walk may hold one directory twice (DEST, for a selected path) */
+	return r->open_dirs > r->depth ? r->open_dirs - r->depth : 0;
+}
+
+/* Before the walk opens another directory: not too many waiting ones. */
+static int dirs_wait(struct restore_run *r)
+{
+	int rc;
+	pthread_mutex_lock(&r->lock);
+	int over = pending_dirs(r) >= PENDING_DIRS_MAX;
+	pthread_mutex_unlock(&r->lock);
+	if (!over)
+		return 0;
+	/* the files they wait for may be in the job being built */
+	if ((rc = tier_restore_flush_job(r)) < 0)
+		return rc;
+	pthread_mutex_lock(&r->lock);
+	while (pending_dirs(r) >= PENDING_DIRS_MAX && !r->abort) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += PROGRESS_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&r->dir_freed, &r->lock, &ts);
+		pthread_mutex_unlock(&r->lock);
+		tier_restore_progress(r, 0);
+		pthread_mutex_lock(&r->lock);
+	}
+	rc = r->abort ? (r->fatal_code ? r->fatal_code : TIER_EABORTED) : 0;
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+static int plan_file(struct restore_run *r, const tier_node *n, struct rdir *d,
+                     const char *name, const tier_buf *path)
+{
+	const char *snap = tier_restore_snap_of(r, path);
+	const tier_chunk_loc **locs = NULL;
+	struct rfile *f = NULL;
+	struct stat st;
+	int rc = 0;
+
+	if (n->nchunks && !(locs = tier_calloc(n->nchunks, sizeof(*locs))))
+		return TIER_ERROR;
+	for (size_t i = 0; i < n->nchunks; i++) {
+		char ch[SHORT_HEX + 1];
+		locs[i] = tier_chunkmap_find(r->map, n->chunks[i].id);
+		if (!locs[i] || locs[i]->raw_len != n->chunks[i].len) {
+			rc = tier_error_set(
+			        TIER_ECORRUPT,
+			        "cannot restore '%s': chunk %s is %s",
+			        tier_restore_show(snap),
+			        tier_restore_short_hex(ch, n->chunks[i].id),
+			        locs[i] ? "not the length the file says"
+			                : "in no pack of the vault");
+			goto out;
+		}
+	}
+	if ((rc = tier_restore_lookup_at(d->fd, name, path->ptr, &st)) < 0)
+		goto out;
+	if (rc == 1 && tier_restore_same_existing(r, n, &st, d->fd, name)) {
+		tier_restore_stat_inc(r, &r->stats->kept);
+		rc = 0;
+		goto out;
+	}
+	/* a file there is replaced by the rename, a directory before it */
+	if (rc == 1 && !r->o->overwrite) {
+		rc = tier_restore_conflict(path->ptr);
+		goto out;
+	}
+	rc = 0;
+	if (!(f = tier_calloc(1, sizeof(*f))) ||
+	    !(f->name = tier_strdup(name)) ||
+	    !(f->tmp = tier_restore_tmp_name(name)) ||
+	    !(f->path = tier_strdup(path->ptr))) {
+		rc = TIER_ERROR;
+		goto out;
+	}
+	tier_restore_rdir_ref(r, d);
+	f->dir = d;
+	f->snap = f->path + r->dest.size;
+	f->fd = -1;
+	tier_restore_meta_from_node(&f->m, n);
+	if (n->nchunks == 0) {
+		tier_restore_rfile_finish(r, f);
+		f = NULL;
+		goto out;
+	}
+	f->remaining = n->nchunks;
+	tier_restore_live_add(r, f);
+	/* from here the workers own f: it may be finished before this loop
+	 * ends, and a failure stops the run (f waits for pieces never sent) */
+	uint64_t off = 0;
+	for (size_t i = 0; i < n->nchunks && rc == 0; i++) {
+		rc = tier_restore_add_piece(r, f, off, locs[i]);
+		off += locs[i]->raw_len;
+	}
+	f = NULL;
+	if (rc < 0)
+		tier_restore_set_fatal(r, rc);
+out:
+	tier_restore_rfile_free(r, f);
+	free(locs);
+	return rc;
+}
+
+int tier_restore_walk_dir(struct restore_run *r, const git_tree *tree,
+                          struct rdir *d, tier_buf *path);
+
+/* A directory entry: the directory, then what is in it. */
+static int plan_tree(struct restore_run *r, const git_tree_entry *e,
+                     struct rdir *parent, const char *name, tier_buf *path)
+{
+	const char *snap = tier_restore_snap_of(r, path);
+	git_tree *sub = NULL;
+	struct rdir *d = NULL;
+	tier_node n;
+	int rc, has = 0;
+
+	if ((rc = load_tree(r, git_tree_entry_id(e), snap, &sub)) < 0)
+		return rc;
+	if ((rc = dir_meta(r, sub, &n, &has, snap)) < 0 &&
+	    (rc = tier_restore_entry_error(r, rc)) < 0) {
+		git_tree_free(sub);
+		return rc;
+	}
+	if ((rc = dirs_wait(r)) == 0)
+		rc = tier_restore_make_dir(r, parent, name, path,
+		                           has ? &n : NULL, 1, &d);
+	if (has)
+		tier_node_dispose(&n);
+	if (rc == 0) {
+		rc = tier_restore_walk_dir(r, sub, d, path);
+		tier_restore_walk_drop(r, d);
+	}
+	git_tree_free(sub);
+	return rc;
+}
+
+/*
+ * Restore one tree entry, name in d (path: its destination, for messages).
+ * An entry that cannot be restored is reported and 0 returned; < 0 stops
+ * the run.
+ */
+static int plan_entry(struct restore_run *r, const git_tree_entry *e,
+                      struct rdir *d, const char *name, tier_buf *path)
+{
+	tier_node n;
+	int rc;
+
+	if (r->o->progress &&
+	    tier_buf_sets(&r->current, tier_restore_snap_of(r, path)) < 0)
+		return TIER_ERROR;
+	if ((rc = tier_restore_progress(r, 0)) < 0)
+		return rc;
+	if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+		return tier_restore_entry_error(r,
+		                                plan_tree(r, e, d, name, path));
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+		return 0; /* a submodule link cannot be in a snapshot; nothing to restore */
+	if ((rc = read_node(r, &n, git_tree_entry_id(e),
+	                    tier_restore_snap_of(r, path))) < 0)
+		return tier_restore_entry_error(r, rc);
+	switch (n.type) {
+	case TIER_NODE_FILE:
+		rc = plan_file(r, &n, d, name, path);
+		break;
+	case TIER_NODE_DIR: {
+		struct rdir *sub = NULL;
+		if ((rc = tier_restore_make_dir(r, d, name, path, &n, 1,
+		                                &sub)) == 0)
+			tier_restore_walk_drop(r, sub);
+		break;
+	}
+	case TIER_NODE_SYMLINK:
+		rc = tier_restore_make_symlink(r, &n, d, name, path);
+		break;
+	default:
+		rc = tier_restore_make_special(r, &n, d, name, path);
+		break;
+	}
+	tier_node_dispose(&n);
+	return rc < 0 ? tier_restore_entry_error(r, rc) : 0;
+}
+
+/*
+ * Call fn for every entry of a snapshot directory (checked by load_tree),
+ * with its decoded name and path extended by it.
+ */
+
+int tier_restore_each_entry(struct restore_run *r, const git_tree *tree,
+                            struct rdir *d, tier_buf *path,
+                            tier_restore_entry_fn fn)
+{
+	size_t base = path->size, n = git_tree_entrycount(tree);
+	tier_buf name = TIER_BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		if (!strcmp(git_tree_entry_name(e), TIER_SNAP_DIRMETA))
+			continue;
+		if ((rc = tier_snap_name_decode(&name,
+		                                git_tree_entry_name(e))) < 0) {
+			rc = tier_restore_entry_error(r, rc);
+			continue;
+		}
+		if (tier_buf_putc(path, '/') < 0 ||
+		    tier_buf_put(path, name.ptr, name.size) < 0)
+			rc = TIER_ERROR;
+		else
+			rc = fn(r, e, d, name.ptr, path);
+		buf_truncate(path, base);
+	}
+	tier_buf_dispose(&name);
+	return rc;
+}
+
+int tier_restore_walk_dir(struct restore_run *r, const git_tree *tree,
+                          struct rdir *d, tier_buf *path)
+{
+	return tier_restore_each_entry(r, tree, d, path, plan_entry);
+}
+
+/* ---- conflicts: checked before anything is written -------------------- */
+
+/*
+ * Without --overwrite, whatever stands in DEST where the snapshot has an
+ * entry must be what the snapshot has (kept: a rerun after an
+ * interruption) or a directory to merge into.  d->fd is a directory of
+ * DEST as it is (nothing created yet); a damaged tree is left to the walk
+ * to report.
+ */
+int tier_restore_check_entry(struct restore_run *r, const git_tree_entry *e,
+                             struct rdir *d, const char *name, tier_buf *path)
+{
+	struct stat st;
+	tier_node n;
+	int rc;
+	if ((rc = tier_restore_lookup_at(d->fd, name, path->ptr, &st)) <= 0)
+		return rc;
+	if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+		git_tree *sub = NULL;
+		struct rdir sd;
+		if (!S_ISDIR(st.st_mode))
+			return tier_restore_conflict(path->ptr);
+		if (load_tree(r, git_tree_entry_id(e),
+		              tier_restore_snap_of(r, path), &sub) < 0)
+			return 0;
+		memset(&sd, 0, sizeof(sd));
+		if ((sd.fd = tier_restore_open_dir_at(d->fd, name)) < 0) {
+			git_tree_free(sub);
+			return tier_restore_fs_error(
+			        errno, "cannot open directory", path->ptr);
+		}
+		rc = tier_restore_each_entry(r, sub, &sd, path,
+		                             tier_restore_check_entry);
+		close(sd.fd);
+		git_tree_free(sub);
+		return rc;
+	}
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
+	    read_node(r, &n, git_tree_entry_id(e),
+	              tier_restore_snap_of(r, path)) < 0)
+		return 0;
+	int same = tier_restore_same_existing(r, &n, &st, d->fd, name);
+	tier_node_dispose(&n);
+	return same ? 0 : tier_restore_conflict(path->ptr);
+}
+
+/*
+ * Check (plan = 0) or restore (plan = 1) one selected path (normalized,
+ * not empty, in the snapshot): the directories above it are entered (and
+ * created, when restoring) one by one from DEST's fd.
+ */
+int tier_restore_select_path(struct restore_run *r, const git_tree *root,
+                             struct rdir *dest, const char *sel, int plan)
+{
+	tier_buf path = TIER_BUF_INIT, comp = TIER_BUF_INIT,
+	         enc = TIER_BUF_INIT;
+	git_tree *tree = NULL, *next = NULL;
+	struct rdir *d = dest;
+	struct rdir probe; /* check: the directory of DEST entered, not held */
+	const char *p = sel;
+	int rc = 0;
+
+	memset(&probe, 0, sizeof(probe));
+	probe.fd = -1;
+	if (tier_buf_put(&path, r->dest.ptr, r->dest.size) < 0)
+		return TIER_ERROR;
+	if (plan) {
+		tier_restore_rdir_ref(r, d);
+		tier_restore_walk_hold(r);
+	}
+	if ((rc = git_tree_dup(&tree, (git_tree *)root)) < 0) {
+		rc = tier_error_from_git(rc, "cannot read the snapshot");
+		goto out;
+	}
+	for (;;) {
+		if ((rc = tier_restore_next_component(&comp, &enc, &p)) < 0)
+			goto out;
+		const git_tree_entry *e = git_tree_entry_byname(tree, enc.ptr);
+		if ((rc = tier_buf_putc(&path, '/')) < 0 ||
+		    (rc = tier_buf_put(&path, comp.ptr, comp.size)) < 0)
+			goto out;
+		if (!e || (*p && git_tree_entry_type(e) != GIT_OBJECT_TREE)) {
+			rc = tier_error_set(
+			        TIER_ENOTFOUND,
+			        "'%s' is not in revision %" PRIu64,
+			        tier_restore_show(
+			                tier_restore_snap_of(r, &path)),
+			        r->rev);
+			goto out;
+		}
+		if (!*p) {
+			if (plan)
+				rc = plan_entry(r, e, d, comp.ptr, &path);
+			else if (d)
+				rc = tier_restore_check_entry(r, e, d, comp.ptr,
+				                              &path);
+			goto out;
+		}
+		p++;
+		if ((rc = load_tree(r, git_tree_entry_id(e),
+		                    tier_restore_snap_of(r, &path), &next)) <
+		    0) {
+			/* the walk reports it; the check leaves it to the walk */
+			rc = plan ? tier_restore_entry_error(r, rc) : 0;
+			goto out;
+		}
+		git_tree_free(tree);
+		tree = next;
+		next = NULL;
+		if (plan) {
+			struct rdir *nd = NULL;
+			tier_node n;
+			int has;
+			if ((rc = dir_meta(r, tree, &n, &has,
+			                   tier_restore_snap_of(r, &path))) <
+			            0 &&
+			    (rc = tier_restore_entry_error(r, rc)) < 0)
+				goto out;
+			rc = tier_restore_make_dir(r, d, comp.ptr, &path,
+			                           has ? &n : NULL, 0, &nd);
+			if (has)
+				tier_node_dispose(&n);
+			if (rc < 0) {
+				rc = tier_restore_entry_error(r, rc);
+				goto out;
+			}
+			tier_restore_walk_drop(r, d);
+			d = nd;
+		} else if (d) {
+			struct stat st;
+			int fd;
+			if ((rc = tier_restore_lookup_at(d->fd, comp.ptr,
+			                                 path.ptr, &st)) < 0)
+				goto out;
+			if (rc == 0) {
+				d = NULL; /* nothing below can be in the way */
+			} else if (!S_ISDIR(st.st_mode)) {
+				rc = tier_restore_conflict(path.ptr);
+				goto out;
+			} else if ((fd = tier_restore_open_dir_at(
+			                    d->fd, comp.ptr)) < 0) {
+				rc = tier_restore_fs_error(
+				        errno, "cannot open directory",
+				        path.ptr);
+				goto out;
+			} else {
+				if (probe.fd >= 0)
+					close(probe.fd);
+				probe.fd = fd;
+				d = &probe;
+			}
+			rc = 0;
+		}
+	}
+out:
+	if (plan && d)
+		tier_restore_walk_drop(r, d);
+	if (probe.fd >= 0)
+		close(probe.fd);
+	git_tree_free(tree);
+	tier_buf_dispose(&path);
+	tier_buf_dispose(&comp);
+	tier_buf_dispose(&enc);
+	return rc;
+}

@@ -1,0 +1,546 @@
+/*
+ * Reading (R2): read jobs built by the walk, the queue, the workers that
+ * fetch a range of a pack from the first usable tier, decode and check its
+ * chunks, fall back to the other tiers chunk by chunk, and write them.
+ */
+#include "restore_int.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+
+static int grow(unsigned char **p, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	unsigned char *np = tier_realloc(*p, need);
+	if (!np)
+		return TIER_ERROR;
+	*p = np;
+	*cap = need;
+	return 0;
+}
+
+/*
+ * Test hook TIER_TEST_RESTORE_KILL=n: _exit(137), as kill -9 would, once
+ * n pieces of files are written, counted over both workers (so a test
+ * interrupts a restore with some files complete and some half written).
+ */
+static void test_kill_point(struct restore_run *r)
+{
+	if (!r->kill_after)
+		return;
+	pthread_mutex_lock(&r->lock);
+	int now = ++r->pieces >= r->kill_after;
+	pthread_mutex_unlock(&r->lock);
+	if (now)
+		_exit(137);
+}
+
+/* ---- reading from the tiers (R2) -------------------------------------- */
+
+struct sink {
+	unsigned char *buf;
+	size_t cap, got;
+};
+
+static int sink_cb(const void *data, size_t len, void *payload)
+{
+	struct sink *s = payload;
+	if (len > s->cap - s->got)
+		return 1;
+	memcpy(s->buf + s->got, data, len);
+	s->got += len;
+	return 0;
+}
+
+/*
+ * Why reads failed: the message when no tier has the data, and the damage
+ * to report once a later tier served it.
+ */
+struct reasons {
+	tier_buf text;
+	int any_damage;   /* a failure other than offline */
+	tier_vec pending; /* char *: "tier 'a': pack 77b1... is missing" */
+};
+
+#define REASONS_INIT                            \
+	{                                       \
+		TIER_BUF_INIT, 0, TIER_VEC_INIT \
+	}
+
+static void reasons_dispose(struct reasons *why)
+{
+	tier_buf_dispose(&why->text);
+	tier_vec_dispose(&why->pending, free);
+}
+
+/* A later tier served what the pending ones lacked: report each, count it. */
+static void reasons_served(struct restore_run *r, struct reasons *why,
+                           const char *by)
+{
+	for (size_t i = 0; i < why->pending.length; i++) {
+		tier_restore_warn(r, "%s; read from tier '%s'",
+		                  (char *)why->pending.ptr[i], by);
+		pthread_mutex_lock(&r->lock);
+		r->stats->damaged++;
+		pthread_mutex_unlock(&r->lock);
+	}
+	tier_vec_dispose(&why->pending, free);
+	why->pending = (tier_vec)TIER_VEC_INIT;
+}
+
+static void reasons_pending(struct reasons *why, const char *fmt, ...)
+        TIER_PRINTF(2, 3);
+static void reasons_pending(struct reasons *why, const char *fmt, ...)
+{
+	tier_buf b = TIER_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	tier_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	char *m = tier_buf_detach(&b);
+	if (m && tier_vec_push(&why->pending, m) < 0)
+		free(m);
+}
+
+static void reason_add(struct reasons *why, const char *tier, const char *msg)
+{
+	tier_buf_printf(&why->text, "%stier '%s': %s",
+	                why->text.size ? "; " : "", tier, msg);
+}
+
+/*
+ * A get failed on tier i: an offline tier is left for the rest of the run,
+ * a pack that is missing or unreadable there is remembered as bad.
+ * Caller holds r->io.
+ */
+static void read_failed(struct restore_run *r, size_t i, uint32_t pack, int rc,
+                        struct reasons *why)
+{
+	struct rtier *t = &r->t[i];
+	char msg[1024], ph[SHORT_HEX + 1], own[300];
+	const char *last = tier_error_last();
+	/* the location names the tier already; the reasons name it too */
+	snprintf(own, sizeof(own), "tier '%s': ", t->name);
+	if (!strncmp(last, own, strlen(own)))
+		last += strlen(own);
+	snprintf(msg, sizeof(msg), "%s", last);
+	tier_restore_short_hex(ph, tier_chunkmap_pack_id(r->map, pack));
+	if (rc == TIER_EOFFLINE || tier_location_is_offline(t->loc)) {
+		t->usable = 0;
+		reason_add(why, t->name, "offline");
+		tier_restore_warn(
+		        r,
+		        "tier '%s' went offline (%s); reading from the other tiers",
+		        t->name, msg);
+		return;
+	}
+	/* two workers can read the same pack at once: the damage is reported
+	 * (and counted) by the first to find it */
+	int known = t->bad[pack];
+	t->bad[pack] = 1;
+	why->any_damage = 1;
+	if (rc == TIER_ENOTFOUND) {
+		reason_add(why, t->name, "the pack is missing");
+		if (!known)
+			reasons_pending(why, "tier '%s': pack %s is missing",
+			                t->name, ph);
+	} else {
+		reason_add(why, t->name, msg);
+		if (!known)
+			reasons_pending(why,
+			                "tier '%s': cannot read pack %s (%s)",
+			                t->name, ph, msg);
+	}
+}
+
+/*
+ * Get [off, off+len) of pack into buf from the first usable tier that
+ * holds it.  Returns the tier index, or -1 with why filled.  A tier found
+ * without the pack before the one that served is reported as damage.
+ * Caller holds r->io.
+ */
+static tier_location *loc_of(struct worker *w, size_t i)
+{
+	return w && w->locs && w->locs[i] ? w->locs[i] : w->r->t[i].loc;
+}
+
+/* Callers of fetch/chunk_fallback hold r->io only when w has no own
+ * connections; the bookkeeping below is short and takes r->io itself
+ * otherwise. */
+static void io_lock(struct worker *w)
+{
+	if (w->locs)
+		pthread_mutex_lock(&w->r->io);
+}
+
+static void io_unlock(struct worker *w)
+{
+	if (w->locs)
+		pthread_mutex_unlock(&w->r->io);
+}
+
+static long fetch(struct worker *w, uint32_t pack, uint64_t off, size_t len,
+                  unsigned char *buf, struct reasons *why)
+{
+	struct restore_run *r = w->r;
+	const unsigned char *pid = tier_chunkmap_pack_id(r->map, pack);
+	char path[80], ph[SHORT_HEX + 1];
+	tier_data_pack_path(path, pid);
+	for (size_t i = 0; i < r->ntiers; i++) {
+		struct rtier *t = &r->t[i];
+		struct sink s = {buf, len, 0};
+		io_lock(w);
+		int skip = !t->usable || t->bad[pack];
+		io_unlock(w);
+		if (skip)
+			continue;
+		int rc = tier_location_get(loc_of(w, i), path, off, len,
+		                           sink_cb, &s);
+		if (rc == 0 && s.got != len)
+			rc = tier_error_set(TIER_ECORRUPT,
+			                    "pack %s on tier '%s' is truncated",
+			                    tier_restore_short_hex(ph, pid),
+			                    t->name);
+		io_lock(w);
+		if (rc == 0)
+			reasons_served(r, why, t->name);
+		else
+			read_failed(r, i, pack, rc, why);
+		io_unlock(w);
+		if (rc == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+static void entry_of(tier_pack_entry *e, const tier_chunk_loc *l)
+{
+	memcpy(e->id, l->id, TIER_HASH_LEN);
+	e->offset = l->offset;
+	e->stored_len = l->stored_len;
+	e->raw_len = l->raw_len;
+	e->flags = l->flags;
+}
+
+/*
+ * A chunk failed its hash on tier src: read it alone from the other
+ * tiers.  Caller holds r->io.  Returns 0 with the chunk in w->raw, or
+ * TIER_ECORRUPT / TIER_EOFFLINE naming the file and the chunk.
+ */
+static int chunk_fallback(struct worker *w, const tier_chunk_loc *l, size_t src,
+                          const char *file)
+{
+	struct restore_run *r = w->r;
+	const unsigned char *pid = tier_chunkmap_pack_id(r->map, l->pack);
+	struct reasons why = REASONS_INIT;
+	char path[80], ch[SHORT_HEX + 1], ph[SHORT_HEX + 1];
+	unsigned char *stored = NULL;
+	size_t cap = 0;
+	tier_pack_entry e;
+	int rc;
+
+	entry_of(&e, l);
+	tier_data_pack_path(path, pid);
+	tier_restore_short_hex(ch, l->id);
+	tier_restore_short_hex(ph, pid);
+	r->t[src].bad[l->pack] = 1;
+	why.any_damage = 1;
+	reason_add(&why, r->t[src].name, "fails its hash");
+	reasons_pending(&why, "tier '%s': chunk %s in pack %s fails its hash",
+	                r->t[src].name, ch, ph);
+	if (grow(&stored, &cap, l->stored_len ? l->stored_len : 1) < 0) {
+		reasons_dispose(&why);
+		return TIER_ERROR;
+	}
+	for (size_t i = 0; i < r->ntiers; i++) {
+		struct rtier *t = &r->t[i];
+		struct sink s = {stored, l->stored_len, 0};
+		if (i == src || !t->usable || t->bad[l->pack])
+			continue;
+		rc = tier_location_get(loc_of(w, i), path, l->offset,
+		                       l->stored_len, sink_cb, &s);
+		if (rc == 0 && s.got != l->stored_len)
+			rc = tier_error_set(TIER_ECORRUPT, "pack is truncated");
+		if (rc < 0) {
+			read_failed(r, i, l->pack, rc, &why);
+			continue;
+		}
+		rc = tier_pack_chunk_decode(&e, pid, stored, l->stored_len,
+		                            w->raw, w->raw_cap);
+		if (rc < 0) {
+			t->bad[l->pack] = 1;
+			reason_add(&why, t->name, "fails its hash");
+			reasons_pending(
+			        &why,
+			        "tier '%s': chunk %s in pack %s fails its hash",
+			        t->name, ch, ph);
+			continue;
+		}
+		reasons_served(r, &why, t->name);
+		free(stored);
+		reasons_dispose(&why);
+		return 0;
+	}
+	free(stored);
+	rc = tier_error_set(
+	        TIER_ECORRUPT,
+	        "cannot restore '%s': chunk %s in pack %s is damaged on "
+	        "every tier (%s)",
+	        tier_restore_show(file), ch, ph, tier_buf_cstr(&why.text));
+	reasons_dispose(&why);
+	return rc;
+}
+
+static int file_failed(struct restore_run *r, struct rfile *f)
+{
+	pthread_mutex_lock(&r->lock);
+	int failed = f->failed;
+	pthread_mutex_unlock(&r->lock);
+	return failed;
+}
+
+static int ensure_open(struct restore_run *r, struct rfile *f)
+{
+	int rc = 0;
+	pthread_mutex_lock(&r->lock);
+	if (f->fd < 0)
+		rc = tier_restore_rfile_open(f);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+static int any_usable(struct restore_run *r)
+{
+	int any = 0;
+	pthread_mutex_lock(&r->io);
+	for (size_t i = 0; i < r->ntiers; i++)
+		any |= r->t[i].usable;
+	pthread_mutex_unlock(&r->io);
+	return any;
+}
+
+void tier_restore_job_free(struct job *j)
+{
+	if (j) {
+		free(j->p);
+		free(j);
+	}
+}
+
+static void run_job(struct worker *w, struct job *j)
+{
+	struct restore_run *r = w->r;
+	const unsigned char *pid = tier_chunkmap_pack_id(r->map, j->pack);
+	size_t len = (size_t)(j->end - j->start);
+	struct reasons why = REASONS_INIT;
+	const tier_chunk_loc *ready = NULL;
+	uint64_t bytes = 0, chunks = 0;
+	long src;
+	int rc;
+
+	if (tier_restore_aborted(r))
+		return;
+	if (grow(&w->buf, &w->buf_cap, len ? len : 1) < 0) {
+		tier_restore_set_fatal(r, TIER_ERROR);
+		return;
+	}
+	if (!w->locs)
+		pthread_mutex_lock(&r->io);
+	src = fetch(w, j->pack, j->start, len, w->buf, &why);
+	if (!w->locs)
+		pthread_mutex_unlock(&r->io);
+
+	for (size_t i = 0; i < j->n; i++) {
+		struct piece *p = &j->p[i];
+		const tier_chunk_loc *l = p->loc;
+		if (tier_restore_aborted(r))
+			break;
+		if (file_failed(r, p->f)) {
+			tier_restore_piece_done(r, p->f, 0);
+			continue;
+		}
+		if (src < 0) {
+			char ch[SHORT_HEX + 1], ph[SHORT_HEX + 1];
+			tier_buf m = TIER_BUF_INIT;
+			/* no reason this time: every usable tier was found without the pack before */
+			int damage = why.any_damage ||
+			             (!why.text.size && any_usable(r));
+			tier_buf_printf(
+			        &m,
+			        "cannot restore '%s': pack %s of chunk %s cannot be read from "
+			        "any tier (%s)",
+			        tier_restore_show(p->f->snap),
+			        tier_restore_short_hex(ph, pid),
+			        tier_restore_short_hex(ch, l->id),
+			        why.text.size ? why.text.ptr
+			        : damage ? "missing or damaged on every tier"
+			                 : "every tier is offline");
+			tier_restore_entry_failed(
+			        r, damage ? TIER_ECORRUPT : TIER_EOFFLINE,
+			        tier_buf_cstr(&m));
+			tier_buf_dispose(&m);
+			tier_restore_piece_done(r, p->f, 0);
+			continue;
+		}
+		if (l != ready) {
+			tier_pack_entry e;
+			entry_of(&e, l);
+			if (grow(&w->raw, &w->raw_cap,
+			         l->raw_len ? l->raw_len : 1) < 0) {
+				tier_restore_set_fatal(r, TIER_ERROR);
+				break;
+			}
+			rc = tier_pack_chunk_decode(
+			        &e, pid, w->buf + (l->offset - j->start),
+			        l->stored_len, w->raw, w->raw_cap);
+			if (rc < 0) {
+				pthread_mutex_lock(&r->io);
+				rc = chunk_fallback(w, l, (size_t)src,
+				                    p->f->snap);
+				pthread_mutex_unlock(&r->io);
+			}
+			if (rc < 0) {
+				ready = NULL;
+				tier_restore_entry_failed(r, rc,
+				                          tier_error_last());
+				tier_restore_piece_done(r, p->f, 0);
+				continue;
+			}
+			ready = l;
+			chunks++;
+		}
+		if ((rc = ensure_open(r, p->f)) < 0 ||
+		    (rc = tier_restore_write_at(p->f->fd, w->raw, l->raw_len,
+		                                p->off, p->f->path)) < 0) {
+			if (tier_restore_entry_error(r, rc) < 0) {
+				tier_restore_set_fatal(r, rc);
+				break;
+			}
+			tier_restore_piece_done(r, p->f, 0);
+			continue;
+		}
+		bytes += l->raw_len;
+		tier_restore_piece_done(r, p->f, 1);
+		test_kill_point(r);
+	}
+	reasons_dispose(&why);
+	pthread_mutex_lock(&r->lock);
+	r->stats->bytes += bytes;
+	r->stats->chunks += chunks;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void *tier_restore_worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct restore_run *r = w->r;
+	for (;;) {
+		struct job *j = NULL;
+		pthread_mutex_lock(&r->lock);
+		while (r->qlen == 0 && !r->planning_done && !r->abort)
+			pthread_cond_wait(&r->nonempty, &r->lock);
+		if (r->qlen > 0) {
+			j = r->queue[r->qhead];
+			r->qhead = (r->qhead + 1) % QUEUE_CAP;
+			r->qlen--;
+			pthread_cond_broadcast(&r->nonfull);
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (!j)
+			break;
+		run_job(w, j);
+		tier_restore_job_free(j);
+	}
+	return NULL;
+}
+
+/* Hand a job to the workers, waiting (and reporting progress) while the queue is full. */
+static int enqueue(struct restore_run *r, struct job *j)
+{
+	pthread_mutex_lock(&r->lock);
+	while (r->qlen == QUEUE_CAP && !r->abort) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += PROGRESS_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&r->nonfull, &r->lock, &ts);
+		if (r->qlen == QUEUE_CAP && !r->abort) {
+			pthread_mutex_unlock(&r->lock);
+			tier_restore_progress(r, 0);
+			pthread_mutex_lock(&r->lock);
+		}
+	}
+	if (r->abort) {
+		int code = r->fatal_code;
+		pthread_mutex_unlock(&r->lock);
+		tier_restore_job_free(j);
+		return code ? code : TIER_EABORTED;
+	}
+	r->queue[(r->qhead + r->qlen) % QUEUE_CAP] = j;
+	r->qlen++;
+	pthread_cond_signal(&r->nonempty);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+int tier_restore_flush_job(struct restore_run *r)
+{
+	struct job *j = r->cur;
+	r->cur = NULL;
+	return j ? enqueue(r, j) : 0;
+}
+
+/*
+ * Add a chunk to the job being built, or start a new one when the chunk
+ * is in another pack or too far from the range.
+ */
+int tier_restore_add_piece(struct restore_run *r, struct rfile *f, uint64_t off,
+                           const tier_chunk_loc *l)
+{
+	struct job *j = r->cur;
+	uint64_t end = l->offset + l->stored_len;
+	int rc;
+	if (j) {
+		uint64_t nend = end > j->end ? end : j->end;
+		if (l->pack != j->pack || l->offset < j->start ||
+		    l->offset > j->end + JOB_GAP ||
+		    nend - j->start > JOB_MAX_BYTES || j->n == JOB_MAX_PIECES) {
+			if ((rc = tier_restore_flush_job(r)) < 0)
+				return rc;
+			j = NULL;
+		} else {
+			j->end = nend;
+		}
+	}
+	if (!j) {
+		if (!(j = tier_calloc(1, sizeof(*j))))
+			return TIER_ERROR;
+		j->pack = l->pack;
+		j->start = l->offset;
+		j->end = end;
+		r->cur = j;
+	}
+	if (j->n == j->cap) {
+		size_t nc = j->cap ? j->cap * 2 : 16;
+		struct piece *np = tier_realloc(j->p, nc * sizeof(*np));
+		if (!np)
+			return TIER_ERROR;
+		j->p = np;
+		j->cap = nc;
+	}
+	j->p[j->n].f = f;
+	j->p[j->n].off = off;
+	j->p[j->n].loc = l;
+	j->n++;
+	return 0;
+}
