@@ -256,118 +256,144 @@ static int root_ok(struct restore_run *r, const git_tree *root, int report)
 	return 0;
 }
 
-static int run_restore(struct restore_run *r)
+/*
+ * The selected paths, the revision that holds them all (a path in no
+ * revision fails before anything is written) and its trees.
+ */
+static int choose_revision(struct restore_run *r)
 {
-	git_tree *rev_tree = NULL, *root = NULL;
-	tier_vec sel = TIER_VEC_INIT;
-	struct worker w[NWORKERS];
-	struct rdir *dest = NULL;
-	size_t started = 0;
-	git_oid cid;
-	int rc, fd;
-
-	memset(w, 0, sizeof(w));
-	if ((rc = tier_restore_selection(&sel, r->o)) < 0)
-		goto out;
-	int whole = sel.length == 0;
-	for (size_t i = 0; i < sel.length; i++)
-		if (!*(char *)sel.ptr[i])
-			whole = 1;
-	/* a path in no revision fails before anything is written */
-	if ((rc = tier_restore_find_revision(r, &sel, whole, &cid)) < 0)
-		goto out;
+	int rc;
+	if ((rc = tier_restore_selection(&r->sel, r->o)) < 0)
+		return rc;
+	r->whole = r->sel.length == 0;
+	for (size_t i = 0; i < r->sel.length; i++)
+		if (!*(char *)r->sel.ptr[i])
+			r->whole = 1;
+	if ((rc = tier_restore_find_revision(r, &r->sel, r->whole,
+	                                     &r->commit)) < 0)
+		return rc;
 	r->stats->revision = r->rev;
-	if ((rc = tier_restore_rev_trees(r, &cid, r->rev, &rev_tree, &root)) <
-	    0)
-		goto out;
-	if ((rc = dest_path(r)) < 0)
-		goto out;
-	if ((rc = tier_chunkmap_load(&r->map, r->repo, rev_tree)) < 0 ||
-	    (rc = tier_restore_pick_tiers(r, &cid)) < 0)
-		goto out;
+	return tier_restore_rev_trees(r, &r->commit, r->rev, &r->rev_tree,
+	                              &r->snap_root);
+}
 
-	/* conflicts are found before anything is written */
-	if (!r->o->overwrite && root) {
-		if ((rc = open_dest(r, 0, &fd)) < 0)
-			goto out;
-		if (fd >= 0) {
-			struct rdir probe;
-			tier_buf path = TIER_BUF_INIT;
-			memset(&probe, 0, sizeof(probe));
-			probe.fd = fd;
-			if (tier_buf_put(&path, r->dest.ptr, r->dest.size) < 0)
-				rc = TIER_ERROR;
-			else if (whole && root_ok(r, root, 0))
-				rc = tier_restore_each_entry(
-				        r, root, &probe, &path,
-				        tier_restore_check_entry);
-			for (size_t i = 0; i < sel.length && !whole && rc == 0;
-			     i++)
-				rc = tier_restore_select_path(r, root, &probe,
-				                              sel.ptr[i], 0);
-			tier_buf_dispose(&path);
-			close(fd);
-			if (rc < 0)
-				goto out;
-		}
-	}
-	if ((rc = open_dest(r, 1, &fd)) < 0)
-		goto out;
-	if (!(dest = tier_restore_rdir_new(r, fd,
-	                                   r->dest.size ? r->dest.ptr : "/"))) {
+/* DEST's path, where the revision's chunks are and the tiers holding it. */
+static int prepare(struct restore_run *r)
+{
+	int rc;
+	if ((rc = dest_path(r)) < 0 ||
+	    (rc = tier_chunkmap_load(&r->map, r->repo, r->rev_tree)) < 0 ||
+	    (rc = tier_restore_pick_tiers(r, &r->commit)) < 0)
+		return rc;
+	return 0;
+}
+
+/*
+ * The selection under d, DEST or what it will be: plan 0 checks for
+ * conflicts and changes nothing, plan 1 restores.
+ */
+static int walk_selection(struct restore_run *r, struct rdir *d, int plan)
+{
+	tier_buf path = TIER_BUF_INIT;
+	int rc = 0;
+	if (tier_buf_put(&path, r->dest.ptr, r->dest.size) < 0)
 		rc = TIER_ERROR;
-		goto out;
-	}
-	tier_restore_walk_hold(r);
+	else if (r->whole && root_ok(r, r->snap_root, plan))
+		rc = plan ? tier_restore_walk_dir(r, r->snap_root, d, &path)
+		          : tier_restore_each_entry(r, r->snap_root, d, &path,
+		                                    tier_restore_check_entry);
+	for (size_t i = 0; i < r->sel.length && !r->whole && rc == 0; i++)
+		rc = tier_restore_select_path(r, r->snap_root, d, r->sel.ptr[i],
+		                              plan);
+	tier_buf_dispose(&path);
+	return rc;
+}
 
-	for (started = 0; started < NWORKERS; started++) {
-		w[started].r = r;
-		/* own connections, so that reads overlap; shared ones if not */
-		w[started].locs =
-		        tier_calloc(r->ntiers, sizeof(tier_location *));
-		for (size_t i = 0; w[started].locs && i < r->ntiers; i++)
-			if (r->t[i].usable &&
-			    tier_location_clone(&w[started].locs[i],
-			                        r->t[i].loc) < 0) {
-				for (size_t k = 0; k < i; k++)
-					tier_location_free(w[started].locs[k]);
-				free(w[started].locs);
-				w[started].locs = NULL;
-				tier_error_clear();
-			}
-		if (pthread_create(&w[started].th, NULL,
-		                   tier_restore_worker_main,
-		                   &w[started]) != 0) {
-			rc = tier_error_set(TIER_ERROR,
-			                    "cannot start a restore thread");
+/* Conflicts are found before anything is written. */
+static int check_conflicts(struct restore_run *r)
+{
+	struct rdir probe;
+	int rc, fd;
+	if (r->o->overwrite || !r->snap_root)
+		return 0;
+	if ((rc = open_dest(r, 0, &fd)) < 0 || fd < 0)
+		return rc;
+	memset(&probe, 0, sizeof(probe));
+	probe.fd = fd;
+	rc = walk_selection(r, &probe, 0);
+	close(fd);
+	return rc;
+}
+
+/* DEST, created if need be and held by the walk. */
+static int open_dest_dir(struct restore_run *r)
+{
+	int rc, fd;
+	if ((rc = open_dest(r, 1, &fd)) < 0)
+		return rc;
+	if (!(r->dest_dir = tier_restore_rdir_new(
+	              r, fd, r->dest.size ? r->dest.ptr : "/")))
+		return TIER_ERROR;
+	tier_restore_walk_hold(r);
+	return 0;
+}
+
+/* A worker's own connections, so that reads overlap; shared ones if not. */
+static void worker_connect(struct restore_run *r, struct worker *w)
+{
+	w->locs = tier_calloc(r->ntiers, sizeof(tier_location *));
+	for (size_t i = 0; w->locs && i < r->ntiers; i++)
+		if (r->t[i].usable &&
+		    tier_location_clone(&w->locs[i], r->t[i].loc) < 0) {
+			for (size_t k = 0; k < i; k++)
+				tier_location_free(w->locs[k]);
+			free(w->locs);
+			w->locs = NULL;
+			tier_error_clear();
+		}
+}
+
+static int start_workers(struct restore_run *r)
+{
+	for (r->started = 0; r->started < NWORKERS; r->started++) {
+		struct worker *w = &r->w[r->started];
+		w->r = r;
+		worker_connect(r, w);
+		if (pthread_create(&w->th, NULL, tier_restore_worker_main, w) !=
+		    0) {
+			int rc = tier_error_set(
+			        TIER_ERROR, "cannot start a restore thread");
 			tier_restore_set_fatal(r, rc);
-			break;
+			return rc;
 		}
 	}
-	if (rc == 0 && root) {
-		tier_buf path = TIER_BUF_INIT;
-		if (tier_buf_put(&path, r->dest.ptr, r->dest.size) < 0)
-			rc = TIER_ERROR;
-		else if (whole && root_ok(r, root, 1))
-			rc = tier_restore_walk_dir(r, root, dest, &path);
-		for (size_t i = 0; i < sel.length && !whole && rc == 0; i++)
-			rc = tier_restore_select_path(r, root, dest, sel.ptr[i],
-			                              1);
-		tier_buf_dispose(&path);
-		if (rc == 0)
-			rc = tier_restore_flush_job(r);
-		if (rc < 0)
-			tier_restore_set_fatal(r, rc);
-	}
+	return 0;
+}
+
+/* The walk: entries created, files cut into read jobs for the workers. */
+static void plan(struct restore_run *r)
+{
+	int rc = walk_selection(r, r->dest_dir, 1);
+	if (rc == 0)
+		rc = tier_restore_flush_job(r);
+	if (rc < 0)
+		tier_restore_set_fatal(r, rc);
+}
+
+static void end_planning(struct restore_run *r)
+{
 	tier_restore_job_free(r->cur);
 	r->cur = NULL;
 	tier_buf_clear(&r->current);
-
-	/* let the workers drain the queue, reporting progress meanwhile */
 	pthread_mutex_lock(&r->lock);
 	r->planning_done = 1;
 	pthread_cond_broadcast(&r->nonempty);
 	pthread_mutex_unlock(&r->lock);
+}
+
+/* The workers drain the queue, progress is reported meanwhile. */
+static void wait_for_workers(struct restore_run *r)
+{
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
 		int busy = r->qlen > 0 || r->live != NULL;
@@ -379,13 +405,17 @@ static int run_restore(struct restore_run *r)
 			break;
 		tier_sleep_ms(20);
 	}
-	for (size_t i = 0; i < started; i++)
-		pthread_join(w[i].th, NULL);
+}
+
+static void stop_workers(struct restore_run *r)
+{
+	for (size_t i = 0; i < r->started; i++)
+		pthread_join(r->w[i].th, NULL);
 	for (size_t i = 0; i < NWORKERS; i++) {
-		for (size_t k = 0; w[i].locs && k < r->ntiers; k++)
-			tier_location_free(w[i].locs[k]);
-		free(w[i].locs);
-		w[i].locs = NULL;
+		for (size_t k = 0; r->w[i].locs && k < r->ntiers; k++)
+			tier_location_free(r->w[i].locs[k]);
+		free(r->w[i].locs);
+		r->w[i].locs = NULL;
 	}
 	/* jobs left in the queue by a stopped run */
 	while (r->qlen > 0) {
@@ -393,8 +423,11 @@ static int run_restore(struct restore_run *r)
 		r->qhead = (r->qhead + 1) % QUEUE_CAP;
 		r->qlen--;
 	}
+}
 
-	/* whatever is left was interrupted: no half file stays behind */
+/* Whatever is left was interrupted: no half file stays behind. */
+static void discard_unfinished(struct restore_run *r)
+{
 	while (r->live) {
 		struct rfile *f = r->live;
 		tier_restore_live_remove(r, f);
@@ -404,29 +437,84 @@ static int run_restore(struct restore_run *r)
 		tier_restore_rfile_free(r, f);
 	}
 	/* the last directories get their metadata here */
-	tier_restore_walk_drop(r, dest);
-	dest = NULL;
-	if (r->fatal_code) {
-		rc = tier_error_set(r->fatal_code, "%s",
-		                    r->fatal_msg ? r->fatal_msg
-		                                 : "restore failed");
-	} else if (r->fail_code) {
-		rc = tier_error_set(r->fail_code, "%s",
-		                    r->fail_msg ? r->fail_msg
-		                                : "restore failed");
-	} else {
-		tier_restore_progress(r, 1);
-		rc = 0;
-	}
-out:
+	tier_restore_walk_drop(r, r->dest_dir);
+	r->dest_dir = NULL;
+}
+
+/* The first error that stopped the run, else the first entry that failed. */
+static int run_result(struct restore_run *r)
+{
+	if (r->fatal_code)
+		return tier_error_set(r->fatal_code, "%s",
+		                      r->fatal_msg ? r->fatal_msg
+		                                   : "restore failed");
+	if (r->fail_code)
+		return tier_error_set(r->fail_code, "%s",
+		                      r->fail_msg ? r->fail_msg
+		                                  : "restore failed");
+	tier_restore_progress(r, 1);
+	return 0;
+}
+
+static int run_restore(struct restore_run *r)
+{
+	int rc;
+	if ((rc = choose_revision(r)) < 0 || (rc = prepare(r)) < 0 ||
+	    (rc = check_conflicts(r)) < 0 || (rc = open_dest_dir(r)) < 0)
+		return rc;
+	if (start_workers(r) == 0 && r->snap_root)
+		plan(r);
+	end_planning(r);
+	wait_for_workers(r);
+	stop_workers(r);
+	discard_unfinished(r);
+	return run_result(r);
+}
+
+static void run_init(struct restore_run *r, tier_vault *v,
+                     const tier_restore_options *opts,
+                     tier_restore_stats *stats)
+{
+	memset(r, 0, sizeof(*r));
+	r->v = v;
+	r->o = opts;
+	r->stats = stats;
+	r->repo = tier_vault_cache(v);
+	r->root = geteuid() == 0;
+	const char *kill = getenv("TIER_TEST_RESTORE_KILL");
+	if (kill && *kill)
+		r->kill_after = strtoul(kill, NULL, 10);
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->io, NULL);
+	pthread_mutex_init(&r->cb, NULL);
+	pthread_cond_init(&r->nonempty, NULL);
+	pthread_cond_init(&r->nonfull, NULL);
+	pthread_cond_init(&r->dir_freed, NULL);
+}
+
+static void run_dispose(struct restore_run *r)
+{
 	for (size_t i = 0; i < NWORKERS; i++) {
-		free(w[i].buf);
-		free(w[i].raw);
+		free(r->w[i].buf);
+		free(r->w[i].raw);
 	}
-	tier_vec_dispose(&sel, free);
-	git_tree_free(root);
-	git_tree_free(rev_tree);
-	return rc;
+	tier_vec_dispose(&r->sel, free);
+	git_tree_free(r->snap_root);
+	git_tree_free(r->rev_tree);
+	for (size_t i = 0; i < r->ntiers; i++)
+		free(r->t[i].bad);
+	free(r->t);
+	tier_chunkmap_free(r->map);
+	tier_buf_dispose(&r->dest);
+	tier_buf_dispose(&r->current);
+	free(r->fatal_msg);
+	free(r->fail_msg);
+	pthread_cond_destroy(&r->dir_freed);
+	pthread_cond_destroy(&r->nonempty);
+	pthread_cond_destroy(&r->nonfull);
+	pthread_mutex_destroy(&r->cb);
+	pthread_mutex_destroy(&r->io);
+	pthread_mutex_destroy(&r->lock);
 }
 
 int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
@@ -452,37 +540,8 @@ int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
 		        TIER_EUSAGE,
 		        "restore options name paths but give none");
 
-	memset(&r, 0, sizeof(r));
-	r.v = v;
-	r.o = opts;
-	r.stats = stats;
-	r.repo = tier_vault_cache(v);
-	r.root = geteuid() == 0;
-	const char *kill = getenv("TIER_TEST_RESTORE_KILL");
-	if (kill && *kill)
-		r.kill_after = strtoul(kill, NULL, 10);
-	pthread_mutex_init(&r.lock, NULL);
-	pthread_mutex_init(&r.io, NULL);
-	pthread_mutex_init(&r.cb, NULL);
-	pthread_cond_init(&r.nonempty, NULL);
-	pthread_cond_init(&r.nonfull, NULL);
-	pthread_cond_init(&r.dir_freed, NULL);
-
+	run_init(&r, v, opts, stats);
 	rc = run_restore(&r);
-
-	for (size_t i = 0; i < r.ntiers; i++)
-		free(r.t[i].bad);
-	free(r.t);
-	tier_chunkmap_free(r.map);
-	tier_buf_dispose(&r.dest);
-	tier_buf_dispose(&r.current);
-	free(r.fatal_msg);
-	free(r.fail_msg);
-	pthread_cond_destroy(&r.dir_freed);
-	pthread_cond_destroy(&r.nonempty);
-	pthread_cond_destroy(&r.nonfull);
-	pthread_mutex_destroy(&r.cb);
-	pthread_mutex_destroy(&r.io);
-	pthread_mutex_destroy(&r.lock);
+	run_dispose(&r);
 	return rc;
 }

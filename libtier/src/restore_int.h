@@ -102,6 +102,26 @@ struct rtier {
 	unsigned char *bad; /* per pack: missing or damaged here */
 };
 
+struct restore_run;
+
+/* A reading thread (restore_read.c) and its buffers. */
+struct worker {
+	struct restore_run *r;
+	pthread_t th;
+	/* the worker's own connection to each tier (NULL: share r->t[i].loc
+	 * under r->io), so that two workers read at once */
+	tier_location **locs;
+	unsigned char *buf;
+	size_t buf_cap;
+	unsigned char *raw;
+	size_t raw_cap;
+};
+
+/*
+ * One tier_restore_run: set up by restore.c, walked by the main thread
+ * (select, plan, apply), read and written by the workers (read, apply);
+ * what the two sides share is under lock.
+ */
 struct restore_run {
 	tier_vault *v;
 	const tier_restore_options *o;
@@ -113,6 +133,17 @@ struct restore_run {
 	tier_buf dest; /* without a trailing '/' ("" for "/") */
 	size_t ntiers;
 	struct rtier *t;
+
+	/* what is restored: the selected paths (none, or "": the whole
+	 * revision), the commit of revision rev, its trees */
+	tier_vec sel;
+	int whole;
+	git_oid commit;
+	git_tree *rev_tree;
+	git_tree *snap_root;   /* NULL: an empty revision */
+	struct rdir *dest_dir; /* DEST, held by the walk until its end */
+	struct worker w[NWORKERS];
+	size_t started; /* of w, running */
 
 	pthread_mutex_t lock; /* queue, stats, live files, dirs, errors */
 	pthread_cond_t nonempty, nonfull, dir_freed;
@@ -137,18 +168,6 @@ struct restore_run {
 	struct job *cur;  /* being filled by the planner */
 	tier_buf current; /* for progress: the entry being planned */
 	int64_t last_progress;
-};
-
-struct worker {
-	struct restore_run *r;
-	pthread_t th;
-	/* the worker's own connection to each tier (NULL: share r->t[i].loc
-	 * under r->io), so that two workers read at once */
-	tier_location **locs;
-	unsigned char *buf;
-	size_t buf_cap;
-	unsigned char *raw;
-	size_t raw_cap;
 };
 
 /* ---- the run (restore.c) ---- */
