@@ -383,6 +383,114 @@ int tier_restore_check_entry(struct restore_run *r, const git_tree_entry *e,
 	return same ? 0 : tier_restore_conflict(path->ptr);
 }
 
+/* The way down to a selected path: where it is in the snapshot and DEST. */
+struct select_walk {
+	const char *p;      /* the rest of the selected path */
+	tier_buf path;      /* DEST/... */
+	tier_buf comp, enc; /* the component entered: its name, encoded */
+	git_tree *tree;     /* the snapshot directory entered */
+	struct rdir *d;    /* its directory in DEST (check: NULL when absent) */
+	struct rdir probe; /* check: the directory of DEST entered, not held */
+	int plan;
+	int done; /* the walk ends with the last rc */
+};
+
+/* Restore: the directory of a component made (or kept) and entered. */
+static int enter_made_dir(struct restore_run *r, struct select_walk *w)
+{
+	struct rdir *nd = NULL;
+	tier_node n;
+	int has, rc;
+	if ((rc = dir_meta(r, w->tree, &n, &has,
+	                   tier_restore_snap_of(r, &w->path))) < 0 &&
+	    (rc = tier_restore_entry_error(r, rc)) < 0)
+		return rc;
+	rc = tier_restore_make_dir(r, w->d, w->comp.ptr, &w->path,
+	                           has ? &n : NULL, 0, &nd);
+	if (has)
+		tier_node_dispose(&n);
+	if (rc < 0) {
+		w->done = 1;
+		return tier_restore_entry_error(r, rc);
+	}
+	tier_restore_walk_drop(r, w->d);
+	w->d = nd;
+	return 0;
+}
+
+/* Check: the directory of a component in DEST entered, if it is there. */
+static int enter_existing_dir(struct select_walk *w)
+{
+	struct stat st;
+	int fd, rc;
+	if ((rc = tier_restore_lookup_at(w->d->fd, w->comp.ptr, w->path.ptr,
+	                                 &st)) < 0)
+		return rc;
+	if (rc == 0) {
+		w->d = NULL; /* nothing below can be in the way */
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return tier_restore_conflict(w->path.ptr);
+	if ((fd = tier_restore_open_dir_at(w->d->fd, w->comp.ptr)) < 0)
+		return tier_restore_fs_error(errno, "cannot open directory",
+		                             w->path.ptr);
+	if (w->probe.fd >= 0)
+		close(w->probe.fd);
+	w->probe.fd = fd;
+	w->d = &w->probe;
+	return 0;
+}
+
+/* Into the directory e, a component above the selected path. */
+static int descend(struct restore_run *r, struct select_walk *w,
+                   const git_tree_entry *e)
+{
+	git_tree *next = NULL;
+	int rc;
+	w->p++;
+	if ((rc = load_tree(r, git_tree_entry_id(e),
+	                    tier_restore_snap_of(r, &w->path), &next)) < 0) {
+		/* the walk reports it; the check leaves it to the walk */
+		w->done = 1;
+		return w->plan ? tier_restore_entry_error(r, rc) : 0;
+	}
+	git_tree_free(w->tree);
+	w->tree = next;
+	if (w->plan)
+		return enter_made_dir(r, w);
+	if (w->d)
+		return enter_existing_dir(w);
+	return rc;
+}
+
+/* The next component: entered, or, the last one, checked or restored. */
+static int select_component(struct restore_run *r, struct select_walk *w)
+{
+	const git_tree_entry *e;
+	int rc;
+	if ((rc = tier_restore_next_component(&w->comp, &w->enc, &w->p)) < 0)
+		return rc;
+	e = git_tree_entry_byname(w->tree, w->enc.ptr);
+	if ((rc = tier_buf_putc(&w->path, '/')) < 0 ||
+	    (rc = tier_buf_put(&w->path, w->comp.ptr, w->comp.size)) < 0)
+		return rc;
+	if (!e || (*w->p && git_tree_entry_type(e) != GIT_OBJECT_TREE))
+		return tier_error_set(
+		        TIER_ENOTFOUND, "'%s' is not in revision %" PRIu64,
+		        tier_restore_show(tier_restore_snap_of(r, &w->path)),
+		        r->rev);
+	if (*w->p)
+		return descend(r, w, e);
+	w->done = 1;
+	if (w->plan)
+		return plan_entry(r, e, w->d, w->comp.ptr, &w->path);
+	if (w->d)
+		return tier_restore_check_entry(r, e, w->d, w->comp.ptr,
+		                                &w->path);
+	return rc;
+}
+
 /*
  * Check (plan = 0) or restore (plan = 1) one selected path (normalized,
  * not empty, in the snapshot): the directories above it are entered (and
@@ -391,114 +499,32 @@ int tier_restore_check_entry(struct restore_run *r, const git_tree_entry *e,
 int tier_restore_select_path(struct restore_run *r, const git_tree *root,
                              struct rdir *dest, const char *sel, int plan)
 {
-	tier_buf path = TIER_BUF_INIT, comp = TIER_BUF_INIT,
-	         enc = TIER_BUF_INIT;
-	git_tree *tree = NULL, *next = NULL;
-	struct rdir *d = dest;
-	struct rdir probe; /* check: the directory of DEST entered, not held */
-	const char *p = sel;
-	int rc = 0;
+	struct select_walk w;
+	int rc;
 
-	memset(&probe, 0, sizeof(probe));
-	probe.fd = -1;
-	if (tier_buf_put(&path, r->dest.ptr, r->dest.size) < 0)
+	memset(&w, 0, sizeof(w));
+	w.p = sel;
+	w.d = dest;
+	w.probe.fd = -1;
+	w.plan = plan;
+	if (tier_buf_put(&w.path, r->dest.ptr, r->dest.size) < 0)
 		return TIER_ERROR;
 	if (plan) {
-		tier_restore_rdir_ref(r, d);
+		tier_restore_rdir_ref(r, w.d);
 		tier_restore_walk_hold(r);
 	}
-	if ((rc = git_tree_dup(&tree, (git_tree *)root)) < 0) {
+	if ((rc = git_tree_dup(&w.tree, (git_tree *)root)) < 0)
 		rc = tier_error_from_git(rc, "cannot read the snapshot");
-		goto out;
-	}
-	for (;;) {
-		if ((rc = tier_restore_next_component(&comp, &enc, &p)) < 0)
-			goto out;
-		const git_tree_entry *e = git_tree_entry_byname(tree, enc.ptr);
-		if ((rc = tier_buf_putc(&path, '/')) < 0 ||
-		    (rc = tier_buf_put(&path, comp.ptr, comp.size)) < 0)
-			goto out;
-		if (!e || (*p && git_tree_entry_type(e) != GIT_OBJECT_TREE)) {
-			rc = tier_error_set(
-			        TIER_ENOTFOUND,
-			        "'%s' is not in revision %" PRIu64,
-			        tier_restore_show(
-			                tier_restore_snap_of(r, &path)),
-			        r->rev);
-			goto out;
-		}
-		if (!*p) {
-			if (plan)
-				rc = plan_entry(r, e, d, comp.ptr, &path);
-			else if (d)
-				rc = tier_restore_check_entry(r, e, d, comp.ptr,
-				                              &path);
-			goto out;
-		}
-		p++;
-		if ((rc = load_tree(r, git_tree_entry_id(e),
-		                    tier_restore_snap_of(r, &path), &next)) <
-		    0) {
-			/* the walk reports it; the check leaves it to the walk */
-			rc = plan ? tier_restore_entry_error(r, rc) : 0;
-			goto out;
-		}
-		git_tree_free(tree);
-		tree = next;
-		next = NULL;
-		if (plan) {
-			struct rdir *nd = NULL;
-			tier_node n;
-			int has;
-			if ((rc = dir_meta(r, tree, &n, &has,
-			                   tier_restore_snap_of(r, &path))) <
-			            0 &&
-			    (rc = tier_restore_entry_error(r, rc)) < 0)
-				goto out;
-			rc = tier_restore_make_dir(r, d, comp.ptr, &path,
-			                           has ? &n : NULL, 0, &nd);
-			if (has)
-				tier_node_dispose(&n);
-			if (rc < 0) {
-				rc = tier_restore_entry_error(r, rc);
-				goto out;
-			}
-			tier_restore_walk_drop(r, d);
-			d = nd;
-		} else if (d) {
-			struct stat st;
-			int fd;
-			if ((rc = tier_restore_lookup_at(d->fd, comp.ptr,
-			                                 path.ptr, &st)) < 0)
-				goto out;
-			if (rc == 0) {
-				d = NULL; /* nothing below can be in the way */
-			} else if (!S_ISDIR(st.st_mode)) {
-				rc = tier_restore_conflict(path.ptr);
-				goto out;
-			} else if ((fd = tier_restore_open_dir_at(
-			                    d->fd, comp.ptr)) < 0) {
-				rc = tier_restore_fs_error(
-				        errno, "cannot open directory",
-				        path.ptr);
-				goto out;
-			} else {
-				if (probe.fd >= 0)
-					close(probe.fd);
-				probe.fd = fd;
-				d = &probe;
-			}
-			rc = 0;
-		}
-	}
-out:
-	if (plan && d)
-		tier_restore_walk_drop(r, d);
-	if (probe.fd >= 0)
-		close(probe.fd);
-	git_tree_free(tree);
-	tier_buf_dispose(&path);
-	tier_buf_dispose(&comp);
-	tier_buf_dispose(&enc);
+	else
+		while ((rc = select_component(r, &w)) >= 0 && !w.done)
+			;
+	if (plan && w.d)
+		tier_restore_walk_drop(r, w.d);
+	if (w.probe.fd >= 0)
+		close(w.probe.fd);
+	git_tree_free(w.tree);
+	tier_buf_dispose(&w.path);
+	tier_buf_dispose(&w.comp);
+	tier_buf_dispose(&w.enc);
 	return rc;
 }
