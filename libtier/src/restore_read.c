@@ -334,106 +334,153 @@ void tier_restore_job_free(struct job *j)
 	}
 }
 
-static void run_job(struct worker *w, struct job *j)
-{
-	struct restore_run *r = w->r;
-	const unsigned char *pid = tier_chunkmap_pack_id(r->map, j->pack);
-	size_t len = (size_t)(j->end - j->start);
-	struct reasons why = REASONS_INIT;
-	const tier_chunk_loc *ready = NULL;
-	uint64_t bytes = 0, chunks = 0;
-	long src;
-	int rc;
+/* One job being read by a worker. */
+struct job_read {
+	struct worker *w;
+	struct job *j;
+	const unsigned char *pid;    /* the job's pack */
+	long src;                    /* the tier that served it, -1: none */
+	struct reasons why;          /* why the tiers before src did not */
+	const tier_chunk_loc *ready; /* the chunk decoded in w->raw */
+	uint64_t bytes, chunks;      /* written, decoded */
+};
 
-	if (tier_restore_aborted(r))
-		return;
+/* The job's range from the first tier that has it; -1: stop the run. */
+static int fetch_job(struct job_read *jr)
+{
+	struct worker *w = jr->w;
+	struct restore_run *r = w->r;
+	size_t len = (size_t)(jr->j->end - jr->j->start);
 	if (grow(&w->buf, &w->buf_cap, len ? len : 1) < 0) {
 		tier_restore_set_fatal(r, TIER_ERROR);
-		return;
+		return -1;
 	}
 	if (!w->locs)
 		pthread_mutex_lock(&r->io);
-	src = fetch(w, j->pack, j->start, len, w->buf, &why);
+	jr->src = fetch(w, jr->j->pack, jr->j->start, len, w->buf, &jr->why);
 	if (!w->locs)
 		pthread_mutex_unlock(&r->io);
+	return 0;
+}
 
-	for (size_t i = 0; i < j->n; i++) {
-		struct piece *p = &j->p[i];
-		const tier_chunk_loc *l = p->loc;
-		if (tier_restore_aborted(r))
-			break;
-		if (file_failed(r, p->f)) {
-			tier_restore_piece_done(r, p->f, 0);
-			continue;
-		}
-		if (src < 0) {
-			char ch[SHORT_HEX + 1], ph[SHORT_HEX + 1];
-			tier_buf m = TIER_BUF_INIT;
-			/* no reason this time: every usable tier was found without the pack before */
-			int damage = why.any_damage ||
-			             (!why.text.size && any_usable(r));
-			tier_buf_printf(
-			        &m,
-			        "cannot restore '%s': pack %s of chunk %s cannot be read from "
-			        "any tier (%s)",
-			        tier_restore_show(p->f->snap),
-			        tier_restore_short_hex(ph, pid),
-			        tier_restore_short_hex(ch, l->id),
-			        why.text.size ? why.text.ptr
-			        : damage ? "missing or damaged on every tier"
-			                 : "every tier is offline");
-			tier_restore_entry_failed(
-			        r, damage ? TIER_ECORRUPT : TIER_EOFFLINE,
-			        tier_buf_cstr(&m));
-			tier_buf_dispose(&m);
-			tier_restore_piece_done(r, p->f, 0);
-			continue;
-		}
-		if (l != ready) {
-			tier_pack_entry e;
-			entry_of(&e, l);
-			if (grow(&w->raw, &w->raw_cap,
-			         l->raw_len ? l->raw_len : 1) < 0) {
-				tier_restore_set_fatal(r, TIER_ERROR);
-				break;
-			}
-			rc = tier_pack_chunk_decode(
-			        &e, pid, w->buf + (l->offset - j->start),
-			        l->stored_len, w->raw, w->raw_cap);
-			if (rc < 0) {
-				pthread_mutex_lock(&r->io);
-				rc = chunk_fallback(w, l, (size_t)src,
-				                    p->f->snap);
-				pthread_mutex_unlock(&r->io);
-			}
-			if (rc < 0) {
-				ready = NULL;
-				tier_restore_entry_failed(r, rc,
-				                          tier_error_last());
-				tier_restore_piece_done(r, p->f, 0);
-				continue;
-			}
-			ready = l;
-			chunks++;
-		}
-		if ((rc = ensure_open(r, p->f)) < 0 ||
-		    (rc = tier_restore_write_at(p->f->fd, w->raw, l->raw_len,
-		                                p->off, p->f->path)) < 0) {
-			if (tier_restore_entry_error(r, rc) < 0) {
-				tier_restore_set_fatal(r, rc);
-				break;
-			}
-			tier_restore_piece_done(r, p->f, 0);
-			continue;
-		}
-		bytes += l->raw_len;
-		tier_restore_piece_done(r, p->f, 1);
-		test_kill_point(r);
+/* No tier served the range: the piece's file fails, saying why. */
+static void piece_unreadable(struct job_read *jr, struct piece *p)
+{
+	struct restore_run *r = jr->w->r;
+	char ch[SHORT_HEX + 1], ph[SHORT_HEX + 1];
+	tier_buf m = TIER_BUF_INIT;
+	/* no reason this time: every usable tier was found without the pack before */
+	int damage =
+	        jr->why.any_damage || (!jr->why.text.size && any_usable(r));
+	tier_buf_printf(
+	        &m,
+	        "cannot restore '%s': pack %s of chunk %s cannot be read from "
+	        "any tier (%s)",
+	        tier_restore_show(p->f->snap),
+	        tier_restore_short_hex(ph, jr->pid),
+	        tier_restore_short_hex(ch, p->loc->id),
+	        jr->why.text.size ? jr->why.text.ptr
+	        : damage          ? "missing or damaged on every tier"
+	                          : "every tier is offline");
+	tier_restore_entry_failed(r, damage ? TIER_ECORRUPT : TIER_EOFFLINE,
+	                          tier_buf_cstr(&m));
+	tier_buf_dispose(&m);
+	tier_restore_piece_done(r, p->f, 0);
+}
+
+/*
+ * The piece's chunk into w->raw, from the range or, failing its hash,
+ * from another tier.  0: decoded; 1: the piece failed; -1: stop the job.
+ */
+static int decode_chunk(struct job_read *jr, struct piece *p)
+{
+	struct worker *w = jr->w;
+	struct restore_run *r = w->r;
+	const tier_chunk_loc *l = p->loc;
+	tier_pack_entry e;
+	int rc;
+	entry_of(&e, l);
+	if (grow(&w->raw, &w->raw_cap, l->raw_len ? l->raw_len : 1) < 0) {
+		tier_restore_set_fatal(r, TIER_ERROR);
+		return -1;
 	}
-	reasons_dispose(&why);
+	rc = tier_pack_chunk_decode(&e, jr->pid,
+	                            w->buf + (l->offset - jr->j->start),
+	                            l->stored_len, w->raw, w->raw_cap);
+	if (rc < 0) {
+		pthread_mutex_lock(&r->io);
+		rc = chunk_fallback(w, l, (size_t)jr->src, p->f->snap);
+		pthread_mutex_unlock(&r->io);
+	}
+	if (rc < 0) {
+		jr->ready = NULL;
+		tier_restore_entry_failed(r, rc, tier_error_last());
+		tier_restore_piece_done(r, p->f, 0);
+		return 1;
+	}
+	jr->ready = l;
+	jr->chunks++;
+	return 0;
+}
+
+/* The decoded chunk into its file; -1: stop the job. */
+static int write_piece(struct job_read *jr, struct piece *p)
+{
+	struct worker *w = jr->w;
+	struct restore_run *r = w->r;
+	const tier_chunk_loc *l = p->loc;
+	int rc;
+	if ((rc = ensure_open(r, p->f)) < 0 ||
+	    (rc = tier_restore_write_at(p->f->fd, w->raw, l->raw_len, p->off,
+	                                p->f->path)) < 0) {
+		if (tier_restore_entry_error(r, rc) < 0) {
+			tier_restore_set_fatal(r, rc);
+			return -1;
+		}
+		tier_restore_piece_done(r, p->f, 0);
+		return 0;
+	}
+	jr->bytes += l->raw_len;
+	tier_restore_piece_done(r, p->f, 1);
+	test_kill_point(r);
+	return 0;
+}
+
+/* One piece of the job; -1: stop the job. */
+static int read_piece(struct job_read *jr, struct piece *p)
+{
+	struct restore_run *r = jr->w->r;
+	int rc;
+	if (tier_restore_aborted(r))
+		return -1;
+	if (file_failed(r, p->f)) {
+		tier_restore_piece_done(r, p->f, 0);
+		return 0;
+	}
+	if (jr->src < 0) {
+		piece_unreadable(jr, p);
+		return 0;
+	}
+	if (p->loc != jr->ready && (rc = decode_chunk(jr, p)) != 0)
+		return rc < 0 ? -1 : 0;
+	return write_piece(jr, p);
+}
+
+static void run_job(struct worker *w, struct job *j)
+{
+	struct restore_run *r = w->r;
+	struct job_read jr = {w, j, NULL, -1, REASONS_INIT, NULL, 0, 0};
+
+	jr.pid = tier_chunkmap_pack_id(r->map, j->pack);
+	if (tier_restore_aborted(r) || fetch_job(&jr) < 0)
+		return;
+	for (size_t i = 0; i < j->n; i++)
+		if (read_piece(&jr, &j->p[i]) < 0)
+			break;
+	reasons_dispose(&jr.why);
 	pthread_mutex_lock(&r->lock);
-	r->stats->bytes += bytes;
-	r->stats->chunks += chunks;
+	r->stats->bytes += jr.bytes;
+	r->stats->chunks += jr.chunks;
 	pthread_mutex_unlock(&r->lock);
 }
 
