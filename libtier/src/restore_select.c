@@ -280,6 +280,87 @@ static int not_in(struct restore_run *r, const tier_vec *sel, size_t i,
 	return rc;
 }
 
+/* No revision holds every path: name the first one the latest lacks. */
+static int report_missing(struct restore_run *r, const tier_vec *sel)
+{
+	git_tree *rt = NULL, *root = NULL;
+	git_oid id;
+	size_t i = 0;
+	uint64_t head = r->stats->latest;
+	int rc;
+	if ((rc = tier_vault_best_head(r->v, &id, NULL)) < 0 ||
+	    (rc = tier_restore_rev_trees(r, &id, head, &rt, &root)) < 0)
+		return rc;
+	/* the first path the latest revision lacks */
+	for (i = 0; i < sel->length; i++)
+		if ((rc = holds(r, root, sel->ptr[i])) != 1)
+			break;
+	git_tree_free(root);
+	git_tree_free(rt);
+	if (rc < 0)
+		return rc;
+	return not_in(r, sel, i < sel->length ? i : 0, head);
+}
+
+/* No -r, paths: the newest revision that holds them all, from head id. */
+static int newest_with_paths(struct restore_run *r, const tier_vec *sel,
+                             git_oid *id, git_oid *out)
+{
+	uint64_t rev;
+	int rc;
+	if ((rc = newest_holding(r, sel, 0, sel->length, id, &rev)) < 0)
+		return rc;
+	if (!rev)
+		return report_missing(r, sel);
+	r->rev = rev;
+	git_oid_cpy(out, id);
+	return 0;
+}
+
+/* -r N: from the head (id, ci) back along first parents to revision N. */
+static int walk_back(struct restore_run *r, uint64_t want, git_oid *id,
+                     tier_commit_info *ci)
+{
+	int rc;
+	while (want && ci->revision != want) {
+		uint64_t was = ci->revision;
+		if ((rc = rev_parent(r, id, ci)) < 0)
+			return rc;
+		if (rc == 0)
+			return tier_error_set(
+			        TIER_ENOTFOUND,
+			        "revision %" PRIu64
+			        " does not exist (latest is %" PRIu64 ")",
+			        want, r->stats->latest);
+		if (ci->revision < want)
+			return tier_error_set(TIER_ECORRUPT,
+			                      "the log skips revision %" PRIu64
+			                      " (found %" PRIu64
+			                      " after %" PRIu64 ")",
+			                      want, ci->revision, was);
+	}
+	return 0;
+}
+
+/* -r N, paths: each of them is in revision N (commit id). */
+static int check_paths(struct restore_run *r, const tier_vec *sel,
+                       const git_oid *id)
+{
+	git_tree *rt = NULL, *root = NULL;
+	int rc;
+	if ((rc = tier_restore_rev_trees(r, id, r->rev, &rt, &root)) < 0)
+		return rc;
+	for (size_t i = 0; i < sel->length && rc == 0; i++) {
+		if ((rc = holds(r, root, sel->ptr[i])) == 0)
+			rc = not_in(r, sel, i, r->rev);
+		else if (rc == 1)
+			rc = 0;
+	}
+	git_tree_free(root);
+	git_tree_free(rt);
+	return rc;
+}
+
 /*
  * The revision to restore: -r N, else the newest one that holds every
  * selected path (two jobs backing up different paths take turns at the
@@ -303,67 +384,14 @@ int tier_restore_find_revision(struct restore_run *r, const tier_vec *sel,
 		                      "revision %" PRIu64
 		                      " does not exist (latest is %" PRIu64 ")",
 		                      want, ci.revision);
-	if (!want && !whole && sel->length) {
-		uint64_t rev;
-		if ((rc = newest_holding(r, sel, 0, sel->length, &id, &rev)) <
-		    0)
-			return rc;
-		if (!rev) {
-			git_tree *rt = NULL, *root = NULL;
-			size_t i = 0;
-			uint64_t head = r->stats->latest;
-			if ((rc = tier_vault_best_head(r->v, &id, NULL)) < 0 ||
-			    (rc = tier_restore_rev_trees(r, &id, head, &rt,
-			                                 &root)) < 0)
-				return rc;
-			/* the first path the latest revision lacks */
-			for (i = 0; i < sel->length; i++)
-				if ((rc = holds(r, root, sel->ptr[i])) != 1)
-					break;
-			git_tree_free(root);
-			git_tree_free(rt);
-			if (rc < 0)
-				return rc;
-			return not_in(r, sel, i < sel->length ? i : 0, head);
-		}
-		r->rev = rev;
-		git_oid_cpy(out, &id);
-		return 0;
-	}
-	while (want && ci.revision != want) {
-		uint64_t was = ci.revision;
-		if ((rc = rev_parent(r, &id, &ci)) < 0)
-			return rc;
-		if (rc == 0)
-			return tier_error_set(
-			        TIER_ENOTFOUND,
-			        "revision %" PRIu64
-			        " does not exist (latest is %" PRIu64 ")",
-			        want, r->stats->latest);
-		if (ci.revision < want)
-			return tier_error_set(TIER_ECORRUPT,
-			                      "the log skips revision %" PRIu64
-			                      " (found %" PRIu64
-			                      " after %" PRIu64 ")",
-			                      want, ci.revision, was);
-	}
+	if (!want && !whole && sel->length)
+		return newest_with_paths(r, sel, &id, out);
+	if ((rc = walk_back(r, want, &id, &ci)) < 0)
+		return rc;
 	r->rev = ci.revision;
 	git_oid_cpy(out, &id);
-	if (want && !whole && sel->length) {
-		git_tree *rt = NULL, *root = NULL;
-		if ((rc = tier_restore_rev_trees(r, &id, r->rev, &rt, &root)) <
-		    0)
-			return rc;
-		for (size_t i = 0; i < sel->length && rc == 0; i++) {
-			if ((rc = holds(r, root, sel->ptr[i])) == 0)
-				rc = not_in(r, sel, i, r->rev);
-			else if (rc == 1)
-				rc = 0;
-		}
-		git_tree_free(root);
-		git_tree_free(rt);
-		return rc;
-	}
+	if (want && !whole && sel->length)
+		return check_paths(r, sel, &id);
 	return 0;
 }
 
