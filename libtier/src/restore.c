@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "restore_int.h"
@@ -198,6 +199,19 @@ int tier_restore_progress(struct restore_run *r, int force)
 		return tier_restore_set_fatal(r, TIER_EABORTED);
 	}
 	return 0;
+}
+
+/* r->lock held: wait on c for PROGRESS_MS at most, to report progress. */
+void tier_restore_wait(struct restore_run *r, pthread_cond_t *c)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += PROGRESS_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(c, &r->lock, &ts);
 }
 
 void tier_restore_stat_inc(struct restore_run *r, uint64_t *field)

@@ -530,12 +530,31 @@ int tier_restore_make_dir(struct restore_run *r, struct rdir *parent,
 	return 0;
 }
 
+/*
+ * What is at name already: kept when it is the same as n (1), else cleared
+ * out of the way (0), or an error.
+ */
+static int keep_or_clear(struct restore_run *r, const tier_node *n,
+                         struct rdir *d, const char *name, const tier_buf *path)
+{
+	struct stat st;
+	int rc;
+	if ((rc = tier_restore_lookup_at(d->fd, name, path->ptr, &st)) < 0)
+		return rc;
+	if (rc == 1 && tier_restore_same_existing(r, n, &st, d->fd, name)) {
+		tier_restore_stat_inc(r, &r->stats->kept);
+		return 1;
+	}
+	if (rc == 1 && (rc = clear_at(r, d->fd, name, path->ptr)) < 0)
+		return rc;
+	return 0;
+}
+
 int tier_restore_make_symlink(struct restore_run *r, const tier_node *n,
                               struct rdir *d, const char *name,
                               const tier_buf *path)
 {
 	struct meta m;
-	struct stat st;
 	int rc;
 	if (!n->target || n->target_len == 0 ||
 	    memchr(n->target, '\0', n->target_len))
@@ -543,14 +562,8 @@ int tier_restore_make_symlink(struct restore_run *r, const tier_node *n,
 		        TIER_ECORRUPT,
 		        "cannot restore symlink '%s': its target is not valid",
 		        tier_restore_show(tier_restore_snap_of(r, path)));
-	if ((rc = tier_restore_lookup_at(d->fd, name, path->ptr, &st)) < 0)
-		return rc;
-	if (rc == 1 && tier_restore_same_existing(r, n, &st, d->fd, name)) {
-		tier_restore_stat_inc(r, &r->stats->kept);
-		return 0;
-	}
-	if (rc == 1 && (rc = clear_at(r, d->fd, name, path->ptr)) < 0)
-		return rc;
+	if ((rc = keep_or_clear(r, n, d, name, path)) != 0)
+		return rc < 0 ? rc : 0;
 	if (symlinkat(n->target, d->fd, name) < 0)
 		return tier_restore_fs_error(errno, "cannot create symlink",
 		                             path->ptr);
@@ -565,7 +578,6 @@ int tier_restore_make_special(struct restore_run *r, const tier_node *n,
                               const tier_buf *path)
 {
 	struct meta m;
-	struct stat st;
 	int rc;
 	const char *kind = tier_node_type_name(n->type);
 	if (n->type == TIER_NODE_SOCKET) {
@@ -583,14 +595,8 @@ int tier_restore_make_special(struct restore_run *r, const tier_node *n,
 		        tier_restore_show(tier_restore_snap_of(r, path)));
 		return 0;
 	}
-	if ((rc = tier_restore_lookup_at(d->fd, name, path->ptr, &st)) < 0)
-		return rc;
-	if (rc == 1 && tier_restore_same_existing(r, n, &st, d->fd, name)) {
-		tier_restore_stat_inc(r, &r->stats->kept);
-		return 0;
-	}
-	if (rc == 1 && (rc = clear_at(r, d->fd, name, path->ptr)) < 0)
-		return rc;
+	if ((rc = keep_or_clear(r, n, d, name, path)) != 0)
+		return rc < 0 ? rc : 0;
 	if (n->type == TIER_NODE_FIFO)
 		rc = mkfifoat(d->fd, name, 0600);
 	else

@@ -182,6 +182,7 @@ void tier_restore_entry_failed(struct restore_run *r, int code,
 int tier_restore_aborted(struct restore_run *r);
 int tier_restore_entry_error(struct restore_run *r, int rc);
 int tier_restore_progress(struct restore_run *r, int force);
+void tier_restore_wait(struct restore_run *r, pthread_cond_t *c);
 void tier_restore_stat_inc(struct restore_run *r, uint64_t *field);
 
 /* ---- select (restore_select.c) ---- */

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "objread.h"
@@ -130,14 +129,7 @@ static int dirs_wait(struct restore_run *r)
 		return rc;
 	pthread_mutex_lock(&r->lock);
 	while (pending_dirs(r) >= PENDING_DIRS_MAX && !r->abort) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += PROGRESS_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&r->dir_freed, &r->lock, &ts);
+		tier_restore_wait(r, &r->dir_freed);
 		pthread_mutex_unlock(&r->lock);
 		tier_restore_progress(r, 0);
 		pthread_mutex_lock(&r->lock);

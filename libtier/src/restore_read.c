@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util/error.h"
@@ -513,14 +512,7 @@ static int enqueue(struct restore_run *r, struct job *j)
 {
 	pthread_mutex_lock(&r->lock);
 	while (r->qlen == QUEUE_CAP && !r->abort) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += PROGRESS_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&r->nonfull, &r->lock, &ts);
+		tier_restore_wait(r, &r->nonfull);
 		if (r->qlen == QUEUE_CAP && !r->abort) {
 			pthread_mutex_unlock(&r->lock);
 			tier_restore_progress(r, 0);
