@@ -139,15 +139,14 @@ static int dirs_wait(struct restore_run *r)
 	return rc;
 }
 
-static int plan_file(struct restore_run *r, const tier_node *n, struct rdir *d,
-                     const char *name, const tier_buf *path)
+/* Where each chunk of n is: in a pack of the vault, of the length n says. */
+static int find_chunks(struct restore_run *r, const tier_node *n,
+                       const char *snap, const tier_chunk_loc ***out)
 {
-	const char *snap = tier_restore_snap_of(r, path);
 	const tier_chunk_loc **locs = NULL;
-	struct rfile *f = NULL;
-	struct stat st;
-	int rc = 0;
+	int rc;
 
+	*out = NULL;
 	if (n->nchunks && !(locs = tier_calloc(n->nchunks, sizeof(*locs))))
 		return TIER_ERROR;
 	for (size_t i = 0; i < n->nchunks; i++) {
@@ -161,9 +160,24 @@ static int plan_file(struct restore_run *r, const tier_node *n, struct rdir *d,
 			        tier_restore_short_hex(ch, n->chunks[i].id),
 			        locs[i] ? "not the length the file says"
 			                : "in no pack of the vault");
-			goto out;
+			free(locs);
+			return rc;
 		}
 	}
+	*out = locs;
+	return 0;
+}
+
+static int plan_file(struct restore_run *r, const tier_node *n, struct rdir *d,
+                     const char *name, const tier_buf *path)
+{
+	const tier_chunk_loc **locs = NULL;
+	struct rfile *f = NULL;
+	struct stat st;
+	int rc = 0;
+
+	if ((rc = find_chunks(r, n, tier_restore_snap_of(r, path), &locs)) < 0)
+		return rc;
 	if ((rc = tier_restore_lookup_at(d->fd, name, path->ptr, &st)) < 0)
 		goto out;
 	if (rc == 1 && tier_restore_same_existing(r, n, &st, d->fd, name)) {
