@@ -42,9 +42,9 @@ static void problem_free(void *p)
 	free(x);
 }
 
-int fsck_add_problem(struct fsck_run *r, size_t *index, const char *id,
-                     tier_fsck_severity sev, const char *tier,
-                     const char *object, const char *fmt, ...)
+int tier_fsck_add_problem(struct fsck_run *r, size_t *index, const char *id,
+                          tier_fsck_severity sev, const char *tier,
+                          const char *object, const char *fmt, ...)
 {
 	tier_buf msg = TIER_BUF_INIT;
 	va_list ap;
@@ -73,7 +73,7 @@ int fsck_add_problem(struct fsck_run *r, size_t *index, const char *id,
 	return 0;
 }
 
-int fsck_note(struct fsck_run *r, size_t index, const char *fmt, ...)
+int tier_fsck_note(struct fsck_run *r, size_t index, const char *fmt, ...)
 {
 	tier_fsck_problem *p = r->problems.ptr[index];
 	tier_buf msg = TIER_BUF_INIT;
@@ -91,7 +91,7 @@ int fsck_note(struct fsck_run *r, size_t index, const char *fmt, ...)
 	return 0;
 }
 
-int fsck_flush(struct fsck_run *r)
+int tier_fsck_flush(struct fsck_run *r)
 {
 	for (; r->emitted < r->problems.length; r->emitted++)
 		if (r->o->problem && !r->stop &&
@@ -102,8 +102,8 @@ int fsck_flush(struct fsck_run *r)
 	return 0;
 }
 
-int fsck_progress(struct fsck_run *r, const char *tier, uint64_t done,
-                  uint64_t total)
+int tier_fsck_progress(struct fsck_run *r, const char *tier, uint64_t done,
+                       uint64_t total)
 {
 	if (r->o->progress && !r->stop &&
 	    r->o->progress(tier, done, total, r->r->bytes_read, r->o->payload))
@@ -113,7 +113,7 @@ int fsck_progress(struct fsck_run *r, const char *tier, uint64_t done,
 	return 0;
 }
 
-const char *fsck_short_oid(char out[SHORT + 1], const git_oid *id)
+const char *tier_fsck_short_oid(char out[SHORT + 1], const git_oid *id)
 {
 	char hex[GIT_OID_HEXSZ + 1];
 	git_oid_tostr(hex, sizeof(hex), id);
@@ -162,9 +162,9 @@ static int report_snapshot(struct fsck_run *r, const char *tier,
 	int rc = 0;
 	for (size_t i = 0; i < h->snap.findings.length && rc == 0; i++) {
 		const tier_fsck_finding *f = h->snap.findings.ptr[i];
-		rc = fsck_add_problem(r, NULL, f->id, TIER_FSCK_ERROR, tier,
-		                      f->object, "tier '%s': %s", tier,
-		                      f->message);
+		rc = tier_fsck_add_problem(r, NULL, f->id, TIER_FSCK_ERROR,
+		                           tier, f->object, "tier '%s': %s",
+		                           tier, f->message);
 	}
 	return rc;
 }
@@ -179,47 +179,48 @@ static int check_tier(struct fsck_run *r, size_t ti)
 	size_t damaged = 0;
 	int rc, logpacks_done = 0, changed = 0;
 
-	if ((rc = fsck_check_state(r, in, &damaged)) < 0)
+	if ((rc = tier_fsck_check_state(r, in, &damaged)) < 0)
 		return rc;
 	if (in->state == TIER_STATE_DAMAGED) {
 		/* it answered (else it would be offline): what is wrong is on it */
-		if ((rc = fsck_mend_damaged(r, ti, damaged)) <= 0)
+		if ((rc = tier_fsck_mend_damaged(r, ti, damaged)) <= 0)
 			goto out;
 		in = tier_vault_tier_info(r->v, ti);
 		logpacks_done = 1;
 		size_t ignored;
 		if (in->state != TIER_STATE_OK &&
-		    (rc = fsck_check_state(r, in, &ignored)) < 0)
+		    (rc = tier_fsck_check_state(r, in, &ignored)) < 0)
 			goto out;
 	}
 	if (!in->online || in->state == TIER_STATE_OFFLINE ||
 	    in->state == TIER_STATE_REFUSED ||
 	    in->state == TIER_STATE_OTHER_VAULT ||
 	    in->state == TIER_STATE_DAMAGED)
-		return fsck_flush(r);
+		return tier_fsck_flush(r);
 	if (!in->has_log || !in->head[0])
-		return fsck_flush(r); /* an empty tier: nothing to verify yet */
+		return tier_fsck_flush(
+		        r); /* an empty tier: nothing to verify yet */
 	if (git_oid_fromstr(&head, in->head) < 0)
 		return tier_error_set(TIER_ERROR,
 		                      "tier '%s': head '%s' is not a commit id",
 		                      in->name, in->head);
-	if ((rc = fsck_check_git_files(r, loc, in->name)) < 0 ||
+	if ((rc = tier_fsck_check_git_files(r, loc, in->name)) < 0 ||
 	    (!logpacks_done &&
-	     (rc = fsck_check_logpacks(r, ti, in->name, &changed)) < 0) ||
-	    (rc = fsck_check_chain(r, in->name, &head)) < 0 ||
-	    (rc = fsck_flush(r)) < 0 ||
-	    (rc = fsck_load_packs(r, in->name, &head, &packs)) < 0 ||
+	     (rc = tier_fsck_check_logpacks(r, ti, in->name, &changed)) < 0) ||
+	    (rc = tier_fsck_check_chain(r, in->name, &head)) < 0 ||
+	    (rc = tier_fsck_flush(r)) < 0 ||
+	    (rc = tier_fsck_load_packs(r, in->name, &head, &packs)) < 0 ||
 	    (rc = snapshot_check(r, &head, &h)) < 0 ||
 	    (rc = report_snapshot(r, in->name, h)) < 0 ||
-	    (rc = fsck_flush(r)) < 0 ||
-	    (rc = fsck_check_packs(r, ti, in->name, &packs)) < 0)
+	    (rc = tier_fsck_flush(r)) < 0 ||
+	    (rc = tier_fsck_check_packs(r, ti, in->name, &packs)) < 0)
 		goto out;
 	r->r->tiers_checked++;
 out:
 	if (rc == TIER_EOFFLINE) {
 		/* it answered at open and went away during the check */
 		r->r->tiers_offline++;
-		rc = fsck_add_problem(
+		rc = tier_fsck_add_problem(
 		        r, NULL, "tier-offline", TIER_FSCK_WARNING, in->name,
 		        NULL,
 		        "tier '%s' went offline during the check, fsck cannot vouch for it: %s",
@@ -227,7 +228,7 @@ out:
 	}
 	tier_vec_dispose(&packs, free);
 	if (rc == 0)
-		rc = fsck_flush(r);
+		rc = tier_fsck_flush(r);
 	return rc;
 }
 
@@ -269,7 +270,7 @@ int tier_fsck_run(tier_fsck_report **out, tier_vault *v,
 	for (size_t i = 0; i < tier_vault_tier_count(v) && rc == 0; i++)
 		rc = check_tier(&r, i);
 	if (rc == 0)
-		rc = fsck_check_across(&r);
+		rc = tier_fsck_check_across(&r);
 
 	if (rc == 0 || rc == TIER_EABORTED) {
 		tier_fsck_report *rep = r.r;

@@ -20,8 +20,8 @@ static const char GIT_CONFIG[] = "[core]\n\trepositoryformatversion = 0\n"
                                  "\tfilemode = true\n\tbare = true\n";
 
 /* log.git/HEAD and log.git/config make the log a repository stock git reads. */
-int fsck_check_git_files(struct fsck_run *r, tier_location *loc,
-                         const char *tier)
+int tier_fsck_check_git_files(struct fsck_run *r, tier_location *loc,
+                              const char *tier)
 {
 	static const struct {
 		const char *path;
@@ -38,7 +38,7 @@ int fsck_check_git_files(struct fsck_run *r, tier_location *loc,
 			continue;
 		int is_dir = rc ==
 		             0; /* a directory in the way: not ours to remove */
-		if ((rc = fsck_add_problem(
+		if ((rc = tier_fsck_add_problem(
 		             r, &idx, "log-file-missing", TIER_FSCK_ERROR, tier,
 		             files[i].path,
 		             "tier '%s': '%s' is missing, stock git cannot read the log",
@@ -54,10 +54,10 @@ int fsck_check_git_files(struct fsck_run *r, tier_location *loc,
 		    !st.is_dir) {
 			((tier_fsck_problem *)r->problems.ptr[idx])->repaired =
 			        1;
-			fsck_note(r, idx, "; written again");
+			tier_fsck_note(r, idx, "; written again");
 		} else if (rc < 0) {
-			fsck_note(r, idx, "; cannot write it: %s",
-			          tier_error_last());
+			tier_fsck_note(r, idx, "; cannot write it: %s",
+			               tier_error_last());
 		}
 	}
 	return 0;
@@ -67,7 +67,8 @@ int fsck_check_git_files(struct fsck_run *r, tier_location *loc,
  * Walk the first-parent chain from head: every commit readable, its
  * Tier-Revision its position, its Tier-Vault ours.
  */
-int fsck_check_chain(struct fsck_run *r, const char *tier, const git_oid *head)
+int tier_fsck_check_chain(struct fsck_run *r, const char *tier,
+                          const git_oid *head)
 {
 	git_oid *ids = NULL, oid;
 	size_t n = 0, cap = 0;
@@ -92,14 +93,14 @@ int fsck_check_chain(struct fsck_run *r, const char *tier, const git_oid *head)
 			break;
 		if (rc < 0) {
 			git_oid_tostr(hex, sizeof(hex), &ids[n - 1]);
-			rc = fsck_add_problem(
+			rc = tier_fsck_add_problem(
 			        r, NULL,
 			        tier_error_last_code() == TIER_ECORRUPT
 			                ? "object-too-large"
 			                : "commit-unreadable",
 			        TIER_FSCK_ERROR, tier, hex,
 			        "tier '%s': the log below head %s cannot be walked: %s",
-			        tier, fsck_short_oid(sh, head),
+			        tier, tier_fsck_short_oid(sh, head),
 			        tier_error_last());
 			goto out;
 		}
@@ -112,37 +113,37 @@ int fsck_check_chain(struct fsck_run *r, const char *tier, const git_oid *head)
 		git_oid_tostr(hex, sizeof(hex), &ids[k]);
 		if (tier_commit_info_read(&ci, r->cache, &ids[k]) < 0) {
 			if (tier_error_last_code() == TIER_ECORRUPT)
-				rc = fsck_add_problem(
+				rc = tier_fsck_add_problem(
 				        r, NULL, "revision-mismatch",
 				        TIER_FSCK_ERROR, tier, hex,
 				        "tier '%s': commit %s (revision %llu of its log) has no valid "
 				        "Tier-Revision trailer",
-				        tier, fsck_short_oid(sh, &ids[k]),
+				        tier, tier_fsck_short_oid(sh, &ids[k]),
 				        (unsigned long long)pos);
 			else
-				rc = fsck_add_problem(r, NULL,
-				                      "commit-unreadable",
-				                      TIER_FSCK_ERROR, tier,
-				                      hex, "tier '%s': %s",
-				                      tier, tier_error_last());
+				rc = tier_fsck_add_problem(
+				        r, NULL, "commit-unreadable",
+				        TIER_FSCK_ERROR, tier, hex,
+				        "tier '%s': %s", tier,
+				        tier_error_last());
 			continue;
 		}
 		if (ci.revision != pos)
-			rc = fsck_add_problem(
+			rc = tier_fsck_add_problem(
 			        r, NULL, "revision-mismatch", TIER_FSCK_ERROR,
 			        tier, hex,
 			        "tier '%s': commit %s says Tier-Revision %llu but is revision %llu "
 			        "of the log",
-			        tier, fsck_short_oid(sh, &ids[k]),
+			        tier, tier_fsck_short_oid(sh, &ids[k]),
 			        (unsigned long long)ci.revision,
 			        (unsigned long long)pos);
 		if (rc == 0 && vault[0] && strcmp(ci.vault, vault) != 0)
-			rc = fsck_add_problem(
+			rc = tier_fsck_add_problem(
 			        r, NULL, "vault-mismatch", TIER_FSCK_ERROR,
 			        tier, hex,
 			        "tier '%s': commit %s belongs to vault '%.12s', not to vault %.12s",
-			        tier, fsck_short_oid(sh, &ids[k]), ci.vault,
-			        vault);
+			        tier, tier_fsck_short_oid(sh, &ids[k]),
+			        ci.vault, vault);
 	}
 out:
 	free(ids);
@@ -151,7 +152,7 @@ out:
 
 /* ---- the packs a revision lists ---------------------------------------- */
 
-int fsck_packref_cmp(const void *a, const void *b)
+int tier_fsck_packref_cmp(const void *a, const void *b)
 {
 	const struct packref *x = *(const struct packref *const *)a;
 	const struct packref *y = *(const struct packref *const *)b;
@@ -177,7 +178,7 @@ static int index_entry(struct fsck_run *r, const char *tier, tier_vec *packs,
 	         name);
 	if (strlen(name) != TIER_HASH_HEXLEN ||
 	    tier_unhex(p->id, TIER_HASH_LEN, name) < 0)
-		rc = fsck_add_problem(
+		rc = tier_fsck_add_problem(
 		        r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier,
 		        tier_quote_name(name),
 		        "tier '%s': pack index entry %s in the log is not a pack id",
@@ -185,16 +186,17 @@ static int index_entry(struct fsck_run *r, const char *tier, tier_vec *packs,
 	else if ((rc = tier_blob_lookup_bounded(&blob, r->cache,
 	                                        git_tree_entry_id(e),
 	                                        TIER_MAX_INDEX_BLOB, what)) < 0)
-		rc = fsck_add_problem(r, NULL,
-		                      rc == TIER_ENOTFOUND  ? "index-corrupt"
-		                      : rc == TIER_ECORRUPT ? "object-too-large"
-		                                            : "index-corrupt",
-		                      TIER_FSCK_ERROR, tier, name,
-		                      "tier '%s': %s", tier, tier_error_last());
+		rc = tier_fsck_add_problem(
+		        r, NULL,
+		        rc == TIER_ENOTFOUND  ? "index-corrupt"
+		        : rc == TIER_ECORRUPT ? "object-too-large"
+		                              : "index-corrupt",
+		        TIER_FSCK_ERROR, tier, name, "tier '%s': %s", tier,
+		        tier_error_last());
 	else if (tier_pack_trailer_parse(&tr, git_blob_rawcontent(blob),
 	                                 (size_t)git_blob_rawsize(blob),
 	                                 name) < 0)
-		rc = fsck_add_problem(
+		rc = tier_fsck_add_problem(
 		        r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier, name,
 		        "tier '%s': the index of pack %.12s in the log is unreadable: %s",
 		        tier, name, tier_error_last());
@@ -216,8 +218,8 @@ static int index_entry(struct fsck_run *r, const char *tier, tier_vec *packs,
 
 /* The packs of the revision at head, sorted by id.  index/ has two levels
  * (index/<xx>/<pack id>); every tree is size-checked before it is read. */
-int fsck_load_packs(struct fsck_run *r, const char *tier, const git_oid *head,
-                    tier_vec *packs)
+int tier_fsck_load_packs(struct fsck_run *r, const char *tier,
+                         const git_oid *head, tier_vec *packs)
 {
 	git_commit *c = NULL;
 	git_tree *tree = NULL, *index = NULL;
@@ -229,22 +231,22 @@ int fsck_load_packs(struct fsck_run *r, const char *tier, const git_oid *head,
 	    (rc = tier_tree_lookup_bounded(&tree, r->cache,
 	                                   git_commit_tree_id(c),
 	                                   "the head's tree")) < 0) {
-		rc = fsck_add_problem(
+		rc = tier_fsck_add_problem(
 		        r, NULL, "commit-unreadable", TIER_FSCK_ERROR, tier,
 		        NULL,
 		        "tier '%s': the tree of head %s cannot be read: %s",
-		        tier, fsck_short_oid(sh, head), tier_error_last());
+		        tier, tier_fsck_short_oid(sh, head), tier_error_last());
 		goto out;
 	}
 	if (tier_snap_part(&iid, tree, TIER_SNAP_INDEX) < 0)
 		goto out; /* no data yet */
 	if (tier_tree_lookup_bounded(&index, r->cache, &iid,
 	                             "the pack index tree") < 0) {
-		rc = fsck_add_problem(
+		rc = tier_fsck_add_problem(
 		        r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier,
 		        "index",
 		        "tier '%s': the pack index tree of head %s cannot be read: %s",
-		        tier, fsck_short_oid(sh, head), tier_error_last());
+		        tier, tier_fsck_short_oid(sh, head), tier_error_last());
 		goto out;
 	}
 	for (size_t i = 0; i < git_tree_entrycount(index) && rc == 0; i++) {
@@ -257,11 +259,11 @@ int fsck_load_packs(struct fsck_run *r, const char *tier, const git_oid *head,
 		if (tier_tree_lookup_bounded(&fan, r->cache,
 		                             git_tree_entry_id(e),
 		                             "a pack index tree") < 0) {
-			rc = fsck_add_problem(
+			rc = tier_fsck_add_problem(
 			        r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier,
 			        "index",
 			        "tier '%s': the pack index tree of head %s cannot be read: %s",
-			        tier, fsck_short_oid(sh, head),
+			        tier, tier_fsck_short_oid(sh, head),
 			        tier_error_last());
 			break;
 		}
@@ -270,7 +272,7 @@ int fsck_load_packs(struct fsck_run *r, const char *tier, const git_oid *head,
 			                 git_tree_entry_byindex(fan, k));
 		git_tree_free(fan);
 	}
-	tier_vec_sort(packs, fsck_packref_cmp);
+	tier_vec_sort(packs, tier_fsck_packref_cmp);
 out:
 	git_tree_free(index);
 	git_tree_free(tree);

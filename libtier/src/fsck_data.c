@@ -222,13 +222,13 @@ static int pack_problem(struct fsck_run *r, struct packref *p, const char *tier,
 	tier_hex(hex, p->id, TIER_HASH_LEN);
 	switch (p->state) {
 	case PACK_MISSING:
-		return fsck_add_problem(
+		return tier_fsck_add_problem(
 		        r, &p->problem, "pack-missing", TIER_FSCK_ERROR, tier,
 		        p->path,
 		        "tier '%s': pack data/%.2s/%.12s... is missing", tier,
 		        hex, hex);
 	case PACK_SIZE:
-		return fsck_add_problem(
+		return tier_fsck_add_problem(
 		        r, &p->problem, "pack-size", TIER_FSCK_ERROR, tier,
 		        p->path,
 		        "tier '%s': pack data/%.2s/%.12s... is truncated or overlong: %s",
@@ -240,7 +240,7 @@ static int pack_problem(struct fsck_run *r, struct packref *p, const char *tier,
 		id = "pack-unreadable";
 		break;
 	case PACK_INDEX_MISMATCH:
-		return fsck_add_problem(
+		return tier_fsck_add_problem(
 		        r, &p->problem, "pack-index-mismatch", TIER_FSCK_ERROR,
 		        tier, p->path,
 		        "tier '%s': pack data/%.2s/%.12s... does not match the log: %s "
@@ -252,12 +252,12 @@ static int pack_problem(struct fsck_run *r, struct packref *p, const char *tier,
 	/* tier_pack_verify names the damaged chunk in full: keep it short */
 	if (p->state == PACK_CORRUPT && !strncmp(why, "chunk ", 6) &&
 	    strlen(why) > 6 + SHORT && strstr(why, "fails its hash"))
-		return fsck_add_problem(
+		return tier_fsck_add_problem(
 		        r, &p->problem, id, TIER_FSCK_ERROR, tier, p->path,
 		        "tier '%s': pack data/%.2s/%.12s... fails its hash (chunk %.12s... "
 		        "damaged)",
 		        tier, hex, hex, why + 6);
-	return fsck_add_problem(
+	return tier_fsck_add_problem(
 	        r, &p->problem, id, TIER_FSCK_ERROR, tier, p->path,
 	        "tier '%s': pack data/%.2s/%.12s... %s: %s", tier, hex, hex,
 	        p->state == PACK_CORRUPT ? "fails its check" : "cannot be read",
@@ -278,7 +278,7 @@ static int repair_pack(struct fsck_run *r, size_t ti, struct packref *p)
 	if (p->state == PACK_INDEX_MISMATCH) {
 		/* the pack here verified against its id: every copy of that id
 		 * is these bytes, so no tier holds one that agrees */
-		fsck_note(
+		tier_fsck_note(
 		        r, p->problem,
 		        "; cannot repair: the pack is sound and is the one its id "
 		        "names, so it is the log's copy of its index that is wrong "
@@ -339,9 +339,9 @@ static int repair_pack(struct fsck_run *r, size_t ti, struct packref *p)
 		if (rc < 0) {
 			if (rc == TIER_EABORTED)
 				goto out;
-			fsck_note(r, p->problem,
-			          "; cannot copy it from tier '%s': %s",
-			          in->name, tier_error_last());
+			tier_fsck_note(r, p->problem,
+			               "; cannot copy it from tier '%s': %s",
+			               in->name, tier_error_last());
 			rc = 0;
 			goto out;
 		}
@@ -354,17 +354,18 @@ static int repair_pack(struct fsck_run *r, size_t ti, struct packref *p)
 		if (st2 == PACK_OK) {
 			((tier_fsck_problem *)r->problems.ptr[p->problem])
 			        ->repaired = 1;
-			fsck_note(r, p->problem, "; repaired from tier '%s'",
-			          in->name);
+			tier_fsck_note(r, p->problem,
+			               "; repaired from tier '%s'", in->name);
 		} else {
-			fsck_note(r, p->problem,
-			          "; copied from tier '%s' but still bad: %s",
-			          in->name, tier_buf_cstr(&why));
+			tier_fsck_note(
+			        r, p->problem,
+			        "; copied from tier '%s' but still bad: %s",
+			        in->name, tier_buf_cstr(&why));
 		}
 		done = 1;
 	}
 	if (!done)
-		fsck_note(
+		tier_fsck_note(
 		        r, p->problem,
 		        "; cannot repair: no other tier holds a good copy%s%s%s",
 		        tried.size ? " (" : "", tier_buf_cstr(&tried),
@@ -399,10 +400,10 @@ static int list_pack(const char *name, const tier_stat *st, void *payload)
 		return 0;
 	}
 	if (l->packs->length && bsearch(&kp, l->packs->ptr, l->packs->length,
-	                                sizeof(void *), fsck_packref_cmp))
+	                                sizeof(void *), tier_fsck_packref_cmp))
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", l->dir, name);
-	if ((l->rc = fsck_add_problem(
+	if ((l->rc = tier_fsck_add_problem(
 	             l->r, NULL, "pack-unreferenced", TIER_FSCK_INFO, l->tier,
 	             path,
 	             "tier '%s': pack data/%.2s/%.12s... is not listed by the tier's "
@@ -446,8 +447,8 @@ static int check_unreferenced(struct fsck_run *r, tier_location *loc,
 	return rc;
 }
 
-int fsck_check_packs(struct fsck_run *r, size_t ti, const char *tier,
-                     tier_vec *packs)
+int tier_fsck_check_packs(struct fsck_run *r, size_t ti, const char *tier,
+                          tier_vec *packs)
 {
 	tier_location *loc = tier_vault_location(r->v, ti);
 	tier_buf why = TIER_BUF_INIT;
@@ -455,7 +456,7 @@ int fsck_check_packs(struct fsck_run *r, size_t ti, const char *tier,
 
 	for (size_t k = 0; k < packs->length && rc == 0; k++) {
 		struct packref *p = packs->ptr[k];
-		if ((rc = fsck_progress(r, tier, k, packs->length)) < 0)
+		if ((rc = tier_fsck_progress(r, tier, k, packs->length)) < 0)
 			break;
 		int st = pack_probe(r, loc, p, r->o->read_data, &why);
 		r->r->packs_checked++;
@@ -468,7 +469,7 @@ int fsck_check_packs(struct fsck_run *r, size_t ti, const char *tier,
 			rc = pack_problem(r, p, tier, tier_buf_cstr(&why));
 	}
 	if (rc == 0)
-		rc = fsck_progress(r, tier, packs->length, packs->length);
+		rc = tier_fsck_progress(r, tier, packs->length, packs->length);
 	for (size_t k = 0; k < packs->length && rc == 0 && r->o->repair; k++) {
 		struct packref *p = packs->ptr[k];
 		if (p->state != PACK_OK && p->state != PACK_UNREADABLE)

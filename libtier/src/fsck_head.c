@@ -11,40 +11,42 @@
 
 /* ---- installation state ------------------------------------------------ */
 
-int fsck_check_state(struct fsck_run *r, const tier_info *in, size_t *damaged)
+int tier_fsck_check_state(struct fsck_run *r, const tier_info *in,
+                          size_t *damaged)
 {
 	const char *why = in->problem ? in->problem : "";
 	switch (in->state) {
 	case TIER_STATE_REFUSED:
 		r->r->tiers_offline++;
-		return fsck_add_problem(
+		return tier_fsck_add_problem(
 		        r, NULL, "tier-refused", TIER_FSCK_WARNING, in->name,
 		        NULL,
 		        "tier '%s' refused access, fsck cannot vouch for it: %s",
 		        in->name, *why ? why : "refused");
 	case TIER_STATE_OFFLINE:
 		r->r->tiers_offline++;
-		return fsck_add_problem(
+		return tier_fsck_add_problem(
 		        r, NULL, "tier-offline", TIER_FSCK_WARNING, in->name,
 		        NULL,
 		        "tier '%s' is offline, fsck cannot vouch for it: %s",
 		        in->name, *why ? why : "no answer");
 	case TIER_STATE_FOREIGN:
-		return fsck_add_problem(r, NULL, "foreign-writer",
-		                        TIER_FSCK_WARNING, in->name, in->head,
-		                        "%s", why);
+		return tier_fsck_add_problem(r, NULL, "foreign-writer",
+		                             TIER_FSCK_WARNING, in->name,
+		                             in->head, "%s", why);
 	case TIER_STATE_ROLLED_BACK:
-		return fsck_add_problem(
+		return tier_fsck_add_problem(
 		        r, NULL, "rolled-back", TIER_FSCK_WARNING, in->name,
 		        in->head[0] ? in->head : NULL, "%s", why);
 	case TIER_STATE_OTHER_VAULT:
-		return fsck_add_problem(r, NULL, "other-vault", TIER_FSCK_ERROR,
-		                        in->name, NULL, "%s", why);
+		return tier_fsck_add_problem(r, NULL, "other-vault",
+		                             TIER_FSCK_ERROR, in->name, NULL,
+		                             "%s", why);
 	case TIER_STATE_DAMAGED:
-		return fsck_add_problem(r, damaged, "log-damaged",
-		                        TIER_FSCK_ERROR, in->name, TIER_LOG_DIR,
-		                        "tier '%s': its log cannot be read: %s",
-		                        in->name, why);
+		return tier_fsck_add_problem(
+		        r, damaged, "log-damaged", TIER_FSCK_ERROR, in->name,
+		        TIER_LOG_DIR, "tier '%s': its log cannot be read: %s",
+		        in->name, why);
 	default:
 		return 0;
 	}
@@ -161,12 +163,12 @@ static int repair_head(struct fsck_run *r, size_t ti, size_t problem,
 	    git_oid_fromstr(&stored, in->stored_head) < 0) {
 		if (tier_vault_installation_id(r->v) &&
 		    tier_vault_installation_id(r->v)[0])
-			fsck_note(
+			tier_fsck_note(
 			        r, problem,
 			        "; cannot repair the head: this installation has no "
 			        "record of what it wrote there");
 		else
-			fsck_note(
+			tier_fsck_note(
 			        r, problem,
 			        "; the head can be written again only with the "
 			        "installation that writes to this tier (tier-fsck -s DIR "
@@ -174,16 +176,17 @@ static int repair_head(struct fsck_run *r, size_t ti, size_t problem,
 		return 0;
 	}
 	if (tier_vault_is_read_only(r->v)) {
-		fsck_note(r, problem,
-		          "; a read-only installation does not write heads");
+		tier_fsck_note(
+		        r, problem,
+		        "; a read-only installation does not write heads");
 		return 0;
 	}
 	/* the tier's log packs as they are now (after any repair above) */
-	if ((rc = fsck_list_logpacks(loc, &packs)) < 0)
+	if ((rc = tier_fsck_list_logpacks(loc, &packs)) < 0)
 		goto out;
 	for (size_t k = 0; k < packs.length; k++) {
 		struct logpack *lp = packs.ptr[k];
-		int st = fsck_logpack_probe(r, loc, lp, 0, &why);
+		int st = tier_fsck_logpack_probe(r, loc, lp, 0, &why);
 		if (st < 0) {
 			rc = st;
 			goto out;
@@ -217,19 +220,19 @@ static int repair_head(struct fsck_run *r, size_t ti, size_t problem,
 	}
 	rc = 0;
 	if (!found) {
-		fsck_note(
+		tier_fsck_note(
 		        r, problem,
 		        "; cannot repair the head: the last head this installation wrote there "
 		        "(%s) is not whole in the tier's log packs, nor an earlier one",
-		        fsck_short_oid(sh, &stored));
+		        tier_fsck_short_oid(sh, &stored));
 		goto out;
 	}
 	/* a write or sync of ours moves heads under this lock: not now */
 	if ((rc = tier_vault_lock_sync(r->v)) < 0) {
 		if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
 			goto out;
-		fsck_note(r, problem, "; cannot repair the head now: %s",
-		          tier_error_last());
+		tier_fsck_note(r, problem, "; cannot repair the head now: %s",
+		               tier_error_last());
 		rc = 0;
 		goto out;
 	}
@@ -243,30 +246,30 @@ static int repair_head(struct fsck_run *r, size_t ti, size_t problem,
 	if (rc < 0) {
 		if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
 			goto out;
-		fsck_note(r, problem, "; cannot write the head: %s",
-		          tier_error_last());
+		tier_fsck_note(r, problem, "; cannot write the head: %s",
+		               tier_error_last());
 		rc = 0;
 		goto out;
 	}
 	*changed = 1;
 	((tier_fsck_problem *)r->problems.ptr[problem])->repaired = 1;
 	if (steps == 0)
-		fsck_note(
+		tier_fsck_note(
 		        r, problem,
 		        "; head written again as %s, the last head this installation wrote there",
-		        fsck_short_oid(sh, &stored));
+		        tier_fsck_short_oid(sh, &stored));
 	else
-		fsck_note(
+		tier_fsck_note(
 		        r, problem,
 		        "; head written again as %s, %llu revision%s before %s (the last head this "
 		        "installation wrote there, not whole on the tier): the tier is rolled "
 		        "back, tier-sync --accept-rollback %s then brings it level",
-		        fsck_short_oid(sh, &cand), (unsigned long long)steps,
-		        steps == 1 ? "" : "s", fsck_short_oid(sh2, &stored),
-		        name);
+		        tier_fsck_short_oid(sh, &cand),
+		        (unsigned long long)steps, steps == 1 ? "" : "s",
+		        tier_fsck_short_oid(sh2, &stored), name);
 out:
 	tier_idset_dispose(&o.trees);
-	tier_vec_dispose(&packs, fsck_logpack_free);
+	tier_vec_dispose(&packs, tier_fsck_logpack_free);
 	tier_buf_dispose(&why);
 	return rc;
 }
@@ -279,12 +282,12 @@ out:
  * Returns 1 when the log reads again (the problem at index `damaged` is
  * then repaired and the tier's info fresh), 0 when it stays damaged.
  */
-int fsck_mend_damaged(struct fsck_run *r, size_t ti, size_t damaged)
+int tier_fsck_mend_damaged(struct fsck_run *r, size_t ti, size_t damaged)
 {
 	const tier_info *in = tier_vault_tier_info(r->v, ti);
 	int changed = 0, rc;
 
-	if ((rc = fsck_check_logpacks(r, ti, in->name, &changed)) < 0)
+	if ((rc = tier_fsck_check_logpacks(r, ti, in->name, &changed)) < 0)
 		return rc;
 	if (r->o->repair && (rc = repair_head(r, ti, damaged, &changed)) < 0)
 		return rc;
@@ -292,20 +295,21 @@ int fsck_mend_damaged(struct fsck_run *r, size_t ti, size_t damaged)
 		return 0;
 	/* look at the tier again the way every tool does (R5, R8) */
 	if ((rc = tier_vault_probe(r->v)) < 0) {
-		fsck_note(r, damaged, "; probing the tiers again failed: %s",
-		          tier_error_last());
+		tier_fsck_note(r, damaged,
+		               "; probing the tiers again failed: %s",
+		               tier_error_last());
 		return 0;
 	}
 	in = tier_vault_tier_info(r->v, ti);
 	if (in->state == TIER_STATE_DAMAGED) {
 		((tier_fsck_problem *)r->problems.ptr[damaged])->repaired = 0;
-		fsck_note(r, damaged, "; the log still cannot be read: %s",
-		          in->problem ? in->problem : "unknown error");
+		tier_fsck_note(r, damaged, "; the log still cannot be read: %s",
+		               in->problem ? in->problem : "unknown error");
 		return 0;
 	}
 	if (!((tier_fsck_problem *)r->problems.ptr[damaged])->repaired) {
 		((tier_fsck_problem *)r->problems.ptr[damaged])->repaired = 1;
-		fsck_note(r, damaged, "; the log reads again");
+		tier_fsck_note(r, damaged, "; the log reads again");
 	}
 	return 1;
 }
@@ -319,7 +323,7 @@ static int usable(const tier_info *in)
 	        in->state == TIER_STATE_ROLLED_BACK);
 }
 
-int fsck_check_across(struct fsck_run *r)
+int tier_fsck_check_across(struct fsck_run *r)
 {
 	size_t n = tier_vault_tier_count(r->v);
 	uint64_t max = 0;
@@ -334,7 +338,7 @@ int fsck_check_across(struct fsck_run *r)
 		if (!usable(in))
 			continue;
 		if (in->revision < max) {
-			rc = fsck_add_problem(
+			rc = tier_fsck_add_problem(
 			        r, NULL, "tier-behind", TIER_FSCK_WARNING,
 			        in->name, in->head[0] ? in->head : NULL,
 			        "tier '%s' is behind: revision %llu of %llu (tier-sync brings it "
@@ -347,7 +351,7 @@ int fsck_check_across(struct fsck_run *r)
 			const tier_info *o = tier_vault_tier_info(r->v, j);
 			if (usable(o) && o->revision == in->revision &&
 			    strcmp(o->head, in->head) != 0) {
-				rc = fsck_add_problem(
+				rc = tier_fsck_add_problem(
 				        r, NULL, "tier-disagree",
 				        TIER_FSCK_ERROR, in->name, in->head,
 				        "tier '%s': head %.12s at revision %llu differs from head "
@@ -360,6 +364,6 @@ int fsck_check_across(struct fsck_run *r)
 		}
 	}
 	if (rc == 0)
-		rc = fsck_flush(r);
+		rc = tier_fsck_flush(r);
 	return rc;
 }

@@ -90,51 +90,53 @@ struct logpack {
 /* ---- fsck.c: problems and the callbacks ------------------------------- */
 
 /* Record a problem; *index (when given) receives its place in r->problems. */
-int fsck_add_problem(struct fsck_run *r, size_t *index, const char *id,
-                     tier_fsck_severity sev, const char *tier,
-                     const char *object, const char *fmt, ...)
+int tier_fsck_add_problem(struct fsck_run *r, size_t *index, const char *id,
+                          tier_fsck_severity sev, const char *tier,
+                          const char *object, const char *fmt, ...)
         TIER_PRINTF(7, 8);
 
 /* Append text to a problem's message (what repair did about it). */
-int fsck_note(struct fsck_run *r, size_t index, const char *fmt, ...)
+int tier_fsck_note(struct fsck_run *r, size_t index, const char *fmt, ...)
         TIER_PRINTF(3, 4);
 
 /* Hand the problems found since the last flush to the callback. */
-int fsck_flush(struct fsck_run *r);
+int tier_fsck_flush(struct fsck_run *r);
 
-int fsck_progress(struct fsck_run *r, const char *tier, uint64_t done,
-                  uint64_t total);
+int tier_fsck_progress(struct fsck_run *r, const char *tier, uint64_t done,
+                       uint64_t total);
 
-const char *fsck_short_oid(char out[SHORT + 1], const git_oid *id);
+const char *tier_fsck_short_oid(char out[SHORT + 1], const git_oid *id);
 
 /* ---- fsck_chain.c: the log's structure -------------------------------- */
 
-int fsck_check_git_files(struct fsck_run *r, tier_location *loc,
-                         const char *tier);
-int fsck_check_chain(struct fsck_run *r, const char *tier, const git_oid *head);
-int fsck_load_packs(struct fsck_run *r, const char *tier, const git_oid *head,
-                    tier_vec *packs);
+int tier_fsck_check_git_files(struct fsck_run *r, tier_location *loc,
+                              const char *tier);
+int tier_fsck_check_chain(struct fsck_run *r, const char *tier,
+                          const git_oid *head);
+int tier_fsck_load_packs(struct fsck_run *r, const char *tier,
+                         const git_oid *head, tier_vec *packs);
 /* Orders struct packref * by pack id. */
-int fsck_packref_cmp(const void *a, const void *b);
+int tier_fsck_packref_cmp(const void *a, const void *b);
 
 /* ---- fsck_data.c: the data packs on a tier ---------------------------- */
 
-int fsck_check_packs(struct fsck_run *r, size_t ti, const char *tier,
-                     tier_vec *packs);
+int tier_fsck_check_packs(struct fsck_run *r, size_t ti, const char *tier,
+                          tier_vec *packs);
 
 /* ---- fsck_logpack.c: the log packs on a tier -------------------------- */
 
-int fsck_check_logpacks(struct fsck_run *r, size_t ti, const char *tier,
-                        int *changed);
-int fsck_list_logpacks(tier_location *loc, tier_vec *out);
-int fsck_logpack_probe(struct fsck_run *r, tier_location *loc,
-                       struct logpack *lp, int read_data, tier_buf *why);
-void fsck_logpack_free(void *p);
+int tier_fsck_check_logpacks(struct fsck_run *r, size_t ti, const char *tier,
+                             int *changed);
+int tier_fsck_list_logpacks(tier_location *loc, tier_vec *out);
+int tier_fsck_logpack_probe(struct fsck_run *r, tier_location *loc,
+                            struct logpack *lp, int read_data, tier_buf *why);
+void tier_fsck_logpack_free(void *p);
 
 /* ---- fsck_head.c: installation state, heads, across tiers ------------- */
 
-int fsck_check_state(struct fsck_run *r, const tier_info *in, size_t *damaged);
-int fsck_mend_damaged(struct fsck_run *r, size_t ti, size_t damaged);
-int fsck_check_across(struct fsck_run *r);
+int tier_fsck_check_state(struct fsck_run *r, const tier_info *in,
+                          size_t *damaged);
+int tier_fsck_mend_damaged(struct fsck_run *r, size_t ti, size_t damaged);
+int tier_fsck_check_across(struct fsck_run *r);
 
 #endif

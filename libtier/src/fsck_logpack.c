@@ -13,7 +13,7 @@
 #include "log.h"
 #include "util/posix.h"
 
-void fsck_logpack_free(void *p)
+void tier_fsck_logpack_free(void *p)
 {
 	struct logpack *lp = p;
 	if (lp)
@@ -65,7 +65,7 @@ static int collect_logpack(const char *name, const tier_stat *st, void *payload)
 }
 
 /* The .pack/.idx pairs in the tier's log.git/objects/pack, by name. */
-int fsck_list_logpacks(tier_location *loc, tier_vec *out)
+int tier_fsck_list_logpacks(tier_location *loc, tier_vec *out)
 {
 	int rc = tier_location_list(loc, TIER_LOG_PACK_DIR, collect_logpack,
 	                            out);
@@ -90,8 +90,8 @@ static void logpack_path(char *out, size_t cap, const char *name,
  * the indexer.  Returns its state, or a negative code when the tier went
  * offline or fsck cannot go on.  *why gets the reason.
  */
-int fsck_logpack_probe(struct fsck_run *r, tier_location *loc,
-                       struct logpack *lp, int read_data, tier_buf *why)
+int tier_fsck_logpack_probe(struct fsck_run *r, tier_location *loc,
+                            struct logpack *lp, int read_data, tier_buf *why)
 {
 	char path[160];
 	tier_stat st;
@@ -197,26 +197,26 @@ static int logpack_problem(struct fsck_run *r, size_t *index, const char *tier,
 	             lp->has_pack ? "pack" : "idx");
 	switch (state) {
 	case LP_DAMAGED:
-		return fsck_add_problem(
+		return tier_fsck_add_problem(
 		        r, index, "log-pack-damaged", TIER_FSCK_ERROR, tier,
 		        path, "tier '%s': log pack %.17s... is damaged: %s",
 		        tier, lp->name, why);
 	case LP_UNPAIRED:
-		return fsck_add_problem(
+		return tier_fsck_add_problem(
 		        r, index, "log-pack-unpaired", TIER_FSCK_ERROR, tier,
 		        path,
 		        "tier '%s': log pack %.17s... has an idx but no pack: the log "
 		        "objects it held are gone from the tier",
 		        tier, lp->name);
 	case LP_UNINDEXED:
-		return fsck_add_problem(
+		return tier_fsck_add_problem(
 		        r, index, "log-pack-unindexed", TIER_FSCK_INFO, tier,
 		        path,
 		        "tier '%s': log pack %.17s... has no idx (left by an interrupted "
 		        "upload; git does not see it)",
 		        tier, lp->name);
 	case LP_UNREADABLE:
-		return fsck_add_problem(
+		return tier_fsck_add_problem(
 		        r, index, "pack-unreadable", TIER_FSCK_ERROR, tier,
 		        path, "tier '%s': log pack %.17s... cannot be read: %s",
 		        tier, lp->name, why);
@@ -306,15 +306,16 @@ static int logpack_repair(struct fsck_run *r, size_t ti, struct logpack *lp,
 		if (rc < 0) {
 			if (rc == TIER_EABORTED || rc == TIER_EOFFLINE)
 				goto out;
-			fsck_note(r, problem,
-			          "; cannot copy it from tier '%s': %s",
-			          in->name, tier_error_last());
+			tier_fsck_note(r, problem,
+			               "; cannot copy it from tier '%s': %s",
+			               in->name, tier_error_last());
 			rc = 0;
 			goto out;
 		}
 		*changed = 1;
 		lp->has_pack = lp->has_idx = 1;
-		int st2 = fsck_logpack_probe(r, dst, lp, r->o->read_data, &why);
+		int st2 = tier_fsck_logpack_probe(r, dst, lp, r->o->read_data,
+		                                  &why);
 		if (st2 < 0) {
 			rc = st2;
 			goto out;
@@ -323,12 +324,13 @@ static int logpack_repair(struct fsck_run *r, size_t ti, struct logpack *lp,
 			lp->sound = 1;
 			((tier_fsck_problem *)r->problems.ptr[problem])
 			        ->repaired = 1;
-			fsck_note(r, problem, "; repaired from tier '%s'",
-			          in->name);
+			tier_fsck_note(r, problem, "; repaired from tier '%s'",
+			               in->name);
 		} else {
-			fsck_note(r, problem,
-			          "; copied from tier '%s' but still bad: %s",
-			          in->name, tier_buf_cstr(&why));
+			tier_fsck_note(
+			        r, problem,
+			        "; copied from tier '%s' but still bad: %s",
+			        in->name, tier_buf_cstr(&why));
 		}
 		goto out;
 	}
@@ -337,7 +339,7 @@ static int logpack_repair(struct fsck_run *r, size_t ti, struct logpack *lp,
 	git_oid head;
 	char sh[SHORT + 1];
 	if (!rebuild_head(r, ti, &head)) {
-		fsck_note(
+		tier_fsck_note(
 		        r, problem,
 		        "; cannot repair: no other tier holds it%s%s%s, and the tier's history is "
 		        "not in the local log cache",
@@ -348,9 +350,10 @@ static int logpack_repair(struct fsck_run *r, size_t ti, struct logpack *lp,
 	if ((rc = tier_log_upload(r->cache, dst, &head, NULL, &got)) < 0) {
 		if (rc == TIER_EABORTED || rc == TIER_EOFFLINE)
 			goto out;
-		fsck_note(r, problem,
-		          "; cannot rebuild it from the local log cache: %s",
-		          tier_error_last());
+		tier_fsck_note(
+		        r, problem,
+		        "; cannot rebuild it from the local log cache: %s",
+		        tier_error_last());
 		rc = 0;
 		goto out;
 	}
@@ -364,7 +367,7 @@ static int logpack_repair(struct fsck_run *r, size_t ti, struct logpack *lp,
 			if (rc < 0 && rc != TIER_ENOTFOUND) {
 				if (rc == TIER_EABORTED || rc == TIER_EOFFLINE)
 					goto out;
-				fsck_note(
+				tier_fsck_note(
 				        r, problem,
 				        "; rebuilt as %.17s... from the local log cache, but cannot "
 				        "remove the damaged one: %s",
@@ -380,7 +383,8 @@ static int logpack_repair(struct fsck_run *r, size_t ti, struct logpack *lp,
 	memset(&fresh, 0, sizeof(fresh));
 	snprintf(fresh.name, sizeof(fresh.name), "%s", tier_buf_cstr(&got));
 	fresh.has_pack = fresh.has_idx = 1;
-	int st2 = fsck_logpack_probe(r, dst, &fresh, r->o->read_data, &why);
+	int st2 =
+	        tier_fsck_logpack_probe(r, dst, &fresh, r->o->read_data, &why);
 	free(fresh.idx);
 	if (st2 < 0) {
 		rc = st2;
@@ -389,17 +393,17 @@ static int logpack_repair(struct fsck_run *r, size_t ti, struct logpack *lp,
 	if (st2 == LP_OK) {
 		((tier_fsck_problem *)r->problems.ptr[problem])->repaired = 1;
 		if (!strcmp(fresh.name, lp->name))
-			fsck_note(
+			tier_fsck_note(
 			        r, problem,
 			        "; rebuilt from the local log cache (head %s)",
-			        fsck_short_oid(sh, &head));
+			        tier_fsck_short_oid(sh, &head));
 		else
-			fsck_note(
+			tier_fsck_note(
 			        r, problem,
 			        "; replaced by %.17s..., rebuilt from the local log cache (head %s)",
-			        fresh.name, fsck_short_oid(sh, &head));
+			        fresh.name, tier_fsck_short_oid(sh, &head));
 	} else {
-		fsck_note(
+		tier_fsck_note(
 		        r, problem,
 		        "; rebuilt from the local log cache but still bad: %s",
 		        tier_buf_cstr(&why));
@@ -475,18 +479,18 @@ static int cache_complete(struct fsck_run *r, tier_location *loc,
 }
 
 /* Every log pack on tier ti; *changed when repair wrote to the tier. */
-int fsck_check_logpacks(struct fsck_run *r, size_t ti, const char *tier,
-                        int *changed)
+int tier_fsck_check_logpacks(struct fsck_run *r, size_t ti, const char *tier,
+                             int *changed)
 {
 	tier_location *loc = tier_vault_location(r->v, ti);
 	tier_vec packs = TIER_VEC_INIT;
 	tier_buf why = TIER_BUF_INIT;
-	int rc = fsck_list_logpacks(loc, &packs);
+	int rc = tier_fsck_list_logpacks(loc, &packs);
 
 	if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
 		goto out;
 	if (rc < 0) {
-		rc = fsck_add_problem(
+		rc = tier_fsck_add_problem(
 		        r, NULL, "pack-unreadable", TIER_FSCK_ERROR, tier,
 		        TIER_LOG_PACK_DIR,
 		        "tier '%s': its log packs cannot be listed: %s", tier,
@@ -496,7 +500,8 @@ int fsck_check_logpacks(struct fsck_run *r, size_t ti, const char *tier,
 	for (size_t k = 0; k < packs.length && rc == 0; k++) {
 		struct logpack *lp = packs.ptr[k];
 		size_t problem = 0;
-		int st = fsck_logpack_probe(r, loc, lp, r->o->read_data, &why);
+		int st = tier_fsck_logpack_probe(r, loc, lp, r->o->read_data,
+		                                 &why);
 		if (st < 0) {
 			rc = st;
 			break;
@@ -513,7 +518,7 @@ int fsck_check_logpacks(struct fsck_run *r, size_t ti, const char *tier,
 	if (rc == 0)
 		rc = cache_complete(r, loc, &packs);
 out:
-	tier_vec_dispose(&packs, fsck_logpack_free);
+	tier_vec_dispose(&packs, tier_fsck_logpack_free);
 	tier_buf_dispose(&why);
 	return rc;
 }
