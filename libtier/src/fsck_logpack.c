@@ -85,6 +85,83 @@ static void logpack_path(char *out, size_t cap, const char *name,
 }
 
 /*
+ * The probe's steps return LP_OK to go on, another state to stop there, or
+ * a negative code when the tier went offline or fsck cannot go on.
+ */
+
+/* Fetch and parse the pack's idx. */
+static int probe_idx(struct fsck_run *r, tier_location *loc, struct logpack *lp,
+                     tier_buf *why)
+{
+	char path[160];
+	logpack_path(path, sizeof(path), lp->name, "idx");
+	int rc = tier_location_get_all(loc, path, &lp->idx, &lp->idx_len,
+	                               TIER_LOGPACK_IDX_MAX);
+	if (rc == TIER_ENOTFOUND) {
+		lp->has_idx = 0; /* gone since the listing */
+	} else if (rc == TIER_EOFFLINE || rc == TIER_EABORTED) {
+		return rc;
+	} else if (rc < 0) {
+		tier_buf_sets(why, tier_error_last());
+		return rc == TIER_ECORRUPT ? LP_DAMAGED : LP_UNREADABLE;
+	} else if (tier_logidx_parse(&lp->ix, (const unsigned char *)lp->idx,
+	                             lp->idx_len) < 0) {
+		tier_buf_sets(why, tier_error_last());
+		return LP_DAMAGED;
+	} else {
+		r->r->bytes_read += lp->idx_len;
+		lp->ix_ok = 1;
+	}
+	return LP_OK;
+}
+
+/* --read-data: download the pack through the indexer, which checks every
+ * object; its content must be what its name says, its count the idx's. */
+static int probe_read(struct fsck_run *r, tier_location *loc,
+                      struct logpack *lp, const char *path, tier_buf *why)
+{
+	tier_buf tmp = TIER_BUF_INIT, got = TIER_BUF_INIT;
+	uint32_t objects = 0;
+	int rc;
+
+	if ((rc = tier_logpack_tmpdir(&tmp)) < 0) {
+		tier_buf_dispose(&tmp);
+		return rc; /* our side: no point going on */
+	}
+	rc = tier_logpack_index(loc, path, tmp.ptr, &got, &objects,
+	                        &r->r->bytes_read, why);
+	tier_rm_rf(tmp.ptr);
+	tier_buf_dispose(&tmp);
+	if (rc == 0) {
+		r->r->log_packs_read++;
+		if (strlen(lp->name) == 45 &&
+		    strcmp(tier_buf_cstr(&got), lp->name) != 0) {
+			tier_buf_printf(
+			        why,
+			        "its content is %s, not what its name says",
+			        tier_buf_cstr(&got));
+			rc = TIER_ECORRUPT;
+		} else if (lp->ix_ok && objects != lp->ix.count) {
+			tier_buf_printf(why,
+			                "it holds %u objects, its idx lists %u",
+			                objects, lp->ix.count);
+			rc = TIER_ECORRUPT;
+		}
+	}
+	tier_buf_dispose(&got);
+	if (rc == TIER_ECORRUPT)
+		return LP_DAMAGED;
+	if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
+		return rc;
+	if (rc < 0) {
+		if (!why->size)
+			tier_buf_sets(why, tier_error_last());
+		return LP_UNREADABLE;
+	}
+	return LP_OK;
+}
+
+/*
  * Check one log pack on a tier: its idx sound, its size, header and
  * checksum agreeing with idx and name; with read_data downloaded through
  * the indexer.  Returns its state, or a negative code when the tier went
@@ -102,27 +179,8 @@ int tier_fsck_logpack_probe(struct fsck_run *r, tier_location *loc,
 	lp->ix_ok = 0;
 	tier_buf_clear(why);
 	r->r->log_packs_checked++;
-	if (lp->has_idx) {
-		logpack_path(path, sizeof(path), lp->name, "idx");
-		rc = tier_location_get_all(loc, path, &lp->idx, &lp->idx_len,
-		                           TIER_LOGPACK_IDX_MAX);
-		if (rc == TIER_ENOTFOUND) {
-			lp->has_idx = 0; /* gone since the listing */
-		} else if (rc == TIER_EOFFLINE || rc == TIER_EABORTED) {
-			return rc;
-		} else if (rc < 0) {
-			tier_buf_sets(why, tier_error_last());
-			return rc == TIER_ECORRUPT ? LP_DAMAGED : LP_UNREADABLE;
-		} else if (tier_logidx_parse(&lp->ix,
-		                             (const unsigned char *)lp->idx,
-		                             lp->idx_len) < 0) {
-			tier_buf_sets(why, tier_error_last());
-			return LP_DAMAGED;
-		} else {
-			r->r->bytes_read += lp->idx_len;
-			lp->ix_ok = 1;
-		}
-	}
+	if (lp->has_idx && (rc = probe_idx(r, loc, lp, why)) != LP_OK)
+		return rc;
 	if (!lp->has_pack)
 		return lp->has_idx ? LP_UNPAIRED : LP_OK;
 	logpack_path(path, sizeof(path), lp->name, "pack");
@@ -147,45 +205,8 @@ int tier_fsck_logpack_probe(struct fsck_run *r, tier_location *loc,
 		tier_buf_sets(why, tier_error_last());
 		return LP_UNREADABLE;
 	}
-	if (read_data) {
-		tier_buf tmp = TIER_BUF_INIT, got = TIER_BUF_INIT;
-		uint32_t objects = 0;
-		if ((rc = tier_logpack_tmpdir(&tmp)) < 0) {
-			tier_buf_dispose(&tmp);
-			return rc; /* our side: no point going on */
-		}
-		rc = tier_logpack_index(loc, path, tmp.ptr, &got, &objects,
-		                        &r->r->bytes_read, why);
-		tier_rm_rf(tmp.ptr);
-		tier_buf_dispose(&tmp);
-		if (rc == 0) {
-			r->r->log_packs_read++;
-			if (strlen(lp->name) == 45 &&
-			    strcmp(tier_buf_cstr(&got), lp->name) != 0) {
-				tier_buf_printf(
-				        why,
-				        "its content is %s, not what its name says",
-				        tier_buf_cstr(&got));
-				rc = TIER_ECORRUPT;
-			} else if (lp->ix_ok && objects != lp->ix.count) {
-				tier_buf_printf(
-				        why,
-				        "it holds %u objects, its idx lists %u",
-				        objects, lp->ix.count);
-				rc = TIER_ECORRUPT;
-			}
-		}
-		tier_buf_dispose(&got);
-		if (rc == TIER_ECORRUPT)
-			return LP_DAMAGED;
-		if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
-			return rc;
-		if (rc < 0) {
-			if (!why->size)
-				tier_buf_sets(why, tier_error_last());
-			return LP_UNREADABLE;
-		}
-	}
+	if (read_data && (rc = probe_read(r, loc, lp, path, why)) != LP_OK)
+		return rc;
 	return lp->has_idx ? LP_OK : LP_UNINDEXED;
 }
 
@@ -261,161 +282,208 @@ static int rebuild_head(struct fsck_run *r, size_t ti, git_oid *out)
  * same name is the same content) from another tier where it indexes
  * whole; else upload a fresh pack of the tier's history from the cache
  * and remove the damaged one.  *changed is set when the tier was written.
+ * The steps below return < 0 when fsck cannot go on, 1 when the repair is
+ * over (done, or a note on the problem says why not), 0 to go on.
  */
+struct logpack_mend {
+	struct fsck_run *r;
+	size_t ti;
+	struct logpack *lp;
+	size_t problem;
+	int *changed;
+	tier_location *dst;
+	tier_buf tmp, got, why;
+	tier_buf tried; /* "'b' has none, 'c' has a bad copy too" */
+	char path[160];
+};
+
+/* The pack landed on the tier from a copy: check it where it is. */
+static int mend_check_copy(struct logpack_mend *m, const char *from)
+{
+	struct fsck_run *r = m->r;
+	int st = tier_fsck_logpack_probe(r, m->dst, m->lp, r->o->read_data,
+	                                 &m->why);
+	if (st < 0)
+		return st;
+	if (st == LP_OK) {
+		m->lp->sound = 1;
+		((tier_fsck_problem *)r->problems.ptr[m->problem])->repaired =
+		        1;
+		tier_fsck_note(r, m->problem, "; repaired from tier '%s'",
+		               from);
+	} else {
+		tier_fsck_note(r, m->problem,
+		               "; copied from tier '%s' but still bad: %s",
+		               from, tier_buf_cstr(&m->why));
+	}
+	return 1;
+}
+
+/* Copy the pack from tier j when it indexes whole there. */
+static int mend_copy_from(struct logpack_mend *m, size_t j)
+{
+	struct fsck_run *r = m->r;
+	const tier_info *in = tier_vault_tier_info(r->v, j);
+	tier_location *src = tier_vault_location(r->v, j);
+	tier_stat st;
+	uint32_t objects = 0;
+	int rc;
+
+	if ((rc = tier_location_stat(src, m->path, &st)) < 0) {
+		if (rc == TIER_EABORTED)
+			return rc;
+		tier_buf_printf(&m->tried, "%s'%s' has none",
+		                m->tried.size ? ", " : "", in->name);
+		return 0;
+	}
+	if ((rc = tier_logpack_tmpdir(&m->tmp)) < 0)
+		return rc;
+	rc = tier_logpack_index(src, m->path, m->tmp.ptr, &m->got, &objects,
+	                        &r->r->bytes_read, &m->why);
+	if (rc == TIER_EABORTED)
+		return rc;
+	if (rc < 0 || strcmp(tier_buf_cstr(&m->got), m->lp->name) != 0) {
+		tier_buf_printf(&m->tried, "%s'%s' has a bad copy too",
+		                m->tried.size ? ", " : "", in->name);
+		tier_rm_rf(m->tmp.ptr);
+		return 0;
+	}
+	/* pack first, then the idx the indexer made of it: git sees it whole */
+	rc = tier_log_pack_put(m->dst, m->tmp.ptr, m->lp->name);
+	tier_rm_rf(m->tmp.ptr);
+	if (rc < 0) {
+		if (rc == TIER_EABORTED || rc == TIER_EOFFLINE)
+			return rc;
+		tier_fsck_note(r, m->problem,
+		               "; cannot copy it from tier '%s': %s", in->name,
+		               tier_error_last());
+		return 1;
+	}
+	*m->changed = 1;
+	m->lp->has_pack = m->lp->has_idx = 1;
+	return mend_check_copy(m, in->name);
+}
+
+/* A pack rebuilt under another name: the damaged one goes, idx first (a
+ * pack without its idx is invisible to git). */
+static int mend_remove_damaged(struct logpack_mend *m)
+{
+	static const char *const ext[] = {"idx", "pack"};
+	for (size_t k = 0; k < 2; k++) {
+		logpack_path(m->path, sizeof(m->path), m->lp->name, ext[k]);
+		int rc = tier_location_remove(m->dst, m->path);
+		if (rc < 0 && rc != TIER_ENOTFOUND) {
+			if (rc == TIER_EABORTED || rc == TIER_EOFFLINE)
+				return rc;
+			tier_fsck_note(
+			        m->r, m->problem,
+			        "; rebuilt as %.17s... from the local log cache, but cannot "
+			        "remove the damaged one: %s",
+			        tier_buf_cstr(&m->got), tier_error_last());
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Check what landed: the new pack (or the old name, now whole). */
+static int mend_check_rebuilt(struct logpack_mend *m, const git_oid *head)
+{
+	struct fsck_run *r = m->r;
+	struct logpack fresh;
+	char sh[SHORT + 1];
+
+	memset(&fresh, 0, sizeof(fresh));
+	snprintf(fresh.name, sizeof(fresh.name), "%s", tier_buf_cstr(&m->got));
+	fresh.has_pack = fresh.has_idx = 1;
+	int st = tier_fsck_logpack_probe(r, m->dst, &fresh, r->o->read_data,
+	                                 &m->why);
+	free(fresh.idx);
+	if (st < 0)
+		return st;
+	if (st == LP_OK) {
+		((tier_fsck_problem *)r->problems.ptr[m->problem])->repaired =
+		        1;
+		if (!strcmp(fresh.name, m->lp->name))
+			tier_fsck_note(
+			        r, m->problem,
+			        "; rebuilt from the local log cache (head %s)",
+			        tier_fsck_short_oid(sh, head));
+		else
+			tier_fsck_note(
+			        r, m->problem,
+			        "; replaced by %.17s..., rebuilt from the local log cache (head %s)",
+			        fresh.name, tier_fsck_short_oid(sh, head));
+	} else {
+		tier_fsck_note(
+		        r, m->problem,
+		        "; rebuilt from the local log cache but still bad: %s",
+		        tier_buf_cstr(&m->why));
+	}
+	return 1;
+}
+
+/* Nowhere else: the cache holds the history the tier needs. */
+static int mend_rebuild(struct logpack_mend *m)
+{
+	struct fsck_run *r = m->r;
+	git_oid head;
+	int rc;
+
+	if (!rebuild_head(r, m->ti, &head)) {
+		tier_fsck_note(
+		        r, m->problem,
+		        "; cannot repair: no other tier holds it%s%s%s, and the tier's history is "
+		        "not in the local log cache",
+		        m->tried.size ? " (" : "", tier_buf_cstr(&m->tried),
+		        m->tried.size ? ")" : "");
+		return 1;
+	}
+	if ((rc = tier_log_upload(r->cache, m->dst, &head, NULL, &m->got)) <
+	    0) {
+		if (rc == TIER_EABORTED || rc == TIER_EOFFLINE)
+			return rc;
+		tier_fsck_note(
+		        r, m->problem,
+		        "; cannot rebuild it from the local log cache: %s",
+		        tier_error_last());
+		return 1;
+	}
+	*m->changed = 1;
+	if (strcmp(tier_buf_cstr(&m->got), m->lp->name) != 0 &&
+	    (rc = mend_remove_damaged(m)) != 0)
+		return rc;
+	return mend_check_rebuilt(m, &head);
+}
+
 static int logpack_repair(struct fsck_run *r, size_t ti, struct logpack *lp,
                           size_t problem, int *changed)
 {
-	tier_location *dst = tier_vault_location(r->v, ti);
-	tier_buf tmp = TIER_BUF_INIT, got = TIER_BUF_INIT, why = TIER_BUF_INIT,
-	         tried = TIER_BUF_INIT;
-	char path[160];
+	struct logpack_mend m = {.r = r,
+	                         .ti = ti,
+	                         .lp = lp,
+	                         .problem = problem,
+	                         .changed = changed,
+	                         .dst = tier_vault_location(r->v, ti),
+	                         .tmp = TIER_BUF_INIT,
+	                         .got = TIER_BUF_INIT,
+	                         .why = TIER_BUF_INIT,
+	                         .tried = TIER_BUF_INIT};
 	int rc = 0;
 
-	logpack_path(path, sizeof(path), lp->name, "pack");
-	for (size_t j = 0; j < tier_vault_tier_count(r->v); j++) {
-		const tier_info *in = tier_vault_tier_info(r->v, j);
-		tier_location *src = tier_vault_location(r->v, j);
-		tier_stat st;
-		uint32_t objects = 0;
-		if (j == ti || !source_ok(r, j))
-			continue;
-		if ((rc = tier_location_stat(src, path, &st)) < 0) {
-			if (rc == TIER_EABORTED)
-				goto out;
-			tier_buf_printf(&tried, "%s'%s' has none",
-			                tried.size ? ", " : "", in->name);
-			rc = 0;
-			continue;
-		}
-		if ((rc = tier_logpack_tmpdir(&tmp)) < 0)
-			goto out;
-		rc = tier_logpack_index(src, path, tmp.ptr, &got, &objects,
-		                        &r->r->bytes_read, &why);
-		if (rc == TIER_EABORTED)
-			goto out;
-		if (rc < 0 || strcmp(tier_buf_cstr(&got), lp->name) != 0) {
-			tier_buf_printf(&tried, "%s'%s' has a bad copy too",
-			                tried.size ? ", " : "", in->name);
-			tier_rm_rf(tmp.ptr);
-			rc = 0;
-			continue;
-		}
-		/* pack first, then the idx the indexer made of it: git sees it whole */
-		rc = tier_log_pack_put(dst, tmp.ptr, lp->name);
-		tier_rm_rf(tmp.ptr);
-		if (rc < 0) {
-			if (rc == TIER_EABORTED || rc == TIER_EOFFLINE)
-				goto out;
-			tier_fsck_note(r, problem,
-			               "; cannot copy it from tier '%s': %s",
-			               in->name, tier_error_last());
-			rc = 0;
-			goto out;
-		}
-		*changed = 1;
-		lp->has_pack = lp->has_idx = 1;
-		int st2 = tier_fsck_logpack_probe(r, dst, lp, r->o->read_data,
-		                                  &why);
-		if (st2 < 0) {
-			rc = st2;
-			goto out;
-		}
-		if (st2 == LP_OK) {
-			lp->sound = 1;
-			((tier_fsck_problem *)r->problems.ptr[problem])
-			        ->repaired = 1;
-			tier_fsck_note(r, problem, "; repaired from tier '%s'",
-			               in->name);
-		} else {
-			tier_fsck_note(
-			        r, problem,
-			        "; copied from tier '%s' but still bad: %s",
-			        in->name, tier_buf_cstr(&why));
-		}
-		goto out;
-	}
-
-	/* nowhere else: the cache holds the history the tier needs */
-	git_oid head;
-	char sh[SHORT + 1];
-	if (!rebuild_head(r, ti, &head)) {
-		tier_fsck_note(
-		        r, problem,
-		        "; cannot repair: no other tier holds it%s%s%s, and the tier's history is "
-		        "not in the local log cache",
-		        tried.size ? " (" : "", tier_buf_cstr(&tried),
-		        tried.size ? ")" : "");
-		goto out;
-	}
-	if ((rc = tier_log_upload(r->cache, dst, &head, NULL, &got)) < 0) {
-		if (rc == TIER_EABORTED || rc == TIER_EOFFLINE)
-			goto out;
-		tier_fsck_note(
-		        r, problem,
-		        "; cannot rebuild it from the local log cache: %s",
-		        tier_error_last());
-		rc = 0;
-		goto out;
-	}
-	*changed = 1;
-	if (strcmp(tier_buf_cstr(&got), lp->name) != 0) {
-		/* idx first: a pack without its idx is invisible to git */
-		static const char *const ext[] = {"idx", "pack"};
-		for (size_t k = 0; k < 2; k++) {
-			logpack_path(path, sizeof(path), lp->name, ext[k]);
-			rc = tier_location_remove(dst, path);
-			if (rc < 0 && rc != TIER_ENOTFOUND) {
-				if (rc == TIER_EABORTED || rc == TIER_EOFFLINE)
-					goto out;
-				tier_fsck_note(
-				        r, problem,
-				        "; rebuilt as %.17s... from the local log cache, but cannot "
-				        "remove the damaged one: %s",
-				        tier_buf_cstr(&got), tier_error_last());
-				rc = 0;
-				goto out;
-			}
-		}
-		rc = 0;
-	}
-	/* check what landed: the new pack (or the old name, now whole) */
-	struct logpack fresh;
-	memset(&fresh, 0, sizeof(fresh));
-	snprintf(fresh.name, sizeof(fresh.name), "%s", tier_buf_cstr(&got));
-	fresh.has_pack = fresh.has_idx = 1;
-	int st2 =
-	        tier_fsck_logpack_probe(r, dst, &fresh, r->o->read_data, &why);
-	free(fresh.idx);
-	if (st2 < 0) {
-		rc = st2;
-		goto out;
-	}
-	if (st2 == LP_OK) {
-		((tier_fsck_problem *)r->problems.ptr[problem])->repaired = 1;
-		if (!strcmp(fresh.name, lp->name))
-			tier_fsck_note(
-			        r, problem,
-			        "; rebuilt from the local log cache (head %s)",
-			        tier_fsck_short_oid(sh, &head));
-		else
-			tier_fsck_note(
-			        r, problem,
-			        "; replaced by %.17s..., rebuilt from the local log cache (head %s)",
-			        fresh.name, tier_fsck_short_oid(sh, &head));
-	} else {
-		tier_fsck_note(
-		        r, problem,
-		        "; rebuilt from the local log cache but still bad: %s",
-		        tier_buf_cstr(&why));
-	}
-out:
-	if (tmp.size)
-		tier_rm_rf(tmp.ptr);
-	tier_buf_dispose(&tmp);
-	tier_buf_dispose(&got);
-	tier_buf_dispose(&why);
-	tier_buf_dispose(&tried);
-	return rc;
+	logpack_path(m.path, sizeof(m.path), lp->name, "pack");
+	for (size_t j = 0; j < tier_vault_tier_count(r->v) && rc == 0; j++)
+		if (j != ti && source_ok(r, j))
+			rc = mend_copy_from(&m, j);
+	if (rc == 0)
+		rc = mend_rebuild(&m);
+	if (m.tmp.size)
+		tier_rm_rf(m.tmp.ptr);
+	tier_buf_dispose(&m.tmp);
+	tier_buf_dispose(&m.got);
+	tier_buf_dispose(&m.why);
+	tier_buf_dispose(&m.tried);
+	return rc < 0 ? rc : 0;
 }
 
 /*
