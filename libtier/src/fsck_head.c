@@ -136,40 +136,43 @@ done:
  * (its previous or current head); else from the newest earlier first-parent
  * ancestor that is (the tier is then rolled back: the user accepts that).
  */
-static int repair_head(struct fsck_run *r, size_t ti, size_t problem,
-                       int *changed)
-{
-	const tier_info *in = tier_vault_tier_info(r->v, ti);
-	tier_location *loc = tier_vault_location(r->v, ti);
-	const char *name = in->name;
-	tier_vec packs = TIER_VEC_INIT;
-	tier_buf why = TIER_BUF_INIT;
-	struct ontier o;
-	git_oid head, stored, cand;
-	char sh[SHORT + 1], sh2[SHORT + 1];
-	int exists = 0, rc, found = 0;
-	uint64_t steps = 0;
+struct head_mend {
+	struct fsck_run *r;
+	size_t ti;
+	size_t problem;
+	const tier_info *in;
+	tier_location *loc;
+	tier_vec packs; /* struct logpack *, the tier's as they are now */
+	git_oid stored; /* the last head this installation wrote there */
+	git_oid cand;   /* the head to write: stored or an ancestor */
+	uint64_t steps; /* revisions cand is behind stored */
+};
 
-	memset(&o, 0, sizeof(o));
-	o.trees = (tier_idset)TIER_IDSET_INIT(GIT_OID_RAWSZ);
-	rc = tier_log_head_read(loc, &head, &exists);
+/* 1 when the head is garbage and this installation may write it again
+ * (stored set), 0 when not (a note says why), < 0 on error. */
+static int head_repairable(struct head_mend *m)
+{
+	struct fsck_run *r = m->r;
+	git_oid head;
+	int exists = 0;
+	int rc = tier_log_head_read(m->loc, &head, &exists);
 	if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
 		return rc;
 	if (rc != TIER_ECORRUPT) {
 		tier_error_clear();
 		return 0; /* the head reads: the damage is elsewhere */
 	}
-	if (!in->stored_head[0] ||
-	    git_oid_fromstr(&stored, in->stored_head) < 0) {
+	if (!m->in->stored_head[0] ||
+	    git_oid_fromstr(&m->stored, m->in->stored_head) < 0) {
 		if (tier_vault_installation_id(r->v) &&
 		    tier_vault_installation_id(r->v)[0])
 			tier_fsck_note(
-			        r, problem,
+			        r, m->problem,
 			        "; cannot repair the head: this installation has no "
 			        "record of what it wrote there");
 		else
 			tier_fsck_note(
-			        r, problem,
+			        r, m->problem,
 			        "; the head can be written again only with the "
 			        "installation that writes to this tier (tier-fsck -s DIR "
 			        "--repair)");
@@ -177,100 +180,153 @@ static int repair_head(struct fsck_run *r, size_t ti, size_t problem,
 	}
 	if (tier_vault_is_read_only(r->v)) {
 		tier_fsck_note(
-		        r, problem,
+		        r, m->problem,
 		        "; a read-only installation does not write heads");
 		return 0;
 	}
-	/* the tier's log packs as they are now (after any repair above) */
-	if ((rc = tier_fsck_list_logpacks(loc, &packs)) < 0)
-		goto out;
-	for (size_t k = 0; k < packs.length; k++) {
-		struct logpack *lp = packs.ptr[k];
-		int st = tier_fsck_logpack_probe(r, loc, lp, 0, &why);
-		if (st < 0) {
+	return 1;
+}
+
+/* The tier's log packs as they are now (after any repair above). */
+static int head_list_packs(struct head_mend *m)
+{
+	tier_buf why = TIER_BUF_INIT;
+	int rc = tier_fsck_list_logpacks(m->loc, &m->packs);
+	for (size_t k = 0; k < m->packs.length && rc == 0; k++) {
+		struct logpack *lp = m->packs.ptr[k];
+		int st = tier_fsck_logpack_probe(m->r, m->loc, lp, 0, &why);
+		if (st < 0)
 			rc = st;
-			goto out;
-		}
-		if (st != LP_OK)
+		else if (st != LP_OK)
 			lp->ix_ok =
 			        0; /* a damaged pack holds nothing we count on */
 	}
-	o.r = r;
-	o.packs = &packs;
-	/* the last head we wrote, else its ancestors, newest first */
-	git_oid_cpy(&cand, &stored);
-	for (steps = 0; steps < 64; steps++) {
+	tier_buf_dispose(&why);
+	return rc;
+}
+
+/* The last head we wrote, else its ancestors, newest first: the first
+ * whole on the tier goes to cand.  1 when found, 0 when not, < 0 on error. */
+static int head_find_whole(struct head_mend *m)
+{
+	struct ontier o;
+	int rc, found = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.trees = (tier_idset)TIER_IDSET_INIT(GIT_OID_RAWSZ);
+	o.r = m->r;
+	o.packs = &m->packs;
+	git_oid_cpy(&m->cand, &m->stored);
+	for (m->steps = 0; m->steps < 64; m->steps++) {
 		o.has_missing = 0;
-		if ((rc = history_on_tier(&o, &cand)) < 0)
+		if ((rc = history_on_tier(&o, &m->cand)) < 0)
 			goto out;
 		if (rc == 1) {
 			found = 1;
 			break;
 		}
 		git_commit *c = NULL, *p = NULL;
-		rc = git_commit_lookup(&c, r->cache, &cand) == 0 &&
+		rc = git_commit_lookup(&c, m->r->cache, &m->cand) == 0 &&
 		     git_commit_parentcount(c) > 0 &&
 		     git_commit_parent(&p, c, 0) == 0;
 		if (rc)
-			git_oid_cpy(&cand, git_commit_id(p));
+			git_oid_cpy(&m->cand, git_commit_id(p));
 		git_commit_free(p);
 		git_commit_free(c);
 		if (!rc)
 			break;
 	}
-	rc = 0;
-	if (!found) {
+	rc = found;
+out:
+	tier_idset_dispose(&o.trees);
+	return rc;
+}
+
+/* Under the sync lock (a write or sync of ours moves heads under it),
+ * write cand as the tier's head.  0, or < 0 when fsck cannot go on. */
+static int head_write(struct head_mend *m)
+{
+	struct fsck_run *r = m->r;
+	int rc;
+
+	if ((rc = tier_vault_lock_sync(r->v)) < 0) {
+		if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
+			return rc;
+		tier_fsck_note(r, m->problem,
+		               "; cannot repair the head now: %s",
+		               tier_error_last());
+		return 0;
+	}
+	if (m->steps == 0)
+		rc = tier_vault_advance(r->v, m->ti, &m->stored,
+		                        m->in->stored_revision);
+	else
+		rc = tier_log_head_write(
+		        m->loc,
+		        &m->cand); /* the ref keeps the newer head: rolled back */
+	tier_vault_unlock(r->v);
+	if (rc < 0) {
+		if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
+			return rc;
+		tier_fsck_note(r, m->problem, "; cannot write the head: %s",
+		               tier_error_last());
+		return 0;
+	}
+	return 1;
+}
+
+/* The head is written: say from which revision. */
+static void head_written(struct head_mend *m)
+{
+	char sh[SHORT + 1], sh2[SHORT + 1];
+	struct fsck_run *r = m->r;
+
+	((tier_fsck_problem *)r->problems.ptr[m->problem])->repaired = 1;
+	if (m->steps == 0)
+		tier_fsck_note(
+		        r, m->problem,
+		        "; head written again as %s, the last head this installation wrote there",
+		        tier_fsck_short_oid(sh, &m->stored));
+	else
+		tier_fsck_note(
+		        r, m->problem,
+		        "; head written again as %s, %llu revision%s before %s (the last head this "
+		        "installation wrote there, not whole on the tier): the tier is rolled "
+		        "back, tier-sync --accept-rollback %s then brings it level",
+		        tier_fsck_short_oid(sh, &m->cand),
+		        (unsigned long long)m->steps, m->steps == 1 ? "" : "s",
+		        tier_fsck_short_oid(sh2, &m->stored), m->in->name);
+}
+
+static int repair_head(struct fsck_run *r, size_t ti, size_t problem,
+                       int *changed)
+{
+	struct head_mend m = {.r = r,
+	                      .ti = ti,
+	                      .problem = problem,
+	                      .in = tier_vault_tier_info(r->v, ti),
+	                      .loc = tier_vault_location(r->v, ti),
+	                      .packs = TIER_VEC_INIT};
+	char sh[SHORT + 1];
+	int rc;
+
+	if ((rc = head_repairable(&m)) <= 0)
+		return rc;
+	if ((rc = head_list_packs(&m)) < 0 || (rc = head_find_whole(&m)) < 0)
+		goto out;
+	if (rc == 0)
 		tier_fsck_note(
 		        r, problem,
 		        "; cannot repair the head: the last head this installation wrote there "
 		        "(%s) is not whole in the tier's log packs, nor an earlier one",
-		        tier_fsck_short_oid(sh, &stored));
-		goto out;
+		        tier_fsck_short_oid(sh, &m.stored));
+	else if ((rc = head_write(&m)) == 1) {
+		*changed = 1;
+		head_written(&m);
 	}
-	/* a write or sync of ours moves heads under this lock: not now */
-	if ((rc = tier_vault_lock_sync(r->v)) < 0) {
-		if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
-			goto out;
-		tier_fsck_note(r, problem, "; cannot repair the head now: %s",
-		               tier_error_last());
-		rc = 0;
-		goto out;
-	}
-	if (steps == 0)
-		rc = tier_vault_advance(r->v, ti, &stored, in->stored_revision);
-	else
-		rc = tier_log_head_write(
-		        loc,
-		        &cand); /* the ref keeps the newer head: rolled back */
-	tier_vault_unlock(r->v);
-	if (rc < 0) {
-		if (rc == TIER_EOFFLINE || rc == TIER_EABORTED)
-			goto out;
-		tier_fsck_note(r, problem, "; cannot write the head: %s",
-		               tier_error_last());
-		rc = 0;
-		goto out;
-	}
-	*changed = 1;
-	((tier_fsck_problem *)r->problems.ptr[problem])->repaired = 1;
-	if (steps == 0)
-		tier_fsck_note(
-		        r, problem,
-		        "; head written again as %s, the last head this installation wrote there",
-		        tier_fsck_short_oid(sh, &stored));
-	else
-		tier_fsck_note(
-		        r, problem,
-		        "; head written again as %s, %llu revision%s before %s (the last head this "
-		        "installation wrote there, not whole on the tier): the tier is rolled "
-		        "back, tier-sync --accept-rollback %s then brings it level",
-		        tier_fsck_short_oid(sh, &cand),
-		        (unsigned long long)steps, steps == 1 ? "" : "s",
-		        tier_fsck_short_oid(sh2, &stored), name);
+	rc = rc < 0 ? rc : 0;
 out:
-	tier_idset_dispose(&o.trees);
-	tier_vec_dispose(&packs, tier_fsck_logpack_free);
-	tier_buf_dispose(&why);
+	tier_vec_dispose(&m.packs, tier_fsck_logpack_free);
 	return rc;
 }
 
