@@ -268,12 +268,117 @@ static int pack_problem(struct fsck_run *r, struct packref *p, const char *tier,
  * Mend pack p on tier ti from another tier where it verifies, then check
  * it again on ti.  Never touches a log.
  */
+struct pack_mend {
+	struct fsck_run *r;
+	struct packref *p;
+	tier_location *dst;
+	tier_buf tmp; /* the local copy's path, fd its open file */
+	int fd;
+	tier_buf why;
+	tier_buf tried; /* "'b' has none, 'c' has a bad copy too" */
+};
+
+/* Whether tier j may serve a copy to tier ti. */
+static int pack_source_ok(struct fsck_run *r, size_t ti, size_t j)
+{
+	const tier_info *in = tier_vault_tier_info(r->v, j);
+	return j != ti && in->online && in->state != TIER_STATE_OFFLINE &&
+	       in->state != TIER_STATE_OTHER_VAULT &&
+	       !tier_location_is_offline(tier_vault_location(r->v, j));
+}
+
+/* Download tier j's copy and check it as the log knows the pack: 1 with a
+ * good copy in tmp/fd, 0 when it has none (tried says so), < 0 on error. */
+static int pack_fetch(struct pack_mend *m, size_t j)
+{
+	struct fsck_run *r = m->r;
+	struct packref *p = m->p;
+	const tier_info *in = tier_vault_tier_info(r->v, j);
+	tier_location *src = tier_vault_location(r->v, j);
+	const char *sep = m->tried.size ? ", " : "";
+	tier_stat st;
+	int rc;
+
+	if ((rc = tier_location_stat(src, p->path, &st)) < 0 ||
+	    st.size != p->size) {
+		if (rc == TIER_EABORTED)
+			return rc;
+		tier_buf_printf(&m->tried, "%s'%s' %s", sep, in->name,
+		                rc == 0 ? "has a bad copy too" : "has none");
+		return 0;
+	}
+	if ((rc = download(r, src, p->path, &m->tmp, &m->fd)) < 0) {
+		if (rc == TIER_EABORTED)
+			return rc;
+		tier_buf_printf(&m->tried, "%s'%s': %s", sep, in->name,
+		                tier_error_last());
+		return 0;
+	}
+	if (tier_pack_verify(m->tmp.ptr, p->id, NULL) < 0) {
+		tier_buf_printf(&m->tried, "%s'%s' has a bad copy too", sep,
+		                in->name);
+		discard(&m->tmp, &m->fd);
+		return 0;
+	}
+	/* only from a tier that agrees with the log restore reads by */
+	if ((rc = tail_check(r, p, m->fd, p->size, &m->why)) != 0) {
+		discard(&m->tmp, &m->fd);
+		if (rc < 0)
+			return rc;
+		tier_buf_printf(&m->tried,
+		                "%s'%s' has a copy that does not match "
+		                "the log either",
+		                sep, in->name);
+		return 0;
+	}
+	return 1;
+}
+
+/* Put the good copy from tier `from` on the tier and check it there:
+ * 1 when done (a note says how it went), < 0 on error. */
+static int pack_put(struct pack_mend *m, const char *from)
+{
+	struct fsck_run *r = m->r;
+	struct packref *p = m->p;
+	tier_source s = {NULL, m->fd, p->size, NULL};
+	int rc = tier_location_put(m->dst, p->path, &s, 0);
+
+	discard(&m->tmp, &m->fd);
+	if (rc < 0) {
+		if (rc == TIER_EABORTED)
+			return rc;
+		tier_fsck_note(r, p->problem,
+		               "; cannot copy it from tier '%s': %s", from,
+		               tier_error_last());
+		return 1;
+	}
+	/* trust nothing: check the copy where it landed */
+	int st = pack_probe(r, m->dst, p, r->o->read_data, &m->why);
+	if (st < 0)
+		return st;
+	if (st == PACK_OK) {
+		((tier_fsck_problem *)r->problems.ptr[p->problem])->repaired =
+		        1;
+		tier_fsck_note(r, p->problem, "; repaired from tier '%s'",
+		               from);
+	} else {
+		tier_fsck_note(r, p->problem,
+		               "; copied from tier '%s' but still bad: %s",
+		               from, tier_buf_cstr(&m->why));
+	}
+	return 1;
+}
+
 static int repair_pack(struct fsck_run *r, size_t ti, struct packref *p)
 {
-	tier_location *dst = tier_vault_location(r->v, ti);
-	tier_buf tmp = TIER_BUF_INIT, why = TIER_BUF_INIT,
-	         tried = TIER_BUF_INIT;
-	int fd = -1, rc = 0, done = 0;
+	struct pack_mend m = {.r = r,
+	                      .p = p,
+	                      .dst = tier_vault_location(r->v, ti),
+	                      .tmp = TIER_BUF_INIT,
+	                      .fd = -1,
+	                      .why = TIER_BUF_INIT,
+	                      .tried = TIER_BUF_INIT};
+	int rc = 0;
 
 	if (p->state == PACK_INDEX_MISMATCH) {
 		/* the pack here verified against its id: every copy of that id
@@ -285,97 +390,20 @@ static int repair_pack(struct fsck_run *r, size_t ti, struct packref *p)
 		        "(repair never writes a revision)");
 		return 0;
 	}
-	for (size_t j = 0; j < tier_vault_tier_count(r->v) && !done; j++) {
-		const tier_info *in = tier_vault_tier_info(r->v, j);
-		tier_location *src = tier_vault_location(r->v, j);
-		tier_stat st;
-		if (j == ti || !in->online || in->state == TIER_STATE_OFFLINE ||
-		    in->state == TIER_STATE_OTHER_VAULT ||
-		    tier_location_is_offline(src))
-			continue;
-		if ((rc = tier_location_stat(src, p->path, &st)) < 0 ||
-		    st.size != p->size) {
-			if (rc == TIER_EABORTED)
-				goto out;
-			tier_buf_printf(&tried, "%s'%s' %s",
-			                tried.size ? ", " : "", in->name,
-			                rc == 0 ? "has a bad copy too"
-			                        : "has none");
-			rc = 0;
-			continue;
-		}
-		if ((rc = download(r, src, p->path, &tmp, &fd)) < 0) {
-			if (rc == TIER_EABORTED)
-				goto out;
-			tier_buf_printf(&tried, "%s'%s': %s",
-			                tried.size ? ", " : "", in->name,
-			                tier_error_last());
-			rc = 0;
-			continue;
-		}
-		if (tier_pack_verify(tmp.ptr, p->id, NULL) < 0) {
-			tier_buf_printf(&tried, "%s'%s' has a bad copy too",
-			                tried.size ? ", " : "", in->name);
-			discard(&tmp, &fd);
-			continue;
-		}
-		/* only from a tier that agrees with the log restore reads by */
-		if ((rc = tail_check(r, p, fd, p->size, &why)) != 0) {
-			if (rc < 0) {
-				discard(&tmp, &fd);
-				goto out;
-			}
-			tier_buf_printf(&tried,
-			                "%s'%s' has a copy that does not match "
-			                "the log either",
-			                tried.size ? ", " : "", in->name);
-			discard(&tmp, &fd);
-			rc = 0;
-			continue;
-		}
-		tier_source s = {NULL, fd, p->size, NULL};
-		rc = tier_location_put(dst, p->path, &s, 0);
-		discard(&tmp, &fd);
-		if (rc < 0) {
-			if (rc == TIER_EABORTED)
-				goto out;
-			tier_fsck_note(r, p->problem,
-			               "; cannot copy it from tier '%s': %s",
-			               in->name, tier_error_last());
-			rc = 0;
-			goto out;
-		}
-		/* trust nothing: check the copy where it landed */
-		int st2 = pack_probe(r, dst, p, r->o->read_data, &why);
-		if (st2 < 0) {
-			rc = st2;
-			goto out;
-		}
-		if (st2 == PACK_OK) {
-			((tier_fsck_problem *)r->problems.ptr[p->problem])
-			        ->repaired = 1;
-			tier_fsck_note(r, p->problem,
-			               "; repaired from tier '%s'", in->name);
-		} else {
-			tier_fsck_note(
-			        r, p->problem,
-			        "; copied from tier '%s' but still bad: %s",
-			        in->name, tier_buf_cstr(&why));
-		}
-		done = 1;
-	}
-	if (!done)
+	for (size_t j = 0; j < tier_vault_tier_count(r->v) && rc == 0; j++)
+		if (pack_source_ok(r, ti, j) && (rc = pack_fetch(&m, j)) == 1)
+			rc = pack_put(&m, tier_vault_tier_info(r->v, j)->name);
+	if (rc == 0)
 		tier_fsck_note(
 		        r, p->problem,
 		        "; cannot repair: no other tier holds a good copy%s%s%s",
-		        tried.size ? " (" : "", tier_buf_cstr(&tried),
-		        tried.size ? ")" : "");
-out:
-	discard(&tmp, &fd);
-	tier_buf_dispose(&tmp);
-	tier_buf_dispose(&why);
-	tier_buf_dispose(&tried);
-	return rc;
+		        m.tried.size ? " (" : "", tier_buf_cstr(&m.tried),
+		        m.tried.size ? ")" : "");
+	discard(&m.tmp, &m.fd);
+	tier_buf_dispose(&m.tmp);
+	tier_buf_dispose(&m.why);
+	tier_buf_dispose(&m.tried);
+	return rc < 0 ? rc : 0;
 }
 
 /* Packs under data/ that the tier's head does not list (left by an
