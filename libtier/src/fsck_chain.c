@@ -4,6 +4,7 @@
  * Tier-Vault trailers, and the packs the head revision lists (index/).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fsck_int.h"
@@ -64,35 +65,33 @@ int tier_fsck_check_git_files(struct fsck_run *r, tier_location *loc,
 }
 
 /*
- * Walk the first-parent chain from head: every commit readable, its
- * Tier-Revision its position, its Tier-Vault ours.
+ * The first-parent chain from head into *ids (head first), *n of them.
+ * 0 when it reaches the root; 1 when a commit cannot be walked past (a
+ * problem says so, and the revisions are not checked); < 0 on error.
  */
-int tier_fsck_check_chain(struct fsck_run *r, const char *tier,
-                          const git_oid *head)
+static int chain_walk(struct fsck_run *r, const char *tier, const git_oid *head,
+                      git_oid **ids, size_t *n)
 {
-	git_oid *ids = NULL, oid;
-	size_t n = 0, cap = 0;
 	char hex[GIT_OID_HEXSZ + 1], sh[SHORT + 1];
-	const char *vault = tier_vault_id(r->v);
+	size_t cap = 0;
+	git_oid oid;
 	int rc;
 
 	/* by hand, not git_revwalk: every commit is size-checked first */
 	git_oid_cpy(&oid, head);
 	for (;;) {
-		if (n == cap) {
+		if (*n == cap) {
 			cap = cap ? cap * 2 : 256;
-			git_oid *ni = tier_realloc(ids, cap * sizeof(*ids));
-			if (!ni) {
-				rc = TIER_ERROR;
-				goto out;
-			}
-			ids = ni;
+			git_oid *ni = tier_realloc(*ids, cap * sizeof(**ids));
+			if (!ni)
+				return TIER_ERROR;
+			*ids = ni;
 		}
-		git_oid_cpy(&ids[n++], &oid);
+		git_oid_cpy(&(*ids)[(*n)++], &oid);
 		if ((rc = tier_log_first_parent(&oid, r->cache, &oid)) == 0)
-			break;
+			return 0;
 		if (rc < 0) {
-			git_oid_tostr(hex, sizeof(hex), &ids[n - 1]);
+			git_oid_tostr(hex, sizeof(hex), &(*ids)[*n - 1]);
 			rc = tier_fsck_add_problem(
 			        r, NULL,
 			        tier_error_last_code() == TIER_ECORRUPT
@@ -102,52 +101,68 @@ int tier_fsck_check_chain(struct fsck_run *r, const char *tier,
 			        "tier '%s': the log below head %s cannot be walked: %s",
 			        tier, tier_fsck_short_oid(sh, head),
 			        tier_error_last());
-			goto out;
+			return rc < 0 ? rc : 1;
 		}
 	}
-	rc = 0;
-	/* ids[0] is the head: revision n; ids[n-1] the root: revision 1 */
-	for (size_t k = 0; k < n && rc == 0; k++) {
-		tier_commit_info ci;
-		uint64_t pos = n - k;
-		git_oid_tostr(hex, sizeof(hex), &ids[k]);
-		if (tier_commit_info_read(&ci, r->cache, &ids[k]) < 0) {
-			if (tier_error_last_code() == TIER_ECORRUPT)
-				rc = tier_fsck_add_problem(
-				        r, NULL, "revision-mismatch",
-				        TIER_FSCK_ERROR, tier, hex,
-				        "tier '%s': commit %s (revision %llu of its log) has no valid "
-				        "Tier-Revision trailer",
-				        tier, tier_fsck_short_oid(sh, &ids[k]),
-				        (unsigned long long)pos);
-			else
-				rc = tier_fsck_add_problem(
-				        r, NULL, "commit-unreadable",
-				        TIER_FSCK_ERROR, tier, hex,
-				        "tier '%s': %s", tier,
-				        tier_error_last());
-			continue;
-		}
-		if (ci.revision != pos)
-			rc = tier_fsck_add_problem(
+}
+
+/* Commit id, revision pos of the log: its trailers readable, its
+ * Tier-Revision pos, its Tier-Vault ours. */
+static int chain_revision(struct fsck_run *r, const char *tier,
+                          const git_oid *id, uint64_t pos)
+{
+	const char *vault = tier_vault_id(r->v);
+	char hex[GIT_OID_HEXSZ + 1], sh[SHORT + 1];
+	tier_commit_info ci;
+	int rc = 0;
+
+	git_oid_tostr(hex, sizeof(hex), id);
+	if (tier_commit_info_read(&ci, r->cache, id) < 0) {
+		if (tier_error_last_code() == TIER_ECORRUPT)
+			return tier_fsck_add_problem(
 			        r, NULL, "revision-mismatch", TIER_FSCK_ERROR,
 			        tier, hex,
-			        "tier '%s': commit %s says Tier-Revision %llu but is revision %llu "
-			        "of the log",
-			        tier, tier_fsck_short_oid(sh, &ids[k]),
-			        (unsigned long long)ci.revision,
+			        "tier '%s': commit %s (revision %llu of its log) has no valid "
+			        "Tier-Revision trailer",
+			        tier, tier_fsck_short_oid(sh, id),
 			        (unsigned long long)pos);
-		if (rc == 0 && vault[0] && strcmp(ci.vault, vault) != 0)
-			rc = tier_fsck_add_problem(
-			        r, NULL, "vault-mismatch", TIER_FSCK_ERROR,
-			        tier, hex,
-			        "tier '%s': commit %s belongs to vault '%.12s', not to vault %.12s",
-			        tier, tier_fsck_short_oid(sh, &ids[k]),
-			        ci.vault, vault);
+		return tier_fsck_add_problem(
+		        r, NULL, "commit-unreadable", TIER_FSCK_ERROR, tier,
+		        hex, "tier '%s': %s", tier, tier_error_last());
 	}
-out:
-	free(ids);
+	if (ci.revision != pos)
+		rc = tier_fsck_add_problem(
+		        r, NULL, "revision-mismatch", TIER_FSCK_ERROR, tier,
+		        hex,
+		        "tier '%s': commit %s says Tier-Revision %llu but is revision %llu "
+		        "of the log",
+		        tier, tier_fsck_short_oid(sh, id),
+		        (unsigned long long)ci.revision,
+		        (unsigned long long)pos);
+	if (rc == 0 && vault[0] && strcmp(ci.vault, vault) != 0)
+		rc = tier_fsck_add_problem(
+		        r, NULL, "vault-mismatch", TIER_FSCK_ERROR, tier, hex,
+		        "tier '%s': commit %s belongs to vault '%.12s', not to vault %.12s",
+		        tier, tier_fsck_short_oid(sh, id), ci.vault, vault);
 	return rc;
+}
+
+/*
+ * Walk the first-parent chain from head: every commit readable, its
+ * Tier-Revision its position, its Tier-Vault ours.
+ */
+int tier_fsck_check_chain(struct fsck_run *r, const char *tier,
+                          const git_oid *head)
+{
+	git_oid *ids = NULL;
+	size_t n = 0;
+	int rc = chain_walk(r, tier, head, &ids, &n);
+
+	/* ids[0] is the head: revision n; ids[n-1] the root: revision 1 */
+	for (size_t k = 0; k < n && rc == 0; k++)
+		rc = chain_revision(r, tier, &ids[k], n - k);
+	free(ids);
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- the packs a revision lists ---------------------------------------- */
