@@ -169,15 +169,40 @@ static int report_snapshot(struct fsck_run *r, const char *tier,
 	return rc;
 }
 
-static int check_tier(struct fsck_run *r, size_t ti)
+/* The checks of a tier that answered with a log at head, in order: its
+ * git files, its log packs (unless the mending of a damaged log did them),
+ * the chain, the snapshot, the data packs. */
+static int check_log(struct fsck_run *r, size_t ti, const tier_info *in,
+                     const git_oid *head, int logpacks_done)
 {
-	const tier_info *in = tier_vault_tier_info(r->v, ti);
 	tier_location *loc = tier_vault_location(r->v, ti);
 	tier_vec packs = TIER_VEC_INIT;
 	struct headcheck *h = NULL;
+	int rc, changed = 0;
+
+	if ((rc = tier_fsck_check_git_files(r, loc, in->name)) < 0 ||
+	    (!logpacks_done &&
+	     (rc = tier_fsck_check_logpacks(r, ti, in->name, &changed)) < 0) ||
+	    (rc = tier_fsck_check_chain(r, in->name, head)) < 0 ||
+	    (rc = tier_fsck_flush(r)) < 0 ||
+	    (rc = tier_fsck_load_packs(r, in->name, head, &packs)) < 0 ||
+	    (rc = snapshot_check(r, head, &h)) < 0 ||
+	    (rc = report_snapshot(r, in->name, h)) < 0 ||
+	    (rc = tier_fsck_flush(r)) < 0 ||
+	    (rc = tier_fsck_check_packs(r, ti, in->name, &packs)) < 0)
+		goto out;
+	r->r->tiers_checked++;
+out:
+	tier_vec_dispose(&packs, free);
+	return rc;
+}
+
+static int check_tier(struct fsck_run *r, size_t ti)
+{
+	const tier_info *in = tier_vault_tier_info(r->v, ti);
 	git_oid head;
 	size_t damaged = 0;
-	int rc, logpacks_done = 0, changed = 0;
+	int rc, logpacks_done = 0;
 
 	if ((rc = tier_fsck_check_state(r, in, &damaged)) < 0)
 		return rc;
@@ -204,18 +229,7 @@ static int check_tier(struct fsck_run *r, size_t ti)
 		return tier_error_set(TIER_ERROR,
 		                      "tier '%s': head '%s' is not a commit id",
 		                      in->name, in->head);
-	if ((rc = tier_fsck_check_git_files(r, loc, in->name)) < 0 ||
-	    (!logpacks_done &&
-	     (rc = tier_fsck_check_logpacks(r, ti, in->name, &changed)) < 0) ||
-	    (rc = tier_fsck_check_chain(r, in->name, &head)) < 0 ||
-	    (rc = tier_fsck_flush(r)) < 0 ||
-	    (rc = tier_fsck_load_packs(r, in->name, &head, &packs)) < 0 ||
-	    (rc = snapshot_check(r, &head, &h)) < 0 ||
-	    (rc = report_snapshot(r, in->name, h)) < 0 ||
-	    (rc = tier_fsck_flush(r)) < 0 ||
-	    (rc = tier_fsck_check_packs(r, ti, in->name, &packs)) < 0)
-		goto out;
-	r->r->tiers_checked++;
+	rc = check_log(r, ti, in, &head, logpacks_done);
 out:
 	if (rc == TIER_EOFFLINE) {
 		/* it answered at open and went away during the check */
@@ -226,7 +240,6 @@ out:
 		        "tier '%s' went offline during the check, fsck cannot vouch for it: %s",
 		        in->name, tier_error_last());
 	}
-	tier_vec_dispose(&packs, free);
 	if (rc == 0)
 		rc = tier_fsck_flush(r);
 	return rc;
@@ -245,6 +258,32 @@ void tier_fsck_report_free(tier_fsck_report *rep)
 	}
 	free(rep->problems);
 	free(rep);
+}
+
+/* The problems move into the report, counted by what became of them. */
+static int fill_report(struct fsck_run *r)
+{
+	tier_fsck_report *rep = r->r;
+	if (r->problems.length &&
+	    !(rep->problems =
+	              tier_calloc(r->problems.length, sizeof(*rep->problems))))
+		return TIER_ERROR;
+	for (size_t i = 0; i < r->problems.length; i++) {
+		tier_fsck_problem *p = r->problems.ptr[i];
+		rep->problems[i] = *p;
+		free(p); /* the strings move into the report */
+		r->problems.ptr[i] = NULL;
+		if (rep->problems[i].repaired)
+			rep->repaired++;
+		else if (rep->problems[i].severity == TIER_FSCK_ERROR)
+			rep->errors++;
+		else if (rep->problems[i].severity == TIER_FSCK_WARNING)
+			rep->warnings++;
+		else
+			rep->infos++;
+	}
+	rep->nproblems = r->problems.length;
+	return 0;
 }
 
 int tier_fsck_run(tier_fsck_report **out, tier_vault *v,
@@ -273,31 +312,13 @@ int tier_fsck_run(tier_fsck_report **out, tier_vault *v,
 		rc = tier_fsck_check_across(&r);
 
 	if (rc == 0 || rc == TIER_EABORTED) {
-		tier_fsck_report *rep = r.r;
-		if (r.problems.length &&
-		    !(rep->problems = tier_calloc(r.problems.length,
-		                                  sizeof(*rep->problems)))) {
+		if (fill_report(&r) < 0) {
 			rc = TIER_ERROR;
 			goto fail;
 		}
-		for (size_t i = 0; i < r.problems.length; i++) {
-			tier_fsck_problem *p = r.problems.ptr[i];
-			rep->problems[i] = *p;
-			free(p); /* the strings move into the report */
-			r.problems.ptr[i] = NULL;
-			if (rep->problems[i].repaired)
-				rep->repaired++;
-			else if (rep->problems[i].severity == TIER_FSCK_ERROR)
-				rep->errors++;
-			else if (rep->problems[i].severity == TIER_FSCK_WARNING)
-				rep->warnings++;
-			else
-				rep->infos++;
-		}
-		rep->nproblems = r.problems.length;
 		tier_vec_dispose(&r.problems, NULL);
 		tier_vec_dispose(&r.heads, headcheck_free);
-		*out = rep;
+		*out = r.r;
 		if (rc == TIER_EABORTED)
 			return tier_error_set(TIER_EABORTED, "fsck cancelled");
 		return 0;
