@@ -231,6 +231,40 @@ static int index_entry(struct fsck_run *r, const char *tier, tier_vec *packs,
 	return rc;
 }
 
+/* The entries of head's index tree: pack tail copies, directly or in
+ * fan-out trees of them. */
+static int load_index(struct fsck_run *r, const char *tier, const git_oid *head,
+                      git_tree *index, tier_vec *packs)
+{
+	char sh[SHORT + 1];
+	int rc = 0;
+
+	for (size_t i = 0; i < git_tree_entrycount(index) && rc == 0; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(index, i);
+		git_tree *fan = NULL;
+		if (git_tree_entry_type(e) != GIT_OBJECT_TREE) {
+			rc = index_entry(r, tier, packs, e);
+			continue;
+		}
+		if (tier_tree_lookup_bounded(&fan, r->cache,
+		                             git_tree_entry_id(e),
+		                             "a pack index tree") < 0) {
+			rc = tier_fsck_add_problem(
+			        r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier,
+			        "index",
+			        "tier '%s': the pack index tree of head %s cannot be read: %s",
+			        tier, tier_fsck_short_oid(sh, head),
+			        tier_error_last());
+			break;
+		}
+		for (size_t k = 0; k < git_tree_entrycount(fan) && rc == 0; k++)
+			rc = index_entry(r, tier, packs,
+			                 git_tree_entry_byindex(fan, k));
+		git_tree_free(fan);
+	}
+	return rc;
+}
+
 /* The packs of the revision at head, sorted by id.  index/ has two levels
  * (index/<xx>/<pack id>); every tree is size-checked before it is read. */
 int tier_fsck_load_packs(struct fsck_run *r, const char *tier,
@@ -264,29 +298,7 @@ int tier_fsck_load_packs(struct fsck_run *r, const char *tier,
 		        tier, tier_fsck_short_oid(sh, head), tier_error_last());
 		goto out;
 	}
-	for (size_t i = 0; i < git_tree_entrycount(index) && rc == 0; i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(index, i);
-		git_tree *fan = NULL;
-		if (git_tree_entry_type(e) != GIT_OBJECT_TREE) {
-			rc = index_entry(r, tier, packs, e);
-			continue;
-		}
-		if (tier_tree_lookup_bounded(&fan, r->cache,
-		                             git_tree_entry_id(e),
-		                             "a pack index tree") < 0) {
-			rc = tier_fsck_add_problem(
-			        r, NULL, "index-corrupt", TIER_FSCK_ERROR, tier,
-			        "index",
-			        "tier '%s': the pack index tree of head %s cannot be read: %s",
-			        tier, tier_fsck_short_oid(sh, head),
-			        tier_error_last());
-			break;
-		}
-		for (size_t k = 0; k < git_tree_entrycount(fan) && rc == 0; k++)
-			rc = index_entry(r, tier, packs,
-			                 git_tree_entry_byindex(fan, k));
-		git_tree_free(fan);
-	}
+	rc = load_index(r, tier, head, index, packs);
 	tier_vec_sort(packs, tier_fsck_packref_cmp);
 out:
 	git_tree_free(index);
