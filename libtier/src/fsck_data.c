@@ -266,7 +266,7 @@ static int pack_problem(struct fsck_run *r, struct packref *p, const char *tier,
 
 /*
  * Mend pack p on tier ti from another tier where it verifies, then check
- * it again on ti.  Never touches a log.
+ * it again on ti.  Never touches a log.  Its steps share a pack_mend.
  */
 struct pack_mend {
 	struct fsck_run *r;
