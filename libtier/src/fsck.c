@@ -91,6 +91,20 @@ int tier_fsck_note(struct fsck_run *r, size_t index, const char *fmt, ...)
 	return 0;
 }
 
+/* What became of a copy from another tier, checked where it landed. */
+void tier_fsck_copy_verdict(struct fsck_run *r, size_t index, int sound,
+                            const char *from, const char *why)
+{
+	if (sound) {
+		((tier_fsck_problem *)r->problems.ptr[index])->repaired = 1;
+		tier_fsck_note(r, index, "; repaired from tier '%s'", from);
+	} else {
+		tier_fsck_note(r, index,
+		               "; copied from tier '%s' but still bad: %s",
+		               from, why);
+	}
+}
+
 int tier_fsck_flush(struct fsck_run *r)
 {
 	for (; r->emitted < r->problems.length; r->emitted++)

@@ -356,16 +356,8 @@ static int pack_put(struct pack_mend *m, const char *from)
 	int st = pack_probe(r, m->dst, p, r->o->read_data, &m->why);
 	if (st < 0)
 		return st;
-	if (st == PACK_OK) {
-		((tier_fsck_problem *)r->problems.ptr[p->problem])->repaired =
-		        1;
-		tier_fsck_note(r, p->problem, "; repaired from tier '%s'",
-		               from);
-	} else {
-		tier_fsck_note(r, p->problem,
-		               "; copied from tier '%s' but still bad: %s",
-		               from, tier_buf_cstr(&m->why));
-	}
+	tier_fsck_copy_verdict(r, p->problem, st == PACK_OK, from,
+	                       tier_buf_cstr(&m->why));
 	return 1;
 }
 

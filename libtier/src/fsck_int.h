@@ -99,6 +99,11 @@ int tier_fsck_add_problem(struct fsck_run *r, size_t *index, const char *id,
 int tier_fsck_note(struct fsck_run *r, size_t index, const char *fmt, ...)
         TIER_PRINTF(3, 4);
 
+/* A repair's copy from tier `from`, checked where it landed: sound marks
+ * the problem repaired, else why says what is still wrong. */
+void tier_fsck_copy_verdict(struct fsck_run *r, size_t index, int sound,
+                            const char *from, const char *why);
+
 /* Hand the problems found since the last flush to the callback. */
 int tier_fsck_flush(struct fsck_run *r);
 

@@ -305,17 +305,10 @@ static int mend_check_copy(struct logpack_mend *m, const char *from)
 	                                 &m->why);
 	if (st < 0)
 		return st;
-	if (st == LP_OK) {
+	if (st == LP_OK)
 		m->lp->sound = 1;
-		((tier_fsck_problem *)r->problems.ptr[m->problem])->repaired =
-		        1;
-		tier_fsck_note(r, m->problem, "; repaired from tier '%s'",
-		               from);
-	} else {
-		tier_fsck_note(r, m->problem,
-		               "; copied from tier '%s' but still bad: %s",
-		               from, tier_buf_cstr(&m->why));
-	}
+	tier_fsck_copy_verdict(r, m->problem, st == LP_OK, from,
+	                       tier_buf_cstr(&m->why));
 	return 1;
 }
 
