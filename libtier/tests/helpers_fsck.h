@@ -1,4 +1,4 @@
-/* The fixture the fsck unit tests share (fsck_fixture.c). */
+/* The fixture the fsck unit tests share (helpers_fsck.c). */
 #ifndef TIER_TEST_HELPERS_FSCK_H
 #define TIER_TEST_HELPERS_FSCK_H
 
