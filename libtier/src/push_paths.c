@@ -12,7 +12,7 @@
 
 #include "log.h"
 #include "objread.h"
-#include "push_internal.h"
+#include "push_int.h"
 #include "util/error.h"
 #include "util/text.h"
 

@@ -19,7 +19,7 @@
 
 #include "objread.h"
 #include "pack.h"
-#include "push_internal.h"
+#include "push_int.h"
 #include "snapshot.h"
 #include "util/error.h"
 #include "util/posix.h"

@@ -1,0 +1,286 @@
+/*
+ * Push: data packs.  A worker closes its pack once it is full
+ * (tier_push_pack_finish keeps the pack's tail for the log's index/ tree
+ * and queues the file); one uploader thread sends finished packs to every
+ * target and records each sent one for resume (push_resume.c); the packs
+ * an interrupted push left on the targets are named again here.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "push_int.h"
+#include "util/error.h"
+#include "util/posix.h"
+
+/*
+ * Finished packs waiting for the uploader.  Past this the workers wait:
+ * reading keeps pace with the tiers, so the local copies stay small and a
+ * Ctrl-C lands while files are still read (what was sent is recorded and
+ * reused), not after a long queue of uploads nobody can stop.
+ */
+#define UP_QUEUE_MAX 2
+
+/*
+ * The tail (index + trailer, tl bytes) of the finished pack at path into
+ * tail, and the pack's size.  have_mem: the caller's allocations all
+ * succeeded (the reopen is tried anyway: its message names the pack).
+ */
+static int read_tail(tier_buf *tail, uint64_t *size, const char *path,
+                     size_t tl, int have_mem)
+{
+	int rc = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!have_mem || fd < 0 || tier_buf_grow(tail, tl) < 0) {
+		rc = fd < 0 ? tier_error_set_errno(TIER_ERROR, errno,
+		                                   "cannot reopen pack '%s'",
+		                                   path)
+		            : TIER_ERROR;
+		goto out;
+	}
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || (uint64_t)sb.st_size < tl) {
+		rc = tier_error_set(TIER_ERROR,
+		                    "pack '%s' is shorter than its index",
+		                    path);
+		goto out;
+	}
+	*size = (uint64_t)sb.st_size;
+	if ((rc = tier_pread_all(fd, tail->ptr, tl, *size - tl, NULL, path)) <
+	    0)
+		goto out;
+	tail->size = tl;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/*
+ * Under pack_lock: the pack's id and tail join the revision's lists (*idc
+ * and *tail taken, NULLed), u (taken) joins the upload queue; then wait
+ * while the queue is full.
+ */
+static int queue_pack(struct push_run *p, unsigned char **idc, tier_buf **tail,
+                      struct upload *u, char *path, uint64_t size)
+{
+	pthread_mutex_lock(&p->pack_lock);
+	if (tier_vec_push(&p->pack_ids, *idc) < 0) {
+		pthread_mutex_unlock(&p->pack_lock);
+		return TIER_ERROR;
+	}
+	*idc = NULL;
+	if (tier_vec_push(&p->pack_tails, *tail) < 0) {
+		/* the id without its tail would describe a pack wrongly */
+		free(p->pack_ids.ptr[--p->pack_ids.length]);
+		pthread_mutex_unlock(&p->pack_lock);
+		return TIER_ERROR;
+	}
+	*tail = NULL;
+	p->packs_done++;
+	p->stored_done += size;
+	u->path = path;
+	u->tail = p->pack_tails.ptr[p->pack_tails.length - 1];
+	if (p->up_tail)
+		p->up_tail->next = u;
+	else
+		p->up_head = u;
+	p->up_tail = u;
+	p->up_queued++;
+	pthread_cond_broadcast(&p->up_cv);
+	while (p->up_queued > UP_QUEUE_MAX && !p->up_failed && !p->up_stop)
+		pthread_cond_wait(&p->room_cv, &p->pack_lock);
+	pthread_mutex_unlock(&p->pack_lock);
+	return 0;
+}
+
+int tier_push_pack_finish(struct push_run *p, tier_pack_writer **pwp)
+{
+	unsigned char id[TIER_HASH_LEN];
+	char *path = NULL;
+	int rc;
+	tier_pack_writer *pw = *pwp;
+	if (!pw || tier_pack_writer_count(pw) == 0)
+		return 0;
+	*pwp = NULL;
+	if ((rc = tier_pack_writer_finish(pw, id, &path)) < 0) {
+		tier_pack_writer_free(pw);
+		return rc;
+	}
+	size_t tl = tier_pack_writer_count(pw) * TIER_PACK_ENTRY_SIZE +
+	            TIER_PACK_TRAILER_SIZE;
+	uint64_t size = 0;
+	tier_pack_writer_free(pw);
+
+	/* the tail (index + trailer) goes into the log's index/ tree */
+	tier_buf *tail = tier_calloc(1, sizeof(*tail));
+	unsigned char *idc = tier_malloc(TIER_HASH_LEN);
+	struct upload *u = tier_calloc(1, sizeof(*u));
+	if ((rc = read_tail(tail, &size, path, tl, tail && idc && u)) == 0) {
+		memcpy(idc, id, TIER_HASH_LEN);
+		if ((rc = queue_pack(p, &idc, &tail, u, path, size)) == 0)
+			return 0;
+	}
+	if (tail)
+		tier_buf_dispose(tail);
+	free(tail);
+	free(idc);
+	free(u);
+	unlink(path);
+	free(path);
+	return rc;
+}
+
+/* Send one finished pack to every target (uploader thread). */
+static int upload_one(struct push_run *p, const struct upload *u)
+{
+	const char *base = strrchr(u->path, '/');
+	unsigned char id[TIER_HASH_LEN];
+	char dst[80];
+	int rc;
+	base = base ? base + 1 : u->path;
+	tier_unhexn(id, TIER_HASH_LEN, base, TIER_HASH_HEXLEN);
+	tier_data_pack_path(dst, id);
+	int fd = open(u->path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		rc = tier_error_set_errno(TIER_ERROR, errno,
+		                          "cannot read pack '%s'", u->path);
+	} else {
+		/* a local tier may link the pack: it is never written again,
+		 * only unlinked */
+		tier_source src = {NULL, fd, (uint64_t)sb.st_size, u->path};
+		rc = tier_write_put(p->w, dst, &src);
+	}
+	if (fd >= 0)
+		close(fd);
+	/*
+	 * On the targets now: if this push dies, the next one reuses the
+	 * pack.  Only a hint, so a failure to record costs nothing but a
+	 * later upload.
+	 */
+	if (rc == 0 && p->resume_dir.size)
+		tier_push_resume_record(p->resume_dir.ptr, id, u->tail->ptr,
+		                        u->tail->size);
+	return rc;
+}
+
+/*
+ * The first failed upload (under pack_lock, which it drops and takes
+ * again): nothing can be stored any more, so the walk stops early.
+ */
+static void upload_failed(struct push_run *p, int rc)
+{
+	p->up_failed = 1;
+	p->up_code = rc;
+	snprintf(p->up_msg, sizeof(p->up_msg), "%s", tier_error_last());
+	pthread_mutex_unlock(&p->pack_lock);
+	pthread_mutex_lock(&p->lock);
+	if (!p->fatal) {
+		p->fatal = 1;
+		p->fatal_code = rc;
+		snprintf(p->fatal_msg, sizeof(p->fatal_msg), "%s", p->up_msg);
+	}
+	pthread_cond_broadcast(&p->done_cv);
+	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_lock(&p->pack_lock);
+	pthread_cond_broadcast(&p->room_cv);
+}
+
+void *tier_push_uploader(void *arg)
+{
+	struct push_run *p = arg;
+	pthread_mutex_lock(&p->pack_lock);
+	for (;;) {
+		while (!p->up_head && !p->up_stop)
+			pthread_cond_wait(&p->up_cv, &p->pack_lock);
+		struct upload *u = p->up_head;
+		if (!u)
+			break;
+		p->up_head = u->next;
+		if (!p->up_head)
+			p->up_tail = NULL;
+		pthread_mutex_unlock(&p->pack_lock);
+
+		int rc = 0;
+		if (!p->up_failed)
+			rc = upload_one(p, u);
+		unlink(u->path);
+		free(u->path);
+		free(u);
+		pthread_mutex_lock(&p->pack_lock);
+		p->up_queued--;
+		pthread_cond_broadcast(&p->room_cv);
+		if (rc < 0 && !p->up_failed)
+			upload_failed(p, rc);
+	}
+	pthread_mutex_unlock(&p->pack_lock);
+	return NULL;
+}
+
+/*
+ * Packs left in cache.git/tmp by a push that was killed: not on any tier
+ * (or recorded for resume already); only the write lock holder runs here.
+ */
+void tier_push_clean_tmp(const char *tmpdir)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *de;
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		int finished = n == TIER_HASH_HEXLEN + 5 &&
+		               !strcmp(de->d_name + TIER_HASH_HEXLEN, ".pack");
+		int partial = !strncmp(de->d_name, "pack-", 5) && n > 9 &&
+		              !strcmp(de->d_name + n - 4, ".tmp");
+		if (finished || partial)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+/* Name the packs an interrupted push left on every target in this one. */
+int tier_push_take_resumed(struct push_run *p)
+{
+	tier_idset committed = TIER_IDSET_INIT(TIER_HASH_LEN);
+	tier_push_resumed *r = NULL;
+	size_t n = 0;
+	int rc = 0;
+	for (size_t i = 0; i < tier_chunkmap_pack_count(p->map) && rc >= 0; i++)
+		rc = tier_idset_add(&committed,
+		                    tier_chunkmap_pack_id(p->map, i));
+	if (rc >= 0)
+		rc = tier_push_resume_load(&r, &n, p->resume_dir.ptr, p->w,
+		                           tier_vault_tier_count(p->v),
+		                           &committed, &p->added);
+	tier_idset_dispose(&committed);
+	for (size_t i = 0; rc >= 0 && i < n; i++) {
+		unsigned char *id = tier_malloc(TIER_HASH_LEN);
+		tier_buf *tail = tier_calloc(1, sizeof(*tail));
+		if (!id || !tail || tier_vec_push(&p->pack_ids, id) < 0) {
+			free(id);
+			free(tail);
+			rc = TIER_ERROR;
+			break;
+		}
+		memcpy(id, r[i].id, TIER_HASH_LEN);
+		*tail = r[i].tail;
+		r[i].tail = (tier_buf)TIER_BUF_INIT;
+		if (tier_vec_push(&p->pack_tails, tail) < 0) {
+			free(p->pack_ids.ptr[--p->pack_ids.length]);
+			tier_buf_dispose(tail);
+			free(tail);
+			rc = TIER_ERROR;
+			break;
+		}
+		p->st.resumed_packs++;
+	}
+	tier_push_resumed_free(r, n);
+	return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,453 @@
+/*
+ * Push: the walk of the given paths, on the main thread.  Every file
+ * system call is relative to a directory descriptor (openat, fstatat,
+ * readlinkat, fdopendir; O_NOFOLLOW below the given paths): no path string
+ * reaches the kernel, so depth is bounded by the descriptors a process may
+ * hold, not by PATH_MAX.  Path strings exist for messages only.  Files
+ * unchanged since the base revision take its node unread; the others go
+ * to the workers (push_worker.c).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "objread.h"
+#include "push_int.h"
+#include "util/error.h"
+
+/* The base revision's node for an entry, if it is a blob. */
+static int prev_node(struct push_run *p, git_tree *prev, const char *ename,
+                     tier_node *n, git_oid *id)
+{
+	const git_tree_entry *e =
+	        prev ? git_tree_entry_byname(prev, ename) : NULL;
+	git_blob *b = NULL;
+	if (!e || git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+		return 0;
+	/* an oversized node is damage: read the file again instead */
+	if (tier_blob_lookup_bounded(&b, p->repo, git_tree_entry_id(e),
+	                             TIER_MAX_NODE_BLOB, "file metadata") < 0)
+		return 0;
+	int ok = tier_node_decode(n, git_blob_rawcontent(b),
+	                          (size_t)git_blob_rawsize(b)) == 0;
+	git_blob_free(b);
+	if (ok)
+		git_oid_cpy(id, git_tree_entry_id(e));
+	return ok;
+}
+
+static git_tree *prev_subtree(struct push_run *p, git_tree *prev,
+                              const char *ename)
+{
+	const git_tree_entry *e =
+	        prev ? git_tree_entry_byname(prev, ename) : NULL;
+	git_tree *t = NULL;
+	if (e && git_tree_entry_type(e) == GIT_OBJECT_TREE)
+		tier_tree_lookup_bounded(&t, p->repo, git_tree_entry_id(e),
+		                         "a snapshot directory");
+	return t;
+}
+
+/* "<dir>/<name>" for messages ("/name" under the root) */
+static int join_path(tier_buf *out, const char *dir, const char *name)
+{
+	tier_buf_clear(out);
+	tier_buf_printf(out, "%s/%s", strcmp(dir, "/") ? dir : "", name);
+	return out->ptr ? 0 : TIER_ERROR;
+}
+
+static int add_entry(struct push_run *p, struct dirjob *d, const char *name,
+                     const struct stat *st);
+
+static int walk_dir(struct push_run *p, struct dirjob *d)
+{
+	int rc = 0, dfd;
+	DIR *dir = NULL;
+	/* fdopendir takes its descriptor: d->fd stays for the workers */
+	if ((dfd = fcntl(d->fd, F_DUPFD_CLOEXEC, 0)) < 0 ||
+	    !(dir = fdopendir(dfd))) {
+		int err = errno;
+		if (dfd >= 0)
+			close(dfd);
+		tier_push_unreadable(p, "directory ", d->path,
+		                     tier_push_strerror(err),
+		                     "its contents are skipped");
+		return 0;
+	}
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(dir)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(d->fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			/* vanished since readdir: nothing to back up */
+			if (errno != ENOENT) {
+				tier_buf cp = TIER_BUF_INIT;
+				int err = errno;
+				join_path(&cp, d->path, de->d_name);
+				tier_push_unreadable(p, "", tier_buf_cstr(&cp),
+				                     tier_push_strerror(err),
+				                     "skipped");
+				tier_buf_dispose(&cp);
+			}
+			errno = 0;
+			continue;
+		}
+		if ((rc = add_entry(p, d, de->d_name, &st)) < 0)
+			break;
+		errno = 0;
+	}
+	if (rc == 0 && errno)
+		tier_push_unreadable(p, "directory ", d->path,
+		                     tier_push_strerror(errno),
+		                     "partly skipped");
+	closedir(dir);
+	return rc;
+}
+
+/* A file unchanged since the base revision: its node, unread. */
+static int take_unchanged(struct push_run *p, struct dirjob *d,
+                          const char *ename, const struct stat *st, int *taken)
+{
+	tier_node old;
+	git_oid oldid;
+	*taken = 0;
+	if (p->opts->reread || !prev_node(p, d->prev, ename, &old, &oldid))
+		return 0;
+	int same = old.type == TIER_NODE_FILE &&
+	           old.size == (uint64_t)st->st_size &&
+	           old.mtime_sec == st->st_mtim.tv_sec &&
+	           old.mtime_nsec == (uint32_t)st->st_mtim.tv_nsec &&
+	           old.ctime_sec == st->st_ctim.tv_sec &&
+	           old.ctime_nsec == (uint32_t)st->st_ctim.tv_nsec &&
+	           old.ino == st->st_ino && old.mode == (st->st_mode & 07777) &&
+	           old.uid == st->st_uid && old.gid == st->st_gid;
+	tier_node_dispose(&old);
+	if (!same)
+		return 0;
+	p->st.files++;
+	p->st.unchanged_files++;
+	p->st.bytes += (uint64_t)st->st_size;
+	*taken = 1;
+	return tier_push_tb_insert(d, ename, &oldid, GIT_FILEMODE_BLOB);
+}
+
+static int add_subdir(struct push_run *p, struct dirjob *d, const char *name,
+                      const char *ename, const char *path,
+                      const struct stat *st)
+{
+	struct dirjob *sub;
+	struct stat now = *st;
+	int rc;
+	p->st.dirs++;
+	if ((rc = tier_push_new_dirjob(p, &sub, d, ename, path,
+	                               prev_subtree(p, d->prev, ename))) < 0)
+		return rc;
+	sub->fd = openat(d->fd, name,
+	                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub->fd < 0)
+		tier_push_unreadable(p, "directory ", path,
+		                     tier_push_strerror(errno),
+		                     "its contents are skipped");
+	else if (fstat(sub->fd, &now) < 0)
+		now = *st;
+	/* the directory's own metadata even when its contents are skipped */
+	if ((rc = tier_push_add_dirmeta(p, sub, &now)) < 0)
+		return rc;
+	if (sub->fd >= 0 && (rc = walk_dir(p, sub)) < 0)
+		return rc;
+	sub->closed = 1;
+	sub->waiting = 1;
+	p->waiting_dirs++;
+	return tier_push_dir_try_finish(p, sub);
+}
+
+static int add_entry(struct push_run *p, struct dirjob *d, const char *name,
+                     const struct stat *st)
+{
+	tier_buf en = TIER_BUF_INIT, path = TIER_BUF_INIT;
+	tier_node n;
+	git_oid id;
+	char *target = NULL;
+	int rc;
+
+	if ((rc = tier_snap_name_encode(&en, name, strlen(name))) < 0 ||
+	    (rc = join_path(&path, d->path, name)) < 0)
+		goto out;
+	tier_buf_sets(&p->current, path.ptr);
+	if (S_ISDIR(st->st_mode)) {
+		rc = add_subdir(p, d, name, en.ptr, path.ptr, st);
+		goto out;
+	}
+	if (S_ISREG(st->st_mode)) {
+		int taken = 0;
+		if ((rc = take_unchanged(p, d, en.ptr, st, &taken)) < 0 ||
+		    taken)
+			goto out;
+		struct filejob *f = tier_calloc(1, sizeof(*f));
+		if (!f || !(f->name = tier_strdup(name))) {
+			free(f);
+			rc = TIER_ERROR;
+			goto out;
+		}
+		f->path = tier_buf_detach(&path);
+		f->ename = tier_buf_detach(&en);
+		f->dir = d;
+		f->st = *st;
+		rc = tier_push_submit(p, f);
+		goto out;
+	}
+	if (S_ISSOCK(st->st_mode)) {
+		/* a socket is a live endpoint, not data: deliberately left out */
+		p->st.skipped_special++;
+		goto out;
+	}
+	tier_push_node_from_stat(&n, st);
+	if (S_ISLNK(st->st_mode)) {
+		/* the kernel caps a target at PATH_MAX; outlives write_node */
+		if (!(target = tier_malloc(PATH_MAX + 1))) {
+			rc = TIER_ERROR;
+			goto out;
+		}
+		ssize_t tl = readlinkat(d->fd, name, target, PATH_MAX);
+		if (tl < 0) {
+			tier_push_unreadable(p, "symlink ", path.ptr,
+			                     tier_push_strerror(errno),
+			                     "skipped");
+			goto out;
+		}
+		n.target = target;
+		n.target_len = (size_t)tl;
+	}
+	p->st.others++;
+	if ((rc = tier_push_write_node(p, &id, &n)) == 0)
+		rc = tier_push_tb_insert(d, en.ptr, &id, GIT_FILEMODE_BLOB);
+out:
+	free(target);
+	tier_buf_dispose(&en);
+	tier_buf_dispose(&path);
+	return rc;
+}
+
+/* ---- top level: the given paths under a synthetic root ----------------- */
+
+/* The components of an absolute path ("/" has none). */
+static int split_path(tier_vec *out, const char *path)
+{
+	char *copy = tier_strdup(path), *save = NULL;
+	int rc = 0;
+	if (!copy)
+		return TIER_ERROR;
+	for (char *c = strtok_r(copy, "/", &save); c && rc == 0;
+	     c = strtok_r(NULL, "/", &save)) {
+		char *dup = tier_strdup(c);
+		if (!dup || (rc = tier_vec_push(out, dup)) < 0) {
+			free(dup);
+			rc = TIER_ERROR;
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+/*
+ * Open the directories above a given path, one openat() per component
+ * from root_fd (following symlinks there, as the kernel would for the
+ * whole path: only below the given path is nothing followed), and lstat
+ * its last component.  fds[i] is the directory of comps[i], for
+ * i < ncomps - 1; on failure every fd is closed and *err holds errno.
+ */
+static int open_chain(int *fds, const tier_vec *comps, int root_fd,
+                      struct stat *st, int *err)
+{
+	size_t n = comps->length, i;
+	int cur = root_fd;
+	for (i = 0; i + 1 < n; i++) {
+		fds[i] = openat(cur, comps->ptr[i],
+		                O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fds[i] < 0)
+			goto fail;
+		cur = fds[i];
+	}
+	if (fstatat(cur, comps->ptr[n - 1], st, AT_SYMLINK_NOFOLLOW) < 0)
+		goto fail;
+	return 0;
+fail:
+	*err = errno;
+	while (i-- > 0)
+		close(fds[i]);
+	return -1;
+}
+
+/* The synthetic child of d called name; takes fd (closed if one exists). */
+static int synthetic_child(struct push_run *p, struct dirjob **out,
+                           struct dirjob *d, const char *name, int fd)
+{
+	tier_buf en = TIER_BUF_INIT, path = TIER_BUF_INIT;
+	struct dirjob *k;
+	struct stat st;
+	int rc;
+	*out = NULL;
+	if ((rc = tier_snap_name_encode(&en, name, strlen(name))) < 0 ||
+	    (rc = join_path(&path, d->path, name)) < 0)
+		goto out;
+	for (k = d->kids; k; k = k->next_kid)
+		if (!strcmp(k->ename, en.ptr)) {
+			*out = k;
+			goto out;
+		}
+	if (fstat(fd, &st) < 0) {
+		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot read '%s'",
+		                          tier_quote_name(path.ptr));
+		goto out;
+	}
+	if ((rc = tier_push_new_dirjob(p, &k, d, en.ptr, path.ptr,
+	                               prev_subtree(p, d->prev, en.ptr))) < 0)
+		goto out;
+	k->fd = fd;
+	fd = -1;
+	k->synthetic = 1;
+	k->next_kid = d->kids;
+	d->kids = k;
+	*out = k;
+	rc = tier_push_add_dirmeta(p, k, &st);
+out:
+	if (fd >= 0)
+		close(fd);
+	tier_buf_dispose(&en);
+	tier_buf_dispose(&path);
+	return rc;
+}
+
+int tier_push_close_synthetic(struct push_run *p, struct dirjob *d)
+{
+	int rc;
+	for (struct dirjob *k = d->kids; k; k = k->next_kid)
+		if ((rc = tier_push_close_synthetic(p, k)) < 0)
+			return rc;
+	d->closed = 1;
+	return tier_push_dir_try_finish(p, d);
+}
+
+/* One given path: its synthetic parents, then the entry itself. */
+static int add_given(struct push_run *p, struct dirjob *root, const char *path,
+                     int *readable, int *err)
+{
+	tier_vec comps = TIER_VEC_INIT;
+	int *fds = NULL, rc;
+	struct stat st;
+	if ((rc = split_path(&comps, path)) < 0)
+		goto out;
+	if (comps.length == 0) {
+		/* "/" itself: the root's metadata and contents */
+		if (fstat(root->fd, &st) < 0) {
+			*err = errno;
+			goto out;
+		}
+		*readable = 1;
+		p->st.dirs++;
+		if ((rc = tier_push_add_dirmeta(p, root, &st)) == 0)
+			rc = walk_dir(p, root);
+		goto out;
+	}
+	if (!(fds = tier_calloc(comps.length, sizeof(*fds)))) {
+		rc = TIER_ERROR;
+		goto out;
+	}
+	if (open_chain(fds, &comps, root->fd, &st, err) < 0)
+		goto out;
+	*readable = 1;
+	struct dirjob *d = root, *k = NULL;
+	size_t i = 0;
+	for (; i + 1 < comps.length; i++) {
+		if ((rc = synthetic_child(p, &k, d, comps.ptr[i], fds[i])) < 0)
+			break;
+		d = k;
+	}
+	/* synthetic_child took fds[0..i]; close the rest */
+	for (i = rc < 0 ? i + 1 : i; i + 1 < comps.length; i++)
+		close(fds[i]);
+	if (rc == 0)
+		rc = add_entry(p, d, comps.ptr[comps.length - 1], &st);
+out:
+	free(fds);
+	tier_vec_dispose(&comps, free);
+	return rc;
+}
+
+int tier_push_walk_paths(struct push_run *p, struct dirjob *root,
+                         const tier_vec *set)
+{
+	int *errs = tier_calloc(set->length ? set->length : 1, sizeof(*errs));
+	size_t ok = 0;
+	int rc = 0;
+	if (!errs)
+		return TIER_ERROR;
+	/*
+	 * First see which paths are there: when none is, nothing is written
+	 * and the error names them (no warnings before it).
+	 */
+	for (size_t i = 0; i < set->length; i++) {
+		tier_vec comps = TIER_VEC_INIT;
+		struct stat st;
+		int *fds = NULL;
+		if ((rc = split_path(&comps, set->ptr[i])) < 0) {
+			tier_vec_dispose(&comps, free);
+			goto out;
+		}
+		if (comps.length == 0)
+			errs[i] = fstat(root->fd, &st) < 0 ? errno : 0;
+		else if (!(fds = tier_calloc(comps.length, sizeof(*fds))))
+			rc = TIER_ERROR;
+		else if (open_chain(fds, &comps, root->fd, &st, &errs[i]) == 0)
+			for (size_t j = 0; j + 1 < comps.length; j++)
+				close(fds[j]);
+		free(fds);
+		tier_vec_dispose(&comps, free);
+		if (rc < 0)
+			goto out;
+		ok += errs[i] == 0;
+	}
+	if (ok == 0) {
+		int all_denied = 1;
+		tier_buf msg = TIER_BUF_INIT;
+		for (size_t i = 0; i < set->length; i++) {
+			all_denied &= errs[i] == EACCES || errs[i] == EPERM;
+			tier_buf_printf(&msg, "%s'%s': %s", i ? ", " : "",
+			                tier_quote_name(set->ptr[i]),
+			                tier_push_strerror(errs[i]));
+		}
+		if (set->length == 1)
+			rc = tier_error_set(
+			        all_denied ? TIER_EAUTH : TIER_ENOTFOUND,
+			        "cannot back up %s", tier_buf_cstr(&msg));
+		else
+			rc = tier_error_set(
+			        all_denied ? TIER_EAUTH : TIER_ENOTFOUND,
+			        "cannot back up any of the %zu paths "
+			        "(%s)",
+			        set->length, tier_buf_cstr(&msg));
+		tier_buf_dispose(&msg);
+		goto out;
+	}
+	for (size_t i = 0; i < set->length; i++) {
+		int readable = 0, err = errs[i];
+		if (!err &&
+		    (rc = add_given(p, root, set->ptr[i], &readable, &err)) < 0)
+			goto out;
+		if (!readable)
+			tier_push_unreadable(p, "", set->ptr[i],
+			                     tier_push_strerror(err),
+			                     "not in the revision");
+	}
+out:
+	free(errs);
+	return rc;
+}
