@@ -448,18 +448,83 @@ out:
 	return rc;
 }
 
+/* The pack file at path: header and every object; sum is its SHA-1. */
+static int write_pack_file(const char *path, git_odb *odb, const git_oid *ids,
+                           size_t n, struct entry *e, git_odb_object **obj,
+                           struct share *sh, unsigned char sum[20])
+{
+	struct out o = {.fd = -1};
+	unsigned char hdr[12];
+	int rc;
+	if ((rc = out_open(&o, path)) < 0)
+		goto out;
+	memcpy(hdr, "PACK", 4);
+	be32(hdr + 4, 2);
+	be32(hdr + 8, (uint32_t)n);
+	if ((rc = out_put(&o, hdr, sizeof(hdr))) < 0)
+		goto out;
+	for (size_t start = 0; start < n; start += BATCH) {
+		size_t m = n - start < BATCH ? n - start : BATCH;
+		if ((rc = pack_batch(&o, odb, ids + start, e + start, obj, m,
+		                     sh)) < 0)
+			goto out;
+	}
+	rc = out_finish(&o, sum);
+out:
+	out_close(&o);
+	return rc;
+}
+
+/* The entries in id order, as the idx lists them; each id once. */
+static int sort_entries(struct entry *e, size_t n)
+{
+	qsort(e, n, sizeof(*e), cmp_entry);
+	for (size_t i = 1; i < n; i++)
+		if (git_oid_equal(&e[i - 1].id, &e[i].id))
+			return tier_error_set(
+			        TIER_ERROR,
+			        "log object listed twice for one pack");
+	return 0;
+}
+
+/*
+ * Give the temporary files their names, pack first, idx last: a pack
+ * counts for git once its idx is there.
+ */
+static int name_pack(const char *dir, const char *tmp_pack, const char *tmp_idx,
+                     const char *hex)
+{
+	tier_buf final = TIER_BUF_INIT;
+	int rc = 0;
+	tier_buf_printf(&final, "%s/pack-%s.pack", dir, hex);
+	if (rename(tmp_pack, final.ptr) < 0) {
+		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot name '%s'",
+		                          final.ptr);
+		goto out;
+	}
+	tier_buf_clear(&final);
+	tier_buf_printf(&final, "%s/pack-%s.idx", dir, hex);
+	if (rename(tmp_idx, final.ptr) < 0) {
+		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot name '%s'",
+		                          final.ptr);
+		goto out;
+	}
+	rc = tier_fsync_dir(dir);
+out:
+	tier_buf_dispose(&final);
+	return rc;
+}
+
 int tier_gitpack_write(git_odb *odb, const git_oid *ids, size_t n,
                        const char *dir, tier_buf *name)
 {
 	struct entry *e = NULL;
-	struct out o = {.fd = -1};
 	struct share sh[SHARES];
 	git_odb_object **obj = NULL;
 	int rc = 0;
-	unsigned char hdr[12], sum[20];
+	unsigned char sum[20];
 	char hex[GIT_OID_HEXSZ + 1];
-	tier_buf tmp_pack = TIER_BUF_INIT, tmp_idx = TIER_BUF_INIT,
-	         final = TIER_BUF_INIT;
+	tier_buf tmp_pack = TIER_BUF_INIT, tmp_idx = TIER_BUF_INIT;
 
 	tier_buf_clear(name);
 	if (n == 0)
@@ -474,54 +539,16 @@ int tier_gitpack_write(git_odb *odb, const git_oid *ids, size_t n,
 		rc = TIER_ERROR;
 		goto out;
 	}
-	if ((rc = out_open(&o, tmp_pack.ptr)) < 0)
+	if ((rc = write_pack_file(tmp_pack.ptr, odb, ids, n, e, obj, sh, sum)) <
+	            0 ||
+	    (rc = sort_entries(e, n)) < 0 ||
+	    (rc = write_idx(tmp_idx.ptr, e, n, sum)) < 0)
 		goto out;
-	memcpy(hdr, "PACK", 4);
-	be32(hdr + 4, 2);
-	be32(hdr + 8, (uint32_t)n);
-	if ((rc = out_put(&o, hdr, sizeof(hdr))) < 0)
-		goto out;
-	for (size_t start = 0; start < n; start += BATCH) {
-		size_t m = n - start < BATCH ? n - start : BATCH;
-		if ((rc = pack_batch(&o, odb, ids + start, e + start, obj, m,
-		                     sh)) < 0)
-			goto out;
-	}
-	if ((rc = out_finish(&o, sum)) < 0)
-		goto out;
-	out_close(&o);
-
-	qsort(e, n, sizeof(*e), cmp_entry);
-	for (size_t i = 1; i < n; i++)
-		if (git_oid_equal(&e[i - 1].id, &e[i].id)) {
-			rc = tier_error_set(
-			        TIER_ERROR,
-			        "log object listed twice for one pack");
-			goto out;
-		}
-	if ((rc = write_idx(tmp_idx.ptr, e, n, sum)) < 0)
-		goto out;
-
 	tier_hex(hex, sum, 20);
-	/* pack first, idx last: a pack counts for git once its idx is there */
-	tier_buf_printf(&final, "%s/pack-%s.pack", dir, hex);
-	if (rename(tmp_pack.ptr, final.ptr) < 0) {
-		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot name '%s'",
-		                          final.ptr);
-		goto out;
-	}
-	tier_buf_clear(&final);
-	tier_buf_printf(&final, "%s/pack-%s.idx", dir, hex);
-	if (rename(tmp_idx.ptr, final.ptr) < 0) {
-		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot name '%s'",
-		                          final.ptr);
-		goto out;
-	}
-	if ((rc = tier_fsync_dir(dir)) < 0)
+	if ((rc = name_pack(dir, tmp_pack.ptr, tmp_idx.ptr, hex)) < 0)
 		goto out;
 	tier_buf_printf(name, "pack-%s", hex);
 out:
-	out_close(&o);
 	for (size_t k = 0; k < SHARES; k++)
 		tier_buf_dispose(&sh[k].out);
 	free(obj);
@@ -532,6 +559,5 @@ out:
 	free(e);
 	tier_buf_dispose(&tmp_pack);
 	tier_buf_dispose(&tmp_idx);
-	tier_buf_dispose(&final);
 	return rc;
 }
