@@ -382,6 +382,51 @@ out:
 	return rc;
 }
 
+/* Whether one given path is there: *err 0, or why not (errno). */
+static int probe_path(struct dirjob *root, const char *path, int *err)
+{
+	tier_vec comps = TIER_VEC_INIT;
+	struct stat st;
+	int *fds = NULL, rc;
+	if ((rc = split_path(&comps, path)) < 0) {
+		tier_vec_dispose(&comps, free);
+		return rc;
+	}
+	if (comps.length == 0)
+		*err = fstat(root->fd, &st) < 0 ? errno : 0;
+	else if (!(fds = tier_calloc(comps.length, sizeof(*fds))))
+		rc = TIER_ERROR;
+	else if (open_chain(fds, &comps, root->fd, &st, err) == 0)
+		for (size_t j = 0; j + 1 < comps.length; j++)
+			close(fds[j]);
+	free(fds);
+	tier_vec_dispose(&comps, free);
+	return rc;
+}
+
+/* None of the given paths is there: the error names each and why. */
+static int none_there(const tier_vec *set, const int *errs)
+{
+	int all_denied = 1, rc;
+	tier_buf msg = TIER_BUF_INIT;
+	for (size_t i = 0; i < set->length; i++) {
+		all_denied &= errs[i] == EACCES || errs[i] == EPERM;
+		tier_buf_printf(&msg, "%s'%s': %s", i ? ", " : "",
+		                tier_quote_name(set->ptr[i]),
+		                tier_push_strerror(errs[i]));
+	}
+	if (set->length == 1)
+		rc = tier_error_set(all_denied ? TIER_EAUTH : TIER_ENOTFOUND,
+		                    "cannot back up %s", tier_buf_cstr(&msg));
+	else
+		rc = tier_error_set(all_denied ? TIER_EAUTH : TIER_ENOTFOUND,
+		                    "cannot back up any of the %zu paths "
+		                    "(%s)",
+		                    set->length, tier_buf_cstr(&msg));
+	tier_buf_dispose(&msg);
+	return rc;
+}
+
 int tier_push_walk_paths(struct push_run *p, struct dirjob *root,
                          const tier_vec *set)
 {
@@ -395,46 +440,12 @@ int tier_push_walk_paths(struct push_run *p, struct dirjob *root,
 	 * and the error names them (no warnings before it).
 	 */
 	for (size_t i = 0; i < set->length; i++) {
-		tier_vec comps = TIER_VEC_INIT;
-		struct stat st;
-		int *fds = NULL;
-		if ((rc = split_path(&comps, set->ptr[i])) < 0) {
-			tier_vec_dispose(&comps, free);
-			goto out;
-		}
-		if (comps.length == 0)
-			errs[i] = fstat(root->fd, &st) < 0 ? errno : 0;
-		else if (!(fds = tier_calloc(comps.length, sizeof(*fds))))
-			rc = TIER_ERROR;
-		else if (open_chain(fds, &comps, root->fd, &st, &errs[i]) == 0)
-			for (size_t j = 0; j + 1 < comps.length; j++)
-				close(fds[j]);
-		free(fds);
-		tier_vec_dispose(&comps, free);
-		if (rc < 0)
+		if ((rc = probe_path(root, set->ptr[i], &errs[i])) < 0)
 			goto out;
 		ok += errs[i] == 0;
 	}
 	if (ok == 0) {
-		int all_denied = 1;
-		tier_buf msg = TIER_BUF_INIT;
-		for (size_t i = 0; i < set->length; i++) {
-			all_denied &= errs[i] == EACCES || errs[i] == EPERM;
-			tier_buf_printf(&msg, "%s'%s': %s", i ? ", " : "",
-			                tier_quote_name(set->ptr[i]),
-			                tier_push_strerror(errs[i]));
-		}
-		if (set->length == 1)
-			rc = tier_error_set(
-			        all_denied ? TIER_EAUTH : TIER_ENOTFOUND,
-			        "cannot back up %s", tier_buf_cstr(&msg));
-		else
-			rc = tier_error_set(
-			        all_denied ? TIER_EAUTH : TIER_ENOTFOUND,
-			        "cannot back up any of the %zu paths "
-			        "(%s)",
-			        set->length, tier_buf_cstr(&msg));
-		tier_buf_dispose(&msg);
+		rc = none_there(set, errs);
 		goto out;
 	}
 	for (size_t i = 0; i < set->length; i++) {

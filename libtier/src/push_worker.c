@@ -139,6 +139,37 @@ static void file_fail(struct filejob *f, int err, const char *reason)
 	f->reason = tier_strdup(reason);
 }
 
+/*
+ * Cut and store the chunks that end in the n bytes just read after the
+ * *have uncut ones at the start of wb->buf; *have: what is left uncut,
+ * moved to the start.
+ */
+static int cut_chunks(struct push_run *p, struct worker_buf *wb,
+                      tier_chunker *ch, struct filejob *f, size_t *have,
+                      size_t n)
+{
+	size_t scan_from = *have, total = *have + n, start = 0;
+	int rc;
+	while (scan_from < total) {
+		int cut = 0;
+		size_t used = tier_chunker_scan(ch, wb->buf + scan_from,
+		                                total - scan_from, &cut);
+		scan_from += used;
+		if (!cut)
+			break;
+		if ((rc = store_chunk(p, wb, wb->buf + start, scan_from - start,
+		                      f)) < 0)
+			return rc;
+		start = scan_from;
+		if (f->error)
+			break;
+	}
+	*have = total - start;
+	if (start && *have)
+		memmove(wb->buf, wb->buf + start, *have);
+	return 0;
+}
+
 /* Read, chunk and store one file.  File-level problems go in f->error. */
 static int process_file(struct push_run *p, struct worker_buf *wb,
                         struct filejob *f)
@@ -188,25 +219,8 @@ static int process_file(struct push_run *p, struct worker_buf *wb,
 		if (f->read_bytes == 0)
 			test_touch_hook(f->path, fd);
 		f->read_bytes += (size_t)n;
-		size_t scan_from = have, total = have + (size_t)n, start = 0;
-		while (scan_from < total) {
-			int cut = 0;
-			size_t used =
-			        tier_chunker_scan(&ch, wb->buf + scan_from,
-			                          total - scan_from, &cut);
-			scan_from += used;
-			if (!cut)
-				break;
-			if ((rc = store_chunk(p, wb, wb->buf + start,
-			                      scan_from - start, f)) < 0)
-				goto out;
-			start = scan_from;
-			if (f->error)
-				break;
-		}
-		have = total - start;
-		if (start && have)
-			memmove(wb->buf, wb->buf + start, have);
+		if ((rc = cut_chunks(p, wb, &ch, f, &have, (size_t)n)) < 0)
+			goto out;
 	}
 	if (!f->error && fstat(fd, &after) == 0 && !same_stat(&after, &f->st))
 		f->changed = 1;
