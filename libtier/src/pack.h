@@ -28,8 +28,6 @@
 #define TIER_PACK_ENTRY_SIZE   52
 #define TIER_PACK_TRAILER_SIZE 64
 
-/** Writers close a pack once it holds this many bytes (callers decide). */
-#define TIER_PACK_TARGET_SIZE (16u * 1024 * 1024)
 /** How much of the tail to fetch first: the index of a pack of the target
  *  size with chunks of a few KiB still fits. */
 #define TIER_PACK_TAIL_GUESS (256u * 1024)
