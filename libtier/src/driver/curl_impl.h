@@ -1,4 +1,9 @@
-/* Internals of the libcurl driver (ftp, ftps, sftp), shared with its parsers. */
+/*
+ * Internals of the libcurl driver (ftp, ftps, sftp), shared by its files:
+ * curl.c (open, free, the table of operations), curl_xfer.c (one
+ * transfer), curl_fail.c (what a failed transfer means), curl_read.c and
+ * curl_write.c (the operations), curl_parse.c (listings, URL options).
+ */
 #ifndef TIER_DRIVER_CURL_IMPL_H
 #define TIER_DRIVER_CURL_IMPL_H
 
@@ -79,5 +84,66 @@ void curl_query_dispose(curl_query *q);
  */
 int curl_parse_ls_line(char *line, const char **name, tier_stat *st,
                        time_t now);
+
+static inline curl_driver *tier_curl_of(tier_driver *drv)
+{
+	return (curl_driver *)drv;
+}
+
+/* ---- one transfer (curl_xfer.c) ----------------------------------------- */
+
+/**
+ * Reset the easy handle and the per-operation state, then set what every
+ * transfer has: timeouts, callbacks, login, TLS or SSH options.  Also
+ * refuses an FTP login that has no password (TIER_EAUTH).
+ */
+int tier_curl_set_common(curl_driver *d);
+/** An option set per call: only fails for out of memory or an old libcurl. */
+int tier_curl_opt(curl_driver *d, CURLcode rc);
+/** CURLOPT_URL for rel below the root; dir adds the trailing '/'. */
+int tier_curl_set_url(curl_driver *d, const char *rel, int dir);
+/** Append a printf-formatted command to a quote list (caller frees the list). */
+int tier_curl_add_cmd(struct curl_slist **list, const char *fmt, ...)
+        TIER_PRINTF(2, 3);
+/** Append the absolute path of rel, quoted as curl parses SFTP quote commands. */
+int tier_curl_sftp_quoted(curl_driver *d, tier_buf *out, const char *rel);
+/** Run the transfer set up on d->h (once more for a lost SFTP start). */
+CURLcode tier_curl_perform(curl_driver *d);
+/**
+ * Is rel an existing directory?  0 yes, TIER_ENOTFOUND no, or another
+ * code.  quote: SFTP commands to run before.
+ */
+int tier_curl_dir_probe(curl_driver *d, const char *rel, const char *verb,
+                        struct curl_slist *quote);
+/** Run quote commands on the tier root, without a transfer. */
+int tier_curl_run_quote(curl_driver *d, struct curl_slist *cmds,
+                        const char *verb, const char *rel);
+
+/* ---- errors (curl_fail.c) ------------------------------------------------ */
+
+/**
+ * The tier code and message of a failed transfer: TIER_EOFFLINE only for
+ * what may pass by itself (the reconnect layer retries it).  verb and rel
+ * name the operation in the message.
+ */
+int tier_curl_fail(curl_driver *d, CURLcode rc, const char *verb,
+                   const char *rel);
+
+/* ---- operations (curl_read.c, curl_write.c) ------------------------------ */
+
+/** 1 rel exists, 0 it does not (the error cleared), or a negative code. */
+int tier_curl_exists(curl_driver *d, const char *rel);
+
+int tier_curl_ping(tier_driver *drv);
+int tier_curl_stat(tier_driver *drv, const char *path, tier_stat *out);
+int tier_curl_get(tier_driver *drv, const char *path, uint64_t offset,
+                  uint64_t len, tier_sink_cb sink, void *payload);
+int tier_curl_list(tier_driver *drv, const char *dir, tier_list_cb cb,
+                   void *payload);
+int tier_curl_put(tier_driver *drv, const char *path, const tier_source *src,
+                  unsigned int flags);
+int tier_curl_rename(tier_driver *drv, const char *from, const char *to);
+int tier_curl_remove(tier_driver *drv, const char *path);
+int tier_curl_mkdir_p(tier_driver *drv, const char *path);
 
 #endif
