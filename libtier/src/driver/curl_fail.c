@@ -120,146 +120,230 @@ static int login_refused(const curl_driver *d)
  * it); a full disk, a refused login or a certificate problem fail at once.
  * "missing" is the code for a 550 from the server in this operation:
  * TIER_ENOTFOUND where the command names an existing object.
+ *
+ * libcurl's code decides first (the table); what is left are refusals
+ * by the server, where its reply decides.
  */
-int tier_curl_fail(curl_driver *d, CURLcode rc, const char *verb,
-                   const char *rel)
+enum curl_kind {
+	KIND_REPLY, /* not in the table: the server's reply decides */
+	KIND_LOGIN,
+	KIND_UNTRUSTED,
+	KIND_NO_TLS,
+	KIND_NOTFOUND,
+	KIND_NOSPC,
+	KIND_SHORT,
+	KIND_CANCELLED,
+	KIND_USAGE,
+	KIND_NOMEM,
+	KIND_NETWORK /* may pass: TIER_EOFFLINE, unless SFTP says otherwise */
+};
+
+static const struct {
+	CURLcode rc;
+	enum curl_kind kind;
+} curl_kinds[] = {
+        {CURLE_LOGIN_DENIED, KIND_LOGIN},
+        {CURLE_PEER_FAILED_VERIFICATION, KIND_UNTRUSTED},
+        {CURLE_SSL_CACERT_BADFILE, KIND_UNTRUSTED},
+        {CURLE_SSL_CERTPROBLEM, KIND_UNTRUSTED},
+        {CURLE_SSL_ISSUER_ERROR, KIND_UNTRUSTED},
+        {CURLE_SSL_PINNEDPUBKEYNOTMATCH, KIND_UNTRUSTED},
+        {CURLE_SSL_INVALIDCERTSTATUS, KIND_UNTRUSTED},
+        {CURLE_SSL_CRL_BADFILE, KIND_UNTRUSTED},
+        {CURLE_USE_SSL_FAILED, KIND_NO_TLS},
+        {CURLE_REMOTE_FILE_NOT_FOUND, KIND_NOTFOUND},
+        {CURLE_REMOTE_DISK_FULL, KIND_NOSPC},
+        {CURLE_BAD_DOWNLOAD_RESUME, KIND_SHORT},
+        {CURLE_ABORTED_BY_CALLBACK, KIND_CANCELLED},
+        {CURLE_URL_MALFORMAT, KIND_USAGE},
+        {CURLE_UNSUPPORTED_PROTOCOL, KIND_USAGE},
+        {CURLE_OUT_OF_MEMORY, KIND_NOMEM},
+        {CURLE_COULDNT_RESOLVE_HOST, KIND_NETWORK},
+        {CURLE_COULDNT_RESOLVE_PROXY, KIND_NETWORK},
+        {CURLE_COULDNT_CONNECT, KIND_NETWORK},
+        {CURLE_OPERATION_TIMEDOUT, KIND_NETWORK},
+        {CURLE_SEND_ERROR, KIND_NETWORK},
+        {CURLE_RECV_ERROR, KIND_NETWORK},
+        {CURLE_GOT_NOTHING, KIND_NETWORK},
+        {CURLE_PARTIAL_FILE, KIND_NETWORK},
+        {CURLE_SSL_CONNECT_ERROR, KIND_NETWORK},
+        {CURLE_FTP_ACCEPT_FAILED, KIND_NETWORK},
+        {CURLE_FTP_ACCEPT_TIMEOUT, KIND_NETWORK},
+        {CURLE_FTP_WEIRD_SERVER_REPLY, KIND_NETWORK},
+        {CURLE_FTP_WEIRD_PASV_REPLY, KIND_NETWORK},
+        {CURLE_FTP_WEIRD_227_FORMAT, KIND_NETWORK},
+        {CURLE_FTP_CANT_GET_HOST, KIND_NETWORK},
+        {CURLE_FTP_PORT_FAILED, KIND_NETWORK},
+        {CURLE_SSH, KIND_NETWORK},
+        {CURLE_AGAIN, KIND_NETWORK},
+        {CURLE_SSL_SHUTDOWN_FAILED, KIND_NETWORK},
+};
+
+static enum curl_kind kind_of(CURLcode rc)
 {
-	char det[CURL_ERROR_SIZE + 300];
-	const char *shown = rel && *rel ? rel : ".";
-	int r = d->reply_code, code;
+	for (size_t i = 0; i < sizeof(curl_kinds) / sizeof(curl_kinds[0]); i++)
+		if (curl_kinds[i].rc == rc)
+			return curl_kinds[i].kind;
+	return KIND_REPLY;
+}
 
-	if (rc == CURLE_ABORTED_BY_CALLBACK && d->stalled)
-		return tier_error_set(
-		        TIER_EOFFLINE,
-		        "cannot %s '%s' on %s: no answer for %u s", verb, shown,
-		        d->where, d->timeout);
-	detail(d, rc, det, sizeof(det));
+/* One failure being told: what every message names. */
+struct curl_failure {
+	curl_driver *d;
+	CURLcode rc;
+	const char *verb;
+	const char *shown; /* the path, "." for the root */
+	char det[CURL_ERROR_SIZE +
+	         300]; /* detail(): curl's and the server's words */
+};
 
-	if (rc == CURLE_FAILED_INIT && d->proto == PROTO_SFTP &&
-	    ssh_startup_lost(det))
-		return tier_error_set(TIER_EOFFLINE, "cannot %s '%s' on %s: %s",
-		                      verb, shown, d->where, det);
-	switch (rc) {
-	case CURLE_LOGIN_DENIED:
-		if (d->proto == PROTO_SFTP)
-			return tier_error_set(
-			        TIER_EAUTH,
-			        "login refused for user '%s' on %s (key '%s' not accepted?): %s",
-			        login_user(d), d->where,
-			        d->key ? d->key : "(none)", det);
-		return login_refused(d);
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_SSL_CRL_BADFILE:
-		if (d->proto == PROTO_SFTP)
-			return tier_error_set(
-			        TIER_EAUTH,
-			        "host key of %s not trusted (permanent: check %s, or the "
-			        "hostkey= pin): %s",
-			        d->where,
-			        d->known_hosts ? d->known_hosts : "known_hosts",
-			        det);
+static int fail_login(const struct curl_failure *f)
+{
+	const curl_driver *d = f->d;
+	if (d->proto == PROTO_SFTP)
 		return tier_error_set(
 		        TIER_EAUTH,
-		        "TLS certificate of %s not trusted (permanent: give the CA "
-		        "file with cacert, or use insecure): %s",
-		        d->where, det);
-	case CURLE_USE_SSL_FAILED:
+		        "login refused for user '%s' on %s (key '%s' not accepted?): %s",
+		        login_user(d), d->where, d->key ? d->key : "(none)",
+		        f->det);
+	return login_refused(d);
+}
+
+static int fail_untrusted(const struct curl_failure *f)
+{
+	const curl_driver *d = f->d;
+	if (d->proto == PROTO_SFTP)
+		return tier_error_set(
+		        TIER_EAUTH,
+		        "host key of %s not trusted (permanent: check %s, or the "
+		        "hostkey= pin): %s",
+		        d->where,
+		        d->known_hosts ? d->known_hosts : "known_hosts",
+		        f->det);
+	return tier_error_set(
+	        TIER_EAUTH,
+	        "TLS certificate of %s not trusted (permanent: give the CA "
+	        "file with cacert, or use insecure): %s",
+	        d->where, f->det);
+}
+
+/* A failure libcurl's code decides (kind is not KIND_REPLY). */
+static int fail_known(const struct curl_failure *f, enum curl_kind kind)
+{
+	const char *verb = f->verb, *shown = f->shown, *where = f->d->where;
+	int code;
+
+	switch (kind) {
+	case KIND_LOGIN:
+		return fail_login(f);
+	case KIND_UNTRUSTED:
+		return fail_untrusted(f);
+	case KIND_NO_TLS:
 		return tier_error_set(
 		        TIER_EAUTH,
 		        "%s refused TLS (AUTH TLS): permanent, use ftp:// only if "
 		        "plain text is acceptable: %s",
-		        d->where, det);
-	case CURLE_REMOTE_FILE_NOT_FOUND:
+		        where, f->det);
+	case KIND_NOTFOUND:
 		return tier_error_set(TIER_ENOTFOUND,
 		                      "cannot %s '%s' on %s: not found", verb,
-		                      shown, d->where);
-	case CURLE_REMOTE_DISK_FULL:
+		                      shown, where);
+	case KIND_NOSPC:
 		return tier_error_set(TIER_ENOSPC,
 		                      "cannot %s '%s' on %s: no space left: %s",
-		                      verb, shown, d->where, det);
-	case CURLE_BAD_DOWNLOAD_RESUME:
+		                      verb, shown, where, f->det);
+	case KIND_SHORT:
 		return tier_error_set(
 		        TIER_ECORRUPT,
 		        "cannot %s '%s' on %s: the object is shorter than asked for",
-		        verb, shown, d->where);
-	case CURLE_ABORTED_BY_CALLBACK:
+		        verb, shown, where);
+	case KIND_CANCELLED:
 		return tier_error_set(TIER_EABORTED,
 		                      "%s '%s' on %s was cancelled", verb,
-		                      shown, d->where);
-	case CURLE_URL_MALFORMAT:
-	case CURLE_UNSUPPORTED_PROTOCOL:
+		                      shown, where);
+	case KIND_USAGE:
 		return tier_error_set(TIER_EUSAGE, "cannot %s '%s' on %s: %s",
-		                      verb, shown, d->where, det);
-	case CURLE_OUT_OF_MEMORY:
+		                      verb, shown, where, f->det);
+	case KIND_NOMEM:
 		return tier_error_set(TIER_ERROR, "out of memory");
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_FTP_ACCEPT_FAILED:
-	case CURLE_FTP_ACCEPT_TIMEOUT:
-	case CURLE_FTP_WEIRD_SERVER_REPLY:
-	case CURLE_FTP_WEIRD_PASV_REPLY:
-	case CURLE_FTP_WEIRD_227_FORMAT:
-	case CURLE_FTP_CANT_GET_HOST:
-	case CURLE_FTP_PORT_FAILED:
-	case CURLE_SSH:
-	case CURLE_AGAIN:
-	case CURLE_SSL_SHUTDOWN_FAILED:
-		/* a server answering 5xx mid-stream is not a network problem */
-		if (d->proto == PROTO_SFTP &&
-		    (code = sftp_status_code(det)) != 0)
-			return tier_error_set(code, "cannot %s '%s' on %s: %s",
-			                      verb, shown, d->where, det);
-		return tier_error_set(TIER_EOFFLINE, "cannot %s '%s' on %s: %s",
-		                      verb, shown, d->where, det);
-	default:
+	case KIND_NETWORK:
+	case KIND_REPLY:
 		break;
 	}
+	/* a server answering 5xx mid-stream is not a network problem */
+	code = f->d->proto == PROTO_SFTP ? sftp_status_code(f->det) : 0;
+	return tier_error_set(code ? code : TIER_EOFFLINE,
+	                      "cannot %s '%s' on %s: %s", verb, shown, where,
+	                      f->det);
+}
 
-	/* What is left are refusals by the server: its reply decides. */
-	if (d->proto == PROTO_SFTP) {
-		code = sftp_status_code(det);
-		if (rc == CURLE_REMOTE_ACCESS_DENIED)
-			code = TIER_EAUTH;
-		return tier_error_set(code ? code : TIER_ERROR,
-		                      "cannot %s '%s' on %s: %s", verb, shown,
-		                      d->where, det);
-	}
-	if (r == 530)
-		return login_refused(d);
-	if (r == 552 || r == 452)
-		code = TIER_ENOSPC;
-	else if (r >= 400 && r < 500)
-		code = TIER_EOFFLINE; /* "try again later" in FTP terms */
-	else if (contains(tier_buf_cstr(&d->reply), "ermission") ||
-	         contains(tier_buf_cstr(&d->reply), "denied"))
+/* An SFTP refusal: the status text decides. */
+static int fail_sftp_refusal(const struct curl_failure *f)
+{
+	int code = sftp_status_code(f->det);
+	if (f->rc == CURLE_REMOTE_ACCESS_DENIED)
 		code = TIER_EAUTH;
-	else if (rc == CURLE_UPLOAD_FAILED && (r == 553 || r == 550))
-		code = TIER_EAUTH; /* the directory exists (we are in it): a refusal */
-	else if (r == 550 || rc == CURLE_REMOTE_ACCESS_DENIED ||
-	         rc == CURLE_FTP_COULDNT_RETR_FILE)
-		code = TIER_ENOTFOUND;
-	else if (rc == CURLE_QUOTE_ERROR || rc == CURLE_UPLOAD_FAILED)
-		code = TIER_ERROR;
-	else
-		code = TIER_ERROR;
+	return tier_error_set(code ? code : TIER_ERROR,
+	                      "cannot %s '%s' on %s: %s", f->verb, f->shown,
+	                      f->d->where, f->det);
+}
+
+/* The code of an FTP refusal from the server's last reply. */
+static int ftp_reply_code(const curl_driver *d, CURLcode rc)
+{
+	int r = d->reply_code;
+	if (r == 552 || r == 452)
+		return TIER_ENOSPC;
+	if (r >= 400 && r < 500)
+		return TIER_EOFFLINE; /* "try again later" in FTP terms */
+	if (contains(tier_buf_cstr(&d->reply), "ermission") ||
+	    contains(tier_buf_cstr(&d->reply), "denied"))
+		return TIER_EAUTH;
+	if (rc == CURLE_UPLOAD_FAILED && (r == 553 || r == 550))
+		return TIER_EAUTH; /* the directory exists (we are in it): a refusal */
+	if (r == 550 || rc == CURLE_REMOTE_ACCESS_DENIED ||
+	    rc == CURLE_FTP_COULDNT_RETR_FILE)
+		return TIER_ENOTFOUND;
+	return TIER_ERROR; /* CURLE_QUOTE_ERROR, CURLE_UPLOAD_FAILED, the rest */
+}
+
+static int fail_ftp_reply(const struct curl_failure *f)
+{
+	const curl_driver *d = f->d;
+	int code;
+	if (d->reply_code == 530)
+		return login_refused(d);
+	code = ftp_reply_code(d, f->rc);
 	if (code == TIER_ENOTFOUND)
 		return tier_error_set(
 		        code,
 		        "cannot %s '%s' on %s: not found (server said: %s)",
-		        verb, shown, d->where,
-		        d->reply.size ? tier_buf_cstr(&d->reply) : det);
-	return tier_error_set(code, "cannot %s '%s' on %s: %s", verb, shown,
-	                      d->where, det);
+		        f->verb, f->shown, d->where,
+		        d->reply.size ? tier_buf_cstr(&d->reply) : f->det);
+	return tier_error_set(code, "cannot %s '%s' on %s: %s", f->verb,
+	                      f->shown, d->where, f->det);
+}
+
+int tier_curl_fail(curl_driver *d, CURLcode rc, const char *verb,
+                   const char *rel)
+{
+	struct curl_failure f = {d, rc, verb, rel && *rel ? rel : ".", ""};
+	enum curl_kind kind;
+
+	if (rc == CURLE_ABORTED_BY_CALLBACK && d->stalled)
+		return tier_error_set(
+		        TIER_EOFFLINE,
+		        "cannot %s '%s' on %s: no answer for %u s", verb,
+		        f.shown, d->where, d->timeout);
+	detail(d, rc, f.det, sizeof(f.det));
+	if (rc == CURLE_FAILED_INIT && d->proto == PROTO_SFTP &&
+	    ssh_startup_lost(f.det))
+		return tier_error_set(TIER_EOFFLINE, "cannot %s '%s' on %s: %s",
+		                      verb, f.shown, d->where, f.det);
+	kind = kind_of(rc);
+	if (kind != KIND_REPLY)
+		return fail_known(&f, kind);
+	if (d->proto == PROTO_SFTP)
+		return fail_sftp_refusal(&f);
+	return fail_ftp_reply(&f);
 }

@@ -28,6 +28,24 @@ static int split_rel(const char *rel, char **dir, const char **name)
 	return *dir ? 0 : TIER_ERROR;
 }
 
+/*
+ * Add the SFTP command "<cmd>"a"[ "b"]" to a quote list, the paths
+ * absolute and quoted.  cmd ends with its space ("rename ", "*rm ").
+ */
+static int sftp_cmd(curl_driver *d, struct curl_slist **list, const char *cmd,
+                    const char *a, const char *b)
+{
+	tier_buf q = TIER_BUF_INIT;
+	int rc = tier_buf_puts(&q, cmd) < 0 ||
+	                         tier_curl_sftp_quoted(d, &q, a) < 0 ||
+	                         (b && (tier_buf_putc(&q, ' ') < 0 ||
+	                                tier_curl_sftp_quoted(d, &q, b) < 0))
+	                 ? TIER_ERROR
+	                 : tier_curl_add_cmd(list, "%s", q.ptr);
+	tier_buf_dispose(&q);
+	return rc;
+}
+
 /* ---- put ------------------------------------------------------------- */
 
 /* Remove a leftover temp object; best effort, the put has failed already. */
@@ -38,12 +56,8 @@ static void drop_temp(curl_driver *d, const char *tmp_rel)
 	int code = tier_error_last_code();
 	snprintf(saved, sizeof(saved), "%s", tier_error_last());
 	if (d->proto == PROTO_SFTP) {
-		tier_buf q = TIER_BUF_INIT;
-		if (tier_buf_puts(&q, "rm ") == 0 &&
-		    tier_curl_sftp_quoted(d, &q, tmp_rel) == 0 &&
-		    tier_curl_add_cmd(&cmds, "%s", q.ptr) == 0)
+		if (sftp_cmd(d, &cmds, "rm ", tmp_rel, NULL) == 0)
 			tier_curl_run_quote(d, cmds, "remove", tmp_rel);
-		tier_buf_dispose(&q);
 	} else if (tier_curl_add_cmd(&cmds, "DELE %s", tmp_rel) == 0) {
 		tier_curl_run_quote(d, cmds, "remove", tmp_rel);
 	}
@@ -62,20 +76,13 @@ static CURLcode upload(curl_driver *d, const char *tmp_rel,
                        int *setup_rc)
 {
 	struct curl_slist *post = NULL;
-	tier_buf q = TIER_BUF_INIT;
 	CURLcode c = CURLE_FAILED_INIT;
 	int rc;
 
 	*setup_rc = 0;
 	tier_curl_upload_start(&d->up, src, 0, src->size);
 	if (d->proto == PROTO_SFTP) {
-		rc = tier_buf_puts(&q, "rename ") < 0 ||
-		                     tier_curl_sftp_quoted(d, &q, tmp_rel) <
-		                             0 ||
-		                     tier_buf_putc(&q, ' ') < 0 ||
-		                     tier_curl_sftp_quoted(d, &q, final_rel) < 0
-		             ? TIER_ERROR
-		             : tier_curl_add_cmd(&post, "%s", q.ptr);
+		rc = sftp_cmd(d, &post, "rename ", tmp_rel, final_rel);
 	} else {
 		/* relative to the object's directory, where the upload left us */
 		rc = tier_curl_add_cmd(&post, "RNFR %s", tmp_name);
@@ -114,126 +121,152 @@ static CURLcode upload(curl_driver *d, const char *tmp_rel,
 		c = tier_curl_perform(d);
 	*setup_rc = rc;
 	curl_slist_free_all(post);
-	tier_buf_dispose(&q);
 	return c;
 }
 
-int tier_curl_mkdir_p(tier_driver *drv, const char *path);
+/* One put on its way: the names it uses, and how far it got. */
+struct curl_put {
+	curl_driver *d;
+	const char *path; /* the object */
+	const tier_source *src;
+	unsigned int flags;
+	char *dir;         /* its directory, "" at the root */
+	const char *name;  /* its last name, in path */
+	tier_buf hidden;   /* ".<name>" */
+	tier_buf tmp_name; /* ".<name>.tmp-<pid>-<hex>" */
+	tier_buf tmp_rel;  /* <dir>/<tmp_name> */
+	int made_dirs;     /* the directory was created once already */
+};
+
+static int put_conflict(const struct curl_put *p)
+{
+	return tier_error_set(TIER_ECONFLICT,
+	                      "cannot create '%s' on %s: it exists", p->path,
+	                      p->d->where);
+}
+
+/* The directory and temp names; an exclusive put looks first. */
+static int put_prepare(struct curl_put *p)
+{
+	int rc = split_rel(p->path, &p->dir, &p->name);
+	if (rc < 0)
+		return rc;
+	if (p->flags & TIER_PUT_EXCLUSIVE) {
+		/* not atomic on FTP: see docs/remote-tiers.md */
+		rc = tier_curl_exists(p->d, p->path);
+		if (rc == 1)
+			rc = put_conflict(p);
+		if (rc < 0)
+			return rc;
+	}
+	if (tier_buf_printf(&p->hidden, ".%s", p->name) < 0 ||
+	    tier_temp_name(&p->tmp_name, p->hidden.ptr) < 0 ||
+	    tier_buf_printf(&p->tmp_rel, "%s%s%s", p->dir, *p->dir ? "/" : "",
+	                    p->tmp_name.ptr) < 0)
+		return TIER_ERROR;
+	return 0;
+}
+
+/* The upload stopped: the source could not be read, or it was cancelled. */
+static int put_stopped(struct curl_put *p, CURLcode c)
+{
+	curl_driver *d = p->d;
+	int rc;
+	if (d->up.read_errno)
+		rc = tier_error_set_errno(TIER_ERROR, d->up.read_errno,
+		                          "cannot read the data for '%s'",
+		                          p->path);
+	else
+		rc = tier_curl_fail(d, c, "put", p->path);
+	drop_temp(d, p->tmp_rel.ptr);
+	return rc;
+}
+
+/* SFTP v3: remove, then rename; not atomic, see docs/remote-tiers.md. */
+static int put_replace(struct curl_put *p)
+{
+	struct curl_slist *cmds = NULL;
+	int rc = sftp_cmd(p->d, &cmds, "*rm ", p->path, NULL);
+	if (rc == 0)
+		rc = sftp_cmd(p->d, &cmds, "rename ", p->tmp_rel.ptr, p->path);
+	if (rc == 0)
+		rc = tier_curl_run_quote(p->d, cmds, "put", p->path);
+	curl_slist_free_all(cmds);
+	return rc;
+}
+
+/* Uploaded whole, but the rename failed. */
+static int put_rename_failed(struct curl_put *p, CURLcode c)
+{
+	int rc = tier_curl_fail(p->d, c, "put", p->path);
+	if (p->d->proto == PROTO_SFTP && rc != TIER_EOFFLINE) {
+		/* SFTP v3 rename never replaces: the target exists */
+		if (p->flags & TIER_PUT_EXCLUSIVE) {
+			rc = put_conflict(p);
+		} else {
+			rc = put_replace(p);
+			if (rc == 0 || rc == TIER_EOFFLINE)
+				return rc;
+		}
+	}
+	if (rc != TIER_EOFFLINE)
+		drop_temp(p->d, p->tmp_rel.ptr);
+	return rc;
+}
+
+/* Upload and rename; a missing directory is made once and the put runs again. */
+static int put_run(struct curl_put *p)
+{
+	for (;;) {
+		int setup_rc = 0, rc;
+		CURLcode c =
+		        upload(p->d, p->tmp_rel.ptr, p->path, p->tmp_name.ptr,
+		               p->name, p->src, &setup_rc);
+		if (setup_rc < 0)
+			return setup_rc;
+		if (c == CURLE_OK)
+			return 0;
+		if (c == CURLE_ABORTED_BY_CALLBACK || p->d->up.read_errno)
+			return put_stopped(p, c);
+		if (c == CURLE_QUOTE_ERROR)
+			return put_rename_failed(p, c);
+		rc = tier_curl_fail(p->d, c, "put", p->path);
+		/* a missing directory: FTP cannot CWD, SFTP cannot open the file */
+		if (rc == TIER_ENOTFOUND && *p->dir && !p->made_dirs) {
+			p->made_dirs = 1;
+			if ((rc = tier_curl_mkdir_p(&p->d->base, p->dir)) < 0)
+				return rc;
+			continue;
+		}
+		if (rc != TIER_EOFFLINE && rc != TIER_ENOTFOUND)
+			drop_temp(p->d, p->tmp_rel.ptr);
+		return rc;
+	}
+}
 
 int tier_curl_put(tier_driver *drv, const char *path, const tier_source *src,
                   unsigned int flags)
 {
-	curl_driver *d = tier_curl_of(drv);
-	tier_buf tmp_name = TIER_BUF_INIT, tmp_rel = TIER_BUF_INIT,
-	         hidden = TIER_BUF_INIT;
-	char *dir = NULL;
-	const char *name;
-	int rc = tier_driver_check_path(path, 0), setup_rc = 0, made_dirs = 0;
-	CURLcode c;
+	struct curl_put p = {.d = tier_curl_of(drv),
+	                     .path = path,
+	                     .src = src,
+	                     .flags = flags,
+	                     .hidden = TIER_BUF_INIT,
+	                     .tmp_name = TIER_BUF_INIT,
+	                     .tmp_rel = TIER_BUF_INIT};
+	int rc = tier_driver_check_path(path, 0);
 
 	if (rc < 0)
 		return rc;
 	if (!src || (!src->data && src->fd < 0))
 		return tier_error_set(TIER_EUSAGE, "put '%s': no source", path);
-	if ((rc = split_rel(path, &dir, &name)) < 0)
-		return rc;
-	if (flags & TIER_PUT_EXCLUSIVE) {
-		/* not atomic on FTP: see docs/remote-tiers.md */
-		rc = tier_curl_exists(d, path);
-		if (rc == 1)
-			rc = tier_error_set(
-			        TIER_ECONFLICT,
-			        "cannot create '%s' on %s: it exists", path,
-			        d->where);
-		if (rc < 0)
-			goto out;
-	}
-	if (tier_buf_printf(&hidden, ".%s", name) < 0 ||
-	    tier_temp_name(&tmp_name, hidden.ptr) < 0 ||
-	    tier_buf_printf(&tmp_rel, "%s%s%s", dir, *dir ? "/" : "",
-	                    tmp_name.ptr) < 0) {
-		rc = TIER_ERROR;
-		goto out;
-	}
-
-again:
-	c = upload(d, tmp_rel.ptr, path, tmp_name.ptr, name, src, &setup_rc);
-	if ((rc = setup_rc) < 0)
-		goto out;
-	if (c == CURLE_OK) {
-		rc = 0;
-		goto out;
-	}
-	if (c == CURLE_ABORTED_BY_CALLBACK || d->up.read_errno) {
-		if (d->up.read_errno)
-			rc = tier_error_set_errno(
-			        TIER_ERROR, d->up.read_errno,
-			        "cannot read the data for '%s'", path);
-		else
-			rc = tier_curl_fail(d, c, "put", path);
-		drop_temp(d, tmp_rel.ptr);
-		goto out;
-	}
-	if (c != CURLE_QUOTE_ERROR) {
-		rc = tier_curl_fail(d, c, "put", path);
-		/* a missing directory: FTP cannot CWD, SFTP cannot open the file */
-		if (rc == TIER_ENOTFOUND && *dir && !made_dirs) {
-			made_dirs = 1;
-			if ((rc = tier_curl_mkdir_p(drv, dir)) < 0)
-				goto out;
-			goto again;
-		}
-		if (rc != TIER_EOFFLINE && rc != TIER_ENOTFOUND)
-			drop_temp(d, tmp_rel.ptr);
-		goto out;
-	}
-
-	/* uploaded whole, but the rename failed */
-	rc = tier_curl_fail(d, c, "put", path);
-	if (d->proto == PROTO_SFTP && rc != TIER_EOFFLINE) {
-		/* SFTP v3 rename never replaces: the target exists */
-		if (flags & TIER_PUT_EXCLUSIVE) {
-			rc = tier_error_set(
-			        TIER_ECONFLICT,
-			        "cannot create '%s' on %s: it exists", path,
-			        d->where);
-		} else {
-			/* remove, then rename: not atomic, see docs/remote-tiers.md */
-			struct curl_slist *cmds = NULL;
-			tier_buf q = TIER_BUF_INIT;
-			rc = tier_buf_puts(&q, "*rm ") < 0 ||
-			                     tier_curl_sftp_quoted(d, &q,
-			                                           path) < 0
-			             ? TIER_ERROR
-			             : tier_curl_add_cmd(&cmds, "%s", q.ptr);
-			tier_buf_clear(&q);
-			if (rc == 0)
-				rc = tier_buf_puts(&q, "rename ") < 0 ||
-				                     tier_curl_sftp_quoted(
-				                             d, &q,
-				                             tmp_rel.ptr) < 0 ||
-				                     tier_buf_putc(&q, ' ') <
-				                             0 ||
-				                     tier_curl_sftp_quoted(
-				                             d, &q, path) < 0
-				             ? TIER_ERROR
-				             : tier_curl_add_cmd(&cmds, "%s",
-				                                 q.ptr);
-			if (rc == 0)
-				rc = tier_curl_run_quote(d, cmds, "put", path);
-			curl_slist_free_all(cmds);
-			tier_buf_dispose(&q);
-			if (rc == 0 || rc == TIER_EOFFLINE)
-				goto out;
-		}
-	}
-	if (rc != TIER_EOFFLINE)
-		drop_temp(d, tmp_rel.ptr);
-out:
-	free(dir);
-	tier_buf_dispose(&tmp_name);
-	tier_buf_dispose(&tmp_rel);
-	tier_buf_dispose(&hidden);
+	rc = put_prepare(&p);
+	if (rc == 0)
+		rc = put_run(&p);
+	free(p.dir);
+	tier_buf_dispose(&p.tmp_name);
+	tier_buf_dispose(&p.tmp_rel);
+	tier_buf_dispose(&p.hidden);
 	return rc;
 }
 
@@ -243,19 +276,13 @@ int tier_curl_rename(tier_driver *drv, const char *from, const char *to)
 {
 	curl_driver *d = tier_curl_of(drv);
 	struct curl_slist *cmds = NULL;
-	tier_buf q = TIER_BUF_INIT;
 	int rc;
 
 	if ((rc = tier_driver_check_path(from, 0)) < 0 ||
 	    (rc = tier_driver_check_path(to, 0)) < 0)
 		return rc;
 	if (d->proto == PROTO_SFTP) {
-		rc = tier_buf_puts(&q, "rename ") < 0 ||
-		                     tier_curl_sftp_quoted(d, &q, from) < 0 ||
-		                     tier_buf_putc(&q, ' ') < 0 ||
-		                     tier_curl_sftp_quoted(d, &q, to) < 0
-		             ? TIER_ERROR
-		             : tier_curl_add_cmd(&cmds, "%s", q.ptr);
+		rc = sftp_cmd(d, &cmds, "rename ", from, to);
 	} else {
 		rc = tier_curl_add_cmd(&cmds, "RNFR %s", from);
 		if (rc == 0)
@@ -264,7 +291,6 @@ int tier_curl_rename(tier_driver *drv, const char *from, const char *to)
 	if (rc == 0)
 		rc = tier_curl_run_quote(d, cmds, "rename", from);
 	curl_slist_free_all(cmds);
-	tier_buf_dispose(&q);
 	if (rc == 0 || rc == TIER_EOFFLINE)
 		return rc;
 
@@ -297,34 +323,26 @@ int tier_curl_remove(tier_driver *drv, const char *path)
 {
 	curl_driver *d = tier_curl_of(drv);
 	struct curl_slist *cmds = NULL;
-	tier_buf q = TIER_BUF_INIT;
 	int rc = tier_driver_check_path(path, 0);
 	if (rc < 0)
 		return rc;
 
 	/* a file first, then an empty directory */
 	if (d->proto == PROTO_SFTP)
-		rc = tier_buf_puts(&q, "rm ") < 0 ||
-		                     tier_curl_sftp_quoted(d, &q, path) < 0
-		             ? TIER_ERROR
-		             : tier_curl_add_cmd(&cmds, "%s", q.ptr);
+		rc = sftp_cmd(d, &cmds, "rm ", path, NULL);
 	else
 		rc = tier_curl_add_cmd(&cmds, "DELE %s", path);
 	if (rc == 0)
 		rc = tier_curl_run_quote(d, cmds, "remove", path);
 	curl_slist_free_all(cmds);
 	cmds = NULL;
-	tier_buf_clear(&q);
 	if (rc == 0 || rc == TIER_EOFFLINE || rc == TIER_EAUTH ||
 	    rc == TIER_ENOSPC ||
 	    (d->proto == PROTO_SFTP && rc == TIER_ENOTFOUND))
 		goto out;
 
 	if (d->proto == PROTO_SFTP)
-		rc = tier_buf_puts(&q, "rmdir ") < 0 ||
-		                     tier_curl_sftp_quoted(d, &q, path) < 0
-		             ? TIER_ERROR
-		             : tier_curl_add_cmd(&cmds, "%s", q.ptr);
+		rc = sftp_cmd(d, &cmds, "rmdir ", path, NULL);
 	else
 		rc = tier_curl_add_cmd(&cmds, "RMD %s", path);
 	if (rc == 0)
@@ -352,7 +370,6 @@ int tier_curl_remove(tier_driver *drv, const char *path)
 	}
 out:
 	curl_slist_free_all(cmds);
-	tier_buf_dispose(&q);
 	return rc;
 }
 
@@ -365,7 +382,6 @@ int tier_curl_mkdir_p(tier_driver *drv, const char *path)
 {
 	curl_driver *d = tier_curl_of(drv);
 	struct curl_slist *cmds = NULL;
-	tier_buf q = TIER_BUF_INIT;
 	int rc = tier_driver_check_path(path, 1);
 	if (rc < 0)
 		return rc;
@@ -379,16 +395,10 @@ int tier_curl_mkdir_p(tier_driver *drv, const char *path)
 			rc = TIER_ERROR;
 			break;
 		}
-		if (d->proto == PROTO_SFTP) {
-			tier_buf_clear(&q);
-			rc = tier_buf_puts(&q, "*mkdir ") < 0 ||
-			                     tier_curl_sftp_quoted(d, &q, sub) <
-			                             0
-			             ? TIER_ERROR
-			             : tier_curl_add_cmd(&cmds, "%s", q.ptr);
-		} else {
+		if (d->proto == PROTO_SFTP)
+			rc = sftp_cmd(d, &cmds, "*mkdir ", sub, NULL);
+		else
 			rc = tier_curl_add_cmd(&cmds, "*MKD %s", sub);
-		}
 		free(sub);
 		if (!*p)
 			break;
@@ -410,7 +420,6 @@ int tier_curl_mkdir_p(tier_driver *drv, const char *path)
 		}
 	}
 	curl_slist_free_all(cmds);
-	tier_buf_dispose(&q);
 	if (rc == TIER_ENOTFOUND) {
 		/* the root, or a file in the way */
 		int e = tier_curl_dir_probe(d, "", "mkdir", NULL);

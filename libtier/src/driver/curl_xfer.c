@@ -142,13 +142,10 @@ static int needs_password(const curl_driver *d)
 	       strcmp(d->user, "ftp") != 0;
 }
 
-int tier_curl_set_common(curl_driver *d)
+/* Nothing of the previous operation may count in this one. */
+static void reset_operation(curl_driver *d)
 {
-	CURL *h = d->h;
-	CURLcode rc = CURLE_OK;
-	long t = (long)d->timeout;
-
-	curl_easy_reset(h); /* options only: the connection stays cached */
+	curl_easy_reset(d->h); /* options only: the connection stays cached */
 	d->errbuf[0] = '\0';
 	tier_buf_clear(&d->reply);
 	d->reply_code = 0;
@@ -158,12 +155,21 @@ int tier_curl_set_common(curl_driver *d)
 	d->stalled = 0;
 	d->moved = 0;
 	d->up.moved = 0;
+}
 
-#define SET(opt, val)                                       \
-	do {                                                \
-		if (rc == CURLE_OK)                         \
-			rc = curl_easy_setopt(h, opt, val); \
+/* Set an option unless one failed already: the first failure is reported. */
+#define SET(opt, val)                                          \
+	do {                                                   \
+		if (rc == CURLE_OK)                            \
+			rc = curl_easy_setopt(d->h, opt, val); \
 	} while (0)
+
+/* Timeouts, callbacks and speed limits. */
+static CURLcode set_transfer(curl_driver *d)
+{
+	CURLcode rc = CURLE_OK;
+	long t = (long)d->timeout;
+
 	SET(CURLOPT_ERRORBUFFER, d->errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_CONNECTTIMEOUT, t);
@@ -187,6 +193,12 @@ int tier_curl_set_common(curl_driver *d)
 		SET(CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)d->max_send);
 	if (d->max_recv)
 		SET(CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)d->max_recv);
+	return rc;
+}
+
+static CURLcode set_login(curl_driver *d)
+{
+	CURLcode rc = CURLE_OK;
 	if (d->password) {
 		if (d->user)
 			SET(CURLOPT_USERNAME, d->user);
@@ -200,38 +212,60 @@ int tier_curl_set_common(curl_driver *d)
 		if (d->netrc)
 			SET(CURLOPT_NETRC_FILE, d->netrc);
 	}
-	if (d->proto == PROTO_FTPS) {
-		SET(CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
-		if (d->cacert)
-			SET(CURLOPT_CAINFO, d->cacert);
-		SET(CURLOPT_SSL_VERIFYPEER, d->insecure ? 0L : 1L);
-		SET(CURLOPT_SSL_VERIFYHOST, d->insecure ? 0L : 2L);
-		/* libcurl before 8.9 closes an FTPS upload's TLS 1.3 data
-		 * connection with the server's session tickets unread: the
-		 * kernel sends RST, the server loses the tail and answers 426
-		 * (curl issue 6149, KNOWN_BUGS).  TLS 1.2 does not lose it. */
-		if (curl_version_info(CURLVERSION_NOW)->version_num < 0x080900)
-			SET(CURLOPT_SSLVERSION,
-			    (long)(CURL_SSLVERSION_TLSv1_2 |
-			           CURL_SSLVERSION_MAX_TLSv1_2));
-	}
-	if (d->proto == PROTO_SFTP) {
-		long auth = CURLSSH_AUTH_PUBLICKEY;
-		if (d->password || d->netrc_hit)
-			auth |= CURLSSH_AUTH_PASSWORD | CURLSSH_AUTH_KEYBOARD;
-		SET(CURLOPT_SSH_AUTH_TYPES, auth);
-		if (d->key)
-			SET(CURLOPT_SSH_PRIVATE_KEYFILE, d->key);
-		if (d->key_pub)
-			SET(CURLOPT_SSH_PUBLIC_KEYFILE, d->key_pub);
-		if (d->passphrase)
-			SET(CURLOPT_KEYPASSWD, d->passphrase);
-		if (!d->insecure && d->known_hosts)
-			SET(CURLOPT_SSH_KNOWNHOSTS, d->known_hosts);
-		if (!d->insecure && d->hostkey)
-			SET(CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256, d->hostkey);
-	}
+	return rc;
+}
+
+static CURLcode set_ftps(curl_driver *d)
+{
+	CURLcode rc = CURLE_OK;
+	SET(CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	if (d->cacert)
+		SET(CURLOPT_CAINFO, d->cacert);
+	SET(CURLOPT_SSL_VERIFYPEER, d->insecure ? 0L : 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, d->insecure ? 0L : 2L);
+	/* libcurl before 8.9 closes an FTPS upload's TLS 1.3 data
+	 * connection with the server's session tickets unread: the
+	 * kernel sends RST, the server loses the tail and answers 426
+	 * (curl issue 6149, KNOWN_BUGS).  TLS 1.2 does not lose it. */
+	if (curl_version_info(CURLVERSION_NOW)->version_num < 0x080900)
+		SET(CURLOPT_SSLVERSION, (long)(CURL_SSLVERSION_TLSv1_2 |
+		                               CURL_SSLVERSION_MAX_TLSv1_2));
+	return rc;
+}
+
+static CURLcode set_sftp(curl_driver *d)
+{
+	CURLcode rc = CURLE_OK;
+	long auth = CURLSSH_AUTH_PUBLICKEY;
+	if (d->password || d->netrc_hit)
+		auth |= CURLSSH_AUTH_PASSWORD | CURLSSH_AUTH_KEYBOARD;
+	SET(CURLOPT_SSH_AUTH_TYPES, auth);
+	if (d->key)
+		SET(CURLOPT_SSH_PRIVATE_KEYFILE, d->key);
+	if (d->key_pub)
+		SET(CURLOPT_SSH_PUBLIC_KEYFILE, d->key_pub);
+	if (d->passphrase)
+		SET(CURLOPT_KEYPASSWD, d->passphrase);
+	if (!d->insecure && d->known_hosts)
+		SET(CURLOPT_SSH_KNOWNHOSTS, d->known_hosts);
+	if (!d->insecure && d->hostkey)
+		SET(CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256, d->hostkey);
+	return rc;
+}
 #undef SET
+
+int tier_curl_set_common(curl_driver *d)
+{
+	CURLcode rc;
+
+	reset_operation(d);
+	rc = set_transfer(d);
+	if (rc == CURLE_OK)
+		rc = set_login(d);
+	if (rc == CURLE_OK && d->proto == PROTO_FTPS)
+		rc = set_ftps(d);
+	if (rc == CURLE_OK && d->proto == PROTO_SFTP)
+		rc = set_sftp(d);
 	if (rc != CURLE_OK)
 		return tier_error_set(TIER_ERROR,
 		                      "cannot set up transfer to %s: %s",
