@@ -123,10 +123,9 @@ static int netrc_setup(curl_driver *d, const char *configured)
 	return 0;
 }
 
-/* SFTP: key file, host key check.  See docs/remote-tiers.md for the order. */
-static int sftp_setup(curl_driver *d, const curl_query *q)
+/* SFTP: the key file: ?key=, $TIER_SFTP_KEY, else ~/.ssh/id_ed25519 or id_rsa. */
+static int sftp_key(curl_driver *d, const curl_query *q, const char *home)
 {
-	const char *home = getenv("HOME");
 	tier_buf p = TIER_BUF_INIT;
 	int rc = 0;
 
@@ -153,158 +152,178 @@ static int sftp_setup(curl_driver *d, const curl_query *q)
 		else if (file_exists(p.ptr))
 			rc = dup_opt(&d->key_pub, p.ptr);
 	}
-	/* a password in an sftp:// url also unlocks an encrypted key */
-	if (rc == 0)
-		rc = dup_opt(&d->passphrase, d->password);
-
-	if (rc == 0 && !d->insecure) {
-		if (q->hostkey) {
-			const char *k = q->hostkey;
-			size_t n;
-			if (!strncmp(k, "SHA256:", 7))
-				k += 7;
-			n = strlen(k);
-			while (n > 0 &&
-			       k[n - 1] ==
-			               '=') /* curl compares without padding */
-				n--;
-			if (n != 43)
-				rc = tier_error_set(
-				        TIER_EUSAGE,
-				        "bad hostkey in tier url %s: want SHA256:<43 base64 "
-				        "characters> as ssh-keygen -l prints it",
-				        d->where);
-			else if (!(d->hostkey = tier_strndup(k, n)))
-				rc = TIER_ERROR;
-		}
-		if (rc == 0 && q->known_hosts) {
-			rc = dup_opt(&d->known_hosts, q->known_hosts);
-		} else if (rc == 0 && !q->hostkey && home) {
-			tier_buf_clear(&p);
-			if (tier_buf_printf(&p, "%s/.ssh/known_hosts", home) <
-			    0)
-				rc = TIER_ERROR;
-			else if (file_exists(p.ptr))
-				rc = dup_opt(&d->known_hosts, p.ptr);
-		}
-		if (rc == 0 && !d->known_hosts && !d->hostkey)
-			rc = tier_error_set(
-			        TIER_EUSAGE,
-			        "no way to check the host key of %s: add known_hosts=FILE "
-			        "or hostkey=SHA256:... to the url (or create "
-			        "~/.ssh/known_hosts), or allow insecure",
-			        d->where);
-	}
 	tier_buf_dispose(&p);
 	return rc;
 }
 
-int tier_driver_curl_open(tier_driver **out, const tier_url *url,
-                          const tier_location_options *opts)
+/* ?hostkey=SHA256:<base64>, kept without "SHA256:" and padding. */
+static int sftp_hostkey(curl_driver *d, const char *k)
 {
-	static const tier_location_options defaults =
-	        TIER_LOCATION_OPTIONS_INIT;
-	curl_query q;
-	curl_driver *d;
-	tier_buf b = TIER_BUF_INIT;
-	int rc;
-
-	*out = NULL;
-	if (!opts)
-		opts = &defaults;
-	if ((rc = tier_curl_global_init()) < 0)
-		return rc;
-	if (!url || !url->scheme || !url->host || !*url->host)
-		return tier_error_set(TIER_EUSAGE,
-		                      "remote tier url needs a host");
-
-	if (!(d = tier_calloc(1, sizeof(*d))))
+	size_t n;
+	if (!strncmp(k, "SHA256:", 7))
+		k += 7;
+	n = strlen(k);
+	while (n > 0 && k[n - 1] == '=') /* curl compares without padding */
+		n--;
+	if (n != 43)
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "bad hostkey in tier url %s: want SHA256:<43 base64 "
+		        "characters> as ssh-keygen -l prints it",
+		        d->where);
+	if (!(d->hostkey = tier_strndup(k, n)))
 		return TIER_ERROR;
-	if (!strcmp(url->scheme, "ftp"))
-		d->proto = PROTO_FTP;
-	else if (!strcmp(url->scheme, "ftps"))
-		d->proto = PROTO_FTPS;
-	else if (!strcmp(url->scheme, "sftp"))
-		d->proto = PROTO_SFTP;
-	else {
-		rc = tier_error_set(TIER_EUSAGE,
-		                    "the curl driver cannot do '%s://'",
-		                    url->scheme);
-		goto fail;
-	}
-	d->timeout = opts->timeout ? opts->timeout : TIER_DEFAULT_TIMEOUT_S;
-	d->max_send = opts->max_send_speed;
-	d->max_recv = opts->max_recv_speed;
-	d->insecure = opts->insecure;
+	return 0;
+}
 
-	/* explicit TLS: an ftp:// URL with AUTH TLS required (CURLUSESSL_ALL) */
-	const char *host = url->host;
-	int bracket = strchr(host, ':') && host[0] != '[';
-	/* without a password the user goes in the URL: see tier_curl_set_common() */
+/* SFTP: the host key check (a pin, a known_hosts file), unless insecure. */
+static int sftp_host_check(curl_driver *d, const curl_query *q,
+                           const char *home)
+{
+	tier_buf p = TIER_BUF_INIT;
+	int rc = 0;
+
+	if (q->hostkey)
+		rc = sftp_hostkey(d, q->hostkey);
+	if (rc == 0 && q->known_hosts) {
+		rc = dup_opt(&d->known_hosts, q->known_hosts);
+	} else if (rc == 0 && !q->hostkey && home) {
+		if (tier_buf_printf(&p, "%s/.ssh/known_hosts", home) < 0)
+			rc = TIER_ERROR;
+		else if (file_exists(p.ptr))
+			rc = dup_opt(&d->known_hosts, p.ptr);
+	}
+	if (rc == 0 && !d->known_hosts && !d->hostkey)
+		rc = tier_error_set(
+		        TIER_EUSAGE,
+		        "no way to check the host key of %s: add known_hosts=FILE "
+		        "or hostkey=SHA256:... to the url (or create "
+		        "~/.ssh/known_hosts), or allow insecure",
+		        d->where);
+	tier_buf_dispose(&p);
+	return rc;
+}
+
+/* SFTP: key file, host key check.  See docs/remote-tiers.md for the order. */
+static int sftp_setup(curl_driver *d, const curl_query *q)
+{
+	const char *home = getenv("HOME");
+	int rc = sftp_key(d, q, home);
+	/* a password in an sftp:// url also unlocks an encrypted key */
+	if (rc == 0)
+		rc = dup_opt(&d->passphrase, d->password);
+	if (rc == 0 && !d->insecure)
+		rc = sftp_host_check(d, q, home);
+	return rc;
+}
+
+static int open_proto(curl_driver *d, const char *scheme)
+{
+	if (!strcmp(scheme, "ftp"))
+		d->proto = PROTO_FTP;
+	else if (!strcmp(scheme, "ftps"))
+		d->proto = PROTO_FTPS;
+	else if (!strcmp(scheme, "sftp"))
+		d->proto = PROTO_SFTP;
+	else
+		return tier_error_set(TIER_EUSAGE,
+		                      "the curl driver cannot do '%s://'",
+		                      scheme);
+	return 0;
+}
+
+/* An IPv6 address goes in brackets. */
+static int needs_brackets(const char *host)
+{
+	return strchr(host, ':') && host[0] != '[';
+}
+
+/*
+ * "ftp://[user@]host[:port]": explicit TLS is an ftp:// URL with AUTH TLS
+ * required (CURLUSESSL_ALL).  Without a password the user goes in the
+ * URL: see set_login() in curl_xfer.c.
+ */
+static int open_base_url(curl_driver *d, const tier_url *url)
+{
+	tier_buf b = TIER_BUF_INIT;
+	int bracket = needs_brackets(url->host);
 	if (tier_buf_printf(&b, "%s://",
 	                    d->proto == PROTO_SFTP ? "sftp" : "ftp") < 0 ||
 	    (url->user && !url->password &&
 	     (url_encode_userinfo(&b, url->user) < 0 ||
 	      tier_buf_putc(&b, '@') < 0)) ||
-	    tier_buf_printf(&b, "%s%s%s", bracket ? "[" : "", host,
+	    tier_buf_printf(&b, "%s%s%s", bracket ? "[" : "", url->host,
 	                    bracket ? "]" : "") < 0 ||
 	    (url->port && tier_buf_printf(&b, ":%d", url->port) < 0)) {
-		rc = TIER_ERROR;
-		goto fail;
+		tier_buf_dispose(&b);
+		return TIER_ERROR;
 	}
 	d->base_url = tier_buf_detach(&b);
-	/* the root without its trailing '/' ("" for "/") */
-	{
-		const char *path = url->path && *url->path ? url->path : "/";
-		size_t n = strlen(path);
-		while (n > 0 && path[n - 1] == '/')
-			n--;
-		if (!(d->root = tier_strndup(path, n))) {
-			rc = TIER_ERROR;
-			goto fail;
-		}
-	}
+	return 0;
+}
+
+/* The root without its trailing '/' ("" for "/"), and the tier for messages. */
+static int open_root_where(curl_driver *d, const tier_url *url)
+{
+	const char *path = url->path && *url->path ? url->path : "/";
+	size_t n = strlen(path);
+	tier_buf b = TIER_BUF_INIT;
+	int bracket = needs_brackets(url->host);
+
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	if (!(d->root = tier_strndup(path, n)))
+		return TIER_ERROR;
 	if (tier_buf_printf(&b, "%s://%s%s%s%s%s", url->scheme,
 	                    url->user ? url->user : "", url->user ? "@" : "",
-	                    bracket ? "[" : "", host, bracket ? "]" : "") < 0 ||
+	                    bracket ? "[" : "", url->host,
+	                    bracket ? "]" : "") < 0 ||
 	    (url->port && tier_buf_printf(&b, ":%d", url->port) < 0) ||
 	    tier_buf_puts(&b, *d->root ? d->root : "/") < 0) {
-		rc = TIER_ERROR;
-		goto fail;
+		tier_buf_dispose(&b);
+		return TIER_ERROR;
 	}
 	d->where = tier_buf_detach(&b);
+	return 0;
+}
 
+/* User, password, CA file, the netrc's machine and what it holds. */
+static int open_login(curl_driver *d, const tier_url *url,
+                      const tier_location_options *opts)
+{
+	const char *host = url->host;
+	int rc;
 	if ((rc = dup_opt(&d->user, url->user)) < 0 ||
 	    (rc = dup_opt(&d->password, url->password)) < 0 ||
 	    (rc = dup_opt(&d->cacert, opts->cacert)) < 0)
-		goto fail;
+		return rc;
 	if (host[0] == '[') {
 		size_t n = strlen(host);
 		d->host = tier_strndup(host + 1, n > 2 ? n - 2 : 0);
 	} else
 		d->host = tier_strdup(host);
-	if (!d->host) {
-		rc = TIER_ERROR;
-		goto fail;
-	}
-	if (!d->password && (rc = netrc_setup(d, opts->netrc)) < 0)
-		goto fail;
+	if (!d->host)
+		return TIER_ERROR;
+	if (!d->password)
+		return netrc_setup(d, opts->netrc);
+	return 0;
+}
 
-	if ((rc = curl_query_parse(&q, url->query, d->proto == PROTO_SFTP,
-	                           d->where)) < 0)
-		goto fail;
+static int open_query(curl_driver *d, const tier_url *url)
+{
+	curl_query q;
+	int rc = curl_query_parse(&q, url->query, d->proto == PROTO_SFTP,
+	                          d->where);
+	if (rc < 0)
+		return rc;
 	if (d->proto == PROTO_SFTP)
 		rc = sftp_setup(d, &q);
 	curl_query_dispose(&q);
-	if (rc < 0)
-		goto fail;
+	return rc;
+}
 
-	if (!(d->h = curl_easy_init()) || !(d->m = curl_multi_init())) {
-		rc = tier_error_set(TIER_ERROR,
-		                    "cannot create a libcurl handle");
-		goto fail;
-	}
-
+static void set_table(curl_driver *d)
+{
 	d->base.version = TIER_DRIVER_VERSION;
 	/* vsftpd and pure-ftpd replace on RNTO; OpenSSH's SFTP rename does not */
 	d->base.caps = TIER_DRIVER_CAP_DIRS | TIER_DRIVER_CAP_RENAME;
@@ -319,11 +338,46 @@ int tier_driver_curl_open(tier_driver **out, const tier_url *url,
 	d->base.remove = tier_curl_remove;
 	d->base.mkdir_p = tier_curl_mkdir_p;
 	d->base.free = cd_free;
+}
+
+int tier_driver_curl_open(tier_driver **out, const tier_url *url,
+                          const tier_location_options *opts)
+{
+	static const tier_location_options defaults =
+	        TIER_LOCATION_OPTIONS_INIT;
+	curl_driver *d;
+	int rc;
+
+	*out = NULL;
+	if (!opts)
+		opts = &defaults;
+	if ((rc = tier_curl_global_init()) < 0)
+		return rc;
+	if (!url || !url->scheme || !url->host || !*url->host)
+		return tier_error_set(TIER_EUSAGE,
+		                      "remote tier url needs a host");
+	if (!(d = tier_calloc(1, sizeof(*d))))
+		return TIER_ERROR;
+	d->timeout = opts->timeout ? opts->timeout : TIER_DEFAULT_TIMEOUT_S;
+	d->max_send = opts->max_send_speed;
+	d->max_recv = opts->max_recv_speed;
+	d->insecure = opts->insecure;
+	if ((rc = open_proto(d, url->scheme)) < 0 ||
+	    (rc = open_base_url(d, url)) < 0 ||
+	    (rc = open_root_where(d, url)) < 0 ||
+	    (rc = open_login(d, url, opts)) < 0 ||
+	    (rc = open_query(d, url)) < 0)
+		goto fail;
+	if (!(d->h = curl_easy_init()) || !(d->m = curl_multi_init())) {
+		rc = tier_error_set(TIER_ERROR,
+		                    "cannot create a libcurl handle");
+		goto fail;
+	}
+	set_table(d);
 	*out = &d->base;
 	return 0;
 
 fail:
-	tier_buf_dispose(&b);
 	cd_free(&d->base);
 	return rc;
 }

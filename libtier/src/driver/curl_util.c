@@ -170,14 +170,83 @@ static void wipe_free(char *s)
 	}
 }
 
+/* A netrc file being read: where we are, and the entry that may match. */
+struct netrc_scan {
+	const char *host, *user;
+	enum { NOTHING, HOST_NAME, HOST_VALID } state;
+	enum { NONE, LOGIN, PASSWORD, ACCOUNT } want;
+	char *login, *password; /* of the entry being read */
+};
+
+/* The token after login, password or account. */
+static int netrc_value(struct netrc_scan *s, const char *t)
+{
+	if (s->state == HOST_VALID && s->want == LOGIN) {
+		free(s->login);
+		if (!(s->login = tier_strdup(t)))
+			return TIER_ERROR;
+	} else if (s->state == HOST_VALID && s->want == PASSWORD &&
+	           (!s->user || (s->login && !strcmp(s->login, s->user)))) {
+		/* libcurl takes a password for the URL's user
+		 * only after that login */
+		wipe_free(s->password);
+		if (!(s->password = tier_strdup(t)))
+			return TIER_ERROR;
+	}
+	s->want = NONE;
+	return 0;
+}
+
+/* Any other token; 1 when the entry before matched (the scan stops). */
+static int netrc_keyword(struct netrc_scan *s, const char *t, const char **pp)
+{
+	if (!strcasecmp(t, "machine") || !strcasecmp(t, "default")) {
+		if (s->state == HOST_VALID && s->password)
+			return 1; /* the entry before matched */
+		free(s->login);
+		wipe_free(s->password);
+		s->login = s->password = NULL;
+		s->state = t[0] == 'm' || t[0] == 'M' ? HOST_NAME : HOST_VALID;
+	} else if (s->state == HOST_NAME) {
+		s->state = strcasecmp(t, s->host) ? NOTHING : HOST_VALID;
+	} else if (!strcasecmp(t, "macdef")) {
+		*pp = netrc_skip_macdef(*pp);
+	} else if (!strcasecmp(t, "login")) {
+		s->want = LOGIN;
+	} else if (!strcasecmp(t, "password")) {
+		s->want = PASSWORD;
+	} else if (!strcasecmp(t, "account")) {
+		s->want = ACCOUNT;
+	}
+	return 0;
+}
+
+/* Read the tokens of text: as netrc_token(), or TIER_ERROR for out of memory. */
+static int netrc_scan_text(struct netrc_scan *s, const char *p)
+{
+	tier_buf tok = TIER_BUF_INIT;
+	int r;
+	while ((r = netrc_token(&p, &tok)) == 1) {
+		const char *t = tier_buf_cstr(&tok);
+		if (s->want !=
+		    NONE) { /* the value of login, password, account */
+			if (netrc_value(s, t) < 0) {
+				r = TIER_ERROR;
+				break;
+			}
+		} else if (netrc_keyword(s, t, &p)) {
+			break;
+		}
+	}
+	tier_buf_dispose(&tok);
+	return r;
+}
+
 int tier_curl_netrc_lookup(const char *file, const char *host, const char *user,
                            char **login, char **password)
 {
-	enum { NOTHING, HOST_NAME, HOST_VALID } state = NOTHING;
-	enum { NONE, LOGIN, PASSWORD, ACCOUNT } want = NONE;
-	tier_buf text = TIER_BUF_INIT, tok = TIER_BUF_INIT;
-	char *e_login = NULL, *e_pw = NULL;
-	const char *p;
+	struct netrc_scan s = {host, user, NOTHING, NONE, NULL, NULL};
+	tier_buf text = TIER_BUF_INIT;
 	int rc = 0, r;
 
 	*login = *password = NULL;
@@ -185,67 +254,22 @@ int tier_curl_netrc_lookup(const char *file, const char *host, const char *user,
 		tier_error_clear();
 		goto out;
 	}
-	p = tier_buf_cstr(&text);
-	while ((r = netrc_token(&p, &tok)) == 1) {
-		const char *t = tier_buf_cstr(&tok);
-		if (want != NONE) { /* the value of login, password, account */
-			if (state == HOST_VALID && want == LOGIN) {
-				free(e_login);
-				if (!(e_login = tier_strdup(t)))
-					goto oom;
-			} else if (state == HOST_VALID && want == PASSWORD &&
-			           (!user ||
-			            (e_login && !strcmp(e_login, user)))) {
-				/* libcurl takes a password for the URL's user
-				 * only after that login */
-				wipe_free(e_pw);
-				if (!(e_pw = tier_strdup(t)))
-					goto oom;
-			}
-			want = NONE;
-			continue;
-		}
-		if (!strcasecmp(t, "machine") || !strcasecmp(t, "default")) {
-			if (state == HOST_VALID && e_pw)
-				break; /* the entry before matched */
-			free(e_login);
-			wipe_free(e_pw);
-			e_login = e_pw = NULL;
-			state = t[0] == 'm' || t[0] == 'M' ? HOST_NAME
-			                                   : HOST_VALID;
-		} else if (state == HOST_NAME) {
-			state = strcasecmp(t, host) ? NOTHING : HOST_VALID;
-		} else if (!strcasecmp(t, "macdef")) {
-			p = netrc_skip_macdef(p);
-		} else if (!strcasecmp(t, "login")) {
-			want = LOGIN;
-		} else if (!strcasecmp(t, "password")) {
-			want = PASSWORD;
-		} else if (!strcasecmp(t, "account")) {
-			want = ACCOUNT;
-		}
+	r = netrc_scan_text(&s, tier_buf_cstr(&text));
+	if (r == TIER_ERROR) {
+		rc = tier_error_set(TIER_ERROR, "out of memory");
+		goto out;
 	}
-	if (r == TIER_ERROR)
-		goto oom;
 	/* a bad quote: libcurl gives up on the file, so do we */
-	if (r == 0 && state == HOST_VALID && e_pw) {
-		*login = e_login;
-		*password = e_pw;
-		e_login = e_pw = NULL;
-		rc = 1;
-	} else if (r == 1) { /* stopped at the next entry */
-		*login = e_login;
-		*password = e_pw;
-		e_login = e_pw = NULL;
+	if ((r == 0 && s.state == HOST_VALID && s.password) ||
+	    r == 1) { /* r == 1: stopped at the next entry */
+		*login = s.login;
+		*password = s.password;
+		s.login = s.password = NULL;
 		rc = 1;
 	}
-	goto out;
-oom:
-	rc = tier_error_set(TIER_ERROR, "out of memory");
 out:
-	free(e_login);
-	wipe_free(e_pw);
-	tier_buf_dispose(&tok);
+	free(s.login);
+	wipe_free(s.password);
 	if (text.ptr)
 		memset(text.ptr, 0, text.size);
 	tier_buf_dispose(&text);
