@@ -1,6 +1,10 @@
 /*
- * Internals of the s3:// driver (driver/s3.c), shared with its pure helpers
- * (driver/s3_util.c) and the unit tests.  See docs/s3.md.
+ * Internals of the s3:// driver, shared by its files and the unit tests:
+ * s3.c (open, free, the table, the object operations), s3_request.c (one
+ * signed request and what its answer means), s3_multipart.c (large puts,
+ * stale uploads), s3_list.c (listings), s3_util.c (the pure helpers:
+ * query, credentials, encoding, XML, time, the error table).  See
+ * docs/s3.md.
  */
 #ifndef TIER_DRIVER_S3_IMPL_H
 #define TIER_DRIVER_S3_IMPL_H
@@ -8,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
+
+#include "driver/curl_util.h"
 #include "driver/drivers.h"
 #include "util/buf.h"
 
@@ -75,6 +82,93 @@ typedef struct {
  * encode itself).  Nothing is appended for n == 0.
  */
 int s3_query_build(tier_buf *out, s3_param *params, size_t n);
+
+/* ---- the driver (s3.c, s3_request.c, s3_multipart.c, s3_list.c) --------- */
+
+typedef struct {
+	tier_driver base;
+	CURL *h;
+	char *base_url; /* "http://host:port/bucket" or "https://bucket.host" */
+	char *endpoint; /* for messages */
+	char *bucket;
+	char *prefix; /* key prefix without leading or trailing '/', "" for none */
+	char *sigv4; /* "aws:amz:<region>:s3" */
+	char *where; /* "s3://bucket/prefix": for messages, no credentials */
+	char *cacert;
+	s3_creds creds;
+	struct curl_slist *auth_headers; /* content hash, session token */
+	unsigned int timeout;
+	uint64_t max_send, max_recv;
+	int insecure;
+	unsigned int
+	        max_keys; /* TIER_TEST_S3_MAX_KEYS: page size of listings */
+	int cleaned;      /* stale uploads looked at in this process */
+
+	/* per request */
+	char errbuf[CURL_ERROR_SIZE];
+	long status;
+	tier_buf body; /* answer kept in memory: listing, XML result, error */
+	size_t body_max;
+	int body_overflow;
+	tier_buf etag;
+	/* get: the 2xx body goes to the sink */
+	int streaming;
+	tier_sink_cb sink;
+	void *sink_payload;
+	uint64_t get_offset, get_left, get_skip, get_delivered;
+	int get_stopped, get_enough, get_started;
+	/* put: a range of the source */
+	tier_curl_upload up;
+} s3_driver;
+
+/* One request: what tier_s3_request() sends. */
+typedef struct {
+	const char *method; /* GET HEAD PUT POST DELETE */
+	const char *key;    /* NULL: a request on the bucket */
+	s3_param *params;
+	size_t nparams;
+	const char *if_none_match;
+	const char *range;
+	/* PUT body */
+	const tier_source *src;
+	uint64_t off, len;
+	/* POST body */
+	const char *post;
+	size_t post_len;
+	int stream; /* GET: a 2xx body goes to d->sink */
+	int filetime;
+} s3_req;
+
+static inline s3_driver *tier_s3_of(tier_driver *drv)
+{
+	return (s3_driver *)drv;
+}
+
+/** The object key of a tier path ("" = the tier root) into out. */
+int tier_s3_key_of(s3_driver *d, tier_buf *out, const char *rel);
+/** "prefix/dir/" as a listing prefix ("" for the bucket root). */
+int tier_s3_dir_prefix(s3_driver *d, tier_buf *out, const char *dir);
+/**
+ * Run one request.  Returns 0 for a 2xx answer, else a tier code with the
+ * message set: verb and shown name the operation in it.  The answer's
+ * body (unless streamed), status and ETag stay in d until the next one.
+ */
+int tier_s3_request(s3_driver *d, const s3_req *r, const char *verb,
+                    const char *shown);
+/** tier_s3_request() on the object of the tier path rel (shown as rel). */
+int tier_s3_object_request(s3_driver *d, s3_req *r, const char *rel,
+                           const char *verb);
+/** The code and message of the refusal in d->status and d->body. */
+int tier_s3_http_fail(s3_driver *d, const char *verb, const char *shown);
+
+/** The driver's stat (s3.c): a HEAD of the object. */
+int tier_s3_stat(tier_driver *drv, const char *path, tier_stat *out);
+/** A put above S3_SINGLE_PUT_MAX as a multipart upload (s3_multipart.c). */
+int tier_s3_multipart_put(s3_driver *d, const char *path,
+                          const tier_source *src, unsigned int flags);
+/** The driver's list (s3_list.c): ListObjectsV2 with delimiter '/'. */
+int tier_s3_list(tier_driver *drv, const char *dir, tier_list_cb cb,
+                 void *payload);
 
 /*
  * A minimal reader for the XML S3 answers with: flat elements found by

@@ -1,0 +1,224 @@
+/*
+ * Multipart uploads of the s3:// driver: a put above 64 MiB goes up in
+ * 16 MiB parts and is completed with one POST (the object appears whole
+ * then, or not at all); a failed one is aborted, and the leftovers of one
+ * that could not be aborted are removed after a day
+ * (tier_s3_abort_stale_uploads, from the first ping of a later run).
+ */
+#include "driver/drivers.h"
+#include "driver/s3_impl.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/posix.h"
+
+int tier_s3_abort_stale_uploads(tier_driver *drv, int64_t older_than,
+                                unsigned int *aborted)
+{
+	s3_driver *d = tier_s3_of(drv);
+	tier_buf prefix = TIER_BUF_INIT, key = TIER_BUF_INIT,
+	         id = TIER_BUF_INIT, when = TIER_BUF_INIT,
+	         key_marker = TIER_BUF_INIT, id_marker = TIER_BUF_INIT;
+	tier_vec doomed = TIER_VEC_INIT; /* "key\0uploadid" pairs */
+	int64_t now = (int64_t)time(NULL);
+	int rc, truncated = 1;
+
+	if (aborted)
+		*aborted = 0;
+	if ((rc = tier_s3_dir_prefix(d, &prefix, "")) < 0)
+		return rc;
+	for (int page = 0; rc == 0 && truncated && page < 100; page++) {
+		s3_param p[4] = {{"uploads", NULL}, {"prefix", prefix.ptr}};
+		size_t np = 2;
+		if (key_marker.size) {
+			p[np++] = (s3_param){"key-marker", key_marker.ptr};
+			p[np++] = (s3_param){"upload-id-marker",
+			                     tier_buf_cstr(&id_marker)};
+		}
+		s3_req r = {.method = "GET", .params = p, .nparams = np};
+		if ((rc = tier_s3_request(d, &r, "list uploads", ".")) < 0)
+			break;
+		s3_xml x = {d->body.ptr, d->body.ptr + d->body.size}, up;
+		truncated = s3_xml_text(&x, "IsTruncated", &when) &&
+		            !strcmp(when.ptr, "true");
+		if (truncated &&
+		    (!s3_xml_text(&x, "NextKeyMarker", &key_marker) ||
+		     !s3_xml_text(&x, "NextUploadIdMarker", &id_marker)))
+			truncated = 0;
+		while (s3_xml_next(&x, "Upload", &up)) {
+			int64_t t;
+			if (!s3_xml_text(&up, "Key", &key) ||
+			    !s3_xml_text(&up, "UploadId", &id) ||
+			    !s3_xml_text(&up, "Initiated", &when))
+				continue;
+			t = s3_parse_time(when.ptr);
+			if (t < 0 || now - t < older_than)
+				continue;
+			char *pair = tier_malloc(key.size + id.size + 2);
+			if (!pair) {
+				rc = TIER_ERROR;
+				break;
+			}
+			memcpy(pair, key.ptr, key.size + 1);
+			memcpy(pair + key.size + 1, id.ptr, id.size + 1);
+			if (tier_vec_push(&doomed, pair) < 0) {
+				free(pair);
+				rc = TIER_ERROR;
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < doomed.length; i++) {
+		const char *k = doomed.ptr[i], *u = k + strlen(k) + 1;
+		s3_param p[1] = {{"uploadId", u}};
+		s3_req r = {.method = "DELETE",
+		            .key = k,
+		            .params = p,
+		            .nparams = 1};
+		rc = tier_s3_request(d, &r, "abort upload of", k);
+		if (rc == TIER_ENOTFOUND) /* someone else was quicker */
+			rc = 0;
+		else if (rc == 0 && aborted)
+			(*aborted)++;
+	}
+	tier_vec_dispose(&doomed, free);
+	tier_buf_dispose(&prefix);
+	tier_buf_dispose(&key);
+	tier_buf_dispose(&id);
+	tier_buf_dispose(&when);
+	tier_buf_dispose(&key_marker);
+	tier_buf_dispose(&id_marker);
+	return rc;
+}
+
+/* Abort a multipart upload; best effort, the put has failed already. */
+static void abort_upload(s3_driver *d, const char *rel, const char *upload_id)
+{
+	char saved[1024];
+	int code = tier_error_last_code();
+	snprintf(saved, sizeof(saved), "%s", tier_error_last());
+	s3_param p[1] = {{"uploadId", upload_id}};
+	s3_req r = {.method = "DELETE", .params = p, .nparams = 1};
+	tier_s3_object_request(d, &r, rel, "abort upload of");
+	tier_error_set(code, "%s", saved);
+}
+
+/* The 200 of CompleteMultipartUpload may still carry an <Error>. */
+static int complete_error(s3_driver *d, const char *rel)
+{
+	s3_xml x = {d->body.ptr,
+	            d->body.ptr ? d->body.ptr + d->body.size : NULL},
+	       in;
+	if (!d->body.ptr || !s3_xml_next(&x, "Error", &in))
+		return 0;
+	long saved = d->status;
+	d->status = 500; /* "InternalError" and the like: retried */
+	int rc = tier_s3_http_fail(d, "put", rel);
+	d->status = saved;
+	return rc;
+}
+
+int tier_s3_multipart_put(s3_driver *d, const char *path,
+                          const tier_source *src, unsigned int flags)
+{
+	tier_buf id = TIER_BUF_INIT, xml = TIER_BUF_INIT, num = TIER_BUF_INIT;
+	uint64_t nparts = (src->size + S3_PART_SIZE - 1) / S3_PART_SIZE;
+	int rc;
+
+	if (flags & TIER_PUT_EXCLUSIVE) {
+		/*
+		 * Not every store honours If-None-Match on the completion, so look
+		 * first too (a race remains: docs/s3.md).
+		 */
+		tier_stat st;
+		rc = tier_s3_stat(&d->base, path, &st);
+		if (rc == 0)
+			return tier_error_set(
+			        TIER_ECONFLICT,
+			        "cannot put '%s' on %s: it exists", path,
+			        d->where);
+		if (rc != TIER_ENOTFOUND)
+			return rc;
+		tier_error_clear();
+	}
+	{
+		s3_param p[1] = {{"uploads", NULL}};
+		s3_req r = {.method = "POST", .params = p, .nparams = 1};
+		if ((rc = tier_s3_object_request(d, &r, path, "put")) < 0)
+			return rc;
+		s3_xml x = {d->body.ptr,
+		            d->body.ptr ? d->body.ptr + d->body.size : NULL};
+		if (!d->body.ptr || !s3_xml_text(&x, "UploadId", &id) ||
+		    !id.size)
+			return tier_error_set(
+			        TIER_EOFFLINE,
+			        "cannot put '%s' on %s: the store started a multipart "
+			        "upload without an upload id",
+			        path, d->where);
+	}
+	rc = tier_buf_puts(&xml, "<CompleteMultipartUpload>");
+	for (uint64_t i = 0; rc == 0 && i < nparts; i++) {
+		uint64_t off = i * S3_PART_SIZE;
+		uint64_t len = src->size - off < S3_PART_SIZE ? src->size - off
+		                                              : S3_PART_SIZE;
+		tier_buf_clear(&num);
+		if ((rc = tier_buf_printf(&num, "%" PRIu64, i + 1)) < 0)
+			break;
+		s3_param p[2] = {{"partNumber", num.ptr}, {"uploadId", id.ptr}};
+		s3_req r = {.method = "PUT",
+		            .params = p,
+		            .nparams = 2,
+		            .src = src,
+		            .off = off,
+		            .len = len};
+		if ((rc = tier_s3_object_request(d, &r, path, "put")) < 0)
+			break;
+		if (!d->etag.size) {
+			rc = tier_error_set(
+			        TIER_EOFFLINE,
+			        "cannot put '%s' on %s: the store gave part %" PRIu64
+			        " no ETag",
+			        path, d->where, i + 1);
+			break;
+		}
+		/* the ETag is quoted already; escape it for XML all the same */
+		rc = tier_buf_printf(&xml,
+		                     "<Part><PartNumber>%" PRIu64
+		                     "</PartNumber><ETag>",
+		                     i + 1);
+		for (size_t k = 0; rc == 0 && k < d->etag.size; k++) {
+			char c = d->etag.ptr[k];
+			rc = c == '"'   ? tier_buf_puts(&xml, "&quot;")
+			     : c == '&' ? tier_buf_puts(&xml, "&amp;")
+			     : c == '<' ? tier_buf_puts(&xml, "&lt;")
+			                : tier_buf_putc(&xml, c);
+		}
+		if (rc == 0)
+			rc = tier_buf_puts(&xml, "</ETag></Part>");
+	}
+	if (rc == 0)
+		rc = tier_buf_puts(&xml, "</CompleteMultipartUpload>");
+	if (rc == 0) {
+		s3_param p[1] = {{"uploadId", id.ptr}};
+		s3_req r = {.method = "POST",
+		            .params = p,
+		            .nparams = 1,
+		            .post = xml.ptr,
+		            .post_len = xml.size,
+		            .if_none_match =
+		                    (flags & TIER_PUT_EXCLUSIVE) ? "*" : NULL};
+		rc = tier_s3_object_request(d, &r, path, "put");
+		if (rc == 0)
+			rc = complete_error(d, path);
+	}
+	if (rc < 0)
+		abort_upload(d, path, id.ptr);
+	tier_buf_dispose(&id);
+	tier_buf_dispose(&xml);
+	tier_buf_dispose(&num);
+	return rc;
+}

@@ -1,0 +1,443 @@
+/*
+ * One request of the s3:// driver: the URL of a key, the signed request
+ * (libcurl's SigV4, options reset before each so the connection is kept),
+ * the answer's body, ETag and status, and the tier code and message of a
+ * request that failed: transport errors and the store's refusals
+ * (docs/s3.md has the table).
+ */
+#include "driver/drivers.h"
+#include "driver/s3_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/posix.h"
+
+/* An answer we keep in memory (listings, errors); larger means a broken server. */
+#define BODY_MAX       (32u * 1024 * 1024)
+#define ERROR_BODY_MAX (64u * 1024)
+/* Transfer buffers: fewer callbacks on large objects. */
+#define XFER_BUFFER (512L * 1024)
+
+/* ---- paths ------------------------------------------------------------- */
+
+/* The object key of a tier path ("" = the tier root). */
+int tier_s3_key_of(s3_driver *d, tier_buf *out, const char *rel)
+{
+	tier_buf_clear(out);
+	if (tier_buf_puts(out, d->prefix) < 0 ||
+	    (*d->prefix && *rel && tier_buf_putc(out, '/') < 0) ||
+	    tier_buf_puts(out, rel) < 0)
+		return TIER_ERROR;
+	if (!out->ptr && tier_buf_grow(out, 0) < 0)
+		return TIER_ERROR;
+	return 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+	s3_driver *d = ud;
+	size_t len = size * n;
+	if (len >= 5 && !memcmp(p, "HTTP/", 5)) {
+		tier_buf_clear(
+		        &d->etag); /* a new answer (after 100 Continue) */
+	} else if (len > 5 && !strncasecmp(p, "etag:", 5)) {
+		size_t l = len - 5;
+		const char *v = p + 5;
+		while (l && (*v == ' ' || *v == '\t'))
+			v++, l--;
+		while (l && (v[l - 1] == '\r' || v[l - 1] == '\n' ||
+		             v[l - 1] == ' '))
+			l--;
+		tier_buf_clear(&d->etag);
+		if (tier_buf_put(&d->etag, v, l) < 0)
+			return 0;
+	}
+	return len;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+	s3_driver *d = ud;
+	size_t len = size * n;
+	long status = 0;
+
+	curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &status);
+	if (d->streaming && status >= 200 && status < 300) {
+		size_t take = len;
+		if (!d->get_started) {
+			/* a 200 to a ranged GET: the server sends it all from byte 0 */
+			d->get_started = 1;
+			if (status == 200)
+				d->get_skip = d->get_offset;
+		}
+		if (d->get_skip) { /* a server that ignored the range */
+			size_t s =
+			        d->get_skip < take ? (size_t)d->get_skip : take;
+			p += s;
+			take -= s;
+			d->get_skip -= s;
+		}
+		if (d->get_left != UINT64_MAX && take > d->get_left) {
+			take = (size_t)d->get_left;
+			d->get_enough = 1;
+		}
+		if (take > 0 && d->sink(p, take, d->sink_payload)) {
+			d->get_stopped = 1;
+			return 0;
+		}
+		d->get_delivered += take;
+		if (d->get_left != UINT64_MAX)
+			d->get_left -= take;
+		return d->get_enough ? 0 : len;
+	}
+	if (d->body.size + len > d->body_max) {
+		d->body_overflow = 1;
+		return 0;
+	}
+	if (tier_buf_put(&d->body, p, len) < 0)
+		return 0;
+	return len;
+}
+
+/* Text of the <Code> (and <Message>) of an error body. */
+static void error_code(s3_driver *d, tier_buf *code, tier_buf *msg)
+{
+	s3_xml x = {d->body.ptr,
+	            d->body.ptr ? d->body.ptr + d->body.size : NULL},
+	       in;
+	tier_buf_clear(code);
+	tier_buf_clear(msg);
+	if (!d->body.ptr || !s3_xml_next(&x, "Error", &in))
+		return;
+	s3_xml_text(&in, "Code", code);
+	s3_xml_text(&in, "Message", msg);
+	/* shown in messages: printable and short */
+	for (size_t i = 0; i < msg->size; i++)
+		if ((unsigned char)msg->ptr[i] < 0x20 || msg->ptr[i] == 0x7f)
+			msg->ptr[i] = ' ';
+	if (msg->size > 200) {
+		msg->size = 200;
+		msg->ptr[200] = '\0';
+	}
+	if (code->size > 64) {
+		code->size = 64;
+		code->ptr[64] = '\0';
+	}
+}
+
+/* The code of a transfer that did not get an answer. */
+static int transport_code(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+		return TIER_EAUTH;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return TIER_EUSAGE;
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_FAILED_INIT:
+	case CURLE_BAD_FUNCTION_ARGUMENT:
+	case CURLE_UNKNOWN_OPTION:
+	case CURLE_NOT_BUILT_IN:
+		return TIER_ERROR;
+	default:
+		/* refused, reset, timeout, cut short, TLS handshake: may pass */
+		return TIER_EOFFLINE;
+	}
+}
+
+/*
+ * The message of an answer the store refused: the codes are the driver
+ * contract (docs/s3.md has the table), the words say what to do.
+ */
+int tier_s3_http_fail(s3_driver *d, const char *verb, const char *shown)
+{
+	tier_buf code = TIER_BUF_INIT, msg = TIER_BUF_INIT;
+	const char *c, *id = d->creds.key_id;
+	int rc;
+	char extra[300] = "";
+
+	error_code(d, &code, &msg);
+	c = tier_buf_cstr(&code);
+	rc = s3_classify(d->status, c);
+	if (msg.size)
+		snprintf(extra, sizeof(extra), " (%s)", msg.ptr);
+
+	if (rc == TIER_EAUTH && (!strcmp(c, "SignatureDoesNotMatch") || !*c))
+		rc = tier_error_set(
+		        rc,
+		        "the store refused the credentials for key id '%s' (wrong "
+		        "secret?): %ld %s at %s, %s '%s'",
+		        id, d->status, *c ? c : "Forbidden", d->endpoint, verb,
+		        shown);
+	else if (rc == TIER_EAUTH && !strcmp(c, "InvalidAccessKeyId"))
+		rc = tier_error_set(
+		        rc,
+		        "the store does not know key id '%s' (wrong key id?): %ld %s "
+		        "at %s, %s '%s'",
+		        id, d->status, c, d->endpoint, verb, shown);
+	else if (rc == TIER_EAUTH && !strcmp(c, "AccessDenied"))
+		rc = tier_error_set(
+		        rc,
+		        "the store denied key id '%s' access to bucket '%s' (check its "
+		        "permissions): %ld %s at %s, %s '%s'",
+		        id, d->bucket, d->status, c, d->endpoint, verb, shown);
+	else if (rc == TIER_EAUTH && !strcmp(c, "RequestTimeTooSkewed"))
+		rc = tier_error_set(
+		        rc,
+		        "the store refused a request signed by key id '%s': the clock "
+		        "of this machine is off (%s at %s)",
+		        id, c, d->endpoint);
+	else if (rc == TIER_EAUTH)
+		rc = tier_error_set(
+		        rc,
+		        "the store refused the credentials for key id '%s': %ld %s%s at "
+		        "%s, %s '%s'",
+		        id, d->status, c, extra, d->endpoint, verb, shown);
+	else if (rc == TIER_EUSAGE && !strcmp(c, "NoSuchBucket"))
+		rc = tier_error_set(
+		        rc,
+		        "bucket '%s' does not exist at %s (create it, or fix the tier "
+		        "url %s)",
+		        d->bucket, d->endpoint, d->where);
+	else if (rc == TIER_EUSAGE)
+		rc = tier_error_set(
+		        rc, "the store at %s refuses the tier url %s: %ld %s%s",
+		        d->endpoint, d->where, d->status, c, extra);
+	else if (rc == TIER_ENOTFOUND)
+		rc = tier_error_set(rc, "cannot %s '%s' on %s: not found", verb,
+		                    shown, d->where);
+	else if (rc == TIER_ECONFLICT)
+		rc = tier_error_set(rc, "cannot %s '%s' on %s: it exists", verb,
+		                    shown, d->where);
+	else if (rc == TIER_ENOSPC)
+		rc = tier_error_set(rc,
+		                    "cannot %s '%s' on %s: no space (%ld %s%s)",
+		                    verb, shown, d->where, d->status,
+		                    *c ? c : "Insufficient Storage", extra);
+	else if (rc == TIER_EUNSUPPORTED)
+		rc = tier_error_set(
+		        rc,
+		        "cannot %s '%s' on %s: the store does not implement it (%ld %s%s)",
+		        verb, shown, d->where, d->status, c, extra);
+	else
+		rc = tier_error_set(
+		        rc,
+		        "cannot %s '%s' on %s: the store answered %ld%s%s%s",
+		        verb, shown, d->where, d->status, *c ? " " : "", c,
+		        extra);
+	tier_buf_dispose(&code);
+	tier_buf_dispose(&msg);
+	return rc;
+}
+
+static int setup_fail(s3_driver *d, CURLcode rc)
+{
+	return tier_error_set(TIER_ERROR, "cannot set up a request to %s: %s",
+	                      d->where, curl_easy_strerror(rc));
+}
+
+/*
+ * Run one request.  Returns 0 for a 2xx answer, else a tier code with the
+ * message set: verb and shown name the operation in it.
+ */
+int tier_s3_request(s3_driver *d, const s3_req *r, const char *verb,
+                    const char *shown)
+{
+	CURL *h = d->h;
+	CURLcode rc = CURLE_OK;
+	struct curl_slist *hdrs = NULL;
+	tier_buf url = TIER_BUF_INIT, line = TIER_BUF_INIT;
+	long t = (long)d->timeout;
+	int out;
+
+	curl_easy_reset(h); /* options only: the connection stays cached */
+	d->errbuf[0] = '\0';
+	d->status = 0;
+	tier_buf_clear(&d->body);
+	tier_buf_clear(&d->etag);
+	d->body_overflow = 0;
+	d->body_max = r->stream ? ERROR_BODY_MAX : BODY_MAX;
+	d->streaming = r->stream;
+	if (!r->stream) /* what a get left behind must not fail this request */
+		d->get_stopped = d->get_enough = 0;
+	tier_curl_upload_start(&d->up, r->src, r->off, r->len);
+
+	if (tier_buf_puts(&url, d->base_url) < 0 ||
+	    tier_buf_putc(&url, '/') < 0 ||
+	    (r->key && s3_encode(&url, r->key, 1) < 0) ||
+	    s3_query_build(&url, r->params, r->nparams) < 0) {
+		out = TIER_ERROR;
+		goto done;
+	}
+	/* copied by curl_slist_append: the list owns its strings */
+	for (struct curl_slist *a = d->auth_headers; a; a = a->next)
+		if (!(hdrs = curl_slist_append(hdrs, a->data)))
+			goto oom;
+	if (r->if_none_match) {
+		tier_buf_clear(&line);
+		if (tier_buf_printf(&line, "If-None-Match: %s",
+		                    r->if_none_match) < 0 ||
+		    !(hdrs = curl_slist_append(hdrs, line.ptr)))
+			goto oom;
+	}
+	if (r->post &&
+	    !(hdrs = curl_slist_append(hdrs, "Content-Type: application/xml")))
+		goto oom;
+
+#define SET(opt, val)                                       \
+	do {                                                \
+		if (rc == CURLE_OK)                         \
+			rc = curl_easy_setopt(h, opt, val); \
+	} while (0)
+	SET(CURLOPT_URL, url.ptr);
+	SET(CURLOPT_ERRORBUFFER, d->errbuf);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_CONNECTTIMEOUT, t);
+	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SET(CURLOPT_LOW_SPEED_TIME, t);
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_TCP_KEEPIDLE, t);
+	SET(CURLOPT_TCP_KEEPINTVL, t > 5 ? 5L : t);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_BUFFERSIZE, XFER_BUFFER);
+	SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_AWS_SIGV4);
+	SET(CURLOPT_AWS_SIGV4, d->sigv4);
+	SET(CURLOPT_USERNAME, d->creds.key_id);
+	SET(CURLOPT_PASSWORD, d->creds.secret);
+	SET(CURLOPT_HTTPHEADER, hdrs);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, d);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, d);
+	if (d->cacert)
+		SET(CURLOPT_CAINFO, d->cacert);
+	SET(CURLOPT_SSL_VERIFYPEER, d->insecure ? 0L : 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, d->insecure ? 0L : 2L);
+	if (d->max_send)
+		SET(CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)d->max_send);
+	if (d->max_recv)
+		SET(CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)d->max_recv);
+	/* debugging hook for test servers (docs/s3.md); shows no secret */
+	if (getenv("TIER_TEST_CURL_VERBOSE"))
+		SET(CURLOPT_VERBOSE, 1L);
+	if (r->filetime)
+		SET(CURLOPT_FILETIME, 1L);
+	if (!strcmp(r->method, "HEAD")) {
+		SET(CURLOPT_NOBODY, 1L);
+	} else if (!strcmp(r->method, "PUT")) {
+		SET(CURLOPT_UPLOAD, 1L);
+		SET(CURLOPT_UPLOAD_BUFFERSIZE, XFER_BUFFER);
+		SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->len);
+		SET(CURLOPT_READFUNCTION, tier_curl_on_read);
+		SET(CURLOPT_READDATA, &d->up);
+		SET(CURLOPT_SEEKFUNCTION, tier_curl_on_seek);
+		SET(CURLOPT_SEEKDATA, &d->up);
+	} else if (!strcmp(r->method, "POST")) {
+		SET(CURLOPT_POST, 1L);
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->post_len);
+		SET(CURLOPT_POSTFIELDS, r->post ? r->post : "");
+	} else if (strcmp(r->method, "GET")) {
+		SET(CURLOPT_CUSTOMREQUEST, r->method);
+	}
+	if (r->range)
+		SET(CURLOPT_RANGE, r->range);
+#undef SET
+	if (rc != CURLE_OK) {
+		out = setup_fail(d, rc);
+		goto done;
+	}
+
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &d->status);
+	if (d->get_stopped) {
+		out = tier_error_set(TIER_EABORTED,
+		                     "get '%s' on %s stopped by the receiver",
+		                     shown, d->where);
+	} else if (d->up.read_errno) {
+		out = tier_error_set_errno(TIER_ERROR, d->up.read_errno,
+		                           "cannot read the data for '%s'",
+		                           shown);
+	} else if (rc != CURLE_OK &&
+	           !(rc == CURLE_WRITE_ERROR && d->get_enough)) {
+		if (rc == CURLE_WRITE_ERROR && d->body_overflow)
+			out = tier_error_set(
+			        TIER_ECORRUPT,
+			        "cannot %s '%s' on %s: the answer is larger than %u bytes",
+			        verb, shown, d->where, (unsigned)d->body_max);
+		else if (rc == CURLE_WRITE_ERROR)
+			out = tier_error_set(TIER_ERROR, "out of memory");
+		else {
+			const char *what = d->errbuf[0]
+			                           ? d->errbuf
+			                           : curl_easy_strerror(rc);
+			size_t l = strlen(what);
+			while (l > 0 &&
+			       (what[l - 1] == '\n' || what[l - 1] == '\r'))
+				l--;
+			out = transport_code(rc);
+			if (out == TIER_EAUTH)
+				out = tier_error_set(
+				        out,
+				        "TLS certificate of %s not trusted (permanent: give the "
+				        "CA file with cacert, or use insecure): %.*s",
+				        d->endpoint, (int)l, what);
+			else
+				out = tier_error_set(
+				        out, "cannot %s '%s' on %s: %.*s", verb,
+				        shown, d->where, (int)l, what);
+		}
+	} else if (d->status >= 200 && d->status < 300) {
+		out = 0;
+	} else {
+		out = tier_s3_http_fail(d, verb, shown);
+	}
+	goto done;
+
+oom:
+	out = tier_error_set(TIER_ERROR, "out of memory");
+done:
+	/* nothing of this request may point at the caller's memory any more */
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	d->streaming = 0;
+	d->up.src = NULL;
+	tier_buf_dispose(&url);
+	tier_buf_dispose(&line);
+	return out;
+}
+
+/* The request on the object of a tier path. */
+int tier_s3_object_request(s3_driver *d, s3_req *r, const char *rel,
+                           const char *verb)
+{
+	tier_buf key = TIER_BUF_INIT;
+	int rc = tier_s3_key_of(d, &key, rel);
+	if (rc == 0) {
+		r->key = key.ptr;
+		rc = tier_s3_request(d, r, verb, rel);
+		r->key = NULL;
+	}
+	tier_buf_dispose(&key);
+	return rc;
+}
+
+/* ---- ping and stale uploads ------------------------------------------- */
+
+/* "prefix/dir/" as a listing prefix ("" for the bucket root). */
+int tier_s3_dir_prefix(s3_driver *d, tier_buf *out, const char *dir)
+{
+	int rc = tier_s3_key_of(d, out, dir);
+	if (rc == 0 && out->size && tier_buf_putc(out, '/') < 0)
+		rc = TIER_ERROR;
+	return rc;
+}
