@@ -323,15 +323,110 @@ static int set_endpoint(s3_driver *d, const s3_query *q, const char *region)
 	return 0;
 }
 
+/* Bucket, key prefix (without its '/' at either end), the tier for messages. */
+static int open_names(s3_driver *d, const tier_url *url)
+{
+	const char *p = url->path ? url->path : "";
+	tier_buf b = TIER_BUF_INIT;
+	size_t n;
+	int rc;
+
+	while (*p == '/')
+		p++;
+	n = strlen(p);
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	if (!(d->prefix = tier_strndup(p, n)) ||
+	    !(d->bucket = tier_strdup(url->host)))
+		return TIER_ERROR;
+	if (tier_buf_printf(&b, "s3://%s/%s", d->bucket, d->prefix) < 0) {
+		tier_buf_dispose(&b);
+		return TIER_ERROR;
+	}
+	d->where = tier_buf_detach(&b);
+	if ((rc = check_bucket(d->bucket, d->where)) < 0)
+		return rc;
+	if (*d->prefix && (rc = tier_driver_check_path(d->prefix, 0)) < 0)
+		return tier_error_set(TIER_EUSAGE,
+		                      "bad key prefix '%s' in tier url %s",
+		                      d->prefix, d->where);
+	return 0;
+}
+
+/* Region (for the signature) and endpoint, from the query and environment. */
+static int open_query(s3_driver *d, const tier_url *url)
+{
+	tier_buf b = TIER_BUF_INIT;
+	const char *region;
+	s3_query q;
+	int rc = s3_query_parse(&q, url->query, d->where);
+
+	if (rc < 0)
+		return rc;
+	region = q.region                     ? q.region
+	         : env_nonempty("AWS_REGION") ? env_nonempty("AWS_REGION")
+	         : env_nonempty("AWS_DEFAULT_REGION")
+	                 ? env_nonempty("AWS_DEFAULT_REGION")
+	                 : "us-east-1";
+	rc = tier_buf_printf(&b, "aws:amz:%s:s3", region);
+	if (rc == 0 && !(d->sigv4 = tier_buf_detach(&b)))
+		rc = TIER_ERROR;
+	if (rc == 0)
+		rc = set_endpoint(d, &q, region);
+	s3_query_dispose(&q);
+	tier_buf_dispose(&b);
+	return rc;
+}
+
+/* The credentials and the headers every request signs with them. */
+static int open_creds(s3_driver *d, const tier_url *url)
+{
+	tier_buf b = TIER_BUF_INIT;
+	struct curl_slist *n;
+	int rc = s3_creds_find(&d->creds, url->user, url->password, d->where);
+
+	if (rc < 0)
+		return rc;
+	/* libcurl signs this header and takes it as the payload hash */
+	if (!(d->auth_headers = curl_slist_append(
+	              NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD")))
+		return tier_error_set(TIER_ERROR, "out of memory");
+	if (!d->creds.token)
+		return 0;
+	if (tier_buf_printf(&b, "x-amz-security-token: %s", d->creds.token) <
+	            0 ||
+	    !(n = curl_slist_append(d->auth_headers, b.ptr)))
+		rc = tier_error_set(TIER_ERROR, "out of memory");
+	else
+		d->auth_headers = n;
+	if (b.ptr)
+		memset(b.ptr, 0, b.size);
+	tier_buf_dispose(&b);
+	return rc;
+}
+
+static void set_table(s3_driver *d)
+{
+	d->base.version = TIER_DRIVER_VERSION;
+	/* PUT with If-None-Match: * is create-only; no directories, no rename */
+	d->base.caps = TIER_DRIVER_CAP_EXCLUSIVE;
+	d->base.ping = s3_ping;
+	d->base.stat = tier_s3_stat;
+	d->base.get = s3_get;
+	d->base.put = s3_put;
+	d->base.rename = s3_rename;
+	d->base.list = tier_s3_list;
+	d->base.remove = s3_remove;
+	d->base.mkdir_p = s3_mkdir_p;
+	d->base.free = s3_free;
+}
+
 int tier_driver_s3_open(tier_driver **out, const tier_url *url,
                         const tier_location_options *opts)
 {
 	static const tier_location_options defaults =
 	        TIER_LOCATION_OPTIONS_INIT;
-	s3_query q;
 	s3_driver *d;
-	tier_buf b = TIER_BUF_INIT;
-	const char *region;
 	int rc;
 
 	*out = NULL;
@@ -353,73 +448,9 @@ int tier_driver_s3_open(tier_driver **out, const tier_url *url,
 	d->max_send = opts->max_send_speed;
 	d->max_recv = opts->max_recv_speed;
 	d->insecure = opts->insecure;
-
-	/* the prefix without its '/' at either end */
-	{
-		const char *p = url->path ? url->path : "";
-		size_t n;
-		while (*p == '/')
-			p++;
-		n = strlen(p);
-		while (n > 0 && p[n - 1] == '/')
-			n--;
-		if (!(d->prefix = tier_strndup(p, n)) ||
-		    !(d->bucket = tier_strdup(url->host))) {
-			rc = TIER_ERROR;
-			goto fail;
-		}
-	}
-	if (tier_buf_printf(&b, "s3://%s/%s", d->bucket, d->prefix) < 0) {
-		rc = TIER_ERROR;
+	if ((rc = open_names(d, url)) < 0 || (rc = open_query(d, url)) < 0 ||
+	    (rc = open_creds(d, url)) < 0)
 		goto fail;
-	}
-	d->where = tier_buf_detach(&b);
-	if ((rc = check_bucket(d->bucket, d->where)) < 0)
-		goto fail;
-	if (*d->prefix && (rc = tier_driver_check_path(d->prefix, 0)) < 0) {
-		rc = tier_error_set(TIER_EUSAGE,
-		                    "bad key prefix '%s' in tier url %s",
-		                    d->prefix, d->where);
-		goto fail;
-	}
-
-	if ((rc = s3_query_parse(&q, url->query, d->where)) < 0)
-		goto fail;
-	region = q.region                     ? q.region
-	         : env_nonempty("AWS_REGION") ? env_nonempty("AWS_REGION")
-	         : env_nonempty("AWS_DEFAULT_REGION")
-	                 ? env_nonempty("AWS_DEFAULT_REGION")
-	                 : "us-east-1";
-	rc = tier_buf_printf(&b, "aws:amz:%s:s3", region);
-	if (rc == 0 && !(d->sigv4 = tier_buf_detach(&b)))
-		rc = TIER_ERROR;
-	if (rc == 0)
-		rc = set_endpoint(d, &q, region);
-	s3_query_dispose(&q);
-	if (rc < 0)
-		goto fail;
-
-	if ((rc = s3_creds_find(&d->creds, url->user, url->password,
-	                        d->where)) < 0)
-		goto fail;
-	/* libcurl signs this header and takes it as the payload hash */
-	if (!(d->auth_headers = curl_slist_append(
-	              NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD"))) {
-		rc = tier_error_set(TIER_ERROR, "out of memory");
-		goto fail;
-	}
-	if (d->creds.token) {
-		struct curl_slist *n;
-		if (tier_buf_printf(&b, "x-amz-security-token: %s",
-		                    d->creds.token) < 0 ||
-		    !(n = curl_slist_append(d->auth_headers, b.ptr))) {
-			rc = tier_error_set(TIER_ERROR, "out of memory");
-			goto fail;
-		}
-		d->auth_headers = n;
-		memset(b.ptr, 0, b.size);
-		tier_buf_clear(&b);
-	}
 	if (opts->cacert && !(d->cacert = tier_strdup(opts->cacert))) {
 		rc = TIER_ERROR;
 		goto fail;
@@ -428,30 +459,16 @@ int tier_driver_s3_open(tier_driver **out, const tier_url *url,
 	if (env_nonempty("TIER_TEST_S3_MAX_KEYS"))
 		d->max_keys = (unsigned int)strtoul(
 		        getenv("TIER_TEST_S3_MAX_KEYS"), NULL, 10);
-
 	if (!(d->h = curl_easy_init())) {
 		rc = tier_error_set(TIER_ERROR,
 		                    "cannot create a libcurl handle");
 		goto fail;
 	}
-
-	d->base.version = TIER_DRIVER_VERSION;
-	/* PUT with If-None-Match: * is create-only; no directories, no rename */
-	d->base.caps = TIER_DRIVER_CAP_EXCLUSIVE;
-	d->base.ping = s3_ping;
-	d->base.stat = tier_s3_stat;
-	d->base.get = s3_get;
-	d->base.put = s3_put;
-	d->base.rename = s3_rename;
-	d->base.list = tier_s3_list;
-	d->base.remove = s3_remove;
-	d->base.mkdir_p = s3_mkdir_p;
-	d->base.free = s3_free;
+	set_table(d);
 	*out = &d->base;
 	return 0;
 
 fail:
-	tier_buf_dispose(&b);
 	s3_free(&d->base);
 	return rc;
 }

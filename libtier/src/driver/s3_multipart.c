@@ -122,45 +122,70 @@ static int complete_error(s3_driver *d, const char *rel)
 	return rc;
 }
 
-int tier_s3_multipart_put(s3_driver *d, const char *path,
-                          const tier_source *src, unsigned int flags)
+/*
+ * An exclusive put: not every store honours If-None-Match on the
+ * completion, so look first too (a race remains: docs/s3.md).
+ */
+static int multipart_check_absent(s3_driver *d, const char *path)
 {
-	tier_buf id = TIER_BUF_INIT, xml = TIER_BUF_INIT, num = TIER_BUF_INIT;
-	uint64_t nparts = (src->size + S3_PART_SIZE - 1) / S3_PART_SIZE;
-	int rc;
+	tier_stat st;
+	int rc = tier_s3_stat(&d->base, path, &st);
+	if (rc == 0)
+		return tier_error_set(TIER_ECONFLICT,
+		                      "cannot put '%s' on %s: it exists", path,
+		                      d->where);
+	if (rc != TIER_ENOTFOUND)
+		return rc;
+	tier_error_clear();
+	return 0;
+}
 
-	if (flags & TIER_PUT_EXCLUSIVE) {
-		/*
-		 * Not every store honours If-None-Match on the completion, so look
-		 * first too (a race remains: docs/s3.md).
-		 */
-		tier_stat st;
-		rc = tier_s3_stat(&d->base, path, &st);
-		if (rc == 0)
-			return tier_error_set(
-			        TIER_ECONFLICT,
-			        "cannot put '%s' on %s: it exists", path,
-			        d->where);
-		if (rc != TIER_ENOTFOUND)
-			return rc;
-		tier_error_clear();
+/* InitiateMultipartUpload: the upload id into id. */
+static int multipart_start(s3_driver *d, const char *path, tier_buf *id)
+{
+	s3_param p[1] = {{"uploads", NULL}};
+	s3_req r = {.method = "POST", .params = p, .nparams = 1};
+	int rc = tier_s3_object_request(d, &r, path, "put");
+	if (rc < 0)
+		return rc;
+	s3_xml x = {d->body.ptr,
+	            d->body.ptr ? d->body.ptr + d->body.size : NULL};
+	if (!d->body.ptr || !s3_xml_text(&x, "UploadId", id) || !id->size)
+		return tier_error_set(
+		        TIER_EOFFLINE,
+		        "cannot put '%s' on %s: the store started a multipart "
+		        "upload without an upload id",
+		        path, d->where);
+	return 0;
+}
+
+/* "<Part>" of part number n with the ETag the store gave it, into xml. */
+static int multipart_add_part(s3_driver *d, tier_buf *xml, uint64_t n)
+{
+	/* the ETag is quoted already; escape it for XML all the same */
+	int rc = tier_buf_printf(
+	        xml, "<Part><PartNumber>%" PRIu64 "</PartNumber><ETag>", n);
+	for (size_t k = 0; rc == 0 && k < d->etag.size; k++) {
+		char c = d->etag.ptr[k];
+		rc = c == '"'   ? tier_buf_puts(xml, "&quot;")
+		     : c == '&' ? tier_buf_puts(xml, "&amp;")
+		     : c == '<' ? tier_buf_puts(xml, "&lt;")
+		                : tier_buf_putc(xml, c);
 	}
-	{
-		s3_param p[1] = {{"uploads", NULL}};
-		s3_req r = {.method = "POST", .params = p, .nparams = 1};
-		if ((rc = tier_s3_object_request(d, &r, path, "put")) < 0)
-			return rc;
-		s3_xml x = {d->body.ptr,
-		            d->body.ptr ? d->body.ptr + d->body.size : NULL};
-		if (!d->body.ptr || !s3_xml_text(&x, "UploadId", &id) ||
-		    !id.size)
-			return tier_error_set(
-			        TIER_EOFFLINE,
-			        "cannot put '%s' on %s: the store started a multipart "
-			        "upload without an upload id",
-			        path, d->where);
-	}
-	rc = tier_buf_puts(&xml, "<CompleteMultipartUpload>");
+	if (rc == 0)
+		rc = tier_buf_puts(xml, "</ETag></Part>");
+	return rc;
+}
+
+/* UploadPart of every part, each one's entry of the completion into xml. */
+static int multipart_parts(s3_driver *d, const char *path,
+                           const tier_source *src, const char *id,
+                           tier_buf *xml)
+{
+	uint64_t nparts = (src->size + S3_PART_SIZE - 1) / S3_PART_SIZE;
+	tier_buf num = TIER_BUF_INIT;
+	int rc = 0;
+
 	for (uint64_t i = 0; rc == 0 && i < nparts; i++) {
 		uint64_t off = i * S3_PART_SIZE;
 		uint64_t len = src->size - off < S3_PART_SIZE ? src->size - off
@@ -168,7 +193,7 @@ int tier_s3_multipart_put(s3_driver *d, const char *path,
 		tier_buf_clear(&num);
 		if ((rc = tier_buf_printf(&num, "%" PRIu64, i + 1)) < 0)
 			break;
-		s3_param p[2] = {{"partNumber", num.ptr}, {"uploadId", id.ptr}};
+		s3_param p[2] = {{"partNumber", num.ptr}, {"uploadId", id}};
 		s3_req r = {.method = "PUT",
 		            .params = p,
 		            .nparams = 2,
@@ -185,40 +210,52 @@ int tier_s3_multipart_put(s3_driver *d, const char *path,
 			        path, d->where, i + 1);
 			break;
 		}
-		/* the ETag is quoted already; escape it for XML all the same */
-		rc = tier_buf_printf(&xml,
-		                     "<Part><PartNumber>%" PRIu64
-		                     "</PartNumber><ETag>",
-		                     i + 1);
-		for (size_t k = 0; rc == 0 && k < d->etag.size; k++) {
-			char c = d->etag.ptr[k];
-			rc = c == '"'   ? tier_buf_puts(&xml, "&quot;")
-			     : c == '&' ? tier_buf_puts(&xml, "&amp;")
-			     : c == '<' ? tier_buf_puts(&xml, "&lt;")
-			                : tier_buf_putc(&xml, c);
-		}
-		if (rc == 0)
-			rc = tier_buf_puts(&xml, "</ETag></Part>");
+		rc = multipart_add_part(d, xml, i + 1);
 	}
+	tier_buf_dispose(&num);
+	return rc;
+}
+
+/* CompleteMultipartUpload: the object appears whole now. */
+static int multipart_complete(s3_driver *d, const char *path, const char *id,
+                              const tier_buf *xml, unsigned int flags)
+{
+	s3_param p[1] = {{"uploadId", id}};
+	s3_req r = {.method = "POST",
+	            .params = p,
+	            .nparams = 1,
+	            .post = xml->ptr,
+	            .post_len = xml->size,
+	            .if_none_match = (flags & TIER_PUT_EXCLUSIVE) ? "*" : NULL};
+	int rc = tier_s3_object_request(d, &r, path, "put");
+	if (rc == 0)
+		rc = complete_error(d, path);
+	return rc;
+}
+
+int tier_s3_multipart_put(s3_driver *d, const char *path,
+                          const tier_source *src, unsigned int flags)
+{
+	tier_buf id = TIER_BUF_INIT, xml = TIER_BUF_INIT;
+	int rc;
+
+	if ((flags & TIER_PUT_EXCLUSIVE) &&
+	    (rc = multipart_check_absent(d, path)) < 0)
+		return rc;
+	if ((rc = multipart_start(d, path, &id)) < 0) {
+		tier_buf_dispose(&id);
+		return rc;
+	}
+	rc = tier_buf_puts(&xml, "<CompleteMultipartUpload>");
+	if (rc == 0)
+		rc = multipart_parts(d, path, src, id.ptr, &xml);
 	if (rc == 0)
 		rc = tier_buf_puts(&xml, "</CompleteMultipartUpload>");
-	if (rc == 0) {
-		s3_param p[1] = {{"uploadId", id.ptr}};
-		s3_req r = {.method = "POST",
-		            .params = p,
-		            .nparams = 1,
-		            .post = xml.ptr,
-		            .post_len = xml.size,
-		            .if_none_match =
-		                    (flags & TIER_PUT_EXCLUSIVE) ? "*" : NULL};
-		rc = tier_s3_object_request(d, &r, path, "put");
-		if (rc == 0)
-			rc = complete_error(d, path);
-	}
+	if (rc == 0)
+		rc = multipart_complete(d, path, id.ptr, &xml, flags);
 	if (rc < 0)
 		abort_upload(d, path, id.ptr);
 	tier_buf_dispose(&id);
 	tier_buf_dispose(&xml);
-	tier_buf_dispose(&num);
 	return rc;
 }

@@ -246,21 +246,10 @@ static int setup_fail(s3_driver *d, CURLcode rc)
 	                      d->where, curl_easy_strerror(rc));
 }
 
-/*
- * Run one request.  Returns 0 for a 2xx answer, else a tier code with the
- * message set: verb and shown name the operation in it.
- */
-int tier_s3_request(s3_driver *d, const s3_req *r, const char *verb,
-                    const char *shown)
+/* Nothing of the previous request may count in this one. */
+static void reset_request(s3_driver *d, const s3_req *r)
 {
-	CURL *h = d->h;
-	CURLcode rc = CURLE_OK;
-	struct curl_slist *hdrs = NULL;
-	tier_buf url = TIER_BUF_INIT, line = TIER_BUF_INIT;
-	long t = (long)d->timeout;
-	int out;
-
-	curl_easy_reset(h); /* options only: the connection stays cached */
+	curl_easy_reset(d->h); /* options only: the connection stays cached */
 	d->errbuf[0] = '\0';
 	d->status = 0;
 	tier_buf_clear(&d->body);
@@ -271,35 +260,56 @@ int tier_s3_request(s3_driver *d, const s3_req *r, const char *verb,
 	if (!r->stream) /* what a get left behind must not fail this request */
 		d->get_stopped = d->get_enough = 0;
 	tier_curl_upload_start(&d->up, r->src, r->off, r->len);
+}
 
-	if (tier_buf_puts(&url, d->base_url) < 0 ||
-	    tier_buf_putc(&url, '/') < 0 ||
-	    (r->key && s3_encode(&url, r->key, 1) < 0) ||
-	    s3_query_build(&url, r->params, r->nparams) < 0) {
-		out = TIER_ERROR;
-		goto done;
-	}
+static int build_url(s3_driver *d, const s3_req *r, tier_buf *url)
+{
+	if (tier_buf_puts(url, d->base_url) < 0 ||
+	    tier_buf_putc(url, '/') < 0 ||
+	    (r->key && s3_encode(url, r->key, 1) < 0) ||
+	    s3_query_build(url, r->params, r->nparams) < 0)
+		return TIER_ERROR;
+	return 0;
+}
+
+/* The signed headers and the request's own; TIER_ERROR for out of memory. */
+static int build_headers(s3_driver *d, const s3_req *r,
+                         struct curl_slist **hdrs)
+{
+	tier_buf line = TIER_BUF_INIT;
+	int rc = 0;
 	/* copied by curl_slist_append: the list owns its strings */
-	for (struct curl_slist *a = d->auth_headers; a; a = a->next)
-		if (!(hdrs = curl_slist_append(hdrs, a->data)))
-			goto oom;
-	if (r->if_none_match) {
-		tier_buf_clear(&line);
-		if (tier_buf_printf(&line, "If-None-Match: %s",
-		                    r->if_none_match) < 0 ||
-		    !(hdrs = curl_slist_append(hdrs, line.ptr)))
-			goto oom;
-	}
-	if (r->post &&
-	    !(hdrs = curl_slist_append(hdrs, "Content-Type: application/xml")))
-		goto oom;
+	for (struct curl_slist *a = d->auth_headers; a && rc == 0; a = a->next)
+		if (!(*hdrs = curl_slist_append(*hdrs, a->data)))
+			rc = TIER_ERROR;
+	if (rc == 0 && r->if_none_match &&
+	    (tier_buf_printf(&line, "If-None-Match: %s", r->if_none_match) <
+	             0 ||
+	     !(*hdrs = curl_slist_append(*hdrs, line.ptr))))
+		rc = TIER_ERROR;
+	if (rc == 0 && r->post &&
+	    !(*hdrs = curl_slist_append(*hdrs,
+	                                "Content-Type: application/xml")))
+		rc = TIER_ERROR;
+	tier_buf_dispose(&line);
+	return rc;
+}
 
-#define SET(opt, val)                                       \
-	do {                                                \
-		if (rc == CURLE_OK)                         \
-			rc = curl_easy_setopt(h, opt, val); \
+/* Set an option unless one failed already: the first failure is reported. */
+#define SET(opt, val)                                          \
+	do {                                                   \
+		if (rc == CURLE_OK)                            \
+			rc = curl_easy_setopt(d->h, opt, val); \
 	} while (0)
-	SET(CURLOPT_URL, url.ptr);
+
+/* What every request sets: URL, timeouts, signing, callbacks, TLS, limits. */
+static CURLcode set_request(s3_driver *d, const char *url,
+                            struct curl_slist *hdrs)
+{
+	CURLcode rc = CURLE_OK;
+	long t = (long)d->timeout;
+
+	SET(CURLOPT_URL, url);
 	SET(CURLOPT_ERRORBUFFER, d->errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_CONNECTTIMEOUT, t);
@@ -330,6 +340,13 @@ int tier_s3_request(s3_driver *d, const s3_req *r, const char *verb,
 	/* debugging hook for test servers (docs/s3.md); shows no secret */
 	if (getenv("TIER_TEST_CURL_VERBOSE"))
 		SET(CURLOPT_VERBOSE, 1L);
+	return rc;
+}
+
+/* The method, its body, and the range. */
+static CURLcode set_method(s3_driver *d, const s3_req *r)
+{
+	CURLcode rc = CURLE_OK;
 	if (r->filetime)
 		SET(CURLOPT_FILETIME, 1L);
 	if (!strcmp(r->method, "HEAD")) {
@@ -351,68 +368,91 @@ int tier_s3_request(s3_driver *d, const s3_req *r, const char *verb,
 	}
 	if (r->range)
 		SET(CURLOPT_RANGE, r->range);
+	return rc;
+}
 #undef SET
+
+/* A transfer that failed on our side or got no answer. */
+static int transfer_fail(s3_driver *d, CURLcode rc, const char *verb,
+                         const char *shown)
+{
+	const char *what;
+	size_t l;
+	int out;
+
+	if (rc == CURLE_WRITE_ERROR && d->body_overflow)
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "cannot %s '%s' on %s: the answer is larger than %u bytes",
+		        verb, shown, d->where, (unsigned)d->body_max);
+	if (rc == CURLE_WRITE_ERROR)
+		return tier_error_set(TIER_ERROR, "out of memory");
+	what = d->errbuf[0] ? d->errbuf : curl_easy_strerror(rc);
+	l = strlen(what);
+	while (l > 0 && (what[l - 1] == '\n' || what[l - 1] == '\r'))
+		l--;
+	out = transport_code(rc);
+	if (out == TIER_EAUTH)
+		return tier_error_set(
+		        out,
+		        "TLS certificate of %s not trusted (permanent: give the "
+		        "CA file with cacert, or use insecure): %.*s",
+		        d->endpoint, (int)l, what);
+	return tier_error_set(out, "cannot %s '%s' on %s: %.*s", verb, shown,
+	                      d->where, (int)l, what);
+}
+
+/* What the performed request comes to: 0 for a 2xx answer, else a code. */
+static int outcome(s3_driver *d, CURLcode rc, const char *verb,
+                   const char *shown)
+{
+	if (d->get_stopped)
+		return tier_error_set(TIER_EABORTED,
+		                      "get '%s' on %s stopped by the receiver",
+		                      shown, d->where);
+	if (d->up.read_errno)
+		return tier_error_set_errno(TIER_ERROR, d->up.read_errno,
+		                            "cannot read the data for '%s'",
+		                            shown);
+	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && d->get_enough))
+		return transfer_fail(d, rc, verb, shown);
+	if (d->status >= 200 && d->status < 300)
+		return 0;
+	return tier_s3_http_fail(d, verb, shown);
+}
+
+int tier_s3_request(s3_driver *d, const s3_req *r, const char *verb,
+                    const char *shown)
+{
+	struct curl_slist *hdrs = NULL;
+	tier_buf url = TIER_BUF_INIT;
+	CURLcode rc;
+	int out;
+
+	reset_request(d, r);
+	if ((out = build_url(d, r, &url)) < 0)
+		goto done;
+	if (build_headers(d, r, &hdrs) < 0) {
+		out = tier_error_set(TIER_ERROR, "out of memory");
+		goto done;
+	}
+	rc = set_request(d, url.ptr, hdrs);
+	if (rc == CURLE_OK)
+		rc = set_method(d, r);
 	if (rc != CURLE_OK) {
 		out = setup_fail(d, rc);
 		goto done;
 	}
-
-	rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &d->status);
-	if (d->get_stopped) {
-		out = tier_error_set(TIER_EABORTED,
-		                     "get '%s' on %s stopped by the receiver",
-		                     shown, d->where);
-	} else if (d->up.read_errno) {
-		out = tier_error_set_errno(TIER_ERROR, d->up.read_errno,
-		                           "cannot read the data for '%s'",
-		                           shown);
-	} else if (rc != CURLE_OK &&
-	           !(rc == CURLE_WRITE_ERROR && d->get_enough)) {
-		if (rc == CURLE_WRITE_ERROR && d->body_overflow)
-			out = tier_error_set(
-			        TIER_ECORRUPT,
-			        "cannot %s '%s' on %s: the answer is larger than %u bytes",
-			        verb, shown, d->where, (unsigned)d->body_max);
-		else if (rc == CURLE_WRITE_ERROR)
-			out = tier_error_set(TIER_ERROR, "out of memory");
-		else {
-			const char *what = d->errbuf[0]
-			                           ? d->errbuf
-			                           : curl_easy_strerror(rc);
-			size_t l = strlen(what);
-			while (l > 0 &&
-			       (what[l - 1] == '\n' || what[l - 1] == '\r'))
-				l--;
-			out = transport_code(rc);
-			if (out == TIER_EAUTH)
-				out = tier_error_set(
-				        out,
-				        "TLS certificate of %s not trusted (permanent: give the "
-				        "CA file with cacert, or use insecure): %.*s",
-				        d->endpoint, (int)l, what);
-			else
-				out = tier_error_set(
-				        out, "cannot %s '%s' on %s: %.*s", verb,
-				        shown, d->where, (int)l, what);
-		}
-	} else if (d->status >= 200 && d->status < 300) {
-		out = 0;
-	} else {
-		out = tier_s3_http_fail(d, verb, shown);
-	}
-	goto done;
-
-oom:
-	out = tier_error_set(TIER_ERROR, "out of memory");
+	rc = curl_easy_perform(d->h);
+	curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &d->status);
+	out = outcome(d, rc, verb, shown);
 done:
 	/* nothing of this request may point at the caller's memory any more */
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(d->h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
 	d->streaming = 0;
 	d->up.src = NULL;
 	tier_buf_dispose(&url);
-	tier_buf_dispose(&line);
 	return out;
 }
 

@@ -341,7 +341,28 @@ int s3_xml_next(s3_xml *x, const char *tag, s3_xml *inner)
 	return 0;
 }
 
-int s3_xml_decode(tier_buf *out, const char *p, size_t n)
+/* Code point v (0 < v < 0x110000) as UTF-8. */
+static void put_utf8(tier_buf *out, unsigned long v)
+{
+	if (v < 0x80) {
+		tier_buf_putc(out, (char)v);
+	} else if (v < 0x800) {
+		tier_buf_putc(out, (char)(0xc0 | (v >> 6)));
+		tier_buf_putc(out, (char)(0x80 | (v & 0x3f)));
+	} else if (v < 0x10000) {
+		tier_buf_putc(out, (char)(0xe0 | (v >> 12)));
+		tier_buf_putc(out, (char)(0x80 | ((v >> 6) & 0x3f)));
+		tier_buf_putc(out, (char)(0x80 | (v & 0x3f)));
+	} else {
+		tier_buf_putc(out, (char)(0xf0 | (v >> 18)));
+		tier_buf_putc(out, (char)(0x80 | ((v >> 12) & 0x3f)));
+		tier_buf_putc(out, (char)(0x80 | ((v >> 6) & 0x3f)));
+		tier_buf_putc(out, (char)(0x80 | (v & 0x3f)));
+	}
+}
+
+/* "&amp;" and its kind at p (*p == '&'): the bytes taken, 0 for none. */
+static size_t xml_named_entity(tier_buf *out, const char *p, const char *end)
 {
 	static const struct {
 		const char *ent;
@@ -351,6 +372,45 @@ int s3_xml_decode(tier_buf *out, const char *p, size_t n)
 	            {"gt;", '>'},
 	            {"quot;", '"'},
 	            {"apos;", '\''}};
+	size_t left = (size_t)(end - p - 1);
+	for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
+		size_t l = strlen(ents[i].ent);
+		if (left >= l && !memcmp(p + 1, ents[i].ent, l)) {
+			tier_buf_putc(out, ents[i].c);
+			return 1 + l;
+		}
+	}
+	return 0;
+}
+
+/* "&#65;" or "&#x41;" at p (*p == '&'): the bytes taken, 0 for none. */
+static size_t xml_char_ref(tier_buf *out, const char *p, const char *end)
+{
+	const char *semi;
+	char *num_end;
+	unsigned long v;
+	char tmp[16];
+	size_t l;
+
+	if ((size_t)(end - p - 1) < 3 || p[1] != '#')
+		return 0;
+	semi = memchr(p, ';', (size_t)(end - p));
+	l = semi ? (size_t)(semi - p - 2) : 0;
+	if (!semi || l == 0 || l >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, p + 2, l);
+	tmp[l] = '\0';
+	errno = 0;
+	v = tmp[0] == 'x' ? strtoul(tmp + 1, &num_end, 16)
+	                  : strtoul(tmp, &num_end, 10);
+	if (errno || *num_end || v == 0 || v >= 0x110000)
+		return 0;
+	put_utf8(out, v);
+	return (size_t)(semi + 1 - p);
+}
+
+int s3_xml_decode(tier_buf *out, const char *p, size_t n)
+{
 	const char *end = p + n;
 	tier_buf_clear(out);
 	if (tier_buf_grow(out, n) < 0)
@@ -359,99 +419,13 @@ int s3_xml_decode(tier_buf *out, const char *p, size_t n)
 	out->ptr[0] = '\0';
 	while (p < end) {
 		if (*p == '&') {
-			size_t left = (size_t)(end - p - 1);
-			int done = 0;
-			for (size_t i = 0;
-			     i < sizeof(ents) / sizeof(ents[0]) && !done; i++) {
-				size_t l = strlen(ents[i].ent);
-				if (left >= l &&
-				    !memcmp(p + 1, ents[i].ent, l)) {
-					tier_buf_putc(out, ents[i].c);
-					p += 1 + l;
-					done = 1;
-				}
-			}
-			if (!done && left >= 3 && p[1] == '#') {
-				const char *semi =
-				        memchr(p, ';', (size_t)(end - p));
-				char *num_end;
-				unsigned long v;
-				char tmp[16];
-				size_t l = semi ? (size_t)(semi - p - 2) : 0;
-				if (semi && l > 0 && l < sizeof(tmp)) {
-					memcpy(tmp, p + 2, l);
-					tmp[l] = '\0';
-					errno = 0;
-					v = tmp[0] == 'x'
-					            ? strtoul(tmp + 1, &num_end,
-					                      16)
-					            : strtoul(tmp, &num_end,
-					                      10);
-					if (!errno && !*num_end && v > 0 &&
-					    v < 0x110000) {
-						/* UTF-8 */
-						if (v < 0x80) {
-							tier_buf_putc(out,
-							              (char)v);
-						} else if (v < 0x800) {
-							tier_buf_putc(
-							        out,
-							        (char)(0xc0 |
-							               (v >>
-							                6)));
-							tier_buf_putc(
-							        out,
-							        (char)(0x80 |
-							               (v &
-							                0x3f)));
-						} else if (v < 0x10000) {
-							tier_buf_putc(
-							        out,
-							        (char)(0xe0 |
-							               (v >>
-							                12)));
-							tier_buf_putc(
-							        out,
-							        (char)(0x80 |
-							               ((v >>
-							                 6) &
-							                0x3f)));
-							tier_buf_putc(
-							        out,
-							        (char)(0x80 |
-							               (v &
-							                0x3f)));
-						} else {
-							tier_buf_putc(
-							        out,
-							        (char)(0xf0 |
-							               (v >>
-							                18)));
-							tier_buf_putc(
-							        out,
-							        (char)(0x80 |
-							               ((v >>
-							                 12) &
-							                0x3f)));
-							tier_buf_putc(
-							        out,
-							        (char)(0x80 |
-							               ((v >>
-							                 6) &
-							                0x3f)));
-							tier_buf_putc(
-							        out,
-							        (char)(0x80 |
-							               (v &
-							                0x3f)));
-						}
-						p = semi + 1;
-						done = 1;
-					}
-				}
-			}
-			if (done)
+			size_t took = xml_named_entity(out, p, end);
+			if (!took)
+				took = xml_char_ref(out, p, end);
+			if (took) {
+				p += took;
 				continue;
+			}
 		}
 		tier_buf_putc(out, *p++);
 	}
