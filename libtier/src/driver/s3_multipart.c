@@ -16,82 +16,116 @@
 
 #include "util/posix.h"
 
-int tier_s3_abort_stale_uploads(tier_driver *drv, int64_t older_than,
-                                unsigned int *aborted)
-{
-	s3_driver *d = tier_s3_of(drv);
-	tier_buf prefix = TIER_BUF_INIT, key = TIER_BUF_INIT,
-	         id = TIER_BUF_INIT, when = TIER_BUF_INIT,
-	         key_marker = TIER_BUF_INIT, id_marker = TIER_BUF_INIT;
-	tier_vec doomed = TIER_VEC_INIT; /* "key\0uploadid" pairs */
-	int64_t now = (int64_t)time(NULL);
-	int rc, truncated = 1;
+/* Stale uploads being looked for, page by page of ListMultipartUploads. */
+struct s3_stale_run {
+	s3_driver *d;
+	int64_t now, older_than;
+	tier_buf prefix, key, id, when, key_marker, id_marker;
+	tier_vec doomed; /* "key\0uploadid" pairs */
+};
 
-	if (aborted)
-		*aborted = 0;
-	if ((rc = tier_s3_dir_prefix(d, &prefix, "")) < 0)
-		return rc;
-	for (int page = 0; rc == 0 && truncated && page < 100; page++) {
-		s3_param p[4] = {{"uploads", NULL}, {"prefix", prefix.ptr}};
-		size_t np = 2;
-		if (key_marker.size) {
-			p[np++] = (s3_param){"key-marker", key_marker.ptr};
-			p[np++] = (s3_param){"upload-id-marker",
-			                     tier_buf_cstr(&id_marker)};
-		}
-		s3_req r = {.method = "GET", .params = p, .nparams = np};
-		if ((rc = tier_s3_request(d, &r, "list uploads", ".")) < 0)
-			break;
-		s3_xml x = {d->body.ptr, d->body.ptr + d->body.size}, up;
-		truncated = s3_xml_text(&x, "IsTruncated", &when) &&
-		            !strcmp(when.ptr, "true");
-		if (truncated &&
-		    (!s3_xml_text(&x, "NextKeyMarker", &key_marker) ||
-		     !s3_xml_text(&x, "NextUploadIdMarker", &id_marker)))
-			truncated = 0;
-		while (s3_xml_next(&x, "Upload", &up)) {
-			int64_t t;
-			if (!s3_xml_text(&up, "Key", &key) ||
-			    !s3_xml_text(&up, "UploadId", &id) ||
-			    !s3_xml_text(&up, "Initiated", &when))
-				continue;
-			t = s3_parse_time(when.ptr);
-			if (t < 0 || now - t < older_than)
-				continue;
-			char *pair = tier_malloc(key.size + id.size + 2);
-			if (!pair) {
-				rc = TIER_ERROR;
-				break;
-			}
-			memcpy(pair, key.ptr, key.size + 1);
-			memcpy(pair + key.size + 1, id.ptr, id.size + 1);
-			if (tier_vec_push(&doomed, pair) < 0) {
-				free(pair);
-				rc = TIER_ERROR;
-				break;
-			}
-		}
+/* Keep one <Upload> of a page to abort if it is old enough. */
+static int stale_take(struct s3_stale_run *s, const s3_xml *up)
+{
+	int64_t t;
+	if (!s3_xml_text(up, "Key", &s->key) ||
+	    !s3_xml_text(up, "UploadId", &s->id) ||
+	    !s3_xml_text(up, "Initiated", &s->when))
+		return 0;
+	t = s3_parse_time(s->when.ptr);
+	if (t < 0 || s->now - t < s->older_than)
+		return 0;
+	char *pair = tier_malloc(s->key.size + s->id.size + 2);
+	if (!pair)
+		return TIER_ERROR;
+	memcpy(pair, s->key.ptr, s->key.size + 1);
+	memcpy(pair + s->key.size + 1, s->id.ptr, s->id.size + 1);
+	if (tier_vec_push(&s->doomed, pair) < 0) {
+		free(pair);
+		return TIER_ERROR;
 	}
-	for (size_t i = 0; rc == 0 && i < doomed.length; i++) {
-		const char *k = doomed.ptr[i], *u = k + strlen(k) + 1;
+	return 0;
+}
+
+/* One page of the uploads under the prefix; whether more follow. */
+static int stale_page(struct s3_stale_run *s, int *truncated)
+{
+	s3_driver *d = s->d;
+	s3_param p[4] = {{"uploads", NULL}, {"prefix", s->prefix.ptr}};
+	size_t np = 2;
+	int rc;
+
+	if (s->key_marker.size) {
+		p[np++] = (s3_param){"key-marker", s->key_marker.ptr};
+		p[np++] = (s3_param){"upload-id-marker",
+		                     tier_buf_cstr(&s->id_marker)};
+	}
+	s3_req r = {.method = "GET", .params = p, .nparams = np};
+	if ((rc = tier_s3_request(d, &r, "list uploads", ".")) < 0)
+		return rc;
+	s3_xml x = {d->body.ptr, d->body.ptr + d->body.size}, up;
+	*truncated = s3_xml_text(&x, "IsTruncated", &s->when) &&
+	             !strcmp(s->when.ptr, "true");
+	if (*truncated &&
+	    (!s3_xml_text(&x, "NextKeyMarker", &s->key_marker) ||
+	     !s3_xml_text(&x, "NextUploadIdMarker", &s->id_marker)))
+		*truncated = 0;
+	while (s3_xml_next(&x, "Upload", &up))
+		if ((rc = stale_take(s, &up)) < 0)
+			return rc;
+	return 0;
+}
+
+/* Abort the uploads found; one already gone was aborted by someone else. */
+static int stale_abort(struct s3_stale_run *s, unsigned int *aborted)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < s->doomed.length; i++) {
+		const char *k = s->doomed.ptr[i], *u = k + strlen(k) + 1;
 		s3_param p[1] = {{"uploadId", u}};
 		s3_req r = {.method = "DELETE",
 		            .key = k,
 		            .params = p,
 		            .nparams = 1};
-		rc = tier_s3_request(d, &r, "abort upload of", k);
+		rc = tier_s3_request(s->d, &r, "abort upload of", k);
 		if (rc == TIER_ENOTFOUND) /* someone else was quicker */
 			rc = 0;
 		else if (rc == 0 && aborted)
 			(*aborted)++;
 	}
-	tier_vec_dispose(&doomed, free);
-	tier_buf_dispose(&prefix);
-	tier_buf_dispose(&key);
-	tier_buf_dispose(&id);
-	tier_buf_dispose(&when);
-	tier_buf_dispose(&key_marker);
-	tier_buf_dispose(&id_marker);
+	return rc;
+}
+
+int tier_s3_abort_stale_uploads(tier_driver *drv, int64_t older_than,
+                                unsigned int *aborted)
+{
+	struct s3_stale_run s = {.d = tier_s3_of(drv),
+	                         .now = (int64_t)time(NULL),
+	                         .older_than = older_than,
+	                         .prefix = TIER_BUF_INIT,
+	                         .key = TIER_BUF_INIT,
+	                         .id = TIER_BUF_INIT,
+	                         .when = TIER_BUF_INIT,
+	                         .key_marker = TIER_BUF_INIT,
+	                         .id_marker = TIER_BUF_INIT,
+	                         .doomed = TIER_VEC_INIT};
+	int rc, truncated = 1;
+
+	if (aborted)
+		*aborted = 0;
+	if ((rc = tier_s3_dir_prefix(s.d, &s.prefix, "")) < 0)
+		return rc;
+	for (int page = 0; rc == 0 && truncated && page < 100; page++)
+		rc = stale_page(&s, &truncated);
+	if (rc == 0)
+		rc = stale_abort(&s, aborted);
+	tier_vec_dispose(&s.doomed, free);
+	tier_buf_dispose(&s.prefix);
+	tier_buf_dispose(&s.key);
+	tier_buf_dispose(&s.id);
+	tier_buf_dispose(&s.when);
+	tier_buf_dispose(&s.key_marker);
+	tier_buf_dispose(&s.id_marker);
 	return rc;
 }
 

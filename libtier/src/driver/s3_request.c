@@ -155,6 +155,78 @@ static int transport_code(CURLcode rc)
 	}
 }
 
+/* A refusal of the credentials: the store's code says which part is wrong. */
+static int auth_fail(s3_driver *d, const char *c, const char *extra,
+                     const char *verb, const char *shown)
+{
+	const char *id = d->creds.key_id;
+	if (!strcmp(c, "SignatureDoesNotMatch") || !*c)
+		return tier_error_set(
+		        TIER_EAUTH,
+		        "the store refused the credentials for key id '%s' (wrong "
+		        "secret?): %ld %s at %s, %s '%s'",
+		        id, d->status, *c ? c : "Forbidden", d->endpoint, verb,
+		        shown);
+	if (!strcmp(c, "InvalidAccessKeyId"))
+		return tier_error_set(
+		        TIER_EAUTH,
+		        "the store does not know key id '%s' (wrong key id?): %ld %s "
+		        "at %s, %s '%s'",
+		        id, d->status, c, d->endpoint, verb, shown);
+	if (!strcmp(c, "AccessDenied"))
+		return tier_error_set(
+		        TIER_EAUTH,
+		        "the store denied key id '%s' access to bucket '%s' (check its "
+		        "permissions): %ld %s at %s, %s '%s'",
+		        id, d->bucket, d->status, c, d->endpoint, verb, shown);
+	if (!strcmp(c, "RequestTimeTooSkewed"))
+		return tier_error_set(
+		        TIER_EAUTH,
+		        "the store refused a request signed by key id '%s': the clock "
+		        "of this machine is off (%s at %s)",
+		        id, c, d->endpoint);
+	return tier_error_set(
+	        TIER_EAUTH,
+	        "the store refused the credentials for key id '%s': %ld %s%s at "
+	        "%s, %s '%s'",
+	        id, d->status, c, extra, d->endpoint, verb, shown);
+}
+
+/* Any other refusal, with the code s3_classify() gave it. */
+static int refusal(s3_driver *d, int rc, const char *c, const char *extra,
+                   const char *verb, const char *shown)
+{
+	if (rc == TIER_EUSAGE && !strcmp(c, "NoSuchBucket"))
+		return tier_error_set(
+		        rc,
+		        "bucket '%s' does not exist at %s (create it, or fix the tier "
+		        "url %s)",
+		        d->bucket, d->endpoint, d->where);
+	if (rc == TIER_EUSAGE)
+		return tier_error_set(
+		        rc, "the store at %s refuses the tier url %s: %ld %s%s",
+		        d->endpoint, d->where, d->status, c, extra);
+	if (rc == TIER_ENOTFOUND)
+		return tier_error_set(rc, "cannot %s '%s' on %s: not found",
+		                      verb, shown, d->where);
+	if (rc == TIER_ECONFLICT)
+		return tier_error_set(rc, "cannot %s '%s' on %s: it exists",
+		                      verb, shown, d->where);
+	if (rc == TIER_ENOSPC)
+		return tier_error_set(
+		        rc, "cannot %s '%s' on %s: no space (%ld %s%s)", verb,
+		        shown, d->where, d->status,
+		        *c ? c : "Insufficient Storage", extra);
+	if (rc == TIER_EUNSUPPORTED)
+		return tier_error_set(
+		        rc,
+		        "cannot %s '%s' on %s: the store does not implement it (%ld %s%s)",
+		        verb, shown, d->where, d->status, c, extra);
+	return tier_error_set(
+	        rc, "cannot %s '%s' on %s: the store answered %ld%s%s%s", verb,
+	        shown, d->where, d->status, *c ? " " : "", c, extra);
+}
+
 /*
  * The message of an answer the store refused: the codes are the driver
  * contract (docs/s3.md has the table), the words say what to do.
@@ -162,79 +234,19 @@ static int transport_code(CURLcode rc)
 int tier_s3_http_fail(s3_driver *d, const char *verb, const char *shown)
 {
 	tier_buf code = TIER_BUF_INIT, msg = TIER_BUF_INIT;
-	const char *c, *id = d->creds.key_id;
-	int rc;
+	const char *c;
 	char extra[300] = "";
+	int rc;
 
 	error_code(d, &code, &msg);
 	c = tier_buf_cstr(&code);
 	rc = s3_classify(d->status, c);
 	if (msg.size)
 		snprintf(extra, sizeof(extra), " (%s)", msg.ptr);
-
-	if (rc == TIER_EAUTH && (!strcmp(c, "SignatureDoesNotMatch") || !*c))
-		rc = tier_error_set(
-		        rc,
-		        "the store refused the credentials for key id '%s' (wrong "
-		        "secret?): %ld %s at %s, %s '%s'",
-		        id, d->status, *c ? c : "Forbidden", d->endpoint, verb,
-		        shown);
-	else if (rc == TIER_EAUTH && !strcmp(c, "InvalidAccessKeyId"))
-		rc = tier_error_set(
-		        rc,
-		        "the store does not know key id '%s' (wrong key id?): %ld %s "
-		        "at %s, %s '%s'",
-		        id, d->status, c, d->endpoint, verb, shown);
-	else if (rc == TIER_EAUTH && !strcmp(c, "AccessDenied"))
-		rc = tier_error_set(
-		        rc,
-		        "the store denied key id '%s' access to bucket '%s' (check its "
-		        "permissions): %ld %s at %s, %s '%s'",
-		        id, d->bucket, d->status, c, d->endpoint, verb, shown);
-	else if (rc == TIER_EAUTH && !strcmp(c, "RequestTimeTooSkewed"))
-		rc = tier_error_set(
-		        rc,
-		        "the store refused a request signed by key id '%s': the clock "
-		        "of this machine is off (%s at %s)",
-		        id, c, d->endpoint);
-	else if (rc == TIER_EAUTH)
-		rc = tier_error_set(
-		        rc,
-		        "the store refused the credentials for key id '%s': %ld %s%s at "
-		        "%s, %s '%s'",
-		        id, d->status, c, extra, d->endpoint, verb, shown);
-	else if (rc == TIER_EUSAGE && !strcmp(c, "NoSuchBucket"))
-		rc = tier_error_set(
-		        rc,
-		        "bucket '%s' does not exist at %s (create it, or fix the tier "
-		        "url %s)",
-		        d->bucket, d->endpoint, d->where);
-	else if (rc == TIER_EUSAGE)
-		rc = tier_error_set(
-		        rc, "the store at %s refuses the tier url %s: %ld %s%s",
-		        d->endpoint, d->where, d->status, c, extra);
-	else if (rc == TIER_ENOTFOUND)
-		rc = tier_error_set(rc, "cannot %s '%s' on %s: not found", verb,
-		                    shown, d->where);
-	else if (rc == TIER_ECONFLICT)
-		rc = tier_error_set(rc, "cannot %s '%s' on %s: it exists", verb,
-		                    shown, d->where);
-	else if (rc == TIER_ENOSPC)
-		rc = tier_error_set(rc,
-		                    "cannot %s '%s' on %s: no space (%ld %s%s)",
-		                    verb, shown, d->where, d->status,
-		                    *c ? c : "Insufficient Storage", extra);
-	else if (rc == TIER_EUNSUPPORTED)
-		rc = tier_error_set(
-		        rc,
-		        "cannot %s '%s' on %s: the store does not implement it (%ld %s%s)",
-		        verb, shown, d->where, d->status, c, extra);
+	if (rc == TIER_EAUTH)
+		rc = auth_fail(d, c, extra, verb, shown);
 	else
-		rc = tier_error_set(
-		        rc,
-		        "cannot %s '%s' on %s: the store answered %ld%s%s%s",
-		        verb, shown, d->where, d->status, *c ? " " : "", c,
-		        extra);
+		rc = refusal(d, rc, c, extra, verb, shown);
 	tier_buf_dispose(&code);
 	tier_buf_dispose(&msg);
 	return rc;
