@@ -97,19 +97,18 @@ static int month_of(const char *s)
 
 #define MAX_TOKENS 9
 
-int curl_parse_ls_line(char *line, const char **name, tier_stat *st, time_t now)
+/*
+ * Split the fields before the name: perms links owner [group] size month
+ * day time-or-year.  The group is missing on some servers, so the month
+ * anchors the parse.  The month's token index (*mon its number), *pp at
+ * the name; -1 for another format.
+ */
+static int ls_fields(char *line, char **tok, char **pp, int *mon)
 {
-	char *tok[MAX_TOKENS];
-	int ntok = 0, mon = -1, m = -1;
+	int ntok = 0, m = -1;
 	char *p = line;
 
-	memset(st, 0, sizeof(*st));
-	if (!strchr("-dlbcps", line[0]) || strlen(line) < 10)
-		return -1;
-	/*
-	 * perms links owner [group] size month day time-or-year name: the
-	 * group is missing on some servers, so the month anchors the parse.
-	 */
+	*mon = -1;
 	while (ntok < MAX_TOKENS) {
 		while (*p == ' ')
 			p++;
@@ -121,11 +120,11 @@ int curl_parse_ls_line(char *line, const char **name, tier_stat *st, time_t now)
 			return -1;
 		*p++ = '\0';
 		/* the month is token 5 (with a group) or 4 (without) */
-		if (ntok - 1 >= 4 && mon < 0 &&
-		    (mon = month_of(tok[ntok - 1])) >= 0) {
+		if (ntok - 1 >= 4 && *mon < 0 &&
+		    (*mon = month_of(tok[ntok - 1])) >= 0) {
 			m = ntok - 1;
 			if (m > 5) {
-				mon = -1;
+				*mon = -1;
 				m = -1;
 			}
 		}
@@ -134,28 +133,18 @@ int curl_parse_ls_line(char *line, const char **name, tier_stat *st, time_t now)
 	}
 	if (m < 0 || ntok != m + 3)
 		return -1;
-	/* the name follows after one space; more would be part of the name */
-	if (!*p)
-		return -1;
-	*name = p;
-	if (line[0] == 'l') {
-		char *arrow = strstr(p, " -> ");
-		if (arrow)
-			*arrow = '\0';
-	}
-	/* "l... 12:00  -> x": no name before the arrow */
-	if (!**name)
-		return -1;
-	if (!all_digits(tok[m - 1]) || !all_digits(tok[m + 1]))
-		return -1;
-	st->size = strtoull(tok[m - 1], NULL, 10);
-	st->is_dir = line[0] == 'd';
+	*pp = p;
+	return m;
+}
 
+/* The mtime of month mon, day and "HH:MM" or a year; -1 if ty is neither. */
+static int ls_time(tier_stat *st, int mon, const char *day, const char *ty,
+                   time_t now)
+{
 	struct tm tm;
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_mon = mon;
-	tm.tm_mday = atoi(tok[m + 1]);
-	const char *ty = tok[m + 2];
+	tm.tm_mday = atoi(day);
 	if (strchr(ty, ':')) {
 		/* "HH:MM": within the last six months or so, year not shown */
 		struct tm nowtm;
@@ -176,4 +165,34 @@ int curl_parse_ls_line(char *line, const char **name, tier_stat *st, time_t now)
 		return -1;
 	}
 	return 0;
+}
+
+int curl_parse_ls_line(char *line, const char **name, tier_stat *st, time_t now)
+{
+	char *tok[MAX_TOKENS];
+	char *p;
+	int mon, m;
+
+	memset(st, 0, sizeof(*st));
+	if (!strchr("-dlbcps", line[0]) || strlen(line) < 10)
+		return -1;
+	if ((m = ls_fields(line, tok, &p, &mon)) < 0)
+		return -1;
+	/* the name follows after one space; more would be part of the name */
+	if (!*p)
+		return -1;
+	*name = p;
+	if (line[0] == 'l') {
+		char *arrow = strstr(p, " -> ");
+		if (arrow)
+			*arrow = '\0';
+	}
+	/* "l... 12:00  -> x": no name before the arrow */
+	if (!**name)
+		return -1;
+	if (!all_digits(tok[m - 1]) || !all_digits(tok[m + 1]))
+		return -1;
+	st->size = strtoull(tok[m - 1], NULL, 10);
+	st->is_dir = line[0] == 'd';
+	return ls_time(st, mon, tok[m + 1], tok[m + 2], now);
 }
