@@ -19,6 +19,7 @@
 #include <git2/sys/odb_backend.h>
 
 #include "log.h"
+#include "odb_frozen.h"
 #include "util/idset.h"
 #include "tier/sys/driver.h"
 #include "retry.h"
@@ -116,8 +117,7 @@ static void who(char *user, size_t ucap, char *host, size_t hcap)
 	host[hcap - 1] = '\0';
 }
 
-static void info_set_problem(struct vtier *t, tier_state st,
-                             const char *msg)
+static void info_set_problem(struct vtier *t, tier_state st, const char *msg)
 {
 	t->info.state = st;
 	tier_buf_sets(&t->problem, msg);
@@ -893,7 +893,8 @@ static int lock_wait(tier_vault *v, const char *path)
 			return tier_error_set_errno(TIER_ERROR, errno,
 			                            "cannot lock '%s'", path);
 		if (v->wait_timeout_ms > 0) {
-			int64_t left = start + v->wait_timeout_ms - tier_now_ms();
+			int64_t left =
+			        start + v->wait_timeout_ms - tier_now_ms();
 			if (left <= 0) {
 				lock_holder_describe(who, sizeof(who),
 				                     v->lock_fd);
@@ -1639,92 +1640,6 @@ struct tier_write {
 	tier_buf *error;
 };
 
-/*
- * The cache's packs, read-only and never rescanned.  A write creates
- * thousands of new objects; for each, libgit2 asks every backend whether
- * it exists and, when none has it, refreshes them: the stock pack backend
- * then rereads the pack directory.  Nothing adds packs to the cache during
- * a write, so this wrapper has no refresh and answers freshen from memory.
- */
-struct frozen_packs {
-	git_odb_backend parent;
-	git_odb_backend *inner;
-};
-
-#define FROZEN(b) ((struct frozen_packs *)(b))
-static git_odb_backend *fp_inner(git_odb_backend *b)
-{
-	FROZEN(b)->inner->odb = b->odb;
-	return FROZEN(b)->inner;
-}
-
-static int fp_read(void **d, size_t *l, git_object_t *t, git_odb_backend *b,
-                   const git_oid *id)
-{
-	git_odb_backend *in = fp_inner(b);
-	return in->read(d, l, t, in, id);
-}
-
-static int fp_read_prefix(git_oid *o, void **d, size_t *l, git_object_t *t,
-                          git_odb_backend *b, const git_oid *id, size_t n)
-{
-	git_odb_backend *in = fp_inner(b);
-	return in->read_prefix(o, d, l, t, in, id, n);
-}
-
-static int fp_read_header(size_t *l, git_object_t *t, git_odb_backend *b,
-                          const git_oid *id)
-{
-	git_odb_backend *in = fp_inner(b);
-	return in->read_header(l, t, in, id);
-}
-
-static int fp_exists(git_odb_backend *b, const git_oid *id)
-{
-	git_odb_backend *in = fp_inner(b);
-	return in->exists(in, id);
-}
-
-static int fp_exists_prefix(git_oid *o, git_odb_backend *b, const git_oid *id,
-                            size_t n)
-{
-	git_odb_backend *in = fp_inner(b);
-	return in->exists_prefix(o, in, id, n);
-}
-
-static int fp_freshen(git_odb_backend *b, const git_oid *id)
-{
-	return fp_exists(b, id) ? 0 : GIT_ENOTFOUND;
-}
-
-static void fp_free(git_odb_backend *b)
-{
-	FROZEN(b)->inner->free(FROZEN(b)->inner);
-	free(b);
-}
-
-static int frozen_packs_new(git_odb_backend **out, const char *objdir)
-{
-	struct frozen_packs *f = tier_calloc(1, sizeof(*f));
-	int rc;
-	if (!f)
-		return GIT_ERROR;
-	if ((rc = git_odb_backend_pack(&f->inner, objdir)) < 0) {
-		free(f);
-		return rc;
-	}
-	f->parent.version = GIT_ODB_BACKEND_VERSION;
-	f->parent.read = fp_read;
-	f->parent.read_prefix = fp_read_prefix;
-	f->parent.read_header = fp_read_header;
-	f->parent.exists = fp_exists;
-	f->parent.exists_prefix = fp_exists_prefix;
-	f->parent.freshen = fp_freshen;
-	f->parent.free = fp_free;
-	*out = &f->parent;
-	return 0;
-}
-
 static size_t pick_targets(tier_write *w)
 {
 	tier_vault *v = w->v;
@@ -1831,7 +1746,8 @@ static int wait_for_target(tier_write *w)
 		unsigned int d = tier_retry_delay(
 		        &pol, attempt < 20 ? attempt : 20, &rng);
 		if (v->wait_timeout_ms > 0) {
-			int64_t left = start + v->wait_timeout_ms - tier_now_ms();
+			int64_t left =
+			        start + v->wait_timeout_ms - tier_now_ms();
 			if (left <= 0) {
 				rc = tier_error_set(
 				        TIER_ETIMEOUT,
@@ -1927,7 +1843,7 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 	snprintf(objdir, sizeof(objdir), "%s/objects",
 	         git_repository_path(v->cache));
 	if ((rc = git_odb_new(&odb)) < 0 ||
-	    (rc = frozen_packs_new(&packs, objdir)) < 0 ||
+	    (rc = tier_odb_frozen_new(&packs, objdir)) < 0 ||
 	    (rc = git_odb_add_backend(odb, packs, 1)) < 0 ||
 	    (packs = NULL, 0) || (rc = git_mempack_new(&w->mempack)) < 0 ||
 	    (rc = git_odb_add_backend(odb, w->mempack, 1000)) < 0 ||
