@@ -1,4 +1,5 @@
-/* Revisions by number, and differences between snapshots. */
+/* The vault's history: its log, revisions by number, and differences
+ * between snapshots. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,66 @@ int tier_vault_find_revision(tier_vault *v, uint64_t rev, git_oid *out)
 		        (unsigned long long)ci.revision);
 	git_oid_cpy(out, &cur);
 	return 0;
+}
+
+int tier_vault_log(tier_log_entry **out, size_t *count, tier_vault *v,
+                   size_t max)
+{
+	git_oid head, oid;
+	tier_log_entry *e = NULL;
+	size_t n = 0, cap = 0;
+	git_repository *cache = tier_vault_cache(v);
+	int rc;
+
+	*out = NULL;
+	*count = 0;
+	if ((rc = tier_vault_best_head(v, &head, NULL)) < 0)
+		return rc == TIER_ENOTFOUND ? 0 : rc;
+	/* first parents by hand: git_revwalk inflates each commit unchecked,
+	 * tier_commit_info_read checks its size first */
+	git_oid_cpy(&oid, &head);
+	for (rc = 1; (!max || n < max) && rc == 1;
+	     rc = tier_log_first_parent(&oid, cache, &oid)) {
+		tier_commit_info ci;
+		if ((rc = tier_commit_info_read(&ci, cache, &oid)) < 0)
+			goto fail;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			tier_log_entry *ne = tier_realloc(e, cap * sizeof(*e));
+			if (!ne) {
+				rc = TIER_ERROR;
+				goto fail;
+			}
+			e = ne;
+		}
+		tier_log_entry *x = &e[n++];
+		memset(x, 0, sizeof(*x));
+		x->revision = ci.revision;
+		git_oid_tostr(x->commit, sizeof(x->commit), &oid);
+		x->time = ci.time;
+		x->time_offset = ci.time_offset;
+		memcpy(x->op, ci.op, sizeof(x->op));
+		memcpy(x->installation, ci.installation,
+		       sizeof(x->installation));
+		memcpy(x->host, ci.host, sizeof(x->host));
+		memcpy(x->user, ci.user, sizeof(x->user));
+		memcpy(x->summary, ci.summary, sizeof(x->summary));
+		x->files = ci.files;
+		x->bytes = ci.bytes;
+		x->new_bytes = ci.new_bytes;
+		x->packs = ci.packs;
+		rc = 1;
+	}
+	if (rc < 0) {
+		tier_error_prefix("cannot walk the log");
+		goto fail;
+	}
+	*out = e;
+	*count = n;
+	return 0;
+fail:
+	free(e);
+	return rc;
 }
 
 /* The snapshot tree of a revision (NULL when it has none), size-checked. */
