@@ -1,4 +1,4 @@
-#include "vault.h"
+#include "vault_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,37 +31,6 @@
 /* Consolidate a tier's log packs every this many revisions (docs/format.md). */
 #define LOG_CONSOLIDATE_EVERY 32
 #define LOG_MAX_PACKS         8
-
-struct vtier {
-	tier_location *loc;
-	tier_info info;
-	tier_buf problem;
-	git_oid head;
-	int has_head;
-	git_oid stored;
-	int has_stored;
-};
-
-struct tier_vault {
-	char *state_dir; /* NULL: no installation */
-	char *tmp_cache; /* ad-hoc cache dir to remove at free */
-	int read_only;
-	int reading; /* opened by a reading tool: R8 does not stop it */
-	char vault_id[65];
-	char inst_id[65];
-	git_repository *cache;
-	size_t n;
-	struct vtier *t;
-	uint64_t max_rev;
-	int lock_fd;
-	int lock_depth;
-	char *cacert_conf; /* tls.cacert from the config, owned */
-	int announced;     /* we wrote <state>/write-wanted at open */
-	tier_location_options lopts;
-	int64_t wait_timeout_ms;
-	tier_trace_cb notice;
-	void *notice_payload;
-};
 
 /* ---- small helpers -------------------------------------------------- */
 
