@@ -76,51 +76,11 @@ static int random_hex(char *out, size_t nbytes)
 	return 0;
 }
 
-static void who(char *user, size_t ucap, char *host, size_t hcap)
-{
-	struct passwd *pw = getpwuid(geteuid());
-	const char *u = pw ? pw->pw_name : getenv("USER");
-	snprintf(user, ucap, "%s", u && *u ? u : "unknown");
-	if (gethostname(host, hcap) != 0)
-		snprintf(host, hcap, "unknown");
-	host[hcap - 1] = '\0';
-}
-
 static void info_set_problem(struct vtier *t, tier_state st, const char *msg)
 {
 	t->info.state = st;
 	tier_buf_sets(&t->problem, msg);
 	t->info.problem = tier_buf_cstr(&t->problem);
-}
-
-/* ---- installation config (git-config format, read with libgit2) ---- */
-
-static int config_open(git_config **cfg, const char *state_dir)
-{
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/config", state_dir);
-	int rc = git_config_open_ondisk(cfg, path);
-	if (rc < 0)
-		return tier_error_from_git(
-		        rc, "cannot read installation config '%s'", path);
-	return 0;
-}
-
-static int config_get(git_config *cfg, const char *key, char *out, size_t cap,
-                      const char *state_dir)
-{
-	git_buf b = {0};
-	int rc = git_config_get_string_buf(&b, cfg, key);
-	if (rc < 0) {
-		git_buf_dispose(&b);
-		return tier_error_set(
-		        TIER_EUSAGE,
-		        "installation '%s' has no '%s' in its config",
-		        state_dir, key);
-	}
-	snprintf(out, cap, "%s", b.ptr);
-	git_buf_dispose(&b);
-	return 0;
 }
 
 /* ---- opening --------------------------------------------------------- */
@@ -152,7 +112,7 @@ static int open_cache(tier_vault *v, int create)
 	return 0;
 }
 
-static int add_tier(tier_vault *v, const char *spec)
+int tier_vault_add_tier(tier_vault *v, const char *spec)
 {
 	struct vtier *nt = tier_realloc(v->t, (v->n + 1) * sizeof(*v->t));
 	if (!nt)
@@ -177,65 +137,6 @@ static int add_tier(tier_vault *v, const char *spec)
 	t->info.url = tier_location_display(t->loc);
 	v->n++;
 	return 0;
-}
-
-static int load_tiers_from_config(tier_vault *v, git_config *cfg)
-{
-	char order[4096], key[256], url[4096];
-	int rc;
-	if ((rc = config_get(cfg, "installation.tiers", order, sizeof(order),
-	                     v->state_dir)) < 0)
-		return rc;
-	char *save = NULL;
-	for (char *name = strtok_r(order, " ,", &save); name;
-	     name = strtok_r(NULL, " ,", &save)) {
-		snprintf(key, sizeof(key), "tier.%s.url", name);
-		if ((rc = config_get(cfg, key, url, sizeof(url),
-		                     v->state_dir)) < 0)
-			return rc;
-		tier_buf spec = TIER_BUF_INIT;
-		tier_buf_printf(&spec, "%s=%s", name, url);
-		rc = add_tier(v, tier_buf_cstr(&spec));
-		tier_buf_dispose(&spec);
-		if (rc < 0)
-			return rc;
-	}
-	if (v->n == 0)
-		return tier_error_set(TIER_EUSAGE,
-		                      "installation '%s' lists no tiers",
-		                      v->state_dir);
-	return 0;
-}
-
-/*
- * -t with an installation picks among the tiers it knows (by NAME=URL):
- * an unknown name would get a ref of its own in the cache and be written
- * to, outside the installation's list.
- */
-static int check_known_tier(tier_vault *v, git_config *cfg, const char *name)
-{
-	char order[4096];
-	tier_buf known = TIER_BUF_INIT;
-	int rc;
-	if ((rc = config_get(cfg, "installation.tiers", order, sizeof(order),
-	                     v->state_dir)) < 0)
-		return rc;
-	char *save = NULL;
-	for (char *k = strtok_r(order, " ,", &save); k;
-	     k = strtok_r(NULL, " ,", &save)) {
-		if (!strcmp(k, name)) {
-			tier_buf_dispose(&known);
-			return 0;
-		}
-		tier_buf_printf(&known, "%s'%s'", known.size ? ", " : "", k);
-	}
-	rc = tier_error_set(TIER_EUSAGE,
-	                    "tier '%s' is not a tier of installation '%s' "
-	                    "(its tiers: %s)",
-	                    name, v->state_dir,
-	                    known.size ? tier_buf_cstr(&known) : "none");
-	tier_buf_dispose(&known);
-	return rc;
 }
 
 static int vault_alloc(tier_vault **out, const tier_vault_options *opts)
@@ -405,9 +306,6 @@ static int intent_clear(tier_vault *v, struct vtier *t)
 	tier_buf_dispose(&p);
 	return rc;
 }
-
-static int lock_state_mode(tier_vault *v, int nonblock, const char *op);
-static void unlock_state(tier_vault *v);
 
 /* ---- probing (R5, R8, R9) ------------------------------------------ */
 
@@ -609,12 +507,12 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		if (in.present) {
 			/* only one of us mends the state: a writer that runs now
 			 * owns this intent, and we merely read it */
-			int locked = lock_state_mode(v, 1, "open") == 0;
+			int locked = tier_installation_lock(v, 1, "open") == 0;
 			tier_error_clear();
 			if (t->has_head && git_oid_equal(&t->head, &in.to)) {
 				if (locked &&
 				    (rc = ref_write(v, t, &in.to)) < 0) {
-					unlock_state(v);
+					tier_installation_unlock(v);
 					return rc;
 				}
 				git_oid_cpy(&t->stored, &in.to);
@@ -630,11 +528,11 @@ static int probe_one(tier_vault *v, struct vtier *t)
 			      git_oid_equal(&t->head, &in.from)) ||
 			     (!t->has_head && !in.has_from)) &&
 			    (rc = intent_clear(v, t)) < 0) {
-				unlock_state(v);
+				tier_installation_unlock(v);
 				return rc;
 			}
 			if (locked)
-				unlock_state(v);
+				tier_installation_unlock(v);
 		}
 	}
 
@@ -662,12 +560,12 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		return 0;
 	if (v->read_only) {
 		/* a follower records what it saw and never judges */
-		if (!t->has_head || lock_state_mode(v, 1, "open") < 0) {
+		if (!t->has_head || tier_installation_lock(v, 1, "open") < 0) {
 			tier_error_clear();
 			return 0;
 		}
 		rc = ref_write(v, t, &t->head);
-		unlock_state(v);
+		tier_installation_unlock(v);
 		return rc;
 	}
 	if (!t->has_stored)
@@ -722,258 +620,7 @@ int tier_vault_probe(tier_vault *v)
 	return 0;
 }
 
-/* ---- public open/init ----------------------------------------------- */
-
-/*
- * The installation's write lock (flock on <state>/lock) serialises writes
- * and syncs.  A writer that finds it taken announces itself in
- * <state>/write-wanted (its pid) so that a running sync stops within a
- * second (R7); the writer removes the announcement once it has the lock.
- */
-static int state_file(char *out, size_t cap, const tier_vault *v,
-                      const char *name)
-{
-	snprintf(out, cap, "%s/%s", v->state_dir, name);
-	return 0;
-}
-
-/*
- * The holder of the lock writes into the lock file who it is ("pid 4711",
- * "tool tier-push", "op push", "since <epoch>"), so that a second process
- * that finds the lock taken can say what it waits for.  Emptied again
- * before the lock is released.
- */
-static void lock_record(tier_vault *v, const char *op)
-{
-	char text[256];
-#if defined(__GLIBC__)
-	const char *tool = program_invocation_short_name;
-#else
-	const char *tool = "?";
-#endif
-	int n = snprintf(text, sizeof(text),
-	                 "pid %ld\ntool %s\nop %s\nsince %lld\n",
-	                 (long)getpid(), tool && *tool ? tool : "?", op,
-	                 (long long)time(NULL));
-	/* only informative: a failure here must not fail the write */
-	if (ftruncate(v->lock_fd, 0) == 0 &&
-	    pwrite(v->lock_fd, text, (size_t)n, 0) != n &&
-	    ftruncate(v->lock_fd, 0) < 0) {
-		/* nothing more to do: a waiter then names no holder */
-	}
-}
-
-struct lock_holder {
-	long pid;
-	char op[32];
-	char tool[64];
-	int64_t since;
-};
-
-/* What the lock file says of its holder; 0 when it says nothing (yet). */
-static int lock_holder_read(int fd, struct lock_holder *h)
-{
-	char text[256], *line, *save = NULL;
-	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
-	memset(h, 0, sizeof(*h));
-	if (n <= 0)
-		return 0;
-	text[n] = '\0';
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (!strncmp(line, "pid ", 4))
-			h->pid = strtol(line + 4, NULL, 10);
-		else if (!strncmp(line, "op ", 3))
-			snprintf(h->op, sizeof(h->op), "%s", line + 3);
-		else if (!strncmp(line, "tool ", 5))
-			snprintf(h->tool, sizeof(h->tool), "%s", line + 5);
-		else if (!strncmp(line, "since ", 6))
-			h->since = strtoll(line + 6, NULL, 10);
-	}
-	return h->pid > 0;
-}
-
-/* "push pid 4711 since 10:32:05" (the date too when not today). */
-static void lock_holder_describe(char *out, size_t cap, int fd)
-{
-	struct lock_holder h;
-	char when[32] = "";
-	if (!lock_holder_read(fd, &h)) {
-		snprintf(out, cap, "another process");
-		return;
-	}
-	if (h.since > 0) {
-		time_t t = (time_t)h.since, now = time(NULL);
-		struct tm tm, tn;
-		localtime_r(&t, &tm);
-		localtime_r(&now, &tn);
-		strftime(when, sizeof(when),
-		         tm.tm_yday == tn.tm_yday && tm.tm_year == tn.tm_year
-		                 ? " since %H:%M:%S"
-		                 : " since %Y-%m-%d %H:%M:%S",
-		         &tm);
-	}
-	/* the tool only when the operation does not say it (tier-fsck
-	 * --repair locks like a sync) */
-	char tool[80] = "";
-	if (h.tool[0] && h.op[0] &&
-	    !(strncmp(h.tool, "tier-", 5) == 0 && !strcmp(h.tool + 5, h.op)))
-		snprintf(tool, sizeof(tool), " (%s)", h.tool);
-	snprintf(out, cap, "%s pid %ld%s%s", h.op[0] ? h.op : "a process",
-	         h.pid, tool, when);
-}
-
-/* The state directory as an absolute path, quoted, for lock messages. */
-static const char *lock_where(const tier_vault *v)
-{
-	char abs[PATH_MAX];
-	if (!realpath(v->state_dir, abs))
-		snprintf(abs, sizeof(abs), "%s", v->state_dir);
-	return tier_quote_name(abs);
-}
-
-/*
- * The lock is taken: say once what holds it, then wait for it, polling,
- * at most wait_timeout_ms (-1: for ever, 0: not at all: TIER_ETIMEOUT).
- */
-static int lock_wait(tier_vault *v, const char *path)
-{
-	char who[160];
-	int64_t start = tier_now_ms();
-	lock_holder_describe(who, sizeof(who), v->lock_fd);
-	if (v->wait_timeout_ms == 0)
-		return tier_error_set(
-		        TIER_ETIMEOUT,
-		        "the installation is busy: %s holds the lock of '%s' "
-		        "(not waiting: --wait-timeout 0)",
-		        who, lock_where(v));
-	if (v->notice) {
-		char line[PATH_MAX + 256];
-		snprintf(line, sizeof(line),
-		         "waiting for %s (the lock of '%s')", who,
-		         lock_where(v));
-		v->notice(line, v->notice_payload);
-	}
-	for (;;) {
-		unsigned int d = 100;
-		if (flock(v->lock_fd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return tier_error_set_errno(TIER_ERROR, errno,
-			                            "cannot lock '%s'", path);
-		if (v->wait_timeout_ms > 0) {
-			int64_t left =
-			        start + v->wait_timeout_ms - tier_now_ms();
-			if (left <= 0) {
-				lock_holder_describe(who, sizeof(who),
-				                     v->lock_fd);
-				return tier_error_set(
-				        TIER_ETIMEOUT,
-				        "gave up after %lld s waiting for %s (the lock of '%s')",
-				        (long long)((v->wait_timeout_ms + 999) /
-				                    1000),
-				        who, lock_where(v));
-			}
-			if (left < d)
-				d = (unsigned int)left;
-		}
-		if (v->lopts.sleep ? v->lopts.sleep(d, v->lopts.payload)
-		                   : tier_retry_nanosleep(d, NULL))
-			return tier_error_set(TIER_EABORTED,
-			                      "cancelled while waiting for %s",
-			                      who);
-	}
-}
-
-static int lock_state_mode(tier_vault *v, int nonblock, const char *op)
-{
-	char path[PATH_MAX], want[PATH_MAX];
-	int rc;
-	if (v->lock_fd >= 0) {
-		v->lock_depth++;
-		return 0;
-	}
-	state_file(path, sizeof(path), v, "lock");
-	v->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (v->lock_fd < 0)
-		return tier_error_set_errno(TIER_ERROR, errno,
-		                            "cannot open lock '%s'", path);
-	if (flock(v->lock_fd, LOCK_EX | LOCK_NB) == 0) {
-		v->lock_depth = 1;
-		lock_record(v, op);
-		return 0;
-	}
-	if (errno != EWOULDBLOCK) {
-		int e = errno;
-		close(v->lock_fd);
-		v->lock_fd = -1;
-		return tier_error_set_errno(TIER_ERROR, e, "cannot lock '%s'",
-		                            path);
-	}
-	if (nonblock) {
-		char who[160];
-		lock_holder_describe(who, sizeof(who), v->lock_fd);
-		close(v->lock_fd);
-		v->lock_fd = -1;
-		return tier_error_set(
-		        TIER_ECONFLICT,
-		        "the installation is busy: %s holds the lock of '%s'",
-		        who, lock_where(v));
-	}
-	char pid[32];
-	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	state_file(want, sizeof(want), v, "write-wanted");
-	tier_atomic_write(want, pid, (size_t)n);
-	rc = lock_wait(v, path);
-	unlink(want);
-	if (rc < 0) {
-		close(v->lock_fd);
-		v->lock_fd = -1;
-		return rc;
-	}
-	v->lock_depth = 1;
-	lock_record(v, op);
-	return 0;
-}
-
-static int lock_state(tier_vault *v, const char *op)
-{
-	return lock_state_mode(v, 0, op);
-}
-
-static void unlock_state(tier_vault *v)
-{
-	if (v->lock_fd >= 0 && --v->lock_depth <= 0) {
-		if (ftruncate(v->lock_fd, 0) < 0) {
-			/* informative only: the next holder rewrites it */
-		}
-		close(v->lock_fd);
-		v->lock_fd = -1;
-		v->lock_depth = 0;
-	}
-}
-
-int tier_vault_lock_sync(tier_vault *v)
-{
-	if (!v->state_dir)
-		return tier_error_set(TIER_EUSAGE,
-		                      "syncing needs an installation (-s DIR)");
-	if (v->read_only)
-		return tier_error_set(
-		        TIER_EUSAGE,
-		        "this installation is read-only: it never writes");
-	/* sync checks R8 after this with tier_vault_check(): in full */
-	if (v->reading)
-		return tier_error_set(
-		        TIER_EUSAGE,
-		        "this vault was opened for reading: it cannot sync");
-	return lock_state_mode(v, 1, "sync");
-}
-
-void tier_vault_unlock(tier_vault *v)
-{
-	unlock_state(v);
-}
+/* ---- opening --------------------------------------------------------- */
 
 const char *tier_state_name(tier_state s)
 {
@@ -997,32 +644,11 @@ const char *tier_state_name(tier_state s)
 	}
 }
 
-int tier_vault_write_wanted(const tier_vault *v)
-{
-	char want[PATH_MAX], text[32] = {0};
-	if (!v->state_dir)
-		return 0;
-	state_file(want, sizeof(want), v, "write-wanted");
-	FILE *f = fopen(want, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	long pid = strtol(text, NULL, 10);
-	/* an announcement left by a writer that died does not count, nor our own */
-	if (pid == (long)getpid() ||
-	    (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH))
-		return 0;
-	return 1;
-}
-
 int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 {
 	tier_vault *v = NULL;
 	git_config *cfg = NULL;
 	int rc;
-	struct stat st;
 
 	*out = NULL;
 	TIER_ASSERT_ARG(out);
@@ -1032,37 +658,7 @@ int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 	if ((rc = vault_alloc(&v, opts)) < 0)
 		return rc;
 	if (v->state_dir) {
-		char cpath[PATH_MAX];
-		snprintf(cpath, sizeof(cpath), "%s/config", v->state_dir);
-		if (stat(cpath, &st) < 0) {
-			rc = tier_error_set(
-			        TIER_EUSAGE,
-			        "'%s' is not an installation (no config): run tier-init first",
-			        v->state_dir);
-			goto fail;
-		}
-		if ((rc = config_open(&cfg, v->state_dir)) < 0 ||
-		    (rc = config_get(cfg, "vault.id", v->vault_id,
-		                     sizeof(v->vault_id), v->state_dir)) < 0 ||
-		    (rc = config_get(cfg, "installation.id", v->inst_id,
-		                     sizeof(v->inst_id), v->state_dir)) < 0)
-			goto fail;
-		int ro = 0;
-		if (git_config_get_bool(&ro, cfg, "installation.readonly") == 0)
-			v->read_only = ro;
-		/* connection settings remembered by tier-init, unless given now */
-		git_buf ca = {0};
-		if (!v->lopts.cacert &&
-		    git_config_get_string_buf(&ca, cfg, "tls.cacert") == 0 &&
-		    (v->cacert_conf = tier_strdup(ca.ptr)))
-			v->lopts.cacert = v->cacert_conf;
-		git_buf_dispose(&ca);
-		int insecure = 0;
-		if (!v->lopts.insecure &&
-		    git_config_get_bool(&insecure, cfg, "tls.insecure") == 0)
-			v->lopts.insecure = insecure;
-		if (opts->ntiers == 0 &&
-		    (rc = load_tiers_from_config(v, cfg)) < 0)
+		if ((rc = tier_installation_load(v, opts, &cfg)) < 0)
 			goto fail;
 		if ((rc = open_cache(v, 0)) < 0)
 			goto fail;
@@ -1078,17 +674,12 @@ int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 			goto fail;
 	}
 	for (size_t i = 0; opts && i < opts->ntiers; i++)
-		if ((rc = add_tier(v, opts->tiers[i])) < 0 ||
-		    (cfg && (rc = check_known_tier(
+		if ((rc = tier_vault_add_tier(v, opts->tiers[i])) < 0 ||
+		    (cfg && (rc = tier_installation_check_tier(
 		                     v, cfg, v->t[v->n - 1].info.name)) < 0))
 			goto fail;
-	if (opts->intend_write && v->state_dir && !v->read_only) {
-		char want[PATH_MAX], pid[32];
-		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-		state_file(want, sizeof(want), v, "write-wanted");
-		v->announced = tier_atomic_write(want, pid, (size_t)n) == 0;
-		tier_error_clear();
-	}
+	if (opts->intend_write && v->state_dir && !v->read_only)
+		tier_installation_announce_write(v);
 	if (!opts->no_probe && (rc = tier_vault_probe(v)) < 0)
 		goto fail;
 	git_config_free(cfg);
@@ -1179,7 +770,7 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 		return rc;
 	v->read_only = opts->mode == TIER_INIT_READ_ONLY;
 	for (size_t i = 0; i < opts->ntiers; i++)
-		if ((rc = add_tier(v, opts->tiers[i])) < 0)
+		if ((rc = tier_vault_add_tier(v, opts->tiers[i])) < 0)
 			goto fail;
 
 	/* a tier root is created if its parent exists (not a whole path:
@@ -1226,7 +817,7 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 		goto fail;
 
 	/* write the installation config before touching any tier */
-	who(user, sizeof(user), host, sizeof(host));
+	tier_installation_who(user, sizeof(user), host, sizeof(host));
 	snprintf(path, sizeof(path), "%s/config", opts->state_dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -1239,7 +830,7 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 	for (size_t i = 0; i < v->n; i++)
 		tier_buf_printf(&order, "%s%s", i ? " " : "",
 		                v->t[i].info.name);
-	if ((rc = config_open(&cfg, opts->state_dir)) < 0)
+	if ((rc = tier_installation_config_open(&cfg, opts->state_dir)) < 0)
 		goto fail_order;
 	if ((rc = git_config_set_string(cfg, "installation.id", v->inst_id)) <
 	            0 ||
@@ -1384,21 +975,8 @@ fail_order:
 fail:
 	git_config_free(cfg);
 	/* an installation that failed to come into being must not linger */
-	if (v && v->state_dir) {
-		char cpath[PATH_MAX];
-		snprintf(cpath, sizeof(cpath), "%s/config", v->state_dir);
-		unlink(cpath);
-		/* and what init made beside it: a retry starts clean */
-		git_repository_free(v->cache);
-		v->cache = NULL;
-		snprintf(cpath, sizeof(cpath), "%s/cache.git", v->state_dir);
-		tier_rm_rf(cpath);
-		snprintf(cpath, sizeof(cpath), "%s/intent", v->state_dir);
-		tier_rm_rf(cpath);
-		snprintf(cpath, sizeof(cpath), "%s/lock", v->state_dir);
-		unlink(cpath);
-		rmdir(v->state_dir); /* only if it is empty now */
-	}
+	if (v && v->state_dir)
+		tier_installation_remove(v);
 	tier_vault_free(v);
 	return rc;
 }
@@ -1407,20 +985,8 @@ void tier_vault_free(tier_vault *v)
 {
 	if (!v)
 		return;
-	unlock_state(v);
-	if (v->announced) {
-		/* only our own announcement: another writer may have made its own */
-		char want[PATH_MAX], text[32] = {0};
-		state_file(want, sizeof(want), v, "write-wanted");
-		FILE *f = fopen(want, "r");
-		if (f) {
-			size_t n = fread(text, 1, sizeof(text) - 1, f);
-			fclose(f);
-			text[n] = '\0';
-			if (strtol(text, NULL, 10) == (long)getpid())
-				unlink(want);
-		}
-	}
+	tier_installation_unlock(v);
+	tier_installation_withdraw_write(v);
 	for (size_t i = 0; i < v->n; i++) {
 		tier_location_free(v->t[i].loc);
 		tier_buf_dispose(&v->t[i].problem);
@@ -1771,7 +1337,7 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 		return tier_error_set(
 		        TIER_EUSAGE,
 		        "this installation is read-only: it follows the vault for restores");
-	if ((rc = lock_state(v, op)) < 0)
+	if ((rc = tier_installation_lock(v, 0, op)) < 0)
 		return rc;
 	/* test hook (docs/testing.md): hold the lock that long, so that a
 	 * second process finds it taken */
@@ -1782,11 +1348,11 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 	/* R8 before any write: what we saw at open may be stale */
 	if ((rc = tier_vault_probe(v)) < 0 ||
 	    (rc = tier_vault_check_write(v)) < 0) {
-		unlock_state(v);
+		tier_installation_unlock(v);
 		return rc;
 	}
 	if (!(w = tier_calloc(1, sizeof(*w)))) {
-		unlock_state(v);
+		tier_installation_unlock(v);
 		return TIER_ERROR;
 	}
 	w->v = v;
@@ -1964,7 +1530,7 @@ static int make_root_commit(tier_vault *v, git_oid *out, const char *op,
 	char user[128], host[128];
 	int rc;
 
-	who(user, sizeof(user), host, sizeof(host));
+	tier_installation_who(user, sizeof(user), host, sizeof(host));
 	tier_buf_printf(&name, "%s@%s", user, host);
 	if (tree_in)
 		git_oid_cpy(&tree_id, tree_in);
@@ -2177,7 +1743,7 @@ void tier_write_free(tier_write *w)
 			tier_buf_dispose(&w->error[i]);
 	free(w->error);
 	free(w->outcome);
-	unlock_state(w->v);
+	tier_installation_unlock(w->v);
 	free(w);
 }
 

@@ -4,6 +4,7 @@
 
 #include <git2.h>
 
+#include "installation.h"
 #include "tier/vault.h"
 #include "util/buf.h"
 
@@ -60,15 +61,6 @@ int tier_vault_best_head(tier_vault *v, git_oid *out, size_t *tier_index);
  * (rev 0: the best head itself).  TIER_ENOTFOUND naming the latest one.
  */
 int tier_vault_find_revision(tier_vault *v, uint64_t rev, git_oid *out);
-
-/**
- * Locking for sync: takes the installation's write lock without waiting
- * (TIER_ECONFLICT when a write or another sync holds it).
- */
-int tier_vault_lock_sync(tier_vault *v);
-void tier_vault_unlock(tier_vault *v);
-/** R7: whether a writer (any process of the installation) waits for the lock. */
-int tier_vault_write_wanted(const tier_vault *v);
 
 /** Head of tier i as last probed; TIER_ENOTFOUND for an empty tier. */
 int tier_vault_tier_head(const tier_vault *v, size_t i, git_oid *out);

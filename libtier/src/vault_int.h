@@ -46,4 +46,38 @@ struct tier_vault {
 	void *notice_payload;
 };
 
+/* ---- vault.c --------------------------------------------------------- */
+
+/** Open tier spec "[NAME=]URL" and add it to v (names must differ). */
+int tier_vault_add_tier(tier_vault *v, const char *spec);
+
+/* ---- installation.c ---------------------------------------------------- */
+
+/** Who runs this process: the user and host names a revision records. */
+void tier_installation_who(char *user, size_t ucap, char *host, size_t hcap);
+int tier_installation_config_open(git_config **cfg, const char *state_dir);
+/**
+ * Open: read <state>/config into v (vault and installation ids, read-only,
+ * TLS settings, and the tier list unless opts names tiers).  *cfg is left
+ * open for tier_installation_check_tier(); the caller frees it.
+ */
+int tier_installation_load(tier_vault *v, const tier_vault_options *opts,
+                           git_config **cfg);
+/** TIER_EUSAGE when tier `name` (from -t) is not in the config's list. */
+int tier_installation_check_tier(tier_vault *v, git_config *cfg,
+                                 const char *name);
+/**
+ * Take the installation's write lock for op ("push", "sync", "open"),
+ * recursively.  nonblock: TIER_ECONFLICT naming the holder when it is
+ * taken; else announce write-wanted (R7) and wait v->wait_timeout_ms.
+ */
+int tier_installation_lock(tier_vault *v, int nonblock, const char *op);
+void tier_installation_unlock(tier_vault *v);
+/** Open with intend_write: write <state>/write-wanted before probing. */
+void tier_installation_announce_write(tier_vault *v);
+/** Free: remove that announcement if it is still ours. */
+void tier_installation_withdraw_write(tier_vault *v);
+/** A failed init: remove what it made in the state directory. */
+void tier_installation_remove(tier_vault *v);
+
 #endif
