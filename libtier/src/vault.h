@@ -5,6 +5,7 @@
 #include <git2.h>
 
 #include "installation.h"
+#include "tierref.h"
 #include "tier/vault.h"
 #include "util/buf.h"
 
@@ -64,15 +65,5 @@ int tier_vault_find_revision(tier_vault *v, uint64_t rev, git_oid *out);
 
 /** Head of tier i as last probed; TIER_ENOTFOUND for an empty tier. */
 int tier_vault_tier_head(const tier_vault *v, size_t i, git_oid *out);
-
-/**
- * Move tier i's head to `to` (revision to_rev) the way a write does: intent,
- * head, ref, intent cleared.  The objects and data must be there already.
- */
-int tier_vault_advance(tier_vault *v, size_t i, const git_oid *to,
-                       uint64_t to_rev);
-
-/** Test hook: TIER_TEST_CRASH=point[:n] exits with 137 at the n-th hit. */
-void tier_test_crashpoint(const char *point);
 
 #endif

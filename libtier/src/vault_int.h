@@ -80,4 +80,20 @@ void tier_installation_withdraw_write(tier_vault *v);
 /** A failed init: remove what it made in the state directory. */
 void tier_installation_remove(tier_vault *v);
 
+/* ---- tierref.c ---------------------------------------------------------- */
+
+/** Read our ref of tier t into t->stored (none without an installation). */
+int tier_ref_read(tier_vault *v, struct vtier *t);
+/** Set our ref of tier t to id (NULL: remove it), and t->stored with it. */
+int tier_ref_write(tier_vault *v, struct vtier *t, const git_oid *id);
+/** R9: journal that tier t's head goes from `from` (NULL: none) to `to`. */
+int tier_intent_write(tier_vault *v, struct vtier *t, const git_oid *from,
+                      uint64_t from_rev, const git_oid *to, uint64_t to_rev);
+int tier_intent_clear(tier_vault *v, struct vtier *t);
+/**
+ * At a probe, with t's head read: finish or forget an intent of ours that
+ * an interrupted write left (only while nobody holds the lock).
+ */
+int tier_intent_recover(tier_vault *v, struct vtier *t);
+
 #endif
