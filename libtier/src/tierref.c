@@ -175,8 +175,8 @@ static int intent_read(tier_vault *v, struct vtier *t, struct intent *in)
 	return 0;
 }
 
-int tier_intent_write(tier_vault *v, struct vtier *t, const git_oid *from,
-                      uint64_t from_rev, const git_oid *to, uint64_t to_rev)
+static int intent_write(tier_vault *v, struct vtier *t, const git_oid *from,
+                        uint64_t from_rev, const git_oid *to, uint64_t to_rev)
 {
 	tier_buf p = TIER_BUF_INIT, text = TIER_BUF_INIT;
 	char fh[41] = "none", th[41];
@@ -193,7 +193,7 @@ int tier_intent_write(tier_vault *v, struct vtier *t, const git_oid *from,
 	return rc;
 }
 
-int tier_intent_clear(tier_vault *v, struct vtier *t)
+static int intent_clear(tier_vault *v, struct vtier *t)
 {
 	tier_buf p = TIER_BUF_INIT;
 	intent_path(v, t->info.name, &p);
@@ -240,7 +240,7 @@ int tier_intent_recover(tier_vault *v, struct vtier *t)
 	     (t->has_head && in.has_from &&
 	      git_oid_equal(&t->head, &in.from)) ||
 	     (!t->has_head && !in.has_from)) &&
-	    (rc = tier_intent_clear(v, t)) < 0) {
+	    (rc = intent_clear(v, t)) < 0) {
 		tier_installation_unlock(v);
 		return rc;
 	}
@@ -251,24 +251,71 @@ int tier_intent_recover(tier_vault *v, struct vtier *t)
 
 /* ---- moving a tier's head ------------------------------------------- */
 
+/* TIER_TEST_CRASH point "<op>.<step>": write.head, sync.head... */
+static void crash_point(const char *op, const char *step)
+{
+	char point[64];
+	snprintf(point, sizeof(point), "%s.%s", op, step);
+	tier_test_crashpoint(point);
+}
+
+int tier_ref_move(tier_vault *v, size_t i, const struct tier_ref_move *m,
+                  int *tier_failed)
+{
+	struct vtier *t = &v->t[i];
+	int rc;
+
+	*tier_failed = 0;
+	/* R9: the intent is on disk before the tier can change */
+	if ((rc = intent_write(v, t, m->from, m->from_rev, m->to, m->to_rev)) <
+	    0)
+		return rc;
+	crash_point(m->op, "intent");
+	if (m->pack_dir) {
+		if ((rc = tier_log_pack_put(t->loc, m->pack_dir,
+		                            m->pack_name)) < 0) {
+			/* the head has not moved: nothing for a probe to mend
+			 * (and the caller reports the put's error, not ours) */
+			tier_error_saved e;
+			tier_error_save(&e);
+			intent_clear(v, t);
+			tier_error_restore(&e);
+			*tier_failed = 1;
+			return rc;
+		}
+		crash_point(m->op, "pack");
+	}
+	if ((rc = tier_log_head_write(t->loc, m->to)) < 0) {
+		/* the head may or may not have moved: keep the intent, the
+		 * next probe reads the tier and decides */
+		*tier_failed = 1;
+		return rc;
+	}
+	crash_point(m->op, "head");
+	if ((rc = tier_ref_write(v, t, m->to)) < 0)
+		return rc;
+	crash_point(m->op, "ref");
+	if ((rc = intent_clear(v, t)) < 0)
+		return rc;
+	git_oid_cpy(&t->head, m->to);
+	t->has_head = 1;
+	return 0;
+}
+
 int tier_vault_advance(tier_vault *v, size_t i, const git_oid *to,
                        uint64_t to_rev)
 {
 	struct vtier *t = &v->t[i];
-	int rc;
-	/* R9 holds for sync too: our intent is on disk before the head moves */
-	if ((rc = tier_intent_write(v, t, t->has_head ? &t->head : NULL,
-	                            t->info.revision, to, to_rev)) < 0)
+	/* R9 holds for sync too: the same sequence as a write's, its log
+	 * objects already on the tier */
+	struct tier_ref_move m = {.op = "sync",
+	                          .from = t->has_head ? &t->head : NULL,
+	                          .from_rev = t->info.revision,
+	                          .to = to,
+	                          .to_rev = to_rev};
+	int tier_failed, rc;
+	if ((rc = tier_ref_move(v, i, &m, &tier_failed)) < 0)
 		return rc;
-	tier_test_crashpoint("sync.intent");
-	if ((rc = tier_log_head_write(t->loc, to)) < 0)
-		return rc; /* intent kept: the next probe reads the tier and decides */
-	tier_test_crashpoint("sync.head");
-	if ((rc = tier_ref_write(v, t, to)) < 0 ||
-	    (rc = tier_intent_clear(v, t)) < 0)
-		return rc;
-	git_oid_cpy(&t->head, to);
-	t->has_head = 1;
 	t->info.has_log = 1;
 	t->info.revision = to_rev;
 	t->info.stored_revision = to_rev;

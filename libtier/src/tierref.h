@@ -13,12 +13,17 @@
 
 /**
  * Move tier i's head to `to` (revision to_rev) the way a write does: intent,
- * head, ref, intent cleared.  The objects and data must be there already.
+ * head, ref, intent cleared (the one sequence of tierref.c; crash points
+ * sync.intent, sync.head, sync.ref).  The objects and data must be there
+ * already.
  */
 int tier_vault_advance(tier_vault *v, size_t i, const git_oid *to,
                        uint64_t to_rev);
 
-/** Test hook: TIER_TEST_CRASH=point[:n] exits with 137 at the n-th hit. */
+/**
+ * Test hook: TIER_TEST_CRASH=point[:n] exits with 137 at the n-th hit
+ * (docs/testing.md lists the points).
+ */
 void tier_test_crashpoint(const char *point);
 
 #endif

@@ -1422,38 +1422,26 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 		goto out;
 	tier_test_crashpoint("write.persisted");
 
+	/* R9 on each target: the same move for every tier */
+	struct tier_ref_move m = {.op = "write",
+	                          .from = tier_write_parent(w),
+	                          .from_rev = from_rev,
+	                          .to = &id,
+	                          .to_rev = w->revision,
+	                          .pack_dir = packdir,
+	                          .pack_name = tier_buf_cstr(&packname)};
 	for (size_t i = 0; i < w->n; i++) {
-		struct vtier *t = &v->t[i];
+		int tier_failed;
 		if (w->outcome[i] != TIER_WRITE_WRITTEN)
 			continue;
-		/* R9: the intent is on disk before the tier can change */
-		if ((rc = tier_intent_write(v, t, tier_write_parent(w),
-		                            from_rev, &id, w->revision)) < 0)
-			goto out;
-		tier_test_crashpoint("write.intent");
-		if ((rc = tier_log_pack_put(t->loc, packdir,
-		                            tier_buf_cstr(&packname))) < 0) {
+		if ((rc = tier_ref_move(v, i, &m, &tier_failed)) < 0) {
+			if (!tier_failed)
+				goto out;
 			drop_target(w, i);
-			tier_intent_clear(v, t);
 			continue;
 		}
-		tier_test_crashpoint("write.pack");
-		if ((rc = tier_log_head_write(t->loc, &id)) < 0) {
-			drop_target(w, i);
-			/* the head may or may not have moved: keep the intent, the
-			 * next probe reads the tier and decides */
-			continue;
-		}
-		tier_test_crashpoint("write.head");
-		if ((rc = tier_ref_write(v, t, &id)) < 0)
-			goto out;
-		tier_test_crashpoint("write.ref");
-		if ((rc = tier_intent_clear(v, t)) < 0)
-			goto out;
-		git_oid_cpy(&t->head, &id);
-		t->has_head = 1;
 		if (w->revision % LOG_CONSOLIDATE_EVERY == 0)
-			tier_log_consolidate(v->cache, t->loc, &id,
+			tier_log_consolidate(v->cache, v->t[i].loc, &id,
 			                     LOG_MAX_PACKS);
 	}
 

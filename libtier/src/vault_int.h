@@ -86,14 +86,36 @@ void tier_installation_remove(tier_vault *v);
 int tier_ref_read(tier_vault *v, struct vtier *t);
 /** Set our ref of tier t to id (NULL: remove it), and t->stored with it. */
 int tier_ref_write(tier_vault *v, struct vtier *t, const git_oid *id);
-/** R9: journal that tier t's head goes from `from` (NULL: none) to `to`. */
-int tier_intent_write(tier_vault *v, struct vtier *t, const git_oid *from,
-                      uint64_t from_rev, const git_oid *to, uint64_t to_rev);
-int tier_intent_clear(tier_vault *v, struct vtier *t);
 /**
  * At a probe, with t's head read: finish or forget an intent of ours that
  * an interrupted write left (only while nobody holds the lock).
  */
 int tier_intent_recover(tier_vault *v, struct vtier *t);
+
+/**
+ * R9, the one way a tier's head moves, for a write's commit and a sync's
+ * replay alike: intent on disk, the log pack (a write's), head, our ref,
+ * intent cleared.  A test kills the process between the steps with
+ * TIER_TEST_CRASH=<op>.intent, <op>.pack, <op>.head, <op>.ref.
+ */
+struct tier_ref_move {
+	const char *op;      /* "write", "sync": names the crash points */
+	const git_oid *from; /* the tier's head now (NULL: empty tier) */
+	uint64_t from_rev;
+	const git_oid *to;
+	uint64_t to_rev;
+	/* the log pack to put before the head moves (tier_log_pack_put);
+	 * pack_dir NULL: none, the log objects are on the tier already */
+	const char *pack_dir, *pack_name;
+};
+
+/**
+ * Move tier i's head as m says; then t->head is m->to.  On an error,
+ * *tier_failed tells a failure of the tier (the pack or the head: drop it
+ * from the write; the intent stays when the head may have moved) from one
+ * of ours (the journal, the ref: give up).
+ */
+int tier_ref_move(tier_vault *v, size_t i, const struct tier_ref_move *m,
+                  int *tier_failed);
 
 #endif
