@@ -160,13 +160,13 @@ static void describe_rolled_back(struct vtier *t)
 	tier_buf_dispose(&msg);
 }
 
-#define PROBE_AGAIN 1
+/* probe_one: the tier moved while we looked; its steps: judged already */
+#define PROBE_AGAIN  1
+#define PROBE_JUDGED 2
 
-static int probe_one(tier_vault *v, struct vtier *t)
+/* What an earlier probe found goes before each look. */
+static void probe_reset(struct vtier *t)
 {
-	tier_commit_info ci;
-	int rc;
-
 	tier_buf_clear(&t->problem);
 	t->info.problem = NULL;
 	t->info.state = TIER_STATE_UNKNOWN;
@@ -176,11 +176,15 @@ static int probe_one(tier_vault *v, struct vtier *t)
 	t->info.head[0] = '\0';
 	t->info.synchronized = 0;
 	t->has_head = 0;
+}
 
+/* Our ref of the tier: what this installation last saw or wrote there. */
+static int probe_stored(tier_vault *v, struct vtier *t)
+{
+	tier_commit_info ci;
+	int rc;
 	if ((rc = tier_ref_read(v, t)) < 0)
 		return rc;
-	git_oid ref0 = t->stored;
-	int had0 = t->has_stored;
 	t->info.stored_revision = 0;
 	t->info.stored_head[0] = '\0';
 	if (t->has_stored) {
@@ -189,106 +193,141 @@ static int probe_one(tier_vault *v, struct vtier *t)
 		if (tier_commit_info_read(&ci, v->cache, &t->stored) == 0)
 			t->info.stored_revision = ci.revision;
 	}
+	return 0;
+}
 
-	rc = tier_log_head_read(t->loc, &t->head, &t->has_head);
+/* The tier's log, mirrored into the cache; it must be this vault's. */
+static int probe_log(tier_vault *v, struct vtier *t)
+{
+	tier_commit_info ci;
+	int rc = tier_log_fetch(v->cache, t->loc, &t->head);
+	if (rc == 0)
+		rc = tier_commit_info_read(&ci, v->cache, &t->head);
+	if (rc < 0) {
+		int off = rc == TIER_EOFFLINE;
+		t->info.online = !off;
+		info_set_problem(t,
+		                 off ? TIER_STATE_OFFLINE : TIER_STATE_DAMAGED,
+		                 tier_error_last());
+		return PROBE_JUDGED;
+	}
+	t->info.has_log = 1;
+	t->info.revision = ci.revision;
+	git_oid_tostr(t->info.head, sizeof(t->info.head), &t->head);
+	if (v->vault_id[0] && strcmp(ci.vault, v->vault_id) != 0) {
+		tier_buf m = TIER_BUF_INIT;
+		tier_buf_printf(
+		        &m,
+		        "tier '%s' holds vault %.12s, not this installation's vault %.12s",
+		        t->info.name, ci.vault, v->vault_id);
+		info_set_problem(t, TIER_STATE_OTHER_VAULT, tier_buf_cstr(&m));
+		tier_buf_dispose(&m);
+		return PROBE_JUDGED;
+	}
+	if (!v->vault_id[0])
+		snprintf(v->vault_id, sizeof(v->vault_id), "%s", ci.vault);
+	return 0;
+}
+
+/* The tier's head (R5): a tier that does not answer is judged here. */
+static int probe_head(tier_vault *v, struct vtier *t)
+{
+	int rc = tier_log_head_read(t->loc, &t->head, &t->has_head);
 	if (rc == TIER_EOFFLINE || tier_location_is_offline(t->loc)) {
 		info_set_problem(t, TIER_STATE_OFFLINE, tier_error_last());
-		return 0;
+		return PROBE_JUDGED;
 	}
 	if (rc < 0) {
 		info_set_problem(t,
 		                 rc == TIER_EAUTH ? TIER_STATE_REFUSED
 		                                  : TIER_STATE_DAMAGED,
 		                 tier_error_last());
-		return 0;
+		return PROBE_JUDGED;
 	}
 	t->info.online = 1;
-	if (t->has_head) {
-		rc = tier_log_fetch(v->cache, t->loc, &t->head);
-		if (rc == 0)
-			rc = tier_commit_info_read(&ci, v->cache, &t->head);
-		if (rc < 0) {
-			int off = rc == TIER_EOFFLINE;
-			t->info.online = !off;
-			info_set_problem(t,
-			                 off ? TIER_STATE_OFFLINE
-			                     : TIER_STATE_DAMAGED,
-			                 tier_error_last());
-			return 0;
-		}
-		t->info.has_log = 1;
-		t->info.revision = ci.revision;
-		git_oid_tostr(t->info.head, sizeof(t->info.head), &t->head);
-		if (v->vault_id[0] && strcmp(ci.vault, v->vault_id) != 0) {
-			tier_buf m = TIER_BUF_INIT;
-			tier_buf_printf(
-			        &m,
-			        "tier '%s' holds vault %.12s, not this installation's vault %.12s",
-			        t->info.name, ci.vault, v->vault_id);
-			info_set_problem(t, TIER_STATE_OTHER_VAULT,
-			                 tier_buf_cstr(&m));
-			tier_buf_dispose(&m);
-			return 0;
-		}
-		if (!v->vault_id[0])
-			snprintf(v->vault_id, sizeof(v->vault_id), "%s",
-			         ci.vault);
-	}
+	return t->has_head ? probe_log(v, t) : 0;
+}
 
+/*
+ * A write or sync of ours may have moved the head and the ref while
+ * we looked (we hold no lock here): if the ref changed since we read
+ * it, the pair we saw may be torn; look again (R8 must never mistake
+ * our own write for a foreign one).
+ */
+static int probe_torn(tier_vault *v, struct vtier *t, const git_oid *ref0,
+                      int had0)
+{
+	git_oid now = t->stored;
+	int has_now = t->has_stored, rc;
+	struct vtier peek = *t;
+	if ((rc = tier_ref_read(v, &peek)) < 0)
+		return rc;
+	if (peek.has_stored != had0 ||
+	    (had0 && !git_oid_equal(&peek.stored, ref0)))
+		return PROBE_AGAIN;
+	t->stored = now;
+	t->has_stored = has_now;
+	return 0;
+}
+
+/* A follower records what it saw and never judges. */
+static int probe_follow(tier_vault *v, struct vtier *t)
+{
+	int rc;
+	if (!t->has_head || tier_installation_lock(v, 1, "open") < 0) {
+		tier_error_clear();
+		return 0;
+	}
+	rc = tier_ref_write(v, t, &t->head);
+	tier_installation_unlock(v);
+	return rc;
+}
+
+/* R8: the tier's head against our ref of it. */
+static void probe_judge(tier_vault *v, struct vtier *t)
+{
+	if (!t->has_stored)
+		return; /* a tier new to this installation: merely unsynchronised */
+	if (!t->has_head) {
+		describe_rolled_back(t);
+		return;
+	}
+	if (git_oid_equal(&t->head, &t->stored))
+		return;
+	if (git_graph_descendant_of(v->cache, &t->head, &t->stored) == 1) {
+		describe_foreign(v, t, &t->stored);
+		return;
+	}
+	if (git_graph_descendant_of(v->cache, &t->stored, &t->head) == 1) {
+		describe_rolled_back(t);
+		return;
+	}
+	describe_foreign(v, t, &t->stored); /* diverged */
+}
+
+static int probe_one(tier_vault *v, struct vtier *t)
+{
+	int rc;
+
+	probe_reset(t);
+	if ((rc = probe_stored(v, t)) < 0)
+		return rc;
+	git_oid ref0 = t->stored;
+	int had0 = t->has_stored;
+	if ((rc = probe_head(v, t)) != 0)
+		return rc == PROBE_JUDGED ? 0 : rc;
 	/* R9: an interrupted write of ours is recognised, never taken as foreign. */
 	if (v->state_dir && !v->read_only &&
 	    (rc = tier_intent_recover(v, t)) < 0)
 		return rc;
-
-	/*
-	 * A write or sync of ours may have moved the head and the ref while
-	 * we looked (we hold no lock here): if the ref changed since we read
-	 * it, the pair we saw may be torn; look again (R8 must never mistake
-	 * our own write for a foreign one).
-	 */
-	if (v->state_dir) {
-		git_oid now = t->stored;
-		int has_now = t->has_stored;
-		struct vtier peek = *t;
-		if ((rc = tier_ref_read(v, &peek)) < 0)
-			return rc;
-		if (peek.has_stored != had0 ||
-		    (had0 && !git_oid_equal(&peek.stored, &ref0)))
-			return PROBE_AGAIN;
-		t->stored = now;
-		t->has_stored = has_now;
-	}
-
+	if (v->state_dir && (rc = probe_torn(v, t, &ref0, had0)) != 0)
+		return rc;
 	t->info.state = TIER_STATE_OK;
 	if (!v->state_dir)
 		return 0;
-	if (v->read_only) {
-		/* a follower records what it saw and never judges */
-		if (!t->has_head || tier_installation_lock(v, 1, "open") < 0) {
-			tier_error_clear();
-			return 0;
-		}
-		rc = tier_ref_write(v, t, &t->head);
-		tier_installation_unlock(v);
-		return rc;
-	}
-	if (!t->has_stored)
-		return 0; /* a tier new to this installation: merely unsynchronised */
-	if (!t->has_head) {
-		describe_rolled_back(t);
-		return 0;
-	}
-	if (git_oid_equal(&t->head, &t->stored))
-		return 0;
-	if (git_graph_descendant_of(v->cache, &t->head, &t->stored) == 1) {
-		describe_foreign(v, t, &t->stored);
-		return 0;
-	}
-	if (git_graph_descendant_of(v->cache, &t->stored, &t->head) == 1) {
-		describe_rolled_back(t);
-		return 0;
-	}
-	describe_foreign(v, t, &t->stored); /* diverged */
+	if (v->read_only)
+		return probe_follow(v, t);
+	probe_judge(v, t);
 	return 0;
 }
 
