@@ -1,4 +1,13 @@
-/* Internal side of vaults: the write protocol used by push, mark, adopt. */
+/*
+ * The vault handle as the rest of the engine reads it (push, restore,
+ * fsck, history): the log cache and the tiers' heads.  The structs behind
+ * it are vault_int.h's, for the vault's own files only.
+ *
+ * Transitional: this header also includes what vault.h used to declare
+ * itself, so that its users build unchanged until each includes what it
+ * uses: installation.h (the R7 lock), tierref.h (R9 head moves, crash
+ * points) and write.h (the R3 write transaction).
+ */
 #ifndef TIER_VAULT_INTERNAL_H
 #define TIER_VAULT_INTERNAL_H
 
@@ -6,51 +15,9 @@
 
 #include "installation.h"
 #include "tierref.h"
+#include "write.h"
 #include "tier/vault.h"
 #include "util/buf.h"
-
-typedef struct tier_write tier_write;
-
-/**
- * Start a write operation: takes the installation's write lock, probes
- * every tier again (R8 before any write: fails with TIER_EFOREIGN or
- * TIER_EROLLEDBACK, writing nothing) and picks the targets: every online,
- * synchronised tier.  Fails with TIER_EOFFLINE if no tier is a target.
- */
-int tier_write_begin(tier_write **out, tier_vault *v, const char *op);
-
-/** Repository in which the operation builds its objects (in memory). */
-git_repository *tier_write_repo(tier_write *w);
-/** The commit the new revision goes on top of (NULL for the first one). */
-const git_oid *tier_write_parent(const tier_write *w);
-/** Revision the new commit will carry. */
-uint64_t tier_write_revision(const tier_write *w);
-
-/**
- * Put a data object on every remaining target.  A target that fails is
- * dropped from the write (reported FAILED).  Returns an error only when no
- * target is left.
- */
-int tier_write_put(tier_write *w, const char *path, const tier_source *src);
-
-/** Number of targets still in the write. */
-size_t tier_write_target_count(const tier_write *w);
-/**
- * Tier i (in the vault's order) if it is still a target of the write, else
- * NULL.  For checks before the data puts start (push: is a pack of an
- * interrupted push on every target?); not while puts run.
- */
-tier_location *tier_write_target(tier_write *w, size_t i);
-
-/**
- * Commit the revision: tree (NULL: the parent's tree, or an empty tree),
- * summary line, extra trailer lines ("Key: value\n"...), then per target:
- * intent, log pack, head, ref.  *out describes every tier.
- */
-int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
-                      const char *extra_trailers, tier_write_result **out);
-
-void tier_write_free(tier_write *w);
 
 /** The cache repository (objects of every tier's log). */
 git_repository *tier_vault_cache(tier_vault *v);

@@ -1,0 +1,645 @@
+/*
+ * The write transaction (R3): every online, synchronised tier takes the
+ * revision, or the write waits for one to come back.  Begin takes the
+ * installation's lock and probes again (R8 before any write), picks the
+ * targets; puts send each data object to every target in parallel (a
+ * target that fails is dropped); commit builds the revision's commit and
+ * log pack once and moves each target's head (R9, tier_ref_move).
+ */
+#include "write.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <git2/sys/mempack.h>
+
+#include "log.h"
+#include "odb_frozen.h"
+#include "retry.h"
+#include "util/error.h"
+#include "util/posix.h"
+#include "vault_int.h"
+
+/* Consolidate a tier's log packs every this many revisions (docs/format.md). */
+#define LOG_CONSOLIDATE_EVERY 32
+
+#define LOG_MAX_PACKS 8
+
+struct tier_write {
+	tier_vault *v;
+	char op[32];
+	git_repository
+	        *repo; /* the cache, opened again with a mempack on top */
+	git_odb_backend *mempack;
+	git_oid parent;
+	int has_parent;
+	uint64_t revision;
+	size_t n;
+	tier_write_outcome *outcome;
+	tier_buf *error;
+};
+
+static size_t pick_targets(tier_write *w)
+{
+	tier_vault *v = w->v;
+	size_t targets = 0;
+	w->has_parent = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		tier_info *in = &v->t[i].info;
+		tier_buf_clear(&w->error[i]);
+		if (in->state == TIER_STATE_REFUSED ||
+		    in->state == TIER_STATE_DAMAGED) {
+			/* not away: broken or refusing us; waiting would not help */
+			w->outcome[i] = TIER_WRITE_FAILED;
+			tier_buf_sets(&w->error[i],
+			              in->problem ? in->problem : "unusable");
+		} else if (!in->online || in->state == TIER_STATE_OFFLINE) {
+			w->outcome[i] = TIER_WRITE_SKIPPED_OFFLINE;
+			tier_buf_sets(&w->error[i],
+			              in->problem ? in->problem : "offline");
+		} else if (!in->synchronized) {
+			w->outcome[i] = TIER_WRITE_SKIPPED_UNSYNCHRONIZED;
+			tier_buf_printf(&w->error[i],
+			                "at revision %llu of %llu",
+			                (unsigned long long)in->revision,
+			                (unsigned long long)v->max_rev);
+		} else {
+			w->outcome[i] = TIER_WRITE_WRITTEN;
+			if (!targets && v->t[i].has_head) {
+				git_oid_cpy(&w->parent, &v->t[i].head);
+				w->has_parent = 1;
+			}
+			targets++;
+		}
+	}
+	/* synchronised tiers share a revision; they must share the commit too */
+	for (size_t i = 0; i < v->n && w->has_parent; i++)
+		if (w->outcome[i] == TIER_WRITE_WRITTEN &&
+		    (!v->t[i].has_head ||
+		     !git_oid_equal(&v->t[i].head, &w->parent))) {
+			w->outcome[i] = TIER_WRITE_SKIPPED_UNSYNCHRONIZED;
+			tier_buf_sets(&w->error[i],
+			              "its head differs from the other tiers'");
+			targets--;
+		}
+	return targets;
+}
+
+/*
+ * R3: no tier can take the write.  Probe with back-off until one can, or
+ * until the wait times out.  Says once what it waits for.
+ */
+static int wait_for_target(tier_write *w)
+{
+	tier_vault *v = w->v;
+	tier_retry_policy pol = {
+	        UINT_MAX,
+	        v->lopts.retry_delay ? v->lopts.retry_delay
+	                             : TIER_DEFAULT_RETRY_DELAY_MS,
+	        v->lopts.retry_cap ? v->lopts.retry_cap
+	                           : TIER_DEFAULT_RETRY_CAP_MS};
+	uint64_t rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull;
+	int64_t start = tier_now_ms();
+	tier_buf why = TIER_BUF_INIT;
+	int rc;
+
+	for (size_t i = 0; i < v->n; i++)
+		tier_buf_printf(&why, "%s%s", i ? "; " : "",
+		                tier_buf_cstr(&w->error[i]));
+	/* R3 waits for tiers that are away; with none away there is nothing to
+	 * wait for (a refused login, a damaged log): fail at once */
+	int away = 0, refused = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		away |= v->t[i].info.state == TIER_STATE_OFFLINE ||
+		        (v->t[i].info.state == TIER_STATE_OK &&
+		         !v->t[i].info.synchronized);
+		refused |= v->t[i].info.state == TIER_STATE_REFUSED;
+	}
+	if (!away) {
+		rc = tier_error_set(refused ? TIER_EAUTH : TIER_ECORRUPT,
+		                    "no tier can take the write: %s",
+		                    tier_buf_cstr(&why));
+		tier_buf_dispose(&why);
+		return rc;
+	}
+	if (v->wait_timeout_ms == 0) {
+		rc = tier_error_set(TIER_EOFFLINE,
+		                    "no tier can take the write: %s",
+		                    tier_buf_cstr(&why));
+		tier_buf_dispose(&why);
+		return rc;
+	}
+	if (v->notice) {
+		tier_buf msg = TIER_BUF_INIT;
+		tier_buf_printf(
+		        &msg,
+		        "no tier can take the write now (%s); waiting for one to come back%s",
+		        tier_buf_cstr(&why),
+		        v->wait_timeout_ms < 0
+		                ? " (for ever; --wait-timeout bounds it)"
+		                : "");
+		v->notice(tier_buf_cstr(&msg), v->notice_payload);
+		tier_buf_dispose(&msg);
+	}
+	for (unsigned attempt = 0;; attempt++) {
+		unsigned int d = tier_retry_delay(
+		        &pol, attempt < 20 ? attempt : 20, &rng);
+		if (v->wait_timeout_ms > 0) {
+			int64_t left =
+			        start + v->wait_timeout_ms - tier_now_ms();
+			if (left <= 0) {
+				rc = tier_error_set(
+				        TIER_ETIMEOUT,
+				        "gave up waiting for a tier after %lld s: %s",
+				        (long long)(v->wait_timeout_ms / 1000),
+				        tier_buf_cstr(&why));
+				break;
+			}
+			if ((int64_t)d > left)
+				d = (unsigned int)left;
+		}
+		if (v->lopts.sleep ? v->lopts.sleep(d, v->lopts.payload)
+		                   : tier_retry_nanosleep(d, NULL)) {
+			rc = tier_error_set(
+			        TIER_EABORTED,
+			        "cancelled while waiting for a tier");
+			break;
+		}
+		for (size_t i = 0; i < v->n; i++)
+			tier_location_reset(v->t[i].loc);
+		/* R5 and R8 again: whoever came back may have moved on */
+		if ((rc = tier_vault_probe(v)) < 0 ||
+		    (rc = tier_vault_check_write(v)) < 0)
+			break;
+		if (pick_targets(w)) {
+			if (v->notice)
+				v->notice("a tier is back; writing",
+				          v->notice_payload);
+			rc = 0;
+			break;
+		}
+		tier_buf_clear(&why);
+		for (size_t i = 0; i < v->n; i++)
+			tier_buf_printf(&why, "%s%s", i ? "; " : "",
+			                tier_buf_cstr(&w->error[i]));
+	}
+	tier_buf_dispose(&why);
+	return rc;
+}
+
+int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
+{
+	tier_write *w;
+	git_odb *odb = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!v->state_dir)
+		return tier_error_set(TIER_EUSAGE,
+		                      "writing needs an installation (-s DIR)");
+	if (v->read_only)
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "this installation is read-only: it follows the vault for restores");
+	if ((rc = tier_installation_lock(v, 0, op)) < 0)
+		return rc;
+	/* test hook (docs/testing.md): hold the lock that long, so that a
+	 * second process finds it taken */
+	const char *hold = getenv("TIER_TEST_LOCK_HOLD");
+	if (hold && *hold)
+		tier_retry_nanosleep((unsigned int)strtoul(hold, NULL, 10),
+		                     NULL);
+	/* R8 before any write: what we saw at open may be stale */
+	if ((rc = tier_vault_probe(v)) < 0 ||
+	    (rc = tier_vault_check_write(v)) < 0) {
+		tier_installation_unlock(v);
+		return rc;
+	}
+	if (!(w = tier_calloc(1, sizeof(*w)))) {
+		tier_installation_unlock(v);
+		return TIER_ERROR;
+	}
+	w->v = v;
+	snprintf(w->op, sizeof(w->op), "%s", op);
+	w->n = v->n;
+	w->outcome = tier_calloc(v->n, sizeof(*w->outcome));
+	w->error = tier_calloc(v->n, sizeof(*w->error));
+	if (!w->outcome || !w->error) {
+		rc = TIER_ERROR;
+		goto fail;
+	}
+	if (!pick_targets(w) && (rc = wait_for_target(w)) < 0)
+		goto fail;
+	w->revision = v->max_rev + 1;
+
+	/*
+	 * New objects go to memory; old ones are read from the cache's packs.
+	 * No loose-object backend: the cache holds packs only, and without it
+	 * libgit2 does not probe the disk for every object it writes.
+	 */
+	char objdir[PATH_MAX];
+	git_odb_backend *packs = NULL;
+	snprintf(objdir, sizeof(objdir), "%s/objects",
+	         git_repository_path(v->cache));
+	if ((rc = git_odb_new(&odb)) < 0 ||
+	    (rc = tier_odb_frozen_new(&packs, objdir)) < 0 ||
+	    (rc = git_odb_add_backend(odb, packs, 1)) < 0 ||
+	    (packs = NULL, 0) || (rc = git_mempack_new(&w->mempack)) < 0 ||
+	    (rc = git_odb_add_backend(odb, w->mempack, 1000)) < 0 ||
+	    (rc = git_repository_wrap_odb(&w->repo, odb)) < 0) {
+		rc = tier_error_from_git(rc, "cannot prepare the new revision");
+		if (packs)
+			packs->free(packs);
+		git_odb_free(odb);
+		goto fail;
+	}
+	git_odb_free(odb);
+	*out = w;
+	return 0;
+fail:
+	tier_write_free(w);
+	return rc;
+}
+
+git_repository *tier_write_repo(tier_write *w)
+{
+	return w->repo;
+}
+
+const git_oid *tier_write_parent(const tier_write *w)
+{
+	return w->has_parent ? &w->parent : NULL;
+}
+
+uint64_t tier_write_revision(const tier_write *w)
+{
+	return w->revision;
+}
+
+size_t tier_write_target_count(const tier_write *w)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < w->n; i++)
+		n += w->outcome[i] == TIER_WRITE_WRITTEN;
+	return n;
+}
+
+tier_location *tier_write_target(tier_write *w, size_t i)
+{
+	return i < w->n && w->outcome[i] == TIER_WRITE_WRITTEN ? w->v->t[i].loc
+	                                                       : NULL;
+}
+
+static void drop_target(tier_write *w, size_t i)
+{
+	w->outcome[i] = TIER_WRITE_FAILED;
+	tier_buf_sets(&w->error[i], tier_error_last());
+}
+
+struct put_job {
+	tier_location *loc;
+	const char *path;
+	const tier_source *src;
+	int rc;
+	char msg[512];
+	pthread_t th;
+	int started;
+	tier_source own; /* src without link_path, for all tiers but one */
+};
+
+static void *put_thread(void *arg)
+{
+	struct put_job *j = arg;
+	j->rc = tier_location_put(j->loc, j->path, j->src, 0);
+	if (j->rc < 0)
+		snprintf(j->msg, sizeof(j->msg), "%s", tier_error_last());
+	return NULL;
+}
+
+/* A tier kept in a local directory (file://, or fault+ around one). */
+static int is_file_tier(const tier_location *loc)
+{
+	const tier_url *u = tier_location_url(loc);
+	while (u && u->inner)
+		u = u->inner;
+	return u && u->scheme && !strcmp(u->scheme, "file");
+}
+
+int tier_write_put(tier_write *w, const char *path, const tier_source *src)
+{
+	int last = TIER_EOFFLINE;
+	char last_msg[512] = "";
+	struct put_job *jobs = tier_calloc(w->n, sizeof(*jobs));
+	if (!jobs)
+		return TIER_ERROR;
+	/*
+	 * The tiers are independent: one thread per target beyond the first
+	 * (each location is used by one thread only; a tier_source is read
+	 * with pread or from memory, so sharing it is safe).
+	 */
+	size_t first = w->n, linker = w->n;
+	/* one file tier may take src->link_path (no two tiers share an inode) */
+	for (size_t i = 0; src->link_path && i < w->n && linker == w->n; i++)
+		if (w->outcome[i] == TIER_WRITE_WRITTEN &&
+		    is_file_tier(w->v->t[i].loc))
+			linker = i;
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->outcome[i] != TIER_WRITE_WRITTEN)
+			continue;
+		jobs[i] = (struct put_job){
+		        w->v->t[i].loc, path, src, 0, "", 0, 0, *src};
+		if (i != linker) {
+			jobs[i].own.link_path = NULL;
+			jobs[i].src = &jobs[i].own;
+		}
+		if (first == w->n) {
+			first = i;
+			continue;
+		}
+		jobs[i].started = pthread_create(&jobs[i].th, NULL, put_thread,
+		                                 &jobs[i]) == 0;
+		if (!jobs[i].started)
+			put_thread(&jobs[i]);
+	}
+	if (first < w->n)
+		put_thread(&jobs[first]);
+	for (size_t i = 0; i < w->n; i++) {
+		if (jobs[i].started)
+			pthread_join(jobs[i].th, NULL);
+		if (w->outcome[i] == TIER_WRITE_WRITTEN && jobs[i].loc &&
+		    jobs[i].rc < 0) {
+			last = jobs[i].rc;
+			snprintf(last_msg, sizeof(last_msg), "%s", jobs[i].msg);
+			w->outcome[i] = TIER_WRITE_FAILED;
+			tier_buf_sets(&w->error[i], jobs[i].msg);
+		}
+	}
+	free(jobs);
+	/* keep the cause (no space, permission) when the last tier is gone */
+	if (!tier_write_target_count(w))
+		return tier_error_set(last, "no tier took '%s': %s", path,
+		                      last_msg);
+	return 0;
+}
+
+static int make_root_commit(tier_vault *v, git_oid *out, const char *op,
+                            uint64_t rev, const git_oid *parent,
+                            const git_oid *tree_in, const char *summary,
+                            const char *extra, git_repository *repo)
+{
+	git_signature *sig = NULL;
+	git_tree *tree = NULL;
+	git_commit *pc = NULL;
+	git_treebuilder *tb = NULL;
+	git_oid tree_id;
+	tier_buf msg = TIER_BUF_INIT, name = TIER_BUF_INIT;
+	char user[128], host[128];
+	int rc;
+
+	tier_installation_who(user, sizeof(user), host, sizeof(host));
+	tier_buf_printf(&name, "%s@%s", user, host);
+	if (tree_in)
+		git_oid_cpy(&tree_id, tree_in);
+	else if (parent) {
+		if ((rc = git_commit_lookup(&pc, repo, parent)) < 0) {
+			rc = tier_error_from_git(
+			        rc, "cannot read the parent revision");
+			goto out;
+		}
+		git_oid_cpy(&tree_id, git_commit_tree_id(pc));
+	} else {
+		if ((rc = git_treebuilder_new(&tb, repo, NULL)) < 0 ||
+		    (rc = git_treebuilder_write(&tree_id, tb)) < 0) {
+			rc = tier_error_from_git(rc,
+			                         "cannot write an empty tree");
+			goto out;
+		}
+	}
+	if ((rc = git_tree_lookup(&tree, repo, &tree_id)) < 0) {
+		rc = tier_error_from_git(rc, "cannot read the revision's tree");
+		goto out;
+	}
+	if (!pc && parent && (rc = git_commit_lookup(&pc, repo, parent)) < 0) {
+		rc = tier_error_from_git(rc, "cannot read the parent revision");
+		goto out;
+	}
+	tier_buf_printf(&msg, "%s\n\n", summary);
+	if (extra && *extra)
+		tier_buf_puts(&msg, extra);
+	tier_buf_printf(
+	        &msg, "%s: %llu\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n",
+	        TIER_TRAILER_REVISION, (unsigned long long)rev, TIER_TRAILER_OP,
+	        op, TIER_TRAILER_VAULT, v->vault_id, TIER_TRAILER_INSTALLATION,
+	        v->inst_id, TIER_TRAILER_HOST, host, TIER_TRAILER_USER, user);
+	if ((rc = git_signature_now(&sig, tier_buf_cstr(&name),
+	                            tier_buf_cstr(&name))) < 0) {
+		rc = tier_error_from_git(rc,
+		                         "cannot make the commit signature");
+		goto out;
+	}
+	const git_commit *parents[1] = {pc};
+	if ((rc = git_commit_create(out, repo, NULL, sig, sig, NULL,
+	                            tier_buf_cstr(&msg), tree, pc ? 1 : 0,
+	                            parents)) < 0)
+		rc = tier_error_from_git(rc,
+		                         "cannot write the revision's commit");
+out:
+	git_treebuilder_free(tb);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_commit_free(pc);
+	tier_buf_dispose(&msg);
+	tier_buf_dispose(&name);
+	return rc;
+}
+
+/*
+ * Pack the new revision's objects once: the same pack goes into the cache
+ * (pack + idx moved in: no second indexing) and to every target.
+ */
+static int build_revision_pack(tier_write *w, const git_oid *id, char *dir,
+                               size_t cap, tier_buf *name)
+{
+	char src[PATH_MAX], dst[PATH_MAX], cdir[PATH_MAX];
+	git_odb *odb = NULL;
+	int rc;
+	snprintf(cdir, sizeof(cdir), "%s/objects/pack",
+	         git_repository_path(w->v->cache));
+	snprintf(dir, cap, "%s/tmp/logpack-XXXXXX",
+	         git_repository_path(w->v->cache));
+	snprintf(src, sizeof(src), "%s/tmp", git_repository_path(w->v->cache));
+	if ((rc = tier_mkdir_p(src, 0700)) < 0)
+		return rc;
+	if (!mkdtemp(dir))
+		return tier_error_set_errno(TIER_ERROR, errno,
+		                            "cannot create '%s'", dir);
+	if ((rc = tier_log_pack_build(w->repo, id, tier_write_parent(w), dir,
+	                              name)) < 0 ||
+	    !name->size)
+		return rc;
+	/* hard links keep the copy in dir for the uploads; idx last, as git expects */
+	static const char *const ext[] = {"pack", "idx"};
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(src, sizeof(src), "%s/%s.%s", dir, name->ptr, ext[i]);
+		snprintf(dst, sizeof(dst), "%s/%s.%s", cdir, name->ptr, ext[i]);
+		if (link(src, dst) < 0 && errno != EEXIST)
+			return tier_error_set_errno(
+			        TIER_ERROR, errno,
+			        "cannot store the new revision in '%s'", dst);
+	}
+	if ((rc = tier_fsync_dir(cdir)) < 0)
+		return rc;
+	if ((rc = git_repository_odb(&odb, w->v->cache)) < 0 ||
+	    (rc = git_odb_refresh(odb)) < 0)
+		rc = tier_error_from_git(rc, "cannot refresh the log cache");
+	git_odb_free(odb);
+	return rc;
+}
+
+static void remove_pack_dir(const char *dir, const tier_buf *name)
+{
+	char p[PATH_MAX];
+	if (name->size) {
+		snprintf(p, sizeof(p), "%s/%s.pack", dir, name->ptr);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/%s.idx", dir, name->ptr);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
+                      const char *extra_trailers, tier_write_result **out)
+{
+	tier_vault *v = w->v;
+	git_oid id;
+	int rc;
+	uint64_t from_rev = w->revision - 1;
+
+	*out = NULL;
+	char packdir[PATH_MAX];
+	tier_buf packname = TIER_BUF_INIT;
+	packdir[0] = '\0';
+	if ((rc = make_root_commit(v, &id, w->op, w->revision,
+	                           tier_write_parent(w), tree, summary,
+	                           extra_trailers, w->repo)) < 0)
+		return rc;
+	if ((rc = build_revision_pack(w, &id, packdir, sizeof(packdir),
+	                              &packname)) < 0)
+		goto out;
+	tier_test_crashpoint("write.persisted");
+
+	/* R9 on each target: the same move for every tier */
+	struct tier_ref_move m = {.op = "write",
+	                          .from = tier_write_parent(w),
+	                          .from_rev = from_rev,
+	                          .to = &id,
+	                          .to_rev = w->revision,
+	                          .pack_dir = packdir,
+	                          .pack_name = tier_buf_cstr(&packname)};
+	for (size_t i = 0; i < w->n; i++) {
+		int tier_failed;
+		if (w->outcome[i] != TIER_WRITE_WRITTEN)
+			continue;
+		if ((rc = tier_ref_move(v, i, &m, &tier_failed)) < 0) {
+			if (!tier_failed)
+				goto out;
+			drop_target(w, i);
+			continue;
+		}
+		if (w->revision % LOG_CONSOLIDATE_EVERY == 0)
+			tier_log_consolidate(v->cache, v->t[i].loc, &id,
+			                     LOG_MAX_PACKS);
+	}
+
+	remove_pack_dir(packdir, &packname);
+	packdir[0] = '\0';
+	tier_buf_dispose(&packname);
+	tier_write_result *r = tier_calloc(1, sizeof(*r));
+	if (!r || !(r->tiers = tier_calloc(w->n, sizeof(*r->tiers)))) {
+		free(r);
+		return TIER_ERROR;
+	}
+	r->revision = w->revision;
+	git_oid_tostr(r->commit, sizeof(r->commit), &id);
+	r->ntiers = w->n;
+	for (size_t i = 0; i < w->n; i++) {
+		r->tiers[i].name = v->t[i].info.name;
+		r->tiers[i].outcome = w->outcome[i];
+		snprintf(r->tiers[i].error, sizeof(r->tiers[i].error), "%s",
+		         w->outcome[i] == TIER_WRITE_WRITTEN
+		                 ? ""
+		                 : tier_buf_cstr(&w->error[i]));
+	}
+	*out = r;
+	/* refresh what the vault knows of every tier */
+	tier_vault_probe(v);
+	if (!tier_write_target_count(w))
+		return tier_error_set(
+		        TIER_EOFFLINE, "no tier took revision %llu: %s",
+		        (unsigned long long)w->revision, r->tiers[0].error);
+	return 0;
+out:
+	if (packdir[0])
+		remove_pack_dir(packdir, &packname);
+	tier_buf_dispose(&packname);
+	return rc;
+}
+
+void tier_write_free(tier_write *w)
+{
+	if (!w)
+		return;
+	/* mempack belongs to the odb once added; freeing the repo frees it */
+	git_repository_free(w->repo);
+	if (w->error)
+		for (size_t i = 0; i < w->n; i++)
+			tier_buf_dispose(&w->error[i]);
+	free(w->error);
+	free(w->outcome);
+	tier_installation_unlock(w->v);
+	free(w);
+}
+
+const char *tier_write_outcome_name(tier_write_outcome o)
+{
+	switch (o) {
+	case TIER_WRITE_WRITTEN:
+		return "written";
+	case TIER_WRITE_SKIPPED_OFFLINE:
+		return "skipped-offline";
+	case TIER_WRITE_SKIPPED_UNSYNCHRONIZED:
+		return "skipped-unsynchronized";
+	case TIER_WRITE_FAILED:
+		return "failed";
+	}
+	return "failed";
+}
+
+void tier_write_result_free(tier_write_result *r)
+{
+	if (!r)
+		return;
+	free(r->tiers);
+	free(r);
+}
+
+int tier_vault_mark(tier_write_result **out, tier_vault *v, const char *label)
+{
+	tier_write *w = NULL;
+	char summary[256];
+	int rc;
+	*out = NULL;
+	if ((rc = tier_write_begin(&w, v, "mark")) < 0)
+		return rc;
+	snprintf(summary, sizeof(summary), "mark: %s",
+	         label && *label ? label : "(no label)");
+	rc = tier_write_commit(w, NULL, summary, NULL, out);
+	tier_write_free(w);
+	return rc;
+}

@@ -1,0 +1,56 @@
+/*
+ * The write transaction (R3), as push, mark, init and adopt use it: begin
+ * (lock, probe, targets), build objects in tier_write_repo(), put data on
+ * every target, commit.  A target that fails is dropped and reported.
+ */
+#ifndef TIER_WRITE_H
+#define TIER_WRITE_H
+
+#include <git2.h>
+
+#include "tier/vault.h"
+
+typedef struct tier_write tier_write;
+
+/**
+ * Start a write operation: takes the installation's write lock, probes
+ * every tier again (R8 before any write: fails with TIER_EFOREIGN or
+ * TIER_EROLLEDBACK, writing nothing) and picks the targets: every online,
+ * synchronised tier.  Fails with TIER_EOFFLINE if no tier is a target.
+ */
+int tier_write_begin(tier_write **out, tier_vault *v, const char *op);
+
+/** Repository in which the operation builds its objects (in memory). */
+git_repository *tier_write_repo(tier_write *w);
+/** The commit the new revision goes on top of (NULL for the first one). */
+const git_oid *tier_write_parent(const tier_write *w);
+/** Revision the new commit will carry. */
+uint64_t tier_write_revision(const tier_write *w);
+
+/**
+ * Put a data object on every remaining target.  A target that fails is
+ * dropped from the write (reported FAILED).  Returns an error only when no
+ * target is left.
+ */
+int tier_write_put(tier_write *w, const char *path, const tier_source *src);
+
+/** Number of targets still in the write. */
+size_t tier_write_target_count(const tier_write *w);
+/**
+ * Tier i (in the vault's order) if it is still a target of the write, else
+ * NULL.  For checks before the data puts start (push: is a pack of an
+ * interrupted push on every target?); not while puts run.
+ */
+tier_location *tier_write_target(tier_write *w, size_t i);
+
+/**
+ * Commit the revision: tree (NULL: the parent's tree, or an empty tree),
+ * summary line, extra trailer lines ("Key: value\n"...), then per target:
+ * intent, log pack, head, ref.  *out describes every tier.
+ */
+int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
+                      const char *extra_trailers, tier_write_result **out);
+
+void tier_write_free(tier_write *w);
+
+#endif
