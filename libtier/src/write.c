@@ -90,29 +90,23 @@ static size_t pick_targets(tier_write *w)
 	return targets;
 }
 
+/* Why no tier can take the write: each tier's reason, "; " between. */
+static void no_target_why(tier_write *w, tier_buf *why)
+{
+	tier_buf_clear(why);
+	for (size_t i = 0; i < w->v->n; i++)
+		tier_buf_printf(why, "%s%s", i ? "; " : "",
+		                tier_buf_cstr(&w->error[i]));
+}
+
 /*
- * R3: no tier can take the write.  Probe with back-off until one can, or
- * until the wait times out.  Says once what it waits for.
+ * R3 waits for tiers that are away; with none away there is nothing to
+ * wait for (a refused login, a damaged log): fail at once.  So does a
+ * write told not to wait (--wait-timeout 0).
  */
-static int wait_for_target(tier_write *w)
+static int wait_allowed(tier_write *w, const tier_buf *why)
 {
 	tier_vault *v = w->v;
-	tier_retry_policy pol = {
-	        UINT_MAX,
-	        v->lopts.retry_delay ? v->lopts.retry_delay
-	                             : TIER_DEFAULT_RETRY_DELAY_MS,
-	        v->lopts.retry_cap ? v->lopts.retry_cap
-	                           : TIER_DEFAULT_RETRY_CAP_MS};
-	uint64_t rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull;
-	int64_t start = tier_now_ms();
-	tier_buf why = TIER_BUF_INIT;
-	int rc;
-
-	for (size_t i = 0; i < v->n; i++)
-		tier_buf_printf(&why, "%s%s", i ? "; " : "",
-		                tier_buf_cstr(&w->error[i]));
-	/* R3 waits for tiers that are away; with none away there is nothing to
-	 * wait for (a refused login, a damaged log): fail at once */
 	int away = 0, refused = 0;
 	for (size_t i = 0; i < v->n; i++) {
 		away |= v->t[i].info.state == TIER_STATE_OFFLINE ||
@@ -120,56 +114,92 @@ static int wait_for_target(tier_write *w)
 		         !v->t[i].info.synchronized);
 		refused |= v->t[i].info.state == TIER_STATE_REFUSED;
 	}
-	if (!away) {
-		rc = tier_error_set(refused ? TIER_EAUTH : TIER_ECORRUPT,
-		                    "no tier can take the write: %s",
-		                    tier_buf_cstr(&why));
-		tier_buf_dispose(&why);
-		return rc;
+	if (!away)
+		return tier_error_set(refused ? TIER_EAUTH : TIER_ECORRUPT,
+		                      "no tier can take the write: %s",
+		                      tier_buf_cstr(why));
+	if (v->wait_timeout_ms == 0)
+		return tier_error_set(TIER_EOFFLINE,
+		                      "no tier can take the write: %s",
+		                      tier_buf_cstr(why));
+	return 0;
+}
+
+static void wait_notice(tier_vault *v, const tier_buf *why)
+{
+	if (!v->notice)
+		return;
+	tier_buf msg = TIER_BUF_INIT;
+	tier_buf_printf(
+	        &msg,
+	        "no tier can take the write now (%s); waiting for one to come back%s",
+	        tier_buf_cstr(why),
+	        v->wait_timeout_ms < 0 ? " (for ever; --wait-timeout bounds it)"
+	                               : "");
+	v->notice(tier_buf_cstr(&msg), v->notice_payload);
+	tier_buf_dispose(&msg);
+}
+
+/* A write waiting for a target: back-off, since when, why. */
+struct write_wait {
+	tier_retry_policy pol;
+	uint64_t rng;
+	int64_t start;
+	tier_buf why;
+};
+
+/*
+ * Sleep attempt's back-off delay, never past the timeout: TIER_ETIMEOUT
+ * once that is reached, TIER_EABORTED when the sleep is cancelled.
+ */
+static int wait_sleep(tier_write *w, struct write_wait *ww, unsigned attempt)
+{
+	tier_vault *v = w->v;
+	unsigned int d = tier_retry_delay(&ww->pol, attempt < 20 ? attempt : 20,
+	                                  &ww->rng);
+	if (v->wait_timeout_ms > 0) {
+		int64_t left = ww->start + v->wait_timeout_ms - tier_now_ms();
+		if (left <= 0)
+			return tier_error_set(
+			        TIER_ETIMEOUT,
+			        "gave up waiting for a tier after %lld s: %s",
+			        (long long)(v->wait_timeout_ms / 1000),
+			        tier_buf_cstr(&ww->why));
+		if ((int64_t)d > left)
+			d = (unsigned int)left;
 	}
-	if (v->wait_timeout_ms == 0) {
-		rc = tier_error_set(TIER_EOFFLINE,
-		                    "no tier can take the write: %s",
-		                    tier_buf_cstr(&why));
-		tier_buf_dispose(&why);
-		return rc;
-	}
-	if (v->notice) {
-		tier_buf msg = TIER_BUF_INIT;
-		tier_buf_printf(
-		        &msg,
-		        "no tier can take the write now (%s); waiting for one to come back%s",
-		        tier_buf_cstr(&why),
-		        v->wait_timeout_ms < 0
-		                ? " (for ever; --wait-timeout bounds it)"
-		                : "");
-		v->notice(tier_buf_cstr(&msg), v->notice_payload);
-		tier_buf_dispose(&msg);
-	}
+	if (v->lopts.sleep ? v->lopts.sleep(d, v->lopts.payload)
+	                   : tier_retry_nanosleep(d, NULL))
+		return tier_error_set(TIER_EABORTED,
+		                      "cancelled while waiting for a tier");
+	return 0;
+}
+
+/*
+ * R3: no tier can take the write.  Probe with back-off until one can, or
+ * until the wait times out.  Says once what it waits for.
+ */
+static int wait_for_target(tier_write *w)
+{
+	tier_vault *v = w->v;
+	struct write_wait ww = {
+	        {UINT_MAX,
+	         v->lopts.retry_delay ? v->lopts.retry_delay
+	                              : TIER_DEFAULT_RETRY_DELAY_MS,
+	         v->lopts.retry_cap ? v->lopts.retry_cap
+	                            : TIER_DEFAULT_RETRY_CAP_MS},
+	        (uint64_t)getpid() * 0x9E3779B97F4A7C15ull,
+	        tier_now_ms(),
+	        TIER_BUF_INIT};
+	int rc;
+
+	no_target_why(w, &ww.why);
+	if ((rc = wait_allowed(w, &ww.why)) < 0)
+		goto out;
+	wait_notice(v, &ww.why);
 	for (unsigned attempt = 0;; attempt++) {
-		unsigned int d = tier_retry_delay(
-		        &pol, attempt < 20 ? attempt : 20, &rng);
-		if (v->wait_timeout_ms > 0) {
-			int64_t left =
-			        start + v->wait_timeout_ms - tier_now_ms();
-			if (left <= 0) {
-				rc = tier_error_set(
-				        TIER_ETIMEOUT,
-				        "gave up waiting for a tier after %lld s: %s",
-				        (long long)(v->wait_timeout_ms / 1000),
-				        tier_buf_cstr(&why));
-				break;
-			}
-			if ((int64_t)d > left)
-				d = (unsigned int)left;
-		}
-		if (v->lopts.sleep ? v->lopts.sleep(d, v->lopts.payload)
-		                   : tier_retry_nanosleep(d, NULL)) {
-			rc = tier_error_set(
-			        TIER_EABORTED,
-			        "cancelled while waiting for a tier");
+		if ((rc = wait_sleep(w, &ww, attempt)) < 0)
 			break;
-		}
 		for (size_t i = 0; i < v->n; i++)
 			tier_location_reset(v->t[i].loc);
 		/* R5 and R8 again: whoever came back may have moved on */
@@ -183,19 +213,65 @@ static int wait_for_target(tier_write *w)
 			rc = 0;
 			break;
 		}
-		tier_buf_clear(&why);
-		for (size_t i = 0; i < v->n; i++)
-			tier_buf_printf(&why, "%s%s", i ? "; " : "",
-			                tier_buf_cstr(&w->error[i]));
+		no_target_why(w, &ww.why);
 	}
-	tier_buf_dispose(&why);
+out:
+	tier_buf_dispose(&ww.why);
 	return rc;
+}
+
+/* The lock, and R8 again under it: what we saw at open may be stale. */
+static int write_lock(tier_vault *v, const char *op)
+{
+	int rc;
+	if ((rc = tier_installation_lock(v, 0, op)) < 0)
+		return rc;
+	/* test hook (docs/testing.md): hold the lock that long, so that a
+	 * second process finds it taken */
+	const char *hold = getenv("TIER_TEST_LOCK_HOLD");
+	if (hold && *hold)
+		tier_retry_nanosleep((unsigned int)strtoul(hold, NULL, 10),
+		                     NULL);
+	if ((rc = tier_vault_probe(v)) < 0 ||
+	    (rc = tier_vault_check_write(v)) < 0) {
+		tier_installation_unlock(v);
+		return rc;
+	}
+	return 0;
+}
+
+/*
+ * New objects go to memory; old ones are read from the cache's packs.
+ * No loose-object backend: the cache holds packs only, and without it
+ * libgit2 does not probe the disk for every object it writes.
+ */
+static int write_repo(tier_write *w)
+{
+	char objdir[PATH_MAX];
+	git_odb *odb = NULL;
+	git_odb_backend *packs = NULL;
+	int rc;
+	snprintf(objdir, sizeof(objdir), "%s/objects",
+	         git_repository_path(w->v->cache));
+	if ((rc = git_odb_new(&odb)) < 0 ||
+	    (rc = tier_odb_frozen_new(&packs, objdir)) < 0 ||
+	    (rc = git_odb_add_backend(odb, packs, 1)) < 0 ||
+	    (packs = NULL, 0) || (rc = git_mempack_new(&w->mempack)) < 0 ||
+	    (rc = git_odb_add_backend(odb, w->mempack, 1000)) < 0 ||
+	    (rc = git_repository_wrap_odb(&w->repo, odb)) < 0) {
+		rc = tier_error_from_git(rc, "cannot prepare the new revision");
+		if (packs)
+			packs->free(packs);
+		git_odb_free(odb);
+		return rc;
+	}
+	git_odb_free(odb);
+	return 0;
 }
 
 int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 {
 	tier_write *w;
-	git_odb *odb = NULL;
 	int rc;
 
 	*out = NULL;
@@ -206,20 +282,8 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 		return tier_error_set(
 		        TIER_EUSAGE,
 		        "this installation is read-only: it follows the vault for restores");
-	if ((rc = tier_installation_lock(v, 0, op)) < 0)
+	if ((rc = write_lock(v, op)) < 0)
 		return rc;
-	/* test hook (docs/testing.md): hold the lock that long, so that a
-	 * second process finds it taken */
-	const char *hold = getenv("TIER_TEST_LOCK_HOLD");
-	if (hold && *hold)
-		tier_retry_nanosleep((unsigned int)strtoul(hold, NULL, 10),
-		                     NULL);
-	/* R8 before any write: what we saw at open may be stale */
-	if ((rc = tier_vault_probe(v)) < 0 ||
-	    (rc = tier_vault_check_write(v)) < 0) {
-		tier_installation_unlock(v);
-		return rc;
-	}
 	if (!(w = tier_calloc(1, sizeof(*w)))) {
 		tier_installation_unlock(v);
 		return TIER_ERROR;
@@ -236,29 +300,8 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 	if (!pick_targets(w) && (rc = wait_for_target(w)) < 0)
 		goto fail;
 	w->revision = v->max_rev + 1;
-
-	/*
-	 * New objects go to memory; old ones are read from the cache's packs.
-	 * No loose-object backend: the cache holds packs only, and without it
-	 * libgit2 does not probe the disk for every object it writes.
-	 */
-	char objdir[PATH_MAX];
-	git_odb_backend *packs = NULL;
-	snprintf(objdir, sizeof(objdir), "%s/objects",
-	         git_repository_path(v->cache));
-	if ((rc = git_odb_new(&odb)) < 0 ||
-	    (rc = tier_odb_frozen_new(&packs, objdir)) < 0 ||
-	    (rc = git_odb_add_backend(odb, packs, 1)) < 0 ||
-	    (packs = NULL, 0) || (rc = git_mempack_new(&w->mempack)) < 0 ||
-	    (rc = git_odb_add_backend(odb, w->mempack, 1000)) < 0 ||
-	    (rc = git_repository_wrap_odb(&w->repo, odb)) < 0) {
-		rc = tier_error_from_git(rc, "cannot prepare the new revision");
-		if (packs)
-			packs->free(packs);
-		git_odb_free(odb);
+	if ((rc = write_repo(w)) < 0)
 		goto fail;
-	}
-	git_odb_free(odb);
 	*out = w;
 	return 0;
 fail:
@@ -513,63 +556,53 @@ static void remove_pack_dir(const char *dir, const tier_buf *name)
 	rmdir(dir);
 }
 
-int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
-                      const char *extra_trailers, tier_write_result **out)
+/*
+ * R9 on each target, the same move for every tier; a target whose tier
+ * fails is dropped, a failure of ours (journal, ref) ends the write.
+ */
+static int move_targets(tier_write *w, const git_oid *id, const char *packdir,
+                        const tier_buf *packname)
 {
 	tier_vault *v = w->v;
-	git_oid id;
-	int rc;
-	uint64_t from_rev = w->revision - 1;
-
-	*out = NULL;
-	char packdir[PATH_MAX];
-	tier_buf packname = TIER_BUF_INIT;
-	packdir[0] = '\0';
-	if ((rc = make_root_commit(v, &id, w->op, w->revision,
-	                           tier_write_parent(w), tree, summary,
-	                           extra_trailers, w->repo)) < 0)
-		return rc;
-	if ((rc = build_revision_pack(w, &id, packdir, sizeof(packdir),
-	                              &packname)) < 0)
-		goto out;
-	tier_test_crashpoint("write.persisted");
-
-	/* R9 on each target: the same move for every tier */
 	struct tier_ref_move m = {.op = "write",
 	                          .from = tier_write_parent(w),
-	                          .from_rev = from_rev,
-	                          .to = &id,
+	                          .from_rev = w->revision - 1,
+	                          .to = id,
 	                          .to_rev = w->revision,
 	                          .pack_dir = packdir,
-	                          .pack_name = tier_buf_cstr(&packname)};
+	                          .pack_name = tier_buf_cstr(packname)};
+	int rc;
 	for (size_t i = 0; i < w->n; i++) {
 		int tier_failed;
 		if (w->outcome[i] != TIER_WRITE_WRITTEN)
 			continue;
 		if ((rc = tier_ref_move(v, i, &m, &tier_failed)) < 0) {
 			if (!tier_failed)
-				goto out;
+				return rc;
 			drop_target(w, i);
 			continue;
 		}
 		if (w->revision % LOG_CONSOLIDATE_EVERY == 0)
-			tier_log_consolidate(v->cache, v->t[i].loc, &id,
+			tier_log_consolidate(v->cache, v->t[i].loc, id,
 			                     LOG_MAX_PACKS);
 	}
+	return 0;
+}
 
-	remove_pack_dir(packdir, &packname);
-	packdir[0] = '\0';
-	tier_buf_dispose(&packname);
+/* What the write did on every tier, for the caller. */
+static int write_result(tier_write_result **out, tier_write *w,
+                        const git_oid *id)
+{
 	tier_write_result *r = tier_calloc(1, sizeof(*r));
 	if (!r || !(r->tiers = tier_calloc(w->n, sizeof(*r->tiers)))) {
 		free(r);
 		return TIER_ERROR;
 	}
 	r->revision = w->revision;
-	git_oid_tostr(r->commit, sizeof(r->commit), &id);
+	git_oid_tostr(r->commit, sizeof(r->commit), id);
 	r->ntiers = w->n;
 	for (size_t i = 0; i < w->n; i++) {
-		r->tiers[i].name = v->t[i].info.name;
+		r->tiers[i].name = w->v->t[i].info.name;
 		r->tiers[i].outcome = w->outcome[i];
 		snprintf(r->tiers[i].error, sizeof(r->tiers[i].error), "%s",
 		         w->outcome[i] == TIER_WRITE_WRITTEN
@@ -577,12 +610,41 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 		                 : tier_buf_cstr(&w->error[i]));
 	}
 	*out = r;
+	return 0;
+}
+
+int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
+                      const char *extra_trailers, tier_write_result **out)
+{
+	char packdir[PATH_MAX];
+	tier_buf packname = TIER_BUF_INIT;
+	git_oid id;
+	int rc;
+
+	*out = NULL;
+	packdir[0] = '\0';
+	if ((rc = make_root_commit(w->v, &id, w->op, w->revision,
+	                           tier_write_parent(w), tree, summary,
+	                           extra_trailers, w->repo)) < 0)
+		return rc;
+	if ((rc = build_revision_pack(w, &id, packdir, sizeof(packdir),
+	                              &packname)) < 0)
+		goto out;
+	tier_test_crashpoint("write.persisted");
+	if ((rc = move_targets(w, &id, packdir, &packname)) < 0)
+		goto out;
+	remove_pack_dir(packdir, &packname);
+	packdir[0] = '\0';
+	tier_buf_dispose(&packname);
+	if ((rc = write_result(out, w, &id)) < 0)
+		return rc;
 	/* refresh what the vault knows of every tier */
-	tier_vault_probe(v);
+	tier_vault_probe(w->v);
 	if (!tier_write_target_count(w))
-		return tier_error_set(
-		        TIER_EOFFLINE, "no tier took revision %llu: %s",
-		        (unsigned long long)w->revision, r->tiers[0].error);
+		return tier_error_set(TIER_EOFFLINE,
+		                      "no tier took revision %llu: %s",
+		                      (unsigned long long)w->revision,
+		                      (*out)->tiers[0].error);
 	return 0;
 out:
 	if (packdir[0])
