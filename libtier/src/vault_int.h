@@ -118,4 +118,25 @@ struct tier_ref_move {
 int tier_ref_move(tier_vault *v, size_t i, const struct tier_ref_move *m,
                   int *tier_failed);
 
+/* ---- revision.c ---------------------------------------------------------- */
+
+/**
+ * The log commit of revision rev (operation op) in repo, on parent (NULL:
+ * the first): tree_in, else the parent's tree, else an empty one.
+ */
+int tier_revision_commit(tier_vault *v, git_oid *out, const char *op,
+                         uint64_t rev, const git_oid *parent,
+                         const git_oid *tree_in, const char *summary,
+                         const char *extra, git_repository *repo);
+/**
+ * Pack what commit id adds to parent, once: into a new temporary dir
+ * (dir, under the cache) and, by hard links, into the cache.  *name is
+ * "pack-<hex>", empty when there was nothing to pack.
+ */
+int tier_revision_pack(git_repository *cache, git_repository *repo,
+                       const git_oid *id, const git_oid *parent, char *dir,
+                       size_t cap, tier_buf *name);
+/** Remove that temporary dir and its pack. */
+void tier_revision_pack_remove(const char *dir, const tier_buf *name);
+
 #endif
