@@ -48,8 +48,15 @@ struct tier_vault {
 
 /* ---- vault.c --------------------------------------------------------- */
 
+/** A handle with opts' settings, no tier, no cache yet. */
+int tier_vault_alloc(tier_vault **out, const tier_vault_options *opts);
 /** Open tier spec "[NAME=]URL" and add it to v (names must differ). */
 int tier_vault_add_tier(tier_vault *v, const char *spec);
+/**
+ * Open the log cache, <state>/cache.git (create: make it); without an
+ * installation a temporary one, removed at free.
+ */
+int tier_vault_open_cache(tier_vault *v, int create);
 
 /* ---- installation.c ---------------------------------------------------- */
 
