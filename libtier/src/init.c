@@ -78,19 +78,20 @@ static int create_root(tier_location *loc, const tier_location_options *lopts)
 	return rc;
 }
 
-int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
-{
-	tier_vault *v = NULL;
-	git_config *cfg = NULL;
-	int rc;
-	char path[PATH_MAX], host[128], user[128];
-	struct stat st;
+/* One tier_vault_init: what its steps share. */
+struct init_run {
+	const tier_vault_options *opts;
+	tier_vault *v;
+	git_config *cfg;       /* the config being written, until vault.id */
+	char config[PATH_MAX]; /* <state>/config */
+	char user[128], host[128];
+};
 
-	*out = NULL;
-	TIER_ASSERT_ARG(out);
-	TIER_ASSERT_ARG(opts);
-	TIER_CHECK_VERSION(opts, TIER_VAULT_OPTIONS_VERSION,
-	                   "tier_vault_options");
+/* A state directory and a tier to start with, and no installation yet. */
+static int init_check(const tier_vault_options *opts)
+{
+	char path[PATH_MAX];
+	struct stat st;
 	if (!opts->state_dir || !*opts->state_dir)
 		return tier_error_set(
 		        TIER_EUSAGE,
@@ -105,76 +106,107 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 		        TIER_ECONFLICT,
 		        "'%s' already holds an installation; use another state directory",
 		        opts->state_dir);
-	if ((rc = tier_vault_alloc(&v, opts)) < 0)
-		return rc;
-	v->read_only = opts->mode == TIER_INIT_READ_ONLY;
-	for (size_t i = 0; i < opts->ntiers; i++)
-		if ((rc = tier_vault_add_tier(v, opts->tiers[i])) < 0)
-			goto fail;
+	return 0;
+}
 
+static int init_tiers(struct init_run *run)
+{
+	tier_vault *v = run->v;
+	int rc;
+	v->read_only = run->opts->mode == TIER_INIT_READ_ONLY;
+	for (size_t i = 0; i < run->opts->ntiers; i++)
+		if ((rc = tier_vault_add_tier(v, run->opts->tiers[i])) < 0)
+			return rc;
 	/* a tier root is created if its parent exists (not a whole path:
 	 * that would hide an unmounted share under a fresh directory tree) */
 	for (size_t i = 0; i < v->n; i++)
 		if ((rc = create_root(v->t[i].loc, &v->lopts)) < 0)
-			goto fail;
+			return rc;
+	return 0;
+}
 
-	if (tier_mkdir_p(opts->state_dir, 0700) < 0) {
-		rc = tier_error_last_code();
-		goto fail;
-	}
-	snprintf(path, sizeof(path), "%s/intent", opts->state_dir);
-	if (tier_mkdir_p(path, 0700) < 0) {
-		rc = tier_error_last_code();
-		goto fail;
-	}
-	if ((rc = tier_vault_open_cache(v, 1)) < 0)
-		goto fail;
+/* The state directory, its intent journal and the log cache. */
+static int init_state_dir(struct init_run *run)
+{
+	char path[PATH_MAX];
+	if (tier_mkdir_p(run->opts->state_dir, 0700) < 0)
+		return tier_error_last_code();
+	snprintf(path, sizeof(path), "%s/intent", run->opts->state_dir);
+	if (tier_mkdir_p(path, 0700) < 0)
+		return tier_error_last_code();
+	return tier_vault_open_cache(run->v, 1);
+}
 
-	if (opts->mode == TIER_INIT_NEW) {
-		for (size_t i = 0; i < v->n; i++) {
-			int empty = 0;
-			if ((rc = tier_log_tier_is_empty(v->t[i].loc, &empty)) <
-			    0) {
-				tier_error_prefix(
-				        "cannot create the vault on tier '%s'",
-				        v->t[i].info.name);
-				goto fail;
-			}
-			if (!empty) {
-				rc = tier_error_set(
-				        TIER_ECONFLICT,
-				        "tier '%s' (%s) is not empty: tier-init creates a vault only on "
-				        "empty tiers (use --adopt to take over an existing vault)",
-				        v->t[i].info.name, v->t[i].info.url);
-				goto fail;
-			}
+/* A new vault goes on empty tiers only. */
+static int init_check_empty(tier_vault *v)
+{
+	int rc;
+	for (size_t i = 0; i < v->n; i++) {
+		int empty = 0;
+		if ((rc = tier_log_tier_is_empty(v->t[i].loc, &empty)) < 0) {
+			tier_error_prefix(
+			        "cannot create the vault on tier '%s'",
+			        v->t[i].info.name);
+			return rc;
 		}
-		if ((rc = random_hex(v->vault_id, 16)) < 0)
-			goto fail;
+		if (!empty)
+			return tier_error_set(
+			        TIER_ECONFLICT,
+			        "tier '%s' (%s) is not empty: tier-init creates a vault only on "
+			        "empty tiers (use --adopt to take over an existing vault)",
+			        v->t[i].info.name, v->t[i].info.url);
 	}
-	if ((rc = random_hex(v->inst_id, 16)) < 0)
-		goto fail;
+	return 0;
+}
 
-	/* write the installation config before touching any tier */
-	tier_installation_who(user, sizeof(user), host, sizeof(host));
-	snprintf(path, sizeof(path), "%s/config", opts->state_dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = tier_error_set_errno(TIER_ERROR, errno,
-		                          "cannot create '%s'", path);
-		goto fail;
-	}
+/* The installation's id, and a new vault's. */
+static int init_ids(struct init_run *run)
+{
+	int rc;
+	if (run->opts->mode == TIER_INIT_NEW &&
+	    ((rc = init_check_empty(run->v)) < 0 ||
+	     (rc = random_hex(run->v->vault_id, 16)) < 0))
+		return rc;
+	return random_hex(run->v->inst_id, 16);
+}
+
+/*
+ * libgit2 rewrites the config through a lock file, with the umask's mode:
+ * make it private again (it may hold tier passwords).  After each batch
+ * of writes.
+ */
+static void init_config_private(const struct init_run *run)
+{
+	chmod(run->config, 0600);
+}
+
+/* The config file, created here with mode 0600, opened for writing. */
+static int init_config_create(struct init_run *run)
+{
+	int fd = open(run->config, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	              0600);
+	if (fd < 0)
+		return tier_error_set_errno(TIER_ERROR, errno,
+		                            "cannot create '%s'", run->config);
 	close(fd);
+	return tier_installation_config_open(&run->cfg, run->opts->state_dir);
+}
+
+static int init_config_installation(struct init_run *run)
+{
+	tier_vault *v = run->v;
+	git_config *cfg = run->cfg;
 	tier_buf order = TIER_BUF_INIT;
+	int rc;
 	for (size_t i = 0; i < v->n; i++)
 		tier_buf_printf(&order, "%s%s", i ? " " : "",
 		                v->t[i].info.name);
-	if ((rc = tier_installation_config_open(&cfg, opts->state_dir)) < 0)
-		goto fail_order;
 	if ((rc = git_config_set_string(cfg, "installation.id", v->inst_id)) <
 	            0 ||
-	    (rc = git_config_set_string(cfg, "installation.host", host)) < 0 ||
-	    (rc = git_config_set_string(cfg, "installation.user", user)) < 0 ||
+	    (rc = git_config_set_string(cfg, "installation.host", run->host)) <
+	            0 ||
+	    (rc = git_config_set_string(cfg, "installation.user", run->user)) <
+	            0 ||
 	    (rc = git_config_set_bool(cfg, "installation.readonly",
 	                              v->read_only)) < 0 ||
 	    (rc = git_config_set_string(cfg, "installation.tiers",
@@ -183,139 +215,192 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 	     (rc = git_config_set_string(cfg, "tls.cacert", v->lopts.cacert)) <
 	             0) ||
 	    (v->lopts.insecure &&
-	     (rc = git_config_set_bool(cfg, "tls.insecure", 1)) < 0)) {
+	     (rc = git_config_set_bool(cfg, "tls.insecure", 1)) < 0))
 		rc = tier_error_from_git(rc,
 		                         "cannot write installation config");
-		goto fail_order;
-	}
+	else
+		rc = 0;
+	tier_buf_dispose(&order);
+	return rc;
+}
+
+static int init_config_tiers(struct init_run *run)
+{
+	tier_vault *v = run->v;
+	int rc;
 	for (size_t i = 0; i < v->n; i++) {
 		char key[256], *url;
 		const tier_url *u = tier_location_url(v->t[i].loc);
 		/* keep the URL as given (with its credentials, mode 0600) */
 		url = tier_url_redacted(u);
-		const char *spec = opts->tiers[i];
+		const char *spec = run->opts->tiers[i];
 		const char *eq = strchr(spec, '=');
 		const char *colon = strchr(spec, ':');
 		if (eq && (!colon || eq < colon))
 			spec = eq + 1;
 		snprintf(key, sizeof(key), "tier.%s.url", v->t[i].info.name);
-		rc = git_config_set_string(cfg, key, spec);
+		rc = git_config_set_string(run->cfg, key, spec);
 		free(url);
-		if (rc < 0) {
-			rc = tier_error_from_git(
-			        rc, "cannot write installation config");
-			goto fail_order;
-		}
-	}
-
-	/* libgit2 rewrites the file through a lock file: make it private again
-	 * (it may hold tier passwords) */
-	chmod(path, 0600);
-	if (opts->mode == TIER_INIT_NEW) {
-		if ((rc = git_config_set_string(cfg, "vault.id", v->vault_id)) <
-		    0) {
-			rc = tier_error_from_git(
-			        rc, "cannot write installation config");
-			goto fail_order;
-		}
-		tier_buf_dispose(&order);
-		git_config_free(cfg);
-		cfg = NULL;
-		chmod(path, 0600);
-		/* revision 1: the vault's birth, the same commit on every tier */
-		for (size_t i = 0; i < v->n; i++)
-			if ((rc = tier_log_create(v->t[i].loc)) < 0) {
-				tier_error_prefix(
-				        "cannot create the vault on tier '%s'",
-				        v->t[i].info.name);
-				goto fail;
-			}
-		if ((rc = tier_vault_probe(v)) < 0)
-			goto fail;
-		tier_write_result *res = NULL;
-		tier_write *w = NULL;
-		git_oid tree;
-		if ((rc = tier_write_begin(&w, v, "init")) < 0)
-			goto fail;
-		rc = tier_snap_initial_tree(&tree, tier_write_repo(w),
-		                            v->vault_id);
-		if (rc == 0)
-			rc = tier_write_commit(w, &tree, "init: new vault",
-			                       NULL, &res);
-		tier_write_free(w);
-		if (rc == 0 && res) {
-			for (size_t i = 0; i < res->ntiers; i++)
-				if (res->tiers[i].outcome !=
-				    TIER_WRITE_WRITTEN) {
-					rc = tier_error_set(
-					        TIER_EOFFLINE,
-					        "cannot create the vault on tier '%s': %s",
-					        res->tiers[i].name,
-					        res->tiers[i].error);
-					break;
-				}
-		}
-		tier_write_result_free(res);
 		if (rc < 0)
-			goto fail;
-	} else {
-		tier_buf_dispose(&order);
-		/* adopt / follow: learn the vault from the tiers */
-		if ((rc = tier_vault_probe(v)) < 0)
-			goto fail;
-		if (!v->vault_id[0]) {
-			rc = tier_error_set(
-			        TIER_ENOTFOUND,
-			        "no tier holds a vault to %s (are they online?)",
-			        opts->mode == TIER_INIT_ADOPT ? "adopt"
-			                                      : "follow");
-			goto fail;
-		}
-		if ((rc = git_config_set_string(cfg, "vault.id", v->vault_id)) <
-		    0) {
-			rc = tier_error_from_git(
+			return tier_error_from_git(
 			        rc, "cannot write installation config");
-			goto fail;
-		}
-		git_config_free(cfg);
-		cfg = NULL;
-		chmod(path, 0600);
-		if (opts->mode == TIER_INIT_ADOPT) {
-			/* our refs start at what the tiers hold now */
-			for (size_t i = 0; i < v->n; i++)
-				if (v->t[i].has_head &&
-				    v->t[i].info.state == TIER_STATE_OK &&
-				    (rc = tier_ref_write(v, &v->t[i],
-				                         &v->t[i].head)) < 0)
-					goto fail;
-			if ((rc = tier_vault_probe(v)) < 0)
-				goto fail;
-			/* the take-over is itself logged, so the old machine sees it */
-			tier_write_result *res = NULL;
-			tier_write *w = NULL;
-			char summary[256];
-			snprintf(summary, sizeof(summary),
-			         "adopt: installation %.12s on %s takes over",
-			         v->inst_id, host);
-			if ((rc = tier_write_begin(&w, v, "adopt")) < 0)
-				goto fail;
-			rc = tier_write_commit(w, NULL, summary, NULL, &res);
-			tier_write_free(w);
-			tier_write_result_free(res);
-			if (rc < 0)
-				goto fail;
-		}
 	}
-	git_config_free(cfg);
-	*out = v;
 	return 0;
-fail_order:
-	tier_buf_dispose(&order);
-fail:
-	git_config_free(cfg);
-	/* an installation that failed to come into being must not linger */
-	if (v && v->state_dir)
-		tier_installation_remove(v);
-	tier_vault_free(v);
+}
+
+/* The installation config, written before any tier is touched. */
+static int init_config(struct init_run *run)
+{
+	int rc;
+	tier_installation_who(run->user, sizeof(run->user), run->host,
+	                      sizeof(run->host));
+	snprintf(run->config, sizeof(run->config), "%s/config",
+	         run->opts->state_dir);
+	if ((rc = init_config_create(run)) < 0 ||
+	    (rc = init_config_installation(run)) < 0 ||
+	    (rc = init_config_tiers(run)) < 0)
+		return rc;
+	init_config_private(run);
+	return 0;
+}
+
+/* vault.id completes the config. */
+static int init_config_vault_id(struct init_run *run)
+{
+	int rc = git_config_set_string(run->cfg, "vault.id", run->v->vault_id);
+	if (rc < 0)
+		return tier_error_from_git(rc,
+		                           "cannot write installation config");
+	git_config_free(run->cfg);
+	run->cfg = NULL;
+	init_config_private(run);
+	return 0;
+}
+
+/* Every tier must have taken revision 1. */
+static int init_all_written(const tier_write_result *res)
+{
+	for (size_t i = 0; i < res->ntiers; i++)
+		if (res->tiers[i].outcome != TIER_WRITE_WRITTEN)
+			return tier_error_set(
+			        TIER_EOFFLINE,
+			        "cannot create the vault on tier '%s': %s",
+			        res->tiers[i].name, res->tiers[i].error);
+	return 0;
+}
+
+/* A new vault: revision 1, its birth, the same commit on every tier. */
+static int init_new(struct init_run *run)
+{
+	tier_vault *v = run->v;
+	tier_write_result *res = NULL;
+	tier_write *w = NULL;
+	git_oid tree;
+	int rc;
+	if ((rc = init_config_vault_id(run)) < 0)
+		return rc;
+	for (size_t i = 0; i < v->n; i++)
+		if ((rc = tier_log_create(v->t[i].loc)) < 0) {
+			tier_error_prefix(
+			        "cannot create the vault on tier '%s'",
+			        v->t[i].info.name);
+			return rc;
+		}
+	if ((rc = tier_vault_probe(v)) < 0 ||
+	    (rc = tier_write_begin(&w, v, "init")) < 0)
+		return rc;
+	rc = tier_snap_initial_tree(&tree, tier_write_repo(w), v->vault_id);
+	if (rc == 0)
+		rc = tier_write_commit(w, &tree, "init: new vault", NULL, &res);
+	tier_write_free(w);
+	if (rc == 0 && res)
+		rc = init_all_written(res);
+	tier_write_result_free(res);
 	return rc;
+}
+
+/*
+ * Adopt: our refs start at what the tiers hold now, and the take-over is
+ * itself logged, so the old machine sees it (R8 stops it there).
+ */
+static int init_adopt(struct init_run *run)
+{
+	tier_vault *v = run->v;
+	tier_write_result *res = NULL;
+	tier_write *w = NULL;
+	char summary[256];
+	int rc;
+	for (size_t i = 0; i < v->n; i++)
+		if (v->t[i].has_head && v->t[i].info.state == TIER_STATE_OK &&
+		    (rc = tier_ref_write(v, &v->t[i], &v->t[i].head)) < 0)
+			return rc;
+	if ((rc = tier_vault_probe(v)) < 0)
+		return rc;
+	snprintf(summary, sizeof(summary),
+	         "adopt: installation %.12s on %s takes over", v->inst_id,
+	         run->host);
+	if ((rc = tier_write_begin(&w, v, "adopt")) < 0)
+		return rc;
+	rc = tier_write_commit(w, NULL, summary, NULL, &res);
+	tier_write_free(w);
+	tier_write_result_free(res);
+	return rc;
+}
+
+/* Adopt or follow: learn the vault from the tiers. */
+static int init_join(struct init_run *run)
+{
+	tier_vault *v = run->v;
+	int rc;
+	if ((rc = tier_vault_probe(v)) < 0)
+		return rc;
+	if (!v->vault_id[0])
+		return tier_error_set(
+		        TIER_ENOTFOUND,
+		        "no tier holds a vault to %s (are they online?)",
+		        run->opts->mode == TIER_INIT_ADOPT ? "adopt"
+		                                           : "follow");
+	if ((rc = init_config_vault_id(run)) < 0)
+		return rc;
+	return run->opts->mode == TIER_INIT_ADOPT ? init_adopt(run) : 0;
+}
+
+/*
+ * An installation that failed to come into being must not linger.  The
+ * error to report is the one that stopped init, not what the cleanup may
+ * add to it.
+ */
+static int init_fail(struct init_run *run, int rc)
+{
+	tier_error_saved e;
+	tier_error_save(&e);
+	git_config_free(run->cfg);
+	if (run->v && run->v->state_dir)
+		tier_installation_remove(run->v);
+	tier_vault_free(run->v);
+	tier_error_restore(&e);
+	return rc;
+}
+
+int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
+{
+	struct init_run run = {opts, NULL, NULL, "", "", ""};
+	int rc;
+
+	*out = NULL;
+	TIER_ASSERT_ARG(out);
+	TIER_ASSERT_ARG(opts);
+	TIER_CHECK_VERSION(opts, TIER_VAULT_OPTIONS_VERSION,
+	                   "tier_vault_options");
+	if ((rc = init_check(opts)) < 0 ||
+	    (rc = tier_vault_alloc(&run.v, opts)) < 0)
+		return rc;
+	if ((rc = init_tiers(&run)) < 0 || (rc = init_state_dir(&run)) < 0 ||
+	    (rc = init_ids(&run)) < 0 || (rc = init_config(&run)) < 0 ||
+	    (rc = opts->mode == TIER_INIT_NEW ? init_new(&run)
+	                                      : init_join(&run)) < 0)
+		return init_fail(&run, rc);
+	git_config_free(run.cfg);
+	*out = run.v;
+	return 0;
 }
