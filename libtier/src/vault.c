@@ -1,34 +1,20 @@
+/*
+ * The vault handle: opening an installation (or tiers alone), freeing it,
+ * and the accessors.  What the handle does lives beside it: the config
+ * and lock in installation.c, refs and intents in tierref.c (R9), the
+ * probe in probe.c (R5, R8), init in init.c, the write in write.c (R3).
+ */
 #include "vault_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <sys/file.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <git2/sys/mempack.h>
-#include <git2/sys/odb_backend.h>
-
-#include "log.h"
-#include "odb_frozen.h"
-#include "util/idset.h"
-#include "tier/sys/driver.h"
-#include "retry.h"
-#include "snapshot.h"
 #include "util/error.h"
 #include "util/posix.h"
-#include "util/text.h"
-
-/* ---- small helpers -------------------------------------------------- */
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 static void git_init_once(void)
@@ -122,10 +108,45 @@ int tier_vault_alloc(tier_vault **out, const tier_vault_options *opts)
 	return 0;
 }
 
+/*
+ * Where the vault is read from: an installation (its config, its cache),
+ * or tiers alone (-t, read-only, a temporary cache).
+ */
+static int open_source(tier_vault *v, const tier_vault_options *opts,
+                       git_config **cfg)
+{
+	int rc;
+	if (v->state_dir) {
+		if ((rc = tier_installation_load(v, opts, cfg)) < 0)
+			return rc;
+		return tier_vault_open_cache(v, 0);
+	}
+	if (!opts || opts->ntiers == 0)
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "no installation and no tier: give -s DIR or -t URL");
+	v->read_only = 1;
+	return tier_vault_open_cache(v, 1);
+}
+
+/* The tiers given (-t), which an installation must know. */
+static int open_given_tiers(tier_vault *v, const tier_vault_options *opts,
+                            git_config *cfg)
+{
+	int rc;
+	for (size_t i = 0; opts && i < opts->ntiers; i++)
+		if ((rc = tier_vault_add_tier(v, opts->tiers[i])) < 0 ||
+		    (cfg && (rc = tier_installation_check_tier(
+		                     v, cfg, v->t[v->n - 1].info.name)) < 0))
+			return rc;
+	return 0;
+}
+
 int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 {
 	tier_vault *v = NULL;
 	git_config *cfg = NULL;
+	tier_error_saved e;
 	int rc;
 
 	*out = NULL;
@@ -135,27 +156,9 @@ int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 		                   "tier_vault_options");
 	if ((rc = tier_vault_alloc(&v, opts)) < 0)
 		return rc;
-	if (v->state_dir) {
-		if ((rc = tier_installation_load(v, opts, &cfg)) < 0)
-			goto fail;
-		if ((rc = tier_vault_open_cache(v, 0)) < 0)
-			goto fail;
-	} else {
-		if (!opts || opts->ntiers == 0) {
-			rc = tier_error_set(
-			        TIER_EUSAGE,
-			        "no installation and no tier: give -s DIR or -t URL");
-			goto fail;
-		}
-		v->read_only = 1;
-		if ((rc = tier_vault_open_cache(v, 1)) < 0)
-			goto fail;
-	}
-	for (size_t i = 0; opts && i < opts->ntiers; i++)
-		if ((rc = tier_vault_add_tier(v, opts->tiers[i])) < 0 ||
-		    (cfg && (rc = tier_installation_check_tier(
-		                     v, cfg, v->t[v->n - 1].info.name)) < 0))
-			goto fail;
+	if ((rc = open_source(v, opts, &cfg)) < 0 ||
+	    (rc = open_given_tiers(v, opts, cfg)) < 0)
+		goto fail;
 	if (opts->intend_write && v->state_dir && !v->read_only)
 		tier_installation_announce_write(v);
 	if (!opts->no_probe && (rc = tier_vault_probe(v)) < 0)
@@ -164,8 +167,11 @@ int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 	*out = v;
 	return 0;
 fail:
+	/* the error that stopped the open, not one of the cleanup's */
+	tier_error_save(&e);
 	git_config_free(cfg);
 	tier_vault_free(v);
+	tier_error_restore(&e);
 	return rc;
 }
 
