@@ -1,4 +1,8 @@
-/* Sync (R6) by log replay, aborted by writes (R7). */
+/*
+ * Sync (R6) by log replay, aborted by writes (R7): each tier behind gets
+ * the data packs, log objects and heads it lacks, entry by entry, each
+ * head moved as a write moves it (R9, tier_vault_advance).
+ */
 #include "tier/sync.h"
 
 #include <errno.h>
@@ -13,10 +17,12 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "installation.h"
 #include "log.h"
 #include "objread.h"
 #include "pack.h"
 #include "snapshot.h"
+#include "tierref.h"
 #include "util/error.h"
 #include "util/idset.h"
 #include "util/posix.h"
@@ -541,97 +547,122 @@ out:
 	return rc;
 }
 
-static int sync_tier(struct sync *s, size_t i, size_t src_i,
-                     const git_oid *src_head)
+/*
+ * The first-parent chain from the source's head down to the tier's own
+ * head (cur, NULL for an empty tier), oldest first; walked by hand
+ * (git_revwalk reads each commit whole before anyone checked its size).
+ */
+static int sync_todo(struct sync *s, tier_vec *todo, const git_oid *src_head,
+                     const git_oid *cur)
 {
-	tier_vault *v = s->v;
-	git_repository *repo = tier_vault_cache(v);
-	tier_location *dst = tier_vault_location(v, i);
-	git_oid cur, oid;
-	int has_cur = tier_vault_tier_head(v, i, &cur) == 0;
-	tier_vec todo = TIER_VEC_INIT;
-	int rc;
+	git_repository *repo = tier_vault_cache(s->v);
+	git_oid oid;
+	int at_cur = 0, rc;
 
-	s->tier = tier_location_name(dst);
-	/*
-	 * The first-parent chain from the source's head down to the tier's
-	 * own head, oldest first; walked by hand (git_revwalk reads each
-	 * commit whole before anyone checked its size).
-	 */
-	int at_cur = 0;
 	git_oid_cpy(&oid, src_head);
 	for (;;) {
-		if (has_cur && git_oid_equal(&oid, &cur)) {
+		if (cur && git_oid_equal(&oid, cur)) {
 			at_cur = 1;
 			break;
 		}
 		git_oid *k = tier_malloc(sizeof(*k));
-		if (!k || tier_vec_push(&todo, k) < 0) {
+		if (!k || tier_vec_push(todo, k) < 0) {
 			free(k);
-			rc = TIER_ERROR;
-			goto out;
+			return TIER_ERROR;
 		}
 		git_oid_cpy(k, &oid);
 		if ((rc = tier_log_first_parent(&oid, repo, &oid)) < 0) {
 			tier_error_prefix(
 			        "cannot list the revisions tier '%s' lacks",
 			        s->tier);
-			goto out;
+			return rc;
 		}
 		if (rc == 0)
 			break;
 	}
-	rc = 0;
-	if (has_cur && !at_cur && todo.length &&
-	    (rc = drop_known(&todo, repo, &cur, s->tier)) < 0)
-		goto out;
+	if (cur && !at_cur && todo->length &&
+	    (rc = drop_known(todo, repo, cur, s->tier)) < 0)
+		return rc;
 	/* oldest first */
-	for (size_t a = 0, b = todo.length; a + 1 < b; a++, b--) {
-		void *t = todo.ptr[a];
-		todo.ptr[a] = todo.ptr[b - 1];
-		todo.ptr[b - 1] = t;
+	for (size_t a = 0, b = todo->length; a + 1 < b; a++, b--) {
+		void *t = todo->ptr[a];
+		todo->ptr[a] = todo->ptr[b - 1];
+		todo->ptr[b - 1] = t;
 	}
+	return 0;
+}
+
+/*
+ * The log objects of every missing entry first (objects that no head
+ * points at yet are harmless): the source's log packs, copied as they
+ * are.  A source whose pack does not hash to its name: one pack built
+ * from the cache instead.
+ */
+static int sync_log(struct sync *s, size_t i, size_t src_i,
+                    const git_oid *src_head, const git_oid *cur)
+{
+	tier_vault *v = s->v;
+	tier_location *dst = tier_vault_location(v, i);
+	int rc = tier_log_copy_packs(tier_vault_location(v, src_i), dst,
+	                             s->tmpdir, stop_cb, s, &s->st.log_bytes);
+	if (rc == TIER_ECORRUPT) {
+		warn(s, tier_error_last());
+		rc = tier_log_upload(tier_vault_cache(v), dst, src_head, cur,
+		                     NULL);
+	}
+	return rc;
+}
+
+/* One entry of the log on tier i, whose head is cur (NULL: none yet). */
+static int sync_entry(struct sync *s, size_t i, size_t src_i, const git_oid *c,
+                      const git_oid *cur)
+{
+	git_repository *repo = tier_vault_cache(s->v);
+	tier_commit_info ci;
+	struct added_pack *packs = NULL;
+	size_t np = 0;
+	int rc;
+
+	if ((rc = tier_commit_info_read(&ci, repo, c)) < 0)
+		return rc;
+	s->revision = ci.revision;
+	if ((rc = should_stop(s)) < 0)
+		return rc;
+	/* data first, then the log objects, then the head: the tier never
+	 * points at data it lacks */
+	if ((rc = added_packs(&packs, &np, repo, cur, c)) < 0)
+		return rc;
+	rc = copy_packs(s, i, src_i, packs, np);
+	free(packs);
+	if (rc < 0)
+		return rc;
+	tier_test_crashpoint("sync.pack");
+	return tier_vault_advance(s->v, i, c, ci.revision);
+}
+
+/* Replay on tier i what it lacks of the source's log; heads move entry by entry. */
+static int sync_tier(struct sync *s, size_t i, size_t src_i,
+                     const git_oid *src_head)
+{
+	tier_vault *v = s->v;
+	tier_location *dst = tier_vault_location(v, i);
+	git_oid cur;
+	int has_cur = tier_vault_tier_head(v, i, &cur) == 0;
+	tier_vec todo = TIER_VEC_INIT;
+	int rc;
+
+	s->tier = tier_location_name(dst);
+	if ((rc = sync_todo(s, &todo, src_head, has_cur ? &cur : NULL)) < 0)
+		goto out;
 	if (!has_cur && (rc = tier_log_create(dst)) < 0)
 		goto out;
-	/*
-	 * The log objects of every missing entry first (objects that no head
-	 * points at yet are harmless): the source's log packs, copied as they
-	 * are.  A source whose pack does not hash to its name: one pack built
-	 * from the cache instead.  Only the heads below move entry by entry.
-	 */
-	if (todo.length) {
-		rc = tier_log_copy_packs(tier_vault_location(v, src_i), dst,
-		                         s->tmpdir, stop_cb, s,
-		                         &s->st.log_bytes);
-		if (rc == TIER_ECORRUPT) {
-			warn(s, tier_error_last());
-			rc = tier_log_upload(repo, dst, src_head,
-			                     has_cur ? &cur : NULL, NULL);
-		}
-		if (rc < 0)
-			goto out;
-	}
+	if (todo.length &&
+	    (rc = sync_log(s, i, src_i, src_head, has_cur ? &cur : NULL)) < 0)
+		goto out;
 	for (size_t k = 0; k < todo.length; k++) {
 		const git_oid *c = todo.ptr[k];
-		tier_commit_info ci;
-		struct added_pack *packs = NULL;
-		size_t np = 0;
-		if ((rc = tier_commit_info_read(&ci, repo, c)) < 0)
-			goto out;
-		s->revision = ci.revision;
-		if ((rc = should_stop(s)) < 0)
-			goto out;
-		/* data first, then the log objects, then the head: the tier never
-		 * points at data it lacks */
-		if ((rc = added_packs(&packs, &np, repo, has_cur ? &cur : NULL,
-		                      c)) < 0)
-			goto out;
-		rc = copy_packs(s, i, src_i, packs, np);
-		free(packs);
-		if (rc < 0)
-			goto out;
-		tier_test_crashpoint("sync.pack");
-		if ((rc = tier_vault_advance(v, i, c, ci.revision)) < 0)
+		if ((rc = sync_entry(s, i, src_i, c, has_cur ? &cur : NULL)) <
+		    0)
 			goto out;
 		git_oid_cpy(&cur, c);
 		has_cur = 1;
@@ -639,7 +670,7 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i,
 	}
 	/* packs add up over many syncs: fold them past the writers' limit */
 	if (todo.length > 1)
-		tier_log_consolidate(repo, dst, &cur, 8);
+		tier_log_consolidate(tier_vault_cache(v), dst, &cur, 8);
 	s->st.tiers++;
 	rc = 0;
 out:
@@ -670,7 +701,8 @@ int tier_sync_run(tier_sync_stats *stats, tier_vault *v,
 
 	if (!opts)
 		opts = &def;
-	TIER_CHECK_VERSION(opts, TIER_SYNC_OPTIONS_VERSION, "tier_sync_options");
+	TIER_CHECK_VERSION(opts, TIER_SYNC_OPTIONS_VERSION,
+	                   "tier_sync_options");
 	memset(&s, 0, sizeof(s));
 	s.v = v;
 	s.opts = opts;
