@@ -8,7 +8,6 @@
  */
 #include "write.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
