@@ -122,26 +122,22 @@ static tier_location *loc_at(struct sync *s, tier_location **locs, size_t i)
 	return locs && locs[i] ? locs[i] : tier_vault_location(s->v, i);
 }
 
-static int copy_pack(struct sync *s, tier_location **locs, size_t dst_i,
-                     size_t src_i, const struct added_pack *p)
+/*
+ * Resumed sync: a pack put whole before the interruption is kept, once it
+ * proves to be the pack its name says.  1: keep it; 0: copy it.
+ */
+static int pack_already_there(struct sync *s, tier_location *dst,
+                              const struct added_pack *p, const char *path)
 {
-	tier_vault *v = s->v;
-	tier_location *dst = loc_at(s, locs, dst_i);
-	char path[80], tmp[PATH_MAX];
 	tier_stat st;
-	int rc, fd = -1;
-
-	tier_data_pack_path(path, p->id);
-	/* resumed sync: a pack put whole before the interruption is kept,
-	 * once it proves to be the pack its name says */
-	rc = tier_location_stat(dst, path, &st);
+	int rc = tier_location_stat(dst, path, &st);
 	if (rc == 0 && (!p->size || st.size == p->size)) {
 		int ok = existing_pack_ok(s, dst, p);
 		if (ok < 0 && ok != TIER_ECORRUPT && ok != TIER_ENOTFOUND)
 			return ok;
 		if (ok == 1) {
 			tier_sync_count(s, &s->st.skipped, 1);
-			return 0;
+			return 1;
 		}
 		char msg[512];
 		snprintf(
@@ -152,10 +148,20 @@ static int copy_pack(struct sync *s, tier_location **locs, size_t dst_i,
 		tier_sync_count(s, &s->st.damaged, 1);
 	} else if (rc < 0 && rc != TIER_ENOTFOUND)
 		return rc;
+	return 0;
+}
 
-	/* from the source, else from any other tier at a revision that has it */
+/*
+ * From the source, else from any other tier at a revision that has it,
+ * into a verified temp file (*fd, at tmp).
+ */
+static int fetch_from_any(struct sync *s, tier_location **locs, size_t dst_i,
+                          size_t src_i, const struct added_pack *p, int *fd,
+                          char *tmp, size_t cap, const char *path)
+{
+	tier_vault *v = s->v;
 	size_t n = tier_vault_tier_count(v);
-	int last = TIER_ENOTFOUND;
+	int rc, last = TIER_ENOTFOUND;
 	for (size_t k = 0; k <= n; k++) {
 		size_t i = k == 0 ? src_i : k - 1;
 		if ((k > 0 && i == src_i) || i == dst_i)
@@ -163,8 +169,7 @@ static int copy_pack(struct sync *s, tier_location **locs, size_t dst_i,
 		const tier_info *in = tier_vault_tier_info(v, i);
 		if (!in->online || in->state != TIER_STATE_OK)
 			continue;
-		rc = fetch_pack(s, loc_at(s, locs, i), p, &fd, tmp,
-		                sizeof(tmp));
+		rc = fetch_pack(s, loc_at(s, locs, i), p, fd, tmp, cap);
 		if (rc == TIER_EABORTED)
 			return rc;
 		if (rc == 0)
@@ -178,11 +183,20 @@ static int copy_pack(struct sync *s, tier_location **locs, size_t dst_i,
 			tier_sync_count(s, &s->st.damaged, 1);
 		}
 	}
-	if (fd < 0)
+	if (*fd < 0)
 		return tier_error_set(
 		        last, "no tier has pack %s intact for tier '%s': %s",
-		        path, tier_location_name(dst), tier_error_last());
+		        path, tier_location_name(loc_at(s, locs, dst_i)),
+		        tier_error_last());
+	return 0;
+}
+
+/* The fetched pack onto dst; the temp file goes either way. */
+static int put_fetched(struct sync *s, tier_location *dst, const char *path,
+                       int fd, char *tmp)
+{
 	struct stat sb;
+	int rc;
 	if (fstat(fd, &sb) < 0) {
 		rc = tier_error_set_errno(TIER_ERROR, errno, "cannot stat '%s'",
 		                          tmp);
@@ -198,6 +212,22 @@ static int copy_pack(struct sync *s, tier_location **locs, size_t dst_i,
 	close(fd);
 	unlink(tmp);
 	return rc;
+}
+
+static int copy_pack(struct sync *s, tier_location **locs, size_t dst_i,
+                     size_t src_i, const struct added_pack *p)
+{
+	tier_location *dst = loc_at(s, locs, dst_i);
+	char path[80], tmp[PATH_MAX];
+	int rc, fd = -1;
+
+	tier_data_pack_path(path, p->id);
+	if ((rc = pack_already_there(s, dst, p, path)) != 0)
+		return rc < 0 ? rc : 0;
+	if ((rc = fetch_from_any(s, locs, dst_i, src_i, p, &fd, tmp,
+	                         sizeof(tmp), path)) < 0)
+		return rc;
+	return put_fetched(s, dst, path, fd, tmp);
 }
 
 /* ---- the packs of one entry, two at a time ----------------------------- */
