@@ -53,26 +53,24 @@ static void fmt_time(char *out, size_t cap, int64_t t)
 	strftime(out, cap, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-/*
- * R8: tier t holds revisions this installation did not write.  Names the
- * tier, both revisions, the installation that wrote the first foreign
- * revision, and when; when another installation took the vault over
- * (an 'adopt' revision), that one, and never suggests --adopt (which would
- * lock the new owner out).  One line, under ~250 characters.
- */
-static void describe_foreign(tier_vault *v, struct vtier *t,
-                             const git_oid *base)
-{
-	git_oid oid, first, adopt;
-	int found = 0, adopted = 0;
-	tier_commit_info ci;
-	tier_buf msg = TIER_BUF_INIT;
+/* Who wrote the revisions of a tier's head that our ref lacks. */
+struct foreign_writer {
+	git_oid first; /* the oldest of them */
+	int found;
+	git_oid adopt; /* the newest take-over by another installation */
+	int adopted;
+};
 
-	/*
-	 * By hand (each commit size-checked, git_revwalk inflates them
-	 * unchecked): the oldest commit of head's chain that base's chain
-	 * lacks (base itself when it is on it, the fork point when not).
-	 */
+/*
+ * By hand (each commit size-checked, git_revwalk inflates them
+ * unchecked): the oldest commit of head's chain that base's chain
+ * lacks (base itself when it is on it, the fork point when not).
+ */
+static void foreign_walk(tier_vault *v, struct vtier *t, const git_oid *base,
+                         struct foreign_writer *fw)
+{
+	git_oid oid;
+	tier_commit_info ci;
 	tier_idset known = TIER_IDSET_INIT(GIT_OID_RAWSZ);
 	if (base) {
 		git_oid_cpy(&oid, base);
@@ -84,27 +82,46 @@ static void describe_foreign(tier_vault *v, struct vtier *t,
 	git_oid_cpy(&oid, &t->head);
 	for (int more = 1; more == 1 && !tier_idset_has(&known, oid.id);
 	     more = tier_log_first_parent(&oid, v->cache, &oid)) {
-		git_oid_cpy(&first, &oid);
-		found = 1;
+		git_oid_cpy(&fw->first, &oid);
+		fw->found = 1;
 		/* newest first: the latest take-over by someone else */
-		if (!adopted &&
+		if (!fw->adopted &&
 		    tier_commit_info_read(&ci, v->cache, &oid) == 0 &&
 		    !strcmp(ci.op, "adopt") &&
 		    strcmp(ci.installation, v->inst_id) != 0) {
-			git_oid_cpy(&adopt, &oid);
-			adopted = 1;
+			git_oid_cpy(&fw->adopt, &oid);
+			fw->adopted = 1;
 		}
 	}
 	tier_idset_dispose(&known);
 	tier_error_clear();
+}
+
+/*
+ * R8: tier t holds revisions this installation did not write.  Names the
+ * tier, both revisions, the installation that wrote the first foreign
+ * revision, and when; when another installation took the vault over
+ * (an 'adopt' revision), that one, and never suggests --adopt (which would
+ * lock the new owner out).  One line, under ~250 characters.
+ */
+static void describe_foreign(tier_vault *v, struct vtier *t,
+                             const git_oid *base)
+{
+	struct foreign_writer fw = {0};
+	tier_commit_info ci;
+	tier_buf msg = TIER_BUF_INIT;
+	int adopted;
+
+	foreign_walk(v, t, base, &fw);
+	adopted = fw.adopted;
 	tier_buf_printf(&msg,
 	                "tier '%s' is at revision %llu, this installation saw "
 	                "revision %llu: another installation",
 	                t->info.name, (unsigned long long)t->info.revision,
 	                (unsigned long long)t->info.stored_revision);
-	if ((adopted || found) &&
-	    tier_commit_info_read(&ci, v->cache, adopted ? &adopt : &first) ==
-	            0) {
+	if ((adopted || fw.found) &&
+	    tier_commit_info_read(&ci, v->cache,
+	                          adopted ? &fw.adopt : &fw.first) == 0) {
 		char when[64];
 		fmt_time(when, sizeof(when), ci.time);
 		tier_buf_printf(&msg, ", %.12s (%.32s@%.40s),", ci.installation,
