@@ -15,6 +15,41 @@
 #include "util/posix.h"
 #include "vault_int.h"
 
+/*
+ * The revision's tree: tree_in, else the parent's, else an empty one; and
+ * the parent commit (*pc, NULL for the first revision).
+ */
+static int revision_tree(git_tree **tree, git_commit **pc, git_repository *repo,
+                         const git_oid *parent, const git_oid *tree_in)
+{
+	git_treebuilder *tb = NULL;
+	git_oid tree_id;
+	int rc;
+	if (tree_in)
+		git_oid_cpy(&tree_id, tree_in);
+	else if (parent) {
+		if ((rc = git_commit_lookup(pc, repo, parent)) < 0)
+			return tier_error_from_git(
+			        rc, "cannot read the parent revision");
+		git_oid_cpy(&tree_id, git_commit_tree_id(*pc));
+	} else {
+		if ((rc = git_treebuilder_new(&tb, repo, NULL)) < 0 ||
+		    (rc = git_treebuilder_write(&tree_id, tb)) < 0)
+			rc = tier_error_from_git(rc,
+			                         "cannot write an empty tree");
+		git_treebuilder_free(tb);
+		if (rc < 0)
+			return rc;
+	}
+	if ((rc = git_tree_lookup(tree, repo, &tree_id)) < 0)
+		return tier_error_from_git(rc,
+		                           "cannot read the revision's tree");
+	if (!*pc && parent && (rc = git_commit_lookup(pc, repo, parent)) < 0)
+		return tier_error_from_git(rc,
+		                           "cannot read the parent revision");
+	return 0;
+}
+
 int tier_revision_commit(tier_vault *v, git_oid *out, const char *op,
                          uint64_t rev, const git_oid *parent,
                          const git_oid *tree_in, const char *summary,
@@ -23,39 +58,14 @@ int tier_revision_commit(tier_vault *v, git_oid *out, const char *op,
 	git_signature *sig = NULL;
 	git_tree *tree = NULL;
 	git_commit *pc = NULL;
-	git_treebuilder *tb = NULL;
-	git_oid tree_id;
 	tier_buf msg = TIER_BUF_INIT, name = TIER_BUF_INIT;
 	char user[128], host[128];
 	int rc;
 
 	tier_installation_who(user, sizeof(user), host, sizeof(host));
 	tier_buf_printf(&name, "%s@%s", user, host);
-	if (tree_in)
-		git_oid_cpy(&tree_id, tree_in);
-	else if (parent) {
-		if ((rc = git_commit_lookup(&pc, repo, parent)) < 0) {
-			rc = tier_error_from_git(
-			        rc, "cannot read the parent revision");
-			goto out;
-		}
-		git_oid_cpy(&tree_id, git_commit_tree_id(pc));
-	} else {
-		if ((rc = git_treebuilder_new(&tb, repo, NULL)) < 0 ||
-		    (rc = git_treebuilder_write(&tree_id, tb)) < 0) {
-			rc = tier_error_from_git(rc,
-			                         "cannot write an empty tree");
-			goto out;
-		}
-	}
-	if ((rc = git_tree_lookup(&tree, repo, &tree_id)) < 0) {
-		rc = tier_error_from_git(rc, "cannot read the revision's tree");
+	if ((rc = revision_tree(&tree, &pc, repo, parent, tree_in)) < 0)
 		goto out;
-	}
-	if (!pc && parent && (rc = git_commit_lookup(&pc, repo, parent)) < 0) {
-		rc = tier_error_from_git(rc, "cannot read the parent revision");
-		goto out;
-	}
 	tier_buf_printf(&msg, "%s\n\n", summary);
 	if (extra && *extra)
 		tier_buf_puts(&msg, extra);
@@ -77,7 +87,6 @@ int tier_revision_commit(tier_vault *v, git_oid *out, const char *op,
 		rc = tier_error_from_git(rc,
 		                         "cannot write the revision's commit");
 out:
-	git_treebuilder_free(tb);
 	git_signature_free(sig);
 	git_tree_free(tree);
 	git_commit_free(pc);
