@@ -5,7 +5,7 @@
 #   1 format    hashes, chunker, bounded object reads, packs, git packs, snapshots
 #   2 transport drivers, URLs, retry, locations (tier/location.h, tier/sys/driver.h)
 #   3 log       one tier's git log and its local cache
-#   4 vault     the handle, installation, refs, probe, init, write transaction
+#   4 vault     the handle, installation, refs, probe, init, write transaction (write.c, revision.c)
 #   5 ops       push, restore, fsck, sync, history (tier/push.h ... tier.h)
 # usage: ci/layers.sh [--graph]   --graph prints "file: includes" per file.
 # Exit 1 when a file includes a header of a higher layer, or has no layer.
@@ -17,7 +17,7 @@ layer() {
 	hash.* | chunker.* | objread.* | pack.* | pack_*.* | gitpack.* | snapshot.* | chunkmap.*) echo 1 ;;
 	driver/* | url.* | url_*.* | retry.* | location.* | tier/location.h | tier/sys/driver.h) echo 2 ;;
 	log.* | log_*.*) echo 3 ;;
-	vault.* | vault_*.* | installation.* | tierref.* | probe.* | init.* | write.* | odb_frozen.* | tier/vault.h) echo 4 ;;
+	vault.* | vault_*.* | installation.* | tierref.* | probe.* | init.* | write.* | revision.* | odb_frozen.* | tier/vault.h) echo 4 ;;
 	push*.* | restore*.* | fsck*.* | sync*.* | history*.* | revpaths.* | version.c | tier.h | tier/push.h | tier/restore.h | tier/fsck.h | tier/sync.h) echo 5 ;;
 	*) echo "" ;;
 	esac
