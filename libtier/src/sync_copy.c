@@ -18,7 +18,6 @@
 #include "sync_int.h"
 #include "util/error.h"
 #include "util/posix.h"
-#include "vault.h"
 
 struct copy_sink {
 	struct sync *s;
