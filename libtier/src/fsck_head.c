@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "fsck_int.h"
+#include "installation.h"
 #include "log.h"
+#include "tierref.h"
 #include "util/idset.h"
 
 /* ---- installation state ------------------------------------------------ */

@@ -21,6 +21,7 @@
 #include "util/error.h"
 #include "util/posix.h"
 #include "vault_int.h"
+#include "write.h"
 
 static int random_hex(char *out, size_t nbytes)
 {
@@ -229,10 +230,8 @@ static int init_config_tiers(struct init_run *run)
 	tier_vault *v = run->v;
 	int rc;
 	for (size_t i = 0; i < v->n; i++) {
-		char key[256], *url;
-		const tier_url *u = tier_location_url(v->t[i].loc);
+		char key[256];
 		/* keep the URL as given (with its credentials, mode 0600) */
-		url = tier_url_redacted(u);
 		const char *spec = run->opts->tiers[i];
 		const char *eq = strchr(spec, '=');
 		const char *colon = strchr(spec, ':');
@@ -240,7 +239,6 @@ static int init_config_tiers(struct init_run *run)
 			spec = eq + 1;
 		snprintf(key, sizeof(key), "tier.%s.url", v->t[i].info.name);
 		rc = git_config_set_string(run->cfg, key, spec);
-		free(url);
 		if (rc < 0)
 			return tier_error_from_git(
 			        rc, "cannot write installation config");
@@ -387,8 +385,8 @@ int tier_vault_init(tier_vault **out, const tier_vault_options *opts)
 	struct init_run run = {opts, NULL, NULL, "", "", ""};
 	int rc;
 
-	*out = NULL;
 	TIER_ASSERT_ARG(out);
+	*out = NULL;
 	TIER_ASSERT_ARG(opts);
 	TIER_CHECK_VERSION(opts, TIER_VAULT_OPTIONS_VERSION,
 	                   "tier_vault_options");

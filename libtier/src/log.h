@@ -122,6 +122,10 @@ int tier_log_copy_packs(tier_location *src, tier_location *dst,
                         const char *tmpdir, int (*stop)(void *payload),
                         void *payload, uint64_t *bytes);
 
+/** A tier's log keeps at most this many packs before they are consolidated
+ *  (writes and syncs alike; docs/format.md). */
+#define TIER_LOG_MAX_PACKS 8
+
 /**
  * Consolidate the tier's log packs into one when there are more than
  * `max_packs` (see docs/format.md).  Safe against concurrent readers: the

@@ -35,6 +35,7 @@
 #include "util/idset.h"
 #include "util/text.h"
 #include "vault.h"
+#include "write.h"
 
 /* worker threads at most (each fills a pack of its own: push_run.pw) */
 #define MAX_WORKERS 16

@@ -372,7 +372,8 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i,
 	}
 	/* packs add up over many syncs: fold them past the writers' limit */
 	if (todo.length > 1)
-		tier_log_consolidate(tier_vault_cache(v), dst, &cur, 8);
+		tier_log_consolidate(tier_vault_cache(v), dst, &cur,
+		                     TIER_LOG_MAX_PACKS);
 	s->st.tiers++;
 	rc = 0;
 out:

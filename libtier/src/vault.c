@@ -149,8 +149,8 @@ int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 	tier_error_saved e;
 	int rc;
 
-	*out = NULL;
 	TIER_ASSERT_ARG(out);
+	*out = NULL;
 	if (opts)
 		TIER_CHECK_VERSION(opts, TIER_VAULT_OPTIONS_VERSION,
 		                   "tier_vault_options");

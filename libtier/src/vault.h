@@ -2,22 +2,16 @@
  * The vault handle as the rest of the engine reads it (push, restore,
  * fsck, history): the log cache and the tiers' heads.  The structs behind
  * it are vault_int.h's, for the vault's own files only.
- *
- * Transitional: this header also includes what vault.h used to declare
- * itself, so that its users build unchanged until each includes what it
- * uses: installation.h (the R7 lock), tierref.h (R9 head moves, crash
- * points) and write.h (the R3 write transaction).
+ * The rest of the vault's private API has a header per concept:
+ * installation.h (the R7 lock), tierref.h (R9 head moves, crash points)
+ * and write.h (the R3 write transaction).
  */
 #ifndef TIER_VAULT_INTERNAL_H
 #define TIER_VAULT_INTERNAL_H
 
 #include <git2.h>
 
-#include "installation.h"
-#include "tierref.h"
-#include "write.h"
 #include "tier/vault.h"
-#include "util/buf.h"
 
 /** The cache repository (objects of every tier's log). */
 git_repository *tier_vault_cache(tier_vault *v);

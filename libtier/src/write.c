@@ -22,13 +22,11 @@
 #include "retry.h"
 #include "util/error.h"
 #include "util/posix.h"
+#include "tierref.h"
 #include "vault_int.h"
 
 /* Consolidate a tier's log packs every this many revisions (docs/format.md). */
 #define LOG_CONSOLIDATE_EVERY 32
-
-#define LOG_MAX_PACKS 8
-
 struct tier_write {
 	tier_vault *v;
 	char op[32];
@@ -457,7 +455,7 @@ static int move_targets(tier_write *w, const git_oid *id, const char *packdir,
 		}
 		if (w->revision % LOG_CONSOLIDATE_EVERY == 0)
 			tier_log_consolidate(v->cache, v->t[i].loc, id,
-			                     LOG_MAX_PACKS);
+			                     TIER_LOG_MAX_PACKS);
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include "helpers.h"
 #include "tier/vault.h"
 #include "vault.h"
+#include "write.h"
 
 static const char *dir;
 static char tier_a[4200], state[4200];

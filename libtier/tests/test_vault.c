@@ -9,6 +9,7 @@
 #include "helpers.h"
 #include "log.h"
 #include "tier/vault.h"
+#include "installation.h"
 #include "vault.h"
 
 static const char *dir;
