@@ -27,6 +27,7 @@
 
 /* Consolidate a tier's log packs every this many revisions (docs/format.md). */
 #define LOG_CONSOLIDATE_EVERY 32
+
 struct tier_write {
 	tier_vault *v;
 	char op[32];
