@@ -13,6 +13,8 @@ packages=(
 	libcriterion-dev jq
 	# JSON Schema validation of every tool's --json (conformance/json-validate.py)
 	python3 python3-jsonschema time
+	# function lengths of the house rules (ci/structure.sh, unit.structure)
+	universal-ctags
 	# terminal tests under a pseudo-terminal (script)
 	util-linux
 	# fuzzing (ci/fuzz.sh): clang and its libFuzzer runtime (libclang_rt.fuzzer)
