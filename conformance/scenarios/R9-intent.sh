@@ -79,7 +79,7 @@ for ms in 10 40 90 160 300; do
 done
 
 step "TIER_TEST_CRASH at every step of a sync"
-for point in sync.intent sync.pack sync.head; do
+for point in sync.intent sync.pack sync.head sync.ref; do
 	srv_fault offline
 	echo "$point" >"$SRC/r9-sync.txt"
 	tool tier-push -s state "$SRC"
