@@ -440,9 +440,17 @@ static int commit_revision(struct push_run *p, const git_oid *rev_tree,
 		                       trailers.ptr, out);
 		/* the revision names every recorded pack now: nothing to
 		 * resume */
-		if (rc == 0)
+		if (rc == 0) {
 			tier_push_resume_clear(p->resume_dir.ptr);
-		tier_push_progress(p, 1);
+			tier_push_progress(p, 1);
+		} else {
+			/* the last progress report must not replace the
+			 * commit's error with "push cancelled" */
+			tier_error_saved err;
+			tier_error_save(&err);
+			tier_push_progress(p, 1);
+			tier_error_restore(&err);
+		}
 	}
 	tier_buf_dispose(&trailers);
 	tier_buf_dispose(&summary);
