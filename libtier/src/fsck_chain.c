@@ -94,9 +94,8 @@ static int chain_walk(struct fsck_run *r, const char *tier, const git_oid *head,
 			git_oid_tostr(hex, sizeof(hex), &(*ids)[*n - 1]);
 			rc = tier_fsck_add_problem(
 			        r, NULL,
-			        tier_error_last_code() == TIER_ECORRUPT
-			                ? "object-too-large"
-			                : "commit-unreadable",
+			        rc == TIER_ECORRUPT ? "object-too-large"
+			                            : "commit-unreadable",
 			        TIER_FSCK_ERROR, tier, hex,
 			        "tier '%s': the log below head %s cannot be walked: %s",
 			        tier, tier_fsck_short_oid(sh, head),
@@ -117,8 +116,8 @@ static int chain_revision(struct fsck_run *r, const char *tier,
 	int rc = 0;
 
 	git_oid_tostr(hex, sizeof(hex), id);
-	if (tier_commit_info_read(&ci, r->cache, id) < 0) {
-		if (tier_error_last_code() == TIER_ECORRUPT)
+	if ((rc = tier_commit_info_read(&ci, r->cache, id)) < 0) {
+		if (rc == TIER_ECORRUPT)
 			return tier_fsck_add_problem(
 			        r, NULL, "revision-mismatch", TIER_FSCK_ERROR,
 			        tier, hex,

@@ -130,11 +130,12 @@ static int init_tiers(struct init_run *run)
 static int init_state_dir(struct init_run *run)
 {
 	char path[PATH_MAX];
-	if (tier_mkdir_p(run->opts->state_dir, 0700) < 0)
-		return tier_error_last_code();
+	int rc;
+	if ((rc = tier_mkdir_p(run->opts->state_dir, 0700)) < 0)
+		return rc;
 	snprintf(path, sizeof(path), "%s/intent", run->opts->state_dir);
-	if (tier_mkdir_p(path, 0700) < 0)
-		return tier_error_last_code();
+	if ((rc = tier_mkdir_p(path, 0700)) < 0)
+		return rc;
 	return tier_vault_open_cache(run->v, 1);
 }
 

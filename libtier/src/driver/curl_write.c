@@ -52,9 +52,8 @@ static int sftp_cmd(curl_driver *d, struct curl_slist **list, const char *cmd,
 static void drop_temp(curl_driver *d, const char *tmp_rel)
 {
 	struct curl_slist *cmds = NULL;
-	char saved[1024];
-	int code = tier_error_last_code();
-	snprintf(saved, sizeof(saved), "%s", tier_error_last());
+	tier_error_saved err;
+	tier_error_save(&err);
 	if (d->proto == PROTO_SFTP) {
 		if (sftp_cmd(d, &cmds, "rm ", tmp_rel, NULL) == 0)
 			tier_curl_run_quote(d, cmds, "remove", tmp_rel);
@@ -62,7 +61,7 @@ static void drop_temp(curl_driver *d, const char *tmp_rel)
 		tier_curl_run_quote(d, cmds, "remove", tmp_rel);
 	}
 	curl_slist_free_all(cmds);
-	tier_error_set(code, "%s", saved);
+	tier_error_restore(&err);
 }
 
 /*

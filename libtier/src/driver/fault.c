@@ -244,9 +244,8 @@ static int read_plan(const fault_driver *f, plan *pl, int op, uint64_t size)
 	if (tier_read_file(&text, f->control, CONTROL_MAX) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		tier_error_prefix("fault tier");
 		tier_buf_dispose(&text);
-		return tier_error_last_code();
+		return tier_error_prefix("fault tier");
 	}
 	for (char *line = text.ptr, *next; line && *line; line = next) {
 		next = strchr(line, '\n');
@@ -362,10 +361,11 @@ static int source_bytes(char **out, const tier_source *src, size_t want)
 		memcpy(*out, src->data, want);
 		return 0;
 	}
-	if (tier_pread_all(src->fd, *out, want, 0, NULL, "put source") < 0) {
+	int rc = tier_pread_all(src->fd, *out, want, 0, NULL, "put source");
+	if (rc < 0) {
 		free(*out);
 		*out = NULL;
-		return tier_error_last_code();
+		return rc;
 	}
 	return 0;
 }

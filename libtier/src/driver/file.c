@@ -85,12 +85,12 @@ mode_t tier_file_mode(file_driver *f)
  */
 int tier_file_fail(file_driver *f, int e, const char *verb, const char *rel)
 {
-	int code;
+	int code, rc;
 	switch (e) {
 	case ENOENT:
 	case ENOTDIR:
-		if (root_check(f) < 0)
-			return tier_error_last_code();
+		if ((rc = root_check(f)) < 0)
+			return rc;
 		code = TIER_ENOTFOUND;
 		break;
 	case EIO:

@@ -132,13 +132,12 @@ int tier_s3_abort_stale_uploads(tier_driver *drv, int64_t older_than,
 /* Abort a multipart upload; best effort, the put has failed already. */
 static void abort_upload(s3_driver *d, const char *rel, const char *upload_id)
 {
-	char saved[1024];
-	int code = tier_error_last_code();
-	snprintf(saved, sizeof(saved), "%s", tier_error_last());
+	tier_error_saved err;
+	tier_error_save(&err);
 	s3_param p[1] = {{"uploadId", upload_id}};
 	s3_req r = {.method = "DELETE", .params = p, .nparams = 1};
 	tier_s3_object_request(d, &r, rel, "abort upload of");
-	tier_error_set(code, "%s", saved);
+	tier_error_restore(&err);
 }
 
 /* The 200 of CompleteMultipartUpload may still carry an <Error>. */
