@@ -864,7 +864,7 @@ Test(s3, push_offline_sync_and_restore_from_s3_alone)
 	             tier_error_last());
 	cr_assert_eq(tier_vault_probe(v), 0, "%s", tier_error_last());
 	const tier_info *a = tier_vault_tier_info(v, 0),
-	                     *b = tier_vault_tier_info(v, 1);
+	                *b = tier_vault_tier_info(v, 1);
 	cr_assert_eq(a->revision, max);
 	cr_assert_eq(b->revision, max, "s3 tier level after sync");
 	cr_assert_str_eq(a->head, b->head);

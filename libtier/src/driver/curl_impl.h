@@ -14,6 +14,7 @@
 
 #include "driver/curl_util.h"
 #include "driver/drivers.h"
+#include "driver/listing.h"
 #include "util/buf.h"
 
 enum { PROTO_FTP, PROTO_FTPS, PROTO_SFTP };
@@ -84,6 +85,15 @@ void curl_query_dispose(curl_query *q);
  */
 int curl_parse_ls_line(char *line, const char **name, tier_stat *st,
                        time_t now);
+
+/**
+ * Parse a whole listing (buf of size bytes, modified in place; NULL is
+ * empty) into items: "ls -l" lines, or names only.  ".", ".." and our
+ * temporary names are left out.  Returns 0, 1 when a line is in no known
+ * format (the caller asks again for names only), or TIER_ERROR.
+ */
+int curl_parse_listing(char *buf, size_t size, int names_only, time_t now,
+                       tier_listing *items);
 
 static inline curl_driver *tier_curl_of(tier_driver *drv)
 {

@@ -1,5 +1,6 @@
 /* Parsers of the libcurl driver: URL query options and "ls -l" listings. */
 #include "driver/curl_impl.h"
+#include "util/posix.h"
 #include "util/text.h"
 
 #include <stdlib.h>
@@ -195,4 +196,35 @@ int curl_parse_ls_line(char *line, const char **name, tier_stat *st, time_t now)
 	st->size = strtoull(tok[m - 1], NULL, 10);
 	st->is_dir = line[0] == 'd';
 	return ls_time(st, mon, tok[m + 1], tok[m + 2], now);
+}
+
+int curl_parse_listing(char *buf, size_t size, int names_only, time_t now,
+                       tier_listing *items)
+{
+	char *p = buf, *end = buf ? buf + size : NULL;
+	while (p && p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		char *line_end = nl ? nl : end;
+		char *next = nl ? nl + 1 : end;
+		const char *name = NULL;
+		tier_stat st;
+		if (line_end > p && line_end[-1] == '\r')
+			line_end--;
+		*line_end = '\0';
+		memset(&st, 0, sizeof(st));
+		if (!*p || (!names_only && !strncmp(p, "total ", 6))) {
+			p = next;
+			continue;
+		}
+		if (names_only)
+			name = p;
+		else if (curl_parse_ls_line(p, &name, &st, now) < 0)
+			return 1;
+		if (strcmp(name, ".") && strcmp(name, "..") &&
+		    !tier_is_temp_name(name) &&
+		    tier_listing_add(items, name, strlen(name), &st) < 0)
+			return TIER_ERROR;
+		p = next;
+	}
+	return 0;
 }

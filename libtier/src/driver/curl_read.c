@@ -217,40 +217,11 @@ int tier_curl_list(tier_driver *drv, const char *dir, tier_list_cb cb,
 		goto out;
 
 	for (;;) {
-		char *p = d->listing.ptr, *end = p ? p + d->listing.size : NULL;
-		int unparsed = 0;
-		while (p && p < end) {
-			char *nl = memchr(p, '\n', (size_t)(end - p));
-			char *line_end = nl ? nl : end;
-			char *next = nl ? nl + 1 : end;
-			const char *name = NULL;
-			tier_stat st;
-			if (line_end > p && line_end[-1] == '\r')
-				line_end--;
-			*line_end = '\0';
-			memset(&st, 0, sizeof(st));
-			if (!*p || (!names_only && !strncmp(p, "total ", 6))) {
-				p = next;
-				continue;
-			}
-			if (names_only)
-				name = p;
-			else if (curl_parse_ls_line(p, &name, &st, time(NULL)) <
-			         0) {
-				unparsed = 1;
-				break;
-			}
-			if (strcmp(name, ".") && strcmp(name, "..") &&
-			    !tier_is_temp_name(name)) {
-				if (tier_listing_add(&items, name, strlen(name),
-				                     &st) < 0) {
-					rc = TIER_ERROR;
-					goto out;
-				}
-			}
-			p = next;
-		}
-		if (!unparsed)
+		rc = curl_parse_listing(d->listing.ptr, d->listing.size,
+		                        names_only, time(NULL), &items);
+		if (rc < 0)
+			goto out;
+		if (rc == 0)
 			break;
 		/* a listing format we do not know: names only (sizes unknown) */
 		tier_listing_dispose(&items);
