@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scale: time and peak memory against the number of files (SPEC section 11).
 #
-#   bench/scale.sh [--files N] [--seed N] [--workdir DIR] [--build DIR] [--keep]
+#   bench/scale.sh [--files N] [--seed N] [--workdir DIR] [--data DIR] [--build DIR] [--keep]
 #
 # Generates N small files (default 100000; 0-4 KiB each, fixed seed, 1000 to a
 # directory), then times, each as one process under GNU time (seconds and
@@ -15,6 +15,9 @@
 # Targets (issue 15): peak RSS under 64 MiB for every step at 1M files and
 # within 20% between 100k and 1M; unchanged re-push at most 2x the metadata
 # walk; restore at most 1.3x cp -a.  Disk: about N x 6 KiB x 4 under WORKDIR.
+# --data DIR keeps the generated tree in DIR and reuses it when DIR was made
+# by this script with the same --files and --seed (a 1M-file tree takes
+# minutes to write).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +26,7 @@ seed=1
 work=/tmp/tier-scale
 build=$root/build
 keep=0
+data=
 
 usage() {
 	sed -n '4p' "$0" | sed 's/^# *//' >&2
@@ -34,6 +38,7 @@ while [ $# -gt 0 ]; do
 	--seed) seed=${2:?}; shift 2 ;;
 	--workdir) work=${2:?}; shift 2 ;;
 	--build) build=${2:?}; shift 2 ;;
+	--data) data=${2:?}; shift 2 ;;
 	--keep) keep=1; shift ;;
 	-h | --help) usage ;;
 	*) echo "scale.sh: unknown argument '$1'" >&2; usage ;;
@@ -52,8 +57,21 @@ out=$work/scale.txt
 : >"$out"
 say() { printf '%s\n' "$*" | tee -a "$out" >&2; }
 
-say "== generating $files files (seed $seed) in $work/data"
-python3 - "$work/data" "$files" "$seed" <<'EOF'
+[ -n "$data" ] || data=$work/data
+mkdir -p "$data"
+data=$(cd "$data" && pwd)
+marker="$data/../.$(basename "$data").scale"
+if [ "$(cat "$marker" 2>/dev/null)" = "$files $seed" ]; then
+	say "== reusing $files files (seed $seed) in $data"
+else
+	if [ -n "$(ls -A "$data")" ] && [ ! -e "$marker" ]; then
+		echo "scale.sh: '$data' is not empty and was not made by scale.sh" >&2
+		exit 2
+	fi
+	rm -rf "$data" "$marker"
+	mkdir -p "$data"
+say "== generating $files files (seed $seed) in $data"
+python3 - "$data" "$files" "$seed" <<'EOF'
 import os, random, sys
 top, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rnd = random.Random(seed)
@@ -67,6 +85,8 @@ for i in range(n):
     with open(os.path.join(d, "f%06d.txt" % i), "wb") as f:
         f.write(blob[off:off + size])
 EOF
+echo "$files $seed" >"$marker"
+fi
 sync
 
 # one step: name, then the command; appends "name seconds peak-MiB exit"
@@ -86,32 +106,35 @@ say "== libtier ($tools)"
 R=(--retries 1 --retry-delay 1)
 "$tools/tier-init" -s "$work/state" -t "a=file://$work/tier-a" -t "b=file://$work/tier-b" >/dev/null
 mv "$work/tier-b" "$work/tier-b.away"   # away: pushes skip it (exit 0)
-step push-first "$tools/tier-push" "${R[@]}" -q -s "$work/state" "$work/data"
-step push-unchanged "$tools/tier-push" "${R[@]}" -q -s "$work/state" "$work/data"
+step push-first "$tools/tier-push" "${R[@]}" -q -s "$work/state" "$data"
+step push-unchanged "$tools/tier-push" "${R[@]}" -q -s "$work/state" "$data"
 step restore "$tools/tier-restore" "${R[@]}" -q -s "$work/state" "$work/restored"
-diff -rq "$work/data" "$work/restored$work/data" >/dev/null || say "   restore: NOT EQUAL to the data"
+diff -rq "$data" "$work/restored$data" >/dev/null || say "   restore: NOT EQUAL to the data"
 rm -rf "$work/restored"
+# cp -a right after the restore: this disk's speed with many small files
+# drifts by 2x within minutes, so the two are compared side by side
+step cp-a cp -a "$data" "$work/cp"
+rm -rf "$work/cp"
 mv "$work/tier-b.away" "$work/tier-b"   # back, at revision 1
 step fsck-read-data "$tools/tier-fsck" "${R[@]}" -q --read-data -s "$work/state" -t "a=file://$work/tier-a"
 step sync "$tools/tier-sync" "${R[@]}" -q -s "$work/state"
+step log-stat "$tools/tier-log" "${R[@]}" -q --stat -s "$work/state"
 
 say "== yardsticks"
-step find-walk find "$work/data" -printf '%s %T@\n'
-step cp-a cp -a "$work/data" "$work/cp"
-rm -rf "$work/cp"
+step find-walk find "$data" -printf '%s %T@\n'
 if command -v restic >/dev/null; then
 	export RESTIC_PASSWORD=bench RESTIC_REPOSITORY=$work/restic
 	restic init >/dev/null 2>&1
-	step restic-first restic backup -q "$work/data"
-	step restic-unchanged restic backup -q "$work/data"
+	step restic-first restic backup -q "$data"
+	step restic-unchanged restic backup -q "$data"
 	step restic-restore restic restore -q latest --target "$work/restic-out"
 	rm -rf "$work/restic-out"
 fi
 if command -v borg >/dev/null; then
 	export BORG_PASSPHRASE=bench BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
 	borg init -e none "$work/borg" >/dev/null 2>&1
-	step borg-first borg create "$work/borg::a" "$work/data"
-	step borg-unchanged borg create "$work/borg::b" "$work/data"
+	step borg-first borg create "$work/borg::a" "$data"
+	step borg-unchanged borg create "$work/borg::b" "$data"
 	mkdir -p "$work/borg-out"
 	step borg-restore sh -c "cd '$work/borg-out' && exec borg extract '$work/borg::b'"
 	rm -rf "$work/borg-out"
