@@ -216,7 +216,7 @@ struct entry {
 #define STORE_BELOW 512
 
 static int pack_stored(tier_buf *b, const unsigned char *hdr, size_t h,
-                       const void *data, size_t size, struct entry *e)
+                       const void *data, size_t size, uint32_t *crc)
 {
 	/* zlib header (deflate, 32 KiB window, no dictionary: 0x7801 % 31 == 0),
 	 * one final stored block (LEN, ~LEN), the data, Adler-32 big-endian */
@@ -238,22 +238,17 @@ static int pack_stored(tier_buf *b, const unsigned char *hdr, size_t h,
 	tier_buf_put(b, zh, sizeof(zh));
 	tier_buf_put(b, data, size);
 	tier_buf_put(b, ad, sizeof(ad));
-	e->crc = (uint32_t)crc32(0L, start,
-	                         (uInt)(b->ptr + b->size - (char *)start));
+	*crc = (uint32_t)crc32(0L, start,
+	                       (uInt)(b->ptr + b->size - (char *)start));
 	return 0;
 }
 
-/*
- * One object: header, then its zlib stream, appended to b; e->off is the
- * offset within b for now.
- */
-static int pack_object(tier_buf *b, z_stream *z, git_odb_object *obj,
-                       struct entry *e)
+int tier_gitpack_encode(tier_buf *b, z_stream *z, git_object_t otype,
+                        const void *data, size_t size, uint32_t *crc)
 {
 	unsigned char hdr[16];
 	size_t h = 0;
-	size_t size = git_odb_object_size(obj);
-	int type = pack_type(git_odb_object_type(obj));
+	int type = pack_type(otype);
 	if (type < 0)
 		return tier_error_set(TIER_ECORRUPT,
 		                      "log object of an unknown type");
@@ -265,16 +260,14 @@ static int pack_object(tier_buf *b, z_stream *z, git_odb_object *obj,
 		                           (rest > 0x7f ? 0x80 : 0));
 		rest >>= 7;
 	}
-	e->off = b->size;
 	if (size < STORE_BELOW)
-		return pack_stored(b, hdr, h, git_odb_object_data(obj), size,
-		                   e);
+		return pack_stored(b, hdr, h, data, size, crc);
 	uLong bound = deflateBound(z, (uLong)size);
 	if (tier_buf_grow(b, h + bound) < 0)
 		return TIER_ERROR;
 	unsigned char *start = (unsigned char *)b->ptr + b->size;
 	memcpy(start, hdr, h);
-	z->next_in = (Bytef *)git_odb_object_data(obj);
+	z->next_in = (Bytef *)data;
 	z->avail_in = (uInt)size;
 	z->next_out = start + h;
 	z->avail_out = (uInt)bound;
@@ -283,9 +276,19 @@ static int pack_object(tier_buf *b, z_stream *z, git_odb_object *obj,
 	if (zr != Z_STREAM_END || deflateReset(z) != Z_OK)
 		return tier_error_set(TIER_ERROR,
 		                      "zlib failed on a log object");
-	e->crc = (uint32_t)crc32(0L, start, (uInt)(h + zlen));
+	*crc = (uint32_t)crc32(0L, start, (uInt)(h + zlen));
 	b->size += h + zlen;
 	return 0;
+}
+
+/* One object appended to b; e->off is the offset within b for now. */
+static int pack_object(tier_buf *b, z_stream *z, git_odb_object *obj,
+                       struct entry *e)
+{
+	e->off = b->size;
+	return tier_gitpack_encode(b, z, git_odb_object_type(obj),
+	                           git_odb_object_data(obj),
+	                           git_odb_object_size(obj), &e->crc);
 }
 
 /*
@@ -328,8 +331,8 @@ static void *compress_share(void *arg)
 
 /*
  * Objects are read, compressed and written a batch at a time: the pack's
- * memory stays bounded (a first push of a million files has ~260 MB of
- * node blobs, already held once by the write's mempack).
+ * memory stays bounded (a sync replaying a first push of a million files
+ * packs ~260 MB of node blobs).
  */
 #define BATCH 8192
 

@@ -12,6 +12,8 @@
 
 #include <git2.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <zlib.h>
 
 #include "util/buf.h"
 
@@ -36,5 +38,15 @@ int tier_gitpack_new_objects(git_repository *repo, const git_oid *tip,
  */
 int tier_gitpack_write(git_odb *odb, const git_oid *ids, size_t n,
                        const char *dir, tier_buf *name);
+
+/**
+ * One object as a pack entry, appended to b: the type-and-size header,
+ * then its zlib stream; *crc is the CRC-32 of those bytes (for the idx).
+ * Objects under 512 bytes go in as one stored deflate block (a deflate
+ * stream costs ~4 us to set up whatever the size); larger ones through z
+ * (deflateInit'd by the caller, at level 1 for the log; reset after).
+ */
+int tier_gitpack_encode(tier_buf *b, z_stream *z, git_object_t type,
+                        const void *data, size_t size, uint32_t *crc);
 
 #endif
