@@ -2,7 +2,7 @@
 # The include graph of libtier/src, and the rule that no include runs back up
 # a layer (docs/design.md).  Layers, bottom to top:
 #   0 util      util/, tier/errors.h, tier/common.h
-#   1 format    hashes, chunker, bounded object reads, packs, git packs, snapshots
+#   1 format    hashes, chunker, bounded object reads, packs, git packs (streamed too), snapshots
 #   2 transport drivers, URLs, retry, locations (tier/location.h, tier/sys/driver.h)
 #   3 log       one tier's git log and its local cache
 #   4 vault     the handle, installation, refs, probe, init, write transaction (write.c, revision.c)
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../libtier/src"
 layer() {
 	case $1 in
 	util/* | tier/errors.h | tier/common.h) echo 0 ;;
-	hash.* | chunker.* | objread.* | pack.* | pack_*.* | gitpack.* | snapshot.* | chunkmap.*) echo 1 ;;
+	hash.* | chunker.* | objread.* | pack.* | pack_*.* | gitpack.* | streampack.* | snapshot.* | chunkmap.*) echo 1 ;;
 	driver/* | url.* | url_*.* | retry.* | location.* | tier/location.h | tier/sys/driver.h) echo 2 ;;
 	log.* | log_*.*) echo 3 ;;
 	vault.* | vault_*.* | installation.* | tierref.* | probe.* | init.* | write.* | revision.* | odb_frozen.* | tier/vault.h) echo 4 ;;
