@@ -15,6 +15,7 @@
 struct frozen_packs {
 	git_odb_backend parent;
 	git_odb_backend *inner;
+	uint64_t hits; /* freshen calls answered yes */
 };
 
 #define FROZEN(b) ((struct frozen_packs *)(b))
@@ -59,9 +60,21 @@ static int fp_exists_prefix(git_oid *o, git_odb_backend *b, const git_oid *id,
 	return in->exists_prefix(o, in, id, n);
 }
 
+/*
+ * libgit2 freshens only what it is about to write (and a new commit's
+ * tree): a yes means an object of the write that the cache had already.
+ */
 static int fp_freshen(git_odb_backend *b, const git_oid *id)
 {
-	return fp_exists(b, id) ? 0 : GIT_ENOTFOUND;
+	if (!fp_exists(b, id))
+		return GIT_ENOTFOUND;
+	FROZEN(b)->hits++;
+	return 0;
+}
+
+uint64_t tier_odb_frozen_hits(git_odb_backend *b)
+{
+	return FROZEN(b)->hits;
 }
 
 static void fp_free(git_odb_backend *b)

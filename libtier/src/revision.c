@@ -2,15 +2,19 @@
  * A new revision, built once for all targets of a write: its log commit
  * (summary, extra trailers, then Tier-Revision, Tier-Op, Tier-Vault,
  * Tier-Installation, Tier-Host, Tier-User: docs/format.md) on top of the
- * parent, and the log pack of what it adds, stored in the cache and kept
- * in a directory for the uploads (write.c puts it on each tier).
+ * parent, and the log pack of what it adds (the write's streaming pack,
+ * finished), stored in the cache and kept in a directory for the uploads
+ * (write.c puts it on each tier).
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include "gitpack.h"
 #include "log.h"
+#include "streampack.h"
 #include "util/error.h"
 #include "util/posix.h"
 #include "vault_int.h"
@@ -96,27 +100,59 @@ out:
 }
 
 /*
- * Pack the new revision's objects once: the same pack goes into the cache
- * (pack + idx moved in: no second indexing) and to every target.
+ * What the cache had already of the write's objects went nowhere: libgit2
+ * writes only what no backend holds.  It may be missing on the tiers (a
+ * write that died after its pack reached the cache, not them), so the new
+ * objects of the commit over its parent that the stream lacks are added,
+ * read from the cache.
+ */
+static int add_missing(git_repository *repo, git_odb_backend *stream,
+                       const git_oid *id, const git_oid *parent)
+{
+	git_odb *odb = NULL;
+	git_oid *ids = NULL;
+	size_t n = 0;
+	int rc;
+	if ((rc = git_repository_odb(&odb, repo)) < 0)
+		return tier_error_from_git(rc, "cannot open the log objects");
+	if ((rc = tier_gitpack_new_objects(repo, id, parent, &ids, &n)) < 0)
+		goto out;
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		git_odb_object *obj = NULL;
+		if (tier_streampack_has(stream, &ids[i]))
+			continue;
+		if ((rc = git_odb_read(&obj, odb, &ids[i])) < 0) {
+			rc = tier_error_from_git(rc,
+			                         "cannot read a log object");
+			break;
+		}
+		rc = tier_streampack_add(
+		        stream, &ids[i], git_odb_object_type(obj),
+		        git_odb_object_data(obj), git_odb_object_size(obj));
+		git_odb_object_free(obj);
+	}
+out:
+	free(ids);
+	git_odb_free(odb);
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * The new revision's log pack, finished once from the write's stream: the
+ * same pack goes into the cache (pack + idx linked in: no second
+ * indexing) and to every target.
  */
 int tier_revision_pack(git_repository *cache, git_repository *repo,
-                       const git_oid *id, const git_oid *parent, char *dir,
-                       size_t cap, tier_buf *name)
+                       git_odb_backend *stream, int walk, const git_oid *id,
+                       const git_oid *parent, const char *dir, tier_buf *name)
 {
 	char src[PATH_MAX], dst[PATH_MAX], cdir[PATH_MAX];
 	git_odb *odb = NULL;
 	int rc;
 	snprintf(cdir, sizeof(cdir), "%s/objects/pack",
 	         git_repository_path(cache));
-	snprintf(dir, cap, "%s/tmp/logpack-XXXXXX", git_repository_path(cache));
-	snprintf(src, sizeof(src), "%s/tmp", git_repository_path(cache));
-	if ((rc = tier_mkdir_p(src, 0700)) < 0)
-		return rc;
-	if (!mkdtemp(dir))
-		return tier_error_set_errno(TIER_ERROR, errno,
-		                            "cannot create '%s'", dir);
-	if ((rc = tier_log_pack_build(repo, id, parent, dir, name)) < 0 ||
-	    !name->size)
+	if ((walk && (rc = add_missing(repo, stream, id, parent)) < 0) ||
+	    (rc = tier_streampack_finish(stream, name)) < 0 || !name->size)
 		return rc;
 	/* hard links keep the copy in dir for the uploads; idx last, as git expects */
 	static const char *const ext[] = {"pack", "idx"};
@@ -135,16 +171,4 @@ int tier_revision_pack(git_repository *cache, git_repository *repo,
 		rc = tier_error_from_git(rc, "cannot refresh the log cache");
 	git_odb_free(odb);
 	return rc;
-}
-
-void tier_revision_pack_remove(const char *dir, const tier_buf *name)
-{
-	char p[PATH_MAX];
-	if (name->size) {
-		snprintf(p, sizeof(p), "%s/%s.pack", dir, name->ptr);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s/%s.idx", dir, name->ptr);
-		unlink(p);
-	}
-	rmdir(dir);
 }

@@ -136,14 +136,15 @@ int tier_revision_commit(tier_vault *v, git_oid *out, const char *op,
                          const git_oid *tree_in, const char *summary,
                          const char *extra, git_repository *repo);
 /**
- * Pack what commit id adds to parent, once: into a new temporary dir
- * (dir, under the cache) and, by hard links, into the cache.  *name is
- * "pack-<hex>", empty when there was nothing to pack.
+ * The log pack of commit id (what it adds to parent): the write's
+ * streaming pack (tier_streampack_new in dir: every object the write
+ * created), finished in dir and, by hard links, put into the cache.  walk:
+ * some object of the write was in the cache already (tier_odb_frozen_hits),
+ * so the new objects of id over parent that the pack lacks are added
+ * first.  *name is "pack-<hex>", empty when there was nothing to pack.
  */
 int tier_revision_pack(git_repository *cache, git_repository *repo,
-                       const git_oid *id, const git_oid *parent, char *dir,
-                       size_t cap, tier_buf *name);
-/** Remove that temporary dir and its pack. */
-void tier_revision_pack_remove(const char *dir, const tier_buf *name);
+                       git_odb_backend *stream, int walk, const git_oid *id,
+                       const git_oid *parent, const char *dir, tier_buf *name);
 
 #endif

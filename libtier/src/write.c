@@ -15,11 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <git2/sys/mempack.h>
+#include <dirent.h>
+#include <errno.h>
 
 #include "log.h"
 #include "odb_frozen.h"
 #include "retry.h"
+#include "streampack.h"
 #include "util/error.h"
 #include "util/posix.h"
 #include "tierref.h"
@@ -31,9 +33,10 @@
 struct tier_write {
 	tier_vault *v;
 	char op[32];
-	git_repository
-	        *repo; /* the cache, opened again with a mempack on top */
-	git_odb_backend *mempack;
+	/* the cache, opened again with a streaming pack on top */
+	git_repository *repo;
+	git_odb_backend *stream, *frozen; /* the odb's: freed with it */
+	char packdir[PATH_MAX];           /* the stream's directory ("" none) */
 	git_oid parent;
 	int has_parent;
 	uint64_t revision;
@@ -239,28 +242,67 @@ static int write_lock(tier_vault *v, const char *op)
 }
 
 /*
- * New objects go to memory; old ones are read from the cache's packs.
- * No loose-object backend: the cache holds packs only, and without it
- * libgit2 does not probe the disk for every object it writes.
+ * The directories of writes that died (the lock is ours: no live write
+ * has one), then ours: "<cache>/tmp/logpack-XXXXXX".
+ */
+static int make_packdir(tier_write *w)
+{
+	char tmp[PATH_MAX], old[PATH_MAX + 300];
+	int rc;
+	snprintf(tmp, sizeof(tmp), "%s/tmp", git_repository_path(w->v->cache));
+	if ((rc = tier_mkdir_p(tmp, 0700)) < 0)
+		return rc;
+	DIR *d = opendir(tmp);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL)
+		if (!strncmp(de->d_name, "logpack-", 8)) {
+			snprintf(old, sizeof(old), "%s/%s", tmp, de->d_name);
+			tier_rm_rf(old);
+		}
+	if (d)
+		closedir(d);
+	snprintf(w->packdir, sizeof(w->packdir), "%s/logpack-XXXXXX", tmp);
+	if (!mkdtemp(w->packdir)) {
+		rc = tier_error_set_errno(TIER_ERROR, errno,
+		                          "cannot create '%s'", w->packdir);
+		w->packdir[0] = '\0';
+		return rc;
+	}
+	return 0;
+}
+
+/*
+ * New objects go to a pack on disk as they are made (streampack.h: the
+ * memory of a write no longer grows with its objects); old ones are read
+ * from the cache's packs.  No loose-object backend: the cache holds packs
+ * only, and without it libgit2 does not probe the disk for every object
+ * it writes.
  */
 static int write_repo(tier_write *w)
 {
 	char objdir[PATH_MAX];
 	git_odb *odb = NULL;
-	git_odb_backend *packs = NULL;
+	git_odb_backend *packs = NULL, *stream = NULL;
 	int rc;
 	snprintf(objdir, sizeof(objdir), "%s/objects",
 	         git_repository_path(w->v->cache));
+	if ((rc = make_packdir(w)) < 0 ||
+	    (rc = tier_streampack_new(&stream, w->packdir)) < 0)
+		return rc;
 	if ((rc = git_odb_new(&odb)) < 0 ||
 	    (rc = tier_odb_frozen_new(&packs, objdir)) < 0 ||
 	    (rc = git_odb_add_backend(odb, packs, 1)) < 0 ||
-	    (packs = NULL, 0) || (rc = git_mempack_new(&w->mempack)) < 0 ||
-	    (rc = git_odb_add_backend(odb, w->mempack, 1000)) < 0 ||
+	    (w->frozen = packs, packs = NULL, 0) ||
+	    (rc = git_odb_add_backend(odb, stream, 1000)) < 0 ||
+	    (w->stream = stream, stream = NULL, 0) ||
 	    (rc = git_repository_wrap_odb(&w->repo, odb)) < 0) {
 		rc = tier_error_from_git(rc, "cannot prepare the new revision");
 		if (packs)
 			packs->free(packs);
+		if (stream)
+			stream->free(stream);
 		git_odb_free(odb);
+		w->stream = w->frozen = NULL;
 		return rc;
 	}
 	git_odb_free(odb);
@@ -488,26 +530,23 @@ static int write_result(tier_write_result **out, tier_write *w,
 int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
                       const char *extra_trailers, tier_write_result **out)
 {
-	char packdir[PATH_MAX];
 	tier_buf packname = TIER_BUF_INIT;
 	git_oid id;
 	int rc;
 
 	*out = NULL;
-	packdir[0] = '\0';
 	if ((rc = tier_revision_commit(w->v, &id, w->op, w->revision,
 	                               tier_write_parent(w), tree, summary,
 	                               extra_trailers, w->repo)) < 0)
 		return rc;
-	if ((rc = tier_revision_pack(w->v->cache, w->repo, &id,
-	                             tier_write_parent(w), packdir,
-	                             sizeof(packdir), &packname)) < 0)
+	if ((rc = tier_revision_pack(w->v->cache, w->repo, w->stream,
+	                             tier_odb_frozen_hits(w->frozen) > 0, &id,
+	                             tier_write_parent(w), w->packdir,
+	                             &packname)) < 0)
 		goto out;
 	tier_test_crashpoint("write.persisted");
-	if ((rc = move_targets(w, &id, packdir, &packname)) < 0)
+	if ((rc = move_targets(w, &id, w->packdir, &packname)) < 0)
 		goto out;
-	tier_revision_pack_remove(packdir, &packname);
-	packdir[0] = '\0';
 	tier_buf_dispose(&packname);
 	if ((rc = write_result(out, w, &id)) < 0)
 		return rc;
@@ -520,8 +559,6 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 		                      (*out)->tiers[0].error);
 	return 0;
 out:
-	if (packdir[0])
-		tier_revision_pack_remove(packdir, &packname);
 	tier_buf_dispose(&packname);
 	return rc;
 }
@@ -530,8 +567,10 @@ void tier_write_free(tier_write *w)
 {
 	if (!w)
 		return;
-	/* mempack belongs to the odb once added; freeing the repo frees it */
+	/* the backends belong to the odb; the stream's files go with it */
 	git_repository_free(w->repo);
+	if (w->packdir[0])
+		tier_rm_rf(w->packdir);
 	if (w->error)
 		for (size_t i = 0; i < w->n; i++)
 			tier_buf_dispose(&w->error[i]);
