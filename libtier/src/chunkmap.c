@@ -212,48 +212,59 @@ void tier_chunkmap_free(tier_chunkmap *m)
 
 /* ---- index tree ------------------------------------------------------------ */
 
+/* The fan-out tree fan of top with every pack of ids in that fan added. */
+static int index_add_fan(git_treebuilder *top, git_repository *repo,
+                         unsigned fan, size_t n,
+                         const unsigned char (*ids)[TIER_HASH_LEN],
+                         const git_oid *blobs)
+{
+	char hex[TIER_HASH_HEXLEN + 1], name[3];
+	git_treebuilder *sub = NULL;
+	git_tree *subtree = NULL;
+	git_oid subid;
+	int rc;
+	snprintf(name, sizeof(name), "%02x", fan);
+	const git_tree_entry *e = git_treebuilder_get(top, name);
+	if (e &&
+	    (rc = git_tree_lookup(&subtree, repo, git_tree_entry_id(e))) < 0)
+		return rc;
+	rc = git_treebuilder_new(&sub, repo, subtree);
+	git_tree_free(subtree);
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		if (ids[i][0] != fan)
+			continue;
+		tier_hex(hex, ids[i], TIER_HASH_LEN);
+		rc = git_treebuilder_insert(NULL, sub, hex, &blobs[i],
+		                            GIT_FILEMODE_BLOB);
+	}
+	if (rc >= 0 && (rc = git_treebuilder_write(&subid, sub)) >= 0)
+		rc = git_treebuilder_insert(NULL, top, name, &subid,
+		                            GIT_FILEMODE_TREE);
+	git_treebuilder_free(sub);
+	return rc;
+}
+
 int tier_snap_index_add(git_oid *out, git_repository *repo,
                         const git_tree *base_index, size_t n,
                         const unsigned char (*ids)[TIER_HASH_LEN],
-                        const tier_buf *tails)
+                        const git_oid *blobs)
 {
 	git_treebuilder *top = NULL;
+	unsigned char used[256] = {0};
 	int rc;
 	if ((rc = git_treebuilder_new(&top, repo, base_index)) < 0)
 		return tier_error_from_git(rc, "cannot update the pack index");
-	for (size_t i = 0; i < n; i++) {
-		char hex[TIER_HASH_HEXLEN + 1], fan[3];
-		git_treebuilder *sub = NULL;
-		git_tree *subtree = NULL;
-		git_oid blob, subid;
-		tier_hex(hex, ids[i], TIER_HASH_LEN);
-		memcpy(fan, hex, 2);
-		fan[2] = '\0';
-		const git_tree_entry *e = git_treebuilder_get(top, fan);
-		if (e && (rc = git_tree_lookup(&subtree, repo,
-		                               git_tree_entry_id(e))) < 0)
-			goto gitfail;
-		rc = git_treebuilder_new(&sub, repo, subtree);
-		git_tree_free(subtree);
-		if (rc < 0)
-			goto gitfail;
-		if ((rc = git_blob_create_from_buffer(&blob, repo, tails[i].ptr,
-		                                      tails[i].size)) < 0 ||
-		    (rc = git_treebuilder_insert(NULL, sub, hex, &blob,
-		                                 GIT_FILEMODE_BLOB)) < 0 ||
-		    (rc = git_treebuilder_write(&subid, sub)) < 0 ||
-		    (rc = git_treebuilder_insert(NULL, top, fan, &subid,
-		                                 GIT_FILEMODE_TREE)) < 0) {
-			git_treebuilder_free(sub);
-			goto gitfail;
-		}
-		git_treebuilder_free(sub);
-	}
-	if ((rc = git_treebuilder_write(out, top)) < 0)
-		goto gitfail;
+	for (size_t i = 0; i < n; i++)
+		used[ids[i][0]] = 1;
+	/* each fan-out tree written once: no tree of a half-added fan goes
+	 * into the write's log pack */
+	for (unsigned fan = 0; fan < 256 && rc >= 0; fan++)
+		if (used[fan])
+			rc = index_add_fan(top, repo, fan, n, ids, blobs);
+	if (rc >= 0)
+		rc = git_treebuilder_write(out, top);
 	git_treebuilder_free(top);
+	if (rc < 0)
+		return tier_error_from_git(rc, "cannot update the pack index");
 	return 0;
-gitfail:
-	git_treebuilder_free(top);
-	return tier_error_from_git(rc, "cannot update the pack index");
 }

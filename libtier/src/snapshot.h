@@ -129,14 +129,15 @@ const unsigned char *tier_chunkmap_pack_id(const tier_chunkmap *m, size_t i);
 void tier_chunkmap_free(tier_chunkmap *m);
 
 /**
- * Add pack tails to the index/ subtree of base (a revision's tree, or
- * NULL) and write the new index tree; *out is the new index tree id.
- * tails[i] is the index+trailer of pack ids[i].
+ * Add packs to the index/ subtree of base (a revision's tree, or NULL) and
+ * write the new index tree; *out is the new index tree id.  blobs[i] is
+ * the blob, in repo already, of the tail (index + trailer) of pack ids[i]:
+ * a push writes each as its pack is finished, not all at the end.
  */
 int tier_snap_index_add(git_oid *out, git_repository *repo,
                         const git_tree *base_index, size_t n,
                         const unsigned char (*ids)[TIER_HASH_LEN],
-                        const tier_buf *tails);
+                        const git_oid *blobs);
 
 /** Compose a revision tree from the parts (NULL oids are left out). */
 int tier_snap_compose(git_oid *out, git_repository *repo,

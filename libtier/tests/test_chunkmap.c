@@ -43,10 +43,15 @@ Test(chunkmap, from_index_tree)
 		free(all);
 		free(path);
 	}
-	git_oid index, tree;
+	git_oid index, tree, blobs[2];
+	for (int p = 0; p < 2; p++)
+		cr_assert_eq(git_blob_create_from_buffer(&blobs[p], repo,
+		                                         tails[p].ptr,
+		                                         tails[p].size),
+		             0);
 	cr_assert_eq(tier_snap_index_add(&index, repo, NULL, 2,
 	                                 (const unsigned char(*)[32])ids,
-	                                 tails),
+	                                 blobs),
 	             0, "%s", tier_error_last());
 	cr_assert_eq(tier_snap_compose(&tree, repo, NULL, NULL, &index), 0);
 	git_tree *t = NULL;
