@@ -379,22 +379,29 @@ static int stop_run(struct push_run *p, int rc)
 static int index_with_packs(struct push_run *p, git_oid *index_id)
 {
 	size_t n = p->pack_ids.length;
-	tier_buf *tails = tier_calloc(n, sizeof(*tails));
-	unsigned char(*ids)[TIER_HASH_LEN] = tier_calloc(n, TIER_HASH_LEN);
+	unsigned char(*ids)[TIER_HASH_LEN] = NULL;
+	git_oid *blobs = NULL;
 	int rc;
-	if (!tails || !ids) {
-		free(tails);
-		free(ids);
-		return TIER_ERROR;
+	if ((rc = tier_push_index_pending(p)) < 0)
+		return rc;
+	if (p->pack_blobs.length != n)
+		return tier_error_set(TIER_ERROR,
+		                      "a data pack has no index blob");
+	ids = tier_calloc(n, TIER_HASH_LEN);
+	blobs = tier_calloc(n, sizeof(*blobs));
+	if (!ids || !blobs) {
+		rc = TIER_ERROR;
+		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		memcpy(ids[i], p->pack_ids.ptr[i], TIER_HASH_LEN);
-		tails[i] = *(tier_buf *)p->pack_tails.ptr[i];
+		git_oid_cpy(&blobs[i], p->pack_blobs.ptr[i]);
 	}
 	rc = tier_snap_index_add(index_id, p->repo, p->pindex, n,
 	                         (const unsigned char(*)[TIER_HASH_LEN])ids,
-	                         tails);
-	free(tails);
+	                         blobs);
+out:
+	free(blobs);
 	free(ids);
 	return rc;
 }
@@ -468,11 +475,15 @@ static void run_dispose(struct push_run *p, tier_push_stats *stats)
 	for (size_t i = 0; i < MAX_WORKERS; i++)
 		tier_pack_writer_free(p->pw[i]);
 	tier_vec_dispose(&p->pack_ids, free);
-	for (size_t i = 0; i < p->pack_tails.length; i++)
-		tier_buf_dispose(p->pack_tails.ptr[i]);
-	tier_vec_dispose(&p->pack_tails, free);
+	tier_vec_dispose(&p->pack_blobs, free);
+	/* the threads are joined: the last references are ours */
+	for (struct pack_tail *t = p->tails_head, *n; t; t = n) {
+		n = t->next;
+		tier_push_tail_release(p, t);
+	}
 	for (struct upload *u = p->up_head, *n; u; u = n) {
 		n = u->next;
+		tier_push_tail_release(p, u->tail);
 		unlink(u->path);
 		free(u->path);
 		free(u);

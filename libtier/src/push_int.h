@@ -80,10 +80,24 @@ struct filejob {
 
 /* ---- the run's shared state ------------------------------------------- */
 
+/*
+ * A finished pack's tail (index + trailer), shared: the main thread writes
+ * it into the log as the pack's index blob (tier_push_index_pending), the
+ * uploader records it for resume; the last of the two frees it
+ * (tier_push_tail_release, refs under pack_lock).  So a push holds the
+ * tails of the packs in flight only, not of every pack until the commit.
+ */
+struct pack_tail {
+	struct pack_tail
+	        *next; /* in push_run.tails_head: for the main thread */
+	tier_buf buf;
+	int refs;
+};
+
 struct upload {
 	struct upload *next;
 	char *path;
-	const tier_buf *tail; /* in pack_tails: for the resume record */
+	struct pack_tail *tail; /* for the resume record */
 };
 
 struct push_run {
@@ -120,9 +134,12 @@ struct push_run {
 	pthread_mutex_t pack_lock;
 	uint64_t packs_done, stored_done;
 	tier_pack_writer *pw[MAX_WORKERS];
-	size_t next_worker;  /* under lock: hands out the pw slots */
-	tier_vec pack_ids;   /* unsigned char[32] each */
-	tier_vec pack_tails; /* tier_buf * each */
+	size_t next_worker; /* under lock: hands out the pw slots */
+	tier_vec pack_ids;  /* unsigned char[32] each */
+	/* tails whose index blobs are not written yet, oldest first; the
+	 * blobs of the first pack_blobs.length of pack_ids are written */
+	struct pack_tail *tails_head, *tails_tail;
+	tier_vec pack_blobs; /* git_oid * each: main thread only */
 
 	struct upload *up_head, *up_tail;
 	size_t up_queued; /* under pack_lock: queued or being uploaded */
@@ -218,10 +235,17 @@ void tier_push_filejob_free(struct filejob *f);
 /* ---- data packs (push_pack.c) ----------------------------------------- */
 
 /**
- * Finish the pack in *pwp (the caller's own) and queue it for upload;
- * only the queueing takes pack_lock.
+ * Finish the pack in *pwp (the caller's own) and queue it for upload and
+ * its tail for the main thread; only the queueing takes pack_lock.
  */
 int tier_push_pack_finish(struct push_run *p, tier_pack_writer **pwp);
+/** Drop one reference to t; the last frees it.  Under pack_lock. */
+void tier_push_tail_release(struct push_run *p, struct pack_tail *t);
+/**
+ * Write the index blobs of the packs finished since the last call, in the
+ * order of pack_ids; main thread.
+ */
+int tier_push_index_pending(struct push_run *p);
 /** The uploader thread's body (arg: the push_run). */
 void *tier_push_uploader(void *arg);
 /**

@@ -1,9 +1,10 @@
 /*
  * Push: data packs.  A worker closes its pack once it is full
- * (tier_push_pack_finish keeps the pack's tail for the log's index/ tree
- * and queues the file); one uploader thread sends finished packs to every
- * target and records each sent one for resume (push_resume.c); the packs
- * an interrupted push left on the targets are named again here.
+ * (tier_push_pack_finish hands the pack's tail to the main thread, which
+ * writes it into the log as the pack's index blob, and queues the file);
+ * one uploader thread sends finished packs to every target and records
+ * each sent one for resume (push_resume.c); the packs an interrupted push
+ * left on the targets are named again here.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -62,12 +63,13 @@ out:
 }
 
 /*
- * Under pack_lock: the pack's id and tail join the revision's lists (*idc
- * and *tail taken, NULLed), u (taken) joins the upload queue; then wait
- * while the queue is full.
+ * Under pack_lock: the pack's id joins the revision's list (*idc taken,
+ * NULLed), its tail (*tail taken) the main thread's list and u (taken) the
+ * upload queue; then wait while the queue is full.
  */
-static int queue_pack(struct push_run *p, unsigned char **idc, tier_buf **tail,
-                      struct upload *u, char *path, uint64_t size)
+static int queue_pack(struct push_run *p, unsigned char **idc,
+                      struct pack_tail **tail, struct upload *u, char *path,
+                      uint64_t size)
 {
 	pthread_mutex_lock(&p->pack_lock);
 	if (tier_vec_push(&p->pack_ids, *idc) < 0) {
@@ -75,17 +77,18 @@ static int queue_pack(struct push_run *p, unsigned char **idc, tier_buf **tail,
 		return TIER_ERROR;
 	}
 	*idc = NULL;
-	if (tier_vec_push(&p->pack_tails, *tail) < 0) {
-		/* the id without its tail would describe a pack wrongly */
-		free(p->pack_ids.ptr[--p->pack_ids.length]);
-		pthread_mutex_unlock(&p->pack_lock);
-		return TIER_ERROR;
-	}
+	struct pack_tail *t = *tail;
 	*tail = NULL;
+	t->refs = 2;
+	if (p->tails_tail)
+		p->tails_tail->next = t;
+	else
+		p->tails_head = t;
+	p->tails_tail = t;
 	p->packs_done++;
 	p->stored_done += size;
 	u->path = path;
-	u->tail = p->pack_tails.ptr[p->pack_tails.length - 1];
+	u->tail = t;
 	if (p->up_tail)
 		p->up_tail->next = u;
 	else
@@ -97,6 +100,50 @@ static int queue_pack(struct push_run *p, unsigned char **idc, tier_buf **tail,
 		pthread_cond_wait(&p->room_cv, &p->pack_lock);
 	pthread_mutex_unlock(&p->pack_lock);
 	return 0;
+}
+
+void tier_push_tail_release(struct push_run *p, struct pack_tail *t)
+{
+	(void)p;
+	if (t && --t->refs <= 0) {
+		tier_buf_dispose(&t->buf);
+		free(t);
+	}
+}
+
+/* One index blob, its id at the end of pack_blobs. */
+static int index_blob(struct push_run *p, const tier_buf *tail)
+{
+	git_oid *id = tier_malloc(sizeof(*id));
+	int rc;
+	if (!id)
+		return TIER_ERROR;
+	if ((rc = git_blob_create_from_buffer(id, p->repo, tail->ptr,
+	                                      tail->size)) < 0)
+		rc = tier_error_from_git(rc, "cannot update the pack index");
+	else if ((rc = tier_vec_push(&p->pack_blobs, id)) == 0)
+		return 0;
+	free(id);
+	return rc;
+}
+
+int tier_push_index_pending(struct push_run *p)
+{
+	int rc = 0;
+	pthread_mutex_lock(&p->pack_lock);
+	struct pack_tail *list = p->tails_head;
+	p->tails_head = p->tails_tail = NULL;
+	pthread_mutex_unlock(&p->pack_lock);
+	/* libgit2 outside the lock: the workers and the uploader go on */
+	for (struct pack_tail *t = list; t && rc == 0; t = t->next)
+		rc = index_blob(p, &t->buf);
+	pthread_mutex_lock(&p->pack_lock);
+	for (struct pack_tail *t = list, *next; t; t = next) {
+		next = t->next;
+		tier_push_tail_release(p, t);
+	}
+	pthread_mutex_unlock(&p->pack_lock);
+	return rc;
 }
 
 int tier_push_pack_finish(struct push_run *p, tier_pack_writer **pwp)
@@ -118,16 +165,17 @@ int tier_push_pack_finish(struct push_run *p, tier_pack_writer **pwp)
 	tier_pack_writer_free(pw);
 
 	/* the tail (index + trailer) goes into the log's index/ tree */
-	tier_buf *tail = tier_calloc(1, sizeof(*tail));
+	struct pack_tail *tail = tier_calloc(1, sizeof(*tail));
 	unsigned char *idc = tier_malloc(TIER_HASH_LEN);
 	struct upload *u = tier_calloc(1, sizeof(*u));
-	if ((rc = read_tail(tail, &size, path, tl, tail && idc && u)) == 0) {
+	if ((rc = read_tail(tail ? &tail->buf : NULL, &size, path, tl,
+	                    tail && idc && u)) == 0) {
 		memcpy(idc, id, TIER_HASH_LEN);
 		if ((rc = queue_pack(p, &idc, &tail, u, path, size)) == 0)
 			return 0;
 	}
 	if (tail)
-		tier_buf_dispose(tail);
+		tier_buf_dispose(&tail->buf);
 	free(tail);
 	free(idc);
 	free(u);
@@ -165,8 +213,8 @@ static int upload_one(struct push_run *p, const struct upload *u)
 	 * later upload.
 	 */
 	if (rc == 0 && p->resume_dir.size)
-		tier_push_resume_record(p->resume_dir.ptr, id, u->tail->ptr,
-		                        u->tail->size);
+		tier_push_resume_record(p->resume_dir.ptr, id, u->tail->buf.ptr,
+		                        u->tail->buf.size);
 	return rc;
 }
 
@@ -212,8 +260,9 @@ void *tier_push_uploader(void *arg)
 			rc = upload_one(p, u);
 		unlink(u->path);
 		free(u->path);
-		free(u);
 		pthread_mutex_lock(&p->pack_lock);
+		tier_push_tail_release(p, u->tail);
+		free(u);
 		p->up_queued--;
 		pthread_cond_broadcast(&p->room_cv);
 		if (rc < 0 && !p->up_failed)
@@ -262,23 +311,15 @@ int tier_push_take_resumed(struct push_run *p)
 	tier_idset_dispose(&committed);
 	for (size_t i = 0; rc >= 0 && i < n; i++) {
 		unsigned char *id = tier_malloc(TIER_HASH_LEN);
-		tier_buf *tail = tier_calloc(1, sizeof(*tail));
-		if (!id || !tail || tier_vec_push(&p->pack_ids, id) < 0) {
+		if (!id || tier_vec_push(&p->pack_ids, id) < 0) {
 			free(id);
-			free(tail);
 			rc = TIER_ERROR;
 			break;
 		}
 		memcpy(id, r[i].id, TIER_HASH_LEN);
-		*tail = r[i].tail;
-		r[i].tail = (tier_buf)TIER_BUF_INIT;
-		if (tier_vec_push(&p->pack_tails, tail) < 0) {
-			free(p->pack_ids.ptr[--p->pack_ids.length]);
-			tier_buf_dispose(tail);
-			free(tail);
-			rc = TIER_ERROR;
+		/* before any worker runs: its blob is next in order */
+		if ((rc = index_blob(p, &r[i].tail)) < 0)
 			break;
-		}
 		p->st.resumed_packs++;
 	}
 	tier_push_resumed_free(r, n);

@@ -336,6 +336,9 @@ int tier_push_drain(struct push_run *p, int wait)
 			rc = r;
 		list = next;
 	}
+	/* the packs finished meanwhile: their tails into the log now */
+	if (rc == 0)
+		rc = tier_push_index_pending(p);
 	if (rc == 0)
 		rc = tier_push_progress(p, 0);
 	if (rc == 0 && p->fatal)
