@@ -11,6 +11,7 @@
 #include "tier/vault.h"
 #include "installation.h"
 #include "vault.h"
+#include "write.h"
 
 static const char *dir;
 static char tier_a[4200], tier_b[4200], state1[4200], state2[4200];
@@ -497,4 +498,73 @@ Test(vault, crash_after_ref_first_tier)
 Test(vault, crash_after_ref_second_tier)
 {
 	crash_at("write.ref", 2);
+}
+
+/* A revision whose tree holds blob `body` (and `other`, if not NULL). */
+static void write_with_blob(tier_vault *v, const char *body, const char *other)
+{
+	tier_write *w = NULL;
+	tier_write_result *r = NULL;
+	git_treebuilder *tb = NULL;
+	git_oid id, tree;
+	cr_assert_eq(tier_write_begin(&w, v, "push"), 0, "%s",
+	             tier_error_last());
+	git_repository *repo = tier_write_repo(w);
+	cr_assert_eq(git_treebuilder_new(&tb, repo, NULL), 0);
+	cr_assert_eq(git_blob_create_from_buffer(&id, repo, body, strlen(body)),
+	             0);
+	cr_assert_eq(
+	        git_treebuilder_insert(NULL, tb, "x", &id, GIT_FILEMODE_BLOB),
+	        0);
+	if (other) {
+		cr_assert_eq(git_blob_create_from_buffer(&id, repo, other,
+		                                         strlen(other)),
+		             0);
+		cr_assert_eq(git_treebuilder_insert(NULL, tb, "y", &id,
+		                                    GIT_FILEMODE_BLOB),
+		             0);
+	}
+	cr_assert_eq(git_treebuilder_write(&tree, tb), 0);
+	git_treebuilder_free(tb);
+	cr_assert_eq(tier_write_commit(w, &tree, "push: test", NULL, &r), 0,
+	             "%s", tier_error_last());
+	tier_write_result_free(r);
+	tier_write_free(w);
+}
+
+/*
+ * A write killed once its pack is in the cache (not on the tiers): the
+ * next write makes the same blob, which libgit2 does not write again (the
+ * cache has it), yet the tiers must get it in the new log pack.
+ */
+Test(vault, an_object_only_in_the_cache_still_reaches_the_tiers)
+{
+	tier_vault *v = init_vault(state1, TIER_INIT_NEW);
+	tier_vault_free(v);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		setenv("TIER_TEST_CRASH", "write.persisted:1", 1);
+		tier_vault *c = NULL;
+		tier_vault_options o = opts_for(state1, 0);
+		if (tier_vault_open(&c, &o) < 0)
+			_exit(1);
+		write_with_blob(c, "only in the cache\n", NULL);
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 137);
+	cr_assert_eq(
+	        tt_sh("find '%s/state1' -name 'logpack-*' | grep -q .", dir), 0,
+	        "the dead write's pack directory is left");
+
+	v = open_vault(state1);
+	write_with_blob(v, "only in the cache\n", "new\n");
+	tier_vault_free(v);
+	assert_git_fsck("a");
+	assert_git_fsck("b");
+	cr_assert_eq(
+	        tt_sh("find '%s/state1' -name 'logpack-*' | grep -q .", dir), 1,
+	        "the next write removed the dead one's directory");
 }
