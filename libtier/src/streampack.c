@@ -82,6 +82,9 @@ static int sp_flush(struct streampack *sp)
 	}
 	sp->flushed += sp->buf.size;
 	tier_buf_clear(&sp->buf);
+	/* a big object (an index blob of megabytes) does not keep its room */
+	if (sp->buf.asize > 4 * FLUSH_AT)
+		tier_buf_dispose(&sp->buf);
 	return 0;
 }
 
