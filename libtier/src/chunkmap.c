@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunkidx.h"
 #include "objread.h"
 #include "pack.h"
 #include "snapshot.h"
@@ -17,104 +18,46 @@
 
 /* ---- chunk map ------------------------------------------------------------ */
 
-struct tier_chunkmap {
-	tier_chunk_loc *locs;
+struct packlist {
+	tier_cidx_pack *p;
 	size_t n, cap;
-	unsigned char (*packs)[TIER_HASH_LEN];
-	size_t npacks, packcap;
 };
 
-static int cmp_loc(const void *a, const void *b)
+/* One index/<xx>/<pack id> entry: its name checked, its blob only noted
+ * (chunkidx.c reads the blobs of the packs its file lacks). */
+static int list_entry(struct packlist *l, const git_tree_entry *e)
 {
-	return memcmp(((const tier_chunk_loc *)a)->id,
-	              ((const tier_chunk_loc *)b)->id, TIER_HASH_LEN);
-}
-
-static int map_add_pack(tier_chunkmap *m, const unsigned char *pack_id,
-                        const char *data, size_t len, const char *name)
-{
-	tier_pack_index *idx = NULL;
-	uint64_t need = 0;
-	int rc = tier_pack_index_parse(&idx, &need, data, len, 0, name);
-	if (rc < 0)
-		return rc;
-	if (!idx)
-		return tier_error_set(
-		        TIER_ECORRUPT,
-		        "index of pack %s in the log is incomplete", name);
-	if (m->npacks == m->packcap) {
-		m->packcap = m->packcap ? m->packcap * 2 : 64;
-		void *np =
-		        tier_realloc(m->packs, m->packcap * sizeof(*m->packs));
-		if (!np)
-			goto oom;
-		m->packs = np;
-	}
-	memcpy(m->packs[m->npacks], pack_id, TIER_HASH_LEN);
-	for (size_t i = 0; i < idx->count; i++) {
-		if (m->n == m->cap) {
-			m->cap = m->cap ? m->cap * 2 : 1024;
-			void *nl = tier_realloc(m->locs,
-			                        m->cap * sizeof(*m->locs));
-			if (!nl)
-				goto oom;
-			m->locs = nl;
-		}
-		tier_chunk_loc *l = &m->locs[m->n++];
-		memcpy(l->id, idx->entries[i].id, TIER_HASH_LEN);
-		l->pack = (uint32_t)m->npacks;
-		l->offset = idx->entries[i].offset;
-		l->stored_len = idx->entries[i].stored_len;
-		l->raw_len = idx->entries[i].raw_len;
-		l->flags = idx->entries[i].flags;
-	}
-	m->npacks++;
-	tier_pack_index_free(idx);
-	return 0;
-oom:
-	tier_pack_index_free(idx);
-	return TIER_ERROR;
-}
-
-/* One index/<xx>/<pack id> blob: size-checked (TIER_MAX_INDEX_BLOB) before
- * it is read, as everything from a tier's log. */
-static int map_add_entry(tier_chunkmap *m, git_repository *repo,
-                         const git_tree_entry *e)
-{
-	unsigned char id[TIER_HASH_LEN];
-	git_blob *blob = NULL;
-	char what[96];
 	const char *name = git_tree_entry_name(e);
-	int rc;
-
+	unsigned char id[TIER_HASH_LEN];
 	if (strlen(name) != TIER_HASH_HEXLEN ||
 	    tier_unhex(id, TIER_HASH_LEN, name) < 0)
 		return tier_error_set(TIER_ECORRUPT,
 		                      "log index entry '%s' is not a pack id",
 		                      tier_quote_name(name));
-	snprintf(what, sizeof(what), "the index of pack %.12s in the log",
-	         name);
-	if ((rc = tier_blob_lookup_bounded(&blob, repo, git_tree_entry_id(e),
-	                                   TIER_MAX_INDEX_BLOB, what)) < 0)
-		return rc;
-	rc = map_add_pack(m, id, git_blob_rawcontent(blob),
-	                  (size_t)git_blob_rawsize(blob), name);
-	git_blob_free(blob);
-	return rc;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		void *np = tier_realloc(l->p, l->cap * sizeof(*l->p));
+		if (!np)
+			return TIER_ERROR;
+		l->p = np;
+	}
+	memcpy(l->p[l->n].id, id, TIER_HASH_LEN);
+	git_oid_cpy(&l->p[l->n++].blob, git_tree_entry_id(e));
+	return 0;
 }
 
 /* index/ and its fan-out directories (two levels, as tier_snap_index_add
  * writes them), every tree size-checked; not git_tree_walk, which reads
  * each subtree whole before anyone looked at its size. */
-static int map_add_tree(tier_chunkmap *m, git_repository *repo,
-                        const git_tree *t, int depth)
+static int list_tree(struct packlist *l, git_repository *repo,
+                     const git_tree *t, int depth)
 {
 	int rc = 0;
 	for (size_t i = 0; i < git_tree_entrycount(t) && rc == 0; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(t, i);
 		git_tree *sub = NULL;
 		if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
-			rc = map_add_entry(m, repo, e);
+			rc = list_entry(l, e);
 			continue;
 		}
 		if (git_tree_entry_type(e) != GIT_OBJECT_TREE)
@@ -128,86 +71,53 @@ static int map_add_tree(tier_chunkmap *m, git_repository *repo,
 		                                   git_tree_entry_id(e),
 		                                   "a pack index tree")) < 0)
 			return rc;
-		rc = map_add_tree(m, repo, sub, depth + 1);
+		rc = list_tree(l, repo, sub, depth + 1);
 		git_tree_free(sub);
 	}
 	return rc;
 }
 
-int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
-                       const git_tree *tree)
+static int cmp_pack_id(const void *a, const void *b)
 {
-	tier_chunkmap *m = tier_calloc(1, sizeof(*m));
+	return memcmp(((const tier_cidx_pack *)a)->id,
+	              ((const tier_cidx_pack *)b)->id, TIER_HASH_LEN);
+}
+
+/* A pack listed twice (under a wrong fan-out directory too) counts once. */
+static void list_unique(struct packlist *l)
+{
+	if (l->n < 2)
+		return;
+	qsort(l->p, l->n, sizeof(*l->p), cmp_pack_id);
+	size_t k = 1;
+	for (size_t i = 1; i < l->n; i++)
+		if (memcmp(l->p[i].id, l->p[k - 1].id, TIER_HASH_LEN) != 0)
+			l->p[k++] = l->p[i];
+	l->n = k;
+}
+
+int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
+                       const git_tree *tree, const char *state_dir)
+{
+	struct packlist l = {0};
 	git_tree *index = NULL;
 	git_oid iid;
 	int rc = 0;
 
 	*out = NULL;
-	if (!m)
-		return TIER_ERROR;
 	if (tree && tier_snap_part(&iid, tree, TIER_SNAP_INDEX) == 0) {
 		if ((rc = tier_tree_lookup_bounded(&index, repo, &iid,
 		                                   "the pack index tree")) < 0)
-			goto fail;
-		rc = map_add_tree(m, repo, index, 0);
+			return rc;
+		rc = list_tree(&l, repo, index, 0);
 		git_tree_free(index);
-		if (rc < 0)
-			goto fail;
 	}
-	if (m->n > 1) {
-		qsort(m->locs, m->n, sizeof(*m->locs), cmp_loc);
-		/* a chunk stored twice (two pushes racing on tiers) keeps one home */
-		size_t k = 1;
-		for (size_t i = 1; i < m->n; i++)
-			if (memcmp(m->locs[i].id, m->locs[k - 1].id,
-			           TIER_HASH_LEN) != 0)
-				m->locs[k++] = m->locs[i];
-		m->n = k;
+	if (rc == 0) {
+		list_unique(&l);
+		rc = tier_cidx_load(out, repo, l.p, l.n, state_dir);
 	}
-	*out = m;
-	return 0;
-fail:
-	tier_chunkmap_free(m);
+	free(l.p);
 	return rc;
-}
-
-const tier_chunk_loc *tier_chunkmap_find(const tier_chunkmap *m,
-                                         const unsigned char id[TIER_HASH_LEN])
-{
-	size_t lo = 0, hi = m->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(m->locs[mid].id, id, TIER_HASH_LEN);
-		if (c == 0)
-			return &m->locs[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-size_t tier_chunkmap_count(const tier_chunkmap *m)
-{
-	return m->n;
-}
-size_t tier_chunkmap_pack_count(const tier_chunkmap *m)
-{
-	return m->npacks;
-}
-const unsigned char *tier_chunkmap_pack_id(const tier_chunkmap *m, size_t i)
-{
-	return i < m->npacks ? m->packs[i] : NULL;
-}
-
-void tier_chunkmap_free(tier_chunkmap *m)
-{
-	if (!m)
-		return;
-	free(m->locs);
-	free(m->packs);
-	free(m);
 }
 
 /* ---- index tree ------------------------------------------------------------ */

@@ -19,6 +19,7 @@
 
 struct walk {
 	git_repository *repo;
+	const char *state_dir; /* where the chunk map's file is kept */
 	git_odb *odb;
 	tier_fsck_snap *out;
 	tier_chunkmap *map; /* the head's; NULL: chunks not checked */
@@ -272,8 +273,15 @@ static int check_node(struct walk *w, const git_tree_entry *e, int meta)
 	size_t missing = 0;
 	char first[TIER_HASH_HEXLEN + 1];
 	for (size_t i = 0; !meta && w->map && i < n.nchunks; i++) {
+		tier_chunk_loc loc;
 		w->out->chunks_checked++;
-		if (tier_chunkmap_find(w->map, n.chunks[i].id))
+		int found = tier_chunkmap_find(w->map, n.chunks[i].id, &loc);
+		if (found <
+		    0) { /* the map's file, not the tier: cannot go on */
+			tier_node_dispose(&n);
+			return found;
+		}
+		if (found)
 			continue;
 		if (!missing++)
 			tier_hex(first, n.chunks[i].id, TIER_HASH_LEN);
@@ -396,7 +404,8 @@ static int check_revision(struct walk *w, const git_oid *commit, int is_head)
 	git_commit_free(c);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	if (is_head && (rc = tier_chunkmap_load(&w->map, w->repo, t)) < 0) {
+	if (is_head &&
+	    (rc = tier_chunkmap_load(&w->map, w->repo, t, w->state_dir)) < 0) {
 		w->map = NULL;
 		if (is_oom(rc))
 			goto out;
@@ -421,7 +430,7 @@ out:
 }
 
 int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
-                         const git_oid *head)
+                         const git_oid *head, const char *state_dir)
 {
 	struct walk w;
 	git_oid cur;
@@ -431,6 +440,7 @@ int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
 	memset(out, 0, sizeof(*out));
 	memset(&w, 0, sizeof(w));
 	w.repo = repo;
+	w.state_dir = state_dir;
 	w.out = out;
 	w.seen = (tier_idset)TIER_IDSET_INIT(GIT_OID_RAWSZ);
 	if ((rc = git_repository_odb(&w.odb, repo)) < 0)

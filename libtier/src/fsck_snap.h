@@ -36,10 +36,11 @@ typedef struct {
  * Check the snapshots of head and of every first-parent ancestor in repo.
  * What is wrong goes to out->findings (0 returned); < 0 only when the
  * check itself cannot go on (out of memory).  Dispose out afterwards,
- * whatever the result.
+ * whatever the result.  state_dir: where the chunk map's file is kept
+ * (tier_chunkmap_load; NULL: a temporary one).
  */
 int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
-                         const git_oid *head);
+                         const git_oid *head, const char *state_dir);
 
 void tier_fsck_snap_dispose(tier_fsck_snap *s);
 

@@ -283,7 +283,8 @@ static int read_previous(struct push_run *p)
 		        "the vault's log has no vault description");
 	if ((rc = base_root(p, &p->proot, tier_buf_cstr(&p->paths))) < 0)
 		return rc;
-	return tier_chunkmap_load(&p->map, p->repo, p->ptree);
+	return tier_chunkmap_load(&p->map, p->repo, p->ptree,
+	                          tier_vault_state_dir(p->v));
 }
 
 /* cache.git/tmp for the packs being filled; the packs to resume. */

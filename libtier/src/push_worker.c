@@ -81,8 +81,9 @@ static int store_chunk(struct push_run *p, struct worker_buf *wb,
 	if ((rc = add_chunk_ref(f, id, len)) < 0)
 		return rc;
 	f->nchunk_refs++;
-	if (tier_chunkmap_find(p->map, id))
-		return 0;
+	tier_chunk_loc loc;
+	if ((rc = tier_chunkmap_find(p->map, id, &loc)) != 0)
+		return rc < 0 ? rc : 0; /* in a pack of the vault already */
 	pthread_mutex_lock(&p->lock);
 	rc = tier_idset_add(&p->added, id);
 	pthread_mutex_unlock(&p->lock);

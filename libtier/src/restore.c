@@ -296,7 +296,8 @@ static int prepare(struct restore_run *r)
 {
 	int rc;
 	if ((rc = dest_path(r)) < 0 ||
-	    (rc = tier_chunkmap_load(&r->map, r->repo, r->rev_tree)) < 0 ||
+	    (rc = tier_chunkmap_load(&r->map, r->repo, r->rev_tree,
+	                             tier_vault_state_dir(r->v))) < 0 ||
 	    (rc = tier_restore_pick_tiers(r, &r->commit)) < 0)
 		return rc;
 	return 0;

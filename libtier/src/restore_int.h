@@ -84,7 +84,7 @@ struct rfile {
 struct piece {
 	struct rfile *f;
 	uint64_t off;
-	const tier_chunk_loc *loc;
+	tier_chunk_loc loc; /* a copy: the chunk map lives on disk */
 };
 
 /* One ranged get of a pack and the pieces it serves. */

@@ -141,9 +141,9 @@ static int dirs_wait(struct restore_run *r)
 
 /* Where each chunk of n is: in a pack of the vault, of the length n says. */
 static int find_chunks(struct restore_run *r, const tier_node *n,
-                       const char *snap, const tier_chunk_loc ***out)
+                       const char *snap, tier_chunk_loc **out)
 {
-	const tier_chunk_loc **locs = NULL;
+	tier_chunk_loc *locs = NULL;
 	int rc;
 
 	*out = NULL;
@@ -151,15 +151,20 @@ static int find_chunks(struct restore_run *r, const tier_node *n,
 		return TIER_ERROR;
 	for (size_t i = 0; i < n->nchunks; i++) {
 		char ch[SHORT_HEX + 1];
-		locs[i] = tier_chunkmap_find(r->map, n->chunks[i].id);
-		if (!locs[i] || locs[i]->raw_len != n->chunks[i].len) {
+		int found =
+		        tier_chunkmap_find(r->map, n->chunks[i].id, &locs[i]);
+		if (found < 0) {
+			free(locs);
+			return found;
+		}
+		if (!found || locs[i].raw_len != n->chunks[i].len) {
 			rc = tier_error_set(
 			        TIER_ECORRUPT,
 			        "cannot restore '%s': chunk %s is %s",
 			        tier_restore_show(snap),
 			        tier_restore_short_hex(ch, n->chunks[i].id),
-			        locs[i] ? "not the length the file says"
-			                : "in no pack of the vault");
+			        found ? "not the length the file says"
+			              : "in no pack of the vault");
 			free(locs);
 			return rc;
 		}
@@ -171,7 +176,7 @@ static int find_chunks(struct restore_run *r, const tier_node *n,
 static int plan_file(struct restore_run *r, const tier_node *n, struct rdir *d,
                      const char *name, const tier_buf *path)
 {
-	const tier_chunk_loc **locs = NULL;
+	tier_chunk_loc *locs = NULL;
 	struct rfile *f = NULL;
 	struct stat st;
 	int rc = 0;
@@ -214,8 +219,8 @@ static int plan_file(struct restore_run *r, const tier_node *n, struct rdir *d,
 	 * ends, and a failure stops the run (f waits for pieces never sent) */
 	uint64_t off = 0;
 	for (size_t i = 0; i < n->nchunks && rc == 0; i++) {
-		rc = tier_restore_add_piece(r, f, off, locs[i]);
-		off += locs[i]->raw_len;
+		rc = tier_restore_add_piece(r, f, off, &locs[i]);
+		off += locs[i].raw_len;
 	}
 	f = NULL;
 	if (rc < 0)

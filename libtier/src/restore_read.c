@@ -377,7 +377,7 @@ static void piece_unreadable(struct job_read *jr, struct piece *p)
 	        "any tier (%s)",
 	        tier_restore_show(p->f->snap),
 	        tier_restore_short_hex(ph, jr->pid),
-	        tier_restore_short_hex(ch, p->loc->id),
+	        tier_restore_short_hex(ch, p->loc.id),
 	        jr->why.text.size ? jr->why.text.ptr
 	        : damage          ? "missing or damaged on every tier"
 	                          : "every tier is offline");
@@ -395,7 +395,7 @@ static int decode_chunk(struct job_read *jr, struct piece *p)
 {
 	struct worker *w = jr->w;
 	struct restore_run *r = w->r;
-	const tier_chunk_loc *l = p->loc;
+	const tier_chunk_loc *l = &p->loc;
 	tier_pack_entry e;
 	int rc;
 	entry_of(&e, l);
@@ -427,7 +427,7 @@ static int write_piece(struct job_read *jr, struct piece *p)
 {
 	struct worker *w = jr->w;
 	struct restore_run *r = w->r;
-	const tier_chunk_loc *l = p->loc;
+	const tier_chunk_loc *l = &p->loc;
 	int rc;
 	if ((rc = ensure_open(r, p->f)) < 0 ||
 	    (rc = tier_restore_write_at(p->f->fd, w->raw, l->raw_len, p->off,
@@ -460,7 +460,11 @@ static int read_piece(struct job_read *jr, struct piece *p)
 		piece_unreadable(jr, p);
 		return 0;
 	}
-	if (p->loc != jr->ready && (rc = decode_chunk(jr, p)) != 0)
+	/* the same chunk twice in a row (a file of repeats) is decoded once */
+	const tier_chunk_loc *ready = jr->ready;
+	if ((!ready || ready->pack != p->loc.pack ||
+	     ready->offset != p->loc.offset) &&
+	    (rc = decode_chunk(jr, p)) != 0)
 		return rc < 0 ? -1 : 0;
 	return write_piece(jr, p);
 }
@@ -579,7 +583,7 @@ int tier_restore_add_piece(struct restore_run *r, struct rfile *f, uint64_t off,
 	}
 	j->p[j->n].f = f;
 	j->p[j->n].off = off;
-	j->p[j->n].loc = l;
+	j->p[j->n].loc = *l;
 	j->n++;
 	return 0;
 }

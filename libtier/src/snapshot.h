@@ -117,15 +117,25 @@ typedef struct tier_chunkmap tier_chunkmap;
 
 /**
  * Load the map of every chunk of the vault from a revision's tree (the
- * index/ subtree).  tree may be NULL (empty map).
+ * index/ subtree).  tree may be NULL (empty map).  The map lives on disk
+ * (chunkidx.h): "<state_dir>/chunkidx", reused by the next run and brought
+ * up to date with the packs it lacks; state_dir NULL or not writable: a
+ * temporary file of this map alone.  Memory: a fence entry per 64 chunks.
  */
 int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
-                       const git_tree *tree);
-const tier_chunk_loc *tier_chunkmap_find(const tier_chunkmap *m,
-                                         const unsigned char id[TIER_HASH_LEN]);
+                       const git_tree *tree, const char *state_dir);
+/**
+ * Where chunk id lives, copied into *out: 1 found, 0 not, TIER_ECORRUPT
+ * (error set) when the file fails its checks, TIER_ERROR on a read
+ * failure.  Reads one block (pread): safe from several threads at once.
+ */
+int tier_chunkmap_find(tier_chunkmap *m, const unsigned char id[TIER_HASH_LEN],
+                       tier_chunk_loc *out);
 size_t tier_chunkmap_count(const tier_chunkmap *m);
 size_t tier_chunkmap_pack_count(const tier_chunkmap *m);
 const unsigned char *tier_chunkmap_pack_id(const tier_chunkmap *m, size_t i);
+/** Index blobs the load read (the packs the cached file lacked). */
+size_t tier_chunkmap_packs_read(const tier_chunkmap *m);
 void tier_chunkmap_free(tier_chunkmap *m);
 
 /**

@@ -217,6 +217,10 @@ const char *tier_vault_installation_id(const tier_vault *v)
 {
 	return v->inst_id;
 }
+const char *tier_vault_state_dir(const tier_vault *v)
+{
+	return v->state_dir;
+}
 int tier_vault_is_read_only(const tier_vault *v)
 {
 	return v->read_only;

@@ -15,6 +15,8 @@
 
 /** The cache repository (objects of every tier's log). */
 git_repository *tier_vault_cache(tier_vault *v);
+/** The installation's state directory, NULL without one (-t only). */
+const char *tier_vault_state_dir(const tier_vault *v);
 /** Head commit of the first online tier at the maximum revision. */
 int tier_vault_best_head(tier_vault *v, git_oid *out, size_t *tier_index);
 

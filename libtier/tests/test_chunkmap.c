@@ -57,15 +57,16 @@ Test(chunkmap, from_index_tree)
 	git_tree *t = NULL;
 	cr_assert_eq(git_tree_lookup(&t, repo, &tree), 0);
 	tier_chunkmap *m = NULL;
-	cr_assert_eq(tier_chunkmap_load(&m, repo, t), 0, "%s",
+	cr_assert_eq(tier_chunkmap_load(&m, repo, t, NULL), 0, "%s",
 	             tier_error_last());
 	cr_assert_eq(tier_chunkmap_pack_count(m), 2);
 	cr_assert_eq(tier_chunkmap_count(m), 3,
 	             "the chunk in both packs counts once");
+	tier_chunk_loc loc;
 	for (int i = 0; i < 3; i++)
-		cr_assert_not_null(tier_chunkmap_find(m, cid[i]));
+		cr_assert_eq(tier_chunkmap_find(m, cid[i], &loc), 1);
 	unsigned char none[32] = {0};
-	cr_assert_null(tier_chunkmap_find(m, none));
+	cr_assert_eq(tier_chunkmap_find(m, none, &loc), 0);
 	tier_chunkmap_free(m);
 	git_tree_free(t);
 	git_repository_free(repo);
