@@ -235,7 +235,6 @@ static int take_options(struct push_run *p, const tier_push_options *in)
 
 static void run_init(struct push_run *p, tier_vault *v)
 {
-	p->added = (tier_idset)TIER_IDSET_INIT(TIER_HASH_LEN);
 	p->v = v;
 	p->opts = &p->options;
 	p->pack_size = p->options.pack_size ? p->options.pack_size
@@ -296,6 +295,10 @@ static int prepare_packs(struct push_run *p)
 	if ((rc = tier_mkdir_p(p->tmpdir, 0700)) < 0)
 		return rc;
 	tier_push_clean_tmp(p->tmpdir);
+	/* its runs spill beside the packs being filled, not into $TMPDIR */
+	if ((rc = tier_spillset_new(&p->added, TIER_HASH_LEN, 0, p->tmpdir,
+	                            0)) < 0)
+		return rc;
 	if ((rc = tier_push_resume_dir(&p->resume_dir,
 	                               tier_vault_cache(p->v))) < 0)
 		return rc;
@@ -472,7 +475,7 @@ static void run_dispose(struct push_run *p, tier_push_stats *stats)
 	if (stats)
 		*stats = p->st;
 	tier_chunkmap_free(p->map);
-	tier_idset_dispose(&p->added);
+	tier_spillset_free(p->added);
 	for (size_t i = 0; i < MAX_WORKERS; i++)
 		tier_pack_writer_free(p->pw[i]);
 	tier_vec_dispose(&p->pack_ids, free);

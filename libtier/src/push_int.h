@@ -33,6 +33,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/idset.h"
+#include "util/spillset.h"
 #include "util/text.h"
 #include "vault.h"
 #include "write.h"
@@ -123,7 +124,7 @@ struct push_run {
 	char fatal_msg[1024];
 	int fatal_code;
 
-	tier_idset added; /* chunks stored by this push */
+	tier_spillset *added; /* chunks stored by this push (key only) */
 	/*
 	 * Each worker fills a pack of its own (pw[i], touched by worker i
 	 * alone while files are in flight, by the main thread once they are
@@ -322,7 +323,7 @@ typedef struct {
  */
 int tier_push_resume_load(tier_push_resumed **out, size_t *n, const char *dir,
                           tier_write *w, size_t ntiers,
-                          const tier_idset *committed, tier_idset *chunks);
+                          const tier_idset *committed, tier_spillset *chunks);
 
 void tier_push_resumed_free(tier_push_resumed *r, size_t n);
 

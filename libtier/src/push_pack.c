@@ -307,7 +307,7 @@ int tier_push_take_resumed(struct push_run *p)
 	if (rc >= 0)
 		rc = tier_push_resume_load(&r, &n, p->resume_dir.ptr, p->w,
 		                           tier_vault_tier_count(p->v),
-		                           &committed, &p->added);
+		                           &committed, p->added);
 	tier_idset_dispose(&committed);
 	for (size_t i = 0; rc >= 0 && i < n; i++) {
 		unsigned char *id = tier_malloc(TIER_HASH_LEN);

@@ -115,14 +115,14 @@ static int parse_record(tier_push_resumed *r, const char *path,
 	return 0;
 }
 
-static int add_chunks(tier_idset *chunks, const tier_push_resumed *r)
+static int add_chunks(tier_spillset *chunks, const tier_push_resumed *r)
 {
 	tier_pack_index *idx = NULL;
 	uint64_t need = 0;
 	int rc = tier_pack_index_parse(&idx, &need, r->tail.ptr, r->tail.size,
 	                               0, NULL);
 	for (size_t i = 0; rc == 0 && idx && i < idx->count; i++)
-		if (tier_idset_add(chunks, idx->entries[i].id) < 0)
+		if (tier_spillset_add(chunks, idx->entries[i].id, NULL) < 0)
 			rc = TIER_ERROR;
 	tier_pack_index_free(idx);
 	return rc;
@@ -130,7 +130,7 @@ static int add_chunks(tier_idset *chunks, const tier_push_resumed *r)
 
 int tier_push_resume_load(tier_push_resumed **out, size_t *n, const char *dir,
                           tier_write *w, size_t ntiers,
-                          const tier_idset *committed, tier_idset *chunks)
+                          const tier_idset *committed, tier_spillset *chunks)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;

@@ -85,7 +85,7 @@ static int store_chunk(struct push_run *p, struct worker_buf *wb,
 	if ((rc = tier_chunkmap_find(p->map, id, &loc)) != 0)
 		return rc < 0 ? rc : 0; /* in a pack of the vault already */
 	pthread_mutex_lock(&p->lock);
-	rc = tier_idset_add(&p->added, id);
+	rc = tier_spillset_add(p->added, id, NULL);
 	pthread_mutex_unlock(&p->lock);
 	if (rc <= 0) /* stored by another file of this push, or out of memory */
 		return rc;
