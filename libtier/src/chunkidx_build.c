@@ -29,7 +29,7 @@ struct runs {
 	int fd; /* unlinked temp file, -1 until the first run */
 	const char *dir;
 	tier_chunk_loc *buf;
-	size_t nbuf;
+	size_t nbuf, max;
 	uint64_t *off, *cnt; /* run i: first record's byte offset, records */
 	size_t n, cap;
 	uint64_t end;
@@ -144,7 +144,7 @@ static int runs_add_pack(struct runs *r, git_repository *repo,
 		        TIER_ECORRUPT,
 		        "index of pack %s in the log is incomplete", name);
 	for (size_t i = 0; i < idx->count && rc == 0; i++) {
-		if (r->nbuf == RUN_RECORDS && (rc = runs_flush(r)) < 0)
+		if (r->nbuf == r->max && (rc = runs_flush(r)) < 0)
 			break;
 		tier_chunk_loc *l = &r->buf[r->nbuf++];
 		memcpy(l->id, idx->entries[i].id, TIER_HASH_LEN);
@@ -330,7 +330,11 @@ static int add_packs(struct runs *r, tier_chunkmap *m, git_repository *repo,
                      const tier_cidx_pack *add, size_t nadd, size_t base)
 {
 	int rc = 0;
-	r->buf = tier_malloc(RUN_RECORDS * sizeof(*r->buf));
+	/* tests make runs small to merge many */
+	const char *e = getenv("TIER_TEST_CHUNKIDX_RUN");
+	long t = e ? atol(e) : 0;
+	r->max = t > 0 && t < RUN_RECORDS ? (size_t)t : RUN_RECORDS;
+	r->buf = tier_malloc(r->max * sizeof(*r->buf));
 	if (!r->buf)
 		return TIER_ERROR;
 	for (size_t j = 0; j < nadd && rc == 0; j++) {
