@@ -468,6 +468,25 @@ static int commit_revision(struct push_run *p, const git_oid *rev_tree,
 	return rc;
 }
 
+/*
+ * Bring the chunk map's file up to date with this push's packs now, their
+ * index blobs at hand, so that the next run (a restore, maybe read-only)
+ * finds it current.  Best effort: that run would merge them in itself.
+ */
+static void refresh_chunk_index(struct push_run *p, const git_oid *rev_tree)
+{
+	git_repository *cache = tier_vault_cache(p->v);
+	git_tree *t = NULL;
+	tier_chunkmap_free(p->map);
+	p->map = NULL;
+	if (git_tree_lookup(&t, cache, rev_tree) == 0 &&
+	    tier_chunkmap_load(&p->map, cache, t, tier_vault_state_dir(p->v)) <
+	            0)
+		p->map = NULL;
+	git_tree_free(t);
+	tier_error_clear();
+}
+
 static void run_dispose(struct push_run *p, tier_push_stats *stats)
 {
 	while (p->live)
@@ -538,6 +557,8 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 	}
 	if (rc == 0 && (rc = compose_revision(&p, &rev_tree)) == 0)
 		rc = commit_revision(&p, &rev_tree, out);
+	if (rc == 0 && p.pack_ids.length)
+		refresh_chunk_index(&p, &rev_tree);
 
 	run_dispose(&p, stats);
 	return rc;
