@@ -330,9 +330,16 @@ int tier_cidx_load(tier_chunkmap **out, git_repository *repo,
 		return 0;
 	}
 	tier_buf_dispose(&path);
-	if (rc == 0) /* the cached packs and some more */
+	if (rc == 0) { /* the cached packs and some more */
 		rc = tier_cidx_build(out, repo, m, add, nadd, state_dir);
-	else if (rc > 0)
+		/* a block of the old file that fails its checksum (or a bad
+		 * blob, which fails again) is worth one rebuild from the log */
+		if (rc == TIER_ECORRUPT) {
+			tier_error_clear();
+			rc = 1;
+		}
+	}
+	if (rc > 0)
 		rc = tier_cidx_build(out, repo, NULL, want, n, state_dir);
 	tier_chunkmap_free(m);
 	free(add);

@@ -165,17 +165,19 @@ static int src_next(struct src *s)
 		if (!s->left)
 			return 0;
 		size_t k = s->left < 64 ? (size_t)s->left : 64;
+		int rc;
 		if (s->map) {
-			if (tier_cidx_read_block(s->map, s->block++, s->buf,
-			                         &k) < 0)
-				return TIER_ERROR;
+			/* TIER_ECORRUPT: the caller rebuilds from the log */
+			rc = tier_cidx_read_block(s->map, s->block++, s->buf,
+			                          &k);
 		} else {
-			if (tier_pread_all(s->fd, s->buf, k * TIER_CIDX_REC,
-			                   s->off, NULL,
-			                   "the chunk index's runs") < 0)
-				return TIER_ERROR;
+			rc = tier_pread_all(s->fd, s->buf, k * TIER_CIDX_REC,
+			                    s->off, NULL,
+			                    "the chunk index's runs");
 			s->off += k * TIER_CIDX_REC;
 		}
+		if (rc < 0)
+			return rc;
 		s->have = k;
 		s->pos = 0;
 	}

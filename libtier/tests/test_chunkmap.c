@@ -350,6 +350,13 @@ Test(chunkmap, damaged_file_is_rebuilt)
 	m = load(&fx, all, fx.state, NPACK);
 	check_map(&fx, m, all);
 	tier_chunkmap_free(m);
+
+	/* a damaged block met while merging a new pack in: rebuilt whole */
+	tier_chunkmap_free(load(&fx, 0x1f, fx.state, 5));
+	poke(file, 72 + 5 * 64 + 56 * 1000 + 7, SEEK_SET);
+	m = load(&fx, all, fx.state, NPACK);
+	check_map(&fx, m, all);
+	tier_chunkmap_free(m);
 	free((char *)file);
 	fx_done(&fx);
 }
