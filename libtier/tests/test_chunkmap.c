@@ -150,17 +150,22 @@ static void fx_done(struct fixture *fx)
 static git_tree *tree_of(struct fixture *fx, unsigned mask)
 {
 	unsigned char ids[NPACK][32];
-	tier_buf tails[NPACK];
+	git_oid blobs[NPACK];
 	size_t n = 0;
 	for (int p = 0; p < NPACK; p++)
 		if (mask & (1u << p)) {
 			memcpy(ids[n], fx->ids[p], 32);
-			tails[n++] = fx->tails[p];
+			cr_assert_eq(
+			        git_blob_create_from_buffer(&blobs[n], fx->repo,
+			                                    fx->tails[p].ptr,
+			                                    fx->tails[p].size),
+			        0);
+			n++;
 		}
 	git_oid index, tree;
 	cr_assert_eq(tier_snap_index_add(&index, fx->repo, NULL, n,
 	                                 (const unsigned char(*)[32])ids,
-	                                 tails),
+	                                 blobs),
 	             0, "%s", tier_error_last());
 	cr_assert_eq(tier_snap_compose(&tree, fx->repo, NULL, NULL, &index), 0);
 	git_tree *t = NULL;
