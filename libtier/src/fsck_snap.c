@@ -10,12 +10,14 @@
 #include "objread.h"
 #include "snapshot.h"
 #include "util/error.h"
-#include "util/idset.h"
+#include "util/spillset.h"
 #include "util/text.h"
 
 /* git's core.maxTreeDepth default: deeper is a hostile tier, and the walk
  * (recursive) must not run off its stack. */
 #define MAX_DEPTH 4096
+
+size_t tier_fsck_snap_mem_records;
 
 struct walk {
 	git_repository *repo;
@@ -26,7 +28,7 @@ struct walk {
 	uint64_t rev;       /* of the revision walked; 0 when unknown */
 	tier_buf path;      /* decoded: "/a/b", "" at the top */
 	tier_buf name, obj, tmp;
-	tier_idset seen; /* trees and node blobs checked already */
+	tier_spillset *seen; /* trees and node blobs checked already */
 	unsigned int depth;
 };
 
@@ -242,7 +244,7 @@ static int check_node(struct walk *w, const git_tree_entry *e, int meta)
 	char what[600];
 	int rc;
 
-	if ((rc = tier_idset_add(&w->seen, id->id)) <= 0)
+	if ((rc = tier_spillset_add(w->seen, id->id, NULL)) <= 0)
 		return rc; /* checked already (or out of memory) */
 	snprintf(what, sizeof(what), "%s %s",
 	         meta ? "the metadata of directory" : "the node of", qpath(w));
@@ -354,7 +356,7 @@ static int visit_tree(struct walk *w, const git_oid *id, const char *what)
 	char desc[600];
 	int rc;
 
-	if ((rc = tier_idset_add(&w->seen, id->id)) <= 0)
+	if ((rc = tier_spillset_add(w->seen, id->id, NULL)) <= 0)
 		return rc;
 	snprintf(desc, sizeof(desc), "%s %s", what, qpath(w));
 	if (w->depth >= MAX_DEPTH)
@@ -442,9 +444,15 @@ int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
 	w.repo = repo;
 	w.state_dir = state_dir;
 	w.out = out;
-	w.seen = (tier_idset)TIER_IDSET_INIT(GIT_OID_RAWSZ);
-	if ((rc = git_repository_odb(&w.odb, repo)) < 0)
+	/* every distinct tree and node of every revision: on disk past a
+	 * few MiB (issue 15); exact, a false "seen" would skip a check */
+	if ((rc = tier_spillset_new(&w.seen, GIT_OID_RAWSZ, 0, NULL,
+	                            tier_fsck_snap_mem_records)) < 0)
+		return rc;
+	if ((rc = git_repository_odb(&w.odb, repo)) < 0) {
+		tier_spillset_free(w.seen);
 		return tier_error_from_git(rc, "cannot open the log's objects");
+	}
 	if (tier_log_count(&n, repo, head) < 0) {
 		tier_error_clear(); /* the chain check says why */
 		n = 0;
@@ -463,7 +471,7 @@ int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
 	}
 	tier_chunkmap_free(w.map);
 	git_odb_free(w.odb);
-	tier_idset_dispose(&w.seen);
+	tier_spillset_free(w.seen);
 	tier_buf_dispose(&w.path);
 	tier_buf_dispose(&w.name);
 	tier_buf_dispose(&w.obj);

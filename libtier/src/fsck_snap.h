@@ -16,6 +16,7 @@
 #define TIER_FSCK_SNAP_H
 
 #include <git2.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/buf.h"
@@ -43,5 +44,12 @@ int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
                          const git_oid *head, const char *state_dir);
 
 void tier_fsck_snap_dispose(tier_fsck_snap *s);
+
+/**
+ * Records of the set of objects checked already (trees and nodes of every
+ * revision) kept in memory before it spills to a temporary file; 0 is
+ * TIER_SPILLSET_MEM_RECORDS.  For tests, which make it spill early.
+ */
+extern size_t tier_fsck_snap_mem_records;
 
 #endif
