@@ -80,9 +80,7 @@ enum logpack_state {
 struct logpack {
 	char name[64]; /* "pack-<hex>" */
 	int has_pack, has_idx;
-	char *idx; /* the idx bytes (ix points into them) */
-	size_t idx_len;
-	tier_logidx ix;
+	tier_logidx ix; /* open (its fd too) only while ix_ok */
 	int ix_ok;
 	int sound; /* passed the check (or was mended) */
 };

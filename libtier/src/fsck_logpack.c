@@ -16,8 +16,8 @@
 void tier_fsck_logpack_free(void *p)
 {
 	struct logpack *lp = p;
-	if (lp)
-		free(lp->idx);
+	if (lp && lp->ix_ok)
+		tier_logidx_close(&lp->ix);
 	free(lp);
 }
 
@@ -89,14 +89,13 @@ static void logpack_path(char *out, size_t cap, const char *name,
  * a negative code when the tier went offline or fsck cannot go on.
  */
 
-/* Fetch and parse the pack's idx. */
+/* Fetch and parse the pack's idx (into a temporary file, not memory). */
 static int probe_idx(struct fsck_run *r, tier_location *loc, struct logpack *lp,
                      tier_buf *why)
 {
 	char path[160];
 	logpack_path(path, sizeof(path), lp->name, "idx");
-	int rc = tier_location_get_all(loc, path, &lp->idx, &lp->idx_len,
-	                               TIER_LOGPACK_IDX_MAX);
+	int rc = tier_logidx_fetch(&lp->ix, loc, path, &r->r->bytes_read);
 	if (rc == TIER_ENOTFOUND) {
 		lp->has_idx = 0; /* gone since the listing */
 	} else if (rc == TIER_EOFFLINE || rc == TIER_EABORTED) {
@@ -104,12 +103,7 @@ static int probe_idx(struct fsck_run *r, tier_location *loc, struct logpack *lp,
 	} else if (rc < 0) {
 		tier_buf_sets(why, tier_error_last());
 		return rc == TIER_ECORRUPT ? LP_DAMAGED : LP_UNREADABLE;
-	} else if (tier_logidx_parse(&lp->ix, (const unsigned char *)lp->idx,
-	                             lp->idx_len) < 0) {
-		tier_buf_sets(why, tier_error_last());
-		return LP_DAMAGED;
 	} else {
-		r->r->bytes_read += lp->idx_len;
 		lp->ix_ok = 1;
 	}
 	return LP_OK;
@@ -174,8 +168,8 @@ int tier_fsck_logpack_probe(struct fsck_run *r, tier_location *loc,
 	tier_stat st;
 	int rc;
 
-	free(lp->idx);
-	lp->idx = NULL;
+	if (lp->ix_ok)
+		tier_logidx_close(&lp->ix);
 	lp->ix_ok = 0;
 	tier_buf_clear(why);
 	r->r->log_packs_checked++;
@@ -391,7 +385,8 @@ static int mend_check_rebuilt(struct logpack_mend *m, const git_oid *head)
 	fresh.has_pack = fresh.has_idx = 1;
 	int st = tier_fsck_logpack_probe(r, m->dst, &fresh, r->o->read_data,
 	                                 &m->why);
-	free(fresh.idx);
+	if (fresh.ix_ok)
+		tier_logidx_close(&fresh.ix);
 	if (st < 0)
 		return st;
 	if (st == LP_OK) {
@@ -487,16 +482,31 @@ static int logpack_repair(struct fsck_run *r, size_t ti, struct logpack *lp,
  */
 static int cache_has_all(struct fsck_run *r, const tier_logidx *ix)
 {
+	enum { PER = 2048 };
+	unsigned char *names = tier_malloc(PER * GIT_OID_RAWSZ);
 	git_odb *odb = NULL;
 	git_oid id;
-	int all = 1;
-	if (git_repository_odb(&odb, r->cache) < 0)
+	int all = names != NULL;
+	if (!all || git_repository_odb(&odb, r->cache) < 0) {
+		free(names);
+		tier_error_clear();
 		return 0;
-	for (uint32_t i = 0; i < ix->count && all; i++) {
-		git_oid_fromraw(&id, ix->names + (size_t)i * GIT_OID_RAWSZ);
-		all = git_odb_exists(odb, &id);
+	}
+	/* the idx's names a block at a time: it stays in its file */
+	for (uint32_t i = 0; i < ix->count && all;) {
+		uint32_t k = ix->count - i < PER ? ix->count - i : PER;
+		if (tier_logidx_names(ix, i, k, names) < 0) {
+			tier_error_clear();
+			all = 0;
+			break;
+		}
+		for (uint32_t j = 0; j < k && all; j++, i++) {
+			git_oid_fromraw(&id, names + (size_t)j * GIT_OID_RAWSZ);
+			all = git_odb_exists(odb, &id);
+		}
 	}
 	git_odb_free(odb);
+	free(names);
 	return all;
 }
 
