@@ -9,7 +9,7 @@
 #include "installation.h"
 #include "log.h"
 #include "tierref.h"
-#include "util/idset.h"
+#include "util/spillset.h"
 
 /* ---- installation state ------------------------------------------------ */
 
@@ -59,7 +59,7 @@ int tier_fsck_check_state(struct fsck_run *r, const tier_info *in,
 struct ontier {
 	struct fsck_run *r;
 	const tier_vec *packs; /* struct logpack * with ix_ok */
-	tier_idset trees;      /* git object ids */
+	tier_spillset *trees;  /* git object ids of trees found whole */
 	git_oid missing;
 	int has_missing;
 };
@@ -82,10 +82,11 @@ static int on_tier(struct ontier *o, const git_oid *id)
 static int tree_on_tier(struct ontier *o, const git_oid *id)
 {
 	git_tree *t = NULL;
-	int rc = 1;
 	/* only trees found whole are remembered: a later candidate asks again */
-	if (tier_idset_has(&o->trees, id->id))
-		return 1;
+	int rc = tier_spillset_get(o->trees, id->id, NULL);
+	if (rc != 0)
+		return rc; /* 1: whole; < 0: cannot read the set */
+	rc = 1;
 	if (!on_tier(o, id) || git_tree_lookup(&t, o->r->cache, id) < 0)
 		return 0;
 	for (size_t i = 0; i < git_tree_entrycount(t) && rc == 1; i++) {
@@ -96,7 +97,7 @@ static int tree_on_tier(struct ontier *o, const git_oid *id)
 			rc = on_tier(o, git_tree_entry_id(e));
 	}
 	git_tree_free(t);
-	if (rc == 1 && tier_idset_add(&o->trees, id->id) < 0)
+	if (rc == 1 && tier_spillset_add(o->trees, id->id, NULL) < 0)
 		return TIER_ERROR;
 	return rc;
 }
@@ -215,7 +216,9 @@ static int head_find_whole(struct head_mend *m)
 	int rc, found = 0;
 
 	memset(&o, 0, sizeof(o));
-	o.trees = (tier_idset)TIER_IDSET_INIT(GIT_OID_RAWSZ);
+	/* every directory of up to 64 revisions: on disk past a few MiB */
+	if ((rc = tier_spillset_new(&o.trees, GIT_OID_RAWSZ, 0, NULL, 0)) < 0)
+		return rc;
 	o.r = m->r;
 	o.packs = &m->packs;
 	git_oid_cpy(&m->cand, &m->stored);
@@ -240,7 +243,7 @@ static int head_find_whole(struct head_mend *m)
 	}
 	rc = found;
 out:
-	tier_idset_dispose(&o.trees);
+	tier_spillset_free(o.trees);
 	return rc;
 }
 
