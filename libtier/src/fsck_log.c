@@ -210,26 +210,88 @@ int tier_logidx_names(const tier_logidx *ix, uint32_t first, uint32_t n,
 	          (size_t)n * SUM);
 }
 
-int tier_logidx_has(const tier_logidx *ix, const git_oid *id)
+/* The position of id among the idx's names: 1 with *pos, 0 when absent. */
+static int idx_find(const tier_logidx *ix, const unsigned char *id,
+                    uint32_t *pos)
 {
 	unsigned char nm[SUM];
-	unsigned int b = id->id[0];
+	unsigned int b = id[0];
 	uint32_t lo = b ? ix->fan[b - 1] : 0, hi = ix->fan[b];
+	int rc;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		if (tier_logidx_names(ix, mid, 1, nm) < 0) {
-			tier_error_clear();
-			return 0; /* unreadable: not there, as far as we know */
-		}
-		int c = memcmp(nm, id->id, SUM);
-		if (c == 0)
+		if ((rc = tier_logidx_names(ix, mid, 1, nm)) < 0)
+			return rc;
+		int c = memcmp(nm, id, SUM);
+		if (c == 0) {
+			*pos = mid;
 			return 1;
+		}
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return 0;
+}
+
+int tier_logidx_has(const tier_logidx *ix, const git_oid *id)
+{
+	uint32_t pos;
+	int rc = idx_find(ix, id->id, &pos);
+	if (rc < 0) {
+		tier_error_clear();
+		return 0; /* unreadable: not there, as far as we know */
+	}
+	return rc;
+}
+
+int tier_logidx_offsets(const tier_logidx *ix, uint32_t first, uint32_t n,
+                        uint64_t *out)
+{
+	const uint64_t offs = IDX_HEADER + IDX_FANOUT +
+	                      (uint64_t)ix->count * (SUM + 4),
+	               large = offs + (uint64_t)ix->count * 4;
+	unsigned char raw[4096], b[8];
+	int rc = 0;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		if (i % 1024 == 0) { /* four bytes each, a block at a time */
+			uint32_t k = n - i < 1024 ? n - i : 1024;
+			if ((rc = rd(ix->fd, offs + (uint64_t)(first + i) * 4,
+			             raw, 4 * k)) < 0)
+				break;
+			for (uint32_t j = 0; j < k; j++)
+				out[i + j] = be32(raw + 4 * j);
+		}
+		if (out[i] & 0x80000000u) {
+			if ((rc = rd(ix->fd, large + (out[i] & 0x7fffffffu) * 8,
+			             b, 8)) < 0)
+				break;
+			out[i] = be64(b);
+		}
+	}
+	return rc;
+}
+
+int tier_logidx_offset(const tier_logidx *ix, const unsigned char *id,
+                       uint64_t *off)
+{
+	const uint64_t offs = IDX_HEADER + IDX_FANOUT +
+	                      (uint64_t)ix->count * (SUM + 4),
+	               large = offs + (uint64_t)ix->count * 4;
+	unsigned char b[8];
+	uint32_t pos;
+	int rc = idx_find(ix, id, &pos);
+	if (rc <= 0 || (rc = rd(ix->fd, offs + (uint64_t)pos * 4, b, 4)) < 0)
+		return rc;
+	*off = be32(b);
+	if (*off & 0x80000000u) {
+		if ((rc = rd(ix->fd, large + (*off & 0x7fffffffu) * 8, b, 8)) <
+		    0)
+			return rc;
+		*off = be64(b);
+	}
+	return 1;
 }
 
 struct idxsink {

@@ -84,6 +84,27 @@ int tier_logpack_index(tier_location *loc, const char *path, const char *dir,
                        tier_buf *out_name, uint32_t *objects, uint64_t *bytes,
                        tier_buf *why);
 
+/**
+ * With the pack's idx at hand (its tier's, opened above): download the pack
+ * to an unlinked temporary file and walk it object by object in bounded
+ * memory (fsck_logverify.c): every object inflated, every delta applied,
+ * every id where the idx lists it, and the SHA-1 trailer.  Out as for
+ * tier_logpack_index() (*objects is the header's count; when it is not the
+ * idx's, the objects are not walked).
+ */
+int tier_logpack_verify(tier_location *loc, const char *path,
+                        const tier_logidx *ix, tier_buf *out_name,
+                        uint32_t *objects, uint64_t *bytes, tier_buf *why);
+
+/** The offsets of objects first .. first + n - 1 (in name order). */
+int tier_logidx_offsets(const tier_logidx *ix, uint32_t first, uint32_t n,
+                        uint64_t *out);
+
+/** Where the idx puts object id: 1 with *off set, 0 when it lists none,
+ * < 0 when the idx cannot be read. */
+int tier_logidx_offset(const tier_logidx *ix, const unsigned char *id,
+                       uint64_t *off);
+
 /** A fresh temporary directory under $TMPDIR; remove with tier_rm_rf. */
 int tier_logpack_tmpdir(tier_buf *out);
 

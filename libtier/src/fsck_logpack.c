@@ -118,13 +118,19 @@ static int probe_read(struct fsck_run *r, tier_location *loc,
 	uint32_t objects = 0;
 	int rc;
 
-	if ((rc = tier_logpack_tmpdir(&tmp)) < 0) {
+	if (lp->ix_ok) {
+		/* in bounded memory, by the idx (the indexer holds ~60 bytes
+		 * an object) */
+		rc = tier_logpack_verify(loc, path, &lp->ix, &got, &objects,
+		                         &r->r->bytes_read, why);
+	} else if ((rc = tier_logpack_tmpdir(&tmp)) < 0) {
 		tier_buf_dispose(&tmp);
 		return rc; /* our side: no point going on */
+	} else {
+		rc = tier_logpack_index(loc, path, tmp.ptr, &got, &objects,
+		                        &r->r->bytes_read, why);
+		tier_rm_rf(tmp.ptr);
 	}
-	rc = tier_logpack_index(loc, path, tmp.ptr, &got, &objects,
-	                        &r->r->bytes_read, why);
-	tier_rm_rf(tmp.ptr);
 	tier_buf_dispose(&tmp);
 	if (rc == 0) {
 		r->r->log_packs_read++;
