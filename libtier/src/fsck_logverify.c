@@ -39,6 +39,11 @@ struct pv {
 	uint64_t woff;
 	size_t wlen;
 	tier_buf *why;
+	/* the last delta resolved: often the base of the next one (a chain
+	 * in pack order), which then costs one inflation, not its depth */
+	uint64_t last_off;
+	int last_type; /* 0: none yet */
+	tier_buf last;
 };
 
 static int damaged(struct pv *v, const char *fmt, uint64_t off)
@@ -276,7 +281,12 @@ static int resolve(struct pv *v, uint64_t off, int *type, tier_buf *out,
 	uint64_t at = off, e;
 	int rc = chain ? 0 : TIER_ERROR;
 
+	int hit = 0;
 	while (rc == 0 && (rc = read_hdr(v, at, &h)) == 0 && h.type >= 6) {
+		if (n > 0 && v->last_type && at == v->last_off) {
+			hit = 1;
+			break;
+		}
 		if (n == MAX_CHAIN) {
 			rc = damaged(v,
 			             "the delta at offset %llu has a chain "
@@ -296,7 +306,10 @@ static int resolve(struct pv *v, uint64_t off, int *type, tier_buf *out,
 			rc = 0;
 	}
 	tier_buf_clear(out);
-	if (rc == 0) {
+	if (rc == 0 && hit) {
+		*type = v->last_type;
+		rc = tier_buf_put(out, v->last.ptr, v->last.size);
+	} else if (rc == 0) {
 		*type = h.type;
 		rc = inflate_at(v, at, &h, to_buf, out, &e);
 		if (n == 0)
@@ -316,6 +329,15 @@ static int resolve(struct pv *v, uint64_t off, int *type, tier_buf *out,
 		tier_buf t = *out;
 		*out = tmp;
 		tmp = t;
+	}
+	v->last_type = 0;
+	if (rc == 0 && n > 0) {
+		tier_buf_clear(&v->last);
+		if (tier_buf_put(&v->last, out->ptr, out->size) == 0) {
+			v->last_off = off;
+			v->last_type = *type;
+		} else
+			tier_error_clear(); /* not kept: the next costs more */
 	}
 	free(chain);
 	tier_buf_dispose(&d);
@@ -532,7 +554,7 @@ int tier_logpack_verify(tier_location *loc, const char *path,
                         const tier_logidx *ix, tier_buf *out_name,
                         uint32_t *objects, uint64_t *bytes, tier_buf *why)
 {
-	struct pv v = {.fd = -1, .ix = ix, .why = why};
+	struct pv v = {.fd = -1, .ix = ix, .why = why, .last = TIER_BUF_INIT};
 	uint32_t count = 0;
 	int rc;
 
@@ -551,6 +573,7 @@ int tier_logpack_verify(tier_location *loc, const char *path,
 		               path, tier_buf_cstr(why));
 	if (v.fd >= 0)
 		close(v.fd);
+	tier_buf_dispose(&v.last);
 	free(v.win);
 	return rc;
 }
