@@ -517,6 +517,7 @@ static void run_dispose(struct push_run *p, tier_push_stats *stats)
 	git_commit_free(p->parent);
 	tier_write_free(p->w);
 	tier_buf_dispose(&p->current);
+	tier_buf_dispose(&p->ename);
 	tier_buf_dispose(&p->resume_dir);
 	tier_buf_dispose(&p->paths);
 	tier_vec_dispose(&p->set, free);

@@ -51,10 +51,19 @@ struct dirjob {
 	int fd; /* the directory, O_DIRECTORY; -1 once done or unreadable */
 	git_treebuilder *tb;
 	git_tree *prev; /* same directory in the base revision, or NULL */
-	int pending;    /* files and subdirectories not yet in tb */
-	int closed;     /* walk of this directory finished */
-	int waiting;    /* counted in push_run.waiting_dirs */
-	int done;       /* tree written (tree_id) */
+	/*
+	 * While every entry added is prev's own (same name, id and mode) the
+	 * directory has no treebuilder (tb NULL): seen marks those entries by
+	 * their index in prev, and once all of prev is seen its tree is
+	 * reused as it is.  The first entry that differs builds tb from the
+	 * seen ones (push_node.c).
+	 */
+	unsigned char *seen;
+	size_t nseen;
+	int pending; /* files and subdirectories not yet in tb */
+	int closed;  /* walk of this directory finished */
+	int waiting; /* counted in push_run.waiting_dirs */
+	int done;    /* tree written (tree_id) */
 	git_oid tree_id;
 	/* synthetic dirs (components above the given paths) */
 	struct dirjob *kids, *next_kid;
@@ -152,6 +161,7 @@ struct push_run {
 	struct timespec last_progress;
 	tier_buf
 	        current; /* path shown by progress (a copy: outlives the walk) */
+	tier_buf ename;  /* the walk's escaped name of the entry at hand */
 	uint64_t pack_size;     /* close a pack at this size */
 	size_t pack_max_chunks; /* and at this many chunks (TIER_MAX_INDEX_BLOB) */
 	size_t node_max_chunks; /* chunks one file may have (TIER_MAX_NODE_BLOB) */
@@ -217,8 +227,12 @@ int tier_push_submit(struct push_run *p, struct filejob *f);
 void tier_push_node_from_stat(tier_node *n, const struct stat *st);
 /** Store a node blob (never one over the format's limit). */
 int tier_push_write_node(struct push_run *p, git_oid *out, const tier_node *n);
-int tier_push_tb_insert(struct dirjob *d, const char *ename, const git_oid *id,
-                        git_filemode_t mode);
+/** Add one entry to the tree of d (see dirjob.seen). */
+int tier_push_tb_insert(struct push_run *p, struct dirjob *d, const char *ename,
+                        const git_oid *id, git_filemode_t mode);
+/** Keep e, a node entry of d->prev (no second lookup by name). */
+int tier_push_tb_keep(struct push_run *p, struct dirjob *d,
+                      const git_tree_entry *e);
 /** The directory's own metadata, as its TIER_SNAP_DIRMETA entry. */
 int tier_push_add_dirmeta(struct push_run *p, struct dirjob *d,
                           const struct stat *st);

@@ -61,13 +61,110 @@ int tier_push_write_node(struct push_run *p, git_oid *out, const tier_node *n)
 	return rc;
 }
 
-int tier_push_tb_insert(struct dirjob *d, const char *ename, const git_oid *id,
-                        git_filemode_t mode)
+static int tb_add(git_treebuilder *tb, const char *ename, const git_oid *id,
+                  git_filemode_t mode)
 {
-	int rc = git_treebuilder_insert(NULL, d->tb, ename, id, mode);
+	int rc = git_treebuilder_insert(NULL, tb, ename, id, mode);
 	if (rc < 0)
 		return tier_error_from_git(
 		        rc, "cannot add '%s' to the snapshot", ename);
+	return 0;
+}
+
+/*
+ * e's index in d->prev.  libgit2 keeps a tree's entries in one array (but
+ * does not say so, and its entry type is opaque): the index comes from the
+ * distance to the first entry and is checked; where that does not hold,
+ * nothing is reused and the tree is built as before.
+ */
+static int prev_index(const struct dirjob *d, const git_tree_entry *e,
+                      size_t *i)
+{
+	const char *first = (const char *)git_tree_entry_byindex(d->prev, 0);
+	const char *second = (const char *)git_tree_entry_byindex(d->prev, 1);
+	const char *at = (const char *)e;
+	if (!first || at < first)
+		return 0;
+	if (at == first)
+		*i = 0;
+	else if (!second || second <= first)
+		return 0;
+	else
+		*i = (size_t)(at - first) / (size_t)(second - first);
+	return git_tree_entry_byindex(d->prev, *i) == e;
+}
+
+/* The treebuilder of d, holding the entries of prev seen so far. */
+static int dir_materialize(struct push_run *p, struct dirjob *d)
+{
+	int rc;
+	if (d->tb)
+		return 0;
+	if ((rc = git_treebuilder_new(&d->tb, p->repo, NULL)) < 0)
+		return tier_error_from_git(rc, "cannot build a snapshot tree");
+	size_t n = d->prev ? git_tree_entrycount(d->prev) : 0;
+	for (size_t i = 0; i < n && d->nseen; i++) {
+		if (!(d->seen[i / 8] & (1u << (i % 8))))
+			continue;
+		const git_tree_entry *e = git_tree_entry_byindex(d->prev, i);
+		if ((rc = tb_add(d->tb, git_tree_entry_name(e),
+		                 git_tree_entry_id(e),
+		                 git_tree_entry_filemode_raw(e))) < 0)
+			return rc;
+	}
+	free(d->seen);
+	d->seen = NULL;
+	return 0;
+}
+
+int tier_push_tb_insert(struct push_run *p, struct dirjob *d, const char *ename,
+                        const git_oid *id, git_filemode_t mode)
+{
+	int rc;
+	if (!d->tb) {
+		/* an entry of prev, unchanged: nothing to build (yet) */
+		const git_tree_entry *e = git_tree_entry_byname(d->prev, ename);
+		size_t i;
+		if (e && git_tree_entry_filemode_raw(e) == mode &&
+		    git_oid_equal(git_tree_entry_id(e), id) &&
+		    prev_index(d, e, &i) &&
+		    !(d->seen[i / 8] & (1u << (i % 8)))) {
+			d->seen[i / 8] |= (unsigned char)(1u << (i % 8));
+			d->nseen++;
+			return 0;
+		}
+		if ((rc = dir_materialize(p, d)) < 0)
+			return rc;
+	}
+	return tb_add(d->tb, ename, id, mode);
+}
+
+int tier_push_tb_keep(struct push_run *p, struct dirjob *d,
+                      const git_tree_entry *e)
+{
+	size_t i;
+	if (!d->tb && git_tree_entry_filemode_raw(e) == GIT_FILEMODE_BLOB &&
+	    prev_index(d, e, &i) && !(d->seen[i / 8] & (1u << (i % 8)))) {
+		d->seen[i / 8] |= (unsigned char)(1u << (i % 8));
+		d->nseen++;
+		return 0;
+	}
+	return tier_push_tb_insert(p, d, git_tree_entry_name(e),
+	                           git_tree_entry_id(e), GIT_FILEMODE_BLOB);
+}
+
+/* The tree of d: prev itself when d holds exactly prev's entries. */
+static int dir_write(struct push_run *p, struct dirjob *d)
+{
+	int rc;
+	if (!d->tb && d->nseen == git_tree_entrycount(d->prev)) {
+		git_oid_cpy(&d->tree_id, git_tree_id(d->prev));
+		return 0;
+	}
+	if ((rc = dir_materialize(p, d)) < 0)
+		return rc;
+	if ((rc = git_treebuilder_write(&d->tree_id, d->tb)) < 0)
+		return tier_error_from_git(rc, "cannot write a snapshot tree");
 	return 0;
 }
 
@@ -89,6 +186,7 @@ void tier_push_dirjob_free(struct push_run *p, struct dirjob *d)
 	dir_close_fd(d);
 	git_treebuilder_free(d->tb);
 	git_tree_free(d->prev);
+	free(d->seen);
 	free(d->ename);
 	free(d->path);
 	free(d);
@@ -106,8 +204,8 @@ int tier_push_dir_try_finish(struct push_run *p, struct dirjob *d)
 	int rc;
 	if (!d->closed || d->pending > 0 || d->done)
 		return 0;
-	if ((rc = git_treebuilder_write(&d->tree_id, d->tb)) < 0)
-		return tier_error_from_git(rc, "cannot write a snapshot tree");
+	if ((rc = dir_write(p, d)) < 0)
+		return rc;
 	d->done = 1;
 	git_treebuilder_free(d->tb);
 	d->tb = NULL;
@@ -120,7 +218,7 @@ int tier_push_dir_try_finish(struct push_run *p, struct dirjob *d)
 	}
 	if (!d->parent)
 		return 0; /* the root: tree_id is the snapshot */
-	if ((rc = tier_push_tb_insert(d->parent, d->ename, &d->tree_id,
+	if ((rc = tier_push_tb_insert(p, d->parent, d->ename, &d->tree_id,
 	                              GIT_FILEMODE_TREE)) < 0)
 		return rc;
 	struct dirjob *parent = d->parent;
@@ -169,7 +267,7 @@ int tier_push_file_done(struct push_run *p, struct filejob *f)
 		n.chunks = f->chunks;
 		rc = tier_push_write_node(p, &id, &n);
 		if (rc == 0)
-			rc = tier_push_tb_insert(d, f->ename, &id,
+			rc = tier_push_tb_insert(p, d, f->ename, &id,
 			                         GIT_FILEMODE_BLOB);
 		p->st.files++;
 		p->st.bytes += n.size;
@@ -189,7 +287,7 @@ int tier_push_add_dirmeta(struct push_run *p, struct dirjob *d,
 	tier_push_node_from_stat(&n, st);
 	if ((rc = tier_push_write_node(p, &id, &n)) < 0)
 		return rc;
-	return tier_push_tb_insert(d, TIER_SNAP_DIRMETA, &id,
+	return tier_push_tb_insert(p, d, TIER_SNAP_DIRMETA, &id,
 	                           GIT_FILEMODE_BLOB);
 }
 
@@ -216,9 +314,15 @@ int tier_push_new_dirjob(struct push_run *p, struct dirjob **out,
 		tier_push_dirjob_free(p, d);
 		return TIER_ERROR;
 	}
-	if ((rc = git_treebuilder_new(&d->tb, p->repo, NULL)) < 0) {
+	/* with a base directory, no treebuilder until an entry differs */
+	size_t n = prev ? git_tree_entrycount(prev) : 0;
+	if (prev && !(d->seen = tier_calloc(n / 8 + 1, 1))) {
 		tier_push_dirjob_free(p, d);
-		return tier_error_from_git(rc, "cannot build a snapshot tree");
+		return TIER_ERROR;
+	}
+	if (!prev && (rc = dir_materialize(p, d)) < 0) {
+		tier_push_dirjob_free(p, d);
+		return rc;
 	}
 	d->parent = parent;
 	if (parent)

@@ -9,6 +9,9 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <git2/sys/odb_backend.h>
+#include <inttypes.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <limits.h>
@@ -17,29 +20,149 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chunker.h"
 #include "objread.h"
 #include "push_int.h"
 #include "util/error.h"
 
-/* The base revision's node for an entry, if it is a blob. */
-static int prev_node(struct push_run *p, git_tree *prev, const char *ename,
-                     tier_node *n, git_oid *id)
+/* A decimal number of 1 to 10 digits ending at '\n'; *v its value. */
+static const char *chunk_len(const char *c, const char *end, uint64_t *v)
+{
+	const char *s = c;
+	*v = 0;
+	while (c < end && *c >= '0' && *c <= '9' && c - s < 10)
+		*v = *v * 10 + (uint64_t)(*c++ - '0');
+	if (c == s || c == end || *c != '\n' || (*s == '0' && c - s > 1))
+		return NULL;
+	return c + 1;
+}
+
+/*
+ * Whether rest, what follows "ino N\n" in a file's node, is what
+ * tier_node_encode writes there: a dev line, then chunk lines adding up
+ * to size, and nothing else.  Anything spelled otherwise (damage, another
+ * writer) is "not the same", and the file is read again, as when the
+ * node did not decode.
+ */
+static int node_rest_ok(const char *c, const char *end, uint64_t size)
+{
+	static const char chunk[] = "chunk ";
+	uint64_t v, sum = 0;
+	if (end - c < 4 || memcmp(c, "dev ", 4) ||
+	    !(c = chunk_len(c + 4, end, &v)))
+		return 0;
+	while (c < end) {
+		if (end - c < (ptrdiff_t)(sizeof(chunk) + TIER_HASH_HEXLEN) ||
+		    memcmp(c, chunk, sizeof(chunk) - 1))
+			return 0;
+		c += sizeof(chunk) - 1;
+		for (int i = 0; i < TIER_HASH_HEXLEN; i++, c++)
+			if (!((*c >= '0' && *c <= '9') ||
+			      (*c >= 'a' && *c <= 'f')))
+				return 0;
+		if (*c++ != ' ' || !(c = chunk_len(c, end, &v)) || v == 0 ||
+		    v > TIER_CHUNKER_LIMIT)
+			return 0;
+		sum += v;
+	}
+	return sum == size;
+}
+
+/* "<key><decimal>\n" at o (at most 21 + strlen(key) bytes); the end. */
+static char *put_num(char *o, const char *key, uint64_t v)
+{
+	char d[20];
+	int n = 0;
+	while (*key)
+		*o++ = *key++;
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		*o++ = d[--n];
+	*o++ = '\n';
+	return o;
+}
+
+/* "<key>[-]SECONDS.NNNNNNNNN\n", as tier_node_encode spells a time. */
+static char *put_time(char *o, const char *key, const struct timespec *t)
+{
+	int64_t s = (int64_t)t->tv_sec;
+	uint32_t ns = (uint32_t)t->tv_nsec;
+	while (*key)
+		*o++ = *key++;
+	if (s < 0)
+		*o++ = '-';
+	o = put_num(o, "", s < 0 ? 0 - (uint64_t)s : (uint64_t)s) - 1;
+	*o++ = '.';
+	for (int i = 8; i >= 0; i--, ns /= 10)
+		o[i] = (char)('0' + ns % 10);
+	o += 9;
+	*o++ = '\n';
+	return o;
+}
+
+/* A regular file's node up to its ino line, as tier_node_encode writes it. */
+static size_t node_head(char *o, const struct stat *st)
+{
+	static const char top[] = "tier-node 1\ntype file\nmode ";
+	char *s = o;
+	unsigned mode = (unsigned)(st->st_mode & 07777), sh = 9;
+	memcpy(o, top, sizeof(top) - 1);
+	o += sizeof(top) - 1;
+	while (sh && !(mode >> sh))
+		sh -= 3;
+	for (;; sh -= 3) {
+		*o++ = (char)('0' + ((mode >> sh) & 7));
+		if (!sh)
+			break;
+	}
+	*o++ = '\n';
+	o = put_num(o, "uid ", (uint32_t)st->st_uid);
+	o = put_num(o, "gid ", (uint32_t)st->st_gid);
+	o = put_num(o, "size ", (uint64_t)st->st_size);
+	o = put_time(o, "mtime ", &st->st_mtim);
+	o = put_time(o, "ctime ", &st->st_ctim);
+	o = put_num(o, "ino ", (uint64_t)st->st_ino);
+	return (size_t)(o - s);
+}
+
+/*
+ * Whether the base revision's node of an entry is a regular file with
+ * the stat fields of st; *out is its entry.  On an unchanged re-push
+ * this runs for every file, so it is built for speed: the blob's bytes
+ * are compared with the fields as tier_node_encode spells them (no
+ * decoding, no chunk list built), and the blob is read from the cache's
+ * packs without git_odb_read's SHA-1 of it (a seventh of the re-push;
+ * nothing is trusted on these bytes: a difference only means the file is
+ * read again).  dev is not compared (a remount renumbers it).
+ */
+static int prev_node_same(struct push_run *p, git_tree *prev, const char *ename,
+                          const struct stat *st, const git_tree_entry **out)
 {
 	const git_tree_entry *e =
 	        prev ? git_tree_entry_byname(prev, ename) : NULL;
-	git_blob *b = NULL;
-	if (!e || git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+	git_odb_backend *b = tier_write_packs(p->w);
+	git_object_t type;
+	size_t len, size;
+	void *data = NULL;
+	char head[256];
+	if (!e || git_tree_entry_type(e) != GIT_OBJECT_BLOB || !b)
 		return 0;
-	/* an oversized node is damage: read the file again instead */
-	if (tier_blob_lookup_bounded(&b, p->repo, git_tree_entry_id(e),
-	                             TIER_MAX_NODE_BLOB, "file metadata") < 0)
+	/* the size bound before inflating: an oversized node is damage */
+	if (b->read_header(&len, &type, b, git_tree_entry_id(e)) < 0 ||
+	    type != GIT_OBJECT_BLOB || len > TIER_MAX_NODE_BLOB ||
+	    b->read(&data, &size, &type, b, git_tree_entry_id(e)) < 0)
 		return 0;
-	int ok = tier_node_decode(n, git_blob_rawcontent(b),
-	                          (size_t)git_blob_rawsize(b)) == 0;
-	git_blob_free(b);
-	if (ok)
-		git_oid_cpy(id, git_tree_entry_id(e));
-	return ok;
+	size_t n = node_head(head, st);
+	int same =
+	        type == GIT_OBJECT_BLOB && size >= n &&
+	        !memcmp(data, head, n) &&
+	        node_rest_ok((const char *)data + n, (const char *)data + size,
+	                     (uint64_t)st->st_size);
+	git_odb_backend_data_free(b, data);
+	*out = e;
+	return same;
 }
 
 static git_tree *prev_subtree(struct push_run *p, git_tree *prev,
@@ -58,8 +181,11 @@ static git_tree *prev_subtree(struct push_run *p, git_tree *prev,
 static int join_path(tier_buf *out, const char *dir, const char *name)
 {
 	tier_buf_clear(out);
-	tier_buf_printf(out, "%s/%s", strcmp(dir, "/") ? dir : "", name);
-	return out->ptr ? 0 : TIER_ERROR;
+	if (strcmp(dir, "/") && tier_buf_puts(out, dir) < 0)
+		return TIER_ERROR;
+	if (tier_buf_putc(out, '/') < 0 || tier_buf_puts(out, name) < 0)
+		return TIER_ERROR;
+	return 0;
 }
 
 static int add_entry(struct push_run *p, struct dirjob *d, const char *name,
@@ -116,27 +242,15 @@ static int walk_dir(struct push_run *p, struct dirjob *d)
 static int take_unchanged(struct push_run *p, struct dirjob *d,
                           const char *ename, const struct stat *st, int *taken)
 {
-	tier_node old;
-	git_oid oldid;
+	const git_tree_entry *e;
 	*taken = 0;
-	if (p->opts->reread || !prev_node(p, d->prev, ename, &old, &oldid))
-		return 0;
-	int same = old.type == TIER_NODE_FILE &&
-	           old.size == (uint64_t)st->st_size &&
-	           old.mtime_sec == st->st_mtim.tv_sec &&
-	           old.mtime_nsec == (uint32_t)st->st_mtim.tv_nsec &&
-	           old.ctime_sec == st->st_ctim.tv_sec &&
-	           old.ctime_nsec == (uint32_t)st->st_ctim.tv_nsec &&
-	           old.ino == st->st_ino && old.mode == (st->st_mode & 07777) &&
-	           old.uid == st->st_uid && old.gid == st->st_gid;
-	tier_node_dispose(&old);
-	if (!same)
+	if (p->opts->reread || !prev_node_same(p, d->prev, ename, st, &e))
 		return 0;
 	p->st.files++;
 	p->st.unchanged_files++;
 	p->st.bytes += (uint64_t)st->st_size;
 	*taken = 1;
-	return tier_push_tb_insert(d, ename, &oldid, GIT_FILEMODE_BLOB);
+	return tier_push_tb_keep(p, d, e);
 }
 
 static int add_subdir(struct push_run *p, struct dirjob *d, const char *name,
@@ -172,33 +286,39 @@ static int add_subdir(struct push_run *p, struct dirjob *d, const char *name,
 static int add_entry(struct push_run *p, struct dirjob *d, const char *name,
                      const struct stat *st)
 {
-	tier_buf en = TIER_BUF_INIT, path = TIER_BUF_INIT;
+	/*
+	 * The escaped name and the path (p->current, shown by progress) are
+	 * the run's own buffers, not one allocation each per file: a
+	 * subdirectory's walk reuses them, and nothing here reads them after
+	 * add_subdir (the dirjob keeps copies).
+	 */
+	tier_buf *en = &p->ename, *path = &p->current;
 	tier_node n;
 	git_oid id;
 	char *target = NULL;
 	int rc;
 
-	if ((rc = tier_snap_name_encode(&en, name, strlen(name))) < 0 ||
-	    (rc = join_path(&path, d->path, name)) < 0)
+	if ((rc = tier_snap_name_encode(en, name, strlen(name))) < 0 ||
+	    (rc = join_path(path, d->path, name)) < 0)
 		goto out;
-	tier_buf_sets(&p->current, path.ptr);
 	if (S_ISDIR(st->st_mode)) {
-		rc = add_subdir(p, d, name, en.ptr, path.ptr, st);
+		rc = add_subdir(p, d, name, en->ptr, path->ptr, st);
 		goto out;
 	}
 	if (S_ISREG(st->st_mode)) {
 		int taken = 0;
-		if ((rc = take_unchanged(p, d, en.ptr, st, &taken)) < 0 ||
+		if ((rc = take_unchanged(p, d, en->ptr, st, &taken)) < 0 ||
 		    taken)
 			goto out;
 		struct filejob *f = tier_calloc(1, sizeof(*f));
-		if (!f || !(f->name = tier_strdup(name))) {
-			free(f);
+		if (!f || !(f->name = tier_strdup(name)) ||
+		    !(f->path = tier_strdup(path->ptr)) ||
+		    !(f->ename = tier_strdup(en->ptr))) {
+			if (f)
+				tier_push_filejob_free(f);
 			rc = TIER_ERROR;
 			goto out;
 		}
-		f->path = tier_buf_detach(&path);
-		f->ename = tier_buf_detach(&en);
 		f->dir = d;
 		f->st = *st;
 		rc = tier_push_submit(p, f);
@@ -218,7 +338,7 @@ static int add_entry(struct push_run *p, struct dirjob *d, const char *name,
 		}
 		ssize_t tl = readlinkat(d->fd, name, target, PATH_MAX);
 		if (tl < 0) {
-			tier_push_unreadable(p, "symlink ", path.ptr,
+			tier_push_unreadable(p, "symlink ", path->ptr,
 			                     tier_push_strerror(errno),
 			                     "skipped");
 			goto out;
@@ -228,11 +348,9 @@ static int add_entry(struct push_run *p, struct dirjob *d, const char *name,
 	}
 	p->st.others++;
 	if ((rc = tier_push_write_node(p, &id, &n)) == 0)
-		rc = tier_push_tb_insert(d, en.ptr, &id, GIT_FILEMODE_BLOB);
+		rc = tier_push_tb_insert(p, d, en->ptr, &id, GIT_FILEMODE_BLOB);
 out:
 	free(target);
-	tier_buf_dispose(&en);
-	tier_buf_dispose(&path);
 	return rc;
 }
 

@@ -354,6 +354,11 @@ git_repository *tier_write_repo(tier_write *w)
 	return w->repo;
 }
 
+git_odb_backend *tier_write_packs(tier_write *w)
+{
+	return w->frozen;
+}
+
 const git_oid *tier_write_parent(const tier_write *w)
 {
 	return w->has_parent ? &w->parent : NULL;

@@ -22,6 +22,12 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op);
 
 /** Repository in which the operation builds its objects (in memory). */
 git_repository *tier_write_repo(tier_write *w);
+/**
+ * The backend of tier_write_repo() over the cache's packs (the objects
+ * of earlier revisions), owned by it.  Its read does not hash what it
+ * returns (git_odb_read does): for a reader that only compares bytes.
+ */
+git_odb_backend *tier_write_packs(tier_write *w);
 /** The commit the new revision goes on top of (NULL for the first one). */
 const git_oid *tier_write_parent(const tier_write *w);
 /** Revision the new commit will carry. */
