@@ -37,6 +37,11 @@ static const char *chunk_len(const char *c, const char *end, uint64_t *v)
 	return c + 1;
 }
 
+static const unsigned char lower_hex[256] = {
+        ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+        ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
+        ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1};
+
 /*
  * Whether rest, what follows "ino N\n" in a file's node, is what
  * tier_node_encode writes there: a dev line, then chunk lines adding up
@@ -56,10 +61,11 @@ static int node_rest_ok(const char *c, const char *end, uint64_t size)
 		    memcmp(c, chunk, sizeof(chunk) - 1))
 			return 0;
 		c += sizeof(chunk) - 1;
+		unsigned bad = 0; /* no branch per digit: this runs per file */
 		for (int i = 0; i < TIER_HASH_HEXLEN; i++, c++)
-			if (!((*c >= '0' && *c <= '9') ||
-			      (*c >= 'a' && *c <= 'f')))
-				return 0;
+			bad |= !lower_hex[(unsigned char)*c];
+		if (bad)
+			return 0;
 		if (*c++ != ' ' || !(c = chunk_len(c, end, &v)) || v == 0 ||
 		    v > TIER_CHUNKER_LIMIT)
 			return 0;
