@@ -127,6 +127,55 @@ Test(push, unchanged_files_are_not_read_again)
 	tier_vault_free(v);
 }
 
+/*
+ * The tree of src in the snapshot at rev (a git revision of tier a's log),
+ * as hex (not the root's: the directories above src change as other tests
+ * make their own under the same temporary directory).
+ */
+static void root_tree(char *out, size_t cap, const char *rev)
+{
+	char cmd[8600];
+	snprintf(cmd, sizeof(cmd),
+	         "git --git-dir=%s/a/log.git rev-parse %s:root%s", dir, rev,
+	         src);
+	FILE *f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(out, (int)cap, f));
+	pclose(f);
+}
+
+Test(push, an_unchanged_tree_is_kept_and_a_removed_file_leaves_it)
+{
+	tier_vault *v = make_vault(tier_a, NULL);
+	tier_push_stats st;
+	char t1[64], t2[64], t3[64];
+	cr_assert_eq(push(v, &st, src), 0, "%s", tier_error_last());
+	cr_assert_eq(push(v, &st, src), 0, "%s", tier_error_last());
+	root_tree(t1, sizeof(t1), "main~1");
+	root_tree(t2, sizeof(t2), "main");
+	cr_assert_str_eq(t1, t2, "nothing changed: the same snapshot tree");
+	/* a file gone, another added: the trees above them are built anew */
+	tt_sh("rm %s/sub/deeper/text.txt && printf new > %s/sub/added", src,
+	      src);
+	cr_assert_eq(push(v, &st, src), 0, "%s", tier_error_last());
+	cr_assert_eq(st.unchanged_files, 3);
+	root_tree(t3, sizeof(t3), "main");
+	cr_assert_str_neq(t2, t3);
+	cr_assert_neq(
+	        tt_sh("git --git-dir=%s/a/log.git ls-tree -r --name-only main | grep -q 'deeper/text.txt$'",
+	              dir),
+	        0, "the removed file is not in the snapshot");
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/a/log.git ls-tree -r --name-only main | grep -q 'sub/added$'",
+	              dir),
+	        0);
+	cr_assert_eq(
+	        tt_sh("git --git-dir=%s/a/log.git fsck --strict >/dev/null 2>&1",
+	              dir),
+	        0);
+	tier_vault_free(v);
+}
+
 Test(push, duplicate_data_is_stored_once)
 {
 	tier_vault *v = make_vault(tier_a, NULL);
