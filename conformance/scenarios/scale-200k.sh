@@ -11,9 +11,11 @@
 # TT_SCALE_FILES (default 200000) and TT_SCALE_LIMIT_MIB (128) change it;
 # TT_SCALE_NO_CGROUP=1 takes the GNU time way even where a cgroup could be made.
 # Runs alone (ctest RUN_SERIAL): the time and the memory are its own.
-# Known risk: a v1 cgroup charges the kernel's page cache and inodes of the
-# 200,000 files restore creates too; restore (RSS 23-48 MiB) sits at the
-# limit there, and one run in four here was OOM-killed while writeback lagged.
+# Every step must also keep GNU time's peak RSS under the limit: that is the
+# process's own memory, the figure issue 15 bounds.  Restore runs without a
+# cgroup: a v1 cgroup charges it the page cache, dentries and inodes of the
+# 200,000 files it creates, which sat at 128 MiB with an RSS of 23-48 MiB
+# and was OOM-killed once in four runs while writeback lagged.
 . "$(dirname "$0")/../lib.sh"
 
 files=${TT_SCALE_FILES:-200000}
@@ -34,7 +36,7 @@ if [ "${TT_SCALE_NO_CGROUP:-0}" != 1 ] && [ -w "$cg_root" ] && [ -f "$cg_root/me
 	fi
 fi
 if [ -n "$cg_base" ]; then
-	echo "limit: memory cgroup v1, $limit_mib MiB per step ($cg_base)" >&3
+	echo "limit: memory cgroup v1, $limit_mib MiB per step but restore ($cg_base), and peak RSS <= $limit_mib MiB" >&3
 else
 	echo "limit: no memory cgroup here; GNU time peak RSS <= $limit_mib MiB" >&3
 fi
@@ -59,7 +61,7 @@ limited() {
 	local name=$1 cg= rss secs oom=0 fc=- maxu=-
 	shift
 	export TT_RSS=$TT_TMP/$name.rss TT_CG=
-	if [ -n "$cg_base" ]; then
+	if [ -n "$cg_base" ] && [ "$name" != restore ]; then
 		cg=$cg_base/$name
 		mkdir "$cg" &&
 			echo "$limit" >"$cg/memory.limit_in_bytes" || {
@@ -88,7 +90,8 @@ limited() {
 		else
 			fail "$name: $oom OOM kill(s) under $limit_mib MiB"
 		fi
-	elif [ "$rss" -le $((limit_mib * 1024)) ] && [ "$rss" -gt 0 ]; then
+	fi
+	if [ "$rss" -le $((limit_mib * 1024)) ] && [ "$rss" -gt 0 ]; then
 		pass "$name: peak RSS $((rss / 1024)) MiB <= $limit_mib MiB"
 	else
 		fail "$name: peak RSS $((rss / 1024)) MiB, over $limit_mib MiB"
