@@ -34,20 +34,7 @@ static uint64_t be64(const unsigned char *p)
 
 static int rd(int fd, uint64_t off, void *buf, size_t len)
 {
-	unsigned char *p = buf;
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return tier_error_set_errno(
-			        TIER_ERROR, n < 0 ? errno : EIO,
-			        "cannot read back a downloaded idx");
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return tier_pread_all(fd, buf, len, off, NULL, "a downloaded idx");
 }
 
 /* Its own checksum first: anything garbled is caught there. */

@@ -65,23 +65,13 @@ static int view(struct pv *v, uint64_t at, size_t need, const unsigned char **p,
 	if (at < v->woff || at + need > v->woff + v->wlen ||
 	    at >= v->woff + v->wlen) {
 		size_t n = end - at < BLOCK ? (size_t)(end - at) : BLOCK;
-		unsigned char *q = v->win;
-		uint64_t o = at;
 		v->wlen = 0;
-		while (n) {
-			ssize_t r = pread(v->fd, q, n, (off_t)o);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				return tier_error_set_errno(
-				        TIER_ERROR, r < 0 ? errno : EIO,
-				        "cannot read back a log pack");
-			q += r;
-			o += (uint64_t)r;
-			n -= (size_t)r;
-		}
+		int rc = tier_pread_all(v->fd, v->win, n, at, NULL,
+		                        "a downloaded log pack");
+		if (rc < 0)
+			return rc;
 		v->woff = at;
-		v->wlen = (size_t)(o - at);
+		v->wlen = n;
 	}
 	*p = v->win + (at - v->woff);
 	*k = v->woff + v->wlen - at;
