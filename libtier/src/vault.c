@@ -17,8 +17,8 @@
 #include "util/posix.h"
 
 /* libgit2's memory bounds (see git_init_once) */
-#define TIER_GIT_MWINDOW_SIZE  ((size_t)8 << 20)
-#define TIER_GIT_MWINDOW_LIMIT ((size_t)32 << 20)
+#define TIER_GIT_MWINDOW_SIZE  ((size_t)2 << 20)
+#define TIER_GIT_MWINDOW_LIMIT ((size_t)8 << 20)
 #define TIER_GIT_CACHE_MAX     ((ssize_t)8 << 20)
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
@@ -35,7 +35,8 @@ static void git_init_once(void)
 	/* memory that does not grow with the vault (SPEC 11): libgit2 maps
 	 * pack files in windows of 1 GiB up to 8 GiB by default and keeps
 	 * 256 MiB of parsed objects; resident pages of a mapped log cache
-	 * count as ours.  Small windows cost nothing measurable (issue 15). */
+	 * count as ours.  2 MiB windows up to 8 MiB: an unchanged push of
+	 * 1M files 59 -> 45 MiB and no slower (4.6 s against 4.8-5.7 s). */
 	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, TIER_GIT_MWINDOW_SIZE);
 	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT,
 	                 TIER_GIT_MWINDOW_LIMIT);
