@@ -218,6 +218,11 @@ const char *tier_vault_installation_id(const tier_vault *v)
 {
 	return v->inst_id;
 }
+const tier_keys *tier_vault_keys(const tier_vault *v)
+{
+	return v->keys;
+}
+
 const char *tier_vault_state_dir(const tier_vault *v)
 {
 	return v->state_dir;

@@ -11,12 +11,15 @@
 
 #include <git2.h>
 
+#include "crypto/seal.h"
 #include "tier/vault.h"
 
 /** The cache repository (objects of every tier's log). */
 git_repository *tier_vault_cache(tier_vault *v);
 /** The installation's state directory, NULL without one (-t only). */
 const char *tier_vault_state_dir(const tier_vault *v);
+/** The vault's unwrapped keys; NULL: a vault without encryption. */
+const tier_keys *tier_vault_keys(const tier_vault *v);
 /** Head commit of the first online tier at the maximum revision. */
 int tier_vault_best_head(tier_vault *v, git_oid *out, size_t *tier_index);
 

@@ -32,6 +32,7 @@ struct tier_vault {
 	int reading; /* opened by a reading tool: R8 does not stop it */
 	char vault_id[65];
 	char inst_id[65];
+	tier_keys *keys; /* unwrapped at open (keys.c); NULL: no encryption */
 	git_repository *cache;
 	size_t n;
 	struct vtier *t;
