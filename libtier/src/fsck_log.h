@@ -17,32 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gitpack_idx.h"
 #include "tier/location.h"
 #include "util/buf.h"
 
 /** Largest .idx fsck accepts (about 9 million objects). */
 #define TIER_LOGPACK_IDX_MAX (256u * 1024 * 1024)
-
-/**
- * What a v2 pack index says.  The idx stays in its (temporary, unlinked)
- * file, read a block at a time: at 28 bytes an object it grows with the
- * files (issue 15).  fd is open while the idx is; -1 when not.
- */
-typedef struct {
-	int fd;                     /* the idx bytes */
-	uint32_t count;             /* objects */
-	uint32_t fan[256];          /* the fan-out table */
-	unsigned char pack_sum[20]; /* the checksum the pack must end with */
-	uint64_t max_offset;        /* of the last object in the pack */
-} tier_logidx;
-
-/**
- * Verify a v2 .idx of len bytes in file fd and open it: layout, fan-out,
- * sorted names, offsets, and its own SHA-1.  The idx owns fd from here
- * (closed when this fails).  TIER_ECORRUPT with a message (without the
- * file's name: the caller says which) when anything is off.
- */
-int tier_logidx_open(tier_logidx *out, int fd, uint64_t len);
 
 /**
  * Download the .idx at path on the tier into an unlinked temporary file
@@ -51,15 +31,6 @@ int tier_logidx_open(tier_logidx *out, int fd, uint64_t len);
  */
 int tier_logidx_fetch(tier_logidx *out, tier_location *loc, const char *path,
                       uint64_t *bytes);
-
-void tier_logidx_close(tier_logidx *ix);
-
-/** Whether the idx lists object id (an unreadable idx lists nothing). */
-int tier_logidx_has(const tier_logidx *ix, const git_oid *id);
-
-/** Object ids first .. first + n - 1 (sorted), 20 bytes each, into out. */
-int tier_logidx_names(const tier_logidx *ix, uint32_t first, uint32_t n,
-                      unsigned char *out);
 
 /**
  * The cheap check of a pack on a tier of the given size: its 12-byte
@@ -95,15 +66,6 @@ int tier_logpack_index(tier_location *loc, const char *path, const char *dir,
 int tier_logpack_verify(tier_location *loc, const char *path,
                         const tier_logidx *ix, tier_buf *out_name,
                         uint32_t *objects, uint64_t *bytes, tier_buf *why);
-
-/** The offsets of objects first .. first + n - 1 (in name order). */
-int tier_logidx_offsets(const tier_logidx *ix, uint32_t first, uint32_t n,
-                        uint64_t *out);
-
-/** Where the idx puts object id: 1 with *off set, 0 when it lists none,
- * < 0 when the idx cannot be read. */
-int tier_logidx_offset(const tier_logidx *ix, const unsigned char *id,
-                       uint64_t *off);
 
 /** A fresh temporary directory under $TMPDIR; remove with tier_rm_rf. */
 int tier_logpack_tmpdir(tier_buf *out);
