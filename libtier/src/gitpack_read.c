@@ -22,6 +22,7 @@ int tier_packread_init(tier_packread *r, int fd, uint64_t size,
 	r->ix = ix;
 	r->block = block;
 	r->why = why;
+	r->bounded = 1;
 	r->last = (tier_buf)TIER_BUF_INIT;
 	return (r->win = tier_malloc(block)) ? 0 : TIER_ERROR;
 }
@@ -118,7 +119,7 @@ int tier_packread_hdr(tier_packread *v, uint64_t off, tier_packhdr *h)
 	} else if (h->type < 1 || h->type > 4)
 		return tier_packread_damaged(
 		        v, "an object of unknown type at offset %llu", off);
-	if (h->size > MAX_OBJ)
+	if (h->size > MAX_OBJ && (v->bounded || h->type >= 6))
 		return tier_packread_damaged(
 		        v,
 		        "the object at offset %llu is over the "

@@ -21,7 +21,10 @@ typedef struct {
 	uint64_t size;         /* of the pack, trailer included */
 	const tier_logidx *ix; /* its idx: bases of REF deltas */
 	size_t block;          /* bytes read at a time */
-	unsigned char *win;    /* block bytes of the pack from woff */
+	/* an object over the format's size limit is damage (a tier's pack);
+	 * 0: its reader decides (the local cache: objread.h bounds reads) */
+	int bounded;
+	unsigned char *win; /* block bytes of the pack from woff */
 	uint64_t woff;
 	size_t wlen;
 	tier_buf *why;
@@ -41,7 +44,7 @@ typedef struct {
 } tier_packhdr;
 
 /** Set up r over fd (size bytes; fd stays the caller's), block bytes read
- *  at a time; why receives damage. */
+ *  at a time; why receives damage.  Bounded (set r->bounded = 0 after). */
 int tier_packread_init(tier_packread *r, int fd, uint64_t size,
                        const tier_logidx *ix, size_t block, tier_buf *why);
 void tier_packread_dispose(tier_packread *r);

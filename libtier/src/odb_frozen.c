@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "odb_pack.h"
 #include "util/buf.h"
 
 /*
@@ -89,7 +90,7 @@ int tier_odb_frozen_new(git_odb_backend **out, const char *objdir)
 	int rc;
 	if (!f)
 		return GIT_ERROR;
-	if ((rc = git_odb_backend_pack(&f->inner, objdir)) < 0) {
+	if ((rc = tier_odb_pack_new(&f->inner, objdir, 1)) < 0) {
 		free(f);
 		return rc;
 	}

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "odb_pack.h"
 #include "util/error.h"
 #include "util/posix.h"
 
@@ -67,6 +68,10 @@ int tier_vault_open_cache(tier_vault *v, int create)
 	else
 		rc = git_repository_open_bare(&v->cache, path);
 	if (rc < 0)
+		return tier_error_from_git(rc, "cannot open log cache '%s'",
+		                           path);
+	/* its packs read with pread, not mapped (issue 15, odb_pack.h) */
+	if ((rc = tier_odb_pack_install(v->cache)) < 0)
 		return tier_error_from_git(rc, "cannot open log cache '%s'",
 		                           path);
 	return 0;
