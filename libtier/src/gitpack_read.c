@@ -23,7 +23,8 @@ int tier_packread_init(tier_packread *r, int fd, uint64_t size,
 	r->block = block;
 	r->why = why;
 	r->bounded = 1;
-	r->last = (tier_buf)TIER_BUF_INIT;
+	for (int i = 0; i < TIER_PACKREAD_BASES; i++)
+		r->base[i].data = (tier_buf)TIER_BUF_INIT;
 	return (r->win = tier_malloc(block)) ? 0 : TIER_ERROR;
 }
 
@@ -31,7 +32,8 @@ void tier_packread_dispose(tier_packread *r)
 {
 	free(r->win);
 	r->win = NULL;
-	tier_buf_dispose(&r->last);
+	for (int i = 0; i < TIER_PACKREAD_BASES; i++)
+		tier_buf_dispose(&r->base[i].data);
 }
 
 int tier_packread_damaged(tier_packread *v, const char *fmt, uint64_t off)
@@ -233,6 +235,33 @@ static int base_by_id(tier_packread *v, const unsigned char *id, uint64_t *off)
  * chain followed to its base, each delta applied in turn).  *end: where
  * the object at off ends.
  */
+static struct tier_packbase *base_slot(tier_packread *v, uint64_t off)
+{
+	return &v->base[(off * 0x9E3779B97F4A7C15ull) >> 58];
+}
+
+static const struct tier_packbase *base_get(tier_packread *v, uint64_t off)
+{
+	const struct tier_packbase *b = base_slot(v, off);
+	return b->type && b->off == off ? b : NULL;
+}
+
+static void base_put(tier_packread *v, uint64_t off, int type,
+                     const tier_buf *data)
+{
+	struct tier_packbase *b = base_slot(v, off);
+	if (data->size > TIER_PACKREAD_BASE_MAX)
+		return;
+	b->type = 0;
+	tier_buf_clear(&b->data);
+	if (tier_buf_put(&b->data, data->ptr, data->size) < 0) {
+		tier_error_clear(); /* not kept: the next costs more */
+		return;
+	}
+	b->off = off;
+	b->type = type;
+}
+
 int tier_packread_resolve(tier_packread *v, uint64_t off, int *type,
                           tier_buf *out, uint64_t *end)
 {
@@ -243,13 +272,11 @@ int tier_packread_resolve(tier_packread *v, uint64_t off, int *type,
 	uint64_t at = off, e;
 	int rc = chain ? 0 : TIER_ERROR;
 
-	int hit = 0;
+	const struct tier_packbase *hit = NULL;
 	while (rc == 0 && (rc = tier_packread_hdr(v, at, &h)) == 0 &&
 	       h.type >= 6) {
-		if (n > 0 && v->last_type && at == v->last_off) {
-			hit = 1;
+		if (n > 0 && (hit = base_get(v, at)) != NULL)
 			break;
-		}
 		if (n == MAX_CHAIN) {
 			rc = tier_packread_damaged(
 			        v,
@@ -272,13 +299,15 @@ int tier_packread_resolve(tier_packread *v, uint64_t off, int *type,
 	}
 	tier_buf_clear(out);
 	if (rc == 0 && hit) {
-		*type = v->last_type;
-		rc = tier_buf_put(out, v->last.ptr, v->last.size);
+		*type = hit->type;
+		rc = tier_buf_put(out, hit->data.ptr, hit->data.size);
 	} else if (rc == 0) {
 		*type = h.type;
 		rc = tier_packread_inflate(v, at, &h, to_buf, out, &e);
 		if (n == 0)
 			*end = e;
+		else if (rc == 0)
+			base_put(v, at, h.type, out);
 	}
 	for (size_t k = n; rc == 0 && k-- > 0;) {
 		tier_buf_clear(&d);
@@ -295,15 +324,8 @@ int tier_packread_resolve(tier_packread *v, uint64_t off, int *type,
 		tier_buf t = *out;
 		*out = tmp;
 		tmp = t;
-	}
-	v->last_type = 0;
-	if (rc == 0 && n > 0) {
-		tier_buf_clear(&v->last);
-		if (tier_buf_put(&v->last, out->ptr, out->size) == 0) {
-			v->last_off = off;
-			v->last_type = *type;
-		} else
-			tier_error_clear(); /* not kept: the next costs more */
+		if (rc == 0)
+			base_put(v, chain[k], *type, out);
 	}
 	free(chain);
 	tier_buf_dispose(&d);

@@ -16,6 +16,10 @@
 #include "gitpack_idx.h"
 #include "util/buf.h"
 
+/** Delta bases kept (each at most TIER_PACKREAD_BASE_MAX bytes: 4 MiB). */
+#define TIER_PACKREAD_BASES    64
+#define TIER_PACKREAD_BASE_MAX (64 * 1024)
+
 typedef struct {
 	int fd;
 	uint64_t size;         /* of the pack, trailer included */
@@ -28,11 +32,14 @@ typedef struct {
 	uint64_t woff;
 	size_t wlen;
 	tier_buf *why;
-	/* the last delta resolved: often the base of the next one (a chain
-	 * in pack order), which then costs one inflation, not its depth */
-	uint64_t last_off;
-	int last_type; /* 0: none yet */
-	tier_buf last;
+	/* delta bases resolved lately, by offset: a chain in pack order
+	 * shares its bases, which then cost one inflation, not the depth
+	 * (libgit2's packbuilder makes chains of 50 among node blobs) */
+	struct tier_packbase {
+		uint64_t off;
+		int type; /* 0: empty */
+		tier_buf data;
+	} base[TIER_PACKREAD_BASES];
 } tier_packread;
 
 /** An object's header: type (1-4, or 6/7 for a delta), inflated size,
