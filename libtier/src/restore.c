@@ -560,3 +560,61 @@ int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
 	run_dispose(&r);
 	return rc;
 }
+
+/* ---- a run that only reads (tier-cat, restore_int.h) -------------------- */
+
+struct tier_restore_reader {
+	struct restore_run r;
+	tier_restore_options o;
+	tier_restore_stats st;
+};
+
+int tier_restore_reader_open(struct tier_restore_reader **out, tier_vault *v,
+                             const git_oid *commit, uint64_t rev,
+                             tier_restore_warning_cb warning, void *payload)
+{
+	struct tier_restore_reader *rd = tier_calloc(1, sizeof(*rd));
+	int rc;
+
+	*out = NULL;
+	if (!rd)
+		return TIER_ERROR;
+	rd->o = (tier_restore_options)TIER_RESTORE_OPTIONS_INIT;
+	rd->o.dest = "";
+	rd->o.warning = warning;
+	rd->o.payload = payload;
+	run_init(&rd->r, v, &rd->o, &rd->st);
+	rd->r.rev = rev;
+	rd->st.revision = rev;
+	git_oid_cpy(&rd->r.commit, commit);
+	if ((rc = tier_restore_rev_trees(&rd->r, commit, rev, &rd->r.rev_tree,
+	                                 &rd->r.snap_root)) < 0 ||
+	    (rc = tier_chunkmap_load(&rd->r.map, rd->r.repo, rd->r.rev_tree,
+	                             tier_vault_state_dir(v))) < 0 ||
+	    (rc = tier_restore_pick_tiers(&rd->r, commit)) < 0) {
+		tier_restore_reader_free(rd);
+		return rc;
+	}
+	*out = rd;
+	return 0;
+}
+
+int tier_restore_reader_read(struct tier_restore_reader *rd, const tier_node *n,
+                             const char *snap, tier_restore_sink_fn sink,
+                             void *payload)
+{
+	return tier_restore_read_node(&rd->r, n, snap, sink, payload);
+}
+
+uint64_t tier_restore_reader_damaged(const struct tier_restore_reader *rd)
+{
+	return rd ? rd->st.damaged : 0;
+}
+
+void tier_restore_reader_free(struct tier_restore_reader *rd)
+{
+	if (!rd)
+		return;
+	run_dispose(&rd->r);
+	free(rd);
+}

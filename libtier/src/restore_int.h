@@ -255,4 +255,23 @@ int tier_restore_make_special(struct restore_run *r, const tier_node *n,
                               struct rdir *d, const char *name,
                               const tier_buf *path);
 
+/* ---- reading one file in order (tier-cat) ---- */
+
+typedef int (*tier_restore_sink_fn)(const void *data, size_t len,
+                                    void *payload);
+/* restore_read.c: n's chunks in order into sink, through the run's tiers */
+int tier_restore_read_node(struct restore_run *r, const tier_node *n,
+                           const char *snap, tier_restore_sink_fn sink,
+                           void *payload);
+/* restore.c: a run without destination, for reading revision rev (commit) */
+struct tier_restore_reader;
+int tier_restore_reader_open(struct tier_restore_reader **out, tier_vault *v,
+                             const git_oid *commit, uint64_t rev,
+                             tier_restore_warning_cb warning, void *payload);
+int tier_restore_reader_read(struct tier_restore_reader *rd, const tier_node *n,
+                             const char *snap, tier_restore_sink_fn sink,
+                             void *payload);
+uint64_t tier_restore_reader_damaged(const struct tier_restore_reader *rd);
+void tier_restore_reader_free(struct tier_restore_reader *rd);
+
 #endif

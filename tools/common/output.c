@@ -243,6 +243,24 @@ int tool_json_emitted(void)
 	return g_json_emitted;
 }
 
+void tool_json_stream_begin(void)
+{
+	tool_progress_done();
+	g_json_emitted = 1;
+}
+
+int tool_json_stream_put(json_t *v)
+{
+	int failed;
+	if (!v) {
+		tool_error("cannot build the JSON output: out of memory");
+		return TOOL_EXIT_ERROR;
+	}
+	failed = json_dumpf(v, stdout, JSON_COMPACT | JSON_ENCODE_ANY) != 0;
+	json_decref(v);
+	return failed ? TOOL_EXIT_ERROR : 0;
+}
+
 /* ---- names in text ---------------------------------------------------- */
 
 #define RING 8

@@ -77,6 +77,16 @@ int tool_json_emit(json_t *obj);
 /** Whether tool_json_emit() has printed an object. */
 int tool_json_emitted(void);
 
+/**
+ * One object too large to build in memory (a listing of a million files):
+ * the tool prints it piece by piece on stdout, one line in all, ending
+ * with "}\n".  tool_json_stream_begin() says it has started (no error
+ * object follows it, as after tool_json_emit()); tool_json_stream_put()
+ * prints v compactly (no newline) and frees it.
+ */
+void tool_json_stream_begin(void);
+int tool_json_stream_put(json_t *v);
+
 /* ---- names in text ---------------------------------------------------- */
 
 /**
