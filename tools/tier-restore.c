@@ -91,20 +91,63 @@ static int parse_overwrite(const char *s, int *out)
 	return 0;
 }
 
+/* On a terminal: the totals counted first (a dry run), so the line has an ETA. */
+static tool_meter meter;
+static int have_totals;
+
 static int on_progress(const tier_restore_stats *s, const char *current,
                        void *payload)
 {
 	char b[32];
 	(void)payload;
 	flush_old_warning();
-	if (tool_progress_enabled()) {
+	if (!tool_progress_enabled())
+		return tool_interrupted();
+	if (have_totals)
+		tool_progress(
+		        "restoring revision %" PRIu64 ": %s  %s", s->revision,
+		        tool_meter_text(&meter, s->bytes, s->files + s->others),
+		        current ? tool_q(current) : "");
+	else
 		tool_progress(
 		        "%s revision %" PRIu64 ": %s, %s  %s",
 		        opt_dry_run ? "counting" : "restoring", s->revision,
 		        tool_count(s->files + s->others, "file", NULL),
 		        tool_size(s->bytes, b), current ? tool_q(current) : "");
-	}
 	return tool_interrupted();
+}
+
+static int on_count(const tier_restore_stats *s, const char *current,
+                    void *payload)
+{
+	(void)payload;
+	(void)current;
+	tool_progress("counting what to restore: %s",
+	              tool_count(s->files + s->others, "file", NULL));
+	return tool_interrupted();
+}
+
+/*
+ * The totals for the progress line: the same selection counted by a dry
+ * run, warnings left to the restore itself.  The contents of files DEST
+ * has are not read for it (if-changed), so a file that "always" finds
+ * changed may be missing from the totals: the meter stops at its total.
+ */
+static void count_totals(tier_vault *v, const tier_restore_options *ro)
+{
+	tier_restore_options co = *ro;
+	tier_restore_stats st = {0};
+	co.dry_run = 1;
+	co.progress = on_count;
+	co.warning = NULL;
+	if (co.overwrite == TIER_OVERWRITE_ALWAYS)
+		co.overwrite = TIER_OVERWRITE_IF_CHANGED;
+	if (tier_restore_run(&st, v, &co) == 0) {
+		tool_meter_start(&meter, st.bytes, st.files + st.others);
+		have_totals = 1;
+	}
+	tier_error_clear();
+	tool_progress_done();
 }
 
 /*
@@ -325,6 +368,8 @@ int main(int argc, char **argv)
 	ro.nexclude = opt_exclude.count;
 	ro.progress = on_progress;
 	ro.warning = on_warning;
+	if (tool_progress_enabled() && !opt_dry_run)
+		count_totals(v, &ro);
 	rc = tier_restore_run(&st, v, &ro);
 	tier_vault_free(v);
 	/* with PATHs and no -r: the newest revision holding them, said so */
