@@ -12,22 +12,36 @@
 #include "session.h"
 
 static uint64_t opt_revision;
-static int opt_overwrite;
+static const char *opt_overwrite;
+static int opt_dry_run;
+static struct tool_list opt_include, opt_exclude;
 
 static const struct tool_opt options[] = {
         TOOL_U64('r', "revision", "N", &opt_revision, 1, 0,
                  "restore revision N (default: the latest)"),
-        TOOL_FLAG(0, "overwrite", &opt_overwrite,
-                  "replace files and symlinks in DEST that differ from the "
-                  "snapshot (default: refuse; equal ones are always kept)"),
+        TOOL_STRING(0, "overwrite", "MODE", &opt_overwrite,
+                    "what to do with an entry DEST has already: always "
+                    "(default: replace it unless its contents are the "
+                    "snapshot's), if-changed (replace it when its size, "
+                    "mtime or mode differ), never (leave it)"),
+        TOOL_FLAG(0, "dry-run", &opt_dry_run,
+                  "say what would be restored (counts, bytes) and write "
+                  "nothing"),
+        TOOL_LIST(0, "include", "PATTERN", &opt_include,
+                  "restore only entries matching PATTERN (gitignore-style, "
+                  "from the snapshot root), what they hold and the "
+                  "directories above them; repeatable"),
+        TOOL_LIST(0, "exclude", "PATTERN", &opt_exclude,
+                  "leave out entries matching PATTERN and what they hold; "
+                  "repeatable; wins over --include"),
         TOOL_OPTS_END,
 };
 
 static const struct tool_exit_doc exits[] = {
         {TOOL_EXIT_ERROR,
          "error, e.g. a chunk damaged on every tier, an entry of a damaged "
-         "or hostile tier skipped, or a file in DEST that --overwrite would "
-         "replace; the message says which"},
+         "or hostile tier skipped, a file in DEST that cannot be replaced; "
+         "the message says which"},
         {TOOL_EXIT_FOREIGN, NULL},
         {TOOL_EXIT_ROLLEDBACK, NULL},
         {TOOL_EXIT_INTERRUPTED,
@@ -48,9 +62,11 @@ static const struct tool_def def = {
                 "empty directories and (as root) owners are restored. Data is read from the "
                 "first online tier; a pack missing or damaged there is read from the next tier "
                 "and the damage reported. Entries already in DEST as the snapshot has them "
-                "(a file of the same size, mtime and mode) are kept: after an interruption "
-                "the same command finishes the restore. Works with an installation (-s) or "
-                "with only -t URL.",
+                "(a file of the same size, mtime, mode and contents) are kept: after an "
+                "interruption the same command finishes the restore. --include and "
+                "--exclude choose entries by gitignore-style patterns on their path in the "
+                "snapshot; --dry-run counts what would be restored. Works with an "
+                "installation (-s) or with only -t URL.",
         .options = options,
         .min_args = 1,
         .max_args = TOOL_ARGS_MANY,
@@ -59,20 +75,79 @@ static const struct tool_def def = {
 
 static void flush_old_warning(void);
 
+/* --overwrite MODE; restic's words and default (always). */
+static int parse_overwrite(const char *s, int *out)
+{
+	if (!s || !strcmp(s, "always"))
+		*out = TIER_OVERWRITE_ALWAYS;
+	else if (!strcmp(s, "if-changed"))
+		*out = TIER_OVERWRITE_IF_CHANGED;
+	else if (!strcmp(s, "never"))
+		*out = TIER_OVERWRITE_NEVER;
+	else
+		return tool_usage_error("unknown --overwrite mode '%s' (write "
+		                        "always, if-changed or never)",
+		                        tool_q(s));
+	return 0;
+}
+
+/* On a terminal: the totals counted first (a dry run), so the line has an ETA. */
+static tool_meter meter;
+static int have_totals;
+
 static int on_progress(const tier_restore_stats *s, const char *current,
                        void *payload)
 {
 	char b[32];
 	(void)payload;
 	flush_old_warning();
-	if (tool_progress_enabled()) {
-		tool_progress("restoring revision %" PRIu64 ": %s, %s  %s",
-		              s->revision,
-		              tool_count(s->files + s->others, "file", NULL),
-		              tool_size(s->bytes, b),
-		              current ? tool_q(current) : "");
-	}
+	if (!tool_progress_enabled())
+		return tool_interrupted();
+	if (have_totals)
+		tool_progress(
+		        "restoring revision %" PRIu64 ": %s  %s", s->revision,
+		        tool_meter_text(&meter, s->bytes, s->files + s->others),
+		        current ? tool_q(current) : "");
+	else
+		tool_progress(
+		        "%s revision %" PRIu64 ": %s, %s  %s",
+		        opt_dry_run ? "counting" : "restoring", s->revision,
+		        tool_count(s->files + s->others, "file", NULL),
+		        tool_size(s->bytes, b), current ? tool_q(current) : "");
 	return tool_interrupted();
+}
+
+static int on_count(const tier_restore_stats *s, const char *current,
+                    void *payload)
+{
+	(void)payload;
+	(void)current;
+	tool_progress("counting what to restore: %s",
+	              tool_count(s->files + s->others, "file", NULL));
+	return tool_interrupted();
+}
+
+/*
+ * The totals for the progress line: the same selection counted by a dry
+ * run, warnings left to the restore itself.  The contents of files DEST
+ * has are not read for it (if-changed), so a file that "always" finds
+ * changed may be missing from the totals: the meter stops at its total.
+ */
+static void count_totals(tier_vault *v, const tier_restore_options *ro)
+{
+	tier_restore_options co = *ro;
+	tier_restore_stats st = {0};
+	co.dry_run = 1;
+	co.progress = on_count;
+	co.warning = NULL;
+	if (co.overwrite == TIER_OVERWRITE_ALWAYS)
+		co.overwrite = TIER_OVERWRITE_IF_CHANGED;
+	if (tier_restore_run(&st, v, &co) == 0) {
+		tool_meter_start(&meter, st.bytes, st.files + st.others);
+		have_totals = 1;
+	}
+	tier_error_clear();
+	tool_progress_done();
 }
 
 /*
@@ -199,14 +274,17 @@ static int report_json(const tier_restore_stats *st, const char *dest)
 	sj.v[TOOL_STAT_DAMAGED] = (int64_t)st->damaged;
 	sj.v[TOOL_STAT_ERRORS] = (int64_t)st->errors;
 	json_t *o = json_pack(
-	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, "
+	        "s:I, s:b}",
 	        "revision", (json_int_t)st->revision, "files",
 	        (json_int_t)files, "dirs", (json_int_t)st->dirs, "others",
 	        (json_int_t)st->others, "bytes", (json_int_t)st->bytes,
 	        "chunks", (json_int_t)st->chunks, "damaged",
 	        (json_int_t)st->damaged, "errors", (json_int_t)st->errors,
 	        "kept", (json_int_t)st->kept, "latest", (json_int_t)st->latest,
-	        "stats", tool_json_stats(&sj));
+	        "stats", tool_json_stats(&sj), "skipped",
+	        (json_int_t)st->skipped, "filtered", (json_int_t)st->filtered,
+	        "dry_run", opt_dry_run != 0);
 	if (o)
 		tool_json_set_name(o, "dest", dest);
 	return tool_json_emit(o);
@@ -216,17 +294,31 @@ static void report_text(const tier_restore_stats *st, const char *dest)
 {
 	uint64_t files = st->files + st->others;
 	char b[32];
-	char kept[64] = "";
+	char also[192] = "";
+	size_t n = 0;
 
 	tool_size(st->bytes, b);
 	if (st->kept)
-		snprintf(kept, sizeof(kept),
-		         " (%" PRIu64 " entr%s already there kept)", st->kept,
-		         st->kept == 1 ? "y" : "ies");
+		n += (size_t)snprintf(also + n, sizeof(also) - n,
+		                      "%s%" PRIu64 " entr%s already there kept",
+		                      n ? ", " : " (", st->kept,
+		                      st->kept == 1 ? "y" : "ies");
+	if (st->skipped)
+		n += (size_t)snprintf(also + n, sizeof(also) - n,
+		                      "%s%" PRIu64
+		                      " left as they are (--overwrite never)",
+		                      n ? ", " : " (", st->skipped);
+	if (st->filtered)
+		n += (size_t)snprintf(also + n, sizeof(also) - n,
+		                      "%s%" PRIu64
+		                      " left out by --include/--exclude",
+		                      n ? ", " : " (", st->filtered);
+	if (n)
+		snprintf(also + n, sizeof(also) - n, ")");
 	tool_info(
-	        "restored revision %" PRIu64 ": %s, %s into %s%s%s",
-	        st->revision, tool_count(files, "file", NULL), b, tool_q(dest),
-	        kept,
+	        "%s revision %" PRIu64 ": %s, %s into %s%s%s",
+	        opt_dry_run ? "would restore" : "restored", st->revision,
+	        tool_count(files, "file", NULL), b, tool_q(dest), also,
 	        st->damaged
 	                ? " (damage found on a tier: see the warnings, then run tier-fsck)"
 	                : "");
@@ -248,6 +340,19 @@ int main(int argc, char **argv)
 
 	tool_init(&c, &def, argc, argv);
 	dest = c.args.items[0];
+	if (parse_overwrite(opt_overwrite, &ro.overwrite))
+		return tool_finish(&c, TOOL_EXIT_USAGE);
+	for (size_t i = 0; i < opt_include.count + opt_exclude.count; i++) {
+		const char *p =
+		        i < opt_include.count
+		                ? opt_include.items[i]
+		                : opt_exclude.items[i - opt_include.count];
+		if (!*p || strspn(p, "/") == strlen(p))
+			return tool_finish(
+			        &c,
+			        tool_usage_error("pattern '%s' matches nothing",
+			                         tool_q(p)));
+	}
 	/* an installation or -t alone; R8 (exit 3/4) is checked before reading */
 	if ((rc = tool_vault_open(&v, &c, TOOL_READ, 1)) < 0)
 		return tool_finish(&c, tool_fail(rc));
@@ -256,9 +361,15 @@ int main(int argc, char **argv)
 	ro.dest = dest;
 	ro.paths = c.args.count > 1 ? c.args.items + 1 : NULL;
 	ro.npaths = c.args.count - 1;
-	ro.overwrite = opt_overwrite;
+	ro.dry_run = opt_dry_run;
+	ro.include = opt_include.items;
+	ro.ninclude = opt_include.count;
+	ro.exclude = opt_exclude.items;
+	ro.nexclude = opt_exclude.count;
 	ro.progress = on_progress;
 	ro.warning = on_warning;
+	if (tool_progress_enabled() && !opt_dry_run)
+		count_totals(v, &ro);
 	rc = tier_restore_run(&st, v, &ro);
 	tier_vault_free(v);
 	/* with PATHs and no -r: the newest revision holding them, said so */

@@ -112,8 +112,8 @@ g repack -a -d -q
 if [ -n "$commit" ]; then pass "hostile revision $commit"; else fail "no hostile revision"; fi
 canary_before=$(listing "$canary")
 
-for ow in "" --overwrite; do
-	step "restore from the hostile tier alone (-t) ${ow:-without --overwrite}"
+for ow in "--overwrite always" "--overwrite never"; do
+	step "restore from the hostile tier alone (-t) $ow"
 	run_tool tier-restore -t "a=$a_url" $ow out
 	expect_exit 1
 	expect_stderr_match "^tier-restore: (warning|error): directory '/.*/src/escape' not restored: bad tree entry name '(\.\./)+canary/escaped.txt': holds a '/'\$"

@@ -4,8 +4,8 @@
 # ('d/', then 'd -> CANARY'); the same with the directory's mode 7777 and
 # the link to a 0600 file ('e/', then 'e -> CANARY-FILE': the final chmod
 # of the directory must not follow it).  One round each, the tier crafted
-# with git plumbing after a normal push.  tier-restore, with and without
-# --overwrite, into a new and into an existing DEST, writes nothing
+# with git plumbing after a normal push.  tier-restore, with --overwrite
+# always (the default) and if-changed, into a new and into an existing DEST, writes nothing
 # through a link (the canary directory stays empty, the canary file keeps
 # mode 0600), names the bad entry, restores the rest byte for byte and
 # exits 1; tier-fsck exits 5 naming it; memory stays under 64 MiB.
@@ -14,8 +14,8 @@
 hostile_init
 node=$(hostile_node_of a.txt)
 
-# round NAME STDERR-RE ENTRY: restore new, --overwrite new, --overwrite
-# over the first; then fsck
+# round NAME STDERR-RE ENTRY: restore new, --overwrite if-changed new,
+# --overwrite if-changed over the first; then fsck
 round() {
 	local out=$TT_TMP/$1 re=$2 e=$3
 	mem_tool tier-restore -t "server=$SRV" "$out"
@@ -24,12 +24,12 @@ round() {
 	expect_mem_below "$HOSTILE_MEM_MIB"
 	expect_canaries_untouched
 	expect_rest_restored "$out" "$e"
-	mem_tool tier-restore -t "server=$SRV" --overwrite "$out-ow"
+	mem_tool tier-restore -t "server=$SRV" --overwrite if-changed "$out-ow"
 	expect_exit 1
 	expect_stderr_match "$re"
 	expect_canaries_untouched
 	expect_rest_restored "$out-ow" "$e"
-	mem_tool tier-restore -t "server=$SRV" --overwrite "$out"
+	mem_tool tier-restore -t "server=$SRV" --overwrite if-changed "$out"
 	expect_exit 1
 	expect_canaries_untouched
 	expect_rest_restored "$out" "$e"

@@ -77,6 +77,32 @@ run_tool tier-log -s state --json 1 2
 expect_json '.summary | type' string
 expect_json '.changes_summary.added' 3
 
+step "tier-ls, tier-find: entries of every kind, a non-UTF-8 name"
+run_tool tier-ls -s state --json -R /
+expect_exit 0
+valid tier-ls
+expect_json '[.entries[] | select(.type == "symlink")][0].target' a
+expect_json '[.entries[] | select(has("path_b64"))] | length' 1
+run_tool tier-ls -s state --json "$src/a"
+expect_exit 0
+valid tier-ls
+expect_json '.entries | length' 1
+run_tool tier-find -s state --json a 'b*'
+expect_exit 0
+valid tier-find
+expect_json '.revisions[0].matches | length' 2
+run_tool tier-find -s state --json no-such-name
+expect_exit 0
+valid tier-find
+expect_json '.revisions | length' 0
+run_tool tier-ls -s state --json /no/such/path
+expect_exit 1
+valid tier-ls
+expect_json .error.code "not found"
+run_tool tier-find -s state --json -r 99 x
+expect_exit 1
+valid tier-find
+
 step "an offline tier: unknown is null, never 0"
 echo offline >"$ctl"
 run_tool tier-push -s state --json "${fast[@]}" "$src"
@@ -100,7 +126,7 @@ valid tier-status
 expect_json '.tiers[] | select(.name == "nas") | "\(.state) \(.sync.revisions)"' "behind 1"
 
 step "usage errors: an error object on stdout with --json, for every tool"
-for t in tier-init tier-push tier-log tier-status tier-sync tier-fsck tier-restore; do
+for t in tier-init tier-push tier-log tier-status tier-sync tier-fsck tier-restore tier-ls tier-find; do
 	run_tool "$t" -s state --json --no-such-option
 	expect_exit 2
 	valid "$t"

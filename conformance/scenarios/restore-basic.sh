@@ -44,17 +44,17 @@ expect_stderr_match '^tier-restore: restored revision 2: 7 files, .* into out$'
 expect_stdout_empty
 same_tree "$src" "out$src"
 
-step "restoring again keeps what is there; a file changed in DEST is refused"
+step "restoring again keeps what is there; a file changed in DEST: never keeps it, the default replaces it"
 run_tool tier-restore -s state out
 expect_exit 0
 expect_stderr_match '^tier-restore: restored revision 2: 0 files, .* into out \(7 entries already there kept\)$'
 same_tree "$src" "out$src"
 printf 'mine\n' >"out$src/sub/b.txt"
-run_tool tier-restore -s state out
-expect_exit 1
-expect_stderr_one_line
-expect_stderr_match "out$src/.*' exists already"
-run_tool tier-restore -s state --overwrite -q out
+run_tool tier-restore -s state --overwrite never out
+expect_exit 0
+expect_stderr_match '\(6 entries already there kept, 1 left as they are \(--overwrite never\)\)$'
+if [ "$(cat "out$src/sub/b.txt")" = mine ]; then pass "--overwrite never leaves the changed file"; else fail "--overwrite never replaced the changed file"; fi
+run_tool tier-restore -s state -q out
 expect_exit 0
 expect_stderr_empty
 same_tree "$src" "out$src"

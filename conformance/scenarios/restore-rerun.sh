@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 13, points 5 and 6 (restore side): a restore killed half way is
 # finished by the same command (complete files kept, not rewritten; the
-# partial one redone), also with --overwrite; and with PATH and no -r the
+# partial one redone), also with --overwrite if-changed; and with PATH and no -r the
 # newest revision holding PATH is used and named.
 . "$(dirname "$0")/../lib.sh"
 
@@ -54,9 +54,9 @@ if [ -z "$(find out -name '*.tier-tmp')" ]; then pass "no temporary file left"; 
 after=$(complete out | grep -F -f <(printf '%s\n' "$before" | cut -d' ' -f1))
 if [ "$after" = "$before" ]; then pass "complete files not rewritten (inode, ctime)"; else fail "complete files rewritten"; fi
 
-step "--overwrite into the finished DEST rewrites nothing"
+step "--overwrite if-changed into the finished DEST rewrites nothing"
 before=$(complete out)
-run_tool tier-restore -s state --overwrite --json out
+run_tool tier-restore -s state --overwrite if-changed --json out
 expect_exit 0
 expect_json .files 0
 expect_json .kept 25

@@ -5,7 +5,8 @@
 # NO_COLOR, TERM=dumb and a pipe give no colour; tier-push draws its
 # progress line ("\r", counts with plurals) and no raw escape from a file
 # name reaches the terminal.  Labelled "tty": ci/test.sh asan runs it with
-# the ASan tools too (the push progress line once read freed memory).
+# the ASan tools too (the push progress line once read freed memory);
+# tier-restore draws progress toward totals counted first, with an ETA.
 . "$(dirname "$0")/../lib.sh"
 
 command -v script >/dev/null || fail "script(1) from util-linux is missing"
@@ -119,3 +120,20 @@ on_tty sync.out "$T/tier-sync" -s state
 expect_exit 0
 expect_stdout_no_match 'AddressSanitizer|runtime error'
 expect_stdout_match 'replayed 1 revision onto 1 tier: 1 pack \([0-9.]+ [KMG]?i?B\) and '
+
+step "tier-restore on a terminal: progress toward the totals, with an ETA; -q and a pipe draw none"
+on_tty restore.out "$T/tier-restore" -s state rst
+expect_exit 0
+expect_stdout_no_match 'AddressSanitizer|runtime error'
+if sed -e 's/\x1b\[[0-9;]*m//g' restore.out | tr '\r' '\n' | grep -Eq '^restoring revision [0-9]+: [0-9]+% ETA [-0-9:]+: .* of .*, [0-9]+ of [0-9]+ files'; then
+	pass "the progress line counts toward the totals, with an ETA"
+else
+	fail "no progress line with totals: $(tr '\r' '\n' <restore.out | head -3)"
+fi
+expect_stdout_match 'restored revision [0-9]+: [0-9]+ files'
+on_tty restore-q.out "$T/tier-restore" -q -s state rst-q
+expect_exit 0
+if grep -q 'ETA' restore-q.out; then fail "-q drew a progress line"; else pass "-q draws no progress line"; fi
+run_tool tier-restore -s state rst-pipe
+expect_exit 0
+expect_stderr_no_match 'ETA'

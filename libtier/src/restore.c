@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,10 +314,14 @@ static int walk_selection(struct restore_run *r, struct rdir *d, int plan)
 	int rc = 0;
 	if (tier_buf_put(&path, r->dest.ptr, r->dest.size) < 0)
 		rc = TIER_ERROR;
-	else if (r->whole && root_ok(r, r->snap_root, plan))
-		rc = plan ? tier_restore_walk_dir(r, r->snap_root, d, &path)
-		          : tier_restore_each_entry(r, r->snap_root, d, &path,
-		                                    tier_restore_check_entry);
+	else if (r->whole && root_ok(r, r->snap_root, plan != WALK_CHECK))
+		rc = plan == WALK_PLAN
+		             ? tier_restore_walk_dir(r, r->snap_root, d, &path)
+		             : tier_restore_each_entry(
+		                       r, r->snap_root, d, &path,
+		                       plan == WALK_DRY
+		                               ? tier_restore_dry_entry
+		                               : tier_restore_check_entry);
 	for (size_t i = 0; i < r->sel.length && !r->whole && rc == 0; i++)
 		rc = tier_restore_select_path(r, r->snap_root, d, r->sel.ptr[i],
 		                              plan);
@@ -329,14 +334,39 @@ static int check_conflicts(struct restore_run *r)
 {
 	struct rdir probe;
 	int rc, fd;
-	if (r->o->overwrite || !r->snap_root)
+	if (r->o->overwrite != TIER_OVERWRITE_REFUSE || !r->snap_root)
 		return 0;
 	if ((rc = open_dest(r, 0, &fd)) < 0 || fd < 0)
 		return rc;
 	memset(&probe, 0, sizeof(probe));
 	probe.fd = fd;
-	rc = walk_selection(r, &probe, 0);
+	rc = walk_selection(r, &probe, WALK_CHECK);
 	close(fd);
+	return rc;
+}
+
+/* --dry-run: the walk counts, against DEST as it is (fd -1: none yet). */
+static int dry_run(struct restore_run *r)
+{
+	struct rdir probe;
+	int rc, fd;
+	if ((rc = dest_path(r)) < 0 || (rc = check_conflicts(r)) < 0)
+		return rc;
+	if (!r->snap_root)
+		return 0;
+	if ((rc = open_dest(r, 0, &fd)) < 0)
+		return rc;
+	memset(&probe, 0, sizeof(probe));
+	probe.fd = fd;
+	rc = walk_selection(r, &probe, WALK_DRY);
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && r->fail_code)
+		rc = tier_error_set(r->fail_code, "%s",
+		                    r->fail_msg ? r->fail_msg
+		                                : "restore failed");
+	if (rc == 0)
+		tier_restore_progress(r, 1);
 	return rc;
 }
 
@@ -388,7 +418,7 @@ static int start_workers(struct restore_run *r)
 /* The walk: entries created, files cut into read jobs for the workers. */
 static void plan(struct restore_run *r)
 {
-	int rc = walk_selection(r, r->dest_dir, 1);
+	int rc = walk_selection(r, r->dest_dir, WALK_PLAN);
 	if (rc == 0)
 		rc = tier_restore_flush_job(r);
 	if (rc < 0)
@@ -474,8 +504,12 @@ static int run_result(struct restore_run *r)
 static int run_restore(struct restore_run *r)
 {
 	int rc;
-	if ((rc = choose_revision(r)) < 0 || (rc = prepare(r)) < 0 ||
-	    (rc = check_conflicts(r)) < 0 || (rc = open_dest_dir(r)) < 0)
+	if ((rc = choose_revision(r)) < 0)
+		return rc;
+	if (r->o->dry_run)
+		return dry_run(r);
+	if ((rc = prepare(r)) < 0 || (rc = check_conflicts(r)) < 0 ||
+	    (rc = open_dest_dir(r)) < 0)
 		return rc;
 	if (start_workers(r) == 0 && r->snap_root)
 		plan(r);
@@ -514,6 +548,8 @@ static void run_dispose(struct restore_run *r)
 		free(r->w[i].raw);
 	}
 	tier_vec_dispose(&r->sel, free);
+	tier_restore_matcher_free(r->inc);
+	tier_restore_matcher_free(r->exc);
 	git_tree_free(r->snap_root);
 	git_tree_free(r->rev_tree);
 	for (size_t i = 0; i < r->ntiers; i++)
@@ -530,6 +566,32 @@ static void run_dispose(struct restore_run *r)
 	pthread_mutex_destroy(&r->cb);
 	pthread_mutex_destroy(&r->io);
 	pthread_mutex_destroy(&r->lock);
+}
+
+/*
+ * The options as this build reads them: version 1 ends before dry_run,
+ * the rest stays zero.  The patterns become matchers.
+ */
+static int take_options(struct restore_run *r, const tier_restore_options *in)
+{
+	int rc;
+	r->opts = (tier_restore_options)TIER_RESTORE_OPTIONS_INIT;
+	if (in->version == 1)
+		memcpy(&r->opts, in, offsetof(tier_restore_options, dry_run));
+	else
+		r->opts = *in;
+	r->o = &r->opts;
+	if (r->opts.overwrite < TIER_OVERWRITE_REFUSE ||
+	    r->opts.overwrite > TIER_OVERWRITE_NEVER)
+		return tier_error_set(TIER_EUSAGE,
+		                      "restore overwrite mode %d is unknown",
+		                      r->opts.overwrite);
+	if ((rc = tier_restore_matcher_new(&r->inc, r->opts.include,
+	                                   r->opts.ninclude, "include")) < 0 ||
+	    (rc = tier_restore_matcher_new(&r->exc, r->opts.exclude,
+	                                   r->opts.nexclude, "exclude")) < 0)
+		return rc;
+	return 0;
 }
 
 int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
@@ -556,7 +618,66 @@ int tier_restore_run(tier_restore_stats *stats, tier_vault *v,
 		        "restore options name paths but give none");
 
 	run_init(&r, v, opts, stats);
-	rc = run_restore(&r);
+	if ((rc = take_options(&r, opts)) == 0)
+		rc = run_restore(&r);
 	run_dispose(&r);
 	return rc;
+}
+
+/* ---- a run that only reads (tier-cat, restore_int.h) -------------------- */
+
+struct tier_restore_reader {
+	struct restore_run r;
+	tier_restore_options o;
+	tier_restore_stats st;
+};
+
+int tier_restore_reader_open(struct tier_restore_reader **out, tier_vault *v,
+                             const git_oid *commit, uint64_t rev,
+                             tier_restore_warning_cb warning, void *payload)
+{
+	struct tier_restore_reader *rd = tier_calloc(1, sizeof(*rd));
+	int rc;
+
+	*out = NULL;
+	if (!rd)
+		return TIER_ERROR;
+	rd->o = (tier_restore_options)TIER_RESTORE_OPTIONS_INIT;
+	rd->o.dest = "";
+	rd->o.warning = warning;
+	rd->o.payload = payload;
+	run_init(&rd->r, v, &rd->o, &rd->st);
+	rd->r.rev = rev;
+	rd->st.revision = rev;
+	git_oid_cpy(&rd->r.commit, commit);
+	if ((rc = tier_restore_rev_trees(&rd->r, commit, rev, &rd->r.rev_tree,
+	                                 &rd->r.snap_root)) < 0 ||
+	    (rc = tier_chunkmap_load(&rd->r.map, rd->r.repo, rd->r.rev_tree,
+	                             tier_vault_state_dir(v))) < 0 ||
+	    (rc = tier_restore_pick_tiers(&rd->r, commit)) < 0) {
+		tier_restore_reader_free(rd);
+		return rc;
+	}
+	*out = rd;
+	return 0;
+}
+
+int tier_restore_reader_read(struct tier_restore_reader *rd, const tier_node *n,
+                             const char *snap, tier_restore_sink_fn sink,
+                             void *payload)
+{
+	return tier_restore_read_node(&rd->r, n, snap, sink, payload);
+}
+
+uint64_t tier_restore_reader_damaged(const struct tier_restore_reader *rd)
+{
+	return rd ? rd->st.damaged : 0;
+}
+
+void tier_restore_reader_free(struct tier_restore_reader *rd)
+{
+	if (!rd)
+		return;
+	run_dispose(&rd->r);
+	free(rd);
 }

@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "util/error.h"
+#include "util/posix.h"
 
 /* ---- applying metadata ------------------------------------------------- */
 
@@ -271,7 +273,8 @@ static int put_in_place(struct restore_run *r, struct rfile *f)
 		return 0;
 	if ((errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST ||
 	     errno == ENOTDIR) &&
-	    r->o->overwrite) {
+	    (r->o->overwrite == TIER_OVERWRITE_IF_CHANGED ||
+	     r->o->overwrite == TIER_OVERWRITE_ALWAYS)) {
 		if (remove_at(dfd, f->name) < 0)
 			return tier_restore_fs_error(errno, "cannot remove",
 			                             f->path);
@@ -434,6 +437,59 @@ int tier_restore_same_existing(struct restore_run *r, const tier_node *n,
 	return 0;
 }
 
+/*
+ * Whether the regular file at name has n's contents: read in n's chunk
+ * lengths, each hashed against its id.  A vault whose chunk ids are keyed
+ * (encrypted) cannot be compared this way: 0, and the file is rewritten.
+ */
+static int same_content(struct restore_run *r, const tier_node *n, int dirfd,
+                        const char *name)
+{
+	unsigned char *buf = NULL, id[TIER_HASH_LEN];
+	size_t cap = 0, got = 0;
+	uint64_t off = 0;
+	int fd, same = 1;
+	if (tier_vault_keys(r->v))
+		return 0;
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	for (size_t i = 0; i < n->nchunks && same; i++) {
+		size_t len = n->chunks[i].len;
+		if (len > cap) {
+			unsigned char *nb = tier_realloc(buf, len);
+			if (!nb) {
+				same = 0;
+				break;
+			}
+			buf = nb;
+			cap = len;
+		}
+		same = tier_pread_all(fd, buf, len, off, &got, name) == 0 &&
+		       got == len && tier_sha256(id, buf, len) == 0 &&
+		       !memcmp(id, n->chunks[i].id, TIER_HASH_LEN);
+		off += len;
+	}
+	/* nothing after the last chunk */
+	if (same && (tier_pread_all(fd, id, 1, off, &got, name) < 0 || got))
+		same = 0;
+	tier_error_clear();
+	free(buf);
+	close(fd);
+	return same;
+}
+
+int tier_restore_keepable(struct restore_run *r, const tier_node *n,
+                          const struct stat *st, int dirfd, const char *name)
+{
+	if (!tier_restore_same_existing(r, n, st, dirfd, name))
+		return 0;
+	if (n->type != TIER_NODE_FILE ||
+	    r->o->overwrite != TIER_OVERWRITE_ALWAYS)
+		return 1;
+	return same_content(r, n, dirfd, name);
+}
+
 int tier_restore_conflict(const char *path)
 {
 	return tier_error_set(TIER_ECONFLICT,
@@ -463,7 +519,8 @@ int tier_restore_lookup_at(int dirfd, const char *name, const char *path,
 static int clear_at(struct restore_run *r, int dirfd, const char *name,
                     const char *path)
 {
-	if (!r->o->overwrite)
+	if (r->o->overwrite != TIER_OVERWRITE_IF_CHANGED &&
+	    r->o->overwrite != TIER_OVERWRITE_ALWAYS)
 		return tier_restore_conflict(path);
 	if (remove_at(dirfd, name) < 0)
 		return tier_restore_fs_error(errno, "cannot remove", path);
@@ -502,6 +559,9 @@ int tier_restore_make_dir(struct restore_run *r, struct rdir *parent,
 		        "'%s' is not a directory (a directory "
 		        "above a restored path is never replaced)",
 		        tier_restore_show(path->ptr));
+	} else if (rc == 1 && r->o->overwrite == TIER_OVERWRITE_NEVER) {
+		tier_restore_stat_inc(r, &r->stats->skipped);
+		return 1; /* left as it is, and what the snapshot has below */
 	} else if (rc == 1 &&
 	           (rc = clear_at(r, parent->fd, name, path->ptr)) < 0) {
 		return rc;
@@ -543,6 +603,10 @@ static int keep_or_clear(struct restore_run *r, const tier_node *n,
 		return rc;
 	if (rc == 1 && tier_restore_same_existing(r, n, &st, d->fd, name)) {
 		tier_restore_stat_inc(r, &r->stats->kept);
+		return 1;
+	}
+	if (rc == 1 && r->o->overwrite == TIER_OVERWRITE_NEVER) {
+		tier_restore_stat_inc(r, &r->stats->skipped);
 		return 1;
 	}
 	if (rc == 1 && (rc = clear_at(r, d->fd, name, path->ptr)) < 0)

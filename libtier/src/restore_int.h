@@ -104,6 +104,19 @@ struct rtier {
 
 struct restore_run;
 
+/*
+ * A set of path patterns (restore_filter.c): the interface the shared
+ * gitignore matcher sits behind.  match: 1 when the snapshot path ("/a/b")
+ * matches, is_dir telling whether it names a directory; dir_matters: 0
+ * when no pattern looks at that (then a blob's node is not read for it).
+ */
+struct tier_restore_matcher {
+	int (*match)(const struct tier_restore_matcher *m, const char *snap,
+	             int is_dir);
+	int (*dir_matters)(const struct tier_restore_matcher *m);
+	void (*free)(struct tier_restore_matcher *m);
+};
+
 /* A reading thread (restore_read.c) and its buffers. */
 struct worker {
 	struct restore_run *r;
@@ -138,6 +151,10 @@ struct restore_run {
 	 * revision), the commit of revision rev, its trees */
 	tier_vec sel;
 	int whole;
+	tier_restore_options
+	        opts; /* the caller's, as this version reads them */
+	struct tier_restore_matcher *inc, *exc; /* NULL: none given */
+	int in_included; /* the walk is below an entry an include matched */
 	git_oid commit;
 	git_tree *rev_tree;
 	git_tree *snap_root;   /* NULL: an empty revision */
@@ -195,6 +212,20 @@ int tier_restore_find_revision(struct restore_run *r, const tier_vec *sel,
                                int whole, git_oid *out);
 int tier_restore_pick_tiers(struct restore_run *r, const git_oid *commit);
 
+/* ---- filter (restore_filter.c) ---- */
+
+/* The matcher of n patterns (none: *out NULL); what: "include", "exclude". */
+int tier_restore_matcher_new(struct tier_restore_matcher **out,
+                             const char *const *pats, size_t n,
+                             const char *what);
+void tier_restore_matcher_free(struct tier_restore_matcher *m);
+/*
+ * Whether entry e at snap is restored (1) or left out (0); *all_below: an
+ * include pattern matched it, so everything below it is in.
+ */
+int tier_restore_filter_take(struct restore_run *r, const git_tree_entry *e,
+                             const char *snap, int *all_below);
+
 /* ---- plan (restore_plan.c) ---- */
 
 const char *tier_restore_snap_of(struct restore_run *r, const tier_buf *path);
@@ -211,6 +242,14 @@ int tier_restore_each_entry(struct restore_run *r, const git_tree *tree,
                             tier_restore_entry_fn fn);
 int tier_restore_check_entry(struct restore_run *r, const git_tree_entry *e,
                              struct rdir *d, const char *name, tier_buf *path);
+/* How a walk over the selection treats what it finds. */
+enum walk_mode {
+	WALK_CHECK = 0, /* conflicts only, nothing changed */
+	WALK_PLAN = 1,  /* restore */
+	WALK_DRY = 2,   /* count what a restore would do, nothing changed */
+};
+int tier_restore_dry_entry(struct restore_run *r, const git_tree_entry *e,
+                           struct rdir *d, const char *name, tier_buf *path);
 int tier_restore_select_path(struct restore_run *r, const git_tree *root,
                              struct rdir *dest, const char *sel, int plan);
 
@@ -242,6 +281,10 @@ int tier_restore_write_at(int fd, const unsigned char *p, size_t len,
 int tier_restore_same_existing(struct restore_run *r, const tier_node *n,
                                const struct stat *st, int dirfd,
                                const char *name);
+/* same_existing, and for a regular file under TIER_OVERWRITE_ALWAYS the
+ * same contents too (read and hashed chunk by chunk) */
+int tier_restore_keepable(struct restore_run *r, const tier_node *n,
+                          const struct stat *st, int dirfd, const char *name);
 int tier_restore_conflict(const char *path);
 int tier_restore_lookup_at(int dirfd, const char *name, const char *path,
                            struct stat *st);
@@ -254,5 +297,24 @@ int tier_restore_make_symlink(struct restore_run *r, const tier_node *n,
 int tier_restore_make_special(struct restore_run *r, const tier_node *n,
                               struct rdir *d, const char *name,
                               const tier_buf *path);
+
+/* ---- reading one file in order (tier-cat) ---- */
+
+typedef int (*tier_restore_sink_fn)(const void *data, size_t len,
+                                    void *payload);
+/* restore_read.c: n's chunks in order into sink, through the run's tiers */
+int tier_restore_read_node(struct restore_run *r, const tier_node *n,
+                           const char *snap, tier_restore_sink_fn sink,
+                           void *payload);
+/* restore.c: a run without destination, for reading revision rev (commit) */
+struct tier_restore_reader;
+int tier_restore_reader_open(struct tier_restore_reader **out, tier_vault *v,
+                             const git_oid *commit, uint64_t rev,
+                             tier_restore_warning_cb warning, void *payload);
+int tier_restore_reader_read(struct tier_restore_reader *rd, const tier_node *n,
+                             const char *snap, tier_restore_sink_fn sink,
+                             void *payload);
+uint64_t tier_restore_reader_damaged(const struct tier_restore_reader *rd);
+void tier_restore_reader_free(struct tier_restore_reader *rd);
 
 #endif

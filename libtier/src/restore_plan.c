@@ -185,13 +185,18 @@ static int plan_file(struct restore_run *r, const tier_node *n, struct rdir *d,
 		return rc;
 	if ((rc = tier_restore_lookup_at(d->fd, name, path->ptr, &st)) < 0)
 		goto out;
-	if (rc == 1 && tier_restore_same_existing(r, n, &st, d->fd, name)) {
+	if (rc == 1 && tier_restore_keepable(r, n, &st, d->fd, name)) {
 		tier_restore_stat_inc(r, &r->stats->kept);
 		rc = 0;
 		goto out;
 	}
+	if (rc == 1 && r->o->overwrite == TIER_OVERWRITE_NEVER) {
+		tier_restore_stat_inc(r, &r->stats->skipped);
+		rc = 0;
+		goto out;
+	}
 	/* a file there is replaced by the rename, a directory before it */
-	if (rc == 1 && !r->o->overwrite) {
+	if (rc == 1 && r->o->overwrite == TIER_OVERWRITE_REFUSE) {
 		rc = tier_restore_conflict(path->ptr);
 		goto out;
 	}
@@ -259,6 +264,8 @@ static int plan_tree(struct restore_run *r, const git_tree_entry *e,
 	if (rc == 0) {
 		rc = tier_restore_walk_dir(r, sub, d, path);
 		tier_restore_walk_drop(r, d);
+	} else if (rc == 1) {
+		rc = 0; /* TIER_OVERWRITE_NEVER: left as it is */
 	}
 	git_tree_free(sub);
 	return rc;
@@ -311,6 +318,34 @@ static int plan_entry(struct restore_run *r, const git_tree_entry *e,
 }
 
 /*
+ * fn for one entry, unless include/exclude leave it out (counted by the
+ * walks that restore or count, not by the conflict check).
+ */
+static int filtered_entry(struct restore_run *r, const git_tree_entry *e,
+                          struct rdir *d, const char *name, tier_buf *path,
+                          tier_restore_entry_fn fn)
+{
+	int all_below = 0, rc;
+	if (!r->inc && !r->exc)
+		return fn(r, e, d, name, path);
+	rc = tier_restore_filter_take(r, e, tier_restore_snap_of(r, path),
+	                              &all_below);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		if (fn != tier_restore_check_entry)
+			tier_restore_stat_inc(r, &r->stats->filtered);
+		return 0;
+	}
+	int was = r->in_included;
+	if (all_below)
+		r->in_included = 1;
+	rc = fn(r, e, d, name, path);
+	r->in_included = was;
+	return rc;
+}
+
+/*
  * Call fn for every entry of a snapshot directory (checked by load_tree),
  * with its decoded name and path extended by it.
  */
@@ -335,7 +370,7 @@ int tier_restore_each_entry(struct restore_run *r, const git_tree *tree,
 		    tier_buf_put(path, name.ptr, name.size) < 0)
 			rc = TIER_ERROR;
 		else
-			rc = fn(r, e, d, name.ptr, path);
+			rc = filtered_entry(r, e, d, name.ptr, path, fn);
 		buf_truncate(path, base);
 	}
 	tier_buf_dispose(&name);
@@ -392,6 +427,77 @@ int tier_restore_check_entry(struct restore_run *r, const git_tree_entry *e,
 	int same = tier_restore_same_existing(r, &n, &st, d->fd, name);
 	tier_node_dispose(&n);
 	return same ? 0 : tier_restore_conflict(path->ptr);
+}
+
+/* --dry-run: a directory, counted; DEST's directory entered if there. */
+static int dry_tree(struct restore_run *r, const git_tree_entry *e,
+                    struct rdir *d, const char *name, tier_buf *path,
+                    const struct stat *st, int exists)
+{
+	git_tree *sub = NULL;
+	struct rdir sd;
+	int rc;
+	if (exists && !S_ISDIR(st->st_mode)) {
+		if (r->o->overwrite == TIER_OVERWRITE_NEVER) {
+			tier_restore_stat_inc(r, &r->stats->skipped);
+			return 0;
+		}
+		exists = 0; /* replaced: nothing below it is there */
+	}
+	if ((rc = load_tree(r, git_tree_entry_id(e),
+	                    tier_restore_snap_of(r, path), &sub)) < 0)
+		return tier_restore_entry_error(r, rc);
+	memset(&sd, 0, sizeof(sd));
+	sd.fd = exists ? tier_restore_open_dir_at(d->fd, name) : -1;
+	r->stats->dirs++;
+	rc = tier_restore_each_entry(r, sub, &sd, path, tier_restore_dry_entry);
+	if (sd.fd >= 0)
+		close(sd.fd);
+	git_tree_free(sub);
+	return rc;
+}
+
+/*
+ * --dry-run: what the restore would do with entry e, counted in the stats
+ * as a restore counts (files, others, dirs, bytes, chunks, kept, skipped);
+ * d->fd is DEST's directory as it is, -1 when it does not exist yet.
+ */
+int tier_restore_dry_entry(struct restore_run *r, const git_tree_entry *e,
+                           struct rdir *d, const char *name, tier_buf *path)
+{
+	struct stat st;
+	tier_node n;
+	int rc, exists = 0;
+	if (d && d->fd >= 0 &&
+	    (exists = tier_restore_lookup_at(d->fd, name, path->ptr, &st)) < 0)
+		return tier_restore_entry_error(r, exists);
+	if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+		return dry_tree(r, e, d, name, path, &st, exists);
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+		return 0;
+	if ((rc = read_node(r, &n, git_tree_entry_id(e),
+	                    tier_restore_snap_of(r, path))) < 0)
+		return tier_restore_entry_error(r, rc);
+	if (exists && n.type == TIER_NODE_DIR && S_ISDIR(st.st_mode))
+		r->stats->dirs++;
+	else if (exists && tier_restore_keepable(r, &n, &st, d->fd, name))
+		r->stats->kept++;
+	else if (exists && r->o->overwrite == TIER_OVERWRITE_NEVER)
+		r->stats->skipped++;
+	else if (n.type == TIER_NODE_DIR)
+		r->stats->dirs++;
+	else if (n.type == TIER_NODE_SOCKET)
+		; /* a socket is never restored */
+	else if (n.type == TIER_NODE_FILE) {
+		r->stats->files++;
+		r->stats->chunks += n.nchunks;
+		for (size_t i = 0; i < n.nchunks; i++)
+			r->stats->bytes += n.chunks[i].len;
+	} else {
+		r->stats->others++;
+	}
+	tier_node_dispose(&n);
+	return tier_restore_progress(r, 0);
 }
 
 /* The way down to a selected path: where it is in the snapshot and DEST. */
@@ -464,11 +570,12 @@ static int descend(struct restore_run *r, struct select_walk *w,
 	                    tier_restore_snap_of(r, &w->path), &next)) < 0) {
 		/* the walk reports it; the check leaves it to the walk */
 		w->done = 1;
-		return w->plan ? tier_restore_entry_error(r, rc) : 0;
+		return w->plan != WALK_CHECK ? tier_restore_entry_error(r, rc)
+		                             : 0;
 	}
 	git_tree_free(w->tree);
 	w->tree = next;
-	if (w->plan)
+	if (w->plan == WALK_PLAN)
 		return enter_made_dir(r, w);
 	if (w->d)
 		return enter_existing_dir(w);
@@ -494,8 +601,11 @@ static int select_component(struct restore_run *r, struct select_walk *w)
 	if (*w->p)
 		return descend(r, w, e);
 	w->done = 1;
-	if (w->plan)
+	if (w->plan == WALK_PLAN)
 		return plan_entry(r, e, w->d, w->comp.ptr, &w->path);
+	if (w->plan == WALK_DRY)
+		return tier_restore_dry_entry(r, e, w->d, w->comp.ptr,
+		                              &w->path);
 	if (w->d)
 		return tier_restore_check_entry(r, e, w->d, w->comp.ptr,
 		                                &w->path);
@@ -520,7 +630,7 @@ int tier_restore_select_path(struct restore_run *r, const git_tree *root,
 	w.plan = plan;
 	if (tier_buf_put(&w.path, r->dest.ptr, r->dest.size) < 0)
 		return TIER_ERROR;
-	if (plan) {
+	if (plan == WALK_PLAN) {
 		tier_restore_rdir_ref(r, w.d);
 		tier_restore_walk_hold(r);
 	}
@@ -529,7 +639,7 @@ int tier_restore_select_path(struct restore_run *r, const git_tree *root,
 	else
 		while ((rc = select_component(r, &w)) >= 0 && !w.done)
 			;
-	if (plan && w.d)
+	if (plan == WALK_PLAN && w.d)
 		tier_restore_walk_drop(r, w.d);
 	if (w.probe.fd >= 0)
 		close(w.probe.fd);

@@ -587,3 +587,117 @@ int tier_restore_add_piece(struct restore_run *r, struct rfile *f, uint64_t off,
 	j->n++;
 	return 0;
 }
+
+/* ---- one file in order (tier-cat) -------------------------------------- */
+
+/*
+ * Chunks of n from chunk i on that one ranged get covers, as a restore job
+ * would group them: same pack, in order, gaps under JOB_GAP, at most
+ * JOB_MAX_BYTES.  Returns how many (at least 1) or < 0.
+ */
+static long gather(struct restore_run *r, const tier_node *n, size_t i,
+                   const char *snap, tier_chunk_loc *locs, size_t cap)
+{
+	size_t k = 0;
+	for (; i + k < n->nchunks && k < cap; k++) {
+		tier_chunk_loc *l = &locs[k];
+		char ch[SHORT_HEX + 1];
+		int found = tier_chunkmap_find(r->map, n->chunks[i + k].id, l);
+		if (found < 0)
+			return found;
+		if (!found || l->raw_len != n->chunks[i + k].len)
+			return tier_error_set(
+			        TIER_ECORRUPT,
+			        "cannot read '%s': chunk %s is %s",
+			        tier_restore_show(snap),
+			        tier_restore_short_hex(ch, n->chunks[i + k].id),
+			        found ? "not the length the file says"
+			              : "in no pack of the vault");
+		if (k == 0)
+			continue;
+		uint64_t start = locs[0].offset,
+		         end = locs[k - 1].offset + locs[k - 1].stored_len;
+		uint64_t nend = l->offset + l->stored_len;
+		if (l->pack != locs[0].pack || l->offset < start ||
+		    l->offset > end + JOB_GAP ||
+		    (nend > end ? nend : end) - start > JOB_MAX_BYTES)
+			break;
+	}
+	return (long)k;
+}
+
+int tier_restore_read_node(struct restore_run *r, const tier_node *n,
+                           const char *snap, tier_restore_sink_fn sink,
+                           void *payload)
+{
+	enum { CAP = 1024 };
+	struct worker *w = &r->w[0];
+	tier_chunk_loc *locs = tier_calloc(CAP, sizeof(*locs));
+	int rc = 0;
+
+	w->r = r;
+	if (!locs)
+		return TIER_ERROR;
+	for (size_t i = 0; i < n->nchunks && rc == 0;) {
+		long k = gather(r, n, i, snap, locs, CAP);
+		if (k < 0) {
+			rc = (int)k;
+			break;
+		}
+		uint64_t start = locs[0].offset, end = start;
+		for (long j = 0; j < k; j++)
+			if (locs[j].offset + locs[j].stored_len > end)
+				end = locs[j].offset + locs[j].stored_len;
+		struct job job = {locs[0].pack, start, end, NULL, 0, 0};
+		struct job_read jr = {w,    &job, NULL, -1, REASONS_INIT,
+		                      NULL, 0,    0};
+		jr.pid = tier_chunkmap_pack_id(r->map, job.pack);
+		if (fetch_job(&jr) < 0) {
+			rc = r->fatal_code ? r->fatal_code : TIER_ERROR;
+		} else if (jr.src < 0) {
+			char ch[SHORT_HEX + 1], ph[SHORT_HEX + 1];
+			int damage = jr.why.any_damage ||
+			             (!jr.why.text.size && any_usable(r));
+			rc = tier_error_set(
+			        damage ? TIER_ECORRUPT : TIER_EOFFLINE,
+			        "cannot read '%s': pack %s of chunk %s cannot be "
+			        "read from any tier (%s)",
+			        tier_restore_show(snap),
+			        tier_restore_short_hex(ph, jr.pid),
+			        tier_restore_short_hex(ch, locs[0].id),
+			        jr.why.text.size ? jr.why.text.ptr
+			        : damage ? "missing or damaged on every tier"
+			                 : "every tier is offline");
+		}
+		for (long j = 0; j < k && rc == 0; j++) {
+			tier_pack_entry e;
+			entry_of(&e, &locs[j]);
+			if (grow(&w->raw, &w->raw_cap,
+			         locs[j].raw_len ? locs[j].raw_len : 1) < 0) {
+				rc = TIER_ERROR;
+				break;
+			}
+			rc = tier_pack_chunk_decode(
+			        &e, jr.pid, w->buf + (locs[j].offset - start),
+			        locs[j].stored_len, w->raw, w->raw_cap);
+			if (rc < 0) {
+				pthread_mutex_lock(&r->io);
+				rc = chunk_fallback(w, &locs[j], (size_t)jr.src,
+				                    snap);
+				pthread_mutex_unlock(&r->io);
+			}
+			if (rc == 0 && sink(w->raw, locs[j].raw_len, payload))
+				rc = tier_error_set(TIER_EABORTED,
+				                    "reading '%s' stopped",
+				                    tier_restore_show(snap));
+			if (rc == 0) {
+				r->stats->bytes += locs[j].raw_len;
+				r->stats->chunks++;
+			}
+		}
+		reasons_dispose(&jr.why);
+		i += (size_t)k;
+	}
+	free(locs);
+	return rc;
+}

@@ -15,6 +15,7 @@
 
 #include "exitcodes.h"
 #include "opt.h"
+#include "session.h"
 
 static const char *g_name = "tier";
 static int g_quiet, g_json, g_verbose;
@@ -241,6 +242,24 @@ int tool_json_emit(json_t *obj)
 int tool_json_emitted(void)
 {
 	return g_json_emitted;
+}
+
+void tool_json_stream_begin(void)
+{
+	tool_progress_done();
+	g_json_emitted = 1;
+}
+
+int tool_json_stream_put(json_t *v)
+{
+	int failed;
+	if (!v) {
+		tool_error("cannot build the JSON output: out of memory");
+		return TOOL_EXIT_ERROR;
+	}
+	failed = json_dumpf(v, stdout, JSON_COMPACT | JSON_ENCODE_ANY) != 0;
+	json_decref(v);
+	return failed ? TOOL_EXIT_ERROR : 0;
 }
 
 /* ---- names in text ---------------------------------------------------- */
@@ -961,4 +980,65 @@ void tool_progress_done(void)
 	fflush(stderr);
 	p_active = 0;
 	p_width = 0;
+}
+
+/* ---- progress toward totals ---------------------------------------------- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tool_meter_start(tool_meter *m, uint64_t total_bytes, uint64_t total_files)
+{
+	m->total_bytes = total_bytes;
+	m->total_files = total_files;
+	m->start_ms = mono_ms();
+}
+
+/* "0:07", "12:03", "1:02:03". */
+static void eta_text(char *out, size_t cap, uint64_t s)
+{
+	if (s >= 3600)
+		snprintf(out, cap, "%llu:%02llu:%02llu",
+		         (unsigned long long)(s / 3600),
+		         (unsigned long long)(s / 60 % 60),
+		         (unsigned long long)(s % 60));
+	else
+		snprintf(out, cap, "%llu:%02llu", (unsigned long long)(s / 60),
+		         (unsigned long long)(s % 60));
+}
+
+const char *tool_meter_text(const tool_meter *m, uint64_t bytes, uint64_t files)
+{
+	static char line[256];
+	char a[32], b[32], r[32], eta[32] = "-";
+	uint64_t tb = m->total_bytes, tf = m->total_files;
+	int64_t ms = mono_ms() - m->start_ms;
+
+	if (bytes > tb)
+		bytes = tb;
+	if (files > tf)
+		files = tf;
+	/* the slower of the two decides: many small files, or a few large */
+	double fb = tb ? (double)bytes / (double)tb : 1,
+	       ff = tf ? (double)files / (double)tf : 1;
+	double frac = fb < ff ? fb : ff;
+	double rate = ms > 0 ? (double)bytes * 1000.0 / (double)ms : 0;
+	if (frac >= 1)
+		snprintf(eta, sizeof(eta), "0:00");
+	else if (ms >= 1000 && frac > 0)
+		eta_text(eta, sizeof(eta),
+		         (uint64_t)((double)ms * (1 - frac) / frac / 1000.0 +
+		                    0.5));
+	tool_size(bytes, a);
+	tool_size(tb, b);
+	tool_size((uint64_t)rate, r);
+	snprintf(line, sizeof(line),
+	         "%u%% ETA %s: %s of %s, %llu of %llu files, %s/s",
+	         (unsigned)(frac * 100), eta, a, b, (unsigned long long)files,
+	         (unsigned long long)tf, r);
+	return line;
 }

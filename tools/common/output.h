@@ -77,6 +77,16 @@ int tool_json_emit(json_t *obj);
 /** Whether tool_json_emit() has printed an object. */
 int tool_json_emitted(void);
 
+/**
+ * One object too large to build in memory (a listing of a million files):
+ * the tool prints it piece by piece on stdout, one line in all, ending
+ * with "}\n".  tool_json_stream_begin() says it has started (no error
+ * object follows it, as after tool_json_emit()); tool_json_stream_put()
+ * prints v compactly (no newline) and frees it.
+ */
+void tool_json_stream_begin(void);
+int tool_json_stream_put(json_t *v);
+
 /* ---- names in text ---------------------------------------------------- */
 
 /**
@@ -288,6 +298,25 @@ void tool_progress(const char *fmt, ...) TOOL_PRINTF(1, 2);
 
 /** Erase the progress line (messages and tool_finish() do it too). */
 void tool_progress_done(void);
+
+/**
+ * Progress toward known totals, for a progress line: "30% ETA 0:03: 12.0
+ * MiB of 40.0 MiB, 120 of 400 files, 8.1 MiB/s".  The percentage is the
+ * smaller of bytes and files done (many small files take their time as a
+ * few large ones do); the ETA extrapolates it from the time since
+ * tool_meter_start(), once a second has passed; the rate is the average.
+ * Done past the total (the total was an estimate) shows the total.
+ */
+typedef struct {
+	uint64_t total_bytes, total_files;
+	int64_t start_ms;
+} tool_meter;
+
+void tool_meter_start(tool_meter *m, uint64_t total_bytes,
+                      uint64_t total_files);
+/** The text for bytes and files done; valid until the next call. */
+const char *tool_meter_text(const tool_meter *m, uint64_t bytes,
+                            uint64_t files);
 
 /* ---- memory ------------------------------------------------------------ */
 
