@@ -4,6 +4,7 @@
 
 #include "tier/common.h"
 
+#include "tier/config.h"
 #include "tier/errors.h"
 #include "tier/fsck.h"
 #include "tier/location.h"
