@@ -155,3 +155,13 @@ expect_json .error.code "not found"
 run_tool tier-restore -s state --json -r 99 out2
 valid tier-restore
 expect_json '.error.exit' "$TT_EXIT"
+
+step "tier-config --list --json"
+run_tool tier-config -s state push.exclude '*.tmp'
+expect_exit 0
+run_tool tier-config -s state --list --json
+expect_exit 0
+valid tier-config
+run_tool tier-config -s state --json --no-such-option
+expect_exit 2
+valid tier-config

@@ -5,6 +5,7 @@
 #include "tier/common.h"
 
 #include "tier/browse.h"
+#include "tier/config.h"
 #include "tier/errors.h"
 #include "tier/fsck.h"
 #include "tier/location.h"
