@@ -48,6 +48,8 @@ static const struct tool_def def = {
 static int write_out(const void *data, size_t len, void *payload)
 {
 	int *failed = payload;
+	/* bytes on stdout: no JSON error object may follow them */
+	tool_json_stream_begin();
 	if (fwrite(data, 1, len, stdout) != len) {
 		*failed = errno ? errno : EIO;
 		return 1;
