@@ -36,47 +36,101 @@ static int random_hex(char *out, size_t nbytes)
 	return 0;
 }
 
-/* Create the last component of a tier's root, through its parent. */
-static int create_root(tier_location *loc, const tier_location_options *lopts)
+/*
+ * file://: the root with every missing parent (mkdir -p, SPEC section 4).
+ * The parents get the usual mode (the umask decides); the root itself is
+ * private whatever the umask or a set-group-ID parent: the file driver
+ * shares a root only when told (docs/security.md).
+ */
+static int create_file_root(const char *path)
 {
-	const tier_url *u = tier_location_url(loc);
 	struct stat st;
-	int rc;
-	if (!strcmp(u->scheme, "fault") && u->inner)
-		u = u->inner;
-	if (!strcmp(u->scheme, "file")) {
-		/* private whatever the umask or a set-group-ID parent: the
-		 * file driver shares a root only when told (docs/security.md) */
-		if (stat(u->path, &st) < 0 && errno == ENOENT &&
-		    (mkdir(u->path, 0700) < 0 || chmod(u->path, 0700) < 0))
-			return tier_error_set_errno(
-			        TIER_EOFFLINE, errno,
-			        "cannot create tier root '%s'", u->path);
-		return 0;
+	char parent[PATH_MAX];
+	if (stat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR))
+		return 0; /* there, or the tier will say what is wrong */
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	const char *slash = memrchr(path, '/', n);
+	if (slash && slash > path && (size_t)(slash - path) < sizeof(parent)) {
+		memcpy(parent, path, (size_t)(slash - path));
+		parent[slash - path] = '\0';
+		int rc = tier_mkdir_p(parent, 0755);
+		if (rc < 0) {
+			tier_error_prefix("cannot create tier root '%s'", path);
+			return rc == TIER_ECONFLICT ? rc : TIER_EOFFLINE;
+		}
 	}
-	if (!(tier_location_caps(loc) & TIER_DRIVER_CAP_DIRS))
-		return 0; /* object stores have no directories */
-	rc = tier_location_stat(loc, "", &(tier_stat){0});
+	if (mkdir(path, 0700) < 0 || chmod(path, 0700) < 0)
+		return tier_error_set_errno(TIER_EOFFLINE, errno,
+		                            "cannot create tier root '%s'",
+		                            path);
+	return 0;
+}
+
+/*
+ * ftp://, ftps://, sftp://: find the nearest ancestor of the root that
+ * exists (a driver opened on it finds its own root), then create every
+ * level below it in one mkdir_p.  Walking up, not down from "/", never
+ * asks the server to make a directory above one that is there (a chroot,
+ * "/~" for the home directory, a login directory the user may not leave).
+ */
+static int create_remote_root(tier_location *loc, const tier_url *u,
+                              const tier_location_options *lopts)
+{
+	tier_stat st = {0};
+	int rc = tier_location_stat(loc, "", &st);
 	if (rc != TIER_ENOTFOUND)
 		return 0; /* there, or the tier will say what is wrong on first use */
 	tier_error_clear();
-	const char *slash = strrchr(u->path, '/');
-	if (!slash || !slash[1] || slash == u->path)
-		return 0;
+
 	tier_url *parent = NULL;
-	tier_driver *drv = NULL;
 	if ((rc = tier_url_dup(&parent, u)) < 0)
 		return rc;
-	parent->path[slash - u->path] = '\0';
-	if ((rc = tier_driver_open(&drv, parent, lopts)) == 0) {
-		rc = drv->mkdir_p(drv, slash + 1);
+	size_t n = strlen(u->path);
+	while (n > 0 && u->path[n - 1] == '/')
+		n--;
+	for (;;) {
+		const char *slash = memrchr(u->path, '/', n);
+		if (!slash) {
+			rc = tier_error_set(TIER_ENOTFOUND,
+			                    "no directory above it exists");
+			break;
+		}
+		n = (size_t)(slash - u->path);
+		memcpy(parent->path, u->path, n);
+		parent->path[n] = '\0';
+		tier_driver *drv = NULL;
+		if ((rc = tier_driver_open(&drv, parent, lopts)) < 0)
+			break;
+		/* the server's top ("/" or the login directory) is not probed:
+		 * it is there if we could log in */
+		rc = n == 0 ? 0 : drv->stat(drv, "", &st);
+		if (rc == 0)
+			rc = drv->mkdir_p(drv, slash + 1);
 		drv->free(drv);
+		if (rc != TIER_ENOTFOUND || n == 0)
+			break;
+		tier_error_clear();
 	}
 	tier_url_free(parent);
 	if (rc < 0)
 		tier_error_prefix("cannot create the root of tier '%s'",
 		                  tier_location_name(loc));
 	return rc;
+}
+
+/* Create a tier's root and its missing parents. */
+static int create_root(tier_location *loc, const tier_location_options *lopts)
+{
+	const tier_url *u = tier_location_url(loc);
+	if (!strcmp(u->scheme, "fault") && u->inner)
+		u = u->inner;
+	if (!strcmp(u->scheme, "file"))
+		return create_file_root(u->path);
+	if (!(tier_location_caps(loc) & TIER_DRIVER_CAP_DIRS))
+		return 0; /* s3: the bucket must exist, a prefix needs no making */
+	return create_remote_root(loc, u, lopts);
 }
 
 /* One tier_vault_init: what its steps share. */
@@ -118,8 +172,7 @@ static int init_tiers(struct init_run *run)
 	for (size_t i = 0; i < run->opts->ntiers; i++)
 		if ((rc = tier_vault_add_tier(v, run->opts->tiers[i])) < 0)
 			return rc;
-	/* a tier root is created if its parent exists (not a whole path:
-	 * that would hide an unmounted share under a fresh directory tree) */
+	/* each tier root is created with its missing parents (SPEC 4) */
 	for (size_t i = 0; i < v->n; i++)
 		if ((rc = create_root(v->t[i].loc, &v->lopts)) < 0)
 			return rc;
