@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "exitcodes.h"
+#include "hooks.h"
 #include "opt.h"
 #include "output.h"
 #include "session.h"
@@ -144,24 +145,20 @@ static void report_text(const tier_write_result *res, const tier_push_stats *st)
 	          (unsigned long long)st->unchanged_files);
 }
 
-int main(int argc, char **argv)
+/* The push itself; the exit code, *revision set when one was written. */
+static int push(struct tool_common *c, uint64_t *revision)
 {
-	struct tool_common c;
 	tier_vault *v = NULL;
 	tier_write_result *res = NULL;
 	tier_push_stats st = {0};
 	int rc;
 
-	tool_init(&c, &def, argc, argv);
-	if (opt_wait_timeout_seen)
-		tool_vault_set_wait((int64_t)opt_wait_timeout);
-	tool_vault_set_intend_write(1);
-	if ((rc = tool_vault_open(&v, &c, TOOL_WRITE, 1)) < 0)
-		return tool_finish(&c, tool_fail(rc));
+	if ((rc = tool_vault_open(&v, c, TOOL_WRITE, 1)) < 0)
+		return tool_fail(rc);
 
 	tier_push_options po = TIER_PUSH_OPTIONS_INIT;
-	po.paths = c.args.items;
-	po.npaths = c.args.count;
+	po.paths = c->args.items;
+	po.npaths = c->args.count;
 	po.reread = opt_reread;
 	po.threads = opt_threads;
 	po.pack_size = (uint64_t)opt_pack_kib * 1024;
@@ -173,18 +170,19 @@ int main(int argc, char **argv)
 	rc = tier_push_run(&res, &st, v, &po);
 	tool_progress_done();
 	if (rc < 0) {
-		if (res && !c.json)
+		if (res && !c->json)
 			tool_write_result_report(res);
 		tier_write_result_free(res);
 		tier_vault_free(v);
 		json_decref(unreadable);
-		return tool_finish(&c, tool_fail(rc));
+		return tool_fail(rc);
 	}
 
+	*revision = res->revision;
 	int exit_code = TOOL_EXIT_OK;
 	/* skipped tiers are said on stderr whatever the output format */
 	tool_write_result_report(res);
-	if (c.json)
+	if (c->json)
 		exit_code = report_json(v, res, &st, unreadable);
 	else
 		report_text(res, &st);
@@ -199,5 +197,46 @@ int main(int argc, char **argv)
 	json_decref(unreadable);
 	tier_write_result_free(res);
 	tier_vault_free(v);
-	return tool_finish(&c, exit_code);
+	return exit_code;
+}
+
+/*
+ * hooks.prePush before the push (its failure: no push, exit 1),
+ * hooks.postPush after it whatever the outcome, told the revision and
+ * the result; a failed post-hook turns success into exit 1.
+ */
+int main(int argc, char **argv)
+{
+	struct tool_common c;
+	struct tool_hooks hooks;
+	uint64_t revision = 0;
+	int rc;
+
+	tool_init(&c, &def, argc, argv);
+	if (opt_wait_timeout_seen)
+		tool_vault_set_wait((int64_t)opt_wait_timeout);
+	tool_vault_set_intend_write(1);
+	if ((rc = tool_hooks_load(&hooks, c.state_dir)) != 0)
+		return tool_finish(&c, rc);
+	if (hooks.pre && tool_hook_run(&hooks, "hooks.prePush", hooks.pre, NULL,
+	                               NULL) != 0) {
+		tool_hooks_dispose(&hooks);
+		return tool_finish(&c, TOOL_EXIT_ERROR);
+	}
+	rc = push(&c, &revision);
+	if (hooks.post) {
+		char rev[32] = "";
+		if (revision)
+			snprintf(rev, sizeof(rev), "%llu",
+			         (unsigned long long)revision);
+		const char *result = rc == TOOL_EXIT_OK        ? "success"
+		                     : rc == TOOL_EXIT_PARTIAL ? "partial"
+		                                               : "failed";
+		if (tool_hook_run(&hooks, "hooks.postPush", hooks.post, rev,
+		                  result) != 0 &&
+		    rc == TOOL_EXIT_OK)
+			rc = TOOL_EXIT_ERROR;
+	}
+	tool_hooks_dispose(&hooks);
+	return tool_finish(&c, rc);
 }
