@@ -42,6 +42,7 @@ static const struct tool_def def = {
         .options = options,
         .min_args = 0,
         .max_args = 2,
+        .no_config = 1,
 };
 
 static int print_entry(const char *name, const char *value, void *payload)

@@ -48,13 +48,14 @@ static const struct tool_exit_doc exits[] = {
 
 static const struct tool_def def = {
         .name = "tier-push",
-        .args = "PATH...",
+        .args = "[PATH...]",
         .description =
                 "Back up PATHs as one new revision on every online, synchronised tier of the "
                 "installation, and print the revision on stdout.  Tiers that are offline or "
-                "behind are skipped and reported; the push succeeds when one tier took it.",
+                "behind are skipped and reported; the push succeeds when one tier took it.  "
+                "With no PATH it backs up the config's push.path list.",
         .options = options,
-        .min_args = 1,
+        .min_args = 0,
         .max_args = TOOL_ARGS_MANY,
         .exits = exits,
 };
@@ -200,30 +201,46 @@ static int push(struct tool_common *c, uint64_t *revision)
 	return exit_code;
 }
 
+static int add_path(const char *value, void *payload)
+{
+	struct tool_list *l = payload;
+	l->items = tool_xrealloc(l->items, (l->count + 1) * sizeof(*l->items));
+	l->items[l->count++] = tool_xstrdup(value);
+	return 0;
+}
+
+/* No PATH: the config's push.path values (copies). */
+static int default_paths(struct tool_list *out)
+{
+	const tier_config *cfg = tool_config();
+	memset(out, 0, sizeof(*out));
+	if (cfg)
+		tier_config_get_multi(cfg, "push.path", add_path, out);
+	if (out->count == 0)
+		return tool_usage_error("missing argument: PATH... (or set "
+		                        "push.path with tier-config --add)");
+	return 0;
+}
+
 /*
  * hooks.prePush before the push (its failure: no push, exit 1),
  * hooks.postPush after it whatever the outcome, told the revision and
  * the result; a failed post-hook turns success into exit 1.
  */
-int main(int argc, char **argv)
+static int hooked_push(struct tool_common *c)
 {
-	struct tool_common c;
 	struct tool_hooks hooks;
 	uint64_t revision = 0;
 	int rc;
 
-	tool_init(&c, &def, argc, argv);
-	if (opt_wait_timeout_seen)
-		tool_vault_set_wait((int64_t)opt_wait_timeout);
-	tool_vault_set_intend_write(1);
-	if ((rc = tool_hooks_load(&hooks, c.state_dir)) != 0)
-		return tool_finish(&c, rc);
+	if ((rc = tool_hooks_load(&hooks, c->state_dir)) != 0)
+		return rc;
 	if (hooks.pre && tool_hook_run(&hooks, "hooks.prePush", hooks.pre, NULL,
 	                               NULL) != 0) {
 		tool_hooks_dispose(&hooks);
-		return tool_finish(&c, TOOL_EXIT_ERROR);
+		return TOOL_EXIT_ERROR;
 	}
-	rc = push(&c, &revision);
+	rc = push(c, &revision);
 	if (hooks.post) {
 		char rev[32] = "";
 		if (revision)
@@ -238,5 +255,27 @@ int main(int argc, char **argv)
 			rc = TOOL_EXIT_ERROR;
 	}
 	tool_hooks_dispose(&hooks);
-	return tool_finish(&c, rc);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct tool_common c;
+	struct tool_list config_paths = {0};
+	int rc = 0;
+
+	tool_init(&c, &def, argc, argv);
+	if (c.args.count == 0 && (rc = default_paths(&config_paths)) == 0)
+		c.args = config_paths;
+	if (rc == 0) {
+		if (opt_wait_timeout_seen)
+			tool_vault_set_wait((int64_t)opt_wait_timeout);
+		tool_vault_set_intend_write(1);
+		rc = hooked_push(&c);
+	}
+	rc = tool_finish(&c, rc);
+	for (size_t i = 0; i < config_paths.count; i++)
+		free((char *)config_paths.items[i]);
+	free(config_paths.items);
+	return rc;
 }

@@ -42,6 +42,13 @@ static const tier_config_key keys[] = {
         {"push.oneFileSystem", B, "stay on the file system of each PATH"},
         {"push.tag", MV, "a tag every push records (as --tag)"},
         {"push.threads", I, "reader threads of tier-push (as --threads)"},
+        {"push.reread", B, "read every file, changed or not (as --reread)"},
+        {"push.packSize", I,
+         "close data packs at about this many KiB "
+         "(as --pack-size)"},
+        {"push.waitTimeout", D,
+         "how long a push waits for a tier "
+         "(as --wait-timeout)"},
         {"forget.keepLast", I, "as tier-forget --keep-last"},
         {"forget.keepHourly", I, "as tier-forget --keep-hourly"},
         {"forget.keepDaily", I, "as tier-forget --keep-daily"},
@@ -58,6 +65,9 @@ static const tier_config_key keys[] = {
         {"hooks.timeout", D, "longest a hook may run (300, 5m)"},
         {"retry.count", I, "as --retries"},
         {"retry.delay", D, "as --retry-delay (200ms)"},
+        {"retry.timeout", D,
+         "as --timeout: how long a remote tier may "
+         "stay silent (30s)"},
         /* written by tier-init; tier-config shows them, does not set them */
         {"tier.*.url", S, "the tier's URL (set by tier-init)"},
 };

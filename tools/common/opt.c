@@ -138,7 +138,11 @@ static int parse_duration(const char *s, uint64_t unit_ms, uint64_t *out)
 	static const struct {
 		const char *suffix;
 		uint64_t ms;
-	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	} units[] = {{"ms", 1},
+	             {"s", 1000},
+	             {"m", 60000},
+	             {"h", 3600000},
+	             {"d", 86400000}};
 	uint64_t total = 0;
 	int parts = 0;
 
@@ -217,8 +221,23 @@ static int range_error(const struct tool_opt *o, const char *spelled,
 	else
 		snprintf(range, sizeof(range), "%llu to %llu",
 		         (unsigned long long)o->min, (unsigned long long)max);
-	return tool_usage_error("number '%s' out of range for option '%s' (%s)",
-	                        value, spelled, range);
+	return tool_usage_error("number '%s' out of range for %s (%s)", value,
+	                        spelled, range);
+}
+
+/* Which options the command line gave: the config fills in the others. */
+#define MAX_OPTS 64
+static const struct tool_opt *given_tabs[2];
+static unsigned char given[2][MAX_OPTS];
+
+static void mark_given(const struct tool_opt *o)
+{
+	for (int t = 0; t < 2; t++)
+		for (int i = 0; given_tabs[t] && i < MAX_OPTS &&
+		                given_tabs[t][i].type != TOOL_OPT_END;
+		     i++)
+			if (&given_tabs[t][i] == o)
+				given[t][i] = 1;
 }
 
 static int apply(const struct tool_opt *o, const char *spelled,
@@ -244,9 +263,8 @@ static int apply(const struct tool_opt *o, const char *spelled,
 			max = o->max;
 		rc = parse_number(value, o->min, max, &n);
 		if (rc == -1)
-			return tool_usage_error(
-			        "invalid number '%s' for option '%s'", value,
-			        spelled);
+			return tool_usage_error("invalid number '%s' for %s",
+			                        value, spelled);
 		if (rc == -2)
 			return range_error(o, spelled, value, max);
 		if (o->type == TOOL_OPT_UINT)
@@ -262,21 +280,33 @@ static int apply(const struct tool_opt *o, const char *spelled,
 		        value, o->type == TOOL_OPT_DURATION_S ? 1000 : 1, &n);
 		if (rc == -1)
 			return tool_usage_error(
-			        "invalid duration '%s' for option '%s' (write "
+			        "invalid duration '%s' for %s (write "
 			        "e.g. 500ms, 30s, 2m or 1h)",
 			        value, spelled);
 		if (rc == -2 || n < o->min || n > max)
 			return tool_usage_error(
-			        "duration '%s' out of range for option '%s' (%s "
+			        "duration '%s' out of range for %s (%s "
 			        "to %s)",
 			        value, spelled, duration_text(o->min, lo),
 			        duration_text(max, hi));
 		*(uint64_t *)o->value = n;
 		break;
 	}
+	case TOOL_OPT_SIZE:
+		if (tier_config_parse_size(&n, value) < 0)
+			return tool_usage_error(
+			        "invalid size '%s' for %s (write e.g. 512K, 10M "
+			        "or 1G)",
+			        value, spelled);
+		if (n < o->min || (o->max && n > o->max))
+			return range_error(o, spelled, value,
+			                   o->max ? o->max : UINT64_MAX);
+		*(uint64_t *)o->value = n;
+		break;
 	case TOOL_OPT_END:
 		break;
 	}
+	mark_given(o);
 	if (o->seen)
 		(*o->seen)++;
 	return 0;
@@ -290,7 +320,9 @@ static int check_table(const struct tool_opt *tool,
 
 	for (o = tool; o && o->type != TOOL_OPT_END; o++) {
 		const char *bad = NULL;
-		if (!o->long_name || !*o->long_name || !o->value)
+		if (o - tool >= MAX_OPTS - 1)
+			bad = "more entries than MAX_OPTS";
+		else if (!o->long_name || !*o->long_name || !o->value)
 			bad = "an entry without a long name or a value";
 		else if (find_long(common, o->long_name,
 		                   strlen(o->long_name)) ||
@@ -362,23 +394,22 @@ static int parse_long(struct opt_parse *p, const char *arg)
 	const struct tool_opt *o;
 	char spelled[128];
 
-	snprintf(spelled, sizeof(spelled), "--%.*s",
+	snprintf(spelled, sizeof(spelled), "option '--%.*s'",
 	         (int)(len < 100 ? len : 100), name);
 	if (!(o = find_long(p->tabs[0], name, len)))
 		o = find_long(p->tabs[1], name, len);
 	if (!o)
-		return tool_usage_error("unknown option '%s'", spelled);
+		return tool_usage_error("unknown %s", spelled);
 	if (o->type == TOOL_OPT_FLAG) {
 		if (eq)
-			return tool_usage_error("option '%s' takes no value",
-			                        spelled);
+			return tool_usage_error("%s takes no value", spelled);
 	} else if (eq) {
 		value = eq + 1;
 	} else if (p->i + 1 < p->argc) {
 		value = p->argv[++p->i];
 	}
 	if (o->type != TOOL_OPT_FLAG && (!value || !*value))
-		return tool_usage_error("option '%s' needs a value", spelled);
+		return tool_usage_error("%s needs a value", spelled);
 	return apply(o, spelled, value);
 }
 
@@ -393,19 +424,19 @@ static int parse_short(struct opt_parse *p, const char *arg)
 		const char *value = NULL;
 		char spelled[128];
 
-		snprintf(spelled, sizeof(spelled), "-%c", *c);
+		snprintf(spelled, sizeof(spelled), "option '-%c'", *c);
 		if (!(o = find_short(p->tabs[0], *c)))
 			o = find_short(p->tabs[1], *c);
 		if (!o)
-			return tool_usage_error("unknown option '%s'", spelled);
+			return tool_usage_error("unknown %s", spelled);
 		if (o->type != TOOL_OPT_FLAG) {
 			if (c[1])
 				value = c + 1;
 			else if (p->i + 1 < p->argc)
 				value = p->argv[++p->i];
 			if (!value || !*value)
-				return tool_usage_error(
-				        "option '%s' needs a value", spelled);
+				return tool_usage_error("%s needs a value",
+				                        spelled);
 		}
 		if ((rc = apply(o, spelled, value)) != 0)
 			return rc;
@@ -455,6 +486,167 @@ static int parse_options(struct opt_parse *p, const struct common_table *ct,
 	return TOOL_OPT_CONTINUE;
 }
 
+/* ---- defaults from the config (docs/config.md) ------------------------- */
+
+static tier_config *g_config;
+/* The values taken from it: libgit2 lends them for one callback only. */
+static struct tool_list g_values;
+
+static const char *keep_value(const char *v)
+{
+	char *copy = strdup(v);
+	if (!copy) {
+		tool_error("out of memory");
+		exit(TOOL_EXIT_ERROR);
+	}
+	list_push(&g_values, copy);
+	return copy;
+}
+
+const struct tier_config *tool_config(void)
+{
+	return g_config;
+}
+
+/* The common options with a key: named by what they set, not by tool. */
+static const struct {
+	const char *opt, *key;
+} common_keys[] = {{"retries", "retry.count"},
+                   {"retry-delay", "retry.delay"},
+                   {"timeout", "retry.timeout"}};
+
+/* The naming rule: "tier-push" and "--exclude-larger-than" give
+ * "push.excludeLargerThan". */
+static void key_of(char *out, size_t cap, const char *tool, const char *opt)
+{
+	size_t n = 0;
+	if (!strncmp(tool, "tier-", 5))
+		tool += 5;
+	for (; *tool && n + 1 < cap; tool++)
+		out[n++] = *tool;
+	if (n + 1 < cap)
+		out[n++] = '.';
+	for (int up = 0; *opt && n + 1 < cap; opt++) {
+		if (*opt == '-') {
+			up = 1;
+			continue;
+		}
+		out[n++] = up && *opt >= 'a' && *opt <= 'z'
+		                   ? (char)(*opt - 'a' + 'A')
+		                   : *opt;
+		up = 0;
+	}
+	out[n] = '\0';
+}
+
+struct cfg_apply {
+	const struct tool_opt *o;
+	const char *what;
+	int rc;
+};
+
+static int apply_value(const char *value, void *payload)
+{
+	struct cfg_apply *a = payload;
+	char secs[40];
+	/* a bare number in the config is seconds, whatever the flag's unit */
+	if ((a->o->type == TOOL_OPT_DURATION_MS ||
+	     a->o->type == TOOL_OPT_DURATION_S) &&
+	    value[0] && strspn(value, "0123456789") == strlen(value) &&
+	    strlen(value) < 30) {
+		snprintf(secs, sizeof(secs), "%ss", value);
+		value = secs;
+	}
+	a->rc = apply(a->o, a->what, keep_value(value));
+	return a->rc ? 1 : 0;
+}
+
+/* One option not given on the command line, from its key if set. */
+static int last_value(const char *value, void *payload)
+{
+	*(const char **)payload = keep_value(value);
+	return 0;
+}
+
+static int config_option(const struct tool_opt *o, const char *key)
+{
+	char what[192];
+	struct cfg_apply a = {o, what, 0};
+	const char *v = NULL;
+	int on = 0;
+
+	if (!tier_config_key_find(key))
+		return 0; /* the option has no key */
+	snprintf(what, sizeof(what), "config key '%s' in '%s'", key,
+	         tier_config_path(g_config));
+	switch (o->type) {
+	case TOOL_OPT_FLAG:
+		if (tier_config_get_bool(&on, g_config, key) == 0 && on)
+			(*(int *)o->value)++;
+		return 0;
+	case TOOL_OPT_LIST: {
+		/* the config's values first, then the command line's: a
+		 * later exclude pattern wins, as in a .gitignore */
+		struct tool_list *l = o->value, cmd = *l;
+		l->items = NULL;
+		l->count = 0;
+		tier_config_get_multi(g_config, key, apply_value, &a);
+		for (size_t i = 0; i < cmd.count; i++)
+			list_push(l, cmd.items[i]);
+		free(cmd.items);
+		return a.rc;
+	}
+	default: /* the last value, spelled as in the file */
+		if (tier_config_get_multi(g_config, key, last_value, &v) == 0)
+			apply_value(v, &a);
+		return a.rc;
+	}
+}
+
+/*
+ * Every option of the tool that the command line did not give takes its
+ * key's value from <state>/config; a list option takes the config's
+ * values and then the command line's.  tier-config itself reads no
+ * defaults (it must be able to mend a config that does not check).
+ */
+static int config_defaults(const struct tool_common *out,
+                           const struct tool_def *def)
+{
+	char path[4096], key[128];
+	struct stat st;
+	int rc;
+
+	if (def->no_config || !out->state_dir)
+		return 0;
+	snprintf(path, sizeof(path), "%s/config", out->state_dir);
+	if (stat(path, &st) < 0)
+		return 0; /* no installation yet (tier-init) */
+	if ((rc = tier_config_open(&g_config, out->state_dir)) < 0)
+		return tool_fail(rc);
+	for (int t = 0; t < 2; t++)
+		for (int i = 0; given_tabs[t] && i < MAX_OPTS &&
+		                given_tabs[t][i].type != TOOL_OPT_END;
+		     i++) {
+			const struct tool_opt *o = &given_tabs[t][i];
+			if (given[t][i] && o->type != TOOL_OPT_LIST)
+				continue;
+			key[0] = '\0';
+			if (t == 0)
+				key_of(key, sizeof(key), def->name,
+				       o->long_name);
+			for (size_t k = 0;
+			     t == 1 &&
+			     k < sizeof(common_keys) / sizeof(common_keys[0]);
+			     k++)
+				if (!strcmp(o->long_name, common_keys[k].opt))
+					snprintf(key, sizeof(key), "%s",
+					         common_keys[k].key);
+			if (key[0] && (rc = config_option(o, key)) != 0)
+				return rc;
+		}
+	return 0;
+}
+
 int tool_opt_parse(struct tool_common *out, const struct tool_def *def,
                    int argc, char **argv)
 {
@@ -469,7 +661,11 @@ int tool_opt_parse(struct tool_common *out, const struct tool_def *def,
 	p.tabs[1] = ct.opts;
 	if ((rc = check_table(def->options, ct.opts)) != 0)
 		return rc;
+	given_tabs[0] = def->options;
+	given_tabs[1] = ct.opts;
 	if ((rc = parse_options(&p, &ct, def, &nargs)) != TOOL_OPT_CONTINUE)
+		return rc;
+	if ((rc = config_defaults(out, def)) != 0)
 		return rc;
 
 	out->retry_delay = (unsigned int)ct.delay_ms; /* <= UINT_MAX */
@@ -492,6 +688,12 @@ void tool_common_dispose(struct tool_common *c)
 {
 	const struct tool_opt *o;
 
+	tier_config_free(g_config);
+	g_config = NULL;
+	for (size_t i = 0; i < g_values.count; i++)
+		free((char *)g_values.items[i]);
+	free(g_values.items);
+	memset(&g_values, 0, sizeof(g_values));
 	free(c->tiers.items);
 	c->tiers.items = NULL;
 	c->tiers.count = 0;

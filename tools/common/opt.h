@@ -66,6 +66,9 @@ enum tool_opt_type {
 	 */
 	TOOL_OPT_DURATION_MS, /**< a bare number is milliseconds */
 	TOOL_OPT_DURATION_S,  /**< a bare number is seconds */
+	/** Sizes and rates into a uint64_t *: bytes, or a number with K, M,
+	 *  G, T (powers of 1024), as the config's sizes ("512K", "10M") */
+	TOOL_OPT_SIZE,
 };
 
 struct tool_opt {
@@ -105,6 +108,9 @@ struct tool_opt {
 #define TOOL_DURATION_S(s, l, var, min_ms, max_ms, help) \
 	{TOOL_OPT_DURATION_S, s, l, "DURATION", help, \
 	 (1 ? (var) : (uint64_t *)0), min_ms, max_ms, NULL}
+#define TOOL_SIZE(s, l, arg, var, min, max, help) \
+	{TOOL_OPT_SIZE, s, l, arg, help, (1 ? (var) : (uint64_t *)0), \
+	 min, max, NULL}
 #define TOOL_OPTS_END {TOOL_OPT_END, 0, NULL, NULL, NULL, NULL, 0, 0, NULL}
 /* clang-format on */
 
@@ -133,6 +139,8 @@ struct tool_def {
 	 * TOOL_EXITS_END; an entry for 0, 1 or 2 replaces the standard text.
 	 */
 	const struct tool_exit_doc *exits;
+	/** 1: read no defaults from <state>/config (tier-config itself) */
+	int no_config;
 };
 
 /** The options every tool takes (SPEC section 5), after parsing. */
@@ -195,6 +203,24 @@ int tool_finish(struct tool_common *c, int exit_code);
 
 /** Free the lists allocated while parsing (common and tool-specific). */
 void tool_common_dispose(struct tool_common *c);
+
+/*
+ * Defaults from the config (docs/config.md).  After parsing, every tool
+ * option that the command line did not give takes the value of its key
+ * in <state>/config, named by one rule: the tool's name without "tier-",
+ * a dot, the long option in camelCase ("tier-push --exclude-larger-than"
+ * -> "push.excludeLargerThan").  An option has a key when the key is in
+ * libtier's table (tier_config_keys()).  The common --retries,
+ * --retry-delay and --timeout read retry.count, retry.delay and
+ * retry.timeout.  A list option takes the config's values, then the
+ * command line's; a flag key set to true gives the flag.  A bad value is
+ * a one-line error naming the key and the file, exit 2; so is an unknown
+ * key anywhere in the file (tier_config_open()).
+ */
+struct tier_config;
+/** The config read while parsing (NULL: no installation); borrowed until
+ *  tool_finish(). */
+const struct tier_config *tool_config(void);
 
 /** Print the generated --help text of def on stdout. */
 void tool_opt_help(const struct tool_def *def);
