@@ -11,6 +11,8 @@ packages=(
 	go-md2man groff-base man-db
 	# tests
 	libcriterion-dev jq
+	# the worked example of docs/hooks.md dumps a real database (cli.hooks-sqlite)
+	sqlite3
 	# JSON Schema validation of every tool's --json (conformance/json-validate.py)
 	python3 python3-jsonschema time
 	# function lengths of the house rules (ci/structure.sh, unit.structure)

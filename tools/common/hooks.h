@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-/** Default of hooks.timeout, in seconds (docs/operations.md). */
+/** Default of hooks.timeout, in seconds (docs/hooks.md). */
 #define TOOL_HOOK_TIMEOUT_S 3600
 
 struct tool_hooks {
