@@ -11,6 +11,7 @@
 
 static unsigned int opt_n;
 static int opt_stat;
+static struct tool_list opt_tags;
 
 static const struct tool_opt options[] = {
         TOOL_UINT('n', "max-count", "N", &opt_n, 1, 0,
@@ -18,6 +19,9 @@ static const struct tool_opt options[] = {
         TOOL_FLAG(
                 0, "stat", &opt_stat,
                 "with each revision, count the files it added, modified, deleted"),
+        TOOL_LIST(0, "tag", "TAG[,TAG...]", &opt_tags,
+                  "only revisions with every TAG of the list; repeat for "
+                  "revisions with any of the lists (as restic)"),
         TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {{TOOL_EXIT_FOREIGN, NULL},
@@ -119,27 +123,98 @@ static const char *changes_line(const struct counts *k)
 	return line;
 }
 
-/* The table of revisions: one row each, under a header. */
-static tool_table *log_table(int with_stat)
+/* What a revision records beyond tier_log_entry: its tags and message. */
+struct labels {
+	char **tags;
+	size_t ntags;
+	char **message; /* [0] or NULL */
+	size_t nmessage;
+};
+
+static int labels_read(struct labels *lb, tier_vault *v, const char *commit)
 {
-	static const char *const hdr[] = {"REVISION",  "TIME",         "OP",
-	                                  "USER@HOST", "INSTALLATION", "FILES",
-	                                  "SIZE",      "NEW",          "ADDED",
-	                                  "MODIFIED",  "DELETED",      "PATHS"};
-	size_t ncols = with_stat ? 12 : 9;
+	int rc = tier_vault_revision_trailers(&lb->tags, &lb->ntags, v, commit,
+	                                      "Tier-Tag");
+	if (rc == 0)
+		rc = tier_vault_revision_trailers(&lb->message, &lb->nmessage,
+		                                  v, commit, "Tier-Message");
+	return rc;
+}
+
+static void labels_free(struct labels *lb)
+{
+	tier_strings_free(lb->tags);
+	tier_strings_free(lb->message);
+	memset(lb, 0, sizeof(*lb));
+}
+
+/* --tag A,B --tag C: (A and B) or C. */
+static int tags_match(const struct labels *lb)
+{
+	if (opt_tags.count == 0)
+		return 1;
+	for (size_t i = 0; i < opt_tags.count; i++) {
+		char *set = tool_xstrdup(opt_tags.items[i]), *save = NULL;
+		int all = 1;
+		for (char *t = strtok_r(set, ",", &save); t && all;
+		     t = strtok_r(NULL, ",", &save)) {
+			size_t j = 0;
+			while (j < lb->ntags && strcmp(lb->tags[j], t) != 0)
+				j++;
+			all = j < lb->ntags;
+		}
+		free(set);
+		if (all)
+			return 1;
+	}
+	return 0;
+}
+
+/* "a, b": the cell of a list (tags, paths), quoted as names are. */
+static char *join(char *const *items, size_t n)
+{
+	size_t len = 1;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(tool_q(items[i])) + 2;
+	char *all = tool_xmalloc(len);
+	all[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(all, ", ");
+		strcat(all, tool_q(items[i]));
+	}
+	return all;
+}
+
+/* The columns: TAGS and MESSAGE only when a listed revision has some. */
+struct columns {
+	int stat, tags, message;
+};
+
+/* The table of revisions: one row each, under a header. */
+static tool_table *log_table(const struct columns *col)
+{
+	static const char *const hdr[] = {
+	        "REVISION", "TIME", "OP",      "USER@HOST", "INSTALLATION",
+	        "FILES",    "SIZE", "NEW",     "ADDED",     "MODIFIED",
+	        "DELETED",  "TAGS", "MESSAGE", "PATHS"};
+	size_t ncols = 9 + (col->stat ? 3 : 0) + (col->tags ? 1 : 0) +
+	               (col->message ? 1 : 0);
 	tool_table *t = tool_table_new(ncols);
 
 	tool_table_align_right(t, 0);
-	for (size_t i = 5; i < ncols - 1; i++)
+	for (size_t i = 5; i < 8 + (col->stat ? 3 : 0); i++)
 		tool_table_align_right(t, i);
-	for (size_t i = 0; i < 12; i++)
-		if (with_stat || i < 8 || i == 11)
+	for (size_t i = 0; i < 14; i++)
+		if (i < 8 || i == 13 || (col->stat && i >= 8 && i <= 10) ||
+		    (col->tags && i == 11) || (col->message && i == 12))
 			tool_table_cell(t, hdr[i]);
 	return t;
 }
 
-static void log_row(tool_table *t, const tier_log_entry *e, char *const *paths,
-                    size_t npaths, const struct counts *k)
+static void log_row(tool_table *t, const struct columns *col,
+                    const tier_log_entry *e, const struct labels *lb,
+                    char *const *paths, size_t npaths, const struct counts *k)
 {
 	char when[64], b[32];
 
@@ -164,17 +239,15 @@ static void log_row(tool_table *t, const tier_log_entry *e, char *const *paths,
 		tool_table_add(t, "%llu", k->m);
 		tool_table_add(t, "%llu", k->d);
 	}
+	if (col->tags) {
+		char *all = join(lb->tags, lb->ntags);
+		tool_table_cell(t, lb->ntags ? all : "-");
+		free(all);
+	}
+	if (col->message)
+		tool_table_cell(t, lb->nmessage ? tool_q(lb->message[0]) : "-");
 	if (npaths) {
-		size_t len = 1;
-		for (size_t i = 0; i < npaths; i++)
-			len += strlen(tool_q(paths[i])) + 2;
-		char *all = tool_xmalloc(len);
-		all[0] = '\0';
-		for (size_t i = 0; i < npaths; i++) {
-			if (i)
-				strcat(all, ", ");
-			strcat(all, tool_q(paths[i]));
-		}
+		char *all = join(paths, npaths);
 		tool_table_cell(t, all);
 		free(all);
 	} else {
@@ -211,11 +284,13 @@ struct log_listing {
 	int changes; /* count each revision's changes (--stat or REV) */
 	json_t *arr; /* --json */
 	tool_table *table;
+	struct columns col;
 	size_t shown;
 };
 
 /* One revision: its paths, its changes when asked for, a row or an object. */
-static int list_one(struct log_listing *l, const tier_log_entry *e)
+static int list_one(struct log_listing *l, const tier_log_entry *e,
+                    const struct labels *lb)
 {
 	int json = l->c->json;
 	char **paths = NULL;
@@ -226,6 +301,16 @@ static int list_one(struct log_listing *l, const tier_log_entry *e)
 		return rc;
 	json_t *o = json ? tool_json_revision(e, (const char *const *)paths, np)
 	                 : NULL;
+	if (o) {
+		json_t *tags = json_array();
+		for (size_t i = 0; i < lb->ntags; i++)
+			json_array_append_new(tags,
+			                      tool_json_text(lb->tags[i]));
+		json_object_set_new(o, "tags", tags);
+		if (lb->nmessage)
+			json_object_set_new(o, "message",
+			                    tool_json_text(lb->message[0]));
+	}
 	struct counts k = {0, 0, 0, (json && l->r1) ? json_array() : NULL, 0};
 	if (l->changes)
 		rc = tier_vault_diff(l->v, e->revision - 1, e->revision,
@@ -238,25 +323,46 @@ static int list_one(struct log_listing *l, const tier_log_entry *e)
 			json_object_set_new(o, "changes", k.arr);
 		json_array_append_new(l->arr, o);
 	} else {
-		log_row(l->table, e, paths, np, l->changes ? &k : NULL);
+		log_row(l->table, &l->col, e, lb, paths, np,
+		        l->changes ? &k : NULL);
 	}
 	tier_strings_free(paths);
 	return rc;
 }
 
+/* Which revisions are shown (REV, --tag, -n), then each of them: the
+ * first pass knows the table's columns. */
 static int list_revisions(struct log_listing *l, const tier_log_entry *ents,
                           size_t n)
 {
+	struct labels *lb = tool_xmalloc((n ? n : 1) * sizeof(*lb));
+	size_t *pick = tool_xmalloc((n ? n : 1) * sizeof(*pick)), npick = 0;
 	int rc = 0;
 
+	memset(lb, 0, (n ? n : 1) * sizeof(*lb));
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (l->r1 && ents[i].revision != l->r1)
 			continue;
-		if (opt_n && l->shown >= opt_n)
+		if (opt_n && npick >= opt_n)
 			break;
-		l->shown++;
-		rc = list_one(l, &ents[i]);
+		if ((rc = labels_read(&lb[i], l->v, ents[i].commit)) < 0)
+			break;
+		if (!tags_match(&lb[i]))
+			continue;
+		pick[npick++] = i;
+		l->col.tags |= lb[i].ntags > 0;
+		l->col.message |= lb[i].nmessage > 0;
 	}
+	if (!l->c->json)
+		l->table = log_table(&l->col);
+	for (size_t j = 0; j < npick && rc == 0; j++) {
+		l->shown++;
+		rc = list_one(l, &ents[pick[j]], &lb[pick[j]]);
+	}
+	for (size_t i = 0; i < n; i++)
+		labels_free(&lb[i]);
+	free(lb);
+	free(pick);
 	return rc;
 }
 
@@ -319,7 +425,8 @@ int main(int argc, char **argv)
 	                        r1,
 	                        opt_stat || r1,
 	                        c.json ? json_array() : NULL,
-	                        c.json ? NULL : log_table(opt_stat || r1),
+	                        NULL,
+	                        {opt_stat || r1, 0, 0},
 	                        0};
 	rc = list_finish(&l, list_revisions(&l, ents, n));
 	json_decref(l.arr);

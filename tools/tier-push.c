@@ -5,6 +5,7 @@
 
 #include "exitcodes.h"
 #include "hooks.h"
+#include "isotime.h"
 #include "opt.h"
 #include "output.h"
 #include "session.h"
@@ -14,6 +15,9 @@ static unsigned int opt_threads;
 static unsigned int opt_pack_kib;
 static uint64_t opt_wait_timeout; /* ms */
 static int opt_wait_timeout_seen;
+static struct tool_list opt_tags;
+static const char *opt_message;
+static const char *opt_time;
 
 /* the --pack-size help says the library's default in KiB */
 _Static_assert(TIER_DEFAULT_PACK_SIZE == 16384u * 1024,
@@ -32,6 +36,15 @@ static const struct tool_opt options[] = {
          "when no tier can take the push, wait at most this long for one, e.g. 90s or 2h; a "
          "bare number is seconds (default: wait for ever); exit 75 when it runs out",
          &opt_wait_timeout, 0, INT64_MAX, &opt_wait_timeout_seen},
+        TOOL_LIST(0, "tag", "TAG", &opt_tags,
+                  "record TAG in the revision (repeatable; no space or "
+                  "comma); tier-log --tag finds it"),
+        TOOL_STRING(0, "message", "TEXT", &opt_message,
+                    "record a one-line description in the revision"),
+        TOOL_STRING(0, "time", "TIME", &opt_time,
+                    "record TIME (ISO 8601: 2026-12-04T10:30:00Z, "
+                    "2026-12-04 10:30 in local time) as the revision's "
+                    "time instead of now"),
         TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {
@@ -161,6 +174,14 @@ static int push(struct tool_common *c, uint64_t *revision)
 	po.paths = c->args.items;
 	po.npaths = c->args.count;
 	po.reread = opt_reread;
+	po.tags = opt_tags.items;
+	po.ntags = opt_tags.count;
+	po.message = opt_message;
+	if (opt_time) {
+		po.has_time = 1;
+		/* checked in main(): cannot fail here */
+		tool_parse_iso8601(opt_time, &po.time, &po.time_offset);
+	}
 	po.threads = opt_threads;
 	po.pack_size = (uint64_t)opt_pack_kib * 1024;
 	po.progress = on_progress;
@@ -199,6 +220,34 @@ static int push(struct tool_common *c, uint64_t *revision)
 	tier_write_result_free(res);
 	tier_vault_free(v);
 	return exit_code;
+}
+
+/* What the library would refuse, refused before the pre-hook runs. */
+static int check_label(const char *opt, const char *s, size_t max, int tag)
+{
+	size_t n = strlen(s);
+	int bad = n == 0 || n > max;
+	for (const unsigned char *c = (const unsigned char *)s; *c && !bad; c++)
+		bad = *c < 0x20 || *c == 0x7f ||
+		      (tag && (*c == ' ' || *c == ','));
+	if (!bad)
+		return 0;
+	return tool_usage_error(
+	        "invalid %s '%s' for option '%s' (1 to %zu bytes, no control "
+	        "character%s)",
+	        tag ? "tag" : "text", tool_q(s), opt, max,
+	        tag ? ", space or comma" : "");
+}
+
+static int check_labels(void)
+{
+	int rc;
+	for (size_t i = 0; i < opt_tags.count; i++)
+		if ((rc = check_label("--tag", opt_tags.items[i], 255, 1)) != 0)
+			return rc;
+	if (opt_message && *opt_message)
+		return check_label("--message", opt_message, 1000, 0);
+	return 0;
 }
 
 static int add_path(const char *value, void *payload)
@@ -265,7 +314,17 @@ int main(int argc, char **argv)
 	int rc = 0;
 
 	tool_init(&c, &def, argc, argv);
-	if (c.args.count == 0 && (rc = default_paths(&config_paths)) == 0)
+	int64_t t;
+	int off;
+	if (opt_time && tool_parse_iso8601(opt_time, &t, &off) < 0)
+		rc = tool_usage_error(
+		        "invalid time '%s' for option '--time' (write ISO 8601, "
+		        "e.g. 2026-12-04T10:30:00Z or '2026-12-04 10:30')",
+		        opt_time);
+	if (rc == 0)
+		rc = check_labels();
+	if (rc == 0 && c.args.count == 0 &&
+	    (rc = default_paths(&config_paths)) == 0)
 		c.args = config_paths;
 	if (rc == 0) {
 		if (opt_wait_timeout_seen)

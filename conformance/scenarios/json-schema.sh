@@ -49,6 +49,14 @@ run_tool tier-push -s state --json "$src"
 expect_exit 0
 valid tier-push
 expect_json '.stats.files' 3
+run_tool tier-push -s state --json --tag daily --message 'before the upgrade' "$src"
+expect_exit 0
+valid tier-push
+run_tool tier-log -s state --json --tag daily
+expect_exit 0
+valid tier-log
+expect_json '.revisions[0].tags[0]' daily
+expect_json '.revisions[0].message' 'before the upgrade'
 run_tool tier-status -s state --json
 expect_exit 0
 valid tier-status

@@ -45,8 +45,13 @@ int tier_commit_info_read(tier_commit_info *out, git_repository *repo,
 	if ((rc = tier_log_commit_lookup(&c, repo, id)) < 0)
 		return rc;
 	git_oid_cpy(&out->id, id);
-	out->time = (int64_t)git_commit_time(c);
-	out->time_offset = git_commit_time_offset(c);
+	/* the revision's time is the author's: tier-push --time sets it,
+	 * the committer time says when it was written */
+	const git_signature *author = git_commit_author(c);
+	out->time = author ? (int64_t)author->when.time
+	                   : (int64_t)git_commit_time(c);
+	out->time_offset =
+	        author ? author->when.offset : git_commit_time_offset(c);
 	copy_field(out->summary, sizeof(out->summary), git_commit_summary(c));
 	if ((rc = git_message_trailers(&tr, git_commit_message(c))) < 0) {
 		git_commit_free(c);

@@ -197,6 +197,57 @@ static int base_root(struct push_run *p, git_tree **out, const char *trailers)
 
 /* ---- the run's steps ----------------------------------------------------- */
 
+/* A tag or the message: one trailer line, so no control character (no
+ * newline could forge another trailer); a tag no blank or comma either
+ * (restic's tag lists are comma-separated). */
+static int check_label(const char *what, const char *s, size_t max, int tag)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return tier_error_set(TIER_EUSAGE,
+		                      "%s '%.40s%s' must be 1 to %zu bytes",
+		                      what, s, n > 40 ? "..." : "", max);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if (*c < 0x20 || *c == 0x7f ||
+		    (tag && (*c == ' ' || *c == ',')))
+			return tier_error_set(
+			        TIER_EUSAGE,
+			        "%s '%.40s%s' has a %s: not allowed", what, s,
+			        n > 40 ? "..." : "",
+			        *c == ' '   ? "space"
+			        : *c == ',' ? "comma"
+			                    : "control character");
+	return 0;
+}
+
+static int check_labels(const tier_push_options *o)
+{
+	int rc;
+	for (size_t i = 0; i < o->ntags; i++)
+		if (!o->tags || !o->tags[i])
+			return tier_error_set(TIER_EUSAGE, "a NULL tag");
+		else if ((rc = check_label("tag", o->tags[i], 255, 1)) < 0)
+			return rc;
+	if (o->message && *o->message &&
+	    (rc = check_label("message", o->message, 1000, 0)) < 0)
+		return rc;
+	return 0;
+}
+
+/* Tier-Tag (each tag once, in the order given) and Tier-Message. */
+static void label_trailers(tier_buf *b, const tier_push_options *o)
+{
+	for (size_t i = 0; i < o->ntags; i++) {
+		size_t j = 0;
+		while (j < i && strcmp(o->tags[j], o->tags[i]) != 0)
+			j++;
+		if (j == i)
+			tier_buf_printf(b, "Tier-Tag: %s\n", o->tags[i]);
+	}
+	if (o->message && *o->message)
+		tier_buf_printf(b, "Tier-Message: %s\n", o->message);
+}
+
 /*
  * The options as this build reads them, and the path set they name.
  * Older structs are prefixes of this one: version 1 ends before
@@ -211,8 +262,12 @@ static int take_options(struct push_run *p, const tier_push_options *in)
 		memcpy(opts, in, offsetof(tier_push_options, pack_size));
 	else if (in->version == 2)
 		memcpy(opts, in, offsetof(tier_push_options, unreadable));
+	else if (in->version == 3)
+		memcpy(opts, in, offsetof(tier_push_options, tags));
 	else
 		*opts = *in;
+	if ((rc = check_labels(opts)) < 0)
+		return rc;
 	if (opts->npaths == 0)
 		return tier_error_set(
 		        TIER_EUSAGE,
@@ -444,6 +499,9 @@ static int commit_revision(struct push_run *p, const git_oid *rev_tree,
 	        (unsigned long long)p->st.new_bytes,
 	        (unsigned long long)(p->st.packs + p->st.resumed_packs),
 	        tier_buf_cstr(&p->paths));
+	label_trailers(&trailers, p->opts);
+	if (p->opts->has_time)
+		tier_write_set_time(p->w, p->opts->time, p->opts->time_offset);
 	if (!summary.ptr || !trailers.ptr) {
 		rc = TIER_ERROR;
 	} else {

@@ -57,9 +57,10 @@ static int revision_tree(git_tree **tree, git_commit **pc, git_repository *repo,
 int tier_revision_commit(tier_vault *v, git_oid *out, const char *op,
                          uint64_t rev, const git_oid *parent,
                          const git_oid *tree_in, const char *summary,
-                         const char *extra, git_repository *repo)
+                         const char *extra, const git_time *when,
+                         git_repository *repo)
 {
-	git_signature *sig = NULL;
+	git_signature *sig = NULL, *author = NULL;
 	git_tree *tree = NULL;
 	git_commit *pc = NULL;
 	tier_buf msg = TIER_BUF_INIT, name = TIER_BUF_INIT;
@@ -84,13 +85,21 @@ int tier_revision_commit(tier_vault *v, git_oid *out, const char *op,
 		                         "cannot make the commit signature");
 		goto out;
 	}
+	if (when && (rc = git_signature_new(&author, tier_buf_cstr(&name),
+	                                    tier_buf_cstr(&name), when->time,
+	                                    when->offset)) < 0) {
+		rc = tier_error_from_git(rc,
+		                         "cannot make the commit signature");
+		goto out;
+	}
 	const git_commit *parents[1] = {pc};
-	if ((rc = git_commit_create(out, repo, NULL, sig, sig, NULL,
-	                            tier_buf_cstr(&msg), tree, pc ? 1 : 0,
+	if ((rc = git_commit_create(out, repo, NULL, author ? author : sig, sig,
+	                            NULL, tier_buf_cstr(&msg), tree, pc ? 1 : 0,
 	                            parents)) < 0)
 		rc = tier_error_from_git(rc,
 		                         "cannot write the revision's commit");
 out:
+	git_signature_free(author);
 	git_signature_free(sig);
 	git_tree_free(tree);
 	git_commit_free(pc);

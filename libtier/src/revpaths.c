@@ -1,4 +1,5 @@
-/* The source paths a revision records (Tier-Path trailers), for tier-log. */
+/* What a revision records in its trailers (Tier-Path, Tier-Tag...), for
+ * tier-log. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,8 +63,8 @@ void tier_strings_free(char **list)
 	free(list);
 }
 
-int tier_vault_revision_paths(char ***out, size_t *count, tier_vault *v,
-                              const char *commit)
+static int revision_trailers(char ***out, size_t *count, tier_vault *v,
+                             const char *commit, const char *key, int quoted)
 {
 	git_oid id;
 	git_commit *c = NULL;
@@ -93,9 +94,11 @@ int tier_vault_revision_paths(char ***out, size_t *count, tier_vault *v,
 	list = tier_malloc((tr.count + 1) * sizeof(*list));
 	rc = list ? 0 : TIER_ERROR;
 	for (size_t i = 0; rc == 0 && i < tr.count; i++) {
-		if (strcmp(tr.trailers[i].key, "Tier-Path") != 0)
+		if (strcmp(tr.trailers[i].key, key) != 0)
 			continue;
-		if (!(list[n] = unquote(tr.trailers[i].value)))
+		list[n] = quoted ? unquote(tr.trailers[i].value)
+		                 : tier_strdup(tr.trailers[i].value);
+		if (!list[n])
 			rc = TIER_ERROR;
 		else
 			n++;
@@ -111,4 +114,21 @@ int tier_vault_revision_paths(char ***out, size_t *count, tier_vault *v,
 	*out = list;
 	*count = n;
 	return 0;
+}
+
+int tier_vault_revision_paths(char ***out, size_t *count, tier_vault *v,
+                              const char *commit)
+{
+	return revision_trailers(out, count, v, commit, "Tier-Path", 1);
+}
+
+int tier_vault_revision_trailers(char ***out, size_t *count, tier_vault *v,
+                                 const char *commit, const char *key)
+{
+	*out = NULL;
+	*count = 0;
+	if (!key || !*key)
+		return tier_error_set(TIER_EUSAGE, "no trailer key");
+	return revision_trailers(out, count, v, commit, key,
+	                         strcmp(key, "Tier-Path") == 0);
 }

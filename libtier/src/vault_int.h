@@ -130,12 +130,15 @@ int tier_ref_move(tier_vault *v, size_t i, const struct tier_ref_move *m,
 
 /**
  * The log commit of revision rev (operation op) in repo, on parent (NULL:
- * the first): tree_in, else the parent's tree, else an empty one.
+ * the first): tree_in, else the parent's tree, else an empty one.  when
+ * (NULL: now) is the revision's time, the commit's author time; the
+ * committer time is always now (when it was written).
  */
 int tier_revision_commit(tier_vault *v, git_oid *out, const char *op,
                          uint64_t rev, const git_oid *parent,
                          const git_oid *tree_in, const char *summary,
-                         const char *extra, git_repository *repo);
+                         const char *extra, const git_time *when,
+                         git_repository *repo);
 /**
  * The log pack of commit id (what it adds to parent): the write's
  * streaming pack (tier_streampack_new in dir: every object the write

@@ -43,6 +43,8 @@ struct tier_write {
 	size_t n;
 	tier_write_outcome *outcome;
 	tier_buf *error;
+	git_time when; /* the revision's time, when has_when */
+	int has_when;
 };
 
 static size_t pick_targets(tier_write *w)
@@ -532,6 +534,14 @@ static int write_result(tier_write_result **out, tier_write *w,
 	return 0;
 }
 
+void tier_write_set_time(tier_write *w, int64_t time, int offset)
+{
+	w->when.time = (git_time_t)time;
+	w->when.offset = offset;
+	w->when.sign = offset < 0 ? '-' : '+';
+	w->has_when = 1;
+}
+
 int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
                       const char *extra_trailers, tier_write_result **out)
 {
@@ -540,9 +550,10 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 	int rc;
 
 	*out = NULL;
-	if ((rc = tier_revision_commit(w->v, &id, w->op, w->revision,
-	                               tier_write_parent(w), tree, summary,
-	                               extra_trailers, w->repo)) < 0)
+	if ((rc = tier_revision_commit(
+	             w->v, &id, w->op, w->revision, tier_write_parent(w), tree,
+	             summary, extra_trailers, w->has_when ? &w->when : NULL,
+	             w->repo)) < 0)
 		return rc;
 	if ((rc = tier_revision_pack(w->v->cache, w->repo, w->stream,
 	                             tier_odb_frozen_hits(w->frozen) > 0, &id,

@@ -49,6 +49,10 @@ size_t tier_write_target_count(const tier_write *w);
  */
 tier_location *tier_write_target(tier_write *w, size_t i);
 
+/** Record this time (seconds since the epoch, zone offset in minutes) as
+ *  the revision's time instead of now (tier-push --time). */
+void tier_write_set_time(tier_write *w, int64_t time, int offset);
+
 /**
  * Commit the revision: tree (NULL: the parent's tree, or an empty tree),
  * summary line, extra trailer lines ("Key: value\n"...), then per target:

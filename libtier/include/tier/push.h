@@ -74,13 +74,27 @@ typedef struct {
 	uint64_t pack_size;
 	/** Version 3: each unreadable path (may be NULL). */
 	tier_push_unreadable_cb unreadable;
+	/** Version 4: tags recorded in the revision (one Tier-Tag trailer
+	 *  each, as restic's --tag): each 1 to 255 bytes, no whitespace,
+	 *  comma or control character; duplicates are recorded once. */
+	const char *const *tags;
+	size_t ntags;
+	/** Version 4: a description (Tier-Message trailer): one line of at
+	 *  most 1000 bytes, no control character; NULL or "" for none. */
+	const char *message;
+	/** Version 4: record this time (seconds since the epoch) as the
+	 *  revision's time instead of now, as restic's --time; has_time 0:
+	 *  now.  time_offset: the zone it was given in, minutes east of UTC. */
+	int has_time;
+	int64_t time;
+	int time_offset;
 } tier_push_options;
 
-#define TIER_PUSH_OPTIONS_VERSION 3
+#define TIER_PUSH_OPTIONS_VERSION 4
 #define TIER_PUSH_OPTIONS_INIT                                                 \
 	{                                                                      \
 		TIER_PUSH_OPTIONS_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL, 0, \
-		        NULL                                                   \
+		        NULL, NULL, 0, NULL, 0, 0, 0                           \
 	}
 
 /**

@@ -301,6 +301,17 @@ TIER_EXTERN int tier_vault_log(tier_log_entry **out, size_t *count,
 TIER_EXTERN int tier_vault_revision_paths(char ***out, size_t *count,
                                           tier_vault *v, const char *commit);
 
+/**
+ * Every value of trailer `key` of revision `commit`, in order: "Tier-Tag"
+ * (one per tag), "Tier-Message" (at most one), "Tier-Path" (as
+ * tier_vault_revision_paths()), or any other (docs/format.md).  The
+ * same returns and array as tier_vault_revision_paths(); TIER_EUSAGE also
+ * for an empty key.
+ */
+TIER_EXTERN int tier_vault_revision_trailers(char ***out, size_t *count,
+                                             tier_vault *v, const char *commit,
+                                             const char *key);
+
 /** Free a NULL-terminated array of strings (NULL: no-op). */
 TIER_EXTERN void tier_strings_free(char **list);
 
