@@ -20,7 +20,7 @@ static const struct tool_opt options[] = {
                 "copy each missing, truncated or corrupt pack from another tier where it verifies; "
                 "copy or rebuild a damaged log pack; write a garbled head again from the "
                 "installation's record of it; never writes a commit"),
-        TOOL_OPTS_END};
+        TOOL_LIMIT_OPTS, TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {
         {TOOL_EXIT_FOREIGN,

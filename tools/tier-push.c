@@ -45,6 +45,7 @@ static const struct tool_opt options[] = {
                     "record TIME (ISO 8601: 2026-12-04T10:30:00Z, "
                     "2026-12-04 10:30 in local time) as the revision's "
                     "time instead of now"),
+        TOOL_LIMIT_OPTS,
         TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {

@@ -34,6 +34,7 @@ static const struct tool_opt options[] = {
         TOOL_LIST(0, "exclude", "PATTERN", &opt_exclude,
                   "leave out entries matching PATTERN and what they hold; "
                   "repeatable; wins over --include"),
+        TOOL_LIMIT_OPTS,
         TOOL_OPTS_END,
 };
 

@@ -25,7 +25,7 @@ static const struct tool_opt options[] = {
                 0, "accept-rollback", "NAME", &opt_accept,
                 "accept that tier NAME is behind what this installation wrote there (restored "
                 "from an old image, or a new disk) and bring it level"),
-        TOOL_OPTS_END};
+        TOOL_LIMIT_OPTS, TOOL_OPTS_END};
 
 static const struct tool_exit_doc exits[] = {
         {TOOL_EXIT_FOREIGN, NULL},

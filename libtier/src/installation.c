@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "retry.h"
+#include "tier/config.h"
 #include "util/error.h"
 #include "util/posix.h"
 #include "util/text.h"
@@ -94,6 +95,53 @@ static int load_tiers_from_config(tier_vault *v, git_config *cfg)
 	return 0;
 }
 
+/* tier.NAME.limitUpload / limitDownload (names come lowercased from git,
+ * the subsection as written). */
+struct limit_walk {
+	tier_vault *v;
+	int rc;
+};
+
+static int limit_one(const git_config_entry *e, void *payload)
+{
+	struct limit_walk *w = payload;
+	tier_vault *v = w->v;
+	const char *first = strchr(e->name, '.'), *last = strrchr(e->name, '.');
+	uint64_t rate;
+	if (!first || last <= first + 1 || (size_t)(last - first - 1) >= 64)
+		return 0;
+	if (tier_config_parse_size(&rate, e->value) < 0) {
+		w->rc = tier_error_set(TIER_EUSAGE,
+		                       "config key '%s' in '%s/config': bad "
+		                       "rate '%s' (write e.g. 512K or 10M)",
+		                       e->name, v->state_dir, e->value);
+		return GIT_EUSER;
+	}
+	size_t i = 0;
+	while (i < v->nlimits &&
+	       (strlen(v->limits[i].name) != (size_t)(last - first - 1) ||
+	        strncmp(v->limits[i].name, first + 1,
+	                (size_t)(last - first - 1)) != 0))
+		i++;
+	if (i == v->nlimits) {
+		struct tier_limit *nl =
+		        tier_realloc(v->limits, (i + 1) * sizeof(*nl));
+		if (!nl) {
+			w->rc = TIER_ERROR;
+			return GIT_EUSER;
+		}
+		v->limits = nl;
+		memset(&nl[i], 0, sizeof(nl[i]));
+		memcpy(nl[i].name, first + 1, (size_t)(last - first - 1));
+		v->nlimits++;
+	}
+	if (!strcmp(last + 1, "limitupload"))
+		v->limits[i].up = rate;
+	else
+		v->limits[i].down = rate;
+	return 0;
+}
+
 /* Open: what the config says (ids, read-only, TLS, the tier list). */
 int tier_installation_load(tier_vault *v, const tier_vault_options *opts,
                            git_config **cfg)
@@ -127,6 +175,14 @@ int tier_installation_load(tier_vault *v, const tier_vault_options *opts,
 	if (!v->lopts.insecure &&
 	    git_config_get_bool(&insecure, *cfg, "tls.insecure") == 0)
 		v->lopts.insecure = insecure;
+	struct limit_walk lw = {v, 0};
+	rc = git_config_foreach_match(
+	        *cfg, "^tier\\..+\\.limit(upload|download)$", limit_one, &lw);
+	if (rc == GIT_EUSER)
+		return lw.rc;
+	if (rc < 0)
+		return tier_error_from_git(rc, "cannot read '%s/config'",
+		                           v->state_dir);
 	if (opts->ntiers == 0 && (rc = load_tiers_from_config(v, *cfg)) < 0)
 		return rc;
 	return 0;

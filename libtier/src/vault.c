@@ -77,6 +77,30 @@ int tier_vault_open_cache(tier_vault *v, int create)
 	return 0;
 }
 
+/*
+ * The config's caps of the tier named name, where the caller set none
+ * (--limit-upload and --limit-download win for the run): 1 when they
+ * change opts.
+ */
+static int tier_limits(const tier_vault *v, const char *name,
+                       tier_location_options *opts)
+{
+	int changed = 0;
+	for (size_t i = 0; i < v->nlimits; i++) {
+		if (strcmp(v->limits[i].name, name) != 0)
+			continue;
+		if (!opts->max_send_speed && v->limits[i].up) {
+			opts->max_send_speed = v->limits[i].up;
+			changed = 1;
+		}
+		if (!opts->max_recv_speed && v->limits[i].down) {
+			opts->max_recv_speed = v->limits[i].down;
+			changed = 1;
+		}
+	}
+	return changed;
+}
+
 int tier_vault_add_tier(tier_vault *v, const char *spec)
 {
 	struct vtier *nt = tier_realloc(v->t, (v->n + 1) * sizeof(*v->t));
@@ -88,6 +112,14 @@ int tier_vault_add_tier(tier_vault *v, const char *spec)
 	int rc = tier_location_open(&t->loc, spec, &v->lopts);
 	if (rc < 0)
 		return rc;
+	/* its name is known once open (opening contacts no tier) */
+	tier_location_options lo = v->lopts;
+	if (tier_limits(v, tier_location_name(t->loc), &lo)) {
+		tier_location_free(t->loc);
+		t->loc = NULL;
+		if ((rc = tier_location_open(&t->loc, spec, &lo)) < 0)
+			return rc;
+	}
 	for (size_t i = 0; i < v->n; i++)
 		if (!strcmp(tier_location_name(v->t[i].loc),
 		            tier_location_name(t->loc))) {
@@ -206,6 +238,7 @@ void tier_vault_free(tier_vault *v)
 	}
 	free(v->t);
 	free(v->cacert_conf);
+	free(v->limits);
 	git_repository_free(v->cache);
 	if (v->tmp_cache) {
 		tier_rm_rf(v->tmp_cache);

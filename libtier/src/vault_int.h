@@ -40,7 +40,13 @@ struct tier_vault {
 	int lock_fd;
 	int lock_depth;
 	char *cacert_conf; /* tls.cacert from the config, owned */
-	int announced;     /* we wrote <state>/write-wanted at open */
+	/* tier.NAME.limitUpload / limitDownload of the config, bytes/s */
+	struct tier_limit {
+		char name[64];
+		uint64_t up, down;
+	} * limits;
+	size_t nlimits;
+	int announced; /* we wrote <state>/write-wanted at open */
 	tier_location_options lopts;
 	int64_t wait_timeout_ms;
 	tier_trace_cb notice;

@@ -780,6 +780,8 @@ int tool_finish(struct tool_common *c, int exit_code)
 
 /* ---- location options -------------------------------------------------- */
 
+uint64_t tool_limit_upload, tool_limit_download;
+
 static void trace_line(const char *line, void *payload)
 {
 	(void)payload;
@@ -809,6 +811,11 @@ void tool_location_options(const struct tool_common *c,
 		opts->cacert = c->cacert;
 	if (c->insecure)
 		opts->insecure = 1;
+	/* over every tier's tier.NAME.limit* for this run */
+	if (tool_limit_upload)
+		opts->max_send_speed = tool_limit_upload;
+	if (tool_limit_download)
+		opts->max_recv_speed = tool_limit_download;
 	if (c->verbose > 0) {
 		opts->trace = trace_line;
 		/* The payload is shared with the sleep hook: keep the

@@ -111,8 +111,20 @@ struct tool_opt {
 #define TOOL_SIZE(s, l, arg, var, min, max, help) \
 	{TOOL_OPT_SIZE, s, l, arg, help, (1 ? (var) : (uint64_t *)0), \
 	 min, max, NULL}
+/* --limit-upload and --limit-download, for the tools that move data
+ * (push, sync, restore, fsck): tool_location_options() applies them. */
+#define TOOL_LIMIT_OPTS \
+	TOOL_SIZE(0, "limit-upload", "RATE", &tool_limit_upload, 1, 0, \
+	          "send at most RATE bytes/s to each tier (512K, 10M); " \
+	          "default: the config's tier.NAME.limitUpload"), \
+	TOOL_SIZE(0, "limit-download", "RATE", &tool_limit_download, 1, 0, \
+	          "read at most RATE bytes/s from each tier; default: the " \
+	          "config's tier.NAME.limitDownload")
 #define TOOL_OPTS_END {TOOL_OPT_END, 0, NULL, NULL, NULL, NULL, 0, 0, NULL}
 /* clang-format on */
+
+/** Set by TOOL_LIMIT_OPTS: bytes/s, 0 for none given. */
+extern uint64_t tool_limit_upload, tool_limit_download;
 
 /** An exit code a tool can return beyond 0, 1 and 2, for --help. */
 struct tool_exit_doc {

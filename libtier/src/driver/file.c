@@ -29,6 +29,7 @@
 
 #include "util/buf.h"
 #include "util/posix.h"
+#include "util/pace.h"
 
 #define GET_BLOCK (256 * 1024)
 
@@ -304,9 +305,11 @@ static int get_copy(file_driver *f, const char *path, int fd, uint64_t pos,
                     uint64_t end, tier_sink_cb sink, void *payload)
 {
 	char *block = tier_malloc(GET_BLOCK);
+	tier_pace pace;
 	int rc = 0;
 	if (!block)
 		return TIER_ERROR;
+	tier_pace_start(&pace, f->max_recv);
 	while (rc == 0 && pos < end) {
 		size_t want =
 		        end - pos < GET_BLOCK ? (size_t)(end - pos) : GET_BLOCK;
@@ -324,6 +327,7 @@ static int get_copy(file_driver *f, const char *path, int fd, uint64_t pos,
 			        "reading '%s' in '%s' was cancelled", path,
 			        f->root);
 		pos += got;
+		tier_pace_add(&pace, got);
 	}
 	free(block);
 	return rc;
@@ -519,7 +523,6 @@ static void file_free(tier_driver *drv)
 int tier_driver_file_open(tier_driver **out, const tier_url *url,
                           const tier_location_options *opts)
 {
-	(void)opts;
 	*out = NULL;
 	if (!url->path || url->path[0] != '/')
 		return tier_error_set(
@@ -537,6 +540,10 @@ int tier_driver_file_open(tier_driver **out, const tier_url *url,
 		return TIER_ERROR;
 	}
 	f->shared = -1;
+	if (opts) {
+		f->max_send = opts->max_send_speed;
+		f->max_recv = opts->max_recv_speed;
+	}
 	f->base.version = TIER_DRIVER_VERSION;
 	f->base.caps = TIER_DRIVER_CAP_RENAME_OVERWRITE |
 	               TIER_DRIVER_CAP_EXCLUSIVE | TIER_DRIVER_CAP_DIRS |

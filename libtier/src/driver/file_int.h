@@ -15,6 +15,7 @@ typedef struct {
 	tier_driver base;
 	char *root; /* absolute, no trailing '/' (except "/" itself) */
 	int shared; /* -1 not known yet, 0 private, 1 root is set-group-ID */
+	uint64_t max_send, max_recv; /* bytes/s per transfer, 0: no cap */
 } file_driver;
 
 #define PRIVATE_DIR_MODE  0700

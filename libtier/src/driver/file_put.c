@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/pace.h"
 #include "util/posix.h"
 
 #define COPY_BLOCK (256 * 1024)
@@ -25,12 +26,24 @@
 static int copy_source(file_driver *f, int fd, const tier_source *src,
                        const char *rel)
 {
+	tier_pace pace;
+	tier_pace_start(&pace, f->max_send);
 	if (src->data) {
 		if (src->size > SIZE_MAX)
 			return tier_error_set(TIER_EUSAGE,
 			                      "source for '%s' too large", rel);
-		if (tier_write_all(fd, src->data, (size_t)src->size, rel) < 0)
-			return tier_file_fail(f, errno, "write", rel);
+		/* a block at a time only to pace it */
+		const char *d = src->data;
+		size_t left = (size_t)src->size,
+		       step = f->max_send ? COPY_BLOCK : left;
+		while (left) {
+			size_t n = left < step ? left : step;
+			if (tier_write_all(fd, d, n, rel) < 0)
+				return tier_file_fail(f, errno, "write", rel);
+			tier_pace_add(&pace, n);
+			d += n;
+			left -= n;
+		}
 		return 0;
 	}
 	char *block = tier_malloc(COPY_BLOCK);
@@ -62,6 +75,7 @@ static int copy_source(file_driver *f, int fd, const tier_source *src,
 			break;
 		}
 		pos += got;
+		tier_pace_add(&pace, got);
 	}
 	free(block);
 	return rc;
@@ -217,7 +231,7 @@ int tier_file_put(tier_driver *drv, const char *path, const tier_source *src,
 	/* a link keeps the local file's group: a shared vault's group must
 	 * come from its set-group-ID directory, so copy there */
 	if (src->link_path && !(flags & TIER_PUT_EXCLUSIVE) &&
-	    !tier_file_is_shared(f) &&
+	    !tier_file_is_shared(f) && !f->max_send /* a cap: copy, paced */ &&
 	    is_source_file(src->link_path, src->fd, src->size)) {
 		rc = put_by_link(f, src->link_path, &tmp, &dst, path);
 		if (rc != TEMP_FAILED)
