@@ -285,13 +285,14 @@ static int hooked_push(struct tool_common *c)
 
 	if ((rc = tool_hooks_load(&hooks, c->state_dir)) != 0)
 		return rc;
-	if (hooks.pre && tool_hook_run(&hooks, "hooks.prePush", hooks.pre, NULL,
-	                               NULL) != 0) {
+	if (hooks.pre && (rc = tool_hook_run(&hooks, "hooks.prePush", hooks.pre,
+	                                     NULL, NULL)) != 0) {
 		tool_hooks_dispose(&hooks);
-		return TOOL_EXIT_ERROR;
+		return rc;
 	}
 	rc = push(c, &revision);
-	if (hooks.post) {
+	/* an interrupted push (Ctrl-C) ends without its post-hook */
+	if (hooks.post && !tool_interrupted()) {
 		char rev[32] = "";
 		if (revision)
 			snprintf(rev, sizeof(rev), "%llu",
@@ -299,10 +300,10 @@ static int hooked_push(struct tool_common *c)
 		const char *result = rc == TOOL_EXIT_OK        ? "success"
 		                     : rc == TOOL_EXIT_PARTIAL ? "partial"
 		                                               : "failed";
-		if (tool_hook_run(&hooks, "hooks.postPush", hooks.post, rev,
-		                  result) != 0 &&
-		    rc == TOOL_EXIT_OK)
-			rc = TOOL_EXIT_ERROR;
+		int hrc = tool_hook_run(&hooks, "hooks.postPush", hooks.post,
+		                        rev, result);
+		if (hrc != 0 && rc == TOOL_EXIT_OK)
+			rc = hrc;
 	}
 	tool_hooks_dispose(&hooks);
 	return rc;

@@ -94,6 +94,28 @@ else
 fi
 [ "$(max_rev)" = "$r" ] && pass "revision still $r" || fail "revision $(max_rev)"
 
+step "Ctrl-C while the pre-hook runs: the hook's group is killed, exit 6"
+run_tool tier-config -s state hooks.timeout 1m
+expect_exit 0
+rm -f "$TT_TMP/child.pid"
+"$TIER_TOOLS_DIR/tier-push" -s state "$src" >int.out 2>int.err &
+pid=$!
+for _ in $(seq 100); do [ -s "$TT_TMP/child.pid" ] && break; sleep 0.05; done
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+[ $rc = 6 ] && pass "exit 6 after SIGINT" || fail "exit $rc after SIGINT: $(cat int.err)"
+grep -q 'hooks.prePush interrupted, killed' int.err && pass "said so" ||
+	fail "stderr: $(cat int.err)"
+sleep 0.2
+if ps -o stat= -p "$(cat "$TT_TMP/child.pid")" | grep -qv Z; then
+	fail "the hook's background child survived the interrupt"
+	kill "$(cat "$TT_TMP/child.pid")"
+else
+	pass "the hook's background child was killed"
+fi
+[ "$(max_rev)" = "$r" ] && pass "revision still $r" || fail "revision $(max_rev)"
+
 step "a bad hooks.timeout in the file: exit 2, one line, no push"
 git config -f state/config hooks.timeout soon
 run_tool tier-push -s state "$src"

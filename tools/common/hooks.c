@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exitcodes.h"
 #include "opt.h"
 #include "output.h"
 #include "tier/config.h"
@@ -144,12 +145,12 @@ int tool_hook_run(const struct tool_hooks *h, const char *key, const char *cmd,
 	if (!wait_until(pid, &status, deadline, 1)) {
 		int interrupted = tool_interrupted();
 		kill_group(pid, &status);
-		if (interrupted)
+		if (interrupted) {
 			hook_fail("%s interrupted, killed", key);
-		else
-			hook_fail("%s timed out after %llu s (hooks.timeout), "
-			          "killed",
-			          key, (unsigned long long)h->timeout_s);
+			return TOOL_EXIT_INTERRUPTED;
+		}
+		hook_fail("%s timed out after %llu s (hooks.timeout), killed",
+		          key, (unsigned long long)h->timeout_s);
 		return 1;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)

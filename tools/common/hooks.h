@@ -30,8 +30,9 @@ void tool_hooks_dispose(struct tool_hooks *h);
 /**
  * Run one hook (key "hooks.prePush", its command cmd) with TIER_VAULT,
  * TIER_STATE_DIR, TIER_HOOK and, when not NULL, TIER_REVISION and
- * TIER_RESULT in its environment.  Returns 0 when it exited 0, else 1
- * after a one-line error (non-zero exit, killed by a signal, timed out).
+ * TIER_RESULT in its environment.  Returns 0 when it exited 0, else the
+ * tool's exit code after a one-line error: 1 (non-zero exit, killed by a
+ * signal, timed out), 6 (the tool was interrupted: the hook is killed).
  */
 int tool_hook_run(const struct tool_hooks *h, const char *key, const char *cmd,
                   const char *revision, const char *result);
