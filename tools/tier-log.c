@@ -36,7 +36,8 @@ static const struct tool_def def = {
         .description =
                 "Show the history of the vault, newest first, one row per revision under a "
                 "header: revision, time (in the time zone of TZ), operation, who (user@host and "
-                "installation), what (files, bytes, new data) and the source paths it holds.  "
+                "installation), what (files, bytes, new data), its tags and message (when some "
+                "revision has them) and the source paths it holds.  "
                 "With REV, that revision and the files it changed; with REV and REV2, every file "
                 "that differs between them.  Names are quoted as git quotes them "
                 "(core.quotePath).",
