@@ -256,6 +256,25 @@ static void run_init(struct push_run *p, tier_vault *v)
 }
 
 /*
+ * The last push's stat cache, and this push's, beside it.  Neither is
+ * needed: without them unchanged files are compared with their nodes.
+ */
+static int open_stat_cache(struct push_run *p)
+{
+	char path[PATH_MAX];
+	int rc;
+	if (snprintf(path, sizeof(path), "%s/statcache",
+	             tier_vault_state_dir(p->v)) >= (int)sizeof(path))
+		return 0;
+	if (p->proot && !p->opts->reread &&
+	    (rc = tier_statcache_open(&p->sc, path)) < 0)
+		return rc;
+	if (tier_statcache_writer_new(&p->scw, path) < 0)
+		tier_error_clear();
+	return 0;
+}
+
+/*
  * The previous revision: its index for dedup, its vault blob; the base
  * revision's snapshot for unchanged files.
  */
@@ -281,6 +300,8 @@ static int read_previous(struct push_run *p)
 		        TIER_ECORRUPT,
 		        "the vault's log has no vault description");
 	if ((rc = base_root(p, &p->proot, tier_buf_cstr(&p->paths))) < 0)
+		return rc;
+	if ((rc = open_stat_cache(p)) < 0)
 		return rc;
 	return tier_chunkmap_load(&p->map, p->repo, p->ptree,
 	                          tier_vault_state_dir(p->v));
@@ -511,6 +532,8 @@ static void run_dispose(struct push_run *p, tier_push_stats *stats)
 		free(u->path);
 		free(u);
 	}
+	tier_statcache_free(p->sc);
+	tier_statcache_writer_free(p->scw);
 	git_tree_free(p->pindex);
 	git_tree_free(p->proot);
 	git_tree_free(p->ptree);
@@ -560,6 +583,10 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 		rc = commit_revision(&p, &rev_tree, out);
 	if (rc == 0 && p.pack_ids.length)
 		refresh_chunk_index(&p, &rev_tree);
+	/* the new snapshot's records replace the last ones once it is a
+	 * revision; a cache that cannot be written only slows the next push */
+	if (rc == 0 && p.scw && tier_statcache_writer_commit(p.scw) < 0)
+		tier_error_clear();
 
 	run_dispose(&p, stats);
 	return rc;

@@ -244,18 +244,49 @@ static int walk_dir(struct push_run *p, struct dirjob *d)
 	return rc;
 }
 
+/*
+ * Whether the base node of ename holds st: from the stat cache's record of
+ * the directory when it has the node (no read of the log), else from the
+ * node itself.
+ */
+static int base_same(struct push_run *p, struct dirjob *d, const char *ename,
+                     const struct stat *st, const git_tree_entry **out)
+{
+	if (p->sc && d->prev) {
+		if (!d->sprev.loaded &&
+		    tier_statcache_dir(p->sc, git_tree_id(d->prev), &d->sprev) <
+		            0)
+			return TIER_ERROR;
+		const git_tree_entry *e = git_tree_entry_byname(d->prev, ename);
+		if (!e || git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+			return 0;
+		int same =
+		        tier_statdir_same(&d->sprev, git_tree_entry_id(e), st);
+		if (same >= 0) {
+			*out = e;
+			return same;
+		}
+	}
+	return prev_node_same(p, d->prev, ename, st, out);
+}
+
 /* A file unchanged since the base revision: its node, unread. */
 static int take_unchanged(struct push_run *p, struct dirjob *d,
                           const char *ename, const struct stat *st, int *taken)
 {
 	const git_tree_entry *e;
+	int rc;
 	*taken = 0;
-	if (p->opts->reread || !prev_node_same(p, d->prev, ename, st, &e))
+	if (p->opts->reread)
 		return 0;
+	if ((rc = base_same(p, d, ename, st, &e)) <= 0)
+		return rc;
 	p->st.files++;
 	p->st.unchanged_files++;
 	p->st.bytes += (uint64_t)st->st_size;
 	*taken = 1;
+	if ((rc = tier_push_stat_note(p, d, git_tree_entry_id(e), st)) < 0)
+		return rc;
 	return tier_push_tb_keep(p, d, e);
 }
 
@@ -283,6 +314,8 @@ static int add_subdir(struct push_run *p, struct dirjob *d, const char *name,
 		return rc;
 	if (sub->fd >= 0 && (rc = walk_dir(p, sub)) < 0)
 		return rc;
+	/* its files are all looked at: the record is not needed any more */
+	tier_statdir_dispose(&sub->sprev);
 	sub->closed = 1;
 	sub->waiting = 1;
 	p->waiting_dirs++;
