@@ -37,6 +37,7 @@ struct tier_exclude {
 	struct present *present;
 	size_t npresent;
 	uint64_t larger_than;
+	const char *what; /* "exclude", "include": for messages */
 };
 
 int tier_exclude_new(tier_exclude **out)
@@ -90,10 +91,11 @@ static const char *glob_problem(const char *g)
 	return NULL;
 }
 
-static int bad(const char *pattern, const char *why)
+static int bad(const tier_exclude *ex, const char *pattern, const char *why)
 {
-	return tier_error_set(TIER_EUSAGE, "bad exclude pattern '%s': %s",
-	                      pattern, why);
+	return tier_error_set(TIER_EUSAGE, "bad %s pattern '%s': %s",
+	                      ex->what ? ex->what : "exclude",
+	                      tier_quote_name(pattern), why);
 }
 
 static int split(struct pattern *p, const char *body)
@@ -128,9 +130,10 @@ int tier_exclude_add(tier_exclude *ex, const char *pattern)
 	const char *why;
 	int rc;
 	if (!*pattern)
-		return tier_error_set(TIER_EUSAGE, "empty exclude pattern");
+		return tier_error_set(TIER_EUSAGE, "empty %s pattern",
+		                      ex->what ? ex->what : "exclude");
 	if (pattern[0] == '!')
-		return bad(pattern, "'!' (negation) is not supported");
+		return bad(ex, pattern, "'!' (negation) is not supported");
 	size_t n = strlen(pattern);
 	char *body = strdup(pattern);
 	if (!body)
@@ -144,11 +147,11 @@ int tier_exclude_add(tier_exclude *ex, const char *pattern)
 	rc = split(&p, body);
 	free(body);
 	if (rc == 0 && p.nseg == 0)
-		rc = bad(pattern, "it names no file");
+		rc = bad(ex, pattern, "it names no file");
 	/* per component: a '[' is closed before the next '/' */
 	for (size_t i = 0; rc == 0 && i < p.nseg; i++)
 		if ((why = glob_problem(p.seg[i])))
-			rc = bad(pattern, why);
+			rc = bad(ex, pattern, why);
 	if (rc == 0 && ex->npat == ex->cap) {
 		size_t cap = ex->cap ? 2 * ex->cap : 8;
 		struct pattern *np = realloc(ex->pat, cap * sizeof(*np));
@@ -175,9 +178,9 @@ int tier_exclude_add_file(tier_exclude *ex, const char *file)
 	ssize_t len;
 	int rc = 0;
 	if (!f)
-		return tier_error_set_errno(
-		        errno == ENOENT ? TIER_ENOTFOUND : TIER_ERROR, errno,
-		        "cannot read exclude file '%s'", file);
+		return tier_error_set_errno(TIER_EUSAGE, errno,
+		                            "cannot read exclude file '%s'",
+		                            tier_quote_name(file));
 	while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
 		lineno++;
 		while (len > 0 &&
@@ -187,13 +190,13 @@ int tier_exclude_add_file(tier_exclude *ex, const char *file)
 		if (len == 0 || line[0] == '#')
 			continue;
 		if ((rc = tier_exclude_add(ex, line)) < 0)
-			tier_error_prefix("exclude file '%s' line %zu", file,
-			                  lineno);
+			tier_error_prefix("exclude file '%s' line %zu",
+			                  tier_quote_name(file), lineno);
 	}
 	if (rc == 0 && ferror(f))
-		rc = tier_error_set_errno(TIER_ERROR, errno,
+		rc = tier_error_set_errno(TIER_EUSAGE, errno,
 		                          "cannot read exclude file '%s'",
-		                          file);
+		                          tier_quote_name(file));
 	free(line);
 	fclose(f);
 	return rc;
@@ -209,7 +212,7 @@ int tier_exclude_add_if_present(tier_exclude *ex, const char *spec)
 		                      "bad --exclude-if-present '%s': one "
 		                      "file name, no '/', then optionally "
 		                      "':' and the text the file starts with",
-		                      spec);
+		                      tier_quote_name(spec));
 	if (!(pr.name = strndup(spec, nlen)))
 		return tier_error_set(TIER_ERROR, "out of memory");
 	if (colon)
@@ -244,6 +247,27 @@ uint64_t tier_exclude_larger_than(const tier_exclude *ex)
 int tier_exclude_empty(const tier_exclude *ex)
 {
 	return !ex || (!ex->npat && !ex->npresent && !ex->larger_than);
+}
+
+void tier_exclude_set_what(tier_exclude *ex, const char *what)
+{
+	ex->what = what;
+}
+
+int tier_exclude_dir_only(const tier_exclude *ex)
+{
+	for (size_t i = 0; ex && i < ex->npat; i++)
+		if (ex->pat[i].dir_only)
+			return 1;
+	return 0;
+}
+
+int tier_exclude_anchored(const tier_exclude *ex)
+{
+	for (size_t i = 0; ex && i < ex->npat; i++)
+		if (ex->pat[i].anchored)
+			return 1;
+	return 0;
 }
 
 /* Components seg[0..ns) against path components comp[0..nc). */
@@ -373,57 +397,4 @@ int tier_exclude_dir_tagged(const tier_exclude *ex, int dirfd)
 			return 1;
 	}
 	return 0;
-}
-
-int tier_exclude_parse_size(uint64_t *out, const char *text)
-{
-	const char *s = text;
-	uint64_t v = 0;
-	unsigned shift = 0;
-	if (*s < '0' || *s > '9')
-		goto bad;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-			goto bad;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	switch (*s) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		s++;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		s++;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		s++;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		s++;
-		break;
-	default:
-		break;
-	}
-	if (shift && (s[0] == 'i' || s[0] == 'I') &&
-	    (s[1] == 'b' || s[1] == 'B'))
-		s += 2;
-	else if (*s == 'b' || *s == 'B')
-		s++;
-	if (*s || (shift && v > (UINT64_MAX >> shift)))
-		goto bad;
-	*out = v << shift;
-	return 0;
-bad:
-	return tier_error_set(
-	        TIER_EUSAGE,
-	        "bad size '%s': a number with an optional K, M, G "
-	        "or T (binary) suffix, e.g. 10M",
-	        text);
 }

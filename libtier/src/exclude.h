@@ -44,8 +44,8 @@ int tier_exclude_add(tier_exclude *ex, const char *pattern);
 /**
  * Add the patterns of a file, one a line; blank lines and lines starting
  * with '#' are skipped, trailing blanks and a CR removed.  TIER_EUSAGE
- * for a bad pattern ("'F' line N: ..."), TIER_ENOTFOUND / TIER_ERROR when
- * the file cannot be read.
+ * for a bad pattern ("exclude file 'F' line N: ...") and for a file that
+ * cannot be opened or read (a bad argument, as restic treats it).
  */
 int tier_exclude_add_file(tier_exclude *ex, const char *file);
 
@@ -67,6 +67,15 @@ uint64_t tier_exclude_larger_than(const tier_exclude *ex);
 /** Whether any pattern, if-present name or size limit was added. */
 int tier_exclude_empty(const tier_exclude *ex);
 
+/** What the patterns are called in messages (static): "exclude" by default. */
+void tier_exclude_set_what(tier_exclude *ex, const char *what);
+
+/** Whether a pattern is for directories only (ends in '/'). */
+int tier_exclude_dir_only(const tier_exclude *ex);
+
+/** Whether a pattern is anchored (holds a '/' before its end). */
+int tier_exclude_anchored(const tier_exclude *ex);
+
 /** 1 when path (relative, no leading '/') matches a pattern, else 0. */
 int tier_exclude_match(const tier_exclude *ex, const char *path, int is_dir);
 
@@ -81,12 +90,5 @@ int tier_exclude_match_path(const tier_exclude *ex, const char *path,
  * (a FIFO never blocks: only a regular file counts).
  */
 int tier_exclude_dir_tagged(const tier_exclude *ex, int dirfd);
-
-/**
- * "10M" -> 10485760: a decimal number and an optional binary suffix K, M,
- * G, T (any case; "KiB", "MB" read the same), bytes when there is none.
- * TIER_EUSAGE with a one-line message for anything else or an overflow.
- */
-int tier_exclude_parse_size(uint64_t *out, const char *text);
 
 #endif

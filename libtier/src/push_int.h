@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "exclude.h"
 #include "hash.h"
 #include "pack.h"
 #include "snapshot.h"
@@ -165,6 +166,12 @@ struct push_run {
 	uint64_t pack_size;     /* close a pack at this size */
 	size_t pack_max_chunks; /* and at this many chunks (TIER_MAX_INDEX_BLOB) */
 	size_t node_max_chunks; /* chunks one file may have (TIER_MAX_NODE_BLOB) */
+
+	/* the excludes (NULL: none), and the given path being walked: its
+	 * length (0 for "/") and device, which they are relative to */
+	tier_exclude *ex;
+	size_t given_len;
+	dev_t given_dev;
 
 	struct dirjob *live; /* every dirjob, for the teardown */
 	int waiting_dirs;

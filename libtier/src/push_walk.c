@@ -259,29 +259,85 @@ static int take_unchanged(struct push_run *p, struct dirjob *d,
 	return tier_push_tb_keep(p, d, e);
 }
 
+/* Whether path is one of the given paths (never left out) or above one. */
+static int is_given(const struct push_run *p, const char *path)
+{
+	return strlen(path) <= p->given_len;
+}
+
+/*
+ * Whether the excludes leave out the entry at path (docs/excludes.md):
+ * its path below the given path, or for an anchored pattern its absolute
+ * path too (as restic matches), by the patterns; a regular file by its
+ * size; a non-directory on another device with one_file_system.  Counted
+ * in the stats when it is.
+ */
+static int left_out(struct push_run *p, const char *path, const struct stat *st)
+{
+	int is_dir = S_ISDIR(st->st_mode), out = 0;
+	if (is_given(p, path))
+		return 0;
+	if (p->ex) {
+		const char *rel = path + p->given_len + 1;
+		uint64_t max = tier_exclude_larger_than(p->ex);
+		out = tier_exclude_match(p->ex, rel, is_dir) ||
+		      (p->given_len && tier_exclude_anchored(p->ex) &&
+		       tier_exclude_match(p->ex, path + 1, is_dir)) ||
+		      (max && S_ISREG(st->st_mode) &&
+		       (uint64_t)st->st_size > max);
+	}
+	if (!out && !is_dir && p->opts->one_file_system &&
+	    st->st_dev != p->given_dev)
+		out = 1;
+	if (out && is_dir) {
+		p->st.excluded_dirs++;
+	} else if (out) {
+		p->st.excluded_files++;
+		if (S_ISREG(st->st_mode))
+			p->st.excluded_bytes += (uint64_t)st->st_size;
+	}
+	return out;
+}
+
 static int add_subdir(struct push_run *p, struct dirjob *d, const char *name,
                       const char *ename, const char *path,
                       const struct stat *st)
 {
 	struct dirjob *sub;
 	struct stat now = *st;
-	int rc;
+	int rc, err, fd, other_fs;
+	fd = openat(d->fd, name,
+	            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	err = errno;
+	if (fd >= 0 && fstat(fd, &now) < 0)
+		now = *st;
+	if (fd >= 0 && p->ex && !is_given(p, path) &&
+	    tier_exclude_dir_tagged(p->ex, fd)) {
+		/* --exclude-if-present: the directory is left out whole */
+		close(fd);
+		p->st.excluded_dirs++;
+		return 0;
+	}
+	/* a mount point with one_file_system: kept, its contents not */
+	other_fs = p->opts->one_file_system && !is_given(p, path) &&
+	           now.st_dev != p->given_dev;
 	p->st.dirs++;
+	p->st.excluded_dirs += (uint64_t)other_fs;
 	if ((rc = tier_push_new_dirjob(p, &sub, d, ename, path,
-	                               prev_subtree(p, d->prev, ename))) < 0)
+	                               prev_subtree(p, d->prev, ename))) < 0) {
+		if (fd >= 0)
+			close(fd);
 		return rc;
-	sub->fd = openat(d->fd, name,
-	                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	sub->fd = fd;
 	if (sub->fd < 0)
 		tier_push_unreadable(p, "directory ", path,
-		                     tier_push_strerror(errno),
+		                     tier_push_strerror(err),
 		                     "its contents are skipped");
-	else if (fstat(sub->fd, &now) < 0)
-		now = *st;
 	/* the directory's own metadata even when its contents are skipped */
 	if ((rc = tier_push_add_dirmeta(p, sub, &now)) < 0)
 		return rc;
-	if (sub->fd >= 0 && (rc = walk_dir(p, sub)) < 0)
+	if (sub->fd >= 0 && !other_fs && (rc = walk_dir(p, sub)) < 0)
 		return rc;
 	sub->closed = 1;
 	sub->waiting = 1;
@@ -306,6 +362,8 @@ static int add_entry(struct push_run *p, struct dirjob *d, const char *name,
 
 	if ((rc = tier_snap_name_encode(en, name, strlen(name))) < 0 ||
 	    (rc = join_path(path, d->path, name)) < 0)
+		goto out;
+	if ((p->ex || p->opts->one_file_system) && left_out(p, path->ptr, st))
 		goto out;
 	if (S_ISDIR(st->st_mode)) {
 		rc = add_subdir(p, d, name, en->ptr, path->ptr, st);
@@ -469,12 +527,15 @@ static int add_given(struct push_run *p, struct dirjob *root, const char *path,
 	struct stat st;
 	if ((rc = split_path(&comps, path)) < 0)
 		goto out;
+	p->given_len = strlen(path); /* "/": 0, its entries are "/x" */
 	if (comps.length == 0) {
 		/* "/" itself: the root's metadata and contents */
+		p->given_len = 0;
 		if (fstat(root->fd, &st) < 0) {
 			*err = errno;
 			goto out;
 		}
+		p->given_dev = st.st_dev;
 		*readable = 1;
 		p->st.dirs++;
 		if ((rc = tier_push_add_dirmeta(p, root, &st)) == 0)
@@ -488,6 +549,7 @@ static int add_given(struct push_run *p, struct dirjob *root, const char *path,
 	if (open_chain(fds, &comps, root->fd, &st, err) < 0)
 		goto out;
 	*readable = 1;
+	p->given_dev = st.st_dev;
 	struct dirjob *d = root, *k = NULL;
 	size_t i = 0;
 	for (; i + 1 < comps.length; i++) {
