@@ -4,7 +4,9 @@
  * matcher is tier-push's (exclude.c, docs/excludes.md), so that a pattern
  * means the same in both tools: gitignore-style, matched against the
  * snapshot path without its leading '/' (an anchored pattern is an
- * absolute path, as tier-ls shows it).
+ * absolute path, as tier-ls shows it) and, for an anchored pattern, also
+ * against the path below each source path the revision records, as
+ * tier-push matched it ("/build" of a push of /home/u/src).
  */
 #include "restore_int.h"
 
@@ -26,9 +28,22 @@ static int ex_match(const struct tier_restore_matcher *m, const char *snap,
                     int is_dir)
 {
 	const struct ex_matcher *x = (const struct ex_matcher *)m;
-	while (*snap == '/')
-		snap++;
-	return tier_exclude_match(x->ex, snap, is_dir);
+	const char *rel = snap;
+	while (*rel == '/')
+		rel++;
+	if (tier_exclude_match(x->ex, rel, is_dir))
+		return 1;
+	if (!tier_exclude_anchored(x->ex))
+		return 0;
+	/* "/build" of a push of /home/u/src: /home/u/src/build */
+	for (size_t i = 0; i < m->nroots; i++) {
+		size_t len = strlen(m->roots[i]);
+		if (len > 1 && !strncmp(snap, m->roots[i], len) &&
+		    snap[len] == '/' &&
+		    tier_exclude_match(x->ex, snap + len + 1, is_dir))
+			return 1;
+	}
+	return 0;
 }
 
 /* Whether the result for snap depends on whether it is a directory. */
