@@ -53,8 +53,8 @@ static const struct tool_opt options[] = {
                     "leave out regular files larger than SIZE (bytes, or "
                     "with a K, M, G or T suffix: 1024-based)"),
         TOOL_FLAG('x', "one-file-system", &opt_one_fs,
-                  "do not cross mount points: what lies on another file "
-                  "system than its PATH is left out, a mount point kept "
+                  "do not cross mount points: what lies on none of the "
+                  "PATHs' file systems is left out, a mount point kept "
                   "as an empty directory"),
         TOOL_OPTS_END};
 

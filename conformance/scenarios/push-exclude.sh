@@ -143,4 +143,12 @@ else
 	expect_exit 0
 	run_tool tier-ls -s state -R "$fs/mnt"
 	expect_stdout_match " $fs/mnt/there\$"
+	# as restic: the file systems of every PATH count, also one inside
+	# another PATH (-x / /home keeps /home)
+	run_tool tier-push -s state --json -x "$fs" "$fs/mnt"
+	expect_exit 0
+	expect_json .stats.excluded_dirs 0
+	run_tool tier-ls -s state -R "$fs"
+	expect_stdout_match " $fs/mnt/there\$"
+	expect_stdout_match " $fs/here/file\$"
 fi

@@ -197,6 +197,27 @@ static int base_root(struct push_run *p, git_tree **out, const char *trailers)
 
 /* ---- the run's steps ----------------------------------------------------- */
 
+/*
+ * one_file_system: the devices of the given paths, as restic takes them:
+ * an entry on any of them is on the file system (so "-x / /home" keeps
+ * /home, also when the path set drops it as inside "/").  A path that
+ * cannot be stat'ed adds none: the walk reports it.
+ */
+static int take_devices(struct push_run *p)
+{
+	const tier_push_options *o = &p->options;
+	struct stat st;
+	if (!o->one_file_system)
+		return 0;
+	if (!(p->devs =
+	              tier_calloc(o->npaths ? o->npaths : 1, sizeof(*p->devs))))
+		return TIER_ERROR;
+	for (size_t i = 0; i < o->npaths; i++)
+		if (o->paths[i] && stat(o->paths[i], &st) == 0)
+			p->devs[p->ndevs++] = st.st_dev;
+	return 0;
+}
+
 /* The excludes of the options (docs/excludes.md), checked before any write. */
 static int take_excludes(struct push_run *p)
 {
@@ -204,7 +225,7 @@ static int take_excludes(struct push_run *p)
 	int rc = 0;
 	if (!o->nexclude && !o->nexclude_files && !o->nexclude_if_present &&
 	    !o->exclude_larger_than)
-		return 0;
+		return take_devices(p);
 	if ((o->nexclude && !o->exclude) ||
 	    (o->nexclude_files && !o->exclude_files) ||
 	    (o->nexclude_if_present && !o->exclude_if_present))
@@ -220,6 +241,8 @@ static int take_excludes(struct push_run *p)
 		rc = tier_exclude_add_if_present(p->ex,
 		                                 o->exclude_if_present[i]);
 	tier_exclude_set_larger_than(p->ex, o->exclude_larger_than);
+	if (rc == 0)
+		rc = take_devices(p);
 	if (rc < 0) {
 		tier_exclude_free(p->ex);
 		p->ex = NULL;
@@ -265,6 +288,8 @@ static int take_options(struct push_run *p, const tier_push_options *in)
 		tier_buf_dispose(&p->paths);
 		tier_exclude_free(p->ex);
 		p->ex = NULL;
+		free(p->devs);
+		p->devs = NULL;
 		return rc;
 	}
 	return 0;
@@ -559,6 +584,7 @@ static void run_dispose(struct push_run *p, tier_push_stats *stats)
 	tier_buf_dispose(&p->paths);
 	tier_vec_dispose(&p->set, free);
 	tier_exclude_free(p->ex);
+	free(p->devs);
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->pack_lock);
 	pthread_cond_destroy(&p->work_cv);

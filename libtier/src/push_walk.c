@@ -265,11 +265,23 @@ static int is_given(const struct push_run *p, const char *path)
 	return strlen(path) <= p->given_len;
 }
 
+/* With one_file_system: whether dev is none of the given paths' devices. */
+static int other_fs(const struct push_run *p, dev_t dev)
+{
+	if (!p->opts->one_file_system)
+		return 0;
+	for (size_t i = 0; i < p->ndevs; i++)
+		if (p->devs[i] == dev)
+			return 0;
+	return 1;
+}
+
 /*
  * Whether the excludes leave out the entry at path (docs/excludes.md):
  * its path below the given path, or for an anchored pattern its absolute
  * path too (as restic matches), by the patterns; a regular file by its
- * size; a non-directory on another device with one_file_system.  Counted
+ * size; a non-directory on another file system with one_file_system
+ * (a directory there is a mount point: add_subdir keeps it empty).  Counted
  * in the stats when it is.
  */
 static int left_out(struct push_run *p, const char *path, const struct stat *st)
@@ -286,8 +298,7 @@ static int left_out(struct push_run *p, const char *path, const struct stat *st)
 		      (max && S_ISREG(st->st_mode) &&
 		       (uint64_t)st->st_size > max);
 	}
-	if (!out && !is_dir && p->opts->one_file_system &&
-	    st->st_dev != p->given_dev)
+	if (!out && !is_dir && other_fs(p, st->st_dev))
 		out = 1;
 	if (out && is_dir) {
 		p->st.excluded_dirs++;
@@ -305,7 +316,7 @@ static int add_subdir(struct push_run *p, struct dirjob *d, const char *name,
 {
 	struct dirjob *sub;
 	struct stat now = *st;
-	int rc, err, fd, other_fs;
+	int rc, err, fd, other;
 	fd = openat(d->fd, name,
 	            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	err = errno;
@@ -319,10 +330,9 @@ static int add_subdir(struct push_run *p, struct dirjob *d, const char *name,
 		return 0;
 	}
 	/* a mount point with one_file_system: kept, its contents not */
-	other_fs = p->opts->one_file_system && !is_given(p, path) &&
-	           now.st_dev != p->given_dev;
+	other = !is_given(p, path) && other_fs(p, now.st_dev);
 	p->st.dirs++;
-	p->st.excluded_dirs += (uint64_t)other_fs;
+	p->st.excluded_dirs += (uint64_t)other;
 	if ((rc = tier_push_new_dirjob(p, &sub, d, ename, path,
 	                               prev_subtree(p, d->prev, ename))) < 0) {
 		if (fd >= 0)
@@ -337,7 +347,7 @@ static int add_subdir(struct push_run *p, struct dirjob *d, const char *name,
 	/* the directory's own metadata even when its contents are skipped */
 	if ((rc = tier_push_add_dirmeta(p, sub, &now)) < 0)
 		return rc;
-	if (sub->fd >= 0 && !other_fs && (rc = walk_dir(p, sub)) < 0)
+	if (sub->fd >= 0 && !other && (rc = walk_dir(p, sub)) < 0)
 		return rc;
 	sub->closed = 1;
 	sub->waiting = 1;
@@ -535,7 +545,6 @@ static int add_given(struct push_run *p, struct dirjob *root, const char *path,
 			*err = errno;
 			goto out;
 		}
-		p->given_dev = st.st_dev;
 		*readable = 1;
 		p->st.dirs++;
 		if ((rc = tier_push_add_dirmeta(p, root, &st)) == 0)
@@ -549,7 +558,6 @@ static int add_given(struct push_run *p, struct dirjob *root, const char *path,
 	if (open_chain(fds, &comps, root->fd, &st, err) < 0)
 		goto out;
 	*readable = 1;
-	p->given_dev = st.st_dev;
 	struct dirjob *d = root, *k = NULL;
 	size_t i = 0;
 	for (; i + 1 < comps.length; i++) {

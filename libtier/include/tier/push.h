@@ -103,8 +103,8 @@ typedef struct {
 	size_t nexclude_if_present;
 	/** leave out regular files larger than this many bytes; 0: none */
 	uint64_t exclude_larger_than;
-	/** do not cross mount points: an entry whose st_dev differs from
-	 *  its given path's is left out, a directory kept empty (restic) */
+	/** do not cross mount points: an entry whose st_dev is none of
+	 *  the given paths' is left out, a directory kept empty (restic) */
 	int one_file_system;
 } tier_push_options;
 
