@@ -81,10 +81,22 @@ expect_exit 0
 if diff -r "$want" "same$src" >diff2.txt 2>&1; then pass "restore --exclude of the full revision = push --exclude"; else fail "differs: $(head -5 diff2.txt)"; fi
 if [ -e "same$src/app/build/notes" ]; then pass "'/build/' anchored at the pushed path in restore too"; else fail "app/build left out by /build/"; fi
 
+step "negation: the last matching pattern wins, in both tools"
+run_tool tier-push -s state --json --exclude '/docs/*' --exclude '!/docs/letter.txt' "$src"
+expect_exit 0
+nrev=$(json_get .revision)
+run_tool tier-ls -s state -r "$nrev" -R "$src/docs"
+expect_stdout_match " $src/docs/letter.txt\$"
+expect_stdout_no_match " $src/docs/(small.bin|big.bin|scratch.tmp|link)"
+run_tool tier-restore -s state -r "$full" --exclude '/docs/*' --exclude '!/docs/letter.txt' neg
+expect_exit 0
+got=$(cd "neg$src/docs" && ls -A | tr '\n' ' ')
+if [ "$got" = 'letter.txt ' ]; then pass "restore: docs/ holds letter.txt alone"; else fail "docs holds: $got"; fi
+
 step "bad input: one line, exit 2, no new revision"
 run_tool tier-log -s state --json -n 1
 before=$(json_get '.revisions[0].revision')
-for args in "--exclude [abc" "--exclude !keep" "--exclude=" "--exclude-larger-than 10X" \
+for args in "--exclude [abc" "--exclude !" "--exclude=" "--exclude-larger-than 10X" \
 	"--exclude-larger-than 1.5M" "--exclude-larger-than 0" "--exclude-file missing.txt" \
 	"--exclude-file $TT_TMP" "--exclude-if-present a/b"; do
 	# shellcheck disable=SC2086

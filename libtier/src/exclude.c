@@ -23,6 +23,7 @@ struct pattern {
 	size_t nseg;
 	int anchored; /* from the root; else the last component only */
 	int dir_only;
+	int negate; /* "!pat": a match keeps the entry */
 };
 
 /* --exclude-if-present NAME[:HEADER] */
@@ -132,10 +133,9 @@ int tier_exclude_add(tier_exclude *ex, const char *pattern)
 	if (!*pattern)
 		return tier_error_set(TIER_EUSAGE, "empty %s pattern",
 		                      ex->what ? ex->what : "exclude");
-	if (pattern[0] == '!')
-		return bad(ex, pattern, "'!' (negation) is not supported");
-	size_t n = strlen(pattern);
-	char *body = strdup(pattern);
+	p.negate = pattern[0] == '!';
+	size_t n = strlen(pattern + p.negate);
+	char *body = strdup(pattern + p.negate);
 	if (!body)
 		return tier_error_set(TIER_ERROR, "out of memory");
 	while (n > 1 && body[n - 1] == '/') {
@@ -326,34 +326,87 @@ static ssize_t components(char *path, char ***out)
 	return (ssize_t)n;
 }
 
-static int match_upto(const tier_exclude *ex, const char *path, int is_dir,
-                      int ancestors)
+/* A path split into its components (split_path). */
+struct split {
+	char *copy;
+	char **comp;
+	size_t nc;
+};
+
+/* Out of memory: no components (nothing matches, the push goes on). */
+static void split_path(struct split *sp, const char *path)
 {
-	if (!ex || !ex->npat)
+	ssize_t got;
+	sp->comp = NULL;
+	sp->copy = strdup(path);
+	got = sp->copy ? components(sp->copy, &sp->comp) : -1;
+	sp->nc = got < 0 ? 0 : (size_t)got;
+}
+
+static void split_dispose(struct split *sp)
+{
+	free(sp->copy);
+	free(sp->comp);
+}
+
+/*
+ * Whether the last pattern that matches excludes (1) or keeps (0, a
+ * negation; also when none matches).  alt[0]'s first len components are
+ * tried with every pattern, the other alternatives whole with the
+ * anchored ones.
+ */
+static int verdict(const tier_exclude *ex, const struct split *alt, size_t nalt,
+                   size_t len, int is_dir)
+{
+	for (size_t i = ex->npat; i-- > 0;) {
+		const struct pattern *p = &ex->pat[i];
+		int hit = len > 0 && match_one(p, alt[0].comp, len, is_dir);
+		for (size_t a = 1; !hit && p->anchored && a < nalt; a++)
+			hit = alt[a].nc > 0 &&
+			      match_one(p, alt[a].comp, alt[a].nc, is_dir);
+		if (hit)
+			return !p->negate;
+	}
+	return 0;
+}
+
+#define MAX_ALT 8
+
+int tier_exclude_match_alt(const tier_exclude *ex, const char *const *paths,
+                           size_t n, int is_dir)
+{
+	struct split alt[MAX_ALT];
+	int out;
+	if (!ex || !ex->npat || !n)
 		return 0;
-	char *copy = strdup(path), **comp = NULL;
-	ssize_t got = copy ? components(copy, &comp) : -1;
-	int hit = 0;
-	/* out of memory: nothing is left out (the push goes on) */
-	size_t nc = got < 0 ? 0 : (size_t)got;
-	for (size_t len = ancestors ? 1 : nc; len && len <= nc && !hit; len++)
-		for (size_t i = 0; i < ex->npat && !hit; i++)
-			hit = match_one(&ex->pat[i], comp, len,
-			                len < nc ? 1 : is_dir);
-	free(copy);
-	free(comp);
-	return hit;
+	if (n > MAX_ALT)
+		n = MAX_ALT;
+	for (size_t a = 0; a < n; a++)
+		split_path(&alt[a], paths[a]);
+	out = verdict(ex, alt, n, alt[0].nc, is_dir);
+	for (size_t a = 0; a < n; a++)
+		split_dispose(&alt[a]);
+	return out;
 }
 
 int tier_exclude_match(const tier_exclude *ex, const char *path, int is_dir)
 {
-	return match_upto(ex, path, is_dir, 0);
+	return tier_exclude_match_alt(ex, &path, 1, is_dir);
 }
 
 int tier_exclude_match_path(const tier_exclude *ex, const char *path,
                             int is_dir)
 {
-	return match_upto(ex, path, is_dir, 1);
+	struct split sp;
+	int out = 0;
+	if (!ex || !ex->npat)
+		return 0;
+	split_path(&sp, path);
+	/* top down: an excluded directory holds nothing a negation keeps */
+	for (size_t len = 1; len <= sp.nc && !out; len++)
+		out = verdict(ex, &sp, 1, len, len < sp.nc ? 1 : is_dir);
+	split_dispose(&sp);
+	return out;
 }
 
 /* Whether the regular file name in dirfd starts with header. */

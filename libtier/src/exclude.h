@@ -12,6 +12,9 @@
  *   pat/         directories only
  *   a/b          a pattern with a '/' inside is anchored too (as git)
  *   name         without a '/': the last component, at any depth
+ *   !pat         negation: an entry it matches is kept, when it is the
+ *                last pattern that matches (gitignore, restic); "\!" for
+ *                a name that starts with '!'
  *
  * A directory that matches is left out with everything below it; a caller
  * walking the tree top-down asks once per entry (tier_exclude_match), one
@@ -35,9 +38,9 @@ int tier_exclude_new(tier_exclude **out);
 void tier_exclude_free(tier_exclude *ex);
 
 /**
- * Add one pattern.  TIER_EUSAGE with a one-line message naming it for an
- * empty pattern, an unclosed '[', a trailing '\' or a leading '!'
- * (negation is not supported).
+ * Add one pattern (after those added before: a later one wins).
+ * TIER_EUSAGE with a one-line message naming it for an empty pattern, one
+ * that names no file ("/", "!"), an unclosed '[' or a trailing '\'.
  */
 int tier_exclude_add(tier_exclude *ex, const char *pattern);
 
@@ -76,10 +79,24 @@ int tier_exclude_dir_only(const tier_exclude *ex);
 /** Whether a pattern is anchored (holds a '/' before its end). */
 int tier_exclude_anchored(const tier_exclude *ex);
 
-/** 1 when path (relative, no leading '/') matches a pattern, else 0. */
+/**
+ * 1 when path (relative, no leading '/') is excluded: the last pattern
+ * that matches it is not a negation.  0 when none matches.
+ */
 int tier_exclude_match(const tier_exclude *ex, const char *path, int is_dir);
 
-/** tier_exclude_match of path and of each directory leading to it. */
+/**
+ * tier_exclude_match with other spellings of the same entry: paths[0] is
+ * tried with every pattern, paths[1..n) (at most 7 used) with the
+ * anchored ones only -- the absolute path besides the one below the
+ * source root.  A pattern matches when it matches any of them.
+ */
+int tier_exclude_match_alt(const tier_exclude *ex, const char *const *paths,
+                           size_t n, int is_dir);
+
+/** tier_exclude_match of each directory leading to path, then of path:
+ *  excluded when one of them is (nothing below an excluded directory is
+ *  kept by a negation, as in git). */
 int tier_exclude_match_path(const tier_exclude *ex, const char *path,
                             int is_dir);
 

@@ -290,11 +290,12 @@ static int left_out(struct push_run *p, const char *path, const struct stat *st)
 	if (is_given(p, path))
 		return 0;
 	if (p->ex) {
-		const char *rel = path + p->given_len + 1;
+		/* below the given path; the absolute path for anchored ones */
+		const char *alt[2] = {path + p->given_len + 1, path + 1};
 		uint64_t max = tier_exclude_larger_than(p->ex);
-		out = tier_exclude_match(p->ex, rel, is_dir) ||
-		      (p->given_len && tier_exclude_anchored(p->ex) &&
-		       tier_exclude_match(p->ex, path + 1, is_dir)) ||
+		size_t nalt =
+		        p->given_len && tier_exclude_anchored(p->ex) ? 2 : 1;
+		out = tier_exclude_match_alt(p->ex, alt, nalt, is_dir) ||
 		      (max && S_ISREG(st->st_mode) &&
 		       (uint64_t)st->st_size > max);
 	}

@@ -28,22 +28,19 @@ static int ex_match(const struct tier_restore_matcher *m, const char *snap,
                     int is_dir)
 {
 	const struct ex_matcher *x = (const struct ex_matcher *)m;
-	const char *rel = snap;
-	while (*rel == '/')
-		rel++;
-	if (tier_exclude_match(x->ex, rel, is_dir))
-		return 1;
-	if (!tier_exclude_anchored(x->ex))
-		return 0;
-	/* "/build" of a push of /home/u/src: /home/u/src/build */
-	for (size_t i = 0; i < m->nroots; i++) {
+	const char *alt[8];
+	size_t n = 0;
+	alt[n++] = snap + strspn(snap, "/");
+	/* "/build" of a push of /home/u/src: /home/u/src/build too */
+	for (size_t i = 0; tier_exclude_anchored(x->ex) && i < m->nroots &&
+	                   n < sizeof(alt) / sizeof(alt[0]);
+	     i++) {
 		size_t len = strlen(m->roots[i]);
 		if (len > 1 && !strncmp(snap, m->roots[i], len) &&
-		    snap[len] == '/' &&
-		    tier_exclude_match(x->ex, snap + len + 1, is_dir))
-			return 1;
+		    snap[len] == '/')
+			alt[n++] = snap + len + 1;
 	}
-	return 0;
+	return tier_exclude_match_alt(x->ex, alt, n, is_dir);
 }
 
 /* Whether the result for snap depends on whether it is a directory. */

@@ -83,6 +83,52 @@ Test(exclude, double_star)
 	tier_exclude_free(ex);
 }
 
+Test(exclude, the_last_matching_pattern_wins_and_negation_keeps)
+{
+	tier_exclude *ex = with((const char *[]){
+	        "*.log", "!keep.log", "/dir/*", "!/dir/keep", "\\!bang", NULL});
+	cr_expect(M(ex, "a.log", 0));
+	cr_expect(M(ex, "x/a.log", 0));
+	cr_expect(!M(ex, "keep.log", 0));
+	cr_expect(!M(ex, "x/keep.log", 0));
+	cr_expect(M(ex, "dir/a", 0));
+	cr_expect(!M(ex, "dir/keep", 1));
+	cr_expect(!M(ex, "dir", 1)); /* dir/ * is what is inside */
+	cr_expect(M(ex, "!bang", 0));
+	cr_expect(!M(ex, "bang", 0));
+	tier_exclude_free(ex);
+
+	/* a negation before the pattern it would undo does nothing */
+	ex = with((const char *[]){"!keep.log", "*.log", NULL});
+	cr_expect(M(ex, "keep.log", 0));
+	tier_exclude_free(ex);
+
+	/* an excluded directory keeps nothing below it (git, restic) */
+	ex = with((const char *[]){"dir", "!dir/keep", NULL});
+	cr_expect(M(ex, "dir", 1));
+	cr_expect(tier_exclude_match_path(ex, "dir/keep", 0));
+	tier_exclude_free(ex);
+}
+
+Test(exclude, an_anchored_pattern_matches_any_spelling)
+{
+	tier_exclude *ex = with((const char *[]){"/build", "*.o", NULL});
+	const char *spell[] = {"src/build", "home/u/build"};
+	/* alternatives are for anchored patterns only */
+	cr_expect(!tier_exclude_match_alt(ex, spell, 1, 1));
+	cr_expect(!tier_exclude_match_alt(
+	        ex, (const char *[]){"src/x", "home/u/build"}, 2, 1));
+	cr_expect(tier_exclude_match_alt(
+	        ex, (const char *[]){"build", "home/u/src/build"}, 2, 1));
+	cr_expect(tier_exclude_match_alt(ex, (const char *[]){"a/b.o", "zzz"},
+	                                 2, 0));
+	tier_exclude_free(ex);
+	ex = with((const char *[]){"/home/u/src/build", NULL});
+	cr_expect(tier_exclude_match_alt(
+	        ex, (const char *[]){"build", "home/u/src/build"}, 2, 1));
+	tier_exclude_free(ex);
+}
+
 Test(exclude, classes_and_question_mark)
 {
 	tier_exclude *ex = with((const char *[]){"file?.[ch]", "[!a]x", NULL});
@@ -107,7 +153,7 @@ Test(exclude, bad_globs_are_one_line_usage_errors)
 {
 	tier_exclude *ex;
 	cr_assert_eq(tier_exclude_new(&ex), 0);
-	const char *bad[] = {"", "[abc", "x\\", "!keep", "a[/]b", "/", NULL};
+	const char *bad[] = {"", "[abc", "x\\", "!", "a[/]b", "/", NULL};
 	for (const char *const *b = bad; *b; b++) {
 		cr_expect_eq(tier_exclude_add(ex, *b), TIER_EUSAGE, "%s", *b);
 		cr_expect_null(strchr(tier_error_last(), '\n'));

@@ -91,7 +91,8 @@ typedef struct {
 	 * The given paths themselves are always backed up; the excludes
 	 * apply to what is below them.
 	 */
-	/** gitignore-style patterns, matched from each given path */
+	/** gitignore-style patterns, matched from each given path; the
+	 *  last that matches decides ("!pat" keeps) */
 	const char *const *exclude;
 	size_t nexclude;
 	/** files of such patterns, one a line ('#' comments) */
