@@ -104,10 +104,13 @@ static int split(struct pattern *p, const char *body)
 	const char *s = body;
 	for (;;) {
 		size_t n = strcspn(s, "/");
-		if (n == 0) { /* "a//b": an empty component adds nothing */
-			if (!*s)
+		/* "a//b": an empty component adds nothing; "**" after "**"
+		 * neither (it would only make the match slower) */
+		if (n == 0 || (n == 2 && !strncmp(s, "**", 2) && p->nseg &&
+		               !strcmp(p->seg[p->nseg - 1], "**"))) {
+			if (!s[n])
 				break;
-			s++;
+			s += n + 1;
 			continue;
 		}
 		char **seg = realloc(p->seg, (p->nseg + 1) * sizeof(*seg));

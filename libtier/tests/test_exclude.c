@@ -129,6 +129,22 @@ Test(exclude, an_anchored_pattern_matches_any_spelling)
 	tier_exclude_free(ex);
 }
 
+Test(exclude, many_double_stars_stay_cheap)
+{
+	tier_exclude *ex = with((const char *[]){
+	        "**/**/**/**/**/**/**/**/**/**/**/**/**/**/x/**/**/**/y",
+	        NULL});
+	char deep[4096] = "";
+	for (int i = 0; i < 200; i++)
+		strcat(deep, "d/");
+	strcat(deep, "x/q/y");
+	cr_expect(M(ex, deep, 0));
+	cr_expect(M(ex, "x/y", 0));
+	deep[strlen(deep) - 1] = 'z';
+	cr_expect(!M(ex, deep, 0));
+	tier_exclude_free(ex);
+}
+
 Test(exclude, classes_and_question_mark)
 {
 	tier_exclude *ex = with((const char *[]){"file?.[ch]", "[!a]x", NULL});
