@@ -109,6 +109,13 @@ static void on_warning(const char *msg, void *payload)
 	tool_warning("%s", msg);
 }
 
+/* -vv: each entry the excludes leave out, and why. */
+static void on_excluded(const char *path, const char *why, void *payload)
+{
+	(void)payload;
+	tool_verbose(2, "excluded '%s' (%s)", tool_q(path), why);
+}
+
 /* Each path left out, for --json (the warning callback prints it). */
 static void on_unreadable(const char *path, const char *error, void *payload)
 {
@@ -230,6 +237,7 @@ int main(int argc, char **argv)
 	po.exclude_if_present = if_present;
 	po.exclude_larger_than = larger_than;
 	po.one_file_system = opt_one_fs > 0;
+	po.excluded = tool_is_verbose(2) ? on_excluded : NULL;
 	po.progress = on_progress;
 	po.warning = on_warning;
 	json_t *unreadable = json_array();

@@ -69,10 +69,16 @@ expect_exit 0
 if diff -r "$want" "out$src" >diff.txt 2>&1; then pass "restore = the tree without the excluded parts"; else fail "restore differs: $(head -5 diff.txt)"; fi
 if [ "$(readlink "out$src/docs/link")" = letter.txt ]; then pass "symlink kept"; else fail "symlink lost"; fi
 
-step "human output counts what was left out"
+step "human output counts what was left out; -vv names each"
 run_tool tier-push -s state -e node_modules -e '*.tmp' "$src"
 expect_exit 0
 expect_stderr_match '^tier-push: excluded: 1 file \(8 B\), 2 directories$'
+expect_stderr_no_match "excluded '"
+run_tool tier-push -s state -vv -e node_modules --exclude-caches --exclude-larger-than 100K "$src"
+expect_exit 0
+expect_stderr_match "^tier-push: excluded '$src/app/node_modules' \(pattern\)$"
+expect_stderr_match "^tier-push: excluded '$src/cache' \(tag\)$"
+expect_stderr_match "^tier-push: excluded '$src/docs/big.bin' \(size\)$"
 
 step "tier-restore --exclude: the same patterns, the same tree"
 run_tool tier-restore -s state -r "$full" --exclude node_modules --exclude '/build/' \

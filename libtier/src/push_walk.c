@@ -265,6 +265,13 @@ static int is_given(const struct push_run *p, const char *path)
 	return strlen(path) <= p->given_len;
 }
 
+/* Tell opts->excluded (main thread only). */
+static void excluded(struct push_run *p, const char *path, const char *why)
+{
+	if (p->opts->excluded)
+		p->opts->excluded(path, why, p->opts->payload);
+}
+
 /* With one_file_system: whether dev is none of the given paths' devices. */
 static int other_fs(const struct push_run *p, dev_t dev)
 {
@@ -286,7 +293,8 @@ static int other_fs(const struct push_run *p, dev_t dev)
  */
 static int left_out(struct push_run *p, const char *path, const struct stat *st)
 {
-	int is_dir = S_ISDIR(st->st_mode), out = 0;
+	int is_dir = S_ISDIR(st->st_mode);
+	const char *why = NULL;
 	if (is_given(p, path))
 		return 0;
 	if (p->ex) {
@@ -295,20 +303,25 @@ static int left_out(struct push_run *p, const char *path, const struct stat *st)
 		uint64_t max = tier_exclude_larger_than(p->ex);
 		size_t nalt =
 		        p->given_len && tier_exclude_anchored(p->ex) ? 2 : 1;
-		out = tier_exclude_match_alt(p->ex, alt, nalt, is_dir) ||
-		      (max && S_ISREG(st->st_mode) &&
-		       (uint64_t)st->st_size > max);
+		if (tier_exclude_match_alt(p->ex, alt, nalt, is_dir))
+			why = "pattern";
+		else if (max && S_ISREG(st->st_mode) &&
+		         (uint64_t)st->st_size > max)
+			why = "size";
 	}
-	if (!out && !is_dir && other_fs(p, st->st_dev))
-		out = 1;
-	if (out && is_dir) {
+	if (!why && !is_dir && other_fs(p, st->st_dev))
+		why = "file system";
+	if (!why)
+		return 0;
+	excluded(p, path, why);
+	if (is_dir) {
 		p->st.excluded_dirs++;
-	} else if (out) {
+	} else {
 		p->st.excluded_files++;
 		if (S_ISREG(st->st_mode))
 			p->st.excluded_bytes += (uint64_t)st->st_size;
 	}
-	return out;
+	return 1;
 }
 
 static int add_subdir(struct push_run *p, struct dirjob *d, const char *name,
@@ -327,11 +340,14 @@ static int add_subdir(struct push_run *p, struct dirjob *d, const char *name,
 	    tier_exclude_dir_tagged(p->ex, fd)) {
 		/* --exclude-if-present: the directory is left out whole */
 		close(fd);
+		excluded(p, path, "tag");
 		p->st.excluded_dirs++;
 		return 0;
 	}
 	/* a mount point with one_file_system: kept, its contents not */
 	other = !is_given(p, path) && other_fs(p, now.st_dev);
+	if (other)
+		excluded(p, path, "file system");
 	p->st.dirs++;
 	p->st.excluded_dirs += (uint64_t)other;
 	if ((rc = tier_push_new_dirjob(p, &sub, d, ename, path,

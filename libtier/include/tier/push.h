@@ -67,6 +67,10 @@ typedef void (*tier_push_warning_cb)(const char *msg, void *payload);
 typedef void (*tier_push_unreadable_cb)(const char *path, const char *error,
                                         void *payload);
 
+/** An entry left out by the excludes (tier_push_options.excluded). */
+typedef void (*tier_push_excluded_cb)(const char *path, const char *why,
+                                      void *payload);
+
 /** What tier_push_options.pack_size 0 means: close a data pack at 16 MiB. */
 #define TIER_DEFAULT_PACK_SIZE (16u * 1024 * 1024)
 
@@ -107,13 +111,17 @@ typedef struct {
 	/** do not cross mount points: an entry whose st_dev is none of
 	 *  the given paths' is left out, a directory kept empty (restic) */
 	int one_file_system;
+	/** Each entry the excludes leave out, and each mount point kept
+	 *  empty: its absolute path and why ("pattern", "size", "tag", "file
+	 *  system"); may be NULL.  From the calling thread. */
+	tier_push_excluded_cb excluded;
 } tier_push_options;
 
 #define TIER_PUSH_OPTIONS_VERSION 4
 #define TIER_PUSH_OPTIONS_INIT                                                 \
 	{                                                                      \
 		TIER_PUSH_OPTIONS_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL, 0, \
-		        NULL, NULL, 0, NULL, 0, NULL, 0, 0, 0                  \
+		        NULL, NULL, 0, NULL, 0, NULL, 0, 0, 0, NULL            \
 	}
 
 /**
