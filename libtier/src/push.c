@@ -198,9 +198,63 @@ static int base_root(struct push_run *p, git_tree **out, const char *trailers)
 /* ---- the run's steps ----------------------------------------------------- */
 
 /*
+ * one_file_system: the devices of the given paths, as restic takes them:
+ * an entry on any of them is on the file system (so "-x / /home" keeps
+ * /home, also when the path set drops it as inside "/").  A path that
+ * cannot be stat'ed adds none: the walk reports it.
+ */
+static int take_devices(struct push_run *p)
+{
+	const tier_push_options *o = &p->options;
+	struct stat st;
+	if (!o->one_file_system)
+		return 0;
+	if (!(p->devs =
+	              tier_calloc(o->npaths ? o->npaths : 1, sizeof(*p->devs))))
+		return TIER_ERROR;
+	for (size_t i = 0; i < o->npaths; i++)
+		if (o->paths[i] && stat(o->paths[i], &st) == 0)
+			p->devs[p->ndevs++] = st.st_dev;
+	return 0;
+}
+
+/* The excludes of the options (docs/excludes.md), checked before any write. */
+static int take_excludes(struct push_run *p)
+{
+	const tier_push_options *o = &p->options;
+	int rc = 0;
+	if (!o->nexclude && !o->nexclude_files && !o->nexclude_if_present &&
+	    !o->exclude_larger_than)
+		return take_devices(p);
+	if ((o->nexclude && !o->exclude) ||
+	    (o->nexclude_files && !o->exclude_files) ||
+	    (o->nexclude_if_present && !o->exclude_if_present))
+		return tier_error_set(TIER_EUSAGE, "push options count "
+		                                   "excludes but give none");
+	if ((rc = tier_exclude_new(&p->ex)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < o->nexclude; i++)
+		rc = tier_exclude_add(p->ex, o->exclude[i]);
+	for (size_t i = 0; rc == 0 && i < o->nexclude_files; i++)
+		rc = tier_exclude_add_file(p->ex, o->exclude_files[i]);
+	for (size_t i = 0; rc == 0 && i < o->nexclude_if_present; i++)
+		rc = tier_exclude_add_if_present(p->ex,
+		                                 o->exclude_if_present[i]);
+	tier_exclude_set_larger_than(p->ex, o->exclude_larger_than);
+	if (rc == 0)
+		rc = take_devices(p);
+	if (rc < 0) {
+		tier_exclude_free(p->ex);
+		p->ex = NULL;
+	}
+	return rc;
+}
+
+/*
  * The options as this build reads them, and the path set they name.
  * Older structs are prefixes of this one: version 1 ends before
- * `pack_size`, version 2 before `unreadable`; the rest stays zero.
+ * `pack_size`, version 2 before `unreadable`, version 3 before
+ * `exclude`; the rest stays zero.
  */
 static int take_options(struct push_run *p, const tier_push_options *in)
 {
@@ -211,6 +265,8 @@ static int take_options(struct push_run *p, const tier_push_options *in)
 		memcpy(opts, in, offsetof(tier_push_options, pack_size));
 	else if (in->version == 2)
 		memcpy(opts, in, offsetof(tier_push_options, unreadable));
+	else if (in->version == 3)
+		memcpy(opts, in, offsetof(tier_push_options, exclude));
 	else
 		*opts = *in;
 	if (opts->npaths == 0)
@@ -224,10 +280,16 @@ static int take_options(struct push_run *p, const tier_push_options *in)
 		        TIER_EUSAGE,
 		        "pack size %llu is out of range (64 KiB to 4 GiB)",
 		        (unsigned long long)opts->pack_size);
+	if ((rc = take_excludes(p)) < 0)
+		return rc;
 	if ((rc = tier_push_path_set(&p->set, opts->paths, opts->npaths)) < 0 ||
 	    (rc = tier_push_path_trailers(&p->paths, &p->set)) < 0) {
 		tier_vec_dispose(&p->set, free);
 		tier_buf_dispose(&p->paths);
+		tier_exclude_free(p->ex);
+		p->ex = NULL;
+		free(p->devs);
+		p->devs = NULL;
 		return rc;
 	}
 	return 0;
@@ -544,6 +606,8 @@ static void run_dispose(struct push_run *p, tier_push_stats *stats)
 	tier_buf_dispose(&p->resume_dir);
 	tier_buf_dispose(&p->paths);
 	tier_vec_dispose(&p->set, free);
+	tier_exclude_free(p->ex);
+	free(p->devs);
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->pack_lock);
 	pthread_cond_destroy(&p->work_cv);

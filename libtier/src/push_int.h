@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "exclude.h"
 #include "hash.h"
 #include "pack.h"
 #include "snapshot.h"
@@ -171,6 +172,15 @@ struct push_run {
 	uint64_t pack_size;     /* close a pack at this size */
 	size_t pack_max_chunks; /* and at this many chunks (TIER_MAX_INDEX_BLOB) */
 	size_t node_max_chunks; /* chunks one file may have (TIER_MAX_NODE_BLOB) */
+
+	/* the excludes (NULL: none), and the length of the given path being
+	 * walked (0 for "/"), which patterns are relative to */
+	tier_exclude *ex;
+	size_t given_len;
+	/* one_file_system: the devices of the given paths (as restic, an
+	 * entry on any of them is on "the" file system) */
+	dev_t *devs;
+	size_t ndevs;
 
 	struct dirjob *live; /* every dirjob, for the teardown */
 	int waiting_dirs;
