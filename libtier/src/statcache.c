@@ -364,7 +364,8 @@ int tier_statcache_writer_commit(tier_statcache_writer *w)
 	if (w->failed)
 		return TIER_ERROR;
 	/* the same tree twice (two equal directories): one row */
-	qsort(w->rows, (size_t)w->nrows, ROW, by_row);
+	if (w->nrows)
+		qsort(w->rows, (size_t)w->nrows, ROW, by_row);
 	for (uint64_t i = 0; i < w->nrows; i++)
 		if (n == 0 ||
 		    memcmp(w->rows + (n - 1) * ROW, w->rows + i * ROW, OID))
