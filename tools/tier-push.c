@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tier/config.h"
+
 #include "exitcodes.h"
 #include "hooks.h"
 #include "isotime.h"
@@ -18,6 +20,10 @@ static int opt_wait_timeout_seen;
 static struct tool_list opt_tags;
 static const char *opt_message;
 static const char *opt_time;
+static struct tool_list opt_exclude, opt_exclude_file, opt_if_present;
+static int opt_exclude_caches, opt_one_fs;
+static const char *opt_larger_than;
+static uint64_t opt_larger_bytes;
 
 /* the --pack-size help says the library's default in KiB */
 _Static_assert(TIER_DEFAULT_PACK_SIZE == 16384u * 1024,
@@ -45,6 +51,26 @@ static const struct tool_opt options[] = {
                     "record TIME (ISO 8601: 2026-12-04T10:30:00Z, "
                     "2026-12-04 10:30 in local time) as the revision's "
                     "time instead of now"),
+        TOOL_LIST('e', "exclude", "PATTERN", &opt_exclude,
+                  "leave out what matches this gitignore-style PATTERN, "
+                  "matched below each PATH (docs/excludes.md); repeatable"),
+        TOOL_LIST(0, "exclude-file", "FILE", &opt_exclude_file,
+                  "leave out what matches the patterns of FILE, one a line "
+                  "('#' starts a comment); repeatable"),
+        TOOL_LIST(0, "exclude-if-present", "NAME[:HEADER]", &opt_if_present,
+                  "leave out every directory holding a file NAME (starting "
+                  "with HEADER when given; CACHEDIR.TAG only with its "
+                  "standard signature); repeatable"),
+        TOOL_FLAG(0, "exclude-caches", &opt_exclude_caches,
+                  "leave out directories holding a valid CACHEDIR.TAG (= "
+                  "--exclude-if-present CACHEDIR.TAG)"),
+        TOOL_STRING(0, "exclude-larger-than", "SIZE", &opt_larger_than,
+                    "leave out regular files larger than SIZE (bytes, or "
+                    "with a K, M, G or T suffix: 1024-based)"),
+        TOOL_FLAG('x', "one-file-system", &opt_one_fs,
+                  "do not cross mount points: what lies on none of the "
+                  "PATHs' file systems is left out, a mount point kept "
+                  "as an empty directory"),
         TOOL_LIMIT_OPTS,
         TOOL_OPTS_END};
 
@@ -100,6 +126,13 @@ static void on_warning(const char *msg, void *payload)
 	tool_warning("%s", msg);
 }
 
+/* -vv: each entry the excludes leave out, and why. */
+static void on_excluded(const char *path, const char *why, void *payload)
+{
+	(void)payload;
+	tool_verbose(2, "excluded '%s' (%s)", tool_q(path), why);
+}
+
 /* Each path left out, for --json (the warning callback prints it). */
 static void on_unreadable(const char *path, const char *error, void *payload)
 {
@@ -128,6 +161,9 @@ static json_t *stats_json(const tier_push_stats *s)
 	j.v[TOOL_STAT_ERRORS] = (int64_t)s->errors;
 	j.v[TOOL_STAT_CHANGED] = (int64_t)s->changed;
 	j.v[TOOL_STAT_RESUMED_PACKS] = (int64_t)s->resumed_packs;
+	j.v[TOOL_STAT_EXCLUDED_FILES] = (int64_t)s->excluded_files;
+	j.v[TOOL_STAT_EXCLUDED_BYTES] = (int64_t)s->excluded_bytes;
+	j.v[TOOL_STAT_EXCLUDED_DIRS] = (int64_t)s->excluded_dirs;
 	return tool_json_stats(&j);
 }
 
@@ -158,6 +194,26 @@ static void report_text(const tier_write_result *res, const tier_push_stats *st)
 	          tool_size(st->bytes, a), tool_size(st->new_bytes, b),
 	          tool_size(st->stored_bytes, d),
 	          (unsigned long long)st->unchanged_files);
+	if (st->excluded_files || st->excluded_dirs)
+		tool_info("excluded: %s (%s), %s",
+		          tool_count(st->excluded_files, "file", NULL),
+		          tool_size(st->excluded_bytes, a),
+		          tool_count(st->excluded_dirs, "directory",
+		                     "directories"));
+}
+
+/* --exclude-if-present plus --exclude-caches, in the order given. */
+static const char **if_present_list(size_t *n)
+{
+	const char **l = calloc(opt_if_present.count + 1, sizeof(*l));
+	*n = 0;
+	if (!l)
+		return NULL;
+	for (size_t i = 0; i < opt_if_present.count; i++)
+		l[(*n)++] = opt_if_present.items[i];
+	if (opt_exclude_caches)
+		l[(*n)++] = "CACHEDIR.TAG";
+	return l;
 }
 
 /* The push itself; the exit code, *revision set when one was written. */
@@ -185,12 +241,22 @@ static int push(struct tool_common *c, uint64_t *revision)
 	}
 	po.threads = opt_threads;
 	po.pack_size = (uint64_t)opt_pack_kib * 1024;
+	po.exclude = opt_exclude.items;
+	po.nexclude = opt_exclude.count;
+	po.exclude_files = opt_exclude_file.items;
+	po.nexclude_files = opt_exclude_file.count;
+	const char **if_present = if_present_list(&po.nexclude_if_present);
+	po.exclude_if_present = if_present;
+	po.exclude_larger_than = opt_larger_bytes;
+	po.one_file_system = opt_one_fs > 0;
+	po.excluded = tool_is_verbose(2) ? on_excluded : NULL;
 	po.progress = on_progress;
 	po.warning = on_warning;
 	json_t *unreadable = json_array();
 	po.unreadable = on_unreadable;
 	po.payload = unreadable;
-	rc = tier_push_run(&res, &st, v, &po);
+	rc = if_present ? tier_push_run(&res, &st, v, &po) : TIER_ERROR;
+	free(if_present);
 	tool_progress_done();
 	if (rc < 0) {
 		if (res && !c->json)
@@ -325,6 +391,12 @@ int main(int argc, char **argv)
 		        opt_time);
 	if (rc == 0)
 		rc = check_labels();
+	if (rc == 0 && opt_larger_than &&
+	    (tier_config_parse_size(&opt_larger_bytes, opt_larger_than) < 0 ||
+	     opt_larger_bytes == 0))
+		rc = tool_usage_error("bad --exclude-larger-than '%s': a size "
+		                      "over 0, e.g. 500K, 10M or 2G",
+		                      opt_larger_than);
 	if (rc == 0 && c.args.count == 0 &&
 	    (rc = default_paths(&config_paths)) == 0)
 		c.args = config_paths;

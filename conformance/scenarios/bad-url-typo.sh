@@ -42,10 +42,20 @@ for u in "${SRV_PLAIN%%://*}:${SRV_PLAIN#*://}" "file:vault" "ftp://host:0/v" "f
 	expect_stderr_one_line
 done
 
-step "a path typo on a file:// tier: not created, not taken for an empty tier"
-tool tier-init -s new2 -t "x=file://$TT_TMP/no-such-dir/vault"
+step "a path typo on a file:// tier: a file in the way is refused, nothing made"
+# SPEC 4: tier-init makes a root with its missing parents (mkdir -p), so the
+# typo that can be caught is a path through something that is not a directory.
+: >"$TT_TMP/plain-file"
+tool tier-init -s new2 -t "x=file://$TT_TMP/plain-file/vault"
 check "tier-init refuses (exit $TT_EXIT)" [ "$TT_EXIT" != 0 ]
 expect_error_one_line
+expect_stderr_match "plain-file"
+check "no state directory made" [ ! -e new2 ]
+check "the file in the way is untouched" [ -f "$TT_TMP/plain-file" ] && [ ! -s "$TT_TMP/plain-file" ]
+
+step "a path typo on an existing vault's tier reads as offline, not as an empty tier"
+tool tier-status -t "x=file://$TT_TMP/no-such-dir/vault"
+check "tier-status does not succeed on a typo (exit $TT_EXIT)" [ "$TT_EXIT" != 0 ]
 expect_stderr_match "no-such-dir"
 check "the missing parent is not created" [ ! -e "$TT_TMP/no-such-dir" ]
 tool tier-push -s state "$SRC"

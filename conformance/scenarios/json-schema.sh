@@ -164,6 +164,21 @@ run_tool tier-restore -s state --json -r 99 out2
 valid tier-restore
 expect_json '.error.exit' "$TT_EXIT"
 
+step "tier-push --json with excludes: the excluded_* stats"
+mkdir -p "$TT_TMP/ex/skip"
+printf 'x\n' >"$TT_TMP/ex/a.tmp"
+head -c 5000 /dev/zero >"$TT_TMP/ex/big"
+printf 'kept\n' >"$TT_TMP/ex/kept"
+run_tool tier-push -s state --json --exclude '*.tmp' --exclude skip/ --exclude-larger-than 1K "$TT_TMP/ex"
+expect_exit 0
+valid tier-push
+expect_json '.stats.excluded_files' 2
+expect_json '.stats.excluded_bytes' 5002
+expect_json '.stats.excluded_dirs' 1
+run_tool tier-push -s state --json --exclude '[x' "$TT_TMP/ex"
+expect_exit 2
+valid tier-push
+
 step "tier-config --list --json"
 run_tool tier-config -s state push.exclude '*.tmp'
 expect_exit 0

@@ -34,7 +34,9 @@
 static const tier_config_key keys[] = {
         {"push.path", MV, "what tier-push backs up when given no PATH"},
         {"push.exclude", MV, "a pattern to leave out (as --exclude)"},
-        {"push.excludeFile", S, "a file of patterns (as --exclude-file)"},
+        {"push.excludeFile", MV, "a file of patterns (as --exclude-file)"},
+        {"push.excludeCaches", B,
+         "leave out directories with a CACHEDIR.TAG (as --exclude-caches)"},
         {"push.excludeIfPresent", MV,
          "leave out directories holding this file (as --exclude-if-present)"},
         {"push.excludeLargerThan", SZ,

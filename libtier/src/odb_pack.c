@@ -22,7 +22,7 @@
 #define SUM 20
 /* Objects are read at random: a small window, grown by the reader's loop
  * for the few large ones (directory trees). */
-#define WINDOW (16 * 1024)
+#define WINDOW (2 * 1024)
 
 struct opack {
 	char name[64]; /* "pack-<hex>" */

@@ -249,9 +249,63 @@ static void label_trailers(tier_buf *b, const tier_push_options *o)
 }
 
 /*
+ * one_file_system: the devices of the given paths, as restic takes them:
+ * an entry on any of them is on the file system (so "-x / /home" keeps
+ * /home, also when the path set drops it as inside "/").  A path that
+ * cannot be stat'ed adds none: the walk reports it.
+ */
+static int take_devices(struct push_run *p)
+{
+	const tier_push_options *o = &p->options;
+	struct stat st;
+	if (!o->one_file_system)
+		return 0;
+	if (!(p->devs =
+	              tier_calloc(o->npaths ? o->npaths : 1, sizeof(*p->devs))))
+		return TIER_ERROR;
+	for (size_t i = 0; i < o->npaths; i++)
+		if (o->paths[i] && stat(o->paths[i], &st) == 0)
+			p->devs[p->ndevs++] = st.st_dev;
+	return 0;
+}
+
+/* The excludes of the options (docs/excludes.md), checked before any write. */
+static int take_excludes(struct push_run *p)
+{
+	const tier_push_options *o = &p->options;
+	int rc = 0;
+	if (!o->nexclude && !o->nexclude_files && !o->nexclude_if_present &&
+	    !o->exclude_larger_than)
+		return take_devices(p);
+	if ((o->nexclude && !o->exclude) ||
+	    (o->nexclude_files && !o->exclude_files) ||
+	    (o->nexclude_if_present && !o->exclude_if_present))
+		return tier_error_set(TIER_EUSAGE, "push options count "
+		                                   "excludes but give none");
+	if ((rc = tier_exclude_new(&p->ex)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < o->nexclude; i++)
+		rc = tier_exclude_add(p->ex, o->exclude[i]);
+	for (size_t i = 0; rc == 0 && i < o->nexclude_files; i++)
+		rc = tier_exclude_add_file(p->ex, o->exclude_files[i]);
+	for (size_t i = 0; rc == 0 && i < o->nexclude_if_present; i++)
+		rc = tier_exclude_add_if_present(p->ex,
+		                                 o->exclude_if_present[i]);
+	tier_exclude_set_larger_than(p->ex, o->exclude_larger_than);
+	if (rc == 0)
+		rc = take_devices(p);
+	if (rc < 0) {
+		tier_exclude_free(p->ex);
+		p->ex = NULL;
+	}
+	return rc;
+}
+
+/*
  * The options as this build reads them, and the path set they name.
  * Older structs are prefixes of this one: version 1 ends before
- * `pack_size`, version 2 before `unreadable`; the rest stays zero.
+ * `pack_size`, version 2 before `unreadable`, version 3 before
+ * `exclude`; the rest stays zero.
  */
 static int take_options(struct push_run *p, const tier_push_options *in)
 {
@@ -263,7 +317,7 @@ static int take_options(struct push_run *p, const tier_push_options *in)
 	else if (in->version == 2)
 		memcpy(opts, in, offsetof(tier_push_options, unreadable));
 	else if (in->version == 3)
-		memcpy(opts, in, offsetof(tier_push_options, tags));
+		memcpy(opts, in, offsetof(tier_push_options, exclude));
 	else
 		*opts = *in;
 	if ((rc = check_labels(opts)) < 0)
@@ -279,10 +333,16 @@ static int take_options(struct push_run *p, const tier_push_options *in)
 		        TIER_EUSAGE,
 		        "pack size %llu is out of range (64 KiB to 4 GiB)",
 		        (unsigned long long)opts->pack_size);
+	if ((rc = take_excludes(p)) < 0)
+		return rc;
 	if ((rc = tier_push_path_set(&p->set, opts->paths, opts->npaths)) < 0 ||
 	    (rc = tier_push_path_trailers(&p->paths, &p->set)) < 0) {
 		tier_vec_dispose(&p->set, free);
 		tier_buf_dispose(&p->paths);
+		tier_exclude_free(p->ex);
+		p->ex = NULL;
+		free(p->devs);
+		p->devs = NULL;
 		return rc;
 	}
 	return 0;
@@ -311,6 +371,25 @@ static void run_init(struct push_run *p, tier_vault *v)
 }
 
 /*
+ * The last push's stat cache, and this push's, beside it.  Neither is
+ * needed: without them unchanged files are compared with their nodes.
+ */
+static int open_stat_cache(struct push_run *p)
+{
+	char path[PATH_MAX];
+	int rc;
+	if (snprintf(path, sizeof(path), "%s/statcache",
+	             tier_vault_state_dir(p->v)) >= (int)sizeof(path))
+		return 0;
+	if (p->proot && !p->opts->reread &&
+	    (rc = tier_statcache_open(&p->sc, path)) < 0)
+		return rc;
+	if (tier_statcache_writer_new(&p->scw, path) < 0)
+		tier_error_clear();
+	return 0;
+}
+
+/*
  * The previous revision: its index for dedup, its vault blob; the base
  * revision's snapshot for unchanged files.
  */
@@ -336,6 +415,8 @@ static int read_previous(struct push_run *p)
 		        TIER_ECORRUPT,
 		        "the vault's log has no vault description");
 	if ((rc = base_root(p, &p->proot, tier_buf_cstr(&p->paths))) < 0)
+		return rc;
+	if ((rc = open_stat_cache(p)) < 0)
 		return rc;
 	return tier_chunkmap_load(&p->map, p->repo, p->ptree,
 	                          tier_vault_state_dir(p->v));
@@ -569,6 +650,8 @@ static void run_dispose(struct push_run *p, tier_push_stats *stats)
 		free(u->path);
 		free(u);
 	}
+	tier_statcache_free(p->sc);
+	tier_statcache_writer_free(p->scw);
 	git_tree_free(p->pindex);
 	git_tree_free(p->proot);
 	git_tree_free(p->ptree);
@@ -579,6 +662,8 @@ static void run_dispose(struct push_run *p, tier_push_stats *stats)
 	tier_buf_dispose(&p->resume_dir);
 	tier_buf_dispose(&p->paths);
 	tier_vec_dispose(&p->set, free);
+	tier_exclude_free(p->ex);
+	free(p->devs);
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->pack_lock);
 	pthread_cond_destroy(&p->work_cv);
@@ -618,6 +703,10 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 		rc = commit_revision(&p, &rev_tree, out);
 	if (rc == 0 && p.pack_ids.length)
 		refresh_chunk_index(&p, &rev_tree);
+	/* the new snapshot's records replace the last ones once it is a
+	 * revision; a cache that cannot be written only slows the next push */
+	if (rc == 0 && p.scw && tier_statcache_writer_commit(p.scw) < 0)
+		tier_error_clear();
 
 	run_dispose(&p, stats);
 	return rc;

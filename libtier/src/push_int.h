@@ -26,9 +26,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "exclude.h"
 #include "hash.h"
 #include "pack.h"
 #include "snapshot.h"
+#include "statcache.h"
 #include "tier/push.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -51,6 +53,11 @@ struct dirjob {
 	int fd; /* the directory, O_DIRECTORY; -1 once done or unreadable */
 	git_treebuilder *tb;
 	git_tree *prev; /* same directory in the base revision, or NULL */
+	/* prev's record in the stat cache (loaded at its first file), and
+	 * this push's record of the directory, written with its tree */
+	tier_statdir sprev;
+	tier_statent *snew;
+	size_t nnew, capnew;
 	/*
 	 * While every entry added is prev's own (same name, id and mode) the
 	 * directory has no treebuilder (tb NULL): seen marks those entries by
@@ -166,6 +173,15 @@ struct push_run {
 	size_t pack_max_chunks; /* and at this many chunks (TIER_MAX_INDEX_BLOB) */
 	size_t node_max_chunks; /* chunks one file may have (TIER_MAX_NODE_BLOB) */
 
+	/* the excludes (NULL: none), and the length of the given path being
+	 * walked (0 for "/"), which patterns are relative to */
+	tier_exclude *ex;
+	size_t given_len;
+	/* one_file_system: the devices of the given paths (as restic, an
+	 * entry on any of them is on "the" file system) */
+	dev_t *devs;
+	size_t ndevs;
+
 	struct dirjob *live; /* every dirjob, for the teardown */
 	int waiting_dirs;
 	tier_buf resume_dir; /* <state>/resume */
@@ -176,7 +192,9 @@ struct push_run {
 	tier_buf paths;            /* their Tier-Path trailers */
 	git_commit *parent;        /* the previous revision */
 	git_tree *ptree, *pindex;  /* its tree and its index/ */
-	git_tree *proot; /* the base revision's snapshot, until root */
+	git_tree *proot;    /* the base revision's snapshot, until root */
+	tier_statcache *sc; /* the last push's, or NULL */
+	tier_statcache_writer *scw; /* this push's, or NULL */
 	git_oid vault_blob;
 	struct dirjob *root;
 	pthread_t workers[MAX_WORKERS], up;
@@ -231,6 +249,9 @@ int tier_push_write_node(struct push_run *p, git_oid *out, const tier_node *n);
 int tier_push_tb_insert(struct push_run *p, struct dirjob *d, const char *ename,
                         const git_oid *id, git_filemode_t mode);
 /** Keep e, a node entry of d->prev (no second lookup by name). */
+/* Notes a file's node and the stat it holds for this push's stat cache. */
+int tier_push_stat_note(struct push_run *p, struct dirjob *d,
+                        const git_oid *node, const struct stat *st);
 int tier_push_tb_keep(struct push_run *p, struct dirjob *d,
                       const git_tree_entry *e);
 /** The directory's own metadata, as its TIER_SNAP_DIRMETA entry. */

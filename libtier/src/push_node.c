@@ -186,6 +186,8 @@ void tier_push_dirjob_free(struct push_run *p, struct dirjob *d)
 	dir_close_fd(d);
 	git_treebuilder_free(d->tb);
 	git_tree_free(d->prev);
+	tier_statdir_dispose(&d->sprev);
+	free(d->snew);
 	free(d->seen);
 	free(d->ename);
 	free(d->path);
@@ -198,6 +200,23 @@ static int dir_child_done(struct push_run *p, struct dirjob *d)
 	return tier_push_dir_try_finish(p, d);
 }
 
+int tier_push_stat_note(struct push_run *p, struct dirjob *d,
+                        const git_oid *node, const struct stat *st)
+{
+	if (!p->scw)
+		return 0;
+	if (d->nnew == d->capnew) {
+		size_t cap = d->capnew ? d->capnew * 2 : 16;
+		tier_statent *e = realloc(d->snew, cap * sizeof(*e));
+		if (!e)
+			return tier_error_set(TIER_ERROR, "out of memory");
+		d->snew = e;
+		d->capnew = cap;
+	}
+	tier_statent_from_stat(&d->snew[d->nnew++], node, st);
+	return 0;
+}
+
 /* Writes the tree of d once it is walked and nothing below it is pending. */
 int tier_push_dir_try_finish(struct push_run *p, struct dirjob *d)
 {
@@ -207,6 +226,17 @@ int tier_push_dir_try_finish(struct push_run *p, struct dirjob *d)
 	if ((rc = dir_write(p, d)) < 0)
 		return rc;
 	d->done = 1;
+	if (p->scw && (rc = tier_statcache_writer_dir(p->scw, &d->tree_id,
+	                                              d->snew, d->nnew)) < 0) {
+		/* the cache only speeds up the next push: go on without it */
+		tier_statcache_writer_free(p->scw);
+		p->scw = NULL;
+		tier_error_clear();
+	}
+	free(d->snew);
+	d->snew = NULL;
+	d->nnew = d->capnew = 0;
+	tier_statdir_dispose(&d->sprev);
 	git_treebuilder_free(d->tb);
 	d->tb = NULL;
 	git_tree_free(d->prev);
@@ -269,6 +299,14 @@ int tier_push_file_done(struct push_run *p, struct filejob *f)
 		if (rc == 0)
 			rc = tier_push_tb_insert(p, d, f->ename, &id,
 			                         GIT_FILEMODE_BLOB);
+		if (rc == 0) {
+			/* the fields as the node holds them */
+			struct stat as = f->st;
+			as.st_size = (off_t)n.size;
+			as.st_ctim.tv_sec = n.ctime_sec;
+			as.st_ctim.tv_nsec = (long)n.ctime_nsec;
+			rc = tier_push_stat_note(p, d, &id, &as);
+		}
 		p->st.files++;
 		p->st.bytes += n.size;
 	}

@@ -244,19 +244,115 @@ static int walk_dir(struct push_run *p, struct dirjob *d)
 	return rc;
 }
 
+/*
+ * Whether the base node of ename holds st: from the stat cache's record of
+ * the directory when it has the node (no read of the log), else from the
+ * node itself.
+ */
+static int base_same(struct push_run *p, struct dirjob *d, const char *ename,
+                     const struct stat *st, const git_tree_entry **out)
+{
+	if (p->sc && d->prev) {
+		if (!d->sprev.loaded &&
+		    tier_statcache_dir(p->sc, git_tree_id(d->prev), &d->sprev) <
+		            0)
+			return TIER_ERROR;
+		const git_tree_entry *e = git_tree_entry_byname(d->prev, ename);
+		if (!e || git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+			return 0;
+		int same =
+		        tier_statdir_same(&d->sprev, git_tree_entry_id(e), st);
+		if (same >= 0) {
+			*out = e;
+			return same;
+		}
+	}
+	return prev_node_same(p, d->prev, ename, st, out);
+}
+
 /* A file unchanged since the base revision: its node, unread. */
 static int take_unchanged(struct push_run *p, struct dirjob *d,
                           const char *ename, const struct stat *st, int *taken)
 {
 	const git_tree_entry *e;
+	int rc;
 	*taken = 0;
-	if (p->opts->reread || !prev_node_same(p, d->prev, ename, st, &e))
+	if (p->opts->reread)
 		return 0;
+	if ((rc = base_same(p, d, ename, st, &e)) <= 0)
+		return rc;
 	p->st.files++;
 	p->st.unchanged_files++;
 	p->st.bytes += (uint64_t)st->st_size;
 	*taken = 1;
+	if ((rc = tier_push_stat_note(p, d, git_tree_entry_id(e), st)) < 0)
+		return rc;
 	return tier_push_tb_keep(p, d, e);
+}
+
+/* Whether path is one of the given paths (never left out) or above one. */
+static int is_given(const struct push_run *p, const char *path)
+{
+	return strlen(path) <= p->given_len;
+}
+
+/* Tell opts->excluded (main thread only). */
+static void excluded(struct push_run *p, const char *path, const char *why)
+{
+	if (p->opts->excluded)
+		p->opts->excluded(path, why, p->opts->payload);
+}
+
+/* With one_file_system: whether dev is none of the given paths' devices. */
+static int other_fs(const struct push_run *p, dev_t dev)
+{
+	if (!p->opts->one_file_system)
+		return 0;
+	for (size_t i = 0; i < p->ndevs; i++)
+		if (p->devs[i] == dev)
+			return 0;
+	return 1;
+}
+
+/*
+ * Whether the excludes leave out the entry at path (docs/excludes.md):
+ * its path below the given path, or for an anchored pattern its absolute
+ * path too (as restic matches), by the patterns; a regular file by its
+ * size; a non-directory on another file system with one_file_system
+ * (a directory there is a mount point: add_subdir keeps it empty).  Counted
+ * in the stats when it is.
+ */
+static int left_out(struct push_run *p, const char *path, const struct stat *st)
+{
+	int is_dir = S_ISDIR(st->st_mode);
+	const char *why = NULL;
+	if (is_given(p, path))
+		return 0;
+	if (p->ex) {
+		/* below the given path; the absolute path for anchored ones */
+		const char *alt[2] = {path + p->given_len + 1, path + 1};
+		uint64_t max = tier_exclude_larger_than(p->ex);
+		size_t nalt =
+		        p->given_len && tier_exclude_anchored(p->ex) ? 2 : 1;
+		if (tier_exclude_match_alt(p->ex, alt, nalt, is_dir))
+			why = "pattern";
+		else if (max && S_ISREG(st->st_mode) &&
+		         (uint64_t)st->st_size > max)
+			why = "size";
+	}
+	if (!why && !is_dir && other_fs(p, st->st_dev))
+		why = "file system";
+	if (!why)
+		return 0;
+	excluded(p, path, why);
+	if (is_dir) {
+		p->st.excluded_dirs++;
+	} else {
+		p->st.excluded_files++;
+		if (S_ISREG(st->st_mode))
+			p->st.excluded_bytes += (uint64_t)st->st_size;
+	}
+	return 1;
 }
 
 static int add_subdir(struct push_run *p, struct dirjob *d, const char *name,
@@ -265,24 +361,44 @@ static int add_subdir(struct push_run *p, struct dirjob *d, const char *name,
 {
 	struct dirjob *sub;
 	struct stat now = *st;
-	int rc;
+	int rc, err, fd, other;
+	fd = openat(d->fd, name,
+	            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	err = errno;
+	if (fd >= 0 && fstat(fd, &now) < 0)
+		now = *st;
+	if (fd >= 0 && p->ex && !is_given(p, path) &&
+	    tier_exclude_dir_tagged(p->ex, fd)) {
+		/* --exclude-if-present: the directory is left out whole */
+		close(fd);
+		excluded(p, path, "tag");
+		p->st.excluded_dirs++;
+		return 0;
+	}
+	/* a mount point with one_file_system: kept, its contents not */
+	other = !is_given(p, path) && other_fs(p, now.st_dev);
+	if (other)
+		excluded(p, path, "file system");
 	p->st.dirs++;
+	p->st.excluded_dirs += (uint64_t)other;
 	if ((rc = tier_push_new_dirjob(p, &sub, d, ename, path,
-	                               prev_subtree(p, d->prev, ename))) < 0)
+	                               prev_subtree(p, d->prev, ename))) < 0) {
+		if (fd >= 0)
+			close(fd);
 		return rc;
-	sub->fd = openat(d->fd, name,
-	                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	sub->fd = fd;
 	if (sub->fd < 0)
 		tier_push_unreadable(p, "directory ", path,
-		                     tier_push_strerror(errno),
+		                     tier_push_strerror(err),
 		                     "its contents are skipped");
-	else if (fstat(sub->fd, &now) < 0)
-		now = *st;
 	/* the directory's own metadata even when its contents are skipped */
 	if ((rc = tier_push_add_dirmeta(p, sub, &now)) < 0)
 		return rc;
-	if (sub->fd >= 0 && (rc = walk_dir(p, sub)) < 0)
+	if (sub->fd >= 0 && !other && (rc = walk_dir(p, sub)) < 0)
 		return rc;
+	/* its files are all looked at: the record is not needed any more */
+	tier_statdir_dispose(&sub->sprev);
 	sub->closed = 1;
 	sub->waiting = 1;
 	p->waiting_dirs++;
@@ -306,6 +422,8 @@ static int add_entry(struct push_run *p, struct dirjob *d, const char *name,
 
 	if ((rc = tier_snap_name_encode(en, name, strlen(name))) < 0 ||
 	    (rc = join_path(path, d->path, name)) < 0)
+		goto out;
+	if ((p->ex || p->opts->one_file_system) && left_out(p, path->ptr, st))
 		goto out;
 	if (S_ISDIR(st->st_mode)) {
 		rc = add_subdir(p, d, name, en->ptr, path->ptr, st);
@@ -469,8 +587,10 @@ static int add_given(struct push_run *p, struct dirjob *root, const char *path,
 	struct stat st;
 	if ((rc = split_path(&comps, path)) < 0)
 		goto out;
+	p->given_len = strlen(path); /* "/": 0, its entries are "/x" */
 	if (comps.length == 0) {
 		/* "/" itself: the root's metadata and contents */
+		p->given_len = 0;
 		if (fstat(root->fd, &st) < 0) {
 			*err = errno;
 			goto out;

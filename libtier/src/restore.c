@@ -271,6 +271,28 @@ static int root_ok(struct restore_run *r, const git_tree *root, int report)
 	return 0;
 }
 
+/* The revision's source paths, for anchored --include/--exclude patterns. */
+static int take_roots(struct restore_run *r)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	size_t n = 0;
+	int rc;
+	if (!r->inc && !r->exc)
+		return 0;
+	git_oid_tostr(hex, sizeof(hex), &r->commit);
+	if ((rc = tier_vault_revision_paths(&r->roots, &n, r->v, hex)) < 0)
+		return rc;
+	if (r->inc) {
+		r->inc->roots = r->roots;
+		r->inc->nroots = n;
+	}
+	if (r->exc) {
+		r->exc->roots = r->roots;
+		r->exc->nroots = n;
+	}
+	return 0;
+}
+
 /*
  * The selected paths, the revision that holds them all (a path in no
  * revision fails before anything is written) and its trees.
@@ -285,7 +307,8 @@ static int choose_revision(struct restore_run *r)
 		if (!*(char *)r->sel.ptr[i])
 			r->whole = 1;
 	if ((rc = tier_restore_find_revision(r, &r->sel, r->whole,
-	                                     &r->commit)) < 0)
+	                                     &r->commit)) < 0 ||
+	    (rc = take_roots(r)) < 0)
 		return rc;
 	r->stats->revision = r->rev;
 	return tier_restore_rev_trees(r, &r->commit, r->rev, &r->rev_tree,
@@ -550,6 +573,7 @@ static void run_dispose(struct restore_run *r)
 	tier_vec_dispose(&r->sel, free);
 	tier_restore_matcher_free(r->inc);
 	tier_restore_matcher_free(r->exc);
+	tier_strings_free(r->roots);
 	git_tree_free(r->snap_root);
 	git_tree_free(r->rev_tree);
 	for (size_t i = 0; i < r->ntiers; i++)

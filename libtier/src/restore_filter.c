@@ -1,131 +1,68 @@
 /*
  * --include / --exclude of a restore: which entries of the selection are
- * restored.  The patterns sit behind struct tier_restore_matcher, so that
- * the shared gitignore matcher (exclude.c, issue 18) can replace this
- * first one, which is fnmatch(3) with the gitignore rules it can express:
- * a trailing '/' for directories only, a pattern without '/' on the name,
- * one with '/' on the whole path from the snapshot root ('*' not crossing
- * '/'), "**" crossing directories.
+ * restored.  The patterns sit behind struct tier_restore_matcher; the one
+ * matcher is tier-push's (exclude.c, docs/excludes.md), so that a pattern
+ * means the same in both tools: gitignore-style, matched against the
+ * snapshot path without its leading '/' (an anchored pattern is an
+ * absolute path, as tier-ls shows it) and, for an anchored pattern, also
+ * against the path below each source path the revision records, as
+ * tier-push matched it ("/build" of a push of /home/u/src).
  */
 #include "restore_int.h"
 
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "exclude.h"
 #include "objread.h"
 #include "util/error.h"
 
-/* ---- the fnmatch matcher ----------------------------------------------- */
+/* ---- the shared matcher ------------------------------------------------ */
 
-struct pat {
-	char *glob;   /* without leading '/' nor trailing '/' */
-	char *flat;   /* glob with every "**" + "/" removed, or NULL */
-	int dir_only; /* it ended in '/' */
-	int anchored; /* it holds a '/': on the whole path */
-	int deep;     /* it holds "**": '*' crosses '/' */
-};
-
-struct fnm_matcher {
+struct ex_matcher {
 	struct tier_restore_matcher base;
-	struct pat *p;
-	size_t n;
+	tier_exclude *ex;
 };
 
-static int pat_match(const struct pat *p, const char *snap, int is_dir)
+static int ex_match(const struct tier_restore_matcher *m, const char *snap,
+                    int is_dir)
 {
-	const char *rel = snap[0] == '/' ? snap + 1 : snap;
-	if (p->dir_only && !is_dir)
-		return 0;
-	if (!p->anchored) {
-		const char *name = strrchr(rel, '/');
-		return fnmatch(p->glob, name ? name + 1 : rel, 0) == 0;
+	const struct ex_matcher *x = (const struct ex_matcher *)m;
+	const char *alt[8];
+	size_t n = 0;
+	alt[n++] = snap + strspn(snap, "/");
+	/* "/build" of a push of /home/u/src: /home/u/src/build too */
+	for (size_t i = 0; tier_exclude_anchored(x->ex) && i < m->nroots &&
+	                   n < sizeof(alt) / sizeof(alt[0]);
+	     i++) {
+		size_t len = strlen(m->roots[i]);
+		if (len > 1 && !strncmp(snap, m->roots[i], len) &&
+		    snap[len] == '/')
+			alt[n++] = snap + len + 1;
 	}
-	if (!p->deep)
-		return fnmatch(p->glob, rel, FNM_PATHNAME) == 0;
-	return fnmatch(p->glob, rel, 0) == 0 ||
-	       (p->flat && fnmatch(p->flat, rel, 0) == 0);
-}
-
-static int fnm_match(const struct tier_restore_matcher *m, const char *snap,
-                     int is_dir)
-{
-	const struct fnm_matcher *f = (const struct fnm_matcher *)m;
-	for (size_t i = 0; i < f->n; i++)
-		if (pat_match(&f->p[i], snap, is_dir))
-			return 1;
-	return 0;
+	return tier_exclude_match_alt(x->ex, alt, n, is_dir);
 }
 
 /* Whether the result for snap depends on whether it is a directory. */
-static int fnm_dir_matters(const struct tier_restore_matcher *m)
+static int ex_dir_matters(const struct tier_restore_matcher *m)
 {
-	const struct fnm_matcher *f = (const struct fnm_matcher *)m;
-	for (size_t i = 0; i < f->n; i++)
-		if (f->p[i].dir_only)
-			return 1;
-	return 0;
+	return tier_exclude_dir_only(((const struct ex_matcher *)m)->ex);
 }
 
-static void fnm_free(struct tier_restore_matcher *m)
+static void ex_free(struct tier_restore_matcher *m)
 {
-	struct fnm_matcher *f = (struct fnm_matcher *)m;
-	for (size_t i = 0; f && i < f->n; i++) {
-		free(f->p[i].glob);
-		free(f->p[i].flat);
-	}
-	if (f)
-		free(f->p);
-	free(f);
-}
-
-/* The glob with each "**" and the '/' after it dropped: "**" as no directory. */
-static char *flatten(const char *g)
-{
-	char *out = tier_strdup(g), *at;
-	if (!out)
-		return NULL;
-	while ((at = strstr(out, "**/")) != NULL)
-		memmove(at, at + 3, strlen(at + 3) + 1);
-	return out;
-}
-
-static int pat_compile(struct pat *p, const char *src, const char *what)
-{
-	size_t len = strlen(src);
-	const char *s = src;
-	memset(p, 0, sizeof(*p));
-	while (len && s[len - 1] == '/') {
-		len--;
-		p->dir_only = 1;
-	}
-	while (len && *s == '/') {
-		s++;
-		len--;
-		p->anchored = 1;
-	}
-	if (!len)
-		return tier_error_set(TIER_EUSAGE,
-		                      "%s pattern '%s' matches nothing", what,
-		                      tier_restore_show(src));
-	if (!(p->glob = tier_strndup(s, len)))
-		return TIER_ERROR;
-	if (strchr(p->glob, '/'))
-		p->anchored = 1;
-	if (strstr(p->glob, "**")) {
-		p->deep = 1;
-		if (strstr(p->glob, "**/") && !(p->flat = flatten(p->glob)))
-			return TIER_ERROR;
-	}
-	return 0;
+	struct ex_matcher *x = (struct ex_matcher *)m;
+	if (x)
+		tier_exclude_free(x->ex);
+	free(x);
 }
 
 int tier_restore_matcher_new(struct tier_restore_matcher **out,
                              const char *const *pats, size_t n,
                              const char *what)
 {
-	struct fnm_matcher *f;
-	int rc;
+	struct ex_matcher *x;
+	int rc = 0;
 	*out = NULL;
 	if (!n)
 		return 0;
@@ -134,27 +71,22 @@ int tier_restore_matcher_new(struct tier_restore_matcher **out,
 		                      "restore options count %s patterns but "
 		                      "give none",
 		                      what);
-	if (!(f = tier_calloc(1, sizeof(*f))) ||
-	    !(f->p = tier_calloc(n, sizeof(*f->p)))) {
-		free(f);
+	if (!(x = tier_calloc(1, sizeof(*x))))
 		return TIER_ERROR;
+	x->base.match = ex_match;
+	x->base.dir_matters = ex_dir_matters;
+	x->base.free = ex_free;
+	if ((rc = tier_exclude_new(&x->ex)) == 0)
+		tier_exclude_set_what(x->ex, what);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = pats[i] ? tier_exclude_add(x->ex, pats[i])
+		             : tier_error_set(TIER_EUSAGE,
+		                              "a %s pattern is NULL", what);
+	if (rc < 0) {
+		ex_free(&x->base);
+		return rc;
 	}
-	f->base.match = fnm_match;
-	f->base.dir_matters = fnm_dir_matters;
-	f->base.free = fnm_free;
-	for (size_t i = 0; i < n; i++) {
-		if (!pats[i])
-			rc = tier_error_set(TIER_EUSAGE, "a %s pattern is NULL",
-			                    what);
-		else
-			rc = pat_compile(&f->p[i], pats[i], what);
-		f->n = i + 1;
-		if (rc < 0) {
-			fnm_free(&f->base);
-			return rc;
-		}
-	}
-	*out = &f->base;
+	*out = &x->base;
 	return 0;
 }
 

@@ -111,6 +111,10 @@ struct restore_run;
  * when no pattern looks at that (then a blob's node is not read for it).
  */
 struct tier_restore_matcher {
+	/* the revision's source paths (Tier-Path), borrowed: an anchored
+	 * pattern matches below each of them too, as tier-push matched it */
+	char *const *roots;
+	size_t nroots;
 	int (*match)(const struct tier_restore_matcher *m, const char *snap,
 	             int is_dir);
 	int (*dir_matters)(const struct tier_restore_matcher *m);
@@ -154,6 +158,7 @@ struct restore_run {
 	tier_restore_options
 	        opts; /* the caller's, as this version reads them */
 	struct tier_restore_matcher *inc, *exc; /* NULL: none given */
+	char **roots;    /* the revision's Tier-Path list, for inc and exc */
 	int in_included; /* the walk is below an entry an include matched */
 	git_oid commit;
 	git_tree *rev_tree;

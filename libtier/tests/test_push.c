@@ -128,6 +128,52 @@ Test(push, unchanged_files_are_not_read_again)
 }
 
 /*
+ * The stat cache (state/statcache) only saves reading nodes: a damaged or
+ * foreign one changes nothing a push decides, and a file whose stat
+ * changed is read again even when the cache holds its old stat.
+ */
+Test(push, the_stat_cache_decides_nothing_on_its_own)
+{
+	tier_vault *v = make_vault(tier_a, NULL);
+	tier_push_stats st;
+	char cache[4300];
+	snprintf(cache, sizeof(cache), "%s/statcache", state);
+	cr_assert_eq(push(v, &st, src), 0, "%s", tier_error_last());
+	cr_assert_eq(access(cache, F_OK), 0, "the push left a stat cache");
+	cr_assert_eq(push(v, &st, src), 0, "%s", tier_error_last());
+	cr_assert_eq(st.unchanged_files, 4);
+	cr_assert_eq(st.read_bytes, 0);
+	/* garbage over the middle of it: unchanged files are still found
+	 * (from their nodes), nothing is lost */
+	cr_assert_eq(
+	        tt_sh("sz=$(stat -c %%s %s) && head -c $((sz / 2)) /dev/urandom | dd of=%s bs=1 seek=8 conv=notrunc 2>/dev/null",
+	              cache, cache),
+	        0);
+	cr_assert_eq(push(v, &st, src), 0, "%s", tier_error_last());
+	cr_assert_eq(st.unchanged_files, 4);
+	cr_assert_eq(st.read_bytes, 0);
+	/* the same size and mtime, new bytes: the ctime tells */
+	cr_assert_eq(
+	        tt_sh("f=%s/small.txt && m=$(stat -c %%y \"$f\") && "
+	              "s=$(stat -c %%s \"$f\") && head -c \"$s\" /dev/zero | tr '\\0' x >\"$f\" && "
+	              "touch -d \"$m\" \"$f\"",
+	              src),
+	        0);
+	cr_assert_eq(push(v, &st, src), 0, "%s", tier_error_last());
+	cr_assert_eq(st.unchanged_files, 3);
+	cr_assert_gt(st.read_bytes, 0);
+	/* an empty or missing cache: the same answers */
+	cr_assert_eq(tt_sh(": >%s", cache), 0);
+	cr_assert_eq(push(v, &st, src), 0, "%s", tier_error_last());
+	cr_assert_eq(st.unchanged_files, 4);
+	cr_assert_eq(unlink(cache), 0);
+	cr_assert_eq(push(v, &st, src), 0, "%s", tier_error_last());
+	cr_assert_eq(st.unchanged_files, 4);
+	cr_assert_eq(access(cache, F_OK), 0, "written again");
+	tier_vault_free(v);
+}
+
+/*
  * The tree of src in the snapshot at rev (a git revision of tier a's log),
  * as hex (not the root's: the directories above src change as other tests
  * make their own under the same temporary directory).

@@ -480,6 +480,9 @@ json_t *tool_json_stats(const tool_stats *s)
 	        [TOOL_STAT_SKIPPED] = "skipped",
 	        [TOOL_STAT_LOG_BYTES] = "log_bytes",
 	        [TOOL_STAT_RESUMED_PACKS] = "resumed_packs",
+	        [TOOL_STAT_EXCLUDED_FILES] = "excluded_files",
+	        [TOOL_STAT_EXCLUDED_BYTES] = "excluded_bytes",
+	        [TOOL_STAT_EXCLUDED_DIRS] = "excluded_dirs",
 	};
 	json_t *o = json_object();
 

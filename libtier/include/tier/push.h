@@ -38,6 +38,17 @@ typedef struct {
 	uint64_t skipped_special; /**< sockets: not backed up */
 	/** packs an interrupted push had sent, named by this revision */
 	uint64_t resumed_packs;
+	/**
+	 * Left out by the excludes (docs/excludes.md): entries other than
+	 * directories, and the bytes of the regular files among them
+	 */
+	uint64_t excluded_files;
+	uint64_t excluded_bytes;
+	/**
+	 * Directories left out (not walked: what they hold is not counted),
+	 * and mount points kept empty by one_file_system
+	 */
+	uint64_t excluded_dirs;
 } tier_push_stats;
 
 /** Progress; return non-zero to cancel (TIER_EABORTED). */
@@ -55,6 +66,10 @@ typedef void (*tier_push_warning_cb)(const char *msg, void *payload);
  */
 typedef void (*tier_push_unreadable_cb)(const char *path, const char *error,
                                         void *payload);
+
+/** An entry left out by the excludes (tier_push_options.excluded). */
+typedef void (*tier_push_excluded_cb)(const char *path, const char *why,
+                                      void *payload);
 
 /** What tier_push_options.pack_size 0 means: close a data pack at 16 MiB. */
 #define TIER_DEFAULT_PACK_SIZE (16u * 1024 * 1024)
@@ -74,6 +89,33 @@ typedef struct {
 	uint64_t pack_size;
 	/** Version 3: each unreadable path (may be NULL). */
 	tier_push_unreadable_cb unreadable;
+
+	/*
+	 * Version 4: what to leave out (SPEC section 9, docs/excludes.md).
+	 * The given paths themselves are always backed up; the excludes
+	 * apply to what is below them.
+	 */
+	/** gitignore-style patterns, matched from each given path; the
+	 *  last that matches decides ("!pat" keeps) */
+	const char *const *exclude;
+	size_t nexclude;
+	/** files of such patterns, one a line ('#' comments) */
+	const char *const *exclude_files;
+	size_t nexclude_files;
+	/** "NAME" or "NAME:HEADER": leave out a directory holding NAME;
+	 *  "CACHEDIR.TAG" counts only with its standard signature */
+	const char *const *exclude_if_present;
+	size_t nexclude_if_present;
+	/** leave out regular files larger than this many bytes; 0: none */
+	uint64_t exclude_larger_than;
+	/** do not cross mount points: an entry whose st_dev is none of
+	 *  the given paths' is left out, a directory kept empty (restic) */
+	int one_file_system;
+	/** Each entry the excludes leave out, and each mount point kept
+	 *  empty: its absolute path and why ("pattern", "size", "tag", "file
+	 *  system"); may be NULL.  From the calling thread. */
+	tier_push_excluded_cb excluded;
+
 	/** Version 4: tags recorded in the revision (one Tier-Tag trailer
 	 *  each, as restic's --tag): each 1 to 255 bytes, no whitespace,
 	 *  comma or control character; duplicates are recorded once. */
@@ -94,7 +136,8 @@ typedef struct {
 #define TIER_PUSH_OPTIONS_INIT                                                 \
 	{                                                                      \
 		TIER_PUSH_OPTIONS_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL, 0, \
-		        NULL, NULL, 0, NULL, 0, 0, 0                           \
+		        NULL, NULL, 0, NULL, 0, NULL, 0, 0, 0, NULL, NULL, 0,  \
+		        NULL, 0, 0, 0                                          \
 	}
 
 /**
@@ -128,10 +171,13 @@ typedef struct {
  * Fails with TIER_EFOREIGN / TIER_EROLLEDBACK before writing anything
  * (R8), TIER_EOFFLINE when no tier took it, TIER_ENOSPC when the tiers
  * filled up (no new revision, every earlier one intact).  opts->version
- * 1 and 2 (without `pack_size`, `unreadable`) are still accepted.
+ * 1 to 3 (without `pack_size`, `unreadable`, the excludes) are still
+ * accepted.
  *
  * Returns 0, or: TIER_EUSAGE for no opts, no path, a pack_size out of
- * 64 KiB..4 GiB or an unknown opts->version; TIER_ENOTFOUND / TIER_EAUTH
+ * 64 KiB..4 GiB, a bad exclude pattern or --exclude-if-present name, or
+ * an unknown opts->version (nothing written, as for an exclude file that
+ * cannot be read: TIER_ENOTFOUND or TIER_ERROR, the message naming it); TIER_ENOTFOUND / TIER_EAUTH
  * when no given path could be read; TIER_EABORTED when the progress
  * callback cancelled; the codes of every write (tier_vault_mark()):
  * TIER_EUSAGE, TIER_EFOREIGN, TIER_EROLLEDBACK, TIER_ETIMEOUT,
