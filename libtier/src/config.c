@@ -494,7 +494,7 @@ int tier_config_get_string(const char **out, const tier_config *cfg,
 
 int tier_config_get_bool(int *out, const tier_config *cfg, const char *name)
 {
-	const char *v;
+	const char *v = NULL;
 	int rc = get_raw(&v, cfg, name, T(TIER_CONFIG_BOOL));
 	if (rc < 0)
 		return rc;
@@ -504,7 +504,7 @@ int tier_config_get_bool(int *out, const tier_config *cfg, const char *name)
 
 int tier_config_get_int(int64_t *out, const tier_config *cfg, const char *name)
 {
-	const char *v;
+	const char *v = NULL;
 	int rc = get_raw(&v, cfg, name, T(TIER_CONFIG_INT));
 	if (rc < 0)
 		return rc;
@@ -515,7 +515,7 @@ int tier_config_get_int(int64_t *out, const tier_config *cfg, const char *name)
 int tier_config_get_size(uint64_t *out, const tier_config *cfg,
                          const char *name)
 {
-	const char *v;
+	const char *v = NULL;
 	int rc = get_raw(&v, cfg, name,
 	                 T(TIER_CONFIG_SIZE) | T(TIER_CONFIG_RATE) |
 	                         T(TIER_CONFIG_PERCENT));
@@ -530,7 +530,7 @@ int tier_config_get_size(uint64_t *out, const tier_config *cfg,
 int tier_config_get_seconds(uint64_t *out, const tier_config *cfg,
                             const char *name)
 {
-	const char *v;
+	const char *v = NULL;
 	int rc = get_raw(&v, cfg, name,
 	                 T(TIER_CONFIG_DURATION) | T(TIER_CONFIG_SPAN));
 	if (rc < 0)
@@ -560,7 +560,7 @@ static int multi_one(const git_config_entry *e, void *payload)
 int tier_config_get_multi(const tier_config *cfg, const char *name,
                           tier_config_value_cb cb, void *payload)
 {
-	const char *v;
+	const char *v = NULL;
 	int rc = get_raw(&v, cfg, name, ~0u);
 	if (rc < 0)
 		return rc;
