@@ -74,7 +74,7 @@ expect_metric() { # FILE NAME TIER VALUE
 data_bytes() { find "$TT_TMP/tiers/$1/data" -type f -printf '%s\n' | awk '{s+=$1} END{print s+0}'; }
 # push_time REV: the unix time tier-log gives revision REV
 push_time() {
-	run_tool tier-log -s state --json
+	run_tool tier-log -s state --json --retries 2 --retry-delay 1
 	date -d "$(jq -r ".revisions[] | select(.revision == $1) | .time" "$TT_STDOUT")" +%s
 }
 
