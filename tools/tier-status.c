@@ -231,8 +231,23 @@ static void prom_gather(struct prom_tier *pt, tier_vault *v, size_t n)
 				pt[i].push_time = log[k].time;
 				break;
 			}
-		if ((in->state == TIER_STATE_OK ||
-		     in->state == TIER_STATE_OFFLINE) &&
+		if (in->state != TIER_STATE_OK &&
+		    in->state != TIER_STATE_OFFLINE)
+			continue;
+		/* tiers level with each other list the same packs: read the
+		 * index of one head once */
+		const char *head = in->online ? in->head : in->stored_head;
+		for (size_t j = 0; j < i && head[0] && !pt[i].have_held; j++) {
+			const tier_info *o = tier_vault_tier_info(v, j);
+			if (pt[j].have_held &&
+			    !strcmp(head,
+			            o->online ? o->head : o->stored_head)) {
+				pt[i].packs = pt[j].packs;
+				pt[i].bytes = pt[j].bytes;
+				pt[i].have_held = 1;
+			}
+		}
+		if (!pt[i].have_held &&
 		    tier_sync_held(v, i, &pt[i].packs, &pt[i].bytes) == 0)
 			pt[i].have_held = 1;
 	}
