@@ -255,27 +255,9 @@ static void prom_gather(struct prom_tier *pt, tier_vault *v, size_t n)
 	tier_error_clear();
 }
 
-/* The whole text; v NULL: the vault could not be opened (status_ok 0). */
-static void prom_write(FILE *f, tier_vault *v, int ok)
+/* What the probe found: online, synchronised, state, for every tier. */
+static void prom_probed(FILE *f, tier_vault *v, size_t n)
 {
-	size_t n = v ? tier_vault_tier_count(v) : 0;
-	struct prom_tier *pt = tool_xmalloc((n ? n : 1) * sizeof(*pt));
-	uint64_t max = v ? tier_vault_max_revision(v) : 0;
-
-	if (v)
-		prom_gather(pt, v, n);
-	prom_family(
-	        f, "tier_status_ok",
-	        "1 when tier-status could open the vault and probe its tiers");
-	prom_u64(f, "tier_status_ok", v, NULL, (uint64_t)ok);
-	prom_family(f, "tier_status_time_seconds",
-	            "when tier-status wrote these metrics (unix time)");
-	prom_u64(f, "tier_status_time_seconds", v, NULL, (uint64_t)time(NULL));
-	if (!v)
-		goto out;
-	prom_family(f, "tier_max_revision",
-	            "the newest revision on any online tier");
-	prom_u64(f, "tier_max_revision", v, NULL, max);
 	prom_family(f, "tier_online", "1 when the tier answered, else 0");
 	for (size_t i = 0; i < n; i++)
 		prom_u64(f, "tier_online", v, tier_vault_tier_info(v, i)->name,
@@ -302,6 +284,14 @@ static void prom_write(FILE *f, tier_vault *v, int ok)
 		prom_label(f, in->name);
 		fputs("\"} 1\n", f);
 	}
+}
+
+/* What prom_gather() found; a tier's sample left out when unknown. */
+static void prom_found(FILE *f, tier_vault *v, const struct prom_tier *pt,
+                       size_t n)
+{
+	uint64_t max = tier_vault_max_revision(v);
+
 	prom_family(
 	        f, "tier_revision",
 	        "the tier's revision (offline: what this installation last saw there)");
@@ -338,7 +328,30 @@ static void prom_write(FILE *f, tier_vault *v, int ok)
 		if (pt[i].have_held)
 			prom_u64(f, "tier_stored_packs", v,
 			         tier_vault_tier_info(v, i)->name, pt[i].packs);
-out:
+}
+
+/* The whole text; v NULL: the vault could not be opened (status_ok 0). */
+static void prom_write(FILE *f, tier_vault *v, int ok)
+{
+	size_t n = v ? tier_vault_tier_count(v) : 0;
+	struct prom_tier *pt = tool_xmalloc((n ? n : 1) * sizeof(*pt));
+
+	prom_family(
+	        f, "tier_status_ok",
+	        "1 when tier-status could open the vault and probe its tiers");
+	prom_u64(f, "tier_status_ok", v, NULL, (uint64_t)ok);
+	prom_family(f, "tier_status_time_seconds",
+	            "when tier-status wrote these metrics (unix time)");
+	prom_u64(f, "tier_status_time_seconds", v, NULL, (uint64_t)time(NULL));
+	if (v) {
+		prom_gather(pt, v, n);
+		prom_family(f, "tier_max_revision",
+		            "the newest revision on any online tier");
+		prom_u64(f, "tier_max_revision", v, NULL,
+		         tier_vault_max_revision(v));
+		prom_probed(f, v, n);
+		prom_found(f, v, pt, n);
+	}
 	free(pt);
 }
 
