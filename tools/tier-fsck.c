@@ -73,15 +73,64 @@ static int on_problem(const tier_fsck_problem *p, void *payload)
 	return tool_interrupted();
 }
 
+/*
+ * --read-data on a terminal: toward the data packs of every tier that
+ * answered (tier_sync_held(): what each tier's head lists, which is what
+ * fsck reads), with rate and ETA.  The library counts packs per tier and
+ * bytes over the run: the packs of the tiers done before are added here.
+ */
+static tool_meter meter;
+static int have_meter;
+static char meter_tier[256];
+static uint64_t packs_before, tier_total;
+
 static int on_progress(const char *tier, uint64_t done, uint64_t total,
                        uint64_t bytes, void *payload)
 {
 	char b[32];
 	(void)payload;
-	tool_progress("tier '%s': pack %llu of %llu, %s read", tier,
-	              (unsigned long long)done, (unsigned long long)total,
-	              tool_size(bytes, b));
+	if (!tool_progress_enabled())
+		return tool_interrupted();
+	if (!have_meter) {
+		tool_progress("tier '%s': pack %llu of %llu, %s read",
+		              tool_q(tier), (unsigned long long)done,
+		              (unsigned long long)total, tool_size(bytes, b));
+		return tool_interrupted();
+	}
+	if (strcmp(meter_tier, tier) != 0) {
+		packs_before += tier_total;
+		snprintf(meter_tier, sizeof(meter_tier), "%s", tier);
+	}
+	tier_total = total;
+	tool_progress("reading '%s': %s", tool_q(tier),
+	              tool_meter_text(&meter, bytes, packs_before + done));
 	return tool_interrupted();
+}
+
+static void plan_meter(tier_vault *v)
+{
+	uint64_t packs = 0, bytes = 0;
+
+	if (!opt_read_data || !tool_progress_enabled())
+		return;
+	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
+		const tier_info *in = tier_vault_tier_info(v, i);
+		uint64_t p = 0, b = 0;
+		if (!in->online || in->state == TIER_STATE_OTHER_VAULT ||
+		    in->state == TIER_STATE_REFUSED ||
+		    in->state == TIER_STATE_DAMAGED)
+			continue;
+		if (tier_sync_held(v, i, &p, &b) == 0) {
+			packs += p;
+			bytes += b;
+		}
+	}
+	tier_error_clear();
+	if (!packs)
+		return;
+	tool_meter_start(&meter, bytes, packs);
+	meter.unit = "pack";
+	have_meter = 1;
 }
 
 /* The names of the tiers fsck could not look at, quoted: "'b', 'c'". */
@@ -235,6 +284,7 @@ int main(int argc, char **argv)
 	fo.problem = on_problem;
 	fo.progress = on_progress;
 	fo.payload = &c;
+	plan_meter(v);
 	rc = tier_fsck_run(&r, v, &fo);
 	tool_progress_done();
 	if (rc < 0 && !r) {

@@ -49,16 +49,53 @@ static const struct tool_def def = {
         .exits = exits,
 };
 
+/* On a terminal: toward what tier_sync_plan() predicts, with rate and ETA. */
+static tool_meter meter;
+static int have_meter;
+
 static int on_progress(const tier_sync_stats *s, const char *tier, uint64_t rev,
                        void *payload)
 {
 	char b[32];
 	(void)payload;
-	tool_progress("tier '%s': revision %llu, %s (%s) copied", tool_q(tier),
-	              (unsigned long long)rev,
-	              tool_count(s->packs, "pack", NULL),
-	              tool_size(s->bytes, b));
+	if (!tool_progress_enabled())
+		return tool_interrupted();
+	if (have_meter)
+		tool_progress("syncing '%s': %s", tool_q(tier),
+		              tool_meter_text(&meter, s->bytes, s->revisions));
+	else
+		tool_progress("tier '%s': revision %llu, %s (%s) copied",
+		              tool_q(tier), (unsigned long long)rev,
+		              tool_count(s->packs, "pack", NULL),
+		              tool_size(s->bytes, b));
 	return tool_interrupted();
+}
+
+/*
+ * The totals of the meter: revisions to replay and bytes of data packs to
+ * copy, summed over the tiers that lag (what tier-status shows as SYNC
+ * WOULD MOVE).  Only on a terminal: planning reads the log cache.
+ */
+static void plan_meter(tier_vault *v)
+{
+	uint64_t revs = 0, bytes = 0;
+
+	have_meter = 0;
+	if (!tool_progress_enabled())
+		return;
+	for (size_t i = 0; i < tier_vault_tier_count(v); i++) {
+		uint64_t r = 0, b = 0;
+		if (tier_sync_plan(v, i, &r, &b) == 0) {
+			revs += r;
+			bytes += b;
+		}
+	}
+	tier_error_clear();
+	if (!revs)
+		return;
+	tool_meter_start(&meter, bytes, revs);
+	meter.unit = "revision";
+	have_meter = 1;
 }
 
 static void on_warning(const char *msg, void *payload)
@@ -129,6 +166,7 @@ static int sync_watch(tier_vault *v, tier_sync_options *so, tier_sync_stats *st)
 	so->wait_idle = 0;
 	while (!tool_interrupted()) {
 		tier_sync_stats one = {0};
+		plan_meter(v);
 		rc = tier_sync_run(&one, v, so);
 		add_stats(st, &one);
 		if (rc == TIER_EABORTED || rc == TIER_ECONFLICT ||
@@ -204,6 +242,8 @@ int main(int argc, char **argv)
 	so.progress = on_progress;
 	so.warning = on_warning;
 	so.payload = NULL;
+	if (!opt_watch)
+		plan_meter(v);
 	rc = opt_watch ? sync_watch(v, &so, &st) : tier_sync_run(&st, v, &so);
 	tool_progress_done();
 	if (rc < 0) {

@@ -6,7 +6,9 @@
 # progress line ("\r", counts with plurals) and no raw escape from a file
 # name reaches the terminal.  Labelled "tty": ci/test.sh asan runs it with
 # the ASan tools too (the push progress line once read freed memory);
-# tier-restore draws progress toward totals counted first, with an ETA.
+# tier-restore draws progress toward totals counted first, with an ETA;
+# so do tier-sync (toward what it plans) and tier-fsck --read-data (toward
+# the packs of every tier); none under -q or into a pipe.
 . "$(dirname "$0")/../lib.sh"
 
 command -v script >/dev/null || fail "script(1) from util-linux is missing"
@@ -120,6 +122,56 @@ on_tty sync.out "$T/tier-sync" -s state
 expect_exit 0
 expect_stdout_no_match 'AddressSanitizer|runtime error'
 expect_stdout_match 'replayed 1 revision onto 1 tier: 1 pack \([0-9.]+ [KMG]?i?B\) and '
+# progress toward what the sync plans (tier-status's SYNC WOULD MOVE)
+if sed -e 's/\x1b\[[0-9;]*[mK]//g' sync.out | tr '\r' '\n' |
+	grep -Eq "^syncing 'nas': [0-9]+% ETA [-0-9:]+: [0-9.]+ [KMG]?i?B of [0-9.]+ [KMG]?i?B, [01] of 1 revision, [0-9.]+ [KMG]?i?B/s"; then
+	pass "tier-sync draws progress toward the totals, with an ETA and a rate"
+else
+	fail "no sync progress line with totals: $(tr '\r' '\n' <sync.out | head -3)"
+fi
+
+step "tier-sync -q and tier-sync into a pipe draw no progress"
+echo offline >"$ctl"
+printf z >"$src/new2"
+run_tool tier-push -s state --retries 2 --retry-delay 1 "$src"
+expect_exit 0
+: >"$ctl"
+on_tty sync-q.out "$T/tier-sync" -q -s state
+expect_exit 0
+if grep -q 'ETA' sync-q.out; then fail "-q drew a progress line"; else pass "-q draws no sync progress"; fi
+echo offline >"$ctl"
+printf w >"$src/new3"
+run_tool tier-push -s state --retries 2 --retry-delay 1 "$src"
+: >"$ctl"
+run_tool tier-sync -s state
+expect_exit 0
+expect_stderr_no_match 'ETA'
+expect_stderr_match 'replayed 1 revision'
+
+step "tier-fsck --read-data on a terminal: packs and bytes of every tier, rate, ETA"
+on_tty fsck.out "$T/tier-fsck" -s state --read-data
+expect_exit 0
+expect_stdout_no_match 'AddressSanitizer|runtime error'
+if sed -e 's/\x1b\[[0-9;]*[mK]//g' fsck.out | tr '\r' '\n' |
+	grep -Eq "^reading '(local|nas)': [0-9]+% ETA [-0-9:]+: [0-9.]+ [KMG]?i?B of [0-9.]+ [KMG]?i?B, [0-9]+ of [0-9]+ packs?, [0-9.]+ [KMG]?i?B/s"; then
+	pass "tier-fsck --read-data draws progress toward the totals"
+else
+	fail "no fsck progress line with totals: $(tr '\r' '\n' <fsck.out | head -3)"
+fi
+# the total is every pack of both tiers: what the summary says it read
+packs=$(screen fsck.out | sed -n 's/^checked 2 of 2 tiers, \([0-9]*\) packs (\([0-9]*\) read.*/\2/p')
+if [ -n "$packs" ] && tr '\r' '\n' <fsck.out | grep -q " of $packs packs"; then
+	pass "the meter's total is the $packs packs fsck read"
+else
+	fail "meter total vs summary: $(strip_sgr fsck.out | grep checked) / $(tr '\r' '\n' <fsck.out | grep -o 'of [0-9]* packs' | head -1)"
+fi
+expect_stdout_match 'checked 2 of 2 tiers, [0-9]+ packs \([0-9]+ read'
+on_tty fsck-q.out "$T/tier-fsck" -q -s state --read-data
+expect_exit 0
+if grep -q 'ETA' fsck-q.out; then fail "-q drew a progress line"; else pass "-q draws no fsck progress"; fi
+run_tool tier-fsck -s state --read-data
+expect_exit 0
+expect_stderr_no_match 'ETA'
 
 step "tier-restore on a terminal: progress toward the totals, with an ETA; -q and a pipe draw none"
 on_tty restore.out "$T/tier-restore" -s state rst

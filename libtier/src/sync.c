@@ -484,3 +484,31 @@ int tier_sync_plan(tier_vault *v, size_t i, uint64_t *revisions,
 	free(p);
 	return 0;
 }
+
+int tier_sync_held(tier_vault *v, size_t i, uint64_t *packs, uint64_t *bytes)
+{
+	const tier_info *in = tier_vault_tier_info(v, i);
+	struct added_pack *p = NULL;
+	git_oid head;
+	size_t n = 0;
+	int rc;
+
+	*packs = *bytes = 0;
+	if (!in)
+		return tier_error_set(TIER_EUSAGE, "no tier %zu", i);
+	/* a tier that answered: its head; else what this installation last
+	 * saw there (a tier away still holds that) */
+	if (in->online ? tier_vault_tier_head(v, i, &head) < 0
+	               : (!in->stored_head[0] ||
+	                  git_oid_fromstr(&head, in->stored_head) < 0))
+		return tier_error_set(TIER_ENOTFOUND,
+		                      "tier '%s': no head revision known",
+		                      in->name);
+	if ((rc = added_packs(&p, &n, tier_vault_cache(v), NULL, &head)) < 0)
+		return rc;
+	*packs = n;
+	for (size_t k = 0; k < n; k++)
+		*bytes += p[k].size;
+	free(p);
+	return 0;
+}

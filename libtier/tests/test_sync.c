@@ -132,6 +132,39 @@ Test(sync, replays_what_a_returning_tier_missed)
 	assert_level();
 }
 
+/* What a tier holds: the packs of its head's index and their bytes, equal
+ * to the files under data/; for a tier away, what the installation saw. */
+Test(sync, held_counts_the_packs_of_a_tiers_head)
+{
+	tier_vault *v = behind_by_three();
+	uint64_t packs = 0, bytes = 0, bpacks = 1, bbytes = 1;
+	cr_assert_eq(tier_sync_held(v, 0, &packs, &bytes), 0, "%s",
+	             tier_error_last());
+	cr_assert_gt(packs, 0);
+	cr_assert_eq(tt_sh("test \"$(find %s/a/data -type f -printf '%%s\\n' | "
+	                   "awk '{s+=$1} END{print s}')\" = %llu",
+	                   dir, (unsigned long long)bytes),
+	             0, "bytes held %llu", (unsigned long long)bytes);
+	cr_assert_eq(tier_sync_held(v, 1, &bpacks, &bbytes), 0);
+	cr_assert_eq(bpacks, 0, "the tier behind holds no pack yet");
+	cr_assert_eq(bbytes, 0);
+	cr_assert_eq(tier_sync_run(NULL, v, NULL), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_sync_held(v, 1, &bpacks, &bbytes), 0);
+	cr_assert_eq(bpacks, packs);
+	cr_assert_eq(bbytes, bytes);
+	tier_vault_free(v);
+	/* away: the stored head still says what it holds */
+	tt_sh("mv %s/a %s/a.away", dir, dir);
+	v = reopen();
+	cr_assert_not(tier_vault_tier_info(v, 0)->online);
+	cr_assert_eq(tier_sync_held(v, 0, &packs, &bytes), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(packs, bpacks);
+	cr_assert_eq(bytes, bbytes);
+	cr_assert_eq(tier_sync_held(v, 5, &packs, &bytes), TIER_EUSAGE);
+	tier_vault_free(v);
+}
+
 Test(sync, an_interrupted_sync_resumes)
 {
 	tier_vault *v = behind_by_three();

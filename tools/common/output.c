@@ -999,6 +999,7 @@ void tool_meter_start(tool_meter *m, uint64_t total_bytes, uint64_t total_files)
 	m->total_bytes = total_bytes;
 	m->total_files = total_files;
 	m->start_ms = mono_ms();
+	m->unit = NULL;
 }
 
 /* "0:07", "12:03", "1:02:03". */
@@ -1040,8 +1041,9 @@ const char *tool_meter_text(const tool_meter *m, uint64_t bytes, uint64_t files)
 	tool_size(tb, b);
 	tool_size((uint64_t)rate, r);
 	snprintf(line, sizeof(line),
-	         "%u%% ETA %s: %s of %s, %llu of %llu files, %s/s",
+	         "%u%% ETA %s: %s of %s, %llu of %llu %s%s, %s/s",
 	         (unsigned)(frac * 100), eta, a, b, (unsigned long long)files,
-	         (unsigned long long)tf, r);
+	         (unsigned long long)tf, m->unit ? m->unit : "file",
+	         tf == 1 ? "" : "s", r);
 	return line;
 }

@@ -313,6 +313,9 @@ void tool_progress_done(void);
 typedef struct {
 	uint64_t total_bytes, total_files;
 	int64_t start_ms;
+	/** What the second count counts: "file" unless set after
+	 *  tool_meter_start() ("revision", "pack"); "s" makes the plural. */
+	const char *unit;
 } tool_meter;
 
 void tool_meter_start(tool_meter *m, uint64_t total_bytes,

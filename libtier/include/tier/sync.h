@@ -87,6 +87,18 @@ TIER_EXTERN int tier_sync_run(tier_sync_stats *stats, tier_vault *v,
 TIER_EXTERN int tier_sync_plan(tier_vault *v, size_t i, uint64_t *revisions,
                                uint64_t *bytes);
 
+/**
+ * What tier i holds: the data packs its head revision's index lists and
+ * their bytes (log packs not counted).  For a tier that did not answer,
+ * what this installation last saw there (its stored head).  Returns 0, or
+ * TIER_ENOTFOUND when no head is known (an empty tier, an offline tier
+ * this installation never saw, or a head the log cache lacks);
+ * TIER_ECORRUPT for log objects the cache cannot read; TIER_EUSAGE for no
+ * tier i; TIER_ERROR when out of memory.
+ */
+TIER_EXTERN int tier_sync_held(tier_vault *v, size_t i, uint64_t *packs,
+                               uint64_t *bytes);
+
 #ifdef __cplusplus
 }
 #endif
