@@ -1,4 +1,5 @@
 /* tier-push: one new revision holding a snapshot of the given paths. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,12 @@ static struct tool_list opt_exclude, opt_exclude_file, opt_if_present;
 static int opt_exclude_caches, opt_one_fs;
 static const char *opt_larger_than;
 static uint64_t opt_larger_bytes;
+
+/* The progress line's totals: those of the newest push of the same paths
+ * (its Tier-Files and Tier-Bytes), an estimate as a scan would be; none
+ * for a first push or other paths, which then shows only a rate. */
+static tool_meter g_meter;
+static int g_have_estimate;
 
 /* the --pack-size help says the library's default in KiB */
 _Static_assert(TIER_DEFAULT_PACK_SIZE == 16384u * 1024,
@@ -109,15 +116,68 @@ static uint64_t files_of(const tier_push_stats *s)
 static int on_progress(const tier_push_stats *s, const char *current,
                        void *payload)
 {
-	char a[32], b[32];
+	char a[32], b[32], r[48];
 	(void)payload;
 	if (!tool_progress_enabled())
 		return tool_interrupted(); /* nothing drawn: read nothing */
-	tool_progress("%s, %s read, %s new  %s",
+	const char *path = current ? tool_q(current) : "";
+	if (g_have_estimate) {
+		tool_progress("%s, %s new  %s",
+		              tool_meter_text(&g_meter, s->bytes, files_of(s)),
+		              tool_size(s->new_bytes, b), path);
+		return tool_interrupted();
+	}
+	/* no rate in the first second: it would say nothing yet */
+	uint64_t rate = tool_meter_rate(&g_meter, s->read_bytes);
+	if (rate)
+		snprintf(r, sizeof(r), " (%s/s)", tool_size(rate, a));
+	else
+		r[0] = '\0';
+	tool_progress("%s, %s read%s, %s new  %s",
 	              tool_count(files_of(s), "file", NULL),
-	              tool_size(s->read_bytes, a), tool_size(s->new_bytes, b),
-	              current ? tool_q(current) : "");
+	              tool_size(s->read_bytes, a), r, tool_size(s->new_bytes, b),
+	              path);
 	return tool_interrupted();
+}
+
+/* Whether the lists name the same paths (both resolved here). */
+static int same_paths(char **rec, size_t nrec, const char *const *given,
+                      size_t ngiven)
+{
+	char x[PATH_MAX], y[PATH_MAX];
+	if (nrec != ngiven)
+		return 0;
+	for (size_t i = 0; i < ngiven; i++)
+		if (!realpath(given[i], x) || !realpath(rec[i], y) ||
+		    strcmp(x, y) != 0)
+			return 0;
+	return 1;
+}
+
+/* The totals of the newest of the last pushes that named the same paths. */
+static void start_meter(tier_vault *v, const char *const *paths, size_t n)
+{
+	tier_log_entry *e = NULL;
+	size_t count = 0;
+	tool_meter_start(&g_meter, 0, 0);
+	g_have_estimate = 0;
+	if (!tool_progress_enabled() || tier_vault_log(&e, &count, v, 20) < 0)
+		return;
+	for (size_t i = 0; i < count && !g_have_estimate; i++) {
+		char **rec = NULL;
+		size_t nrec = 0;
+		if (strcmp(e[i].op, "push") != 0 || e[i].files < 0 ||
+		    e[i].bytes < 0 ||
+		    tier_vault_revision_paths(&rec, &nrec, v, e[i].commit) < 0)
+			continue;
+		if (same_paths(rec, nrec, paths, n)) {
+			tool_meter_start(&g_meter, (uint64_t)e[i].bytes,
+			                 (uint64_t)e[i].files);
+			g_have_estimate = 1;
+		}
+		tier_strings_free(rec);
+	}
+	free(e);
 }
 
 static void on_warning(const char *msg, void *payload)
@@ -250,6 +310,7 @@ static int push(struct tool_common *c, uint64_t *revision)
 	po.exclude_larger_than = opt_larger_bytes;
 	po.one_file_system = opt_one_fs > 0;
 	po.excluded = tool_is_verbose(2) ? on_excluded : NULL;
+	start_meter(v, po.paths, po.npaths);
 	po.progress = on_progress;
 	po.warning = on_warning;
 	json_t *unreadable = json_array();

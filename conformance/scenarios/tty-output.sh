@@ -6,6 +6,7 @@
 # progress line ("\r", counts with plurals) and no raw escape from a file
 # name reaches the terminal.  Labelled "tty": ci/test.sh asan runs it with
 # the ASan tools too (the push progress line once read freed memory);
+# a second push draws progress toward the last push's totals, with an ETA;
 # tier-restore draws progress toward totals counted first, with an ETA;
 # so do tier-sync (toward what it plans) and tier-fsck --read-data (toward
 # the packs of every tier); none under -q or into a pipe.
@@ -72,6 +73,20 @@ fi
 expect_stdout_no_match 'AddressSanitizer|runtime error'
 expect_stdout_match 'revision 2 on 2 of 2 tiers: 41 files'
 expect_stdout_no_match '(^|[^0-9])1 (files|tiers|revisions|packs)'
+
+step "tier-push again: progress toward the totals of the last push of the same paths"
+on_tty push2.out "$T/tier-push" -s state --reread "$src"
+expect_exit 0
+if strip_sgr push2.out | tr '\r' '\n' | grep -Eq '^[0-9]+% ETA [-0-9:]+: .* of .*, [0-9]+ of 41 files, .*/s, .* new'; then
+	pass "the second push counts toward the first one's files and bytes, with an ETA"
+else
+	fail "no ETA line: $(strip_sgr push2.out | tr '\r' '\n' | grep -a files | tail -2)"
+fi
+if strip_sgr push.out | tr '\r' '\n' | grep -q ETA; then
+	fail "the first push drew an ETA without a total"
+else
+	pass "the first push, with no earlier revision, draws counts and a rate only"
+fi
 
 step "tier-status on a terminal: colour escapes, aligned table"
 echo offline >"$ctl"

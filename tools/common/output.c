@@ -1002,6 +1002,12 @@ void tool_meter_start(tool_meter *m, uint64_t total_bytes, uint64_t total_files)
 	m->unit = NULL;
 }
 
+uint64_t tool_meter_rate(const tool_meter *m, uint64_t bytes)
+{
+	int64_t ms = mono_ms() - m->start_ms;
+	return ms >= 1000 ? (uint64_t)((double)bytes * 1000.0 / (double)ms) : 0;
+}
+
 /* "0:07", "12:03", "1:02:03". */
 static void eta_text(char *out, size_t cap, uint64_t s)
 {

@@ -323,6 +323,8 @@ void tool_meter_start(tool_meter *m, uint64_t total_bytes,
 /** The text for bytes and files done; valid until the next call. */
 const char *tool_meter_text(const tool_meter *m, uint64_t bytes,
                             uint64_t files);
+/** Bytes a second since tool_meter_start(), 0 in its first second. */
+uint64_t tool_meter_rate(const tool_meter *m, uint64_t bytes);
 
 /* ---- memory ------------------------------------------------------------ */
 
