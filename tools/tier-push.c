@@ -135,8 +135,8 @@ static int on_progress(const tier_push_stats *s, const char *current,
 		r[0] = '\0';
 	tool_progress("%s, %s read%s, %s new  %s",
 	              tool_count(files_of(s), "file", NULL),
-	              tool_size(s->read_bytes, a), r, tool_size(s->new_bytes, b),
-	              path);
+	              tool_size(s->read_bytes, a), r,
+	              tool_size(s->new_bytes, b), path);
 	return tool_interrupted();
 }
 
