@@ -13,6 +13,8 @@ packages=(
 	libcriterion-dev jq
 	# the worked example of docs/hooks.md dumps a real database (cli.hooks-sqlite)
 	sqlite3
+	# retention keeps what restic keeps for the same policy (unit.test_forget_restic)
+	restic
 	# JSON Schema validation of every tool's --json (conformance/json-validate.py)
 	python3 python3-jsonschema time
 	# function lengths of the house rules (ci/structure.sh, unit.structure)

@@ -7,6 +7,7 @@
 #include "tier/browse.h"
 #include "tier/config.h"
 #include "tier/errors.h"
+#include "tier/forget.h"
 #include "tier/fsck.h"
 #include "tier/location.h"
 #include "tier/push.h"

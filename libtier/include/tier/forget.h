@@ -1,0 +1,95 @@
+/*
+ * Retention policies (SPEC section 7): which revisions a forget keeps.
+ *
+ * The policy words and their meaning are restic's (0.14): --keep-last N
+ * keeps the N newest revisions; --keep-hourly/daily/weekly/monthly/yearly
+ * N keep the newest revision of each of the last N hours, days, ISO weeks,
+ * months or years that have one, in the local time zone (TZ); --keep-within
+ * 2y5m7d3h keeps every revision newer than the newest one minus that span
+ * (calendar years, months and days, then hours); --keep-tag keeps every
+ * revision that has all the tags of one of its comma lists.  A count of -1
+ * means no limit.  Beyond restic: the newest revision is always kept, and
+ * an archived revision is kept by every policy (tier-archive).
+ *
+ * tier_forget_policy_apply() is a pure function over the revisions' times
+ * and tags: it reads no vault, so a dry run, the forget itself and its
+ * tests all decide the same way.
+ */
+#ifndef TIER_FORGET_H
+#define TIER_FORGET_H
+
+#include "tier/common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Why a revision is kept: bits of tier_forget_item.reasons. */
+enum {
+	TIER_KEEP_LAST = 1u << 0,
+	TIER_KEEP_HOURLY = 1u << 1,
+	TIER_KEEP_DAILY = 1u << 2,
+	TIER_KEEP_WEEKLY = 1u << 3,
+	TIER_KEEP_MONTHLY = 1u << 4,
+	TIER_KEEP_YEARLY = 1u << 5,
+	TIER_KEEP_WITHIN = 1u << 6,
+	TIER_KEEP_TAG = 1u << 7,
+	TIER_KEEP_NEWEST = 1u << 8,
+	TIER_KEEP_ARCHIVED = 1u << 9
+};
+
+typedef struct {
+	/** Each a count of buckets; 0: the rule is not used, -1: no limit. */
+	int last, hourly, daily, weekly, monthly, yearly;
+	/** --keep-within: a span of calendar years, months, days and hours;
+	 *  all 0: not used. */
+	int within_years, within_months, within_days, within_hours;
+	/** --keep-tag values: each "a,b" keeps a revision with tags a and b. */
+	const char *const *keep_tags;
+	size_t nkeep_tags;
+} tier_forget_policy;
+
+/** One revision the policy looks at, newest first in the array. */
+typedef struct {
+	int64_t time; /**< seconds since the epoch */
+	const char *const *tags;
+	size_t ntags;
+	int archived; /**< tier-archive named it: always kept */
+	/** Out: 0 = forget it, else TIER_KEEP_* bits saying why it stays. */
+	unsigned int reasons;
+} tier_forget_item;
+
+/** Whether the policy names any rule (a forget without one keeps all). */
+TIER_EXTERN int tier_forget_policy_empty(const tier_forget_policy *p);
+
+/**
+ * Parse a --keep-within span, "2y5m7d3h" (any of the four, in that order,
+ * each a number and its letter) into p's within_* fields.  Returns 0, or
+ * TIER_EUSAGE with a one-line error for anything else ("", "3x", "1d2y").
+ */
+TIER_EXTERN int tier_forget_parse_within(tier_forget_policy *p,
+                                         const char *span);
+
+/**
+ * Decide, for items[0..n) (newest first, as tier_vault_log() lists them;
+ * sorted here by time, stable, if they are not), which revisions p keeps:
+ * sets each item's reasons.  Times are bucketed in the local time zone.
+ * Returns the number kept, or TIER_EUSAGE (error set) for an empty policy
+ * or a count below -1.
+ */
+TIER_EXTERN int tier_forget_policy_apply(const tier_forget_policy *p,
+                                         tier_forget_item *items, size_t n);
+
+/** The words of the reasons set, "daily, monthly" (restic's words: "last
+ *  snapshot", ...), into buf of cap bytes; returns buf. */
+TIER_EXTERN const char *tier_forget_reasons_text(unsigned int reasons,
+                                                 char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
