@@ -185,7 +185,10 @@ expect_exit 0
 step "$KIND: the server is killed in the middle of a push"
 rm -f "$TT_TMP/killed"
 kill_when "${watch_dir:+$watch_dir/data}" 1
-tool tier-push -s state --threads 1 "$SRC"
+# capped at 16 MiB/s: the push lasts ~2.5 s, so the kill lands inside it
+# even when a loaded machine runs the killer late (CI once saw the whole
+# uncapped push finish first)
+tool tier-push -s state --threads 1 --limit-upload 16M "$SRC"
 wait "$KILLER"
 expect_exit 0
 if grep -q ' on 2 of 2 tiers' "$TT_STDERR"; then
