@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -108,7 +109,11 @@ static int limit_one(const git_config_entry *e, void *payload)
 	tier_vault *v = w->v;
 	const char *first = strchr(e->name, '.'), *last = strrchr(e->name, '.');
 	uint64_t rate;
-	if (!first || last <= first + 1 || (size_t)(last - first - 1) >= 64)
+	/* tier.NAME.limitUpload / limitDownload (git lowercases the key) */
+	if (strncmp(e->name, "tier.", 5) != 0 || !first ||
+	    last <= first + 1 || (size_t)(last - first - 1) >= 64 ||
+	    (strcasecmp(last, ".limitupload") != 0 &&
+	     strcasecmp(last, ".limitdownload") != 0))
 		return 0;
 	if (tier_config_parse_size(&rate, e->value) < 0) {
 		w->rc = tier_error_set(TIER_EUSAGE,
@@ -176,8 +181,9 @@ int tier_installation_load(tier_vault *v, const tier_vault_options *opts,
 	    git_config_get_bool(&insecure, *cfg, "tls.insecure") == 0)
 		v->lopts.insecure = insecure;
 	struct limit_walk lw = {v, 0};
-	rc = git_config_foreach_match(
-	        *cfg, "^tier\\..+\\.limit(upload|download)$", limit_one, &lw);
+	/* not git_config_foreach_match: libgit2 1.5 leaks its regex's
+	 * pcre2 match data (LeakSanitizer, cli.tty-output) */
+	rc = git_config_foreach(*cfg, limit_one, &lw);
 	if (rc == GIT_EUSER)
 		return lw.rc;
 	if (rc < 0)
