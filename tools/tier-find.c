@@ -164,12 +164,18 @@ static int revisions(tier_vault *v, uint64_t **out, size_t *n)
 		*n = k;
 		return 0;
 	}
-	if ((rc = tier_vault_log(&ents, &k, v, 0)) < 0)
+	tier_forgotten *gone = NULL;
+	if ((rc = tier_vault_log(&ents, &k, v, 0)) < 0 ||
+	    (rc = tier_vault_forgotten(&gone, v)) < 0) {
+		free(ents);
 		return rc;
+	}
+	/* forgotten revisions are not searched: their data may be gone */
 	*out = tool_xmalloc((k ? k : 1) * sizeof(**out));
 	for (size_t i = 0; i < k; i++)
-		(*out)[i] = ents[i].revision;
-	*n = k;
+		if (!tier_forgotten_by(gone, ents[i].revision))
+			(*out)[(*n)++] = ents[i].revision;
+	tier_forgotten_free(gone);
 	free(ents);
 	return 0;
 }

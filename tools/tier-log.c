@@ -215,14 +215,19 @@ static tool_table *log_table(const struct columns *col)
 
 static void log_row(tool_table *t, const struct columns *col,
                     const tier_log_entry *e, const struct labels *lb,
-                    char *const *paths, size_t npaths, const struct counts *k)
+                    char *const *paths, size_t npaths, const struct counts *k,
+                    uint64_t forgotten_by)
 {
 	char when[64], b[32];
 
 	text_time(when, sizeof(when), e->time);
 	tool_table_add(t, "%llu", (unsigned long long)e->revision);
 	tool_table_cell(t, when);
-	tool_table_cell(t, tool_q(e->op));
+	if (forgotten_by)
+		tool_table_add(t, "%s (forgotten by %llu)", tool_q(e->op),
+		               (unsigned long long)forgotten_by);
+	else
+		tool_table_cell(t, tool_q(e->op));
 	tool_table_add(t, "%s@%s", tool_q(e->user), tool_q(e->host));
 	tool_table_add(t, "%.8s", tool_q(e->installation));
 	/* "-": the revision did not record it (not 0: unknown is not none) */
@@ -287,6 +292,7 @@ struct log_listing {
 	tool_table *table;
 	struct columns col;
 	size_t shown;
+	tier_forgotten *gone; /* revisions a forget wrote off */
 };
 
 /* One revision: its paths, its changes when asked for, a row or an object. */
@@ -311,6 +317,10 @@ static int list_one(struct log_listing *l, const tier_log_entry *e,
 		if (lb->nmessage)
 			json_object_set_new(o, "message",
 			                    tool_json_text(lb->message[0]));
+		uint64_t by = tier_forgotten_by(l->gone, e->revision);
+		json_object_set_new(o, "forgotten_by",
+		                    by ? json_integer((json_int_t)by)
+		                       : json_null());
 	}
 	struct counts k = {0, 0, 0, (json && l->r1) ? json_array() : NULL, 0};
 	if (l->changes)
@@ -325,7 +335,8 @@ static int list_one(struct log_listing *l, const tier_log_entry *e,
 		json_array_append_new(l->arr, o);
 	} else {
 		log_row(l->table, &l->col, e, lb, paths, np,
-		        l->changes ? &k : NULL);
+		        l->changes ? &k : NULL,
+		        tier_forgotten_by(l->gone, e->revision));
 	}
 	tier_strings_free(paths);
 	return rc;
@@ -428,8 +439,11 @@ int main(int argc, char **argv)
 	                        c.json ? json_array() : NULL,
 	                        NULL,
 	                        {opt_stat || r1, 0, 0},
-	                        0};
-	rc = list_finish(&l, list_revisions(&l, ents, n));
+	                        0,
+	                        NULL};
+	rc = tier_vault_forgotten(&l.gone, v);
+	rc = list_finish(&l, rc < 0 ? rc : list_revisions(&l, ents, n));
+	tier_forgotten_free(l.gone);
 	json_decref(l.arr);
 	tool_table_free(l.table);
 	free(ents);

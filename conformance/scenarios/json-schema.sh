@@ -69,6 +69,9 @@ valid tier-fsck
 run_tool tier-restore -s state --json out
 expect_exit 0
 valid tier-restore
+run_tool tier-forget -s state -n --json --keep-last 1
+expect_exit 0
+valid tier-forget
 for a in "" "--stat" "2" "1 2" "-n 1"; do
 	# shellcheck disable=SC2086
 	run_tool tier-log -s state --json $a

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "tier/forget.h"
 #include "objread.h"
 #include "snapshot.h"
 #include "util/error.h"
@@ -57,6 +58,9 @@ int tier_vault_find_revision(tier_vault *v, uint64_t rev, git_oid *out)
 		        "log commit for revision %llu carries Tier-Revision %llu",
 		        (unsigned long long)rev,
 		        (unsigned long long)ci.revision);
+	/* the head is never forgotten: only older revisions are checked */
+	if ((rc = tier_vault_check_not_forgotten(v, rev)) < 0)
+		return rc;
 	git_oid_cpy(out, &cur);
 	return 0;
 }

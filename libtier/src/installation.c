@@ -110,8 +110,8 @@ static int limit_one(const git_config_entry *e, void *payload)
 	const char *first = strchr(e->name, '.'), *last = strrchr(e->name, '.');
 	uint64_t rate;
 	/* tier.NAME.limitUpload / limitDownload (git lowercases the key) */
-	if (strncmp(e->name, "tier.", 5) != 0 || !first ||
-	    last <= first + 1 || (size_t)(last - first - 1) >= 64 ||
+	if (strncmp(e->name, "tier.", 5) != 0 || !first || last <= first + 1 ||
+	    (size_t)(last - first - 1) >= 64 ||
 	    (strcasecmp(last, ".limitupload") != 0 &&
 	     strcasecmp(last, ".limitdownload") != 0))
 		return 0;

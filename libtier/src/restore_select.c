@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "objread.h"
+#include "tier/forget.h"
 #include "util/error.h"
 
 /* ---- selection ------------------------------------------------------- */
@@ -384,12 +385,20 @@ int tier_restore_find_revision(struct restore_run *r, const tier_vec *sel,
 		                      "revision %" PRIu64
 		                      " does not exist (latest is %" PRIu64 ")",
 		                      want, ci.revision);
-	if (!want && !whole && sel->length)
-		return newest_with_paths(r, sel, &id, out);
+	if (!want && !whole && sel->length) {
+		if ((rc = newest_with_paths(r, sel, &id, out)) < 0)
+			return rc;
+		return r->rev == ci.revision
+		               ? 0
+		               : tier_vault_check_not_forgotten(r->v, r->rev);
+	}
 	if ((rc = walk_back(r, want, &id, &ci)) < 0)
 		return rc;
 	r->rev = ci.revision;
 	git_oid_cpy(out, &id);
+	if (want && want != r->stats->latest &&
+	    (rc = tier_vault_check_not_forgotten(r->v, want)) < 0)
+		return rc;
 	if (want && !whole && sel->length)
 		return check_paths(r, sel, &id);
 	return 0;

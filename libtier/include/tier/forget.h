@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tier/vault.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -87,6 +89,85 @@ TIER_EXTERN int tier_forget_policy_apply(const tier_forget_policy *p,
  *  snapshot", ...), into buf of cap bytes; returns buf. */
 TIER_EXTERN const char *tier_forget_reasons_text(unsigned int reasons,
                                                  char *buf, size_t cap);
+
+/* ---- forgetting revisions (a logged write, SPEC 7) ------------------- */
+
+/** Which revisions a forget wrote off, read from the log's forget commits. */
+typedef struct tier_forgotten tier_forgotten;
+
+/**
+ * The forgotten revisions of the vault (its newest log, as tier_vault_log
+ * reads it).  Returns 0, or the codes of tier_vault_log().
+ */
+TIER_EXTERN int tier_vault_forgotten(tier_forgotten **out, tier_vault *v);
+/** The revision of the forget that wrote rev off, 0 when it is not. */
+TIER_EXTERN uint64_t tier_forgotten_by(const tier_forgotten *f, uint64_t rev);
+TIER_EXTERN void tier_forgotten_free(tier_forgotten *f);
+
+/**
+ * 0 when revision rev may be read; TIER_ENOTFOUND with the one-line
+ * "revision 5 was forgotten by revision 9 (tier-forget); its data may be
+ * gone" when a forget wrote it off; the codes of tier_vault_forgotten().
+ */
+TIER_EXTERN int tier_vault_check_not_forgotten(tier_vault *v, uint64_t rev);
+
+typedef struct {
+	unsigned int version;
+	tier_forget_policy policy;
+	/** Look only at push revisions with all the tags of one of these
+	 *  comma lists (restic's --tag); none: every push revision. */
+	const char *const *tags;
+	size_t ntags;
+	/** ... whose paths include each of these (absolute) paths. */
+	const char *const *paths;
+	size_t npaths;
+	/** ... pushed from this host (Tier-Host); NULL: any. */
+	const char *host;
+	/** Decide and report, write nothing. */
+	int dry_run;
+} tier_forget_options;
+
+#define TIER_FORGET_OPTIONS_VERSION 1
+#define TIER_FORGET_OPTIONS_INIT                                          \
+	{                                                                 \
+		TIER_FORGET_OPTIONS_VERSION,                              \
+		        {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0}, NULL, 0, \
+		        NULL, 0, NULL, 0                                  \
+	}
+
+/** A push revision the policy looked at, newest first. */
+typedef struct {
+	uint64_t revision;
+	char commit[41];
+	int64_t time;
+	int time_offset;
+	/** TIER_KEEP_* bits; 0: forgotten by this forget */
+	unsigned int reasons;
+} tier_forget_entry;
+
+typedef struct {
+	tier_forget_entry *entries;
+	size_t nentries;
+	/** push revisions forgotten, and other revisions (marks, forgets)
+	 *  that carry a forgotten push's snapshot and go with it */
+	uint64_t forgotten, carried;
+} tier_forget_report;
+
+TIER_EXTERN void tier_forget_report_free(tier_forget_report *r);
+
+/**
+ * Apply the policy to the vault's push revisions that are not forgotten
+ * yet (those the options select) and, unless dry_run or nothing is to be
+ * forgotten, write one revision "Tier-Op: forget" whose Tier-Forget
+ * trailers name them (ranges "a-b"); the log keeps their commits.
+ * *report says what was decided (also on failure after the decision);
+ * *out the write (NULL when nothing was written).  Returns 0, TIER_EUSAGE
+ * for an empty policy or unknown options version, the codes of
+ * tier_vault_log() and of every write (tier_vault_mark()).
+ */
+TIER_EXTERN int tier_forget_run(tier_forget_report *report,
+                                tier_write_result **out, tier_vault *v,
+                                const tier_forget_options *opts);
 
 #ifdef __cplusplus
 }
