@@ -84,13 +84,7 @@ static void rev_head(struct find *f)
 		       f->revs ? "," : "", tier_browse_revision(f->b), when);
 		return;
 	}
-	time_t tt = (time_t)tier_browse_time(f->b);
-	struct tm tm;
-	tzset();
-	if (!localtime_r(&tt, &tm) ||
-	    !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm))
-		snprintf(when, sizeof(when), "%" PRId64,
-		         tier_browse_time(f->b));
+	tool_time_text(when, sizeof(when), tier_browse_time(f->b));
 	printf("%srevision %" PRIu64 " (%s):\n", f->revs ? "\n" : "",
 	       tier_browse_revision(f->b), when);
 }

@@ -105,22 +105,12 @@ static int build_policy(tier_forget_policy *p)
 	return 0;
 }
 
-static void text_time(char *out, size_t cap, int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	tzset();
-	if (!localtime_r(&tt, &tm) ||
-	    !strftime(out, cap, "%Y-%m-%d %H:%M:%S %z", &tm))
-		snprintf(out, cap, "%lld", (long long)t);
-}
-
 static void report_text(const tier_forget_report *rep)
 {
 	char when[64], why[160];
 	for (size_t i = 0; i < rep->nentries; i++) {
 		const tier_forget_entry *e = &rep->entries[i];
-		text_time(when, sizeof(when), e->time);
+		tool_time_text(when, sizeof(when), e->time);
 		printf("%-6s %6llu  %s  %s\n", e->reasons ? "keep" : "remove",
 		       (unsigned long long)e->revision, when,
 		       tier_forget_reasons_text(e->reasons, why, sizeof(why)));

@@ -46,18 +46,6 @@ static const struct tool_def def = {
         .max_args = 2,
 };
 
-/* Text output: local time of TZ, to the second, with its offset. */
-static void text_time(char *out, size_t cap, int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	tzset();
-	if (!localtime_r(&tt, &tm) ||
-	    !strftime(out, cap, "%Y-%m-%d %H:%M:%S %z", &tm))
-		snprintf(out, cap, "%lld", (long long)t);
-}
-
 static int parse_rev(const char *s, uint64_t *out)
 {
 	char *end;
@@ -220,7 +208,7 @@ static void log_row(tool_table *t, const struct columns *col,
 {
 	char when[64], b[32];
 
-	text_time(when, sizeof(when), e->time);
+	tool_time_text(when, sizeof(when), e->time);
 	tool_table_add(t, "%llu", (unsigned long long)e->revision);
 	tool_table_cell(t, when);
 	if (forgotten_by)

@@ -574,6 +574,17 @@ void tool_time_rfc3339(char *out, size_t cap, int64_t t)
 	         labs(off) / 60, labs(off) % 60);
 }
 
+void tool_time_text(char *out, size_t cap, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	tzset();
+	if (!localtime_r(&tt, &tm) ||
+	    !strftime(out, cap, "%Y-%m-%d %H:%M:%S %z", &tm))
+		snprintf(out, cap, "%lld", (long long)t);
+}
+
 static json_t *stat_or_null(int64_t x)
 {
 	return x < 0 ? json_null() : json_integer((json_int_t)x);

@@ -185,6 +185,8 @@ json_t *tool_json_tiers(const tier_vault *v, const tier_write_result *res);
  * TZ ("2026-12-03T10:16:11+01:00"): what tier-log prints in JSON.
  */
 void tool_time_rfc3339(char *out, size_t cap, int64_t t);
+/** "2026-12-04 10:30:00 +0100": local time of TZ, as the tables show it. */
+void tool_time_text(char *out, size_t cap, int64_t t);
 
 /**
  * The "revision" object (docs/schema/revision.json) of one log entry:
