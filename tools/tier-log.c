@@ -204,7 +204,7 @@ static tool_table *log_table(const struct columns *col)
 static void log_row(tool_table *t, const struct columns *col,
                     const tier_log_entry *e, const struct labels *lb,
                     char *const *paths, size_t npaths, const struct counts *k,
-                    uint64_t forgotten_by)
+                    uint64_t forgotten_by, const char *archived_as)
 {
 	char when[64], b[32];
 
@@ -214,6 +214,9 @@ static void log_row(tool_table *t, const struct columns *col,
 	if (forgotten_by)
 		tool_table_add(t, "%s (forgotten by %llu)", tool_q(e->op),
 		               (unsigned long long)forgotten_by);
+	else if (archived_as)
+		tool_table_add(t, "%s (archived as %s)", tool_q(e->op),
+		               archived_as);
 	else
 		tool_table_cell(t, tool_q(e->op));
 	tool_table_add(t, "%s@%s", tool_q(e->user), tool_q(e->host));
@@ -281,7 +284,18 @@ struct log_listing {
 	struct columns col;
 	size_t shown;
 	tier_forgotten *gone; /* revisions a forget wrote off */
+	tier_archive *arch;   /* archives in force */
+	size_t narch;
 };
+
+/* The name of the first archive in force that keeps rev, or NULL. */
+static const char *archived_as(const struct log_listing *l, uint64_t rev)
+{
+	for (size_t i = 0; i < l->narch; i++)
+		if (l->arch[i].revision == rev)
+			return l->arch[i].name;
+	return NULL;
+}
 
 /* One revision: its paths, its changes when asked for, a row or an object. */
 static int list_one(struct log_listing *l, const tier_log_entry *e,
@@ -309,6 +323,12 @@ static int list_one(struct log_listing *l, const tier_log_entry *e,
 		json_object_set_new(o, "forgotten_by",
 		                    by ? json_integer((json_int_t)by)
 		                       : json_null());
+		json_t *names = json_array();
+		for (size_t i = 0; i < l->narch; i++)
+			if (l->arch[i].revision == e->revision)
+				json_array_append_new(
+				        names, json_string(l->arch[i].name));
+		json_object_set_new(o, "archived_as", names);
 	}
 	struct counts k = {0, 0, 0, (json && l->r1) ? json_array() : NULL, 0};
 	if (l->changes)
@@ -324,7 +344,8 @@ static int list_one(struct log_listing *l, const tier_log_entry *e,
 	} else {
 		log_row(l->table, &l->col, e, lb, paths, np,
 		        l->changes ? &k : NULL,
-		        tier_forgotten_by(l->gone, e->revision));
+		        tier_forgotten_by(l->gone, e->revision),
+		        archived_as(l, e->revision));
 	}
 	tier_strings_free(paths);
 	return rc;
@@ -428,10 +449,15 @@ int main(int argc, char **argv)
 	                        NULL,
 	                        {opt_stat || r1, 0, 0},
 	                        0,
-	                        NULL};
+	                        NULL,
+	                        NULL,
+	                        0};
 	rc = tier_vault_forgotten(&l.gone, v);
+	if (rc == 0)
+		rc = tier_vault_archives(&l.arch, &l.narch, v);
 	rc = list_finish(&l, rc < 0 ? rc : list_revisions(&l, ents, n));
 	tier_forgotten_free(l.gone);
+	free(l.arch);
 	json_decref(l.arr);
 	tool_table_free(l.table);
 	free(ents);

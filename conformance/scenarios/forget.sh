@@ -147,3 +147,46 @@ for args in "" "--keep-daily x" "--keep-daily -2" "--keep-within 3x" "--keep-wit
 	expect_stderr_one_line
 done
 [ "$(log_git a rev-list --count HEAD)" = "$frev" ] && pass "nothing written" || fail "a bad forget wrote"
+
+step "tier-archive: an archived revision outlives every policy until released"
+old=${rev_of[2026-01-10]}
+run_tool tier-archive -s state "$old" --name ten
+expect_exit 1
+expect_stderr_match "revision $old was forgotten by revision $frev"
+run_tool tier-archive -s state "$kept_old" --name month-end
+expect_exit 0
+arev=$(last_stdout)
+log_git a log -1 --format=%B | grep -q "^Tier-Archive: $kept_old month-end$" &&
+	pass "Tier-Archive trailer" || fail "trailers: $(log_git a log -1 --format=%B)"
+run_tool tier-archive -s state "$kept_old" --name month-end
+expect_exit 1
+expect_stderr_one_line
+expect_stderr_match "archive 'month-end' exists already"
+run_tool tier-archive -s state "$arev" --name x
+expect_exit 1
+expect_stderr_match "is not a push"
+run_tool tier-archive -s state 3 --name 'a b'
+expect_exit 2
+expect_stderr_one_line
+run_tool tier-archive -s state --list --json
+expect_exit 0
+expect_json '[.archives[] | "\(.name)=\(.revision)"] | join(",")' "month-end=$kept_old"
+run_tool tier-forget -s state --keep-last 1
+expect_exit 0
+run_tool tier-log -s state
+expect_stdout_match "^ +$kept_old  2026-01-31 10:00:00 \\+0000  push \\(archived as month-end\\) "
+run_tool tier-restore -q -s state -r "$kept_old" out-arch
+expect_exit 0
+diff -r "want/$kept_old/src" "out-arch/$TT_TMP/src" >/dev/null && pass "the archived revision restores" ||
+	fail "the archived revision differs"
+run_tool tier-archive -s state --release month-end
+expect_exit 0
+run_tool tier-archive -s state --release month-end
+expect_exit 1
+expect_stderr_match "no archive 'month-end'"
+run_tool tier-forget -s state --json --keep-last 1
+expect_exit 0
+expect_json '[.remove[].revision] | join(",")' "$kept_old"
+run_tool tier-restore -s state -r "$kept_old" out-gone2
+expect_exit 1
+expect_stderr_match "forgotten by revision"

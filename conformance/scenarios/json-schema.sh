@@ -72,6 +72,12 @@ valid tier-restore
 run_tool tier-forget -s state -n --json --keep-last 1
 expect_exit 0
 valid tier-forget
+run_tool tier-archive -s state 2 --name json-check --json
+expect_exit 0
+valid tier-archive
+run_tool tier-archive -s state --list --json
+expect_exit 0
+valid tier-archive
 for a in "" "--stat" "2" "1 2" "-n 1"; do
 	# shellcheck disable=SC2086
 	run_tool tier-log -s state --json $a

@@ -201,6 +201,8 @@ static int selected(const tier_forget_options *o, tier_vault *v,
 struct decision {
 	tier_log_entry *log; /* newest first */
 	size_t nlog;
+	tier_archive *arch; /* in force: kept by every policy */
+	size_t narch;
 	unsigned char *gone; /* per log entry: forgotten by this forget */
 };
 
@@ -232,6 +234,9 @@ static int decide(struct decision *d, tier_forget_report *rep, tier_vault *v,
 			continue;
 		}
 		items[n].time = e->time;
+		for (size_t a = 0; a < d->narch; a++)
+			if (d->arch[a].revision == e->revision)
+				items[n].archived = 1;
 		items[n].tags = (const char *const *)tags[n];
 		items[n].ntags = nt;
 		at[n++] = i;
@@ -355,6 +360,7 @@ int tier_forget_run(tier_forget_report *report, tier_write_result **out,
 		goto out;
 	}
 	if ((rc = tier_vault_forgotten(&old, v)) < 0 ||
+	    (rc = tier_vault_archives(&d.arch, &d.narch, v)) < 0 ||
 	    (rc = decide(&d, report, v, opts, old)) < 0)
 		goto out;
 	carry(&d, report, old);
@@ -363,6 +369,7 @@ int tier_forget_run(tier_forget_report *report, tier_write_result **out,
 out:
 	tier_write_free(w);
 	tier_forgotten_free(old);
+	free(d.arch);
 	free(d.gone);
 	free(d.log);
 	return rc;

@@ -169,6 +169,41 @@ TIER_EXTERN int tier_forget_run(tier_forget_report *report,
                                 tier_write_result **out, tier_vault *v,
                                 const tier_forget_options *opts);
 
+/* ---- archives (tier-archive, SPEC 7) ------------------------------------ */
+
+/** An archive name: 1 to 64 of [A-Za-z0-9._-], not starting with '-'. */
+#define TIER_ARCHIVE_NAME_MAX 64
+
+typedef struct {
+	char name[TIER_ARCHIVE_NAME_MAX + 1];
+	uint64_t revision;    /**< the push revision it keeps */
+	uint64_t archived_by; /**< the archive revision that named it */
+	int64_t time;         /**< the kept revision's time */
+} tier_archive;
+
+/**
+ * The archives in force (named and not released), oldest first: read from
+ * the log's archive commits (Tier-Archive: REV NAME, Tier-Release: NAME).
+ * *out for free().  Returns 0 or the codes of tier_vault_log().
+ */
+TIER_EXTERN int tier_vault_archives(tier_archive **out, size_t *count,
+                                    tier_vault *v);
+
+/**
+ * Archive push revision rev under name (a logged write, "Tier-Op:
+ * archive"): every retention policy keeps it until released.  Returns 0,
+ * TIER_EUSAGE for a bad name, TIER_ECONFLICT for a name in force already,
+ * TIER_ENOTFOUND for a revision that does not exist, is forgotten or is
+ * not a push; the codes of every write (tier_vault_mark()).
+ */
+TIER_EXTERN int tier_archive_add(tier_write_result **out, tier_vault *v,
+                                 uint64_t rev, const char *name);
+
+/** Release archive name (a logged write); TIER_ENOTFOUND when no archive
+ *  of that name is in force; otherwise as tier_archive_add(). */
+TIER_EXTERN int tier_archive_release(tier_write_result **out, tier_vault *v,
+                                     const char *name);
+
 #ifdef __cplusplus
 }
 #endif
