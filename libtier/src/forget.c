@@ -16,6 +16,7 @@
 #include "tier/errors.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "forget_int.h"
 #include "write.h"
 
 #define FORGET_TRAILER "Tier-Forget"
@@ -61,6 +62,26 @@ static int parse_range(const char *s, uint64_t *lo, uint64_t *hi)
 	*lo = a;
 	*hi = b;
 	return 1;
+}
+
+int tier_forget_commit_names(tier_vault *v, const tier_commit_info *ci,
+                             uint64_t rev)
+{
+	char hex[GIT_OID_HEXSZ + 1], **vals = NULL;
+	size_t nv = 0;
+	int rc, hit = 0;
+	if (strcmp(ci->op, "forget") != 0)
+		return 0;
+	git_oid_tostr(hex, sizeof(hex), &ci->id);
+	if ((rc = tier_vault_revision_trailers(&vals, &nv, v, hex,
+	                                       FORGET_TRAILER)) < 0)
+		return rc;
+	for (size_t k = 0; k < nv && !hit; k++) {
+		uint64_t lo, hi;
+		hit = parse_range(vals[k], &lo, &hi) && rev >= lo && rev <= hi;
+	}
+	tier_strings_free(vals);
+	return hit;
 }
 
 /* The ranges of the forget commits among log entries e[0..n). */
@@ -132,13 +153,16 @@ int tier_vault_check_not_forgotten(tier_vault *v, uint64_t rev)
 		return rc;
 	uint64_t by = tier_forgotten_by(f, rev);
 	tier_forgotten_free(f);
-	if (by)
-		return tier_error_set(TIER_ENOTFOUND,
-		                      "revision %" PRIu64
-		                      " was forgotten by revision %" PRIu64
-		                      " (tier-forget); its data may be gone",
-		                      rev, by);
-	return 0;
+	return by ? tier_forget_error(rev, by) : 0;
+}
+
+int tier_forget_error(uint64_t rev, uint64_t by)
+{
+	return tier_error_set(TIER_ENOTFOUND,
+	                      "revision %" PRIu64
+	                      " was forgotten by revision %" PRIu64
+	                      " (tier-forget); its data may be gone",
+	                      rev, by);
 }
 
 void tier_forget_report_free(tier_forget_report *r)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "tier/forget.h"
+#include "forget_int.h"
 #include "objread.h"
 #include "snapshot.h"
 #include "util/error.h"
@@ -36,10 +36,19 @@ int tier_vault_find_revision(tier_vault *v, uint64_t rev, git_oid *out)
 		        "revision %llu does not exist (latest is %llu)",
 		        (unsigned long long)rev,
 		        (unsigned long long)ci.revision);
-	/* first parents, one step per revision: the trailer says how far */
+	/* first parents, one step per revision: the trailer says how far;
+	 * only a forget newer than rev can name it, and the walk meets each */
 	git_oid cur = head;
-	uint64_t r = ci.revision;
-	while (r > rev) {
+	uint64_t r = ci.revision, by = 0;
+	for (int first = 1; r > rev; first = 0) {
+		/* the head's info is read already */
+		if (!first && (rc = tier_commit_info_read(
+		                       &ci, tier_vault_cache(v), &cur)) < 0)
+			return rc;
+		if ((rc = tier_forget_commit_names(v, &ci, rev)) < 0)
+			return rc;
+		if (rc)
+			by = r; /* the oldest that names it, as tier_forgotten_by */
 		if ((rc = tier_log_first_parent(&cur, tier_vault_cache(v),
 		                                &cur)) < 0)
 			return tier_error_prefix("cannot walk the log");
@@ -58,9 +67,8 @@ int tier_vault_find_revision(tier_vault *v, uint64_t rev, git_oid *out)
 		        "log commit for revision %llu carries Tier-Revision %llu",
 		        (unsigned long long)rev,
 		        (unsigned long long)ci.revision);
-	/* the head is never forgotten: only older revisions are checked */
-	if ((rc = tier_vault_check_not_forgotten(v, rev)) < 0)
-		return rc;
+	if (by)
+		return tier_forget_error(rev, by);
 	git_oid_cpy(out, &cur);
 	return 0;
 }
