@@ -8,13 +8,15 @@
 #include "exitcodes.h"
 #include "opt.h"
 #include "output.h"
+#include "pruning.h"
 #include "session.h"
 
 static const char *opt_keep[6]; /* last hourly daily weekly monthly yearly */
 static const char *opt_within;
 static struct tool_list opt_keep_tags, opt_tags, opt_paths;
 static const char *opt_host;
-static int opt_dry_run;
+static int opt_dry_run, opt_prune;
+static const char *opt_unused;
 
 #define KEEP_OPT(name, i, what)                                            \
 	TOOL_STRING(0, "keep-" name, "N", &opt_keep[i],                    \
@@ -43,6 +45,12 @@ static const struct tool_opt options[] = {
         TOOL_LIST(0, "path", "PATH", &opt_paths,
                   "look only at revisions that back up PATH (repeatable: "
                   "all of them)"),
+        TOOL_FLAG(0, "prune", &opt_prune,
+                  "then free the space of what was forgotten, as tier-prune "
+                  "does"),
+        TOOL_STRING(0, "max-unused", "PCT", &opt_unused,
+                    "with --prune: rewrite packs with more than PCT percent "
+                    "dead bytes (default 10)"),
         TOOL_FLAG('n', "dry-run", &opt_dry_run,
                   "say what would be kept and forgotten, and why; write "
                   "nothing"),
@@ -138,7 +146,7 @@ static json_t *entry_json(const tier_forget_entry *e)
 }
 
 static int report_json(tier_vault *v, const tier_forget_report *rep,
-                       const tier_write_result *res)
+                       const tier_write_result *res, json_t *pruned)
 {
 	json_t *keep = json_array(), *remove = json_array();
 	for (size_t i = 0; i < rep->nentries; i++)
@@ -152,6 +160,7 @@ static int report_json(tier_vault *v, const tier_forget_report *rep,
 	                        : json_null());
 	json_object_set_new(o, "tiers",
 	                    res ? tool_json_tiers(v, res) : json_array());
+	json_object_set_new(o, "prune", pruned ? pruned : json_null());
 	return tool_json_emit(o);
 }
 
@@ -191,8 +200,15 @@ static int forget(struct tool_common *c)
 	tier_forget_options o = TIER_FORGET_OPTIONS_INIT;
 	int rc;
 
+	tier_prune_options po = TIER_PRUNE_OPTIONS_INIT;
+	json_t *pruned = NULL;
 	if ((rc = build_policy(&o.policy)) != 0)
 		return rc;
+	if (opt_unused &&
+	    (rc = tool_prune_parse_unused(opt_unused, &po.max_unused)) != 0)
+		return rc;
+	if (opt_unused && !opt_prune)
+		return tool_usage_error("--max-unused goes with --prune");
 	o.tags = opt_tags.items;
 	o.ntags = opt_tags.count;
 	o.paths = opt_paths.items;
@@ -214,11 +230,24 @@ static int forget(struct tool_common *c)
 	if (res)
 		tool_write_result_report(res);
 	int code = TOOL_EXIT_OK;
-	if (c->json)
-		code = report_json(v, &rep, res);
-	else
+	if (!c->json)
 		report_text(&rep);
 	summary(&rep, res);
+	if (opt_prune && opt_dry_run)
+		tool_info("--prune with --dry-run: the prune is not simulated "
+		          "(it would see the revisions before this forget); "
+		          "run tier-prune --dry-run after the forget");
+	else if (opt_prune) {
+		/* a forget that wrote nothing still leaves earlier forgets'
+		 * data to free */
+		rc = tool_prune(v, &po, c->json, &pruned);
+		if (rc < 0)
+			code = tool_fail(rc);
+	}
+	if (c->json && code == TOOL_EXIT_OK)
+		code = report_json(v, &rep, res, pruned);
+	else
+		json_decref(pruned);
 	tier_write_result_free(res);
 	tier_forget_report_free(&rep);
 	tier_vault_free(v);

@@ -124,4 +124,19 @@ int tier_cidx_build(tier_chunkmap **out, git_repository *repo,
 int tier_cidx_load(tier_chunkmap **out, git_repository *repo,
                    const tier_cidx_pack *want, size_t n, const char *state_dir);
 
+/**
+ * The packs a revision's index/ tree lists (tree NULL or without index/:
+ * none), sorted by id, each once; *out is the caller's (free()).
+ */
+int tier_snap_index_list(tier_cidx_pack **out, size_t *n, git_repository *repo,
+                         const git_tree *tree);
+
+/**
+ * base_index (an index/ tree) without the packs ids[0..n) (absent ones
+ * ignored; a fan-out directory left empty goes too): *out, written in repo.
+ */
+int tier_snap_index_remove(git_oid *out, git_repository *repo,
+                           const git_tree *base_index, size_t n,
+                           const unsigned char (*ids)[TIER_HASH_LEN]);
+
 #endif

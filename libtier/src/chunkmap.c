@@ -96,8 +96,8 @@ static void list_unique(struct packlist *l)
 	l->n = k;
 }
 
-int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
-                       const git_tree *tree, const char *state_dir)
+int tier_snap_index_list(tier_cidx_pack **out, size_t *n, git_repository *repo,
+                         const git_tree *tree)
 {
 	struct packlist l = {0};
 	git_tree *index = NULL;
@@ -105,6 +105,7 @@ int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
 	int rc = 0;
 
 	*out = NULL;
+	*n = 0;
 	if (tree && tier_snap_part(&iid, tree, TIER_SNAP_INDEX) == 0) {
 		if ((rc = tier_tree_lookup_bounded(&index, repo, &iid,
 		                                   "the pack index tree")) < 0)
@@ -112,11 +113,26 @@ int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
 		rc = list_tree(&l, repo, index, 0);
 		git_tree_free(index);
 	}
-	if (rc == 0) {
-		list_unique(&l);
-		rc = tier_cidx_load(out, repo, l.p, l.n, state_dir);
+	if (rc < 0) {
+		free(l.p);
+		return rc;
 	}
-	free(l.p);
+	list_unique(&l);
+	*out = l.p;
+	*n = l.n;
+	return 0;
+}
+
+int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
+                       const git_tree *tree, const char *state_dir)
+{
+	tier_cidx_pack *p = NULL;
+	size_t n = 0;
+	int rc;
+	*out = NULL;
+	if ((rc = tier_snap_index_list(&p, &n, repo, tree)) == 0)
+		rc = tier_cidx_load(out, repo, p, n, state_dir);
+	free(p);
 	return rc;
 }
 
@@ -171,6 +187,56 @@ int tier_snap_index_add(git_oid *out, git_repository *repo,
 	for (unsigned fan = 0; fan < 256 && rc >= 0; fan++)
 		if (used[fan])
 			rc = index_add_fan(top, repo, fan, n, ids, blobs);
+	if (rc >= 0)
+		rc = git_treebuilder_write(out, top);
+	git_treebuilder_free(top);
+	if (rc < 0)
+		return tier_error_from_git(rc, "cannot update the pack index");
+	return 0;
+}
+
+int tier_snap_index_remove(git_oid *out, git_repository *repo,
+                           const git_tree *base_index, size_t n,
+                           const unsigned char (*ids)[TIER_HASH_LEN])
+{
+	git_treebuilder *top = NULL;
+	unsigned char used[256] = {0};
+	char hex[TIER_HASH_HEXLEN + 1], name[3];
+	int rc;
+	if ((rc = git_treebuilder_new(&top, repo, base_index)) < 0)
+		return tier_error_from_git(rc, "cannot update the pack index");
+	for (size_t i = 0; i < n; i++)
+		used[ids[i][0]] = 1;
+	for (unsigned fan = 0; fan < 256 && rc >= 0; fan++) {
+		git_treebuilder *sub = NULL;
+		git_tree *subtree = NULL;
+		git_oid subid;
+		if (!used[fan])
+			continue;
+		snprintf(name, sizeof(name), "%02x", fan);
+		const git_tree_entry *e = git_treebuilder_get(top, name);
+		if (!e)
+			continue;
+		if ((rc = git_tree_lookup(&subtree, repo,
+		                          git_tree_entry_id(e))) < 0)
+			break;
+		rc = git_treebuilder_new(&sub, repo, subtree);
+		git_tree_free(subtree);
+		for (size_t i = 0; i < n && rc >= 0; i++) {
+			if (ids[i][0] != fan)
+				continue;
+			tier_hex(hex, ids[i], TIER_HASH_LEN);
+			if (git_treebuilder_get(sub, hex))
+				rc = git_treebuilder_remove(sub, hex);
+		}
+		if (rc >= 0 && git_treebuilder_entrycount(sub) == 0)
+			rc = git_treebuilder_remove(top, name);
+		else if (rc >= 0 &&
+		         (rc = git_treebuilder_write(&subid, sub)) >= 0)
+			rc = git_treebuilder_insert(NULL, top, name, &subid,
+			                            GIT_FILEMODE_TREE);
+		git_treebuilder_free(sub);
+	}
 	if (rc >= 0)
 		rc = git_treebuilder_write(out, top);
 	git_treebuilder_free(top);

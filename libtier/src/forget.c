@@ -127,6 +127,36 @@ int tier_vault_forgotten(tier_forgotten **out, tier_vault *v)
 	return 0;
 }
 
+tier_forgotten *tier_forgotten_new(void)
+{
+	return tier_calloc(1, sizeof(tier_forgotten));
+}
+
+int tier_forgotten_note(tier_forgotten *f, git_repository *repo,
+                        const git_oid *commit, uint64_t rev)
+{
+	git_commit *c = NULL;
+	git_message_trailer_array tr = {0};
+	int rc;
+	if ((rc = tier_log_commit_lookup(&c, repo, commit)) < 0)
+		return rc;
+	if ((rc = git_message_trailers(&tr, git_commit_message(c))) < 0) {
+		git_commit_free(c);
+		return tier_error_from_git(rc, "cannot parse trailers of a "
+		                               "log commit");
+	}
+	rc = 0;
+	for (size_t i = 0; i < tr.count && rc == 0; i++) {
+		uint64_t lo, hi;
+		if (!strcmp(tr.trailers[i].key, FORGET_TRAILER) &&
+		    parse_range(tr.trailers[i].value, &lo, &hi))
+			rc = add_range(f, lo, hi, rev);
+	}
+	git_message_trailer_array_free(&tr);
+	git_commit_free(c);
+	return rc;
+}
+
 uint64_t tier_forgotten_by(const tier_forgotten *f, uint64_t rev)
 {
 	uint64_t by = 0;

@@ -1,6 +1,8 @@
 /* fsck of every revision's snapshot: names, sizes, nodes, chunks (fsck_snap.h). */
 #include "fsck_snap.h"
 
+#include "forget_int.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -436,6 +438,7 @@ int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
 {
 	struct walk w;
 	git_oid cur;
+	tier_forgotten *forgotten = NULL;
 	uint64_t n = 0;
 	int rc;
 
@@ -457,10 +460,26 @@ int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
 		tier_error_clear(); /* the chain check says why */
 		n = 0;
 	}
+	/* a forgotten revision is meant to lack data (a prune freed it):
+	 * the forgets sit above what they name, so the walk down meets
+	 * them first */
+	if (!(forgotten = tier_forgotten_new())) {
+		rc = TIER_ERROR;
+		goto done;
+	}
 	git_oid_cpy(&cur, head);
 	for (uint64_t k = 0;; k++) {
+		tier_commit_info ci;
 		w.rev = n > k ? n - k : 0;
-		if ((rc = check_revision(&w, &cur, k == 0)) < 0)
+		if (tier_commit_info_read(&ci, repo, &cur) == 0 &&
+		    !strcmp(ci.op, "forget") &&
+		    (rc = tier_forgotten_note(forgotten, repo, &cur, w.rev)) ==
+		            TIER_ERROR)
+			break;
+		tier_error_clear();
+		if (k > 0 && tier_forgotten_by(forgotten, w.rev))
+			out->forgotten++;
+		else if ((rc = check_revision(&w, &cur, k == 0)) < 0)
 			break;
 		rc = tier_log_first_parent(&cur, repo, &cur);
 		if (rc <= 0) {
@@ -469,6 +488,8 @@ int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
 			break;
 		}
 	}
+done:
+	tier_forgotten_free(forgotten);
 	tier_chunkmap_free(w.map);
 	git_odb_free(w.odb);
 	tier_spillset_free(w.seen);

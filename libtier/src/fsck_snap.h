@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
 	tier_vec findings; /* tier_fsck_finding * */
 	uint64_t chunks_checked;
+	uint64_t forgotten; /* revisions not checked: forgotten, data freed */
 } tier_fsck_snap;
 
 /**

@@ -320,9 +320,7 @@ static int prepare(struct restore_run *r)
 {
 	int rc;
 	if ((rc = dest_path(r)) < 0 ||
-	    (rc = tier_chunkmap_load(&r->map, r->repo, r->rev_tree,
-	                             tier_vault_state_dir(r->v))) < 0 ||
-	    (rc = tier_restore_pick_tiers(r, &r->commit)) < 0)
+	    (rc = tier_restore_open_data(r, &r->commit)) < 0)
 		return rc;
 	return 0;
 }
@@ -676,9 +674,7 @@ int tier_restore_reader_open(struct tier_restore_reader **out, tier_vault *v,
 	git_oid_cpy(&rd->r.commit, commit);
 	if ((rc = tier_restore_rev_trees(&rd->r, commit, rev, &rd->r.rev_tree,
 	                                 &rd->r.snap_root)) < 0 ||
-	    (rc = tier_chunkmap_load(&rd->r.map, rd->r.repo, rd->r.rev_tree,
-	                             tier_vault_state_dir(v))) < 0 ||
-	    (rc = tier_restore_pick_tiers(&rd->r, commit)) < 0) {
+	    (rc = tier_restore_open_data(&rd->r, commit)) < 0) {
 		tier_restore_reader_free(rd);
 		return rc;
 	}

@@ -215,7 +215,8 @@ int tier_restore_rev_trees(struct restore_run *r, const git_oid *cid,
                            uint64_t rev, git_tree **rev_tree, git_tree **root);
 int tier_restore_find_revision(struct restore_run *r, const tier_vec *sel,
                                int whole, git_oid *out);
-int tier_restore_pick_tiers(struct restore_run *r, const git_oid *commit);
+/* The chunk map and the tiers to read revision `commit` from. */
+int tier_restore_open_data(struct restore_run *r, const git_oid *commit);
 
 /* ---- filter (restore_filter.c) ---- */
 

@@ -3,6 +3,7 @@
  * dropped), the revision that holds them (-r N, else the newest holding
  * every path), and the tiers that hold that revision.
  */
+#include "prune_int.h"
 #include "restore_int.h"
 
 #include <inttypes.h>
@@ -404,41 +405,87 @@ int tier_restore_find_revision(struct restore_run *r, const tier_vec *sel,
 	return 0;
 }
 
-/* The tiers to read from: online, in a good state, and holding the commit. */
-int tier_restore_pick_tiers(struct restore_run *r, const git_oid *commit)
+/* Tier i if it can serve revision `commit` (online, good, holding it):
+ * its head into *head. */
+static int can_serve(struct restore_run *r, size_t i, const git_oid *commit,
+                     git_oid *head)
 {
-	size_t n = tier_vault_tier_count(r->v),
-	       npacks = tier_chunkmap_pack_count(r->map);
-	size_t usable = 0;
+	const tier_info *in = tier_vault_tier_info(r->v, i);
+	/* tiers away or unusable at open are in the vault's tier info
+	 * (tools report them); one another installation wrote holds the
+	 * vault all the same (R8 guards writes) */
+	if (!in->online ||
+	    (in->state != TIER_STATE_OK && in->state != TIER_STATE_FOREIGN) ||
+	    !in->has_log || in->revision < r->rev ||
+	    git_oid_fromstr(head, in->head) < 0)
+		return 0;
+	return git_oid_equal(head, commit) ||
+	       git_graph_descendant_of(r->repo, head, commit) == 1;
+}
+
+/*
+ * Where the chunks are, and the tiers to read them from.  The map is the
+ * index/ of the newest head among the tiers that can serve the revision,
+ * not the revision's own: a prune since then rewrote or deleted packs
+ * that its own index still names.  A tier whose head is below a prune
+ * the newest head has seen holds another pack set: it is not read.
+ */
+int tier_restore_open_data(struct restore_run *r, const git_oid *commit)
+{
+	size_t n = tier_vault_tier_count(r->v), best = n, usable = 0;
+	uint64_t best_rev = 0;
+	git_oid head, best_head;
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (can_serve(r, i, commit, &head) &&
+		    (best == n ||
+		     tier_vault_tier_info(r->v, i)->revision > best_rev)) {
+			best = i;
+			best_rev = tier_vault_tier_info(r->v, i)->revision;
+			git_oid_cpy(&best_head, &head);
+		}
+	if (best == n)
+		return tier_error_set(TIER_EOFFLINE,
+		                      "no online tier holds revision %" PRIu64,
+		                      r->rev);
+	if ((rc = tier_log_commit_lookup(&c, r->repo, &best_head)) < 0)
+		return rc;
+	rc = tier_tree_lookup_bounded(&t, r->repo, git_commit_tree_id(c),
+	                              "the tree of a tier's head");
+	git_commit_free(c);
+	if (rc < 0)
+		return rc;
+	rc = tier_chunkmap_load(&r->map, r->repo, t,
+	                        tier_vault_state_dir(r->v));
+	git_tree_free(t);
+	if (rc < 0)
+		return rc;
+	size_t npacks = tier_chunkmap_pack_count(r->map);
 	if (!(r->t = tier_calloc(n ? n : 1, sizeof(*r->t))))
 		return TIER_ERROR;
 	r->ntiers = n;
 	for (size_t i = 0; i < n; i++) {
-		const tier_info *in = tier_vault_tier_info(r->v, i);
-		struct rtier *t = &r->t[i];
-		git_oid head;
-		t->loc = tier_vault_location(r->v, i);
-		t->name = in->name;
-		if (!(t->bad = tier_calloc(npacks ? npacks : 1, 1)))
+		struct rtier *rt = &r->t[i];
+		rt->loc = tier_vault_location(r->v, i);
+		rt->name = tier_vault_tier_info(r->v, i)->name;
+		if (!(rt->bad = tier_calloc(npacks ? npacks : 1, 1)))
 			return TIER_ERROR;
-		/* tiers away or unusable at open are in the vault's tier info
-		 * (tools report them); one another installation wrote holds
-		 * the vault all the same (R8 guards writes) */
-		if (!in->online ||
-		    (in->state != TIER_STATE_OK &&
-		     in->state != TIER_STATE_FOREIGN) ||
-		    !in->has_log || in->revision < r->rev ||
-		    git_oid_fromstr(&head, in->head) < 0)
+		if (!can_serve(r, i, commit, &head))
 			continue;
-		if (!git_oid_equal(&head, commit) &&
-		    git_graph_descendant_of(r->repo, &head, commit) != 1)
+		if (!git_oid_equal(&head, &best_head) &&
+		    (rc = tier_prune_between(r->repo, &best_head, &head)) != 0) {
+			if (rc < 0)
+				tier_error_clear();
 			continue;
-		t->usable = 1;
+		}
+		rt->usable = 1;
 		usable++;
 	}
-	if (!usable)
-		return tier_error_set(TIER_EOFFLINE,
-		                      "no online tier holds revision %" PRIu64,
-		                      r->rev);
-	return 0;
+	return usable ? 0
+	              : tier_error_set(TIER_EOFFLINE,
+	                               "no online tier holds revision %" PRIu64,
+	                               r->rev);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "pack_fetch.h"
 #include "snapshot.h"
 #include "sync_int.h"
 #include "util/error.h"
@@ -42,50 +43,18 @@ static int copy_sink_cb(const void *data, size_t len, void *payload)
 	return 0;
 }
 
+static int fetch_stop_cb(void *payload)
+{
+	return tier_sync_should_stop(payload);
+}
+
 /* Fetch pack `id` from tier src into a verified temp file (fd open at *fd). */
 static int fetch_pack(struct sync *s, tier_location *src,
                       const struct added_pack *p, int *fd, char *tmppath,
                       size_t cap)
 {
-	char path[80], hex[TIER_HASH_HEXLEN + 1];
-	unsigned char got[TIER_HASH_LEN];
-	int rc;
-
-	tier_data_pack_path(path, p->id);
-	tier_hex(hex, p->id, TIER_HASH_LEN);
-	snprintf(tmppath, cap, "%s/sync-XXXXXX", s->tmpdir);
-	*fd = mkstemp(tmppath);
-	if (*fd < 0)
-		return tier_error_set_errno(
-		        TIER_ERROR, errno,
-		        "cannot create a temporary file in '%s'", s->tmpdir);
-	struct copy_sink c = {s, *fd, TIER_SHA256_CTX_INIT, 0, 0};
-	if ((rc = tier_sha256_init(&c.sha)) < 0)
-		goto fail;
-	rc = tier_location_get(src, path, 0, UINT64_MAX, copy_sink_cb, &c);
-	if (rc == TIER_EABORTED && c.rc < 0)
-		rc = tier_error_set(c.rc, "%s", tier_error_last());
-	if (rc < 0) {
-		tier_sha256_dispose(&c.sha);
-		goto fail;
-	}
-	if ((rc = tier_sha256_final(&c.sha, got)) < 0)
-		goto fail;
-	tier_sha256_dispose(&c.sha);
-	if (memcmp(got, p->id, TIER_HASH_LEN) != 0 ||
-	    (p->size && c.got != p->size)) {
-		rc = tier_error_set(
-		        TIER_ECORRUPT,
-		        "tier '%s': pack %s is damaged (its hash does not match)",
-		        tier_location_name(src), path);
-		goto fail;
-	}
-	return 0;
-fail:
-	close(*fd);
-	*fd = -1;
-	unlink(tmppath);
-	return rc;
+	return tier_pack_fetch(src, p->id, p->size, s->tmpdir, "sync",
+	                       fetch_stop_cb, s, fd, tmppath, cap, NULL);
 }
 
 /*
