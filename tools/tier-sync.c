@@ -154,6 +154,7 @@ static void add_stats(tier_sync_stats *st, const tier_sync_stats *one)
 	st->log_bytes += one->log_bytes;
 	st->skipped += one->skipped;
 	st->damaged += one->damaged;
+	st->deleted += one->deleted;
 }
 
 /* --watch: sync, sleep, again, until a signal; a write, a busy lock or a
@@ -212,7 +213,10 @@ static void report_text(tier_vault *v, const tier_sync_stats *st)
 		          tool_count(st->tiers, "tier", NULL),
 		          tool_count(st->packs, "pack", NULL),
 		          tool_size(st->bytes, b), tool_size(st->log_bytes, l));
-	else
+	if (st->deleted)
+		tool_info("deleted %s that a replayed prune deleted",
+		          tool_count(st->deleted, "pack", NULL));
+	if (!st->revisions)
 		tool_info("every online tier is at revision %llu",
 		          (unsigned long long)tier_vault_max_revision(v));
 	/* the problem names the tier and says offline: once each */

@@ -22,6 +22,7 @@
 #include "objread.h"
 #include "pack.h"
 #include "snapshot.h"
+#include "prune_int.h"
 #include "sync_int.h"
 #include "tierref.h"
 #include "util/error.h"
@@ -342,6 +343,55 @@ static int sync_entry(struct sync *s, size_t i, size_t src_i, const git_oid *c,
 	return tier_vault_advance(s->v, i, c, ci.revision);
 }
 
+/* 1 + the position in todo of its newest prune entry, 0 when none. */
+static int last_prune(struct sync *s, const tier_vec *todo, size_t *out)
+{
+	tier_commit_info ci;
+	int rc;
+	*out = 0;
+	for (size_t k = todo->length; k-- > 0;) {
+		if ((rc = tier_commit_info_read(&ci, tier_vault_cache(s->v),
+		                                todo->ptr[k])) < 0)
+			return rc;
+		if (!strcmp(ci.op, "prune")) {
+			*out = k + 1;
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Tier i is at prune entry `to` now: delete there the packs its old head
+ * (`from`) named that `to` does not (what the prunes in between deleted
+ * on the other tiers).  Data packs only, after the head moved (R3).
+ */
+static int replay_deletes(struct sync *s, size_t i, const git_oid *from,
+                          const git_oid *to)
+{
+	tier_location *dst = tier_vault_location(s->v, i);
+	unsigned char(*gone)[TIER_HASH_LEN] = NULL;
+	size_t n = 0;
+	char path[80];
+	int rc;
+	if (!from)
+		return 0;
+	if ((rc = tier_prune_dropped(&gone, &n, tier_vault_cache(s->v), from,
+	                             to)) < 0)
+		return rc;
+	for (size_t k = 0; k < n && rc >= 0; k++) {
+		tier_data_pack_path(path, gone[k]);
+		rc = tier_location_remove(dst, path);
+		if (rc == TIER_ENOTFOUND)
+			rc = 0;
+		if (rc == 0)
+			s->st.deleted++;
+		tier_test_crashpoint("sync.delete");
+	}
+	free(gone);
+	return rc;
+}
+
 /* Replay on tier i what it lacks of the source's log; heads move entry by entry. */
 static int sync_tier(struct sync *s, size_t i, size_t src_i,
                      const git_oid *src_head)
@@ -361,7 +411,22 @@ static int sync_tier(struct sync *s, size_t i, size_t src_i,
 	if (todo.length &&
 	    (rc = sync_log(s, i, src_i, src_head, has_cur ? &cur : NULL)) < 0)
 		goto out;
-	for (size_t k = 0; k < todo.length; k++) {
+	size_t k = 0;
+	if ((rc = last_prune(s, &todo, &k)) < 0)
+		goto out;
+	if (k > 0) {
+		/* up to the newest prune in one step: the packs it dropped
+		 * are never copied, and then go where it deleted them */
+		const git_oid *c = todo.ptr[k - 1];
+		if ((rc = sync_entry(s, i, src_i, c, has_cur ? &cur : NULL)) <
+		            0 ||
+		    (rc = replay_deletes(s, i, has_cur ? &cur : NULL, c)) < 0)
+			goto out;
+		git_oid_cpy(&cur, c);
+		has_cur = 1;
+		s->st.revisions += k;
+	}
+	for (; k < todo.length; k++) {
 		const git_oid *c = todo.ptr[k];
 		if ((rc = sync_entry(s, i, src_i, c, has_cur ? &cur : NULL)) <
 		    0)

@@ -32,6 +32,8 @@ typedef struct {
 	/** bytes of log packs copied (not in bytes: tier_sync_plan() predicts
 	 *  the data packs, and bytes is what it predicted) */
 	uint64_t log_bytes;
+	/** data packs deleted where a replayed prune deleted them */
+	uint64_t deleted;
 } tier_sync_stats;
 
 typedef int (*tier_sync_progress_cb)(const tier_sync_stats *s, const char *tier,
