@@ -6,8 +6,9 @@
 # Generates N small files (default 100000; 0-4 KiB each, fixed seed, 1000 to a
 # directory), then times, each as one process under GNU time (seconds and
 # peak RSS): the first push to two file:// tiers with the second one away, an
-# unchanged re-push, a restore, tier-fsck --read-data, and tier-sync of the
-# second tier (back at revision 1, so it replays every push). Beside them, the
+# unchanged re-push, a restore, tier-fsck --read-data, tier-sync of the
+# second tier (back at revision 1, so it replays every push), and two
+# prunes (every chunk live; nearly every pack dead). Beside them, the
 # yardsticks of issue 15: a bare metadata walk (find -printf '%s %T@') and
 # cp -a of the tree, and restic and borg where installed (never installed by
 # this script). Prints one table; the same goes to WORKDIR/scale.txt.
@@ -119,6 +120,15 @@ mv "$work/tier-b.away" "$work/tier-b"   # back, at revision 1
 step fsck-read-data "$tools/tier-fsck" "${R[@]}" -q --read-data -s "$work/state" -t "a=file://$work/tier-a"
 step sync "$tools/tier-sync" "${R[@]}" -q -s "$work/state"
 step log-stat "$tools/tier-log" "${R[@]}" -q --stat -s "$work/state"
+# retention (issue 17): the first push forgotten (the second holds the
+# same files), so the prune marks every chunk of N files and frees nothing;
+# then a push of one directory, everything else forgotten, and a prune that
+# deletes nearly every pack
+"$tools/tier-forget" "${R[@]}" -q -s "$work/state" --keep-last 1 >/dev/null
+step prune-all-live "$tools/tier-prune" "${R[@]}" -q -s "$work/state"
+"$tools/tier-push" "${R[@]}" -q -s "$work/state" "$(find "$data" -mindepth 1 -maxdepth 1 -type d | sort | head -n 1)" >/dev/null
+"$tools/tier-forget" "${R[@]}" -q -s "$work/state" --keep-last 1 >/dev/null
+step prune-most-dead "$tools/tier-prune" "${R[@]}" -q -s "$work/state"
 
 say "== yardsticks"
 step find-walk find "$data" -printf '%s %T@\n'

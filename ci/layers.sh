@@ -15,10 +15,10 @@ layer() {
 	case $1 in
 	util/* | tier/errors.h | tier/common.h) echo 0 ;;
 	hash.* | chunker.* | objread.* | pack.* | pack_*.* | gitpack.* | gitpack_*.* | odb_pack.* | streampack.* | snapshot.* | chunkmap.* | chunkidx*.* | statcache.* | crypto/*) echo 1 ;;
-	driver/* | url.* | url_*.* | retry.* | location.* | tier/location.h | tier/sys/driver.h) echo 2 ;;
+	driver/* | url.* | url_*.* | retry.* | location.* | packfetch.* | tier/location.h | tier/sys/driver.h) echo 2 ;;
 	log.* | log_*.*) echo 3 ;;
 	vault.* | vault_*.* | installation.* | tierref.* | probe.* | init.* | write.* | revision.* | odb_frozen.* | keys.* | keys_*.* | config.* | tier/config.h | tier/vault.h) echo 4 ;;
-	push*.* | restore*.* | fsck*.* | sync*.* | history*.* | revpaths.* | browse*.* | hooks.* | exclude*.* | forget*.* | prune*.* | archive*.* | version.c | tier.h | tier/browse.h | tier/forget.h | tier/push.h | tier/restore.h | tier/fsck.h | tier/sync.h) echo 5 ;;
+	push*.* | restore*.* | fsck*.* | sync*.* | history*.* | revpaths.* | browse*.* | hooks.* | exclude*.* | forget*.* | prune*.* | archive*.* | version.c | tier.h | tier/browse.h | tier/forget.h | tier/prune.h | tier/push.h | tier/restore.h | tier/fsck.h | tier/sync.h) echo 5 ;;
 	*) echo "" ;;
 	esac
 }

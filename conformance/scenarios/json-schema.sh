@@ -72,6 +72,13 @@ valid tier-restore
 run_tool tier-forget -s state -n --json --keep-last 1
 expect_exit 0
 valid tier-forget
+run_tool tier-prune -s state -n --json
+expect_exit 0
+valid tier-prune
+run_tool tier-forget -s state --json --keep-last -1 --prune
+expect_exit 0
+valid tier-forget
+expect_json '.prune.dry_run' false
 run_tool tier-archive -s state 2 --name json-check --json
 expect_exit 0
 valid tier-archive

@@ -146,6 +146,24 @@ run_tool tier-prune -s state --grace 0 --max-unused 101
 expect_exit 2
 expect_stderr_one_line
 
+step "a forgotten, pruned push is never the base of the next push of its paths"
+mkdir -p alpha beta
+head -c 500000 /dev/urandom >alpha/x
+echo beta >beta/y
+"$TIER_TOOLS_DIR/tier-push" -q -s state "$TT_TMP/alpha" >/dev/null 2>&1 || fail "push alpha"
+"$TIER_TOOLS_DIR/tier-push" -q -s state "$TT_TMP/beta" >/dev/null 2>&1 || fail "push beta"
+"$TIER_TOOLS_DIR/tier-forget" -q -s state --keep-last 1 --prune >/dev/null 2>&1 || fail "forget --prune"
+run_tool tier-push -s state "$TT_TMP/alpha"
+expect_exit 0
+arev=$(last_stdout)
+rm -rf out-alpha
+run_tool tier-restore -q -s state -r "$arev" out-alpha
+expect_exit 0
+cmp alpha/x "out-alpha/$TT_TMP/alpha/x" && pass "alpha pushed again restores byte for byte" ||
+	fail "alpha's re-push lost its data"
+run_tool tier-fsck -s state --read-data
+expect_exit 0
+
 step "kill -9 of a prune at 20 instants: nothing kept lost, a rerun finishes"
 make_history
 "$TIER_TOOLS_DIR/tier-forget" -q -s state --keep-last 3 >/dev/null 2>&1 || fail "forget"

@@ -16,7 +16,7 @@
 #include "log.h"
 #include "objread.h"
 #include "pack.h"
-#include "pack_fetch.h"
+#include "packfetch.h"
 #include "prune_int.h"
 #include "snapshot.h"
 #include "tier/errors.h"

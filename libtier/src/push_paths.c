@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "forget_int.h"
 #include "log.h"
 #include "objread.h"
 #include "push_int.h"
@@ -192,7 +193,13 @@ int tier_push_find_base(git_oid *out, int *found, git_repository *repo,
 	git_oid id, next;
 	int has = head != NULL, rc = 0, op = 0, same = 0;
 	tier_buf want = TIER_BUF_INIT, msg = TIER_BUF_INIT;
+	/* a forgotten push is never a base: a prune may have freed the
+	 * chunks of the nodes it would lend (forgets sit above what they
+	 * name, so the walk down meets them first) */
+	tier_forgotten *gone = tier_forgotten_new();
 	*found = 0;
+	if (!gone)
+		return TIER_ERROR;
 	/* compare what git reads back, on both sides (it trims values) */
 	tier_buf_printf(&msg, "push\n\n%s", trailers);
 	parse_trailers(&want, &op, NULL, &same, tier_buf_cstr(&msg));
@@ -200,17 +207,26 @@ int tier_push_find_base(git_oid *out, int *found, git_repository *repo,
 	if (has)
 		git_oid_cpy(&id, head);
 	while (has && want.size) {
+		tier_commit_info ci;
 		int match = 0;
 		if ((rc = is_base(&match, &next, &has, repo, &id, host,
 		                  tier_buf_cstr(&want))) < 0)
 			break;
-		if (match) {
+		if (tier_commit_info_read(&ci, repo, &id) < 0) {
+			tier_error_clear(); /* no trailers: no forget either */
+			memset(&ci, 0, sizeof(ci));
+		}
+		if (!strcmp(ci.op, "forget") &&
+		    (rc = tier_forgotten_note(gone, repo, &id, ci.revision)) < 0)
+			break;
+		if (match && !tier_forgotten_by(gone, ci.revision)) {
 			git_oid_cpy(out, &id);
 			*found = 1;
 			break;
 		}
 		git_oid_cpy(&id, &next);
 	}
+	tier_forgotten_free(gone);
 	tier_buf_dispose(&want);
 	return rc;
 }

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "hash.h"
-#include "pack_fetch.h"
+#include "packfetch.h"
 #include "snapshot.h"
 #include "sync_int.h"
 #include "util/error.h"

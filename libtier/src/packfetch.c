@@ -1,5 +1,5 @@
-/* A data pack from a tier into a local file, checked by its hash (pack_fetch.h). */
-#include "pack_fetch.h"
+/* A data pack from a tier into a local file, checked by its hash (packfetch.h). */
+#include "packfetch.h"
 
 #include <errno.h>
 #include <stdio.h>
