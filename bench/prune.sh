@@ -56,7 +56,7 @@ say "== data: $size"
 python3 "$root/bench/gendata.py" "$work/data" --size "$size" --seed 1 >/dev/null
 "$tools/tier-init" -q -s "$work/state" -t "a=file://$work/libtier" >/dev/null
 has restic && restic -q -r "$work/restic" init >/dev/null
-has borg && borg init -q --encryption=none "$work/borg"
+has borg && borg init --encryption=none "$work/borg"
 
 say "== $revisions revisions, $mutate mutated between them"
 for i in $(seq 1 "$revisions"); do
