@@ -7,6 +7,8 @@ packages=(
 	# build
 	build-essential cmake pkg-config git
 	libgit2-dev libcurl4-openssl-dev liblz4-dev libssl-dev libjansson-dev zlib1g-dev
+	# the virtual drive (tier-mount): FUSE 3 library and fusermount3
+	libfuse3-dev fuse3
 	# man pages: roff from docs/man/*.md (CMake), read with man
 	go-md2man groff-base man-db
 	# tests

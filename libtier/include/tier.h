@@ -5,6 +5,7 @@
 #include "tier/common.h"
 
 #include "tier/browse.h"
+#include "tier/drive.h"
 #include "tier/config.h"
 #include "tier/errors.h"
 #include "tier/forget.h"

@@ -29,6 +29,7 @@ struct tier_browse {
 	git_tree *rev_tree;
 	git_tree *root; /* NULL: a revision without snapshot */
 	struct tier_restore_reader *reader; /* made by the first read */
+	uint64_t damaged_before;            /* by readers reset since */
 };
 
 static const char *const type_names[] = {"file", "dir",   "symlink", "fifo",
@@ -127,7 +128,8 @@ int64_t tier_browse_time(const tier_browse *b)
 
 uint64_t tier_browse_damaged(const tier_browse *b)
 {
-	return b ? tier_restore_reader_damaged(b->reader) : 0;
+	return b ? b->damaged_before + tier_restore_reader_damaged(b->reader)
+	         : 0;
 }
 
 /* ---- objects ------------------------------------------------------------- */
@@ -492,6 +494,23 @@ out:
 
 /* ---- reading ------------------------------------------------------------- */
 
+static int not_a_file(tier_browse *b, const tier_buf *shown,
+                      const struct found *f)
+{
+	return tier_error_set(TIER_ECONFLICT, "'%s' in revision %" PRIu64
+	                      " is a %s", tier_restore_show(shown->ptr), b->rev,
+	                      f->is_node ? tier_node_type_name(f->node.type)
+	                                 : "directory");
+}
+
+static int need_reader(tier_browse *b)
+{
+	if (b->reader)
+		return 0;
+	return tier_restore_reader_open(&b->reader, b->v, &b->commit, b->rev,
+	                                b->o.warning, b->o.payload);
+}
+
 int tier_browse_read(tier_browse *b, const char *path, tier_browse_data_cb cb,
                      void *payload)
 {
@@ -504,16 +523,10 @@ int tier_browse_read(tier_browse *b, const char *path, tier_browse_data_cb cb,
 	if ((rc = resolve(b, path, &shown, &f)) < 0)
 		goto out;
 	if (!f.is_node || f.node.type != TIER_NODE_FILE) {
-		rc = tier_error_set(TIER_ECONFLICT,
-		                    "'%s' in revision %" PRIu64 " is a %s",
-		                    tier_restore_show(shown.ptr), b->rev,
-		                    f.is_node ? tier_node_type_name(f.node.type)
-		                              : "directory");
+		rc = not_a_file(b, &shown, &f);
 		goto out;
 	}
-	if (!b->reader &&
-	    (rc = tier_restore_reader_open(&b->reader, b->v, &b->commit, b->rev,
-	                                   b->o.warning, b->o.payload)) < 0)
+	if ((rc = need_reader(b)) < 0)
 		goto out;
 	rc = tier_restore_reader_read(b->reader, &f.node, shown.ptr, cb,
 	                              payload);
@@ -521,4 +534,127 @@ out:
 	found_dispose(&f);
 	tier_buf_dispose(&shown);
 	return rc;
+}
+
+void tier_browse_reset(tier_browse *b)
+{
+	if (!b)
+		return;
+	/* the damage count goes with the reader: keep it */
+	b->damaged_before += tier_restore_reader_damaged(b->reader);
+	tier_restore_reader_free(b->reader);
+	b->reader = NULL;
+}
+
+/* ---- one file, any part of it (tier/drive.h) ---------------------------- */
+
+struct tier_browse_file {
+	tier_browse *b;
+	tier_node node;
+	char *shown;      /* "/home/u/a" for messages */
+	uint64_t *starts; /* nchunks + 1: chunk i is [starts[i], starts[i+1]) */
+};
+
+int tier_browse_file_open(tier_browse_file **out, tier_browse *b,
+                          const char *path)
+{
+	tier_buf shown = TIER_BUF_INIT;
+	tier_browse_file *f;
+	struct found fd;
+	int rc;
+
+	TIER_ASSERT_ARG(out);
+	*out = NULL;
+	TIER_ASSERT_ARG(b);
+	if ((rc = resolve(b, path, &shown, &fd)) < 0)
+		goto out;
+	if (!fd.is_node || fd.node.type != TIER_NODE_FILE) {
+		rc = not_a_file(b, &shown, &fd);
+		goto out;
+	}
+	if (!(f = tier_calloc(1, sizeof(*f))) ||
+	    !(f->starts = tier_calloc(fd.node.nchunks + 1, sizeof(uint64_t))) ||
+	    !(f->shown = tier_buf_detach(&shown))) {
+		if (f)
+			free(f->starts);
+		free(f);
+		rc = TIER_ERROR;
+		goto out;
+	}
+	for (size_t i = 0; i < fd.node.nchunks; i++)
+		f->starts[i + 1] = f->starts[i] + fd.node.chunks[i].len;
+	f->b = b;
+	f->node = fd.node; /* the file owns the node now */
+	fd.is_node = 0;
+	*out = f;
+out:
+	found_dispose(&fd);
+	tier_buf_dispose(&shown);
+	return rc;
+}
+
+void tier_browse_file_free(tier_browse_file *f)
+{
+	if (!f)
+		return;
+	tier_node_dispose(&f->node);
+	free(f->starts);
+	free(f->shown);
+	free(f);
+}
+
+uint64_t tier_browse_file_size(const tier_browse_file *f)
+{
+	return f ? f->starts[f->node.nchunks] : 0;
+}
+
+size_t tier_browse_file_chunks(const tier_browse_file *f)
+{
+	return f ? f->node.nchunks : 0;
+}
+
+void tier_browse_file_chunk(const tier_browse_file *f, size_t i,
+                            uint64_t *offset, uint32_t *len,
+                            const unsigned char **id)
+{
+	*offset = f->starts[i];
+	*len = f->node.chunks[i].len;
+	*id = f->node.chunks[i].id;
+}
+
+size_t tier_browse_file_chunk_at(const tier_browse_file *f, uint64_t offset)
+{
+	/* the last chunk whose start is <= offset */
+	size_t lo = 0, hi = f->node.nchunks;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->starts[mid] <= offset)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int tier_browse_file_read(tier_browse_file *f, size_t first, size_t count,
+                          tier_browse_data_cb cb, void *payload)
+{
+	tier_node part;
+	int rc;
+
+	TIER_ASSERT_ARG(f);
+	TIER_ASSERT_ARG(cb);
+	if (first > f->node.nchunks || count > f->node.nchunks - first)
+		return tier_error_set(TIER_EUSAGE,
+		                      "chunks %zu+%zu of '%s': it has %zu", first,
+		                      count, tier_restore_show(f->shown),
+		                      f->node.nchunks);
+	if ((rc = need_reader(f->b)) < 0)
+		return rc;
+	/* a view of the chunk list: nothing of it is freed */
+	part = f->node;
+	part.chunks = f->node.chunks + first;
+	part.nchunks = count;
+	return tier_restore_reader_read(f->b->reader, &part, f->shown, cb,
+	                                payload);
 }

@@ -60,6 +60,8 @@ static const tier_config_key keys[] = {
         {"forget.keepWithin", SP, "as tier-forget --keep-within (2y5m7d3h)"},
         {"forget.keepTag", MV, "as tier-forget --keep-tag"},
         {"prune.maxUnused", P, "as tier-prune --max-unused"},
+        {"mount.cacheSize", SZ,
+         "bytes of chunks tier-mount keeps (as --cache-size)"},
         {"tier.*.limitUpload", R, "upload cap of one tier, bytes/s (1M)"},
         {"tier.*.limitDownload", R, "download cap of one tier, bytes/s"},
         {"hooks.prePush", S, "shell command run before tier-push"},

@@ -136,6 +136,49 @@ TIER_EXTERN int tier_browse_list(tier_browse *b, const char *path,
 TIER_EXTERN int tier_browse_read(tier_browse *b, const char *path,
                                  tier_browse_data_cb cb, void *payload);
 
+/**
+ * One regular file of a revision, opened for reads of any part of it (the
+ * virtual drive, tier/drive.h): its chunk list, kept in memory, with each
+ * chunk's offset in the file.  It borrows b, which must outlive it.
+ */
+typedef struct tier_browse_file tier_browse_file;
+
+/**
+ * Open regular file path of b.  Returns 0, or the codes of
+ * tier_browse_read() for the path (TIER_ENOTFOUND, TIER_ECONFLICT,
+ * TIER_ECORRUPT, TIER_EUSAGE, TIER_ERROR).
+ */
+TIER_EXTERN int tier_browse_file_open(tier_browse_file **out, tier_browse *b,
+                                      const char *path);
+TIER_EXTERN void tier_browse_file_free(tier_browse_file *f);
+/** Its size in bytes (the sum of its chunks). */
+TIER_EXTERN uint64_t tier_browse_file_size(const tier_browse_file *f);
+/** How many chunks it has (0 for an empty file). */
+TIER_EXTERN size_t tier_browse_file_chunks(const tier_browse_file *f);
+/** Chunk i (< tier_browse_file_chunks): where it starts in the file, its
+ *  length, and its id (TIER_BROWSE_CHUNK_ID_LEN bytes, borrowed). */
+TIER_EXTERN void tier_browse_file_chunk(const tier_browse_file *f, size_t i,
+                                        uint64_t *offset, uint32_t *len,
+                                        const unsigned char **id);
+#define TIER_BROWSE_CHUNK_ID_LEN 32
+/** The chunk that holds byte offset (< the size). */
+TIER_EXTERN size_t tier_browse_file_chunk_at(const tier_browse_file *f,
+                                             uint64_t offset);
+/**
+ * Read chunks [first, first + count) and pass each one whole to cb, in
+ * order, each checked against its hash, read as tier_browse_read() reads
+ * (R2 fallback, neighbours in one ranged read).  Returns 0 or the codes of
+ * tier_browse_read().
+ */
+TIER_EXTERN int tier_browse_file_read(tier_browse_file *f, size_t first,
+                                      size_t count, tier_browse_data_cb cb,
+                                      void *payload);
+
+/** Drop what b keeps between calls (the chunk reader, which holds the
+ *  vault's chunk map and tier connections open): memory back, for a
+ *  browse that stays open but idle.  Files of b stay usable. */
+TIER_EXTERN void tier_browse_reset(tier_browse *b);
+
 /** Packs or chunks served by a later tier after damage, so far. */
 TIER_EXTERN uint64_t tier_browse_damaged(const tier_browse *b);
 
