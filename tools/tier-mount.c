@@ -309,7 +309,9 @@ static int serve(const char *mountpoint)
 		tool_error("cannot detach from the terminal");
 		goto signals;
 	}
-	rc = fuse_loop_mt(fuse, 0 /* no clone_fd */) == 0 ? TOOL_EXIT_OK : TOOL_EXIT_ERROR;
+	/* >= 0: unmounted, or the number of the signal that ended the loop */
+	rc = fuse_loop_mt(fuse, 0 /* no clone_fd */) >= 0 ? TOOL_EXIT_OK
+	                                                  : TOOL_EXIT_ERROR;
 signals:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 unmount:

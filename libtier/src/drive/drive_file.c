@@ -194,6 +194,10 @@ int64_t tier_drive_file_read(tier_drive_file *f, void *buf, size_t size,
 	q.off = offset;
 	q.end = offset + size;
 	pthread_mutex_lock(&d->mu);
+	if (d->reprobe) {
+		d->reprobe = 0;
+		(void)tier_vault_probe(d->v); /* what answers now is used */
+	}
 	d->st.reads++;
 	q.i0 = tier_browse_file_chunk_at(f->bf, q.off);
 	q.i1 = tier_browse_file_chunk_at(f->bf, q.end - 1);
@@ -202,6 +206,15 @@ int64_t tier_drive_file_read(tier_drive_file *f, void *buf, size_t size,
 		rc = TIER_ERROR;
 	else
 		rc = serve(&q, last);
+	if (rc < 0) {
+		/* a reader remembers the tiers that failed it: start afresh */
+		tier_error_saved e;
+		tier_error_save(&e);
+		for (size_t i = 0; i < d->nrevs; i++)
+			tier_browse_reset(d->revs[i].b);
+		d->reprobe = 1;
+		tier_error_restore(&e);
+	}
 	pthread_mutex_unlock(&d->mu);
 	free(q.done);
 	return rc < 0 ? rc : (int64_t)size;

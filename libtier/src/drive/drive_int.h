@@ -62,6 +62,9 @@ struct tier_drive {
 	uint64_t tick;
 	tier_drive_stats st;
 	uint64_t damaged_closed; /* by snapshots closed since */
+	/* a read failed: the tiers are probed again before the next one, so
+	 * a tier that comes back serves again (a long-lived mount) */
+	int reprobe;
 };
 
 struct tier_drive_file {
