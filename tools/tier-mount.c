@@ -195,6 +195,15 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	return 0;
 }
 
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	/* the kernel may keep the listing: no directory ever changes */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	return 0;
+}
+
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	tier_drive_file *f;
@@ -242,7 +251,11 @@ static int op_statfs(const char *path, struct statvfs *st)
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
+	/* every listing with its attributes, not only the first: du and
+	 * ls -l then cost no lookup per name */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	/* nothing on the drive ever changes while it is mounted */
 	cfg->entry_timeout = 3600;
 	cfg->attr_timeout = 3600;
@@ -258,6 +271,7 @@ static const struct fuse_operations ops = {
         .read = op_read,
         .release = op_release,
         .statfs = op_statfs,
+        .opendir = op_opendir,
         .readdir = op_readdir,
         .init = op_init,
 };

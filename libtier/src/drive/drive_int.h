@@ -13,7 +13,7 @@
  * revision's chunk map and git trees. */
 #define DRIVE_MAX_IDLE_REVS 4
 /* Directory listings kept for stat (the kernel asks for each name). */
-#define DRIVE_DCACHE_DIRS    64
+#define DRIVE_DCACHE_DIRS    1024
 #define DRIVE_DCACHE_ENTRIES (256u * 1024)
 /* Readahead while a reader goes on in order: from 1 to 8 MiB. */
 #define DRIVE_READAHEAD_MIN (1u << 20)
