@@ -7,6 +7,7 @@
 #   3 log       one tier's git log and its local cache
 #   4 vault     the handle, installation, refs, probe, init, write transaction (write.c, revision.c)
 #   5 ops       push, restore, fsck, sync, history (tier/push.h ... tier.h)
+#   6 drive     the virtual drive over browse (drive/, behind tier/drive.h)
 # usage: ci/layers.sh [--graph]   --graph prints "file: includes" per file.
 # Exit 1 when a file includes a header of a higher layer, or has no layer.
 set -eu
@@ -18,7 +19,8 @@ layer() {
 	driver/* | url.* | url_*.* | retry.* | location.* | packfetch.* | tier/location.h | tier/sys/driver.h) echo 2 ;;
 	log.* | log_*.*) echo 3 ;;
 	vault.* | vault_*.* | installation.* | tierref.* | probe.* | init.* | write.* | revision.* | odb_frozen.* | keys.* | keys_*.* | config.* | tier/config.h | tier/vault.h) echo 4 ;;
-	push*.* | restore*.* | fsck*.* | sync*.* | history*.* | revpaths.* | browse*.* | hooks.* | exclude*.* | forget*.* | prune*.* | archive*.* | version.c | tier.h | tier/browse.h | tier/forget.h | tier/prune.h | tier/push.h | tier/restore.h | tier/fsck.h | tier/sync.h) echo 5 ;;
+	push*.* | restore*.* | fsck*.* | sync*.* | history*.* | revpaths.* | browse*.* | hooks.* | exclude*.* | forget*.* | prune*.* | archive*.* | version.c | tier.h | tier/browse.h | tier/forget.h | tier/prune.h | tier/push.h | tier/restore.h | tier/fsck.h | tier/sync.h | tier/drive.h) echo 5 ;;
+	drive/*) echo 6 ;;
 	*) echo "" ;;
 	esac
 }

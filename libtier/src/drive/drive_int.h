@@ -85,5 +85,7 @@ int tier_drive_rev_browse(tier_drive *d, struct drive_rev *r);
 int tier_drive_rev_path(tier_drive *d, const char *path, struct drive_rev **r,
                         const char **rest);
 void tier_drive_rev_release(tier_drive *d, struct drive_rev *r);
+/* drive_history.c: d->revs, rev_numbers, rev_times, tags, archives */
+int tier_drive_read_history(tier_drive *d);
 
 #endif
