@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -159,40 +160,55 @@ static int op_readlink(const char *path, char *buf, size_t size)
 	return rc < 0 ? to_errno(rc, EINVAL) : 0;
 }
 
-struct fill {
-	void *buf;
-	fuse_fill_dir_t filler;
-	int full;
+/* A listing, taken whole before any of it goes to FUSE: the filler may
+ * call back into getattr (READDIRPLUS), which takes the drive's lock. */
+struct listing {
+	char **names;
+	struct stat *st;
+	size_t n, cap;
 };
 
 static int on_dirent(const char *name, const tier_drive_stat *st,
                      void *payload)
 {
-	struct fill *f = payload;
-	struct stat s;
-	fill_stat(&s, st);
-	/* the kernel keeps these attributes: no lookup per name (find, du) */
-	return f->full = f->filler(f->buf, name, &s, 0, FUSE_FILL_DIR_PLUS);
+	struct listing *l = payload;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->names = tool_xrealloc(l->names, l->cap * sizeof(*l->names));
+		l->st = tool_xrealloc(l->st, l->cap * sizeof(*l->st));
+	}
+	l->names[l->n] = tool_xmalloc(strlen(name) + 1);
+	strcpy(l->names[l->n], name);
+	fill_stat(&l->st[l->n], st);
+	l->n++;
+	return 0;
 }
 
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
                       off_t off, struct fuse_file_info *fi,
                       enum fuse_readdir_flags flags)
 {
-	struct fill f = {buf, filler, 0};
+	struct listing l = {NULL, NULL, 0, 0};
 	int rc;
 	(void)off;
 	(void)fi;
 	(void)flags;
-	filler(buf, ".", NULL, 0, 0);
-	filler(buf, "..", NULL, 0, 0);
-	rc = tier_drive_list(drive, path, on_dirent, &f);
-	if (rc < 0 && !(rc == TIER_EABORTED && f.full)) {
-		if (rc != TIER_ENOTFOUND && rc != TIER_ECONFLICT)
-			say(LOG_ERR, "%s", tier_error_last());
-		return to_errno(rc, ENOTDIR);
+	if ((rc = tier_drive_list(drive, path, on_dirent, &l)) == 0) {
+		filler(buf, ".", NULL, 0, 0);
+		filler(buf, "..", NULL, 0, 0);
+		/* with the attributes: the kernel keeps them (find, du) */
+		for (size_t i = 0; i < l.n; i++)
+			if (filler(buf, l.names[i], &l.st[i], 0,
+			           FUSE_FILL_DIR_PLUS))
+				break;
+	} else if (rc != TIER_ENOTFOUND && rc != TIER_ECONFLICT) {
+		say(LOG_ERR, "%s", tier_error_last());
 	}
-	return 0;
+	for (size_t i = 0; i < l.n; i++)
+		free(l.names[i]);
+	free(l.names);
+	free(l.st);
+	return rc < 0 ? to_errno(rc, ENOTDIR) : 0;
 }
 
 static int op_opendir(const char *path, struct fuse_file_info *fi)
