@@ -184,39 +184,67 @@ static int on_dirent(const char *name, const tier_drive_stat *st,
 	return 0;
 }
 
+static void listing_free(struct listing *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	free(l->names);
+	free(l->st);
+	free(l);
+}
+
+/* The listing is taken whole at opendir, then served by offset: readdir
+ * hands entries with offsets, so libfuse sends each with its attributes
+ * and a lookup entry the kernel keeps (du, ls -l: no lookup per name). */
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct listing *l = tool_xmalloc(sizeof(*l));
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	if ((rc = tier_drive_list(drive, path, on_dirent, l)) < 0) {
+		if (rc != TIER_ENOTFOUND && rc != TIER_ECONFLICT)
+			say(LOG_ERR, "%s", tier_error_last());
+		listing_free(l);
+		return to_errno(rc, ENOTDIR);
+	}
+	fi->fh = (uint64_t)(uintptr_t)l;
+	/* the kernel may keep the listing: no directory ever changes */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	return 0;
+}
+
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
                       off_t off, struct fuse_file_info *fi,
                       enum fuse_readdir_flags flags)
 {
-	struct listing l = {NULL, NULL, 0, 0};
-	int rc;
-	(void)off;
-	(void)fi;
-	(void)flags;
-	if ((rc = tier_drive_list(drive, path, on_dirent, &l)) == 0) {
-		filler(buf, ".", NULL, 0, 0);
-		filler(buf, "..", NULL, 0, 0);
-		/* with the attributes: the kernel keeps them (find, du) */
-		for (size_t i = 0; i < l.n; i++)
-			if (filler(buf, l.names[i], &l.st[i], 0,
-			           FUSE_FILL_DIR_PLUS))
-				break;
-	} else if (rc != TIER_ENOTFOUND && rc != TIER_ECONFLICT) {
-		say(LOG_ERR, "%s", tier_error_last());
+	struct listing *l = (struct listing *)(uintptr_t)fi->fh;
+	(void)path;
+	/* offset k: entry k is next; 0 and 1 are "." and ".." */
+	for (size_t k = (size_t)off; k < l->n + 2; k++) {
+		int full;
+		if (k < 2)
+			full = filler(buf, k ? ".." : ".", NULL, (off_t)(k + 1),
+			              0);
+		else
+			full = filler(buf, l->names[k - 2], &l->st[k - 2],
+			              (off_t)(k + 1),
+			              (flags & FUSE_READDIR_PLUS)
+			                      ? FUSE_FILL_DIR_PLUS
+			                      : 0);
+		if (full)
+			break;
 	}
-	for (size_t i = 0; i < l.n; i++)
-		free(l.names[i]);
-	free(l.names);
-	free(l.st);
-	return rc < 0 ? to_errno(rc, ENOTDIR) : 0;
+	return 0;
 }
 
-static int op_opendir(const char *path, struct fuse_file_info *fi)
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
-	/* the kernel may keep the listing: no directory ever changes */
-	fi->cache_readdir = 1;
-	fi->keep_cache = 1;
+	listing_free((struct listing *)(uintptr_t)fi->fh);
 	return 0;
 }
 
@@ -289,6 +317,7 @@ static const struct fuse_operations ops = {
         .statfs = op_statfs,
         .opendir = op_opendir,
         .readdir = op_readdir,
+        .releasedir = op_releasedir,
         .init = op_init,
 };
 
