@@ -95,6 +95,14 @@ mount_fg -s state --cache-dir "$TT_TMP/cache"
 [ -d "$mnt/archive" ] && pass "archive/ is there (empty)" || fail "no archive/"
 same "$mnt/revisions/2$src" want2
 same "$mnt/latest$src" want3
+mountpoint -q "$mnt" && fusermount3 -u "$mnt" && wait "$mount_pid"
+mount_fg -s state --cache-dir "$TT_TMP/cache"
+r1=0 r2=0 r3=0
+cmp -s "$mnt/revisions/2$src/docs/big.bin" want2/docs/big.bin & p1=$!
+cmp -s "$mnt/latest$src/docs/big.bin" want3/docs/big.bin & p2=$!
+cmp -s "$mnt/revisions/3$src/docs/big.bin" want3/docs/big.bin & p3=$!
+wait $p1 || r1=$?; wait $p2 || r2=$?; wait $p3 || r3=$?
+[ "$r1$r2$r3" = 000 ] && pass "three readers at once on a cold cache get the right bytes" || fail "readers at once: cmp exits $r1 $r2 $r3"
 ls -d "$TT_TMP"/cache/tier-mount-cache.* >/dev/null 2>&1 && pass "the chunk cache is in --cache-dir" || fail "no cache in --cache-dir"
 if echo x >"$mnt/latest$src/keep.txt" 2>/dev/null; then fail "a write to the drive succeeded"; else pass "the drive is read-only"; fi
 [ ! -e "$mnt/revisions/1" ] && [ ! -e "$mnt/revisions/9" ] && pass "no revisions/1 (no push) or /9" || fail "revisions/1 or /9 exists"
