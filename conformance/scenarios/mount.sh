@@ -53,6 +53,15 @@ mount_fg() {
 	return 1
 }
 
+# expect_ended HOW: the foreground tier-mount exited 0, nothing mounted
+expect_ended() {
+	local rc=0
+	wait "$mount_pid" || rc=$?
+	mount_pid=
+	[ "$rc" -eq 0 ] && pass "tier-mount exited 0 after $1" || fail "tier-mount exited $rc after $1"
+	mountpoint -q "$mnt" && fail "still mounted after $1" || pass "unmounted by $1"
+}
+
 # same TREE_IN_MOUNT SOURCE_COPY: every entry equal by type, mode, owner,
 # size, mtime (to the second), symlink target and bytes
 same() {
@@ -109,11 +118,7 @@ if echo x >"$mnt/latest$src/keep.txt" 2>/dev/null; then fail "a write to the dri
 
 step "fusermount3 -u: nothing left behind"
 fusermount3 -u "$mnt"
-wait "$mount_pid"
-rc=$?
-mount_pid=
-[ "$rc" -eq 0 ] && pass "tier-mount exited 0" || fail "tier-mount exited $rc"
-mountpoint -q "$mnt" && fail "still mounted" || pass "unmounted"
+expect_ended "fusermount3 -u"
 ls -d "$TT_TMP"/cache/tier-mount-cache.* >/dev/null 2>&1 && fail "the cache directory is left" || pass "the cache directory is gone"
 
 step "a pack corrupted on tier a: the bytes come from tier b, the damage is reported"
@@ -140,11 +145,7 @@ cmp -s "$mnt/revisions/2$src/docs/deep/.hidden" want2/docs/deep/.hidden && pass 
 
 step "SIGTERM unmounts"
 kill -TERM "$mount_pid"
-wait "$mount_pid"
-rc=$?
-mount_pid=
-[ "$rc" -eq 0 ] && pass "exited 0 on SIGTERM" || fail "exited $rc on SIGTERM"
-mountpoint -q "$mnt" && fail "still mounted after SIGTERM" || pass "unmounted by SIGTERM"
+expect_ended SIGTERM
 
 step "-t alone, detached; bad input"
 run_tool tier-mount -t "b=$b_url" "$mnt"
