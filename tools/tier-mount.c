@@ -168,8 +168,7 @@ struct listing {
 	size_t n, cap;
 };
 
-static int on_dirent(const char *name, const tier_drive_stat *st,
-                     void *payload)
+static int on_dirent(const char *name, const tier_drive_stat *st, void *payload)
 {
 	struct listing *l = payload;
 	if (l->n == l->cap) {
@@ -371,7 +370,7 @@ static int serve(const char *mountpoint)
 	/* >= 0: unmounted, or the number of the signal that ended the loop */
 	rc = fuse_loop_mt(fuse, 0 /* no clone_fd */) >= 0 ? TOOL_EXIT_OK
 	                                                  : TOOL_EXIT_ERROR;
-signals:
+      signals:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 unmount:
 	fuse_unmount(fuse);

@@ -62,12 +62,19 @@ expect_ended() {
 	mountpoint -q "$mnt" && fail "still mounted after $1" || pass "unmounted by $1"
 }
 
+# entries DIR: path, type, mode, owner (not of directories), mtime in
+# seconds, symlink target of everything below DIR, sorted
+entries() {
+	(cd "$1" && find . -printf '%P\t%y\t%m\t%U\t%G\t%T@\t%l\n' |
+		awk -F'\t' -v OFS='\t' '{ split($6, t, "."); $6 = t[1]; if ($2 == "d") { $4 = "-"; $5 = "-" } print }' | sort)
+}
+
 # same TREE_IN_MOUNT SOURCE_COPY: every entry equal by type, mode, owner,
 # size, mtime (to the second), symlink target and bytes
 same() {
 	local got=$1 want=$2
-	(cd "$want" && find . -printf '%P\t%y\t%m\t%U\t%G\t%T@\t%l\n' | awk -F'\t' -v OFS='\t' '{ split($6, t, "."); $6 = t[1]; if ($2 == "d") { $4 = "-"; $5 = "-" } print }' | sort) >want.list
-	(cd "$got" && find . -printf '%P\t%y\t%m\t%U\t%G\t%T@\t%l\n' | awk -F'\t' -v OFS='\t' '{ split($6, t, "."); $6 = t[1]; if ($2 == "d") { $4 = "-"; $5 = "-" } print }' | sort) >got.list
+	entries "$want" >want.list
+	entries "$got" >got.list
 	if cmp -s want.list got.list; then
 		pass "$got: $(wc -l <got.list) entries equal the source by type, mode, owner, mtime, target"
 	else

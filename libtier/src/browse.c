@@ -497,10 +497,10 @@ out:
 static int not_a_file(tier_browse *b, const tier_buf *shown,
                       const struct found *f)
 {
-	return tier_error_set(TIER_ECONFLICT, "'%s' in revision %" PRIu64
-	                      " is a %s", tier_restore_show(shown->ptr), b->rev,
-	                      f->is_node ? tier_node_type_name(f->node.type)
-	                                 : "directory");
+	return tier_error_set(
+	        TIER_ECONFLICT, "'%s' in revision %" PRIu64 " is a %s",
+	        tier_restore_show(shown->ptr), b->rev,
+	        f->is_node ? tier_node_type_name(f->node.type) : "directory");
 }
 
 static int need_reader(tier_browse *b)
@@ -646,8 +646,8 @@ int tier_browse_file_read(tier_browse_file *f, size_t first, size_t count,
 	TIER_ASSERT_ARG(cb);
 	if (first > f->node.nchunks || count > f->node.nchunks - first)
 		return tier_error_set(TIER_EUSAGE,
-		                      "chunks %zu+%zu of '%s': it has %zu", first,
-		                      count, tier_restore_show(f->shown),
+		                      "chunks %zu+%zu of '%s': it has %zu",
+		                      first, count, tier_restore_show(f->shown),
 		                      f->node.nchunks);
 	if ((rc = need_reader(f->b)) < 0)
 		return rc;

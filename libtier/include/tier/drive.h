@@ -52,8 +52,8 @@ typedef struct {
 } tier_drive_options;
 
 #define TIER_DRIVE_OPTIONS_VERSION 1
-#define TIER_DRIVE_OPTIONS_INIT                           \
-	{                                                 \
+#define TIER_DRIVE_OPTIONS_INIT                                 \
+	{                                                       \
 		TIER_DRIVE_OPTIONS_VERSION, NULL, 0, NULL, NULL \
 	}
 
@@ -69,12 +69,12 @@ typedef struct {
 } tier_drive_stat;
 
 typedef struct {
-	uint64_t reads;       /**< tier_drive_file_read calls */
-	uint64_t cache_hits;  /**< chunks served from the cache */
-	uint64_t fetched;     /**< chunks read from a tier */
+	uint64_t reads;      /**< tier_drive_file_read calls */
+	uint64_t cache_hits; /**< chunks served from the cache */
+	uint64_t fetched;    /**< chunks read from a tier */
 	uint64_t fetched_bytes;
-	uint64_t cached_bytes; /**< in the cache now */
-	uint64_t damaged;      /**< packs or chunks read around damage */
+	uint64_t cached_bytes;   /**< in the cache now */
+	uint64_t damaged;        /**< packs or chunks read around damage */
 	uint64_t open_revisions; /**< snapshots open now */
 } tier_drive_stats;
 

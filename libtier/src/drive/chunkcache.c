@@ -20,7 +20,7 @@
 struct centry {
 	unsigned char id[TIER_HASH_LEN];
 	uint64_t len;
-	struct centry *hnext;       /* bucket chain */
+	struct centry *hnext;         /* bucket chain */
 	struct centry *newer, *older; /* recency list */
 };
 

@@ -173,10 +173,10 @@ enum kind {
 
 struct where {
 	enum kind kind;
-	struct drive_rev *r;     /* K_IN_REV, and the target of a symlink */
-	int64_t time;            /* of r, or of the newest revision */
-	const char *rest;        /* K_IN_REV: the snapshot path, "/" or "/a" */
-	size_t tag;              /* K_TAG: the first d->tags of it */
+	struct drive_rev *r; /* K_IN_REV, and the target of a symlink */
+	int64_t time;        /* of r, or of the newest revision */
+	const char *rest;    /* K_IN_REV: the snapshot path, "/" or "/a" */
+	size_t tag;          /* K_TAG: the first d->tags of it */
 };
 
 static int is_link(enum kind k)
@@ -227,8 +227,7 @@ static int tag_cmp_name(const tier_drive *d, size_t i, size_t j)
 
 static int not_found(const char *path)
 {
-	return tier_error_set(TIER_ENOTFOUND, "'%s' is not on the drive",
-	                      path);
+	return tier_error_set(TIER_ENOTFOUND, "'%s' is not on the drive", path);
 }
 
 /* "/a/b" -> is component "a" next, with *after the rest ("/b" or ""). */
@@ -379,15 +378,13 @@ static void link_stat(tier_drive_stat *st, int64_t time, const char *target)
 	st->size = strlen(target);
 }
 
-static void link_target(tier_drive *d, const struct where *w, char *buf,
-                        size_t size)
+static void link_target(const struct where *w, char *buf, size_t size)
 {
 	snprintf(buf, size, "%srevisions/%" PRIu64,
 	         w->kind == K_ARCHIVE  ? "../"
 	         : w->kind == K_TAGGED ? "../../"
 	                               : "",
 	         w->r->rev);
-	(void)d;
 }
 
 static void entry_stat(tier_drive_stat *st, const tier_browse_entry *e,
@@ -462,7 +459,8 @@ static struct drive_dir *dir_slot(tier_drive *d, size_t entries)
 	while (d->dcache_entries + entries > DRIVE_DCACHE_ENTRIES) {
 		struct drive_dir *o = NULL;
 		for (size_t i = 0; i < DRIVE_DCACHE_DIRS; i++)
-			if (d->dirs[i].path && (!o || d->dirs[i].used < o->used))
+			if (d->dirs[i].path &&
+			    (!o || d->dirs[i].used < o->used))
 				o = &d->dirs[i];
 		if (!o)
 			break;
@@ -535,8 +533,7 @@ static int in_rev(tier_drive *d, const struct where *w, struct collect *c)
 	return rc;
 }
 
-int tier_drive_stat_path(tier_drive *d, const char *path,
-                         tier_drive_stat *st)
+int tier_drive_stat_path(tier_drive *d, const char *path, tier_drive_stat *st)
 {
 	struct collect c;
 	struct where w;
@@ -561,7 +558,7 @@ int tier_drive_stat_path(tier_drive *d, const char *path,
 	case K_LATEST:
 	case K_ARCHIVE:
 	case K_TAGGED:
-		link_target(d, &w, target, sizeof(target));
+		link_target(&w, target, sizeof(target));
 		link_stat(st, w.time, target);
 		break;
 	case K_IN_REV:
@@ -581,8 +578,7 @@ out:
 	return rc;
 }
 
-int tier_drive_readlink(tier_drive *d, const char *path, char *buf,
-                        size_t size)
+int tier_drive_readlink(tier_drive *d, const char *path, char *buf, size_t size)
 {
 	struct collect c;
 	struct where w;
@@ -596,7 +592,7 @@ int tier_drive_readlink(tier_drive *d, const char *path, char *buf,
 	if ((rc = locate(d, path, &w)) < 0)
 		goto out;
 	if (is_link(w.kind)) {
-		link_target(d, &w, buf, size);
+		link_target(&w, buf, size);
 		goto out;
 	}
 	c.self_only = 1;
@@ -615,8 +611,8 @@ out:
 
 /* ---- listing ------------------------------------------------------------ */
 
-static int list_top(tier_drive *d, const struct where *w,
-                    tier_drive_list_cb cb, void *payload)
+static int list_top(tier_drive *d, const struct where *w, tier_drive_list_cb cb,
+                    void *payload)
 {
 	tier_drive_stat st;
 	char name[32], target[64];
@@ -629,7 +625,7 @@ static int list_top(tier_drive *d, const struct where *w,
 		if (d->nrevs) {
 			struct where l = {K_LATEST, &d->revs[d->nrevs - 1],
 			                  w->time, NULL, 0};
-			link_target(d, &l, target, sizeof(target));
+			link_target(&l, target, sizeof(target));
 			link_stat(&st, w->time, target);
 			if (cb("latest", &st, payload))
 				return TIER_EABORTED;
@@ -651,7 +647,7 @@ static int list_top(tier_drive *d, const struct where *w,
 			struct where t = {K_TAGGED, NULL, 0, NULL, 0};
 			if (!(t.r = find_rev(d, d->tags[i].rev)))
 				continue;
-			link_target(d, &t, target, sizeof(target));
+			link_target(&t, target, sizeof(target));
 			link_stat(&st, rev_time(d, t.r), target);
 			snprintf(name, sizeof(name), "%" PRIu64, t.r->rev);
 			if (cb(name, &st, payload))
@@ -662,7 +658,8 @@ static int list_top(tier_drive *d, const struct where *w,
 		/* byte order of the names, as every listing: "10" < "9" */
 		for (size_t i = 0; i < d->nrevs; i++) {
 			dir_stat(&st, d->rev_times[i]);
-			snprintf(name, sizeof(name), "%" PRIu64, d->revs[i].rev);
+			snprintf(name, sizeof(name), "%" PRIu64,
+			         d->revs[i].rev);
 			if (cb(name, &st, payload))
 				return TIER_EABORTED;
 		}
@@ -672,7 +669,7 @@ static int list_top(tier_drive *d, const struct where *w,
 			struct where a = {K_ARCHIVE, NULL, 0, NULL, 0};
 			if (!(a.r = find_rev(d, d->archives[i].revision)))
 				continue;
-			link_target(d, &a, target, sizeof(target));
+			link_target(&a, target, sizeof(target));
 			link_stat(&st, rev_time(d, a.r), target);
 			if (cb(d->archives[i].name, &st, payload))
 				return TIER_EABORTED;
@@ -730,8 +727,8 @@ int tier_drive_list(tier_drive *d, const char *path, tier_drive_list_cb cb,
 	pthread_mutex_lock(&d->mu);
 	if ((rc = locate(d, path, &w)) == 0) {
 		if (is_link(w.kind))
-			rc = tier_error_set(TIER_ECONFLICT,
-			                    "'%s' is a symlink", path);
+			rc = tier_error_set(TIER_ECONFLICT, "'%s' is a symlink",
+			                    path);
 		else if (w.kind == K_IN_REV)
 			rc = list_rev(d, path, &w, cb, payload);
 		else

@@ -13,8 +13,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 
-int tier_drive_file_open(tier_drive_file **out, tier_drive *d,
-                         const char *path)
+int tier_drive_file_open(tier_drive_file **out, tier_drive *d, const char *path)
 {
 	struct drive_rev *r = NULL;
 	tier_drive_file *f;
@@ -137,9 +136,9 @@ static int serve(struct request *q, size_t last)
 		}
 		/* a miss: fetch from here on, readahead included */
 		q->next = i;
-		rc = tier_browse_file_read(q->f->bf, i,
-		                           fetch_count(q, i, last > i ? last : i),
-		                           take_chunk, q);
+		rc = tier_browse_file_read(
+		        q->f->bf, i, fetch_count(q, i, last > i ? last : i),
+		        take_chunk, q);
 		if (rc < 0 && !q->done[i - q->i0])
 			return rc;
 		/* the readahead failed past what was asked: read the rest of

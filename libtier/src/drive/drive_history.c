@@ -31,8 +31,8 @@ static int add_tags(tier_drive *d, const tier_log_entry *e, size_t *cap)
 	                                      "Tier-Tag");
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		/* a name that cannot be one directory entry is not shown */
-		if (!*tags[i] || strchr(tags[i], '/') || !strcmp(tags[i], ".") ||
-		    !strcmp(tags[i], ".."))
+		if (!*tags[i] || strchr(tags[i], '/') ||
+		    !strcmp(tags[i], ".") || !strcmp(tags[i], ".."))
 			continue;
 		if (d->ntags == *cap) {
 			size_t nc = *cap ? *cap * 2 : 16;

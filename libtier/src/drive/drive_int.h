@@ -21,9 +21,9 @@
 
 struct drive_rev {
 	uint64_t rev;
-	tier_browse *b;   /* NULL until used */
-	unsigned files;   /* open files of it: never closed while > 0 */
-	uint64_t used;    /* tick of the last use */
+	tier_browse *b; /* NULL until used */
+	unsigned files; /* open files of it: never closed while > 0 */
+	uint64_t used;  /* tick of the last use */
 };
 
 /* One tag of one revision (Tier-Tag): /tags/NAME/N. */
