@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../libtier/src"
 layer() {
 	case $1 in
 	util/* | tier/errors.h | tier/common.h) echo 0 ;;
-	hash.* | chunker.* | objread.* | pack.* | pack_*.* | gitpack.* | gitpack_*.* | odb_pack.* | streampack.* | snapshot.* | chunkmap.* | chunkidx*.* | statcache.* | crypto/*) echo 1 ;;
+	hash.* | chunker.* | objread.* | pack.* | pack_*.* | gitpack.* | gitpack_*.* | odb_pack.* | streampack.* | snapshot.* | snapshot_*.* | chunkmap.* | chunkidx*.* | statcache.* | crypto/*) echo 1 ;;
 	driver/* | url.* | url_*.* | retry.* | location.* | packfetch.* | tier/location.h | tier/sys/driver.h) echo 2 ;;
 	log.* | log_*.*) echo 3 ;;
 	vault.* | vault_*.* | installation.* | tierref.* | probe.* | init.* | write.* | revision.* | odb_frozen.* | keys.* | keys_*.* | config.* | tier/config.h | tier/vault.h) echo 4 ;;

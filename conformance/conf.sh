@@ -40,7 +40,8 @@ tool() {
 _conf_raw() {
 	local t=$1
 	shift
-	timeout -k 5 "$TT_TIMEOUT" "$TIER_TOOLS_DIR/$t" "${CONF_OPTS[@]}" "$@" </dev/null
+	tt_init_args "$t" "$@"
+	timeout -k 5 "$TT_TIMEOUT" "$TIER_TOOLS_DIR/$t" "${TT_INIT_ARGS[@]}" "${CONF_OPTS[@]}" "$@" </dev/null
 }
 
 _conf_server() {

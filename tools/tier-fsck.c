@@ -5,6 +5,7 @@
 #include "exitcodes.h"
 #include "opt.h"
 #include "output.h"
+#include "password.h"
 #include "session.h"
 #include "tier/fsck.h"
 
@@ -275,6 +276,8 @@ int main(int argc, char **argv)
 	vo.state_dir = c.state_dir;
 	vo.tiers = c.tiers.items;
 	vo.ntiers = c.tiers.count;
+	vo.password = tool_password;
+	vo.password_payload = &c;
 	if ((rc = tier_vault_open(&v, &vo)) < 0)
 		return tool_finish(&c, tool_fail(rc));
 

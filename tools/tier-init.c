@@ -4,9 +4,14 @@
 #include "exitcodes.h"
 #include "opt.h"
 #include "output.h"
+#include "password.h"
 #include "session.h"
 
+#include <string.h>
+
 static int opt_adopt, opt_read_only;
+static const char *opt_encryption;
+static uint64_t opt_kdf_memory;
 
 static const struct tool_opt options[] = {
         TOOL_FLAG(
@@ -16,6 +21,13 @@ static const struct tool_opt options[] = {
         TOOL_FLAG(
                 0, "read-only", &opt_read_only,
                 "follow the vault on the tiers for restores only; never writes"),
+        TOOL_STRING(0, "encryption", "MODE", &opt_encryption,
+                    "aes-256-gcm (the default: contents, names and metadata "
+                    "sealed on this machine) or none (a plaintext vault)"),
+        TOOL_SIZE(0, "kdf-memory", "SIZE", &opt_kdf_memory, 1024 * 1024,
+                  1024ull * 1024 * 1024,
+                  "memory the password's key derivation (scrypt) takes, "
+                  "e.g. 64M (the default); more is slower to guess"),
         TOOL_OPTS_END};
 
 static const struct tool_def def = {
@@ -28,6 +40,14 @@ static const struct tool_def def = {
         .min_args = 0,
         .max_args = 0,
 };
+
+/* A new vault's password: a terminal asks twice. */
+static int new_password(char **out, size_t *len, void *payload)
+{
+	return tool_password_new(out, len, NULL, NULL, payload,
+	                         "--password-file, --password-command, "
+	                         "TIER_PASSWORD_FILE or TIER_PASSWORD");
+}
 
 int main(int argc, char **argv)
 {
@@ -52,6 +72,18 @@ int main(int argc, char **argv)
 		        tool_usage_error(
 		                "give at least one tier with -t [NAME=]URL"));
 
+	if (opt_encryption && strcmp(opt_encryption, "aes-256-gcm") &&
+	    strcmp(opt_encryption, "none"))
+		return tool_finish(&c,
+		                   tool_usage_error("unknown --encryption '%s' "
+		                                    "(aes-256-gcm or none)",
+		                                    opt_encryption));
+	if ((opt_adopt || opt_read_only) && (opt_encryption || opt_kdf_memory))
+		return tool_finish(
+		        &c,
+		        tool_usage_error("--encryption and --kdf-memory are "
+		                         "for a new vault"));
+
 	tier_vault_options o = TIER_VAULT_OPTIONS_INIT;
 	tool_location_options(&c, &o.location);
 	o.state_dir = c.state_dir;
@@ -60,12 +92,19 @@ int main(int argc, char **argv)
 	o.mode = opt_adopt       ? TIER_INIT_ADOPT
 	         : opt_read_only ? TIER_INIT_READ_ONLY
 	                         : TIER_INIT_NEW;
+	/* SPEC 8: encrypted unless --encryption none says otherwise */
+	o.encryption = opt_encryption ? opt_encryption : "aes-256-gcm";
+	o.kdf_memory = opt_kdf_memory;
+	o.password = o.mode == TIER_INIT_NEW ? new_password : tool_password;
+	o.password_payload = &c;
 	if ((rc = tier_vault_init(&v, &o)) < 0)
 		return tool_finish(&c, tool_fail(rc));
 
 	if (c.json) {
 		json_t *out = json_pack(
-		        "{s:s, s:s, s:s, s:I, s:o}", "vault", tier_vault_id(v),
+		        "{s:s, s:s, s:s, s:s, s:I, s:o}", "vault",
+		        tier_vault_id(v), "encryption",
+		        tier_vault_encrypted(v) ? "aes-256-gcm" : "none",
 		        "installation", tier_vault_installation_id(v), "mode",
 		        opt_adopt       ? "adopt"
 		        : opt_read_only ? "read-only"
@@ -77,10 +116,11 @@ int main(int argc, char **argv)
 			tool_json_set_name(out, "state", c.state_dir);
 		rc = tool_json_emit(out);
 	} else {
-		printf("%s vault %s on %s, installation %s in %s\n",
+		printf("%s %svault %s on %s, installation %s in %s\n",
 		       opt_adopt       ? "adopted"
 		       : opt_read_only ? "following"
 		                       : "created",
+		       tier_vault_encrypted(v) ? "encrypted " : "",
 		       tier_vault_id(v),
 		       tool_count(tier_vault_tier_count(v), "tier", NULL),
 		       tier_vault_installation_id(v), tool_q(c.state_dir));

@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!copy)
 		abort();
 	memcpy(copy, data, size);
-	rc = tier_node_decode(&n, copy, size);
+	rc = tier_node_decode(&n, NULL, copy, size);
 	FUZZ_CHECK(rc == 0 || rc == TIER_ECORRUPT || rc == TIER_ERROR);
 	if (rc == 0) {
 		FUZZ_CHECK(n.mode <= 07777);
@@ -52,8 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n.target = NULL;
 			n.target_len = 0;
 		}
-		FUZZ_CHECK(tier_node_encode(&enc, &n) == 0);
-		FUZZ_CHECK(tier_node_decode(&again, enc.ptr, enc.size) == 0);
+		FUZZ_CHECK(tier_node_encode(&enc, NULL, &n) == 0);
+		FUZZ_CHECK(tier_node_decode(&again, NULL, enc.ptr, enc.size) ==
+		           0);
 		same_node(&n, &again);
 		tier_node_dispose(&again);
 		tier_node_dispose(&n);

@@ -51,7 +51,8 @@ static void decode_chunks(const tier_pack_index *idx, const uint8_t *pack,
 		if (!(out = malloc(e->raw_len ? e->raw_len : 1)))
 			abort();
 		int rc = tier_pack_chunk_decode(e, NULL, pack + e->offset,
-		                                e->stored_len, out, e->raw_len);
+		                                e->stored_len, out, e->raw_len,
+		                                NULL);
 		FUZZ_CHECK(rc == 0 || rc == TIER_ECORRUPT);
 		free(out);
 	}
@@ -67,7 +68,7 @@ static void verify_memfd(const uint8_t *data, size_t size)
 	if (size && write(fd, data, size) != (ssize_t)size)
 		abort();
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	int rc = tier_pack_verify(path, NULL, id);
+	int rc = tier_pack_verify(path, NULL, id, NULL);
 	FUZZ_CHECK(rc == 0 || rc == TIER_ECORRUPT || rc == TIER_EUNSUPPORTED ||
 	           rc == TIER_ERROR);
 	close(fd);
@@ -80,7 +81,7 @@ static void parse_all(const uint8_t *data, size_t size)
 	int rc;
 
 	/* a tail of unknown pack size (a ranged read) */
-	rc = tier_pack_index_parse(&idx, &need, data, size, 0, "fuzz");
+	rc = tier_pack_index_parse(&idx, &need, data, size, 0, "fuzz", NULL);
 	FUZZ_CHECK(rc <= 0);
 	if (rc == 0 && !idx)
 		FUZZ_CHECK(need > size);
@@ -90,7 +91,7 @@ static void parse_all(const uint8_t *data, size_t size)
 		idx = NULL;
 	}
 	/* the whole pack */
-	rc = tier_pack_index_parse(&idx, &need, data, size, size, "fuzz");
+	rc = tier_pack_index_parse(&idx, &need, data, size, size, "fuzz", NULL);
 	FUZZ_CHECK(rc <= 0);
 	if (rc == 0 && !idx)
 		FUZZ_CHECK(need > size);

@@ -22,14 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc;
 
 	/* as an entry name (up to the first NUL, as git stores it) */
-	rc = tier_snap_name_decode(&dec, entry);
+	rc = tier_snap_name_decode(&dec, NULL, entry);
 	FUZZ_CHECK(rc == 0 || rc == TIER_ECORRUPT || rc == TIER_ERROR);
 	if (rc == 0) {
 		FUZZ_CHECK(dec.size > 0);
 		FUZZ_CHECK(!memchr(dec.ptr, '/', dec.size));
 		FUZZ_CHECK(!memchr(dec.ptr, '\0', dec.size));
 		FUZZ_CHECK(strcmp(dec.ptr, ".") && strcmp(dec.ptr, ".."));
-		FUZZ_CHECK(tier_snap_name_encode(&enc, dec.ptr, dec.size) == 0);
+		FUZZ_CHECK(tier_snap_name_encode(&enc, NULL, dec.ptr,
+		                                 dec.size) == 0);
 		FUZZ_CHECK(!strcmp(tier_buf_cstr(&enc), entry));
 	} else {
 		FUZZ_CHECK(dec.size == 0);
@@ -39,10 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size && !memchr(data, '/', size) && !memchr(data, '\0', size) &&
 	    !(size == 1 && data[0] == '.') &&
 	    !(size == 2 && data[0] == '.' && data[1] == '.')) {
-		FUZZ_CHECK(tier_snap_name_encode(&enc, (const char *)data,
+		FUZZ_CHECK(tier_snap_name_encode(&enc, NULL, (const char *)data,
 		                                 size) == 0);
 		FUZZ_CHECK(strlen(enc.ptr) == enc.size);
-		FUZZ_CHECK(tier_snap_name_decode(&back, enc.ptr) == 0);
+		FUZZ_CHECK(tier_snap_name_decode(&back, NULL, enc.ptr) == 0);
 		FUZZ_CHECK(back.size == size && !memcmp(back.ptr, data, size));
 	}
 	tier_buf_dispose(&dec);

@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	if (git_tree_lookup(&tree, repo, &id) < 0)
 		goto out; /* libgit2 refuses it: never reaches our code */
-	rc = tier_snap_tree_check(tree);
+	rc = tier_snap_tree_check(tree, NULL);
 	FUZZ_CHECK(rc == 0 || rc == TIER_ECORRUPT || rc == TIER_ERROR);
 	if (rc == 0) {
 		size_t n = git_tree_entrycount(tree);
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				           GIT_OBJECT_BLOB);
 			else
 				FUZZ_CHECK(tier_snap_name_decode(
-				                   &dec, names[i]) == 0);
+				                   &dec, NULL, names[i]) == 0);
 		}
 		/* entries are in the object's order, not sorted */
 		qsort(names, n, sizeof(*names), cmp_str);

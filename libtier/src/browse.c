@@ -66,7 +66,8 @@ static int rev_trees(tier_browse *b)
 	    (rc = tier_tree_lookup_bounded(&b->root, b->repo, &rid,
 	                                   "a snapshot")) < 0)
 		return tier_error_prefix("revision %" PRIu64, b->rev);
-	if (b->root && (rc = tier_snap_tree_check(b->root)) < 0)
+	if (b->root &&
+	    (rc = tier_snap_tree_check(b->root, tier_vault_keys(b->v))) < 0)
 		return tier_error_prefix("the snapshot of revision %" PRIu64,
 		                         b->rev);
 	return 0;
@@ -141,7 +142,8 @@ static int read_node(tier_browse *b, tier_node *out, const git_oid *id,
 	int rc = tier_blob_lookup_bounded(&blob, b->repo, id,
 	                                  TIER_MAX_NODE_BLOB, "a node blob");
 	if (rc == 0) {
-		rc = tier_node_decode(out, git_blob_rawcontent(blob),
+		rc = tier_node_decode(out, tier_vault_keys(b->v),
+		                      git_blob_rawcontent(blob),
 		                      (size_t)git_blob_rawsize(blob));
 		git_blob_free(blob);
 	}
@@ -158,7 +160,8 @@ static int load_tree(tier_browse *b, const git_oid *id, const char *path,
 	int rc;
 	*out = NULL;
 	rc = tier_tree_lookup_bounded(out, b->repo, id, "a snapshot directory");
-	if (rc == 0 && (rc = tier_snap_tree_check(*out)) < 0) {
+	if (rc == 0 &&
+	    (rc = tier_snap_tree_check(*out, tier_vault_keys(b->v))) < 0) {
 		git_tree_free(*out);
 		*out = NULL;
 	}
@@ -292,7 +295,8 @@ static int resolve(tier_browse *b, const char *path, tier_buf *shown,
 			p++;
 		tier_buf_clear(&comp);
 		if ((rc = tier_buf_put(&comp, s, (size_t)(p - s))) < 0 ||
-		    (rc = tier_snap_name_encode(&enc, comp.ptr, comp.size)) < 0)
+		    (rc = tier_snap_name_encode(&enc, tier_vault_keys(b->v),
+		                                comp.ptr, comp.size)) < 0)
 			goto out;
 		const git_tree_entry *e = git_tree_entry_byname(tree, enc.ptr);
 		int last = !*p;
@@ -426,7 +430,7 @@ static int list_dir(struct walk *w, const git_tree *tree, unsigned depth)
 		if (!strcmp(git_tree_entry_name(e), TIER_SNAP_DIRMETA))
 			continue;
 		/* checked by load_tree: every name decodes */
-		if ((rc = tier_snap_name_decode(&name,
+		if ((rc = tier_snap_name_decode(&name, tier_vault_keys(w->b->v),
 		                                git_tree_entry_name(e))) < 0)
 			break;
 		slots[k].index = i;

@@ -308,7 +308,8 @@ static int cidx_diff(const tier_chunkmap *m, const tier_cidx_pack *want,
 }
 
 int tier_cidx_load(tier_chunkmap **out, git_repository *repo,
-                   const tier_cidx_pack *want, size_t n, const char *state_dir)
+                   const tier_cidx_pack *want, size_t n, const char *state_dir,
+                   const tier_keys *keys)
 {
 	tier_chunkmap *m = NULL;
 	tier_cidx_pack *add = NULL;
@@ -331,7 +332,7 @@ int tier_cidx_load(tier_chunkmap **out, git_repository *repo,
 	}
 	tier_buf_dispose(&path);
 	if (rc == 0) { /* the cached packs and some more */
-		rc = tier_cidx_build(out, repo, m, add, nadd, state_dir);
+		rc = tier_cidx_build(out, repo, m, add, nadd, state_dir, keys);
 		/* a block of the old file that fails its checksum (or a bad
 		 * blob, which fails again) is worth one rebuild from the log */
 		if (rc == TIER_ECORRUPT) {
@@ -340,7 +341,7 @@ int tier_cidx_load(tier_chunkmap **out, git_repository *repo,
 		}
 	}
 	if (rc > 0)
-		rc = tier_cidx_build(out, repo, NULL, want, n, state_dir);
+		rc = tier_cidx_build(out, repo, NULL, want, n, state_dir, keys);
 	tier_chunkmap_free(m);
 	free(add);
 	return rc;

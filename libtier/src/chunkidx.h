@@ -110,11 +110,11 @@ int tier_cidx_read_block(const tier_chunkmap *m, uint64_t b,
  * their numbers) and the packs add[0..nadd), appended, read from repo's
  * index blobs.  Into "<state_dir>/chunkidx" (a temp file renamed over it)
  * when state_dir is given and writable, else an unlinked temp file.  *out
- * reads the new file.
+ * reads the new file.  keys: the vault's, to open sealed index blobs.
  */
 int tier_cidx_build(tier_chunkmap **out, git_repository *repo,
                     const tier_chunkmap *old, const tier_cidx_pack *add,
-                    size_t nadd, const char *state_dir);
+                    size_t nadd, const char *state_dir, const tier_keys *keys);
 
 /**
  * The map of exactly the packs want[0..n) (pack ids distinct): the file in
@@ -122,7 +122,8 @@ int tier_cidx_build(tier_chunkmap **out, git_repository *repo,
  * some, rebuilt when it holds others or cannot be trusted.
  */
 int tier_cidx_load(tier_chunkmap **out, git_repository *repo,
-                   const tier_cidx_pack *want, size_t n, const char *state_dir);
+                   const tier_cidx_pack *want, size_t n, const char *state_dir,
+                   const tier_keys *keys);
 
 /**
  * The packs a revision's index/ tree lists (tree NULL or without index/:

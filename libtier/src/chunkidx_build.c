@@ -28,6 +28,7 @@
 struct runs {
 	int fd; /* unlinked temp file, -1 until the first run */
 	const char *dir;
+	const tier_keys *keys; /* the vault's: sealed pack indexes */
 	tier_chunk_loc *buf;
 	size_t nbuf, max;
 	uint64_t *off, *cnt; /* run i: first record's byte offset, records */
@@ -135,7 +136,8 @@ static int runs_add_pack(struct runs *r, git_repository *repo,
 	if (rc < 0)
 		return rc;
 	rc = tier_pack_index_parse(&idx, &need, git_blob_rawcontent(blob),
-	                           (size_t)git_blob_rawsize(blob), 0, name);
+	                           (size_t)git_blob_rawsize(blob), 0, name,
+	                           r->keys);
 	git_blob_free(blob);
 	if (rc < 0)
 		return rc;
@@ -352,9 +354,9 @@ static int add_packs(struct runs *r, tier_chunkmap *m, git_repository *repo,
 
 static int build_records(tier_chunkmap *m, git_repository *repo,
                          const tier_chunkmap *old, const tier_cidx_pack *add,
-                         size_t nadd, const char *dir)
+                         size_t nadd, const char *dir, const tier_keys *keys)
 {
-	struct runs r = {.fd = -1, .dir = dir};
+	struct runs r = {.fd = -1, .dir = dir, .keys = keys};
 	struct src *s = NULL;
 	struct out o = {.fd = m->fd};
 	size_t base = old ? old->npacks : 0, ns = 0;
@@ -383,7 +385,7 @@ static int build_records(tier_chunkmap *m, git_repository *repo,
 
 int tier_cidx_build(tier_chunkmap **out, git_repository *repo,
                     const tier_chunkmap *old, const tier_cidx_pack *add,
-                    size_t nadd, const char *state_dir)
+                    size_t nadd, const char *state_dir, const tier_keys *keys)
 {
 	tier_buf path = TIER_BUF_INIT, tmp = TIER_BUF_INIT;
 	size_t base = old ? old->npacks : 0;
@@ -406,8 +408,8 @@ int tier_cidx_build(tier_chunkmap **out, git_repository *repo,
 		goto out;
 	if ((m->fd = create_out(&tmp, path.ptr)) < 0)
 		goto out;
-	rc = build_records(m, repo, old, add, nadd,
-	                   tmp.size ? state_dir : NULL);
+	rc = build_records(m, repo, old, add, nadd, tmp.size ? state_dir : NULL,
+	                   keys);
 	if (rc == 0 && tmp.size) {
 		/* readers of the old file keep their open descriptor */
 		if (rename(tmp.ptr, path.ptr) == 0)

@@ -124,14 +124,15 @@ int tier_snap_index_list(tier_cidx_pack **out, size_t *n, git_repository *repo,
 }
 
 int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
-                       const git_tree *tree, const char *state_dir)
+                       const git_tree *tree, const char *state_dir,
+                       const tier_keys *keys)
 {
 	tier_cidx_pack *p = NULL;
 	size_t n = 0;
 	int rc;
 	*out = NULL;
 	if ((rc = tier_snap_index_list(&p, &n, repo, tree)) == 0)
-		rc = tier_cidx_load(out, repo, p, n, state_dir);
+		rc = tier_cidx_load(out, repo, p, n, state_dir, keys);
 	free(p);
 	return rc;
 }

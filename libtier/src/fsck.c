@@ -166,7 +166,8 @@ static int snapshot_check(struct fsck_run *r, const git_oid *head,
 	git_oid_cpy(&h->head, head);
 	*out = h;
 	int rc = tier_fsck_snap_check(&h->snap, r->cache, head,
-	                              tier_vault_state_dir(r->v));
+	                              tier_vault_state_dir(r->v),
+	                              tier_vault_keys(r->v));
 	r->r->chunks_checked += h->snap.chunks_checked;
 	return rc;
 }

@@ -197,7 +197,7 @@ static int pack_probe(struct fsck_run *r, tier_location *loc,
 		tier_buf_sets(why, tier_error_last());
 		return PACK_UNREADABLE;
 	}
-	rc = tier_pack_verify(tmp.ptr, p->id, NULL);
+	rc = tier_pack_verify(tmp.ptr, p->id, NULL, tier_vault_keys(r->v));
 	r->r->packs_read++;
 	if (rc < 0)
 		tier_buf_sets(why, tier_error_last());
@@ -314,7 +314,8 @@ static int pack_fetch(struct pack_mend *m, size_t j)
 		                tier_error_last());
 		return 0;
 	}
-	if (tier_pack_verify(m->tmp.ptr, p->id, NULL) < 0) {
+	if (tier_pack_verify(m->tmp.ptr, p->id, NULL, tier_vault_keys(r->v)) <
+	    0) {
 		tier_buf_printf(&m->tried, "%s'%s' has a bad copy too", sep,
 		                in->name);
 		discard(&m->tmp, &m->fd);

@@ -32,6 +32,7 @@ struct walk {
 	tier_buf name, obj, tmp;
 	tier_spillset *seen; /* trees and node blobs checked already */
 	unsigned int depth;
+	const tier_keys *keys; /* NULL: a plaintext vault */
 };
 
 static int finding(struct walk *w, const char *id, const char *object,
@@ -199,7 +200,7 @@ static int bad_names(struct walk *w, const git_tree *t, unsigned char *bad,
 			        git_object_type2string(git_tree_entry_type(e)));
 			continue;
 		}
-		rc = tier_snap_name_decode(&w->name, nm);
+		rc = tier_snap_name_decode(&w->name, w->keys, nm);
 		if (rc == 0 || rc != TIER_ECORRUPT)
 			continue;
 		bad[i] = 1;
@@ -259,7 +260,7 @@ static int check_node(struct walk *w, const git_tree_entry *e, int meta)
 		               "%s cannot be read: %s", what,
 		               ge && ge->message ? ge->message : "unknown");
 	}
-	rc = tier_node_decode(&n, git_blob_rawcontent(blob),
+	rc = tier_node_decode(&n, w->keys, git_blob_rawcontent(blob),
 	                      (size_t)git_blob_rawsize(blob));
 	git_blob_free(blob);
 	if (rc < 0) {
@@ -308,7 +309,7 @@ static int walk_tree(struct walk *w, const git_tree *t)
 {
 	size_t n = git_tree_entrycount(t), base = w->path.size;
 	unsigned char *bad = NULL;
-	int rc = tier_snap_tree_check(t);
+	int rc = tier_snap_tree_check(t, w->keys);
 
 	if (rc == TIER_ECORRUPT) {
 		tier_buf_sets(&w->tmp, tier_error_last());
@@ -330,7 +331,7 @@ static int walk_tree(struct walk *w, const git_tree *t)
 			rc = check_node(w, e, 1);
 			continue;
 		}
-		if ((rc = tier_snap_name_decode(&w->name, nm)) < 0 ||
+		if ((rc = tier_snap_name_decode(&w->name, w->keys, nm)) < 0 ||
 		    (rc = tier_buf_putc(&w->path, '/')) < 0 ||
 		    (rc = tier_buf_put(&w->path, w->name.ptr, w->name.size)) <
 		            0)
@@ -408,8 +409,8 @@ static int check_revision(struct walk *w, const git_oid *commit, int is_head)
 	git_commit_free(c);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	if (is_head &&
-	    (rc = tier_chunkmap_load(&w->map, w->repo, t, w->state_dir)) < 0) {
+	if (is_head && (rc = tier_chunkmap_load(&w->map, w->repo, t,
+	                                        w->state_dir, w->keys)) < 0) {
 		w->map = NULL;
 		if (is_oom(rc))
 			goto out;
@@ -434,7 +435,8 @@ out:
 }
 
 int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
-                         const git_oid *head, const char *state_dir)
+                         const git_oid *head, const char *state_dir,
+                         const tier_keys *keys)
 {
 	struct walk w;
 	git_oid cur;
@@ -446,6 +448,7 @@ int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
 	memset(&w, 0, sizeof(w));
 	w.repo = repo;
 	w.state_dir = state_dir;
+	w.keys = keys;
 	w.out = out;
 	/* every distinct tree and node of every revision: on disk past a
 	 * few MiB (issue 15); exact, a false "seen" would skip a check */

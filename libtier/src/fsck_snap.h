@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/seal.h"
 #include "util/buf.h"
 
 /** One finding; the caller prefixes the tier. */
@@ -42,7 +43,8 @@ typedef struct {
  * (tier_chunkmap_load; NULL: a temporary one).
  */
 int tier_fsck_snap_check(tier_fsck_snap *out, git_repository *repo,
-                         const git_oid *head, const char *state_dir);
+                         const git_oid *head, const char *state_dir,
+                         const tier_keys *keys);
 
 void tier_fsck_snap_dispose(tier_fsck_snap *s);
 

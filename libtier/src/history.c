@@ -167,6 +167,7 @@ struct diffwalk {
 	tier_buf path; /* decoded: "/a/b" */
 	tier_buf name;
 	unsigned int depth;
+	const tier_keys *keys;
 };
 
 static const char *wpath(struct diffwalk *w)
@@ -188,7 +189,7 @@ static int node_size(struct diffwalk *w, const git_tree_entry *e,
 	                                   TIER_MAX_NODE_BLOB, "a node blob")) <
 	    0)
 		return tier_error_prefix("snapshot entry %s", wpath(w));
-	rc = tier_node_decode(&n, git_blob_rawcontent(b),
+	rc = tier_node_decode(&n, w->keys, git_blob_rawcontent(b),
 	                      (size_t)git_blob_rawsize(b));
 	git_blob_free(b);
 	if (rc < 0)
@@ -222,8 +223,8 @@ static int change(struct diffwalk *w, const git_tree_entry *a,
 	if (!strcmp(git_tree_entry_name(e), TIER_SNAP_DIRMETA))
 		return 0; /* a directory's own metadata */
 	/* the directory was checked (tier_snap_tree_check): names decode */
-	if ((rc = tier_snap_name_decode(&w->name, git_tree_entry_name(e))) <
-	            0 ||
+	if ((rc = tier_snap_name_decode(&w->name, w->keys,
+	                                git_tree_entry_name(e))) < 0 ||
 	    (rc = tier_buf_putc(&w->path, '/')) < 0 ||
 	    (rc = tier_buf_put(&w->path, w->name.ptr, w->name.size)) < 0)
 		goto out;
@@ -302,8 +303,8 @@ static int diff_trees(struct diffwalk *w, const git_tree *a, const git_tree *b)
 		                      "than %d levels",
 		                      wpath(w), MAX_DEPTH);
 	}
-	if ((a && (rc = tier_snap_tree_check(a)) < 0) ||
-	    (b && (rc = tier_snap_tree_check(b)) < 0)) {
+	if ((a && (rc = tier_snap_tree_check(a, w->keys)) < 0) ||
+	    (b && (rc = tier_snap_tree_check(b, w->keys)) < 0)) {
 		rc = tier_error_prefix("snapshot directory %s", wpath(w));
 		goto out;
 	}
@@ -340,8 +341,9 @@ int tier_vault_diff(tier_vault *v, uint64_t from, uint64_t to, tier_diff_cb cb,
 	git_repository *repo = tier_vault_cache(v);
 	git_oid a, b;
 	git_tree *ta = NULL, *tb = NULL;
-	struct diffwalk w = {repo,          cb, payload, TIER_BUF_INIT,
-	                     TIER_BUF_INIT, 0};
+	struct diffwalk w = {
+	        repo,          cb, payload,           TIER_BUF_INIT,
+	        TIER_BUF_INIT, 0,  tier_vault_keys(v)};
 	int rc;
 
 	if ((from && (rc = tier_vault_find_revision(v, from, &a)) < 0) ||

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "keys.h"
 #include "log.h"
 #include "snapshot.h"
 #include "tier/sys/driver.h"
@@ -155,6 +156,12 @@ static int init_check(const tier_vault_options *opts)
 		return tier_error_set(
 		        TIER_EUSAGE,
 		        "tier-init needs at least one tier (-t URL)");
+	if (opts->encryption && strcmp(opts->encryption, "none") &&
+	    strcmp(opts->encryption, "aes-256-gcm"))
+		return tier_error_set(TIER_EUSAGE,
+		                      "unknown encryption '%s' (aes-256-gcm or "
+		                      "none)",
+		                      opts->encryption);
 	snprintf(path, sizeof(path), "%s/config", opts->state_dir);
 	if (stat(path, &st) == 0)
 		return tier_error_set(
@@ -347,21 +354,39 @@ static int init_new(struct init_run *run)
 	tier_vault *v = run->v;
 	tier_write_result *res = NULL;
 	tier_write *w = NULL;
-	git_oid tree;
+	git_oid tree, keys;
+	tier_buf slot = TIER_BUF_INIT;
+	char slot_id[17];
+	int enc = run->opts->encryption &&
+	          strcmp(run->opts->encryption, "none") != 0;
 	int rc;
-	if ((rc = init_config_vault_id(run)) < 0)
+	/* the password first: without one no tier is touched */
+	if ((rc = init_config_vault_id(run)) < 0 ||
+	    (enc && (rc = tier_keys_create(v, &slot, slot_id,
+	                                   run->opts->kdf_memory)) < 0)) {
+		tier_buf_dispose(&slot);
 		return rc;
+	}
 	for (size_t i = 0; i < v->n; i++)
 		if ((rc = tier_log_create(v->t[i].loc)) < 0) {
 			tier_error_prefix(
 			        "cannot create the vault on tier '%s'",
 			        v->t[i].info.name);
+			tier_buf_dispose(&slot);
 			return rc;
 		}
 	if ((rc = tier_vault_probe(v)) < 0 ||
-	    (rc = tier_write_begin(&w, v, "init")) < 0)
+	    (rc = tier_write_begin(&w, v, "init")) < 0) {
+		tier_buf_dispose(&slot);
 		return rc;
-	rc = tier_snap_initial_tree(&tree, tier_write_repo(w), v->vault_id);
+	}
+	rc = enc ? tier_keys_write_tree(&keys, tier_write_repo(w), &slot,
+	                                (const char(*)[17])slot_id, 1)
+	         : 0;
+	tier_buf_dispose(&slot);
+	if (rc == 0)
+		rc = tier_snap_initial_tree(&tree, tier_write_repo(w),
+		                            v->vault_id, enc ? &keys : NULL);
 	if (rc == 0)
 		rc = tier_write_commit(w, &tree, "init: new vault", NULL, &res);
 	tier_write_free(w);
@@ -412,7 +437,9 @@ static int init_join(struct init_run *run)
 		        "no tier holds a vault to %s (are they online?)",
 		        run->opts->mode == TIER_INIT_ADOPT ? "adopt"
 		                                           : "follow");
-	if ((rc = init_config_vault_id(run)) < 0)
+	/* a follower that cannot open the keys could never restore */
+	if ((rc = init_config_vault_id(run)) < 0 ||
+	    (rc = tier_keys_load(v)) < 0)
 		return rc;
 	return run->opts->mode == TIER_INIT_ADOPT ? init_adopt(run) : 0;
 }

@@ -38,11 +38,19 @@ static void put_u64(unsigned char *p, uint64_t v)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static void encode_header(unsigned char h[TIER_PACK_HEADER_SIZE])
+/* Version and cipher: 1/none, or 2/AES-256-GCM for a sealed pack. */
+static void put_format(unsigned char *p, const tier_keys *keys)
+{
+	put_u16(p, keys ? TIER_PACK_VERSION_SEALED : TIER_PACK_VERSION);
+	put_u16(p + 2,
+	        keys ? TIER_PACK_CIPHER_AES256GCM : TIER_PACK_CIPHER_NONE);
+}
+
+static void encode_header(unsigned char h[TIER_PACK_HEADER_SIZE],
+                          const tier_keys *keys)
 {
 	memcpy(h, TIER_PACK_MAGIC, 8);
-	put_u16(h + 8, TIER_PACK_VERSION);
-	put_u16(h + 10, TIER_PACK_CIPHER_NONE);
+	put_format(h + 8, keys);
 	put_u32(h + 12, 0);
 }
 
@@ -118,9 +126,12 @@ struct tier_pack_writer {
 	tier_sha256_ctx file_hash;
 	unsigned char *out; /* bytes not written yet (WRITE_BUFFER at most) */
 	size_t out_len;
-	tier_buf index;         /* encoded entries */
+	tier_buf index;         /* encoded entries (plaintext) */
 	unsigned char *scratch; /* compression output, reused */
 	size_t scratch_cap;
+	const tier_keys *keys; /* NULL: a plaintext pack */
+	unsigned char *sealed; /* a sealed chunk or index, reused */
+	size_t sealed_cap;
 };
 
 /*
@@ -177,7 +188,8 @@ static int write_all(tier_pack_writer *w, const void *data, size_t len)
 	return 0;
 }
 
-int tier_pack_writer_new(tier_pack_writer **out, const char *dir)
+int tier_pack_writer_new(tier_pack_writer **out, const char *dir,
+                         const tier_keys *keys)
 {
 	tier_pack_writer *w;
 	tier_buf path = TIER_BUF_INIT;
@@ -188,6 +200,7 @@ int tier_pack_writer_new(tier_pack_writer **out, const char *dir)
 	if (!(w = tier_calloc(1, sizeof(*w))))
 		return TIER_ERROR;
 	w->fd = -1;
+	w->keys = keys;
 	if (!(w->dir = tier_strdup(dir)) ||
 	    tier_buf_printf(&path, "%s/pack-XXXXXX.tmp", dir) < 0) {
 		rc = TIER_ERROR;
@@ -208,7 +221,7 @@ int tier_pack_writer_new(tier_pack_writer **out, const char *dir)
 		rc = TIER_ERROR;
 		goto fail;
 	}
-	encode_header(header);
+	encode_header(header, keys);
 	if ((rc = write_all(w, header, sizeof(header))) < 0)
 		goto fail;
 	*out = w;
@@ -228,32 +241,50 @@ static int writer_usable(tier_pack_writer *w)
 	return 0;
 }
 
-int tier_pack_writer_add_compressed(tier_pack_writer *w,
-                                    const unsigned char id[TIER_HASH_LEN],
-                                    const void *stored, size_t stored_len,
-                                    size_t raw_len, unsigned int flags)
+/* The lz4-or-raw form is what flags say (inner_len bytes inside a seal). */
+static int check_form(const unsigned char id[TIER_HASH_LEN], size_t inner_len,
+                      size_t raw_len, unsigned int flags)
 {
-	unsigned char enc[TIER_PACK_ENTRY_SIZE];
-	tier_pack_entry ent;
-	int rc;
 	char hex[TIER_HASH_HEXLEN + 1];
-
-	if ((rc = writer_usable(w)) < 0)
-		return rc;
 	if (raw_len > TIER_PACK_CHUNK_MAX ||
-	    (flags == TIER_CHUNK_RAW && stored_len != raw_len) ||
+	    (flags == TIER_CHUNK_RAW && inner_len != raw_len) ||
 	    (flags == TIER_CHUNK_LZ4 &&
-	     (stored_len == 0 || stored_len >= raw_len)) ||
+	     (inner_len == 0 || inner_len >= raw_len)) ||
 	    (flags != TIER_CHUNK_RAW && flags != TIER_CHUNK_LZ4))
 		return tier_error_set(
 		        TIER_EUSAGE,
 		        "chunk %s: inconsistent stored form (flags %u, %zu stored, %zu raw)",
-		        tier_hex(hex, id, TIER_HASH_LEN), flags, stored_len,
+		        tier_hex(hex, id, TIER_HASH_LEN), flags, inner_len,
 		        raw_len);
+	return 0;
+}
+
+/* *buf holds at least need bytes. */
+static int reserve(unsigned char **buf, size_t *cap, size_t need)
+{
+	if (*cap < need || !*buf) {
+		unsigned char *p = tier_realloc(*buf, need ? need : 1);
+		if (!p)
+			return TIER_ERROR;
+		*buf = p;
+		*cap = need;
+	}
+	return 0;
+}
+
+/* Append stored_len bytes as the chunk's stored form (checked already). */
+static int append_chunk(tier_pack_writer *w,
+                        const unsigned char id[TIER_HASH_LEN],
+                        const void *stored, size_t stored_len, size_t raw_len,
+                        unsigned int flags)
+{
+	unsigned char enc[TIER_PACK_ENTRY_SIZE];
+	tier_pack_entry ent;
+	int rc;
+
 	if (w->count >= UINT32_MAX)
 		return tier_error_set(TIER_EUSAGE, "pack '%s' is full",
 		                      w->tmp_path);
-
 	memcpy(ent.id, id, TIER_HASH_LEN);
 	ent.offset = w->offset;
 	ent.stored_len = (uint32_t)stored_len;
@@ -271,6 +302,48 @@ int tier_pack_writer_add_compressed(tier_pack_writer *w,
 	return 0;
 }
 
+int tier_pack_writer_add_compressed(tier_pack_writer *w,
+                                    const unsigned char id[TIER_HASH_LEN],
+                                    const void *stored, size_t stored_len,
+                                    size_t raw_len, unsigned int flags)
+{
+	int rc;
+	if ((rc = writer_usable(w)) < 0 ||
+	    (rc = check_form(id, stored_len, raw_len, flags)) < 0)
+		return rc;
+	if (!w->keys)
+		return append_chunk(w, id, stored, stored_len, raw_len, flags);
+	/* the seal is bound to the chunk id: it cannot pass for another */
+	if ((rc = reserve(&w->sealed, &w->sealed_cap,
+	                  stored_len + TIER_SEAL_OVERHEAD)) < 0 ||
+	    (rc = tier_seal(w->sealed, w->keys, id, TIER_HASH_LEN, stored,
+	                    stored_len)) < 0)
+		return rc;
+	return append_chunk(w, id, w->sealed, stored_len + TIER_SEAL_OVERHEAD,
+	                    raw_len, flags);
+}
+
+int tier_pack_writer_add_stored(tier_pack_writer *w,
+                                const unsigned char id[TIER_HASH_LEN],
+                                const void *stored, size_t stored_len,
+                                size_t raw_len, unsigned int flags)
+{
+	size_t inner = stored_len;
+	int rc;
+	if ((rc = writer_usable(w)) < 0)
+		return rc;
+	if (w->keys && inner < TIER_SEAL_OVERHEAD)
+		return tier_error_set(
+		        TIER_EUSAGE,
+		        "sealed chunk of %zu bytes is shorter than a seal",
+		        stored_len);
+	if (w->keys)
+		inner -= TIER_SEAL_OVERHEAD;
+	if ((rc = check_form(id, inner, raw_len, flags)) < 0)
+		return rc;
+	return append_chunk(w, id, stored, stored_len, raw_len, flags);
+}
+
 int tier_pack_writer_add(tier_pack_writer *w,
                          const unsigned char id[TIER_HASH_LEN], const void *raw,
                          size_t len)
@@ -286,13 +359,8 @@ int tier_pack_writer_add(tier_pack_writer *w,
 		        TIER_EUSAGE,
 		        "chunk of %zu bytes is larger than the pack limit %u",
 		        len, TIER_PACK_CHUNK_MAX);
-	if (w->scratch_cap < len) {
-		unsigned char *p = tier_realloc(w->scratch, len);
-		if (!p)
-			return TIER_ERROR;
-		w->scratch = p;
-		w->scratch_cap = len;
-	}
+	if ((rc = reserve(&w->scratch, &w->scratch_cap, len)) < 0)
+		return rc;
 	if ((rc = tier_chunk_compress(raw, len, w->scratch, w->scratch_cap,
 	                              &stored_len, &flags)) < 0)
 		return rc;
@@ -300,9 +368,15 @@ int tier_pack_writer_add(tier_pack_writer *w,
 	                                       len, flags);
 }
 
+uint64_t tier_pack_writer_tail_size(const tier_pack_writer *w)
+{
+	return w->index.size + (w->keys ? TIER_SEAL_OVERHEAD : 0) +
+	       TIER_PACK_TRAILER_SIZE;
+}
+
 uint64_t tier_pack_writer_size(const tier_pack_writer *w)
 {
-	return w->offset + w->index.size + TIER_PACK_TRAILER_SIZE;
+	return w->offset + tier_pack_writer_tail_size(w);
 }
 
 size_t tier_pack_writer_count(const tier_pack_writer *w)
@@ -310,10 +384,41 @@ size_t tier_pack_writer_count(const tier_pack_writer *w)
 	return (size_t)w->count;
 }
 
+/* Index (sealed with keys) and trailer, written and flushed. */
+static int write_tail(tier_pack_writer *w)
+{
+	unsigned char trailer[TIER_PACK_TRAILER_SIZE];
+	const unsigned char *index = (const unsigned char *)w->index.ptr;
+	size_t index_len = w->index.size;
+	int rc;
+
+	if (w->keys) {
+		if ((rc = reserve(&w->sealed, &w->sealed_cap,
+		                  index_len + TIER_SEAL_OVERHEAD)) < 0 ||
+		    (rc = tier_seal(w->sealed, w->keys, TIER_PACK_INDEX_AD,
+		                    strlen(TIER_PACK_INDEX_AD), index,
+		                    index_len)) < 0)
+			return rc;
+		index = w->sealed;
+		index_len += TIER_SEAL_OVERHEAD;
+	}
+	put_u64(trailer, w->offset);
+	put_u64(trailer + 8, index_len);
+	put_u32(trailer + 16, (uint32_t)w->count);
+	put_format(trailer + 20, w->keys);
+	if ((rc = tier_pack_index_hash(trailer + TIER_PACK_TRAILER_HASHED,
+	                               index, index_len, trailer)) < 0)
+		return rc;
+	memcpy(trailer + 56, TIER_PACK_MAGIC, 8);
+	if ((index_len && (rc = write_all(w, index, index_len)) < 0) ||
+	    (rc = write_all(w, trailer, sizeof(trailer))) < 0)
+		return rc;
+	return flush_out(w);
+}
+
 int tier_pack_writer_finish(tier_pack_writer *w,
                             unsigned char pack_id[TIER_HASH_LEN], char **path)
 {
-	unsigned char trailer[TIER_PACK_TRAILER_SIZE];
 	unsigned char id[TIER_HASH_LEN];
 	char hex[TIER_HASH_HEXLEN + 1];
 	tier_buf final = TIER_BUF_INIT;
@@ -323,22 +428,7 @@ int tier_pack_writer_finish(tier_pack_writer *w,
 		*path = NULL;
 	if ((rc = writer_usable(w)) < 0)
 		return rc;
-
-	put_u64(trailer, w->offset);
-	put_u64(trailer + 8, w->index.size);
-	put_u32(trailer + 16, (uint32_t)w->count);
-	put_u16(trailer + 20, TIER_PACK_VERSION);
-	put_u16(trailer + 22, TIER_PACK_CIPHER_NONE);
-	if ((rc = tier_pack_index_hash(trailer + TIER_PACK_TRAILER_HASHED,
-	                               w->index.ptr, w->index.size, trailer)) <
-	    0)
-		goto dead;
-	memcpy(trailer + 56, TIER_PACK_MAGIC, 8);
-
-	if ((w->index.size &&
-	     (rc = write_all(w, w->index.ptr, w->index.size)) < 0) ||
-	    (rc = write_all(w, trailer, sizeof(trailer))) < 0 ||
-	    (rc = flush_out(w)) < 0)
+	if ((rc = write_tail(w)) < 0)
 		goto dead;
 	if ((rc = tier_sha256_final(&w->file_hash, id)) < 0)
 		goto dead;
@@ -388,6 +478,7 @@ void tier_pack_writer_free(tier_pack_writer *w)
 	tier_buf_dispose(&w->index);
 	free(w->out);
 	free(w->scratch);
+	free(w->sealed);
 	free(w->tmp_path);
 	free(w->dir);
 	free(w);

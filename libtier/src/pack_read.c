@@ -18,6 +18,7 @@
 
 #include <lz4.h>
 
+#include "crypto/seal.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -58,6 +59,12 @@ static const char *nm(const char *name)
 	return name ? name : "(unnamed)";
 }
 
+/* Bytes a pack's cipher adds to each chunk and to the index. */
+static uint64_t seal_overhead(uint16_t cipher)
+{
+	return cipher == TIER_PACK_CIPHER_AES256GCM ? TIER_SEAL_OVERHEAD : 0;
+}
+
 int tier_pack_trailer_parse(tier_pack_trailer *out, const void *buf, size_t len,
                             const char *name)
 {
@@ -81,17 +88,23 @@ int tier_pack_trailer_parse(tier_pack_trailer *out, const void *buf, size_t len,
 	tr.cipher = get_u16(t + 22);
 	memcpy(tr.index_hash, t + TIER_PACK_TRAILER_HASHED, TIER_HASH_LEN);
 
-	if (tr.version != TIER_PACK_VERSION)
+	if (tr.version != TIER_PACK_VERSION &&
+	    tr.version != TIER_PACK_VERSION_SEALED)
 		return tier_error_set(
 		        TIER_EUNSUPPORTED,
-		        "pack '%s' has format version %u; this build reads version %u",
-		        nm(name), tr.version, TIER_PACK_VERSION);
-	if (tr.cipher != TIER_PACK_CIPHER_NONE)
+		        "pack '%s' has format version %u; this build reads versions %u and %u",
+		        nm(name), tr.version, TIER_PACK_VERSION,
+		        TIER_PACK_VERSION_SEALED);
+	/* version 1 is plaintext, version 2 sealed with AES-256-GCM */
+	if (tr.cipher != (tr.version == TIER_PACK_VERSION
+	                          ? TIER_PACK_CIPHER_NONE
+	                          : TIER_PACK_CIPHER_AES256GCM))
 		return tier_error_set(
 		        TIER_EUNSUPPORTED,
 		        "pack '%s' is encrypted with cipher %u, which this build cannot read",
 		        nm(name), tr.cipher);
-	if (tr.index_len != (uint64_t)tr.count * TIER_PACK_ENTRY_SIZE ||
+	if (tr.index_len != (uint64_t)tr.count * TIER_PACK_ENTRY_SIZE +
+	                            seal_overhead(tr.cipher) ||
 	    tr.index_offset < TIER_PACK_HEADER_SIZE ||
 	    tr.index_offset > UINT64_MAX / 4 || tr.index_len > UINT64_MAX / 4)
 		return tier_error_set(TIER_ECORRUPT,
@@ -128,16 +141,30 @@ static int tail_trailer(tier_pack_trailer *tr, const void *tail,
 	return 0;
 }
 
+/*
+ * The lengths agree with the flags: the lz4-or-raw bytes (inside a seal
+ * of `over` bytes) are raw_len long when raw, shorter and not empty when
+ * lz4.  Unknown flags pass: the callers say so in their own words.
+ */
+static int lengths_ok(const tier_pack_entry *e, uint64_t over)
+{
+	uint64_t inner;
+	if (e->raw_len > TIER_PACK_CHUNK_MAX || e->stored_len < over)
+		return 0;
+	inner = e->stored_len - over;
+	return !((e->flags == TIER_CHUNK_RAW && inner != e->raw_len) ||
+	         (e->flags == TIER_CHUNK_LZ4 &&
+	          (inner == 0 || inner >= e->raw_len)));
+}
+
 /* An entry that lies at expect_off, before the index, stored as it says. */
 static int entry_ok(const tier_pack_entry *e, uint64_t expect_off,
-                    uint64_t index_offset)
+                    uint64_t index_offset, uint64_t over)
 {
-	return !(e->offset != expect_off || e->raw_len > TIER_PACK_CHUNK_MAX ||
-	         e->stored_len > index_offset - expect_off ||
-	         (e->flags == TIER_CHUNK_RAW && e->stored_len != e->raw_len) ||
-	         (e->flags == TIER_CHUNK_LZ4 &&
-	          (e->stored_len == 0 || e->stored_len >= e->raw_len)) ||
-	         (e->flags != TIER_CHUNK_RAW && e->flags != TIER_CHUNK_LZ4));
+	return e->offset == expect_off &&
+	       e->stored_len <= index_offset - expect_off &&
+	       lengths_ok(e, over) &&
+	       (e->flags == TIER_CHUNK_RAW || e->flags == TIER_CHUNK_LZ4);
 }
 
 /* The entries of the index at ip (its hash checked), as *out. */
@@ -162,7 +189,8 @@ static int index_entries(tier_pack_index **out, const tier_pack_trailer *tr,
 		tier_pack_entry *e = &idx->entries[i];
 		char hex[TIER_HASH_HEXLEN + 1];
 		decode_entry(e, ip + i * TIER_PACK_ENTRY_SIZE);
-		if (!entry_ok(e, expect_off, tr->index_offset)) {
+		if (!entry_ok(e, expect_off, tr->index_offset,
+		              seal_overhead(tr->cipher))) {
 			rc = tier_error_set(
 			        TIER_ECORRUPT,
 			        "pack '%s' has a corrupt index entry for chunk %s",
@@ -184,9 +212,49 @@ static int index_entries(tier_pack_index **out, const tier_pack_trailer *tr,
 	return 0;
 }
 
+/* A sealed pack needs the vault's keys; an encrypted vault only has those. */
+static int cipher_ok(const tier_pack_trailer *tr, const tier_keys *keys,
+                     const char *name)
+{
+	if (tr->cipher != TIER_PACK_CIPHER_NONE && !keys)
+		return tier_error_set(
+		        TIER_EUNSUPPORTED,
+		        "pack %s is encrypted and this vault has no key",
+		        nm(name));
+	if (tr->cipher == TIER_PACK_CIPHER_NONE && keys)
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "pack %s is not encrypted in an encrypted vault",
+		        nm(name));
+	return 0;
+}
+
+/* The entries of the sealed index at ip (hash checked), opened. */
+static int sealed_entries(tier_pack_index **out, const tier_pack_trailer *tr,
+                          const unsigned char *ip, const char *name,
+                          const tier_keys *keys)
+{
+	size_t len = (size_t)tr->index_len - TIER_SEAL_OVERHEAD;
+	unsigned char *plain = tier_malloc(len ? len : 1);
+	int rc;
+	if (!plain)
+		return TIER_ERROR;
+	if (tier_unseal(plain, keys, TIER_PACK_INDEX_AD,
+	                strlen(TIER_PACK_INDEX_AD), ip,
+	                (size_t)tr->index_len) < 0)
+		rc = tier_error_set(
+		        TIER_ECORRUPT,
+		        "pack '%s' has a corrupt index: it fails authentication",
+		        nm(name));
+	else
+		rc = index_entries(out, tr, plain, name);
+	free(plain);
+	return rc;
+}
+
 int tier_pack_index_parse(tier_pack_index **out, uint64_t *need,
                           const void *tail, size_t tail_len, uint64_t pack_size,
-                          const char *name)
+                          const char *name, const tier_keys *keys)
 {
 	tier_pack_trailer tr;
 	const unsigned char *t = tail, *ip;
@@ -197,7 +265,8 @@ int tier_pack_index_parse(tier_pack_index **out, uint64_t *need,
 	*out = NULL;
 	if (need)
 		*need = 0;
-	if ((rc = tail_trailer(&tr, tail, tail_len, pack_size, name)) < 0)
+	if ((rc = tail_trailer(&tr, tail, tail_len, pack_size, name)) < 0 ||
+	    (rc = cipher_ok(&tr, keys, name)) < 0)
 		return rc;
 	want = tr.index_len + TIER_PACK_TRAILER_SIZE;
 	if (tail_len < want) {
@@ -219,6 +288,8 @@ int tier_pack_index_parse(tier_pack_index **out, uint64_t *need,
 		        TIER_ECORRUPT,
 		        "pack '%s' has a corrupt index: it fails its hash",
 		        nm(name));
+	if (keys)
+		return sealed_entries(out, &tr, ip, name, keys);
 	return index_entries(out, &tr, ip, name);
 }
 
@@ -268,7 +339,7 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off,
 }
 
 static int index_read_fd(tier_pack_index **out, int fd, uint64_t size,
-                         const char *path)
+                         const char *path, const tier_keys *keys)
 {
 	uint64_t want =
 	        size < TIER_PACK_TAIL_GUESS ? size : TIER_PACK_TAIL_GUESS;
@@ -292,7 +363,7 @@ static int index_read_fd(tier_pack_index **out, int fd, uint64_t size,
 		if ((rc = pread_all(fd, tail, (size_t)want, size - want,
 		                    path)) < 0 ||
 		    (rc = tier_pack_index_parse(out, &need, tail, (size_t)want,
-		                                size, path)) < 0 ||
+		                                size, path, keys)) < 0 ||
 		    *out) {
 			free(tail);
 			return rc;
@@ -323,25 +394,75 @@ static int open_pack(const char *path, uint64_t *size)
 	return fd;
 }
 
-int tier_pack_index_read_file(tier_pack_index **out, const char *path)
+int tier_pack_index_read_file(tier_pack_index **out, const char *path,
+                              const tier_keys *keys)
 {
 	uint64_t size;
 	int fd, rc;
 	*out = NULL;
 	if ((fd = open_pack(path, &size)) < 0)
 		return fd;
-	rc = index_read_fd(out, fd, size, path);
+	rc = index_read_fd(out, fd, size, path, keys);
 	close(fd);
 	return rc;
+}
+
+/* The lz4-or-raw bytes in (inner_len) expanded into out (e->raw_len). */
+static int expand(const tier_pack_entry *e, const char *hex, const char *what,
+                  const unsigned char *in, size_t inner_len, void *out)
+{
+	if (e->flags == TIER_CHUNK_LZ4) {
+		int n = LZ4_decompress_safe((const char *)in, out,
+		                            (int)inner_len, (int)e->raw_len);
+		if (n < 0 || (uint32_t)n != e->raw_len)
+			return tier_error_set(
+			        TIER_ECORRUPT,
+			        "chunk %s%s%s fails to decompress", hex,
+			        what ? " in " : "", what ? what : "");
+	} else if (e->flags == TIER_CHUNK_RAW) {
+		if (e->raw_len && in != out)
+			memcpy(out, in, e->raw_len);
+	} else {
+		return tier_error_set(
+		        TIER_ECORRUPT, "chunk %s%s%s has unknown flags %u", hex,
+		        what ? " in " : "", what ? what : "", e->flags);
+	}
+	return 0;
+}
+
+/*
+ * The sealed chunk opened: a raw one straight into out, an lz4 one into
+ * *tmp (the caller's to free).  *inner: the lz4-or-raw bytes.
+ */
+static int open_chunk(const tier_pack_entry *e, const char *hex,
+                      const char *what, const void *stored, void *out,
+                      unsigned char **tmp, const unsigned char **inner,
+                      const tier_keys *keys)
+{
+	size_t len = e->stored_len - TIER_SEAL_OVERHEAD;
+	unsigned char *dst = out;
+	if (e->flags != TIER_CHUNK_RAW &&
+	    !(dst = *tmp = tier_malloc(len ? len : 1)))
+		return TIER_ERROR;
+	if (tier_unseal(dst, keys, e->id, TIER_HASH_LEN, stored,
+	                e->stored_len) < 0)
+		return tier_error_set(TIER_ECORRUPT,
+		                      "chunk %s%s%s fails authentication", hex,
+		                      what ? " in " : "", what ? what : "");
+	*inner = dst;
+	return 0;
 }
 
 /* what: "pack <hex>" or "pack '<path>'" or NULL. */
 static int chunk_decode(const tier_pack_entry *e, const char *what,
                         const void *stored, size_t stored_len, void *out,
-                        size_t out_cap)
+                        size_t out_cap, const tier_keys *keys)
 {
 	char hex[TIER_HASH_HEXLEN + 1];
 	unsigned char got[TIER_HASH_LEN];
+	const unsigned char *inner = stored;
+	unsigned char *tmp = NULL;
+	uint64_t over = keys ? TIER_SEAL_OVERHEAD : 0;
 	int rc;
 
 	tier_hex(hex, e->id, TIER_HASH_LEN);
@@ -351,32 +472,21 @@ static int chunk_decode(const tier_pack_entry *e, const char *what,
 		        "chunk %s: got %zu stored bytes and %zu of room, need %u and %u",
 		        hex, stored_len, out_cap, e->stored_len, e->raw_len);
 	/* Entries may come from elsewhere than a parsed index: check again. */
-	if (e->raw_len > TIER_PACK_CHUNK_MAX ||
-	    (e->flags == TIER_CHUNK_RAW && e->stored_len != e->raw_len) ||
-	    (e->flags == TIER_CHUNK_LZ4 &&
-	     (e->stored_len == 0 || e->stored_len >= e->raw_len)))
+	if (!lengths_ok(e, over))
 		return tier_error_set(
 		        TIER_ECORRUPT,
 		        "chunk %s%s%s has an inconsistent entry (flags %u, %u stored, %u raw)",
 		        hex, what ? " in " : "", what ? what : "", e->flags,
 		        e->stored_len, e->raw_len);
-	if (e->flags == TIER_CHUNK_LZ4) {
-		int n = LZ4_decompress_safe(stored, out, (int)stored_len,
-		                            (int)e->raw_len);
-		if (n < 0 || (uint32_t)n != e->raw_len)
-			return tier_error_set(
-			        TIER_ECORRUPT,
-			        "chunk %s%s%s fails to decompress", hex,
-			        what ? " in " : "", what ? what : "");
-	} else if (e->flags == TIER_CHUNK_RAW) {
-		if (e->raw_len)
-			memcpy(out, stored, e->raw_len);
-	} else {
-		return tier_error_set(
-		        TIER_ECORRUPT, "chunk %s%s%s has unknown flags %u", hex,
-		        what ? " in " : "", what ? what : "", e->flags);
-	}
-	if ((rc = tier_sha256(got, out, e->raw_len)) < 0)
+	rc = keys ? open_chunk(e, hex, what, stored, out, &tmp, &inner, keys)
+	          : 0;
+	if (rc == 0)
+		rc = expand(e, hex, what, inner, e->stored_len - (size_t)over,
+		            out);
+	free(tmp);
+	if (rc < 0)
+		return rc;
+	if ((rc = tier_chunk_id(got, keys, out, e->raw_len)) < 0)
 		return rc;
 	if (memcmp(got, e->id, TIER_HASH_LEN) != 0)
 		return tier_error_set(TIER_ECORRUPT,
@@ -387,7 +497,8 @@ static int chunk_decode(const tier_pack_entry *e, const char *what,
 
 int tier_pack_chunk_decode(const tier_pack_entry *entry,
                            const unsigned char *pack_id, const void *stored,
-                           size_t stored_len, void *out, size_t out_cap)
+                           size_t stored_len, void *out, size_t out_cap,
+                           const tier_keys *keys)
 {
 	char what[TIER_HASH_HEXLEN + 8];
 	if (pack_id) {
@@ -395,7 +506,7 @@ int tier_pack_chunk_decode(const tier_pack_entry *entry,
 		tier_hex(what + 5, pack_id, TIER_HASH_LEN);
 	}
 	return chunk_decode(entry, pack_id ? what : NULL, stored, stored_len,
-	                    out, out_cap);
+	                    out, out_cap, keys);
 }
 
 /* The id spelled by a file name "<64 hex>" or "<64 hex>.pack", if any. */
@@ -419,6 +530,7 @@ struct pack_verify {
 	int fd;
 	uint64_t size;
 	tier_pack_index *idx;
+	const tier_keys *keys;
 	tier_sha256_ctx file; /* of the whole file, as read */
 	unsigned char *stored, *raw;
 	size_t stored_cap, raw_cap;
@@ -492,7 +604,7 @@ static int verify_chunks(struct pack_verify *pv)
 		    (rc = tier_sha256_update(&pv->file, pv->stored,
 		                             e->stored_len)) < 0 ||
 		    (rc = chunk_decode(e, pv->what, pv->stored, e->stored_len,
-		                       pv->raw, pv->raw_cap)) < 0)
+		                       pv->raw, pv->raw_cap, pv->keys)) < 0)
 			return rc;
 	}
 	return 0;
@@ -515,9 +627,10 @@ static int verify_rest(struct pack_verify *pv, unsigned char got[TIER_HASH_LEN])
 }
 
 int tier_pack_verify(const char *path, const unsigned char *expect_id,
-                     unsigned char *out_id)
+                     unsigned char *out_id, const tier_keys *keys)
 {
-	struct pack_verify pv = {.path = path, .file = TIER_SHA256_CTX_INIT};
+	struct pack_verify pv = {
+	        .path = path, .keys = keys, .file = TIER_SHA256_CTX_INIT};
 	unsigned char want[TIER_HASH_LEN], got[TIER_HASH_LEN];
 	char hex[TIER_HASH_HEXLEN + 1];
 	int have_want = 0, rc;
@@ -525,7 +638,7 @@ int tier_pack_verify(const char *path, const unsigned char *expect_id,
 	verify_name(&pv, want, &have_want, expect_id);
 	if ((pv.fd = open_pack(path, &pv.size)) < 0)
 		return pv.fd;
-	if ((rc = index_read_fd(&pv.idx, pv.fd, pv.size, path)) == 0 &&
+	if ((rc = index_read_fd(&pv.idx, pv.fd, pv.size, path, keys)) == 0 &&
 	    (rc = verify_header(&pv)) == 0 && (rc = verify_chunks(&pv)) == 0 &&
 	    (rc = verify_rest(&pv, got)) == 0) {
 		if (have_want && memcmp(got, want, TIER_HASH_LEN) != 0)

@@ -52,11 +52,13 @@ static int classify_pack(struct prune *p, size_t i)
 	                                   TIER_MAX_INDEX_BLOB, what)) < 0)
 		return rc;
 	rc = tier_pack_index_parse(&idx, &need, git_blob_rawcontent(b),
-	                           (size_t)git_blob_rawsize(b), 0, hex);
+	                           (size_t)git_blob_rawsize(b), 0, hex,
+	                           tier_vault_keys(p->v));
 	git_blob_free(b);
 	if (rc == 0 && !idx)
 		rc = tier_error_set(TIER_ECORRUPT,
-		                    "%s is shorter than the pack's index", what);
+		                    "%s is shorter than the pack's index",
+		                    what);
 	if (rc < 0)
 		return tier_error_prefix("refusing to prune"), rc;
 	for (size_t k = 0; k < idx->count && rc >= 0; k++) {
@@ -90,8 +92,8 @@ static int classify(struct prune *p)
 {
 	int rc = 0;
 	if (!(p->fate = tier_calloc(p->npacks ? p->npacks : 1, 1)) ||
-	    !(p->size = tier_calloc(p->npacks ? p->npacks : 1,
-	                            sizeof(*p->size))))
+	    !(p->size =
+	              tier_calloc(p->npacks ? p->npacks : 1, sizeof(*p->size))))
 		return TIER_ERROR;
 	for (size_t i = 0; i < p->npacks && rc >= 0; i++)
 		if ((rc = classify_pack(p, i)) == 0)
@@ -180,8 +182,7 @@ static int put_new_pack(struct rewrite *r)
 		tier_pack_writer_free(pw);
 		return 0;
 	}
-	size_t tl = tier_pack_writer_count(pw) * TIER_PACK_ENTRY_SIZE +
-	            TIER_PACK_TRAILER_SIZE;
+	size_t tl = (size_t)tier_pack_writer_tail_size(pw);
 	rc = tier_pack_writer_finish(pw, id, &path);
 	tier_pack_writer_free(pw);
 	if (rc < 0)
@@ -244,7 +245,8 @@ static int fetch_old(struct rewrite *r, size_t i, int *fd, char *tmp,
 		if (!loc)
 			continue;
 		rc = tier_pack_fetch(loc, p->packs[i].id, p->size[i], p->tmpdir,
-		                     "prune", fetch_stop, r, fd, tmp, cap, NULL);
+		                     "prune", fetch_stop, r, fd, tmp, cap,
+		                     NULL);
 		if (rc == 0 || rc == TIER_EABORTED)
 			break;
 		tier_buf_printf(&why, "%s%s", why.size ? "; " : "",
@@ -253,10 +255,11 @@ static int fetch_old(struct rewrite *r, size_t i, int *fd, char *tmp,
 	if (rc < 0 && rc != TIER_EABORTED) {
 		char hex[TIER_HASH_HEXLEN + 1];
 		tier_hex(hex, p->packs[i].id, TIER_HASH_LEN);
-		rc = tier_error_set(TIER_ECORRUPT,
-		                    "refusing to prune: no tier has pack %.12s "
-		                    "intact to rewrite (%s); nothing was deleted",
-		                    hex, tier_buf_cstr(&why));
+		rc = tier_error_set(
+		        TIER_ECORRUPT,
+		        "refusing to prune: no tier has pack %.12s "
+		        "intact to rewrite (%s); nothing was deleted",
+		        hex, tier_buf_cstr(&why));
 	}
 	tier_buf_dispose(&why);
 	return rc;
@@ -266,13 +269,14 @@ static int fetch_old(struct rewrite *r, size_t i, int *fd, char *tmp,
 static int rewrite_pack(struct rewrite *r, size_t i)
 {
 	struct prune *p = r->p;
+	const tier_keys *keys = tier_vault_keys(p->v);
 	tier_pack_index *idx = NULL;
 	char tmp[PATH_MAX];
 	int rc, fd = -1;
 
 	if ((rc = fetch_old(r, i, &fd, tmp, sizeof(tmp))) < 0)
 		return rc;
-	if ((rc = tier_pack_index_read_file(&idx, tmp)) < 0)
+	if ((rc = tier_pack_index_read_file(&idx, tmp, keys)) < 0)
 		goto out;
 	for (size_t k = 0; k < idx->count && rc >= 0; k++) {
 		const tier_pack_entry *e = &idx->entries[k];
@@ -284,13 +288,15 @@ static int rewrite_pack(struct rewrite *r, size_t i)
 		    (rc = tier_buf_grow(&r->raw, e->raw_len)) < 0 ||
 		    (rc = tier_pread_all(fd, r->stored.ptr, e->stored_len,
 		                         e->offset, NULL, tmp)) < 0 ||
-		    (rc = tier_pack_chunk_decode(e, p->packs[i].id,
-		                                 r->stored.ptr, e->stored_len,
-		                                 r->raw.ptr, e->raw_len)) < 0)
+		    (rc = tier_pack_chunk_decode(
+		             e, p->packs[i].id, r->stored.ptr, e->stored_len,
+		             r->raw.ptr, e->raw_len, keys)) < 0)
 			break;
-		if (!r->pw && (rc = tier_pack_writer_new(&r->pw, p->tmpdir)) < 0)
+		if (!r->pw &&
+		    (rc = tier_pack_writer_new(&r->pw, p->tmpdir, keys)) < 0)
 			break;
-		if ((rc = tier_pack_writer_add_compressed(
+		/* the stored form as it is: sealed bytes stay sealed */
+		if ((rc = tier_pack_writer_add_stored(
 		             r->pw, e->id, r->stored.ptr, e->stored_len,
 		             e->raw_len, e->flags)) < 0)
 			break;
@@ -320,8 +326,7 @@ static int rewrite_all(struct rewrite *r)
 		return rc;
 	r->total = p->rep->rewritten_bytes;
 	for (size_t i = 0; i < p->npacks; i++)
-		if (p->fate[i] == FATE_REWRITE &&
-		    (rc = rewrite_pack(r, i)) < 0)
+		if (p->fate[i] == FATE_REWRITE && (rc = rewrite_pack(r, i)) < 0)
 			return rc;
 	return put_new_pack(r);
 }
@@ -332,16 +337,17 @@ static int rewrite_all(struct rewrite *r)
 static int new_tree(struct prune *p, const struct rewrite *r, git_oid *out)
 {
 	git_repository *repo = tier_write_repo(p->w);
-	git_oid vault, root, index, cut;
+	git_oid vault, root, index, cut, keys;
 	git_tree *base = NULL, *cut_tree = NULL;
 	unsigned char(*gone)[TIER_HASH_LEN] = NULL;
 	size_t ng = 0;
-	int has_root, rc;
+	int has_root, has_keys, rc;
 
 	if (tier_snap_part(&vault, p->head_tree, TIER_SNAP_VAULT) < 0 ||
 	    tier_snap_part(&index, p->head_tree, TIER_SNAP_INDEX) < 0)
-		return tier_error_set(TIER_ECORRUPT,
-		                      "the head revision has no vault or index");
+		return tier_error_set(
+		        TIER_ECORRUPT,
+		        "the head revision has no vault or index");
 	has_root = tier_snap_part(&root, p->head_tree, TIER_SNAP_ROOT) == 0;
 	tier_error_clear();
 	if (!(gone = tier_calloc(p->npacks ? p->npacks : 1, TIER_HASH_LEN)))
@@ -351,13 +357,14 @@ static int new_tree(struct prune *p, const struct rewrite *r, git_oid *out)
 			memcpy(gone[ng++], p->packs[i].id, TIER_HASH_LEN);
 	if ((rc = tier_tree_lookup_bounded(&base, repo, &index,
 	                                   "the pack index tree")) < 0 ||
-	    (rc = tier_snap_index_remove(&cut, repo, base, ng,
-	                                 (const unsigned char(*)[TIER_HASH_LEN])
-	                                         gone)) < 0)
+	    (rc = tier_snap_index_remove(
+	             &cut, repo, base, ng,
+	             (const unsigned char(*)[TIER_HASH_LEN])gone)) < 0)
 		goto out;
 	if (r->n) {
 		if ((rc = git_tree_lookup(&cut_tree, repo, &cut)) < 0) {
-			rc = tier_error_from_git(rc, "cannot read the new index");
+			rc = tier_error_from_git(rc,
+			                         "cannot read the new index");
 			goto out;
 		}
 		if ((rc = tier_snap_index_add(
@@ -366,8 +373,10 @@ static int new_tree(struct prune *p, const struct rewrite *r, git_oid *out)
 		             r->blobs)) < 0)
 			goto out;
 	}
-	rc = tier_snap_compose(out, repo, &vault, has_root ? &root : NULL,
-	                       &cut);
+	has_keys = tier_snap_part(&keys, p->head_tree, TIER_SNAP_KEYS) == 0;
+	tier_error_clear();
+	rc = tier_snap_compose(out, repo, &vault, has_root ? &root : NULL, &cut,
+	                       has_keys ? &keys : NULL);
 out:
 	git_tree_free(cut_tree);
 	git_tree_free(base);
@@ -410,8 +419,8 @@ static int sweep_view(struct prune *p, const struct rewrite *r)
 {
 	size_t n = 0, nd = p->ndropped;
 	p->named = tier_calloc(p->npacks + r->n + 1, TIER_HASH_LEN);
-	void *nd_p = tier_realloc(p->dropped, (nd + p->npacks + 1) *
-	                                              TIER_HASH_LEN);
+	void *nd_p =
+	        tier_realloc(p->dropped, (nd + p->npacks + 1) * TIER_HASH_LEN);
 	if (!p->named || !nd_p)
 		return TIER_ERROR;
 	p->dropped = nd_p;
@@ -453,8 +462,7 @@ static int check_options(const tier_prune_options *o)
 		                      "max unused %u%% is over 100%%",
 		                      o->max_unused);
 	if (o->grace < 0)
-		return tier_error_set(TIER_EUSAGE,
-		                      "a negative grace period");
+		return tier_error_set(TIER_EUSAGE, "a negative grace period");
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "tier/errors.h"
 #include "tier/forget.h"
 #include "util/error.h"
+#include "vault.h"
 #include "util/text.h"
 
 /* Deeper than any path a file system gives (fsck_snap.c's bound too). */
@@ -27,11 +28,12 @@ struct mark {
 
 static int bad_snapshot(const struct mark *m, const char *why)
 {
-	return tier_error_set(TIER_ECORRUPT,
-	                      "refusing to prune: the snapshot of revision %llu "
-	                      "cannot be read (%s), so what it needs is "
-	                      "unknown; run tier-fsck",
-	                      (unsigned long long)m->rev, why);
+	return tier_error_set(
+	        TIER_ECORRUPT,
+	        "refusing to prune: the snapshot of revision %llu "
+	        "cannot be read (%s), so what it needs is "
+	        "unknown; run tier-fsck",
+	        (unsigned long long)m->rev, why);
 }
 
 static int mark_node(struct mark *m, const git_oid *id)
@@ -42,7 +44,8 @@ static int mark_node(struct mark *m, const git_oid *id)
 	if ((rc = tier_blob_lookup_bounded(&b, m->p->repo, id,
 	                                   TIER_MAX_NODE_BLOB, "a node")) < 0)
 		return bad_snapshot(m, tier_error_last());
-	rc = tier_node_decode(&n, git_blob_rawcontent(b),
+	rc = tier_node_decode(&n, tier_vault_keys(m->p->v),
+	                      git_blob_rawcontent(b),
 	                      (size_t)git_blob_rawsize(b));
 	git_blob_free(b);
 	if (rc < 0)
@@ -75,7 +78,8 @@ static int mark_tree(struct mark *m, const git_oid *id)
 		else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
 			rc = mark_node(m, eid);
 		else
-			rc = bad_snapshot(m, "an entry is neither tree nor blob");
+			rc = bad_snapshot(m,
+			                  "an entry is neither tree nor blob");
 	}
 	m->depth--;
 	git_tree_free(t);
@@ -138,7 +142,8 @@ int tier_prune_mark(struct prune *p)
 			break;
 	}
 	p->rep->chunks_live = tier_spillset_count(p->live);
-	size_t mem = tier_spillset_memory(p->live) + tier_spillset_memory(m.seen);
+	size_t mem =
+	        tier_spillset_memory(p->live) + tier_spillset_memory(m.seen);
 	if (mem > p->rep->peak_memory)
 		p->rep->peak_memory = mem;
 out:

@@ -25,6 +25,7 @@
 
 #include "objread.h"
 #include "push_int.h"
+#include "snapshot_int.h"
 #include "util/error.h"
 #include "util/posix.h"
 
@@ -138,10 +139,15 @@ static void stop_threads(struct push_run *p, pthread_t *workers, size_t nw,
 }
 
 static void summary_line(tier_buf *out, const tier_push_stats *s,
-                         const tier_vec *set)
+                         const tier_vec *set, int sealed)
 {
-	tier_buf_printf(out, "push: %s", tier_quote_name(set->ptr[0]));
-	if (set->length > 1)
+	/* an encrypted vault shows no path in plain text, here neither */
+	if (sealed)
+		tier_buf_printf(out, "push: %zu path%s", set->length,
+		                set->length == 1 ? "" : "s");
+	else
+		tier_buf_printf(out, "push: %s", tier_quote_name(set->ptr[0]));
+	if (!sealed && set->length > 1)
 		tier_buf_printf(out, " and %zu more", set->length - 1);
 	/* a file is every non-directory entry, as tier-log --stat counts */
 	tier_buf_printf(out, ", %llu file%s, %llu bytes (%llu new)",
@@ -235,7 +241,8 @@ static int check_labels(const tier_push_options *o)
 }
 
 /* Tier-Tag (each tag once, in the order given) and Tier-Message. */
-static void label_trailers(tier_buf *b, const tier_push_options *o)
+static int label_trailers(tier_buf *b, const tier_push_options *o,
+                          const tier_keys *keys)
 {
 	for (size_t i = 0; i < o->ntags; i++) {
 		size_t j = 0;
@@ -244,8 +251,16 @@ static void label_trailers(tier_buf *b, const tier_push_options *o)
 		if (j == i)
 			tier_buf_printf(b, "Tier-Tag: %s\n", o->tags[i]);
 	}
-	if (o->message && *o->message)
+	if (o->message && *o->message && keys) {
+		tier_buf_puts(b, "Tier-Message: ");
+		if (tier_trailer_seal(b, keys, "Tier-Message", o->message,
+		                      strlen(o->message)) < 0)
+			return TIER_ERROR;
+		tier_buf_putc(b, '\n');
+	} else if (o->message && *o->message) {
 		tier_buf_printf(b, "Tier-Message: %s\n", o->message);
+	}
+	return 0;
 }
 
 /*
@@ -336,7 +351,8 @@ static int take_options(struct push_run *p, const tier_push_options *in)
 	if ((rc = take_excludes(p)) < 0)
 		return rc;
 	if ((rc = tier_push_path_set(&p->set, opts->paths, opts->npaths)) < 0 ||
-	    (rc = tier_push_path_trailers(&p->paths, &p->set)) < 0) {
+	    (rc = tier_push_path_trailers(&p->paths, &p->set,
+	                                  tier_vault_keys(p->v))) < 0) {
 		tier_vec_dispose(&p->set, free);
 		tier_buf_dispose(&p->paths);
 		tier_exclude_free(p->ex);
@@ -419,7 +435,8 @@ static int read_previous(struct push_run *p)
 	if ((rc = open_stat_cache(p)) < 0)
 		return rc;
 	return tier_chunkmap_load(&p->map, p->repo, p->ptree,
-	                          tier_vault_state_dir(p->v));
+	                          tier_vault_state_dir(p->v),
+	                          tier_vault_keys(p->v));
 }
 
 /* cache.git/tmp for the packs being filled; the packs to resume. */
@@ -549,9 +566,12 @@ out:
 /* The revision: root, the index with the new packs, the same vault blob. */
 static int compose_revision(struct push_run *p, git_oid *rev_tree)
 {
-	git_oid root_id, index_id;
-	int rc = 0;
+	git_oid root_id, index_id, keys_id;
+	int rc = 0, has_keys;
 	git_oid_cpy(&root_id, &p->root->tree_id);
+	/* an encrypted vault's key slots go on with every revision */
+	has_keys = p->ptree &&
+	           tier_snap_part(&keys_id, p->ptree, TIER_SNAP_KEYS) == 0;
 	if (p->pack_ids.length)
 		rc = index_with_packs(p, &index_id);
 	else if (p->pindex)
@@ -560,7 +580,8 @@ static int compose_revision(struct push_run *p, git_oid *rev_tree)
 		return rc;
 	return tier_snap_compose(rev_tree, p->repo, &p->vault_blob, &root_id,
 	                         (p->pack_ids.length || p->pindex) ? &index_id
-	                                                           : NULL);
+	                                                           : NULL,
+	                         has_keys ? &keys_id : NULL);
 }
 
 /* The commit: summary and trailers; the resume records are spent. */
@@ -569,7 +590,7 @@ static int commit_revision(struct push_run *p, const git_oid *rev_tree,
 {
 	tier_buf trailers = TIER_BUF_INIT, summary = TIER_BUF_INIT;
 	int rc;
-	summary_line(&summary, &p->st, &p->set);
+	summary_line(&summary, &p->st, &p->set, tier_vault_keys(p->v) != NULL);
 	tier_buf_printf(
 	        &trailers,
 	        "Tier-Files: %llu\nTier-Bytes: %llu\nTier-New-Bytes: %llu\nTier-Packs: %llu\n%s",
@@ -580,10 +601,10 @@ static int commit_revision(struct push_run *p, const git_oid *rev_tree,
 	        (unsigned long long)p->st.new_bytes,
 	        (unsigned long long)(p->st.packs + p->st.resumed_packs),
 	        tier_buf_cstr(&p->paths));
-	label_trailers(&trailers, p->opts);
+	rc = label_trailers(&trailers, p->opts, tier_vault_keys(p->v));
 	if (p->opts->has_time)
 		tier_write_set_time(p->w, p->opts->time, p->opts->time_offset);
-	if (!summary.ptr || !trailers.ptr) {
+	if (rc < 0 || !summary.ptr || !trailers.ptr) {
 		rc = TIER_ERROR;
 	} else {
 		rc = tier_write_commit(p->w, rev_tree, summary.ptr,
@@ -619,8 +640,8 @@ static void refresh_chunk_index(struct push_run *p, const git_oid *rev_tree)
 	tier_chunkmap_free(p->map);
 	p->map = NULL;
 	if (git_tree_lookup(&t, cache, rev_tree) == 0 &&
-	    tier_chunkmap_load(&p->map, cache, t, tier_vault_state_dir(p->v)) <
-	            0)
+	    tier_chunkmap_load(&p->map, cache, t, tier_vault_state_dir(p->v),
+	                       tier_vault_keys(p->v)) < 0)
 		p->map = NULL;
 	git_tree_free(t);
 	tier_error_clear();
@@ -686,6 +707,7 @@ int tier_push_run(tier_write_result **out, tier_push_stats *stats,
 	TIER_ASSERT_ARG(opts_in);
 	TIER_CHECK_VERSION(opts_in, TIER_PUSH_OPTIONS_VERSION,
 	                   "tier_push_options");
+	p.v = v; /* take_options seals the Tier-Path values with its keys */
 	if ((rc = take_options(&p, opts_in)) < 0)
 		return rc;
 	run_init(&p, v);

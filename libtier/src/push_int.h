@@ -312,7 +312,8 @@ int tier_push_abs_path(tier_buf *out, const char *path);
 int tier_push_path_set(tier_vec *out, const char *const *paths, size_t n);
 
 /** "Tier-Path: <quoted path>\n" per path (quoted as git's core.quotePath). */
-int tier_push_path_trailers(tier_buf *out, const tier_vec *set);
+int tier_push_path_trailers(tier_buf *out, const tier_vec *set,
+                            const tier_keys *keys);
 
 /** The host name a revision records in Tier-Host (as vault.c writes it). */
 void tier_push_host(char *host, size_t cap);
@@ -354,11 +355,13 @@ typedef struct {
  * that `committed` (pack ids already in the vault's index) lacks.  Their
  * chunk ids go into `chunks`.  A record that is damaged, or whose pack is
  * missing or short on some target, is skipped (the push sends its chunks
- * again).  *out is an array of *n (tier_push_resumed_free).
+ * again).  *out is an array of *n (tier_push_resumed_free).  keys: the
+ * vault's (the records are sealed pack tails in an encrypted vault).
  */
 int tier_push_resume_load(tier_push_resumed **out, size_t *n, const char *dir,
                           tier_write *w, size_t ntiers,
-                          const tier_idset *committed, tier_spillset *chunks);
+                          const tier_idset *committed, tier_spillset *chunks,
+                          const tier_keys *keys);
 
 void tier_push_resumed_free(tier_push_resumed *r, size_t n);
 

@@ -47,7 +47,7 @@ void tier_push_node_from_stat(tier_node *n, const struct stat *st)
 int tier_push_write_node(struct push_run *p, git_oid *out, const tier_node *n)
 {
 	tier_buf b = TIER_BUF_INIT;
-	int rc = tier_node_encode(&b, n);
+	int rc = tier_node_encode(&b, tier_vault_keys(p->v), n);
 	/* never write what restore refuses (node_max_chunks keeps clear) */
 	if (rc == 0 && b.size > TIER_MAX_NODE_BLOB)
 		rc = tier_error_set(TIER_ERROR,

@@ -159,8 +159,7 @@ int tier_push_pack_finish(struct push_run *p, tier_pack_writer **pwp)
 		tier_pack_writer_free(pw);
 		return rc;
 	}
-	size_t tl = tier_pack_writer_count(pw) * TIER_PACK_ENTRY_SIZE +
-	            TIER_PACK_TRAILER_SIZE;
+	size_t tl = (size_t)tier_pack_writer_tail_size(pw);
 	uint64_t size = 0;
 	tier_pack_writer_free(pw);
 
@@ -307,7 +306,8 @@ int tier_push_take_resumed(struct push_run *p)
 	if (rc >= 0)
 		rc = tier_push_resume_load(&r, &n, p->resume_dir.ptr, p->w,
 		                           tier_vault_tier_count(p->v),
-		                           &committed, p->added);
+		                           &committed, p->added,
+		                           tier_vault_keys(p->v));
 	tier_idset_dispose(&committed);
 	for (size_t i = 0; rc >= 0 && i < n; i++) {
 		unsigned char *id = tier_malloc(TIER_HASH_LEN);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "objread.h"
 #include "push_int.h"
+#include "snapshot_int.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -107,13 +108,16 @@ fail:
 	return rc;
 }
 
-int tier_push_path_trailers(tier_buf *out, const tier_vec *set)
+int tier_push_path_trailers(tier_buf *out, const tier_vec *set,
+                            const tier_keys *keys)
 {
 	tier_buf_clear(out);
 	for (size_t i = 0; i < set->length; i++) {
 		const char *p = set->ptr[i];
 		tier_buf_puts(out, TIER_TRAILER_PATH ": ");
-		if (tier_quote_path(out, p, strlen(p)) < 0)
+		if (keys ? tier_trailer_seal(out, keys, TIER_TRAILER_PATH, p,
+		                             strlen(p)) < 0
+		         : tier_quote_path(out, p, strlen(p)) < 0)
 			return TIER_ERROR;
 		tier_buf_putc(out, '\n');
 	}
@@ -217,7 +221,8 @@ int tier_push_find_base(git_oid *out, int *found, git_repository *repo,
 			memset(&ci, 0, sizeof(ci));
 		}
 		if (!strcmp(ci.op, "forget") &&
-		    (rc = tier_forgotten_note(gone, repo, &id, ci.revision)) < 0)
+		    (rc = tier_forgotten_note(gone, repo, &id, ci.revision)) <
+		            0)
 			break;
 		if (match && !tier_forgotten_by(gone, ci.revision)) {
 			git_oid_cpy(out, &id);

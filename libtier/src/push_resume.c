@@ -88,7 +88,7 @@ static int on_every_target(tier_write *w, size_t ntiers,
 }
 
 static int parse_record(tier_push_resumed *r, const char *path,
-                        const char *name)
+                        const char *name, const tier_keys *keys)
 {
 	tier_pack_index *idx = NULL;
 	uint64_t need = 0;
@@ -100,7 +100,7 @@ static int parse_record(tier_push_resumed *r, const char *path,
 	if (r->tail.size < TIER_PACK_TRAILER_SIZE)
 		return TIER_ECORRUPT;
 	rc = tier_pack_index_parse(&idx, &need, r->tail.ptr, r->tail.size, 0,
-	                           path);
+	                           path, keys);
 	if (rc < 0)
 		return rc;
 	/* the record is the whole tail, nothing more and nothing less */
@@ -115,12 +115,13 @@ static int parse_record(tier_push_resumed *r, const char *path,
 	return 0;
 }
 
-static int add_chunks(tier_spillset *chunks, const tier_push_resumed *r)
+static int add_chunks(tier_spillset *chunks, const tier_push_resumed *r,
+                      const tier_keys *keys)
 {
 	tier_pack_index *idx = NULL;
 	uint64_t need = 0;
 	int rc = tier_pack_index_parse(&idx, &need, r->tail.ptr, r->tail.size,
-	                               0, NULL);
+	                               0, NULL, keys);
 	for (size_t i = 0; rc == 0 && idx && i < idx->count; i++)
 		if (tier_spillset_add(chunks, idx->entries[i].id, NULL) < 0)
 			rc = TIER_ERROR;
@@ -130,7 +131,8 @@ static int add_chunks(tier_spillset *chunks, const tier_push_resumed *r)
 
 int tier_push_resume_load(tier_push_resumed **out, size_t *n, const char *dir,
                           tier_write *w, size_t ntiers,
-                          const tier_idset *committed, tier_spillset *chunks)
+                          const tier_idset *committed, tier_spillset *chunks,
+                          const tier_keys *keys)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -162,7 +164,7 @@ int tier_push_resume_load(tier_push_resumed **out, size_t *n, const char *dir,
 		tier_buf path = TIER_BUF_INIT;
 		tier_buf_printf(&path, "%s/%s", dir, de->d_name);
 		int ok = path.ptr &&
-		         parse_record(r, path.ptr, de->d_name) == 0 &&
+		         parse_record(r, path.ptr, de->d_name, keys) == 0 &&
 		         !tier_idset_has(committed, r->id) &&
 		         on_every_target(w, ntiers, r->id, r->size);
 		tier_buf_dispose(&path);
@@ -170,7 +172,7 @@ int tier_push_resume_load(tier_push_resumed **out, size_t *n, const char *dir,
 			tier_buf_dispose(&r->tail);
 			continue;
 		}
-		if ((rc = add_chunks(chunks, r)) < 0) {
+		if ((rc = add_chunks(chunks, r, keys)) < 0) {
 			tier_buf_dispose(&r->tail);
 			break;
 		}

@@ -420,7 +420,8 @@ static int add_entry(struct push_run *p, struct dirjob *d, const char *name,
 	char *target = NULL;
 	int rc;
 
-	if ((rc = tier_snap_name_encode(en, name, strlen(name))) < 0 ||
+	if ((rc = tier_snap_name_encode(en, tier_vault_keys(p->v), name,
+	                                strlen(name))) < 0 ||
 	    (rc = join_path(path, d->path, name)) < 0)
 		goto out;
 	if ((p->ex || p->opts->one_file_system) && left_out(p, path->ptr, st))
@@ -537,7 +538,8 @@ static int synthetic_child(struct push_run *p, struct dirjob **out,
 	struct stat st;
 	int rc;
 	*out = NULL;
-	if ((rc = tier_snap_name_encode(&en, name, strlen(name))) < 0 ||
+	if ((rc = tier_snap_name_encode(&en, tier_vault_keys(p->v), name,
+	                                strlen(name))) < 0 ||
 	    (rc = join_path(&path, d->path, name)) < 0)
 		goto out;
 	for (k = d->kids; k; k = k->next_kid)

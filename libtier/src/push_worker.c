@@ -1,7 +1,7 @@
 /*
  * Push: the worker threads and the queue that feeds them.  A worker takes
- * whole files (read, chunk, hash, deduplicate, compress, append to its own
- * pack); the main thread hands files over in batches and takes them back
+ * whole files (read, chunk, hash, deduplicate, compress, seal when the
+ * vault is encrypted, append to its own pack); the main thread hands files over in batches and takes them back
  * once done (tier_push_drain, which writes their nodes).
  */
 #include <errno.h>
@@ -76,7 +76,8 @@ static int store_chunk(struct push_run *p, struct worker_buf *wb,
 		f->reason = tier_strdup(why);
 		return 0;
 	}
-	if ((rc = tier_sha256(id, data, len)) < 0)
+	/* keyed in an encrypted vault (HMAC-SHA256), else SHA-256 */
+	if ((rc = tier_chunk_id(id, tier_vault_keys(p->v), data, len)) < 0)
 		return rc;
 	if ((rc = add_chunk_ref(f, id, len)) < 0)
 		return rc;
@@ -98,7 +99,10 @@ static int store_chunk(struct push_run *p, struct worker_buf *wb,
 	f->new_chunks++;
 	f->new_bytes += len;
 	tier_pack_writer **pw = wb->pw;
-	if (!*pw && (rc = tier_pack_writer_new(pw, p->tmpdir)) < 0)
+	/* this worker's own writer: sealing (with keys) runs here, on the
+	 * worker, in parallel with the others */
+	if (!*pw && (rc = tier_pack_writer_new(pw, p->tmpdir,
+	                                       tier_vault_keys(p->v))) < 0)
 		return rc;
 	if ((rc = tier_pack_writer_add_compressed(*pw, id, wb->out, out_len,
 	                                          len, flags)) < 0)

@@ -262,7 +262,7 @@ static int open_dest(struct restore_run *r, int create, int *fd)
 /* The snapshot root passes the name check, or nothing in it is restored. */
 static int root_ok(struct restore_run *r, const git_tree *root, int report)
 {
-	if (tier_snap_tree_check(root) == 0)
+	if (tier_snap_tree_check(root, tier_vault_keys(r->v)) == 0)
 		return 1;
 	tier_error_prefix(
 	        "the snapshot of revision %" PRIu64 " is not restored", r->rev);

@@ -109,7 +109,8 @@ static int blob_is_dir(struct restore_run *r, const git_tree_entry *e)
 		tier_error_clear(); /* the walk reports it */
 		return 0;
 	}
-	if (tier_node_decode(&n, git_blob_rawcontent(blob),
+	if (tier_node_decode(&n, tier_vault_keys(r->v),
+	                     git_blob_rawcontent(blob),
 	                     (size_t)git_blob_rawsize(blob)) == 0) {
 		is_dir = n.type == TIER_NODE_DIR;
 		tier_node_dispose(&n);
@@ -141,7 +142,7 @@ static int holds_included(struct restore_run *r, const git_tree_entry *e,
 	int found = 0;
 	if (tier_tree_lookup_bounded(&t, r->repo, git_tree_entry_id(e),
 	                             "a snapshot directory") < 0 ||
-	    tier_snap_tree_check(t) < 0) {
+	    tier_snap_tree_check(t, tier_vault_keys(r->v)) < 0) {
 		/* taken: the walk reports the damage */
 		git_tree_free(t);
 		tier_error_clear();
@@ -151,7 +152,8 @@ static int holds_included(struct restore_run *r, const git_tree_entry *e,
 		const git_tree_entry *c = git_tree_entry_byindex(t, i);
 		int is_dir = git_tree_entry_type(c) == GIT_OBJECT_TREE ? 1 : -1;
 		if (!strcmp(git_tree_entry_name(c), TIER_SNAP_DIRMETA) ||
-		    tier_snap_name_decode(&name, git_tree_entry_name(c)) < 0)
+		    tier_snap_name_decode(&name, tier_vault_keys(r->v),
+		                          git_tree_entry_name(c)) < 0)
 			continue;
 		if (tier_buf_putc(snap, '/') < 0 ||
 		    tier_buf_put(snap, name.ptr, name.size) < 0) {

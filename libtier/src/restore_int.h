@@ -209,7 +209,8 @@ void tier_restore_stat_inc(struct restore_run *r, uint64_t *field);
 
 /* ---- select (restore_select.c) ---- */
 
-int tier_restore_next_component(tier_buf *comp, tier_buf *enc, const char **p);
+int tier_restore_next_component(tier_buf *comp, tier_buf *enc, const char **p,
+                                const tier_keys *keys);
 int tier_restore_selection(tier_vec *out, const tier_restore_options *o);
 int tier_restore_rev_trees(struct restore_run *r, const git_oid *cid,
                            uint64_t rev, git_tree **rev_tree, git_tree **root);

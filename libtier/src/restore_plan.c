@@ -45,7 +45,8 @@ static int read_node(struct restore_run *r, tier_node *out, const git_oid *id,
 	tier_buf_dispose(&what);
 	if (rc < 0)
 		return rc;
-	rc = tier_node_decode(out, git_blob_rawcontent(blob),
+	rc = tier_node_decode(out, tier_vault_keys(r->v),
+	                      git_blob_rawcontent(blob),
 	                      (size_t)git_blob_rawsize(blob));
 	git_blob_free(blob);
 	if (rc < 0)
@@ -66,7 +67,8 @@ static int load_tree(struct restore_run *r, const git_oid *id, const char *snap,
 	tier_buf_printf(&what, "directory '%s'", tier_restore_show(snap));
 	rc = tier_tree_lookup_bounded(out, r->repo, id, tier_buf_cstr(&what));
 	tier_buf_dispose(&what);
-	if (rc == 0 && (rc = tier_snap_tree_check(*out)) < 0) {
+	if (rc == 0 &&
+	    (rc = tier_snap_tree_check(*out, tier_vault_keys(r->v))) < 0) {
 		tier_error_prefix("directory '%s' not restored",
 		                  tier_restore_show(snap));
 		git_tree_free(*out);
@@ -361,7 +363,7 @@ int tier_restore_each_entry(struct restore_run *r, const git_tree *tree,
 		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
 		if (!strcmp(git_tree_entry_name(e), TIER_SNAP_DIRMETA))
 			continue;
-		if ((rc = tier_snap_name_decode(&name,
+		if ((rc = tier_snap_name_decode(&name, tier_vault_keys(r->v),
 		                                git_tree_entry_name(e))) < 0) {
 			rc = tier_restore_entry_error(r, rc);
 			continue;
@@ -587,7 +589,8 @@ static int select_component(struct restore_run *r, struct select_walk *w)
 {
 	const git_tree_entry *e;
 	int rc;
-	if ((rc = tier_restore_next_component(&w->comp, &w->enc, &w->p)) < 0)
+	if ((rc = tier_restore_next_component(&w->comp, &w->enc, &w->p,
+	                                      tier_vault_keys(r->v))) < 0)
 		return rc;
 	e = git_tree_entry_byname(w->tree, w->enc.ptr);
 	if ((rc = tier_buf_putc(&w->path, '/')) < 0 ||

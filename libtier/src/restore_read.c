@@ -272,7 +272,8 @@ static int chunk_fallback(struct worker *w, const tier_chunk_loc *l, size_t src,
 			continue;
 		}
 		rc = tier_pack_chunk_decode(&e, pid, stored, l->stored_len,
-		                            w->raw, w->raw_cap);
+		                            w->raw, w->raw_cap,
+		                            tier_vault_keys(r->v));
 		if (rc < 0) {
 			t->bad[l->pack] = 1;
 			reason_add(&why, t->name, "fails its hash");
@@ -403,9 +404,9 @@ static int decode_chunk(struct job_read *jr, struct piece *p)
 		tier_restore_set_fatal(r, TIER_ERROR);
 		return -1;
 	}
-	rc = tier_pack_chunk_decode(&e, jr->pid,
-	                            w->buf + (l->offset - jr->j->start),
-	                            l->stored_len, w->raw, w->raw_cap);
+	rc = tier_pack_chunk_decode(
+	        &e, jr->pid, w->buf + (l->offset - jr->j->start), l->stored_len,
+	        w->raw, w->raw_cap, tier_vault_keys(r->v));
 	if (rc < 0) {
 		pthread_mutex_lock(&r->io);
 		rc = chunk_fallback(w, l, (size_t)jr->src, p->f->snap);
@@ -679,7 +680,8 @@ int tier_restore_read_node(struct restore_run *r, const tier_node *n,
 			}
 			rc = tier_pack_chunk_decode(
 			        &e, jr.pid, w->buf + (locs[j].offset - start),
-			        locs[j].stored_len, w->raw, w->raw_cap);
+			        locs[j].stored_len, w->raw, w->raw_cap,
+			        tier_vault_keys(r->v));
 			if (rc < 0) {
 				pthread_mutex_lock(&r->io);
 				rc = chunk_fallback(w, &locs[j], (size_t)jr.src,

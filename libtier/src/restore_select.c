@@ -54,7 +54,8 @@ static int covers(const char *a, const char *b)
 }
 
 /* The next component of a selected path: [*s, *p) and *p moved past it. */
-int tier_restore_next_component(tier_buf *comp, tier_buf *enc, const char **p)
+int tier_restore_next_component(tier_buf *comp, tier_buf *enc, const char **p,
+                                const tier_keys *keys)
 {
 	const char *s = *p;
 	while (**p && **p != '/')
@@ -62,7 +63,7 @@ int tier_restore_next_component(tier_buf *comp, tier_buf *enc, const char **p)
 	tier_buf_clear(comp);
 	if (tier_buf_put(comp, s, (size_t)(*p - s)) < 0)
 		return TIER_ERROR;
-	return tier_snap_name_encode(enc, comp->ptr, comp->size);
+	return tier_snap_name_encode(enc, keys, comp->ptr, comp->size);
 }
 
 /* Whether root holds the selected path sel (1) or not (0). */
@@ -80,7 +81,8 @@ static int holds(struct restore_run *r, const git_tree *root, const char *sel)
 		goto out;
 	}
 	for (;;) {
-		if ((rc = tier_restore_next_component(&comp, &enc, &p)) < 0)
+		if ((rc = tier_restore_next_component(
+		             &comp, &enc, &p, tier_vault_keys(r->v))) < 0)
 			goto out;
 		const git_tree_entry *e = git_tree_entry_byname(tree, enc.ptr);
 		if (!e || (*p && git_tree_entry_type(e) != GIT_OBJECT_TREE)) {
@@ -458,8 +460,8 @@ int tier_restore_open_data(struct restore_run *r, const git_oid *commit)
 	git_commit_free(c);
 	if (rc < 0)
 		return rc;
-	rc = tier_chunkmap_load(&r->map, r->repo, t,
-	                        tier_vault_state_dir(r->v));
+	rc = tier_chunkmap_load(&r->map, r->repo, t, tier_vault_state_dir(r->v),
+	                        tier_vault_keys(r->v));
 	git_tree_free(t);
 	if (rc < 0)
 		return rc;
@@ -476,7 +478,8 @@ int tier_restore_open_data(struct restore_run *r, const git_oid *commit)
 		if (!can_serve(r, i, commit, &head))
 			continue;
 		if (!git_oid_equal(&head, &best_head) &&
-		    (rc = tier_prune_between(r->repo, &best_head, &head)) != 0) {
+		    (rc = tier_prune_between(r->repo, &best_head, &head)) !=
+		            0) {
 			if (rc < 0)
 				tier_error_clear();
 			continue;

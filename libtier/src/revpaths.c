@@ -6,6 +6,7 @@
 #include <git2.h>
 
 #include "objread.h"
+#include "snapshot_int.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -63,6 +64,21 @@ void tier_strings_free(char **list)
 	free(list);
 }
 
+/* A value as written: sealed in an encrypted vault, else maybe quoted. */
+static char *trailer_value(tier_vault *v, const char *key, const char *value,
+                           int quoted)
+{
+	tier_buf b = TIER_BUF_INIT;
+	const tier_keys *k = tier_vault_keys(v);
+	int rc = k ? tier_trailer_open(&b, k, key, value) : TIER_ENOTFOUND;
+	if (rc == 0)
+		return tier_buf_detach(&b);
+	tier_buf_dispose(&b);
+	if (rc != TIER_ENOTFOUND) /* damage shows, the rest goes on */
+		return tier_strdup("(sealed value fails authentication)");
+	return quoted ? unquote(value) : tier_strdup(value);
+}
+
 static int revision_trailers(char ***out, size_t *count, tier_vault *v,
                              const char *commit, const char *key, int quoted)
 {
@@ -96,8 +112,7 @@ static int revision_trailers(char ***out, size_t *count, tier_vault *v,
 	for (size_t i = 0; rc == 0 && i < tr.count; i++) {
 		if (strcmp(tr.trailers[i].key, key) != 0)
 			continue;
-		list[n] = quoted ? unquote(tr.trailers[i].value)
-		                 : tier_strdup(tr.trailers[i].value);
+		list[n] = trailer_value(v, key, tr.trailers[i].value, quoted);
 		if (!list[n])
 			rc = TIER_ERROR;
 		else

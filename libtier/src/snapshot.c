@@ -1,4 +1,5 @@
 #include "snapshot.h"
+#include "snapshot_int.h"
 #include "util/text.h"
 
 #include <inttypes.h>
@@ -26,7 +27,7 @@ static int inner_safe(unsigned char c)
 	return (c >= 0x20 && c < 0x7f && c != '%' && c != '~') || c >= 0x80;
 }
 
-int tier_snap_name_encode(tier_buf *out, const char *name, size_t len)
+static int name_encode_plain(tier_buf *out, const char *name, size_t len)
 {
 	static const char hexd[] = "0123456789ABCDEF";
 	const unsigned char *s = (const unsigned char *)name;
@@ -96,7 +97,7 @@ static int name_decode_raw(tier_buf *out, const char *entry)
  * be the one canonical spelling of it (so two entries can never decode to
  * the same file, and a duplicate check on entry names is complete).
  */
-int tier_snap_name_decode(tier_buf *out, const char *entry)
+static int name_decode_plain(tier_buf *out, const char *entry)
 {
 	tier_buf enc = TIER_BUF_INIT;
 	int rc = name_decode_raw(out, entry);
@@ -113,7 +114,7 @@ int tier_snap_name_decode(tier_buf *out, const char *entry)
 	else if (!strcmp(tier_buf_cstr(out), ".") ||
 	         !strcmp(tier_buf_cstr(out), ".."))
 		why = "is '.' or '..'";
-	else if ((rc = tier_snap_name_encode(&enc, out->ptr, out->size)) < 0)
+	else if ((rc = name_encode_plain(&enc, out->ptr, out->size)) < 0)
 		goto fail;
 	else if (strcmp(tier_buf_cstr(&enc), entry))
 		why = "is not in canonical form";
@@ -135,12 +136,25 @@ fail:
 	return rc;
 }
 
+int tier_snap_name_encode(tier_buf *out, const tier_keys *k, const char *name,
+                          size_t len)
+{
+	return k ? tier_snap_name_seal(out, k, name, len)
+	         : name_encode_plain(out, name, len);
+}
+
+int tier_snap_name_decode(tier_buf *out, const tier_keys *k, const char *entry)
+{
+	return k ? tier_snap_name_open(out, k, entry)
+	         : name_decode_plain(out, entry);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int tier_snap_tree_check(const git_tree *tree)
+int tier_snap_tree_check(const git_tree *tree, const tier_keys *k)
 {
 	size_t n = git_tree_entrycount(tree);
 	const char **names;
@@ -164,7 +178,7 @@ int tier_snap_tree_check(const git_tree *tree)
 			}
 			continue;
 		}
-		if ((rc = tier_snap_name_decode(&dec, names[i])) < 0)
+		if ((rc = tier_snap_name_decode(&dec, k, names[i])) < 0)
 			goto out;
 	}
 	qsort(names, n, sizeof(*names), cmp_str);
@@ -193,7 +207,7 @@ const char *tier_node_type_name(tier_node_type t)
 	               : "unknown";
 }
 
-int tier_node_encode(tier_buf *out, const tier_node *n)
+static int node_encode_plain(tier_buf *out, const tier_node *n)
 {
 	char hex[TIER_HASH_HEXLEN + 1];
 	tier_buf_clear(out);
@@ -497,7 +511,7 @@ static int node_check(const tier_node *n, const unsigned seen[NK_COUNT])
 	return 0;
 }
 
-int tier_node_decode(tier_node *out, const char *data, size_t len)
+static int node_decode_plain(tier_node *out, const char *data, size_t len)
 {
 	static const char header[] = "tier-node 1\n";
 	const char *p = data, *end = data + len;
@@ -533,6 +547,32 @@ int tier_node_decode(tier_node *out, const char *data, size_t len)
 	return rc;
 }
 
+int tier_node_encode(tier_buf *out, const tier_keys *k, const tier_node *n)
+{
+	tier_buf text = TIER_BUF_INIT;
+	int rc;
+	if (!k)
+		return node_encode_plain(out, n);
+	if ((rc = node_encode_plain(&text, n)) == 0)
+		rc = tier_node_seal(out, k, &text);
+	tier_buf_dispose(&text);
+	return rc;
+}
+
+int tier_node_decode(tier_node *out, const tier_keys *k, const char *data,
+                     size_t len)
+{
+	tier_buf text = TIER_BUF_INIT;
+	int rc;
+	if (!k)
+		return node_decode_plain(out, data, len);
+	memset(out, 0, sizeof(*out));
+	if ((rc = tier_node_open(&text, k, data, len)) == 0)
+		rc = node_decode_plain(out, text.ptr, text.size);
+	tier_buf_dispose(&text);
+	return rc;
+}
+
 void tier_node_dispose(tier_node *n)
 {
 	free(n->target);
@@ -546,29 +586,54 @@ void tier_node_dispose(tier_node *n)
 /* ---- vault blob and revision trees ------------------------------------ */
 
 int tier_snap_initial_tree(git_oid *out, git_repository *repo,
-                           const char *vault_id)
+                           const char *vault_id, const git_oid *keys)
 {
 	tier_buf b = TIER_BUF_INIT;
 	tier_chunker_params p = TIER_CHUNKER_PARAMS_INIT;
 	git_oid blob;
 	int rc;
-	tier_buf_printf(
-	        &b,
-	        "libtier-vault 1\nid %s\nhash %s\nchunker %s min=%u avg=%u max=%u norm=%u\n"
-	        "compression lz4\ncipher none\npack-version %d\n",
-	        vault_id, TIER_HASH_ALGO, TIER_CHUNKER_ALGO, p.min, p.avg,
-	        p.max, p.norm, TIER_PACK_VERSION);
+	/* version 2 is the encrypted vault: keyed chunk ids, sealed packs */
+	tier_buf_printf(&b,
+	                "libtier-vault %d\nid %s\nhash %s\nchunk-id %s\n"
+	                "chunker %s min=%u avg=%u max=%u norm=%u\n"
+	                "compression lz4\ncipher %s\npack-version %d\n",
+	                keys ? 2 : 1, vault_id, TIER_HASH_ALGO,
+	                keys ? "hmac-sha256" : "sha256", TIER_CHUNKER_ALGO,
+	                p.min, p.avg, p.max, p.norm,
+	                keys ? "aes-256-gcm" : "none", keys ? 2 : 1);
 	rc = git_blob_create_from_buffer(&blob, repo, b.ptr, b.size);
 	tier_buf_dispose(&b);
 	if (rc < 0)
 		return tier_error_from_git(
 		        rc, "cannot write the vault description");
-	return tier_snap_compose(out, repo, &blob, NULL, NULL);
+	return tier_snap_compose(out, repo, &blob, NULL, NULL, keys);
+}
+
+int tier_snap_vault_parse(int *encrypted, const char *data, size_t len)
+{
+	static const char v1[] = "libtier-vault 1\n",
+	                  v2[] = "libtier-vault 2\n";
+	static const char gcm[] = "\ncipher aes-256-gcm\n";
+	*encrypted = 0;
+	if (len >= sizeof(v1) - 1 && !memcmp(data, v1, sizeof(v1) - 1))
+		return 0;
+	if (len < sizeof(v2) - 1 || memcmp(data, v2, sizeof(v2) - 1))
+		return tier_error_set(
+		        TIER_EUNSUPPORTED,
+		        "the vault description is not 'libtier-vault "
+		        "1' or '2': a newer libtier made it");
+	if (!memmem(data, len, gcm, sizeof(gcm) - 1))
+		return tier_error_set(
+		        TIER_EUNSUPPORTED,
+		        "the vault is encrypted with a cipher this "
+		        "build does not know");
+	*encrypted = 1;
+	return 0;
 }
 
 int tier_snap_compose(git_oid *out, git_repository *repo,
                       const git_oid *vault_blob, const git_oid *root,
-                      const git_oid *index)
+                      const git_oid *index, const git_oid *keys)
 {
 	git_treebuilder *tb = NULL;
 	int rc;
@@ -581,6 +646,9 @@ int tier_snap_compose(git_oid *out, git_repository *repo,
 	                                  GIT_FILEMODE_TREE)) < 0) ||
 	    (index &&
 	     (rc = git_treebuilder_insert(NULL, tb, TIER_SNAP_INDEX, index,
+	                                  GIT_FILEMODE_TREE)) < 0) ||
+	    (keys &&
+	     (rc = git_treebuilder_insert(NULL, tb, TIER_SNAP_KEYS, keys,
 	                                  GIT_FILEMODE_TREE)) < 0) ||
 	    (rc = git_treebuilder_write(out, tb)) < 0)
 		rc = tier_error_from_git(rc, "cannot write the revision tree");

@@ -9,9 +9,13 @@
  *   index/<xx>/<pack-hex>  blob: the tail (index + trailer) of every data
  *                          pack of the vault, so the log alone says where
  *                          each chunk lives and which packs a tier must hold
+ *   keys/<16 hex>          blob: encrypted vaults, a key slot per password
+ *                          (crypto/keyslot.h), carried by every write
  *
  * Entry names are escaped (tier_snap_name_encode) so that any file name
- * round-trips and git (fsck --strict) accepts every tree.
+ * round-trips and git (fsck --strict) accepts every tree.  In an encrypted
+ * vault (k != NULL below) names and nodes are sealed instead
+ * (snapshot_seal.c, docs/crypto.md).
  */
 #ifndef TIER_SNAPSHOT_H
 #define TIER_SNAPSHOT_H
@@ -19,12 +23,15 @@
 #include <git2.h>
 #include <stdint.h>
 
+#include "crypto/seal.h"
 #include "hash.h"
 #include "util/buf.h"
 
 #define TIER_SNAP_VAULT "vault"
 #define TIER_SNAP_ROOT  "root"
 #define TIER_SNAP_INDEX "index"
+/** Encrypted vaults: one key slot blob per password (keys.c). */
+#define TIER_SNAP_KEYS "keys"
 /** The entry of a snapshot tree that holds the directory's own metadata. */
 #define TIER_SNAP_DIRMETA "%"
 
@@ -39,20 +46,21 @@ void tier_data_pack_path(char out[80], const unsigned char id[TIER_HASH_LEN]);
  * leading non-ASCII byte, any '~', '%', control byte, or DEL (this keeps
  * clear of every ".git" spelling git fsck rejects, NTFS and HFS ones too).
  */
-int tier_snap_name_encode(tier_buf *out, const char *name, size_t len);
+int tier_snap_name_encode(tier_buf *out, const tier_keys *k, const char *name,
+                          size_t len);
 /**
  * Inverse of encode.  TIER_ECORRUPT (out left empty) unless entry is the
  * canonical encoding of one path component: never empty, '.', '..', and
  * never holding '/' or NUL (a hostile tier writes whatever names it likes).
  */
-int tier_snap_name_decode(tier_buf *out, const char *entry);
+int tier_snap_name_decode(tier_buf *out, const tier_keys *k, const char *entry);
 /**
  * Every entry name of a snapshot directory decodes (above), none appears
  * twice, and "%" (the directory's metadata) is a blob.  TIER_ECORRUPT
  * naming the first bad entry.  Callers that read a tier's trees run this
  * before acting on any entry (restore, fsck, log, mount).
  */
-int tier_snap_tree_check(const git_tree *tree);
+int tier_snap_tree_check(const git_tree *tree, const tier_keys *k);
 
 /* ---- nodes ---------------------------------------------------------- */
 
@@ -89,9 +97,10 @@ typedef struct {
 } tier_node;
 
 /** Text form of a node (the blob content).  Stable: see docs/format.md. */
-int tier_node_encode(tier_buf *out, const tier_node *n);
+int tier_node_encode(tier_buf *out, const tier_keys *k, const tier_node *n);
 /** Parse a node blob; allocates target and chunks (tier_node_dispose). */
-int tier_node_decode(tier_node *out, const char *data, size_t len);
+int tier_node_decode(tier_node *out, const tier_keys *k, const char *data,
+                     size_t len);
 void tier_node_dispose(tier_node *n);
 const char *tier_node_type_name(tier_node_type t);
 
@@ -99,7 +108,13 @@ const char *tier_node_type_name(tier_node_type t);
 
 /** Build the tree of revision 1: just the vault blob. */
 int tier_snap_initial_tree(git_oid *out, git_repository *repo,
-                           const char *vault_id);
+                           const char *vault_id, const git_oid *keys);
+/**
+ * The vault blob's version: *encrypted 1 for "libtier-vault 2" (cipher
+ * aes-256-gcm, keyed chunk ids), 0 for version 1.  TIER_EUNSUPPORTED for
+ * anything else.
+ */
+int tier_snap_vault_parse(int *encrypted, const char *data, size_t len);
 
 /* ---- chunk map ------------------------------------------------------- */
 
@@ -121,9 +136,11 @@ typedef struct tier_chunkmap tier_chunkmap;
  * (chunkidx.h): "<state_dir>/chunkidx", reused by the next run and brought
  * up to date with the packs it lacks; state_dir NULL or not writable: a
  * temporary file of this map alone.  Memory: a fence entry per 64 chunks.
+ * keys: the vault's (NULL: plaintext), to open sealed pack indexes.
  */
 int tier_chunkmap_load(tier_chunkmap **out, git_repository *repo,
-                       const git_tree *tree, const char *state_dir);
+                       const git_tree *tree, const char *state_dir,
+                       const tier_keys *keys);
 /**
  * Where chunk id lives, copied into *out: 1 found, 0 not, TIER_ECORRUPT
  * (error set) when the file fails its checks, TIER_ERROR on a read
@@ -152,7 +169,7 @@ int tier_snap_index_add(git_oid *out, git_repository *repo,
 /** Compose a revision tree from the parts (NULL oids are left out). */
 int tier_snap_compose(git_oid *out, git_repository *repo,
                       const git_oid *vault_blob, const git_oid *root,
-                      const git_oid *index);
+                      const git_oid *index, const git_oid *keys);
 
 /** Look up a top-level entry ("vault", "root", "index") of a revision tree. */
 int tier_snap_part(git_oid *out, const git_tree *rev_tree, const char *part);

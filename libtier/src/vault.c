@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "odb_pack.h"
 #include "util/error.h"
 #include "util/posix.h"
@@ -150,6 +151,8 @@ int tier_vault_alloc(tier_vault **out, const tier_vault_options *opts)
 	v->reading = opts ? opts->reading : 0;
 	v->notice = opts ? opts->notice : NULL;
 	v->notice_payload = opts ? opts->notice_payload : NULL;
+	v->password = opts ? opts->password : NULL;
+	v->password_payload = opts ? opts->password_payload : NULL;
 	if (opts && opts->state_dir && *opts->state_dir &&
 	    !(v->state_dir = tier_strdup(opts->state_dir))) {
 		free(v);
@@ -212,7 +215,8 @@ int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 		goto fail;
 	if (opts->intend_write && v->state_dir && !v->read_only)
 		tier_installation_announce_write(v);
-	if (!opts->no_probe && (rc = tier_vault_probe(v)) < 0)
+	if (!opts->no_probe &&
+	    ((rc = tier_vault_probe(v)) < 0 || (rc = tier_keys_load(v)) < 0))
 		goto fail;
 	git_config_free(cfg);
 	*out = v;
@@ -239,6 +243,10 @@ void tier_vault_free(tier_vault *v)
 	free(v->t);
 	free(v->cacert_conf);
 	free(v->limits);
+	if (v->keys) {
+		tier_keys_wipe(v->keys);
+		free(v->keys);
+	}
 	git_repository_free(v->cache);
 	if (v->tmp_cache) {
 		tier_rm_rf(v->tmp_cache);
@@ -255,6 +263,10 @@ const char *tier_vault_id(const tier_vault *v)
 const char *tier_vault_installation_id(const tier_vault *v)
 {
 	return v->inst_id;
+}
+int tier_vault_encrypted(const tier_vault *v)
+{
+	return v->keys != NULL;
 }
 const tier_keys *tier_vault_keys(const tier_vault *v)
 {

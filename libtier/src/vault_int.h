@@ -51,6 +51,9 @@ struct tier_vault {
 	int64_t wait_timeout_ms;
 	tier_trace_cb notice;
 	void *notice_payload;
+	tier_password_cb password; /* asked once, by keys.c */
+	char key_id[17];           /* the slot the password opened */
+	void *password_payload;
 };
 
 /* ---- vault.c --------------------------------------------------------- */

@@ -387,7 +387,7 @@ git_oid node_blob(git_repository *repo, tier_node_type type, unsigned mode,
 		n.target = (char *)target;
 		n.target_len = strlen(target);
 	}
-	cr_assert_eq(tier_node_encode(&b, &n), 0);
+	cr_assert_eq(tier_node_encode(&b, NULL, &n), 0);
 	git_oid id = blob_of(repo, b.ptr, b.size);
 	tier_buf_dispose(&b);
 	return id;

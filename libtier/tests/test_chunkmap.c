@@ -24,7 +24,7 @@ Test(chunkmap, from_index_tree)
 	unsigned char cid[3][32];
 	for (int p = 0; p < 2; p++) {
 		tier_pack_writer *w = NULL;
-		cr_assert_eq(tier_pack_writer_new(&w, dir), 0);
+		cr_assert_eq(tier_pack_writer_new(&w, dir, NULL), 0);
 		for (int c = 0; c < 2; c++) {
 			char data[100];
 			memset(data, 'a' + p + c, sizeof(data));
@@ -56,11 +56,12 @@ Test(chunkmap, from_index_tree)
 	                                 (const unsigned char(*)[32])ids,
 	                                 blobs),
 	             0, "%s", tier_error_last());
-	cr_assert_eq(tier_snap_compose(&tree, repo, NULL, NULL, &index), 0);
+	cr_assert_eq(tier_snap_compose(&tree, repo, NULL, NULL, &index, NULL),
+	             0);
 	git_tree *t = NULL;
 	cr_assert_eq(git_tree_lookup(&t, repo, &tree), 0);
 	tier_chunkmap *m = NULL;
-	cr_assert_eq(tier_chunkmap_load(&m, repo, t, NULL), 0, "%s",
+	cr_assert_eq(tier_chunkmap_load(&m, repo, t, NULL, NULL), 0, "%s",
 	             tier_error_last());
 	cr_assert_eq(tier_chunkmap_pack_count(m), 2);
 	cr_assert_eq(tier_chunkmap_count(m), 3,
@@ -96,7 +97,7 @@ struct fixture {
 static void make_pack(struct fixture *fx, int p)
 {
 	tier_pack_writer *w = NULL;
-	cr_assert_eq(tier_pack_writer_new(&w, fx->dir), 0);
+	cr_assert_eq(tier_pack_writer_new(&w, fx->dir, NULL), 0);
 	size_t n = 0;
 	for (int j = 0; j < PER_PACK + (p ? 10 : 0); j++) {
 		char data[64];
@@ -167,7 +168,9 @@ static git_tree *tree_of(struct fixture *fx, unsigned mask)
 	                                 (const unsigned char(*)[32])ids,
 	                                 blobs),
 	             0, "%s", tier_error_last());
-	cr_assert_eq(tier_snap_compose(&tree, fx->repo, NULL, NULL, &index), 0);
+	cr_assert_eq(
+	        tier_snap_compose(&tree, fx->repo, NULL, NULL, &index, NULL),
+	        0);
 	git_tree *t = NULL;
 	cr_assert_eq(git_tree_lookup(&t, fx->repo, &tree), 0);
 	return t;
@@ -178,7 +181,7 @@ static tier_chunkmap *load(struct fixture *fx, unsigned mask, const char *state,
 {
 	git_tree *t = tree_of(fx, mask);
 	tier_chunkmap *m = NULL;
-	cr_assert_eq(tier_chunkmap_load(&m, fx->repo, t, state), 0, "%s",
+	cr_assert_eq(tier_chunkmap_load(&m, fx->repo, t, state, NULL), 0, "%s",
 	             tier_error_last());
 	git_tree_free(t);
 	cr_assert_eq(tier_chunkmap_packs_read(m), packs_read,
@@ -201,10 +204,10 @@ static void check_map(struct fixture *fx, tier_chunkmap *m, unsigned mask)
 		want += PER_PACK;
 		if (p && (mask & (1u << (p - 1))) == 0)
 			want += 10;
-		cr_assert_eq(tier_pack_index_parse(&idx, &need,
-		                                   fx->tails[p].ptr,
-		                                   fx->tails[p].size, 0, NULL),
-		             0);
+		cr_assert_eq(
+		        tier_pack_index_parse(&idx, &need, fx->tails[p].ptr,
+		                              fx->tails[p].size, 0, NULL, NULL),
+		        0);
 		for (size_t i = 0; i < idx->count; i++) {
 			tier_chunk_loc l;
 			cr_assert_eq(

@@ -113,7 +113,7 @@ static void hostile_names(git_oid *out, git_repository *repo,
 	memset(&fn, 0, sizeof(fn));
 	fn.type = TIER_NODE_FILE;
 	fn.mode = 0644;
-	cr_assert_eq(tier_node_encode(&node, &fn), 0);
+	cr_assert_eq(tier_node_encode(&node, NULL, &fn), 0);
 	blob_of(&good, repo, node.ptr, node.size);
 	tier_buf_dispose(&node);
 	blob_of(&broken, repo, "this is not a node\n", 19);

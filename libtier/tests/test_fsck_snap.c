@@ -44,7 +44,7 @@ static void node(git_oid *out, int64_t k)
 	n.type = TIER_NODE_FILE;
 	n.mode = 0644;
 	n.mtime_sec = 1700000000 + k;
-	cr_assert_eq(tier_node_encode(&b, &n), 0);
+	cr_assert_eq(tier_node_encode(&b, NULL, &n), 0);
 	blob(out, b.ptr, b.size);
 	tier_buf_dispose(&b);
 }
@@ -168,7 +168,7 @@ Test(fsck_snap, a_bad_node_deep_in_a_shared_tree_is_found_once_after_a_spill)
 	/* 16 records in memory: 600 nodes and ~30 trees spill many runs */
 	tier_fsck_snap_mem_records = 16;
 	tier_fsck_snap s;
-	cr_assert_eq(tier_fsck_snap_check(&s, repo, &c2, NULL), 0);
+	cr_assert_eq(tier_fsck_snap_check(&s, repo, &c2, NULL, NULL), 0);
 	cr_assert_eq(count(&s, "bad-node"), 1, "%s", all(&s));
 	const tier_fsck_finding *f = NULL;
 	for (size_t i = 0; i < s.findings.length; i++)
@@ -200,7 +200,7 @@ Test(fsck_snap, a_bad_node_only_the_older_revision_holds_is_found)
 
 	tier_fsck_snap_mem_records = 16;
 	tier_fsck_snap s;
-	cr_assert_eq(tier_fsck_snap_check(&s, repo, &c2, NULL), 0);
+	cr_assert_eq(tier_fsck_snap_check(&s, repo, &c2, NULL, NULL), 0);
 	cr_assert_eq(count(&s, "bad-node"), 1, "%s", all(&s));
 	cr_assert_eq(s.findings.length, 1, "%s", all(&s));
 	tier_fsck_snap_dispose(&s);

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/seal.h"
 #include "hash.h"
 #include "helpers.h"
 #include "pack.h"
+#include "pack_int.h"
 #include "tier/errors.h"
 
 static uint64_t rng_state = 88172645463325252ull;
@@ -55,18 +57,24 @@ typedef struct {
 	size_t len;
 } chunk;
 
-/* A pack of n chunks alternating random and text; returns its path. */
-static char *make_pack(const char *dir, chunk *ch, size_t n,
-                       unsigned char pack_id[32])
+/*
+ * A pack of n chunks alternating random and text, sealed with keys (NULL:
+ * plaintext), each len bytes (0: random sizes); returns its path.
+ */
+static char *make_pack_k(const char *dir, const tier_keys *keys, chunk *ch,
+                         size_t n, size_t clen, unsigned char pack_id[32])
 {
 	tier_pack_writer *w;
 	char *path;
-	cr_assert_eq(tier_pack_writer_new(&w, dir), 0, "%s", tier_error_last());
+	cr_assert_eq(tier_pack_writer_new(&w, dir, keys), 0, "%s",
+	             tier_error_last());
 	for (size_t i = 0; i < n; i++) {
-		ch[i].len = 1000 + rnd() % 70000;
+		ch[i].len = clen ? clen : 1000 + rnd() % 70000;
 		ch[i].data =
 		        i % 2 ? text_bytes(ch[i].len) : random_bytes(ch[i].len);
-		cr_assert_eq(tier_sha256(ch[i].id, ch[i].data, ch[i].len), 0);
+		cr_assert_eq(
+		        tier_chunk_id(ch[i].id, keys, ch[i].data, ch[i].len),
+		        0);
 		if (i % 3 == 2) {
 			/* The two-thread path: compress first, hand over after. */
 			unsigned char *out = malloc(ch[i].len);
@@ -102,6 +110,12 @@ static char *make_pack(const char *dir, chunk *ch, size_t n,
 	return path;
 }
 
+static char *make_pack(const char *dir, chunk *ch, size_t n,
+                       unsigned char pack_id[32])
+{
+	return make_pack_k(dir, NULL, ch, n, 0, pack_id);
+}
+
 static void free_chunks(chunk *ch, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -131,7 +145,7 @@ Test(pack, round_trip)
 	cr_assert_eq(count_files(dir), 1, "temporary file left behind");
 
 	tier_pack_index *idx;
-	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0, "%s",
+	cr_assert_eq(tier_pack_index_read_file(&idx, path, NULL), 0, "%s",
 	             tier_error_last());
 	cr_assert_eq(idx->count, 12);
 	size_t len;
@@ -146,7 +160,7 @@ Test(pack, round_trip)
 		unsigned char *out = malloc(e->raw_len);
 		cr_assert_eq(tier_pack_chunk_decode(e, pid, file + e->offset,
 		                                    e->stored_len, out,
-		                                    e->raw_len),
+		                                    e->raw_len, NULL),
 		             0, "%s", tier_error_last());
 		cr_assert_eq(memcmp(out, ch[i].data, ch[i].len), 0);
 		free(out);
@@ -156,10 +170,10 @@ Test(pack, round_trip)
 	cr_assert_null(tier_pack_index_find(idx, absent));
 
 	unsigned char got[32];
-	cr_assert_eq(tier_pack_verify(path, NULL, got), 0, "%s",
+	cr_assert_eq(tier_pack_verify(path, NULL, got, NULL), 0, "%s",
 	             tier_error_last());
 	cr_assert_eq(memcmp(got, pid, 32), 0);
-	cr_assert_eq(tier_pack_verify(path, pid, NULL), 0);
+	cr_assert_eq(tier_pack_verify(path, pid, NULL, NULL), 0);
 	tier_pack_index_free(idx);
 	free(file);
 	free(path);
@@ -200,11 +214,11 @@ Test(pack, raw_fallback_for_incompressible)
 	char *path;
 	tier_pack_index *idx;
 	tier_sha256(id, r, len);
-	cr_assert_eq(tier_pack_writer_new(&w, dir), 0);
+	cr_assert_eq(tier_pack_writer_new(&w, dir, NULL), 0);
 	cr_assert_eq(tier_pack_writer_add(w, id, r, len), 0);
 	cr_assert_eq(tier_pack_writer_finish(w, pid, &path), 0);
 	tier_pack_writer_free(w);
-	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0);
+	cr_assert_eq(tier_pack_index_read_file(&idx, path, NULL), 0);
 	cr_assert_eq(idx->entries[0].flags, TIER_CHUNK_RAW);
 	cr_assert_eq(idx->entries[0].stored_len, len);
 	size_t flen;
@@ -240,7 +254,7 @@ Test(pack, truncated_pack_rejected)
 			tier_pack_index *idx = NULL;
 			uint64_t need = 0;
 			int rc = tier_pack_index_parse(&idx, &need, tail, tl,
-			                               cut, "t");
+			                               cut, "t", NULL);
 			cr_assert(rc == TIER_ECORRUPT,
 			          "prefix %zu tail %zu: rc %d need %llu", cut,
 			          tl, rc, (unsigned long long)need);
@@ -249,9 +263,9 @@ Test(pack, truncated_pack_rejected)
 		}
 		cr_assert_eq(tt_write_file(tt_path("%s/short", dir), file, cut),
 		             0);
-		cr_assert_eq(
-		        tier_pack_verify(tt_path("%s/short", dir), NULL, NULL),
-		        TIER_ECORRUPT, "prefix %zu", cut);
+		cr_assert_eq(tier_pack_verify(tt_path("%s/short", dir), NULL,
+		                              NULL, NULL),
+		             TIER_ECORRUPT, "prefix %zu", cut);
 		cr_assert(strstr(tier_error_last(), "short") != NULL, "%s",
 		          tier_error_last());
 	}
@@ -268,7 +282,7 @@ Test(pack, flipped_chunk_byte_names_the_chunk)
 	unsigned char pid[32];
 	char *path = make_pack(dir, ch, 5, pid);
 	tier_pack_index *idx;
-	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0);
+	cr_assert_eq(tier_pack_index_read_file(&idx, path, NULL), 0);
 	size_t len;
 	unsigned char *file = (unsigned char *)tt_read_file(path, &len);
 
@@ -278,7 +292,7 @@ Test(pack, flipped_chunk_byte_names_the_chunk)
 			size_t at = e->offset + rnd() % e->stored_len;
 			file[at] ^= 0x40;
 			cr_assert_eq(tt_write_file(path, file, len), 0);
-			cr_assert_eq(tier_pack_verify(path, NULL, NULL),
+			cr_assert_eq(tier_pack_verify(path, NULL, NULL, NULL),
 			             TIER_ECORRUPT);
 			cr_assert(strstr(tier_error_last(), hexof(e->id)) !=
 			                  NULL,
@@ -289,7 +303,7 @@ Test(pack, flipped_chunk_byte_names_the_chunk)
 			unsigned char *out = malloc(e->raw_len);
 			int rc = tier_pack_chunk_decode(
 			        e, pid, file + e->offset, e->stored_len, out,
-			        e->raw_len);
+			        e->raw_len, NULL);
 			cr_assert_eq(rc, TIER_ECORRUPT);
 			if (e->flags == TIER_CHUNK_RAW)
 				cr_assert(strstr(tier_error_last(),
@@ -304,7 +318,7 @@ Test(pack, flipped_chunk_byte_names_the_chunk)
 		}
 	}
 	cr_assert_eq(tt_write_file(path, file, len), 0);
-	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s",
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL, NULL), 0, "%s",
 	             tier_error_last());
 	tier_pack_index_free(idx);
 	free(file);
@@ -329,7 +343,7 @@ Test(pack, flipped_index_byte_rejected)
 			file[at] ^= (unsigned char)(1 << bit);
 			tier_pack_index *idx = NULL;
 			int rc = tier_pack_index_parse(&idx, NULL, file, len,
-			                               len, path);
+			                               len, path, NULL);
 			size_t t = at - (len - TIER_PACK_TRAILER_SIZE);
 			int version_or_cipher =
 			        at >= len - TIER_PACK_TRAILER_SIZE && t >= 20 &&
@@ -345,14 +359,14 @@ Test(pack, flipped_index_byte_rejected)
 	/* And a verifier on the file says so too. */
 	file[from + 40] ^= 1;
 	cr_assert_eq(tt_write_file(path, file, len), 0);
-	cr_assert_eq(tier_pack_verify(path, NULL, NULL), TIER_ECORRUPT);
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL, NULL), TIER_ECORRUPT);
 	cr_assert(strstr(tier_error_last(), "index") != NULL, "%s",
 	          tier_error_last());
 	/* A flipped header byte is caught as well. */
 	file[from + 40] ^= 1;
 	file[3] ^= 1;
 	cr_assert_eq(tt_write_file(path, file, len), 0);
-	cr_assert_eq(tier_pack_verify(path, NULL, NULL), TIER_ECORRUPT);
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL, NULL), TIER_ECORRUPT);
 	cr_assert(strstr(tier_error_last(), "header") != NULL, "%s",
 	          tier_error_last());
 	free(file);
@@ -378,14 +392,15 @@ Test(pack, id_is_sha256_of_file)
 	        "%s/%s.pack", dir,
 	        "00000000000000000000000000000000000000000000000000000000000000aa");
 	cr_assert_eq(tt_write_file(other, file, len), 0);
-	cr_assert_eq(tier_pack_verify(other, NULL, NULL), TIER_ECORRUPT);
+	cr_assert_eq(tier_pack_verify(other, NULL, NULL, NULL), TIER_ECORRUPT);
 	cr_assert(strstr(tier_error_last(), "fails its hash") != NULL, "%s",
 	          tier_error_last());
 	cr_assert(strstr(tier_error_last(), hexof(pid)) != NULL, "%s",
 	          tier_error_last());
 	/* Without an id in the name, nothing to compare: the content is fine. */
 	cr_assert_eq(tt_write_file(tt_path("%s/copy", dir), file, len), 0);
-	cr_assert_eq(tier_pack_verify(tt_path("%s/copy", dir), NULL, sum), 0);
+	cr_assert_eq(tier_pack_verify(tt_path("%s/copy", dir), NULL, sum, NULL),
+	             0);
 	cr_assert_eq(memcmp(sum, pid, 32), 0);
 	free(file);
 	free(path);
@@ -399,7 +414,7 @@ Test(pack, empty_pack)
 	tier_pack_writer *w;
 	unsigned char pid[32], sum[32];
 	char *path;
-	cr_assert_eq(tier_pack_writer_new(&w, dir), 0);
+	cr_assert_eq(tier_pack_writer_new(&w, dir, NULL), 0);
 	cr_assert_eq(tier_pack_writer_count(w), 0);
 	cr_assert_eq(tier_pack_writer_size(w),
 	             TIER_PACK_HEADER_SIZE + TIER_PACK_TRAILER_SIZE);
@@ -416,15 +431,15 @@ Test(pack, empty_pack)
 	tier_sha256(sum, file, len);
 	cr_assert_eq(memcmp(sum, pid, 32), 0);
 	tier_pack_index *idx;
-	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0);
+	cr_assert_eq(tier_pack_index_read_file(&idx, path, NULL), 0);
 	cr_assert_eq(idx->count, 0);
 	cr_assert_eq(idx->trailer.pack_size, len);
 	tier_pack_index_free(idx);
-	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s",
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL, NULL), 0, "%s",
 	             tier_error_last());
 	/* The trailer alone is the whole tail of an empty pack. */
 	cr_assert_eq(tier_pack_index_parse(&idx, NULL, file + len - 64, 64, len,
-	                                   "e"),
+	                                   "e", NULL),
 	             0, "%s", tier_error_last());
 	cr_assert_eq(idx->count, 0);
 	tier_pack_index_free(idx);
@@ -443,24 +458,29 @@ Test(pack, decode_rejects_inconsistent_entry)
 	e.stored_len = 10;
 	e.raw_len = 100; /* raw, but longer than what is stored */
 	e.flags = TIER_CHUNK_RAW;
-	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100),
-	             TIER_ECORRUPT);
+	cr_assert_eq(
+	        tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100, NULL),
+	        TIER_ECORRUPT);
 	e.flags = TIER_CHUNK_LZ4; /* garbage lz4 stream */
-	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100),
-	             TIER_ECORRUPT);
+	cr_assert_eq(
+	        tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100, NULL),
+	        TIER_ECORRUPT);
 	cr_assert(strstr(tier_error_last(), "fails to decompress") != NULL,
 	          "%s", tier_error_last());
 	e.flags = 7;
-	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100),
-	             TIER_ECORRUPT);
+	cr_assert_eq(
+	        tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100, NULL),
+	        TIER_ECORRUPT);
 	e.flags = TIER_CHUNK_RAW;
 	e.raw_len = 10;
-	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100), 0,
-	             "%s", tier_error_last());
+	cr_assert_eq(
+	        tier_pack_chunk_decode(&e, NULL, stored, 10, out, 100, NULL), 0,
+	        "%s", tier_error_last());
 	cr_assert_eq(memcmp(out, stored, 10), 0);
-	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 9, out, 100),
-	             TIER_EUSAGE);
-	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 9),
+	cr_assert_eq(
+	        tier_pack_chunk_decode(&e, NULL, stored, 9, out, 100, NULL),
+	        TIER_EUSAGE);
+	cr_assert_eq(tier_pack_chunk_decode(&e, NULL, stored, 10, out, 9, NULL),
 	             TIER_EUSAGE);
 }
 
@@ -469,7 +489,7 @@ Test(pack, abort_leaves_nothing)
 	const char *dir = tt_tmpdir();
 	tier_pack_writer *w;
 	unsigned char id[32] = {1};
-	cr_assert_eq(tier_pack_writer_new(&w, dir), 0);
+	cr_assert_eq(tier_pack_writer_new(&w, dir, NULL), 0);
 	cr_assert_eq(tier_pack_writer_add(w, id, "hello hello hello hello", 23),
 	             0);
 	cr_assert_eq(count_files(dir), 1);
@@ -478,7 +498,7 @@ Test(pack, abort_leaves_nothing)
 	tier_pack_writer_free(NULL);
 	tier_pack_writer_abort(NULL);
 
-	cr_assert_eq(tier_pack_writer_new(&w, tt_path("%s/missing", dir)),
+	cr_assert_eq(tier_pack_writer_new(&w, tt_path("%s/missing", dir), NULL),
 	             TIER_ENOTFOUND);
 	cr_assert(strstr(tier_error_last(), "missing") != NULL, "%s",
 	          tier_error_last());
@@ -494,7 +514,7 @@ Test(pack, large_index_needs_second_read)
 	tier_pack_writer *w;
 	unsigned char pid[32];
 	char *path;
-	cr_assert_eq(tier_pack_writer_new(&w, dir), 0);
+	cr_assert_eq(tier_pack_writer_new(&w, dir, NULL), 0);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char id[32];
 		uint64_t v = i;
@@ -509,20 +529,20 @@ Test(pack, large_index_needs_second_read)
 	tier_pack_index *idx = NULL;
 	uint64_t need = 0;
 	cr_assert_eq(tier_pack_index_parse(&idx, &need, file + len - 4096, 4096,
-	                                   len, "p"),
+	                                   len, "p", NULL),
 	             0);
 	cr_assert_null(idx);
 	cr_assert_eq(need, n * TIER_PACK_ENTRY_SIZE + TIER_PACK_TRAILER_SIZE);
 	cr_assert_eq(tier_pack_index_parse(&idx, &need, file + len - need, need,
-	                                   len, "p"),
+	                                   len, "p", NULL),
 	             0);
 	cr_assert_not_null(idx);
 	cr_assert_eq(idx->count, n);
 	tier_pack_index_free(idx);
-	cr_assert_eq(tier_pack_index_read_file(&idx, path), 0);
+	cr_assert_eq(tier_pack_index_read_file(&idx, path, NULL), 0);
 	cr_assert_eq(idx->count, n);
 	tier_pack_index_free(idx);
-	cr_assert_eq(tier_pack_verify(path, NULL, NULL), 0, "%s",
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL, NULL), 0, "%s",
 	             tier_error_last());
 	free(file);
 	free(path);
@@ -543,10 +563,238 @@ Test(pack, garbage_never_parses)
 		}
 		tier_pack_index *idx = NULL;
 		uint64_t need;
-		int rc = tier_pack_index_parse(&idx, &need, b, len, 0, "g");
+		int rc = tier_pack_index_parse(&idx, &need, b, len, 0, "g",
+		                               NULL);
 		cr_assert(rc < 0 || (idx == NULL && need > len),
 		          "round %d parsed", round);
 		tier_pack_index_free(idx);
 		free(b);
 	}
+}
+
+/* ---- sealed packs (version 2, AES-256-GCM) ------------------------------- */
+
+static const char *fresh_keys(tier_keys *k)
+{
+	cr_assert_eq(tier_keys_generate(k), 0, "%s", tier_error_last());
+	return tt_tmpdir();
+}
+
+/* Decode every chunk of file with keys: rc of the first failure. */
+static int decode_all(const tier_pack_index *idx, const unsigned char *file,
+                      const unsigned char *pid, const tier_keys *k)
+{
+	for (size_t i = 0; i < idx->count; i++) {
+		const tier_pack_entry *e = &idx->entries[i];
+		unsigned char *out = malloc(e->raw_len ? e->raw_len : 1);
+		int rc = tier_pack_chunk_decode(e, pid, file + e->offset,
+		                                e->stored_len, out, e->raw_len,
+		                                k);
+		free(out);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+Test(pack, sealed_round_trip)
+{
+	tier_keys k;
+	const char *dir = fresh_keys(&k);
+	chunk ch[8];
+	unsigned char pid[32], got[32];
+	char *path = make_pack_k(dir, &k, ch, 8, 0, pid);
+	size_t len;
+	unsigned char *file = (unsigned char *)tt_read_file(path, &len);
+	tier_pack_index *idx;
+
+	cr_assert(file[8] == 2 && file[10] == 1, "version 2, cipher 1");
+	cr_assert_eq(tier_pack_index_read_file(&idx, path, &k), 0, "%s",
+	             tier_error_last());
+	cr_assert(idx->trailer.version == 2 && idx->trailer.cipher == 1);
+	cr_assert_eq(idx->trailer.index_len, 8 * 52 + TIER_SEAL_OVERHEAD);
+	cr_assert_eq(idx->count, 8);
+	int saw_lz4 = 0;
+	for (size_t i = 0; i < 8; i++) {
+		const tier_pack_entry *e = &idx->entries[i];
+		unsigned char *out = malloc(e->raw_len);
+		cr_assert_eq(memcmp(e->id, ch[i].id, 32), 0);
+		saw_lz4 |= e->flags == TIER_CHUNK_LZ4;
+		if (e->flags == TIER_CHUNK_RAW)
+			cr_assert_eq(e->stored_len, e->raw_len + 28);
+		/* no plaintext of a raw chunk in the file */
+		cr_assert_neq(memcmp(file + e->offset + 12, ch[i].data, 64), 0);
+		cr_assert_eq(tier_pack_chunk_decode(e, pid, file + e->offset,
+		                                    e->stored_len, out,
+		                                    e->raw_len, &k),
+		             0, "%s", tier_error_last());
+		cr_assert_eq(memcmp(out, ch[i].data, ch[i].len), 0);
+		free(out);
+	}
+	cr_assert(saw_lz4);
+	cr_assert_eq(tier_pack_verify(path, NULL, got, &k), 0, "%s",
+	             tier_error_last());
+	cr_assert_eq(memcmp(got, pid, 32), 0);
+
+	/* another vault's keys open nothing */
+	tier_keys other;
+	tier_pack_index *none = NULL;
+	cr_assert(tier_keys_generate(&other) == 0 &&
+	          tier_pack_index_read_file(&none, path, &other) ==
+	                  TIER_ECORRUPT);
+	cr_assert(strstr(tier_error_last(), "authentication"), "%s",
+	          tier_error_last());
+	cr_assert_eq(decode_all(idx, file, pid, &other), TIER_ECORRUPT);
+
+	/* prune's copy: the sealed bytes as they are, into a new pack */
+	tier_pack_writer *w;
+	char *copy;
+	const tier_pack_entry *e = &idx->entries[3];
+	cr_assert_eq(tier_pack_writer_new(&w, dir, &k), 0);
+	cr_assert_eq(tier_pack_writer_add_stored(w, e->id, file + e->offset,
+	                                         e->stored_len, e->raw_len,
+	                                         e->flags),
+	             0, "%s", tier_error_last());
+	cr_assert_eq(tier_pack_writer_tail_size(w), 52 + 28 + 64);
+	cr_assert_eq(tier_pack_writer_finish(w, got, &copy), 0);
+	tier_pack_writer_free(w);
+	cr_assert_eq(tier_pack_verify(copy, NULL, NULL, &k), 0, "%s",
+	             tier_error_last());
+	tier_pack_index_free(idx);
+	free(copy);
+	free(file);
+	free(path);
+	free_chunks(ch, 8);
+	tt_rmrf(dir);
+}
+
+Test(pack, sealed_every_flipped_byte_fails)
+{
+	tier_keys k;
+	const char *dir = fresh_keys(&k);
+	chunk ch[3];
+	unsigned char pid[32];
+	char *path = make_pack_k(dir, &k, ch, 3, 300, pid);
+	size_t len;
+	unsigned char *file = (unsigned char *)tt_read_file(path, &len);
+	tier_pack_index *idx, *bad;
+	cr_assert_eq(tier_pack_index_read_file(&idx, path, &k), 0);
+	size_t iend = len - TIER_PACK_TRAILER_SIZE;
+	size_t ioff = (size_t)idx->trailer.index_offset;
+	unsigned char *t = file + iend;
+
+	/* chunks: decode and verify, every byte */
+	for (size_t at = TIER_PACK_HEADER_SIZE; at < ioff; at++) {
+		file[at] ^= 0x01;
+		cr_assert_eq(decode_all(idx, file, pid, &k), TIER_ECORRUPT,
+		             "byte %zu", at);
+		cr_assert(strstr(tier_error_last(), "fails authentication"),
+		          "%s", tier_error_last());
+		cr_assert_eq(tt_write_file(path, file, len), 0);
+		cr_assert_eq(tier_pack_verify(path, NULL, NULL, &k),
+		             TIER_ECORRUPT, "byte %zu", at);
+		file[at] ^= 0x01;
+	}
+	/* the sealed index, with the trailer's hash made right again: only
+	 * the seal can tell */
+	for (size_t at = ioff; at < iend; at++) {
+		file[at] ^= 0x80;
+		cr_assert_eq(tier_pack_index_parse(&bad, NULL, file, len, len,
+		                                   "s", &k),
+		             TIER_ECORRUPT, "byte %zu", at);
+		cr_assert_eq(tier_pack_index_hash(t + 24, file + ioff,
+		                                  iend - ioff, t),
+		             0);
+		cr_assert_eq(tier_pack_index_parse(&bad, NULL, file, len, len,
+		                                   "s", &k),
+		             TIER_ECORRUPT, "byte %zu", at);
+		cr_assert(strstr(tier_error_last(), "authentication"), "%s",
+		          tier_error_last());
+		cr_assert_null(bad);
+		file[at] ^= 0x80;
+		cr_assert_eq(tier_pack_index_hash(t + 24, file + ioff,
+		                                  iend - ioff, t),
+		             0);
+	}
+	cr_assert_eq(tt_write_file(path, file, len), 0);
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL, &k), 0);
+
+	/* two chunks of one length swapped: each seal names its chunk */
+	const tier_pack_entry *a = &idx->entries[0], *b = &idx->entries[2];
+	cr_assert_eq(a->stored_len, b->stored_len);
+	unsigned char tmp[400];
+	memcpy(tmp, file + a->offset, a->stored_len);
+	memcpy(file + a->offset, file + b->offset, a->stored_len);
+	memcpy(file + b->offset, tmp, a->stored_len);
+	cr_assert_eq(decode_all(idx, file, pid, &k), TIER_ECORRUPT);
+	cr_assert_eq(tt_write_file(path, file, len), 0);
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL, &k), TIER_ECORRUPT);
+	tier_pack_index_free(idx);
+	free(file);
+	free(path);
+	free_chunks(ch, 3);
+	tt_rmrf(dir);
+}
+
+Test(pack, sealed_and_plaintext_never_mix)
+{
+	tier_keys k;
+	const char *dir = fresh_keys(&k);
+	chunk sc[2], pc[2];
+	unsigned char spid[32], ppid[32];
+	char *sealed = make_pack_k(dir, &k, sc, 2, 0, spid);
+	char *plain = make_pack(dir, pc, 2, ppid);
+	tier_pack_index *idx = NULL;
+	size_t len;
+	char *file = tt_read_file(sealed, &len);
+
+	/* an encrypted pack, a vault without a key */
+	cr_assert_eq(
+	        tier_pack_index_parse(&idx, NULL, file, len, len, "x", NULL),
+	        TIER_EUNSUPPORTED);
+	cr_assert(strstr(tier_error_last(),
+	                 "pack x is encrypted and this vault has no key"),
+	          "%s", tier_error_last());
+	cr_assert_eq(tier_pack_index_read_file(&idx, sealed, NULL),
+	             TIER_EUNSUPPORTED);
+	cr_assert_eq(tier_pack_verify(sealed, NULL, NULL, NULL),
+	             TIER_EUNSUPPORTED);
+	/* a plaintext pack substituted into an encrypted vault */
+	cr_assert_eq(tier_pack_index_read_file(&idx, plain, &k), TIER_ECORRUPT);
+	cr_assert(strstr(tier_error_last(),
+	                 "is not encrypted in an encrypted vault"),
+	          "%s", tier_error_last());
+	cr_assert_eq(tier_pack_verify(plain, NULL, NULL, &k), TIER_ECORRUPT);
+	cr_assert_null(idx);
+
+	/* an empty sealed pack: header, a sealed empty index, trailer */
+	tier_pack_writer *w;
+	char *path;
+	cr_assert_eq(tier_pack_writer_new(&w, dir, &k), 0);
+	cr_assert_eq(tier_pack_writer_size(w), 16 + 28 + 64);
+	cr_assert_eq(tier_pack_writer_finish(w, spid, &path), 0);
+	tier_pack_writer_free(w);
+	cr_assert_eq(tier_pack_verify(path, NULL, NULL, &k), 0);
+	free(path);
+	free(file);
+	free(sealed);
+	free(plain);
+	free_chunks(sc, 2), free_chunks(pc, 2);
+	tt_rmrf(dir);
+}
+
+Test(pack, keyed_chunk_id)
+{
+	tier_keys k, k2;
+	unsigned char sha[32], id[32], again[32], id2[32];
+	cr_assert(!tier_keys_generate(&k) && !tier_keys_generate(&k2));
+	cr_assert_eq(tier_sha256(sha, "abc", 3), 0);
+	cr_assert_eq(tier_chunk_id(id, NULL, "abc", 3), 0);
+	cr_assert_eq(memcmp(id, sha, 32), 0, "no keys: SHA-256");
+	cr_assert_eq(tier_chunk_id(id, &k, "abc", 3), 0);
+	cr_assert_eq(tier_chunk_id(again, &k, "abc", 3), 0);
+	cr_assert_eq(tier_chunk_id(id2, &k2, "abc", 3), 0);
+	cr_assert_neq(memcmp(id, sha, 32), 0, "keyed differs from SHA-256");
+	cr_assert_eq(memcmp(id, again, 32), 0, "deterministic");
+	cr_assert_neq(memcmp(id, id2, 32), 0, "per vault");
 }

@@ -129,7 +129,7 @@ static git_oid add_deep(git_repository *repo, const git_tree *srct,
 	bad.chunks = calloc(1, sizeof(*bad.chunks));
 	bad.chunks[0].len = 10;
 	bad.size = 10; /* a valid node whose chunk is in no pack */
-	cr_assert_eq(tier_node_encode(&b, &bad), 0);
+	cr_assert_eq(tier_node_encode(&b, NULL, &bad), 0);
 	git_oid bad_node = blob_of(repo, b.ptr, b.size);
 	tier_buf_dispose(&b);
 	free(bad.chunks);

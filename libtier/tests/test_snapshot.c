@@ -9,9 +9,9 @@
 static void roundtrip(const char *name, size_t len)
 {
 	tier_buf enc = TIER_BUF_INIT, dec = TIER_BUF_INIT;
-	cr_assert_eq(tier_snap_name_encode(&enc, name, len), 0);
-	cr_assert_eq(tier_snap_name_decode(&dec, enc.ptr), 0, "decode '%s'",
-	             enc.ptr);
+	cr_assert_eq(tier_snap_name_encode(&enc, NULL, name, len), 0);
+	cr_assert_eq(tier_snap_name_decode(&dec, NULL, enc.ptr), 0,
+	             "decode '%s'", enc.ptr);
 	cr_assert_eq(dec.size, len);
 	cr_assert(memcmp(dec.ptr, name, len) == 0,
 	          "round trip of '%s' via '%s'", name, enc.ptr);
@@ -25,10 +25,12 @@ static void roundtrip(const char *name, size_t len)
 Test(snapshot, plain_names_stay_readable)
 {
 	tier_buf enc = TIER_BUF_INIT;
-	cr_assert_eq(tier_snap_name_encode(&enc, "report-2026.pdf", 15), 0);
-	cr_assert_str_eq(enc.ptr, "report-2026.pdf");
-	cr_assert_eq(tier_snap_name_encode(&enc, "été.txt", strlen("été.txt")),
+	cr_assert_eq(tier_snap_name_encode(&enc, NULL, "report-2026.pdf", 15),
 	             0);
+	cr_assert_str_eq(enc.ptr, "report-2026.pdf");
+	cr_assert_eq(
+	        tier_snap_name_encode(&enc, NULL, "été.txt", strlen("été.txt")),
+	        0);
 	cr_assert_eq(enc.ptr[0], '%', "leading non-ASCII byte is escaped");
 	tier_buf_dispose(&enc);
 }
@@ -52,10 +54,10 @@ Test(snapshot, every_name_round_trips)
 Test(snapshot, bad_entries_are_corrupt)
 {
 	tier_buf dec = TIER_BUF_INIT;
-	cr_assert_eq(tier_snap_name_decode(&dec, "%"), TIER_ECORRUPT);
-	cr_assert_eq(tier_snap_name_decode(&dec, "%%4"), TIER_ECORRUPT);
-	cr_assert_eq(tier_snap_name_decode(&dec, "%%2F"), TIER_ECORRUPT);
-	cr_assert_eq(tier_snap_name_decode(&dec, "%%00"), TIER_ECORRUPT);
+	cr_assert_eq(tier_snap_name_decode(&dec, NULL, "%"), TIER_ECORRUPT);
+	cr_assert_eq(tier_snap_name_decode(&dec, NULL, "%%4"), TIER_ECORRUPT);
+	cr_assert_eq(tier_snap_name_decode(&dec, NULL, "%%2F"), TIER_ECORRUPT);
+	cr_assert_eq(tier_snap_name_decode(&dec, NULL, "%%00"), TIER_ECORRUPT);
 	tier_buf_dispose(&dec);
 }
 
@@ -69,8 +71,8 @@ Test(snapshot, names_that_leave_the_directory_are_corrupt)
 	                     "%61bc", "a%00b",  "%%2E%2E"};
 	tier_buf dec = TIER_BUF_INIT;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cr_assert_eq(tier_snap_name_decode(&dec, bad[i]), TIER_ECORRUPT,
-		             "'%s' must be rejected", bad[i]);
+		cr_assert_eq(tier_snap_name_decode(&dec, NULL, bad[i]),
+		             TIER_ECORRUPT, "'%s' must be rejected", bad[i]);
 		cr_assert_eq(dec.size, 0);
 		cr_assert(strstr(tier_error_last(), "bad tree entry name"));
 	}
@@ -100,7 +102,7 @@ Test(snapshot, tree_check_finds_duplicates_and_bad_names)
 	cr_assert_eq(git_treebuilder_write(&tid, tb), 0);
 	git_treebuilder_free(tb);
 	cr_assert_eq(git_tree_lookup(&t, repo, &tid), 0);
-	cr_assert_eq(tier_snap_tree_check(t), 0);
+	cr_assert_eq(tier_snap_tree_check(t, NULL), 0);
 	git_tree_free(t);
 
 	/* a raw tree object with the same entry twice (git mktree refuses it,
@@ -117,7 +119,7 @@ Test(snapshot, tree_check_finds_duplicates_and_bad_names)
 	        git_odb_write(&tid, odb, raw.ptr, raw.size, GIT_OBJECT_TREE),
 	        0);
 	cr_assert_eq(git_tree_lookup(&t, repo, &tid), 0);
-	cr_assert_eq(tier_snap_tree_check(t), TIER_ECORRUPT);
+	cr_assert_eq(tier_snap_tree_check(t, NULL), TIER_ECORRUPT);
 	cr_assert(strstr(tier_error_last(), "duplicate"), "%s",
 	          tier_error_last());
 	git_tree_free(t);
@@ -131,7 +133,7 @@ Test(snapshot, tree_check_finds_duplicates_and_bad_names)
 	        git_odb_write(&tid, odb, raw.ptr, raw.size, GIT_OBJECT_TREE),
 	        0);
 	cr_assert_eq(git_tree_lookup(&t, repo, &tid), 0);
-	cr_assert_eq(tier_snap_tree_check(t), TIER_ECORRUPT);
+	cr_assert_eq(tier_snap_tree_check(t, NULL), TIER_ECORRUPT);
 	git_tree_free(t);
 	git_odb_free(odb);
 	tier_buf_dispose(&raw);
@@ -155,9 +157,9 @@ Test(snapshot, git_fsck_strict_accepts_escaped_trees)
 	cr_assert_eq(git_blob_create_from_buffer(&blob, repo, "x", 1), 0);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		tier_buf enc = TIER_BUF_INIT;
-		cr_assert_eq(
-		        tier_snap_name_encode(&enc, names[i], strlen(names[i])),
-		        0);
+		cr_assert_eq(tier_snap_name_encode(&enc, NULL, names[i],
+		                                   strlen(names[i])),
+		             0);
 		cr_assert_eq(git_treebuilder_insert(NULL, tb, enc.ptr, &blob,
 		                                    GIT_FILEMODE_BLOB),
 		             0, "libgit2 takes '%s'", enc.ptr);
@@ -201,8 +203,8 @@ Test(snapshot, node_blob_round_trip)
 	n.nchunks = 2;
 	n.chunks = ch;
 	tier_buf b = TIER_BUF_INIT;
-	cr_assert_eq(tier_node_encode(&b, &n), 0);
-	cr_assert_eq(tier_node_decode(&d, b.ptr, b.size), 0, "%s",
+	cr_assert_eq(tier_node_encode(&b, NULL, &n), 0);
+	cr_assert_eq(tier_node_decode(&d, NULL, b.ptr, b.size), 0, "%s",
 	             tier_error_last());
 	cr_assert_eq(d.type, TIER_NODE_FILE);
 	cr_assert_eq(d.mode, 04755);
@@ -227,8 +229,8 @@ Test(snapshot, node_blob_round_trip)
 	n.mtime_sec = INT64_MIN;
 	n.target = "../with space/%and\nnewline";
 	n.target_len = strlen(n.target);
-	cr_assert_eq(tier_node_encode(&b, &n), 0);
-	cr_assert_eq(tier_node_decode(&d, b.ptr, b.size), 0, "%s",
+	cr_assert_eq(tier_node_encode(&b, NULL, &n), 0);
+	cr_assert_eq(tier_node_decode(&d, NULL, b.ptr, b.size), 0, "%s",
 	             tier_error_last());
 	cr_assert_eq(d.type, TIER_NODE_SYMLINK);
 	cr_assert_eq(d.mode, 0777);
@@ -242,15 +244,15 @@ Test(snapshot, node_blob_round_trip)
 	n.type = TIER_NODE_CHAR;
 	n.mode = 0620;
 	n.rdev = 0x8801;
-	cr_assert_eq(tier_node_encode(&b, &n), 0);
-	cr_assert_eq(tier_node_decode(&d, b.ptr, b.size), 0, "%s",
+	cr_assert_eq(tier_node_encode(&b, NULL, &n), 0);
+	cr_assert_eq(tier_node_decode(&d, NULL, b.ptr, b.size), 0, "%s",
 	             tier_error_last());
 	cr_assert_eq(d.rdev, 0x8801);
 	tier_node_dispose(&d);
 
 	/* keys a later version adds are skipped */
 	const char *later = "tier-node 1\ntype dir\nmode 755\nxattr user.x 1\n";
-	cr_assert_eq(tier_node_decode(&d, later, strlen(later)), 0, "%s",
+	cr_assert_eq(tier_node_decode(&d, NULL, later, strlen(later)), 0, "%s",
 	             tier_error_last());
 	cr_assert_eq(d.type, TIER_NODE_DIR);
 	tier_node_dispose(&d);
@@ -327,12 +329,13 @@ Test(snapshot, node_blob_damage_is_refused)
 		tier_buf_putc(&big, 'x');
 	tier_buf_putc(&big, '\n');
 	tier_node d;
-	cr_assert_eq(tier_node_decode(&d, big.ptr, big.size), TIER_ECORRUPT);
+	cr_assert_eq(tier_node_decode(&d, NULL, big.ptr, big.size),
+	             TIER_ECORRUPT);
 	cr_assert(strstr(tier_error_last(), "target of 4096 bytes"), "%s",
 	          tier_error_last());
 	big.size -= 2; /* 4095 bytes: the longest a link can be */
 	tier_buf_putc(&big, '\n');
-	cr_assert_eq(tier_node_decode(&d, big.ptr, big.size), 0, "%s",
+	cr_assert_eq(tier_node_decode(&d, NULL, big.ptr, big.size), 0, "%s",
 	             tier_error_last());
 	cr_assert_eq(d.target_len, 4095);
 	tier_node_dispose(&d);
@@ -340,9 +343,9 @@ Test(snapshot, node_blob_damage_is_refused)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&d, 0x5a, sizeof(d));
-		cr_assert_eq(
-		        tier_node_decode(&d, bad[i].blob, strlen(bad[i].blob)),
-		        TIER_ECORRUPT, "accepted: %s", bad[i].blob);
+		cr_assert_eq(tier_node_decode(&d, NULL, bad[i].blob,
+		                              strlen(bad[i].blob)),
+		             TIER_ECORRUPT, "accepted: %s", bad[i].blob);
 		const char *msg = tier_error_last();
 		cr_assert(strstr(msg, bad[i].says), "'%s' gave '%s'",
 		          bad[i].blob, msg);

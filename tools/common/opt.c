@@ -22,7 +22,7 @@
 
 /* The common options point into a tool_common and a few locals. */
 struct common_table {
-	struct tool_opt opts[14];
+	struct tool_opt opts[16];
 	int help, version;
 	uint64_t delay_ms, timeout_ms;
 	char retries_help[96], delay_help[128];
@@ -79,6 +79,15 @@ static void common_table_init(struct common_table *t, struct tool_common *c)
 	t->opts[i++] = (struct tool_opt)TOOL_FLAG(
 	        0, "insecure", &c->insecure,
 	        "do not verify TLS certificates or SSH host keys (for tests only)");
+	t->opts[i++] = (struct tool_opt)TOOL_STRING(
+	        0, "password-file", "FILE", &c->password_file,
+	        "read an encrypted vault's password from the first line of FILE "
+	        "(default: $TIER_PASSWORD_FILE, $TIER_PASSWORD, else ask on the "
+	        "terminal)");
+	t->opts[i++] = (struct tool_opt)TOOL_STRING(
+	        0, "password-command", "CMD", &c->password_command,
+	        "run CMD with /bin/sh and take the first line it prints as the "
+	        "password");
 	t->opts[i++] = (struct tool_opt)TOOL_FLAG('h', "help", &t->help,
 	                                          "show this help and exit");
 	t->opts[i++] = (struct tool_opt)TOOL_FLAG(0, "version", &t->version,

@@ -176,6 +176,9 @@ struct tool_common {
 	const char *cacert;
 	/** --insecure: no TLS certificate or SSH host key check (tests only). */
 	int insecure;
+	/** --password-file FILE, --password-command CMD (password.h). */
+	const char *password_file;
+	const char *password_command;
 	/** Positional arguments, in order (options removed). */
 	struct tool_list args;
 

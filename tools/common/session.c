@@ -5,6 +5,7 @@
 
 #include "exitcodes.h"
 #include "output.h"
+#include "password.h"
 
 static int64_t wait_ms = TIER_DEFAULT_WAIT_TIMEOUT_MS;
 
@@ -39,6 +40,8 @@ int tool_vault_open(tier_vault **out, const struct tool_common *c,
 	o.ntiers = c->tiers.count;
 	o.wait_timeout_ms = wait_ms;
 	o.notice = on_notice;
+	o.password = tool_password;
+	o.password_payload = (void *)c;
 	o.intend_write = intend_write;
 	/* R8 guards writes: a reading tool reads a vault another
 	 * installation took over, and says so (below) */

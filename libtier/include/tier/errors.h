@@ -65,6 +65,12 @@ TIER_EXTERN int tier_error_last_code(void);
 /** Short stable name of a code ("offline", "not found", ...). */
 TIER_EXTERN const char *tier_error_name(int code);
 
+/**
+ * Set the calling thread's last error to msg and return code: for
+ * callbacks (a password source) whose failure libtier passes on as is.
+ */
+TIER_EXTERN int tier_error_raise(int code, const char *msg);
+
 /** Forget the last error of the calling thread. */
 TIER_EXTERN void tier_error_clear(void);
 

@@ -26,6 +26,9 @@ extern "C" {
 
 typedef struct tier_vault tier_vault;
 
+/** See tier_vault_options.password. */
+typedef int (*tier_password_cb)(char **out, size_t *len, void *payload);
+
 /** What the probe found on one tier. */
 typedef enum {
 	TIER_STATE_UNKNOWN = 0,
@@ -121,14 +124,32 @@ typedef struct {
 	 * tier_vault_lock_sync() refuses a vault opened for reading.
 	 */
 	int reading;
+	/**
+	 * SPEC section 8: asked for the password the first time an
+	 * encrypted vault's keys are needed (never for a plaintext vault).
+	 * Sets *out to malloc'd bytes (not NUL-terminated; libtier wipes and
+	 * frees them) and *len; returns 0 or a libtier code with the message
+	 * set (TIER_EUSAGE: no password source).  NULL: an encrypted vault
+	 * cannot be opened (TIER_EUSAGE).
+	 */
+	tier_password_cb password;
+	void *password_payload;
+	/** tier_vault_init (TIER_INIT_NEW): "aes-256-gcm" for an encrypted
+	 *  vault (tier-init's default), NULL or "none" for a plaintext one
+	 *  (what the API made before encryption existed). */
+	const char *encryption;
+	/** tier_vault_init: the KDF's memory in bytes (scrypt N*r*128);
+	 *  0 = the default, 64 MiB.  Rounded down to a power of two. */
+	uint64_t kdf_memory;
 } tier_vault_options;
 
 #define TIER_VAULT_OPTIONS_VERSION 1
-#define TIER_VAULT_OPTIONS_INIT                                        \
-	{                                                              \
-		TIER_VAULT_OPTIONS_VERSION, NULL, NULL, 0,             \
-		        TIER_LOCATION_OPTIONS_INIT, TIER_INIT_NEW, 0,  \
-		        TIER_DEFAULT_WAIT_TIMEOUT_MS, NULL, NULL, 0, 0 \
+#define TIER_VAULT_OPTIONS_INIT                                               \
+	{                                                                     \
+		TIER_VAULT_OPTIONS_VERSION, NULL, NULL, 0,                    \
+		        TIER_LOCATION_OPTIONS_INIT, TIER_INIT_NEW, 0,         \
+		        TIER_DEFAULT_WAIT_TIMEOUT_MS, NULL, NULL, 0, 0, NULL, \
+		        NULL, NULL, 0                                         \
 	}
 
 /**
@@ -177,6 +198,8 @@ TIER_EXTERN void tier_vault_free(tier_vault *v);
 
 TIER_EXTERN const char *tier_vault_id(const tier_vault *v);
 TIER_EXTERN const char *tier_vault_installation_id(const tier_vault *v);
+/** 1 when the vault is encrypted (its keys are open), else 0. */
+TIER_EXTERN int tier_vault_encrypted(const tier_vault *v);
 /** 1 for a read-only installation or tiers opened alone, else 0. */
 TIER_EXTERN int tier_vault_is_read_only(const tier_vault *v);
 TIER_EXTERN uint64_t tier_vault_max_revision(const tier_vault *v);
@@ -241,6 +264,33 @@ typedef struct {
 /** "written", "skipped-offline", "skipped-unsynchronized", "failed". */
 TIER_EXTERN const char *tier_write_outcome_name(tier_write_outcome o);
 TIER_EXTERN void tier_write_result_free(tier_write_result *r);
+
+/** A key slot of an encrypted vault (tier-key list). */
+typedef struct {
+	char id[17];  /**< 16 hex digits */
+	char kdf[64]; /**< "scrypt N=65536 r=8 p=1" */
+	int64_t created;
+	char host[256], user[256];
+	int current; /**< the slot this run's password opened */
+} tier_key_info;
+
+/** The key slots of the newest revision; free(*out).  TIER_EUNSUPPORTED
+ *  for a plaintext vault. */
+TIER_EXTERN int tier_vault_key_list(tier_key_info **out, size_t *count,
+                                    tier_vault *v);
+/**
+ * One logged write (Tier-Op: key) on every tier that takes it: add a slot
+ * for password (NULL: none), made with kdf_memory bytes (0: 64 MiB), and
+ * remove slot `remove` (NULL: none).  tier-key add, remove and passwd
+ * (add the new, remove the current).  No data is rewritten: the master
+ * key stays.  Removing the last slot is TIER_EUSAGE.
+ */
+TIER_EXTERN int tier_vault_key_change(tier_write_result **out, tier_vault *v,
+                                      const char *password, size_t password_len,
+                                      uint64_t kdf_memory, const char *remove,
+                                      char id_out[17]);
+/** The id of the slot this run's password opened; NULL: plaintext. */
+TIER_EXTERN const char *tier_vault_key_current(const tier_vault *v);
 
 /**
  * Write an archive mark: a revision that changes no data, labelled.

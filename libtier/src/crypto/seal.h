@@ -24,11 +24,11 @@
 
 #include "util/buf.h"
 
-#define TIER_KEY_DATA_LEN 32 /* AES-256-GCM: chunks, pack indexes */
-#define TIER_KEY_SIV_LEN 64  /* AES-256-SIV: trees, nodes, names, paths */
-#define TIER_KEY_ID_LEN 32   /* HMAC-SHA256: chunk ids */
+#define TIER_KEY_DATA_LEN   32 /* AES-256-GCM: chunks, pack indexes */
+#define TIER_KEY_SIV_LEN    64 /* AES-256-SIV: trees, nodes, names, paths */
+#define TIER_KEY_ID_LEN     32 /* HMAC-SHA256: chunk ids */
 #define TIER_SEAL_NONCE_LEN 12
-#define TIER_SEAL_TAG_LEN 16
+#define TIER_SEAL_TAG_LEN   16
 /** Bytes a randomised seal adds. */
 #define TIER_SEAL_OVERHEAD (TIER_SEAL_NONCE_LEN + TIER_SEAL_TAG_LEN)
 /** Bytes a deterministic seal adds. */

@@ -12,6 +12,11 @@
 static _Thread_local char last_msg[MSG_MAX];
 static _Thread_local int last_code;
 
+int tier_error_raise(int code, const char *msg)
+{
+	return tier_error_set(code, "%s", msg ? msg : "");
+}
+
 const char *tier_error_last(void)
 {
 	return last_msg;
