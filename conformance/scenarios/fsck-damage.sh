@@ -34,7 +34,7 @@ run_tool tier-fsck -s state
 expect_exit 0
 run_tool tier-fsck -s state --read-data
 expect_exit 5
-expect_stdout_match "^error \[pack-corrupt\] tier 'a': pack data/.* fails its hash"
+expect_stdout_match "^error \[pack-corrupt\] tier 'a': pack data/.* fails its (hash|check)"
 run_tool tier-fsck -t "a=$a" -t "b=$b" --read-data --json
 expect_exit 5
 expect_json_object

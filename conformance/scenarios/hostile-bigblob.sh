@@ -5,6 +5,8 @@
 # byte and exits 1; tier-fsck exits 5; tier-log --stat fails (exit 1);
 # none of them uses 64 MiB.  The tier is crafted with git plumbing after a
 # normal push.
+# A plaintext vault: it forges plaintext trees and blobs; a forged object in an encrypted vault fails authentication (crypto.sh).
+export TT_ENCRYPTION=none
 . "$(dirname "$0")/hostile-lib.bash"
 
 hostile_init

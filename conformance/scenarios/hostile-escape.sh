@@ -6,6 +6,8 @@
 # above the entry's directory, names the bad entry, restores the rest
 # byte for byte and exits 1; tier-fsck (with and without --read-data)
 # exits 5 naming it; memory stays under 64 MiB.
+# A plaintext vault: it forges plaintext trees and blobs; a forged object in an encrypted vault fails authentication (crypto.sh).
+export TT_ENCRYPTION=none
 . "$(dirname "$0")/hostile-lib.bash"
 
 hostile_init

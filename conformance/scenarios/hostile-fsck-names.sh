@@ -4,6 +4,8 @@
 # does not parse), crafted with git plumbing: tier-fsck calls each one
 # damage (exit 5) with its own id, naming the revision and the quoted path,
 # and never prints a name raw.
+# A plaintext vault: it forges plaintext trees and blobs; a forged object in an encrypted vault fails authentication (crypto.sh).
+export TT_ENCRYPTION=none
 . "$(dirname "$0")/../lib.sh"
 
 a=$(file_tier a)

@@ -4,6 +4,8 @@
 # inflated, so tier-fsck calls it damage (exit 5, naming the file and the
 # revision) and tier-log --stat and the REV REV2 diff fail with one line,
 # each in well under 64 MiB of memory.
+# A plaintext vault: it forges plaintext trees and blobs; a forged object in an encrypted vault fails authentication (crypto.sh).
+export TT_ENCRYPTION=none
 . "$(dirname "$0")/../lib.sh"
 
 a=$(file_tier a)

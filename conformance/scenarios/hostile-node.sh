@@ -3,6 +3,8 @@
 # plumbing.  Each is refused as damage, in one line: tier-restore exits 1
 # (never 2, a usage error) and prints JSON only with --json; tier-fsck
 # exits 5.  A tier's name appears once in a message about it.
+# A plaintext vault: it forges plaintext trees and blobs; a forged object in an encrypted vault fails authentication (crypto.sh).
+export TT_ENCRYPTION=none
 . "$(dirname "$0")/../lib.sh"
 
 src=$TT_TMP/src

@@ -6,6 +6,8 @@
 # a directory 'd' of mode 4777 beside a symlink 'd' to a 0600 file.  Each bad directory is
 # reported in one line and skipped, the rest of the revision is restored
 # byte for byte, the exit status is 1, and the canary is untouched.
+# A plaintext vault: it forges plaintext trees and blobs; a forged object in an encrypted vault fails authentication (crypto.sh).
+export TT_ENCRYPTION=none
 . "$(dirname "$0")/../lib.sh"
 
 src=$TT_TMP/src

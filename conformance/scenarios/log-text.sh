@@ -4,6 +4,8 @@
 # revision (its Tier-Path trailers, else its summary), "-" for what a
 # revision did not record; --json's paths are the commit's Tier-Path
 # trailers as stock git reads them.
+# A plaintext vault: it reads the trailers in plain text with stock git.
+export TT_ENCRYPTION=none
 . "$(dirname "$0")/../lib.sh"
 
 src=$TT_TMP/src

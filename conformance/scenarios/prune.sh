@@ -15,6 +15,19 @@ ctl=$TT_TMP/b.control
 : >"$ctl"
 log_git() { git --git-dir="$TT_TMP/tiers/$1/log.git" "${@:2}"; }
 packs_of() { (cd "$TT_TMP/tiers/$1/data" 2>/dev/null && find . -type f | sort); }
+# Bytes of the packs on tier $1 that its head does not name: what a killed
+# prune uploaded.  A plaintext rerun makes the same packs again (same
+# bytes, same ids); sealed packs have fresh nonces, so the killed run's
+# stay until a later prune finds them past the grace period.
+orphan_bytes() {
+	local named f n=0
+	named=$(log_git "$1" ls-tree -r --name-only HEAD index/ | sed 's|^index/||')
+	for f in $(packs_of "$1"); do
+		f=${f#./}
+		grep -qxF "$f" <<<"$named" || n=$((n + $(stat -c %s "$TT_TMP/tiers/$1/data/$f")))
+	done
+	echo "$n"
+}
 data_bytes() { du -sb "$TT_TMP/tiers/$1/data" | cut -f1; }
 
 # A history of 8 days: "base" lives for ever, "big1" (day 1, in the same
@@ -22,7 +35,8 @@ data_bytes() { du -sb "$TT_TMP/tiers/$1/data" | cut -f1; }
 make_history() {
 	rm -rf "$TT_TMP/tiers" state src want
 	mkdir -p src
-	"$TIER_TOOLS_DIR/tier-init" -q -s state -t "a=$(file_tier a)" \
+	tt_init_args tier-init
+	"$TIER_TOOLS_DIR/tier-init" "${TT_INIT_ARGS[@]}" -q -s state -t "a=$(file_tier a)" \
 		-t "b=fault+$(file_tier b)?fault=$ctl" >/dev/null 2>&1 || fail "init"
 	head -c 200000 /dev/urandom >src/base
 	head -c 1600000 /dev/urandom >src/big1
@@ -195,8 +209,8 @@ for inst in "${instants[@]}"; do
 	"$TIER_TOOLS_DIR/tier-fsck" -q -s state --read-data >/dev/null 2>fsck.err || { fail "$inst: fsck: $(head -3 fsck.err)"; continue; }
 	"$TIER_TOOLS_DIR/tier-status" -q -s state >/dev/null 2>status.err || { fail "$inst: status: $(cat status.err)"; continue; }
 	kept_restore >kept.out || { fail "$inst: after the rerun: $(cat kept.out)"; continue; }
-	[ "$(packs_of a)" = "$(packs_of b)" ] || { fail "$inst: a and b hold different packs"; continue; }
-	[ "$(data_bytes a)" -le 1600000 ] || { fail "$inst: the rerun left $(data_bytes a) bytes on a"; continue; }
+	[ "$TT_ENCRYPTION" != none ] || [ "$(packs_of a)" = "$(packs_of b)" ] || { fail "$inst: a and b hold different packs"; continue; }
+	[ "$(($(data_bytes a) - $(orphan_bytes a)))" -le 1600000 ] || { fail "$inst: the rerun left $(data_bytes a) bytes on a"; continue; }
 	n=$((n + 1))
 done
 [ "$n" = 20 ] && pass "20 kills: every kept revision restores, the rerun finished the job" || fail "$n of 20 kills recovered"

@@ -3,6 +3,8 @@
 # as trailers / the author time of the revision's commit, shown by tier-log
 # in text and --json, found with tier-log --tag; push.tag from the config;
 # bad values are one line, exit 2, nothing pushed (and no pre-hook run).
+# A plaintext vault: it reads the trailers in plain text with stock git.
+export TT_ENCRYPTION=none
 . "$(dirname "$0")/../lib.sh"
 
 mkdir -p src

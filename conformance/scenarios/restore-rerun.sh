@@ -3,6 +3,8 @@
 # finished by the same command (complete files kept, not rewritten; the
 # partial one redone), also with --overwrite if-changed; and with PATH and no -r the
 # newest revision holding PATH is used and named.
+# A plaintext vault: it kills the restore at a file chosen by plaintext entry order.
+export TT_ENCRYPTION=none
 . "$(dirname "$0")/../lib.sh"
 
 src=$TT_TMP/src

@@ -44,24 +44,31 @@ int tier_keys_ask(tier_vault *v, char **pw, size_t *len)
 	return 0;
 }
 
-/* The newest commit the vault knows: a tier's head, else our ref. */
-static int newest_known(tier_vault *v, git_oid *out)
+/*
+ * The commits the vault knows, newest first: the tiers' heads by revision,
+ * then our refs of them.  A damaged one is passed over for the next.
+ */
+static size_t known_heads(tier_vault *v, git_oid *out, size_t cap)
 {
-	uint64_t best = 0;
-	int found = 0;
-	for (size_t i = 0; i < v->n; i++)
-		if (v->t[i].has_head &&
-		    (!found || v->t[i].info.revision > best)) {
-			git_oid_cpy(out, &v->t[i].head);
-			best = v->t[i].info.revision;
-			found = 1;
+	uint64_t rev[64];
+	size_t n = 0;
+	if (cap > 64)
+		cap = 64;
+	for (size_t i = 0; i < v->n && n < cap; i++)
+		if (v->t[i].has_head) {
+			size_t j = n++;
+			while (j > 0 && v->t[i].info.revision > rev[j - 1]) {
+				out[j] = out[j - 1];
+				rev[j] = rev[j - 1];
+				j--;
+			}
+			git_oid_cpy(&out[j], &v->t[i].head);
+			rev[j] = v->t[i].info.revision;
 		}
-	for (size_t i = 0; !found && i < v->n; i++)
-		if (v->t[i].has_stored) {
-			git_oid_cpy(out, &v->t[i].stored);
-			found = 1;
-		}
-	return found ? 0 : TIER_ENOTFOUND;
+	for (size_t i = 0; i < v->n && n < cap; i++)
+		if (v->t[i].has_stored)
+			git_oid_cpy(&out[n++], &v->t[i].stored);
+	return n;
 }
 
 static int head_tree(git_tree **out, tier_vault *v, const git_oid *head)
@@ -159,16 +166,26 @@ static int load_from(tier_vault *v, const git_tree *t)
 
 int tier_keys_load(tier_vault *v)
 {
-	git_oid head;
-	git_tree *t = NULL;
-	int enc = 0, rc;
-	if (v->keys || !v->cache || newest_known(v, &head) < 0)
+	git_oid heads[64];
+	size_t n;
+	int rc = 0;
+	if (v->keys || !v->cache)
 		return 0;
-	if ((rc = head_tree(&t, v, &head)) == 0 &&
-	    (rc = vault_encrypted(&enc, v, t)) == 0 && enc)
-		rc = load_from(v, t);
-	git_tree_free(t);
-	return rc;
+	n = known_heads(v, heads, sizeof(heads) / sizeof(heads[0]));
+	for (size_t i = 0; i < n; i++) {
+		git_tree *t = NULL;
+		int enc = 0;
+		if ((rc = head_tree(&t, v, &heads[i])) == 0 &&
+		    (rc = vault_encrypted(&enc, v, t)) == 0 && enc)
+			rc = load_from(v, t);
+		git_tree_free(t);
+		/* only the password ends the search: damage on one tier is
+		 * that tier's fsck finding, the next head may be whole */
+		if (rc == 0 || rc == TIER_EAUTH || rc == TIER_EUSAGE)
+			return rc;
+	}
+	tier_error_clear();
+	return 0;
 }
 
 int tier_keys_create(tier_vault *v, tier_buf *slot, char id[17],

@@ -439,8 +439,7 @@ int tier_restore_same_existing(struct restore_run *r, const tier_node *n,
 
 /*
  * Whether the regular file at name has n's contents: read in n's chunk
- * lengths, each hashed against its id.  A vault whose chunk ids are keyed
- * (encrypted) cannot be compared this way: 0, and the file is rewritten.
+ * lengths, each hashed against its id (keyed in an encrypted vault).
  */
 static int same_content(struct restore_run *r, const tier_node *n, int dirfd,
                         const char *name)
@@ -449,8 +448,6 @@ static int same_content(struct restore_run *r, const tier_node *n, int dirfd,
 	size_t cap = 0, got = 0;
 	uint64_t off = 0;
 	int fd, same = 1;
-	if (tier_vault_keys(r->v))
-		return 0;
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -466,7 +463,8 @@ static int same_content(struct restore_run *r, const tier_node *n, int dirfd,
 			cap = len;
 		}
 		same = tier_pread_all(fd, buf, len, off, &got, name) == 0 &&
-		       got == len && tier_sha256(id, buf, len) == 0 &&
+		       got == len &&
+		       tier_chunk_id(id, tier_vault_keys(r->v), buf, len) == 0 &&
 		       !memcmp(id, n->chunks[i].id, TIER_HASH_LEN);
 		off += len;
 	}
