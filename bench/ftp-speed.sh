@@ -24,6 +24,8 @@
 #
 #   --build DIR  tools from DIR/tools (default: build/, ci/build.sh release)
 set -euo pipefail
+# vaults are encrypted by default (SPEC 8): the password for every tool
+export TIER_PASSWORD=${TIER_PASSWORD:-bench-password}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 size=1G

@@ -15,6 +15,8 @@
 # data.  Ratios are peer time / libtier time (> 1: libtier faster).
 # TIER_BENCH_NO_APT=1 is honoured as in run.sh: missing peers are skipped.
 set -euo pipefail
+# vaults are encrypted by default (SPEC 8): the password for every tool
+export TIER_PASSWORD=${TIER_PASSWORD:-bench-password}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 size=1G revisions=10 mutate=5% keep=3 work=/tmp/tier-bench-prune build=$root/build

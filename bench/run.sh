@@ -26,6 +26,8 @@
 # and would penalise whichever tool restores after a deletion.
 # TIER_BENCH_NO_APT=1: never call apt-get (missing peers are skipped).
 set -euo pipefail
+# vaults are encrypted by default (SPEC 8): the password for every tool
+export TIER_PASSWORD=${TIER_PASSWORD:-bench-password}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 size=1G

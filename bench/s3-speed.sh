@@ -16,6 +16,8 @@
 # bucket.  MB/s is 10^6 bytes per second of *source* bytes: tier-push
 # sends fewer bytes than it reads (lz4, deduplication).
 set -euo pipefail
+# vaults are encrypted by default (SPEC 8): the password for every tool
+export TIER_PASSWORD=${TIER_PASSWORD:-bench-password}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 size=1G

@@ -20,6 +20,8 @@
 # by this script with the same --files and --seed (a 1M-file tree takes
 # minutes to write).
 set -euo pipefail
+# vaults are encrypted by default (SPEC 8): the password for every tool
+export TIER_PASSWORD=${TIER_PASSWORD:-bench-password}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 files=100000

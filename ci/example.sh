@@ -10,11 +10,14 @@ T=$top/build/tools
 work=${1:-$(mktemp -d /tmp/tier-example.XXXXXX)}
 mkdir -p "$work"
 export TIER_STATE_DIR=$work/state
+# The vault is encrypted (the default): its password, as cron would give it.
+(umask 077 && echo "example-password-$RANDOM$RANDOM" >"$work/password")
+export TIER_PASSWORD_FILE=$work/password
 src=$top/libtier   # back up our own sources: real files, a few hundred of them
 
 run() { echo "\$ $*" | sed "s|$T/||; s|$work|\$W|g; s| $top/| ./|g"; "$@"; }
 
-echo "# W=$work"
+echo "# W=$work; the vault's password is in \$W/password (TIER_PASSWORD_FILE)"
 run "$T/tier-init" -t usb="file://$work/usb" -t nas="file://$work/nas"
 run "$T/tier-push" "$src"
 echo "# the nas goes away (an unmounted share); backups go on to the usb disk"

@@ -46,7 +46,8 @@ static int new_password(char **out, size_t *len, void *payload)
 {
 	return tool_password_new(out, len, NULL, NULL, payload,
 	                         "--password-file, --password-command, "
-	                         "TIER_PASSWORD_FILE or TIER_PASSWORD");
+	                         "TIER_PASSWORD_FILE, TIER_PASSWORD or "
+	                         "--encryption none");
 }
 
 int main(int argc, char **argv)

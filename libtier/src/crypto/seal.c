@@ -127,12 +127,10 @@ int tier_seal(unsigned char *out, const tier_keys *k, const void *ad,
 	return 0;
 }
 
-int tier_unseal(unsigned char *out, const tier_keys *k, const void *ad,
-                size_t ad_len, const void *in, size_t len)
+/* A sealed input's length, checked before anything is read of it. */
+static int open_len(size_t len, size_t ad_len, size_t overhead)
 {
-	const unsigned char *p = in;
-	unsigned char tag[TIER_SEAL_TAG_LEN];
-	if (len < TIER_SEAL_OVERHEAD)
+	if (len < overhead)
 		return tier_error_set(TIER_ECORRUPT,
 		                      "sealed object of %zu bytes is too short",
 		                      len);
@@ -140,6 +138,17 @@ int tier_unseal(unsigned char *out, const tier_keys *k, const void *ad,
 		return tier_error_set(TIER_ECORRUPT,
 		                      "sealed object of %zu bytes is too large",
 		                      len);
+	return 0;
+}
+
+int tier_unseal(unsigned char *out, const tier_keys *k, const void *ad,
+                size_t ad_len, const void *in, size_t len)
+{
+	const unsigned char *p = in;
+	unsigned char tag[TIER_SEAL_TAG_LEN];
+	int rc;
+	if ((rc = open_len(len, ad_len, TIER_SEAL_OVERHEAD)) < 0)
+		return rc;
 	if (!fetched())
 		return ossl_fail("unseal: no AES-256-GCM in libcrypto");
 	len -= TIER_SEAL_OVERHEAD;
@@ -267,14 +276,8 @@ int tier_unseal_det(tier_buf *out, const tier_keys *k, const void *ad,
 	const unsigned char *s = in;
 	unsigned char *p;
 	int rc;
-	if (len < TIER_SEAL_DET_OVERHEAD)
-		return tier_error_set(TIER_ECORRUPT,
-		                      "sealed object of %zu bytes is too short",
-		                      len);
-	if (len > INT32_MAX || ad_len > INT32_MAX)
-		return tier_error_set(TIER_ECORRUPT,
-		                      "sealed object of %zu bytes is too large",
-		                      len);
+	if ((rc = open_len(len, ad_len, TIER_SEAL_DET_OVERHEAD)) < 0)
+		return rc;
 	if (!fetched())
 		return ossl_fail("unseal: no AES-256-SIV in libcrypto");
 	len -= TIER_SEAL_DET_OVERHEAD;
