@@ -249,6 +249,15 @@ static int ask_tty(char **out, size_t *len, const char *prompt)
 	return rc;
 }
 
+/* After ^C at a prompt: asked again, say so at once instead. */
+static int interrupted(void)
+{
+	return tool_interrupted() ? tier_error_raise(TIER_EABORTED,
+	                                             "interrupted while asking "
+	                                             "for the password")
+	                          : 0;
+}
+
 static int common_sources(char **out, size_t *len, const struct tool_common *c,
                           int *found)
 {
@@ -284,7 +293,8 @@ int tool_password(char **out, size_t *len, void *payload)
 
 	*out = NULL;
 	*len = 0;
-	if ((rc = common_sources(out, len, payload, &found)) < 0 || found)
+	if ((rc = interrupted()) < 0 ||
+	    (rc = common_sources(out, len, payload, &found)) < 0 || found)
 		return rc;
 	if ((rc = ask_tty(out, len, "Password for the vault: ")) != 1)
 		return rc;
@@ -305,6 +315,8 @@ int tool_password_new(char **out, size_t *len, const char *file,
 
 	*out = NULL;
 	*len = 0;
+	if ((rc = interrupted()) < 0)
+		return rc;
 	if (file)
 		return from_file(out, len, file);
 	if (cmd)
