@@ -181,7 +181,8 @@ int tier_keys_load(tier_vault *v)
 		git_tree_free(t);
 		/* only the password ends the search: damage on one tier is
 		 * that tier's fsck finding, the next head may be whole */
-		if (rc == 0 || rc == TIER_EAUTH || rc == TIER_EUSAGE)
+		if (rc == 0 || rc == TIER_EAUTH || rc == TIER_EUSAGE ||
+		    rc == TIER_EABORTED)
 			return rc;
 	}
 	tier_error_clear();

@@ -60,10 +60,11 @@ static void on_tty_signal(int sig)
  * buffer keeps a copy.  tty: wait with ppoll(2) under wait_mask, so that
  * a signal caught by on_tty_signal ends the wait.  Returns 0, a libtier
  * code with the message set, or 1 with errno set when reading failed
- * (the caller names the source).
+ * (the caller names the source).  *nl_seen: whether the line ended with
+ * "\n" (else, on a terminal, the cursor is still after the prompt).
  */
 static int read_line(char **out, size_t *len, int fd, const char *what,
-                     const sigset_t *wait_mask)
+                     const sigset_t *wait_mask, int *nl_seen)
 {
 	char *buf = malloc(PW_BUF), *nl = NULL;
 	size_t n = 0, line;
@@ -96,6 +97,8 @@ static int read_line(char **out, size_t *len, int fd, const char *what,
 		nl = memchr(buf + n, '\n', (size_t)got);
 		n += (size_t)got;
 	}
+	if (nl_seen)
+		*nl_seen = nl != NULL;
 	if (err || (wait_mask && tty_signal)) {
 		wipe(buf, n);
 		free(buf);
@@ -130,7 +133,7 @@ static int from_file(char **out, size_t *len, const char *path)
 		return fail("cannot read the password file '%s': %s", path,
 		            strerror(errno));
 	snprintf(what, sizeof(what), "'%s'", path);
-	rc = read_line(out, len, fd, what, NULL);
+	rc = read_line(out, len, fd, what, NULL, NULL);
 	if (rc == 1) /* a directory, an I/O error */
 		rc = fail("cannot read the password file '%s': %s", path,
 		          strerror(errno));
@@ -150,7 +153,7 @@ static int from_command(char **out, size_t *len, const char *cmd)
 		return fail("cannot run the password command '%s': %s", cmd,
 		            strerror(errno));
 	snprintf(what, sizeof(what), "the command '%s'", cmd);
-	rc = read_line(out, len, fileno(f), what, NULL);
+	rc = read_line(out, len, fileno(f), what, NULL, NULL);
 	if (rc == 1)
 		rc = fail("cannot read from the password command '%s': %s", cmd,
 		          strerror(errno));
@@ -186,7 +189,7 @@ static int ask_tty(char **out, size_t *len, const char *prompt)
 	struct sigaction sa, old_sa[3];
 	struct termios old, quiet;
 	sigset_t block, prev, wait_mask;
-	int fd, rc, sig;
+	int fd, rc, sig, nl_seen = 0;
 
 	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
@@ -224,7 +227,8 @@ static int ask_tty(char **out, size_t *len, const char *prompt)
 		if (write(fd, prompt, strlen(prompt)) < 0) {
 			/* the prompt is a courtesy: read anyway */
 		}
-		rc = read_line(out, len, fd, "the terminal", &wait_mask);
+		rc = read_line(out, len, fd, "the terminal", &wait_mask,
+		               &nl_seen);
 		if (rc == 1)
 			rc = fail("cannot read from the terminal: %s",
 			          strerror(errno));
@@ -232,10 +236,11 @@ static int ask_tty(char **out, size_t *len, const char *prompt)
 	}
 
 	sig = tty_signal;
+	/* the message on stderr starts on a line of its own */
+	if ((rc != 0 || sig) && !nl_seen && write(fd, "\n", 1) < 0) {
+		/* only tidies the screen */
+	}
 	if (sig) {
-		if (write(fd, "\n", 1) < 0) {
-			/* only tidies the screen */
-		}
 		rc = tier_error_raise(TIER_EABORTED, "interrupted while asking "
 		                                     "for the password");
 	}
