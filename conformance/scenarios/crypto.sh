@@ -138,6 +138,18 @@ expect_exit 5
 run_tool tier-fsck -s state --read-data --repair
 expect_exit 0
 
+step "a flipped byte in tier a's log (sealed trees and nodes live there): damage on a, read from b"
+lpack=$(ls -S "$TT_TMP"/tiers/a/log.git/objects/pack/*.pack | head -1)
+cp "$lpack" "$TT_TMP/log-pack.orig"
+python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x10; open(p, "wb").write(bytes(b))' "$lpack"
+run_tool tier-fsck -t "a=$a"
+expect_exit 5
+run_tool tier-restore -t "a=$a" -t "b=$b" "$TT_TMP/out-log"
+expect_exit 0
+diff -r --no-dereference "$src" "$TT_TMP/out-log$src" >/dev/null &&
+	pass "restored byte for byte with tier a's log damaged" || fail "restore differs"
+cp "$TT_TMP/log-pack.orig" "$lpack"
+
 step "tier-key: add, list, passwd, remove; sync carries a change to a tier that was away"
 printf 'second-pw\n' >"$TT_TMP/pw2"
 run_tool tier-key -s state add --new-password-file "$TT_TMP/pw2" --kdf-memory 1M
