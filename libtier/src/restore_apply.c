@@ -464,7 +464,8 @@ static int same_content(struct restore_run *r, const tier_node *n, int dirfd,
 		}
 		same = tier_pread_all(fd, buf, len, off, &got, name) == 0 &&
 		       got == len &&
-		       tier_chunk_id(id, tier_vault_keys(r->v), buf, len) == 0 &&
+		       tier_chunk_id(id, tier_vault_keys(r->v), buf, len) ==
+		               0 &&
 		       !memcmp(id, n->chunks[i].id, TIER_HASH_LEN);
 		off += len;
 	}
