@@ -6,6 +6,7 @@
  */
 #include "driver/drivers.h"
 #include "driver/curl_impl.h"
+#include "driver/curl_kinds.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,21 +19,46 @@ static int contains(const char *hay, const char *needle)
 	return hay && strstr(hay, needle) != NULL;
 }
 
-/*
- * The password must never reach a message.  Nothing we pass to curl puts
- * it there (it is not in the URL), but a server could echo it back.
- */
-static void scrub(curl_driver *d, char *msg)
+/* The port of the control connection, from "ftp://host:port". */
+static int control_port(const curl_driver *d)
 {
-	const char *pw = d->password;
-	size_t n;
-	char *hit;
-	/* as the location layer: shorter ones would match ordinary words */
-	if (!pw || (n = strlen(pw)) < 3)
+	const char *c = d->base_url ? strrchr(d->base_url, ':') : NULL;
+	return c && c[1] >= '0' && c[1] <= '9' ? atoi(c + 1) : 0;
+}
+
+/*
+ * A connection that failed to open after a passive reply is the data
+ * connection (the control one just answered), but libcurl's words name
+ * the control port ("in connection to host:2121"): name the one that
+ * failed.
+ */
+static void name_data_connection(const curl_driver *d, CURLcode rc, char *out,
+                                 size_t outsz)
+{
+	char ctl[16];
+	size_t clen;
+	const char *p = out, *hit;
+	tier_buf b = TIER_BUF_INIT;
+	if (d->proto == PROTO_SFTP || !d->data_port || control_port(d) <= 0 ||
+	    (rc != CURLE_COULDNT_CONNECT && rc != CURLE_SSL_CONNECT_ERROR))
 		return;
-	while ((hit = strstr(msg, pw)) != NULL) {
-		memset(hit, '*', n);
+	clen = (size_t)snprintf(ctl, sizeof(ctl), "%d", control_port(d));
+	tier_buf_printf(&b, "data connection (port %d): ", d->data_port);
+	while ((hit = strstr(p, ctl)) != NULL) {
+		/* the control port as a whole number after ':' or "port " */
+		int whole = hit > out && (hit[-1] == ':' || hit[-1] == ' ') &&
+		            !(hit[clen] >= '0' && hit[clen] <= '9');
+		tier_buf_put(&b, p, (size_t)(hit - p));
+		if (whole)
+			tier_buf_printf(&b, "%d", d->data_port);
+		else
+			tier_buf_put(&b, hit, clen);
+		p = hit + clen;
 	}
+	tier_buf_puts(&b, p);
+	if (b.size)
+		snprintf(out, outsz, "%s", tier_buf_cstr(&b));
+	tier_buf_dispose(&b);
 }
 
 /* What curl and the server said, as one line. */
@@ -48,23 +74,7 @@ static void detail(curl_driver *d, CURLcode rc, char *out, size_t outsz)
 		         tier_buf_cstr(&d->reply));
 	else
 		snprintf(out, outsz, "%.*s", (int)l, what);
-	scrub(d, out);
-}
-
-/* The code of an SFTP failure from libcurl's text of the SFTP status. */
-static int sftp_status_code(const char *msg)
-{
-	if (contains(msg, "No such file") || contains(msg, "not found"))
-		return TIER_ENOTFOUND;
-	if (contains(msg, "Permission denied") ||
-	    contains(msg, "write protected"))
-		return TIER_EAUTH;
-	if (contains(msg, "Disk full") || contains(msg, "quota") ||
-	    contains(msg, "No space"))
-		return TIER_ENOSPC;
-	if (contains(msg, "already exists") || contains(msg, "not empty"))
-		return TIER_ECONFLICT;
-	return 0;
+	name_data_connection(d, rc, out, outsz);
 }
 
 /*
@@ -124,69 +134,6 @@ static int login_refused(const curl_driver *d)
  * libcurl's code decides first (the table); what is left are refusals
  * by the server, where its reply decides.
  */
-enum curl_kind {
-	KIND_REPLY, /* not in the table: the server's reply decides */
-	KIND_LOGIN,
-	KIND_UNTRUSTED,
-	KIND_NO_TLS,
-	KIND_NOTFOUND,
-	KIND_NOSPC,
-	KIND_SHORT,
-	KIND_CANCELLED,
-	KIND_USAGE,
-	KIND_NOMEM,
-	KIND_NETWORK /* may pass: TIER_EOFFLINE, unless SFTP says otherwise */
-};
-
-static const struct {
-	CURLcode rc;
-	enum curl_kind kind;
-} curl_kinds[] = {
-        {CURLE_LOGIN_DENIED, KIND_LOGIN},
-        {CURLE_PEER_FAILED_VERIFICATION, KIND_UNTRUSTED},
-        {CURLE_SSL_CACERT_BADFILE, KIND_UNTRUSTED},
-        {CURLE_SSL_CERTPROBLEM, KIND_UNTRUSTED},
-        {CURLE_SSL_ISSUER_ERROR, KIND_UNTRUSTED},
-        {CURLE_SSL_PINNEDPUBKEYNOTMATCH, KIND_UNTRUSTED},
-        {CURLE_SSL_INVALIDCERTSTATUS, KIND_UNTRUSTED},
-        {CURLE_SSL_CRL_BADFILE, KIND_UNTRUSTED},
-        {CURLE_USE_SSL_FAILED, KIND_NO_TLS},
-        {CURLE_REMOTE_FILE_NOT_FOUND, KIND_NOTFOUND},
-        {CURLE_REMOTE_DISK_FULL, KIND_NOSPC},
-        {CURLE_BAD_DOWNLOAD_RESUME, KIND_SHORT},
-        {CURLE_ABORTED_BY_CALLBACK, KIND_CANCELLED},
-        {CURLE_URL_MALFORMAT, KIND_USAGE},
-        {CURLE_UNSUPPORTED_PROTOCOL, KIND_USAGE},
-        {CURLE_OUT_OF_MEMORY, KIND_NOMEM},
-        {CURLE_COULDNT_RESOLVE_HOST, KIND_NETWORK},
-        {CURLE_COULDNT_RESOLVE_PROXY, KIND_NETWORK},
-        {CURLE_COULDNT_CONNECT, KIND_NETWORK},
-        {CURLE_OPERATION_TIMEDOUT, KIND_NETWORK},
-        {CURLE_SEND_ERROR, KIND_NETWORK},
-        {CURLE_RECV_ERROR, KIND_NETWORK},
-        {CURLE_GOT_NOTHING, KIND_NETWORK},
-        {CURLE_PARTIAL_FILE, KIND_NETWORK},
-        {CURLE_SSL_CONNECT_ERROR, KIND_NETWORK},
-        {CURLE_FTP_ACCEPT_FAILED, KIND_NETWORK},
-        {CURLE_FTP_ACCEPT_TIMEOUT, KIND_NETWORK},
-        {CURLE_FTP_WEIRD_SERVER_REPLY, KIND_NETWORK},
-        {CURLE_FTP_WEIRD_PASV_REPLY, KIND_NETWORK},
-        {CURLE_FTP_WEIRD_227_FORMAT, KIND_NETWORK},
-        {CURLE_FTP_CANT_GET_HOST, KIND_NETWORK},
-        {CURLE_FTP_PORT_FAILED, KIND_NETWORK},
-        {CURLE_SSH, KIND_NETWORK},
-        {CURLE_AGAIN, KIND_NETWORK},
-        {CURLE_SSL_SHUTDOWN_FAILED, KIND_NETWORK},
-};
-
-static enum curl_kind kind_of(CURLcode rc)
-{
-	for (size_t i = 0; i < sizeof(curl_kinds) / sizeof(curl_kinds[0]); i++)
-		if (curl_kinds[i].rc == rc)
-			return curl_kinds[i].kind;
-	return KIND_REPLY;
-}
-
 /* One failure being told: what every message names. */
 struct curl_failure {
 	curl_driver *d;
@@ -227,12 +174,11 @@ static int fail_untrusted(const struct curl_failure *f)
 	        d->where, f->det);
 }
 
-/* A failure libcurl's code decides (kind is not KIND_REPLY). */
-static int fail_known(const struct curl_failure *f, enum curl_kind kind)
+/* A failure with its own words (the rest say what curl and the server said). */
+static int fail_special(const struct curl_failure *f, enum curl_kind kind,
+                        int code)
 {
 	const char *verb = f->verb, *shown = f->shown, *where = f->d->where;
-	int code;
-
 	switch (kind) {
 	case KIND_LOGIN:
 		return fail_login(f);
@@ -261,89 +207,48 @@ static int fail_known(const struct curl_failure *f, enum curl_kind kind)
 		return tier_error_set(TIER_EABORTED,
 		                      "%s '%s' on %s was cancelled", verb,
 		                      shown, where);
-	case KIND_USAGE:
-		return tier_error_set(TIER_EUSAGE, "cannot %s '%s' on %s: %s",
-		                      verb, shown, where, f->det);
 	case KIND_NOMEM:
 		return tier_error_set(TIER_ERROR, "out of memory");
-	case KIND_NETWORK:
-	case KIND_REPLY:
+	default:
 		break;
 	}
-	/* a server answering 5xx mid-stream is not a network problem */
-	code = f->d->proto == PROTO_SFTP ? sftp_status_code(f->det) : 0;
-	return tier_error_set(code ? code : TIER_EOFFLINE,
-	                      "cannot %s '%s' on %s: %s", verb, shown, where,
-	                      f->det);
-}
-
-/* An SFTP refusal: the status text decides. */
-static int fail_sftp_refusal(const struct curl_failure *f)
-{
-	int code = sftp_status_code(f->det);
-	if (f->rc == CURLE_REMOTE_ACCESS_DENIED)
-		code = TIER_EAUTH;
-	return tier_error_set(code ? code : TIER_ERROR,
-	                      "cannot %s '%s' on %s: %s", f->verb, f->shown,
-	                      f->d->where, f->det);
-}
-
-/* The code of an FTP refusal from the server's last reply. */
-static int ftp_reply_code(const curl_driver *d, CURLcode rc)
-{
-	int r = d->reply_code;
-	if (r == 552 || r == 452)
-		return TIER_ENOSPC;
-	if (r >= 400 && r < 500)
-		return TIER_EOFFLINE; /* "try again later" in FTP terms */
-	if (contains(tier_buf_cstr(&d->reply), "ermission") ||
-	    contains(tier_buf_cstr(&d->reply), "denied"))
-		return TIER_EAUTH;
-	if (rc == CURLE_UPLOAD_FAILED && (r == 553 || r == 550))
-		return TIER_EAUTH; /* the directory exists (we are in it): a refusal */
-	if (r == 550 || rc == CURLE_REMOTE_ACCESS_DENIED ||
-	    rc == CURLE_FTP_COULDNT_RETR_FILE)
-		return TIER_ENOTFOUND;
-	return TIER_ERROR; /* CURLE_QUOTE_ERROR, CURLE_UPLOAD_FAILED, the rest */
-}
-
-static int fail_ftp_reply(const struct curl_failure *f)
-{
-	const curl_driver *d = f->d;
-	int code;
-	if (d->reply_code == 530)
-		return login_refused(d);
-	code = ftp_reply_code(d, f->rc);
-	if (code == TIER_ENOTFOUND)
+	if (f->d->proto != PROTO_SFTP && f->d->reply_code == 530)
+		return login_refused(f->d);
+	if (code == TIER_ENOTFOUND && f->d->proto != PROTO_SFTP)
 		return tier_error_set(
 		        code,
 		        "cannot %s '%s' on %s: not found (server said: %s)",
-		        f->verb, f->shown, d->where,
-		        d->reply.size ? tier_buf_cstr(&d->reply) : f->det);
-	return tier_error_set(code, "cannot %s '%s' on %s: %s", f->verb,
-	                      f->shown, d->where, f->det);
+		        verb, shown, where,
+		        f->d->reply.size ? tier_buf_cstr(&f->d->reply)
+		                         : f->det);
+	return tier_error_set(code, "cannot %s '%s' on %s: %s", verb, shown,
+	                      where, f->det);
 }
 
 int tier_curl_fail(curl_driver *d, CURLcode rc, const char *verb,
                    const char *rel)
 {
 	struct curl_failure f = {d, rc, verb, rel && *rel ? rel : ".", ""};
-	enum curl_kind kind;
+	int code;
 
-	if (rc == CURLE_ABORTED_BY_CALLBACK && d->stalled)
+	if (rc == CURLE_ABORTED_BY_CALLBACK && d->stalled) {
+		d->drop_connection = 1;
 		return tier_error_set(
 		        TIER_EOFFLINE,
 		        "cannot %s '%s' on %s: no answer for %u s", verb,
 		        f.shown, d->where, d->timeout);
+	}
 	detail(d, rc, f.det, sizeof(f.det));
 	if (rc == CURLE_FAILED_INIT && d->proto == PROTO_SFTP &&
 	    ssh_startup_lost(f.det))
-		return tier_error_set(TIER_EOFFLINE, "cannot %s '%s' on %s: %s",
-		                      verb, f.shown, d->where, f.det);
-	kind = kind_of(rc);
-	if (kind != KIND_REPLY)
-		return fail_known(&f, kind);
-	if (d->proto == PROTO_SFTP)
-		return fail_sftp_refusal(&f);
-	return fail_ftp_reply(&f);
+		code = TIER_EOFFLINE;
+	else
+		code = tier_curl_classify(d->proto == PROTO_SFTP, rc,
+		                          d->reply_code,
+		                          tier_buf_cstr(&d->reply), f.det);
+	/* whatever passes by itself may have left the cached login out of
+	 * step (or dead): the retry logs in afresh */
+	if (code == TIER_EOFFLINE)
+		d->drop_connection = 1;
+	return fail_special(&f, tier_curl_kind(rc), code);
 }

@@ -46,6 +46,10 @@ typedef struct {
 	tier_buf reply; /* last final FTP reply line */
 	int reply_code;
 	int saw_350;
+	int data_port; /* FTP: the port of the last 227/229 reply, 0: none */
+	/* the cached connection may be out of step or dead: the next
+	 * transfer logs in afresh (set by tier_curl_fail) */
+	int drop_connection;
 	curl_off_t last_dl, last_ul;
 	time_t last_move;
 	int stalled;
@@ -57,6 +61,12 @@ typedef struct {
 	void *get_payload;
 	uint64_t get_left, get_delivered;
 	int get_stopped, get_enough;
+	/* FTP: bytes past the range read (and dropped) to the end of the
+	 * file rather than stop early, which costs a new login */
+	uint64_t get_tail_left;
+	/* what a new login costs here, as bytes this server sends meanwhile
+	 * (measured on each transfer; 0: not yet) */
+	uint64_t login_bytes;
 	/* put */
 	tier_curl_upload up;
 } curl_driver;
@@ -94,6 +104,9 @@ int curl_parse_ls_line(char *line, const char **name, tier_stat *st,
  */
 int curl_parse_listing(char *buf, size_t size, int names_only, time_t now,
                        tier_listing *items);
+
+/** The data port of a 227 or 229 reply line (len bytes), 0 when none. */
+int tier_curl_pasv_port(const char *line, size_t len);
 
 static inline curl_driver *tier_curl_of(tier_driver *drv)
 {

@@ -3,6 +3,7 @@
 #include "util/posix.h"
 #include "util/text.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -227,4 +228,33 @@ int curl_parse_listing(char *buf, size_t size, int names_only, time_t now,
 		p = next;
 	}
 	return 0;
+}
+
+/* ---- passive replies --------------------------------------------------- */
+
+int tier_curl_pasv_port(const char *line, size_t len)
+{
+	char buf[256];
+	unsigned a[6];
+	const char *p;
+	if (len >= sizeof(buf))
+		len = sizeof(buf) - 1;
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	if (!strncmp(buf, "229",
+	             3)) { /* 229 Entering Extended Passive Mode (|||port|) */
+		unsigned port;
+		if ((p = strstr(buf, "|||")) &&
+		    sscanf(p, "|||%u|", &port) == 1 && port > 0 && port < 65536)
+			return (int)port;
+		return 0;
+	}
+	/* 227 Entering Passive Mode (h1,h2,h3,h4,p1,p2), parentheses optional */
+	for (p = buf + 3; *p && !(*p >= '0' && *p <= '9'); p++)
+		;
+	if (sscanf(p, "%u,%u,%u,%u,%u,%u", &a[0], &a[1], &a[2], &a[3], &a[4],
+	           &a[5]) != 6 ||
+	    a[4] > 255 || a[5] > 255)
+		return 0;
+	return (int)(a[4] * 256 + a[5]);
 }

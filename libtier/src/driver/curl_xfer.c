@@ -84,6 +84,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 		        (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
 		if (d->reply_code == 350)
 			d->saw_350 = 1;
+		if (d->reply_code == 227 || d->reply_code == 229)
+			d->data_port = tier_curl_pasv_port(p, l);
 		tier_buf_clear(&d->reply);
 		if (l > 200)
 			l = 200;
@@ -150,6 +152,7 @@ static void reset_operation(curl_driver *d)
 	tier_buf_clear(&d->reply);
 	d->reply_code = 0;
 	d->saw_350 = 0;
+	d->data_port = 0;
 	d->last_dl = d->last_ul = 0;
 	d->last_move = 0;
 	d->stalled = 0;
@@ -336,6 +339,15 @@ static CURLcode perform_once(curl_driver *d)
 	CURLMsg *msg;
 	int running = 1, left, done = 0;
 
+	if (d->drop_connection) {
+		/* the cache is the multi handle's: a new one has none */
+		CURLM *m = curl_multi_init();
+		if (!m)
+			return CURLE_OUT_OF_MEMORY;
+		curl_multi_cleanup(d->m);
+		d->m = m;
+		d->drop_connection = 0;
+	}
 	if ((mc = curl_multi_add_handle(d->m, d->h)) != CURLM_OK)
 		return mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
 		                                 : CURLE_FAILED_INIT;
