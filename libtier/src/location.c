@@ -14,13 +14,13 @@
 #include <time.h>
 
 #include "retry.h"
+#include "util/redact.h"
 #include "tier/sys/driver.h"
 #include "util/buf.h"
 
 #define MSG_MAX 1024
 
 /* Shorter passwords would match ordinary words of a message. */
-#define SCRUB_MIN_LEN 3
 
 struct tier_location {
 	tier_url *url;
@@ -84,33 +84,21 @@ static const char *loc_name(const tier_location *loc)
 }
 
 /*
- * A driver should never put the password in a message; if one does, it
- * does not reach the user through us.
+ * A driver should never put a credential in a message; if one shows a
+ * URL with its password or a secret query key, they do not reach the user
+ * through us.  By the URL's fields, never by the password's text: a short
+ * password would eat ordinary words ("port", "Operation").
  */
 static void scrub_password(const tier_location *loc, int code)
 {
-	const char *pw = loc->url->password;
-	const char *msg = tier_error_last(), *hit;
-	size_t pwlen;
 	tier_buf b = TIER_BUF_INIT;
-
-	if (!pw || (pwlen = strlen(pw)) < SCRUB_MIN_LEN || !strstr(msg, pw))
-		return;
-	while ((hit = strstr(msg, pw)) != NULL) {
-		if (tier_buf_put(&b, msg, (size_t)(hit - msg)) < 0 ||
-		    tier_buf_puts(&b, "***") < 0)
-			goto fail;
-		msg = hit + pwlen;
-	}
-	if (tier_buf_puts(&b, msg) < 0)
-		goto fail;
-	tier_error_set(code, "%s", tier_buf_cstr(&b));
+	int rc = tier_redact_urls(&b, tier_error_last());
+	if (rc > 0)
+		tier_error_set(code, "%s", tier_buf_cstr(&b));
+	else if (rc < 0)
+		tier_error_set(code, "tier '%s': error message withheld",
+		               loc_name(loc));
 	tier_buf_dispose(&b);
-	return;
-fail:
-	tier_buf_dispose(&b);
-	tier_error_set(code, "tier '%s': error message withheld",
-	               loc_name(loc));
 }
 
 static void free_entries(struct call *c)

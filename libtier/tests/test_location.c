@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/redact.h"
 #include "helpers.h"
 #include "tier/sys/driver.h"
 #include "util/error.h"
@@ -448,18 +449,17 @@ Test(location, messages_never_show_the_password)
 	cr_assert_null(strstr(tier_location_display(loc), "secret"), "%s",
 	               tier_location_display(loc));
 	cr_assert_str_eq(tier_location_name(loc), "fk");
-	/* a careless driver echoing its credentials */
+	/* a careless driver echoing a URL with its credentials */
 	fk.fail_n = 1000;
-	fk.fail_msg = "login as user:secret to 'host' timed out";
+	fk.fail_msg = "login to ftp://user:secret@host/x timed out";
 	cr_assert_eq(tier_location_put_mem(loc, "a/b", "x", 1, 0),
 	             TIER_EOFFLINE);
 	const char *m = tier_error_last();
 	cr_assert_null(strstr(m, "secret"), "%s", m);
 	cr_assert(strstr(m, "tier 'fk' ("), "%s", m);
-	cr_assert(
-	        strstr(m,
-	               "offline after 10 attempts: login as user:*** to 'host' timed out"),
-	        "%s", m);
+	cr_assert(strstr(m, "offline after 10 attempts: login to "
+	                    "ftp://user:***@host/x timed out"),
+	          "%s", m);
 	cr_assert_eq(clk.nlines, 10);
 	for (int i = 0; i < 10; i++)
 		cr_assert_null(strstr(clk.lines[i], "secret"), "%s",
@@ -468,14 +468,38 @@ Test(location, messages_never_show_the_password)
 	cr_assert_null(strstr(tier_error_last(), "secret"), "%s",
 	               tier_error_last());
 
-	/* the same for a permanent error */
+	/* the same for a permanent error, and a secret query key */
 	tier_location_reset(loc);
 	fk.fail_code = TIER_EAUTH;
-	fk.fail_msg = "password 'secret' refused";
+	fk.fail_msg = "refused 'sftp://u:secret@h:22/p?key=/k&token=secret'";
 	cr_assert_eq(tier_location_ping(loc), TIER_EAUTH);
-	cr_assert_str_eq(tier_error_last(),
-	                 "tier 'fk': password '***' refused");
+	cr_assert_str_eq(
+	        tier_error_last(),
+	        "tier 'fk': refused 'sftp://u:***@h:22/p?key=/k&token=***'");
 	tier_location_free(loc);
+}
+
+/*
+ * Credentials go as fields of a URL, never by their text: with the
+ * password "p" (open_fake's is "secret"), ordinary words stay whole.
+ */
+Test(location, scrubbing_leaves_words_that_hold_the_password)
+{
+	tier_buf b = TIER_BUF_INIT;
+	cr_assert_eq(tier_redact_urls(&b, "127.0.0.1 port 2232: Operation "
+	                                  "failed (ftp://u@h/p)"),
+	             0);
+	cr_assert_str_eq(tier_buf_cstr(&b),
+	                 "127.0.0.1 port 2232: Operation failed (ftp://u@h/p)");
+	tier_buf_clear(&b);
+	cr_assert_eq(tier_redact_urls(&b,
+	                              "s3://K:p@b/x?endpoint=http://a:p@e:9000"
+	                              "&X-Amz-Signature=abc and more"),
+	             1);
+	cr_assert_str_eq(tier_buf_cstr(&b),
+	                 "s3://K:***@b/x?endpoint=http://a:***@e:9000"
+	                 "&X-Amz-Signature=*** and more");
+	tier_buf_dispose(&b);
 }
 
 Test(location, trace_has_one_line_per_failed_attempt)
