@@ -448,8 +448,7 @@ static void plan(struct restore_run *r)
 
 static void end_planning(struct restore_run *r)
 {
-	tier_restore_job_free(r->cur);
-	r->cur = NULL;
+	tier_restore_window_free(r);
 	tier_buf_clear(&r->current);
 	pthread_mutex_lock(&r->lock);
 	r->planning_done = 1;

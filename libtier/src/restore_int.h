@@ -24,6 +24,21 @@
 #define JOB_MAX_BYTES (8u << 20)
 /* Read across a hole this small rather than make a second request. */
 #define JOB_GAP (64u << 10)
+/*
+ * From a remote tier a request costs a round trip or more (an FTP read
+ * that stops early costs a new login): a job may span a whole pack and
+ * read across holes this large.
+ */
+#define JOB_MAX_BYTES_REMOTE (40u << 20)
+#define JOB_GAP_REMOTE       (4u << 20)
+/*
+ * The planner gathers pieces in a window and cuts them into jobs in pack
+ * and offset order once it holds this many stored bytes, pieces, or files
+ * written in more than one piece (each keeps a descriptor open meanwhile).
+ */
+#define WINDOW_BYTES  (128u << 20)
+#define WINDOW_PIECES 65536
+#define WINDOW_FILES  256
 /* Pieces per job: a file of one repeated chunk must not grow a job for ever. */
 #define JOB_MAX_PIECES 8192
 #define QUEUE_CAP      4
@@ -187,8 +202,15 @@ struct restore_run {
 	unsigned long kill_after; /* TIER_TEST_RESTORE_KILL (0: off) */
 	unsigned long pieces;     /* written, for kill_after */
 
-	struct job *cur;  /* being filled by the planner */
-	tier_buf current; /* for progress: the entry being planned */
+	/* pieces planned but not yet cut into jobs (restore_read.c): read
+	 * in pack and offset order once the window is full */
+	struct piece *win;
+	size_t win_n, win_cap;
+	uint64_t win_bytes;     /* stored bytes of its pieces */
+	size_t win_multi;       /* files with more than one piece in it */
+	struct rfile *win_last; /* the file of the last piece */
+	size_t win_last_n;      /* pieces of win_last in it */
+	tier_buf current;       /* for progress: the entry being planned */
 	int64_t last_progress;
 };
 
@@ -262,11 +284,18 @@ int tier_restore_select_path(struct restore_run *r, const git_tree *root,
 
 /* ---- read (restore_read.c) ---- */
 
-void tier_restore_job_free(struct job *j);
 void *tier_restore_worker_main(void *arg);
+
+/* ---- jobs (restore_jobs.c) ---- */
+
+void tier_restore_job_free(struct job *j);
+/* Cut the window into jobs and hand them to the workers. */
 int tier_restore_flush_job(struct restore_run *r);
+/* A chunk of file f at off: into the window (flushed when full). */
 int tier_restore_add_piece(struct restore_run *r, struct rfile *f, uint64_t off,
                            const tier_chunk_loc *l);
+/* Drop what the window still holds (a run that stopped). */
+void tier_restore_window_free(struct restore_run *r);
 
 /* ---- apply (restore_apply.c) ---- */
 

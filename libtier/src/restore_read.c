@@ -326,14 +326,6 @@ static int any_usable(struct restore_run *r)
 	return any;
 }
 
-void tier_restore_job_free(struct job *j)
-{
-	if (j) {
-		free(j->p);
-		free(j);
-	}
-}
-
 /* One job being read by a worker. */
 struct job_read {
 	struct worker *w;
@@ -510,83 +502,6 @@ void *tier_restore_worker_main(void *arg)
 		tier_restore_job_free(j);
 	}
 	return NULL;
-}
-
-/* Hand a job to the workers, waiting (and reporting progress) while the queue is full. */
-static int enqueue(struct restore_run *r, struct job *j)
-{
-	pthread_mutex_lock(&r->lock);
-	while (r->qlen == QUEUE_CAP && !r->abort) {
-		tier_restore_wait(r, &r->nonfull);
-		if (r->qlen == QUEUE_CAP && !r->abort) {
-			pthread_mutex_unlock(&r->lock);
-			tier_restore_progress(r, 0);
-			pthread_mutex_lock(&r->lock);
-		}
-	}
-	if (r->abort) {
-		int code = r->fatal_code;
-		pthread_mutex_unlock(&r->lock);
-		tier_restore_job_free(j);
-		return code ? code : TIER_EABORTED;
-	}
-	r->queue[(r->qhead + r->qlen) % QUEUE_CAP] = j;
-	r->qlen++;
-	pthread_cond_signal(&r->nonempty);
-	pthread_mutex_unlock(&r->lock);
-	return 0;
-}
-
-int tier_restore_flush_job(struct restore_run *r)
-{
-	struct job *j = r->cur;
-	r->cur = NULL;
-	return j ? enqueue(r, j) : 0;
-}
-
-/*
- * Add a chunk to the job being built, or start a new one when the chunk
- * is in another pack or too far from the range.
- */
-int tier_restore_add_piece(struct restore_run *r, struct rfile *f, uint64_t off,
-                           const tier_chunk_loc *l)
-{
-	struct job *j = r->cur;
-	uint64_t end = l->offset + l->stored_len;
-	int rc;
-	if (j) {
-		uint64_t nend = end > j->end ? end : j->end;
-		if (l->pack != j->pack || l->offset < j->start ||
-		    l->offset > j->end + JOB_GAP ||
-		    nend - j->start > JOB_MAX_BYTES || j->n == JOB_MAX_PIECES) {
-			if ((rc = tier_restore_flush_job(r)) < 0)
-				return rc;
-			j = NULL;
-		} else {
-			j->end = nend;
-		}
-	}
-	if (!j) {
-		if (!(j = tier_calloc(1, sizeof(*j))))
-			return TIER_ERROR;
-		j->pack = l->pack;
-		j->start = l->offset;
-		j->end = end;
-		r->cur = j;
-	}
-	if (j->n == j->cap) {
-		size_t nc = j->cap ? j->cap * 2 : 16;
-		struct piece *np = tier_realloc(j->p, nc * sizeof(*np));
-		if (!np)
-			return TIER_ERROR;
-		j->p = np;
-		j->cap = nc;
-	}
-	j->p[j->n].f = f;
-	j->p[j->n].off = off;
-	j->p[j->n].loc = *l;
-	j->n++;
-	return 0;
 }
 
 /* ---- one file in order (tier-cat) -------------------------------------- */
