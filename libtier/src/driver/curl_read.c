@@ -115,8 +115,9 @@ static size_t on_get_data(char *p, size_t size, size_t n, void *ud)
  * time of a new login.  Bounds: 1 MiB when nothing is measured yet (or a
  * login is cheap), 64 MiB.
  */
-#define TAIL_MIN (1ull << 20)
-#define TAIL_MAX (64ull << 20)
+#define TAIL_MIN   (1ull << 20)
+#define GET_BUFFER (512L << 10)
+#define TAIL_MAX   (64ull << 20)
 
 static uint64_t tail_budget(const curl_driver *d)
 {
@@ -174,7 +175,12 @@ int tier_curl_get(tier_driver *drv, const char *path, uint64_t offset,
 	    (rc = tier_curl_opt(d, curl_easy_setopt(d->h, CURLOPT_WRITEFUNCTION,
 	                                            on_get_data))) < 0 ||
 	    (rc = tier_curl_opt(
-	             d, curl_easy_setopt(d->h, CURLOPT_WRITEDATA, d))) < 0)
+	             d, curl_easy_setopt(d->h, CURLOPT_WRITEDATA, d))) < 0 ||
+	    /* libssh2 keeps as many SFTP reads in flight as this buffer
+	     * holds: libcurl's 16 KiB default makes a download wait for
+	     * each round trip (the curl tool uses 100 KiB) */
+	    (rc = tier_curl_opt(d, curl_easy_setopt(d->h, CURLOPT_BUFFERSIZE,
+	                                            GET_BUFFER))) < 0)
 		return rc;
 	d->get_tail_left = 0;
 	if (len != UINT64_MAX && d->proto != PROTO_SFTP) {
