@@ -1,5 +1,6 @@
-# Shared by ci/servers.sh and ci/ceph.sh (sourced, not run): daemons
-# tracked by PID files in $run, ports on 127.0.0.1.
+# shellcheck shell=bash disable=SC2154
+# Shared by ci/servers.sh, ci/servers-extra.sh and ci/ceph.sh (sourced, not
+# run): daemons tracked by PID files in $run, ports on 127.0.0.1.
 
 pid_file() { echo "$run/$1.pid"; }
 
@@ -39,4 +40,34 @@ wait_port() {
 		[ $SECONDS -ge $deadline ] && return 1
 		sleep 0.02
 	done
+}
+
+# The process and all its descendants, children first.
+pid_tree() {
+	local c
+	for c in $(ps -o pid= --ppid "$1" 2>/dev/null || true); do
+		pid_tree "$c"
+	done
+	echo "$1"
+}
+
+# Stop daemon NAME and every process below it with signal SIG (sessions of
+# FTP servers are its children), SIGKILL what is left after 10 s; forget its
+# PID file.  Returns 1 when something would not die.
+stop_tree() {
+	local name=$1 sig=$2 pid pids
+	pid=$(live_pid "$name")
+	if [ -n "$pid" ]; then
+		pids=$(pid_tree "$pid")
+		# shellcheck disable=SC2086
+		kill "-$sig" $pids 2>/dev/null || true
+		# shellcheck disable=SC2086
+		if ! wait_gone $pids; then
+			# shellcheck disable=SC2086
+			kill -KILL $pids 2>/dev/null || true
+			# shellcheck disable=SC2086
+			wait_gone $pids || return 1
+		fi
+	fi
+	rm -f "$(pid_file "$name")"
 }

@@ -27,7 +27,61 @@ packages=(
 	clang libclang-rt-dev
 	# test servers started by the tests (ftp, ftps, sftp) on loopback
 	vsftpd openssh-server openssh-client curl socat openssl
+	# more servers an integrator may bring (ci/servers-extra.sh); ProFTPD and
+	# pure-ftpd conflict with vsftpd as packages: unpacked below instead, and
+	# the libraries they link are installed here
+	python3-pyftpdlib rclone
+	libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 )
+
+# ProFTPD and pure-ftpd: their .debs downloaded into $debs and unpacked with
+# dpkg -x under $opt (nothing is installed, nothing runs); ci/servers-extra.sh
+# runs them from there.  Skipped when already unpacked.
+debs=${TIER_CI_DEBS:-/var/cache/tier-ci/debs}
+opt=${TIER_CI_OPT:-/opt/tier-ci}
+unpacked=(
+	"proftpd:usr/sbin/proftpd:proftpd-core"
+	"pure-ftpd:usr/sbin/pure-ftpd:pure-ftpd"
+)
+
+unpack_servers() {
+	local entry dir bin pkgs p f
+	for entry in "${unpacked[@]}"; do
+		IFS=: read -r dir bin pkgs <<<"$entry"
+		[ -x "$opt/$dir/$bin" ] && [ -e "$opt/$dir/.unpacked" ] && continue
+		echo "install-deps: unpacking $pkgs into $opt/$dir"
+		mkdir -p "$debs"
+		# apt's download runs as _apt: let it write there
+		chown _apt: "$debs" 2>/dev/null || true
+		for p in $pkgs; do
+			if ! compgen -G "$debs/${p}_*.deb" >/dev/null; then
+				(cd "$debs" && apt-get -o DPkg::Lock::Timeout=600 download "$p") ||
+					{ echo "install-deps: cannot download $p" >&2; return 1; }
+			fi
+		done
+		rm -rf "$opt/$dir.new"
+		mkdir -p "$opt/$dir.new"
+		for p in $pkgs; do
+			for f in "$debs/${p}"_*.deb; do dpkg -x "$f" "$opt/$dir.new"; done
+		done
+		# every library the server links must be installed (packages above)
+		if ldd "$opt/$dir.new/$bin" | grep 'not found' >&2; then
+			echo "install-deps: $opt/$dir.new/$bin lacks the libraries above: add their packages" >&2
+			return 1
+		fi
+		: >"$opt/$dir.new/.unpacked"
+		rm -rf "${opt:?}/$dir"
+		mv "$opt/$dir.new" "$opt/$dir"
+	done
+}
+
+servers_unpacked() {
+	local entry dir bin
+	for entry in "${unpacked[@]}"; do
+		IFS=: read -r dir bin _ <<<"$entry"
+		[ -x "$opt/$dir/$bin" ] && [ -e "$opt/$dir/.unpacked" ] || return 1
+	done
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -37,11 +91,11 @@ for p in "${packages[@]}"; do
 	fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-	echo "install-deps: all ${#packages[@]} packages already installed"
+if [ ${#missing[@]} -eq 0 ] && servers_unpacked; then
+	echo "install-deps: all ${#packages[@]} packages already installed, ProFTPD and pure-ftpd unpacked in $opt"
 	exit 0
 fi
-echo "install-deps: installing ${missing[*]}"
+[ ${#missing[@]} -eq 0 ] || echo "install-deps: installing ${missing[*]}"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: must run as root to install packages" >&2
@@ -56,5 +110,12 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-apt-get -o DPkg::Lock::Timeout=600 update
-apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get -o DPkg::Lock::Timeout=600 update
+	apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
+fi
+if ! unpack_servers; then
+	# the package lists may be older than the archive: once more, fresh
+	apt-get -o DPkg::Lock::Timeout=600 update
+	unpack_servers
+fi
