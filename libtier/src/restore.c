@@ -559,6 +559,7 @@ static void run_init(struct restore_run *r, tier_vault *v,
 	pthread_cond_init(&r->nonempty, NULL);
 	pthread_cond_init(&r->nonfull, NULL);
 	pthread_cond_init(&r->dir_freed, NULL);
+	pthread_cond_init(&r->opened, NULL);
 }
 
 static void run_dispose(struct restore_run *r)
@@ -582,6 +583,7 @@ static void run_dispose(struct restore_run *r)
 	free(r->fatal_msg);
 	free(r->fail_msg);
 	pthread_cond_destroy(&r->dir_freed);
+	pthread_cond_destroy(&r->opened);
 	pthread_cond_destroy(&r->nonempty);
 	pthread_cond_destroy(&r->nonfull);
 	pthread_mutex_destroy(&r->cb);

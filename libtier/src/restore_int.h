@@ -91,6 +91,7 @@ struct rfile {
 	const char *snap; /* the snapshot path inside path ("/home/...") */
 	int fd;
 	uint64_t remaining; /* pieces not written yet */
+	int opening;        /* a worker creates its temporary file now */
 	struct meta m;
 	int failed;
 };
@@ -184,6 +185,7 @@ struct restore_run {
 
 	pthread_mutex_t lock; /* queue, stats, live files, dirs, errors */
 	pthread_cond_t nonempty, nonfull, dir_freed;
+	pthread_cond_t opened; /* a file's temporary was created (or failed) */
 	struct job *queue[QUEUE_CAP];
 	size_t qhead, qlen;
 	int planning_done;

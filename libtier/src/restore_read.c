@@ -306,12 +306,27 @@ static int file_failed(struct restore_run *r, struct rfile *f)
 	return failed;
 }
 
+/*
+ * The file's temporary, created once.  Not under r->lock: creating
+ * thousands of small files is most of a restore's system time, and the
+ * other worker must go on reading meanwhile.
+ */
 static int ensure_open(struct restore_run *r, struct rfile *f)
 {
 	int rc = 0;
 	pthread_mutex_lock(&r->lock);
-	if (f->fd < 0)
-		rc = tier_restore_rfile_open(f);
+	while (f->opening)
+		pthread_cond_wait(&r->opened, &r->lock);
+	if (f->fd >= 0) {
+		pthread_mutex_unlock(&r->lock);
+		return 0;
+	}
+	f->opening = 1;
+	pthread_mutex_unlock(&r->lock);
+	rc = tier_restore_rfile_open(f);
+	pthread_mutex_lock(&r->lock);
+	f->opening = 0;
+	pthread_cond_broadcast(&r->opened);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
