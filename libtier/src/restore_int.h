@@ -101,6 +101,8 @@ struct piece {
 	struct rfile *f;
 	uint64_t off;
 	tier_chunk_loc loc; /* a copy: the chunk map lives on disk */
+	uint32_t
+	        rank; /* in a window: its pack's, in the order the walk met them */
 };
 
 /* One ranged get of a pack and the pieces it serves. */

@@ -56,11 +56,41 @@ static int enqueue(struct restore_run *r, struct job *j)
 	return 0;
 }
 
+/*
+ * Each piece's rank: its pack's place in the order the walk first needed
+ * the packs, so that files still complete roughly in walk order (progress,
+ * a killed restore's rerun) while each pack is read front to back.
+ */
+static int rank_packs(struct restore_run *r)
+{
+	struct slot {
+		uint32_t pack, rank;
+		int used;
+	} * slot;
+	size_t cap = 16;
+	uint32_t next = 0;
+	while (cap < 2 * r->win_n)
+		cap *= 2;
+	if (!(slot = tier_calloc(cap, sizeof(*slot))))
+		return TIER_ERROR;
+	for (size_t i = 0; i < r->win_n; i++) {
+		uint32_t pack = r->win[i].loc.pack;
+		size_t h = (size_t)(pack * 0x9e3779b1u) & (cap - 1);
+		while (slot[h].used && slot[h].pack != pack)
+			h = (h + 1) & (cap - 1);
+		if (!slot[h].used)
+			slot[h] = (struct slot){pack, next++, 1};
+		r->win[i].rank = slot[h].rank;
+	}
+	free(slot);
+	return 0;
+}
+
 static int piece_cmp(const void *a, const void *b)
 {
 	const struct piece *x = a, *y = b;
-	if (x->loc.pack != y->loc.pack)
-		return x->loc.pack < y->loc.pack ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
 	if (x->loc.offset != y->loc.offset)
 		return x->loc.offset < y->loc.offset ? -1 : 1;
 	/* the same chunk in several places: the file's order */
@@ -112,6 +142,8 @@ int tier_restore_flush_job(struct restore_run *r)
 
 	if (!r->win_n)
 		return 0;
+	if ((rc = rank_packs(r)) < 0)
+		return rc;
 	qsort(r->win, r->win_n, sizeof(*r->win), piece_cmp);
 	for (size_t i = 0; i < r->win_n && rc == 0; i++) {
 		const tier_chunk_loc *l = &r->win[i].loc;
