@@ -79,7 +79,6 @@ export TIER_PASSWORD=${TIER_PASSWORD:-remote-restore-password}
 export LC_ALL=C
 
 # Passwords never reach the output.
-redact() { sed -E 's#(://[^/:@?]*):[^@/?]*@#\1:***@#g' <<<"$1"; }
 
 # The source tree: deterministic, ~2,000 files, ~40 MB.
 gen_tree() {
@@ -126,17 +125,8 @@ print("%d files, %d bytes" % (files, size))
 EOF
 }
 
-# An sftp URL's query option, percent-decoded like the tools do.
-q_opt() {
-	local p v parts=()
-	IFS='&' read -ra parts <<<"$1"
-	for p in "${parts[@]}"; do
-		if [ "${p%%=*}" = "$2" ]; then
-			v=${p#*=}
-			printf '%b\n' "${v//%/\\x}"
-		fi
-	done
-}
+# shellcheck source=ci/url-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/url-lib.sh"
 
 # mkroot BASE QUERY SUB: make BASE/SUB on the server with curl.
 mkroot() {
