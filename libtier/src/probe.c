@@ -246,10 +246,12 @@ static int probe_log(tier_vault *v, struct vtier *t)
 	return 0;
 }
 
-/* The tier's head (R5): a tier that does not answer is judged here. */
-static int probe_head(tier_vault *v, struct vtier *t)
+/*
+ * The tier's head (R5), as tier_log_head_read() returned it (rc, its
+ * message the error's): a tier that does not answer is judged here.
+ */
+static int probe_head(tier_vault *v, struct vtier *t, int rc)
 {
-	int rc = tier_log_head_read(t->loc, &t->head, &t->has_head);
 	if (rc == TIER_EOFFLINE || tier_location_is_offline(t->loc)) {
 		info_set_problem(t, TIER_STATE_OFFLINE, tier_error_last());
 		return PROBE_JUDGED;
@@ -322,22 +324,39 @@ static void probe_judge(tier_vault *v, struct vtier *t)
 	describe_foreign(v, t, &t->stored); /* diverged */
 }
 
-static int probe_one(tier_vault *v, struct vtier *t)
+/* What a probe keeps of each tier between its steps. */
+struct probe_step {
+	git_oid ref0; /* our ref as read before the head */
+	int had0;
+	int rc; /* the head read's */
+	tier_buf msg;
+};
+
+/* Before the head: what an earlier probe found goes; our ref is read. */
+static int probe_start(tier_vault *v, struct vtier *t, struct probe_step *s)
 {
 	int rc;
-
 	probe_reset(t);
 	if ((rc = probe_stored(v, t)) < 0)
 		return rc;
-	git_oid ref0 = t->stored;
-	int had0 = t->has_stored;
-	if ((rc = probe_head(v, t)) != 0)
+	s->ref0 = t->stored;
+	s->had0 = t->has_stored;
+	return 0;
+}
+
+/* After the head read: the log, our intent (R9) and the judgement (R8). */
+static int probe_finish(tier_vault *v, struct vtier *t, struct probe_step *s)
+{
+	int rc;
+	if (s->rc < 0)
+		tier_error_set(s->rc, "%s", tier_buf_cstr(&s->msg));
+	if ((rc = probe_head(v, t, s->rc)) != 0)
 		return rc == PROBE_JUDGED ? 0 : rc;
 	/* R9: an interrupted write of ours is recognised, never taken as foreign. */
 	if (v->state_dir && !v->read_only &&
 	    (rc = tier_intent_recover(v, t)) < 0)
 		return rc;
-	if (v->state_dir && (rc = probe_torn(v, t, &ref0, had0)) != 0)
+	if (v->state_dir && (rc = probe_torn(v, t, &s->ref0, s->had0)) != 0)
 		return rc;
 	t->info.state = TIER_STATE_OK;
 	if (!v->state_dir)
@@ -348,26 +367,95 @@ static int probe_one(tier_vault *v, struct vtier *t)
 	return 0;
 }
 
-int tier_vault_probe(tier_vault *v)
+/* One tier from the start, in this thread (a tier that moved meanwhile). */
+static int probe_one(tier_vault *v, struct vtier *t, struct probe_step *s)
 {
 	int rc;
-	v->max_rev = 0;
+	if ((rc = probe_start(v, t, s)) < 0)
+		return rc;
+	s->rc = tier_log_head_read(t->loc, &t->head, &t->has_head);
+	tier_buf_sets(&s->msg, s->rc < 0 ? tier_error_last() : "");
+	return probe_finish(v, t, s);
+}
+
+/* A tier retried in the background: offline for now, and why. */
+static void probe_pending(tier_vault *v, struct vtier *t)
+{
+	tier_buf why = TIER_BUF_INIT, msg = TIER_BUF_INIT;
+	tier_reach_why(v, t, &why);
+	probe_reset(t);
+	tier_buf_printf(&msg,
+	                "tier '%s' did not answer (%s); retried in the "
+	                "background while the write goes on",
+	                t->info.name,
+	                why.size ? tier_buf_cstr(&why) : "offline");
+	info_set_problem(t, TIER_STATE_OFFLINE, tier_buf_cstr(&msg));
+	tier_buf_dispose(&msg);
+	tier_buf_dispose(&why);
+}
+
+/* The judgement of each tier whose head read ended, one after another. */
+static int probe_judge_all(tier_vault *v, struct probe_step *s)
+{
+	int rc;
 	for (size_t i = 0; i < v->n; i++) {
-		for (int attempt = 0;
-		     (rc = probe_one(v, &v->t[i])) == PROBE_AGAIN &&
-		     attempt < 20;
+		struct vtier *t = &v->t[i];
+		if (tier_reach_pending(v, t)) {
+			probe_pending(v, t);
+			continue;
+		}
+		rc = probe_finish(v, t, &s[i]);
+		for (int attempt = 0; rc == PROBE_AGAIN && attempt < 20;
 		     attempt++)
-			;
+			rc = probe_one(v, t, &s[i]);
 		if (rc == PROBE_AGAIN)
 			rc = 0; /* still moving: neither ours nor foreign for now */
 		if (rc < 0)
 			return rc;
-		if (v->t[i].info.online &&
-		    v->t[i].info.state != TIER_STATE_OTHER_VAULT &&
-		    v->t[i].info.state != TIER_STATE_DAMAGED &&
-		    v->t[i].info.revision > v->max_rev)
-			v->max_rev = v->t[i].info.revision;
+		if (t->info.online && t->info.state != TIER_STATE_OTHER_VAULT &&
+		    t->info.state != TIER_STATE_DAMAGED &&
+		    t->info.revision > v->max_rev)
+			v->max_rev = t->info.revision;
 	}
+	return 0;
+}
+
+/*
+ * R5 and R8 on every tier: our refs first, then every tier's head at once
+ * (vault_reach.c), then the judgement, tier by tier (the log cache and
+ * the installation's lock are the process's, not a thread's).  defer: see
+ * tier_vault_probe_write().
+ */
+static int probe_all(tier_vault *v, int defer)
+{
+	struct probe_step *s = tier_calloc(v->n ? v->n : 1, sizeof(*s));
+	unsigned char *ask = tier_calloc(v->n ? v->n : 1, 1);
+	int rc = s && ask ? 0 : TIER_ERROR;
+
+	v->max_rev = 0;
+	for (size_t i = 0; rc == 0 && i < v->n; i++) {
+		struct vtier *t = &v->t[i];
+		/* a background read that ended is old news: ask again */
+		if (!defer || tier_reach_ended(v, t))
+			tier_reach_settle(v, t);
+		ask[i] = !tier_reach_pending(v, t);
+		if (ask[i])
+			rc = probe_start(v, t, &s[i]);
+	}
+	if (rc == 0) {
+		tier_reach_heads(v, ask, defer);
+		for (size_t i = 0; i < v->n; i++)
+			if (ask[i] && !tier_reach_pending(v, &v->t[i]))
+				tier_reach_result(v, &v->t[i], &s[i].rc,
+				                  &s[i].msg);
+		rc = probe_judge_all(v, s);
+	}
+	for (size_t i = 0; s && i < v->n; i++)
+		tier_buf_dispose(&s[i].msg);
+	free(s);
+	free(ask);
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < v->n; i++) {
 		tier_info *in = &v->t[i].info;
 		/* a reader reads what another installation wrote like ours */
@@ -378,6 +466,16 @@ int tier_vault_probe(tier_vault *v)
 		        in->revision == v->max_rev;
 	}
 	return 0;
+}
+
+int tier_vault_probe(tier_vault *v)
+{
+	return probe_all(v, 0);
+}
+
+int tier_vault_probe_write(tier_vault *v)
+{
+	return probe_all(v, 1);
 }
 
 /*

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "keys.h"
 #include "odb_pack.h"
@@ -102,19 +103,15 @@ static int tier_limits(const tier_vault *v, const char *name,
 	return changed;
 }
 
-int tier_vault_add_tier(tier_vault *v, const char *spec)
+/* Open t's location: v's options, the config's caps, our hooks. */
+static int open_location(tier_vault *v, struct vtier *t, const char *spec)
 {
-	struct vtier *nt = tier_realloc(v->t, (v->n + 1) * sizeof(*v->t));
-	if (!nt)
-		return TIER_ERROR;
-	v->t = nt;
-	struct vtier *t = &v->t[v->n];
-	memset(t, 0, sizeof(*t));
-	int rc = tier_location_open(&t->loc, spec, &v->lopts);
-	if (rc < 0)
+	tier_location_options lo = v->lopts;
+	int rc;
+	if ((rc = tier_reach_attach(v, t, &lo)) < 0 ||
+	    (rc = tier_location_open(&t->loc, spec, &lo)) < 0)
 		return rc;
 	/* its name is known once open (opening contacts no tier) */
-	tier_location_options lo = v->lopts;
 	if (tier_limits(v, tier_location_name(t->loc), &lo)) {
 		tier_location_free(t->loc);
 		t->loc = NULL;
@@ -123,17 +120,49 @@ int tier_vault_add_tier(tier_vault *v, const char *spec)
 	}
 	for (size_t i = 0; i < v->n; i++)
 		if (!strcmp(tier_location_name(v->t[i].loc),
-		            tier_location_name(t->loc))) {
-			rc = tier_error_set(
+		            tier_location_name(t->loc)))
+			return tier_error_set(
 			        TIER_EUSAGE,
 			        "two tiers are named '%s': name them with NAME=URL",
 			        tier_location_name(t->loc));
-			tier_location_free(t->loc);
-			return rc;
-		}
+	return 0;
+}
+
+int tier_vault_add_tier(tier_vault *v, const char *spec)
+{
+	struct vtier *nt = tier_realloc(v->t, (v->n + 1) * sizeof(*v->t));
+	if (!nt)
+		return TIER_ERROR;
+	v->t = nt;
+	struct vtier *t = &v->t[v->n];
+	memset(t, 0, sizeof(*t));
+	int rc = open_location(v, t, spec);
+	if (rc < 0) {
+		tier_location_free(t->loc);
+		tier_reach_detach(v, t);
+		return rc;
+	}
 	t->info.name = tier_location_name(t->loc);
 	t->info.url = tier_location_display(t->loc);
 	v->n++;
+	return 0;
+}
+
+/* The vault's head reads signal their end on a monotonic clock. */
+static int reach_init(tier_vault *v)
+{
+	pthread_condattr_t ca;
+	int ok = pthread_condattr_init(&ca) == 0;
+	ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+	     pthread_cond_init(&v->reach_cv, &ca) == 0;
+	pthread_condattr_destroy(&ca);
+	if (!ok)
+		return tier_error_set(TIER_ERROR, "cannot make a condition");
+	if (pthread_mutex_init(&v->reach_mu, NULL) != 0) {
+		pthread_cond_destroy(&v->reach_cv);
+		return tier_error_set(TIER_ERROR, "cannot make a mutex");
+	}
+	v->reach_ready = 1;
 	return 0;
 }
 
@@ -144,6 +173,10 @@ int tier_vault_alloc(tier_vault **out, const tier_vault_options *opts)
 	if (!v)
 		return TIER_ERROR;
 	v->lock_fd = -1;
+	if (reach_init(v) < 0) {
+		free(v);
+		return TIER_ERROR;
+	}
 	tier_location_options def = TIER_LOCATION_OPTIONS_INIT;
 	v->lopts = opts ? opts->location : def;
 	v->wait_timeout_ms =
@@ -155,7 +188,7 @@ int tier_vault_alloc(tier_vault **out, const tier_vault_options *opts)
 	v->password_payload = opts ? opts->password_payload : NULL;
 	if (opts && opts->state_dir && *opts->state_dir &&
 	    !(v->state_dir = tier_strdup(opts->state_dir))) {
-		free(v);
+		tier_vault_free(v);
 		return TIER_ERROR;
 	}
 	*out = v;
@@ -215,8 +248,12 @@ int tier_vault_open(tier_vault **out, const tier_vault_options *opts)
 		goto fail;
 	if (opts->intend_write && v->state_dir && !v->read_only)
 		tier_installation_announce_write(v);
+	/* a writer goes on without the tiers that do not answer at once */
 	if (!opts->no_probe &&
-	    ((rc = tier_vault_probe(v)) < 0 || (rc = tier_keys_load(v)) < 0))
+	    ((rc = opts->intend_write && v->state_dir && !v->read_only
+	                   ? tier_vault_probe_write(v)
+	                   : tier_vault_probe(v)) < 0 ||
+	     (rc = tier_keys_load(v)) < 0))
 		goto fail;
 	git_config_free(cfg);
 	*out = v;
@@ -237,6 +274,8 @@ void tier_vault_free(tier_vault *v)
 	tier_installation_unlock(v);
 	tier_installation_withdraw_write(v);
 	for (size_t i = 0; i < v->n; i++) {
+		/* a background retry ends first: it uses the location */
+		tier_reach_detach(v, &v->t[i]);
 		tier_location_free(v->t[i].loc);
 		tier_buf_dispose(&v->t[i].problem);
 	}
@@ -253,6 +292,10 @@ void tier_vault_free(tier_vault *v)
 		free(v->tmp_cache);
 	}
 	free(v->state_dir);
+	if (v->reach_ready) {
+		pthread_cond_destroy(&v->reach_cv);
+		pthread_mutex_destroy(&v->reach_mu);
+	}
 	free(v);
 }
 
@@ -301,7 +344,11 @@ const tier_info *tier_vault_tier_info(const tier_vault *v, size_t i)
 
 tier_location *tier_vault_location(tier_vault *v, size_t i)
 {
-	return i < v->n ? v->t[i].loc : NULL;
+	if (i >= v->n)
+		return NULL;
+	/* the caller may use it: no retry of ours may be using it still */
+	tier_reach_settle(v, &v->t[i]);
+	return v->t[i].loc;
 }
 
 int tier_vault_tier_head(const tier_vault *v, size_t i, git_oid *out)

@@ -9,14 +9,18 @@
 #define TIER_VAULT_INT_H
 
 #include <git2.h>
+#include <pthread.h>
 
 #include "tier/vault.h"
 #include "util/buf.h"
 #include "vault.h"
 
+struct tier_reach; /* vault_reach.c: a tier's head read, maybe still running */
+
 /* One tier of the vault: its location, what the last probe found there. */
 struct vtier {
 	tier_location *loc;
+	struct tier_reach *reach; /* its hooks; owns loc while it retries */
 	tier_info info;
 	tier_buf problem; /* owns info.problem */
 	git_oid head;     /* the tier's head (has_head: not an empty tier) */
@@ -54,6 +58,10 @@ struct tier_vault {
 	tier_password_cb password; /* asked once, by keys.c */
 	char key_id[17];           /* the slot the password opened */
 	void *password_payload;
+	/* the tiers' head reads (vault_reach.c): their state, their end */
+	pthread_mutex_t reach_mu;
+	pthread_cond_t reach_cv;
+	int reach_ready; /* reach_mu and reach_cv are initialised */
 };
 
 /* ---- vault.c --------------------------------------------------------- */
@@ -67,6 +75,48 @@ int tier_vault_add_tier(tier_vault *v, const char *spec);
  * installation a temporary one, removed at free.
  */
 int tier_vault_open_cache(tier_vault *v, int create);
+
+/* ---- probe.c ---------------------------------------------------------- */
+
+/**
+ * The probe of a write (R1 overlapping R3): a tier whose first attempt
+ * does not answer (TIER_EOFFLINE) is judged offline for now and its head
+ * read goes on being retried in the background, with its own R1 budget,
+ * while the write goes on without it.  Waits as tier_vault_probe() does
+ * while no tier has answered.  tier_vault_probe() waits for every tier.
+ */
+int tier_vault_probe_write(tier_vault *v);
+
+/* ---- vault_reach.c ------------------------------------------------------ */
+
+/**
+ * Hooks of tier t's location: *lo (the caller's options) gets our sleep
+ * and trace around the caller's, which tell a first attempt that failed
+ * and let a background retry be cancelled.  Sets t->reach.
+ */
+int tier_reach_attach(tier_vault *v, struct vtier *t,
+                      tier_location_options *lo);
+/** Cancel t's background retry (its back-off ends at once), join, free. */
+void tier_reach_detach(tier_vault *v, struct vtier *t);
+/**
+ * Read the head of every tier i with ask[i] at once, a thread each, into
+ * t->head and t->has_head (tier_reach_result: how it went).  defer:
+ * return once every read ended or failed its first attempt, and one ended
+ * with an answer (or none is left running); the reads still in back-off
+ * go on in the background (tier_reach_pending).  Else once all ended.
+ */
+void tier_reach_heads(tier_vault *v, const unsigned char *ask, int defer);
+/** The result of t's last head read that ended, and its message. */
+void tier_reach_result(tier_vault *v, const struct vtier *t, int *rc,
+                       tier_buf *msg);
+/** 1 while tier t's head read is retried in the background. */
+int tier_reach_pending(tier_vault *v, const struct vtier *t);
+/** 1 when that read has ended (settling t then does not wait). */
+int tier_reach_ended(tier_vault *v, const struct vtier *t);
+/** Why the first attempt of t's background read failed. */
+void tier_reach_why(tier_vault *v, const struct vtier *t, tier_buf *out);
+/** Wait for the end of tier t's background read (at once when none). */
+void tier_reach_settle(tier_vault *v, struct vtier *t);
 
 /* ---- installation.c ---------------------------------------------------- */
 

@@ -179,6 +179,27 @@ static int wait_sleep(tier_write *w, struct write_wait *ww, unsigned attempt)
 }
 
 /*
+ * The tiers whose head read is retried in the background (the probe of a
+ * write, tier_vault_probe_write): wait for them and probe again.  1 when
+ * that gave the write a target, 0 when there was none to wait for or it
+ * gave none.
+ */
+static int settle_pending(tier_write *w)
+{
+	tier_vault *v = w->v;
+	int pending = 0, rc;
+	for (size_t i = 0; i < v->n; i++)
+		pending |= tier_reach_pending(v, &v->t[i]);
+	if (!pending)
+		return 0;
+	/* tier_vault_probe() waits for every tier */
+	if ((rc = tier_vault_probe(v)) < 0 ||
+	    (rc = tier_vault_check_write(v)) < 0)
+		return rc;
+	return pick_targets(w) ? 1 : 0;
+}
+
+/*
  * R3: no tier can take the write.  Probe with back-off until one can, or
  * until the wait times out.  Says once what it waits for.
  */
@@ -196,6 +217,9 @@ static int wait_for_target(tier_write *w)
 	        TIER_BUF_INIT};
 	int rc;
 
+	/* R1 before R3's wait: what the tiers retried meanwhile answer */
+	if ((rc = settle_pending(w)) != 0)
+		return rc < 0 ? rc : 0;
 	no_target_why(w, &ww.why);
 	if ((rc = wait_allowed(w, &ww.why)) < 0)
 		goto out;
@@ -235,7 +259,8 @@ static int write_lock(tier_vault *v, const char *op)
 	if (hold && *hold)
 		tier_retry_nanosleep((unsigned int)strtoul(hold, NULL, 10),
 		                     NULL);
-	if ((rc = tier_vault_probe(v)) < 0 ||
+	/* a tier that does not answer at once is retried meanwhile */
+	if ((rc = tier_vault_probe_write(v)) < 0 ||
 	    (rc = tier_vault_check_write(v)) < 0) {
 		tier_installation_unlock(v);
 		return rc;
@@ -510,6 +535,41 @@ static int move_targets(tier_write *w, const git_oid *id, const char *packdir,
 	return 0;
 }
 
+/*
+ * A tier skipped as offline that answers now came back while the write
+ * went on without it (its retries overlapped the write): it missed this
+ * revision, so it is unsynchronised (tier-sync levels it).  One still
+ * away is reported as its retries left it.
+ */
+static void mark_came_back(tier_write *w)
+{
+	tier_vault *v = w->v;
+	for (size_t i = 0; i < w->n; i++) {
+		const tier_info *in = &v->t[i].info;
+		if (w->outcome[i] != TIER_WRITE_SKIPPED_OFFLINE)
+			continue;
+		if (!in->online) {
+			/* still away: what its retries ended with */
+			if (in->problem)
+				tier_buf_sets(&w->error[i], in->problem);
+			continue;
+		}
+		w->outcome[i] = TIER_WRITE_SKIPPED_UNSYNCHRONIZED;
+		tier_buf_clear(&w->error[i]);
+		tier_buf_printf(&w->error[i],
+		                "tier '%s' answered again during the write, "
+		                "which went on without it",
+		                in->name);
+		if (in->state == TIER_STATE_OK)
+			tier_buf_printf(&w->error[i],
+			                ": at revision %llu of %llu",
+			                (unsigned long long)in->revision,
+			                (unsigned long long)v->max_rev);
+		else if (in->problem)
+			tier_buf_printf(&w->error[i], ": %s", in->problem);
+	}
+}
+
 /* What the write did on every tier, for the caller. */
 static int write_result(tier_write_result **out, tier_write *w,
                         const git_oid *id)
@@ -564,10 +624,12 @@ int tier_write_commit(tier_write *w, const git_oid *tree, const char *summary,
 	if ((rc = move_targets(w, &id, w->packdir, &packname)) < 0)
 		goto out;
 	tier_buf_dispose(&packname);
+	/* refresh what the vault knows of every tier (R5), once those
+	 * retried in the background have their answer */
+	tier_vault_probe(w->v);
+	mark_came_back(w);
 	if ((rc = write_result(out, w, &id)) < 0)
 		return rc;
-	/* refresh what the vault knows of every tier */
-	tier_vault_probe(w->v);
 	if (!tier_write_target_count(w))
 		return tier_error_set(TIER_EOFFLINE,
 		                      "no tier took revision %llu: %s",

@@ -112,7 +112,10 @@ typedef struct {
 	/**
 	 * The caller is about to write (tier-push): say so in the state
 	 * directory before probing the tiers, so that a running sync stops
-	 * at once (R7) instead of after this process's probe.
+	 * at once (R7) instead of after this process's probe.  The probe is
+	 * then a write's (docs/retry.md): a tier whose first attempts do not
+	 * answer is offline for now, and retried in the background until the
+	 * write's commit (or tier_vault_free()).
 	 */
 	int intend_write;
 	/**
@@ -206,6 +209,9 @@ TIER_EXTERN uint64_t tier_vault_max_revision(const tier_vault *v);
 TIER_EXTERN size_t tier_vault_tier_count(const tier_vault *v);
 TIER_EXTERN const tier_info *tier_vault_tier_info(const tier_vault *v,
                                                   size_t i);
+/** Tier i's location (borrowed); waits first for a background retry of
+ *  the tier's head read (intend_write) to end, so that it is the
+ *  caller's alone. */
 TIER_EXTERN tier_location *tier_vault_location(tier_vault *v, size_t i);
 
 /**
