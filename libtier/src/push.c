@@ -133,6 +133,11 @@ static void stop_threads(struct push_run *p, pthread_t *workers, size_t nw,
 		pthread_cond_broadcast(&p->up_cv);
 		pthread_mutex_unlock(&p->pack_lock);
 		pthread_join(up, NULL);
+		if (p->have_up2)
+			pthread_join(p->up2, NULL);
+		p->have_up2 = 0;
+		tier_write_free_clones(p->w, p->up2_locs);
+		p->up2_locs = NULL;
 	}
 	p->st.packs = p->packs_done;
 	p->st.stored_bytes = p->stored_done;
@@ -473,6 +478,16 @@ static int start_threads(struct push_run *p)
 			break;
 	if (pthread_create(&p->up, NULL, tier_push_uploader, p) == 0)
 		p->have_up = 1;
+	/* a second uploader when its connections can be had (they log in
+	 * on first use); without it the push is only slower */
+	if (p->have_up && tier_write_clone_targets(p->w, &p->up2_locs) == 0 &&
+	    pthread_create(&p->up2, NULL, tier_push_uploader2, p) == 0)
+		p->have_up2 = 1;
+	if (!p->have_up2) {
+		tier_write_free_clones(p->w, p->up2_locs);
+		p->up2_locs = NULL;
+		tier_error_clear();
+	}
 	if (!p->nworkers || !p->have_up)
 		return tier_error_set(TIER_ERROR, "cannot start push threads");
 	return 0;

@@ -197,9 +197,13 @@ struct push_run {
 	tier_statcache_writer *scw; /* this push's, or NULL */
 	git_oid vault_blob;
 	struct dirjob *root;
-	pthread_t workers[MAX_WORKERS], up;
+	pthread_t workers[MAX_WORKERS], up, up2;
 	size_t nworkers;
-	int have_up;
+	int have_up, have_up2;
+	/* the second uploader's own connections to the targets (one
+	 * connection sends one pack at a time: a remote tier's wire would
+	 * wait between packs) */
+	tier_location **up2_locs;
 };
 
 /* ---- reporting (push.c) ---------------------------------------------- */
@@ -282,8 +286,10 @@ void tier_push_tail_release(struct push_run *p, struct pack_tail *t);
  * order of pack_ids; main thread.
  */
 int tier_push_index_pending(struct push_run *p);
-/** The uploader thread's body (arg: the push_run). */
+/** The uploaders' bodies (arg: the push_run): the first on the vault's
+ *  connections, the second on p->up2_locs. */
 void *tier_push_uploader(void *arg);
+void *tier_push_uploader2(void *arg);
 /**
  * Packs left in cache.git/tmp by a push that was killed: not on any tier
  * (or recorded for resume already); only the write lock holder runs here.

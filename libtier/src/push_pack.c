@@ -2,7 +2,7 @@
  * Push: data packs.  A worker closes its pack once it is full
  * (tier_push_pack_finish hands the pack's tail to the main thread, which
  * writes it into the log as the pack's index blob, and queues the file);
- * one uploader thread sends finished packs to every target and records
+ * two uploader threads send finished packs to every target and record
  * each sent one for resume (push_resume.c); the packs an interrupted push
  * left on the targets are named again here.
  */
@@ -184,7 +184,8 @@ int tier_push_pack_finish(struct push_run *p, tier_pack_writer **pwp)
 }
 
 /* Send one finished pack to every target (uploader thread). */
-static int upload_one(struct push_run *p, const struct upload *u)
+static int upload_one(struct push_run *p, tier_location *const *locs,
+                      const struct upload *u)
 {
 	const char *base = strrchr(u->path, '/');
 	unsigned char id[TIER_HASH_LEN];
@@ -202,7 +203,7 @@ static int upload_one(struct push_run *p, const struct upload *u)
 		/* a local tier may link the pack: it is never written again,
 		 * only unlinked */
 		tier_source src = {NULL, fd, (uint64_t)sb.st_size, u->path};
-		rc = tier_write_put(p->w, dst, &src);
+		rc = tier_write_put_on(p->w, locs, dst, &src);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -239,9 +240,8 @@ static void upload_failed(struct push_run *p, int rc)
 	pthread_cond_broadcast(&p->room_cv);
 }
 
-void *tier_push_uploader(void *arg)
+static void uploader(struct push_run *p, tier_location *const *locs)
 {
-	struct push_run *p = arg;
 	pthread_mutex_lock(&p->pack_lock);
 	for (;;) {
 		while (!p->up_head && !p->up_stop)
@@ -256,7 +256,7 @@ void *tier_push_uploader(void *arg)
 
 		int rc = 0;
 		if (!p->up_failed)
-			rc = upload_one(p, u);
+			rc = upload_one(p, locs, u);
 		unlink(u->path);
 		free(u->path);
 		pthread_mutex_lock(&p->pack_lock);
@@ -268,6 +268,18 @@ void *tier_push_uploader(void *arg)
 			upload_failed(p, rc);
 	}
 	pthread_mutex_unlock(&p->pack_lock);
+}
+
+void *tier_push_uploader(void *arg)
+{
+	uploader(arg, NULL);
+	return NULL;
+}
+
+void *tier_push_uploader2(void *arg)
+{
+	struct push_run *p = arg;
+	uploader(p, p->up2_locs);
 	return NULL;
 }
 

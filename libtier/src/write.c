@@ -445,13 +445,57 @@ static int is_file_tier(const tier_location *loc)
 	return u && u->scheme && !strcmp(u->scheme, "file");
 }
 
+/* Puts may run in two threads (push's uploaders): the outcomes they
+ * read and drop are changed under this lock. */
+static pthread_mutex_t put_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int tier_write_put(tier_write *w, const char *path, const tier_source *src)
+{
+	return tier_write_put_on(w, NULL, path, src);
+}
+
+int tier_write_clone_targets(tier_write *w, tier_location ***out)
+{
+	tier_location **locs = tier_calloc(w->n ? w->n : 1, sizeof(*locs));
+	int rc = 0;
+	*out = NULL;
+	if (!locs)
+		return TIER_ERROR;
+	pthread_mutex_lock(&put_lock);
+	for (size_t i = 0; i < w->n && rc == 0; i++)
+		if (w->outcome[i] == TIER_WRITE_WRITTEN)
+			rc = tier_location_clone(&locs[i], w->v->t[i].loc);
+	pthread_mutex_unlock(&put_lock);
+	if (rc < 0) {
+		tier_write_free_clones(w, locs);
+		return rc;
+	}
+	*out = locs;
+	return 0;
+}
+
+void tier_write_free_clones(tier_write *w, tier_location **locs)
+{
+	for (size_t i = 0; locs && i < w->n; i++)
+		tier_location_free(locs[i]);
+	free(locs);
+}
+
+int tier_write_put_on(tier_write *w, tier_location *const *locs,
+                      const char *path, const tier_source *src)
 {
 	int last = TIER_EOFFLINE;
 	char last_msg[512] = "";
 	struct put_job *jobs = tier_calloc(w->n, sizeof(*jobs));
-	if (!jobs)
+	tier_write_outcome *now = tier_calloc(w->n ? w->n : 1, sizeof(*now));
+	if (!jobs || !now) {
+		free(jobs);
+		free(now);
 		return TIER_ERROR;
+	}
+	pthread_mutex_lock(&put_lock);
+	memcpy(now, w->outcome, w->n * sizeof(*now));
+	pthread_mutex_unlock(&put_lock);
 	/*
 	 * The tiers are independent: one thread per target beyond the first
 	 * (each location is used by one thread only; a tier_source is read
@@ -460,14 +504,21 @@ int tier_write_put(tier_write *w, const char *path, const tier_source *src)
 	size_t first = w->n, linker = w->n;
 	/* one file tier may take src->link_path (no two tiers share an inode) */
 	for (size_t i = 0; src->link_path && i < w->n && linker == w->n; i++)
-		if (w->outcome[i] == TIER_WRITE_WRITTEN &&
+		if (now[i] == TIER_WRITE_WRITTEN &&
 		    is_file_tier(w->v->t[i].loc))
 			linker = i;
 	for (size_t i = 0; i < w->n; i++) {
-		if (w->outcome[i] != TIER_WRITE_WRITTEN)
+		if (now[i] != TIER_WRITE_WRITTEN)
 			continue;
 		jobs[i] = (struct put_job){
-		        w->v->t[i].loc, path, src, 0, "", 0, 0, *src};
+		        locs && locs[i] ? locs[i] : w->v->t[i].loc,
+		        path,
+		        src,
+		        0,
+		        "",
+		        0,
+		        0,
+		        *src};
 		if (i != linker) {
 			jobs[i].own.link_path = NULL;
 			jobs[i].src = &jobs[i].own;
@@ -483,9 +534,11 @@ int tier_write_put(tier_write *w, const char *path, const tier_source *src)
 	}
 	if (first < w->n)
 		put_thread(&jobs[first]);
-	for (size_t i = 0; i < w->n; i++) {
+	for (size_t i = 0; i < w->n; i++)
 		if (jobs[i].started)
 			pthread_join(jobs[i].th, NULL);
+	pthread_mutex_lock(&put_lock);
+	for (size_t i = 0; i < w->n; i++) {
 		if (w->outcome[i] == TIER_WRITE_WRITTEN && jobs[i].loc &&
 		    jobs[i].rc < 0) {
 			last = jobs[i].rc;
@@ -494,9 +547,12 @@ int tier_write_put(tier_write *w, const char *path, const tier_source *src)
 			tier_buf_sets(&w->error[i], jobs[i].msg);
 		}
 	}
+	size_t left = tier_write_target_count(w);
+	pthread_mutex_unlock(&put_lock);
 	free(jobs);
+	free(now);
 	/* keep the cause (no space, permission) when the last tier is gone */
-	if (!tier_write_target_count(w))
+	if (!left)
 		return tier_error_set(last, "no tier took '%s': %s", path,
 		                      last_msg);
 	return 0;

@@ -39,6 +39,16 @@ uint64_t tier_write_revision(const tier_write *w);
  * target is left.
  */
 int tier_write_put(tier_write *w, const char *path, const tier_source *src);
+/**
+ * tier_write_put() on other connections to the targets: locs[i] (NULL:
+ * the vault's own) for each tier i.  Two threads may put at once, each on
+ * its own connections.
+ */
+int tier_write_put_on(tier_write *w, tier_location *const *locs,
+                      const char *path, const tier_source *src);
+/** A second connection to each target (NULL for the others), for put_on. */
+int tier_write_clone_targets(tier_write *w, tier_location ***out);
+void tier_write_free_clones(tier_write *w, tier_location **locs);
 
 /** Number of targets still in the write. */
 size_t tier_write_target_count(const tier_write *w);
