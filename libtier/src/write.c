@@ -461,11 +461,22 @@ int tier_write_clone_targets(tier_write *w, tier_location ***out)
 	*out = NULL;
 	if (!locs)
 		return TIER_ERROR;
+	size_t made = 0;
 	pthread_mutex_lock(&put_lock);
-	for (size_t i = 0; i < w->n && rc == 0; i++)
-		if (w->outcome[i] == TIER_WRITE_WRITTEN)
-			rc = tier_location_clone(&locs[i], w->v->t[i].loc);
+	for (size_t i = 0; i < w->n && rc == 0; i++) {
+		tier_location *loc = w->v->t[i].loc;
+		/* a second connection pays where a request costs a round
+		 * trip; a fault+ tier keeps one instance, whose schedule
+		 * counts every call (docs/fault.md) */
+		if (w->outcome[i] != TIER_WRITE_WRITTEN || is_file_tier(loc) ||
+		    tier_location_url(loc)->inner)
+			continue;
+		if ((rc = tier_location_clone(&locs[i], loc)) == 0)
+			made++;
+	}
 	pthread_mutex_unlock(&put_lock);
+	if (rc == 0 && !made)
+		rc = TIER_EUNSUPPORTED; /* nothing a second uploader would use */
 	if (rc < 0) {
 		tier_write_free_clones(w, locs);
 		return rc;

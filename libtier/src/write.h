@@ -46,7 +46,8 @@ int tier_write_put(tier_write *w, const char *path, const tier_source *src);
  */
 int tier_write_put_on(tier_write *w, tier_location *const *locs,
                       const char *path, const tier_source *src);
-/** A second connection to each target (NULL for the others), for put_on. */
+/** A second connection to each remote target (NULL for the others), for
+ *  put_on; TIER_EUNSUPPORTED when no target is remote. */
 int tier_write_clone_targets(tier_write *w, tier_location ***out);
 void tier_write_free_clones(tier_write *w, tier_location **locs);
 
