@@ -30,8 +30,13 @@
 #include "vault_int.h"
 
 #define REACH_MSG_MAX 1024
-/* The least a write waits for the retries of a tier that failed once. */
-#define GRACE_MIN_MS 100
+/*
+ * A write waits for a tier that failed once until GRACE_ATTEMPTS of its
+ * attempts failed, or its grace ran out: at least GRACE_MIN_MS, so that a
+ * retry's new login (0.4 s on ProFTPD) ends within it.
+ */
+#define GRACE_ATTEMPTS 3
+#define GRACE_MIN_MS   1500
 
 struct tier_reach {
 	tier_vault *v; /* v->reach_mu guards what follows the hooks */
@@ -44,6 +49,7 @@ struct tier_reach {
 	pthread_t th;
 	int joinable;      /* th runs or ended, not joined yet */
 	int backoff;       /* the first attempt failed: the read is retried */
+	int failures;      /* attempts failed so far */
 	int64_t failed_at; /* then (tier_now_ms) */
 	int ended;         /* the read returned: rc, head, msg */
 	int cancel;        /* the vault goes: every back-off ends now */
@@ -105,8 +111,9 @@ static int reach_sleep(unsigned int ms, void *payload)
 		snprintf(r->first, sizeof(r->first), "%s", tier_error_last());
 		r->backoff = 1;
 		r->failed_at = tier_now_ms();
-		pthread_cond_broadcast(&r->v->reach_cv);
 	}
+	if (++r->failures == 1 || r->failures == GRACE_ATTEMPTS)
+		pthread_cond_broadcast(&r->v->reach_cv);
 	if (r->cancel) {
 		stop = 1;
 	} else if (r->sleep) {
@@ -138,11 +145,14 @@ static uint64_t budget_min_ms(const tier_retry_policy *p)
 }
 
 /*
- * How long a write still waits for a tier whose first attempt failed: its
- * quick retries (3 x base: the first two back-offs), never more than a
- * tenth of its shortest budget (so that a push with the tier away takes at
- * most a tenth longer than the larger of the push and the budget), and at
- * least GRACE_MIN_MS (a blip of a few ms is not an outage).
+ * How long a write waits at most for a tier whose first attempt failed,
+ * unless GRACE_ATTEMPTS of its attempts failed before: its quick retries
+ * (3 x base: the first two back-offs), never more than a tenth of its
+ * shortest budget (so that a push with the tier away takes at most a tenth
+ * longer than the larger of the push and the budget), and at least
+ * GRACE_MIN_MS, so that a blip is not an outage on a server that is slow
+ * to log in.  A server that refuses at once has failed its attempts long
+ * before: the grace costs it the first two back-offs.
  */
 static int64_t grace_ms(const tier_location_options *lo)
 {
@@ -256,8 +266,8 @@ void tier_reach_why(tier_vault *v, const struct vtier *t, tier_buf *out)
 
 /*
  * Under reach_mu: may the probe go on?  Without defer when every read
- * ended; with it when each ended or failed its first attempt more than
- * its grace ago, and one answered (anything but TIER_EOFFLINE) or none is
+ * ended; with it when each ended, failed GRACE_ATTEMPTS attempts, or
+ * failed its first attempt more than its grace ago, and one answered (anything but TIER_EOFFLINE) or none is
  * left running.  *until: when a grace ends (0: none to wait for).
  */
 static int reach_settled(tier_vault *v, const unsigned char *ask, int defer,
@@ -277,7 +287,8 @@ static int reach_settled(tier_vault *v, const unsigned char *ask, int defer,
 		if (!defer || !r->backoff)
 			return 0;
 		running = 1;
-		if (now < r->failed_at + r->grace_ms) {
+		if (r->failures < GRACE_ATTEMPTS &&
+		    now < r->failed_at + r->grace_ms) {
 			wait = 1;
 			if (!*until || r->failed_at + r->grace_ms < *until)
 				*until = r->failed_at + r->grace_ms;
@@ -305,7 +316,7 @@ static void reach_wait(tier_vault *v, int64_t until)
 static void reach_start(struct tier_reach *r, tier_location *loc)
 {
 	r->loc = loc;
-	r->backoff = r->ended = r->cancel = 0;
+	r->backoff = r->failures = r->ended = r->cancel = 0;
 	r->first[0] = r->msg[0] = '\0';
 	if (pthread_create(&r->th, NULL, reach_thread, r) == 0)
 		r->joinable = 1;

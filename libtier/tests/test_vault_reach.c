@@ -214,6 +214,26 @@ Test(reach, blip_within_the_grace_is_no_outage)
 	tier_vault_free(v);
 }
 
+/*
+ * The same blip on a server slow to answer (a retry's new login): the two
+ * failed calls and the third that answers take 750 ms, far more than the
+ * back-offs; the write still waits for the third attempt.
+ */
+Test(reach, blip_on_a_slow_server_is_no_outage)
+{
+	make_vault(2);
+	set_fault(1, "fail any 1-2\ndelay 250\n");
+	tier_vault *v = open_vault(2, 3, 1, 1);
+	tier_write_result *r = NULL;
+	int rc = tier_vault_mark(&r, v, "slow blip");
+	cr_assert_eq(rc, 0, "mark: %s", tier_error_last());
+	cr_expect_eq(result_of(r, "b")->outcome, TIER_WRITE_WRITTEN, "%s: %s",
+	             tier_write_outcome_name(result_of(r, "b")->outcome),
+	             result_of(r, "b")->error);
+	tier_write_result_free(r);
+	tier_vault_free(v);
+}
+
 /* Borrowing the location waits for the retries; freeing cuts them short. */
 Test(reach, location_waits_free_cancels)
 {
