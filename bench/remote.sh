@@ -9,7 +9,9 @@
 #   2. tier-push to a vault whose only tier is the server against curl -T
 #      of a tar of the tree; ratio curl / push (target >= 0.80);
 #   3. (ftp:// servers) tier-push to a local + FTP vault against a local
-#      vault alone; ratio push(local+ftp) / push(local) (target <= 1.1);
+#      vault alone; ratio push(local+ftp) / push(local) (target <= 1.1),
+#      with the CPU the whole machine spent in each (server included, from
+#      /proc/stat): on N cores a push cannot take less than CPU / N;
 #   4. tier-fsck --read-data -t URL must say "checked 1 of 1 tier".
 # Also a restore of the same vault from a local file:// copy of the tier
 # (the files curl downloaded): what lz4 and writing the files to this disk
@@ -270,6 +272,20 @@ timed() {
 	echo "$(((t1 - t0) / 1000000))"
 }
 
+# CPU milliseconds the whole machine has spent busy (every process: the
+# server's share of a push counts), from /proc/stat
+hz=$(getconf CLK_TCK)
+ncpu=$(nproc)
+cpu_busy() { awk -v hz="$hz" '/^cpu / { printf "%d\n", ($2 + $3 + $4 + $7 + $8 + $9) * 1000 / hz }' /proc/stat; }
+
+# "ms cpu_ms" of COMMAND...: its time and the machine's busy CPU meanwhile
+timed_cpu() {
+	local c0 ms
+	c0=$(cpu_busy)
+	ms=$(timed "$@")
+	echo "$ms $(($(cpu_busy) - c0))"
+}
+
 # MB/s (10^6 bytes per second) of BYTES in MS milliseconds
 mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { printf "%.1f", b / 1e6 / (ms / 1000) }'; }
 
@@ -469,7 +485,7 @@ step_both() {
 		-t "local=file://$w/lb-$r" -t "server=$(turl "both-$r")" </dev/null >"$w/init.out" 2>&1 ||
 		fail "tier-init -t local -t URL: $(head -n 2 "$w/init.out" | tr '\n' ' ')"
 	warm "$data"
-	ms=$(timed "$tools/tier-push" "${opts[@]}" -q --json -s "$state" "$data")
+	ms=$(timed_cpu "$tools/tier-push" "${opts[@]}" -q --json -s "$state" "$data")
 	pushed
 	rremove "both-$r"
 	rm -rf "$w/lb-$r" "$state"
@@ -482,7 +498,7 @@ step_local() {
 		-t "local=file://$w/ll-$r" </dev/null >"$w/init.out" 2>&1 ||
 		fail "tier-init -t local: $(head -n 2 "$w/init.out" | tr '\n' ' ')"
 	warm "$data"
-	ms=$(timed "$tools/tier-push" "${opts[@]}" -q --json -s "$state" "$data")
+	ms=$(timed_cpu "$tools/tier-push" "${opts[@]}" -q --json -s "$state" "$data")
 	pushed
 	rm -rf "$w/ll-$r" "$state"
 	echo "$ms"
@@ -578,6 +594,7 @@ rows=()
 bad=0
 refs=()
 fscks=()
+cpus=()
 for idx in "${!urls[@]}"; do
 	name=${names[$idx]}
 	show=$(redact "${urls[$idx]}")
@@ -598,7 +615,7 @@ for idx in "${!urls[@]}"; do
 	cleanup_remote+=("$idx")
 	rremove probe
 	echo "== $name: $show"
-	b_up='' b_upn='' b_push='' b_both='' b_loc='' b_rs='' b_dl='' b_dln='' b_rl=''
+	b_up='' b_upn='' b_push='' b_both='' b_loc='' b_bocpu='' b_locpu='' b_rs='' b_dl='' b_dln='' b_rl=''
 	failed=
 	for ((r = 1; r <= runs; r++)); do
 		# push and its yardstick, in turns
@@ -630,9 +647,13 @@ for idx in "${!urls[@]}"; do
 				lo=$(step_local) && bo=$(step_both) || failed="push local+ftp round $r: $(cat "$w/why" 2>/dev/null)"
 			fi
 			[ -z "$failed" ] || break
-			line="$line; push local+ftp $(sec "$bo") s, local $(sec "$lo") s"
+			read -r bo bo_cpu <<<"$bo"
+			read -r lo lo_cpu <<<"$lo"
+			line="$line; push local+ftp $(sec "$bo") s (CPU $(sec "$bo_cpu") s), local $(sec "$lo") s (CPU $(sec "$lo_cpu") s)"
 			b_both=$(min "$b_both" "$bo")
 			b_loc=$(min "$b_loc" "$lo")
+			b_bocpu=$(min "$b_bocpu" "$bo_cpu")
+			b_locpu=$(min "$b_locpu" "$lo_cpu")
 		fi
 		echo "  $line"
 		b_up=$(min "$b_up" "$up")
@@ -673,6 +694,7 @@ for idx in "${!urls[@]}"; do
 	[ "$fsck" = yes ] || bad=1
 	if [ -n "$b_both" ]; then
 		bl="$(sec "$b_both") | $(sec "$b_loc") | $(ratio "$b_both" "$b_loc")"
+		cpus+=("$name: local+ftp $(sec "$b_bocpu") CPU-s (floor on $ncpu cores $(sec "$((b_bocpu / ncpu))") s), local $(sec "$b_locpu") CPU-s (floor $(sec "$((b_locpu / ncpu))") s); the least local+ftp / local this machine allows: $(ratio "$((b_bocpu / ncpu))" "$b_loc")")
 	else
 		bl="- | - | -"
 	fi
@@ -693,6 +715,10 @@ for l in "${rows[@]}"; do echo "$l"; done
 echo
 echo "what the disk allows (lz4 and writing $nfiles files here, no network):"
 for l in "${refs[@]}"; do echo "  $l"; done
+if [ ${#cpus[@]} -gt 0 ]; then
+	echo "CPU of the pushes, the least of $runs (the whole machine, server included):"
+	for l in "${cpus[@]}"; do echo "  $l"; done
+fi
 echo "tier-fsck --read-data -t URL:"
 for l in "${fscks[@]}"; do echo "  $l"; done
 echo "load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; cpu pressure over the run $pressure%"
