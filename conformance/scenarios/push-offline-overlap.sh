@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Issue 20: an offline server never delays the local write.  A tier whose
 # first attempt does not answer is retried in the background (its own R1
-# budget; the write waits only for its first quick retries, at most a
-# tenth of that budget) while the push writes to the tiers that answered
-# (R3), so a push
+# budget; the write waits only for its first three attempts, which a
+# server refusing connections fails within the first two back-offs) while
+# the push writes to the tiers that answered (R3), so a push
 # with the server refusing connections takes about the larger of a
 # local-only push and the reconnect budget, not their sum:
 #  1. server refusing connections (ftp:// on a port where nothing listens):
