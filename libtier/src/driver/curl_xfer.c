@@ -196,6 +196,13 @@ static CURLcode set_transfer(curl_driver *d)
 		SET(CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)d->max_send);
 	if (d->max_recv)
 		SET(CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)d->max_recv);
+	/* PASV, not EPSV (IPv6 hosts get EPSV regardless): when an EPSV data
+	 * connection fails, libcurl falls back to PASV on the same control
+	 * connection with its TYPE reply still in flight, reads that "200" as
+	 * the PASV reply, and reports "Bad PASV/EPSV response" instead of
+	 * the data connection's own failure (cli.wire-data-tls). */
+	if (d->proto != PROTO_SFTP)
+		SET(CURLOPT_FTP_USE_EPSV, 0L);
 	return rc;
 }
 
