@@ -66,7 +66,9 @@ static void detail(curl_driver *d, CURLcode rc, char *out, size_t outsz)
 {
 	const char *what = d->errbuf[0] ? d->errbuf : curl_easy_strerror(rc);
 	size_t l = strlen(what);
-	while (l > 0 && (what[l - 1] == '\n' || what[l - 1] == '\r'))
+	/* libcurl ends some texts with a newline, some with a space */
+	while (l > 0 && (what[l - 1] == '\n' || what[l - 1] == '\r' ||
+	                 what[l - 1] == ' '))
 		l--;
 	if (d->proto != PROTO_SFTP && d->reply.size && d->reply_code >= 400 &&
 	    !contains(what, tier_buf_cstr(&d->reply)))
