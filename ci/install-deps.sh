@@ -30,7 +30,7 @@ packages=(
 	# more servers an integrator may bring (ci/servers-extra.sh); ProFTPD and
 	# pure-ftpd conflict with vsftpd as packages: unpacked below instead, and
 	# the libraries they link are installed here
-	python3-pyftpdlib rclone
+	python3-pyftpdlib python3-openssl rclone
 	libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
 )
 

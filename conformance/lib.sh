@@ -279,6 +279,30 @@ skip() {
 TT_AT_EXIT=()
 tt_at_exit() { TT_AT_EXIT+=("$*"); }
 
+# fixture_server SCRIPT ARGS...: run fixtures/servers/SCRIPT PORTFILE
+# ARGS... with Debian's python3 (where python3-pyftpdlib is), stopped when
+# the scenario ends; sets FIXTURE_PORT to the port it wrote.  Skips when
+# pyftpdlib is not there.
+fixture_server() {
+	local py=/usr/bin/python3 script=$1 pf=$TT_TMP/${1%.py}.port pid
+	shift
+	"$py" -c 'import pyftpdlib' 2>/dev/null || skip "no python3-pyftpdlib"
+	setsid "$py" "$TIER_SOURCE_DIR/fixtures/servers/$script" "$pf" "$@" \
+		>"$TT_TMP/${script%.py}.log" 2>&1 &
+	pid=$!
+	tt_at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	for _ in $(seq 100); do
+		[ -s "$pf" ] && break
+		sleep 0.05
+	done
+	if [ ! -s "$pf" ]; then
+		cat "$TT_TMP/${script%.py}.log" >&2
+		fail "the test server $script did not start"
+		exit 1
+	fi
+	FIXTURE_PORT=$(cat "$pf")
+}
+
 _tt_finish() {
 	local status=$? passed failed c
 	trap - EXIT

@@ -8,20 +8,10 @@
 # pack is missing" and the restore lost the files of that pack.
 . "$(dirname "$0")/../lib.sh"
 
-py=/usr/bin/python3
-"$py" -c 'import pyftpdlib' 2>/dev/null || skip "no python3-pyftpdlib"
 root=$TT_TMP/ftproot
 mkdir -p "$root/t"
-setsid "$py" "$TIER_SOURCE_DIR/fixtures/servers/ftp-desync.py" "$TT_TMP/port" \
-	"$root" tierx tierxpass 4 >"$TT_TMP/ftp.log" 2>&1 &
-pid=$!
-tt_at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
-for _ in $(seq 100); do
-	[ -s "$TT_TMP/port" ] && break
-	sleep 0.05
-done
-[ -s "$TT_TMP/port" ] || { cat "$TT_TMP/ftp.log" >&2; fail "the test server did not start"; exit 1; }
-port=$(cat "$TT_TMP/port")
+fixture_server ftp-desync.py "$root" tierx tierxpass 4
+port=$FIXTURE_PORT
 url="ds=ftp://tierx:tierxpass@127.0.0.1:$port/t"
 
 src=$TT_TMP/src
@@ -55,4 +45,4 @@ step "fsck --read-data checks it"
 run_tool tier-fsck -t "$url" --read-data --retry-delay 5ms
 expect_exit 0
 expect_stdout_match "checked 1 of 1 tier"
-if [ "$(grep -c 'RETR' "$TT_TMP/ftp.log")" -gt 0 ]; then pass "the server answered RETRs"; else fail "no RETR reached the server"; fi
+if [ "$(grep -c 'RETR' "$TT_TMP/ftp-desync.log")" -gt 0 ]; then pass "the server answered RETRs"; else fail "no RETR reached the server"; fi
