@@ -25,6 +25,23 @@ static size_t count(const char *hay, const char *needle)
 	return c;
 }
 
+/* v as the shown URL spells part: libcurl's encoding (a malloc'd copy). */
+static char *spelled(CURLUPart part, const char *v)
+{
+	CURLU *h = curl_url();
+	char *s = NULL, *out;
+	if (!h)
+		abort();
+	if (v && !curl_url_set(h, part, v, CURLU_URLENCODE))
+		curl_url_get(h, part, &s, 0);
+	curl_url_cleanup(h);
+	out = strdup(s ? s : "");
+	curl_free(s);
+	if (!out)
+		abort();
+	return out;
+}
+
 static int same(const char *a, const char *b)
 {
 	return (!a && !b) || (a && b && !strcmp(a, b));
@@ -64,17 +81,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		           "abcdefghijklmnopqrstuvwxyz"
 		           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") ==
 		            strlen(u->password)) {
-			/* the password shows only where another part (shown
-			 * as is) holds the same letters */
+			/* the password shows only where another part, as is
+			 * or as the shown URL encodes it ("%20Fileice" holds
+			 * "0Fileice"), holds the same letters */
 			const tier_url *in = u->inner ? u->inner : u;
-			char *others = malloc(strlen(shown) * 2 + 8);
+			char *euser = spelled(CURLUPART_USER, in->user);
+			char *epath = spelled(CURLUPART_PATH, in->path);
+			size_t n = strlen(shown) * 2 + strlen(euser) +
+			           strlen(epath) + 8;
+			char *others = malloc(n);
 			if (!others)
 				abort();
-			snprintf(others, strlen(shown) * 2 + 8,
-			         "%s\1%s\1%s\1%s", in->user ? in->user : "",
+			snprintf(others, n, "%s\1%s\1%s\1%s\1%s\1%s",
+			         in->user ? in->user : "",
 			         in->host ? in->host : "",
 			         in->path ? in->path : "",
-			         in->query ? in->query : "");
+			         in->query ? in->query : "", euser, epath);
+			free(euser);
+			free(epath);
 			FUZZ_CHECK(count(shown, in->password) <=
 			           count(others, in->password) +
 			                   count(u->fault_control
