@@ -150,17 +150,10 @@ fi
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 if [ "$head" = 1 ]; then
-	commit=$(git -C "$root" rev-parse HEAD)
-	if [ "$(cat "$work/src/.commit" 2>/dev/null)" != "$commit" ]; then
-		rm -rf "$work/src" "$work/build"
-		mkdir -p "$work/src"
-		git -C "$root" archive HEAD | tar -x -C "$work/src"
-		echo "$commit" >"$work/src/.commit"
-	fi
-	echo "building HEAD ${commit:0:7} in $work/build" >&2
-	cmake -S "$work/src" -B "$work/build" -DTIER_WERROR=ON \
-		-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build "$work/build" -j2 >/dev/null
+	echo "building HEAD $(git -C "$root" rev-parse --short=7 HEAD) in $work/build" >&2
+	# shellcheck source=bench/head-lib.sh
+	. "$root/bench/head-lib.sh"
+	bench_build_head "$root" "$work"
 	build=$work/build
 	version="HEAD ${commit:0:7}"
 else

@@ -83,16 +83,9 @@ trap cleanup EXIT
 src=$root
 if [ "$head" = 1 ]; then
 	say "== building HEAD in $work/build"
-	commit=$(git -C "$root" rev-parse HEAD)
-	if [ "$(cat "$work/src/.commit" 2> /dev/null)" != "$commit" ]; then
-		rm -rf "$work/src" "$work/build"
-		mkdir -p "$work/src"
-		git -C "$root" archive HEAD | tar -x -C "$work/src"
-		echo "$commit" > "$work/src/.commit"
-	fi
-	cmake -S "$work/src" -B "$work/build" -DTIER_WERROR=ON \
-		-DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-	cmake --build "$work/build" -j2 > /dev/null
+	# shellcheck source=bench/head-lib.sh
+	. "$root/bench/head-lib.sh"
+	bench_build_head "$root" "$work"
 	build=$work/build
 	src=$work/src
 elif [ -z "$build" ]; then
