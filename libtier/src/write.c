@@ -43,6 +43,10 @@ struct tier_write {
 	size_t n;
 	tier_write_outcome *outcome;
 	tier_buf *error;
+	/* one per tier: a location that push's two uploaders share (one with
+	 * no clone: a file or fault+ tier) is used by one put at a time */
+	pthread_mutex_t *loc_mu;
+	size_t n_mu;   /* how many of them are initialised */
 	git_time when; /* the revision's time, when has_when */
 	int has_when;
 };
@@ -360,10 +364,16 @@ int tier_write_begin(tier_write **out, tier_vault *v, const char *op)
 	w->n = v->n;
 	w->outcome = tier_calloc(v->n, sizeof(*w->outcome));
 	w->error = tier_calloc(v->n, sizeof(*w->error));
-	if (!w->outcome || !w->error) {
+	w->loc_mu = tier_calloc(v->n ? v->n : 1, sizeof(*w->loc_mu));
+	if (!w->outcome || !w->error || !w->loc_mu) {
 		rc = TIER_ERROR;
 		goto fail;
 	}
+	for (; w->n_mu < w->n; w->n_mu++)
+		if (pthread_mutex_init(&w->loc_mu[w->n_mu], NULL) != 0) {
+			rc = tier_error_set(TIER_ERROR, "cannot make a mutex");
+			goto fail;
+		}
 	if (!pick_targets(w) && (rc = wait_for_target(w)) < 0)
 		goto fail;
 	w->revision = v->max_rev + 1;
@@ -418,6 +428,7 @@ static void drop_target(tier_write *w, size_t i)
 
 struct put_job {
 	tier_location *loc;
+	pthread_mutex_t *mu; /* held around the put (NULL: loc is a clone) */
 	const char *path;
 	const tier_source *src;
 	int rc;
@@ -430,9 +441,13 @@ struct put_job {
 static void *put_thread(void *arg)
 {
 	struct put_job *j = arg;
+	if (j->mu)
+		pthread_mutex_lock(j->mu);
 	j->rc = tier_location_put(j->loc, j->path, j->src, 0);
 	if (j->rc < 0)
 		snprintf(j->msg, sizeof(j->msg), "%s", tier_error_last());
+	if (j->mu)
+		pthread_mutex_unlock(j->mu);
 	return NULL;
 }
 
@@ -509,7 +524,7 @@ int tier_write_put_on(tier_write *w, tier_location *const *locs,
 	pthread_mutex_unlock(&put_lock);
 	/*
 	 * The tiers are independent: one thread per target beyond the first
-	 * (each location is used by one thread only; a tier_source is read
+	 * (each location is used by one thread at a time; a tier_source is read
 	 * with pread or from memory, so sharing it is safe).
 	 */
 	size_t first = w->n, linker = w->n;
@@ -521,15 +536,13 @@ int tier_write_put_on(tier_write *w, tier_location *const *locs,
 	for (size_t i = 0; i < w->n; i++) {
 		if (now[i] != TIER_WRITE_WRITTEN)
 			continue;
-		jobs[i] = (struct put_job){
-		        locs && locs[i] ? locs[i] : w->v->t[i].loc,
-		        path,
-		        src,
-		        0,
-		        "",
-		        0,
-		        0,
-		        *src};
+		int clone = locs && locs[i];
+		jobs[i] = (struct put_job){.loc = clone ? locs[i]
+		                                        : w->v->t[i].loc,
+		                           .mu = clone ? NULL : &w->loc_mu[i],
+		                           .path = path,
+		                           .src = src,
+		                           .own = *src};
 		if (i != linker) {
 			jobs[i].own.link_path = NULL;
 			jobs[i].src = &jobs[i].own;
@@ -721,6 +734,9 @@ void tier_write_free(tier_write *w)
 			tier_buf_dispose(&w->error[i]);
 	free(w->error);
 	free(w->outcome);
+	for (size_t i = 0; i < w->n_mu; i++)
+		pthread_mutex_destroy(&w->loc_mu[i]);
+	free(w->loc_mu);
 	tier_installation_unlock(w->v);
 	free(w);
 }
